@@ -1,0 +1,198 @@
+"""The trial definition: the pydantic schema of a trial's YAML file (extra keys forbidden)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+Scalar = bool | int | float | str
+RULE_OPERATORS = ("equals", "in", "min", "max", "present")
+CANONICAL_UNITS = ("participant", "case")
+SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Rule(Strict):
+    """A declarative test on one participant column: exactly one of the operators."""
+
+    field: str
+    equals: Scalar | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in")
+    min: float | None = None
+    max: float | None = None
+    present: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> Rule:
+        given = [op for op in RULE_OPERATORS if _field_name(op) in self.model_fields_set]
+        if len(given) != 1:
+            raise ValueError(
+                f"a rule needs exactly one of {', '.join(RULE_OPERATORS)} "
+                f"(this one has {', '.join(given) if given else 'none'})"
+            )
+        return self
+
+    @property
+    def operator(self) -> str:
+        return next(op for op in RULE_OPERATORS if _field_name(op) in self.model_fields_set)
+
+    def describe(self) -> str:
+        """The rule as a researcher wrote it, for CONSORT labels: `age min 18`."""
+        value = getattr(self, _field_name(self.operator))
+        return f"{self.field} {self.operator} {value}"
+
+
+def _field_name(operator: str) -> str:
+    return "in_" if operator == "in" else operator
+
+
+class Population(Strict):
+    unit: str = "participant"
+    strata: list[str] = []
+    eligibility: list[Rule] = []
+
+
+class Randomisation(Strict):
+    method: Literal["simple", "permuted_blocks"] = "permuted_blocks"
+    block_sizes: list[int] | None = None
+    seed: int | None = None
+
+
+class SendTime(Strict):
+    days_before: int = Field(ge=0, le=365)
+    at: str | None = None
+
+
+class MessageSpec(Strict):
+    channel: Literal["sms", "letter"]
+    template: str
+    send: SendTime
+
+
+class Arm(Strict):
+    id: str = Field(pattern=SLUG, max_length=100)
+    title: str
+    description: str | None = None
+    control: bool = False
+    weight: int = 1
+    messages: list[MessageSpec] = []
+
+
+class TemplateFile(Strict):
+    """A template kept in its own file, relative to the YAML (for letters)."""
+
+    file: str
+
+
+def _template_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "text-template"
+    if isinstance(value, dict | TemplateFile):
+        return "file-template"
+    return None
+
+
+TemplateText = Annotated[
+    Annotated[str, Tag("text-template")] | Annotated[TemplateFile, Tag("file-template")],
+    Discriminator(
+        _template_kind,
+        custom_error_type="template_text",
+        custom_error_message="should be the text itself or {file: path/to/file}",
+    ),
+]
+
+
+class QuietHours(Strict):
+    start: str
+    end: str
+
+
+class Sending(Strict):
+    quiet_hours: QuietHours | None = QuietHours(start="21:00", end="08:00")
+    late: Literal["skip", "next_window"] = "skip"
+    max_per_second: float = Field(default=10, gt=0, le=1000)
+    sms_from: str | None = None
+    care_unit_phone: str | None = None
+    help_text: str = "Court date reminders. Reply STOP to opt out."
+
+
+class Outcome(Strict):
+    id: str = Field(pattern=SLUG, max_length=100)
+    primary: bool = False
+    description: str | None = None
+    population: Rule | None = None
+
+
+class AnalysisPlan(Strict):
+    alpha: float = Field(default=0.05, gt=0, le=0.5)
+    correction: Literal["holm", "bonferroni", "none"] = "holm"
+    continuity: Literal["none", "yates"] = "none"
+    missing: Literal["drop", "indicator"] = "drop"
+    covariates: list[str] = []
+    subgroups: list[str] = []
+    minimum_detectable_effect: float | None = Field(default=None, gt=0, lt=1)
+    baseline_rate: float | None = Field(default=None, gt=0, lt=1)
+
+
+class Costs(Strict):
+    currency: str = Field(default="GBP", pattern=r"^[A-Z]{3}$")
+    sms_segment: float = Field(default=0.0, ge=0)
+    letter: float = Field(default=0.0, ge=0)
+
+
+class TrialDefinition(Strict):
+    """Everything a researcher pre-registers about one trial."""
+
+    id: str = Field(pattern=SLUG, max_length=100)
+    title: str
+    hypothesis: str | None = None
+    registration: str | None = None
+    timezone: str
+    population: Population = Population()
+    randomisation: Randomisation = Randomisation()
+    arms: list[Arm] = Field(min_length=2)
+    templates: dict[str, dict[str, TemplateText]] = {}
+    sending: Sending = Sending()
+    mapping: dict[str, str] = {}
+    outcomes: list[Outcome] = Field(min_length=1)
+    analysis: AnalysisPlan = AnalysisPlan()
+    costs: Costs = Costs()
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the title must not be blank")
+        return value
+
+    @property
+    def control_arm(self) -> Arm:
+        return next(arm for arm in self.arms if arm.control)
+
+    @property
+    def primary_outcome(self) -> Outcome:
+        marked = [o for o in self.outcomes if o.primary]
+        return marked[0] if marked else self.outcomes[0]
+
+    @property
+    def total_weight(self) -> int:
+        return sum(arm.weight for arm in self.arms)
+
+    @property
+    def block_sizes(self) -> list[int]:
+        """The declared block sizes, or the documented default: one and two times the weights."""
+        if self.randomisation.block_sizes:
+            return list(self.randomisation.block_sizes)
+        return [self.total_weight, 2 * self.total_weight]

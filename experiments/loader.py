@@ -1,0 +1,217 @@
+"""Load a trial's YAML: parse with positions, validate the schema, read template files."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from experiments.definition import TemplateFile, TrialDefinition
+from experiments.positions import Positions
+from nudge.errors import Problem
+
+MAX_TEMPLATE_FILE_BYTES = 200_000
+
+
+@dataclass(frozen=True)
+class LoadedTrial:
+    """A definition that passed the schema, with its source, positions and resolved texts."""
+
+    definition: TrialDefinition
+    source_name: str
+    source_text: str
+    positions: Positions
+    texts: dict[str, dict[str, str]]
+    problems: list[Problem] = field(default_factory=list)
+
+    def where(self, path: tuple[str | int, ...], *, key: bool = False) -> tuple[int, int]:
+        return self.positions.of(path, key=key)
+
+    def problem(self, path: tuple[str | int, ...], message: str, **kwargs: Any) -> Problem:
+        line, column = self.where(path, key=kwargs.pop("key", False))
+        return Problem(self.source_name, line, column, message, **kwargs)
+
+
+def parse_yaml(text: str, source_name: str) -> tuple[Any, list[Problem]]:
+    """Parse YAML 1.2 keeping positions; a syntax error or duplicate key becomes a Problem."""
+    try:
+        return YAML(typ="rt").load(text), []
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        what = exc.problem or exc.context or "invalid YAML"
+        return None, [Problem(source_name, line, col, f"YAML syntax: {what}")]
+    except YAMLError as exc:
+        return None, [Problem(source_name, None, None, f"YAML syntax: {exc}")]
+
+
+def load_trial_text(text: str, source_name: str, base_dir: Path) -> LoadedTrial | list[Problem]:
+    """Validate a definition's text; returns the loaded trial, or every problem found."""
+    document, problems = parse_yaml(text, source_name)
+    if problems:
+        return problems
+    if not isinstance(document, dict):
+        return [Problem(source_name, 1, 1, "a trial definition is a mapping of keys such as id:")]
+    positions = Positions(document)
+    try:
+        definition = TrialDefinition.model_validate(_plain(document))
+    except ValidationError as exc:
+        return [_schema_problem(error, source_name, positions) for error in exc.errors()]
+    texts, file_problems = _resolve_texts(definition, base_dir, source_name, positions)
+    if file_problems:
+        return file_problems
+    return LoadedTrial(definition, source_name, text, positions, texts)
+
+
+def load_trial_file(path: Path) -> LoadedTrial | list[Problem]:
+    """Read and validate a definition file; template files are found relative to it."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return [Problem(name, None, None, "no such file")]
+    except UnicodeDecodeError as exc:
+        return [Problem(name, None, None, f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]
+    except OSError as exc:
+        return [Problem(name, None, None, f"cannot read: {exc.strerror}")]
+    return load_trial_text(text, name, path.parent)
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's commented containers as plain dicts and lists, for pydantic."""
+    if isinstance(node, dict):
+        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _schema_problem(error: Any, source_name: str, positions: Positions) -> Problem:
+    loc = tuple(error["loc"])
+    path = _dotted(list(loc))
+    kind = error["type"]
+    if kind == "missing":
+        message = f"missing required key '{loc[-1]}'"
+        path = _dotted(list(loc[:-1]))
+        line, col = positions.of(loc[:-1])
+    elif kind == "extra_forbidden":
+        message = f"unknown key '{loc[-1]}'" + _suggestion(loc)
+        path = _dotted(list(loc[:-1]))
+        line, col = positions.of(loc, key=True)
+    else:
+        message = _lower_first(error["msg"])
+        line, col = positions.of(loc)
+    prefix = f"{path}: " if path else ""
+    return Problem(source_name, line, col, prefix + message)
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    allowed = _allowed_keys(TrialDefinition, loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f" (allowed here: {', '.join(sorted(allowed))})" if allowed else ""
+
+
+def _allowed_keys(model: Any, path: tuple[Any, ...]) -> list[str]:
+    """The keys a schema model accepts at `path`, following nested models and lists of them."""
+    current = model
+    for step in path:
+        if isinstance(step, int) or not hasattr(current, "model_fields"):
+            continue
+        info = current.model_fields.get(step) or next(
+            (f for f in current.model_fields.values() if f.alias == step), None
+        )
+        if info is None:
+            return []
+        current = _inner_model(info.annotation)
+    if not hasattr(current, "model_fields"):
+        return []
+    return [f.alias or name for name, f in current.model_fields.items()]
+
+
+def _inner_model(annotation: Any) -> Any:
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if hasattr(found, "model_fields"):
+            return found
+    return annotation
+
+
+def _dotted(steps: list[Any]) -> str:
+    text = ""
+    for step in steps:
+        if step in ("text-template", "file-template"):
+            continue
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text
+
+
+def _lower_first(message: str) -> str:
+    if message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def _resolve_texts(
+    definition: TrialDefinition, base_dir: Path, source_name: str, positions: Positions
+) -> tuple[dict[str, dict[str, str]], list[Problem]]:
+    texts: dict[str, dict[str, str]] = {}
+    problems: list[Problem] = []
+    for name, languages in definition.templates.items():
+        texts[name] = {}
+        for language, value in languages.items():
+            if isinstance(value, TemplateFile):
+                where = positions.of(("templates", name, language, "file"))
+                text_or_error = _read_template_file(base_dir, value.file)
+                if isinstance(text_or_error, Problem):
+                    problems.append(
+                        Problem(
+                            source_name,
+                            *where,
+                            f"templates.{name}.{language}.file: " + text_or_error.message,
+                        )
+                    )
+                    continue
+                texts[name][language] = text_or_error
+            else:
+                texts[name][language] = value
+    return texts, problems
+
+
+def _read_template_file(base_dir: Path, relative: str) -> str | Problem:
+    path = (base_dir / relative).resolve()
+    if not path.is_relative_to(base_dir.resolve()):
+        return Problem("", None, None, f"'{relative}' is outside the definition's folder")
+    try:
+        if path.stat().st_size > MAX_TEMPLATE_FILE_BYTES:
+            return Problem("", None, None, f"'{relative}' is larger than 200 KB")
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return Problem("", None, None, f"no file '{relative}' next to the definition")
+    except UnicodeDecodeError:
+        return Problem("", None, None, f"'{relative}' is not UTF-8 text")
+    except OSError as exc:
+        return Problem("", None, None, f"cannot read '{relative}': {exc.strerror}")
+
+
+def canonical_form(loaded: LoadedTrial) -> dict[str, Any]:
+    """The definition with every default filled and template files replaced by their text."""
+    data = loaded.definition.model_dump(mode="json", by_alias=True)
+    data["templates"] = loaded.texts
+    return data
+
+
+def canonical_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_of(data: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()

@@ -1,0 +1,263 @@
+"""The trial lifecycle: create a draft, launch (freeze the design), amend, close."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from experiments.amendments import changed_paths, kind_of_change, value_at
+from experiments.definition import TrialDefinition
+from experiments.loader import LoadedTrial, canonical_form, canonical_json, sha256_of
+from nudge import audit
+from nudge.clock import Clock
+from nudge.errors import NotFound, TrialStateError
+from nudge.models import Arm, Participant, Trial, TrialVersion
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, for the audit log and version history (`cli:alice`, `web:3`)."""
+
+    name: str
+
+
+def get_trial(session: Session, trial_id: str) -> Trial:
+    trial = session.get(Trial, trial_id)
+    if trial is None:
+        known = session.exec(select(Trial.id).order_by(Trial.id)).all()
+        hint = f" (trials here: {', '.join(known)})" if known else " (no trials yet)"
+        raise NotFound(f"no trial '{trial_id}'{hint}")
+    return trial
+
+
+def versions(session: Session, trial_id: str) -> list[TrialVersion]:
+    query = select(TrialVersion).where(TrialVersion.trial_id == trial_id)
+    return list(session.exec(query.order_by(col(TrialVersion.version))).all())
+
+
+def current_version(session: Session, trial: Trial) -> TrialVersion:
+    query = select(TrialVersion).where(
+        TrialVersion.trial_id == trial.id, TrialVersion.version == trial.current_version
+    )
+    return session.exec(query).one()
+
+
+def current_definition(session: Session, trial: Trial) -> TrialDefinition:
+    """The definition in force, rebuilt from the stored canonical form."""
+    return TrialDefinition.model_validate(
+        json.loads(current_version(session, trial).canonical_json)
+    )
+
+
+def create_trial(session: Session, clock: Clock, loaded: LoadedTrial, actor: Actor) -> Trial:
+    """Store a new trial as a draft (version 1) with its arms."""
+    definition = loaded.definition
+    if session.get(Trial, definition.id) is not None:
+        raise TrialStateError(
+            f"trial '{definition.id}' already exists; to change it run: "
+            f'nudge trial amend {definition.id} {loaded.source_name} --reason "..."'
+        )
+    now = clock.now()
+    trial = Trial(id=definition.id, title=definition.title, status="draft", created_at=now)
+    session.add(trial)
+    session.flush()
+    data = canonical_form(loaded)
+    _add_version(session, trial, loaded, data, kind="created", reason=None, actor=actor, now=now)
+    _replace_arms(session, trial, definition)
+    audit.record(
+        session,
+        clock,
+        actor=actor.name,
+        action="trial.created",
+        trial_id=trial.id,
+        details={"sha256": sha256_of(data)},
+    )
+    return trial
+
+
+def launch_trial(session: Session, clock: Clock, trial_id: str, actor: Actor) -> TrialVersion:
+    """Freeze the design: from now on only operational amendments are accepted."""
+    trial = _locked(session, trial_id)
+    if trial.status != "draft":
+        raise TrialStateError(f"trial '{trial_id}' is {trial.status}; only a draft can be launched")
+    current = current_version(session, trial)
+    data = json.loads(current.canonical_json)
+    if data["randomisation"]["seed"] is None:
+        # Drawn now, from the operating system's generator, so nobody could know it in advance.
+        data["randomisation"]["seed"] = secrets.randbelow(2**31)
+    now = clock.now()
+    version = TrialVersion(
+        trial_id=trial.id,
+        version=trial.current_version + 1,
+        kind="launched",
+        reason=None,
+        source_name=current.source_name,
+        source_yaml=current.source_yaml,
+        canonical_json=canonical_json(data),
+        sha256=sha256_of(data),
+        changed_fields=[],
+        created_at=now,
+        created_by=actor.name,
+    )
+    session.add(version)
+    trial.status, trial.launched_at, trial.current_version = "live", now, version.version
+    audit.record(
+        session,
+        clock,
+        actor=actor.name,
+        action="trial.launched",
+        trial_id=trial.id,
+        details={"sha256": version.sha256, "version": version.version},
+    )
+    return version
+
+
+def amend_trial(
+    session: Session,
+    clock: Clock,
+    trial_id: str,
+    loaded: LoadedTrial,
+    actor: Actor,
+    *,
+    reason: str,
+    template_fix: bool = False,
+) -> TrialVersion:
+    """Store a new version; after launch, refuse any change to the design, naming the field."""
+    trial = _locked(session, trial_id)
+    if loaded.definition.id != trial_id:
+        raise TrialStateError(
+            f"{loaded.source_name} defines trial '{loaded.definition.id}', not '{trial_id}'"
+        )
+    if not reason.strip():
+        raise TrialStateError("give the reason for the amendment with --reason")
+    if trial.status == "closed":
+        raise TrialStateError(f"trial '{trial_id}' is closed and cannot be amended")
+    old = json.loads(current_version(session, trial).canonical_json)
+    new = canonical_form(loaded)
+    if new["randomisation"]["seed"] is None:
+        new["randomisation"]["seed"] = old["randomisation"]["seed"]
+    changes = changed_paths(old, new)
+    if not changes:
+        raise TrialStateError(
+            f"{loaded.source_name} is the same as version {trial.current_version}; nothing to amend"
+        )
+    if trial.status == "live":
+        _refuse_design_changes(changes, old, new, template_fix)
+    version = _add_version(
+        session,
+        trial,
+        loaded,
+        new,
+        kind="amended",
+        reason=reason.strip(),
+        actor=actor,
+        now=clock.now(),
+        changes=changes,
+    )
+    trial.title = loaded.definition.title
+    if trial.status == "draft":
+        _replace_arms(session, trial, loaded.definition)
+    audit.record(
+        session,
+        clock,
+        actor=actor.name,
+        action="trial.amended",
+        trial_id=trial.id,
+        details={"version": version.version, "changed": changes, "template_fix": template_fix},
+    )
+    return version
+
+
+def close_trial(session: Session, clock: Clock, trial_id: str, actor: Actor) -> Trial:
+    """End a live trial: no more enrolment or sending; its data can then be purged."""
+    trial = _locked(session, trial_id)
+    if trial.status != "live":
+        raise TrialStateError(f"trial '{trial_id}' is {trial.status}; only a live trial can close")
+    trial.status, trial.closed_at = "closed", clock.now()
+    audit.record(session, clock, actor=actor.name, action="trial.closed", trial_id=trial.id)
+    return trial
+
+
+def _refuse_design_changes(
+    changes: list[str], old: dict[str, Any], new: dict[str, Any], template_fix: bool
+) -> None:
+    for path in changes:
+        kind = kind_of_change(path)
+        if kind == "design":
+            raise TrialStateError(
+                f"'{path}' is part of the launched design and cannot change "
+                f"(was {json.dumps(value_at(old, path))}, now {json.dumps(value_at(new, path))}); "
+                "a different design needs a new trial"
+            )
+        if kind == "template" and not template_fix:
+            raise TrialStateError(
+                f"'{path}' changes a message's text after launch; if it only fixes a typo, "
+                "say so with --template-fix"
+            )
+
+
+def _locked(session: Session, trial_id: str) -> Trial:
+    get_trial(session, trial_id)
+    return session.exec(select(Trial).where(Trial.id == trial_id).with_for_update()).one()
+
+
+def _add_version(
+    session: Session,
+    trial: Trial,
+    loaded: LoadedTrial,
+    data: dict[str, Any],
+    *,
+    kind: str,
+    reason: str | None,
+    actor: Actor,
+    now: Any,
+    changes: list[str] | None = None,
+) -> TrialVersion:
+    number = 1 if kind == "created" else trial.current_version + 1
+    version = TrialVersion(
+        trial_id=trial.id,
+        version=number,
+        kind=kind,
+        reason=reason,
+        source_name=loaded.source_name,
+        source_yaml=loaded.source_text,
+        canonical_json=canonical_json(data),
+        sha256=sha256_of(data),
+        changed_fields=changes or [],
+        created_at=now,
+        created_by=actor.name,
+    )
+    session.add(version)
+    trial.current_version = number
+    return version
+
+
+def _replace_arms(session: Session, trial: Trial, definition: TrialDefinition) -> None:
+    for stored in session.exec(select(Arm).where(Arm.trial_id == trial.id)).all():
+        session.delete(stored)
+    session.flush()
+    for position, spec in enumerate(definition.arms):
+        session.add(
+            Arm(
+                trial_id=trial.id,
+                key=spec.id,
+                title=spec.title,
+                weight=spec.weight,
+                is_control=spec.control,
+                position=position,
+            )
+        )
+
+
+def enrolled_count(session: Session, trial_id: str) -> int:
+    query = select(func.count()).select_from(Participant).where(Participant.trial_id == trial_id)
+    return int(session.exec(query).one())
+
+
+def all_trials(session: Session) -> list[Trial]:
+    return list(session.exec(select(Trial).order_by(col(Trial.created_at), col(Trial.id))).all())

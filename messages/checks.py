@@ -1,0 +1,154 @@
+"""Checks on a definition's messages: every template renders, fits, and reveals nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from experiments.loader import LoadedTrial
+from experiments.validation import check_design
+from messages.sample import sample_context
+from messages.segments import LOOKALIKES, count_segments
+from messages.templates import TemplateProblem, render
+from nudge.errors import Problem
+
+# Words that would tell anyone glancing at the phone what the message is about (safeguarding).
+REVEALING = re.compile(
+    r"\b(victims?|witness(es)?|offen[cs]es?|defendants?|accused|suspects?|crimes?|assault(ed)?|"
+    r"rape|sexual|abuse|domestic|burglary|robbery|theft|murder|manslaughter|stalking|"
+    r"harassment|violen(ce|t)|weapons?|knife|drugs?|fraud|"
+    r"dioddefwr|dioddefwyr|tyst|tystion|trosedd|troseddau|diffynnydd)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class SmsReport:
+    """One SMS template in one language, as rendered for the sample participant."""
+
+    template: str
+    language: str
+    encoding: str
+    characters: int
+    segments: int
+
+
+@dataclass(frozen=True)
+class ArmCost:
+    arm: str
+    sms_segments: int
+    letters: int
+    cost: float
+
+
+@dataclass(frozen=True)
+class MessageReport:
+    problems: list[Problem]
+    sms: list[SmsReport]
+    costs: list[ArmCost]
+    currency: str
+
+
+def check_messages(loaded: LoadedTrial) -> MessageReport:
+    """Render every template in every language; report SMS sizes and each arm's cost."""
+    channels = _channels_by_template(loaded)
+    problems: list[Problem] = []
+    sms: list[SmsReport] = []
+    for name, languages in loaded.texts.items():
+        for language, text in languages.items():
+            for channel in sorted(channels.get(name, {"sms"})):
+                where = ("templates", name, language)
+                try:
+                    rendered = render(
+                        text, sample_context(loaded.definition, language=language), channel=channel
+                    )
+                except TemplateProblem as exc:
+                    problems.append(loaded.problem(where, f"templates.{name}.{language}: {exc}"))
+                    continue
+                if channel == "sms":
+                    sms.append(_sms_report(name, language, rendered))
+                    problems.extend(_sms_warnings(loaded, where, rendered))
+    return MessageReport(
+        sorted(problems, key=lambda p: (p.line or 0, p.column or 0)),
+        sms,
+        _arm_costs(loaded, sms),
+        loaded.definition.costs.currency,
+    )
+
+
+def _channels_by_template(loaded: LoadedTrial) -> dict[str, set[str]]:
+    channels: dict[str, set[str]] = {}
+    for arm in loaded.definition.arms:
+        for message in arm.messages:
+            channels.setdefault(message.template, set()).add(message.channel)
+    return channels
+
+
+def _sms_report(name: str, language: str, rendered: str) -> SmsReport:
+    count = count_segments(rendered)
+    return SmsReport(name, language, count.encoding, count.characters, count.segments)
+
+
+def _sms_warnings(loaded: LoadedTrial, where: tuple[str, ...], rendered: str) -> Iterator[Problem]:
+    label = f"templates.{where[1]}.{where[2]}"
+    count = count_segments(rendered)
+    if count.fixable:
+        chars = ", ".join(
+            f"'{c}' (use '{LOOKALIKES[c]}')" for c in sorted({c for _, c in count.stray})
+        )
+        yield loaded.problem(
+            where,
+            f"{label}: {chars} makes this SMS UCS-2: {count.segments} segment(s) of 70 "
+            "characters instead of 160",
+            severity="warning",
+        )
+    words = sorted({m.group(0).lower() for m in REVEALING.finditer(rendered)})
+    if words:
+        yield loaded.problem(
+            where,
+            f"{label}: the text says {', '.join(repr(w) for w in words)}; a reminder must not "
+            "reveal the case or the person's part in it to someone who sees their phone",
+            severity="warning",
+        )
+
+
+def _arm_costs(loaded: LoadedTrial, sms: list[SmsReport]) -> list[ArmCost]:
+    segments = {r.template: r.segments for r in sms if r.language == "en"}
+    costs = loaded.definition.costs
+    result = []
+    for arm in loaded.definition.arms:
+        n_segments = sum(segments.get(m.template, 0) for m in arm.messages if m.channel == "sms")
+        letters = sum(1 for m in arm.messages if m.channel == "letter")
+        cost = round(n_segments * costs.sms_segment + letters * costs.letter, 4)
+        result.append(ArmCost(arm.id, n_segments, letters, cost))
+    return result
+
+
+@dataclass(frozen=True)
+class CheckedDefinition:
+    """A definition with every problem the schema, the design and the messages checks found."""
+
+    loaded: LoadedTrial | None
+    problems: list[Problem]
+    report: MessageReport | None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return self.loaded is not None and not self.errors
+
+
+def check_definition(result: LoadedTrial | list[Problem]) -> CheckedDefinition:
+    """Run the design and message checks on what the loader returned."""
+    if isinstance(result, list):
+        return CheckedDefinition(None, result, None)
+    problems = check_design(result)
+    if any(p.severity == "error" for p in problems):
+        return CheckedDefinition(result, problems, None)
+    report = check_messages(result)
+    everything = sorted([*problems, *report.problems], key=lambda p: (p.line or 0, p.column or 0))
+    return CheckedDefinition(result, everything, report)

@@ -1,0 +1,61 @@
+"""The fictional participant every template is rendered against before a trial is created."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from experiments.definition import TrialDefinition
+from messages.templates import hearing_date_text, hearing_time_text
+
+SAMPLE_FIELDS: dict[str, Any] = {
+    "participant_ref": "P-EXAMPLE-1",
+    "case_ref": "C-EXAMPLE-1",
+    "role": "witness",
+    "first_name": "Alex",
+    "last_name": "Example",
+    "phone": "+447700900123",
+    "address_line_1": "1 Example Street",
+    "address_line_2": "Exampletown",
+    "address_line_3": "",
+    "address_line_4": "",
+    "address_line_5": "",
+    "postcode": "BS1 1AA",
+    "language": "en",
+    "contact_sms": True,
+    "contact_letter": True,
+    "safeguarding_flag": False,
+    "court": "BRS",
+    "court_name": "Bristol Crown Court",
+}
+SAMPLE_HEARING_LOCAL = datetime(2027, 3, 4, 10, 0)  # a Thursday
+
+
+def declared_columns(definition: TrialDefinition) -> set[str]:
+    """Participant columns the definition names, which imports will therefore carry."""
+    names = set(definition.population.strata) | set(definition.analysis.covariates)
+    names |= set(definition.analysis.subgroups) | set(definition.mapping.values())
+    names |= {rule.field for rule in definition.population.eligibility}
+    names |= {o.population.field for o in definition.outcomes if o.population}
+    if definition.population.unit not in ("participant", "case"):
+        names.add(definition.population.unit)
+    return names
+
+
+def sample_context(
+    definition: TrialDefinition, *, days_before: int = 7, language: str = "en"
+) -> dict[str, Any]:
+    """Placeholders for a sample participant, as the dispatcher will fill them for real ones."""
+    zone = ZoneInfo(definition.timezone)
+    hearing = SAMPLE_HEARING_LOCAL.replace(tzinfo=zone)
+    context: dict[str, Any] = {name: "example" for name in declared_columns(definition)}
+    context.update(SAMPLE_FIELDS)
+    context["language"] = language
+    context.update(
+        hearing_date=hearing_date_text(hearing, language),
+        hearing_time=hearing_time_text(hearing, language),
+        care_unit_phone=definition.sending.care_unit_phone or "",
+        days_until=days_before,
+    )
+    return context

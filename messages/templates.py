@@ -1,0 +1,66 @@
+"""Render message templates in Jinja2's sandbox: strict about unknown placeholders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+_SMS = SandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+)
+_LETTER = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+
+
+class TemplateProblem(ValueError):
+    """A template that does not render: a syntax error or an unknown placeholder."""
+
+
+def render(text: str, context: dict[str, Any], *, channel: str) -> str:
+    """Render one template text; letters are HTML-escaped, SMS are not."""
+    environment = _LETTER if channel == "letter" else _SMS
+    try:
+        return environment.from_string(text).render(context)
+    except TemplateError as exc:
+        raise TemplateProblem(_explain(exc)) from None
+
+
+def _explain(exc: TemplateError) -> str:
+    message = str(exc.message or exc)
+    if "is undefined" in message:
+        name = message.split("'")[1] if "'" in message else message
+        return f"unknown placeholder '{name}'"
+    line = getattr(exc, "lineno", None)
+    return f"template syntax error{f' on its line {line}' if line else ''}: {message}"
+
+
+def hearing_date_text(local: datetime, language: str = "en") -> str:
+    """'Thursday 4 March' ('Dydd Iau 4 Mawrth' in Welsh): the date as people say it."""
+    try:
+        locale = Locale.parse("en_GB" if language == "en" else language)
+    except (UnknownLocaleError, ValueError):
+        locale = Locale.parse("en_GB")
+    return format_date(local.date(), "EEEE d MMMM", locale=locale)
+
+
+# Welsh writes the morning and evening as yb (y bore) and yh (yr hwyr).
+_MERIDIEM = {"cy": ("yb", "yh", "hanner dydd")}
+
+
+def hearing_time_text(local: datetime, language: str = "en") -> str:
+    """'10am', '2:30pm', 'midday' ('10yb' in Welsh): the time as people say it."""
+    morning, evening, noon = _MERIDIEM.get(language, ("am", "pm", "midday"))
+    if local.hour == 12 and local.minute == 0:
+        return noon
+    hour = local.hour % 12 or 12
+    suffix = morning if local.hour < 12 else evening
+    return f"{hour}{suffix}" if local.minute == 0 else f"{hour}:{local.minute:02d}{suffix}"
+
+
+def choose_language(languages: dict[str, str], wanted: str | None) -> str:
+    """The participant's language when the template has it, English otherwise."""
+    return wanted if wanted in languages else "en"

@@ -1,0 +1,36 @@
+"""The `nudge` command: parses arguments, calls services, prints results. No logic lives here."""
+
+from __future__ import annotations
+
+import click
+
+from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
+from nudge.cli.trials import trial
+from nudge.db import make_engine, upgrade
+
+
+@click.group(cls=NudgeGroup)
+@click.version_option(package_name="nudge")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Nudge: randomised trials of court-date reminders for victims and witnesses."""
+    runtime = ctx.ensure_object(Runtime)
+    ctx.call_on_close(runtime.close)
+
+
+@main.group(cls=NudgeGroup)
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@pass_runtime
+def db_upgrade(runtime: Runtime) -> None:
+    """Apply every pending migration (commands also do this on an empty database)."""
+    changed = upgrade(make_engine(runtime.settings.database_url))
+    click.echo("database upgraded" if changed else "database already up to date")
+
+
+main.add_command(trial)
+
+__all__ = ["main"]

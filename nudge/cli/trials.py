@@ -1,0 +1,227 @@
+"""`nudge trial ...`: validate, create, launch, amend, close, list and show trial definitions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from experiments import trials as service
+from experiments.loader import load_trial_file
+from messages.checks import CheckedDefinition, MessageReport, check_definition
+from nudge.cli.runtime import NudgeGroup, Runtime, echo_json, pass_runtime
+from nudge.errors import DefinitionError
+from nudge.models import Trial, TrialVersion
+
+FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.group(cls=NudgeGroup)
+def trial() -> None:
+    """Trial definitions: validate, create, launch, amend, close, list, show."""
+
+
+def _checked(path: Path) -> CheckedDefinition:
+    return check_definition(load_trial_file(path))
+
+
+def _require_valid(path: Path) -> CheckedDefinition:
+    checked = _checked(path)
+    if not checked.ok:
+        raise DefinitionError(
+            f"{path}: {len(checked.errors)} problem(s); fix them and run the command again",
+            checked.errors,
+        )
+    return checked
+
+
+@trial.command("validate")
+@click.argument("file", type=FILE)
+def validate(file: Path) -> None:
+    """Check a trial definition: print every problem as FILE:LINE:COLUMN: message."""
+    checked = _checked(file)
+    for problem in checked.problems:
+        click.echo(str(problem))
+    if not checked.ok:
+        click.echo(f"{file}: {len(checked.errors)} problem(s) found", err=True)
+        raise SystemExit(1)
+    assert checked.loaded is not None and checked.report is not None
+    definition = checked.loaded.definition
+    click.echo(
+        f"{file}: valid: trial '{definition.id}', {len(definition.arms)} arms, "
+        f"{len(definition.outcomes)} outcome(s)"
+    )
+    _print_report(checked.report)
+
+
+def _print_report(report: MessageReport) -> None:
+    if report.sms:
+        click.echo("\nSMS templates (rendered for a sample participant):")
+        click.echo(
+            f"  {'template':<24}{'language':<10}{'encoding':<10}{'characters':>11}{'segments':>10}"
+        )
+        for sms in report.sms:
+            click.echo(
+                f"  {sms.template:<24}{sms.language:<10}{sms.encoding:<10}"
+                f"{sms.characters:>11}{sms.segments:>10}"
+            )
+    click.echo(f"\nCost per participant ({report.currency}):")
+    for cost in report.costs:
+        click.echo(
+            f"  {cost.arm:<24}{cost.sms_segments:>3} SMS segment(s), {cost.letters} "
+            f"letter(s){cost.cost:>10.2f}"
+        )
+
+
+@trial.command("create")
+@click.argument("file", type=FILE)
+@pass_runtime
+def create(runtime: Runtime, file: Path) -> None:
+    """Store a trial definition as a draft."""
+    loaded = _require_valid(file).loaded
+    assert loaded is not None
+    with runtime.session() as session:
+        created = service.create_trial(session, runtime.clock, loaded, service.Actor(runtime.actor))
+        version = service.current_version(session, created)
+    click.echo(f"created draft trial '{created.id}' (version 1, sha256 {version.sha256})")
+    click.echo(f"next: nudge trial launch {created.id}")
+
+
+@trial.command("launch")
+@click.argument("trial_id")
+@pass_runtime
+def launch(runtime: Runtime, trial_id: str) -> None:
+    """Freeze a draft's design and open it for enrolment."""
+    with runtime.session() as session:
+        version = service.launch_trial(
+            session, runtime.clock, trial_id, service.Actor(runtime.actor)
+        )
+    click.echo(
+        f"launched '{trial_id}': version {version.version} is frozen (sha256 {version.sha256})"
+    )
+
+
+@trial.command("amend")
+@click.argument("trial_id")
+@click.argument("file", type=FILE)
+@click.option("--reason", required=True, help="Why the definition changes (kept with it).")
+@click.option(
+    "--template-fix",
+    is_flag=True,
+    help="The change corrects a message's wording (a typo), not its meaning.",
+)
+@pass_runtime
+def amend(runtime: Runtime, trial_id: str, file: Path, reason: str, template_fix: bool) -> None:
+    """Store a new version; after launch only operational changes are accepted."""
+    loaded = _require_valid(file).loaded
+    assert loaded is not None
+    with runtime.session() as session:
+        version = service.amend_trial(
+            session,
+            runtime.clock,
+            trial_id,
+            loaded,
+            service.Actor(runtime.actor),
+            reason=reason,
+            template_fix=template_fix,
+        )
+    click.echo(
+        f"amended '{trial_id}': version {version.version} "
+        f"(changed: {', '.join(version.changed_fields)})"
+    )
+
+
+@trial.command("close")
+@click.argument("trial_id")
+@pass_runtime
+def close(runtime: Runtime, trial_id: str) -> None:
+    """Close a live trial: no more enrolment or messages."""
+    with runtime.session() as session:
+        service.close_trial(session, runtime.clock, trial_id, service.Actor(runtime.actor))
+    click.echo(f"closed '{trial_id}'")
+
+
+@trial.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_runtime
+def list_trials(runtime: Runtime, as_json: bool) -> None:
+    """Every trial with its status, version and enrolment."""
+    with runtime.session() as session:
+        rows = [_summary(session, t) for t in service.all_trials(session)]
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("no trials yet: create one with nudge trial create FILE")
+        return
+    click.echo(f"{'id':<32}{'status':<8}{'version':>8}{'enrolled':>10}  title")
+    for row in rows:
+        click.echo(
+            f"{row['id']:<32}{row['status']:<8}{row['version']:>8}"
+            f"{row['enrolled']:>10}  {row['title']}"
+        )
+
+
+@trial.command("show")
+@click.argument("trial_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_runtime
+def show(runtime: Runtime, trial_id: str, as_json: bool) -> None:
+    """A trial's status, arms, and every version with its SHA-256 and reason."""
+    with runtime.session() as session:
+        found = service.get_trial(session, trial_id)
+        data = _summary(session, found)
+        data["definition"] = json.loads(service.current_version(session, found).canonical_json)
+        data["versions"] = [_version(v) for v in service.versions(session, trial_id)]
+    if as_json:
+        echo_json(data)
+        return
+    definition = data["definition"]
+    click.echo(f"{data['id']}: {data['title']}")
+    click.echo(f"status {data['status']}, version {data['version']}, enrolled {data['enrolled']}")
+    if definition.get("hypothesis"):
+        click.echo(f"hypothesis: {definition['hypothesis']}")
+    click.echo("arms:")
+    for arm in definition["arms"]:
+        marker = " (control)" if arm["control"] else ""
+        click.echo(
+            f"  {arm['id']}{marker}: {arm['title']}, weight {arm['weight']}, "
+            f"{len(arm['messages'])} message(s)"
+        )
+    click.echo("versions:")
+    for version in data["versions"]:
+        reason = f": {version['reason']}" if version["reason"] else ""
+        click.echo(
+            f"  {version['version']} {version['kind']} {version['created_at']} by "
+            f"{version['created_by']} sha256 {version['sha256']}{reason}"
+        )
+
+
+def _summary(session: Any, found: Trial) -> dict[str, Any]:
+    version = service.current_version(session, found)
+    return {
+        "id": found.id,
+        "title": found.title,
+        "status": found.status,
+        "version": found.current_version,
+        "sha256": version.sha256,
+        "created_at": found.created_at.isoformat(),
+        "launched_at": found.launched_at.isoformat() if found.launched_at else None,
+        "closed_at": found.closed_at.isoformat() if found.closed_at else None,
+        "arms": [arm["id"] for arm in json.loads(version.canonical_json)["arms"]],
+        "enrolled": service.enrolled_count(session, found.id),
+    }
+
+
+def _version(version: TrialVersion) -> dict[str, Any]:
+    return {
+        "version": version.version,
+        "kind": version.kind,
+        "reason": version.reason,
+        "sha256": version.sha256,
+        "changed": version.changed_fields,
+        "created_at": version.created_at.isoformat(),
+        "created_by": version.created_by,
+    }

@@ -1,0 +1,104 @@
+"""Settings from the environment (12-factor), built inside the app factory or CLI, not at import."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from nudge.clock import parse_instant
+from nudge.errors import ConfigError
+
+DEVELOPMENT_SECRET = "development-only-secret-not-for-real-data"
+SMS_PROVIDERS = ("console", "twilio")
+ENVIRONMENTS = ("development", "production")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting Nudge reads; the README's configuration table documents each one."""
+
+    database_url: str
+    secret_key: str
+    environment: str = "development"
+    sms_provider: str = "console"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_base_url: str | None = None
+    public_url: str | None = None
+    outbox_dir: Path = Path("outbox")
+    fake_callbacks: bool = False
+    now: datetime | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def default_database_url(cwd: Path | None = None) -> str:
+    return f"sqlite:///{(cwd or Path.cwd()) / 'nudge.db'}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the NUDGE_* variables, refusing a default secret outside development."""
+    env = os.environ if environ is None else environ
+    environment = _choice(env, "NUDGE_ENV", ENVIRONMENTS, "development")
+    secret = env.get("NUDGE_SECRET_KEY") or DEVELOPMENT_SECRET
+    if environment != "development" and secret == DEVELOPMENT_SECRET:
+        raise ConfigError(
+            "NUDGE_SECRET_KEY is not set: outside development it must be a long random value "
+            "(for example: python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    provider = _choice(env, "NUDGE_SMS_PROVIDER", SMS_PROVIDERS, "console")
+    settings = Settings(
+        database_url=_database_url(env.get("NUDGE_DATABASE_URL") or default_database_url()),
+        secret_key=secret,
+        environment=environment,
+        sms_provider=provider,
+        twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
+        twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
+        twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+        twilio_base_url=env.get("NUDGE_TWILIO_BASE_URL") or None,
+        public_url=(env.get("NUDGE_PUBLIC_URL") or "").rstrip("/") or None,
+        outbox_dir=Path(env.get("NUDGE_OUTBOX_DIR") or "outbox"),
+        fake_callbacks=_flag(env, "NUDGE_FAKE_CALLBACKS"),
+        now=_pinned_now(env.get("NUDGE_NOW")),
+    )
+    if provider == "twilio" and not (settings.twilio_account_sid and settings.twilio_auth_token):
+        raise ConfigError(
+            "NUDGE_SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to be set"
+        )
+    return settings
+
+
+def _database_url(url: str) -> str:
+    # Bare postgresql:// URLs would pick psycopg2, which is not installed; psycopg 3 is.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not one of: {', '.join(allowed)}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "0").strip().lower()
+    if value not in ("0", "1", "true", "false", "yes", "no", ""):
+        raise ConfigError(f"{name}={value!r} must be 1 or 0")
+    return value in ("1", "true", "yes")
+
+
+def _pinned_now(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise ConfigError(f"NUDGE_NOW: {exc}") from None

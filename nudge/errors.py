@@ -1,0 +1,68 @@
+"""The user-facing error hierarchy: each error carries a message that says where and what to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in a user's file: `path:line:column: message`."""
+
+    path: str
+    line: int | None
+    column: int | None
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        label = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {label}{self.message}"
+
+
+class NudgeError(Exception):
+    """A mistake the user can fix; the CLI prints it without a traceback and exits 1."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = problems or []
+
+    def __str__(self) -> str:
+        if not self.problems:
+            return self.message
+        return "\n".join([*(str(p) for p in self.problems), self.message])
+
+
+class DefinitionError(NudgeError):
+    """A trial definition that does not validate."""
+
+
+class TrialStateError(NudgeError):
+    """An operation the trial's state does not allow (e.g. a design change after launch)."""
+
+
+class NotFound(NudgeError):
+    """A trial, participant or other record named by the user does not exist."""
+
+
+class ImportRejected(NudgeError):
+    """A CSV import refused as a whole; nothing was written."""
+
+
+class ConfigError(NudgeError):
+    """A setting in the environment is missing or wrong."""
+
+
+class ProviderError(NudgeError):
+    """A message provider refused or failed a send; `transient` says whether to retry."""
+
+    def __init__(self, message: str, *, code: str | None = None, transient: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.transient = transient

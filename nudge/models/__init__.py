@@ -1,0 +1,38 @@
+"""All tables, imported in one place so Alembic and the app see the whole schema."""
+
+from nudge.models.access import ROLES, AuditEvent, User
+from nudge.models.messaging import MESSAGE_STATUSES, InboundMessage, Message, MessageEvent, OptOut
+from nudge.models.outcomes import Outcome
+from nudge.models.people import (
+    HEARING_STATUSES,
+    Assignment,
+    Case,
+    Hearing,
+    HearingChange,
+    Participant,
+    StratumCounter,
+)
+from nudge.models.trials import TRIAL_STATUSES, Arm, Trial, TrialVersion
+
+__all__ = [
+    "HEARING_STATUSES",
+    "MESSAGE_STATUSES",
+    "ROLES",
+    "TRIAL_STATUSES",
+    "Arm",
+    "Assignment",
+    "AuditEvent",
+    "Case",
+    "Hearing",
+    "HearingChange",
+    "InboundMessage",
+    "Message",
+    "MessageEvent",
+    "OptOut",
+    "Outcome",
+    "Participant",
+    "StratumCounter",
+    "Trial",
+    "TrialVersion",
+    "User",
+]

@@ -1,0 +1,97 @@
+"""The outbox of planned messages, what happened to each, replies and opt-outs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from nudge.models.types import UTCDateTime
+
+MESSAGE_STATUSES = (
+    "scheduled",
+    "claimed",
+    "sending",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "cancelled",
+    "skipped",
+    "superseded",
+    "unknown",
+)
+
+
+class Message(SQLModel, table=True):
+    """One planned reminder: a (participant, hearing, slot) at one version of the hearing's date."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "hearing_id", "slot", "hearing_version"),
+        Index("ix_message_due", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    participant_id: int = Field(foreign_key="participant.id", index=True)
+    hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    hearing_version: int
+    slot: int
+    channel: str = Field(max_length=10)
+    template: str = Field(max_length=100)
+    language: str = Field(max_length=10)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="scheduled", max_length=20)
+    reason: str | None = Field(default=None, max_length=50)
+    segments: int = 0
+    cost: float = 0.0
+    provider_id: str | None = Field(default=None, max_length=64, index=True)
+    attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class MessageEvent(SQLModel, table=True):
+    """Everything that happened to a message: state changes and provider callbacks."""
+
+    __tablename__ = "message_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    status: str = Field(max_length=20)
+    provider_status: str | None = Field(default=None, max_length=30)
+    error_code: str | None = Field(default=None, max_length=20)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class InboundMessage(SQLModel, table=True):
+    """A reply from a phone: STOP, START, HELP, CONFIRM or free text kept for staff."""
+
+    __tablename__ = "inbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: str = Field(max_length=64, unique=True)
+    from_number: str = Field(max_length=20, index=True)
+    to_number: str = Field(max_length=20)
+    body: str
+    kind: str = Field(max_length=20)
+    participant_id: int | None = Field(default=None, foreign_key="participant.id")
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OptOut(SQLModel, table=True):
+    """A phone number that asked for no more messages, across every trial, until it opts back in."""
+
+    __tablename__ = "opt_out"
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(max_length=20, unique=True)
+    source: str = Field(max_length=30)
+    opted_out_at: datetime = Field(sa_type=UTCDateTime)

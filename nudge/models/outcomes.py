@@ -1,0 +1,26 @@
+"""Observed outcomes; a correction adds a row and retires the old one, keeping history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from nudge.models.types import UTCDateTime
+
+
+class Outcome(SQLModel, table=True):
+    """One observation of one outcome for one participant; `replaced_at` is set on correction."""
+
+    __tablename__ = "outcome"
+    __table_args__ = (Index("ix_outcome_current", "participant_id", "outcome_key", "replaced_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    participant_id: int = Field(foreign_key="participant.id")
+    outcome_key: str = Field(max_length=100)
+    value: bool | None = None
+    source: str = Field(max_length=255)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    replaced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,108 @@
+"""Cases, hearings and their history, participants and their assignments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from nudge.models.types import UTCDateTime
+
+HEARING_STATUSES = ("listed", "adjourned", "vacated", "effective", "concluded")
+
+
+class Case(SQLModel, table=True):
+    """A prosecution case within one trial, known by the case-management reference."""
+
+    __tablename__ = "case"
+    __table_args__ = (UniqueConstraint("trial_id", "case_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    case_ref: str = Field(max_length=100)
+
+
+class Hearing(SQLModel, table=True):
+    """The hearing a case's people are due at; `version` rises each time its start moves."""
+
+    __tablename__ = "hearing"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    court: str = Field(max_length=100)
+    court_name: str
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="listed", max_length=20)
+    version: int = 1
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class HearingChange(SQLModel, table=True):
+    """Every status or time a hearing has had, in the order they were recorded."""
+
+    __tablename__ = "hearing_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    status: str = Field(max_length=20)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    source: str = Field(max_length=255)
+
+
+class Participant(SQLModel, table=True):
+    """A victim or witness in one case of one trial; contact details are purged after close."""
+
+    __tablename__ = "participant"
+    __table_args__ = (UniqueConstraint("trial_id", "participant_ref", "case_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    participant_ref: str = Field(max_length=100)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    role: str = Field(max_length=50)
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = Field(default=None, max_length=20)
+    address: list[str] = Field(default_factory=list, sa_type=JSON)
+    postcode: str | None = Field(default=None, max_length=12)
+    language: str = Field(default="en", max_length=10)
+    contact_sms: bool = False
+    contact_letter: bool = False
+    safeguarding_flag: bool = True
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    eligible: bool = False
+    ineligible_rule: str | None = None
+    enrolled_at: datetime = Field(sa_type=UTCDateTime)
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Assignment(SQLModel, table=True):
+    """The arm a randomised participant was allocated to, and exactly which slot gave it."""
+
+    __tablename__ = "assignment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    participant_id: int = Field(foreign_key="participant.id", unique=True)
+    arm_id: int = Field(foreign_key="arm.id", index=True)
+    unit: str = Field(max_length=255, index=True)
+    stratum: str = Field(max_length=500)
+    block: int
+    position: int
+    assigned_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StratumCounter(SQLModel, table=True):
+    """How many allocation slots of a stratum's sequence are used; locked while one is taken."""
+
+    __tablename__ = "stratum_counter"
+    __table_args__ = (UniqueConstraint("trial_id", "stratum"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", max_length=100)
+    stratum: str = Field(max_length=500)
+    used: int = 0

@@ -1,0 +1,61 @@
+"""Trials, their immutable definition versions, and their arms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from nudge.models.types import UTCDateTime
+
+TRIAL_STATUSES = ("draft", "live", "closed")
+
+
+class Trial(SQLModel, table=True):
+    """A trial: its id is the slug from the YAML (`witness-reminders-2027`)."""
+
+    __tablename__ = "trial"
+
+    id: str = Field(primary_key=True, max_length=100)
+    title: str
+    status: str = Field(default="draft", max_length=20, index=True)
+    current_version: int = 1
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    launched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TrialVersion(SQLModel, table=True):
+    """One immutable version of a trial's definition, with the SHA-256 of its canonical form."""
+
+    __tablename__ = "trial_version"
+    __table_args__ = (UniqueConstraint("trial_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    version: int
+    kind: str = Field(max_length=20)  # created | replaced | launched | amended
+    reason: str | None = None
+    source_name: str = Field(max_length=255)
+    source_yaml: str = Field(sa_type=Text)
+    canonical_json: str = Field(sa_type=Text)
+    sha256: str = Field(max_length=64)
+    changed_fields: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_by: str = Field(max_length=255)
+
+
+class Arm(SQLModel, table=True):
+    """An arm as the design fixes it: its key, weight and whether it is the control."""
+
+    __tablename__ = "arm"
+    __table_args__ = (UniqueConstraint("trial_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    key: str = Field(max_length=100)
+    title: str
+    weight: int
+    is_control: bool = False
+    position: int
