@@ -69,6 +69,16 @@ def check_messages(loaded: LoadedTrial) -> MessageReport:
                 if channel == "sms":
                     sms.append(_sms_report(name, language, rendered))
                     problems.extend(_sms_warnings(loaded, where, rendered))
+    for name in loaded.texts:
+        if name not in channels:
+            problems.append(
+                loaded.problem(
+                    ("templates", name),
+                    f"templates.{name}: no arm sends this template",
+                    key=True,
+                    severity="warning",
+                )
+            )
     return MessageReport(
         sorted(problems, key=lambda p: (p.line or 0, p.column or 0)),
         sms,
@@ -147,8 +157,6 @@ def check_definition(result: LoadedTrial | list[Problem]) -> CheckedDefinition:
     if isinstance(result, list):
         return CheckedDefinition(None, result, None)
     problems = check_design(result)
-    if any(p.severity == "error" for p in problems):
-        return CheckedDefinition(result, problems, None)
     report = check_messages(result)
     everything = sorted([*problems, *report.problems], key=lambda p: (p.line or 0, p.column or 0))
     return CheckedDefinition(result, everything, report)

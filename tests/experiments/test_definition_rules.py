@@ -137,7 +137,8 @@ CASES = {
         BASE.replace("template: reminder", "template: remindr"),
         [
             "trial.yaml:11:34: arms[1].messages[0].template: unknown template 'remindr' "
-            "(templates: reminder)"
+            "(templates: reminder)",
+            "trial.yaml:13:3: warning: templates.reminder: no arm sends this template",
         ],
     ),
     "template without English": (
@@ -251,8 +252,23 @@ def test_sms_naming_the_persons_role_warns_about_safeguarding(tmp_path: Path) ->
 
 
 def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
-    text = BASE.replace("Europe/London", "Mars/Base").replace("    control: true\n", "")
-    assert len(problems_for(tmp_path, text)) == 2
+    text = (
+        BASE.replace("Europe/London", "Mars/Base")
+        .replace("    control: true\n", "")
+        .replace("{{ first_name }}", "{{ frist_name }}")
+    )
+    assert [p.split(": ")[1] for p in problems_for(tmp_path, text)] == [
+        "timezone",
+        "arms",
+        "templates.reminder.en",
+    ]
+
+
+def test_a_template_no_arm_sends_is_flagged(tmp_path: Path) -> None:
+    text = BASE.replace("templates:\n", "templates:\n  spare:\n    en: Hello\n")
+    assert problems_for(tmp_path, text) == [
+        "trial.yaml:13:3: warning: templates.spare: no arm sends this template"
+    ]
 
 
 def test_the_shipped_example_is_valid_without_warnings() -> None:
