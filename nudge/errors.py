@@ -60,9 +60,22 @@ class ConfigError(NudgeError):
 
 
 class ProviderError(NudgeError):
-    """A message provider refused or failed a send; `transient` says whether to retry."""
+    """A provider refused or failed a send.
 
-    def __init__(self, message: str, *, code: str | None = None, transient: bool = False) -> None:
+    `transient`: worth retrying later (rate limit, server error). `ambiguous`: the request may
+    have reached the provider (a timeout, a garbled reply), so the send must be reconciled with
+    the provider's records before any retry, never blindly repeated.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        transient: bool = False,
+        ambiguous: bool = False,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.transient = transient
+        self.ambiguous = ambiguous

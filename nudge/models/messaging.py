@@ -31,7 +31,7 @@ class Message(SQLModel, table=True):
     __tablename__ = "message"
     __table_args__ = (
         UniqueConstraint("participant_id", "hearing_id", "slot", "hearing_version"),
-        Index("ix_message_due", "status", "due_at"),
+        Index("ix_message_due", "status", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -44,8 +44,11 @@ class Message(SQLModel, table=True):
     template: str = Field(max_length=100)
     language: str = Field(max_length=10)
     due_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default="scheduled", max_length=20)
     reason: str | None = Field(default=None, max_length=50)
+    last_error: str | None = Field(default=None, max_length=255)
     segments: int = 0
     cost: float = 0.0
     provider_id: str | None = Field(default=None, max_length=64, index=True)

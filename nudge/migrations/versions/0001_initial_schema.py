@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 11:26:45.855355
+Create Date: 2026-11-24
 """
 
 from __future__ import annotations
@@ -232,8 +232,11 @@ def upgrade() -> None:
     sa.Column('template', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('language', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
     sa.Column('due_at', nudge.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', nudge.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', nudge.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('segments', sa.Integer(), nullable=False),
     sa.Column('cost', sa.Float(), nullable=False),
     sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
@@ -249,7 +252,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('participant_id', 'hearing_id', 'slot', 'hearing_version')
     )
     with op.batch_alter_table('message', schema=None) as batch_op:
-        batch_op.create_index('ix_message_due', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_message_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_hearing_id'), ['hearing_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_participant_id'), ['participant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_provider_id'), ['provider_id'], unique=False)
