@@ -1,0 +1,315 @@
+"""Linear probability models by OLS with the robust standard errors of R ``estimatr::lm_robust``.
+
+Defaults match estimatr 1.0: HC2 with df ``n - k`` without clusters; CR2 with Bell-McCaffrey
+(Satterthwaite) df per coefficient with clusters. The clustered computations live in
+``analysis.stats.cr2`` and are vectorised over clusters of equal size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import linalg, stats
+
+from analysis.stats import cr2
+from analysis.stats._types import ArrayLike, FloatArray
+
+UNCLUSTERED_TYPES = ("HC0", "HC1", "HC2")
+CLUSTERED_TYPES = ("CR0", "CR2", "stata")
+# Columns whose scaled cross-product has an eigenvalue below this are called collinear.
+COLLINEARITY_TOLERANCE = 1e-10
+# A robust SE this small relative to the classical SE is rounding noise, not information.
+DEGENERATE_SE_RATIO = 1e-8
+
+
+@dataclass(frozen=True)
+class Coefficient:
+    """One regression coefficient with its robust inference.
+
+    ``df``, ``p_value`` and the interval are ``None`` (with ``note``) when undefined, for
+    example a zero standard error or a Bell-McCaffrey df that cannot be formed.
+    """
+
+    term: str
+    estimate: float
+    std_error: float
+    df: float | None
+    statistic: float | None
+    p_value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RobustFit:
+    """Result of :func:`lm_robust` or :func:`analysis.stats.iv.iv_robust`."""
+
+    coefficients: tuple[Coefficient, ...]
+    se_type: str
+    alpha: float
+    n_obs: int
+    n_clusters: int | None
+    vcov: FloatArray = field(repr=False, compare=False)
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(c.term for c in self.coefficients)
+
+    def coefficient(self, term: str) -> Coefficient:
+        """The coefficient named ``term`` (KeyError if absent)."""
+        for c in self.coefficients:
+            if c.term == term:
+                return c
+        raise KeyError(term)
+
+
+def as_design(y: ArrayLike, x: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Validate and convert an outcome vector and a design matrix to float arrays."""
+    y_arr = np.asarray(y, dtype=np.float64)
+    x_arr = np.asarray(x, dtype=np.float64)
+    if y_arr.ndim != 1 or x_arr.ndim != 2 or x_arr.shape[0] != y_arr.shape[0]:
+        raise ValueError(
+            f"need y of shape (n,) and X of shape (n, k); got {y_arr.shape}, {x_arr.shape}"
+        )
+    if not (np.all(np.isfinite(y_arr)) and np.all(np.isfinite(x_arr))):
+        raise ValueError("y and X must be finite: drop or impute missing values first")
+    if x_arr.shape[0] <= x_arr.shape[1]:
+        raise ValueError(
+            f"need more rows than columns; got {x_arr.shape[0]} rows, {x_arr.shape[1]} columns"
+        )
+    return y_arr, x_arr
+
+
+def term_names(terms: Sequence[str] | None, k: int) -> tuple[str, ...]:
+    """Use the caller's column names, or ``x0, x1, ...``."""
+    if terms is None:
+        return tuple(f"x{j}" for j in range(k))
+    if len(terms) != k:
+        raise ValueError(f"{len(terms)} terms given for {k} columns")
+    return tuple(terms)
+
+
+def inverse_cross_product(x: FloatArray, terms: Sequence[str]) -> FloatArray:
+    """Return ``(X'X)^{-1}``, raising ValueError naming any zero or collinear column.
+
+    Columns are scaled to unit length first (equilibration), so the collinearity check and
+    the Cholesky inverse do not depend on the units of the covariates.
+    """
+    xtx = x.T @ x
+    norms = np.sqrt(np.diag(xtx))
+    zero = [terms[int(j)] for j in np.flatnonzero(norms == 0.0)]
+    if zero:
+        raise ValueError(f"design columns are all zero: {', '.join(zero)}")
+    scaled = xtx / np.outer(norms, norms)
+    collinear = _collinear_columns(scaled)
+    if collinear:
+        names = ", ".join(terms[j] for j in collinear)
+        raise ValueError(
+            f"design columns are constant or collinear with earlier columns: {names}; "
+            "drop them before fitting"
+        )
+    factor = linalg.cho_factor(scaled)
+    inverse = linalg.cho_solve(factor, np.eye(len(norms)))
+    return np.asarray(inverse / np.outer(norms, norms))
+
+
+def _collinear_columns(scaled: FloatArray) -> list[int]:
+    if np.linalg.eigvalsh(scaled)[0] > COLLINEARITY_TOLERANCE:
+        return []
+    kept: list[int] = []
+    collinear = []
+    for j in range(scaled.shape[0]):
+        trial = [*kept, j]
+        if np.linalg.eigvalsh(scaled[np.ix_(trial, trial)])[0] > COLLINEARITY_TOLERANCE:
+            kept.append(j)
+        else:
+            collinear.append(j)
+    return collinear
+
+
+def solve_least_squares(x: FloatArray, y: FloatArray, bread: FloatArray) -> FloatArray:
+    """OLS coefficients from ``(X'X)^{-1} X'y`` with one step of iterative refinement."""
+    beta = bread @ (x.T @ y)
+    return np.asarray(beta + bread @ (x.T @ (y - x @ beta)))
+
+
+def _unclustered_vcov(
+    x: FloatArray, bread: FloatArray, resid: FloatArray, se_type: str
+) -> FloatArray:
+    """HC0, HC1 (n/(n-k)) or HC2 (e_i^2 / (1 - h_ii)) sandwich; MacKinnon & White (1985)."""
+    n, k = x.shape
+    weights = resid * resid
+    if se_type == "HC2":
+        one_minus_h = 1.0 - np.einsum("ik,ik->i", x @ bread, x)
+        # A leverage-one row has a zero residual; estimatr gives NaN there, we give it weight 0.
+        ok = one_minus_h > cr2.EIGEN_TOLERANCE
+        weights = np.where(ok, weights / np.where(ok, one_minus_h, 1.0), 0.0)
+    vcov = bread @ ((x * weights[:, None]).T @ x) @ bread
+    return vcov * (n / (n - k)) if se_type == "HC1" else vcov
+
+
+@dataclass(frozen=True)
+class _Variance:
+    vcov: FloatArray
+    df: tuple[float | None, ...]
+    n_clusters: int | None
+    classical_se: FloatArray
+
+
+def robust_variance(
+    x: FloatArray,
+    bread: FloatArray,
+    resid: FloatArray,
+    clusters: ArrayLike | None,
+    se_type: str,
+    df_columns: Sequence[int],
+) -> _Variance:
+    """Sandwich variance and per-coefficient df as estimatr computes them."""
+    n, k = x.shape
+    classical = np.sqrt(np.diag(bread) * float(resid @ resid) / (n - k))
+    if clusters is None:
+        if se_type not in UNCLUSTERED_TYPES:
+            raise ValueError(f"se_type {se_type!r} without clusters; use {UNCLUSTERED_TYPES}")
+        vcov = _unclustered_vcov(x, bread, resid, se_type)
+        return _Variance(vcov, (float(n - k),) * k, None, classical)
+    if se_type not in CLUSTERED_TYPES:
+        raise ValueError(f"se_type {se_type!r} with clusters; use one of {CLUSTERED_TYPES}")
+    cluster_arr = np.asarray(clusters)
+    if cluster_arr.shape != (n,):
+        raise ValueError(f"clusters must have shape ({n},), got {cluster_arr.shape}")
+    blocks = cr2.cluster_blocks(cluster_arr)
+    g = blocks.n_clusters
+    if g < 2:
+        raise ValueError("cluster-robust standard errors need at least 2 clusters")
+    if se_type != "CR2":
+        x_blocks = tuple(x[rows] for rows in blocks.rows)
+        meat = cr2.cluster_meat(x_blocks, cr2.residual_blocks(resid, blocks))
+        vcov = bread @ meat @ bread
+        if se_type == "stata":
+            vcov = vcov * (g * (n - 1)) / ((g - 1) * (n - k))
+        return _Variance(vcov, (float(g - 1),) * k, g, classical)
+    work = cr2.cr2_work(x, bread, blocks)
+    vcov = bread @ cr2.cr2_meat(work, resid, blocks) @ bread
+    wanted = sorted(set(df_columns))
+    df_of = dict(zip(wanted, cr2.bell_mccaffrey_df(work, bread, wanted), strict=True))
+    df = tuple(df_of.get(j) for j in range(k))
+    return _Variance(vcov, df, g, classical)
+
+
+def coefficient(
+    term: str,
+    estimate: float,
+    variance: float,
+    df: float | None,
+    alpha: float,
+    classical_se: float = 0.0,
+) -> Coefficient:
+    """t-based inference for one coefficient (``estimate / se`` on ``df`` degrees of freedom).
+
+    A robust SE that is 0, or negligible beside the classical SE ``classical_se``, carries
+    no information (for example one cluster per arm: within-cluster residuals sum to zero),
+    so no test or interval is reported for it.
+    """
+    se = float(np.sqrt(max(variance, 0.0)))
+    if se == 0.0 or se <= DEGENERATE_SE_RATIO * classical_se:
+        note = (
+            "robust standard error is degenerate (about 0): the term does not vary within "
+            "enough clusters, e.g. one cluster per arm; no test or interval"
+        )
+        return Coefficient(term, estimate, se, None, None, None, None, None, note)
+    if df is None or not df > 0.0:
+        return Coefficient(
+            term, estimate, se, None, estimate / se, None, None, None, "df undefined"
+        )
+    t = estimate / se
+    crit = float(stats.t.ppf(1.0 - alpha / 2.0, df))
+    p = float(2.0 * stats.t.sf(abs(t), df))
+    return Coefficient(term, estimate, se, df, t, p, estimate - crit * se, estimate + crit * se)
+
+
+def assemble_fit(
+    terms: Sequence[str],
+    beta: FloatArray,
+    variance: _Variance,
+    se_type: str,
+    alpha: float,
+    n_obs: int,
+) -> RobustFit:
+    """Bundle coefficients and variance into a :class:`RobustFit`."""
+    diag = np.diag(variance.vcov)
+    classical = variance.classical_se
+    coefs = tuple(
+        coefficient(t, float(beta[j]), float(diag[j]), variance.df[j], alpha, float(classical[j]))
+        for j, t in enumerate(terms)
+    )
+    return RobustFit(coefs, se_type, alpha, n_obs, variance.n_clusters, variance.vcov)
+
+
+def resolve_df_columns(terms: Sequence[str], df_terms: Sequence[str] | None) -> list[int]:
+    """Indices of the terms needing Bell-McCaffrey df (all when ``df_terms`` is None)."""
+    if df_terms is None:
+        return list(range(len(terms)))
+    missing = [t for t in df_terms if t not in terms]
+    if missing:
+        raise ValueError(f"df_terms not in the design: {', '.join(missing)}")
+    return [terms.index(t) for t in df_terms]
+
+
+def lm_robust(
+    y: ArrayLike,
+    x: ArrayLike,
+    *,
+    terms: Sequence[str] | None = None,
+    clusters: ArrayLike | None = None,
+    se_type: str | None = None,
+    alpha: float = 0.05,
+    df_terms: Sequence[str] | None = None,
+) -> RobustFit:
+    """OLS with heteroskedasticity- or cluster-robust standard errors (``estimatr::lm_robust``).
+
+    Parameters
+    ----------
+    y : array of shape (n,)
+        Outcome (0/1 for a linear probability model).
+    x : array of shape (n, k)
+        Full-rank design including the intercept column; see
+        :func:`analysis.stats.design.build_design`.
+    terms : names of the k columns.
+    clusters : array of shape (n,), optional
+        Cluster labels (any hashable values). Defaults the SE type to CR2.
+    se_type : {"HC0", "HC1", "HC2", "CR0", "CR2", "stata"}, optional
+        ``HC2`` without clusters and ``CR2`` with clusters by default, as estimatr.
+        HC types use df ``n - k``; CR0 and stata use df ``G - 1``; CR2 uses Bell-McCaffrey df.
+    alpha : float
+        Two-sided level of the t intervals.
+    df_terms : terms whose CR2 df to compute (default: all). Others get ``df=None``.
+
+    Returns
+    -------
+    RobustFit
+
+    Raises
+    ------
+    ValueError
+        For mismatched shapes, non-finite values, a zero, constant or collinear column, or
+        fewer than two clusters.
+
+    References
+    ----------
+    MacKinnon JG, White H (1985) J Econometrics 29:305-325 (HC2). Bell RM, McCaffrey DF
+    (2002) Survey Methodology 28:169-181. Pustejovsky JE, Tipton E (2018) J Bus Econ Stat
+    36:672-683. Blair G et al., estimatr 1.0 "Mathematical notes".
+    """
+    y_arr, x_arr = as_design(y, x)
+    names = term_names(terms, x_arr.shape[1])
+    kind = se_type or ("HC2" if clusters is None else "CR2")
+    bread = inverse_cross_product(x_arr, names)
+    beta = solve_least_squares(x_arr, y_arr, bread)
+    resid = y_arr - x_arr @ beta
+    variance = robust_variance(
+        x_arr, bread, resid, clusters, kind, resolve_df_columns(names, df_terms)
+    )
+    return assemble_fit(names, beta, variance, kind, alpha, y_arr.shape[0])

@@ -1,0 +1,50 @@
+"""Multiplicity adjustment against R p.adjust, and Holm's defining properties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis.stats.multiplicity import adjust_p_values
+
+
+@pytest.mark.parametrize("method", ["holm", "bonferroni"])
+def test_adjustment_matches_p_adjust(stats_reference: dict[str, Any], method: str) -> None:
+    ref = stats_reference["p_adjust"]
+    assert adjust_p_values(ref["p"], method) == pytest.approx(ref[method], abs=1e-12)
+
+
+def test_missing_p_values_stay_missing_and_do_not_count(stats_reference: dict[str, Any]) -> None:
+    ref = stats_reference["p_adjust"]
+    ours = adjust_p_values(ref["p_with_na"], "holm")
+    assert ours[1] is None
+    assert [ours[i] for i in (0, 2, 3)] == pytest.approx(
+        [ref["holm_with_na"][i] for i in (0, 2, 3)]
+    )
+
+
+def test_none_leaves_p_values_unchanged() -> None:
+    assert adjust_p_values([0.2, 0.01], "none") == (0.2, 0.01)
+
+
+def test_unknown_method_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown method"):
+        adjust_p_values([0.1], "hochberg")  # type: ignore[arg-type]
+
+
+@settings(deadline=None)
+@given(st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=12))
+def test_holm_is_at_least_raw_monotone_and_at_most_bonferroni(p: list[float]) -> None:
+    holm = adjust_p_values(p, "holm")
+    bonferroni = adjust_p_values(p, "bonferroni")
+    pairs = sorted(zip(p, holm, strict=True))
+    for raw, adjusted, bonf in zip(p, holm, bonferroni, strict=True):
+        assert adjusted is not None and bonf is not None
+        assert raw <= adjusted <= 1.0
+        assert adjusted <= bonf
+    for (_, lower), (_, upper) in zip(pairs, pairs[1:], strict=False):
+        assert lower is not None and upper is not None
+        assert lower <= upper
