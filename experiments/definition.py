@@ -9,8 +9,10 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializerFunctionWrapHandler,
     Tag,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -47,6 +49,13 @@ class Rule(Strict):
     @property
     def operator(self) -> str:
         return next(op for op in RULE_OPERATORS if _field_name(op) in self.model_fields_set)
+
+    @model_serializer(mode="wrap")
+    def _field_and_operator(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A rule stored as written: its field and its one operator, not four empty ones."""
+        data = handler(self)
+        key = self.operator if self.operator in data else _field_name(self.operator)
+        return {"field": data["field"], key: data[key]}
 
     def describe(self) -> str:
         """The rule as a researcher wrote it, for CONSORT labels: `age min 18`."""
@@ -189,6 +198,16 @@ class TrialDefinition(Strict):
     @property
     def total_weight(self) -> int:
         return sum(arm.weight for arm in self.arms)
+
+    def participant_columns(self) -> set[str]:
+        """Export columns the definition names (strata, covariates, rules, unit), to be kept."""
+        names = set(self.population.strata) | set(self.analysis.covariates)
+        names |= set(self.analysis.subgroups)
+        names |= {rule.field for rule in self.population.eligibility}
+        names |= {o.population.field for o in self.outcomes if o.population}
+        if self.population.unit not in CANONICAL_UNITS:
+            names.add(self.population.unit)
+        return names
 
     @property
     def block_sizes(self) -> list[int]:

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from experiments.amendments import changed_paths, kind_of_change, value_at
@@ -82,7 +82,7 @@ def create_trial(session: Session, clock: Clock, loaded: LoadedTrial, actor: Act
 
 def launch_trial(session: Session, clock: Clock, trial_id: str, actor: Actor) -> TrialVersion:
     """Freeze the design: from now on only operational amendments are accepted."""
-    trial = _locked(session, trial_id)
+    trial = lock_trial(session, trial_id)
     if trial.status != "draft":
         raise TrialStateError(f"trial '{trial_id}' is {trial.status}; only a draft can be launched")
     current = current_version(session, trial)
@@ -128,7 +128,7 @@ def amend_trial(
     template_fix: bool = False,
 ) -> TrialVersion:
     """Store a new version; after launch, refuse any change to the design, naming the field."""
-    trial = _locked(session, trial_id)
+    trial = lock_trial(session, trial_id)
     if loaded.definition.id != trial_id:
         raise TrialStateError(
             f"{loaded.source_name} defines trial '{loaded.definition.id}', not '{trial_id}'"
@@ -175,7 +175,7 @@ def amend_trial(
 
 def close_trial(session: Session, clock: Clock, trial_id: str, actor: Actor) -> Trial:
     """End a live trial: no more enrolment or sending; its data can then be purged."""
-    trial = _locked(session, trial_id)
+    trial = lock_trial(session, trial_id)
     if trial.status != "live":
         raise TrialStateError(f"trial '{trial_id}' is {trial.status}; only a live trial can close")
     trial.status, trial.closed_at = "closed", clock.now()
@@ -201,7 +201,14 @@ def _refuse_design_changes(
             )
 
 
-def _locked(session: Session, trial_id: str) -> Trial:
+def lock_trial(session: Session, trial_id: str) -> Trial:
+    """Take the trial's row lock for this transaction: imports and changes of one trial queue.
+
+    On SQLite the no-op UPDATE takes the database's write lock first, so a transaction never
+    has to upgrade a read lock (which SQLite refuses at once when another writer got in).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Trial).where(col(Trial.id) == trial_id).values(status=Trial.status))
     get_trial(session, trial_id)
     return session.exec(select(Trial).where(Trial.id == trial_id).with_for_update()).one()
 

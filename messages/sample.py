@@ -32,17 +32,6 @@ SAMPLE_FIELDS: dict[str, Any] = {
 SAMPLE_HEARING_LOCAL = datetime(2027, 3, 4, 10, 0)  # a Thursday
 
 
-def declared_columns(definition: TrialDefinition) -> set[str]:
-    """Participant columns the definition names, which imports will therefore carry."""
-    names = set(definition.population.strata) | set(definition.analysis.covariates)
-    names |= set(definition.analysis.subgroups) | set(definition.mapping.values())
-    names |= {rule.field for rule in definition.population.eligibility}
-    names |= {o.population.field for o in definition.outcomes if o.population}
-    if definition.population.unit not in ("participant", "case"):
-        names.add(definition.population.unit)
-    return names
-
-
 def sample_context(
     definition: TrialDefinition, *, days_before: int = 7, language: str = "en"
 ) -> dict[str, Any]:
@@ -52,7 +41,7 @@ def sample_context(
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")  # the timezone's own check reports it; the texts still get checked
     hearing = SAMPLE_HEARING_LOCAL.replace(tzinfo=zone)
-    context: dict[str, Any] = {name: "example" for name in declared_columns(definition)}
+    context: dict[str, Any] = {name: "example" for name in definition.participant_columns()}
     context.update(SAMPLE_FIELDS)
     context["language"] = language
     context.update(

@@ -5,6 +5,7 @@ from nudge.models.messaging import MESSAGE_STATUSES, InboundMessage, Message, Me
 from nudge.models.outcomes import Outcome
 from nudge.models.people import (
     HEARING_STATUSES,
+    AllocatedUnit,
     Assignment,
     Case,
     Hearing,
@@ -19,6 +20,7 @@ __all__ = [
     "MESSAGE_STATUSES",
     "ROLES",
     "TRIAL_STATUSES",
+    "AllocatedUnit",
     "Arm",
     "Assignment",
     "AuditEvent",

@@ -96,6 +96,30 @@ class Assignment(SQLModel, table=True):
     assigned_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class AllocatedUnit(SQLModel, table=True):
+    """A randomisation unit (a person, a case, an officer) and the one slot it took.
+
+    The unique constraints make a double allocation impossible at the database itself: a unit
+    is allocated once, and a stratum's slot goes to one unit.
+    """
+
+    __tablename__ = "allocated_unit"
+    __table_args__ = (
+        UniqueConstraint("trial_id", "unit"),
+        UniqueConstraint("trial_id", "stratum", "slot"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", max_length=100)
+    unit: str = Field(max_length=255)
+    stratum: str = Field(max_length=500)
+    slot: int
+    block: int
+    position: int
+    arm_id: int = Field(foreign_key="arm.id")
+    assigned_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class StratumCounter(SQLModel, table=True):
     """How many allocation slots of a stratum's sequence are used; locked while one is taken."""
 

@@ -123,6 +123,22 @@ def upgrade() -> None:
     with op.batch_alter_table('trial_version', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_trial_version_trial_id'), ['trial_id'], unique=False)
 
+    op.create_table('allocated_unit',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('trial_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('unit', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('stratum', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('slot', sa.Integer(), nullable=False),
+    sa.Column('block', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('arm_id', sa.Integer(), nullable=False),
+    sa.Column('assigned_at', nudge.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['arm_id'], ['arm.id'], ),
+    sa.ForeignKeyConstraint(['trial_id'], ['trial.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('trial_id', 'stratum', 'slot'),
+    sa.UniqueConstraint('trial_id', 'unit')
+    )
     op.create_table('hearing',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -335,6 +351,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_hearing_case_id'))
 
     op.drop_table('hearing')
+    op.drop_table('allocated_unit')
     with op.batch_alter_table('trial_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_trial_version_trial_id'))
 

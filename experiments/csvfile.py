@@ -1,0 +1,88 @@
+"""Read messy CSV exports: UTF-8, UTF-8 with BOM or Windows-1252, streamed, with line numbers."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from nudge.errors import ImportRejected, Problem
+
+_CHUNK = 1 << 20
+csv.field_size_limit(1 << 20)  # a 1 MB field is already absurd; larger is a broken file
+
+
+@dataclass(frozen=True)
+class CsvRecord:
+    """One data row: `line` is where it starts in the file, the header being line 1."""
+
+    line: int
+    values: dict[str, str]
+
+
+def detect_encoding(path: Path) -> str:
+    """'utf-8-sig' when the whole file decodes as UTF-8 (BOM or not), else 'cp1252'."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig"
+
+
+def read_header(path: Path, mapping: dict[str, str]) -> tuple[str, list[str]]:
+    """The file's encoding and its column names after trimming and the trial's renames."""
+    encoding = detect_encoding(path)
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            header = next(csv.reader(handle), None)
+    except UnicodeDecodeError as exc:  # cp1252 leaves five bytes undefined
+        raise ImportRejected(
+            f"{path}: byte {exc.start} is not text in UTF-8 or Windows-1252; "
+            "export the file as CSV UTF-8"
+        ) from None
+    except csv.Error as exc:
+        raise ImportRejected(f"{path}:1: header: {exc}") from None
+    if not header or not any(cell.strip() for cell in header):
+        raise ImportRejected(f"{path}: the file is empty; the first line must be the header")
+    return encoding, [mapping.get(name.strip(), name.strip()) for name in header]
+
+
+def read_records(path: Path, encoding: str, columns: list[str]) -> Iterator[CsvRecord | Problem]:
+    """Each data row as a record; a row with the wrong number of cells as a Problem."""
+    name = str(path)
+    with path.open(encoding=encoding, newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            next(reader)
+            while True:
+                start = reader.line_num + 1
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    return
+                if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue
+                if len(cells) != len(columns):
+                    yield Problem(
+                        name,
+                        start,
+                        None,
+                        f"row: has {len(cells)} cells but the header has {len(columns)} columns",
+                    )
+                    continue
+                yield CsvRecord(start, {c: v.strip() for c, v in zip(columns, cells, strict=True)})
+        except csv.Error as exc:
+            yield Problem(name, reader.line_num, None, f"row: {exc}")
+        except UnicodeDecodeError as exc:
+            yield Problem(
+                name,
+                reader.line_num,
+                None,
+                f"row: byte {exc.start} is not text in UTF-8 or Windows-1252",
+            )

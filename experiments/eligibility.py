@@ -1,0 +1,80 @@
+"""Eligibility: declarative rules applied to a participant's values, no evaluation of user text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from experiments.definition import Rule
+
+TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
+FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
+
+
+def parse_flag(value: Any) -> bool | None:
+    """yes/no/true/false/1/0 (any case) as a boolean; blank as None; anything else raises."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text == "":
+        return None
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ValueError(f"'{value}' is not yes or no")
+
+
+def first_failed_rule(rules: Sequence[Rule], values: Mapping[str, Any]) -> Rule | None:
+    """The first rule the participant does not meet, or None when every rule holds."""
+    for rule in rules:
+        if not holds(rule, values.get(rule.field)):
+            return rule
+    return None
+
+
+def holds(rule: Rule, value: Any) -> bool:
+    """Whether one value meets one rule. A missing value meets only `present: false`."""
+    missing = value is None or (isinstance(value, str) and value.strip() == "")
+    operator = rule.operator
+    if operator == "present":
+        return (not missing) == rule.present
+    if missing:
+        return False
+    if operator == "equals":
+        return _equal(rule.equals, value)
+    if operator == "in":
+        return any(_equal(option, value) for option in rule.in_ or [])
+    number = _number(value)
+    if number is None:
+        return False
+    bound = rule.min if operator == "min" else rule.max
+    assert bound is not None
+    return number >= bound if operator == "min" else number <= bound
+
+
+def _equal(expected: Any, value: Any) -> bool:
+    if isinstance(expected, bool):
+        try:
+            return parse_flag(value) is expected
+        except ValueError:
+            return False
+    if isinstance(expected, int | float):
+        return _number(value) == expected
+    return str(value).strip().casefold() == str(expected).strip().casefold()
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def numeric_fields(rules: Sequence[Rule]) -> set[str]:
+    """Columns that rules compare as numbers, so imports can reject non-numbers in them."""
+    return {rule.field for rule in rules if rule.operator in ("min", "max")}

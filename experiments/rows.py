@@ -1,0 +1,258 @@
+"""One export row checked and normalised: a participant due at a hearing, or what is wrong."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from experiments.eligibility import parse_flag
+from experiments.phones import NotAMobile, normalise_mobile
+
+REQUIRED_COLUMNS = (
+    "participant_ref",
+    "case_ref",
+    "role",
+    "first_name",
+    "last_name",
+    "phone",
+    "address_line_1",
+    "postcode",
+    "language",
+    "contact_sms",
+    "contact_letter",
+    "safeguarding_flag",
+    "court",
+    "court_name",
+    "hearing_start",
+)
+ADDRESS_COLUMNS = tuple(f"address_line_{i}" for i in range(1, 6))
+CANONICAL_COLUMNS = frozenset(REQUIRED_COLUMNS) | frozenset(ADDRESS_COLUMNS)
+MAX_REF = 100
+MAX_TEXT = 200
+LANGUAGE_NAMES = {"english": "en", "welsh": "cy", "cymraeg": "cy"}
+POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})$")
+_LOCAL_FORMATS = (
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+)
+
+
+class RowError(ValueError):
+    """A value that is wrong, with the column it is in."""
+
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(f"{column}: {message}")
+        self.column = column
+
+
+@dataclass(slots=True)
+class ParsedRow:
+    line: int
+    participant_ref: str
+    case_ref: str
+    role: str
+    first_name: str
+    last_name: str
+    phone: str | None
+    address: list[str]
+    postcode: str | None
+    language: str
+    contact_sms: bool
+    contact_letter: bool
+    safeguarding_flag: bool
+    court: str
+    court_name: str
+    hearing_start: datetime
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def values(self) -> dict[str, Any]:
+        """Every value a rule, stratum or unit may name."""
+        return {
+            **self.attributes,
+            "participant_ref": self.participant_ref,
+            "case_ref": self.case_ref,
+            "role": self.role,
+            "language": self.language,
+            "contact_sms": self.contact_sms,
+            "contact_letter": self.contact_letter,
+            "safeguarding_flag": self.safeguarding_flag,
+            "court": self.court,
+            "court_name": self.court_name,
+            "postcode": self.postcode,
+            "phone": self.phone,
+        }
+
+
+@dataclass(frozen=True)
+class RowRules:
+    """What a trial needs from each row: its timezone, extra columns, and numeric columns."""
+
+    zone: ZoneInfo
+    extra_columns: frozenset[str]
+    numeric_columns: frozenset[str]
+    required_columns: frozenset[str] = frozenset()  # strata and a custom unit: never blank
+
+
+def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
+    """Check and normalise one row; raises RowError naming the first wrong column."""
+    contact_sms = _flag(raw, "contact_sms", missing=False)
+    contact_letter = _flag(raw, "contact_letter", missing=False)
+    row = ParsedRow(
+        line=line,
+        participant_ref=_reference(raw, "participant_ref"),
+        case_ref=_reference(raw, "case_ref"),
+        role=_text(raw, "role", required=True).lower(),
+        first_name=_text(raw, "first_name"),
+        last_name=_text(raw, "last_name"),
+        phone=_phone(raw.get("phone", ""), contact_sms),
+        address=[_text(raw, c) for c in ADDRESS_COLUMNS if raw.get(c)],
+        postcode=_postcode(raw.get("postcode", ""), contact_letter),
+        language=_language(raw.get("language", "")),
+        contact_sms=contact_sms,
+        contact_letter=contact_letter,
+        # Missing contact-safety data counts as not safe: no flag given means flagged.
+        safeguarding_flag=_flag(raw, "safeguarding_flag", missing=True),
+        court=_text(raw, "court", required=True),
+        court_name=_text(raw, "court_name", required=True),
+        hearing_start=parse_hearing_start(raw.get("hearing_start", ""), rules.zone),
+        attributes={c: raw.get(c, "") for c in rules.extra_columns},
+    )
+    if contact_letter and not row.address:
+        raise RowError("address_line_1", "missing, but contact_letter is yes")
+    for column in rules.numeric_columns:
+        _check_number(raw.get(column, ""), column)
+    for column in rules.required_columns:
+        if not raw.get(column):
+            raise RowError(column, "missing (the trial randomises by it)")
+    return row
+
+
+def _reference(raw: dict[str, str], column: str) -> str:
+    value = raw.get(column, "")
+    if not value:
+        raise RowError(column, "missing")
+    if len(value) > MAX_REF:
+        raise RowError(column, f"longer than {MAX_REF} characters")
+    return value
+
+
+def _text(raw: dict[str, str], column: str, *, required: bool = False) -> str:
+    value = raw.get(column, "")
+    if required and not value:
+        raise RowError(column, "missing")
+    if len(value) > MAX_TEXT:
+        raise RowError(column, f"longer than {MAX_TEXT} characters")
+    return value
+
+
+def _flag(raw: dict[str, str], column: str, *, missing: bool) -> bool:
+    try:
+        value = parse_flag(raw.get(column, ""))
+    except ValueError:
+        raise RowError(column, f"'{raw[column]}' is not yes or no") from None
+    return missing if value is None else value
+
+
+def _phone(text: str, contact_sms: bool) -> str | None:
+    if not contact_sms:
+        return None  # only numbers we may text are kept
+    if not text:
+        raise RowError("phone", "missing, but contact_sms is yes")
+    try:
+        return normalise_mobile(text)
+    except NotAMobile as exc:
+        raise RowError("phone", str(exc)) from None
+
+
+def _postcode(text: str, contact_letter: bool) -> str | None:
+    if not text:
+        if contact_letter:
+            raise RowError("postcode", "missing, but contact_letter is yes")
+        return None
+    compact = re.sub(r"\s+", "", text.upper())
+    match = POSTCODE.match(compact)
+    if not match:
+        raise RowError("postcode", f"'{text}' is not a UK postcode")
+    return f"{match.group(1)} {match.group(2)}"
+
+
+def _language(text: str) -> str:
+    code = LANGUAGE_NAMES.get(text.lower(), text.lower()) or "en"
+    if not re.fullmatch(r"[a-z]{2,3}", code):
+        raise RowError("language", f"'{text}' is not a language code such as en or cy")
+    return code
+
+
+def _check_number(text: str, column: str) -> None:
+    if text:
+        try:
+            float(text)
+        except ValueError:
+            raise RowError(column, f"'{text}' is not a number") from None
+
+
+def parse_hearing_start(text: str, zone: ZoneInfo) -> datetime:
+    """Local time in the trial's zone, or a timestamp with an offset, as aware UTC."""
+    if not text:
+        raise RowError("hearing_start", "missing")
+    if _has_offset(text):
+        try:
+            return datetime.fromisoformat(text).astimezone(UTC)
+        except ValueError:
+            raise RowError("hearing_start", _not_a_time(text)) from None
+    naive = _parse_local(text)
+    first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        round_trip = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+        if round_trip != naive:
+            raise RowError(
+                "hearing_start",
+                f"'{text}' does not exist in {zone.key}: the clocks go forward that night",
+            )
+        raise RowError(
+            "hearing_start",
+            f"'{text}' happens twice in {zone.key} (the clocks go "
+            f"back that night); write it with its offset, e.g. "
+            f"{naive:%Y-%m-%dT%H:%M}{_offset(first)}",
+        )
+    return first.astimezone(UTC)
+
+
+def _has_offset(text: str) -> bool:
+    return text.endswith(("Z", "z")) or bool(re.search(r"[+-]\d\d:?\d\d$", text[10:]))
+
+
+def _parse_local(text: str) -> datetime:
+    if len(text) >= 16 and text[4] == "-":
+        try:
+            return datetime.fromisoformat(text)  # the common case, an order of magnitude faster
+        except ValueError:
+            pass
+    for pattern in _LOCAL_FORMATS:
+        try:
+            return datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    raise RowError("hearing_start", _not_a_time(text))
+
+
+def _not_a_time(text: str) -> str:
+    return (
+        f"'{text}' is not a real date and time (write it like 2027-03-04T10:00, in the "
+        "trial's timezone, or with an offset)"
+    )
+
+
+def _offset(value: datetime) -> str:
+    offset = value.utcoffset()
+    assert offset is not None
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
