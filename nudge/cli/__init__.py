@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nudge.cli.enrolment import assignments_group, balance, enrol, hearings
 from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
 from nudge.cli.trials import trial
 from nudge.db import make_engine, upgrade
@@ -31,6 +32,7 @@ def db_upgrade(runtime: Runtime) -> None:
     click.echo("database upgraded" if changed else "database already up to date")
 
 
-main.add_command(trial)
+for command in (trial, enrol, hearings, assignments_group, balance):
+    main.add_command(command)
 
 __all__ = ["main"]

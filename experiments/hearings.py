@@ -1,0 +1,132 @@
+"""Hearing updates from court lists: moved, vacated, effective, concluded, each kept as history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from experiments import trials
+from experiments.csvfile import read_header, read_records
+from experiments.rows import RowError, parse_hearing_start
+from nudge import audit
+from nudge.clock import Clock
+from nudge.errors import ImportRejected, Problem, TrialStateError
+from nudge.models import HEARING_STATUSES, Case, Hearing, HearingChange
+
+COLUMNS = ("case_ref", "hearing_start", "status")
+ENDED = ("vacated", "concluded")
+
+
+@dataclass
+class HearingsSummary:
+    read: int = 0
+    moved: list[int] = field(default_factory=list)
+    ended: list[int] = field(default_factory=list)
+    status_changed: int = 0
+    unchanged: int = 0
+
+
+def update_hearings(
+    session: Session, clock: Clock, trial_id: str, path: Path, actor: str
+) -> HearingsSummary:
+    """Apply a court-list update; any bad row rejects the file and nothing changes."""
+    trial = trials.lock_trial(session, trial_id)
+    if trial.status != "live":
+        raise TrialStateError(
+            f"trial '{trial_id}' is {trial.status}; hearings are updated only in a live trial"
+        )
+    zone = ZoneInfo(trials.current_definition(session, trial).timezone)
+    encoding, columns = read_header(path, {})
+    missing = [c for c in COLUMNS if c not in columns]
+    if missing:
+        raise ImportRejected(
+            f"{path}: nothing was changed",
+            [Problem(str(path), 1, None, f"header: missing column '{c}'") for c in missing],
+        )
+    hearings = _hearings_by_case(session, trial_id)
+    summary, problems, now = HearingsSummary(), [], clock.now()
+    seen: dict[str, int] = {}
+    for record in read_records(path, encoding, columns):
+        summary.read += 1
+        if isinstance(record, Problem):
+            problems.append(record)
+            continue
+        try:
+            ref = record.values["case_ref"]
+            if ref in seen:
+                raise RowError("case_ref", f"'{ref}' is already on line {seen[ref]}")
+            seen[ref] = record.line
+            _apply(session, record.values, hearings, zone, summary, now, path.name)
+        except RowError as exc:
+            problems.append(Problem(str(path), record.line, None, str(exc)))
+    if problems:
+        raise ImportRejected(
+            f"{path}: {len(problems)} row(s) rejected, so nothing was changed", problems
+        )
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="hearings.updated",
+        trial_id=trial_id,
+        subject=path.name,
+        details={"read": summary.read, "moved": len(summary.moved), "ended": len(summary.ended)},
+    )
+    return summary
+
+
+def _hearings_by_case(session: Session, trial_id: str) -> dict[str, Hearing]:
+    query = (
+        select(Case.case_ref, Hearing)
+        .join(Hearing, col(Hearing.case_id) == Case.id)
+        .where(Case.trial_id == trial_id)
+    )
+    return {ref: hearing for ref, hearing in session.exec(query)}
+
+
+def _apply(
+    session: Session,
+    values: dict[str, str],
+    hearings: dict[str, Hearing],
+    zone: ZoneInfo,
+    summary: HearingsSummary,
+    now: datetime,
+    source: str,
+) -> None:
+    ref, status = values["case_ref"], values["status"].lower()
+    hearing = hearings.get(ref)
+    if hearing is None:
+        raise RowError("case_ref", f"'{ref}' is not a case enrolled in this trial")
+    if status not in HEARING_STATUSES:
+        raise RowError(
+            "status", f"'{values['status']}' is not one of {', '.join(HEARING_STATUSES)}"
+        )
+    starts_at = (
+        parse_hearing_start(values["hearing_start"], zone)
+        if values["hearing_start"]
+        else hearing.starts_at
+    )
+    if starts_at == hearing.starts_at and status == hearing.status:
+        summary.unchanged += 1
+        return
+    if starts_at != hearing.starts_at:
+        hearing.version += 1
+        summary.moved.append(hearing.id or 0)
+    if status in ENDED and hearing.status not in ENDED:
+        summary.ended.append(hearing.id or 0)
+    summary.status_changed += status != hearing.status
+    hearing.starts_at, hearing.status, hearing.updated_at = starts_at, status, now
+    session.add(hearing)
+    session.add(
+        HearingChange(
+            hearing_id=hearing.id or 0,
+            status=status,
+            starts_at=starts_at,
+            recorded_at=now,
+            source=f"hearings:{source}",
+        )
+    )

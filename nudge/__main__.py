@@ -1,0 +1,5 @@
+"""`python -m nudge` is the `nudge` command."""
+
+from nudge.cli import main
+
+main()

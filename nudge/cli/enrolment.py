@@ -1,0 +1,171 @@
+"""`nudge enrol`, `nudge hearings update`, `nudge assignments export`, `nudge balance`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from analysis.stats.balance import srm_check
+from experiments import assignments, trials
+from experiments.enrol import EnrolSummary, enrol_file
+from experiments.hearings import update_hearings
+from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
+from nudge.csvout import write_file, write_rows
+
+CSV = click.Path(dir_okay=False, path_type=Path, exists=True)
+
+
+@click.command("enrol")
+@click.argument("trial_id")
+@click.argument("file", type=CSV)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the good rows; write the rejected ones, with reasons, beside FILE.",
+)
+@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+@pass_runtime
+def enrol(runtime: Runtime, trial_id: str, file: Path, skip_invalid: bool, dry_run: bool) -> None:
+    """Import the people due at court from FILE into a live trial and randomise them."""
+    with _progress(file) as tick, runtime.session() as session:
+        summary = enrol_file(
+            session,
+            runtime.clock,
+            trial_id,
+            file,
+            runtime.actor,
+            skip_invalid=skip_invalid,
+            progress=tick,
+        )
+        if dry_run:
+            session.rollback()
+    _print_summary(summary, dry_run)
+    if summary.rejects and not dry_run:
+        rejects = file.with_name(f"{file.stem}.rejects.csv")
+        write_file(
+            rejects,
+            ["line", "reason", *summary.columns],
+            (
+                [r.line, r.reason, *((r.values or {}).get(c, "") for c in summary.columns)]
+                for r in summary.rejects
+            ),
+        )
+        click.echo(f"rejected rows and their reasons: {rejects}")
+
+
+@contextmanager
+def _progress(file: Path) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr, only when a person is watching."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with file.open("rb") as handle:
+        total = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    with click.progressbar(length=max(total - 1, 1), label="importing", file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _print_summary(summary: EnrolSummary, dry_run: bool) -> None:
+    units = summary.randomised - summary.joined_existing_unit
+    lines = [
+        f"{summary.source}: {'dry run, nothing was written' if dry_run else 'imported'}",
+        f"  read                {summary.read:>9}",
+        f"  enrolled            {summary.enrolled:>9}",
+        f"  randomised          {summary.randomised:>9}  ({units} new unit(s); "
+        f"{summary.joined_existing_unit} joined their unit's arm)",
+        f"  ineligible          {sum(summary.ineligible.values()):>9}",
+        *(f"    {rule:<30}{count:>7}" for rule, count in summary.ineligible.most_common()),
+        f"  already enrolled    {summary.already_enrolled:>9}  ({summary.updated} with changed "
+        "contact details)",
+        f"  hearings moved      {summary.hearings_moved:>9}",
+        f"  rejected            {summary.rejected:>9}",
+    ]
+    if summary.ignored_columns:
+        lines.append(
+            f"  columns not kept (not named by the trial): {', '.join(summary.ignored_columns)}"
+        )
+    click.echo("\n".join(lines))
+
+
+@click.group(cls=NudgeGroup)
+def hearings() -> None:
+    """Hearing dates and outcomes from court lists."""
+
+
+@hearings.command("update")
+@click.argument("trial_id")
+@click.argument("file", type=CSV)
+@pass_runtime
+def hearings_update(runtime: Runtime, trial_id: str, file: Path) -> None:
+    """Apply FILE (case_ref, hearing_start, status): moves, vacations, conclusions."""
+    with runtime.session() as session:
+        summary = update_hearings(session, runtime.clock, trial_id, file, runtime.actor)
+    click.echo(
+        f"{file}: read {summary.read}, moved {len(summary.moved)}, vacated or concluded "
+        f"{len(summary.ended)}, other status changes "
+        f"{summary.status_changed - len(summary.ended)}, unchanged {summary.unchanged}"
+    )
+
+
+@click.group("assignments", cls=NudgeGroup)
+def assignments_group() -> None:
+    """The allocation record (personal data: researchers only)."""
+
+
+@assignments_group.command("export")
+@click.argument("trial_id")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@pass_runtime
+def assignments_export(runtime: Runtime, trial_id: str, out: Path | None) -> None:
+    """One CSV row per randomised participant, with stratum, block, position and arm."""
+    with runtime.session() as session:
+        trial = trials.get_trial(session, trial_id)
+        zone = ZoneInfo(trials.current_definition(session, trial).timezone)
+        rows = assignments.export_rows(session, trial_id, zone)
+        if out is None:
+            write_rows(sys.stdout, assignments.EXPORT_HEADER, rows)
+            return
+        count = write_file(out, assignments.EXPORT_HEADER, rows)
+    click.echo(f"wrote {count} assignment(s) to {out}")
+
+
+@click.command("balance")
+@click.argument("trial_id")
+@pass_runtime
+def balance(runtime: Runtime, trial_id: str) -> None:
+    """Units and participants per arm and stratum, and the sample-ratio check."""
+    with runtime.session() as session:
+        trial = trials.get_trial(session, trial_id)
+        definition = trials.current_definition(session, trial)
+        rows = assignments.balance(session, trial_id)
+        units = assignments.units_per_arm(session, trial_id)
+    click.echo(f"{'stratum':<32}{'arm':<20}{'units':>8}{'participants':>14}")
+    for row in rows:
+        click.echo(f"{row.stratum:<32}{row.arm:<20}{row.units:>8}{row.participants:>14}")
+    click.echo("\nunits per arm: " + ", ".join(f"{arm} {n}" for arm, n in units.items()))
+    if sum(units.values()) == 0:
+        click.echo("no one is randomised yet")
+        return
+    weights = {arm.id: arm.weight for arm in definition.arms}
+    check = srm_check(units, weights)
+    verdict = (
+        (
+            "MISMATCH: the arms' sizes are unlikely under the planned weights; check the "
+            "randomisation and the imports"
+        )
+        if check.flagged
+        else "consistent with the plan"
+    )
+    click.echo(
+        f"sample-ratio check on units: chi-square {check.chi_square:.3f}, "
+        f"p = {check.p_value:.4f} ({verdict})"
+    )

@@ -1,0 +1,46 @@
+"""Every CSV Nudge writes goes through here, so no cell can run as a spreadsheet formula."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Text that a spreadsheet would run gets a leading apostrophe; numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_rows(stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow([safe_cell(h) for h in header])
+    count = 0
+    for row in rows:
+        writer.writerow([safe_cell(v) for v in row])
+        count += 1
+    return count
+
+
+def write_file(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """Write a whole CSV atomically: readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            count = write_rows(stream, header, rows)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return count

@@ -1,0 +1,153 @@
+"""The enrolment commands as staff use them: summaries, dry runs, rejects, exports, balance."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from tests.conftest import EXAMPLE, Cli
+from tests.factories import person, write_people
+
+TRIAL = "witness-reminders-2027"
+
+
+def launched(cli: Cli) -> None:
+    assert cli("trial", "create", str(EXAMPLE)).exit_code == 0
+    assert cli("trial", "launch", TRIAL).exit_code == 0
+
+
+def test_enrol_prints_a_one_screen_summary(cli: Cli, tmp_path: Path) -> None:
+    launched(cli)
+    path = write_people(
+        tmp_path / "people.csv", [person(i) for i in range(1, 6)] + [person(6, age="16")]
+    )
+    result = cli("enrol", TRIAL, str(path))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"{path}: imported",
+        "  read                        6",
+        "  enrolled                    6",
+        "  randomised                  5  (5 new unit(s); 0 joined their unit's arm)",
+        "  ineligible                  1",
+        "    age min 18.0                        1",
+        "  already enrolled            0  (0 with changed contact details)",
+        "  hearings moved              0",
+        "  rejected                    0",
+    ]
+
+
+def test_dry_run_reports_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
+    launched(cli)
+    path = write_people(tmp_path / "people.csv", [person(1), person(2)])
+    result = cli("enrol", TRIAL, str(path), "--dry-run")
+    assert "dry run, nothing was written" in result.output
+    assert "  randomised                  2" in result.output
+    assert cli("balance", TRIAL).output.splitlines()[-1] == "no one is randomised yet"
+
+
+def test_a_bad_file_prints_every_bad_row_and_imports_nothing(cli: Cli, tmp_path: Path) -> None:
+    launched(cli)
+    path = write_people(
+        tmp_path / "people.csv",
+        [person(1), person(2, phone="0117 496 0000"), person(3, contact_sms="perhaps")],
+    )
+    result = cli("enrol", TRIAL, str(path))
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{path}:3: phone: '0117 496 0000' is not a UK mobile number (mobiles start 07)",
+        f"{path}:4: contact_sms: 'perhaps' is not yes or no",
+        f"{path}: 2 row(s) rejected, so nothing was imported; fix them, or import the good "
+        "rows with --skip-invalid",
+    ]
+    assert cli("balance", TRIAL).output.splitlines()[-1] == "no one is randomised yet"
+
+
+def test_skip_invalid_imports_the_good_rows_and_writes_the_rejects_beside_the_file(
+    cli: Cli, tmp_path: Path
+) -> None:
+    launched(cli)
+    path = write_people(
+        tmp_path / "people.csv", [person(1), person(2, phone='=HYPERLINK("http://x")')]
+    )
+    result = cli("enrol", TRIAL, str(path), "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert "  randomised                  1" in result.output
+    rejects = tmp_path / "people.rejects.csv"
+    assert f"rejected rows and their reasons: {rejects}" in result.output
+    with rejects.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["line"], r["participant_ref"]) for r in rows] == [("3", "P00002")]
+    assert rows[0]["phone"] == '\'=HYPERLINK("http://x")'  # never a live formula
+    assert rows[0]["reason"].startswith("phone: '=HYPERLINK")
+
+
+def test_assignments_export_has_one_row_per_randomised_participant(
+    cli: Cli, tmp_path: Path
+) -> None:
+    launched(cli)
+    cli("enrol", TRIAL, str(write_people(tmp_path / "p.csv", [person(1), person(2)])))
+    out = tmp_path / "assignments.csv"
+    result = cli("assignments", "export", TRIAL, "--out", str(out))
+    assert result.output.strip() == f"wrote 2 assignment(s) to {out}"
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == [
+        "participant_ref",
+        "case_ref",
+        "unit",
+        "stratum",
+        "block",
+        "position",
+        "arm",
+        "assigned_at",
+    ]
+    assert [(r["participant_ref"], r["unit"], r["stratum"]) for r in rows] == [
+        ("P00001", "C00001", "court=BRS"),
+        ("P00002", "C00002", "court=BRS"),
+    ]
+    assert rows[0]["assigned_at"] == "2027-01-10T12:00:00+00:00"  # local time (GMT in January)
+
+
+def test_balance_prints_counts_and_the_sample_ratio_check(cli: Cli, tmp_path: Path) -> None:
+    launched(cli)
+    cli("enrol", TRIAL, str(write_people(tmp_path / "p.csv", [person(i) for i in range(1, 13)])))
+    lines = cli("balance", TRIAL).output.splitlines()
+    assert lines[-2] == "units per arm: control 4, practical 4, social_norm 4"
+    assert lines[-1] == (
+        "sample-ratio check on units: chi-square 0.000, p = 1.0000 (consistent with the plan)"
+    )
+
+
+def test_hearings_update_moves_and_vacates_and_keeps_history(cli: Cli, tmp_path: Path) -> None:
+    launched(cli)
+    cli("enrol", TRIAL, str(write_people(tmp_path / "p.csv", [person(1), person(2)])))
+    update = tmp_path / "hearings.csv"
+    update.write_text(
+        "case_ref,hearing_start,status\nC00001,2027-04-01T10:00,adjourned\nC00002,,vacated\n"
+    )
+    result = cli("hearings", "update", TRIAL, str(update))
+    assert result.output.strip() == (
+        f"{update}: read 2, moved 1, vacated or concluded 1, other status changes 1, unchanged 0"
+    )
+    again = cli("hearings", "update", TRIAL, str(update))
+    assert again.output.strip().endswith("unchanged 2")
+
+
+def test_hearings_update_with_a_bad_row_changes_nothing(cli: Cli, tmp_path: Path) -> None:
+    launched(cli)
+    cli("enrol", TRIAL, str(write_people(tmp_path / "p.csv", [person(1)])))
+    update = tmp_path / "hearings.csv"
+    update.write_text(
+        "case_ref,hearing_start,status\nC00001,2027-04-01T10:00,adjourned\n"
+        "C00009,,vacated\nC00001,,postponed\n"
+    )
+    result = cli("hearings", "update", TRIAL, str(update))
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{update}:3: case_ref: 'C00009' is not a case enrolled in this trial",
+        f"{update}:4: case_ref: 'C00001' is already on line 2",
+        f"{update}: 2 row(s) rejected, so nothing was changed",
+    ]
+    # The good first row was not applied either: the same move still counts as a move.
+    update.write_text("case_ref,hearing_start,status\nC00001,2027-04-01T10:00,adjourned\n")
+    assert "moved 1," in cli("hearings", "update", TRIAL, str(update)).output
