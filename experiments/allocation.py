@@ -6,12 +6,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, select, update
 from sqlmodel import Session, col
 
 from experiments.definition import TrialDefinition
 from experiments.randomise import AllocationScheme, Slot, StratumSequence
+from nudge.bulk import insert_rows
 from nudge.models import AllocatedUnit, StratumCounter
+
+UNITS: Table = AllocatedUnit.__table__  # type: ignore[attr-defined]
+UNIT_COLUMNS = ("trial_id", "unit", "stratum", "slot", "block", "position", "arm_id", "assigned_at")
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class Allocator:
         self._sequences: dict[str, StratumSequence] = {}
         self._used: dict[str, int] = {}
         self._stored: dict[str, int] = {}
-        self._pending: list[dict[str, object]] = []
+        self._pending: list[tuple[object, ...]] = []
 
     def allocate(self, unit: str, stratum: str, at: datetime) -> UnitArm:
         """The next slot of the stratum's sequence for a unit not allocated before."""
@@ -60,16 +64,7 @@ class Allocator:
         self._used[stratum] = index + 1
         arm_id = self._arm_ids[slot.arm]
         self._pending.append(
-            {
-                "trial_id": self._trial_id,
-                "unit": unit,
-                "stratum": stratum,
-                "slot": index,
-                "block": slot.block,
-                "position": slot.position,
-                "arm_id": arm_id,
-                "assigned_at": at,
-            }
+            (self._trial_id, unit, stratum, index, slot.block, slot.position, arm_id, at)
         )
         return UnitArm(arm_id, stratum, slot.block, slot.position)
 
@@ -77,7 +72,7 @@ class Allocator:
         """Units of this trial already allocated in the database."""
         wanted = list(set(units))
         found: dict[str, UnitArm] = {}
-        table = AllocatedUnit.__table__  # type: ignore[attr-defined]
+        table = UNITS
         for start in range(0, len(wanted), 2000):
             query = select(
                 table.c.unit, table.c.arm_id, table.c.stratum, table.c.block, table.c.position
@@ -91,7 +86,7 @@ class Allocator:
     def flush(self) -> None:
         """Write the allocated units and the counters of every stratum used."""
         if self._pending:
-            self._session.execute(insert(AllocatedUnit.__table__), self._pending)  # type: ignore[attr-defined]
+            insert_rows(self._session, UNITS, UNIT_COLUMNS, self._pending)
             self._pending = []
         for stratum, used in self._used.items():
             if stratum not in self._stored:

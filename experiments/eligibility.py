@@ -33,10 +33,10 @@ def first_failed_rule(rules: Sequence[Rule], values: Mapping[str, Any]) -> Rule 
     return None
 
 
-def holds(rule: Rule, value: Any) -> bool:
+def holds(rule: Rule, value: Any, operator: str | None = None) -> bool:
     """Whether one value meets one rule. A missing value meets only `present: false`."""
     missing = value is None or (isinstance(value, str) and value.strip() == "")
-    operator = rule.operator
+    operator = operator or rule.operator
     if operator == "present":
         return (not missing) == rule.present
     if missing:
@@ -78,3 +78,17 @@ def _number(value: Any) -> float | None:
 def numeric_fields(rules: Sequence[Rule]) -> set[str]:
     """Columns that rules compare as numbers, so imports can reject non-numbers in them."""
     return {rule.field for rule in rules if rule.operator in ("min", "max")}
+
+
+class CompiledRules:
+    """A definition's rules, with each rule's operator and label worked out once, not per row."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._rules = [(rule, rule.operator, rule.describe()) for rule in rules]
+
+    def first_failure(self, values: Mapping[str, Any]) -> str | None:
+        """The label of the first rule not met (`age min 18.0`), or None when all hold."""
+        for rule, operator, label in self._rules:
+            if not holds(rule, values.get(rule.field), operator):
+                return label
+        return None

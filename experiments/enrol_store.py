@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, exists, select, update
 from sqlmodel import Session
 
 from experiments.allocation import Allocator, UnitArm
 from experiments.definition import TrialDefinition
-from experiments.eligibility import first_failed_rule
+from experiments.eligibility import CompiledRules
 from experiments.randomise import stratum_key
 from experiments.rows import ParsedRow
+from nudge.bulk import insert_rows, reserve_ids
 from nudge.clock import Clock
 from nudge.models import Assignment, Case, Hearing, HearingChange, Participant
 
@@ -24,6 +26,48 @@ HEARINGS: Table = Hearing.__table__  # type: ignore[attr-defined]
 CHANGES: Table = HearingChange.__table__  # type: ignore[attr-defined]
 PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
 ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[attr-defined]
+HEARING_COLUMNS = (
+    "id",
+    "case_id",
+    "trial_id",
+    "court",
+    "court_name",
+    "starts_at",
+    "status",
+    "version",
+    "updated_at",
+)
+CHANGE_COLUMNS = ("hearing_id", "status", "starts_at", "recorded_at", "source")
+PARTICIPANT_COLUMNS = (
+    "id",
+    "trial_id",
+    "participant_ref",
+    "case_id",
+    "role",
+    "first_name",
+    "last_name",
+    "phone",
+    "address",
+    "postcode",
+    "language",
+    "contact_sms",
+    "contact_letter",
+    "safeguarding_flag",
+    "attributes",
+    "eligible",
+    "ineligible_rule",
+    "enrolled_at",
+)
+ASSIGNMENT_COLUMNS = (
+    "trial_id",
+    "participant_id",
+    "arm_id",
+    "unit",
+    "stratum",
+    "block",
+    "position",
+    "assigned_at",
+)
 # Contact details a later export may correct; the design fields (role, eligibility) stay put.
 MUTABLE = (
     "first_name",
@@ -42,7 +86,7 @@ MUTABLE = (
 class CaseState:
     case_id: int
     hearing_id: int
-    starts_at: Any
+    starts_at: datetime
     version: int
 
 
@@ -58,15 +102,21 @@ class EnrolStore:
         allocator: Allocator,
         summary: EnrolSummary,
     ) -> None:
-        self.session, self.clock, self.trial_id = session, clock, trial_id
-        self.definition, self.allocator, self.summary = definition, allocator, summary
-        self.now = clock.now()
+        self.session, self.trial_id, self.definition = session, trial_id, definition
+        self.allocator, self.summary, self.now = allocator, summary, clock.now()
+        self.rules = CompiledRules(definition.population.eligibility)
         self.cases: dict[str, CaseState] = {}
         self.units: dict[str, UnitArm] = {}
+        self.strata: dict[tuple[str, ...], str] = {}
+        self.source = f"enrol:{summary.source}"
+        # A trial with nobody in it yet has nothing to look up: every row is new.
+        self.fresh = not session.execute(
+            select(exists().where(PEOPLE.c.trial_id == trial_id))
+        ).scalar()
 
     def write(self, rows: list[ParsedRow]) -> None:
         self._cases(rows)
-        new_rows = self._existing_participants(rows)
+        new_rows = rows if self.fresh else self._existing_participants(rows)
         if new_rows:
             self._new_participants(new_rows)
 
@@ -79,14 +129,12 @@ class EnrolStore:
         for row in rows:
             firsts.setdefault(row.case_ref, row)
         unknown = [ref for ref in firsts if ref not in self.cases]
-        if unknown:
+        if unknown and not self.fresh:
             self._load_cases(unknown)
-        for ref, row in firsts.items():
-            state = self.cases.get(ref)
-            if state is None:
-                continue
-            if state.starts_at != row.hearing_start and ref in unknown:
-                self._move_hearing(state, row)
+            for ref in unknown:
+                state = self.cases.get(ref)
+                if state is not None and state.starts_at != firsts[ref].hearing_start:
+                    self._move_hearing(state, firsts[ref])
         missing = [firsts[ref] for ref in unknown if ref not in self.cases]
         if missing:
             self._insert_cases(missing)
@@ -107,48 +155,44 @@ class EnrolStore:
             self.cases[ref] = CaseState(case_id, hearing_id, starts_at, version)
 
     def _insert_cases(self, rows: list[ParsedRow]) -> None:
-        case_ids = (
-            self.session.execute(
-                insert(CASES).returning(CASES.c.id, sort_by_parameter_order=True),
-                [{"trial_id": self.trial_id, "case_ref": row.case_ref} for row in rows],
-            )
-            .scalars()
-            .all()
+        case_ids = reserve_ids(self.session, CASES, len(rows))
+        hearing_ids = reserve_ids(self.session, HEARINGS, len(rows))
+        both = list(zip(rows, case_ids, hearing_ids, strict=True))
+        insert_rows(
+            self.session,
+            CASES,
+            ("id", "trial_id", "case_ref"),
+            [(case_id, self.trial_id, row.case_ref) for row, case_id, _ in both],
         )
-        hearing_ids = (
-            self.session.execute(
-                insert(HEARINGS).returning(HEARINGS.c.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "case_id": case_id,
-                        "trial_id": self.trial_id,
-                        "court": row.court,
-                        "court_name": row.court_name,
-                        "starts_at": row.hearing_start,
-                        "status": "listed",
-                        "version": 1,
-                        "updated_at": self.now,
-                    }
-                    for row, case_id in zip(rows, case_ids, strict=True)
-                ],
-            )
-            .scalars()
-            .all()
-        )
-        self.session.execute(
-            insert(CHANGES),
+        insert_rows(
+            self.session,
+            HEARINGS,
+            HEARING_COLUMNS,
             [
-                {
-                    "hearing_id": hearing_id,
-                    "status": "listed",
-                    "starts_at": row.hearing_start,
-                    "recorded_at": self.now,
-                    "source": f"enrol:{self.summary.source}",
-                }
-                for row, hearing_id in zip(rows, hearing_ids, strict=True)
+                (
+                    hearing_id,
+                    case_id,
+                    self.trial_id,
+                    row.court,
+                    row.court_name,
+                    row.hearing_start,
+                    "listed",
+                    1,
+                    self.now,
+                )
+                for row, case_id, hearing_id in both
             ],
         )
-        for row, case_id, hearing_id in zip(rows, case_ids, hearing_ids, strict=True):
+        insert_rows(
+            self.session,
+            CHANGES,
+            CHANGE_COLUMNS,
+            [
+                (hearing_id, "listed", row.hearing_start, self.now, self.source)
+                for row, _, hearing_id in both
+            ],
+        )
+        for row, case_id, hearing_id in both:
             self.cases[row.case_ref] = CaseState(case_id, hearing_id, row.hearing_start, 1)
 
     def _move_hearing(self, state: CaseState, row: ParsedRow) -> None:
@@ -166,17 +210,11 @@ class EnrolStore:
                 updated_at=self.now,
             )
         )
-        self.session.execute(
-            insert(CHANGES),
-            [
-                {
-                    "hearing_id": state.hearing_id,
-                    "status": "adjourned",
-                    "starts_at": row.hearing_start,
-                    "recorded_at": self.now,
-                    "source": f"enrol:{self.summary.source}",
-                }
-            ],
+        insert_rows(
+            self.session,
+            CHANGES,
+            CHANGE_COLUMNS,
+            [(state.hearing_id, "adjourned", row.hearing_start, self.now, self.source)],
         )
         self.summary.hearings_moved += 1
         self.summary.moved_hearings.append(state.hearing_id)
@@ -212,83 +250,86 @@ class EnrolStore:
         return list(by_key.values())
 
     def _new_participants(self, rows: list[ParsedRow]) -> None:
-        rules = self.definition.population.eligibility
-        records, failed = [], []
-        for row in rows:
-            rule = first_failed_rule(rules, row.values())
-            failed.append(rule)
-            records.append(self._participant_record(row, rule.describe() if rule else None))
-        ids = (
-            self.session.execute(
-                insert(PEOPLE).returning(PEOPLE.c.id, sort_by_parameter_order=True), records
-            )
-            .scalars()
-            .all()
-        )
-        self.summary.enrolled += len(rows)
-        eligible = []
-        for row, rule, participant_id in zip(rows, failed, ids, strict=True):
-            if rule is None:
+        ids = reserve_ids(self.session, PEOPLE, len(rows))
+        records, eligible = [], []
+        for row, participant_id in zip(rows, ids, strict=True):
+            failed = self.rules.first_failure(row.values())
+            if failed is None:
                 eligible.append((row, participant_id))
             else:
-                self.summary.ineligible[rule.describe()] += 1
+                self.summary.ineligible[failed] += 1
+            records.append(self._participant_record(participant_id, row, failed))
+        insert_rows(self.session, PEOPLE, PARTICIPANT_COLUMNS, records)
+        self.summary.enrolled += len(rows)
         if eligible:
             self._randomise(eligible)
 
-    def _participant_record(self, row: ParsedRow, ineligible_rule: str | None) -> dict[str, Any]:
-        return {
-            "trial_id": self.trial_id,
-            "participant_ref": row.participant_ref,
-            "case_id": self.cases[row.case_ref].case_id,
-            "role": row.role,
-            "first_name": row.first_name,
-            "last_name": row.last_name,
-            "phone": row.phone,
-            "address": row.address,
-            "postcode": row.postcode,
-            "language": row.language,
-            "contact_sms": row.contact_sms,
-            "contact_letter": row.contact_letter,
-            "safeguarding_flag": row.safeguarding_flag,
-            "attributes": row.attributes,
-            "eligible": ineligible_rule is None,
-            "ineligible_rule": ineligible_rule,
-            "enrolled_at": self.now,
-        }
+    def _participant_record(
+        self, participant_id: int, row: ParsedRow, ineligible_rule: str | None
+    ) -> tuple[Any, ...]:
+        return (
+            participant_id,
+            self.trial_id,
+            row.participant_ref,
+            self.cases[row.case_ref].case_id,
+            row.role,
+            row.first_name,
+            row.last_name,
+            row.phone,
+            row.address,
+            row.postcode,
+            row.language,
+            row.contact_sms,
+            row.contact_letter,
+            row.safeguarding_flag,
+            row.attributes,
+            ineligible_rule is None,
+            ineligible_rule,
+            self.now,
+        )
 
     # randomisation ------------------------------------------------------------------------
     def _randomise(self, eligible: list[tuple[ParsedRow, int]]) -> None:
         """Allocate each new unit, in file order; members of a known unit join its arm."""
         unit_of = {pid: self._unit(row) for row, pid in eligible}
         unknown = {u for u in unit_of.values() if u not in self.units}
-        if unknown:
+        if unknown and not self.fresh:
             self.units.update(self.allocator.known_units(unknown))
-        records = []
         strata = self.definition.population.strata
+        records = []
         for row, pid in eligible:
             unit = unit_of[pid]
             arm = self.units.get(unit)
             if arm is None:
-                stratum = stratum_key({s: str(row.values()[s]) for s in strata}, strata)
-                arm = self.allocator.allocate(unit, stratum, self.now)
+                arm = self.allocator.allocate(unit, self._stratum(row, strata), self.now)
                 self.units[unit] = arm
             else:
                 self.summary.joined_existing_unit += 1
             records.append(
-                {
-                    "trial_id": self.trial_id,
-                    "participant_id": pid,
-                    "arm_id": arm.arm_id,
-                    "unit": unit,
-                    "stratum": arm.stratum,
-                    "block": arm.block,
-                    "position": arm.position,
-                    "assigned_at": self.now,
-                }
+                (
+                    self.trial_id,
+                    pid,
+                    arm.arm_id,
+                    unit,
+                    arm.stratum,
+                    arm.block,
+                    arm.position,
+                    self.now,
+                )
             )
-        self.session.execute(insert(ASSIGNMENTS), records)
+        insert_rows(self.session, ASSIGNMENTS, ASSIGNMENT_COLUMNS, records)
         self.summary.randomised += len(records)
         self.summary.new_assignments.extend(pid for _, pid in eligible)
+
+    def _stratum(self, row: ParsedRow, strata: list[str]) -> str:
+        """The row's stratum key, worked out once for each combination of values."""
+        values = tuple(
+            str(row.attributes[s] if s in row.attributes else getattr(row, s)) for s in strata
+        )
+        key = self.strata.get(values)
+        if key is None:
+            key = self.strata[values] = stratum_key(dict(zip(strata, values, strict=True)), strata)
+        return key
 
     def _unit(self, row: ParsedRow) -> str:
         unit = self.definition.population.unit
