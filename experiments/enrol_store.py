@@ -37,7 +37,15 @@ HEARING_COLUMNS = (
     "version",
     "updated_at",
 )
-CHANGE_COLUMNS = ("hearing_id", "status", "starts_at", "recorded_at", "source")
+CHANGE_COLUMNS = (
+    "hearing_id",
+    "previous_status",
+    "previous_starts_at",
+    "status",
+    "starts_at",
+    "recorded_at",
+    "source",
+)
 PARTICIPANT_COLUMNS = (
     "id",
     "trial_id",
@@ -88,6 +96,7 @@ class CaseState:
     hearing_id: int
     starts_at: datetime
     version: int
+    status: str = "listed"
 
 
 class EnrolStore:
@@ -147,12 +156,13 @@ class EnrolStore:
                 HEARINGS.c.id,
                 HEARINGS.c.starts_at,
                 HEARINGS.c.version,
+                HEARINGS.c.status,
             )
             .join(HEARINGS, HEARINGS.c.case_id == CASES.c.id)
             .where(CASES.c.trial_id == self.trial_id, CASES.c.case_ref.in_(refs))
         )
-        for ref, case_id, hearing_id, starts_at, version in self.session.execute(query):
-            self.cases[ref] = CaseState(case_id, hearing_id, starts_at, version)
+        for ref, case_id, hearing_id, starts_at, version, status in self.session.execute(query):
+            self.cases[ref] = CaseState(case_id, hearing_id, starts_at, version, status)
 
     def _insert_cases(self, rows: list[ParsedRow]) -> None:
         case_ids = reserve_ids(self.session, CASES, len(rows))
@@ -183,20 +193,12 @@ class EnrolStore:
                 for row, case_id, hearing_id in both
             ],
         )
-        insert_rows(
-            self.session,
-            CHANGES,
-            CHANGE_COLUMNS,
-            [
-                (hearing_id, "listed", row.hearing_start, self.now, self.source)
-                for row, _, hearing_id in both
-            ],
-        )
         for row, case_id, hearing_id in both:
             self.cases[row.case_ref] = CaseState(case_id, hearing_id, row.hearing_start, 1)
 
     def _move_hearing(self, state: CaseState, row: ParsedRow) -> None:
         """A known case listed at a new time: an adjournment, kept in the hearing's history."""
+        previous_status, previous_start = state.status, state.starts_at
         state.version += 1
         state.starts_at = row.hearing_start
         self.session.execute(
@@ -214,8 +216,19 @@ class EnrolStore:
             self.session,
             CHANGES,
             CHANGE_COLUMNS,
-            [(state.hearing_id, "adjourned", row.hearing_start, self.now, self.source)],
+            [
+                (
+                    state.hearing_id,
+                    previous_status,
+                    previous_start,
+                    "adjourned",
+                    row.hearing_start,
+                    self.now,
+                    self.source,
+                )
+            ],
         )
+        state.status = "adjourned"
         self.summary.hearings_moved += 1
         self.summary.moved_hearings.append(state.hearing_id)
 

@@ -119,14 +119,16 @@ def _apply(
     if status in ENDED and hearing.status not in ENDED:
         summary.ended.append(hearing.id or 0)
     summary.status_changed += status != hearing.status
-    hearing.starts_at, hearing.status, hearing.updated_at = starts_at, status, now
-    session.add(hearing)
     session.add(
         HearingChange(
             hearing_id=hearing.id or 0,
+            previous_status=hearing.status,
+            previous_starts_at=hearing.starts_at,
             status=status,
             starts_at=starts_at,
             recorded_at=now,
             source=f"hearings:{source}",
         )
     )
+    hearing.starts_at, hearing.status, hearing.updated_at = starts_at, status, now
+    session.add(hearing)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from nudge.models.types import UTCDateTime
@@ -20,7 +20,7 @@ class Case(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("trial_id", "case_ref"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    trial_id: str = Field(foreign_key="trial.id", max_length=100)
     case_ref: str = Field(max_length=100)
 
 
@@ -41,12 +41,14 @@ class Hearing(SQLModel, table=True):
 
 
 class HearingChange(SQLModel, table=True):
-    """Every status or time a hearing has had, in the order they were recorded."""
+    """One change to a hearing, with what it was before: the history back to the first listing."""
 
     __tablename__ = "hearing_change"
 
     id: int | None = Field(default=None, primary_key=True)
     hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    previous_status: str = Field(max_length=20)
+    previous_starts_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(max_length=20)
     starts_at: datetime = Field(sa_type=UTCDateTime)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
@@ -60,7 +62,7 @@ class Participant(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("trial_id", "participant_ref", "case_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    trial_id: str = Field(foreign_key="trial.id", max_length=100)
     participant_ref: str = Field(max_length=100)
     case_id: int = Field(foreign_key="case.id", index=True)
     role: str = Field(max_length=50)
@@ -84,12 +86,13 @@ class Assignment(SQLModel, table=True):
     """The arm a randomised participant was allocated to, and exactly which slot gave it."""
 
     __tablename__ = "assignment"
+    __table_args__ = (Index("ix_assignment_trial_unit", "trial_id", "unit"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    trial_id: str = Field(foreign_key="trial.id", max_length=100)
     participant_id: int = Field(foreign_key="participant.id", unique=True)
-    arm_id: int = Field(foreign_key="arm.id", index=True)
-    unit: str = Field(max_length=255, index=True)
+    arm_id: int = Field(foreign_key="arm.id")
+    unit: str = Field(max_length=255)
     stratum: str = Field(max_length=500)
     block: int
     position: int

@@ -103,10 +103,10 @@ def test_a_changed_hearing_time_for_a_known_case_is_an_adjournment(
     assert (hearing.version, hearing.status) == (2, "adjourned")
     assert hearing.starts_at.isoformat() == "2027-04-08T13:00:00+00:00"  # BST
     history = session.exec(select(HearingChange).order_by(HearingChange.id)).all()
-    assert [(h.status, h.starts_at.isoformat()) for h in history] == [
-        ("listed", "2027-03-04T10:00:00+00:00"),
-        ("adjourned", "2027-04-08T13:00:00+00:00"),
-    ]
+    assert [
+        (h.previous_status, h.previous_starts_at.isoformat(), h.status, h.starts_at.isoformat())
+        for h in history
+    ] == [("listed", "2027-03-04T10:00:00+00:00", "adjourned", "2027-04-08T13:00:00+00:00")]
 
 
 def test_a_later_safeguarding_flag_is_recorded_as_a_change(

@@ -91,9 +91,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('trial_id', 'case_ref')
     )
-    with op.batch_alter_table('case', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_case_trial_id'), ['trial_id'], unique=False)
-
     op.create_table('stratum_counter',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('trial_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -184,7 +181,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('participant', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_participant_case_id'), ['case_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_participant_trial_id'), ['trial_id'], unique=False)
 
     op.create_table('assignment',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -203,13 +199,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('participant_id')
     )
     with op.batch_alter_table('assignment', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_assignment_arm_id'), ['arm_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_assignment_trial_id'), ['trial_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_assignment_unit'), ['unit'], unique=False)
+        batch_op.create_index('ix_assignment_trial_unit', ['trial_id', 'unit'], unique=False)
 
     op.create_table('hearing_change',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('hearing_id', sa.Integer(), nullable=False),
+    sa.Column('previous_status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('previous_starts_at', nudge.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('starts_at', nudge.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('recorded_at', nudge.models.types.UTCDateTime(timezone=True), nullable=False),
@@ -336,13 +332,10 @@ def downgrade() -> None:
 
     op.drop_table('hearing_change')
     with op.batch_alter_table('assignment', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_assignment_unit'))
-        batch_op.drop_index(batch_op.f('ix_assignment_trial_id'))
-        batch_op.drop_index(batch_op.f('ix_assignment_arm_id'))
+        batch_op.drop_index('ix_assignment_trial_unit')
 
     op.drop_table('assignment')
     with op.batch_alter_table('participant', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_participant_trial_id'))
         batch_op.drop_index(batch_op.f('ix_participant_case_id'))
 
     op.drop_table('participant')
@@ -357,9 +350,6 @@ def downgrade() -> None:
 
     op.drop_table('trial_version')
     op.drop_table('stratum_counter')
-    with op.batch_alter_table('case', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_case_trial_id'))
-
     op.drop_table('case')
     with op.batch_alter_table('arm', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_arm_trial_id'))
