@@ -89,7 +89,7 @@ def launch_trial(session: Session, clock: Clock, trial_id: str, actor: Actor) ->
     data = json.loads(current.canonical_json)
     if data["randomisation"]["seed"] is None:
         # Drawn now, from the operating system's generator, so nobody could know it in advance.
-        data["randomisation"]["seed"] = secrets.randbelow(2**31)
+        data["randomisation"]["seed"] = secrets.randbits(64)
     now = clock.now()
     version = TrialVersion(
         trial_id=trial.id,
@@ -268,3 +268,19 @@ def enrolled_count(session: Session, trial_id: str) -> int:
 
 def all_trials(session: Session) -> list[Trial]:
     return list(session.exec(select(Trial).order_by(col(Trial.created_at), col(Trial.id))).all())
+
+
+CONCEALED = "concealed until the trial closes"
+
+
+def shown_definition(session: Session, trial: Trial) -> dict[str, Any]:
+    """The definition as people may see it: a live trial's seed stays hidden.
+
+    With the seed and docs/randomisation.md anyone could work out the next allocation, so while
+    people are still being enrolled it is shown to no one; once the trial closes it is released
+    for re-deriving the allocation.
+    """
+    data: dict[str, Any] = json.loads(current_version(session, trial).canonical_json)
+    if trial.status == "live" and data["randomisation"]["seed"] is not None:
+        data["randomisation"]["seed"] = CONCEALED
+    return data

@@ -173,7 +173,7 @@ def show(runtime: Runtime, trial_id: str, as_json: bool) -> None:
     with runtime.session() as session:
         found = service.get_trial(session, trial_id)
         data = _summary(session, found)
-        data["definition"] = json.loads(service.current_version(session, found).canonical_json)
+        data["definition"] = service.shown_definition(session, found)
         data["versions"] = [_version(v) for v in service.versions(session, trial_id)]
     if as_json:
         echo_json(data)

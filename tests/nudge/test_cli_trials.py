@@ -55,7 +55,7 @@ def test_create_launch_and_show_as_json(cli: Cli) -> None:
     assert shown["status"] == "live"
     assert shown["arms"] == ["control", "practical", "social_norm"]
     assert [v["kind"] for v in shown["versions"]] == ["created", "launched"]
-    assert shown["definition"]["randomisation"]["seed"] == 20270101
+    assert shown["definition"]["randomisation"]["seed"] == "concealed until the trial closes"
     listed = json.loads(cli("trial", "list", "--json").output)
     assert [(t["id"], t["status"], t["enrolled"]) for t in listed] == [
         ("witness-reminders-2027", "live", 0)
@@ -99,3 +99,13 @@ def test_create_refuses_an_invalid_file_and_stores_nothing(cli: Cli, tmp_path: P
 
 def test_list_with_no_trials_says_how_to_start(cli: Cli) -> None:
     assert "no trials yet: create one with nudge trial create FILE" in cli("trial", "list").output
+
+
+def test_the_seed_is_released_once_the_trial_closes(cli: Cli) -> None:
+    cli("trial", "create", str(EXAMPLE))
+    draft = json.loads(cli("trial", "show", "witness-reminders-2027", "--json").output)
+    assert draft["definition"]["randomisation"]["seed"] == 20270101  # nobody enrolled yet
+    cli("trial", "launch", "witness-reminders-2027")
+    cli("trial", "close", "witness-reminders-2027")
+    closed = json.loads(cli("trial", "show", "witness-reminders-2027", "--json").output)
+    assert closed["definition"]["randomisation"]["seed"] == 20270101
