@@ -7,42 +7,29 @@ anywhere means the caller rolls everything back (or, with skip_invalid, imports 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
 from experiments import trials
 from experiments.allocation import Allocator
-from experiments.csvfile import CsvRecord, read_header, read_records
+from experiments.csvfile import read_header
 from experiments.definition import CANONICAL_UNITS, TrialDefinition
 from experiments.eligibility import numeric_fields
 from experiments.enrol_store import EnrolStore
+from experiments.rowcheck import Reject, checked_batches
 from experiments.rows import (
     CANONICAL_COLUMNS,
     REQUIRED_COLUMNS,
-    ParsedRow,
-    RowError,
     RowRules,
-    parse_row,
 )
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
 from nudge.models import Arm
-
-BATCH = 2000
-
-
-@dataclass
-class Reject:
-    line: int
-    reason: str
-    values: dict[str, str] | None
 
 
 @dataclass
@@ -106,12 +93,15 @@ def enrol_file(
         if a.id is not None
     }
     allocator = Allocator(session, trial_id, definition, arms)
-    run = _Import(session, clock, trial_id, definition, rules, summary, allocator)
-    for batch in _batches(read_records(path, encoding, columns), BATCH):
-        run.add(batch)
+    store = EnrolStore(session, clock, trial_id, definition, allocator, summary)
+    for batch in checked_batches(path, encoding, columns, rules):
+        summary.read += batch.read
+        summary.rejects.extend(batch.rejects)
+        if batch.rows:
+            store.write(batch.rows)
         if progress:
-            progress(len(batch))
-    run.finish()
+            progress(batch.read)
+    store.finish()
     if summary.rejects and not skip_invalid:
         raise ImportRejected(
             f"{path}: {summary.rejected} row(s) rejected, so nothing was imported; fix them, "
@@ -164,75 +154,3 @@ def _row_rules(definition: TrialDefinition, columns: list[str], path: Path) -> R
     if definition.population.unit not in CANONICAL_UNITS:
         must_have.add(definition.population.unit)
     return RowRules(ZoneInfo(definition.timezone), extra, frozenset(numeric), frozenset(must_have))
-
-
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
-class _Import:
-    """The state of one import: what the file said so far, and what the database holds."""
-
-    def __init__(
-        self,
-        session: Session,
-        clock: Clock,
-        trial_id: str,
-        definition: TrialDefinition,
-        rules: RowRules,
-        summary: EnrolSummary,
-        allocator: Allocator,
-    ) -> None:
-        self.rules, self.summary = rules, summary
-        # Python hashes of (participant_ref, case_ref) keep a million keys in ~100 MB; a
-        # collision (odds ~1e-8 at that size) would show as a visible, checkable rejection.
-        self.seen: dict[int, int] = {}
-        self.case_lines: dict[str, tuple[int, Any, str]] = {}
-        self.store = EnrolStore(session, clock, trial_id, definition, allocator, summary)
-
-    def add(self, batch: list[CsvRecord | Problem]) -> None:
-        rows = [row for row in map(self._check, batch) if row is not None]
-        if rows:
-            self.store.write(rows)
-
-    def finish(self) -> None:
-        self.store.finish()
-
-    def _check(self, record: CsvRecord | Problem) -> ParsedRow | None:
-        self.summary.read += 1
-        if isinstance(record, Problem):
-            self.summary.rejects.append(Reject(record.line or 0, record.message, None))
-            return None
-        try:
-            row = parse_row(record.line, record.values, self.rules)
-            self._check_against_earlier_rows(row)
-        except RowError as exc:
-            self.summary.rejects.append(Reject(record.line, str(exc), record.values))
-            return None
-        return row
-
-    def _check_against_earlier_rows(self, row: ParsedRow) -> None:
-        key = hash((row.participant_ref, row.case_ref))
-        if key in self.seen:
-            raise RowError(
-                "participant_ref",
-                f"'{row.participant_ref}' in case "
-                f"'{row.case_ref}' is already on line {self.seen[key]}",
-            )
-        earlier = self.case_lines.get(row.case_ref)
-        if earlier is not None:
-            line, start, court = earlier
-            if start != row.hearing_start:
-                raise RowError(
-                    "hearing_start",
-                    f"case '{row.case_ref}' has a different hearing_start on line {line}",
-                )
-            if court != row.court:
-                raise RowError(
-                    "court", f"case '{row.case_ref}' is at court '{court}' on line {line}"
-                )
-        else:
-            self.case_lines[row.case_ref] = (row.line, row.hearing_start, row.court)
-        self.seen[key] = row.line

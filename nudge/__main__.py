@@ -2,4 +2,5 @@
 
 from nudge.cli import main
 
-main()
+if __name__ == "__main__":  # a spawned reader process imports this module too
+    main()

@@ -1,0 +1,58 @@
+"""A large export is read and checked in a second process: same results, same rejections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from experiments import rowcheck
+from experiments.enrol import enrol_file
+from nudge.clock import FixedClock
+from nudge.errors import ImportRejected
+from nudge.models import AllocatedUnit, Arm
+from tests.conftest import EXAMPLE
+from tests.factories import launch, person, write_people
+
+
+def allocation(session: Session) -> list[tuple[str, str, int, str]]:
+    arms = {a.id: a.key for a in session.exec(select(Arm))}
+    units = session.exec(select(AllocatedUnit).order_by(AllocatedUnit.id))
+    return [(u.unit, u.stratum, u.slot, arms[u.arm_id]) for u in units]
+
+
+def rows(n: int) -> list[dict[str, str]]:
+    return [
+        person(i, case_ref=f"C{i // 2:05d}", court=["BRS", "CDF"][(i // 2) % 2]) for i in range(n)
+    ]
+
+
+def test_the_reader_process_gives_the_same_allocation_as_one_process(
+    session: Session, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_people(tmp_path / "people.csv", rows(5000))
+    trial = launch(session, clock, EXAMPLE)
+    here = enrol_file(session, clock, trial, path, "test")
+    expected = allocation(session)
+    session.rollback()
+
+    monkeypatch.setattr(rowcheck, "PARALLEL_FROM_BYTES", 0)
+    beside = enrol_file(session, clock, trial, path, "test")
+    assert allocation(session) == expected and len(expected) == 2500
+    assert (beside.read, beside.randomised) == (here.read, here.randomised) == (5000, 5000)
+
+
+def test_rejections_found_in_the_reader_process_are_reported_the_same_way(
+    session: Session, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = rows(4100)
+    people[4050]["phone"] = "0117 496 0000"
+    path = write_people(tmp_path / "people.csv", people)
+    trial = launch(session, clock, EXAMPLE)
+    monkeypatch.setattr(rowcheck, "PARALLEL_FROM_BYTES", 0)
+    with pytest.raises(ImportRejected) as rejected:
+        enrol_file(session, clock, trial, path, "test")
+    assert [str(p) for p in rejected.value.problems] == [
+        f"{path}:4052: phone: '0117 496 0000' is not a UK mobile number (mobiles start 07)"
+    ]
