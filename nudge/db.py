@@ -34,8 +34,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # 64 MB of page cache instead of SQLite's 2 MB: large imports keep their indexes in memory.
-    cursor.execute("PRAGMA cache_size=-65536")
+    # 256 MB of page cache (used only as needed) instead of SQLite's 2 MB: a million-row import
+    # keeps its indexes in memory instead of spilling dirty pages to the WAL again and again.
+    cursor.execute("PRAGMA cache_size=-262144")
     cursor.close()
 
 
