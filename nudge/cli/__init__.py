@@ -7,6 +7,7 @@ import click
 from nudge.cli.enrolment import assignments_group, balance, enrol, hearings
 from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
 from nudge.cli.trials import trial
+from nudge.cli.users import users
 from nudge.db import make_engine, upgrade
 
 
@@ -32,7 +33,7 @@ def db_upgrade(runtime: Runtime) -> None:
     click.echo("database upgraded" if changed else "database already up to date")
 
 
-for command in (trial, enrol, hearings, assignments_group, balance):
+for command in (trial, enrol, hearings, assignments_group, balance, users):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -4,12 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import text
+from sqlmodel import Session
 
 from nudge.clock import clock_from_setting
 from nudge.config import Settings, load_settings
 from nudge.db import ensure_schema, make_engine
+from nudge.models import User
+from nudge.web.access import PUBLIC, allow
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class LoginUser:
+    """The logged-in person as Flask-Login sees them: id, email and role, nothing else."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, user: User) -> None:
+        self.id, self.email, self.role = user.id, user.email, user.role
+
+    def get_id(self) -> str:
+        return str(self.id)
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -21,6 +46,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.environment == "production",
+        REMEMBER_COOKIE_SECURE=settings.environment == "production",
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=5 * 1024 * 1024,
         **overrides,
     )
     engine = make_engine(settings.database_url)
@@ -30,11 +58,66 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         "engine": engine,
         "clock": clock_from_setting(settings.now),
     }
+    CSRFProtect(app)
+    _login_manager(app)
+    _request_session(app)
+    app.after_request(_security_headers)
+    _register(app)
+    return app
+
+
+def _login_manager(app: Flask) -> None:
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.login_message = "Please log in to see this page."
+    manager.session_protection = "strong"
+
+    @manager.user_loader
+    def load(user_id: str) -> LoginUser | None:
+        user = g.db.get(User, int(user_id)) if user_id.isdigit() else None
+        return LoginUser(user) if user is not None and user.active else None
+
+
+def _request_session(app: Flask) -> None:
+    engine = app.extensions["nudge"]["engine"]
+
+    @app.before_request
+    def open_session() -> None:
+        g.db = Session(engine, expire_on_commit=False)
+
+    @app.teardown_request
+    def close_session(error: BaseException | None) -> None:
+        db = g.pop("db", None)
+        if db is not None:
+            if error is not None:
+                db.rollback()
+            db.close()
+
+
+def _security_headers(response: Any) -> Any:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if request.endpoint != "static":
+        # Pages may carry personal data: never keep them in a browser's or a proxy's cache.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _register(app: Flask) -> None:
+    from nudge.web.auth import bp as auth
+    from nudge.web.home import bp as home
+
+    app.register_blueprint(auth)
+    app.register_blueprint(home)
+    engine = app.extensions["nudge"]["engine"]
 
     @app.get("/healthz")
-    def healthz() -> Any:
+    @allow(PUBLIC)
+    def healthz() -> ResponseReturnValue:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return jsonify(status="ok")
-
-    return app

@@ -1,0 +1,89 @@
+"""People who log in: creating them, checking passwords, and slowing down guessing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from nudge import audit
+from nudge.clock import Clock
+from nudge.errors import NudgeError
+from nudge.models import ROLES, AuditEvent, User
+
+MIN_PASSWORD = 12
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+_HASHER = PasswordHasher()
+# Verifying against this when the email is unknown makes both failures take the same time.
+_DUMMY_HASH = _HASHER.hash("not-a-real-password-used-for-timing-only")
+
+
+class AccountError(NudgeError):
+    """A user that cannot be created as asked."""
+
+
+def add_user(
+    session: Session, clock: Clock, email: str, role: str, password: str, actor: str
+) -> User:
+    """Create a user; refuses an unknown role, a short password, or an email already used."""
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 255:
+        raise AccountError(f"'{email}' is not an email address")
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)} (got '{role}')")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password must be at least {MIN_PASSWORD} characters long")
+    if session.exec(select(User).where(User.email == email)).first() is not None:
+        raise AccountError(f"a user with the email {email} already exists")
+    user = User(
+        email=email, password_hash=_HASHER.hash(password), role=role, created_at=clock.now()
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session, clock, actor=actor, action="user.created", subject=email, details={"role": role}
+    )
+    return user
+
+
+def authenticate(
+    session: Session, clock: Clock, email: str, password: str, source: str
+) -> User | None:
+    """The user when the password is right and the account is not locked; None otherwise.
+
+    Failures are counted per email in the audit log, so the limit holds across every web
+    worker; after MAX_FAILURES in LOCKOUT even the right password is refused until it passes.
+    """
+    email = email.strip().lower()
+    user = session.exec(select(User).where(User.email == email)).first()
+    if _recent_failures(session, clock, email) >= MAX_FAILURES:
+        audit.record(session, clock, actor=source, action="login.locked", subject=email)
+        return None
+    try:
+        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        audit.record(session, clock, actor=source, action="login.failed", subject=email)
+        return None
+    if user is None or not user.active:
+        audit.record(session, clock, actor=source, action="login.failed", subject=email)
+        return None
+    audit.record(session, clock, actor=source, action="login.succeeded", subject=email)
+    return user
+
+
+def _recent_failures(session: Session, clock: Clock, email: str) -> int:
+    since = clock.now() - LOCKOUT
+    query = (
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            col(AuditEvent.action) == "login.failed",
+            col(AuditEvent.subject) == email,
+            col(AuditEvent.at) >= since,
+        )
+    )
+    return int(session.exec(query).one())

@@ -1,0 +1,156 @@
+"""Logging in, roles and security headers, through the real app and its test client."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session
+
+from nudge.accounts import add_user
+from nudge.clock import FixedClock
+from nudge.config import load_settings
+from nudge.web import create_app
+from nudge.web.access import allowed_roles
+from tests.conftest import PINNED, Cli
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app(db_url: str) -> Iterator[Flask]:
+    app = create_app(load_settings({"NUDGE_DATABASE_URL": db_url, "NUDGE_NOW": PINNED.isoformat()}))
+    yield app
+    app.extensions["nudge"]["engine"].dispose()
+
+
+@pytest.fixture
+def people(session: Session, clock: FixedClock) -> None:
+    for email, role in (
+        ("ada@example.org", "admin"),
+        ("rita@example.org", "researcher"),
+        ("lee@example.org", "lead"),
+    ):
+        add_user(session, clock, email, role, PASSWORD, "test")
+    session.commit()
+
+
+def csrf(client: FlaskClient, path: str = "/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+def log_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf(client)}
+    )
+
+
+def test_a_stranger_is_sent_to_log_in(app: Flask) -> None:
+    response = app.test_client().get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_logging_in_shows_the_trials_list(app: Flask, people: None) -> None:
+    client = app.test_client()
+    assert log_in(client, "rita@example.org").status_code == 302
+    page = client.get("/")
+    assert page.status_code == 200 and "There are no trials yet" in page.get_data(as_text=True)
+
+
+def test_a_wrong_password_and_an_unknown_email_get_the_same_generic_message(
+    app: Flask, people: None
+) -> None:
+    client = app.test_client()
+    wrong = log_in(client, "rita@example.org", "not the password")
+    unknown = log_in(client, "nobody@example.org", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    message = "The email or password is not right, or the account is locked for 15 minutes."
+    assert message in wrong.get_data(as_text=True) and message in unknown.get_data(as_text=True)
+
+
+def test_five_failures_lock_the_account_even_against_the_right_password(
+    app: Flask, people: None
+) -> None:
+    client = app.test_client()
+    for _ in range(5):
+        assert log_in(client, "rita@example.org", "guess guess guess").status_code == 401
+    assert log_in(client, "rita@example.org").status_code == 401
+    later = app.extensions["nudge"]["clock"]
+    later.advance(timedelta(minutes=16))
+    assert log_in(client, "rita@example.org").status_code == 302
+
+
+def test_a_login_without_its_csrf_token_is_refused(app: Flask, people: None) -> None:
+    response = app.test_client().post(
+        "/login", data={"email": "rita@example.org", "password": PASSWORD}
+    )
+    assert response.status_code == 400
+
+
+def test_logging_in_starts_a_fresh_session(app: Flask, people: None) -> None:
+    client = app.test_client()
+    with client.session_transaction() as before:
+        before["planted"] = "by an attacker"
+    log_in(client, "rita@example.org")
+    with client.session_transaction() as after:
+        assert "planted" not in after and after.get("_user_id")
+
+
+def test_after_login_only_a_local_path_is_followed(app: Flask, people: None) -> None:
+    client = app.test_client()
+    token = csrf(client)
+    response = client.post(
+        "/login?next=//evil.example/x",
+        data={"email": "rita@example.org", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_pages_carry_security_headers_and_are_not_cached(app: Flask) -> None:
+    response = app.test_client().get("/login")
+    headers = response.headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in headers
+    secure = app.test_client().get("/login", base_url="https://nudge.example")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_every_route_declares_who_may_use_it(app: Flask) -> None:
+    undeclared = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static" and allowed_roles(app.view_functions[rule.endpoint]) is None
+    ]
+    assert undeclared == []
+
+
+def test_users_add_reads_the_password_from_standard_input(cli: Cli) -> None:
+    result = cli(
+        "users", "add", "New.Person@Example.org", "--role", "lead", input="a long enough password\n"
+    )
+    assert result.output.strip() == "added new.person@example.org as lead"
+
+
+def test_users_add_refuses_a_short_password(cli: Cli) -> None:
+    result = cli("users", "add", "p@example.org", "--role", "lead", input="short\n")
+    assert (result.exit_code, result.output.strip()) == (
+        1,
+        "the password must be at least 12 characters long",
+    )
+
+
+def test_users_add_refuses_a_duplicate(cli: Cli) -> None:
+    cli("users", "add", "p@example.org", "--role", "lead", input="a long enough password\n")
+    again = cli(
+        "users", "add", "p@example.org", "--role", "admin", input="a long enough password\n"
+    )
+    assert again.exit_code == 1 and "already exists" in again.output
