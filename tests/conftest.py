@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -147,3 +148,52 @@ def example_dir(tmp_path: Path) -> Path:
     target = tmp_path / "example"
     shutil.copytree(EXAMPLE.parent, target)
     return target
+
+
+CHROMIUM = os.environ.get("NUDGE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright; missing under CI is a failure, not a skip."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Chromium is required under CI and {CHROMIUM} is missing")
+        pytest.skip("no Chromium: install it with `apt-get install chromium` (bash .ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def live_app(db_url: str) -> Iterator[tuple[str, Any]]:
+    """The real app served over HTTP on a loopback port, for the browser: (base URL, app)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from nudge.config import load_settings
+    from nudge.web import create_app
+
+    app = create_app(load_settings({"NUDGE_DATABASE_URL": db_url, "NUDGE_NOW": PINNED.isoformat()}))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+    thread.join()
+    server.server_close()
+    app.extensions["nudge"]["engine"].dispose()
