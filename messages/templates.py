@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,6 @@ def hearing_time_text(local: datetime, language: str = "en") -> str:
     return f"{hour}{suffix}" if local.minute == 0 else f"{hour}:{local.minute:02d}{suffix}"
 
 
-def choose_language(languages: dict[str, str], wanted: str | None) -> str:
+def choose_language(languages: Mapping[str, object], wanted: str | None) -> str:
     """The participant's language when the template has it, English otherwise."""
     return wanted if wanted in languages else "en"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from nudge.cli.enrolment import assignments_group, balance, enrol, hearings
+from nudge.cli.messages import messages_group
 from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
 from nudge.cli.trials import trial
 from nudge.cli.users import users
@@ -33,7 +34,7 @@ def db_upgrade(runtime: Runtime) -> None:
     click.echo("database upgraded" if changed else "database already up to date")
 
 
-for command in (trial, enrol, hearings, assignments_group, balance, users):
+for command in (trial, enrol, hearings, assignments_group, balance, users, messages_group):
     main.add_command(command)
 
 __all__ = ["main"]

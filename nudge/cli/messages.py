@@ -1,0 +1,55 @@
+"""`nudge messages preview`: what an arm's participants will receive."""
+
+from __future__ import annotations
+
+import textwrap
+
+import click
+
+from experiments import trials
+from messages.preview import preview_arm
+from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
+
+
+@click.group("messages", cls=NudgeGroup)
+def messages_group() -> None:
+    """The messages a trial sends."""
+
+
+@messages_group.command("preview")
+@click.argument("trial_id")
+@click.option("--arm", "arm_id", required=True, help="The arm whose messages to show.")
+@click.option(
+    "--language",
+    default="en",
+    show_default=True,
+    help="The participant's language (a template without it falls back to en).",
+)
+@pass_runtime
+def preview(runtime: Runtime, trial_id: str, arm_id: str, language: str) -> None:
+    """Render every message of an arm for a sample participant, with size and cost."""
+    with runtime.session() as session:
+        definition = trials.current_definition(session, trials.get_trial(session, trial_id))
+    previews = preview_arm(definition, arm_id, language)
+    currency = definition.costs.currency
+    if not previews:
+        click.echo(f"arm '{arm_id}' sends no messages")
+        return
+    for item in previews:
+        when = f"{item.days_before} day(s) before" + (f" at {item.at}" if item.at else "")
+        click.echo(
+            f"{item.position}. {item.channel.upper()} {when}: template {item.template} "
+            f"({item.language})"
+        )
+        if item.channel == "sms":
+            click.echo(
+                f"   {item.encoding}, {item.characters} characters, "
+                f"{item.segments} segment(s), {currency} {item.cost:.2f}"
+            )
+        else:
+            click.echo(f"   letter, {currency} {item.cost:.2f}")
+        for line in item.text.splitlines() or [""]:
+            click.echo(textwrap.indent(line, "   | ") if line else "   |")
+        click.echo()
+    total = sum(item.cost for item in previews)
+    click.echo(f"cost per participant: {currency} {total:.2f}")

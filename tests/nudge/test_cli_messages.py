@@ -1,0 +1,52 @@
+"""Previewing an arm's messages as a participant would receive them."""
+
+from __future__ import annotations
+
+from tests.conftest import EXAMPLE, Cli
+
+
+def test_preview_renders_each_sms_with_its_size_and_cost(cli: Cli) -> None:
+    cli("trial", "create", str(EXAMPLE))
+    result = cli("messages", "preview", "witness-reminders-2027", "--arm", "practical")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "1. SMS 7 day(s) before at 18:00: template practical_7d (en)"
+    assert lines[1] == "   GSM-7, 126 characters, 1 segment(s), GBP 0.04"
+    assert lines[2] == (
+        "   | Hi Alex, you are due at Bristol Crown Court on Thursday 4 March at "
+        "10am. Questions? Call 0117 496 0000. Reply STOP to opt out."
+    )
+    assert lines[-1] == "cost per participant: GBP 0.08"
+
+
+def test_preview_in_welsh_uses_the_welsh_text_and_dates(cli: Cli) -> None:
+    cli("trial", "create", str(EXAMPLE))
+    result = cli(
+        "messages", "preview", "witness-reminders-2027", "--arm", "social_norm", "--language", "cy"
+    )
+    assert "Dydd Iau 4 Mawrth am 10yb" in result.output
+    assert "2. LETTER 14 day(s) before: template social_norm_letter (cy)" in result.output
+    assert "   | Annwyl Alex Example," in result.output
+
+
+def test_a_language_the_template_lacks_falls_back_to_english(cli: Cli) -> None:
+    cli("trial", "create", str(EXAMPLE))
+    result = cli(
+        "messages", "preview", "witness-reminders-2027", "--arm", "practical", "--language", "pl"
+    )
+    assert "template practical_7d (en)" in result.output
+
+
+def test_an_unknown_arm_names_the_arms_there_are(cli: Cli) -> None:
+    cli("trial", "create", str(EXAMPLE))
+    result = cli("messages", "preview", "witness-reminders-2027", "--arm", "nope")
+    assert (result.exit_code, result.output.strip()) == (
+        1,
+        "trial 'witness-reminders-2027' has no arm 'nope' (arms: control, practical, social_norm)",
+    )
+
+
+def test_the_control_arm_sends_nothing(cli: Cli) -> None:
+    cli("trial", "create", str(EXAMPLE))
+    result = cli("messages", "preview", "witness-reminders-2027", "--arm", "control")
+    assert result.output.strip() == "arm 'control' sends no messages"
