@@ -64,4 +64,4 @@ def hearing_time_text(local: datetime, language: str = "en") -> str:
 
 def choose_language(languages: Mapping[str, object], wanted: str | None) -> str:
     """The participant's language when the template has it, English otherwise."""
-    return wanted if wanted in languages else "en"
+    return wanted if wanted is not None and wanted in languages else "en"
