@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Table, func, select, text
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from sqlmodel import Session
 
 from nudge.models.types import UTCDateTime
@@ -39,6 +40,7 @@ def insert_rows(
     """Insert rows (values in `columns` order) in one driver call."""
     if not rows:
         return
+    columns, rows = _with_defaults(table, columns, rows)
     connection = session.connection()
     dialect = connection.dialect
     processors = [
@@ -63,6 +65,23 @@ def insert_rows(
         cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', converted)
     finally:
         cursor.close()
+
+
+def _with_defaults(
+    table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> tuple[Sequence[str], Sequence[Sequence[Any]]]:
+    """Add the scalar defaults the ORM would have filled for columns the caller left out."""
+    given = set(columns)
+    defaults = [
+        (column.name, column.default.arg)
+        for column in table.c
+        if column.name not in given and isinstance(column.default, ScalarElementColumnDefault)
+    ]
+    if not defaults:
+        return columns, rows
+    names = [*columns, *(name for name, _ in defaults)]
+    values = tuple(value for _, value in defaults)
+    return names, [(*row, *values) for row in rows]
 
 
 def _convert(row: Sequence[Any], processors: list[tuple[int, Callable[[Any], Any]]]) -> list[Any]:

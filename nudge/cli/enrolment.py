@@ -14,6 +14,7 @@ from analysis.stats.balance import srm_check
 from experiments import assignments, trials
 from experiments.enrol import EnrolSummary, enrol_file
 from experiments.hearings import update_hearings
+from messages.outbox import after_enrolment, after_hearings_update
 from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
 from nudge.csvout import write_file, write_rows
 
@@ -42,9 +43,14 @@ def enrol(runtime: Runtime, trial_id: str, file: Path, skip_invalid: bool, dry_r
             skip_invalid=skip_invalid,
             progress=tick,
         )
+        outbox = after_enrolment(session, runtime.clock, trial_id, summary)
         if dry_run:
             session.rollback()
     _print_summary(summary, dry_run)
+    click.echo(
+        f"  messages planned    {outbox.planned:>9}  (re-planned {outbox.superseded_and_replanned}"
+        f" after moves; cancelled {outbox.cancelled})"
+    )
     if summary.rejects and not dry_run:
         rejects = file.with_name(f"{file.stem}.rejects.csv")
         write_file(
@@ -105,10 +111,14 @@ def hearings_update(runtime: Runtime, trial_id: str, file: Path) -> None:
     """Apply FILE (case_ref, hearing_start, status): moves, vacations, conclusions."""
     with runtime.session() as session:
         summary = update_hearings(session, runtime.clock, trial_id, file, runtime.actor)
+        outbox = after_hearings_update(session, runtime.clock, trial_id, summary)
     click.echo(
         f"{file}: read {summary.read}, moved {len(summary.moved)}, vacated or concluded "
         f"{len(summary.ended)}, other status changes "
         f"{summary.status_changed - len(summary.ended)}, unchanged {summary.unchanged}"
+    )
+    click.echo(
+        f"messages: re-planned {outbox.superseded_and_replanned}, cancelled {outbox.cancelled}"
     )
 
 

@@ -33,6 +33,7 @@ def test_enrol_prints_a_one_screen_summary(cli: Cli, tmp_path: Path) -> None:
         "  already enrolled            0  (0 with changed contact details)",
         "  hearings moved              0",
         "  rejected                    0",
+        "  messages planned            8  (re-planned 0 after moves; cancelled 0)",
     ]
 
 
@@ -126,11 +127,13 @@ def test_hearings_update_moves_and_vacates_and_keeps_history(cli: Cli, tmp_path:
         "case_ref,hearing_start,status\nC00001,2027-04-01T10:00,adjourned\nC00002,,vacated\n"
     )
     result = cli("hearings", "update", TRIAL, str(update))
-    assert result.output.strip() == (
+    lines = result.output.splitlines()
+    assert lines[0] == (
         f"{update}: read 2, moved 1, vacated or concluded 1, other status changes 1, unchanged 0"
     )
+    assert lines[1].startswith("messages: re-planned ")  # counts: tests/messages/test_outbox.py
     again = cli("hearings", "update", TRIAL, str(update))
-    assert again.output.strip().endswith("unchanged 2")
+    assert again.output.splitlines()[0].endswith("unchanged 2")
 
 
 def test_hearings_update_with_a_bad_row_changes_nothing(cli: Cli, tmp_path: Path) -> None:

@@ -1,0 +1,342 @@
+"""The outbox: planned message rows, re-planned when a hearing moves, cancelled when unsafe.
+
+Rows are planned when someone is randomised, one per (participant, hearing, slot, hearing
+version). Nothing is ever deleted: a moved hearing supersedes its pending rows and plans new
+ones; a vacated hearing, an opt-out, a withdrawn consent or a safeguarding flag cancels them,
+each with its reason, and every change is a message_event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Table, select, update
+from sqlmodel import Session
+
+from experiments import trials
+from experiments.definition import MessageSpec, TrialDefinition
+from experiments.enrol import EnrolSummary
+from experiments.hearings import HearingsSummary
+from messages.schedule import plan_messages
+from nudge.bulk import insert_rows
+from nudge.clock import Clock
+from nudge.models import Arm, Assignment, Hearing, Message, MessageEvent, OptOut, Participant
+
+MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
+EVENTS: Table = MessageEvent.__table__  # type: ignore[attr-defined]
+PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
+ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[attr-defined]
+ARMS: Table = Arm.__table__  # type: ignore[attr-defined]
+HEARINGS: Table = Hearing.__table__  # type: ignore[attr-defined]
+OPT_OUTS: Table = OptOut.__table__  # type: ignore[attr-defined]
+PENDING = ("scheduled",)
+MESSAGE_COLUMNS = (
+    "trial_id",
+    "participant_id",
+    "hearing_id",
+    "hearing_version",
+    "slot",
+    "channel",
+    "template",
+    "language",
+    "due_at",
+    "expires_at",
+    "next_attempt_at",
+    "status",
+    "reason",
+    "updated_at",
+)
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What planning needs to know about one randomised participant and their hearing."""
+
+    participant_id: int
+    arm: str
+    language: str
+    contact_sms: bool
+    contact_letter: bool
+    safeguarding_flag: bool
+    phone: str | None
+    has_address: bool
+    hearing_id: int
+    hearing_version: int
+    hearing_start: datetime
+    hearing_status: str
+
+
+def plan_for_participants(
+    session: Session, clock: Clock, trial_id: str, participant_ids: Sequence[int]
+) -> int:
+    """Plan the arm's messages for newly randomised people; returns the rows written."""
+    definition = trials.current_definition(session, trials.get_trial(session, trial_id))
+    written = 0
+    for start in range(0, len(participant_ids), CHUNK):
+        recipients = _recipients(session, trial_id, participant_ids[start : start + CHUNK])
+        written += _plan(session, clock, trial_id, definition, recipients)
+    return written
+
+
+def replan_moved_hearings(
+    session: Session, clock: Clock, trial_id: str, hearing_ids: Sequence[int]
+) -> int:
+    """Supersede pending rows of moved hearings and plan again from their new dates."""
+    if not hearing_ids:
+        return 0
+    _retire(session, clock, MESSAGES.c.hearing_id.in_(hearing_ids), "superseded", "hearing_moved")
+    people = (
+        session.execute(
+            select(PEOPLE.c.id)
+            .join(HEARINGS, HEARINGS.c.case_id == PEOPLE.c.case_id)
+            .join(ASSIGNMENTS, ASSIGNMENTS.c.participant_id == PEOPLE.c.id)
+            .where(HEARINGS.c.id.in_(hearing_ids))
+        )
+        .scalars()
+        .all()
+    )
+    return plan_for_participants(session, clock, trial_id, list(people))
+
+
+def cancel_for_hearings(
+    session: Session, clock: Clock, hearing_ids: Sequence[int], reason: str = "hearing_vacated"
+) -> int:
+    """A vacated or concluded hearing: nothing more is sent for it."""
+    if not hearing_ids:
+        return 0
+    return _retire(session, clock, MESSAGES.c.hearing_id.in_(hearing_ids), "cancelled", reason)
+
+
+def cancel_unsafe(session: Session, clock: Clock, participant_ids: Sequence[int]) -> int:
+    """After contact details change: cancel what may no longer be sent, by channel."""
+    cancelled = 0
+    for start in range(0, len(participant_ids), CHUNK):
+        rows = session.execute(
+            select(
+                PEOPLE.c.id,
+                PEOPLE.c.safeguarding_flag,
+                PEOPLE.c.contact_sms,
+                PEOPLE.c.contact_letter,
+                PEOPLE.c.phone,
+            ).where(PEOPLE.c.id.in_(participant_ids[start : start + CHUNK]))
+        ).all()
+        for pid, flagged, sms, letter, phone in rows:
+            if flagged:
+                cancelled += _retire(
+                    session, clock, MESSAGES.c.participant_id == pid, "cancelled", "safeguarding"
+                )
+                continue
+            if not sms or not phone:
+                cancelled += _retire(
+                    session,
+                    clock,
+                    (MESSAGES.c.participant_id == pid) & (MESSAGES.c.channel == "sms"),
+                    "cancelled",
+                    "no_consent",
+                )
+            if not letter:
+                cancelled += _retire(
+                    session,
+                    clock,
+                    (MESSAGES.c.participant_id == pid) & (MESSAGES.c.channel == "letter"),
+                    "cancelled",
+                    "no_consent",
+                )
+    return cancelled
+
+
+def cancel_for_phone(session: Session, clock: Clock, phone: str, reason: str = "opted_out") -> int:
+    """An opt-out: every pending SMS to that number, in every trial, is cancelled."""
+    people = select(PEOPLE.c.id).where(PEOPLE.c.phone == phone)
+    where = MESSAGES.c.participant_id.in_(people) & (MESSAGES.c.channel == "sms")
+    return _retire(session, clock, where, "cancelled", reason)
+
+
+def _retire(
+    session: Session, clock: Clock, where: ColumnElement[bool], status: str, reason: str
+) -> int:
+    """Move pending rows matching `where` to a final status, recording an event for each."""
+    now = clock.now()
+    ids = (
+        session.execute(select(MESSAGES.c.id).where(where, MESSAGES.c.status.in_(PENDING)))
+        .scalars()
+        .all()
+    )
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        session.execute(
+            update(MESSAGES)
+            .where(MESSAGES.c.id.in_(chunk))
+            .values(status=status, reason=reason, updated_at=now)
+        )
+        insert_rows(
+            session,
+            EVENTS,
+            ("message_id", "status", "detail", "occurred_at"),
+            [(message_id, status, {"reason": reason}, now) for message_id in chunk],
+        )
+    return len(ids)
+
+
+def _recipients(session: Session, trial_id: str, ids: Iterable[int]) -> list[Recipient]:
+    query = (
+        select(
+            PEOPLE.c.id,
+            ARMS.c.key,
+            PEOPLE.c.language,
+            PEOPLE.c.contact_sms,
+            PEOPLE.c.contact_letter,
+            PEOPLE.c.safeguarding_flag,
+            PEOPLE.c.phone,
+            PEOPLE.c.address,
+            HEARINGS.c.id,
+            HEARINGS.c.version,
+            HEARINGS.c.starts_at,
+            HEARINGS.c.status,
+        )
+        .join(ASSIGNMENTS, ASSIGNMENTS.c.participant_id == PEOPLE.c.id)
+        .join(ARMS, ARMS.c.id == ASSIGNMENTS.c.arm_id)
+        .join(HEARINGS, HEARINGS.c.case_id == PEOPLE.c.case_id)
+        .where(PEOPLE.c.trial_id == trial_id, PEOPLE.c.id.in_(list(ids)))
+    )
+    return [
+        Recipient(
+            pid,
+            arm,
+            language,
+            sms,
+            letter,
+            flagged,
+            phone,
+            bool(address),
+            hid,
+            version,
+            starts_at,
+            status,
+        )
+        for (
+            pid,
+            arm,
+            language,
+            sms,
+            letter,
+            flagged,
+            phone,
+            address,
+            hid,
+            version,
+            starts_at,
+            status,
+        ) in session.execute(query)
+    ]
+
+
+def _plan(
+    session: Session,
+    clock: Clock,
+    trial_id: str,
+    definition: TrialDefinition,
+    recipients: list[Recipient],
+) -> int:
+    now = clock.now()
+    zone = ZoneInfo(definition.timezone)
+    specs = {arm.id: arm.messages for arm in definition.arms}
+    opted_out = _opted_out(session, [r.phone for r in recipients if r.phone])
+    rows = []
+    for recipient in recipients:
+        arm_specs = specs[recipient.arm]
+        if not arm_specs:
+            continue
+        planned = plan_messages(
+            arm_specs,
+            hearing_start=recipient.hearing_start,
+            now=now,
+            zone=zone,
+            sending=definition.sending,
+        )
+        for spec, plan in zip(arm_specs, planned, strict=True):
+            status, reason = plan.status, plan.reason
+            blocked = _blocked(recipient, spec, opted_out)
+            if blocked is not None:
+                status, reason = "skipped", blocked
+            due = plan.due_at or now
+            rows.append(
+                (
+                    trial_id,
+                    recipient.participant_id,
+                    recipient.hearing_id,
+                    recipient.hearing_version,
+                    plan.slot,
+                    spec.channel,
+                    spec.template,
+                    _language(definition, spec, recipient.language),
+                    due,
+                    plan.expires_at or due,
+                    due,
+                    status,
+                    reason,
+                    now,
+                )
+            )
+    insert_rows(session, MESSAGES, MESSAGE_COLUMNS, rows)
+    return len(rows)
+
+
+def _blocked(recipient: Recipient, spec: MessageSpec, opted_out: set[str]) -> str | None:
+    """Why this person must not get this message at all, or None. Safety comes first."""
+    if recipient.safeguarding_flag:
+        return "safeguarding"
+    if recipient.hearing_status in ("vacated", "concluded"):
+        return "hearing_vacated"
+    if spec.channel == "sms":
+        if not recipient.contact_sms or not recipient.phone:
+            return "no_consent"
+        if recipient.phone in opted_out:
+            return "opted_out"
+    elif not recipient.contact_letter or not recipient.has_address:
+        return "no_consent"
+    return None
+
+
+def _language(definition: TrialDefinition, spec: MessageSpec, wanted: str) -> str:
+    texts = definition.templates.get(spec.template, {})
+    return wanted if wanted in texts else "en"
+
+
+def _opted_out(session: Session, phones: list[str]) -> set[str]:
+    if not phones:
+        return set()
+    return set(
+        session.execute(select(OPT_OUTS.c.phone).where(OPT_OUTS.c.phone.in_(phones))).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class OutboxChanges:
+    planned: int = 0
+    superseded_and_replanned: int = 0
+    cancelled: int = 0
+
+
+def after_enrolment(
+    session: Session, clock: Clock, trial_id: str, summary: EnrolSummary
+) -> OutboxChanges:
+    """What an import means for the outbox, in the import's own transaction."""
+    cancelled = cancel_unsafe(session, clock, summary.changed_participants)
+    replanned = replan_moved_hearings(session, clock, trial_id, summary.moved_hearings)
+    planned = plan_for_participants(session, clock, trial_id, summary.new_assignments)
+    return OutboxChanges(planned, replanned, cancelled)
+
+
+def after_hearings_update(
+    session: Session, clock: Clock, trial_id: str, summary: HearingsSummary
+) -> OutboxChanges:
+    """Moved hearings are re-planned; vacated and concluded ones cancel what is pending."""
+    cancelled = cancel_for_hearings(session, clock, summary.ended)
+    still_on = [h for h in summary.moved if h not in set(summary.ended)]
+    replanned = replan_moved_hearings(session, clock, trial_id, still_on)
+    return OutboxChanges(0, replanned, cancelled)

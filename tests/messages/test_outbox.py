@@ -1,0 +1,199 @@
+"""The outbox: planned when randomised, re-planned when moved, cancelled when unsafe."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from experiments.enrol import enrol_file
+from experiments.hearings import update_hearings
+from messages.outbox import after_enrolment, after_hearings_update, cancel_for_phone
+from nudge.clock import FixedClock
+from nudge.models import Arm, Assignment, Message, MessageEvent, OptOut, Participant
+from tests.factories import launch, person, write_people
+
+TRIAL = "witness-reminders-2027"
+
+
+@pytest.fixture
+def unguarded(example_dir: Path) -> Path:
+    """The example trial without its safeguarding rule, so flagged people are randomised."""
+    path = example_dir / "witness-reminders.yaml"
+    path.write_text(
+        path.read_text().replace("    - {field: safeguarding_flag, equals: false}\n", "")
+    )
+    return path
+
+
+def enrol(session: Session, clock: FixedClock, path: Path) -> None:
+    summary = enrol_file(session, clock, TRIAL, path, "test")
+    after_enrolment(session, clock, TRIAL, summary)
+    session.commit()
+
+
+def arms_of(session: Session) -> dict[str, str]:
+    """participant_ref -> arm key."""
+    query = (
+        select(Participant.participant_ref, Arm.key)
+        .join(Assignment, Assignment.participant_id == Participant.id)
+        .join(Arm, Arm.id == Assignment.arm_id)
+    )
+    return dict(session.exec(query).all())
+
+
+def messages_of(session: Session, ref: str) -> list[Message]:
+    query = (
+        select(Message)
+        .join(Participant, Participant.id == Message.participant_id)
+        .where(Participant.participant_ref == ref)
+        .order_by(Message.id)
+    )
+    return list(session.exec(query).all())
+
+
+def treated(session: Session, arm: str = "social_norm") -> str:
+    return next(ref for ref, key in sorted(arms_of(session).items()) if key == arm)
+
+
+def test_each_randomised_person_gets_their_arms_messages(
+    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+) -> None:
+    launch(session, clock, example_dir / "witness-reminders.yaml")
+    enrol(session, clock, write_people(tmp_path / "p.csv", [person(i) for i in range(1, 13)]))
+    arms = Counter(arms_of(session).values())
+    rows = session.exec(select(Message)).all()
+    assert len(rows) == 2 * arms["practical"] + 2 * arms["social_norm"]
+    assert Counter(m.channel for m in rows) == {
+        "sms": arms["practical"] * 2 + arms["social_norm"],
+        "letter": arms["social_norm"],
+    }
+    assert {m.status for m in rows} == {"scheduled"}
+    first = messages_of(session, treated(session))
+    assert [(m.slot, m.channel, m.template) for m in first] == [
+        (0, "sms", "social_norm_7d"),
+        (1, "letter", "social_norm_letter"),
+    ]
+    # The hearing is Thursday 4 March 2027 at 10:00 GMT: the SMS goes at 18:00 a week before.
+    assert first[0].due_at.isoformat() == "2027-02-25T18:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"safeguarding_flag": "yes"}, [("skipped", "safeguarding"), ("skipped", "safeguarding")]),
+        ({"contact_letter": "no"}, [("scheduled", None), ("skipped", "no_consent")]),
+    ],
+)
+def test_an_unsafe_channel_means_no_message_with_the_reason_recorded(
+    session: Session,
+    clock: FixedClock,
+    unguarded: Path,
+    tmp_path: Path,
+    overrides: dict[str, str],
+    expected: list[tuple[str, str | None]],
+) -> None:
+    launch(session, clock, unguarded)
+    rows = [person(i, **overrides) for i in range(1, 13)]
+    enrol(session, clock, write_people(tmp_path / "p.csv", rows))
+    ref = treated(session)
+    assert [(m.status, m.reason) for m in messages_of(session, ref)] == expected
+
+
+def test_an_opted_out_number_is_never_planned_an_sms(
+    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+) -> None:
+    launch(session, clock, example_dir / "witness-reminders.yaml")
+    session.add(OptOut(phone="+447700900001", source="STOP", opted_out_at=clock.now()))
+    session.commit()
+    rows = [person(i, phone="07700 900001") for i in range(1, 13)]
+    enrol(session, clock, write_people(tmp_path / "p.csv", rows))
+    ref = treated(session)
+    assert [(m.channel, m.status, m.reason) for m in messages_of(session, ref)] == [
+        ("sms", "skipped", "opted_out"),
+        ("letter", "scheduled", None),
+    ]
+
+
+def test_an_adjournment_supersedes_pending_messages_and_plans_from_the_new_date(
+    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+) -> None:
+    launch(session, clock, example_dir / "witness-reminders.yaml")
+    rows = [person(i) for i in range(1, 13)]
+    enrol(session, clock, write_people(tmp_path / "a.csv", rows))
+    ref = treated(session)
+    moved = [dict(r, hearing_start="2027-04-15T10:00") for r in rows]
+    enrol(session, clock, write_people(tmp_path / "b.csv", moved))
+    history = messages_of(session, ref)
+    assert [(m.hearing_version, m.slot, m.status, m.reason) for m in history] == [
+        (1, 0, "superseded", "hearing_moved"),
+        (1, 1, "superseded", "hearing_moved"),
+        (2, 0, "scheduled", None),
+        (2, 1, "scheduled", None),
+    ]
+    assert history[2].due_at.isoformat() == "2027-04-08T17:00:00+00:00"  # 18:00 BST
+    events = session.exec(select(MessageEvent).where(MessageEvent.message_id == history[0].id))
+    assert [(e.status, e.detail) for e in events] == [("superseded", {"reason": "hearing_moved"})]
+
+
+def test_a_vacated_hearing_cancels_what_is_pending(
+    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+) -> None:
+    launch(session, clock, example_dir / "witness-reminders.yaml")
+    enrol(session, clock, write_people(tmp_path / "a.csv", [person(i) for i in range(1, 13)]))
+    ref = treated(session)
+    case = ref.replace("P", "C")
+    update = tmp_path / "h.csv"
+    update.write_text(f"case_ref,hearing_start,status\n{case},,vacated\n")
+    summary = update_hearings(session, clock, TRIAL, update, "test")
+    changes = after_hearings_update(session, clock, TRIAL, summary)
+    session.commit()
+    assert changes.cancelled == 2
+    assert {(m.status, m.reason) for m in messages_of(session, ref)} == {
+        ("cancelled", "hearing_vacated")
+    }
+
+
+def test_a_safeguarding_flag_set_later_cancels_everything_pending(
+    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+) -> None:
+    launch(session, clock, example_dir / "witness-reminders.yaml")
+    rows = [person(i) for i in range(1, 13)]
+    enrol(session, clock, write_people(tmp_path / "a.csv", rows))
+    ref = treated(session)
+    flagged = [dict(r, safeguarding_flag="yes") if r["participant_ref"] == ref else r for r in rows]
+    enrol(session, clock, write_people(tmp_path / "b.csv", flagged))
+    assert {(m.status, m.reason) for m in messages_of(session, ref)} == {
+        ("cancelled", "safeguarding")
+    }
+
+
+def test_withdrawn_consent_to_texts_cancels_only_the_texts(
+    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+) -> None:
+    launch(session, clock, example_dir / "witness-reminders.yaml")
+    rows = [person(i) for i in range(1, 13)]
+    enrol(session, clock, write_people(tmp_path / "a.csv", rows))
+    ref = treated(session)
+    withdrawn = [dict(r, contact_sms="no") if r["participant_ref"] == ref else r for r in rows]
+    enrol(session, clock, write_people(tmp_path / "b.csv", withdrawn))
+    assert [(m.channel, m.status, m.reason) for m in messages_of(session, ref)] == [
+        ("sms", "cancelled", "no_consent"),
+        ("letter", "scheduled", None),
+    ]
+
+
+def test_an_opt_out_cancels_every_pending_text_to_that_number(
+    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+) -> None:
+    launch(session, clock, example_dir / "witness-reminders.yaml")
+    enrol(session, clock, write_people(tmp_path / "a.csv", [person(i) for i in range(1, 13)]))
+    ref = treated(session, "practical")
+    phone = session.exec(select(Participant.phone).where(Participant.participant_ref == ref)).one()
+    assert phone is not None
+    cancelled = cancel_for_phone(session, clock, phone)
+    session.commit()
+    assert cancelled >= 2
+    assert {(m.status, m.reason) for m in messages_of(session, ref)} == {("cancelled", "opted_out")}
