@@ -95,7 +95,9 @@ def _processor(table: Table, name: str, dialect: Any) -> Callable[[Any], Any] | 
     column_type = table.c[name].type
     if column_type.__class__.__name__ == "JSON":
         return _json  # COPY and sqlite3 both take JSON as its text
-    process = column_type.bind_processor(dialect)
+    # The dialect's own implementation: SQLite's DATETIME formats the text SQLAlchemy reads
+    # back and compares with; the generic type would leave that to sqlite3's adapter.
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
     if process is None or not isinstance(column_type, UTCDateTime):
         return process
     # An import stamps every row with the same few instants: convert each one once.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nudge.cli.dispatching import dispatch, worker
 from nudge.cli.enrolment import assignments_group, balance, enrol, hearings
 from nudge.cli.messages import messages_group
 from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
@@ -34,7 +35,17 @@ def db_upgrade(runtime: Runtime) -> None:
     click.echo("database upgraded" if changed else "database already up to date")
 
 
-for command in (trial, enrol, hearings, assignments_group, balance, users, messages_group):
+for command in (
+    trial,
+    enrol,
+    hearings,
+    assignments_group,
+    balance,
+    users,
+    messages_group,
+    dispatch,
+    worker,
+):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -1,7 +1,14 @@
 """All tables, imported in one place so Alembic and the app see the whole schema."""
 
 from nudge.models.access import ROLES, AuditEvent, User
-from nudge.models.messaging import MESSAGE_STATUSES, InboundMessage, Message, MessageEvent, OptOut
+from nudge.models.messaging import (
+    MESSAGE_STATUSES,
+    InboundMessage,
+    Message,
+    MessageEvent,
+    OptOut,
+    SendWindow,
+)
 from nudge.models.outcomes import Outcome
 from nudge.models.people import (
     HEARING_STATUSES,
@@ -33,6 +40,7 @@ __all__ = [
     "OptOut",
     "Outcome",
     "Participant",
+    "SendWindow",
     "StratumCounter",
     "Trial",
     "TrialVersion",

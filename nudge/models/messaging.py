@@ -98,3 +98,12 @@ class OptOut(SQLModel, table=True):
     phone: str = Field(max_length=20, unique=True)
     source: str = Field(max_length=30)
     opted_out_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SendWindow(SQLModel, table=True):
+    """A trial's shared sending pace: the next free send slot, reserved under a row lock."""
+
+    __tablename__ = "send_window"
+
+    trial_id: str = Field(foreign_key="trial.id", primary_key=True, max_length=100)
+    next_free_at: datetime = Field(sa_type=UTCDateTime)

@@ -22,6 +22,7 @@ from tests.conftest import (
 CORE_TABLES = {
     "trial",
     "trial_version",
+    "send_window",
     "arm",
     "case",
     "hearing",

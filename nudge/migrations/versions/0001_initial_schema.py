@@ -91,6 +91,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('trial_id', 'case_ref')
     )
+    op.create_table('send_window',
+    sa.Column('trial_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('next_free_at', nudge.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['trial_id'], ['trial.id'], ),
+    sa.PrimaryKeyConstraint('trial_id')
+    )
     op.create_table('stratum_counter',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('trial_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -350,6 +356,7 @@ def downgrade() -> None:
 
     op.drop_table('trial_version')
     op.drop_table('stratum_counter')
+    op.drop_table('send_window')
     op.drop_table('case')
     with op.batch_alter_table('arm', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_arm_trial_id'))

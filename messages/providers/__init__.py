@@ -1,0 +1,1 @@
+"""SMS providers behind one small protocol: the console (default) and Twilio."""

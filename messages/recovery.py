@@ -1,0 +1,100 @@
+"""Housekeeping after a crash: expired claims go back; interrupted sends are reconciled.
+
+A message left in `sending` may or may not have reached the provider. It is never sent again
+blindly: the provider's own list for that number since the attempt decides. Found: `sent`.
+Nothing there: back to `scheduled` (or `failed`, expired). The provider cannot be asked:
+`unknown`, for staff to look at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, Table, update
+from sqlmodel import Session, col, select
+
+from messages.providers.base import SmsProvider
+from messages.render import RenderCache
+from nudge.clock import Clock
+from nudge.errors import ProviderError
+from nudge.models import Message, MessageEvent
+
+MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
+LOOKBACK = timedelta(minutes=5)  # clocks differ a little between us and the provider
+
+
+@dataclass
+class RecoveryResult:
+    released: int = 0
+    confirmed_sent: int = 0
+    requeued: int = 0
+    unknown: int = 0
+
+
+def recover(
+    engine: Engine, clock: Clock, provider: SmsProvider, public_url: str | None = None
+) -> RecoveryResult:
+    result = RecoveryResult()
+    now = clock.now()
+    with Session(engine, expire_on_commit=False) as session:
+        released = session.execute(
+            update(MESSAGES)
+            .where(MESSAGES.c.status == "claimed", MESSAGES.c.lease_until < now)
+            .values(status="scheduled", lease_owner=None, lease_until=None, updated_at=now)
+        )
+        result.released = released.rowcount  # type: ignore[attr-defined]
+        stuck = session.exec(
+            select(Message).where(Message.status == "sending", col(Message.lease_until) < now)
+        ).all()
+        renderer = RenderCache(public_url)
+        for message in stuck:
+            _reconcile(session, provider, renderer, message, now, result)
+        session.commit()
+    return result
+
+
+def _reconcile(
+    session: Session,
+    provider: SmsProvider,
+    renderer: RenderCache,
+    message: Message,
+    now: datetime,
+    result: RecoveryResult,
+) -> None:
+    attempt_started = message.updated_at
+    prepared = renderer.prepare(session, message, attempt_started)
+    body = None if isinstance(prepared, str) else prepared[0].body
+    phone = None if isinstance(prepared, str) else prepared[0].to
+    try:
+        records = provider.find_sent(phone, attempt_started - LOOKBACK) if phone else []
+    except ProviderError as error:
+        _set(session, message, "unknown", now, f"reconcile failed: {error.message}")
+        result.unknown += 1
+        return
+    match = next((r for r in records if r.body == body), None)
+    if match is not None:
+        message.provider_id, message.sent_at = match.provider_id, match.created_at
+        _set(session, message, "sent", now, "reconciled with the provider's records")
+        result.confirmed_sent += 1
+    elif phone is None:
+        _set(session, message, "unknown", now, "cannot tell what was sent")
+        result.unknown += 1
+    elif now < message.expires_at:
+        message.next_attempt_at = now
+        _set(session, message, "scheduled", now, "not sent before the crash: queued again")
+        result.requeued += 1
+    else:
+        message.reason = "expired"
+        _set(session, message, "failed", now, "not sent before the crash, and now too late")
+
+
+def _set(session: Session, message: Message, status: str, now: datetime, note: str) -> None:
+    message.status, message.updated_at = status, now
+    message.lease_owner = message.lease_until = None
+    session.add(message)
+    session.add(
+        MessageEvent(
+            message_id=message.id or 0, status=status, detail={"note": note}, occurred_at=now
+        )
+    )

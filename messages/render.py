@@ -1,0 +1,123 @@
+"""The last check before a text goes, and the text itself, for one claimed message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select
+from sqlmodel import Session, col
+
+from experiments import trials
+from experiments.definition import TrialDefinition
+from messages.providers.base import OutgoingSms
+from messages.segments import count_segments
+from messages.templates import choose_language, hearing_date_text, hearing_time_text, render
+from nudge.models import Hearing, Message, OptOut, Participant, Trial
+
+TWILIO_MAX_VALIDITY_S = 36_000
+Prepared = tuple[OutgoingSms, int, float, float]
+
+
+class RenderCache:
+    """Renders claimed messages, reading each trial's definition once per dispatch run."""
+
+    def __init__(self, public_url: str | None) -> None:
+        self.public_url = public_url
+        self.definitions: dict[str, tuple[str, TrialDefinition]] = {}
+
+    def prepare(self, session: Session, message: Message, now: datetime) -> Prepared | str:
+        """The text to send with its segments, cost and the trial's rate; or why not to send."""
+        status, definition = self._definition(session, message.trial_id)
+        participant = session.get(Participant, message.participant_id)
+        hearing = session.get(Hearing, message.hearing_id)
+        assert participant is not None and hearing is not None
+        withheld = _withheld(session, status, participant, hearing, message, now)
+        if withheld is not None:
+            return withheld
+        assert participant.phone is not None
+        texts = definition.templates[message.template]
+        language = choose_language(texts, message.language)
+        body = render(
+            str(texts[language]),
+            context(definition, participant, hearing, now, language),
+            channel="sms",
+        )
+        segments = count_segments(body).segments
+        remaining = int((message.expires_at - now).total_seconds())
+        sms = OutgoingSms(
+            message_id=message.id or 0,
+            to=participant.phone,
+            body=body,
+            sender=definition.sending.sms_from,
+            status_callback=f"{self.public_url}/webhooks/twilio/status"
+            if self.public_url
+            else None,
+            validity_seconds=max(1, min(remaining, TWILIO_MAX_VALIDITY_S)),
+        )
+        cost = round(segments * definition.costs.sms_segment, 4)
+        return sms, segments, cost, definition.sending.max_per_second
+
+    def _definition(self, session: Session, trial_id: str) -> tuple[str, TrialDefinition]:
+        if trial_id not in self.definitions:
+            trial = session.get(Trial, trial_id)
+            assert trial is not None
+            self.definitions[trial_id] = (trial.status, trials.current_definition(session, trial))
+        return self.definitions[trial_id]
+
+
+def _withheld(
+    session: Session,
+    trial_status: str,
+    participant: Participant,
+    hearing: Hearing,
+    message: Message,
+    now: datetime,
+) -> str | None:
+    """Checked again at the last moment: anything may have changed since planning."""
+    if participant.safeguarding_flag:
+        return "safeguarding"
+    if not participant.contact_sms or not participant.phone:
+        return "no_consent"
+    if session.execute(select(exists().where(col(OptOut.phone) == participant.phone))).scalar():
+        return "opted_out"
+    if hearing.status in ("vacated", "concluded"):
+        return "hearing_vacated"
+    if hearing.version != message.hearing_version:
+        return "hearing_moved"
+    if now >= message.expires_at or now >= hearing.starts_at:
+        return "expired"
+    if trial_status != "live":
+        return "trial_not_live"
+    return None
+
+
+def context(
+    definition: TrialDefinition,
+    participant: Participant,
+    hearing: Hearing,
+    now: datetime,
+    language: str,
+) -> dict[str, Any]:
+    """The placeholders a template may use, filled for one participant and hearing."""
+    zone = ZoneInfo(definition.timezone)
+    local_hearing = hearing.starts_at.astimezone(zone)
+    values: dict[str, Any] = dict(participant.attributes)
+    values.update(
+        first_name=participant.first_name or "",
+        last_name=participant.last_name or "",
+        role=participant.role,
+        language=participant.language,
+        postcode=participant.postcode,
+        court=hearing.court,
+        court_name=hearing.court_name,
+        hearing_date=hearing_date_text(local_hearing, language),
+        hearing_time=hearing_time_text(local_hearing, language),
+        care_unit_phone=definition.sending.care_unit_phone or "",
+        days_until=(local_hearing.date() - now.astimezone(zone).date()).days,
+    )
+    for index in range(5):
+        address = participant.address
+        values[f"address_line_{index + 1}"] = address[index] if index < len(address) else ""
+    return values

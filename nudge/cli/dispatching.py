@@ -1,0 +1,126 @@
+"""`nudge dispatch` (send what is due, then exit) and `nudge worker` (keep doing so)."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from messages.dispatch import DispatchResult, dispatch_due
+from messages.providers.base import SmsProvider
+from messages.providers.console import ConsoleProvider
+from messages.recovery import RecoveryResult, recover
+from nudge.cli.runtime import Runtime, pass_runtime
+from nudge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def provider_for(runtime: Runtime) -> SmsProvider:
+    settings = runtime.settings
+    if settings.sms_provider == "console":
+        return ConsoleProvider(settings.outbox_dir, runtime.clock)
+    raise ConfigError(
+        "NUDGE_SMS_PROVIDER=twilio is not available in this version yet; use "
+        "console (the default) to rehearse"
+    )
+
+
+@contextmanager
+def single_sqlite_worker(runtime: Runtime) -> Iterator[None]:
+    """SQLite has one writer: refuse a second dispatcher instead of letting them collide."""
+    if not runtime.settings.is_sqlite:
+        yield
+        return
+    database = runtime.settings.database_url.split("///", 1)[-1] or "memory"
+    path = Path(f"{database}.dispatch.lock")
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another worker is already sending from {database}; with SQLite "
+                "only one may run at a time (use PostgreSQL for several)"
+            ) from None
+        yield
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_once(runtime: Runtime, provider: SmsProvider) -> tuple[RecoveryResult, DispatchResult]:
+    public = runtime.settings.public_url
+    recovered = recover(runtime.engine, runtime.clock, provider, public)
+    sent = dispatch_due(
+        runtime.engine,
+        runtime.clock,
+        provider,
+        worker=_worker_name(),
+        sleep=time.sleep,
+        public_url=public,
+    )
+    return recovered, sent
+
+
+def _describe(recovered: RecoveryResult, sent: DispatchResult) -> str:
+    text = (
+        f"sent {sent.sent}, retrying later {sent.retried}, failed {sent.failed}, withheld "
+        f"{sent.withheld}, awaiting reconciliation {sent.ambiguous}"
+    )
+    if sent.reasons:
+        text += " (" + ", ".join(f"{k} {v}" for k, v in sorted(sent.reasons.items())) + ")"
+    if recovered.released or recovered.confirmed_sent or recovered.requeued or recovered.unknown:
+        text += (
+            f"; recovered: {recovered.released} claims released, "
+            f"{recovered.confirmed_sent} confirmed sent, {recovered.requeued} queued "
+            f"again, {recovered.unknown} unknown"
+        )
+    return text
+
+
+@click.command("dispatch")
+@pass_runtime
+def dispatch(runtime: Runtime) -> None:
+    """Send every text that is due now, then exit."""
+    provider = provider_for(runtime)
+    with single_sqlite_worker(runtime):
+        recovered, sent = run_once(runtime, provider)
+    click.echo(_describe(recovered, sent))
+
+
+@click.command("worker")
+@click.option(
+    "--every",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 3600),
+    help="Seconds between dispatch runs.",
+)
+@pass_runtime
+def worker(runtime: Runtime, every: int) -> None:
+    """Keep sending: dispatch and housekeeping every few seconds, until stopped."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    provider = provider_for(runtime)
+    with single_sqlite_worker(runtime):
+        scheduler = BlockingScheduler(timezone="UTC")
+
+        def tick() -> None:
+            recovered, sent = run_once(runtime, provider)
+            if sent.sent or sent.failed or recovered.requeued or recovered.unknown:
+                log.info("dispatch: %s", _describe(recovered, sent))
+
+        scheduler.add_job(tick, "interval", seconds=every, max_instances=1, coalesce=True)
+        click.echo(f"worker {_worker_name()} sending every {every}s; stop with Ctrl-C")
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            scheduler.shutdown(wait=False)

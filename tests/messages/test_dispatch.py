@@ -1,0 +1,247 @@
+"""Sending exactly once: due texts go, unsafe ones are withheld, failures retried or recorded."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from experiments.enrol import enrol_file
+from messages.dispatch import dispatch_due
+from messages.outbox import after_enrolment
+from messages.providers.base import OutgoingSms, SendReceipt
+from messages.providers.console import ConsoleProvider
+from messages.recovery import recover
+from nudge.clock import FixedClock
+from nudge.errors import ProviderError
+from nudge.models import Message, MessageEvent, OptOut, Participant
+from tests.factories import launch, person, write_people
+
+TRIAL = "witness-reminders-2027"
+FIRST_DUE = datetime(2027, 2, 25, 18, tzinfo=UTC)  # 18:00 a week before 4 March
+
+
+class ScriptedProvider(ConsoleProvider):
+    """The console provider, but the calls named in `failures` raise instead (or as well)."""
+
+    def __init__(
+        self,
+        outbox: Path,
+        clock: FixedClock,
+        failures: dict[int, ProviderError],
+        send_then_fail: bool = False,
+    ) -> None:
+        super().__init__(outbox, clock)
+        self.failures, self.send_then_fail, self.calls = failures, send_then_fail, 0
+
+    def send(self, sms: OutgoingSms) -> SendReceipt:
+        self.calls += 1
+        error = self.failures.get(self.calls)
+        if error is None:
+            return super().send(sms)
+        if self.send_then_fail:
+            super().send(sms)
+        raise error
+
+
+@pytest.fixture
+def texts(session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path) -> list[int]:
+    """A live trial with 12 people enrolled; returns the ids of the SMS due first."""
+    launch(session, clock, example_dir / "witness-reminders.yaml")
+    path = write_people(tmp_path / "people.csv", [person(i) for i in range(1, 13)])
+    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    session.commit()
+    return list(
+        session.exec(
+            select(Message.id).where(Message.channel == "sms", Message.due_at == FIRST_DUE)
+        ).all()
+    )  # type: ignore[arg-type]
+
+
+def statuses(session: Session, ids: list[int]) -> list[tuple[str, str | None]]:
+    session.expire_all()
+    rows = session.exec(select(Message).where(col(Message.id).in_(ids)).order_by(Message.id))
+    return [(m.status, m.reason) for m in rows]
+
+
+def test_nothing_is_sent_before_it_is_due(
+    engine: Engine, clock: FixedClock, texts: list[int], tmp_path: Path
+) -> None:
+    result = dispatch_due(engine, clock, ConsoleProvider(tmp_path / "out", clock), worker="w")
+    assert result.sent == 0 and not (tmp_path / "out").exists()
+
+
+def test_due_texts_are_sent_once_with_provider_ids_and_costs(
+    engine: Engine, session: Session, clock: FixedClock, texts: list[int], tmp_path: Path
+) -> None:
+    clock.set(FIRST_DUE)
+    outbox = tmp_path / "out"
+    result = dispatch_due(
+        engine,
+        clock,
+        ConsoleProvider(outbox, clock),
+        worker="w",
+        sleep=lambda s: clock.advance(timedelta(seconds=s)),
+    )
+    assert result.sent == len(texts) > 0
+    assert statuses(session, texts) == [("sent", None)] * len(texts)
+    lines = [json.loads(x) for x in (outbox / "sms-2027-02-25.jsonl").read_text().splitlines()]
+    assert sorted(x["message_id"] for x in lines) == sorted(texts)
+    sent = session.get(Message, texts[0])
+    assert sent is not None and sent.provider_id and sent.segments >= 1 and sent.cost > 0
+    assert "Thursday 4 March at 10am" in lines[0]["body"]
+    again = dispatch_due(engine, clock, ConsoleProvider(outbox, clock), worker="w")
+    assert again.sent == 0  # nothing twice
+
+
+def test_the_trials_rate_limit_spaces_the_sends(
+    engine: Engine, session: Session, clock: FixedClock, texts: list[int], tmp_path: Path
+) -> None:
+    clock.set(FIRST_DUE)
+    dispatch_due(
+        engine,
+        clock,
+        ConsoleProvider(tmp_path / "out", clock),
+        worker="w",
+        sleep=lambda s: clock.advance(timedelta(seconds=s)),
+    )
+    times = sorted(
+        m.sent_at
+        for m in session.exec(select(Message).where(col(Message.id).in_(texts)))
+        if m.sent_at
+    )
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    assert gaps and min(gaps) >= 0.1 - 1e-9  # 10 a second, the example's max_per_second
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ("safeguarding", "safeguarding"),
+        ("opt_out", "opted_out"),
+        ("late", "expired"),
+    ],
+)
+def test_a_text_that_became_unsafe_is_withheld_at_the_last_moment(
+    engine: Engine,
+    session: Session,
+    clock: FixedClock,
+    texts: list[int],
+    tmp_path: Path,
+    change: str,
+    reason: str,
+) -> None:
+    message = session.get(Message, texts[0])
+    assert message is not None
+    participant = session.get(Participant, message.participant_id)
+    assert participant is not None and participant.phone is not None
+    if change == "safeguarding":
+        participant.safeguarding_flag = True
+    elif change == "opt_out":
+        session.add(OptOut(phone=participant.phone, source="STOP", opted_out_at=clock.now()))
+    session.commit()
+    clock.set(FIRST_DUE if change != "late" else datetime(2027, 3, 4, 10, 30, tzinfo=UTC))
+    result = dispatch_due(
+        engine,
+        clock,
+        ConsoleProvider(tmp_path / "out", clock),
+        worker="w",
+        sleep=lambda s: clock.advance(timedelta(seconds=s)),
+    )
+    assert statuses(session, [texts[0]]) == [("cancelled", reason)]
+    assert result.withheld >= 1
+
+
+def test_a_transient_error_is_retried_later_and_a_permanent_one_recorded(
+    engine: Engine, session: Session, clock: FixedClock, texts: list[int], tmp_path: Path
+) -> None:
+    clock.set(FIRST_DUE)
+    provider = ScriptedProvider(
+        tmp_path / "out",
+        clock,
+        {
+            1: ProviderError("Too Many Requests", code="20429", transient=True),
+            2: ProviderError("The 'To' number is not a valid phone number", code="21211"),
+        },
+    )
+    result = dispatch_due(
+        engine, clock, provider, worker="w", sleep=lambda s: clock.advance(timedelta(seconds=s))
+    )
+    assert (result.retried, result.failed) == (1, 1)
+    first, second = statuses(session, texts[:2])
+    assert first == ("scheduled", None) and second == ("failed", "invalid_number")
+    retry = session.get(Message, texts[0])
+    assert retry is not None and retry.next_attempt_at > clock.now() - timedelta(seconds=5)
+    assert retry.attempts == 1 and retry.last_error == "20429 Too Many Requests"
+
+
+def test_an_ambiguous_failure_is_reconciled_not_sent_again(
+    engine: Engine, session: Session, clock: FixedClock, texts: list[int], tmp_path: Path
+) -> None:
+    clock.set(FIRST_DUE)
+    outbox = tmp_path / "out"
+    went_out = ScriptedProvider(
+        outbox,
+        clock,
+        {1: ProviderError("read timed out", transient=True, ambiguous=True)},
+        send_then_fail=True,
+    )
+    dispatch_due(
+        engine, clock, went_out, worker="w", sleep=lambda s: clock.advance(timedelta(seconds=s))
+    )
+    assert statuses(session, [texts[0]]) == [("sending", None)]
+    clock.advance(timedelta(minutes=3))
+    result = recover(engine, clock, ConsoleProvider(outbox, clock))
+    assert (result.confirmed_sent, result.requeued) == (1, 0)
+    assert statuses(session, [texts[0]]) == [("sent", None)]
+    lines = (outbox / "sms-2027-02-25.jsonl").read_text().splitlines()
+    assert sum(json.loads(x)["message_id"] == texts[0] for x in lines) == 1
+
+
+def test_an_interrupted_send_that_never_reached_the_provider_is_queued_again(
+    engine: Engine, session: Session, clock: FixedClock, texts: list[int], tmp_path: Path
+) -> None:
+    clock.set(FIRST_DUE)
+    lost = ScriptedProvider(
+        tmp_path / "out",
+        clock,
+        {1: ProviderError("connection reset", transient=True, ambiguous=True)},
+    )
+    dispatch_due(
+        engine, clock, lost, worker="w", sleep=lambda s: clock.advance(timedelta(seconds=s))
+    )
+    clock.advance(timedelta(minutes=3))
+    result = recover(engine, clock, ConsoleProvider(tmp_path / "out", clock))
+    assert result.requeued == 1 and statuses(session, [texts[0]]) == [("scheduled", None)]
+    events = session.exec(
+        select(MessageEvent.status)
+        .where(MessageEvent.message_id == texts[0])
+        .order_by(MessageEvent.id)
+    ).all()
+    assert events == ["sending", "scheduled"]
+
+
+def test_dispatch_logs_no_names_numbers_or_texts(
+    engine: Engine,
+    clock: FixedClock,
+    texts: list[int],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock.set(FIRST_DUE)
+    with caplog.at_level(logging.DEBUG):
+        dispatch_due(
+            engine,
+            clock,
+            ConsoleProvider(tmp_path / "out", clock),
+            worker="w",
+            sleep=lambda s: clock.advance(timedelta(seconds=s)),
+        )
+    logged = caplog.text
+    assert "console SMS for message" in logged
+    assert "7700" not in logged and "Testy" not in logged and "McTestface" not in logged
