@@ -51,7 +51,7 @@ class RenderCache:
             to=participant.phone,
             body=body,
             sender=definition.sending.sms_from,
-            status_callback=f"{self.public_url}/webhooks/twilio/status"
+            status_callback=f"{self.public_url}/webhooks/twilio/status?m={message.id}"
             if self.public_url
             else None,
             validity_seconds=max(1, min(remaining, TWILIO_MAX_VALIDITY_S)),

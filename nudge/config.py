@@ -31,6 +31,7 @@ class Settings:
     public_url: str | None = None
     outbox_dir: Path = Path("outbox")
     fake_callbacks: bool = False
+    trust_proxy: bool = False
     now: datetime | None = None
 
     @property
@@ -65,6 +66,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_url=(env.get("NUDGE_PUBLIC_URL") or "").rstrip("/") or None,
         outbox_dir=Path(env.get("NUDGE_OUTBOX_DIR") or "outbox"),
         fake_callbacks=_flag(env, "NUDGE_FAKE_CALLBACKS"),
+        trust_proxy=_flag(env, "NUDGE_TRUST_PROXY"),
         now=_pinned_now(env.get("NUDGE_NOW")),
     )
     if provider == "twilio" and not (settings.twilio_account_sid and settings.twilio_auth_token):

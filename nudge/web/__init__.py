@@ -10,6 +10,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import text
 from sqlmodel import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from nudge.clock import clock_from_setting
 from nudge.config import Settings, load_settings
@@ -58,11 +59,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         "engine": engine,
         "clock": clock_from_setting(settings.now),
     }
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     _login_manager(app)
     _request_session(app)
     app.after_request(_security_headers)
-    _register(app)
+    _register(app, csrf)
+    if settings.trust_proxy:
+        # Behind one reverse proxy: take the client's address and scheme from its headers.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     return app
 
 
@@ -107,12 +111,15 @@ def _security_headers(response: Any) -> Any:
     return response
 
 
-def _register(app: Flask) -> None:
+def _register(app: Flask, csrf: CSRFProtect) -> None:
+    from messages.webhooks import bp as webhooks
     from nudge.web.auth import bp as auth
     from nudge.web.home import bp as home
 
     app.register_blueprint(auth)
     app.register_blueprint(home)
+    csrf.exempt(webhooks)  # Twilio cannot send a CSRF token; every request's signature is checked
+    app.register_blueprint(webhooks)
     engine = app.extensions["nudge"]["engine"]
 
     @app.get("/healthz")

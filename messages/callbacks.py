@@ -1,0 +1,94 @@
+"""Provider status callbacks: a pure table of statuses, and an update that never goes back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from messages.replies import opt_out
+from nudge.clock import Clock
+from nudge.models import Message, MessageEvent, Participant
+
+# Twilio's MessageStatus -> ours; None means "nothing new" (the send itself recorded it).
+TWILIO_STATUS: dict[str, str | None] = {
+    "accepted": None,
+    "scheduled": None,
+    "queued": None,
+    "sending": None,
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+# How far along each status is: a callback may only move a message forward.
+RANK = {
+    "scheduled": 0,
+    "claimed": 0,
+    "sending": 1,
+    "unknown": 1,
+    "sent": 2,
+    "delivered": 3,
+    "undelivered": 3,
+    "failed": 3,
+    "cancelled": 3,
+    "skipped": 3,
+    "superseded": 3,
+}
+UNSUBSCRIBED = "21610"
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    applied: bool
+    status: str | None
+
+
+def apply_status(
+    session: Session,
+    clock: Clock,
+    *,
+    message_id: int | None,
+    provider_id: str,
+    provider_status: str,
+    error_code: str | None,
+) -> CallbackOutcome:
+    """Record a callback; apply it only if it moves the message forward. Duplicates are no-ops."""
+    ours = TWILIO_STATUS.get(provider_status.lower())
+    message = _locked_message(session, message_id, provider_id)
+    if message is None:
+        return CallbackOutcome(False, None)
+    session.add(
+        MessageEvent(
+            message_id=message.id or 0,
+            status=ours or provider_status,
+            provider_status=provider_status,
+            error_code=error_code,
+            detail={"source": "callback"},
+            occurred_at=clock.now(),
+        )
+    )
+    if ours is None or RANK[ours] <= RANK.get(message.status, 0):
+        return CallbackOutcome(False, message.status)
+    message.status, message.updated_at = ours, clock.now()
+    message.provider_id = message.provider_id or provider_id
+    message.lease_owner = message.lease_until = None
+    if ours in ("failed", "undelivered") and error_code:
+        message.reason = f"provider_{error_code}"
+    session.add(message)
+    if error_code == UNSUBSCRIBED:
+        participant = session.get(Participant, message.participant_id)
+        if participant is not None and participant.phone:
+            opt_out(session, clock, participant.phone, "carrier")
+    return CallbackOutcome(True, ours)
+
+
+def _locked_message(session: Session, message_id: int | None, provider_id: str) -> Message | None:
+    query = select(Message).with_for_update()
+    if message_id is not None:
+        found = session.exec(query.where(Message.id == message_id)).first()
+        if found is not None and found.provider_id in (None, provider_id):
+            return found
+    return session.exec(query.where(Message.provider_id == provider_id)).first()
