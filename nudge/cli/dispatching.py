@@ -7,8 +7,9 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -18,6 +19,7 @@ from messages.providers.base import SmsProvider
 from messages.providers.console import ConsoleProvider
 from messages.recovery import RecoveryResult, recover
 from nudge.cli.runtime import Runtime, pass_runtime
+from nudge.clock import Clock, FixedClock
 from nudge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,13 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def pacing(clock: Clock) -> Callable[[float], None]:
+    """How a worker waits for its next send slot: really, or on a pinned (simulated) clock."""
+    if isinstance(clock, FixedClock):
+        return lambda seconds: clock.advance(timedelta(seconds=seconds))
+    return time.sleep
+
+
 def run_once(runtime: Runtime, provider: SmsProvider) -> tuple[RecoveryResult, DispatchResult]:
     public = runtime.settings.public_url
     recovered = recover(runtime.engine, runtime.clock, provider, public)
@@ -64,7 +73,7 @@ def run_once(runtime: Runtime, provider: SmsProvider) -> tuple[RecoveryResult, D
         runtime.clock,
         provider,
         worker=_worker_name(),
-        sleep=time.sleep,
+        sleep=pacing(runtime.clock),
         public_url=public,
     )
     return recovered, sent
