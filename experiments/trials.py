@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, update
@@ -67,7 +68,16 @@ def create_trial(session: Session, clock: Clock, loaded: LoadedTrial, actor: Act
     session.add(trial)
     session.flush()
     data = canonical_form(loaded)
-    _add_version(session, trial, loaded, data, kind="created", reason=None, actor=actor, now=now)
+    _add_version(
+        session,
+        trial,
+        (loaded.source_name, loaded.source_text),
+        data,
+        kind="created",
+        reason=None,
+        actor=actor,
+        now=now,
+    )
     _replace_arms(session, trial, definition)
     audit.record(
         session,
@@ -91,21 +101,17 @@ def launch_trial(session: Session, clock: Clock, trial_id: str, actor: Actor) ->
         # Drawn now, from the operating system's generator, so nobody could know it in advance.
         data["randomisation"]["seed"] = secrets.randbits(64)
     now = clock.now()
-    version = TrialVersion(
-        trial_id=trial.id,
-        version=trial.current_version + 1,
+    version = _add_version(
+        session,
+        trial,
+        (current.source_name, current.source_yaml),
+        data,
         kind="launched",
         reason=None,
-        source_name=current.source_name,
-        source_yaml=current.source_yaml,
-        canonical_json=canonical_json(data),
-        sha256=sha256_of(data),
-        changed_fields=[],
-        created_at=now,
-        created_by=actor.name,
+        actor=actor,
+        now=now,
     )
-    session.add(version)
-    trial.status, trial.launched_at, trial.current_version = "live", now, version.version
+    trial.status, trial.launched_at = "live", now
     audit.record(
         session,
         clock,
@@ -151,7 +157,7 @@ def amend_trial(
     version = _add_version(
         session,
         trial,
-        loaded,
+        (loaded.source_name, loaded.source_text),
         new,
         kind="amended",
         reason=reason.strip(),
@@ -216,23 +222,24 @@ def lock_trial(session: Session, trial_id: str) -> Trial:
 def _add_version(
     session: Session,
     trial: Trial,
-    loaded: LoadedTrial,
+    source: tuple[str, str],
     data: dict[str, Any],
     *,
     kind: str,
     reason: str | None,
     actor: Actor,
-    now: Any,
+    now: datetime,
     changes: list[str] | None = None,
 ) -> TrialVersion:
+    """Store the next immutable version; `source` is the file's (name, text) it came from."""
     number = 1 if kind == "created" else trial.current_version + 1
     version = TrialVersion(
         trial_id=trial.id,
         version=number,
         kind=kind,
         reason=reason,
-        source_name=loaded.source_name,
-        source_yaml=loaded.source_text,
+        source_name=source[0],
+        source_yaml=source[1],
         canonical_json=canonical_json(data),
         sha256=sha256_of(data),
         changed_fields=changes or [],
