@@ -10,15 +10,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import holidays
 
 from experiments.definition import MessageSpec, QuietHours, Sending
+from nudge.clock import as_utc
 
 DEFAULT_SMS_TIME = "10:00"
 LETTER_POSTING_TIME = "09:00"  # the morning print run
 SECOND_CLASS_WORKING_DAYS = 4
+
+PlanStatus = Literal["scheduled", "skipped"]
+QUIET_HOURS_DEFERRED = "quiet_hours_deferred"
+LATE_ENROLMENT = "late_enrolment"
+SENT_LATE = "late_enrolment_sent_late"
+HEARING_STARTED = "hearing_started"
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,7 @@ class PlannedMessage:
     template: str
     due_at: datetime | None
     expires_at: datetime | None
-    status: str  # "scheduled" or "skipped"
+    status: PlanStatus
     reason: str | None
 
 
@@ -42,7 +50,8 @@ def plan_messages(
     zone: ZoneInfo,
     sending: Sending,
 ) -> list[PlannedMessage]:
-    """Plan every message of an arm for one hearing, in slot order."""
+    """Plan every message of an arm for one hearing, in slot order (naive datetimes refused)."""
+    hearing_start, now = as_utc(hearing_start), as_utc(now)
     return [
         _plan_letter(slot, spec, hearing_start, now, zone, sending.late)
         if spec.channel == "letter"
@@ -52,19 +61,38 @@ def plan_messages(
 
 
 def local_instant(day: date, clock_time: str, zone: ZoneInfo) -> datetime:
-    """A local date and "HH:MM" as aware UTC.
+    """A local date and "HH:MM" as aware UTC, defined on the nights the clocks change.
 
-    In the spring-forward gap the time is read with the offset before the change (01:30 on
-    the night the clocks go forward becomes 02:30 summer time); in the autumn fold the first
-    of the two instants is taken.
+    A time in the spring-forward gap does not exist: it moves forward to the first instant that
+    does (01:30 on the night the clocks go forward becomes 02:00 summer time). A time in the
+    autumn fold happens twice: the first of the two instants is taken.
     """
-    hour, minute = (int(part) for part in clock_time.split(":"))
-    return datetime.combine(day, time(hour, minute), zone).astimezone(UTC)
+    wall = datetime.combine(day, _clock(clock_time))
+    instant = wall.replace(tzinfo=zone).astimezone(UTC)  # fold=0: the first occurrence
+    if instant.astimezone(zone).replace(tzinfo=None) == wall:
+        return instant
+    return _end_of_gap(wall, zone)
+
+
+def _end_of_gap(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The instant the clocks jumped over `wall`: the first one after the gap."""
+    early, late = sorted(wall.replace(tzinfo=zone, fold=f).astimezone(UTC) for f in (0, 1))
+    offset = early.astimezone(zone).utcoffset()
+    while late - early > timedelta(seconds=1):
+        middle = early + timedelta(seconds=(late - early).total_seconds() // 2)
+        if middle.astimezone(zone).utcoffset() == offset:
+            early = middle
+        else:
+            late = middle
+    return late
 
 
 def in_quiet_hours(instant: datetime, zone: ZoneInfo, quiet: QuietHours | None) -> bool:
-    """Whether an instant falls inside the local quiet window (which may wrap midnight)."""
-    if quiet is None:
+    """Whether an instant falls inside the local quiet window [start, end), which may wrap midnight.
+
+    A window whose start equals its end is empty (validation refuses one anyway).
+    """
+    if quiet is None or quiet.start == quiet.end:
         return False
     local = instant.astimezone(zone).time()
     start, end = _clock(quiet.start), _clock(quiet.end)
@@ -74,7 +102,7 @@ def in_quiet_hours(instant: datetime, zone: ZoneInfo, quiet: QuietHours | None) 
 
 
 def next_allowed(instant: datetime, zone: ZoneInfo, quiet: QuietHours | None) -> datetime:
-    """The instant itself, or the end of the quiet window it falls in."""
+    """The instant itself, or the end of the quiet window it falls in: never earlier."""
     if not in_quiet_hours(instant, zone, quiet):
         return instant
     assert quiet is not None
@@ -82,7 +110,12 @@ def next_allowed(instant: datetime, zone: ZoneInfo, quiet: QuietHours | None) ->
     end_day = local.date()
     if _clock(quiet.start) > _clock(quiet.end) and local.time() >= _clock(quiet.start):
         end_day += timedelta(days=1)  # the window wraps midnight: it ends tomorrow morning
-    return local_instant(end_day, quiet.end, zone)
+    end = local_instant(end_day, quiet.end, zone)
+    if end <= instant:  # in the autumn fold's second hour: the window ends at the second one
+        wall = datetime.combine(end_day, _clock(quiet.end))
+        end = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    # A window ending in a spring-forward gap ends at the gap's end, which may open the next one.
+    return next_allowed(end, zone, quiet) if in_quiet_hours(end, zone, quiet) else end
 
 
 def is_working_day(day: date) -> bool:
@@ -131,13 +164,13 @@ def _plan_sms(
         hearing_day - timedelta(days=spec.send.days_before), spec.send.at or DEFAULT_SMS_TIME, zone
     )
     due = next_allowed(wanted, zone, sending.quiet_hours)
-    reason = "quiet_hours_deferred" if due != wanted else None
+    reason = QUIET_HOURS_DEFERRED if due != wanted else None
     if due < now:
         if sending.late == "skip":
-            return _skipped(slot, spec, due, hearing_start, "late_enrolment")
-        due, reason = next_allowed(now, zone, sending.quiet_hours), "late_enrolment_sent_late"
+            return _skipped(slot, spec, due, hearing_start, LATE_ENROLMENT)
+        due, reason = next_allowed(now, zone, sending.quiet_hours), SENT_LATE
     if due >= hearing_start:
-        return _skipped(slot, spec, due, hearing_start, "hearing_started")
+        return _skipped(slot, spec, due, hearing_start, HEARING_STARTED)
     return PlannedMessage(
         slot, spec.channel, spec.template, due, hearing_start, "scheduled", reason
     )
@@ -152,14 +185,14 @@ def _plan_letter(
     if local_instant(posting + timedelta(days=1), "00:00", zone) <= now:
         if late == "skip":
             due = local_instant(posting, LETTER_POSTING_TIME, zone)
-            return _skipped(slot, spec, due, hearing_start, "late_enrolment")
+            return _skipped(slot, spec, due, hearing_start, LATE_ENROLMENT)
         posting = now.astimezone(zone).date()
         while not is_working_day(posting):
             posting += timedelta(days=1)
         if add_working_days(posting, SECOND_CLASS_WORKING_DAYS) >= hearing_day:
             due = local_instant(posting, LETTER_POSTING_TIME, zone)
-            return _skipped(slot, spec, due, hearing_start, "late_enrolment")
-        reason = "late_enrolment_sent_late"
+            return _skipped(slot, spec, due, hearing_start, LATE_ENROLMENT)
+        reason = SENT_LATE
     due = max(local_instant(posting, LETTER_POSTING_TIME, zone), now)
     expires = local_instant(posting + timedelta(days=1), "00:00", zone)
     return PlannedMessage(slot, spec.channel, spec.template, due, expires, "scheduled", reason)
