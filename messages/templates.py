@@ -14,7 +14,16 @@ from jinja2.sandbox import SandboxedEnvironment
 _SMS = SandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
 )
-_LETTER = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+
+
+def _one_line(value: object) -> object:
+    """A placeholder's value stays inside its line: it cannot start a heading or a list item."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+# Letters are rendered as plain text and escaped once, where the PDF markup is made
+# (messages/letters.py); escaping here as well would print "Smith & Jones" as "&amp;".
+_LETTER = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, finalize=_one_line)
 
 
 class TemplateProblem(ValueError):
@@ -22,7 +31,7 @@ class TemplateProblem(ValueError):
 
 
 def render(text: str, context: dict[str, Any], *, channel: str) -> str:
-    """Render one template text; letters are HTML-escaped, SMS are not."""
+    """Render one template text; the letter renderer escapes letters for the PDF itself."""
     environment = _LETTER if channel == "letter" else _SMS
     try:
         return environment.from_string(text).render(context)

@@ -35,10 +35,28 @@ def test_an_unknown_placeholder_is_an_error_not_a_blank() -> None:
         render("Hi {{ frist_name }}", {"first_name": "Alex"}, channel="sms")
 
 
-def test_letters_escape_html_and_sms_do_not() -> None:
-    context = {"first_name": "<b>Alex</b>"}
-    assert render("{{ first_name }}", context, channel="letter") == "&lt;b&gt;Alex&lt;/b&gt;"
-    assert render("{{ first_name }}", context, channel="sms") == "<b>Alex</b>"
+def test_letter_text_stays_plain_and_a_value_cannot_start_a_heading() -> None:
+    context = {"first_name": "Smith & Jones", "last_name": "x\n# Heading\n- item"}
+    rendered = render("Dear {{ first_name }} {{ last_name }}", context, channel="letter")
+    assert rendered == "Dear Smith & Jones x # Heading - item"
+
+
+def test_a_hostile_name_prints_literally_in_the_letter_pdf() -> None:
+    import io
+
+    import pdfplumber
+
+    from messages.letters import render_letter
+
+    body = render(
+        "Dear {{ first_name }},\n\nSee you soon.",
+        {"first_name": "<b>O'Brien & Co</b>"},
+        channel="letter",
+    )
+    pdf = render_letter(body, address=("1 Example Street", "Exampletown", "BS1 1AA"))
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        text = document.pages[0].extract_text()
+    assert "Dear <b>O'Brien & Co</b>," in text
 
 
 def test_the_sandbox_refuses_to_reach_python_internals() -> None:
