@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from nudge.cli.analysis import analyse, outcomes_group
 from nudge.cli.dispatching import dispatch, worker
 from nudge.cli.enrolment import assignments_group, balance, enrol, hearings
 from nudge.cli.messages import messages_group
@@ -45,6 +46,8 @@ for command in (
     messages_group,
     dispatch,
     worker,
+    outcomes_group,
+    analyse,
 ):
     main.add_command(command)
 

@@ -1,0 +1,45 @@
+"""Run the report for a trial in the database or for a flat file with its definition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session
+
+from analysis.frame import frame_from_csv, frame_from_db
+from analysis.report import TrialReport, build_report
+from experiments import trials
+from experiments.definition import TrialDefinition
+from experiments.loader import load_trial_file
+from messages.checks import check_messages
+from nudge.errors import DefinitionError
+
+
+@dataclass(frozen=True)
+class Analysed:
+    definition: TrialDefinition
+    report: TrialReport
+
+
+def analyse_trial(session: Session, trial_id: str) -> Analysed:
+    """The report on a trial's randomised participants, outcomes and messages as stored."""
+    definition = trials.current_definition(session, trials.get_trial(session, trial_id))
+    return Analysed(definition, build_report(frame_from_db(session, trial_id), definition))
+
+
+def analyse_file(data: Path, definition_file: Path) -> Analysed:
+    """The report on a flat file, with costs planned from the definition's messages."""
+    loaded = load_trial_file(definition_file)
+    if isinstance(loaded, list):
+        raise DefinitionError(
+            f"{definition_file}: {len(loaded)} problem(s); fix them and run the command again",
+            loaded,
+        )
+    frame = frame_from_csv(data, loaded.definition)
+    planned = None
+    if "cost" not in frame:
+        planned = {cost.arm: cost.cost for cost in check_messages(loaded).costs}
+    return Analysed(
+        loaded.definition, build_report(frame, loaded.definition, planned_costs=planned)
+    )

@@ -1,0 +1,229 @@
+"""The analysis frame: one row per randomised participant, from the database or a flat CSV.
+
+Columns: `participant_ref`, `arm`, `unit`, `stratum`, the participant columns the definition
+names (covariates, subgroups, strata and outcome populations), one 0/1/NaN column per
+outcome, `delivered` (0/1; only when some arm sends messages) and `cost` (money spent on the
+participant's messages). Both builders end in `typed_columns`, so the report downstream sees
+the same types whichever way the data came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Table, and_, func, or_, select
+from sqlmodel import Session
+
+from analysis.flatfile import FLAGS, parse_flags, read_flat_file, unit_column
+from experiments import trials
+from experiments.definition import TrialDefinition
+from experiments.randomise import stratum_key
+from nudge.models import Arm, Assignment, Case, Hearing, Message, Outcome, Participant
+
+ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[attr-defined]
+PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
+CASES: Table = Case.__table__  # type: ignore[attr-defined]
+HEARINGS: Table = Hearing.__table__  # type: ignore[attr-defined]
+ARMS: Table = Arm.__table__  # type: ignore[attr-defined]
+MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
+OUTCOMES: Table = Outcome.__table__  # type: ignore[attr-defined]
+# Statuses after which the provider has taken the message and charges for it, delivered or not.
+CHARGED_STATUSES = ("sent", "delivered", "undelivered")
+# Participant fields stored as columns rather than in `attributes`.
+PARTICIPANT_FIELDS = ("role", "language", "contact_sms", "contact_letter", "safeguarding_flag")
+HEARING_FIELDS = ("court", "court_name")
+
+
+def participant_columns(definition: TrialDefinition) -> list[str]:
+    """Participant columns the analysis needs, in a stable order."""
+    plan = definition.analysis
+    names = [*definition.population.strata, *plan.covariates, *plan.subgroups]
+    names += [o.population.field for o in definition.outcomes if o.population]
+    return list(dict.fromkeys(n for n in names if n not in ("participant_ref", "case_ref")))
+
+
+def has_messages(definition: TrialDefinition) -> bool:
+    return any(arm.messages for arm in definition.arms)
+
+
+def typed_column(values: pd.Series) -> pd.Series:
+    """Text as analysed: blank is missing; all numbers → float; all yes/no → 0/1; else text.
+
+    Text becomes a categorical (levels sorted). Each distinct value is converted once.
+    """
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    text = pd.Series([str(u).strip() for u in uniques], dtype=object)
+    text = text.mask(text == "")
+    observed = text.dropna()
+    if observed.empty:
+        return pd.Series(np.nan, index=values.index, dtype="float64")
+    numbers = pd.to_numeric(observed, errors="coerce")
+    if numbers.notna().all():
+        converted = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    elif observed.str.lower().isin(list(FLAGS)).all():
+        converted = text.str.lower().map(FLAGS).to_numpy(dtype=np.float64)
+    else:
+        levels = sorted(observed.unique())
+        level_codes = pd.Categorical(text, categories=levels).codes.astype(np.intp)
+        taken = np.where(codes >= 0, level_codes[np.maximum(codes, 0)], -1)
+        categories = pd.CategoricalDtype(levels)
+        return pd.Series(pd.Categorical.from_codes(taken, dtype=categories), index=values.index)
+    taken_numbers = np.where(codes >= 0, converted[np.maximum(codes, 0)], np.nan)
+    return pd.Series(taken_numbers, index=values.index, dtype="float64")
+
+
+def typed_columns(frame: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
+    for name in names:
+        frame[name] = typed_column(frame[name])
+    return frame
+
+
+def frame_from_db(session: Session, trial_id: str) -> pd.DataFrame:
+    """The frame of a trial in the database: four set-based queries, none per participant."""
+    trial = trials.get_trial(session, trial_id)
+    definition = trials.current_definition(session, trial)
+    names = participant_columns(definition)
+    frame = _assigned(session, trial_id, names)
+    outcome_ids = [o.id for o in definition.outcomes]
+    for name, values in _outcomes(session, trial_id, frame["participant_id"]).items():
+        if name in outcome_ids:
+            frame[name] = values
+    for name in outcome_ids:
+        if name not in frame:
+            frame[name] = np.nan
+    ids = frame["participant_id"]
+    if has_messages(definition):
+        delivered = _participants_with(session, trial_id, _reached())
+        frame["delivered"] = ids.isin(delivered).astype("float64")
+    frame["cost"] = ids.map(_costs(session, trial_id)).fillna(0.0).astype("float64")
+    frame = frame.drop(columns="participant_id")
+    arm_order = [arm.id for arm in definition.arms]
+    frame["arm"] = pd.Categorical(frame["arm"], categories=arm_order)
+    frame["unit"] = pd.Categorical(frame["unit"])
+    frame["stratum"] = pd.Categorical(frame["stratum"])
+    return frame.reset_index(drop=True)
+
+
+def _assigned(session: Session, trial_id: str, names: list[str]) -> pd.DataFrame:
+    """Randomised participants with their arm, unit, stratum and the named columns."""
+    people = PEOPLE.c
+    selected = [
+        people.id.label("participant_id"),
+        people.participant_ref,
+        CASES.c.case_ref,
+        ARMS.c.key.label("arm"),
+        ASSIGNMENTS.c.unit,
+        ASSIGNMENTS.c.stratum,
+    ]
+    for name in names:
+        if name in PARTICIPANT_FIELDS:
+            selected.append(people[name].label(name))
+        elif name in HEARING_FIELDS:
+            selected.append(HEARINGS.c[name].label(name))
+        else:
+            selected.append(people.attributes[name].as_string().label(name))
+    query = (
+        select(*selected)
+        .select_from(ASSIGNMENTS)
+        .join(PEOPLE, PEOPLE.c.id == ASSIGNMENTS.c.participant_id)
+        .join(CASES, CASES.c.id == PEOPLE.c.case_id)
+        .join(ARMS, ARMS.c.id == ASSIGNMENTS.c.arm_id)
+        .where(ASSIGNMENTS.c.trial_id == trial_id)
+        .order_by(ASSIGNMENTS.c.id)
+    )
+    if any(name in HEARING_FIELDS for name in names):
+        query = query.outerjoin(HEARINGS, HEARINGS.c.case_id == CASES.c.id)
+    rows = session.execute(query).all()
+    columns = ["participant_id", "participant_ref", "case_ref", "arm", "unit", "stratum", *names]
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    for name in names:
+        if name in PARTICIPANT_FIELDS and name != "role" and name != "language":
+            frame[name] = frame[name].map({True: "yes", False: "no"})
+    return typed_columns(frame, names)
+
+
+def _outcomes(session: Session, trial_id: str, ids: pd.Series) -> dict[str, pd.Series]:
+    """Each outcome in force as 1.0/0.0, NaN where not observed, aligned with `ids`."""
+    query = select(OUTCOMES.c.participant_id, OUTCOMES.c.outcome_key, OUTCOMES.c.value).where(
+        OUTCOMES.c.trial_id == trial_id,
+        OUTCOMES.c.replaced_at.is_(None),
+        OUTCOMES.c.value.is_not(None),
+    )
+    found = pd.DataFrame.from_records(
+        session.execute(query).all(), columns=["participant_id", "key", "value"]
+    )
+    columns = {}
+    for key, group in found.groupby("key", sort=True):
+        values = pd.Series(
+            group["value"].astype("float64").to_numpy(), index=group["participant_id"]
+        )
+        columns[str(key)] = ids.map(values).astype("float64")
+    return columns
+
+
+def _reached() -> object:
+    """An SMS the network delivered, or a letter posted: the message reached the person."""
+    return or_(
+        and_(MESSAGES.c.channel == "sms", MESSAGES.c.status == "delivered"),
+        and_(MESSAGES.c.channel == "letter", MESSAGES.c.status == "sent"),
+    )
+
+
+def _participants_with(session: Session, trial_id: str, condition: object) -> set[int]:
+    query = (
+        select(MESSAGES.c.participant_id)
+        .where(MESSAGES.c.trial_id == trial_id, condition)  # type: ignore[arg-type]
+        .distinct()
+    )
+    return set(session.execute(query).scalars())
+
+
+def _costs(session: Session, trial_id: str) -> dict[int, float]:
+    query = (
+        select(MESSAGES.c.participant_id, func.sum(MESSAGES.c.cost))
+        .where(MESSAGES.c.trial_id == trial_id, MESSAGES.c.status.in_(CHARGED_STATUSES))
+        .group_by(MESSAGES.c.participant_id)
+    )
+    return {pid: float(total or 0.0) for pid, total in session.execute(query)}
+
+
+def frame_from_csv(path: Path, definition: TrialDefinition) -> pd.DataFrame:
+    """The frame of a flat file: one row per randomised participant (see module docstring).
+
+    Raises ImportRejected with located problems for a missing column or a bad cell.
+    """
+    names = participant_columns(definition)
+    cells, columns = read_flat_file(path, definition, names)
+    frame = pd.DataFrame({"participant_ref": cells["participant_ref"]})
+    if "case_ref" in columns:
+        frame["case_ref"] = cells["case_ref"]
+    frame["arm"] = pd.Categorical(cells["arm"], categories=[arm.id for arm in definition.arms])
+    frame["unit"] = pd.Categorical(cells[unit_column(definition)])
+    frame["stratum"] = pd.Categorical(_strata(cells, definition.population.strata))
+    for name in names:
+        frame[name] = cells[name]
+    typed_columns(frame, names)
+    for outcome in definition.outcomes:
+        frame[outcome.id] = parse_flags(cells[outcome.id])
+    if "delivered" in columns:
+        frame["delivered"] = parse_flags(cells["delivered"])
+    if "cost" in columns:
+        frame["cost"] = pd.to_numeric(cells["cost"]).astype("float64")
+    return frame
+
+
+def _strata(cells: pd.DataFrame, strata: list[str]) -> pd.Series:
+    """The stratum key randomisation gave each row (`court=BRS`), worked out per combination."""
+    if not strata:
+        return pd.Series(stratum_key({}, []), index=cells.index)
+    joined = cells[strata[0]]
+    for name in strata[1:]:
+        joined = joined + "\x1f" + cells[name]
+    keys = {
+        combined: stratum_key(dict(zip(strata, combined.split("\x1f"), strict=True)), strata)
+        for combined in joined.unique()
+    }
+    return joined.map(keys)

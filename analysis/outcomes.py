@@ -1,0 +1,256 @@
+"""Outcome import: one row per participant, one 0/1 column per outcome, all or nothing.
+
+A blank cell means "not observed in this file" and changes nothing; a different value for an
+outcome already observed is a correction: the old row gets `replaced_at` and a new row is
+added, so the history of every value is kept. People enrolled but not randomised (ineligible)
+may be in the file: their outcomes are recorded, counted apart, and never analysed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, select, update
+from sqlmodel import Session
+
+from experiments import trials
+from experiments.csvfile import CsvRecord, read_header, read_records
+from experiments.definition import TrialDefinition
+from experiments.eligibility import parse_flag
+from experiments.rows import RowError
+from nudge import audit
+from nudge.bulk import insert_rows
+from nudge.clock import Clock
+from nudge.errors import ImportRejected, Problem, TrialStateError
+from nudge.models import Assignment, Case, Outcome, Participant
+
+KEY_COLUMNS = ("participant_ref", "case_ref")
+OUTCOMES: Table = Outcome.__table__  # type: ignore[attr-defined]
+PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
+CASES: Table = Case.__table__  # type: ignore[attr-defined]
+ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[attr-defined]
+INSERT_COLUMNS = ("trial_id", "participant_id", "outcome_key", "value", "source", "recorded_at")
+UPDATE_BATCH = 5000
+
+
+@dataclass
+class OutcomeSummary:
+    """What an import did (or would do). Counts of values, except `read` (rows)."""
+
+    source: str
+    read: int = 0
+    recorded: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    not_randomised: int = 0
+    outcome_columns: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Person:
+    participant_id: int
+    randomised: bool
+
+
+@dataclass
+class _Plan:
+    """The writes an import will make, decided before any is made."""
+
+    inserts: list[tuple[Any, ...]] = field(default_factory=list)
+    replaced: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def import_outcomes(
+    session: Session, clock: Clock, trial_id: str, path: Path, actor: str
+) -> OutcomeSummary:
+    """Record the outcomes in FILE; raises ImportRejected (nothing written) if any row is bad.
+
+    The caller owns the transaction: it commits on success, rolls back for a dry run.
+    """
+    trial = trials.lock_trial(session, trial_id)
+    if trial.status == "draft":
+        raise TrialStateError(
+            f"trial '{trial_id}' is a draft: nobody is randomised yet, so there are no "
+            "outcomes to record"
+        )
+    definition = trials.current_definition(session, trial)
+    encoding, columns = read_header(path, definition.mapping)
+    outcome_columns = _check_header(path, columns, definition)
+    summary = OutcomeSummary(source=str(path), outcome_columns=outcome_columns)
+    people = _people(session, trial_id)
+    current = _current_values(session, trial_id)
+    now, source = clock.now(), f"outcomes:{path.name}"
+    plan = _Plan()
+    seen: dict[tuple[str, str], int] = {}
+    for record in read_records(path, encoding, columns):
+        summary.read += 1
+        if isinstance(record, Problem):
+            plan.problems.append(record)
+            continue
+        try:
+            person = _person(record, people, seen)
+            values = _values(record, outcome_columns)
+        except RowError as exc:
+            plan.problems.append(Problem(str(path), record.line, None, str(exc)))
+            continue
+        changes = _apply_row(person, values, current, summary)
+        for key, value, old_id in changes:
+            plan.inserts.append((trial_id, person.participant_id, key, value, source, now))
+            if old_id is not None:
+                plan.replaced.append(old_id)
+    if plan.problems:
+        summary.rejected = len({p.line for p in plan.problems})
+        raise ImportRejected(
+            f"{path}: {summary.rejected} row(s) rejected, so nothing was recorded; fix them "
+            "and import the file again",
+            plan.problems,
+        )
+    _write(session, plan, now)
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="outcomes.imported",
+        trial_id=trial_id,
+        subject=path.name,
+        details={
+            "read": summary.read,
+            "recorded": summary.recorded,
+            "corrected": summary.corrected,
+            "unchanged": summary.unchanged,
+            "not_randomised": summary.not_randomised,
+            "outcomes": outcome_columns,
+        },
+    )
+    return summary
+
+
+def _check_header(path: Path, columns: list[str], definition: TrialDefinition) -> list[str]:
+    """The file's outcome columns; any missing key column or unknown column rejects the file."""
+    known = [o.id for o in definition.outcomes]
+    problems = [
+        Problem(str(path), 1, None, f"header: missing column '{name}'")
+        for name in KEY_COLUMNS
+        if name not in columns
+    ]
+    problems += [
+        Problem(
+            str(path),
+            1,
+            None,
+            f"header: column '{name}' is not an outcome of trial '{definition.id}' "
+            f"(its outcomes: {', '.join(known)})",
+        )
+        for name in columns
+        if name not in KEY_COLUMNS and name not in known
+    ]
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    problems += [
+        Problem(str(path), 1, None, f"header: column '{c}' appears twice") for c in duplicated
+    ]
+    outcome_columns = [c for c in known if c in columns]
+    if not outcome_columns and not problems:
+        problems.append(
+            Problem(str(path), 1, None, f"header: no outcome column (one of: {', '.join(known)})")
+        )
+    if problems:
+        raise ImportRejected(
+            f"{path}: the header does not fit trial '{definition.id}'; nothing was recorded",
+            problems,
+        )
+    return outcome_columns
+
+
+def _people(session: Session, trial_id: str) -> dict[tuple[str, str], _Person]:
+    """Everyone enrolled in the trial by (participant_ref, case_ref), in one query."""
+    query = (
+        select(PEOPLE.c.participant_ref, CASES.c.case_ref, PEOPLE.c.id, ASSIGNMENTS.c.id)
+        .join(CASES, CASES.c.id == PEOPLE.c.case_id)
+        .outerjoin(ASSIGNMENTS, ASSIGNMENTS.c.participant_id == PEOPLE.c.id)
+        .where(PEOPLE.c.trial_id == trial_id)
+    )
+    return {
+        (ref, case): _Person(pid, assignment is not None)
+        for ref, case, pid, assignment in session.execute(query)
+    }
+
+
+def _current_values(session: Session, trial_id: str) -> dict[tuple[int, str], tuple[int, bool]]:
+    """The value in force for each (participant, outcome): (row id, value)."""
+    query = select(
+        OUTCOMES.c.participant_id, OUTCOMES.c.outcome_key, OUTCOMES.c.id, OUTCOMES.c.value
+    ).where(
+        OUTCOMES.c.trial_id == trial_id,
+        OUTCOMES.c.replaced_at.is_(None),
+        OUTCOMES.c.value.is_not(None),
+    )
+    return {(pid, key): (row_id, bool(value)) for pid, key, row_id, value in session.execute(query)}
+
+
+def _person(
+    record: CsvRecord, people: dict[tuple[str, str], _Person], seen: dict[tuple[str, str], int]
+) -> _Person:
+    ref, case = record.values["participant_ref"], record.values["case_ref"]
+    for column, value in (("participant_ref", ref), ("case_ref", case)):
+        if not value:
+            raise RowError(column, "missing")
+    if (ref, case) in seen:
+        raise RowError(
+            "participant_ref", f"'{ref}' in case '{case}' is already on line {seen[(ref, case)]}"
+        )
+    seen[(ref, case)] = record.line
+    person = people.get((ref, case))
+    if person is None:
+        raise RowError("participant_ref", f"'{ref}' in case '{case}' is not in this trial")
+    return person
+
+
+def _values(record: CsvRecord, outcome_columns: list[str]) -> dict[str, bool]:
+    """The observed outcomes of one row (blank cells are not observed, so left out)."""
+    observed = {}
+    for column in outcome_columns:
+        text = record.values[column]
+        try:
+            value = parse_flag(text)
+        except ValueError:
+            raise RowError(
+                column, f"'{text}' is not yes or no (1/0, true/false; blank if not observed)"
+            ) from None
+        if value is not None:
+            observed[column] = value
+    return observed
+
+
+def _apply_row(
+    person: _Person,
+    values: dict[str, bool],
+    current: dict[tuple[int, str], tuple[int, bool]],
+    summary: OutcomeSummary,
+) -> list[tuple[str, bool, int | None]]:
+    """The new rows one participant needs: (outcome, value, id of the row it replaces)."""
+    if values and not person.randomised:
+        summary.not_randomised += 1
+    changes: list[tuple[str, bool, int | None]] = []
+    for key, value in values.items():
+        existing = current.get((person.participant_id, key))
+        if existing is None:
+            summary.recorded += 1
+            changes.append((key, value, None))
+        elif existing[1] != value:
+            summary.corrected += 1
+            changes.append((key, value, existing[0]))
+        else:
+            summary.unchanged += 1
+    return changes
+
+
+def _write(session: Session, plan: _Plan, now: datetime) -> None:
+    for start in range(0, len(plan.replaced), UPDATE_BATCH):
+        batch = plan.replaced[start : start + UPDATE_BATCH]
+        session.execute(update(OUTCOMES).where(OUTCOMES.c.id.in_(batch)).values(replaced_at=now))
+    insert_rows(session, OUTCOMES, INSERT_COLUMNS, plan.inserts)

@@ -1,0 +1,297 @@
+"""The trial report: frame + definition → frozen results → the results JSON. Pure.
+
+For each outcome the analysed population is intention-to-treat: everyone randomised, in the
+outcome's `population` rule, with the outcome observed (complete cases; no imputation of
+outcomes). Arms keep their randomised arm whatever was delivered. See
+docs/analysis-methods.md, "The report".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.checks import Balance, PowerSummary, Randomisation, balance, power, randomisation
+from analysis.effects import ArmEffect, ModelSpec, estimate_effects
+from analysis.population import in_population
+from analysis.stats import (
+    adjust_p_values,
+    bayes_comparison,
+    compare_two_arms,
+    cost_per_additional_event,
+    wilson_interval,
+)
+from analysis.subgroups import SubgroupResult, subgroup_results
+from experiments.definition import Outcome, TrialDefinition
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    arm: str
+    n: int
+    events: int
+    rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One treatment arm against control on one outcome; every key of the results JSON."""
+
+    arm: str
+    versus: str
+    risk_difference: float | None
+    rd_ci_low: float | None
+    rd_ci_high: float | None
+    risk_ratio: float | None
+    rr_ci_low: float | None
+    rr_ci_high: float | None
+    chi2_p_value: float | None
+    fisher_p_value: float | None
+    adjusted_risk_difference: float | None
+    adjusted_std_error: float | None
+    adjusted_ci_low: float | None
+    adjusted_ci_high: float | None
+    adjusted_p_value: float | None
+    p_value_corrected: float | None
+    odds_ratio: float | None
+    or_ci_low: float | None
+    or_ci_high: float | None
+    or_p_value: float | None
+    cace: float | None
+    cace_std_error: float | None
+    prob_better: float | None
+    expected_loss: float | None
+    cost_per_extra_event: float | None
+    cost_ci_low: float | None
+    cost_ci_high: float | None
+
+
+@dataclass(frozen=True)
+class OutcomeReport:
+    id: str
+    primary: bool
+    covariates_used: tuple[str, ...]
+    arms: tuple[ArmSummary, ...]
+    comparisons: tuple[Comparison, ...]
+    subgroups: tuple[SubgroupResult, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrialReport:
+    trial: str
+    randomisation: Randomisation
+    outcomes: tuple[OutcomeReport, ...]
+    balance: Balance
+    power: PowerSummary
+    notes: tuple[str, ...]
+
+
+def model_spec(definition: TrialDefinition) -> ModelSpec:
+    control = definition.control_arm.id
+    plan = definition.analysis
+    return ModelSpec(
+        control=control,
+        treatments=tuple(arm.id for arm in definition.arms if arm.id != control),
+        covariates=tuple(plan.covariates),
+        stratified=bool(definition.population.strata),
+        clustered=definition.population.unit != "participant",
+        alpha=plan.alpha,
+        missing=plan.missing,
+    )
+
+
+def build_report(
+    frame: pd.DataFrame,
+    definition: TrialDefinition,
+    *,
+    planned_costs: Mapping[str, float] | None = None,
+) -> TrialReport:
+    """Analyse every outcome of the definition on the frame (see module docstring).
+
+    `planned_costs` (arm → cost of sending every planned message to one participant) is used
+    for cost per extra event only when the frame has no `cost` column (a flat file).
+    """
+    spec = model_spec(definition)
+    costs, cost_note = _cost_per_participant(frame, planned_costs)
+    outcomes = tuple(
+        _outcome_report(frame, definition, outcome, spec, costs) for outcome in definition.outcomes
+    )
+    primary = next(o for o in outcomes if o.id == definition.primary_outcome.id)
+    notes = [cost_note] if cost_note else []
+    if frame.empty:
+        notes.append("nobody is randomised yet")
+    return TrialReport(
+        trial=definition.id,
+        randomisation=randomisation(frame, definition),
+        outcomes=outcomes,
+        balance=balance(frame, definition),
+        power=power(definition, primary.arms, spec),
+        notes=tuple(notes),
+    )
+
+
+def _cost_per_participant(
+    frame: pd.DataFrame, planned: Mapping[str, float] | None
+) -> tuple[pd.Series | None, str | None]:
+    if "cost" in frame:
+        return frame["cost"], (
+            "costs are what each participant's messages cost when sent (status sent, delivered "
+            "or undelivered)"
+        )
+    if planned is not None:
+        arm_cost = frame["arm"].astype(str).map(dict(planned)).astype("float64").fillna(0.0)
+        return arm_cost, (
+            "the data has no cost column: costs are the planned cost of every message of each "
+            "arm (the definition's costs section), as if every message were sent"
+        )
+    return None, "the data has no cost column and no planned costs: no cost per extra event"
+
+
+def _outcome_report(
+    frame: pd.DataFrame,
+    definition: TrialDefinition,
+    outcome: Outcome,
+    spec: ModelSpec,
+    costs: pd.Series | None,
+) -> OutcomeReport:
+    population = in_population(frame, outcome.population)
+    mask = population & frame[outcome.id].notna()
+    data = frame.loc[mask]
+    notes = _population_notes(outcome, int(population.sum()), int(mask.sum()))
+    arms = _arm_summaries(data, outcome.id, definition, spec.alpha)
+    by_arm = {a.arm: a for a in arms}
+    effects = estimate_effects(data, outcome.id, spec) if len(data) else None
+    notes += list(effects.notes) if effects else []
+    arm_effects = effects.arms if effects else {a: ArmEffect() for a in spec.treatments}
+    corrected = adjust_p_values(
+        [arm_effects[a].adjusted_p_value for a in spec.treatments],
+        definition.analysis.correction,
+    )
+    mean_cost = (
+        costs.loc[data.index].groupby(data["arm"].astype(str)).mean() if costs is not None else None
+    )
+    comparisons = []
+    for arm, p_corrected in zip(spec.treatments, corrected, strict=True):
+        comparison, arm_notes = _comparison(
+            by_arm[arm], by_arm[spec.control], arm_effects[arm], p_corrected, definition, mean_cost
+        )
+        comparisons.append(comparison)
+        notes += [f"{arm}: {note}" for note in arm_notes]
+    subgroups = subgroup_results(data, outcome.id, spec, definition.analysis.subgroups)
+    return OutcomeReport(
+        id=outcome.id,
+        primary=outcome.id == definition.primary_outcome.id,
+        covariates_used=effects.covariates_used if effects else (),
+        arms=arms,
+        comparisons=tuple(comparisons),
+        subgroups=subgroups,
+        notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _population_notes(outcome: Outcome, in_population: int, analysed: int) -> list[str]:
+    notes = []
+    if outcome.population is not None:
+        notes.append(
+            f"population: randomised participants with {outcome.population.describe()} "
+            f"({in_population})"
+        )
+    if analysed == 0:
+        notes.append("the outcome is observed for nobody: nothing to estimate")
+    elif analysed < in_population:
+        notes.append(
+            f"{in_population - analysed} randomised participant(s) have no observed outcome "
+            "and are not analysed (complete cases)"
+        )
+    return notes
+
+
+def _arm_summaries(
+    data: pd.DataFrame, outcome: str, definition: TrialDefinition, alpha: float
+) -> tuple[ArmSummary, ...]:
+    values = data[outcome].to_numpy(dtype=np.float64)
+    labels = data["arm"].astype(str).to_numpy()
+    summaries = []
+    for arm in definition.arms:
+        in_arm = labels == arm.id
+        n, events = int(in_arm.sum()), int(values[in_arm].sum())
+        wilson = wilson_interval(events, n, alpha)
+        summaries.append(
+            ArmSummary(arm.id, n, events, wilson.proportion, wilson.ci_low, wilson.ci_high)
+        )
+    return tuple(summaries)
+
+
+def _comparison(
+    arm: ArmSummary,
+    control: ArmSummary,
+    effect: ArmEffect,
+    p_corrected: float | None,
+    definition: TrialDefinition,
+    mean_cost: pd.Series | None,
+) -> tuple[Comparison, list[str]]:
+    plan = definition.analysis
+    two = compare_two_arms(
+        arm.events, arm.n, control.events, control.n, plan.alpha, plan.continuity == "yates"
+    )
+    notes = list(two.notes)
+    rd, rr = two.risk_difference, two.risk_ratio
+    both = arm.n > 0 and control.n > 0
+    bayes = bayes_comparison(arm.events, arm.n, control.events, control.n) if both else None
+    cost = None
+    if mean_cost is not None and both:
+        cost = cost_per_additional_event(
+            float(mean_cost.get(arm.arm, 0.0)), float(mean_cost.get(control.arm, 0.0)), rd
+        )
+        if cost.note:
+            notes.append(f"cost per extra event: {cost.note}")
+    comparison = Comparison(
+        arm=arm.arm,
+        versus=control.arm,
+        risk_difference=rd.estimate,
+        rd_ci_low=rd.ci_low,
+        rd_ci_high=rd.ci_high,
+        risk_ratio=rr.estimate,
+        rr_ci_low=rr.ci_low,
+        rr_ci_high=rr.ci_high,
+        chi2_p_value=two.chi_square_p,
+        fisher_p_value=two.fisher_p,
+        p_value_corrected=p_corrected,
+        prob_better=bayes.prob_better if bayes else None,
+        expected_loss=bayes.expected_loss if bayes else None,
+        cost_per_extra_event=cost.estimate if cost else None,
+        cost_ci_low=cost.ci_low if cost else None,
+        cost_ci_high=cost.ci_high if cost else None,
+        **asdict(effect),
+    )
+    return comparison, notes
+
+
+def report_json(report: TrialReport) -> dict[str, Any]:
+    """The results JSON: plain dicts, lists and JSON numbers; no NaN or infinity anywhere."""
+    data = _plain(asdict(report))
+    assert isinstance(data, dict)
+    return data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value

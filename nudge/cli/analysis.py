@@ -1,0 +1,88 @@
+"""`nudge outcomes import` and `nudge analyse`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from analysis.analyse import Analysed, analyse_file, analyse_trial
+from analysis.outcomes import OutcomeSummary, import_outcomes
+from analysis.report import report_json
+from analysis.text import render_text
+from nudge.cli.runtime import NudgeGroup, Runtime, echo_json, pass_runtime
+from nudge.errors import NudgeError
+
+CSV = click.Path(dir_okay=False, path_type=Path, exists=True)
+
+
+@click.group("outcomes", cls=NudgeGroup)
+def outcomes_group() -> None:
+    """Observed outcomes (attendance, withdrawal) from court records."""
+
+
+@outcomes_group.command("import")
+@click.argument("trial_id")
+@click.argument("file", type=CSV)
+@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+@pass_runtime
+def outcomes_import(runtime: Runtime, trial_id: str, file: Path, dry_run: bool) -> None:
+    """Record FILE's outcomes (participant_ref, case_ref, one yes/no column per outcome)."""
+    with runtime.session() as session:
+        summary = import_outcomes(session, runtime.clock, trial_id, file, runtime.actor)
+        if dry_run:
+            session.rollback()
+    _print_summary(summary, dry_run)
+
+
+def _print_summary(summary: OutcomeSummary, dry_run: bool) -> None:
+    click.echo(
+        "\n".join(
+            [
+                f"{summary.source}: {'dry run, nothing was written' if dry_run else 'imported'}"
+                f" (outcomes: {', '.join(summary.outcome_columns)})",
+                f"  read        {summary.read:>9}  row(s)",
+                f"  recorded    {summary.recorded:>9}  value(s) observed for the first time",
+                f"  corrected   {summary.corrected:>9}  value(s) changed (the old ones kept)",
+                f"  unchanged   {summary.unchanged:>9}  value(s)",
+                f"  rejected    {summary.rejected:>9}  row(s)",
+            ]
+        )
+    )
+    if summary.not_randomised:
+        click.echo(
+            f"  {summary.not_randomised} participant(s) in the file were enrolled but not "
+            "randomised: their outcomes are kept but not analysed"
+        )
+
+
+@click.command("analyse")
+@click.argument("trial_id", required=False)
+@click.option("--data", type=CSV, help="A flat file, one row per randomised participant.")
+@click.option("--trial", "definition", type=CSV, help="The trial's YAML definition (with --data).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results JSON.")
+@pass_runtime
+def analyse(
+    runtime: Runtime,
+    trial_id: str | None,
+    data: Path | None,
+    definition: Path | None,
+    as_json: bool,
+) -> None:
+    """Analyse TRIAL in the database, or a flat file with --data FILE.csv --trial FILE.yaml."""
+    if (trial_id is None) == (data is None) or (data is None) != (definition is None):
+        raise NudgeError(
+            "give either TRIAL (a trial in the database) or both --data FILE.csv and "
+            "--trial FILE.yaml"
+        )
+    if data is not None and definition is not None:
+        result: Analysed = analyse_file(data, definition)
+    else:
+        assert trial_id is not None
+        with runtime.session() as session:
+            result = analyse_trial(session, trial_id)
+    payload = report_json(result.report)
+    if as_json:
+        echo_json(payload)
+    else:
+        click.echo(render_text(payload, result.definition))
