@@ -9,11 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from analysis.effects import ModelSpec
 from analysis.stats import minimum_detectable_effect, sample_size_two_proportions, srm_check
 from analysis.stats import standardised_mean_differences as smds
+from analysis.stats.design import factor_codes
 from experiments.definition import TrialDefinition
 
 if TYPE_CHECKING:
@@ -65,8 +67,13 @@ class PowerSummary:
 
 def randomisation(frame: pd.DataFrame, definition: TrialDefinition) -> Randomisation:
     """Randomised units per arm and the sample-ratio check against the planned weights."""
-    counted = frame.groupby(frame["arm"].astype(str))["unit"].nunique()
-    units = {arm.id: int(counted.get(arm.id, 0)) for arm in definition.arms}
+    arm_codes, labels = factor_codes(frame["arm"])
+    unit_codes = np.asarray(pd.factorize(frame["unit"])[0], dtype=np.int64)
+    seen = (arm_codes >= 0) & (unit_codes >= 0)
+    pairs = np.unique(arm_codes[seen] * (int(unit_codes.max(initial=0)) + 1) + unit_codes[seen])
+    counted = np.bincount(pairs // (int(unit_codes.max(initial=0)) + 1), minlength=len(labels))
+    found = dict(zip(labels, counted.tolist(), strict=True))
+    units = {arm.id: int(found.get(arm.id, 0)) for arm in definition.arms}
     if sum(units.values()) == 0:
         return Randomisation(definition.population.unit, units, None, None)
     check = srm_check(units, {arm.id: arm.weight for arm in definition.arms})

@@ -18,6 +18,7 @@ from analysis.stats import (
     lm_robust,
     logistic_regression,
 )
+from analysis.stats.cr2 import ClusterBlocks, cluster_blocks
 
 
 @dataclass(frozen=True)
@@ -64,17 +65,8 @@ def design_for(
     """The primary model's design on `data`, with the treatment arms that have rows."""
     present = set(data["arm"].astype(str))
     treatments = [arm for arm in spec.treatments if arm in present]
-    # Categoricals as plain objects: the design builder reads their levels row by row.
-    names = [c for c in ("stratum", *spec.covariates, *extra) if c in data]
-    plain = data.assign(
-        **{
-            c: data[c].astype(object)
-            for c in names
-            if isinstance(data[c].dtype, pd.CategoricalDtype)
-        }
-    )
     return build_design(
-        plain,
+        data,
         arm="arm",
         control=spec.control,
         arms=treatments,
@@ -85,10 +77,13 @@ def design_for(
     )
 
 
-def cluster_codes(data: pd.DataFrame, design: DesignMatrix, spec: ModelSpec) -> np.ndarray | None:
+def cluster_codes(
+    data: pd.DataFrame, design: DesignMatrix, spec: ModelSpec
+) -> ClusterBlocks | None:
+    """The design rows' randomisation units, grouped once for every clustered model."""
     if not spec.clustered:
         return None
-    return np.asarray(pd.factorize(data["unit"])[0])[design.rows]
+    return cluster_blocks(np.asarray(pd.factorize(data["unit"])[0])[design.rows])
 
 
 def estimate_effects(data: pd.DataFrame, outcome: str, spec: ModelSpec) -> Effects:
@@ -139,7 +134,7 @@ def _design_notes(design: DesignMatrix, spec: ModelSpec) -> list[str]:
 def _linear(
     y: np.ndarray,
     design: DesignMatrix,
-    clusters: np.ndarray | None,
+    clusters: ClusterBlocks | None,
     spec: ModelSpec,
     arms: dict[str, ArmEffect],
     notes: list[str],
@@ -169,7 +164,7 @@ def _linear(
 def _logistic(
     y: np.ndarray,
     design: DesignMatrix,
-    clusters: np.ndarray | None,
+    clusters: ClusterBlocks | None,
     spec: ModelSpec,
     arms: dict[str, ArmEffect],
     notes: list[str],
@@ -199,7 +194,7 @@ def _cace(
     data: pd.DataFrame,
     y: np.ndarray,
     design: DesignMatrix,
-    clusters: np.ndarray | None,
+    clusters: ClusterBlocks | None,
     spec: ModelSpec,
     arms: dict[str, ArmEffect],
     notes: list[str],

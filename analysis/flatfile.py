@@ -64,7 +64,7 @@ def read_flat_file(
         )
     optional = [c for c in ("case_ref", "delivered", "cost") if c in columns]
     wanted = list(dict.fromkeys([*required, *optional]))
-    frame = _read_cells(path, encoding, columns, wanted)
+    frame = _read_cells(path, encoding, columns, wanted, unit_column(definition))
     issues = _check_cells(frame, definition, needed)
     if issues:
         _reject(path, encoding, issues)
@@ -72,22 +72,27 @@ def read_flat_file(
 
 
 def parse_flags(values: pd.Series) -> pd.Series:
-    """yes/no/true/false/1/0 in any case → 1.0/0.0; blank or anything else → NaN."""
-    parsed = values.map(FLAG_SPELLINGS)
-    odd = parsed.isna() & (values != "")
-    if odd.any():
-        parsed[odd] = values[odd].str.lower().map(FLAGS)
-    return parsed.astype("float64")
+    """yes/no/true/false/1/0 in any case → 1.0/0.0; blank or anything else → NaN.
+
+    Each distinct spelling is looked up once; rows are mapped through integer codes.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    lookup = [FLAGS.get(str(u).lower(), np.nan) if str(u) != "" else np.nan for u in uniques]
+    parsed = np.array([*lookup, np.nan], dtype=np.float64)[codes]
+    return pd.Series(parsed, index=values.index, dtype="float64")
 
 
-FLAG_SPELLINGS = {
-    spelling: value
-    for word, value in FLAGS.items()
-    for spelling in (word, word.upper(), word.capitalize())
-}
+def as_codes(values: pd.Series) -> pd.Series:
+    """Text as a categorical in order of first appearance: one hash pass, no sort."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=uniques), index=values.index)
 
 
-def _read_cells(path: Path, encoding: str, columns: list[str], wanted: list[str]) -> pd.DataFrame:
+def _read_cells(
+    path: Path, encoding: str, columns: list[str], wanted: list[str], unit: str
+) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
             path,
@@ -110,6 +115,10 @@ def _read_cells(path: Path, encoding: str, columns: list[str], wanted: list[str]
     padded = raw.endswith(b" ") or any(raw.find(mark) >= 0 for mark in PADDING)
     for name in frame.columns:
         frame[name] = _stripped(frame[name].fillna("")) if padded else frame[name].fillna("")
+    # Case and unit references repeat: as categoricals they are hashed once, then compared
+    # and grouped as integer codes.
+    for name in dict.fromkeys(c for c in (unit, "case_ref") if c in frame):
+        frame[name] = as_codes(frame[name])
     return frame
 
 
@@ -162,6 +171,8 @@ def _where(
 
 def _duplicates(frame: pd.DataFrame) -> list[_Issue]:
     keys = ["participant_ref", "case_ref"] if "case_ref" in frame else ["participant_ref"]
+    if not frame["participant_ref"].duplicated().any():
+        return []  # no reference repeats, so no (reference, case) pair does either
     repeated = frame.duplicated(keys, keep="first") & (frame["participant_ref"] != "")
     if not repeated.any():
         return []
@@ -182,7 +193,7 @@ def _split_units(frame: pd.DataFrame, unit: str) -> list[_Issue]:
     """A randomisation unit is in one arm: rows putting it in a second arm are wrong."""
     if unit == "participant_ref":
         return []
-    first_arm = frame.groupby(unit, sort=False)["arm"].transform("first")
+    first_arm = frame.groupby(unit, sort=False, observed=True)["arm"].transform("first")
     split = (frame["arm"] != first_arm) & (frame[unit] != "")
     return [
         _Issue(

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import Table, and_, func, or_, select
 from sqlmodel import Session
 
-from analysis.flatfile import FLAGS, parse_flags, read_flat_file, unit_column
+from analysis.flatfile import FLAGS, as_codes, parse_flags, read_flat_file, unit_column
 from experiments import trials
 from experiments.definition import TrialDefinition
 from experiments.randomise import stratum_key
@@ -201,8 +201,8 @@ def frame_from_csv(path: Path, definition: TrialDefinition) -> pd.DataFrame:
     if "case_ref" in columns:
         frame["case_ref"] = cells["case_ref"]
     frame["arm"] = pd.Categorical(cells["arm"], categories=[arm.id for arm in definition.arms])
-    frame["unit"] = pd.Categorical(cells[unit_column(definition)])
-    frame["stratum"] = pd.Categorical(_strata(cells, definition.population.strata))
+    frame["unit"] = as_codes(cells[unit_column(definition)])
+    frame["stratum"] = _strata(cells, definition.population.strata)
     for name in names:
         frame[name] = cells[name]
     typed_columns(frame, names)
@@ -218,12 +218,14 @@ def frame_from_csv(path: Path, definition: TrialDefinition) -> pd.DataFrame:
 def _strata(cells: pd.DataFrame, strata: list[str]) -> pd.Series:
     """The stratum key randomisation gave each row (`court=BRS`), worked out per combination."""
     if not strata:
-        return pd.Series(stratum_key({}, []), index=cells.index)
+        return pd.Series(pd.Categorical([stratum_key({}, [])] * len(cells)), index=cells.index)
     joined = cells[strata[0]]
     for name in strata[1:]:
         joined = joined + "\x1f" + cells[name]
-    keys = {
-        combined: stratum_key(dict(zip(strata, combined.split("\x1f"), strict=True)), strata)
-        for combined in joined.unique()
-    }
-    return joined.map(keys)
+    codes, combined = pd.factorize(joined)
+    keys = [
+        stratum_key(dict(zip(strata, str(c).split("\x1f"), strict=True)), strata) for c in combined
+    ]
+    levels = pd.Index(sorted(set(keys)))
+    position = levels.get_indexer(pd.Index(keys))
+    return pd.Series(pd.Categorical.from_codes(position[codes], categories=levels), cells.index)

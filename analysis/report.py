@@ -26,6 +26,7 @@ from analysis.stats import (
     cost_per_additional_event,
     wilson_interval,
 )
+from analysis.stats.design import factor_codes
 from analysis.subgroups import SubgroupResult, subgroup_results
 from experiments.definition import Outcome, TrialDefinition
 
@@ -164,7 +165,7 @@ def _outcome_report(
 ) -> OutcomeReport:
     population = in_population(frame, outcome.population)
     mask = population & frame[outcome.id].notna()
-    data = frame.loc[mask]
+    data = frame if mask.all() else frame.loc[mask]
     notes = _population_notes(outcome, int(population.sum()), int(mask.sum()))
     arms = _arm_summaries(data, outcome.id, definition, spec.alpha)
     by_arm = {a.arm: a for a in arms}
@@ -175,9 +176,13 @@ def _outcome_report(
         [arm_effects[a].adjusted_p_value for a in spec.treatments],
         definition.analysis.correction,
     )
-    mean_cost = (
-        costs.loc[data.index].groupby(data["arm"].astype(str)).mean() if costs is not None else None
-    )
+    mean_cost = None
+    if costs is not None:
+        codes, labels = factor_codes(data["arm"])
+        present = codes >= 0
+        totals = np.bincount(codes[present], costs.loc[data.index].to_numpy()[present], len(labels))
+        counts = np.bincount(codes[present], minlength=len(labels))
+        mean_cost = pd.Series(totals[counts > 0] / counts[counts > 0], np.array(labels)[counts > 0])
     comparisons = []
     for arm, p_corrected in zip(spec.treatments, corrected, strict=True):
         comparison, arm_notes = _comparison(
@@ -218,11 +223,15 @@ def _arm_summaries(
     data: pd.DataFrame, outcome: str, definition: TrialDefinition, alpha: float
 ) -> tuple[ArmSummary, ...]:
     values = data[outcome].to_numpy(dtype=np.float64)
-    labels = data["arm"].astype(str).to_numpy()
+    codes, labels = factor_codes(data["arm"])
+    present = codes >= 0
+    sizes = np.bincount(codes[present], minlength=len(labels))
+    sums = np.bincount(codes[present], weights=values[present], minlength=len(labels))
+    index = {label: i for i, label in enumerate(labels)}
     summaries = []
     for arm in definition.arms:
-        in_arm = labels == arm.id
-        n, events = int(in_arm.sum()), int(values[in_arm].sum())
+        i = index.get(arm.id)
+        n, events = (0, 0) if i is None else (int(sizes[i]), int(sums[i]))
         wilson = wilson_interval(events, n, alpha)
         summaries.append(
             ArmSummary(arm.id, n, events, wilson.proportion, wilson.ci_low, wilson.ci_high)

@@ -9,6 +9,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.stats._types import FloatArray, IntArray
+from analysis.stats.design import factor_codes
+
 SRM_THRESHOLD = 0.001
 
 
@@ -72,17 +75,38 @@ class StandardisedDifference:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class _Moments:
+    """Per arm: observed count, mean and n - 1 sample variance of one variable."""
+
+    n: IntArray
+    mean: FloatArray
+    var: FloatArray
+
+
+def _moments(arm: IntArray, arms: int, values: FloatArray) -> _Moments:
+    """Grouped moments by ``bincount``; the variance is two-pass (centred) for accuracy."""
+    seen = ~np.isnan(values)
+    group, x = arm[seen], values[seen]
+    n = np.bincount(group, minlength=arms)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(group, weights=x, minlength=arms) / n
+        centred = x - mean[group]
+        squares = np.bincount(group, weights=centred * centred, minlength=arms)
+        var = np.where(n > 1, squares / np.maximum(n - 1, 1), 0.0)
+    return _Moments(n, mean, var)
+
+
 def _smd(
-    arm: str, covariate: str, level: str | None, a: pd.Series, c: pd.Series, binary: bool
+    arm: str, covariate: str, level: str | None, moments: _Moments, a: int, c: int, binary: bool
 ) -> StandardisedDifference:
-    if a.empty or c.empty:
+    if moments.n[a] == 0 or moments.n[c] == 0:
         return StandardisedDifference(arm, covariate, level, None, None, None, "no observed values")
-    ma, mc = float(a.mean()), float(c.mean())
+    ma, mc = float(moments.mean[a]), float(moments.mean[c])
     if binary:
         var_a, var_c = ma * (1 - ma), mc * (1 - mc)
     else:
-        var_a = float(a.var(ddof=1)) if len(a) > 1 else 0.0
-        var_c = float(c.var(ddof=1)) if len(c) > 1 else 0.0
+        var_a, var_c = float(moments.var[a]), float(moments.var[c])
     pooled = np.sqrt((var_a + var_c) / 2.0)
     if pooled == 0.0:
         smd = 0.0 if ma == mc else None
@@ -91,9 +115,25 @@ def _smd(
     return StandardisedDifference(arm, covariate, level, ma, mc, float((ma - mc) / pooled))
 
 
-def _is_binary(values: pd.Series) -> bool:
-    observed = values.dropna()
-    return bool(observed.isin([0, 1]).all()) if len(observed) else False
+def _is_binary(values: FloatArray) -> bool:
+    observed = values[~np.isnan(values)]
+    return bool(np.all((observed == 0.0) | (observed == 1.0))) if len(observed) else False
+
+
+def _covariate_moments(
+    values: pd.Series, arm: IntArray, arms: int
+) -> list[tuple[str | None, _Moments, bool]]:
+    """(level, moments by arm, binary?) for a numeric covariate or each level of a text one."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        numeric = np.asarray(values.astype(np.float64), dtype=np.float64)
+        return [(None, _moments(arm, arms, numeric), _is_binary(numeric))]
+    codes, levels = factor_codes(values)
+    observed = codes >= 0
+    out: list[tuple[str | None, _Moments, bool]] = []
+    for index, level in sorted(enumerate(levels), key=lambda item: item[1]):
+        share = np.where(observed, (codes == index).astype(np.float64), np.nan)
+        out.append((level, _moments(arm, arms, share), True))
+    return out
 
 
 def standardised_mean_differences(
@@ -105,7 +145,7 @@ def standardised_mean_differences(
     the root of the average of the two arms' variances (unweighted by arm size). ``s2`` is
     the sample variance (n - 1) for a numeric covariate and ``p(1 - p)`` for a 0/1 one; a
     categorical covariate gives one binary SMD per level, missing values excluded.
-    |SMD| > 0.1 is the usual flag for imbalance.
+    |SMD| > 0.1 is the usual flag for imbalance. Moments are grouped by arm in one pass.
 
     References
     ----------
@@ -113,22 +153,17 @@ def standardised_mean_differences(
     covariates between treatment groups in propensity-score matched samples. Stat Med
     28:3083-3107, section 3.1.
     """
-    arms = frame[arm].astype(str)
-    others = sorted(a for a in arms.unique() if a != control)
+    arm_codes, labels = factor_codes(frame[arm])
+    index = {label: i for i, label in enumerate(labels)}
+    others = sorted(a for a in labels if a != control)
+    group = np.where(arm_codes >= 0, arm_codes, len(labels))  # no arm: a group of its own
+    by_covariate = {
+        name: _covariate_moments(frame[name], group, len(labels) + 2) for name in covariates
+    }
     rows: list[StandardisedDifference] = []
+    c = index.get(control, len(labels) + 1)  # an absent control: an empty group
     for other in others:
-        in_arm, in_control = arms == other, arms == control
         for name in covariates:
-            values = frame[name]
-            if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-                numeric = values.astype(np.float64)
-                a, c = numeric[in_arm].dropna(), numeric[in_control].dropna()
-                rows.append(_smd(other, name, None, a, c, _is_binary(numeric)))
-                continue
-            text = values.astype("string")
-            for level in sorted(text.dropna().unique()):
-                share = (text == level).astype("float64")
-                a = share[in_arm & text.notna()]
-                c = share[in_control & text.notna()]
-                rows.append(_smd(other, name, str(level), a, c, True))
+            for level, moments, binary in by_covariate[name]:
+                rows.append(_smd(other, name, level, moments, index[other], c, binary))
     return tuple(rows)

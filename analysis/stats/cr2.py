@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
 
-from analysis.stats._types import FloatArray, IntArray
+from analysis.stats._types import ArrayLike, FloatArray, IntArray
 
 # estimatr's threshold: eigenvalues of (I - H_gg) at or below it are treated as zero.
 EIGEN_TOLERANCE = 1e-12
@@ -21,17 +22,36 @@ EIGEN_TOLERANCE = 1e-12
 
 @dataclass(frozen=True)
 class ClusterBlocks:
-    """Rows grouped by cluster size: ``rows[i]`` is ``(clusters of size sizes[i], size)``."""
+    """Rows grouped by cluster size: ``rows[i]`` is ``(clusters of size sizes[i], size)``.
+
+    ``codes`` gives each row's cluster as 0..n_clusters-1. Build it once with
+    :func:`cluster_blocks` and pass it as ``clusters`` to every model on the same rows.
+    """
 
     sizes: tuple[int, ...]
     rows: tuple[IntArray, ...]
     n_clusters: int
+    codes: IntArray
 
 
-def cluster_blocks(clusters: object) -> ClusterBlocks:
+# Cluster labels, one per row, or the same already grouped by :func:`cluster_blocks`.
+Clusters: TypeAlias = "ArrayLike | ClusterBlocks"
+
+
+def cluster_codes(clusters: Clusters) -> tuple[IntArray, int]:
+    """Each row's cluster as an integer code, and the number of clusters."""
+    if isinstance(clusters, ClusterBlocks):
+        return clusters.codes, clusters.n_clusters
+    codes = np.asarray(pd.factorize(np.asarray(clusters), use_na_sentinel=False)[0])
+    return codes, int(codes.max()) + 1 if codes.size else 0
+
+
+def cluster_blocks(clusters: Clusters) -> ClusterBlocks:
     """Group row indices by cluster, and clusters by size, for batched linear algebra."""
-    codes = pd.factorize(np.asarray(clusters), use_na_sentinel=False)[0]
-    counts = np.bincount(codes)
+    if isinstance(clusters, ClusterBlocks):
+        return clusters
+    codes, n_clusters = cluster_codes(clusters)
+    counts = np.bincount(codes, minlength=n_clusters)
     row_size = counts[codes]
     order = np.lexsort((codes, row_size))
     sorted_sizes = row_size[order]
@@ -42,7 +62,7 @@ def cluster_blocks(clusters: object) -> ClusterBlocks:
         order[start:end].reshape(-1, int(size))
         for size, start, end in zip(sizes, starts, ends, strict=True)
     )
-    return ClusterBlocks(tuple(int(s) for s in sizes), rows, int(counts.size))
+    return ClusterBlocks(tuple(int(s) for s in sizes), rows, n_clusters, codes)
 
 
 def _inverse_sqrt(eigenvalues: FloatArray) -> FloatArray:

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from analysis.stats._types import FloatArray, IntArray
+from analysis.stats._types import BoolArray, FloatArray, IntArray
 
 MISSING_LEVEL = "(missing)"
 
@@ -35,50 +35,135 @@ class DesignMatrix:
     missing_indicators: tuple[str, ...]
 
 
-def _levels(values: pd.Series) -> list[str]:
+@dataclass(frozen=True)
+class _Factor:
+    """A categorical variable as each row's level index (-1: none) and its levels' names."""
+
+    name: str
+    codes: IntArray
+    levels: list[str]
+
+    def dummies(self, levels: Sequence[str]) -> list[tuple[str, int]]:
+        """(term name, level index) for the given levels."""
+        return [(f"{self.name}[{level}]", self.levels.index(level)) for level in levels]
+
+
+def factor_codes(values: pd.Series) -> tuple[IntArray, list[str]]:
+    """Each row's level index (-1 if missing) and the levels as text.
+
+    Levels are a categorical's present categories in order, else the sorted distinct values.
+    Each distinct value is converted to text once; rows are handled as integer codes.
+    """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        present = set(values.dropna().astype(str))
-        return [str(c) for c in values.cat.categories if str(c) in present]
-    return sorted(values.dropna().astype(str).unique())
+        codes = np.asarray(values.cat.codes.to_numpy(), dtype=np.intp)
+        text = [str(c) for c in values.cat.categories]
+        present = np.bincount(codes[codes >= 0], minlength=len(text)) > 0
+        levels = list(dict.fromkeys(t for t, p in zip(text, present, strict=True) if p))
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes = np.asarray(codes, dtype=np.intp)
+        text = [str(u) for u in uniques]
+        levels = sorted(set(text))
+    position = {level: i for i, level in enumerate(levels)}
+    remap = np.array([position.get(t, -1) for t in text] + [-1], dtype=np.intp)
+    return remap[codes], levels
 
 
-def _floats(values: pd.Series) -> FloatArray:
-    return np.asarray(values.to_numpy(dtype=np.float64), dtype=np.float64)
+def _factor(name: str, values: pd.Series) -> _Factor:
+    return _Factor(name, *factor_codes(values))
+
+
+def _with_missing_level(factor: _Factor) -> _Factor:
+    missing = len(factor.levels)
+    codes = np.where(factor.codes < 0, missing, factor.codes)
+    return _Factor(factor.name, codes, [*factor.levels, MISSING_LEVEL])
 
 
 def _is_categorical(values: pd.Series) -> bool:
     return not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values))
 
 
-def _dummies(name: str, values: pd.Series, levels: Sequence[str]) -> dict[str, FloatArray]:
-    text = values.astype(str)
-    return {f"{name}[{level}]": _floats(text == level) for level in levels}
+@dataclass
+class _Columns:
+    """Design columns before any are dropped: numeric arrays and dummies of factors."""
+
+    names: list[str] = field(default_factory=list)
+    numeric: dict[str, FloatArray] = field(default_factory=dict)
+    dummy: dict[str, tuple[_Factor, int]] = field(default_factory=dict)
+
+    def add_numeric(self, name: str, values: FloatArray) -> None:
+        self.names.append(name)
+        self.numeric[name] = values
+
+    def add_dummies(self, factor: _Factor, levels: Sequence[str]) -> list[str]:
+        added = []
+        for name, index in factor.dummies(levels):
+            self.names.append(name)
+            self.dummy[name] = (factor, index)
+            added.append(name)
+        return added
+
+    def constant(self, n: int) -> tuple[str, ...]:
+        """Columns (other than the intercept) with one value in all rows."""
+        counts: dict[int, IntArray] = {}
+        out = []
+        for name in self.names[1:]:
+            if name in self.numeric:
+                if np.ptp(self.numeric[name]) == 0.0:
+                    out.append(name)
+                continue
+            factor, index = self.dummy[name]
+            if id(factor) not in counts:
+                valid = factor.codes[factor.codes >= 0]
+                counts[id(factor)] = np.bincount(valid, minlength=len(factor.levels))
+            if counts[id(factor)][index] in (0, n):
+                out.append(name)
+        return tuple(out)
+
+    def matrix(self, terms: Sequence[str], n: int) -> FloatArray:
+        """The design, allocated once (C order) and filled column by column."""
+        x = np.zeros((n, len(terms)))
+        x[:, 0] = 1.0
+        for j, name in enumerate(terms[1:], start=1):
+            if name in self.numeric:
+                x[:, j] = self.numeric[name]
+            else:
+                factor, index = self.dummy[name]
+                x[factor.codes == index, j] = 1.0
+        return x
 
 
-def _covariate_columns(
-    frame: pd.DataFrame, name: str, missing: str
-) -> tuple[dict[str, FloatArray], str | None]:
-    values = frame[name]
+def _add_covariate(columns: _Columns, used: pd.DataFrame, name: str, missing: str) -> str | None:
+    """Add a covariate's columns; return the name of its missing indicator, if any."""
+    values = used[name]
     has_missing = bool(values.isna().any())
     if _is_categorical(values):
-        levels = _levels(values)
+        factor = _factor(name, values)
+        levels = factor.levels[1:]
         if has_missing:
-            values = values.astype(object).where(values.notna(), MISSING_LEVEL)
-            levels.append(MISSING_LEVEL)
-        return _dummies(name, values, levels[1:]), None
+            factor = _with_missing_level(factor)
+            levels = factor.levels[1:]
+        columns.add_dummies(factor, levels)
+        return None
     numeric = values.astype(np.float64)
     if not has_missing:
-        return {name: _floats(numeric)}, None
+        columns.add_numeric(name, np.asarray(numeric, dtype=np.float64))
+        return None
     indicator = f"{name}[missing]"
     filled = numeric.fillna(float(numeric.mean()) if numeric.notna().any() else 0.0)
-    return {name: _floats(filled), indicator: _floats(numeric.isna())}, indicator
+    columns.add_numeric(name, np.asarray(filled, dtype=np.float64))
+    columns.add_numeric(indicator, np.asarray(numeric.isna(), dtype=np.float64))
+    return indicator
 
 
 def _kept_rows(
     frame: pd.DataFrame, required: Sequence[str], covariates: Sequence[str], missing: str
-) -> pd.Series:
+) -> BoolArray:
     checked = [*required, *covariates] if missing == "drop" else list(required)
-    return frame[checked].notna().all(axis=1) if checked else pd.Series(True, index=frame.index)
+    keep = np.ones(len(frame), dtype=bool)
+    for name in dict.fromkeys(checked):
+        keep &= frame[name].notna().to_numpy()
+    return keep
 
 
 def build_design(
@@ -117,32 +202,32 @@ def build_design(
         raise ValueError(f"missing must be 'drop' or 'indicator', got {missing!r}")
     required = [c for c in (arm, strata, outcome) if c is not None]
     keep = _kept_rows(frame, required, covariates, missing)
-    used = frame.loc[keep]
-    arm_values = used[arm].astype(str)
-    others = list(arms) if arms is not None else [a for a in _levels(used[arm]) if a != control]
+    named = frame[list(dict.fromkeys([*required, *covariates]))]
+    used = named if keep.all() else named.iloc[np.flatnonzero(keep)]
+    n = len(used)
+    arm_factor = _factor(arm, used[arm])
+    others = list(arms) if arms is not None else [a for a in arm_factor.levels if a != control]
     for label in [control, *others]:
-        if not (arm_values == label).any():
+        if label not in arm_factor.levels:
             raise ValueError(f"arm {label!r} has no participants in the analysed rows")
-    columns: dict[str, FloatArray] = {"(Intercept)": np.ones(len(used))}
-    arm_columns = _dummies(arm, used[arm], others)
-    columns.update(arm_columns)
+    columns = _Columns()
+    columns.add_numeric("(Intercept)", np.ones(n))
+    arm_columns = columns.add_dummies(arm_factor, others)
     indicators = []
     for name in covariates:
-        extra, indicator = _covariate_columns(used, name, missing)
-        columns.update(extra)
+        indicator = _add_covariate(columns, used, name, missing)
         if indicator:
             indicators.append(indicator)
     if strata is not None:
-        columns.update(_dummies(strata, used[strata], _levels(used[strata])[1:]))
-    constant = tuple(
-        name for name, col in columns.items() if name != "(Intercept)" and np.ptp(col) == 0.0
-    )
-    terms = tuple(name for name in columns if name not in constant)
+        strata_factor = _factor(strata, used[strata])
+        columns.add_dummies(strata_factor, strata_factor.levels[1:])
+    constant = columns.constant(n)
+    terms = tuple(name for name in columns.names if name not in constant)
     return DesignMatrix(
-        x=np.column_stack([columns[t] for t in terms]),
+        x=columns.matrix(terms, n),
         terms=terms,
         arm_terms=dict(zip(others, arm_columns, strict=True)),
-        rows=np.flatnonzero(keep.to_numpy()),
+        rows=np.flatnonzero(keep),
         n_dropped_missing=int((~keep).sum()),
         dropped_constant=constant,
         missing_indicators=tuple(i for i in indicators if i not in constant),

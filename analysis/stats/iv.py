@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from analysis.stats import cr2
 from analysis.stats._types import ArrayLike
 from analysis.stats.regression import (
     RobustFit,
@@ -30,7 +31,7 @@ def iv_robust(
     *,
     endogenous: Sequence[str],
     terms: Sequence[str],
-    clusters: ArrayLike | None = None,
+    clusters: cr2.Clusters | None = None,
     se_type: str | None = None,
     alpha: float = 0.05,
     df_terms: Sequence[str] | None = None,

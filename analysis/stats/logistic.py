@@ -8,20 +8,30 @@ p-values are normal-based Wald, as ``lmtest::coeftest`` gives for a glm.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm
-from scipy import stats
+from scipy import linalg, special, stats
 
 from analysis.stats import cr2
 from analysis.stats._types import ArrayLike, FloatArray
-from analysis.stats.regression import as_design, inverse_cross_product, term_names
+from analysis.stats.regression import (
+    as_design,
+    check_clusters,
+    inverse_cross_product,
+    term_names,
+)
 
 # A fitted |log-odds| beyond this means the likelihood is flat along a separating direction.
 SEPARATION_LOG_ODDS = 20.0
+MAX_ITERATIONS = 100
+# Converged when the deviance changes by at most this, relative (R glm.fit uses 1e-8).
+DEVIANCE_TOLERANCE = 1e-12
+# ... or when no coefficient moves by more than this, relative to 1 + |beta|.
+STEP_TOLERANCE = 1e-12
+# Rows per chunk when accumulating k x k products: bounds the temporaries.
+ROW_CHUNK = 32_768
 
 
 @dataclass(frozen=True)
@@ -57,50 +67,117 @@ class LogisticFit:
         return None
 
 
+def _binary_columns(x: FloatArray) -> FloatArray:
+    """True for each non-constant column whose values are all 0 or 1 (checked in row chunks)."""
+    low, high = x.min(axis=0), x.max(axis=0)
+    candidate = (low >= 0.0) & (high <= 1.0) & (high > low)
+    # For values in [0, 1], x(1 - x) is 0 exactly at 0 and 1 and positive anywhere else.
+    off = np.zeros(x.shape[1])
+    for start in range(0, x.shape[0], ROW_CHUNK):
+        rows = x[start : start + ROW_CHUNK]
+        off += np.einsum("ik,ik->k", rows, 1.0 - rows)
+    return np.asarray(candidate & (off == 0.0))
+
+
 def _separation_note(y: FloatArray, x: FloatArray, terms: Sequence[str]) -> str | None:
-    """Name a 0/1 column within which every outcome is equal (quasi-complete separation)."""
+    """Name a 0/1 column within which every outcome is equal (quasi-complete separation).
+
+    Counts come from column sums (``X'y`` and ``X'1``), exact for 0/1 data.
+    """
     if np.all(y == y[0]):
         return "every participant had the same outcome; the odds ratio is not estimable"
-    for j, term in enumerate(terms):
-        col = x[:, j]
-        if np.ptp(col) == 0.0 or not np.all((col == 0.0) | (col == 1.0)):
-            continue
-        for value in (0.0, 1.0):
-            outcomes = y[col == value]
-            if np.all(outcomes == outcomes[0]):
+    binary = _binary_columns(x)
+    n, events = float(y.shape[0]), float(y.sum())
+    n_one, events_one = x.sum(axis=0), x.T @ y
+    for j in map(int, np.flatnonzero(binary)):
+        for value, size, count in (
+            (1.0, n_one[j], events_one[j]),
+            (0.0, n - n_one[j], events - events_one[j]),
+        ):
+            if count == 0.0 or count == size:
                 side = "" if value == 1.0 else "not "
                 return (
-                    f"perfect separation: all participants {side}in {term} had outcome "
-                    f"{int(outcomes[0])}; the odds ratio is not estimable"
+                    f"perfect separation: all participants {side}in {terms[j]} had outcome "
+                    f"{int(count > 0.0)}; the odds ratio is not estimable"
                 )
     return None
 
 
+def _information(x: FloatArray, weights: FloatArray) -> FloatArray:
+    """``X' diag(w) X`` accumulated over row chunks (no N x k temporary)."""
+    info = np.zeros((x.shape[1], x.shape[1]))
+    for start in range(0, x.shape[0], ROW_CHUNK):
+        rows = x[start : start + ROW_CHUNK]
+        info += (rows * weights[start : start + ROW_CHUNK, None]).T @ rows
+    return info
+
+
+def _deviance(y: FloatArray, eta: FloatArray) -> float:
+    """Binomial deviance ``-2 sum log P(y | eta)``, stable for large ``|eta|``."""
+    return 2.0 * float(np.sum(np.logaddexp(0.0, np.where(y == 1.0, -eta, eta))))
+
+
+def _not_estimable(detail: str) -> str:
+    return f"logistic model not estimable ({detail}); likely separation"
+
+
 def _fit(y: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray] | str:
-    """Maximum likelihood by IRLS; returns (beta, model covariance, fitted p) or a note."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = sm.GLM(y, x, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=100)
-    messages = {type(w.message).__name__ for w in caught}
-    beta = np.asarray(result.params, dtype=np.float64)
-    if messages or not result.converged or np.max(np.abs(beta)) > SEPARATION_LOG_ODDS:
-        detail = ", ".join(sorted(messages)) or "no convergence or infinite estimates"
-        return f"logistic model not estimable ({detail}); likely separation"
-    cov = np.asarray(result.cov_params(), dtype=np.float64)
-    return beta, cov, np.asarray(result.fittedvalues, dtype=np.float64)
+    """Maximum likelihood by Newton-Raphson (= IRLS); returns (beta, covariance, p) or a note.
+
+    The first step is statsmodels' and R's IRLS start (``mu = (y + 1/2) / 2``); then Newton
+    steps ``beta += I^{-1} X'(y - mu)`` with a Cholesky factor of the k x k information
+    ``I = X'WX``, until the deviance changes by at most ``DEVIANCE_TOLERANCE`` relative
+    (R ``glm.fit``'s criterion, stricter) or the step is negligible. As in statsmodels and
+    R, the last step is taken and the covariance is ``I^{-1}`` with the weights it used.
+    """
+    mu = (y + 0.5) / 2.0
+    weights = mu * (1.0 - mu)
+    working = np.log(mu / (1.0 - mu)) + (y - mu) / weights
+    beta = _solve(_information(x, weights), x.T @ (weights * working))
+    previous = np.inf
+    for _ in range(MAX_ITERATIONS):
+        if beta is None or not np.all(np.isfinite(beta)):
+            return _not_estimable("the information matrix is singular")
+        eta = x @ beta
+        mu = special.expit(eta)
+        deviance = _deviance(y, eta)
+        info = _information(x, mu * (1.0 - mu))
+        step = _solve(info, x.T @ (y - mu))
+        if step is None:
+            return _not_estimable("the information matrix is singular")
+        small = np.max(np.abs(step) / (1.0 + np.abs(beta))) <= STEP_TOLERANCE
+        beta = beta + step
+        if abs(previous - deviance) <= DEVIANCE_TOLERANCE * (abs(deviance) + 0.1) or small:
+            break
+        previous = deviance
+    else:
+        return _not_estimable("no convergence or infinite estimates")
+    mu = special.expit(x @ beta)
+    if np.allclose(mu - y, 0.0) or np.max(np.abs(beta)) > SEPARATION_LOG_ODDS:
+        return _not_estimable("perfect prediction or infinite estimates")
+    cov = linalg.cho_solve(linalg.cho_factor(info), np.eye(x.shape[1]))
+    return beta, np.asarray(cov), np.asarray(mu)
+
+
+def _solve(matrix: FloatArray, vector: FloatArray) -> FloatArray | None:
+    try:
+        return np.asarray(linalg.cho_solve(linalg.cho_factor(matrix), vector))
+    except (linalg.LinAlgError, ValueError):
+        return None
 
 
 def _cluster_vcov(
-    x: FloatArray, resid: FloatArray, bread: FloatArray, clusters: ArrayLike
+    x: FloatArray, resid: FloatArray, bread: FloatArray, clusters: cr2.Clusters
 ) -> tuple[FloatArray, int]:
     """``B (sum_g s_g s_g') B * G/(G-1) * (N-1)/(N-k)``, s_g the cluster's summed scores."""
     n, k = x.shape
-    blocks = cr2.cluster_blocks(clusters)
-    g = blocks.n_clusters
+    codes, g = cr2.cluster_codes(check_clusters(clusters, n))
     if g < 2:
         raise ValueError("cluster-robust standard errors need at least 2 clusters")
-    x_blocks = tuple(x[rows] for rows in blocks.rows)
-    meat = cr2.cluster_meat(x_blocks, cr2.residual_blocks(resid, blocks))
+    scores = np.empty((g, k))
+    for j in range(k):
+        scores[:, j] = np.bincount(codes, weights=x[:, j] * resid, minlength=g)
+    meat = scores.T @ scores
     return bread @ meat @ bread * (g / (g - 1)) * ((n - 1) / (n - k)), g
 
 
@@ -109,7 +186,7 @@ def logistic_regression(
     x: ArrayLike,
     *,
     terms: Sequence[str] | None = None,
-    clusters: ArrayLike | None = None,
+    clusters: cr2.Clusters | None = None,
     alpha: float = 0.05,
 ) -> LogisticFit:
     """Fit a logistic regression and report each coefficient as an odds ratio.

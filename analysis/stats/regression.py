@@ -151,6 +151,17 @@ def _unclustered_vcov(
     return vcov * (n / (n - k)) if se_type == "HC1" else vcov
 
 
+def check_clusters(clusters: cr2.Clusters, n: int) -> cr2.Clusters:
+    """The cluster labels (or prebuilt :class:`cr2.ClusterBlocks`), checked to be one per row."""
+    if isinstance(clusters, cr2.ClusterBlocks):
+        size = clusters.codes.shape
+    else:
+        size = np.shape(np.asarray(clusters))
+    if size != (n,):
+        raise ValueError(f"clusters must have shape ({n},), got {size}")
+    return clusters
+
+
 @dataclass(frozen=True)
 class _Variance:
     vcov: FloatArray
@@ -163,7 +174,7 @@ def robust_variance(
     x: FloatArray,
     bread: FloatArray,
     resid: FloatArray,
-    clusters: ArrayLike | None,
+    clusters: cr2.Clusters | None,
     se_type: str,
     df_columns: Sequence[int],
 ) -> _Variance:
@@ -177,10 +188,7 @@ def robust_variance(
         return _Variance(vcov, (float(n - k),) * k, None, classical)
     if se_type not in CLUSTERED_TYPES:
         raise ValueError(f"se_type {se_type!r} with clusters; use one of {CLUSTERED_TYPES}")
-    cluster_arr = np.asarray(clusters)
-    if cluster_arr.shape != (n,):
-        raise ValueError(f"clusters must have shape ({n},), got {cluster_arr.shape}")
-    blocks = cr2.cluster_blocks(cluster_arr)
+    blocks = cr2.cluster_blocks(check_clusters(clusters, n))
     g = blocks.n_clusters
     if g < 2:
         raise ValueError("cluster-robust standard errors need at least 2 clusters")
@@ -263,7 +271,7 @@ def lm_robust(
     x: ArrayLike,
     *,
     terms: Sequence[str] | None = None,
-    clusters: ArrayLike | None = None,
+    clusters: cr2.Clusters | None = None,
     se_type: str | None = None,
     alpha: float = 0.05,
     df_terms: Sequence[str] | None = None,
