@@ -33,7 +33,7 @@ class RenderCache:
         participant = session.get(Participant, message.participant_id)
         hearing = session.get(Hearing, message.hearing_id)
         assert participant is not None and hearing is not None
-        withheld = _withheld(session, status, participant, hearing, message, now)
+        withheld = withheld_reason(session, status, participant, hearing, message, now)
         if withheld is not None:
             return withheld
         assert participant.phone is not None
@@ -67,7 +67,7 @@ class RenderCache:
         return self.definitions[trial_id]
 
 
-def _withheld(
+def withheld_reason(
     session: Session,
     trial_status: str,
     participant: Participant,
@@ -75,12 +75,19 @@ def _withheld(
     message: Message,
     now: datetime,
 ) -> str | None:
-    """Checked again at the last moment: anything may have changed since planning."""
+    """Checked again at the last moment, for a text or a letter: anything may have changed.
+
+    A STOP reply opts a number out of texts only; a letter is stopped by withdrawing consent to
+    letters (no_consent), as at planning.
+    """
     if participant.safeguarding_flag:
         return "safeguarding"
-    if not participant.contact_sms or not participant.phone:
+    if message.channel == "letter":
+        if not participant.contact_letter or not participant.address:
+            return "no_consent"
+    elif not participant.contact_sms or not participant.phone:
         return "no_consent"
-    if session.execute(select(exists().where(col(OptOut.phone) == participant.phone))).scalar():
+    elif session.execute(select(exists().where(col(OptOut.phone) == participant.phone))).scalar():
         return "opted_out"
     if hearing.status in ("vacated", "concluded"):
         return "hearing_vacated"

@@ -7,6 +7,7 @@ import click
 from nudge.cli.analysis import analyse, outcomes_group
 from nudge.cli.dispatching import dispatch, worker
 from nudge.cli.enrolment import assignments_group, balance, enrol, hearings
+from nudge.cli.letters import letters_group
 from nudge.cli.messages import messages_group
 from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
 from nudge.cli.trials import trial
@@ -44,6 +45,7 @@ for command in (
     balance,
     users,
     messages_group,
+    letters_group,
     dispatch,
     worker,
     outcomes_group,

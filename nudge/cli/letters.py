@@ -1,0 +1,85 @@
+"""`nudge letters batch`: the posting day's letters as one PDF for the printer, and a manifest."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+from messages.letter_batch import BatchSummary, run_batch
+from messages.letter_layout import LetterProblem
+from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
+
+
+@click.group("letters", cls=NudgeGroup)
+def letters_group() -> None:
+    """Printed letters."""
+
+
+@letters_group.command("batch")
+@click.argument("trial_id")
+@click.option("--date", "day", required=True, help="The posting day, YYYY-MM-DD (trial's time).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The directory for the PDF and its manifest.",
+)
+@click.option("--simplex", is_flag=True, help="No blank backs: for a one-sided printer.")
+@click.option("--dry-run", is_flag=True, help="Count what would print; write and mark nothing.")
+@pass_runtime
+def batch(
+    runtime: Runtime, trial_id: str, day: str, out_dir: Path, simplex: bool, dry_run: bool
+) -> None:
+    """Print the letters due on a posting day into one PDF, and mark them posted."""
+    posting_day = _posting_day(day)
+    with runtime.session() as session:
+        summary = run_batch(
+            session,
+            runtime.clock,
+            trial_id,
+            posting_day,
+            out_dir,
+            duplex=not simplex,
+            dry_run=dry_run,
+        )
+    click.echo("\n".join(describe(summary)))
+
+
+def _posting_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise LetterProblem(
+            f"--date: '{text}' is not a date; write it as YYYY-MM-DD (for example 2027-02-12)"
+        ) from None
+
+
+def describe(summary: BatchSummary) -> list[str]:
+    """The run on one screen: counts and file names, never a name or an address."""
+    day = summary.posting_day
+    when = f"{day:%A} {day.day} {day:%B %Y}"
+    heading = f"letters of {summary.trial_id} for posting on {when}"
+    lines = [heading + (" (dry run: nothing written or marked)" if summary.dry_run else "")]
+    verb = "would print" if summary.dry_run else "printed"
+    if summary.letters:
+        side = "duplex" if summary.duplex else "simplex"
+        lines.append(
+            f"  {verb} {summary.letters} letter(s): {summary.pages} page(s) on "
+            f"{summary.sheets} sheet(s), {side}"
+        )
+    elif not summary.withheld and not summary.unprintable:
+        lines.append("  nothing to print: no letter due that day is still waiting to be posted")
+    else:
+        lines.append(f"  {verb} no letters")
+    if summary.withheld:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in summary.withheld.items())
+        lines.append(f"  withheld {sum(summary.withheld.values())} at the last check: {reasons}")
+    for message_id, why in summary.unprintable:
+        lines.append(f"  not printable, still scheduled: message {message_id}: {why}")
+    if summary.pdf and summary.manifest:
+        lines.append(f"  PDF:      {summary.pdf}")
+        lines.append(f"  manifest: {summary.manifest} (personal data: keep it with the print run)")
+    return lines
