@@ -152,3 +152,17 @@ def _p(value: float | None) -> str:
     if value is None:
         return "-"
     return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def comparison_sentence(
+    comparison: dict[str, Any], outcome: str, definition: TrialDefinition, tested: int
+) -> str:
+    """One comparison of the results JSON in plain English, as the terminal report says it.
+
+    `tested` is how many of the outcome's comparisons the correction counted.
+    """
+    titles = {arm.id: arm.title for arm in definition.arms}
+    alpha = definition.analysis.alpha
+    level = f"{100 * (1 - alpha):g}%"
+    correction = definition.analysis.correction
+    return _sentence(comparison, outcome, titles, (alpha, level), tested, correction)

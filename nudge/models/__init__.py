@@ -20,6 +20,7 @@ from nudge.models.people import (
     Participant,
     StratumCounter,
 )
+from nudge.models.results import ResultsCache
 from nudge.models.trials import TRIAL_STATUSES, Arm, Trial, TrialVersion
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "OptOut",
     "Outcome",
     "Participant",
+    "ResultsCache",
     "SendWindow",
     "StratumCounter",
     "Trial",

@@ -112,12 +112,16 @@ def _security_headers(response: Any) -> Any:
 
 
 def _register(app: Flask, csrf: CSRFProtect) -> None:
+    from analysis.overview import bp as overview
+    from analysis.pages import bp as results
     from messages.webhooks import bp as webhooks
     from nudge.web.auth import bp as auth
     from nudge.web.home import bp as home
 
     app.register_blueprint(auth)
     app.register_blueprint(home)
+    app.register_blueprint(overview)
+    app.register_blueprint(results)
     csrf.exempt(webhooks)  # Twilio cannot send a CSRF token; every request's signature is checked
     app.register_blueprint(webhooks)
     engine = app.extensions["nudge"]["engine"]

@@ -1,0 +1,150 @@
+"""Statistical disclosure control: what a programme lead may see of a trial's results. Pure.
+
+Researchers see exact figures. Everyone else (leads, admins) sees every count under 5 as
+"fewer than 5", and loses the figures that would give such a count back:
+
+- an arm's rate and interval when its events, or its non-events, are under 5 (a rate and its
+  n give the count back); every comparison that uses such an arm (a risk difference and the
+  two n's give it back too);
+- a subgroup level's estimates when, within it, an arm's events or non-events are under 5;
+- a balance row of a 0/1 covariate or a level whose count, or its complement, is under 5 in
+  either arm;
+- the achieved power figures when the smallest arm has fewer than 5;
+- small numbers quoted in the analysis notes.
+
+This is primary cell suppression with complements inside each binary table. It does not
+protect against differencing totals published in separate tables (for example randomised
+minus analysed): those differences are people without an observed outcome, not an outcome.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+THRESHOLD = 5
+FEWER = "fewer than 5"
+ALL_BUT_FEWER = "all but fewer than 5"
+RULE = (
+    "counts under 5 are shown as 'fewer than 5', with the rates, intervals and effects that "
+    "would reveal them left out"
+)
+_SMALL_IN_NOTE = re.compile(r"\((\d+)\)|\b(\d+)(?= (?:randomised )?participant)")
+
+
+def small(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < THRESHOLD
+
+
+def disclose(body: dict[str, Any], *, exact: bool) -> dict[str, Any]:
+    """The results as one person may see them; `exact` only for researchers."""
+    shown = copy.deepcopy(body)
+    shown.pop("balance_counts", None)
+    shown.pop("subgroup_counts", None)
+    shown["disclosure_control"] = {
+        "applied": not exact,
+        "threshold": THRESHOLD,
+        "rule": RULE if not exact else "exact figures (researcher)",
+    }
+    if exact:
+        return shown
+    report = shown["report"]
+    report["randomisation"]["units"] = _counts(report["randomisation"]["units"])
+    for outcome in report["outcomes"]:
+        _outcome(outcome, body.get("subgroup_counts", {}).get(outcome["id"], {}))
+    report["notes"] = [_note(n) for n in report["notes"]]
+    _balance(report["balance"], body.get("balance_counts", []))
+    _power(report["power"])
+    _flow(shown["flow"])
+    for week in shown["enrolment"]:
+        week["by_arm"] = _counts(week["by_arm"])
+        week["total"] = FEWER if small(week["total"]) else week["total"]
+    return shown
+
+
+def _counts(counts: dict[str, Any]) -> dict[str, Any]:
+    return {key: FEWER if small(value) else value for key, value in counts.items()}
+
+
+def _revealing(n: int, events: int) -> bool:
+    """Whether a binary cell pair (events, non-events) has a count under the threshold."""
+    return small(n) or small(events) or small(n - events)
+
+
+def _outcome(outcome: dict[str, Any], subgroup_counts: dict[str, Any]) -> None:
+    hidden = set()
+    for arm in outcome["arms"]:
+        n, events = arm["n"], arm["events"]
+        if _revealing(n, events):
+            hidden.add(arm["arm"])
+            arm["rate"] = arm["ci_low"] = arm["ci_high"] = None
+            arm["suppressed"] = True
+            arm["events"] = FEWER if small(events) else ALL_BUT_FEWER
+            arm["n"] = FEWER if small(n) else n
+    for comparison in outcome["comparisons"]:
+        if {comparison["arm"], comparison["versus"]} & hidden:
+            _blank(comparison, keep=("arm", "versus"))
+    for subgroup in outcome["subgroups"]:
+        cells = subgroup_counts.get(subgroup["variable"], {})
+        for level in subgroup["levels"]:
+            by_arm = cells.get(level["level"], {})
+            arms = [a["arm"] for a in outcome["arms"]]
+            if any(_revealing(*by_arm.get(arm, (0, 0))) for arm in arms):
+                level["n"] = FEWER if small(level["n"]) else level["n"]
+                level["suppressed"] = True
+                for comparison in level["comparisons"]:
+                    _blank(comparison, keep=("arm", "versus"))
+                level["notes"] = []
+        subgroup["notes"] = [_note(n) for n in subgroup["notes"]]
+    outcome["notes"] = [_note(n) for n in outcome["notes"]]
+
+
+def _blank(row: dict[str, Any], *, keep: tuple[str, ...]) -> None:
+    for key in row:
+        if key not in keep:
+            row[key] = None
+    row["suppressed"] = True
+
+
+def _note(note: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        number = match.group(1) or match.group(2)
+        if int(number) >= THRESHOLD:
+            return match.group(0)
+        return f"({FEWER})" if match.group(1) else FEWER
+
+    return _SMALL_IN_NOTE.sub(replace, note)
+
+
+def _balance(balance: dict[str, Any], counts: list[dict[str, int] | None]) -> None:
+    for row, counted in zip(balance["differences"], counts, strict=False):
+        if counted is None:
+            continue
+        cells = (
+            counted["arm_count"],
+            counted["arm_n"] - counted["arm_count"],
+            counted["control_count"],
+            counted["control_n"] - counted["control_count"],
+        )
+        if any(small(c) for c in cells):
+            row["mean_arm"] = row["mean_control"] = row["smd"] = None
+            row["flagged"] = False
+            row["suppressed"] = True
+    balance["notes"] = [_note(n) for n in balance["notes"]]
+
+
+def _power(power: dict[str, Any]) -> None:
+    if small(power["achieved_n_per_arm"]):
+        power["achieved_n_per_arm"] = FEWER
+        power["achieved_minimum_detectable_effect"] = None
+
+
+def _flow(flow: dict[str, Any]) -> None:
+    for key in ("assessed", "ineligible", "randomised"):
+        flow[key] = FEWER if small(flow[key]) else flow[key]
+    flow["ineligible_by_rule"] = _counts(flow["ineligible_by_rule"])
+    for arm in flow["arms"]:
+        for key in ("randomised", "units", "outcome_observed"):
+            arm[key] = FEWER if small(arm[key]) else arm[key]
+        arm["messages"] = _counts(arm["messages"])

@@ -1,0 +1,121 @@
+"""The results pages and downloads: aggregate figures only, with disclosure control for leads.
+
+Researchers see exact figures; every other role sees counts under 5 as "fewer than 5" (see
+analysis/disclosure.py), on the page and in both downloads alike.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app, g, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from analysis.disclosure import disclose
+from analysis.downloads import results_csv
+from analysis.results_cache import Results, results_for
+from analysis.results_view import results_view
+from experiments import trials
+from experiments.definition import TrialDefinition
+from nudge.errors import NotFound
+from nudge.models import Trial
+from nudge.web.access import ALL_STAFF, allow
+
+bp = Blueprint("results", __name__, template_folder="templates")
+EXACT_ROLES = ("researcher",)
+
+
+def _load(trial_id: str) -> tuple[Trial, TrialDefinition, Results, dict[str, Any]]:
+    try:
+        trial = trials.get_trial(g.db, trial_id)
+    except NotFound:
+        abort(404)
+    definition = trials.current_definition(g.db, trial)
+    results = results_for(g.db, current_app.extensions["nudge"]["clock"], trial_id)
+    shown = disclose(results.body, exact=current_user.role in EXACT_ROLES)
+    return trial, definition, results, shown
+
+
+@bp.get("/trials/<trial_id>/results")
+@allow(*ALL_STAFF)
+def results_page(trial_id: str) -> ResponseReturnValue:
+    trial, definition, results, shown = _load(trial_id)
+    computed = results.computed_at.astimezone(ZoneInfo(definition.timezone))
+    return render_template(
+        "results/results.html",
+        trial=trial,
+        definition=definition,
+        view=results_view(shown, definition),
+        computed_at=computed,
+        from_cache=results.from_cache,
+    )
+
+
+@bp.get("/trials/<trial_id>/results.csv")
+@allow(*ALL_STAFF)
+def results_download_csv(trial_id: str) -> ResponseReturnValue:
+    _, _, _, shown = _load(trial_id)
+    return _download(results_csv(shown), "text/csv; charset=utf-8", f"{trial_id}-results.csv")
+
+
+@bp.get("/trials/<trial_id>/results.json")
+@allow(*ALL_STAFF)
+def results_download_json(trial_id: str) -> ResponseReturnValue:
+    _, _, _, shown = _load(trial_id)
+    text = json.dumps(shown, indent=2, allow_nan=False)
+    return _download(text, "application/json", f"{trial_id}-results.json")
+
+
+def _download(text: str, mimetype: str, name: str) -> Response:
+    response = Response(text, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@bp.app_template_filter("figure")
+def figure(value: Any) -> str:
+    """A count as shown: thousands separated; a suppressed one as its words; none as a dash."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+@bp.app_template_filter("pct")
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+@bp.app_template_filter("points")
+def points(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
+
+
+@bp.app_template_filter("pvalue")
+def pvalue(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@bp.app_template_filter("p_is")
+def p_is(value: float | None) -> str:
+    """A p-value in a sentence: "p = 0.012", "p < 0.001"."""
+    if value is None:
+        return "p not available"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+@bp.app_template_filter("decimal")
+def decimal(value: float | None, places: int = 2) -> str:
+    return "–" if value is None else f"{value:.{places}f}"

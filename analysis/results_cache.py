@@ -1,0 +1,191 @@
+"""A trial's results, computed once per change of its data and shared by every process.
+
+The cache row holds the results JSON and the *fingerprint* of the data it was computed from.
+The fingerprint is read before the data and recomputed on each request:
+
+- the definition version in force (`trial.current_version`);
+- the number of participants, assignments and outcome rows of the trial. These tables are
+  append-only for everything the results use: enrolment only adds people and assignments
+  (a later export corrects contact details only), and an outcome correction adds a row and
+  retires the old one. So each committed change raises a count;
+- the trial's messages counted by status, with the statuses a message can still leave
+  (scheduled, claimed, sending, unknown) counted as one. Every other status is final and a
+  message only moves forward into one (docs/messages.md; callbacks never move a message back).
+  So any committed change the results can see moves a message into a final status, and the
+  count of the highest final status reached rises: no mix of concurrent changes cancels out.
+
+Why not "max(updated_at)": timestamps come from each writer's clock when it writes, not when it
+commits, so a write that commits late with an earlier stamp would leave a stale cache forever.
+Why not a version counter bumped by every writer: it would put one hot row lock in every
+callback, dispatch and import transaction (and edits in all of them). Counts need no writer to
+cooperate and are correct under concurrent writers on both engines: on PostgreSQL (read
+committed) each later statement sees at least what the fingerprint saw, on SQLite the read
+transaction's snapshot covers both; a result computed from newer data than its fingerprint is
+only recomputed once more, never served stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Table, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from analysis.consort import PENDING, enrolment_by_week, trial_flow
+from analysis.frame import frame_from_db
+from analysis.population import in_population
+from analysis.report import build_report, report_json
+from experiments import trials
+from experiments.definition import TrialDefinition
+from nudge.clock import Clock
+from nudge.models import Assignment, Message, Outcome, Participant, ResultsCache, Trial
+
+# Bump when the shape of the cached body changes, so old rows are recomputed after a deploy.
+BODY_FORMAT = 1
+CACHE: Table = ResultsCache.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Results:
+    body: dict[str, Any]
+    fingerprint: str
+    computed_at: datetime
+    from_cache: bool
+
+
+def fingerprint(session: Session, trial: Trial) -> str:
+    """A digest of what the results depend on; it changes with any committed change to them."""
+    counts = [
+        session.execute(
+            select(func.count()).select_from(table).where(table.c.trial_id == trial.id)
+        ).scalar_one()
+        for table in (_table(Participant), _table(Assignment), _table(Outcome))
+    ]
+    messages = _table(Message)
+    status = case((messages.c.status.in_(PENDING), "pending"), else_=messages.c.status)
+    by_status = session.execute(
+        select(status, func.count())
+        .where(messages.c.trial_id == trial.id)
+        .group_by(status)
+        .order_by(status)
+    ).all()
+    parts = [BODY_FORMAT, trial.id, trial.current_version, counts, [list(r) for r in by_status]]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _table(model: type[Any]) -> Table:
+    return model.__table__
+
+
+def results_for(session: Session, clock: Clock, trial_id: str) -> Results:
+    """The trial's results: from the cache when the fingerprint matches, else computed and kept."""
+    trial = trials.get_trial(session, trial_id)
+    current = fingerprint(session, trial)
+    cached = session.get(ResultsCache, trial_id)
+    if cached is not None and cached.fingerprint == current:
+        return Results(json.loads(cached.body), current, cached.computed_at, True)
+    body = compute_body(session, trials.current_definition(session, trial))
+    now = clock.now()
+    _store(session, trial_id, current, now, json.dumps(body, allow_nan=False))
+    return Results(body, current, now, False)
+
+
+def _store(session: Session, trial_id: str, digest: str, now: datetime, text: str) -> None:
+    """Insert or replace the trial's row; a concurrent writer's lock only costs the caching."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {"trial_id": trial_id, "fingerprint": digest, "computed_at": now, "body": text}
+    statement = insert(CACHE).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=[CACHE.c.trial_id],
+        set_={k: statement.excluded[k] for k in ("fingerprint", "computed_at", "body")},
+    )
+    try:
+        session.execute(statement)
+        session.commit()
+    except OperationalError:
+        session.rollback()  # busy: the next request computes and stores it
+
+
+def compute_body(session: Session, definition: TrialDefinition) -> dict[str, Any]:
+    """Everything the results pages and downloads show, as plain JSON (aggregates only)."""
+    frame = frame_from_db(session, definition.id)
+    report = report_json(build_report(frame, definition))
+    for outcome in report["outcomes"]:
+        outcome["comparisons_tested"] = sum(
+            1 for c in outcome["comparisons"] if c["adjusted_p_value"] is not None
+        )
+    return {
+        "format": BODY_FORMAT,
+        "trial": definition.id,
+        "report": report,
+        "flow": asdict(trial_flow(session, definition)),
+        "enrolment": [asdict(week) for week in enrolment_by_week(session, definition)],
+        "balance_counts": balance_counts(frame, report["balance"]["differences"], definition),
+        "subgroup_counts": subgroup_counts(frame, definition),
+    }
+
+
+def subgroup_counts(
+    frame: pd.DataFrame, definition: TrialDefinition
+) -> dict[str, dict[str, dict[str, dict[str, list[int]]]]]:
+    """Analysed people and events per arm within each subgroup level: outcome → variable →
+    level → arm → [n, events]. Disclosure control needs them; the report gives only level n.
+    """
+    counted: dict[str, dict[str, dict[str, dict[str, list[int]]]]] = {}
+    for outcome in definition.outcomes:
+        data = frame.loc[in_population(frame, outcome.population) & frame[outcome.id].notna()]
+        by_variable = counted.setdefault(outcome.id, {})
+        for variable in definition.analysis.subgroups:
+            if variable not in data:
+                continue
+            labels = data[variable].map(_level_label, na_action="ignore")
+            groups = data.groupby([labels, data["arm"].astype(str)], observed=True)[outcome.id]
+            levels = by_variable.setdefault(variable, {})
+            for (level, arm), values in groups:
+                levels.setdefault(str(level), {})[str(arm)] = [len(values), int(values.sum())]
+    return counted
+
+
+def _level_label(value: object) -> str:
+    """A subgroup level as the report names it (a whole number without its '.0')."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def balance_counts(
+    frame: pd.DataFrame, rows: list[dict[str, Any]], definition: TrialDefinition
+) -> list[dict[str, int] | None]:
+    """For each balance row of a 0/1 covariate or a level: people with it and observed, by arm.
+
+    Disclosure control needs them: a proportion and its n reveal a count. None for a numeric
+    covariate, whose mean reveals no count.
+    """
+    control = definition.control_arm.id
+    arms = frame["arm"].astype(str) if len(frame) else pd.Series(dtype=str)
+    counted: list[dict[str, int] | None] = []
+    for row in rows:
+        values = frame[row["covariate"]]
+        if row["level"] is not None:
+            observed = values.notna()
+            has = values.astype("string") == row["level"]
+        elif set(values.dropna().unique()) <= {0.0, 1.0}:
+            observed, has = values.notna(), values == 1.0
+        else:
+            counted.append(None)
+            continue
+        counts = {}
+        for name, arm in (("arm", row["arm"]), ("control", control)):
+            chosen = observed & (arms == arm)
+            counts[f"{name}_n"] = int(chosen.sum())
+            counts[f"{name}_count"] = int((chosen & has.fillna(False)).sum())
+        counted.append(counts)
+    return counted

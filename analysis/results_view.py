@@ -1,0 +1,167 @@
+"""What the results page shows, built from the disclosed results JSON and the definition. Pure.
+
+Numbers are not recomputed here: each figure on the page is one value of the JSON (after
+disclosure control), so the page, the CSV and the JSON download always agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analysis.plots import ForestRow, bar_chart, forest_plot
+from analysis.text import comparison_sentence
+from experiments.definition import TrialDefinition
+
+CORRECTIONS = {
+    "holm": "Holm's step-down method",
+    "bonferroni": "the Bonferroni method",
+    "none": "no correction",
+}
+SUPPRESSED_SENTENCE = (
+    "Not shown: an arm has fewer than 5 people with (or without) this outcome, so the "
+    "estimate could reveal them (statistical disclosure control)."
+)
+
+
+def results_view(shown: dict[str, Any], definition: TrialDefinition) -> dict[str, Any]:
+    """The page's sections from the disclosed JSON (see analysis/disclosure.py)."""
+    titles = {arm.id: arm.title for arm in definition.arms}
+    report = shown["report"]
+    outcomes = [_outcome(o, definition, titles) for o in report["outcomes"]]
+    primary = next(o for o in outcomes if o["primary"])
+    weeks = shown["enrolment"]
+    return {
+        "titles": titles,
+        "control": definition.control_arm.id,
+        "level": f"{100 * (1 - definition.analysis.alpha):g}%",
+        "currency": definition.costs.currency,
+        "randomisation": report["randomisation"],
+        "flow": shown["flow"],
+        "primary": primary,
+        "secondary": [o for o in outcomes if not o["primary"]],
+        "balance": report["balance"],
+        "power": report["power"],
+        "notes": report["notes"],
+        "enrolment": weeks,
+        "enrolment_chart": _enrolment_chart(weeks),
+        "methods": methods_paragraph(definition, report),
+        "disclosure": shown["disclosure_control"],
+    }
+
+
+def _outcome(
+    outcome: dict[str, Any], definition: TrialDefinition, titles: dict[str, str]
+) -> dict[str, Any]:
+    spec = next(o for o in definition.outcomes if o.id == outcome["id"])
+    comparisons = []
+    for c in outcome["comparisons"]:
+        sentence = (
+            SUPPRESSED_SENTENCE
+            if c.get("suppressed")
+            else comparison_sentence(c, outcome["id"], definition, outcome["comparisons_tested"])
+        )
+        comparisons.append({**c, "sentence": sentence})
+    rows = [
+        ForestRow(
+            titles[c["arm"]],
+            c["adjusted_risk_difference"],
+            c["adjusted_ci_low"],
+            c["adjusted_ci_high"],
+        )
+        for c in outcome["comparisons"]
+    ]
+    described = "; ".join(
+        f"{r.label}: {_signed(r.estimate)} points ({_points(r.low)} to {_points(r.high)})"
+        if r.estimate is not None and r.low is not None and r.high is not None
+        else f"{r.label}: not shown"
+        for r in rows
+    )
+    ident = f"forest-{outcome['id']}"
+    return {
+        **outcome,
+        "description": spec.description or outcome["id"],
+        "comparisons": comparisons,
+        "forest": forest_plot(
+            rows,
+            ident=ident,
+            title=f"Forest plot: effect of each arm on {outcome['id']} against control",
+            description=f"Adjusted differences with intervals. {described}.",
+        ),
+        "forest_id": ident,
+    }
+
+
+def _enrolment_chart(weeks: list[dict[str, Any]]) -> Any:
+    if not weeks:
+        return None
+    values = [w["total"] if isinstance(w["total"], int) else None for w in weeks]
+    labels = [w["week_starting"][5:] for w in weeks]
+    described = "; ".join(f"week of {w['week_starting']}: {w['total']}" for w in weeks)
+    return bar_chart(
+        labels,
+        values,
+        ident="enrolment",
+        title="Participants randomised per week",
+        description=f"Randomised per week (weeks start on Monday). {described}.",
+    )
+
+
+def methods_paragraph(definition: TrialDefinition, report: dict[str, Any]) -> str:
+    """How the results were computed, in words, from the pre-registered analysis plan."""
+    plan, population = definition.analysis, definition.population
+    primary = definition.primary_outcome
+    level = f"{100 * (1 - plan.alpha):g}%"
+    unit = population.unit
+    terms = ["arm indicators"]
+    if plan.covariates:
+        terms.append(f"the covariates {', '.join(plan.covariates)}")
+    if population.strata:
+        terms.append(f"fixed effects for the randomisation strata ({', '.join(population.strata)})")
+    if unit == "participant":
+        errors = "HC2 robust standard errors and t-intervals on n − k degrees of freedom"
+    else:
+        errors = (
+            f"CR2 cluster-robust standard errors clustered on the {unit}, with Bell–McCaffrey "
+            "degrees of freedom"
+        )
+    blocks = (
+        f"permuted blocks of size {', '.join(str(b) for b in definition.block_sizes)}"
+        if definition.randomisation.method == "permuted_blocks"
+        else "simple randomisation"
+    )
+    strata = f", stratified by {', '.join(population.strata)}" if population.strata else ""
+    missing = (
+        "participants with a missing covariate were left out of the adjusted models"
+        if plan.missing == "drop"
+        else "a missing covariate was given its own indicator"
+    )
+    test = (
+        "Pearson's chi-square with Yates's correction"
+        if plan.continuity == "yates"
+        else ("Pearson's chi-square without continuity correction")
+    )
+    return (
+        f"Randomisation was by {unit} ({blocks}{strata}). The primary outcome is "
+        f"{(primary.description or primary.id).lower()}, analysed by intention to treat: "
+        "everyone randomised, in the arm allocated, whose outcome was observed (no imputation). "
+        f"Each arm is compared with {definition.control_arm.title.lower()} by a linear "
+        f"probability model (least squares of the outcome on {', '.join(terms)}), with "
+        f"{errors}; {missing}. Intervals are {level} confidence intervals and p-values for the "
+        f"treatment arms are corrected with {CORRECTIONS[plan.correction]}. Each arm's rate has "
+        "a Wilson score interval; unadjusted differences have Newcombe's hybrid score interval, "
+        f"with {test} and Fisher's exact test. Odds ratios come from a logistic regression with "
+        "the same terms. Where delivery is known, the effect among people the messages reached "
+        "is estimated by two-stage least squares with assignment as the instrument. "
+        "Probabilities that an arm is better use Beta(1, 1) priors. Cost per additional event "
+        "is the extra cost per participant divided by the risk difference. The arms' sizes are "
+        "checked against the planned weights (sample-ratio mismatch, flagged when p < 0.001), "
+        "and baseline balance by standardised mean differences (flagged above 0.1)."
+    )
+
+
+def _points(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:+.1f}"

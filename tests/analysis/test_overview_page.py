@@ -1,0 +1,80 @@
+"""The trial overview: the registered design, messages as the sample participant gets them."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from collections.abc import Iterator
+
+import pdfplumber
+import pytest
+from flask import Flask
+from sqlmodel import Session
+
+from experiments import trials
+from experiments.loader import LoadedTrial, load_trial_file
+from messages.preview import preview_arm
+from nudge.accounts import add_user
+from nudge.clock import FixedClock
+from nudge.config import load_settings
+from nudge.web import create_app
+from tests.conftest import EXAMPLE, PINNED
+from tests.factories import launch
+from tests.nudge.test_web_access import PASSWORD, log_in
+
+TRIAL = "witness-reminders-2027"
+
+
+@pytest.fixture
+def app(db_url: str) -> Iterator[Flask]:
+    app = create_app(load_settings({"NUDGE_DATABASE_URL": db_url, "NUDGE_NOW": PINNED.isoformat()}))
+    yield app
+    app.extensions["nudge"]["engine"].dispose()
+
+
+@pytest.fixture
+def amended(session: Session, clock: FixedClock, example_dir) -> str:  # type: ignore[no-untyped-def]
+    """The example trial, launched, then amended with a reason (a new care-unit number)."""
+    add_user(session, clock, "lee@example.org", "lead", PASSWORD, "test")
+    launch(session, clock, EXAMPLE)
+    path = example_dir / "witness-reminders.yaml"
+    path.write_text(path.read_text().replace("0117 496 0000", "0117 496 0999"))
+    loaded = load_trial_file(path)
+    assert isinstance(loaded, LoadedTrial)
+    trials.amend_trial(
+        session, clock, TRIAL, loaded, trials.Actor("test"), reason="The unit moved office"
+    )
+    session.commit()
+    return TRIAL
+
+
+def test_the_overview_shows_the_design_the_messages_and_the_history(
+    app: Flask, amended: str, session: Session
+) -> None:
+    client = app.test_client()
+    log_in(client, "lee@example.org")
+    page = html.unescape(client.get(f"/trials/{TRIAL}/overview").get_data(as_text=True))
+    definition = trials.current_definition(session, trials.get_trial(session, TRIAL))
+    assert definition.hypothesis and definition.hypothesis in page
+    current = trials.current_version(session, trials.get_trial(session, TRIAL))
+    assert current.sha256 in page and "The unit moved office" in page
+    for version in trials.versions(session, TRIAL):
+        assert version.sha256 in page
+    for item in preview_arm(definition, "practical"):
+        assert item.text in page and "0117 496 0999" in item.text
+        assert f"{item.encoding}, {item.characters} characters, {item.segments} segment" in page
+    whens = re.findall(r'<span class="when">(\d+) days? before', page)
+    assert whens == sorted(whens, key=int, reverse=True) and whens[0] == "14"
+    assert "<script" not in page
+
+
+def test_the_letter_preview_is_a_pdf_for_the_sample_participant(app: Flask, amended: str) -> None:
+    client = app.test_client()
+    log_in(client, "lee@example.org")
+    response = client.get(f"/trials/{TRIAL}/arms/social_norm/letters/2.pdf?language=cy")
+    assert response.mimetype == "application/pdf"
+    with pdfplumber.open(io.BytesIO(response.data)) as document:
+        text = "\n".join(page.extract_text() or "" for page in document.pages)
+    assert "Alex Example" in text and "BS1 1AA" in text
+    assert "Tudalen" in text or "Annwyl" in text

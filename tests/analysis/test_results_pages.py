@@ -1,0 +1,192 @@
+"""The results and overview pages through the real app: roles, figures, downloads, suppression."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlmodel import Session
+
+from analysis.analyse import analyse_trial
+from analysis.disclosure import FEWER
+from analysis.report import report_json
+from analysis.text import comparison_sentence
+from nudge.accounts import add_user
+from nudge.clock import FixedClock
+from nudge.config import load_settings
+from nudge.web import create_app
+from tests.conftest import PINNED
+from tests.nudge.test_web_access import PASSWORD, log_in
+from tests.trial_factories import TRIAL, SeededTrial, seed_trial
+
+ROLES = {"admin": "ada@example.org", "researcher": "rita@example.org", "lead": "lee@example.org"}
+ROUTES = (
+    f"/trials/{TRIAL}/overview",
+    f"/trials/{TRIAL}/results",
+    f"/trials/{TRIAL}/results.csv",
+    f"/trials/{TRIAL}/results.json",
+    f"/trials/{TRIAL}/arms/social_norm/letters/2.pdf",
+)
+# What the seeded people's rows hold: names, numbers, addresses, references.
+PERSONAL = ("McTestface", "07700 900001", "+447700900001", "1 Example Street", "P00001", "C00001")
+COUNT_MEASURES = {"n", "events", "units", "randomised", "assessed", "ineligible"}
+
+
+@pytest.fixture
+def app(db_url: str) -> Iterator[Flask]:
+    app = create_app(load_settings({"NUDGE_DATABASE_URL": db_url, "NUDGE_NOW": PINNED.isoformat()}))
+    yield app
+    app.extensions["nudge"]["engine"].dispose()
+
+
+@pytest.fixture
+def seeded(session: Session, clock: FixedClock, tmp_path: Path) -> SeededTrial:
+    for role, email in ROLES.items():
+        add_user(session, clock, email, role, PASSWORD, "test")
+    session.commit()
+    return seed_trial(session, clock, tmp_path, people=120)
+
+
+def client_for(app: Flask, role: str) -> FlaskClient:
+    client = app.test_client()
+    assert log_in(client, ROLES[role]).status_code == 302
+    return client
+
+
+def exact_report(session: Session) -> dict[str, Any]:
+    return report_json(analyse_trial(session, TRIAL).report)
+
+
+def test_every_results_route_admits_each_staff_role_and_sends_strangers_to_log_in(
+    app: Flask, seeded: SeededTrial
+) -> None:
+    stranger = app.test_client()
+    for route in ROUTES:
+        response = stranger.get(route)
+        assert response.status_code == 302 and "/login" in response.headers["Location"], route
+    for role in ROLES:
+        client = client_for(app, role)
+        assert [client.get(route).status_code for route in ROUTES] == [200] * len(ROUTES), role
+
+
+def test_an_unknown_trial_is_not_found(app: Flask, seeded: SeededTrial) -> None:
+    client = client_for(app, "researcher")
+    assert client.get("/trials/no-such-trial/results").status_code == 404
+    assert client.get("/trials/no-such-trial/overview").status_code == 404
+    assert client.get(f"/trials/{TRIAL}/arms/practical/letters/1.pdf").status_code == 404
+
+
+def test_the_results_page_shows_the_reports_figures_and_sentences(
+    app: Flask, seeded: SeededTrial, session: Session
+) -> None:
+    report = exact_report(session)
+    definition = analyse_trial(session, TRIAL).definition
+    page = client_for(app, "researcher").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
+    primary = next(o for o in report["outcomes"] if o["primary"])
+    for arm in primary["arms"]:
+        cells = (f'<td class="numeric">{arm[k]:,}</td>' for k in ("n", "events"))
+        row = "\n        ".join(cells)
+        assert row in page
+        assert f"{100 * arm['ci_low']:.1f}% to {100 * arm['ci_high']:.1f}%" in page
+    tested = sum(1 for c in primary["comparisons"] if c["adjusted_p_value"] is not None)
+    for c in primary["comparisons"]:
+        sentence = comparison_sentence(c, "attended", definition, tested)
+        assert sentence in html.unescape(page)
+        assert f"{100 * c['adjusted_ci_low']:.1f} to {100 * c['adjusted_ci_high']:.1f}" in page
+    assert "Warning: sample-ratio mismatch" not in page
+    assert 'role="img"' in page and "<script" not in page
+
+
+def test_a_researcher_downloads_exactly_the_reports_json(
+    app: Flask, seeded: SeededTrial, session: Session
+) -> None:
+    response = client_for(app, "researcher").get(f"/trials/{TRIAL}/results.json")
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    data = response.get_json()
+    for outcome in data["report"]["outcomes"]:
+        del outcome["comparisons_tested"]
+    assert data["report"] == exact_report(session)
+    assert data["disclosure_control"]["applied"] is False
+    assert data["flow"]["randomised"] == sum(data["report"]["randomisation"]["units"].values())
+
+
+def test_a_lead_sees_fewer_than_5_exactly_where_a_count_is_under_5(
+    app: Flask, seeded: SeededTrial, session: Session
+) -> None:
+    exact = exact_report(session)
+    shown = client_for(app, "lead").get(f"/trials/{TRIAL}/results.json").get_json()
+    assert shown["disclosure_control"]["applied"] is True
+    suppressed = 0
+    for outcome, seen in zip(exact["outcomes"], shown["report"]["outcomes"], strict=True):
+        for arm, arm_seen in zip(outcome["arms"], seen["arms"], strict=True):
+            if arm["events"] < 5:
+                suppressed += 1
+                assert arm_seen["events"] == FEWER and arm_seen["rate"] is None
+                assert arm_seen["ci_low"] is None and arm_seen["ci_high"] is None
+            elif arm["n"] - arm["events"] >= 5:
+                assert (arm_seen["events"], arm_seen["rate"]) == (arm["events"], arm["rate"])
+        hidden = {a["arm"] for a in seen["arms"] if a.get("suppressed")}
+        for comparison in seen["comparisons"]:
+            if {comparison["arm"], comparison["versus"]} & hidden:
+                assert comparison["risk_difference"] is None
+                assert comparison["adjusted_risk_difference"] is None
+    assert suppressed > 0, "the seeded trial should have a small cell to hide"
+    page = client_for(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
+    assert FEWER in page and "Statistical disclosure control" in page
+    researcher_page = client_for(app, "researcher").get(f"/trials/{TRIAL}/results")
+    assert FEWER not in researcher_page.get_data(as_text=True)
+
+
+def test_no_count_under_5_reaches_a_leads_csv_while_a_researchers_has_them(
+    app: Flask, seeded: SeededTrial
+) -> None:
+    def rows(role: str) -> list[dict[str, str]]:
+        response = client_for(app, role).get(f"/trials/{TRIAL}/results.csv")
+        assert response.mimetype == "text/csv"
+        return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+    def is_small_count(row: dict[str, str]) -> bool:
+        counted = row["measure"] in COUNT_MEASURES or row["section"] in ("enrolment",)
+        counted |= row["measure"].startswith("messages_")
+        return counted and row["value"].isdigit() and int(row["value"]) < 5
+
+    lead, researcher = rows("lead"), rows("researcher")
+    assert [r for r in lead if is_small_count(r)] == []
+    assert any(r["value"] == FEWER for r in lead)
+    assert any(is_small_count(r) for r in researcher)
+    assert not any(r["value"] == FEWER for r in researcher)
+
+
+def test_no_page_or_download_carries_personal_data(app: Flask, seeded: SeededTrial) -> None:
+    for role in ROLES:
+        client = client_for(app, role)
+        for route in ROUTES[:4]:
+            text = client.get(route).get_data(as_text=True)
+            for personal in PERSONAL:
+                assert personal not in text, (role, route, personal)
+
+
+def test_a_flagged_sample_ratio_mismatch_puts_a_warning_on_the_page(
+    app: Flask, seeded: SeededTrial, session: Session
+) -> None:
+    from nudge.models import ResultsCache
+
+    client = client_for(app, "lead")
+    client.get(f"/trials/{TRIAL}/results")
+    cached = session.get(ResultsCache, TRIAL)
+    assert cached is not None
+    body = json.loads(cached.body)
+    body["report"]["randomisation"].update(srm_flagged=True, srm_p_value=0.0002)
+    cached.body = json.dumps(body)
+    session.commit()
+    page = client.get(f"/trials/{TRIAL}/results").get_data(as_text=True)
+    assert "Warning: sample-ratio mismatch" in page and "(p &lt; 0.001)" in page
+    assert 'role="alert"' in page
