@@ -33,14 +33,29 @@ def write_rows(stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[An
 
 
 def write_file(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Write a whole CSV atomically: readers see the old file or the new one, never half."""
+    """Write a whole CSV atomically: readers see the old file or the new one, never half.
+
+    The rows go to a temporary file beside the target, reach the disk (fsync), and only then
+    replace the target; the folder is synced too, so a power cut cannot undo the rename.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             count = write_rows(stream, header, rows)
+            stream.flush()
+            os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _sync_folder(path.parent)
     return count
+
+
+def _sync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
