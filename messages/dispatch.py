@@ -17,10 +17,11 @@ from sqlmodel import Session
 
 from messages.providers.base import SmsProvider
 from messages.render import RenderCache
+from messages.replies import opt_out
 from messages.throttle import reserve_slots
 from nudge.clock import Clock
 from nudge.errors import ProviderError
-from nudge.models import Message, MessageEvent
+from nudge.models import Message, MessageEvent, Participant
 
 log = logging.getLogger(__name__)
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
@@ -125,7 +126,7 @@ def _send_one(
         try:
             receipt = provider.send(sms)
         except ProviderError as error:
-            _after_error(session, message, error, clock.now(), result)
+            _after_error(session, clock, message, error, result)
             session.commit()
             return
         message.status, message.provider_id = "sent", receipt.provider_id
@@ -137,8 +138,9 @@ def _send_one(
 
 
 def _after_error(
-    session: Session, message: Message, error: ProviderError, now: datetime, result: DispatchResult
+    session: Session, clock: Clock, message: Message, error: ProviderError, result: DispatchResult
 ) -> None:
+    now = clock.now()
     if error.ambiguous:
         # The provider may have sent it: leave "sending" for recovery to reconcile.
         message.lease_until, message.last_error = now, _short(error)
@@ -157,6 +159,10 @@ def _after_error(
         reason = "expired"
     _finish(session, message, now, "failed", reason or "provider_rejected", error)
     result.failed += 1
+    if reason == "opted_out":  # the carrier says this number unsubscribed: honour it everywhere
+        participant = session.get(Participant, message.participant_id)
+        if participant is not None and participant.phone:
+            opt_out(session, clock, participant.phone, "carrier")
 
 
 def _finish(

@@ -19,6 +19,7 @@ from nudge.cli import main
 from nudge.clock import FixedClock
 from nudge.config import _database_url
 from nudge.db import make_engine, upgrade
+from tests.fakes.twilio_server import FakeTwilioServer
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "experiments" / "examples" / "witness-reminders.yaml"
@@ -116,6 +117,13 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(PINNED)
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilioServer]:
+    """The local fake Twilio server (tests/fakes/twilio_server.py) on a free loopback port."""
+    with FakeTwilioServer() as server:
+        yield server
 
 
 class Cli:

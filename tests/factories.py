@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,11 @@ from sqlalchemy import func, select
 from sqlmodel import Session, SQLModel
 
 from experiments import trials
+from experiments.enrol import enrol_file
 from experiments.loader import LoadedTrial, load_trial_file
+from messages.outbox import after_enrolment
 from nudge.clock import Clock
+from nudge.models import Message
 
 PEOPLE_COLUMNS = [
     "participant_ref",
@@ -98,3 +103,27 @@ def row_counts(session: Session) -> dict[str, int]:
         table.name: session.execute(select(func.count()).select_from(table)).scalar_one()
         for table in SQLModel.metadata.sorted_tables
     }
+
+
+def fast_example(folder: Path, example: Path, per_second: int = 1000) -> Path:
+    """A copy of the example trial (with its letters) sending up to `per_second` texts a second."""
+    definition = folder / "trial.yaml"
+    definition.write_text(
+        example.read_text().replace("max_per_second: 10", f"max_per_second: {per_second}")
+    )
+    shutil.copytree(example.parent / "letters", folder / "letters", dirs_exist_ok=True)
+    return definition
+
+
+def enrol_due_texts(
+    session: Session, clock: Clock, definition: Path, people: int, due_by: datetime
+) -> list[int]:
+    """Launch the trial, enrol `people` witnesses (a case each); the ids of SMS due by `due_by`."""
+    trial_id = launch(session, clock, definition)
+    rows = [person(i, case_ref=f"C{i}") for i in range(people)]
+    path = write_people(definition.parent / "people.csv", rows)
+    summary = enrol_file(session, clock, trial_id, path, "test")
+    after_enrolment(session, clock, trial_id, summary)
+    session.commit()
+    query = select(Message.id).where(Message.channel == "sms", Message.due_at <= due_by)  # type: ignore[arg-type]
+    return sorted(session.execute(query.order_by(Message.id)).scalars())

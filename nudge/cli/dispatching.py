@@ -17,6 +17,7 @@ import click
 from messages.dispatch import DispatchResult, dispatch_due
 from messages.providers.base import SmsProvider
 from messages.providers.console import ConsoleProvider
+from messages.providers.twilio import TwilioProvider
 from messages.recovery import RecoveryResult, recover
 from nudge.cli.runtime import Runtime, pass_runtime
 from nudge.clock import Clock, FixedClock
@@ -29,9 +30,17 @@ def provider_for(runtime: Runtime) -> SmsProvider:
     settings = runtime.settings
     if settings.sms_provider == "console":
         return ConsoleProvider(settings.outbox_dir, runtime.clock)
-    raise ConfigError(
-        "NUDGE_SMS_PROVIDER=twilio is not available in this version yet; use "
-        "console (the default) to rehearse"
+    if not settings.public_url:
+        raise ConfigError(
+            "NUDGE_SMS_PROVIDER=twilio needs NUDGE_PUBLIC_URL (this service's public address) "
+            "so that Twilio can report delivery and replies such as STOP reach Nudge"
+        )
+    assert settings.twilio_account_sid and settings.twilio_auth_token  # load_settings checks
+    return TwilioProvider(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        base_url=settings.twilio_base_url,
     )
 
 
