@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine, Table, func, select, update
 from sqlmodel import Session
 
 from messages.providers.base import SmsProvider
@@ -129,12 +129,31 @@ def _send_one(
             _after_error(session, clock, message, error, result)
             session.commit()
             return
-        message.status, message.provider_id = "sent", receipt.provider_id
-        message.sent_at = message.updated_at = clock.now()
-        message.lease_owner = message.lease_until = None
-        _event(session, message, "sent", clock.now())
+        _record_sent(session, message, receipt.provider_id, clock.now())
         session.commit()
         result.sent += 1
+
+
+def _record_sent(session: Session, message: Message, provider_id: str, now: datetime) -> None:
+    """Mark `sent`, unless a status callback that overtook us has already moved it further.
+
+    One conditional UPDATE, so a `delivered` that landed while we waited for the provider's
+    answer is never overwritten by our own, older, news.
+    """
+    values = {"provider_id": provider_id, "sent_at": now, "updated_at": now}
+    moved = session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id == message.id, MESSAGES.c.status == "sending")
+        .values(status="sent", lease_owner=None, lease_until=None, **values)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        session.execute(
+            update(MESSAGES)
+            .where(MESSAGES.c.id == message.id)
+            .values(sent_at=now, provider_id=func.coalesce(MESSAGES.c.provider_id, provider_id))
+        )
+    session.expire(message)
+    _event(session, message, "sent", now)
 
 
 def _after_error(

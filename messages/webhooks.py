@@ -21,8 +21,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks/twilio")
 
 def signing_token() -> str:
     """Twilio signs with the account's auth token; the console provider uses the app's secret."""
-    settings = current_app.extensions["nudge"]["settings"]
-    return str(settings.twilio_auth_token or settings.secret_key)
+    return str(current_app.extensions["nudge"]["settings"].webhook_token)
 
 
 def _signed_url() -> str:

@@ -38,6 +38,15 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def webhook_token(self) -> str:
+        """What webhook signatures are made with: Twilio's auth token, else the app's secret.
+
+        The console provider's fake callbacks sign with the same value, so in development
+        (no Twilio account) they use NUDGE_SECRET_KEY, or its development default.
+        """
+        return self.twilio_auth_token or self.secret_key
+
 
 def default_database_url(cwd: Path | None = None) -> str:
     return f"sqlite:///{(cwd or Path.cwd()) / 'nudge.db'}"

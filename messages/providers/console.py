@@ -1,6 +1,8 @@
 """The embedded default: texts go to a JSON-lines file per day, not to phones.
 
 The log line names only our message id and the provider id: never the number or the text.
+With a CallbackPoster (NUDGE_FAKE_CALLBACKS=1) each text is followed by signed status
+callbacks, as a real provider would post them (see fake_callbacks.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from messages.providers.base import OutgoingSms, SendReceipt, SentRecord
+from messages.providers.fake_callbacks import CallbackPoster
 from nudge.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -21,8 +24,10 @@ log = logging.getLogger(__name__)
 class ConsoleProvider:
     name = "console"
 
-    def __init__(self, outbox_dir: Path, clock: Clock) -> None:
-        self.outbox_dir, self.clock = outbox_dir, clock
+    def __init__(
+        self, outbox_dir: Path, clock: Clock, callbacks: CallbackPoster | None = None
+    ) -> None:
+        self.outbox_dir, self.clock, self.callbacks = outbox_dir, clock, callbacks
 
     def send(self, sms: OutgoingSms) -> SendReceipt:
         now = self.clock.now()
@@ -44,7 +49,18 @@ class ConsoleProvider:
         finally:
             os.close(descriptor)
         log.info("console SMS for message %s written as %s", sms.message_id, provider_id)
+        if self.callbacks is not None:
+            self.callbacks.queue_for(sms, provider_id)
         return SendReceipt(provider_id, "sent")
+
+    def drain(self) -> None:
+        """Wait until the fake callbacks for every text written so far have been posted."""
+        if self.callbacks is not None:
+            self.callbacks.drain()
+
+    def close(self) -> None:
+        if self.callbacks is not None:
+            self.callbacks.close()
 
     def find_sent(self, to: str, since: datetime) -> list[SentRecord]:
         found = []

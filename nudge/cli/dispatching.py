@@ -17,6 +17,7 @@ import click
 from messages.dispatch import DispatchResult, dispatch_due
 from messages.providers.base import SmsProvider
 from messages.providers.console import ConsoleProvider
+from messages.providers.fake_callbacks import CallbackPoster
 from messages.providers.twilio import TwilioProvider
 from messages.recovery import RecoveryResult, recover
 from nudge.cli.runtime import Runtime, pass_runtime
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 def provider_for(runtime: Runtime) -> SmsProvider:
     settings = runtime.settings
     if settings.sms_provider == "console":
-        return ConsoleProvider(settings.outbox_dir, runtime.clock)
+        return ConsoleProvider(settings.outbox_dir, runtime.clock, _fake_callbacks(runtime))
     if not settings.public_url:
         raise ConfigError(
             "NUDGE_SMS_PROVIDER=twilio needs NUDGE_PUBLIC_URL (this service's public address) "
@@ -42,6 +43,29 @@ def provider_for(runtime: Runtime) -> SmsProvider:
         messaging_service_sid=settings.twilio_messaging_service_sid,
         base_url=settings.twilio_base_url,
     )
+
+
+def _fake_callbacks(runtime: Runtime) -> CallbackPoster | None:
+    settings = runtime.settings
+    if not settings.fake_callbacks:
+        return None
+    if not settings.public_url:
+        raise ConfigError(
+            "NUDGE_FAKE_CALLBACKS=1 posts status callbacks to the app: set NUDGE_PUBLIC_URL to "
+            "where it is served (for example http://127.0.0.1:5000)"
+        )
+    return CallbackPoster(settings.webhook_token)
+
+
+@contextmanager
+def opened(provider: SmsProvider) -> Iterator[SmsProvider]:
+    """Use a provider, then let it finish its work (the console's queued fake callbacks)."""
+    try:
+        yield provider
+    finally:
+        close = getattr(provider, "close", None)
+        if callable(close):
+            close()
 
 
 @contextmanager
@@ -108,8 +132,7 @@ def _describe(recovered: RecoveryResult, sent: DispatchResult) -> str:
 @pass_runtime
 def dispatch(runtime: Runtime) -> None:
     """Send every text that is due now, then exit."""
-    provider = provider_for(runtime)
-    with single_sqlite_worker(runtime):
+    with opened(provider_for(runtime)) as provider, single_sqlite_worker(runtime):
         recovered, sent = run_once(runtime, provider)
     click.echo(_describe(recovered, sent))
 
@@ -127,8 +150,7 @@ def worker(runtime: Runtime, every: int) -> None:
     """Keep sending: dispatch and housekeeping every few seconds, until stopped."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    provider = provider_for(runtime)
-    with single_sqlite_worker(runtime):
+    with opened(provider_for(runtime)) as provider, single_sqlite_worker(runtime):
         scheduler = BlockingScheduler(timezone="UTC")
 
         def tick() -> None:
