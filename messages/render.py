@@ -27,13 +27,23 @@ class RenderCache:
         self.public_url = public_url
         self.definitions: dict[str, tuple[str, TrialDefinition]] = {}
 
-    def prepare(self, session: Session, message: Message, now: datetime) -> Prepared | str:
-        """The text to send with its segments, cost and the trial's rate; or why not to send."""
+    def prepare(
+        self,
+        session: Session,
+        message: Message,
+        now: datetime,
+        opted_out: set[str] | None = None,
+    ) -> Prepared | str:
+        """The text to send with its segments, cost and the trial's rate; or why not to send.
+
+        `opted_out`: the numbers among the caller's batch known to have opted out, read just
+        before; without it the opt-out is looked up for this one message.
+        """
         status, definition = self._definition(session, message.trial_id)
         participant = session.get(Participant, message.participant_id)
         hearing = session.get(Hearing, message.hearing_id)
         assert participant is not None and hearing is not None
-        withheld = _withheld(session, status, participant, hearing, message, now)
+        withheld = _withheld(session, status, participant, hearing, message, now, opted_out)
         if withheld is not None:
             return withheld
         assert participant.phone is not None
@@ -74,13 +84,17 @@ def _withheld(
     hearing: Hearing,
     message: Message,
     now: datetime,
+    opted_out: set[str] | None,
 ) -> str | None:
     """Checked again at the last moment: anything may have changed since planning."""
     if participant.safeguarding_flag:
         return "safeguarding"
     if not participant.contact_sms or not participant.phone:
         return "no_consent"
-    if session.execute(select(exists().where(col(OptOut.phone) == participant.phone))).scalar():
+    if opted_out is not None:
+        if participant.phone in opted_out:
+            return "opted_out"
+    elif session.execute(select(exists().where(col(OptOut.phone) == participant.phone))).scalar():
         return "opted_out"
     if hearing.status in ("vacated", "concluded"):
         return "hearing_vacated"

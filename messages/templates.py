@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 _SMS = SandboxedEnvironment(
@@ -32,11 +33,16 @@ class TemplateProblem(ValueError):
 
 def render(text: str, context: dict[str, Any], *, channel: str) -> str:
     """Render one template text; the letter renderer escapes letters for the PDF itself."""
-    environment = _LETTER if channel == "letter" else _SMS
     try:
-        return environment.from_string(text).render(context)
+        return _compiled(text, channel).render(context)
     except TemplateError as exc:
         raise TemplateProblem(_explain(exc)) from None
+
+
+@lru_cache(maxsize=512)
+def _compiled(text: str, channel: str) -> Template:
+    """Compiling costs far more than rendering, and a trial has only a few texts."""
+    return (_LETTER if channel == "letter" else _SMS).from_string(text)
 
 
 def _explain(exc: TemplateError) -> str:
