@@ -12,22 +12,39 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Table, func, select, update
-from sqlmodel import Session
+from sqlalchemy import Engine, Table, bindparam, case, func, insert, select, update
+from sqlmodel import Session, col
 
-from messages.providers.base import SmsProvider
-from messages.render import RenderCache
+from messages.providers.base import OutgoingSms, SmsProvider
+from messages.render import Prepared, RenderCache
 from messages.replies import opt_out
 from messages.throttle import reserve_slots
 from nudge.clock import Clock
 from nudge.errors import ProviderError
-from nudge.models import Message, MessageEvent, Participant
+from nudge.models import Hearing, Message, MessageEvent, OptOut, Participant
 
 log = logging.getLogger(__name__)
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
+EVENTS: Table = MessageEvent.__table__  # type: ignore[attr-defined]
+PENDING_EVENTS = "nudge.dispatch.events"
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
+GROUP = 20  # messages committed as `sending` together; all reconciled if the worker dies
 Sleeper = Callable[[float], None]
+# `sent`, unless a status callback got there first (it may arrive before this commit): then
+# only the provider id and the time are filled in, and the callback's status stands.
+MARK_SENT = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("mid"))
+    .values(
+        status=case((MESSAGES.c.status == "sending", "sent"), else_=MESSAGES.c.status),
+        provider_id=func.coalesce(MESSAGES.c.provider_id, bindparam("pid")),
+        sent_at=func.coalesce(MESSAGES.c.sent_at, bindparam("at")),
+        updated_at=bindparam("at"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
 # Twilio codes that mean "never send this again": the reason each records.
 PERMANENT = {
     "21211": "invalid_number",
@@ -90,70 +107,139 @@ def dispatch_due(
             session.commit()
         if not ids:
             return result
-        for message_id in ids:
-            _send_one(engine, clock, provider, renderer, message_id, result, sleep)
+        for start in range(0, len(ids), GROUP):
+            group = ids[start : start + GROUP]
+            _send_group(engine, clock, provider, renderer, group, result, sleep)
 
 
-def _send_one(
+def _send_group(
     engine: Engine,
     clock: Clock,
     provider: SmsProvider,
     renderer: RenderCache,
-    message_id: int,
+    ids: list[int],
     result: DispatchResult,
     sleep: Sleeper | None,
 ) -> None:
-    with Session(engine, expire_on_commit=False) as session:
-        message = session.get(Message, message_id)
-        assert message is not None
-        prepared = renderer.prepare(session, message, clock.now())
-        if isinstance(prepared, str):
-            _finish(session, message, clock.now(), "cancelled", prepared)
-            result.withheld += 1
-            result.reasons[prepared] = result.reasons.get(prepared, 0) + 1
-            session.commit()
-            return
-        sms, segments, cost, rate = prepared
-        at = reserve_slots(session, message.trial_id, rate, 1, clock.now())
-        _wait_until(clock, at, sleep)
-        message = session.get(Message, message_id, populate_existing=True)
-        assert message is not None
-        message.status, message.attempts = "sending", message.attempts + 1
-        message.segments, message.cost, message.updated_at = segments, cost, clock.now()
-        message.lease_until = clock.now() + LEASE
-        _event(session, message, "sending", clock.now())
-        session.commit()  # on record before the provider is asked: a crash leaves "sending"
-        try:
-            receipt = provider.send(sms)
-        except ProviderError as error:
-            _after_error(session, clock, message, error, result)
-            session.commit()
-            return
-        _record_sent(session, message, receipt.provider_id, clock.now())
-        session.commit()
-        result.sent += 1
+    """Check, then commit a small group as `sending`; send each; commit the outcomes.
 
-
-def _record_sent(session: Session, message: Message, provider_id: str, now: datetime) -> None:
-    """Mark `sent`, unless a status callback that overtook us has already moved it further.
-
-    One conditional UPDATE, so a `delivered` that landed while we waited for the provider's
-    answer is never overwritten by our own, older, news.
+    One commit before the provider calls and one after, instead of three a message: the
+    rule that matters holds for every message (on record as `sending` before the provider is
+    asked). A crash mid-group leaves more rows in `sending`, each reconciled by recovery.
     """
-    values = {"provider_id": provider_id, "sent_at": now, "updated_at": now}
-    moved = session.execute(
-        update(MESSAGES)
-        .where(MESSAGES.c.id == message.id, MESSAGES.c.status == "sending")
-        .values(status="sent", lease_owner=None, lease_until=None, **values)
+    with Session(engine, expire_on_commit=False) as session:
+        now = clock.now()
+        group = _load_group(session, ids)
+        ready = []
+        for message in group.messages:
+            prepared = renderer.prepare(session, message, now, opted_out=group.opted_out)
+            if isinstance(prepared, str):
+                _finish(session, message, now, "cancelled", prepared)
+                result.withheld += 1
+                result.reasons[prepared] = result.reasons.get(prepared, 0) + 1
+            else:
+                ready.append((message, prepared))
+        slots = _reserve(session, ready, now)
+        for message, (_sms, segments, cost, _rate) in ready:
+            message.status, message.attempts = "sending", message.attempts + 1
+            message.segments, message.cost, message.updated_at = segments, cost, now
+            message.lease_until = now + LEASE
+            _event(session, message, "sending", now)
+        _commit(session)  # on record before the provider is asked: a crash leaves "sending"
+        sent: list[dict[str, object]] = []
+        try:
+            for (message, (sms, *_)), at in zip(ready, slots, strict=True):
+                if clock.now() - now > LEASE / 2:
+                    _not_attempted(session, message, clock.now())
+                    continue
+                _wait_until(clock, at, sleep)
+                _send_one(session, clock, provider, message, sms, result, sent)
+        finally:
+            if sent:
+                session.execute(MARK_SENT, sent)
+            _commit(session)
+
+
+def _send_one(
+    session: Session,
+    clock: Clock,
+    provider: SmsProvider,
+    message: Message,
+    sms: OutgoingSms,
+    result: DispatchResult,
+    sent: list[dict[str, object]],
+) -> None:
+    try:
+        receipt = provider.send(sms)
+    except ProviderError as error:
+        _after_error(session, clock, message, error, result)
+        return
+    sent.append({"mid": message.id, "pid": receipt.provider_id, "at": clock.now()})
+    _event(session, message, "sent", clock.now())
+    result.sent += 1
+
+
+@dataclass
+class _Group:
+    messages: list[Message]
+    people: list[Participant]
+    hearings: list[Hearing]
+    opted_out: set[str]
+
+
+def _load_group(session: Session, ids: list[int]) -> _Group:
+    """The group's rows, people, hearings and opt-outs in four queries, held for `session.get`."""
+    messages = list(
+        session.execute(select(Message).where(col(Message.id).in_(ids)).order_by(col(Message.id)))
+        .scalars()
+        .all()
     )
-    if not moved.rowcount:  # type: ignore[attr-defined]
-        session.execute(
-            update(MESSAGES)
-            .where(MESSAGES.c.id == message.id)
-            .values(sent_at=now, provider_id=func.coalesce(MESSAGES.c.provider_id, provider_id))
+    people_ids = {m.participant_id for m in messages}
+    people = list(
+        session.execute(select(Participant).where(col(Participant.id).in_(people_ids))).scalars()
+    )
+    hearing_ids = {m.hearing_id for m in messages}
+    hearings = list(
+        session.execute(select(Hearing).where(col(Hearing.id).in_(hearing_ids))).scalars()
+    )
+    phones = [p.phone for p in people if p.phone]
+    opted_out = set(
+        session.execute(select(col(OptOut.phone)).where(col(OptOut.phone).in_(phones))).scalars()
+    )
+    return _Group(messages, people, hearings, opted_out)
+
+
+def _reserve(
+    session: Session, ready: list[tuple[Message, Prepared]], now: datetime
+) -> list[datetime]:
+    """Each message's send slot under its trial's shared rate: one reservation per trial."""
+    counts: dict[str, tuple[float, int]] = {}
+    for message, (_sms, _segments, _cost, rate) in ready:
+        counts[message.trial_id] = (rate, counts.get(message.trial_id, (rate, 0))[1] + 1)
+    starts = {
+        trial: reserve_slots(session, trial, rate, count, now)
+        for trial, (rate, count) in counts.items()
+    }
+    slots, used = [], dict.fromkeys(counts, 0)
+    for message, (*_, rate) in ready:
+        slots.append(starts[message.trial_id] + timedelta(seconds=used[message.trial_id] / rate))
+        used[message.trial_id] += 1
+    return slots
+
+
+def _not_attempted(session: Session, message: Message, now: datetime) -> None:
+    """A group that ran long (a slow provider) hands back what it never sent, in its lease."""
+    message.status, message.next_attempt_at = "scheduled", now
+    message.attempts -= 1
+    message.updated_at, message.lease_owner, message.lease_until = now, None, None
+    session.add(
+        MessageEvent(
+            message_id=message.id or 0,
+            status="scheduled",
+            detail={"note": "not attempted before the group's time ran out"},
+            occurred_at=now,
         )
-    session.expire(message)
-    _event(session, message, "sent", now)
+    )
 
 
 def _after_error(
@@ -207,16 +293,25 @@ def _event(
     error: ProviderError | None = None,
     reason: str | None = None,
 ) -> None:
+    """Record what happened; written with the group's next commit, in one statement."""
     detail = {k: v for k, v in (("reason", reason), ("error", error and _short(error))) if v}
-    session.add(
-        MessageEvent(
-            message_id=message.id or 0,
-            status=status,
-            detail=detail,
-            error_code=error.code if error else None,
-            occurred_at=now,
-        )
+    session.info.setdefault(PENDING_EVENTS, []).append(
+        {
+            "message_id": message.id or 0,
+            "status": status,
+            "provider_status": None,
+            "detail": detail,
+            "error_code": error.code if error else None,
+            "occurred_at": now,
+        }
     )
+
+
+def _commit(session: Session) -> None:
+    events = session.info.pop(PENDING_EVENTS, [])
+    if events:
+        session.execute(insert(EVENTS), events)
+    session.commit()
 
 
 def _short(error: ProviderError) -> str:

@@ -27,13 +27,25 @@ class RenderCache:
         self.public_url = public_url
         self.definitions: dict[str, tuple[str, TrialDefinition]] = {}
 
-    def prepare(self, session: Session, message: Message, now: datetime) -> Prepared | str:
-        """The text to send with its segments, cost and the trial's rate; or why not to send."""
+    def prepare(
+        self,
+        session: Session,
+        message: Message,
+        now: datetime,
+        opted_out: set[str] | None = None,
+    ) -> Prepared | str:
+        """The text to send with its segments, cost and the trial's rate; or why not to send.
+
+        `opted_out`: the numbers among the caller's batch known to have opted out, read just
+        before; without it the opt-out is looked up for this one message.
+        """
         status, definition = self._definition(session, message.trial_id)
         participant = session.get(Participant, message.participant_id)
         hearing = session.get(Hearing, message.hearing_id)
         assert participant is not None and hearing is not None
-        withheld = withheld_reason(session, status, participant, hearing, message, now)
+        withheld = withheld_reason(
+            session, status, participant, hearing, message, now, opted_out=opted_out
+        )
         if withheld is not None:
             return withheld
         assert participant.phone is not None
@@ -74,6 +86,8 @@ def withheld_reason(
     hearing: Hearing,
     message: Message,
     now: datetime,
+    *,
+    opted_out: set[str] | None = None,
 ) -> str | None:
     """Checked again at the last moment, for a text or a letter: anything may have changed.
 
@@ -87,7 +101,7 @@ def withheld_reason(
             return "no_consent"
     elif not participant.contact_sms or not participant.phone:
         return "no_consent"
-    elif session.execute(select(exists().where(col(OptOut.phone) == participant.phone))).scalar():
+    elif _opted_out(session, participant.phone, opted_out):
         return "opted_out"
     if hearing.status in ("vacated", "concluded"):
         return "hearing_vacated"
@@ -98,6 +112,13 @@ def withheld_reason(
     if trial_status != "live":
         return "trial_not_live"
     return None
+
+
+def _opted_out(session: Session, phone: str, known: set[str] | None) -> bool:
+    """From the batch's pre-read set when the caller has one, else one look-up."""
+    if known is not None:
+        return phone in known
+    return bool(session.execute(select(exists().where(col(OptOut.phone) == phone))).scalar())
 
 
 def context(

@@ -1,0 +1,218 @@
+"""Benchmark: texts a second through `nudge dispatch` against the local fake Twilio server.
+
+Each scenario enrols a fresh database, starts a fresh fake Twilio server in its own process,
+and runs the real `nudge dispatch` (claims, last-moment checks, the shared throttle at 1000 a
+second, the real twilio client) in one or two worker processes. The baseline, measured in the
+same run against a fresh server, is a bare loop of `client.messages.create` with the same
+parameters in as many processes: the most any sender can get from this server on this machine.
+
+Rates are measured on the server's side, from when it accepted each message: over the span in
+which every sender was sending (from the last sender's first message to the first sender's
+last), so the seconds Python needs to start are not counted for either side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.twilio_server import control  # noqa: E402
+from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN  # noqa: E402
+
+EXAMPLE = ROOT / "experiments" / "examples" / "witness-reminders.yaml"
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+FIRST_DUE = datetime(2027, 2, 25, 18, tzinfo=UTC)
+PINNED = datetime(2027, 1, 10, 12, tzinfo=UTC)
+BODY = (
+    "Nudge reminder: you are due at Bristol Crown Court on Thursday 4 March at 10am. "
+    "Questions? Call the Witness Care Unit on 0117 496 0000."
+)
+
+
+@contextmanager
+def fake_twilio() -> Iterator[str]:
+    """A fresh fake Twilio server in its own process; its URL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.twilio_server", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().split()[-1]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def span_rate(url: str) -> tuple[int, float]:
+    """Accepted messages, and the rate while every sender was sending, from the server's log."""
+    log = control(url, "/_fake/stats?messages=0")["accepted_log"]
+    by_client: dict[str, list[float]] = defaultdict(list)
+    for at, client in log:
+        by_client[client].append(at)
+    senders = [times for times in by_client.values() if len(times) >= len(log) * 0.05]
+    start, end = max(min(t) for t in senders), min(max(t) for t in senders)
+    within = sum(start <= at <= end for at, _ in log)
+    return len(log), within / (end - start)
+
+
+def enrolled_database(engine_kind: str, folder: Path, people: int) -> tuple[str, int]:
+    """A fresh database with the example trial (1000 texts a second) and `people` enrolled."""
+    from sqlalchemy import create_engine, text
+    from sqlmodel import Session
+
+    from nudge.clock import FixedClock
+    from nudge.db import make_engine, upgrade
+    from tests.factories import enrol_due_texts, fast_example
+
+    if engine_kind == "sqlite":
+        url = f"sqlite:///{folder / f'{uuid.uuid4().hex}.db'}"
+    else:
+        name = f"nudge_bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = f"{POSTGRES}/{name}"
+    engine = make_engine(url)
+    upgrade(engine)
+    trial_folder = folder / uuid.uuid4().hex
+    trial_folder.mkdir()
+    with Session(engine) as session:
+        definition = fast_example(trial_folder, EXAMPLE)
+        due = enrol_due_texts(session, FixedClock(PINNED), definition, people, FIRST_DUE)
+    engine.dispose()
+    return url, len(due)
+
+
+def drop(url: str) -> None:
+    if not url.startswith("postgresql"):
+        return
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def run_dispatch(db_url: str, workers: int, twilio_url: str) -> None:
+    env = {
+        **os.environ,
+        "NUDGE_DATABASE_URL": db_url,
+        "NUDGE_NOW": FIRST_DUE.isoformat(),
+        "NUDGE_SMS_PROVIDER": "twilio",
+        "TWILIO_ACCOUNT_SID": FAKE_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": FAKE_AUTH_TOKEN,
+        "NUDGE_TWILIO_BASE_URL": twilio_url,
+        "NUDGE_PUBLIC_URL": "https://nudge.example",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "nudge", "dispatch"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=1800)
+        if proc.returncode != 0 or not out.startswith("sent "):
+            raise SystemExit(f"nudge dispatch failed: {out}{err}")
+
+
+def run_bare(count: int, senders: int, twilio_url: str) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--bare", twilio_url, str(count // senders)], cwd=ROOT
+        )
+        for _ in range(senders)
+    ]
+    for proc in procs:
+        if proc.wait(timeout=1800) != 0:
+            raise SystemExit("the bare loop failed")
+
+
+def bare_loop(twilio_url: str, count: int) -> None:
+    """The baseline: the client's create call in a loop, the same parameters as a real send."""
+    from twilio.rest import Client
+
+    from messages.providers.twilio import TIMEOUT_S, RebasedHttpClient
+
+    client = Client(
+        FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, http_client=RebasedHttpClient(twilio_url, TIMEOUT_S)
+    )
+    for n in range(count):
+        client.messages.create(
+            to=f"+447700900{n % 1000:03d}",
+            body=BODY,
+            from_="+447700900000",
+            status_callback=f"https://nudge.example/webhooks/twilio/status?m={n}",
+            validity_period=36_000,
+        )
+
+
+def scenario(engine_kind: str, workers: int, people: int, folder: Path) -> dict[str, float]:
+    db_url, due = enrolled_database(engine_kind, folder, people)
+    try:
+        with fake_twilio() as url:
+            run_bare(due, workers, url)
+            bare_before = span_rate(url)[1]
+        with fake_twilio() as url:
+            start = time.perf_counter()
+            run_dispatch(db_url, workers, url)
+            wall = time.perf_counter() - start
+            accepted, nudge = span_rate(url)
+        with fake_twilio() as url:
+            run_bare(due, workers, url)
+            bare_after = span_rate(url)[1]
+    finally:
+        drop(db_url)
+    if accepted != due:
+        raise SystemExit(f"{accepted} accepted for {due} due: not exactly once")
+    bare = (bare_before + bare_after) / 2
+    return {"due": due, "nudge": nudge, "bare": bare, "ratio": nudge / bare, "wall": wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=4000, help="people enrolled per scenario")
+    parser.add_argument(
+        "--scenarios", default="sqlite:1,postgresql:1,postgresql:2", help="engine:workers,..."
+    )
+    args = parser.parse_args()
+    print(f"{'engine':<12}{'workers':>8}{'texts':>7}{'nudge/s':>9}{'bare/s':>8}{'ratio':>7}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for item in args.scenarios.split(","):
+            engine_kind, workers = item.split(":")
+            result = scenario(engine_kind, int(workers), args.people, Path(tmp))
+            print(
+                f"{engine_kind:<12}{workers:>8}{result['due']:>7.0f}{result['nudge']:>9.0f}"
+                f"{result['bare']:>8.0f}{result['ratio']:>7.2f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--bare":
+        bare_loop(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()
