@@ -68,10 +68,12 @@ class PowerSummary:
 def randomisation(frame: pd.DataFrame, definition: TrialDefinition) -> Randomisation:
     """Randomised units per arm and the sample-ratio check against the planned weights."""
     arm_codes, labels = factor_codes(frame["arm"])
-    unit_codes = np.asarray(pd.factorize(frame["unit"])[0], dtype=np.int64)
-    seen = (arm_codes >= 0) & (unit_codes >= 0)
-    pairs = np.unique(arm_codes[seen] * (int(unit_codes.max(initial=0)) + 1) + unit_codes[seen])
-    counted = np.bincount(pairs // (int(unit_codes.max(initial=0)) + 1), minlength=len(labels))
+    unit_codes = np.asarray(pd.factorize(frame["unit"])[0], dtype=np.intp)
+    known = (arm_codes >= 0) & (unit_codes >= 0)
+    units_seen = int(unit_codes.max(initial=-1)) + 1
+    seen = np.zeros((len(labels), units_seen), dtype=bool)
+    seen[arm_codes[known], unit_codes[known]] = True
+    counted = seen.sum(axis=1)
     found = dict(zip(labels, counted.tolist(), strict=True))
     units = {arm.id: int(found.get(arm.id, 0)) for arm in definition.arms}
     if sum(units.values()) == 0:

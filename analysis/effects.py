@@ -19,6 +19,7 @@ from analysis.stats import (
     logistic_regression,
 )
 from analysis.stats.cr2 import ClusterBlocks, cluster_blocks
+from analysis.stats.design import factor_codes
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def design_for(
     data: pd.DataFrame, outcome: str, spec: ModelSpec, extra: tuple[str, ...] = ()
 ) -> DesignMatrix:
     """The primary model's design on `data`, with the treatment arms that have rows."""
-    present = set(data["arm"].astype(str))
+    present = set(factor_codes(data["arm"])[1])
     treatments = [arm for arm in spec.treatments if arm in present]
     return build_design(
         data,
@@ -210,18 +211,19 @@ def _cace(
     columns = [design.terms.index(t) for t in design.arm_terms.values()]
     received = {t: f"received[{arm}]" for arm, t in design.arm_terms.items()}
     x = design.x.copy()
-    x[:, columns] = design.x[:, columns] * delivered[:, None]
+    x[:, columns] *= delivered[:, None]
     terms = [received.get(t, t) for t in design.terms]
     try:
         fit = iv_robust(
             y,
             x,
-            design.x[:, columns],
+            design.x,  # the first stage: every exogenous term and the arm indicators
             endogenous=list(received.values()),
             terms=terms,
             clusters=clusters,
             alpha=spec.alpha,
             df_terms=[],  # only the estimate and its SE are reported
+            instruments_include_exogenous=True,
         )
     except ValueError as exc:
         notes.append(f"complier average causal effect not estimable: {exc}")

@@ -82,6 +82,14 @@ def parse_flags(values: pd.Series) -> pd.Series:
     return pd.Series(parsed, index=values.index, dtype="float64")
 
 
+def parse_numbers(values: pd.Series) -> pd.Series:
+    """Text to float64 (NaN where not a number), converting each distinct value once."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    numbers = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
+    parsed = np.append(numbers.to_numpy(dtype=np.float64), np.nan)[codes]
+    return pd.Series(parsed, index=values.index, dtype="float64")
+
+
 def as_codes(values: pd.Series) -> pd.Series:
     """Text as a categorical in order of first appearance: one hash pass, no sort."""
     if isinstance(values.dtype, pd.CategoricalDtype):
@@ -152,7 +160,7 @@ def _check_cells(
         bad = parse_flags(frame["delivered"]).isna()
         issues += _where(bad, "delivered", "'{}' is not 0 or 1".format, frame["delivered"])
     if "cost" in frame:
-        amounts = pd.to_numeric(frame["cost"], errors="coerce")
+        amounts = parse_numbers(frame["cost"])
         bad = amounts.isna() | (amounts < 0) | ~np.isfinite(amounts.fillna(0.0))
         message = "'{}' is not an amount of money (a number, 0 or more)"
         issues += _where(bad, "cost", message.format, frame["cost"])

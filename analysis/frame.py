@@ -17,7 +17,14 @@ import pandas as pd
 from sqlalchemy import Table, and_, func, or_, select
 from sqlmodel import Session
 
-from analysis.flatfile import FLAGS, as_codes, parse_flags, read_flat_file, unit_column
+from analysis.flatfile import (
+    FLAGS,
+    as_codes,
+    parse_flags,
+    parse_numbers,
+    read_flat_file,
+    unit_column,
+)
 from experiments import trials
 from experiments.definition import TrialDefinition
 from experiments.randomise import stratum_key
@@ -211,7 +218,7 @@ def frame_from_csv(path: Path, definition: TrialDefinition) -> pd.DataFrame:
     if "delivered" in columns:
         frame["delivered"] = parse_flags(cells["delivered"])
     if "cost" in columns:
-        frame["cost"] = pd.to_numeric(cells["cost"]).astype("float64")
+        frame["cost"] = parse_numbers(cells["cost"])
     return frame
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from analysis.checks import Balance, PowerSummary, Randomisation, balance, power, randomisation
 from analysis.effects import ArmEffect, ModelSpec, estimate_effects
@@ -29,6 +30,11 @@ from analysis.stats import (
 from analysis.stats.design import factor_codes
 from analysis.subgroups import SubgroupResult, subgroup_results
 from experiments.definition import Outcome, TrialDefinition
+
+# The models are tall and thin (millions of rows, tens of columns): memory-bound products
+# that a second BLAS thread hardly speeds up, while on a busy machine OpenBLAS threads that
+# wait for each other made single products of X'X take seconds instead of milliseconds.
+BLAS_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -122,9 +128,11 @@ def build_report(
     """
     spec = model_spec(definition)
     costs, cost_note = _cost_per_participant(frame, planned_costs)
-    outcomes = tuple(
-        _outcome_report(frame, definition, outcome, spec, costs) for outcome in definition.outcomes
-    )
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        outcomes = tuple(
+            _outcome_report(frame, definition, outcome, spec, costs)
+            for outcome in definition.outcomes
+        )
     primary = next(o for o in outcomes if o.id == definition.primary_outcome.id)
     notes = [cost_note] if cost_note else []
     if frame.empty:

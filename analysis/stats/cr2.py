@@ -55,7 +55,8 @@ def cluster_blocks(clusters: Clusters) -> ClusterBlocks:
     row_size = counts[codes]
     order = np.lexsort((codes, row_size))
     sorted_sizes = row_size[order]
-    sizes = np.unique(sorted_sizes)
+    sizes = np.flatnonzero(np.bincount(counts))
+    sizes = sizes[sizes > 0]
     starts = np.searchsorted(sorted_sizes, sizes, side="left")
     ends = np.searchsorted(sorted_sizes, sizes, side="right")
     rows = tuple(
@@ -90,7 +91,8 @@ def cr2_work(x: FloatArray, bread: FloatArray, blocks: ClusterBlocks) -> CR2Work
     a_blocks = []
     for size, rows in zip(blocks.sizes, blocks.rows, strict=True):
         xs = x[rows]
-        xb = xs @ bread
+        # One 2-D product for the whole stack, not one tiny product per cluster.
+        xb = (xs.reshape(-1, xs.shape[2]) @ bread).reshape(xs.shape)
         if size == 1:
             leverage = np.einsum("gik,gik->g", xb, xs)
             a = _inverse_sqrt(1.0 - leverage)[:, None, None]
@@ -168,7 +170,7 @@ def bell_mccaffrey_df(
     for xs_all, a_all in zip(work.x_blocks, work.a_blocks, strict=True):
         for start in range(0, xs_all.shape[0], DF_CHUNK):
             xs, a = xs_all[start : start + DF_CHUNK], a_all[start : start + DF_CHUNK]
-            u = _apply_many(a, xs @ b)
+            u = _apply_many(a, (xs.reshape(-1, xs.shape[2]) @ b).reshape(*xs.shape[:2], -1))
             d = np.einsum("gsj,gsj->jg", u, u)
             # w[j] stacks the rows (X_g' u_g)' for coefficient j; (terms, clusters, k).
             w = np.ascontiguousarray(np.matmul(xs.transpose(0, 2, 1), u).transpose(2, 0, 1))

@@ -35,6 +35,7 @@ def iv_robust(
     se_type: str | None = None,
     alpha: float = 0.05,
     df_terms: Sequence[str] | None = None,
+    instruments_include_exogenous: bool = False,
 ) -> RobustFit:
     """Two-stage least squares with estimatr's robust standard errors.
 
@@ -55,6 +56,9 @@ def iv_robust(
     endogenous : names (in ``terms``) of the endogenous columns.
     terms : names of the columns of ``x``.
     clusters, se_type, alpha, df_terms : as :func:`analysis.stats.regression.lm_robust`.
+    instruments_include_exogenous : when True, ``instruments`` is the whole first-stage
+        design (every exogenous column of ``x`` and the excluded instruments, like the part
+        after ``|`` in estimatr's formula) and is used as it is, without a copy.
 
     Raises
     ------
@@ -75,12 +79,17 @@ def iv_robust(
     missing = [e for e in endogenous if e not in names]
     if missing or not endogenous:
         raise ValueError(f"endogenous terms not in the design: {', '.join(missing) or '(none)'}")
-    if z_arr.shape[0] != x_arr.shape[0] or z_arr.shape[1] < len(endogenous):
+    needed = len(endogenous) + (x_arr.shape[1] - len(endogenous)) * instruments_include_exogenous
+    if z_arr.shape[0] != x_arr.shape[0] or z_arr.shape[1] < needed:
         raise ValueError("need one row per participant and at least one instrument per endogenous")
     endo = [names.index(e) for e in endogenous]
     exo = [j for j in range(len(names)) if j not in endo]
-    first = np.column_stack([x_arr[:, exo], z_arr])
-    first_names = [names[j] for j in exo] + [f"instrument{i}" for i in range(z_arr.shape[1])]
+    if instruments_include_exogenous:
+        first = z_arr
+        first_names = [f"instrument{i}" for i in range(z_arr.shape[1])]
+    else:
+        first = np.column_stack([x_arr[:, exo], z_arr])
+        first_names = [names[j] for j in exo] + [f"instrument{i}" for i in range(z_arr.shape[1])]
     first_bread = inverse_cross_product(first, first_names)
     x_hat = x_arr.copy()
     x_hat[:, endo] = first @ (first_bread @ (first.T @ x_arr[:, endo]))

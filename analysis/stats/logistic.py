@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, special, stats
+from scipy import linalg, sparse, special, stats
 
 from analysis.stats import cr2
 from analysis.stats._types import ArrayLike, FloatArray
@@ -174,9 +174,8 @@ def _cluster_vcov(
     codes, g = cr2.cluster_codes(check_clusters(clusters, n))
     if g < 2:
         raise ValueError("cluster-robust standard errors need at least 2 clusters")
-    scores = np.empty((g, k))
-    for j in range(k):
-        scores[:, j] = np.bincount(codes, weights=x[:, j] * resid, minlength=g)
+    # Row i adds resid_i x_i to its cluster's score: one sparse product, in C.
+    scores = sparse.csr_array((resid, (codes, np.arange(n))), shape=(g, n)) @ x
     meat = scores.T @ scores
     return bread @ meat @ bread * (g / (g - 1)) * ((n - 1) / (n - k)), g
 

@@ -159,3 +159,24 @@ def test_iv_without_any_receipt_in_an_arm_is_not_identified() -> None:
             endogenous=["recv_sms", "recv_letter"],
             terms=["(Intercept)", "recv_sms", "recv_letter"],
         )
+
+
+def test_iv_with_the_whole_first_stage_given_equals_iv_with_the_excluded_instruments() -> None:
+    rng = np.random.default_rng(4)
+    n = 300
+    clusters = rng.integers(0, 120, n)
+    arm = rng.integers(0, 3, 120)[clusters]
+    z = np.column_stack([arm == 1, arm == 2]).astype(float)
+    age = rng.normal(40, 10, n)
+    received = z * rng.binomial(1, 0.8, (n, 2))
+    y = rng.binomial(1, 0.4 + 0.1 * received[:, 0], n).astype(float)
+    x = np.column_stack([np.ones(n), received, age])
+    first = np.column_stack([np.ones(n), z, age])
+    terms = ["(Intercept)", "recv_sms", "recv_letter", "age"]
+    common = {"endogenous": ["recv_sms", "recv_letter"], "terms": terms, "clusters": clusters}
+    a = iv_robust(y, x, z, **common)  # type: ignore[arg-type]
+    b = iv_robust(y, x, first, instruments_include_exogenous=True, **common)  # type: ignore[arg-type]
+    for c, d in zip(a.coefficients, b.coefficients, strict=True):
+        assert d.estimate == pytest.approx(c.estimate, rel=1e-10)
+        assert d.std_error == pytest.approx(c.std_error, rel=1e-10)
+        assert d.df == pytest.approx(c.df, rel=1e-10)
