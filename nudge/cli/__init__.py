@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from nudge.cli.analysis import analyse, outcomes_group
+from nudge.cli.demo import demo
 from nudge.cli.dispatching import dispatch, worker
 from nudge.cli.enrolment import assignments_group, balance, enrol, hearings
 from nudge.cli.messages import messages_group
@@ -48,6 +49,7 @@ for command in (
     worker,
     outcomes_group,
     analyse,
+    demo,
 ):
     main.add_command(command)
 
