@@ -9,6 +9,7 @@ from nudge.cli.demo import demo
 from nudge.cli.dispatching import dispatch, worker
 from nudge.cli.enrolment import assignments_group, balance, enrol, hearings
 from nudge.cli.messages import messages_group
+from nudge.cli.purge import purge
 from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
 from nudge.cli.trials import trial
 from nudge.cli.users import users
@@ -50,6 +51,7 @@ for command in (
     outcomes_group,
     analyse,
     demo,
+    purge,
 ):
     main.add_command(command)
 
