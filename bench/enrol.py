@@ -13,18 +13,19 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import random
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from experiments.synthetic import ExportShape, write_export  # noqa: E402
 from tests.factories import PEOPLE_COLUMNS  # noqa: E402
 
 EXAMPLE = ROOT / "experiments" / "examples" / "witness-reminders.yaml"
@@ -33,39 +34,10 @@ COURTS = [f"C{i:02d}" for i in range(20)]
 
 
 def generate(path: Path, size: int, seed: int = 1) -> None:
-    """N people in about 0.6 N cases across 20 courts; about 80% eligible."""
-    rng = random.Random(seed)
-    cases = int(size * 0.6)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(PEOPLE_COLUMNS)
-        for i in range(size):
-            case = i if i < cases else rng.randrange(cases)
-            age = rng.randrange(16, 90)
-            writer.writerow(
-                [
-                    f"P{i:07d}",
-                    f"K{case:07d}",
-                    rng.choice(("victim", "witness", "witness")),
-                    "Testy",
-                    f"McTestface{i}",
-                    f"07700 900{rng.randrange(1000):03d}",
-                    f"{i % 200} Example Street",
-                    "Exampletown",
-                    "BS1 1AA",
-                    "cy" if rng.random() < 0.05 else "en",
-                    "yes" if rng.random() < 0.9 else "no",
-                    "yes",
-                    "yes" if rng.random() < 0.05 else "no",
-                    COURTS[case % 20],
-                    f"Example Court {case % 20}",
-                    f"2027-{3 + case % 9:02d}-{1 + case % 28:02d}T10:00",
-                    age,
-                    "18-34" if age < 35 else "35+",
-                    rng.choice(("yes", "no")),
-                    rng.choice(("yes", "no")),
-                ]
-            )
+    """N people in about 0.6 N cases across 20 courts over nine months; about 80% eligible."""
+    courts = tuple((code, f"Example Court {i}") for i, code in enumerate(COURTS))
+    shape = ExportShape(date(2027, 3, 1), 270, courts, 1 / 0.6, weekdays_only=False)
+    write_export(path, size, shape, seed)
 
 
 def child_nudge(url: str, path: str) -> dict[str, float]:

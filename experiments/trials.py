@@ -179,13 +179,22 @@ def amend_trial(
     return version
 
 
-def close_trial(session: Session, clock: Clock, trial_id: str, actor: Actor) -> Trial:
+def close_trial(
+    session: Session, clock: Clock, trial_id: str, actor: Actor, reason: str | None = None
+) -> Trial:
     """End a live trial: no more enrolment or sending; its data can then be purged."""
     trial = lock_trial(session, trial_id)
     if trial.status != "live":
         raise TrialStateError(f"trial '{trial_id}' is {trial.status}; only a live trial can close")
     trial.status, trial.closed_at = "closed", clock.now()
-    audit.record(session, clock, actor=actor.name, action="trial.closed", trial_id=trial.id)
+    audit.record(
+        session,
+        clock,
+        actor=actor.name,
+        action="trial.closed",
+        trial_id=trial.id,
+        details={"reason": reason} if reason else None,
+    )
     return trial
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import click
 
 from nudge.cli.analysis import analyse, outcomes_group
+from nudge.cli.demo import demo
 from nudge.cli.dispatching import dispatch, worker
 from nudge.cli.enrolment import assignments_group, balance, enrol, hearings
 from nudge.cli.letters import letters_group
 from nudge.cli.messages import messages_group
+from nudge.cli.purge import purge
 from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
 from nudge.cli.trials import trial
 from nudge.cli.users import users
@@ -50,6 +52,8 @@ for command in (
     worker,
     outcomes_group,
     analyse,
+    demo,
+    purge,
 ):
     main.add_command(command)
 

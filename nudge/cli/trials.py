@@ -135,11 +135,15 @@ def amend(runtime: Runtime, trial_id: str, file: Path, reason: str, template_fix
 
 @trial.command("close")
 @click.argument("trial_id")
+@click.option(
+    "--reason", required=True, help='Why it ends, for the audit log (e.g. "follow-up complete").'
+)
 @pass_runtime
-def close(runtime: Runtime, trial_id: str) -> None:
-    """Close a live trial: no more enrolment or messages."""
+def close(runtime: Runtime, trial_id: str, reason: str) -> None:
+    """Close a live trial: no more enrolment or messages; its personal data may then be purged."""
     with runtime.session() as session:
-        service.close_trial(session, runtime.clock, trial_id, service.Actor(runtime.actor))
+        actor = service.Actor(runtime.actor)
+        service.close_trial(session, runtime.clock, trial_id, actor, reason.strip() or None)
     click.echo(f"closed '{trial_id}'")
 
 

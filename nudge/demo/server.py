@@ -7,7 +7,7 @@ simulation's callbacks and replies reach the app over real HTTP with real signat
 from __future__ import annotations
 
 import errno
-import logging
+import socket
 import threading
 from typing import Any
 
@@ -30,11 +30,20 @@ class BackgroundServer:
 
     def bind(self) -> int:
         """Take the port now (0: any free one) and return it; the app is attached later."""
+        # Bound here rather than by werkzeug, which prints and exits on a port in use.
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            self._server = make_server(HOST, self.port, self._dispatch, threaded=True)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((HOST, self.port))
+            listener.listen(128)
         except OSError as error:
+            listener.close()
             raise ConfigError(_bind_problem(self.port, error)) from None
-        self.port = self._server.server_port
+        with listener:
+            self._server = make_server(
+                HOST, self.port, self._dispatch, threaded=True, fd=listener.fileno()
+            )
+        self.port = self._server.server_address[1]
         return self.port
 
     @property
@@ -77,8 +86,3 @@ def _bind_problem(port: int, error: OSError) -> str:
     if error.errno == errno.EACCES:
         return f"port {port} on {HOST} needs special permission: choose one above 1023 with --port"
     return f"cannot listen on {HOST}:{port}: {error.strerror or error}"
-
-
-def quiet_request_log() -> None:
-    """Each callback is one request: too many lines for a terminal during the simulation."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -106,6 +106,6 @@ def test_the_seed_is_released_once_the_trial_closes(cli: Cli) -> None:
     draft = json.loads(cli("trial", "show", "witness-reminders-2027", "--json").output)
     assert draft["definition"]["randomisation"]["seed"] == 20270101  # nobody enrolled yet
     cli("trial", "launch", "witness-reminders-2027")
-    cli("trial", "close", "witness-reminders-2027")
+    cli("trial", "close", "witness-reminders-2027", "--reason", "follow-up complete")
     closed = json.loads(cli("trial", "show", "witness-reminders-2027", "--json").output)
     assert closed["definition"]["randomisation"]["seed"] == 20270101

@@ -1,0 +1,110 @@
+"""`nudge demo`: a whole trial on a simulated clock, then its results in the browser."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from nudge.demo.server import BackgroundServer
+from nudge.demo.workspace import fresh_workspace
+
+log = logging.getLogger("nudge.demo")
+
+
+@click.command("demo")
+@click.option(
+    "--size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(30, 20000),
+    help="People in the synthetic court export.",
+)
+@click.option("--seed", default=1, show_default=True, type=int, help="Seeds every random draw.")
+@click.option("--no-serve", is_flag=True, help="Stop after the summary; do not start the web app.")
+@click.option(
+    "--port",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port for the web app on 127.0.0.1.",
+)
+@click.option(
+    "--dir",
+    "folder",
+    default="nudge-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the demo's database, outbox, letters and files (remade on each run).",
+)
+def demo(size: int, seed: int, no_serve: bool, port: int, folder: Path) -> None:
+    """Run the example trial end to end on a simulated clock, with fictional people.
+
+    Uses its own SQLite database in --dir (never NUDGE_DATABASE_URL), the console SMS
+    provider with fake delivery reports, and PDF letters; each run starts afresh.
+    """
+    # Imported here: nudge.demo uses the CLI's runtime and dispatcher, so not at import time.
+    from nudge.demo.run import run_demo
+    from nudge.demo.summary import summary_text
+
+    started = time.perf_counter()
+    with _progress() as shown:
+        server = BackgroundServer(0 if no_serve else port)
+        server.bind()
+        try:
+            result = run_demo(fresh_workspace(folder), server, size=size, seed=seed)
+            click.echo(summary_text(result))
+            log.info("demo finished in %.1f s", time.perf_counter() - started)
+            if not no_serve:
+                _serve(server, shown, result.login)
+        finally:
+            server.stop()
+
+
+def _serve(server: BackgroundServer, shown: _Progress, login: tuple[str, str]) -> None:
+    email, password = login
+    click.echo(
+        f"\nResults: {server.url}/  log in as {email} with password {password}\n"
+        "(an account in the demo's own database only). Stop with Ctrl-C."
+    )
+    shown.serving = True
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+class _Progress(logging.Filter):
+    """What reaches the terminal: the demo's own lines, others' warnings, and once the web
+    app is serving, its request lines too."""
+
+    serving = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING or record.name.startswith("nudge.demo"):
+            return True
+        return self.serving and record.name == "werkzeug"
+
+
+@contextmanager
+def _progress() -> Iterator[_Progress]:
+    """Log to stderr for the length of the command (every line goes through `logging`)."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    shown = _Progress()
+    handler.addFilter(shown)
+    level = root.level
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    try:
+        yield shown
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)

@@ -1,0 +1,153 @@
+"""One demo run from start to finish, returning what happened and what the analysis found."""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from analysis.analyse import analyse_trial
+from analysis.outcomes import import_outcomes
+from analysis.report import report_json
+from experiments import trials
+from experiments.enrol import enrol_file
+from experiments.loader import LoadedTrial, load_trial_file
+from experiments.synthetic import ExportShape, write_export
+from messages.outbox import after_enrolment
+from messages.providers.console import ConsoleProvider
+from messages.providers.fake_callbacks import CallbackPoster
+from nudge.accounts import add_user
+from nudge.cli.runtime import Runtime
+from nudge.clock import FixedClock
+from nudge.db import make_engine, upgrade
+from nudge.demo.events import ReplySender
+from nudge.demo.outcomes import TrueEffect, simulate_outcomes
+from nudge.demo.server import BackgroundServer
+from nudge.demo.simulation import Simulated, Simulation
+from nudge.demo.workspace import Workspace
+from nudge.models import Message
+from nudge.web import create_app
+
+log = logging.getLogger(__name__)
+EXAMPLES = Path(__file__).resolve().parents[2] / "experiments" / "examples"
+EXAMPLE = EXAMPLES / "witness-reminders.yaml"
+ACTOR = "demo"
+DEMO_EMAIL = "demo@example.org"
+# Launch on a Monday morning four weeks before the first hearings, which then run for six
+# weeks across the change to summer time (28 March 2027).
+LAUNCH = datetime(2027, 2, 22, 9, 0, tzinfo=ZoneInfo("Europe/London"))
+FIRST_HEARING = LAUNCH.date() + timedelta(days=21)
+HEARING_DAYS = 42
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    workspace: Workspace
+    trial_id: str
+    enrolled: int
+    randomised: int
+    simulated: Simulated
+    true_effects: list[TrueEffect]
+    report: dict[str, Any]
+    login: tuple[str, str]
+    texts: dict[str, int]  # final SMS statuses, and reasons for those not sent
+
+
+def text_outcomes(session: Session, trial_id: str) -> dict[str, int]:
+    """How the trial's texts ended: by status, and by reason for cancelled or skipped ones."""
+    rows = session.exec(
+        select(Message.status, Message.reason, func.count())
+        .where(Message.trial_id == trial_id, Message.channel == "sms")
+        .group_by(col(Message.status), col(Message.reason))
+    ).all()
+    counts: Counter[str] = Counter()
+    for status, reason, count in rows:
+        key = f"{status} ({reason})" if status in ("cancelled", "skipped") and reason else status
+        counts[key] += count
+    return dict(counts)
+
+
+def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed: int) -> DemoResult:
+    """Create, launch, enrol, send for weeks, observe, analyse: everything but serving."""
+    rng = random.Random(seed)
+    settings = workspace.settings(server.url)
+    clock = FixedClock(LAUNCH)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    app = create_app(settings)
+    app.extensions["nudge"]["clock"] = clock  # the web app lives on the simulated clock too
+    server.start(app)
+    runtime = Runtime(_settings=settings, _engine=engine, _clock=clock, actor=ACTOR)
+    loaded = load_trial_file(EXAMPLE)
+    assert isinstance(loaded, LoadedTrial), "the example trial must validate"
+    trial_id = loaded.definition.id
+    zone = ZoneInfo(loaded.definition.timezone)
+    with Session(engine, expire_on_commit=False) as session:
+        trials.create_trial(session, clock, loaded, trials.Actor(ACTOR))
+        trials.launch_trial(session, clock, trial_id, trials.Actor(ACTOR))
+        session.commit()
+    log.info("trial %s created and launched (%s)", trial_id, loaded.definition.title)
+    export = workspace.files / "export.csv"
+    shape = ExportShape(FIRST_HEARING, HEARING_DAYS, failing_share=0.02)
+    write_export(export, size, shape, seed)
+    with Session(engine, expire_on_commit=False) as session:
+        summary = enrol_file(session, clock, trial_id, export, ACTOR)
+        planned = after_enrolment(session, clock, trial_id, summary)
+        session.commit()
+    log.info(
+        "enrolled %d people from %s: %d randomised, %d messages planned",
+        summary.enrolled,
+        export.name,
+        summary.randomised,
+        planned.planned,
+    )
+    provider = ConsoleProvider(settings.outbox_dir, clock, CallbackPoster(settings.webhook_token))
+    sms_from = loaded.definition.sending.sms_from or ""
+    replies = ReplySender(engine, server.url, settings.webhook_token, sms_from)
+    simulation = Simulation(
+        runtime, provider, replies, trial_id, zone, workspace.files, workspace.letters, rng
+    )
+    try:
+        simulated = simulation.run()
+    finally:
+        provider.close()
+    log.info(
+        "simulation over after %d days: %d texts sent, %d letters posted",
+        simulated.days,
+        simulated.texts_sent,
+        simulated.letters_posted,
+    )
+    clock.advance(timedelta(days=7))  # the court's outcomes arrive a week after the last hearing
+    outcomes = workspace.files / "outcomes.csv"
+    with Session(engine, expire_on_commit=False) as session:
+        true_effects = simulate_outcomes(session, trial_id, outcomes, rng)
+        recorded = import_outcomes(session, clock, trial_id, outcomes, ACTOR)
+        session.commit()
+    log.info("outcomes imported from %s: %d values recorded", outcomes.name, recorded.recorded)
+    with Session(engine, expire_on_commit=False) as session:
+        report = report_json(analyse_trial(session, trial_id).report)
+        texts = text_outcomes(session, trial_id)
+        password = secrets.token_urlsafe(12)
+        add_user(session, clock, DEMO_EMAIL, "researcher", password, ACTOR)
+        session.commit()
+    log.info("analysis done")
+    return DemoResult(
+        workspace,
+        trial_id,
+        summary.enrolled,
+        summary.randomised,
+        simulated,
+        true_effects,
+        report,
+        (DEMO_EMAIL, password),
+        texts,
+    )

@@ -1,0 +1,144 @@
+"""The weeks of a trial on a simulated clock: the clock jumps to each next thing that is due.
+
+What is due: a planned message (the real dispatcher sends the texts, the demo's print room
+posts the letters), a court-list update, or a person's reply. Nothing is sent early: the
+clock is set to a message's own due time, which planning has already moved out of quiet
+hours, and the dispatcher's throttle advances it by the pacing it would really wait.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from messages.providers.console import ConsoleProvider
+from nudge.cli.dispatching import run_once
+from nudge.cli.runtime import Runtime
+from nudge.clock import FixedClock
+from nudge.demo.events import Reply, ReplySender, court_list_update, replies_to
+from nudge.demo.letters import post_due_letters
+from nudge.models import Message
+
+log = logging.getLogger(__name__)
+COURT_LIST_DAYS = (11, 25)  # days after launch on which the court sends a changed list
+
+
+@dataclass
+class Simulated:
+    """What the weeks of sending did, for the summary."""
+
+    texts_sent: int = 0
+    letters_posted: int = 0
+    court_lists: int = 0
+    replies: Counter[str] = field(default_factory=Counter)
+    days: int = 0
+
+
+@dataclass
+class _Day:
+    """One simulated day's activity, for one progress line."""
+
+    date: date
+    texts: int = 0
+    letters: int = 0
+    replies: int = 0
+
+    def report(self) -> None:
+        if self.texts or self.letters or self.replies:
+            log.info(
+                "%s: %d text(s) sent, %d letter(s) posted, %d repl(ies) received",
+                self.date.strftime("%a %d %b %Y"),
+                self.texts,
+                self.letters,
+                self.replies,
+            )
+
+
+@dataclass
+class Simulation:
+    runtime: Runtime
+    provider: ConsoleProvider
+    replies: ReplySender
+    trial_id: str
+    zone: ZoneInfo
+    files: Path
+    letters: Path
+    rng: random.Random
+
+    @property
+    def clock(self) -> FixedClock:
+        clock = self.runtime.clock
+        assert isinstance(clock, FixedClock)
+        return clock
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
+
+    def run(self) -> Simulated:
+        start, done = self.clock.now(), Simulated()
+        lists = [start + timedelta(days=d) for d in COURT_LIST_DAYS]
+        pending: list[Reply] = []
+        day = _Day(start.astimezone(self.zone).date())
+        while True:
+            due = self._next_message_due()
+            candidates = [t for t in (due, lists[0] if lists else None) if t is not None]
+            candidates += [pending[0].at] if pending else []
+            if not candidates:
+                break
+            self.clock.set(max(min(candidates), self.clock.now()))
+            now = self.clock.now()
+            if now.astimezone(self.zone).date() != day.date:
+                day.report()
+                day = _Day(now.astimezone(self.zone).date())
+            if lists and lists[0] <= now:
+                done.court_lists += 1
+                path = self.files / f"court-list-{done.court_lists}.csv"
+                court_list_update(self.engine, self.clock, self.trial_id, path, self.rng, self.zone)
+                lists.pop(0)
+            while pending and pending[0].at <= now:
+                self.replies.send(heapq.heappop(pending))
+                day.replies += 1
+            letters = post_due_letters(self.engine, self.clock, self.trial_id, self.letters)
+            sent = self._dispatch(now)
+            day.letters, day.texts = day.letters + letters, day.texts + sent
+            done.letters_posted += letters
+            done.texts_sent += sent
+            if sent:
+                for reply in replies_to(self.engine, self.trial_id, now, self.rng):
+                    heapq.heappush(pending, reply)
+        day.report()
+        done.replies = Counter(self.replies.sent)
+        done.days = (self.clock.now() - start).days
+        return done
+
+    def _dispatch(self, now: datetime) -> int:
+        _, result = run_once(self.runtime, self.provider)
+        self.provider.drain()
+        if result.sent or result.failed:
+            log.debug(
+                "  %02d:%02d sent %d text(s), %d withheld%s",
+                now.astimezone(self.zone).hour,
+                now.astimezone(self.zone).minute,
+                result.sent,
+                result.withheld,
+                "".join(f", {n} {r}" for r, n in sorted(result.reasons.items())),
+            )
+        return result.sent
+
+    def _next_message_due(self) -> datetime | None:
+        with Session(self.engine) as session:
+            return session.exec(
+                select(func.min(Message.next_attempt_at)).where(
+                    Message.trial_id == self.trial_id, Message.status == "scheduled"
+                )
+            ).one()

@@ -1,0 +1,53 @@
+"""The demo's closing summary in plain English: what happened, what was true, what was found."""
+
+from __future__ import annotations
+
+from nudge.demo.run import DemoResult
+
+TITLES = {"practical": "Practical information", "social_norm": "Social norm"}
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def summary_text(result: DemoResult) -> str:
+    sim = result.simulated
+    lines = [
+        "",
+        f"Demo trial '{result.trial_id}' over {sim.days} simulated days:",
+        f"  {result.enrolled} people enrolled from a synthetic court export, "
+        f"{result.randomised} randomised across three arms;",
+        f"  {sim.texts_sent} texts sent at their scheduled times and {sim.letters_posted} "
+        f"letters posted; {sim.court_lists} court-list updates adjourned or vacated hearings;",
+        f"  replies: {_replies(sim.replies)};",
+        f"  how the texts ended: {_replies(result.texts)}.",
+        "",
+        "Attendance (the primary outcome): true effects against estimates",
+    ]
+    primary = next(o for o in result.report["outcomes"] if o["primary"])
+    found = {c["arm"]: c for c in primary["comparisons"]}
+    for truth in result.true_effects:
+        c = found[truth.arm]
+        low, high = c["adjusted_ci_low"], c["adjusted_ci_high"]
+        inside = low <= truth.assignment <= high
+        lines += [
+            f"  {TITLES.get(truth.arm, truth.arm)}: true effect {_points(truth.assignment)} "
+            f"points ({_points(truth.per_reached)} for the {100 * truth.reached_share:.0f}% "
+            "the messages reached);",
+            f"    estimated {_points(c['adjusted_risk_difference'])} points (95% CI "
+            f"{_points(low)} to {_points(high)}): "
+            + ("the interval contains the true effect." if inside else "the interval misses it."),
+        ]
+    url = result.workspace.database_url
+    lines += [
+        "",
+        "The full report: NUDGE_DATABASE_URL=" + url + f" uv run nudge analyse {result.trial_id}",
+    ]
+    return "\n".join(lines)
+
+
+def _replies(counts: dict[str, int]) -> str:
+    if not counts:
+        return "none"
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))

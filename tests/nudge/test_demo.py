@@ -1,0 +1,190 @@
+"""`nudge demo`: a whole trial on a simulated clock recovers the effects it was given.
+
+The demo keeps its own SQLite database (it never uses NUDGE_DATABASE_URL), so these tests run
+on SQLite whichever engine the suite is under. Size 500 (about 400 randomised, 130 per arm):
+the true effect of assignment (+9.8 and +5.9 points) must lie inside the primary model's 95%
+interval for each treatment arm, for seeds 1, 2 and 3.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+import socket
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import Session, col, select
+
+from nudge.cli import main
+from nudge.db import make_engine
+from nudge.models import AuditEvent, Message, OptOut, Participant
+
+SIZE = 500
+SEEDS = (1, 2, 3)
+LONDON = ZoneInfo("Europe/London")
+
+
+def run_demo(folder: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main, ["demo", "--no-serve", "--size", str(SIZE), "--dir", str(folder), *args]
+    )
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module", params=SEEDS)
+def demo_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str, str]:
+    """One full demo run per seed, with every log record of every logger captured."""
+    folder = tmp_path_factory.mktemp(f"seed{request.param}") / "demo"
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    keep, root = Keep(logging.DEBUG), logging.getLogger()
+    level = root.level
+    root.addHandler(keep)
+    root.setLevel(logging.DEBUG)
+    try:
+        code, output = run_demo(folder, "--seed", str(request.param))
+    finally:
+        root.removeHandler(keep)
+        root.setLevel(level)
+    assert code == 0, output
+    return folder, output, "\n".join(records)
+
+
+def report(folder: Path) -> dict:  # type: ignore[type-arg]
+    runner = CliRunner()
+    env = {"NUDGE_DATABASE_URL": f"sqlite:///{folder / 'nudge-demo.db'}"}
+    result = runner.invoke(main, ["analyse", "witness-reminders-2027", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)  # type: ignore[no-any-return]
+
+
+def test_the_estimates_recover_the_true_effects_within_their_intervals(
+    demo_run: tuple[Path, str, str],
+) -> None:
+    folder, output, _ = demo_run
+    truths = dict(
+        (arm, float(effect))
+        for arm, effect in re.findall(
+            r"(Practical information|Social norm): true effect ([-+.\d]+)", output
+        )
+    )
+    assert set(truths) == {"Practical information", "Social norm"}
+    primary = next(o for o in report(folder)["outcomes"] if o["primary"])
+    found = {c["arm"]: c for c in primary["comparisons"]}
+    for arm, title in (("practical", "Practical information"), ("social_norm", "Social norm")):
+        low, high = found[arm]["adjusted_ci_low"], found[arm]["adjusted_ci_high"]
+        assert low * 100 - 0.05 <= truths[title] <= high * 100 + 0.05, (arm, low, high)
+        assert 5 <= truths[title] <= 10, "the true effect is the documented one"
+    assert "the interval misses it" not in output
+
+
+def test_every_text_went_at_its_scheduled_time_outside_quiet_hours(
+    demo_run: tuple[Path, str, str],
+) -> None:
+    folder, _, _ = demo_run
+    engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
+    with Session(engine) as session:
+        sent = session.exec(
+            select(Message).where(Message.channel == "sms", col(Message.sent_at).is_not(None))
+        ).all()
+    engine.dispose()
+    assert len(sent) > SIZE / 2
+    for message in sent:
+        assert message.sent_at is not None
+        assert message.due_at <= message.sent_at <= message.due_at + timedelta(minutes=10)
+        local = message.sent_at.astimezone(LONDON)
+        assert 9 <= local.hour < 20, f"message {message.id} sent at {local:%H:%M} local"
+
+
+def test_stop_replies_are_honoured_and_failed_deliveries_recorded(
+    demo_run: tuple[Path, str, str],
+) -> None:
+    folder, _, _ = demo_run
+    engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
+    with Session(engine) as session:
+        opt_outs = session.exec(select(OptOut)).all()
+        assert opt_outs, "some people replied STOP"
+        for opt_out in opt_outs:
+            later = session.exec(
+                select(Message)
+                .join(Participant, col(Participant.id) == Message.participant_id)
+                .where(
+                    Participant.phone == opt_out.phone,
+                    Message.channel == "sms",
+                    col(Message.sent_at) > opt_out.opted_out_at,
+                )
+            ).all()
+            assert later == []
+        cancelled = session.exec(select(Message).where(Message.reason == "opted_out")).all()
+        failed = session.exec(
+            select(Message).where(col(Message.status).in_(("failed", "undelivered")))
+        ).all()
+        moved = session.exec(select(Message).where(Message.status == "superseded")).all()
+        actions = set(session.exec(select(AuditEvent.action)).all())
+    engine.dispose()
+    assert cancelled and failed and moved
+    assert {"trial.launched", "participants.enrolled", "hearings.updated"} <= actions
+    assert "outcomes.imported" in actions
+
+
+def test_the_log_and_terminal_carry_no_synthetic_name_or_phone_number(
+    demo_run: tuple[Path, str, str],
+) -> None:
+    folder, output, records = demo_run
+    assert "texts sent" in output and len(records) > 100
+    with (folder / "files" / "export.csv").open(newline="") as handle:
+        people = list(csv.DictReader(handle))
+    secrets = set()
+    for row in people:
+        digits = row["phone"].replace(" ", "")
+        secrets |= {row["first_name"], row["last_name"], row["phone"], digits}
+        secrets |= {"+44" + digits[1:], digits[1:], row["address_line_1"]}
+    for text in (output, records):
+        leaked = sorted(s for s in secrets if s and s in text)
+        assert leaked == []
+
+
+def test_running_twice_starts_afresh(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    for _ in range(2):
+        code, output = run_demo(folder, "--size", "60")
+        assert code == 0, output
+    engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
+    with Session(engine) as session:
+        people = session.exec(select(Participant)).all()
+    engine.dispose()
+    assert len(people) == 60
+
+
+def test_a_folder_not_made_by_the_demo_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.txt").write_text("precious")
+    code, output = run_demo(tmp_path / "mine")
+    assert code == 1 and "was not made by `nudge demo`" in output
+    assert (tmp_path / "mine" / "thesis.txt").read_text() == "precious"
+    assert "Traceback" not in output
+
+
+def test_a_port_in_use_is_a_clear_message(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            main, ["demo", "--port", str(port), "--size", "60", "--dir", str(tmp_path / "d")]
+        )
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "d").exists()
