@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,10 @@ from nudge.errors import ImportRejected, Problem
 
 _CHUNK = 1 << 20
 csv.field_size_limit(1 << 20)  # a 1 MB field is already absurd; larger is a broken file
+MAX_COLUMNS = 500  # an export has a few dozen; thousands means a broken or hostile file
+# NUL and the other control characters are never data (PostgreSQL cannot even store NUL);
+# tab and line breaks may sit inside a quoted address.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,11 @@ def detect_encoding(path: Path) -> str:
 
 def read_header(path: Path, mapping: dict[str, str]) -> tuple[str, list[str]]:
     """The file's encoding and its column names after trimming and the trial's renames."""
+    with path.open("rb") as handle:
+        if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            raise ImportRejected(
+                f"{path}: the file is UTF-16 text (Excel's 'Unicode text'); save it as CSV UTF-8"
+            )
     encoding = detect_encoding(path)
     try:
         with path.open(encoding=encoding, newline="") as handle:
@@ -50,6 +60,11 @@ def read_header(path: Path, mapping: dict[str, str]) -> tuple[str, list[str]]:
         raise ImportRejected(f"{path}:1: header: {exc}") from None
     if not header or not any(cell.strip() for cell in header):
         raise ImportRejected(f"{path}: the file is empty; the first line must be the header")
+    if len(header) > MAX_COLUMNS:
+        raise ImportRejected(
+            f"{path}:1: header: {len(header):,} columns; an export has at most {MAX_COLUMNS} "
+            "(is this the right file, saved as CSV?)"
+        )
     return encoding, [mapping.get(name.strip(), name.strip()) for name in header]
 
 
@@ -76,6 +91,9 @@ def read_records(path: Path, encoding: str, columns: list[str]) -> Iterator[CsvR
                         f"row: has {len(cells)} cells but the header has {len(columns)} columns",
                     )
                     continue
+                if _CONTROL.search("".join(cells)):
+                    yield _control_character(name, start, columns, cells)
+                    continue
                 yield CsvRecord(start, {c: v.strip() for c, v in zip(columns, cells, strict=True)})
         except csv.Error as exc:
             yield Problem(name, reader.line_num, None, f"row: {exc}")
@@ -86,3 +104,18 @@ def read_records(path: Path, encoding: str, columns: list[str]) -> Iterator[CsvR
                 None,
                 f"row: byte {exc.start} is not text in UTF-8 or Windows-1252",
             )
+
+
+def _control_character(name: str, line: int, columns: list[str], cells: list[str]) -> Problem:
+    column, found = next(
+        (c, match.group())
+        for c, v in zip(columns, cells, strict=True)
+        if (match := _CONTROL.search(v))
+    )
+    return Problem(
+        name,
+        line,
+        None,
+        f"{column}: contains the control character {found!r} (U+{ord(found):04X}), which is "
+        "never part of real data; remove it and export again",
+    )

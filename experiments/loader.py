@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,24 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    MappingEndEvent,
+    MappingStartEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+from ruamel.yaml.reader import ReaderError
 
 from experiments.definition import TemplateFile, TrialDefinition
 from experiments.positions import Positions
 from nudge.errors import Problem
 
 MAX_TEMPLATE_FILE_BYTES = 200_000
+MAX_DEFINITION_CHARACTERS = 1_000_000
+MAX_VALUES = 100_000  # the example has about 200; a bigger tree is a mistake or an attack
+MAX_DEPTH = 50
+_TOO_DEEP = f"YAML: the definition is nested more than {MAX_DEPTH} levels deep"
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 @dataclass(frozen=True)
@@ -42,18 +56,110 @@ class LoadedTrial:
 def parse_yaml(text: str, source_name: str) -> tuple[Any, list[Problem]]:
     """Parse YAML 1.2 keeping positions; a syntax error or duplicate key becomes a Problem."""
     try:
-        return YAML(typ="rt").load(text), []
+        problem = _too_deep(text, source_name)
+        if problem:
+            return None, [problem]
+        document = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"
         return None, [Problem(source_name, line, col, f"YAML syntax: {what}")]
+    except ReaderError as exc:
+        line, col = _line_and_column(text, exc.position)
+        return None, [
+            Problem(
+                source_name, line, col, f"YAML syntax: character {exc.character!r} is not allowed"
+            )
+        ]
     except YAMLError as exc:
-        return None, [Problem(source_name, None, None, f"YAML syntax: {exc}")]
+        return None, [Problem(source_name, 1, 1, f"YAML syntax: {exc}")]
+    except RecursionError:
+        return None, [
+            Problem(source_name, 1, 1, "YAML: nested too deeply to be a trial definition")
+        ]
+    problem = _too_large(document, source_name)
+    return (None, [problem]) if problem else (document, [])
+
+
+def _too_deep(text: str, source_name: str) -> Problem | None:
+    """Refuse deep nesting before the (recursive) composer sees it.
+
+    Brackets are counted first, because ruamel's scanner slows down quadratically inside deep
+    [ and { nesting; then the parser's events catch deep indentation.
+    """
+    depth = 0
+    for bracket in _BRACKETS.finditer(text):
+        depth = max(depth + (1 if bracket.group() in "[{" else -1), 0)
+        if depth > MAX_DEPTH:
+            line, column = _line_and_column(text, bracket.start())
+            return Problem(source_name, line, column, _TOO_DEEP)
+    depth = 0
+    for event in YAML(typ="rt").parse(text):
+        if isinstance(event, MappingStartEvent | SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                return Problem(
+                    source_name,
+                    mark.line + 1,
+                    mark.column + 1,
+                    _TOO_DEEP,
+                )
+        elif isinstance(event, MappingEndEvent | SequenceEndEvent):
+            depth -= 1
+    return None
+
+
+def _line_and_column(text: str, position: int) -> tuple[int, int]:
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+
+
+def _too_large(document: Any, source_name: str) -> Problem | None:
+    """Aliases can make a short file expand to billions of values: refuse that, and deep nesting.
+
+    The walk stops at the limits, so a bomb costs no more than MAX_VALUES steps to detect.
+    """
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    values = 0
+    while stack:
+        node, depth = stack.pop()
+        values += 1
+        if values > MAX_VALUES or depth > MAX_DEPTH:
+            line, col = _where(node)
+            what = (
+                f"has more than {MAX_VALUES:,} values once aliases (*name) are expanded"
+                if values > MAX_VALUES
+                else f"is nested more than {MAX_DEPTH} levels deep"
+            )
+            return Problem(source_name, line, col, f"YAML: the definition {what}")
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in (*node.keys(), *node.values()))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return None
+
+
+def _where(node: Any) -> tuple[int, int]:
+    lc = getattr(node, "lc", None)
+    if lc is not None and lc.line is not None:
+        return lc.line + 1, lc.col + 1
+    return 1, 1
 
 
 def load_trial_text(text: str, source_name: str, base_dir: Path) -> LoadedTrial | list[Problem]:
     """Validate a definition's text; returns the loaded trial, or every problem found."""
+    if len(text) > MAX_DEFINITION_CHARACTERS:
+        return [
+            Problem(
+                source_name,
+                1,
+                1,
+                f"the definition is {len(text):,} characters long; a trial definition is a few "
+                f"thousand (at most {MAX_DEFINITION_CHARACTERS:,})",
+            )
+        ]
     document, problems = parse_yaml(text, source_name)
     if problems:
         return problems
@@ -74,13 +180,19 @@ def load_trial_file(path: Path) -> LoadedTrial | list[Problem]:
     """Read and validate a definition file; template files are found relative to it."""
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return [Problem(name, None, None, "no such file")]
-    except UnicodeDecodeError as exc:
-        return [Problem(name, None, None, f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]
     except OSError as exc:
         return [Problem(name, None, None, f"cannot read: {exc.strerror}")]
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return [Problem(name, 1, 1, "the file is UTF-16 text: save it as UTF-8")]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return [Problem(name, line, column, f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]
     return load_trial_text(text, name, path.parent)
 
 

@@ -1,4 +1,10 @@
-"""Render message templates in Jinja2's sandbox: strict about unknown placeholders."""
+"""Render message templates in Jinja2's sandbox: strict about unknown placeholders.
+
+A template is a researcher's text, so it gets only what a reminder needs: placeholders,
+`{% if %}` on them, comparisons and a few text filters. Anything else (attribute access,
+calls, loops, arithmetic, imports, includes) is refused before the template is compiled, so
+it never runs: trial validation reports it, and rendering refuses it too.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,33 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
+
+ALLOWED_FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim", "default", "d"})
+ALLOWED_TESTS = frozenset({"defined", "undefined", "none", "number", "string"})
+_ALLOWED_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.Name,
+    nodes.Const,
+    nodes.If,
+    nodes.CondExpr,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.And,
+    nodes.Or,
+    nodes.Not,
+    nodes.Concat,
+    nodes.Filter,
+    nodes.Test,
+)
 
 _SMS = SandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
 )
+_SMS.globals.clear()  # no range(), lipsum(), dict(), cycler(): only the participant's values
 
 
 def _one_line(value: object) -> object:
@@ -25,6 +52,7 @@ def _one_line(value: object) -> object:
 # Letters are rendered as plain text and escaped once, where the PDF markup is made
 # (messages/letters.py); escaping here as well would print "Smith & Jones" as "&amp;".
 _LETTER = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, finalize=_one_line)
+_LETTER.globals.clear()
 
 
 class TemplateProblem(ValueError):
@@ -34,16 +62,58 @@ class TemplateProblem(ValueError):
 def render(text: str, context: dict[str, Any], *, channel: str) -> str:
     """Render one template text; the letter renderer escapes letters for the PDF itself."""
     try:
-        return _compiled(text, channel).render(context)
+        return _compiled(text, channel == "letter").render(context)
     except TemplateError as exc:
         raise TemplateProblem(_explain(exc)) from None
 
 
 @lru_cache(maxsize=512)
-def _compiled(text: str, channel: str) -> Template:
-    """Compiling is most of a render's cost, and a dispatch run renders each text many times."""
-    environment = _LETTER if channel == "letter" else _SMS
-    return environment.from_string(text)
+def _compiled(text: str, letter: bool) -> Template:
+    """Parse, check against the allow-list, and only then compile (once per text)."""
+    environment = _LETTER if letter else _SMS
+    tree = environment.parse(text)
+    for node in (tree, *tree.find_all(nodes.Node)):
+        _check_node(node)
+    return environment.from_string(tree)
+
+
+def _check_node(node: nodes.Node) -> None:
+    where = f" on its line {node.lineno}" if getattr(node, "lineno", None) else ""
+    if not isinstance(node, _ALLOWED_NODES) or (
+        isinstance(node, nodes.Name) and node.ctx != "load"
+    ):
+        raise TemplateProblem(
+            f"{_construct(node)} is not allowed in a template{where}: use placeholders such as "
+            "{{ first_name }}, {% if ... %} and the filters " + ", ".join(sorted(ALLOWED_FILTERS))
+        )
+    if isinstance(node, nodes.Filter) and node.name not in ALLOWED_FILTERS:
+        raise TemplateProblem(f"the filter '{node.name}' is not allowed in a template{where}")
+    if isinstance(node, nodes.Test) and node.name not in ALLOWED_TESTS:
+        raise TemplateProblem(f"the test '{node.name}' is not allowed in a template{where}")
+
+
+_CONSTRUCTS = {
+    nodes.Getattr: "reading an attribute (.name)",
+    nodes.Getitem: "reading an item ([...])",
+    nodes.Call: "calling a function or method",
+    nodes.For: "a loop ({% for %})",
+    nodes.Import: "an import",
+    nodes.FromImport: "an import",
+    nodes.Include: "an include",
+    nodes.Extends: "extends",
+    nodes.Macro: "a macro",
+    nodes.Assign: "setting a variable",
+    nodes.AssignBlock: "setting a variable",
+}
+
+
+def _construct(node: nodes.Node) -> str:
+    for kind, name in _CONSTRUCTS.items():
+        if isinstance(node, kind):
+            return name
+    if isinstance(node, nodes.BinExpr | nodes.UnaryExpr):
+        return "arithmetic"
+    return f"'{type(node).__name__}'"
 
 
 def _explain(exc: TemplateError) -> str:

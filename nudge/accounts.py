@@ -17,6 +17,7 @@ from nudge.models import ROLES, AuditEvent, User
 MIN_PASSWORD = 12
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
+SESSION_ENDED = "session.ended"
 _HASHER = PasswordHasher()
 # Verifying against this when the email is unknown makes both failures take the same time.
 _DUMMY_HASH = _HASHER.hash("not-a-real-password-used-for-timing-only")
@@ -73,6 +74,22 @@ def authenticate(
         return None
     audit.record(session, clock, actor=source, action="login.succeeded", subject=email)
     return user
+
+
+def end_web_session(session: Session, clock: Clock, session_id: str, actor: str) -> None:
+    """Revoke one web session for good: its cookie, even if copied, logs no one in again.
+
+    Flask keeps the session in a signed cookie, so logging out cannot delete it on the
+    server; instead the session's random id goes on this list, which every request checks.
+    """
+    audit.record(session, clock, actor=actor, action=SESSION_ENDED, subject=session_id)
+
+
+def web_session_ended(session: Session, session_id: str) -> bool:
+    query = select(AuditEvent.id).where(
+        col(AuditEvent.action) == SESSION_ENDED, col(AuditEvent.subject) == session_id
+    )
+    return session.exec(query).first() is not None
 
 
 def _recent_failures(session: Session, clock: Clock, email: str) -> int:

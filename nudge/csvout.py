@@ -23,7 +23,10 @@ def safe_cell(value: Any) -> Any:
 
 
 def write_rows(stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    writer = csv.writer(stream, lineterminator="\n")
+    # CRLF, as RFC 4180 says: with a bare "\n" terminator the csv module leaves a cell with
+    # a carriage return unquoted, and spreadsheets break the row there, so "x\r=1" became a
+    # new row starting "=1": a formula, past the check above.
+    writer = csv.writer(stream, lineterminator="\r\n")
     writer.writerow([safe_cell(h) for h in header])
     count = 0
     for row in rows:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Control characters (newlines, escapes, NUL...) from a user's file, shown as escapes: a
+# message stays on its one line and cannot drive the terminal or forge lines in a log.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """Text with every control character written as an escape such as \\n or \\x1b."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 @dataclass(frozen=True)
@@ -22,7 +32,7 @@ class Problem:
             if self.column is not None:
                 where += f":{self.column}"
         label = "warning: " if self.severity == "warning" else ""
-        return f"{where}: {label}{self.message}"
+        return printable(f"{where}: {label}{self.message}")
 
 
 class NudgeError(Exception):

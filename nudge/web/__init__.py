@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, jsonify, request, session
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from nudge.accounts import web_session_ended
 from nudge.clock import clock_from_setting
 from nudge.config import Settings, load_settings
 from nudge.db import ensure_schema, make_engine
@@ -78,7 +79,12 @@ def _login_manager(app: Flask) -> None:
 
     @manager.user_loader
     def load(user_id: str) -> LoginUser | None:
-        user = g.db.get(User, int(user_id)) if user_id.isdigit() else None
+        from nudge.web.auth import SESSION_ID
+
+        session_id = session.get(SESSION_ID)
+        if not session_id or web_session_ended(g.db, session_id):
+            return None  # logged out (a copied cookie too), or from before sessions had ids
+        user = g.db.get(User, int(user_id)) if user_id.isascii() and user_id.isdigit() else None
         return LoginUser(user) if user is not None and user.active else None
 
 

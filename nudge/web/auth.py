@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_login import login_user, logout_user
@@ -9,11 +11,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from nudge.accounts import authenticate
+from nudge.accounts import authenticate, end_web_session
 from nudge.web import LoginUser
 from nudge.web.access import ALL_STAFF, PUBLIC, allow
 
 bp = Blueprint("auth", __name__)
+SESSION_ID = "_nudge_sid"  # random per login; logging out revokes it (nudge.accounts)
 FAILED = "The email or password is not right, or the account is locked for 15 minutes."
 
 
@@ -38,6 +41,7 @@ def login() -> ResponseReturnValue:
         g.db.commit()
         if user is not None:
             session.clear()  # a new session on login: nothing from before survives it
+            session[SESSION_ID] = secrets.token_urlsafe(24)
             login_user(LoginUser(user))
             return redirect(_safe_next(request.args.get("next")))
         flash(FAILED, "error")
@@ -47,6 +51,10 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 @allow(*ALL_STAFF)
 def logout() -> ResponseReturnValue:
+    if SESSION_ID in session:
+        clock = current_app.extensions["nudge"]["clock"]
+        end_web_session(g.db, clock, session[SESSION_ID], actor=f"web:{request.remote_addr}")
+        g.db.commit()
     logout_user()
     session.clear()
     flash("You have logged out.", "info")
