@@ -128,7 +128,12 @@ def _send_one(
             _after_error(session, message, error, clock.now(), result)
             session.commit()
             return
-        message.status, message.provider_id = "sent", receipt.provider_id
+        # A quick provider's callback may already have moved it on (delivered): never back.
+        message = session.get(Message, message_id, populate_existing=True, with_for_update=True)
+        assert message is not None
+        if message.status == "sending":
+            message.status = "sent"
+        message.provider_id = message.provider_id or receipt.provider_id
         message.sent_at = message.updated_at = clock.now()
         message.lease_owner = message.lease_until = None
         _event(session, message, "sent", clock.now())
