@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 from experiments.enrol import enrol_file
 from messages.dispatch import dispatch_due
 from messages.outbox import after_enrolment
+from messages.providers.base import OutgoingSms, SendReceipt
 from messages.providers.console import ConsoleProvider
 from nudge.clock import FixedClock
 from nudge.config import DEVELOPMENT_SECRET, load_settings
@@ -226,3 +227,43 @@ def test_a_signed_request_missing_fields_gets_a_clear_400(app: Flask, sent: Mess
     response = post(app.test_client(), "/webhooks/twilio/inbound", {"Body": "hi"})
     assert response.status_code == 400
     assert response.get_data(as_text=True) == "missing form field(s): MessageSid, From\n"
+
+
+class ReportsBeforeReturning(ConsoleProvider):
+    """A provider so quick that its signed delivery report lands before `send` returns."""
+
+    def __init__(self, outbox: Path, clock: FixedClock, client: FlaskClient) -> None:
+        super().__init__(outbox, clock)
+        self.client = client
+
+    def send(self, sms: OutgoingSms) -> SendReceipt:
+        receipt = super().send(sms)
+        assert sms.status_callback is not None
+        form = {"MessageSid": receipt.provider_id, "MessageStatus": "delivered"}
+        assert post(self.client, sms.status_callback.removeprefix(PUBLIC), form).status_code == 204
+        return receipt
+
+
+def test_a_delivery_report_that_beats_the_dispatchers_own_record_is_not_undone(
+    app: Flask, session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+) -> None:
+    launch(session, clock, example_dir / "witness-reminders.yaml")
+    path = write_people(tmp_path / "people.csv", [person(i) for i in range(1, 13)])
+    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    session.commit()
+    clock.set(FIRST_DUE)
+    provider = ReportsBeforeReturning(tmp_path / "out", clock, app.test_client())
+    result = dispatch_due(
+        app.extensions["nudge"]["engine"],
+        clock,
+        provider,
+        worker="w",
+        sleep=lambda s: clock.advance(timedelta(seconds=s)),
+        public_url=PUBLIC,
+    )
+    assert result.sent > 0
+    session.expire_all()
+    sent = session.exec(select(Message).where(col(Message.sent_at).is_not(None))).all()
+    assert len(sent) == result.sent
+    assert {m.status for m in sent} == {"delivered"}
+    assert all(m.provider_id and m.lease_owner is None for m in sent)
