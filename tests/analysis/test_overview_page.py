@@ -77,4 +77,4 @@ def test_the_letter_preview_is_a_pdf_for_the_sample_participant(app: Flask, amen
     with pdfplumber.open(io.BytesIO(response.data)) as document:
         text = "\n".join(page.extract_text() or "" for page in document.pages)
     assert "Alex Example" in text and "BS1 1AA" in text
-    assert "Tudalen" in text or "Annwyl" in text
+    assert "Annwyl Alex Example" in text and "Eich diwrnod yn y llys" in text
