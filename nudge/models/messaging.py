@@ -87,6 +87,7 @@ class InboundMessage(SQLModel, table=True):
     participant_id: int | None = Field(default=None, foreign_key="participant.id")
     received_at: datetime = Field(sa_type=UTCDateTime)
     handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    handled_by: str | None = Field(default=None, max_length=255)  # who dealt with it
 
 
 class OptOut(SQLModel, table=True):

@@ -60,9 +60,9 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         "engine": engine,
         "clock": clock_from_setting(settings.now),
     }
+    _request_session(app)  # before CSRF's check, so a refusal's page can see who is logged in
     csrf = CSRFProtect(app)
     _login_manager(app)
-    _request_session(app)
     app.after_request(_security_headers)
     _register(app, csrf)
     if settings.trust_proxy:
@@ -120,14 +120,21 @@ def _security_headers(response: Any) -> Any:
 def _register(app: Flask, csrf: CSRFProtect) -> None:
     from analysis.overview import bp as overview
     from analysis.pages import bp as results
+    from experiments.pages import bp as trial_pages
+    from messages.checks import check_definition
+    from messages.pages import bp as message_pages
     from messages.webhooks import bp as webhooks
+    from nudge.web import errors
     from nudge.web.auth import bp as auth
     from nudge.web.home import bp as home
 
+    errors.init_app(app)
     app.register_blueprint(auth)
     app.register_blueprint(home)
     app.register_blueprint(overview)
     app.register_blueprint(results)
+    app.register_blueprint(trial_pages, check=check_definition)
+    app.register_blueprint(message_pages)
     csrf.exempt(webhooks)  # Twilio cannot send a CSRF token; every request's signature is checked
     app.register_blueprint(webhooks)
     engine = app.extensions["nudge"]["engine"]

@@ -1,0 +1,150 @@
+"""The message log: a trial's messages, filtered and paged in the database, never in memory."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from nudge.models import Arm, Assignment, Message, Participant
+
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class LogFilters:
+    """What the researcher asked for; None means any. Dates are local dates of `due_at`."""
+
+    status: str | None = None
+    channel: str | None = None
+    arm: str | None = None
+    reason: str | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    participant_ref: str | None = None
+
+    def given(self) -> dict[str, str]:
+        return {k: str(v) for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class LogRow:
+    message_id: int
+    participant_ref: str
+    arm: str | None
+    channel: str
+    template: str
+    language: str
+    due_at: datetime
+    status: str
+    reason: str | None
+    sent_at: datetime | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class LogPage:
+    rows: list[LogRow]
+    total: int
+    page: int
+    pages: int
+    counts: dict[str, int]  # by status, under every filter but the status one
+    participant_ids: list[int]  # whose messages a reference filter matched, for the audit log
+
+
+def message_log(
+    session: Session, trial_id: str, zone: ZoneInfo, filters: LogFilters, *, page: int = 1
+) -> LogPage:
+    """One page of a trial's messages, newest due first, with counts by status."""
+    conditions = _conditions(trial_id, zone, filters)
+    counts_query = (
+        select(Message.status, func.count())
+        .select_from(Message)
+        .join(Participant, col(Participant.id) == Message.participant_id)
+        .outerjoin(Assignment, col(Assignment.participant_id) == Message.participant_id)
+        .outerjoin(Arm, col(Arm.id) == Assignment.arm_id)
+        .where(*conditions)
+        .group_by(Message.status)
+    )
+    counts = {status: int(n) for status, n in session.exec(counts_query).all()}
+    total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(page, 1), pages)
+    rows_query = (
+        select(Message, Participant.participant_ref, Arm.key)
+        .join(Participant, col(Participant.id) == Message.participant_id)
+        .outerjoin(Assignment, col(Assignment.participant_id) == Message.participant_id)
+        .outerjoin(Arm, col(Arm.id) == Assignment.arm_id)
+        .where(*conditions)
+    )
+    if filters.status:
+        rows_query = rows_query.where(Message.status == filters.status)
+    rows_query = (
+        rows_query.order_by(col(Message.due_at).desc(), col(Message.id).desc())
+        .offset((page - 1) * PER_PAGE)
+        .limit(PER_PAGE)
+    )
+    rows = [_row(message, ref, arm) for message, ref, arm in session.exec(rows_query).all()]
+    return LogPage(rows, total, page, pages, counts, _matched(session, trial_id, filters))
+
+
+def _conditions(trial_id: str, zone: ZoneInfo, filters: LogFilters) -> list[Any]:
+    conditions: list[Any] = [Message.trial_id == trial_id]
+    if filters.channel:
+        conditions.append(Message.channel == filters.channel)
+    if filters.arm:
+        conditions.append(Arm.key == filters.arm)
+    if filters.reason:
+        conditions.append(Message.reason == filters.reason)
+    if filters.participant_ref:
+        conditions.append(Participant.participant_ref == filters.participant_ref)
+    if filters.due_from:
+        conditions.append(col(Message.due_at) >= _start_of(filters.due_from, zone))
+    if filters.due_to:
+        conditions.append(col(Message.due_at) < _start_of(filters.due_to + timedelta(days=1), zone))
+    return conditions
+
+
+def _start_of(day: date, zone: ZoneInfo) -> datetime:
+    """Local midnight of a day as an aware instant (never in a clock-change gap in the UK)."""
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
+def _matched(session: Session, trial_id: str, filters: LogFilters) -> list[int]:
+    if not filters.participant_ref:
+        return []
+    query = select(Participant.id).where(
+        Participant.trial_id == trial_id, Participant.participant_ref == filters.participant_ref
+    )
+    return sorted(i for i in session.exec(query).all() if i is not None)
+
+
+def _row(message: Message, ref: str, arm: str | None) -> LogRow:
+    assert message.id is not None
+    return LogRow(
+        message.id,
+        ref,
+        arm,
+        message.channel,
+        message.template,
+        message.language,
+        message.due_at,
+        message.status,
+        message.reason,
+        message.sent_at,
+        message.attempts,
+    )
+
+
+def reasons_in(session: Session, trial_id: str) -> list[str]:
+    """The reason codes a trial's messages carry, for the filter's choices."""
+    query = (
+        select(Message.reason)
+        .where(Message.trial_id == trial_id, col(Message.reason).is_not(None))
+        .distinct()
+    )
+    return sorted(r for r in session.exec(query).all() if r)

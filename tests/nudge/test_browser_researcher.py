@@ -1,0 +1,131 @@
+"""The researcher's pages in a real headless Chromium, checked by axe-core against WCAG 2.1 AA.
+
+axe-core is itself JavaScript, so the browser runs with it enabled; each page is also checked to
+carry no script of its own, so nothing it does can depend on JavaScript.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from experiments.enrol import enrol_file
+from messages.outbox import after_enrolment
+from nudge.clock import FixedClock
+from tests.conftest import EXAMPLE
+from tests.factories import person, write_people
+from tests.nudge.test_browser import no_violations
+from tests.web_helpers import PASSWORD, STAFF, add_staff
+
+TRIAL = "witness-reminders-2027"
+LETTERS = EXAMPLE.parent / "letters"
+
+
+def checked(page: Any) -> None:
+    """No accessibility faults, and no script at all: the page cannot depend on JavaScript."""
+    assert page.locator("script").count() == 0
+    no_violations(page)
+
+
+def log_in(browser: Any, base: str, role: str) -> Any:
+    page = browser.new_page()
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill(STAFF[role])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base}/")
+    return page
+
+
+def external_requests(page: Any, base: str) -> list[str]:
+    """Every request the page makes that does not go to this server."""
+    seen: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base) else seen.append(r.url))
+    return seen
+
+
+def test_a_researcher_uploads_a_broken_then_a_valid_trial_and_launches_it(
+    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    add_staff(session, clock)
+    base, _ = live_app
+    page = log_in(browser, base, "researcher")
+    outside = external_requests(page, base)
+    page.get_by_role("link", name="New trial").click()
+    checked(page)
+    broken = tmp_path / "witness-reminders.yaml"
+    broken.write_text(
+        EXAMPLE.read_text().replace("timezone: Europe/London", "timezone: Europe/Lundon")
+    )
+    page.get_by_label("Trial definition (YAML)").set_input_files(broken)
+    page.get_by_label("Letter files the definition names (optional)").set_input_files(
+        [LETTERS / "social_norm.md", LETTERS / "social_norm.cy.md"]
+    )
+    page.get_by_role("button", name="Check and create draft").click()
+    alert = page.get_by_role("alert")
+    assert "1 problem to fix" in alert.inner_text()
+    problem = page.locator("#problem-1").inner_text()
+    assert "witness-reminders.yaml, line 7, column 11:" in problem
+    assert (
+        "unknown timezone 'Europe/Lundon'" in problem and "7 | timezone: Europe/Lundon" in problem
+    )
+    assert page.get_by_label("Trial definition (YAML)").get_attribute("aria-invalid") == "true"
+    checked(page)
+
+    page.get_by_label("Trial definition (YAML)").set_input_files(EXAMPLE)
+    page.get_by_label("Letter files the definition names (optional)").set_input_files(
+        [LETTERS / "social_norm.md", LETTERS / "social_norm.cy.md"]
+    )
+    page.get_by_role("button", name="Check and create draft").click()
+    assert f"Created draft trial {TRIAL}" in page.get_by_role("status").first.inner_text()
+    assert page.get_by_role("table", name="Cost per participant (GBP)").is_visible()
+    checked(page)
+
+    page.get_by_role("link", name=f"Review and launch {TRIAL}").click()
+    checked(page)
+    page.get_by_role("link", name="Launch this trial").click()
+    checked(page)
+    page.get_by_role("button", name=f"Yes, launch {TRIAL}").click()
+    notice = page.get_by_role("status").first.inner_text()
+    assert "Launched: version 2 is frozen, SHA-256" in notice
+    sha = notice.rsplit(" ", 1)[-1].rstrip(".")
+    assert len(sha) == 64 and page.get_by_role("row", name="2 launched").is_visible()
+    checked(page)
+    assert outside == []
+    page.close()
+
+
+def test_a_researcher_filters_the_message_log_and_a_lead_is_refused_it(
+    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    from tests.factories import launch
+
+    add_staff(session, clock)
+    launch(session, clock, EXAMPLE)
+    rows = [person(n) for n in range(1, 13)]
+    summary = enrol_file(session, clock, TRIAL, write_people(tmp_path / "p.csv", rows), "t")
+    after_enrolment(session, clock, TRIAL, summary)
+    session.commit()
+    base, _ = live_app
+    page = log_in(browser, base, "researcher")
+    page.goto(f"{base}/trials/{TRIAL}/messages")
+    checked(page)
+    page.get_by_label("Channel").select_option("letter")
+    page.get_by_role("button", name="Filter").click()
+    assert "channel=letter" in page.url
+    table = page.get_by_role("table", name="Messages, page 1 of 1")
+    channels = {cell.inner_text() for cell in table.locator("tbody td:nth-child(3)").all()}
+    assert channels == {"letter"}
+    assert page.get_by_label("Channel").input_value() == "letter"
+    checked(page)
+    page.close()
+
+    lead = log_in(browser, base, "lead")
+    assert lead.get_by_role("link", name="Replies").count() == 0
+    response = lead.goto(f"{base}/trials/{TRIAL}/messages")
+    assert response is not None and response.status == 403
+    assert lead.get_by_role("heading", name="Forbidden").is_visible()
+    checked(lead)
+    lead.close()
