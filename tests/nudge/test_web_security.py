@@ -44,6 +44,14 @@ def session_cookie(client: FlaskClient) -> str | None:
     return cookie.value if cookie else None
 
 
+def assert_a_stranger_with(app: Flask, cookie: str) -> None:  # noqa: F811
+    """A fresh browser holding only this session cookie is sent to log in."""
+    client = app.test_client()
+    client.set_cookie("session", cookie)
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
 def test_the_csrf_table_covers_login_and_logout(app: Flask) -> None:  # noqa: F811
     assert {("POST", "/login"), ("POST", "/logout")} <= set(state_changing_routes(app))
 
@@ -83,10 +91,7 @@ def test_a_session_cookie_planted_before_login_is_not_logged_in_afterwards(
     assert planted
     assert log_in(victim, "rita@example.org").status_code == 302
     assert session_cookie(victim) != planted, "the session cookie did not change on login"
-    attacker = app.test_client()
-    attacker.set_cookie("session", planted)
-    response = attacker.get("/")
-    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert_a_stranger_with(app, planted)
 
 
 def test_after_logout_the_old_session_cookie_no_longer_works(
@@ -103,10 +108,7 @@ def test_after_logout_the_old_session_cookie_no_longer_works(
     assert token, "the logout form carries no CSRF token"
     assert client.post("/logout", data={"csrf_token": token.group(1)}).status_code == 302
     assert client.get("/").status_code == 302
-    replay = app.test_client()
-    replay.set_cookie("session", stolen)
-    response = replay.get("/")
-    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert_a_stranger_with(app, stolen)
 
 
 def test_the_session_cookie_is_httponly_and_samesite(
