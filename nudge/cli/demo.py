@@ -8,11 +8,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from nudge.demo.server import BackgroundServer
-from nudge.demo.workspace import fresh_workspace
+if TYPE_CHECKING:
+    from nudge.demo.server import BackgroundServer
 
 log = logging.getLogger("nudge.demo")
 
@@ -49,8 +50,11 @@ def demo(size: int, seed: int, no_serve: bool, port: int, folder: Path) -> None:
     provider with fake delivery reports, and PDF letters; each run starts afresh.
     """
     # Imported here: nudge.demo uses the CLI's runtime and dispatcher, so not at import time.
+    # The web server too: other commands should not pay for importing it.
     from nudge.demo.run import run_demo
+    from nudge.demo.server import BackgroundServer
     from nudge.demo.summary import summary_text
+    from nudge.demo.workspace import fresh_workspace
 
     started = time.perf_counter()
     with _progress() as shown:
