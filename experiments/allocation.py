@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,6 +51,9 @@ class Allocator:
         self._scheme = scheme_of(definition)
         self._arm_ids = arm_ids
         self._sequences: dict[str, StratumSequence] = {}
+        # Each stratum's slots are taken in order, so one iterator per stratum hands them out
+        # without looking each up again: the same slots as StratumSequence.slot(index).
+        self._next: dict[str, Iterator[Slot]] = {}
         self._used: dict[str, int] = {}
         self._stored: dict[str, int] = {}
         self._pending: list[tuple[object, ...]] = []
@@ -60,7 +63,11 @@ class Allocator:
         if stratum not in self._used:
             self._load(stratum)
         index = self._used[stratum]
-        slot: Slot = self._sequence(stratum).slot(index)
+        upcoming = self._next.get(stratum)
+        if upcoming is None:
+            upcoming = self._next[stratum] = self._sequence(stratum).iter_from(index)
+        slot = next(upcoming)
+        assert slot.index == index, "a stratum's slots are taken in order"
         self._used[stratum] = index + 1
         arm_id = self._arm_ids[slot.arm]
         self._pending.append(

@@ -94,7 +94,7 @@ def read_records(path: Path, encoding: str, columns: list[str]) -> Iterator[CsvR
                 if _CONTROL.search("".join(cells)):
                     yield _control_character(name, start, columns, cells)
                     continue
-                yield CsvRecord(start, {c: v.strip() for c, v in zip(columns, cells, strict=True)})
+                yield CsvRecord(start, dict(zip(columns, map(str.strip, cells), strict=True)))
         except csv.Error as exc:
             yield Problem(name, reader.line_num, None, f"row: {exc}")
         except UnicodeDecodeError as exc:

@@ -81,13 +81,41 @@ def numeric_fields(rules: Sequence[Rule]) -> set[str]:
 
 
 class CompiledRules:
-    """A definition's rules, with each rule's operator and label worked out once, not per row."""
+    """A definition's rules, with each rule's operator and label worked out once, not per row.
+
+    Rules name few fields, and those take few values (a role, an age, a flag), so the outcome
+    for each combination of values is remembered: a million rows cost a million look-ups, not
+    four million rule checks. `holds` is pure, so a remembered outcome is the same outcome.
+    """
+
+    _MEMO_LIMIT = 1 << 16  # a rule on a field with very many values: stop remembering
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self._rules = [(rule, rule.operator, rule.describe()) for rule in rules]
+        self.fields: tuple[str, ...] = tuple(dict.fromkeys(rule.field for rule in rules))
+        # Keyed by the values and their types: True == 1, but `min` and `max` tell them apart.
+        self._memo: dict[tuple[tuple[Any, ...], tuple[type, ...]], str | None] = {}
 
     def first_failure(self, values: Mapping[str, Any]) -> str | None:
         """The label of the first rule not met (`age min 18.0`), or None when all hold."""
+        return self.failure_of(tuple(values.get(name) for name in self.fields))
+
+    def failure_of(self, key: tuple[Any, ...]) -> str | None:
+        """`first_failure` given the values of `fields`, in that order."""
+        typed = (key, tuple(map(type, key)))
+        try:
+            return self._memo[typed]
+        except KeyError:
+            pass
+        except TypeError:  # a value that cannot be a key (a list): check it every time
+            return self._check(key)
+        failure = self._check(key)
+        if len(self._memo) < self._MEMO_LIMIT:
+            self._memo[typed] = failure
+        return failure
+
+    def _check(self, key: tuple[Any, ...]) -> str | None:
+        values = dict(zip(self.fields, key, strict=True))
         for rule, operator, label in self._rules:
             if not holds(rule, values.get(rule.field), operator):
                 return label

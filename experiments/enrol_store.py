@@ -13,7 +13,7 @@ from experiments.allocation import Allocator, UnitArm
 from experiments.definition import TrialDefinition
 from experiments.eligibility import CompiledRules
 from experiments.randomise import stratum_key
-from experiments.rows import ParsedRow
+from experiments.rows import ParsedRow, values_getter
 from nudge.bulk import insert_rows, reserve_ids
 from nudge.clock import Clock
 from nudge.models import Assignment, Case, Hearing, HearingChange, Participant
@@ -114,6 +114,7 @@ class EnrolStore:
         self.session, self.trial_id, self.definition = session, trial_id, definition
         self.allocator, self.summary, self.now = allocator, summary, clock.now()
         self.rules = CompiledRules(definition.population.eligibility)
+        self.rule_values = values_getter(self.rules.fields)
         self.cases: dict[str, CaseState] = {}
         self.units: dict[str, UnitArm] = {}
         self.strata: dict[tuple[str, ...], str] = {}
@@ -266,7 +267,7 @@ class EnrolStore:
         ids = reserve_ids(self.session, PEOPLE, len(rows))
         records, eligible = [], []
         for row, participant_id in zip(rows, ids, strict=True):
-            failed = self.rules.first_failure(row.values())
+            failed = self.rules.failure_of(self.rule_values(row))
             if failed is None:
                 eligible.append((row, participant_id))
             else:

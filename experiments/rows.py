@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import lru_cache
+from operator import attrgetter
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from experiments.eligibility import parse_flag
@@ -34,6 +37,9 @@ MAX_REF = 100
 MAX_TEXT = 200
 LANGUAGE_NAMES = {"english": "en", "welsh": "cy", "cymraeg": "cy"}
 POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})$")
+_SPACES = re.compile(r"\s+")
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
+_OFFSET = re.compile(r"[+-]\d\d:?\d\d$")
 _LOCAL_FORMATS = (
     "%Y-%m-%dT%H:%M",
     "%Y-%m-%d %H:%M",
@@ -52,8 +58,10 @@ class RowError(ValueError):
         self.column = column
 
 
-@dataclass(slots=True)
-class ParsedRow:
+class ParsedRow(NamedTuple):
+    """A checked row. A tuple, because a large import sends a million of them between
+    processes, and tuples pickle several times faster than dataclass instances."""
+
     line: int
     participant_ref: str
     case_ref: str
@@ -70,24 +78,38 @@ class ParsedRow:
     court: str
     court_name: str
     hearing_start: datetime
-    attributes: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any]
 
     def values(self) -> dict[str, Any]:
         """Every value a rule, stratum or unit may name."""
-        return {
-            **self.attributes,
-            "participant_ref": self.participant_ref,
-            "case_ref": self.case_ref,
-            "role": self.role,
-            "language": self.language,
-            "contact_sms": self.contact_sms,
-            "contact_letter": self.contact_letter,
-            "safeguarding_flag": self.safeguarding_flag,
-            "court": self.court,
-            "court_name": self.court_name,
-            "postcode": self.postcode,
-            "phone": self.phone,
-        }
+        return {**self.attributes, **dict(zip(VALUE_FIELDS, _row_values(self), strict=True))}
+
+
+# The row's own fields that rules may name; they take precedence over extra columns.
+VALUE_FIELDS = (
+    "participant_ref",
+    "case_ref",
+    "role",
+    "language",
+    "contact_sms",
+    "contact_letter",
+    "safeguarding_flag",
+    "court",
+    "court_name",
+    "postcode",
+    "phone",
+)
+_row_values = attrgetter(*VALUE_FIELDS)
+
+
+def values_getter(names: Sequence[str]) -> Callable[[ParsedRow], tuple[Any, ...]]:
+    """A function giving `tuple(row.values().get(n) for n in names)` without building the dict."""
+    own = frozenset(VALUE_FIELDS)
+    getters = [
+        attrgetter(name) if name in own else (lambda row, name=name: row.attributes.get(name))
+        for name in names
+    ]
+    return lambda row: tuple([get(row) for get in getters])
 
 
 @dataclass(frozen=True)
@@ -121,7 +143,7 @@ def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
         safeguarding_flag=_flag(raw, "safeguarding_flag", missing=True),
         court=_text(raw, "court", required=True),
         court_name=_text(raw, "court_name", required=True),
-        hearing_start=parse_hearing_start(raw.get("hearing_start", ""), rules.zone),
+        hearing_start=_hearing_start(raw.get("hearing_start", ""), rules.zone),
         attributes={c: raw.get(c, "") for c in rules.extra_columns},
     )
     if contact_letter and not row.address:
@@ -154,7 +176,7 @@ def _text(raw: dict[str, str], column: str, *, required: bool = False) -> str:
 
 def _flag(raw: dict[str, str], column: str, *, missing: bool) -> bool:
     try:
-        value = parse_flag(raw.get(column, ""))
+        value = _parse_flag(raw.get(column, ""))
     except ValueError:
         raise RowError(column, f"'{raw[column]}' is not yes or no") from None
     return missing if value is None else value
@@ -176,16 +198,17 @@ def _postcode(text: str, contact_letter: bool) -> str | None:
         if contact_letter:
             raise RowError("postcode", "missing, but contact_letter is yes")
         return None
-    compact = re.sub(r"\s+", "", text.upper())
+    compact = _SPACES.sub("", text.upper())
     match = POSTCODE.match(compact)
     if not match:
         raise RowError("postcode", f"'{text}' is not a UK postcode")
     return f"{match.group(1)} {match.group(2)}"
 
 
+@lru_cache(maxsize=256)
 def _language(text: str) -> str:
     code = LANGUAGE_NAMES.get(text.lower(), text.lower()) or "en"
-    if not re.fullmatch(r"[a-z]{2,3}", code):
+    if not _LANGUAGE_CODE.fullmatch(code):
         raise RowError("language", f"'{text}' is not a language code such as en or cy")
     return code
 
@@ -225,8 +248,14 @@ def parse_hearing_start(text: str, zone: ZoneInfo) -> datetime:
     return first.astimezone(UTC)
 
 
+# An export's rows share a few flag words and hearing times: each distinct text is parsed once.
+# Only results are remembered (a bad value raises every time), so the outcome is the same.
+_parse_flag = lru_cache(maxsize=256)(parse_flag)
+_hearing_start = lru_cache(maxsize=4096)(parse_hearing_start)
+
+
 def _has_offset(text: str) -> bool:
-    return text.endswith(("Z", "z")) or bool(re.search(r"[+-]\d\d:?\d\d$", text[10:]))
+    return text.endswith(("Z", "z")) or bool(_OFFSET.search(text[10:]))
 
 
 def _parse_local(text: str) -> datetime:

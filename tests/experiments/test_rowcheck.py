@@ -11,7 +11,7 @@ from experiments import rowcheck
 from experiments.enrol import enrol_file
 from nudge.clock import FixedClock
 from nudge.errors import ImportRejected
-from nudge.models import AllocatedUnit, Arm
+from nudge.models import AllocatedUnit, Arm, Participant
 from tests.conftest import EXAMPLE
 from tests.factories import launch, person, write_people
 
@@ -56,3 +56,29 @@ def test_rejections_found_in_the_reader_process_are_reported_the_same_way(
     assert [str(p) for p in rejected.value.problems] == [
         f"{path}:4052: phone: '0117 496 0000' is not a UK mobile number (mobiles start 07)"
     ]
+
+
+def stored_people(session: Session) -> list[tuple[object, ...]]:
+    table = Participant.__table__  # type: ignore[attr-defined]
+    query = select(*(c for c in table.c if c.name != "enrolled_at")).order_by(table.c.id)
+    return [tuple(row) for row in session.execute(query)]
+
+
+def test_the_reader_process_stores_every_participant_exactly_as_one_process_does(
+    session: Session, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = rows(3000)
+    for i, row in enumerate(people):
+        row["address_line_2"] = ["Exampletown", "", "Tref Enghreifftiol – Ŵ"][i % 3]
+        row["hearing_start"] = ["2027-03-04T10:00", "2027-07-01 14:30+01:00"][(i // 2) % 2]
+        row["age"] = str(17 + i % 60)
+    path = write_people(tmp_path / "people.csv", people)
+    trial = launch(session, clock, EXAMPLE)
+    enrol_file(session, clock, trial, path, "test")
+    expected = stored_people(session)
+    session.rollback()
+
+    monkeypatch.setattr(rowcheck, "PARALLEL_FROM_BYTES", 0)
+    enrol_file(session, clock, trial, path, "test")
+    assert stored_people(session) == expected and len(expected) == 3000
+    assert {row[-3] for row in expected} == {True, False}  # eligible and ineligible people
