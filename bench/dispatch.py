@@ -73,22 +73,17 @@ def span_rate(url: str) -> tuple[int, float]:
 
 def enrolled_database(engine_kind: str, folder: Path, people: int) -> tuple[str, int]:
     """A fresh database with the example trial (1000 texts a second) and `people` enrolled."""
-    from sqlalchemy import create_engine, text
     from sqlmodel import Session
 
     from nudge.clock import FixedClock
     from nudge.db import make_engine, upgrade
+    from tests.conftest import create_postgres_database
     from tests.factories import enrol_due_texts, fast_example
 
     if engine_kind == "sqlite":
         url = f"sqlite:///{folder / f'{uuid.uuid4().hex}.db'}"
     else:
-        name = f"nudge_bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = f"{POSTGRES}/{name}"
+        url = create_postgres_database(POSTGRES)
     engine = make_engine(url)
     upgrade(engine)
     trial_folder = folder / uuid.uuid4().hex
@@ -103,12 +98,9 @@ def enrolled_database(engine_kind: str, folder: Path, people: int) -> tuple[str,
 def drop(url: str) -> None:
     if not url.startswith("postgresql"):
         return
-    from sqlalchemy import create_engine, text
+    from tests.conftest import drop_postgres_database
 
-    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
+    drop_postgres_database(POSTGRES, url)
 
 
 def run_dispatch(db_url: str, workers: int, twilio_url: str) -> None:

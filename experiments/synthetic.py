@@ -8,11 +8,13 @@ messages/providers/fake_callbacks.py), and `failing_share` sends that share of p
 
 from __future__ import annotations
 
-import csv
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+
+from nudge.csvout import write_rows
 
 COLUMNS = (
     "participant_ref",
@@ -66,12 +68,14 @@ def write_export(path: Path, size: int, shape: ExportShape, seed: int = 1) -> Pa
     rng = random.Random(seed)
     cases = max(1, int(size / shape.people_per_case))
     dates = _hearing_dates(shape)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
+
+    def people() -> Iterator[list[object]]:
         for i in range(size):
             case = i if i < cases else rng.randrange(cases)
-            writer.writerow(_person(rng, i, case, shape, dates))
+            yield _person(rng, i, case, shape, dates)
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        write_rows(handle, COLUMNS, people())
     return path
 
 

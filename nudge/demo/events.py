@@ -6,7 +6,6 @@ replies go to the real inbound webhook over HTTP, signed as Twilio signs them.
 
 from __future__ import annotations
 
-import csv
 import logging
 import random
 import urllib.parse
@@ -23,6 +22,7 @@ from twilio.request_validator import RequestValidator
 from experiments.hearings import update_hearings
 from messages.outbox import after_hearings_update
 from nudge.clock import Clock
+from nudge.csvout import write_rows
 from nudge.models import Case, Hearing, Message, Participant
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,7 @@ def court_list_update(
             elif draw < 0.10:
                 rows.append((case_ref, "", "vacated"))
         with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["case_ref", "hearing_start", "status"])
-            writer.writerows(rows)
+            write_rows(handle, ["case_ref", "hearing_start", "status"], rows)
         summary = update_hearings(session, clock, trial_id, path, "demo:court-list")
         outbox = after_hearings_update(session, clock, trial_id, summary)
         session.commit()

@@ -13,7 +13,6 @@ observed; a vacated hearing has no attendance to observe.
 
 from __future__ import annotations
 
-import csv
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from analysis.frame import frame_from_db
+from nudge.csvout import write_rows
 from nudge.models import Case, Hearing, Participant
 
 # The true effects on attendance and withdrawal of being reached by each arm's messages.
@@ -58,22 +58,22 @@ def simulate_outcomes(
     frame = frame_from_db(session, trial_id)
     refs = _case_refs_and_status(session, trial_id)
     observed: list[tuple[str, float]] = []
+    rows: list[list[str]] = []
+    for record in frame.to_dict("records"):
+        case_ref, status = refs[record["participant_ref"]]
+        arm, reached = str(record["arm"]), float(record["delivered"])
+        base = attendance_base(record)
+        attended = _draw(rng, base, ATTENDANCE_EFFECT[arm], reached)
+        withdrew = _draw(rng, 0.25, WITHDRAWAL_EFFECT[arm], reached)
+        if status == "vacated" or rng.random() < UNOBSERVED:
+            attended = ""
+        else:
+            observed.append((arm, reached))
+        if record["role"] != "victim":
+            withdrew = ""
+        rows.append([record["participant_ref"], case_ref, attended, withdrew])
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["participant_ref", "case_ref", "attended", "withdrew"])
-        for record in frame.to_dict("records"):
-            case_ref, status = refs[record["participant_ref"]]
-            arm, reached = str(record["arm"]), float(record["delivered"])
-            base = attendance_base(record)
-            attended = _draw(rng, base, ATTENDANCE_EFFECT[arm], reached)
-            withdrew = _draw(rng, 0.25, WITHDRAWAL_EFFECT[arm], reached)
-            if status == "vacated" or rng.random() < UNOBSERVED:
-                attended = ""
-            else:
-                observed.append((arm, reached))
-            if record["role"] != "victim":
-                withdrew = ""
-            writer.writerow([record["participant_ref"], case_ref, attended, withdrew])
+        write_rows(handle, ["participant_ref", "case_ref", "attended", "withdrew"], rows)
     return [
         TrueEffect(arm, effect, _share([r for a, r in observed if a == arm]))
         for arm, effect in ATTENDANCE_EFFECT.items()

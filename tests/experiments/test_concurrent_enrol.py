@@ -56,7 +56,7 @@ def test_concurrent_imports_on_postgresql_never_double_allocate_a_slot(tmp_path:
             )
             for f in files
         ]
-        outcomes = [worker.communicate(timeout=120) for worker in workers]
+        outcomes = [worker.communicate(timeout=600) for worker in workers]
         assert [w.returncode for w in workers] == [0, 0], outcomes
 
         engine = make_engine(url)

@@ -72,7 +72,7 @@ def test_two_workers_on_postgresql_never_send_the_same_message(tmp_path: Path) -
             )
             for _ in range(2)
         ]
-        outputs = [w.communicate(timeout=180) for w in workers]
+        outputs = [w.communicate(timeout=600) for w in workers]
         assert [w.returncode for w in workers] == [0, 0], outputs
         lines = (outbox / "sms-2027-02-25.jsonl").read_text().splitlines()
         sends = Counter(json.loads(line)["message_id"] for line in lines)
