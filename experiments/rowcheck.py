@@ -8,12 +8,13 @@ duplicates and a case's consistency depend on the rows before.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from queue import Empty
+from queue import Empty, Full
 from typing import Any
 
 from experiments.csvfile import CsvRecord, read_records
@@ -24,6 +25,7 @@ BATCH = 2000
 PARALLEL_FROM_BYTES = 8 << 20  # below ~50,000 rows a second process costs more than it saves
 _QUEUE_DEPTH = 4
 _READER_TIMEOUT_S = 600
+_PARENT_CHECK_S = 1.0
 
 
 @dataclass
@@ -117,12 +119,24 @@ def _check_here(
 
 
 def _reader(queue: Any, path: Path, encoding: str, columns: list[str], rules: RowRules) -> None:
+    parent = os.getppid()
     try:
         for batch in _check_here(path, encoding, columns, rules):
-            queue.put(("batch", batch))
-        queue.put(("done", None))
+            _hand_over(queue, ("batch", batch), parent)
+        _hand_over(queue, ("done", None), parent)
     except Exception as exc:  # reported to the parent, which raises it for the user
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+        _hand_over(queue, ("error", f"{type(exc).__name__}: {exc}"), parent)
+
+
+def _hand_over(queue: Any, item: tuple[str, Any], parent: int) -> None:
+    """Wait for room in the queue, but not for a parent that is gone (killed mid-import)."""
+    while True:
+        try:
+            queue.put(item, timeout=_PARENT_CHECK_S)
+            return
+        except Full:
+            if os.getppid() != parent:  # re-parented: nobody will ever read this queue
+                os._exit(1)
 
 
 def _from_reader_process(

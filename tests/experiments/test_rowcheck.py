@@ -82,3 +82,62 @@ def test_the_reader_process_stores_every_participant_exactly_as_one_process_does
     enrol_file(session, clock, trial, path, "test")
     assert stored_people(session) == expected and len(expected) == 3000
     assert {row[-3] for row in expected} == {True, False}  # eligible and ineligible people
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_the_reader_process_exits_when_the_importer_is_killed(tmp_path: Path) -> None:
+    """SIGKILL on a large import must not leave its reader blocked on a full queue forever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    path = write_people(tmp_path / "people.csv", rows(2000 * (rowcheck._QUEUE_DEPTH + 4)))
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from zoneinfo import ZoneInfo\n"
+        "from experiments import rowcheck\n"
+        "from experiments.csvfile import read_header\n"
+        "from experiments.rows import RowRules\n"
+        "path = Path(sys.argv[1])\n"
+        "encoding, columns = read_header(path, {})\n"
+        "rules = RowRules(ZoneInfo('Europe/London'), [], frozenset(), frozenset())\n"
+        "batches = rowcheck._from_reader_process(path, encoding, columns, rules)\n"
+        "next(batches)\n"
+        "print('reading', flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    importer = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)], cwd=ROOT, stdout=subprocess.PIPE
+    )
+    try:
+        assert importer.stdout is not None and importer.stdout.readline() == b"reading\n"
+        readers = _children_of(importer.pid)
+        assert readers, "the import should have a reader process beside it"
+        os.kill(importer.pid, signal.SIGKILL)
+        importer.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while any(Path(f"/proc/{pid}").exists() for pid in readers):
+            assert time.monotonic() < deadline, "the reader outlived its importer"
+            time.sleep(0.2)
+    finally:
+        if importer.poll() is None:
+            importer.kill()
+            importer.wait()
+        importer.stdout.close() if importer.stdout else None
