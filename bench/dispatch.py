@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.twilio_server import control  # noqa: E402
+from tests.fakes.twilio_server import control, nudge_env  # noqa: E402
 from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN  # noqa: E402
 
 EXAMPLE = ROOT / "experiments" / "examples" / "witness-reminders.yaml"
@@ -108,11 +108,7 @@ def run_dispatch(db_url: str, workers: int, twilio_url: str) -> None:
         **os.environ,
         "NUDGE_DATABASE_URL": db_url,
         "NUDGE_NOW": FIRST_DUE.isoformat(),
-        "NUDGE_SMS_PROVIDER": "twilio",
-        "TWILIO_ACCOUNT_SID": FAKE_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": FAKE_AUTH_TOKEN,
-        "NUDGE_TWILIO_BASE_URL": twilio_url,
-        "NUDGE_PUBLIC_URL": "https://nudge.example",
+        **nudge_env(twilio_url),
     }
     procs = [
         subprocess.Popen(

@@ -18,7 +18,6 @@ from messages.dispatch import DispatchResult, dispatch_due
 from messages.providers.base import SmsProvider
 from messages.providers.console import ConsoleProvider
 from messages.providers.fake_callbacks import CallbackPoster
-from messages.providers.twilio import TwilioProvider
 from messages.recovery import RecoveryResult, recover
 from nudge.cli.runtime import Runtime, pass_runtime
 from nudge.clock import Clock, FixedClock
@@ -37,6 +36,8 @@ def provider_for(runtime: Runtime) -> SmsProvider:
             "so that Twilio can report delivery and replies such as STOP reach Nudge"
         )
     assert settings.twilio_account_sid and settings.twilio_auth_token  # load_settings checks
+    from messages.providers.twilio import TwilioProvider  # the client is slow to import
+
     return TwilioProvider(
         settings.twilio_account_sid,
         settings.twilio_auth_token,

@@ -318,6 +318,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def nudge_env(url: str, public_url: str = "https://nudge.example") -> dict[str, str]:
+    """The settings that point `nudge dispatch` (the real twilio client) at this fake."""
+    return {
+        "NUDGE_SMS_PROVIDER": "twilio",
+        "TWILIO_ACCOUNT_SID": FAKE_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": FAKE_AUTH_TOKEN,
+        "NUDGE_TWILIO_BASE_URL": url,
+        "NUDGE_PUBLIC_URL": public_url,
+    }
+
+
 def control(url: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
     """Call the control API of a fake running in another process (GET without a payload)."""
     data = None if payload is None else json.dumps(payload).encode()

@@ -26,8 +26,8 @@ from nudge.db import make_engine
 from nudge.models import Message
 from tests.conftest import EXAMPLE, PINNED, ROOT
 from tests.factories import enrol_due_texts, fast_example
-from tests.fakes.twilio_server import FakeTwilioServer
-from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeTwilioState
+from tests.fakes.twilio_server import FakeTwilioServer, nudge_env
+from tests.fakes.twilio_state import FakeTwilioState
 
 FIRST_DUE = datetime(2027, 2, 25, 18, tzinfo=UTC)
 
@@ -61,13 +61,7 @@ class ConsoleSink:
 class TwilioSink:
     def __init__(self, fake: FakeTwilioServer) -> None:
         self.fake = fake
-        self.env = {
-            "NUDGE_SMS_PROVIDER": "twilio",
-            "TWILIO_ACCOUNT_SID": FAKE_ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": FAKE_AUTH_TOKEN,
-            "NUDGE_TWILIO_BASE_URL": fake.url,
-            "NUDGE_PUBLIC_URL": "https://nudge.example",
-        }
+        self.env = nudge_env(fake.url)
 
     def sent(self) -> list[int]:
         with self.fake.state.lock:

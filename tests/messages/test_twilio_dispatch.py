@@ -25,7 +25,7 @@ from nudge.models import Message, MessageEvent, OptOut, Participant
 from nudge.web import create_app
 from tests.conftest import EXAMPLE, Cli
 from tests.factories import enrol_due_texts, fast_example
-from tests.fakes.twilio_server import FakeTwilioServer
+from tests.fakes.twilio_server import FakeTwilioServer, nudge_env
 from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN
 
 FIRST_DUE = datetime(2027, 2, 25, 18, tzinfo=UTC)
@@ -231,14 +231,7 @@ def test_twilios_signed_status_callbacks_reach_the_app_and_record_delivery(
 
 
 def _twilio_env(base_url: str, public_url: str) -> dict[str, str]:
-    return {
-        "NUDGE_SMS_PROVIDER": "twilio",
-        "TWILIO_ACCOUNT_SID": FAKE_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": FAKE_AUTH_TOKEN,
-        "NUDGE_TWILIO_BASE_URL": base_url,
-        "NUDGE_PUBLIC_URL": public_url,
-        "NUDGE_NOW": FIRST_DUE.isoformat(),
-    }
+    return {**nudge_env(base_url, public_url), "NUDGE_NOW": FIRST_DUE.isoformat()}
 
 
 @contextmanager
