@@ -34,7 +34,7 @@ def _load(trial_id: str) -> tuple[Trial, TrialDefinition, Results, dict[str, Any
     except NotFound:
         abort(404)
     definition = trials.current_definition(g.db, trial)
-    results = results_for(g.db, current_app.extensions["nudge"]["clock"], trial_id)
+    results = results_for(g.db, current_app.extensions["nudge"]["clock"], trial, definition)
     shown = disclose(results.body, exact=current_user.role in EXACT_ROLES)
     return trial, definition, results, shown
 

@@ -42,7 +42,6 @@ from analysis.consort import PENDING, enrolment_by_week, trial_flow
 from analysis.frame import frame_from_db
 from analysis.population import in_population
 from analysis.report import build_report, report_json
-from experiments import trials
 from experiments.definition import TrialDefinition
 from nudge.clock import Clock
 from nudge.models import Assignment, Message, Outcome, Participant, ResultsCache, Trial
@@ -62,12 +61,15 @@ class Results:
 
 def fingerprint(session: Session, trial: Trial) -> str:
     """A digest of what the results depend on; it changes with any committed change to them."""
-    counts = [
-        session.execute(
-            select(func.count()).select_from(table).where(table.c.trial_id == trial.id)
-        ).scalar_one()
-        for table in (_table(Participant), _table(Assignment), _table(Outcome))
-    ]
+    counts = session.execute(
+        select(
+            *(
+                select(func.count()).select_from(table).where(table.c.trial_id == trial.id)
+                .scalar_subquery()
+                for table in (_table(Participant), _table(Assignment), _table(Outcome))
+            )
+        )
+    ).one()  # fmt: skip
     messages = _table(Message)
     status = case((messages.c.status.in_(PENDING), "pending"), else_=messages.c.status)
     by_status = session.execute(
@@ -76,7 +78,8 @@ def fingerprint(session: Session, trial: Trial) -> str:
         .group_by(status)
         .order_by(status)
     ).all()
-    parts = [BODY_FORMAT, trial.id, trial.current_version, counts, [list(r) for r in by_status]]
+    parts = [BODY_FORMAT, trial.id, trial.current_version, list(counts)]
+    parts.append([list(r) for r in by_status])
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
 
 
@@ -84,14 +87,16 @@ def _table(model: type[Any]) -> Table:
     return model.__table__
 
 
-def results_for(session: Session, clock: Clock, trial_id: str) -> Results:
+def results_for(
+    session: Session, clock: Clock, trial: Trial, definition: TrialDefinition
+) -> Results:
     """The trial's results: from the cache when the fingerprint matches, else computed and kept."""
-    trial = trials.get_trial(session, trial_id)
+    trial_id = trial.id
     current = fingerprint(session, trial)
     cached = session.get(ResultsCache, trial_id)
     if cached is not None and cached.fingerprint == current:
         return Results(json.loads(cached.body), current, cached.computed_at, True)
-    body = compute_body(session, trials.current_definition(session, trial))
+    body = compute_body(session, definition)
     now = clock.now()
     _store(session, trial_id, current, now, json.dumps(body, allow_nan=False))
     return Results(body, current, now, False)

@@ -12,7 +12,8 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from analysis.outcomes import import_outcomes
-from analysis.results_cache import results_for
+from analysis.results_cache import Results, results_for
+from experiments import trials
 from experiments.enrol import enrol_file
 from messages.outbox import after_enrolment
 from nudge.clock import FixedClock
@@ -23,10 +24,15 @@ from tests.factories import person, write_people
 from tests.trial_factories import TRIAL, SeededTrial, seed_trial
 
 
+def cached(session: Session, clock: FixedClock) -> Results:
+    trial = trials.get_trial(session, TRIAL)
+    return results_for(session, clock, trial, trials.current_definition(session, trial))
+
+
 @pytest.fixture
 def seeded(session: Session, clock: FixedClock, tmp_path: Path) -> SeededTrial:
     trial = seed_trial(session, clock, tmp_path, people=60)
-    first = results_for(session, clock, TRIAL)
+    first = cached(session, clock)
     assert first.from_cache is False
     clock.advance(timedelta(hours=1))
     return trial
@@ -35,7 +41,7 @@ def seeded(session: Session, clock: FixedClock, tmp_path: Path) -> SeededTrial:
 def test_unchanged_data_is_served_from_the_cache_without_analysing_again(
     session: Session, clock: FixedClock, seeded: SeededTrial
 ) -> None:
-    again = results_for(session, clock, TRIAL)
+    again = cached(session, clock)
     assert again.from_cache is True
     assert again.computed_at == clock.now() - timedelta(hours=1)
 
@@ -46,11 +52,11 @@ def test_the_cache_is_shared_by_another_process_on_the_same_database(
     other = make_engine(db_url)
     try:
         with Session(other) as elsewhere:
-            served = results_for(elsewhere, clock, TRIAL)
+            served = cached(elsewhere, clock)
     finally:
         other.dispose()
     assert served.from_cache is True
-    assert served.body == results_for(session, clock, TRIAL).body
+    assert served.body == cached(session, clock).body
 
 
 def test_an_outcome_correction_invalidates_the_cache(
@@ -59,15 +65,15 @@ def test_an_outcome_correction_invalidates_the_cache(
     with (tmp_path / "outcomes.csv").open(encoding="utf-8") as handle:
         ref, case_ref, attended, _ = list(csv.reader(handle))[1]
     arm = seeded.arms[ref]
-    before = _attended(results_for(session, clock, TRIAL).body, arm)
+    before = _attended(cached(session, clock).body, arm)
     flipped = "no" if attended == "yes" else "yes"
     path = write_outcomes(tmp_path / "fix.csv", [[ref, case_ref, flipped, ""]])
     import_outcomes(session, clock, TRIAL, path, "test")
     session.commit()
-    after = results_for(session, clock, TRIAL)
+    after = cached(session, clock)
     assert after.from_cache is False and after.computed_at == clock.now()
     assert _attended(after.body, arm) == before + (1 if flipped == "yes" else -1)
-    assert results_for(session, clock, TRIAL).from_cache is True
+    assert cached(session, clock).from_cache is True
 
 
 def _attended(body: dict[str, Any], arm: str) -> int:
@@ -78,12 +84,12 @@ def _attended(body: dict[str, Any], arm: str) -> int:
 def test_a_new_enrolment_invalidates_the_cache(
     session: Session, clock: FixedClock, seeded: SeededTrial, tmp_path: Path
 ) -> None:
-    before = results_for(session, clock, TRIAL).body["flow"]["assessed"]
+    before = cached(session, clock).body["flow"]["assessed"]
     path = write_people(tmp_path / "more.csv", [person(900), person(901, age="16")])
     summary = enrol_file(session, clock, TRIAL, path, "test")
     after_enrolment(session, clock, TRIAL, summary)
     session.commit()
-    after = results_for(session, clock, TRIAL)
+    after = cached(session, clock)
     assert after.from_cache is False
     assert after.body["flow"]["assessed"] == before + 2
 
@@ -91,7 +97,7 @@ def test_a_new_enrolment_invalidates_the_cache(
 def test_a_message_status_change_invalidates_the_cache(
     session: Session, clock: FixedClock, seeded: SeededTrial
 ) -> None:
-    before = results_for(session, clock, TRIAL).body["flow"]["arms"]
+    before = cached(session, clock).body["flow"]["arms"]
     waiting = session.exec(
         select(Message).where(
             Message.trial_id == TRIAL, Message.status == "scheduled", Message.channel == "sms"
@@ -100,7 +106,7 @@ def test_a_message_status_change_invalidates_the_cache(
     assert waiting is not None
     session.execute(update(Message).where(Message.id == waiting.id).values(status="delivered"))
     session.commit()
-    after = results_for(session, clock, TRIAL)
+    after = cached(session, clock)
     assert after.from_cache is False
     delivered = [a["messages"]["delivered"] for a in after.body["flow"]["arms"]]
     assert sum(delivered) == sum(a["messages"]["delivered"] for a in before) + 1
@@ -115,4 +121,4 @@ def test_a_worker_claiming_a_message_changes_nothing_the_results_show_so_keeps_t
         .values(status="claimed")
     )
     session.commit()
-    assert results_for(session, clock, TRIAL).from_cache is True
+    assert cached(session, clock).from_cache is True
