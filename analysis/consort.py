@@ -133,19 +133,20 @@ def _messages_by_arm(session: Session, trial_id: str) -> dict[str, MessageFlow]:
             ARMS.c.key,
             MESSAGES.c.status,
             MESSAGES.c.channel,
-            MESSAGES.c.reason == "opted_out",
+            MESSAGES.c.reason,
             func.count(),
         )
         .select_from(MESSAGES)
         .join(ASSIGNMENTS, ASSIGNMENTS.c.participant_id == MESSAGES.c.participant_id)
         .join(ARMS, ARMS.c.id == ASSIGNMENTS.c.arm_id)
         .where(MESSAGES.c.trial_id == trial_id, MESSAGES.c.status != "superseded")
-        .group_by(
-            ARMS.c.key, MESSAGES.c.status, MESSAGES.c.channel, MESSAGES.c.reason == "opted_out"
-        )
+        .group_by(ARMS.c.key, MESSAGES.c.status, MESSAGES.c.channel, MESSAGES.c.reason)
     )
     tallies: dict[str, Counter[str]] = {}
-    for arm, status, channel, opted_out, count in session.execute(query):
+    # Grouped by the reason itself: PostgreSQL cannot match `reason = :p` in the SELECT to
+    # the same comparison in GROUP BY, each having its own bound parameter.
+    for arm, status, channel, reason, count in session.execute(query):
+        opted_out = reason == "opted_out"
         tally = tallies.setdefault(arm, Counter())
         tally["scheduled"] += count
         tally["pending"] += count if status in PENDING else 0
