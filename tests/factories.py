@@ -15,32 +15,13 @@ from sqlmodel import Session, SQLModel
 from experiments import trials
 from experiments.enrol import enrol_file
 from experiments.loader import LoadedTrial, load_trial_file
+from experiments.synthetic import COLUMNS as SYNTHETIC_COLUMNS
 from messages.outbox import after_enrolment
 from nudge.clock import Clock
 from nudge.models import Message
 
-PEOPLE_COLUMNS = [
-    "participant_ref",
-    "case_ref",
-    "role",
-    "first_name",
-    "last_name",
-    "phone",
-    "address_line_1",
-    "address_line_2",
-    "postcode",
-    "language",
-    "contact_sms",
-    "contact_letter",
-    "safeguarding_flag",
-    "court",
-    "court_name",
-    "hearing_start",
-    "age",
-    "age_band",
-    "vulnerable",
-    "prior_fta",
-]
+# The example trial's export columns, as the synthetic export for the demo and benchmarks has them.
+PEOPLE_COLUMNS = list(SYNTHETIC_COLUMNS)
 
 
 def person(n: int = 1, **overrides: Any) -> dict[str, Any]:
