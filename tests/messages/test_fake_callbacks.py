@@ -139,47 +139,6 @@ def test_a_wrong_token_is_refused_and_records_nothing(
     assert callbacks.all() == []
 
 
-class OvertakenProvider(ConsoleProvider):
-    """Its network reports delivery before `send` has even returned to the dispatcher."""
-
-    def __init__(self, outbox: Path, clock: FixedClock, engine: object) -> None:
-        super().__init__(outbox, clock)
-        self.engine = engine
-
-    def send(self, sms):  # type: ignore[no-untyped-def]
-        from messages.callbacks import apply_status
-
-        receipt = super().send(sms)
-        with Session(self.engine) as other:  # type: ignore[arg-type]
-            apply_status(
-                other,
-                self.clock,
-                message_id=sms.message_id,
-                provider_id=receipt.provider_id,
-                provider_status="delivered",
-                error_code=None,
-            )
-            other.commit()
-        return receipt
-
-
-def test_a_delivery_report_that_overtakes_the_send_is_not_overwritten_by_sent(
-    engine: object, session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
-) -> None:
-    launch(session, clock, example_dir / "witness-reminders.yaml")
-    path = write_people(tmp_path / "people.csv", [person(i) for i in range(1, 4)])
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
-    session.commit()
-    clock.set(FIRST_DUE)
-    provider = OvertakenProvider(tmp_path / "out", clock, engine)
-    result = dispatch_due(engine, clock, provider, worker="w", sleep=None)  # type: ignore[arg-type]
-    assert result.sent > 0
-    session.expire_all()
-    sent = session.exec(select(Message).where(Message.sent_at != None)).all()  # noqa: E711
-    assert {m.status for m in sent} == {"delivered"}
-    assert all(m.provider_id and m.provider_id.startswith("SM") for m in sent)
-
-
 def test_fake_callbacks_without_a_public_url_is_a_clear_mistake(
     cli: object, tmp_path: Path
 ) -> None:
