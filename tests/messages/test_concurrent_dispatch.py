@@ -79,6 +79,7 @@ def test_two_workers_on_postgresql_never_send_the_same_message(tmp_path: Path) -
         assert len(sends) == due > 100 and max(sends.values()) == 1
         both = [out.decode() for out, _ in outputs]
         assert all(text.startswith("sent ") for text in both)
-        assert all(not text.startswith("sent 0,") for text in both), both  # both took a share
+        # Which worker sends how many is a race: since dispatch sends in groups, one worker can
+        # finish all 400 before the other has started, so a share for each is not asserted.
     finally:
         drop_postgres_database(server, url)
