@@ -5,9 +5,13 @@ The fingerprint is read before the data and recomputed on each request:
 
 - the definition version in force (`trial.current_version`);
 - the number of participants, assignments and outcome rows of the trial. These tables are
-  append-only for everything the results use: enrolment only adds people and assignments
-  (a later export corrects contact details only), and an outcome correction adds a row and
-  retires the old one. So each committed change raises a count;
+  append-only for most of what the results use: enrolment only adds people and assignments,
+  and an outcome correction adds a row and retires the old one. So each such change raises a
+  count;
+- the number of the trial's enrolment and hearing-update audit events: a later export may
+  correct a person's language and contact choices in place (experiments/enrol_store.py
+  MUTABLE), and a plan may use those as strata, covariates or subgroups. Every import writes
+  its audit event in the transaction that makes its changes, so the count rises with them;
 - the trial's messages counted by status, with the statuses a message can still leave
   (scheduled, claimed, sending, unknown) counted as one. Every other status is final and a
   message only moves forward into one (docs/messages.md; callbacks never move a message back).
@@ -44,11 +48,14 @@ from analysis.population import in_population
 from analysis.report import build_report, report_json
 from experiments.definition import TrialDefinition
 from nudge.clock import Clock
-from nudge.models import Assignment, Message, Outcome, Participant, ResultsCache, Trial
+from nudge.models import Assignment, AuditEvent, Message, Outcome, Participant, ResultsCache, Trial
 
 # Bump when the shape of the cached body changes, so old rows are recomputed after a deploy.
 BODY_FORMAT = 1
 CACHE: Table = ResultsCache.__table__  # type: ignore[attr-defined]
+AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+# Audit actions of imports that may change, in place, participant fields the results use.
+DATA_CHANGES = ("participants.enrolled", "hearings.updated")
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,10 @@ def fingerprint(session: Session, trial: Trial) -> str:
                 select(func.count()).select_from(table).where(table.c.trial_id == trial.id)
                 .scalar_subquery()
                 for table in (_table(Participant), _table(Assignment), _table(Outcome))
-            )
+            ),
+            select(func.count()).select_from(AUDIT).where(
+                AUDIT.c.trial_id == trial.id, AUDIT.c.action.in_(DATA_CHANGES)
+            ).scalar_subquery(),
         )
     ).one()  # fmt: skip
     messages = _table(Message)

@@ -45,9 +45,11 @@ def seed_trial(
     victims_every: int = 12,
     seed: int = 7,
     observed_share: float = 0.95,
+    definition: Path = EXAMPLE,
 ) -> SeededTrial:
-    """Launch the example trial, enrol `people` (+ some ineligible), send, record outcomes."""
-    launch(session, clock, EXAMPLE)
+    """Launch the example trial (or a variant of it), enrol `people` (+ some ineligible), send,
+    record outcomes."""
+    launch(session, clock, definition)
     rows = [
         person(
             n,

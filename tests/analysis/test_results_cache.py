@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from nudge.db import make_engine
 from nudge.models import Message
 from tests.analysis.test_outcomes import write_outcomes
 from tests.factories import person, write_people
+from tests.conftest import EXAMPLE
 from tests.trial_factories import TRIAL, SeededTrial, seed_trial
 
 
@@ -110,6 +112,37 @@ def test_a_message_status_change_invalidates_the_cache(
     assert after.from_cache is False
     delivered = [a["messages"]["delivered"] for a in after.body["flow"]["arms"]]
     assert sum(delivered) == sum(a["messages"]["delivered"] for a in before) + 1
+
+
+def test_a_corrected_language_invalidates_the_cache_when_the_plan_uses_it(
+    session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    """A later export corrects a person's language in place (no row is added anywhere): a plan
+    with language as a subgroup must see it at once."""
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "subgroups: [role]", "subgroups: [role, language]"
+    )
+    assert "subgroups: [role, language]" in text
+    variant = tmp_path / "by-language.yaml"
+    variant.write_text(text, encoding="utf-8")
+    shutil.copytree(EXAMPLE.parent / "letters", tmp_path / "letters")
+    seeded = seed_trial(session, clock, tmp_path, people=60, definition=variant)
+    before = _welsh(cached(session, clock).body)
+    assert before == 0
+    ref = next(iter(seeded.arms))
+    number = int(ref[1:])
+    corrected = write_people(tmp_path / "corrected.csv", [person(number, language="cy")])
+    enrol_file(session, clock, TRIAL, corrected, "test")
+    session.commit()
+    after = cached(session, clock)
+    assert after.from_cache is False
+    assert _welsh(after.body) == 1
+
+
+def _welsh(body: dict[str, Any]) -> int:
+    """People analysed for the primary outcome whose language is Welsh, across arms."""
+    levels = body["subgroup_counts"]["attended"]["language"]
+    return sum(n for n, _events in levels.get("cy", {}).values())
 
 
 def test_a_worker_claiming_a_message_changes_nothing_the_results_show_so_keeps_the_cache(
