@@ -21,8 +21,8 @@ from nudge.clock import FixedClock
 from nudge.db import make_engine
 from nudge.models import Message
 from tests.analysis.test_outcomes import write_outcomes
-from tests.factories import person, write_people
 from tests.conftest import EXAMPLE
+from tests.factories import person, write_people
 from tests.trial_factories import TRIAL, SeededTrial, seed_trial
 
 
