@@ -47,6 +47,16 @@ def _utf16_units(char: str) -> int:
 
 def count_segments(text: str) -> SegmentCount:
     """Count segments as carriers bill them; a two-unit character is never split across parts."""
+    if GSM_BASIC.issuperset(text):  # the usual text: one septet a character, no escapes
+        units = len(text)
+        single = 1 if text else 0
+        segments = single if units <= SINGLE["GSM-7"] else -(-units // PART["GSM-7"])
+        return SegmentCount("GSM-7", units, units, segments)
+    return _counted(text)
+
+
+def _counted(text: str) -> SegmentCount:
+    """Character by character: any escape, look-alike or UCS-2 text."""
     non_gsm = [(i, c) for i, c in enumerate(text) if c not in GSM_BASIC and c not in GSM_EXTENSION]
     encoding = "UCS-2" if non_gsm else "GSM-7"
     width = _septets if encoding == "GSM-7" else _utf16_units

@@ -9,7 +9,7 @@ it never runs: trial validation reports it, and rendering refuses it too.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -127,11 +127,17 @@ def _explain(exc: TemplateError) -> str:
 
 def hearing_date_text(local: datetime, language: str = "en") -> str:
     """'Thursday 4 March' ('Dydd Iau 4 Mawrth' in Welsh): the date as people say it."""
+    return _date_text(local.date(), language)
+
+
+@lru_cache(maxsize=4096)
+def _date_text(day: date, language: str) -> str:
+    """Remembered: Babel takes longer to format a date than the rest of a text takes to render."""
     try:
         locale = Locale.parse("en_GB" if language == "en" else language)
     except (UnknownLocaleError, ValueError):
         locale = Locale.parse("en_GB")
-    return format_date(local.date(), "EEEE d MMMM", locale=locale)
+    return format_date(day, "EEEE d MMMM", locale=locale)
 
 
 # Welsh writes the morning and evening as yb (y bore) and yh (yr hwyr).

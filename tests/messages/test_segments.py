@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from messages.segments import count_segments
+from messages.segments import GSM_BASIC, _counted, count_segments
 
 
 @pytest.mark.parametrize(
@@ -44,3 +46,10 @@ def test_a_curly_quote_alone_forces_ucs2_and_is_flagged_as_fixable() -> None:
 def test_welsh_circumflexes_are_real_ucs2_not_a_stray_character() -> None:
     count = count_segments("Ffoniwch ni \u2013 diolch yn fawr, ŵyr")
     assert count.encoding == "UCS-2" and not count.fixable
+
+
+@given(st.text(alphabet=sorted(GSM_BASIC), max_size=700))
+def test_the_quick_count_of_plain_gsm_text_agrees_with_the_character_by_character_one(
+    text: str,
+) -> None:
+    assert count_segments(text) == _counted(text)
