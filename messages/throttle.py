@@ -1,4 +1,9 @@
-"""One sending pace per trial, shared by every worker: slots are reserved under a row lock."""
+"""One sending pace per trial, shared by every worker: slots are reserved under a row lock.
+
+The caller commits the reservation with the rows it reserved for (dispatch: the group's
+`sending` commit, straight after), which releases the lock; a caller reserving for several
+trials in one transaction takes them in trial order, so two workers cannot deadlock.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,12 @@ from nudge.models import SendWindow
 def reserve_slots(
     session: Session, trial_id: str, per_second: float, count: int, now: datetime
 ) -> datetime:
-    """When the first of `count` sends may go; commits at once so no one waits on the lock."""
+    """When the first of `count` sends may go; the lock is held until the caller commits."""
     window = _locked(session, trial_id, now)
     start = max(window.next_free_at, now)
     window.next_free_at = start + timedelta(seconds=count / per_second)
     session.add(window)
-    session.commit()
+    session.flush()
     return start
 
 
