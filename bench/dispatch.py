@@ -9,6 +9,12 @@ parameters in as many processes: the most any sender can get from this server on
 Rates are measured on the server's side, from when it accepted each message: over the span in
 which every sender was sending (from the last sender's first message to the first sender's
 last), so the seconds Python needs to start are not counted for either side.
+
+A scenario `engine:workers:ms` makes the server answer each create after `ms` milliseconds, as
+Twilio does from far away (100-300 ms from the UK). With no delay the client's loop is bound by
+CPU, and on two cores two workers (each a worker and its client process) plus the server and
+PostgreSQL saturate the machine: whether workers scale is then seen with a delay, where the
+machine is not the limit.
 """
 
 from __future__ import annotations
@@ -43,8 +49,9 @@ BODY = (
 
 
 @contextmanager
-def fake_twilio() -> Iterator[str]:
-    """A fresh fake Twilio server in its own process; its URL."""
+def fake_twilio(latency_ms: float = 0.0) -> Iterator[str]:
+    """A fresh fake Twilio server in its own process, answering each create after
+    `latency_ms` (Twilio's own answer takes 100-300 ms from the UK); its URL."""
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.twilio_server", "--port", "0"],
         cwd=ROOT,
@@ -53,7 +60,10 @@ def fake_twilio() -> Iterator[str]:
     )
     try:
         assert server.stdout is not None
-        yield server.stdout.readline().split()[-1]
+        url = server.stdout.readline().split()[-1]
+        if latency_ms:
+            control(url, "/_fake/faults", {"delay": latency_ms / 1000})
+        yield url
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -158,18 +168,20 @@ def bare_loop(twilio_url: str, count: int) -> None:
         )
 
 
-def scenario(engine_kind: str, workers: int, people: int, folder: Path) -> dict[str, float]:
+def scenario(
+    engine_kind: str, workers: int, people: int, folder: Path, latency_ms: float = 0.0
+) -> dict[str, float]:
     db_url, due = enrolled_database(engine_kind, folder, people)
     try:
-        with fake_twilio() as url:
+        with fake_twilio(latency_ms) as url:
             run_bare(due, workers, url)
             bare_before = span_rate(url)[1]
-        with fake_twilio() as url:
+        with fake_twilio(latency_ms) as url:
             start = time.perf_counter()
             run_dispatch(db_url, workers, url)
             wall = time.perf_counter() - start
             accepted, nudge = span_rate(url)
-        with fake_twilio() as url:
+        with fake_twilio(latency_ms) as url:
             run_bare(due, workers, url)
             bare_after = span_rate(url)[1]
     finally:
@@ -184,17 +196,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=4000, help="people enrolled per scenario")
     parser.add_argument(
-        "--scenarios", default="sqlite:1,postgresql:1,postgresql:2", help="engine:workers,..."
+        "--scenarios",
+        default="sqlite:1,postgresql:1,postgresql:2,postgresql:1:20,postgresql:2:20",
+        help="engine:workers[:provider latency in ms],...",
     )
     args = parser.parse_args()
-    print(f"{'engine':<12}{'workers':>8}{'texts':>7}{'nudge/s':>9}{'bare/s':>8}{'ratio':>7}")
+    print(
+        f"{'engine':<12}{'workers':>8}{'latency':>9}{'texts':>7}{'nudge/s':>9}{'bare/s':>8}"
+        f"{'ratio':>7}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for item in args.scenarios.split(","):
-            engine_kind, workers = item.split(":")
-            result = scenario(engine_kind, int(workers), args.people, Path(tmp))
+            engine_kind, workers, *latency = item.split(":")
+            ms = float(latency[0]) if latency else 0.0
+            result = scenario(engine_kind, int(workers), args.people, Path(tmp), ms)
             print(
-                f"{engine_kind:<12}{workers:>8}{result['due']:>7.0f}{result['nudge']:>9.0f}"
-                f"{result['bare']:>8.0f}{result['ratio']:>7.2f}",
+                f"{engine_kind:<12}{workers:>8}{ms:>7.0f}ms{result['due']:>7.0f}"
+                f"{result['nudge']:>9.0f}{result['bare']:>8.0f}{result['ratio']:>7.2f}",
                 flush=True,
             )
 

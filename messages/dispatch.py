@@ -8,14 +8,17 @@ and `sent` with the provider's id after. A worker killed in between leaves `send
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Table, bindparam, case, func, insert, select, update
 from sqlmodel import Session, col
 
-from messages.providers.base import OutgoingSms, SmsProvider
+from messages.providers.base import BatchSender, SendReceipt, SmsProvider
 from messages.render import Prepared, RenderCache
 from messages.replies import opt_out
 from messages.throttle import reserve_slots
@@ -29,7 +32,7 @@ EVENTS: Table = MessageEvent.__table__  # type: ignore[attr-defined]
 PENDING_EVENTS = "nudge.dispatch.events"
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
-GROUP = 20  # messages committed as `sending` together; all reconciled if the worker dies
+GROUP = 50  # messages committed as `sending` together; all reconciled if the worker dies
 Sleeper = Callable[[float], None]
 # `sent`, unless a status callback got there first (it may arrive before this commit): then
 # only the provider id and the time are filled in, and the callback's status stands.
@@ -98,36 +101,91 @@ def dispatch_due(
     sleep: Sleeper | None = None,
     public_url: str | None = None,
 ) -> DispatchResult:
-    """Send everything due now, batch by batch, and return what happened."""
+    """Send everything due now, batch by batch, and return what happened.
+
+    The provider calls run on one sender thread, a group at a time and in order, while this
+    thread checks and commits the next group as `sending` and records the last group's
+    outcomes: the database work hides behind the provider's replies instead of adding to
+    them. At most two groups are ever in `sending` without their outcomes on record.
+    """
     result = DispatchResult()
     renderer = RenderCache(public_url)
-    while True:
-        with Session(engine, expire_on_commit=False) as session:
-            ids = claim_due(session, clock.now(), worker, batch)
-            session.commit()
-        if not ids:
-            return result
-        for start in range(0, len(ids), GROUP):
-            group = ids[start : start + GROUP]
-            _send_group(engine, clock, provider, renderer, group, result, sleep)
+    with ThreadPoolExecutor(1, thread_name_prefix="nudge-send") as sender:
+        in_flight: _InFlight | None = None
+        try:
+            while True:
+                with Session(engine, expire_on_commit=False) as session:
+                    ids = claim_due(session, clock.now(), worker, batch)
+                    session.commit()
+                if not ids:
+                    if in_flight is None:
+                        return result
+                    done, in_flight = in_flight, None
+                    _settle(done, clock, result)  # what it handed back is due again: claim
+                    continue
+                for start in range(0, len(ids), GROUP):
+                    staged = _stage(engine, clock, renderer, ids[start : start + GROUP], result)
+                    previous, in_flight = in_flight, _InFlight(staged)
+                    if previous is not None:
+                        previous.wait()  # one group at the provider at a time, in order
+                    in_flight.start(sender, clock, provider, sleep)
+                    if previous is not None:
+                        _settle(previous, clock, result)
+        finally:
+            if in_flight is not None:  # stopped by an error: keep what was sent on record
+                in_flight.stop.set()
+                _settle(in_flight, clock, result)
 
 
-def _send_group(
+@dataclass
+class _Staged:
+    """A group on record as `sending`, each text ready with its send slot."""
+
+    session: Session
+    now: datetime
+    ready: list[tuple[Message, Prepared]]
+    slots: list[datetime]
+
+
+# One provider call's outcome and when: a receipt, a refusal, or None when not attempted.
+Outcome = tuple[SendReceipt | ProviderError | None, datetime]
+Sent = tuple[list[Outcome], BaseException | None]
+
+
+@dataclass
+class _InFlight:
+    """A staged group and its sending on the sender thread, once started."""
+
+    staged: _Staged
+    future: Future[Sent] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(
+        self, sender: ThreadPoolExecutor, clock: Clock, provider: SmsProvider, sleep: Sleeper | None
+    ) -> None:
+        self.future = sender.submit(_send_staged, self, clock, provider, sleep)
+
+    def wait(self) -> Sent:
+        if self.future is None:  # never started: nothing of it went to the provider
+            return [(None, self.staged.now)] * len(self.staged.ready), None
+        return self.future.result()
+
+
+def _stage(
     engine: Engine,
     clock: Clock,
-    provider: SmsProvider,
     renderer: RenderCache,
     ids: list[int],
     result: DispatchResult,
-    sleep: Sleeper | None,
-) -> None:
-    """Check, then commit a small group as `sending`; send each; commit the outcomes.
+) -> _Staged:
+    """Check a small group again, then commit it as `sending`, with its send slots, at once.
 
-    One commit before the provider calls and one after, instead of three a message: the
-    rule that matters holds for every message (on record as `sending` before the provider is
+    One commit before the provider calls and one after, instead of three a message: the rule
+    that matters holds for every message (on record as `sending` before the provider is
     asked). A crash mid-group leaves more rows in `sending`, each reconciled by recovery.
     """
-    with Session(engine, expire_on_commit=False) as session:
+    session = Session(engine, expire_on_commit=False)
+    try:
         now = clock.now()
         group = _load_group(session, ids)
         ready = []
@@ -146,37 +204,102 @@ def _send_group(
             message.lease_until = now + LEASE
             _event(session, message, "sending", now)
         _commit(session)  # on record before the provider is asked: a crash leaves "sending"
-        sent: list[dict[str, object]] = []
-        try:
-            for (message, (sms, *_)), at in zip(ready, slots, strict=True):
-                if clock.now() - now > LEASE / 2:
-                    _not_attempted(session, message, clock.now())
-                    continue
-                _wait_until(clock, at, sleep)
-                _send_one(session, clock, provider, message, sms, result, sent)
-        finally:
-            if sent:
-                session.execute(MARK_SENT, sent)
-            _commit(session)
+    except BaseException:
+        session.close()
+        raise
+    return _Staged(session, now, ready, slots)
 
 
-def _send_one(
-    session: Session,
-    clock: Clock,
-    provider: SmsProvider,
-    message: Message,
-    sms: OutgoingSms,
-    result: DispatchResult,
-    sent: list[dict[str, object]],
-) -> None:
+def _send_staged(
+    in_flight: _InFlight, clock: Clock, provider: SmsProvider, sleep: Sleeper | None
+) -> Sent:
+    """On the sender thread: each text in turn at its slot. No database work here.
+
+    An unexpected error ends the group: the text being sent is left `sending` for recovery to
+    reconcile, as after a crash, and the rest are handed back unsent.
+    """
+    if isinstance(provider, BatchSender):
+        return _send_batch(in_flight.staged, clock, provider, sleep)
+    staged, outcomes = in_flight.staged, list[Outcome]()
     try:
-        receipt = provider.send(sms)
-    except ProviderError as error:
-        _after_error(session, clock, message, error, result)
-        return
-    sent.append({"mid": message.id, "pid": receipt.provider_id, "at": clock.now()})
-    _event(session, message, "sent", clock.now())
-    result.sent += 1
+        for (_message, (sms, *_)), at in zip(staged.ready, staged.slots, strict=True):
+            if in_flight.stop.is_set() or clock.now() - staged.now > LEASE / 2:
+                outcomes.append((None, clock.now()))  # stopping, or a slow provider
+                continue
+            _wait_until(clock, at, sleep)
+            try:
+                outcomes.append((provider.send(sms), clock.now()))
+            except ProviderError as error:
+                outcomes.append((error, clock.now()))
+    except BaseException as error:  # noqa: BLE001 - re-raised by the dispatching thread
+        unsure = ProviderError("sending stopped by an unexpected error", ambiguous=True)
+        outcomes.append((unsure, clock.now()))
+        outcomes.extend((None, clock.now()) for _ in staged.ready[len(outcomes) :])
+        return outcomes, error
+    return outcomes, None
+
+
+def _send_batch(
+    staged: _Staged, clock: Clock, provider: BatchSender, sleep: Sleeper | None
+) -> Sent:
+    """The group handed over whole, with the same slots and the same time limit as above.
+
+    In real time the sender waits for each slot itself and says when each text went. On a
+    simulated clock sending takes no time: the clock is moved through the slots here, exactly
+    as the one-at-a-time loop moves it, and the texts go with no waiting.
+    """
+    try:
+        return _hand_over(staged, clock, provider, sleep)
+    except BaseException as error:  # noqa: BLE001 - re-raised by the dispatching thread
+        unsure = ProviderError("sending stopped by an unexpected error", ambiguous=True)
+        return [(unsure, clock.now())] * len(staged.ready), error
+
+
+def _hand_over(staged: _Staged, clock: Clock, provider: BatchSender, sleep: Sleeper | None) -> Sent:
+    """Real time: the sender waits for each slot. Simulated: the clock moves through them here."""
+    start, texts = clock.now(), [sms for _message, (sms, *_) in staged.ready]
+    if sleep is time.sleep:
+        budget = (LEASE / 2 - (start - staged.now)).total_seconds()
+        waits = [max(0.0, (at - start).total_seconds()) for at in staged.slots]
+        timed = provider.send_many(texts, waits, budget)
+        return [(outcome, start + timedelta(seconds=after)) for outcome, after in timed], None
+    stamps, going = [], []
+    for at in staged.slots:
+        going.append(clock.now() - staged.now <= LEASE / 2)
+        if going[-1]:
+            _wait_until(clock, at, sleep)
+        stamps.append(clock.now())
+    sent = iter(provider.send_many([t for t, g in zip(texts, going, strict=True) if g], None, None))
+    outcomes: list[Outcome] = [
+        (next(sent)[0] if g else None, at) for g, at in zip(going, stamps, strict=True)
+    ]
+    return outcomes, None
+
+
+def _settle(in_flight: _InFlight, clock: Clock, result: DispatchResult) -> None:
+    """Record a group's outcomes in one commit; then re-raise whatever stopped its sending."""
+    session = in_flight.staged.session
+    try:
+        outcomes, failure = in_flight.wait()
+        sent: list[dict[str, object]] = []
+        for (message, _prepared), (outcome, at) in zip(
+            in_flight.staged.ready, outcomes, strict=True
+        ):
+            if outcome is None:
+                _not_attempted(session, message, at)
+            elif isinstance(outcome, ProviderError):
+                _after_error(session, clock, message, outcome, at, result)
+            else:
+                sent.append({"mid": message.id, "pid": outcome.provider_id, "at": at})
+                _event(session, message, "sent", at)
+                result.sent += 1
+        if sent:
+            session.execute(MARK_SENT, sent)
+        _commit(session)
+    finally:
+        session.close()
+    if failure is not None:
+        raise failure
 
 
 @dataclass
@@ -218,7 +341,7 @@ def _reserve(
         counts[message.trial_id] = (rate, counts.get(message.trial_id, (rate, 0))[1] + 1)
     starts = {
         trial: reserve_slots(session, trial, rate, count, now)
-        for trial, (rate, count) in counts.items()
+        for trial, (rate, count) in sorted(counts.items())  # one lock order for every worker
     }
     slots, used = [], dict.fromkeys(counts, 0)
     for message, (*_, rate) in ready:
@@ -243,9 +366,13 @@ def _not_attempted(session: Session, message: Message, now: datetime) -> None:
 
 
 def _after_error(
-    session: Session, clock: Clock, message: Message, error: ProviderError, result: DispatchResult
+    session: Session,
+    clock: Clock,
+    message: Message,
+    error: ProviderError,
+    now: datetime,
+    result: DispatchResult,
 ) -> None:
-    now = clock.now()
     if error.ambiguous:
         # The provider may have sent it: leave "sending" for recovery to reconcile.
         message.lease_until, message.last_error = now, _short(error)

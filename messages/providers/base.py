@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from nudge.errors import ProviderError
 
 
 @dataclass(frozen=True)
@@ -45,4 +47,19 @@ class SmsProvider(Protocol):
 
     def find_sent(self, to: str, since: datetime) -> list[SentRecord]:
         """Messages the provider accepted for `to` since `since`."""
+        ...
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """A provider that sends a whole group in one hand-over (the Twilio client in its own
+    process, messages/providers/sender.py); dispatch prefers it to one call a text."""
+
+    def send_many(
+        self, texts: list[OutgoingSms], waits: list[float] | None, budget: float | None
+    ) -> list[tuple[SendReceipt | ProviderError | None, float]]:
+        """Send each text in turn: text i no sooner than `waits[i]` seconds after the call
+        starts, none once `budget` seconds have passed (None: no waiting, no limit). For
+        each text: its receipt, its refusal, or None when it was not attempted; and the
+        seconds since the call started when that was known."""
         ...

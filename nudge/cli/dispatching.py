@@ -36,9 +36,9 @@ def provider_for(runtime: Runtime) -> SmsProvider:
             "so that Twilio can report delivery and replies such as STOP reach Nudge"
         )
     assert settings.twilio_account_sid and settings.twilio_auth_token  # load_settings checks
-    from messages.providers.twilio import TwilioProvider  # the client is slow to import
+    from messages.providers.sender import SenderProcess  # the client is slow to import
 
-    return TwilioProvider(
+    return SenderProcess(
         settings.twilio_account_sid,
         settings.twilio_auth_token,
         messaging_service_sid=settings.twilio_messaging_service_sid,

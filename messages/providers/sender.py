@@ -1,0 +1,238 @@
+"""Twilio's client in a process of its own, so a worker's database work runs beside its sends.
+
+The official client spends about as much CPU on each request as the worker spends checking,
+recording and committing it. In one process they take turns on one interpreter lock; with the
+client in a child process they run on two cores, and the worker keeps pace with the client's
+own loop. Nothing else changes: the worker still commits `sending` before it asks the child to
+send, one text at a time, and records what the child says happened.
+
+The child is started with the worker and dies with it: on Linux the kernel kills it the moment
+its parent dies (PR_SET_PDEATHSIG), so a worker killed mid-send never leaves a child that sends
+after recovery has looked; elsewhere it stops when its input closes. A child that dies during a
+send makes that send ambiguous (recovery reconciles it with Twilio), and the next send starts
+a new child. Requests and replies are one JSON object a line on the child's stdin and stdout;
+nothing it writes to stderr names a number or a text.
+
+    python -m messages.providers.sender   (started by SenderProcess, never by hand)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from messages.providers.base import OutgoingSms, SendReceipt, SentRecord
+from messages.providers.twilio import TIMEOUT_S, TwilioProvider
+from nudge.errors import ProviderError
+
+PR_SET_PDEATHSIG = 1
+
+
+class SenderProcess:
+    """An SmsProvider whose sends run in a child process holding a TwilioProvider.
+
+    Looking up what Twilio holds for a number (recovery) stays in this process: it is rare.
+    """
+
+    name = "twilio"
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        messaging_service_sid: str | None = None,
+        base_url: str | None = None,
+        timeout: float = TIMEOUT_S,
+    ) -> None:
+        self.config = {
+            "account_sid": account_sid,
+            "auth_token": auth_token,
+            "messaging_service_sid": messaging_service_sid,
+            "base_url": base_url,
+            "timeout": timeout,
+        }
+        self.local = TwilioProvider(  # checks the configuration here, before any child starts
+            account_sid,
+            auth_token,
+            messaging_service_sid=messaging_service_sid,
+            base_url=base_url,
+            timeout=timeout,
+        )
+        self.child: subprocess.Popen[str] | None = None
+        self.lock = threading.Lock()  # one request on the pipe at a time
+        # Started here, on the thread that will outlive every send: Linux kills the child when
+        # the *thread* that started it ends, and dispatch sends from a thread of its own.
+        self._child()
+
+    def send(self, sms: OutgoingSms) -> SendReceipt:
+        [(outcome, _after)] = self.send_many([sms], None, None)
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        assert outcome is not None  # not attempted only when over a budget, and there is none
+        return outcome
+
+    def send_many(
+        self, texts: list[OutgoingSms], waits: list[float] | None, budget: float | None
+    ) -> list[tuple[SendReceipt | ProviderError | None, float]]:
+        """Hand the child the whole group; read one reply per text as each is sent."""
+        request = {"texts": [asdict(t) for t in texts], "waits": waits, "budget": budget}
+        outcomes: list[tuple[SendReceipt | ProviderError | None, float]] = []
+        with self.lock:
+            started = time.monotonic()
+            child = self._child()
+            assert child.stdin is not None and child.stdout is not None
+            try:
+                child.stdin.write(json.dumps(request) + "\n")
+                child.stdin.flush()
+                for _text in texts:
+                    line = child.stdout.readline()
+                    if not line:
+                        break
+                    reply = json.loads(line)
+                    outcomes.append((_outcome(reply), reply["after"]))
+            except (BrokenPipeError, OSError):
+                pass
+            if len(outcomes) < len(texts):  # the child died: it may have sent the next one
+                self._discard()
+                after = time.monotonic() - started
+                died = "the sending process stopped during a send"
+                outcomes.append((ProviderError(died, transient=True, ambiguous=True), after))
+                outcomes.extend((None, after) for _ in texts[len(outcomes) :])
+        return outcomes
+
+    def find_sent(self, to: str, since: datetime) -> list[SentRecord]:
+        return self.local.find_sent(to, since)
+
+    def close(self) -> None:
+        with self.lock:
+            child, self.child = self.child, None
+        if child is None:
+            return
+        assert child.stdin is not None
+        try:
+            child.stdin.close()  # the child's signal to finish
+        except OSError:
+            pass
+        try:
+            child.wait(timeout=TIMEOUT_S * 2)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        _close_pipes(child)
+
+    def _child(self) -> subprocess.Popen[str]:
+        if self.child is None or self.child.poll() is not None:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "messages.providers.sender"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                bufsize=1,
+            )
+            assert child.stdin is not None
+            child.stdin.write(json.dumps(self.config) + "\n")
+            child.stdin.flush()
+            self.child = child
+        return self.child
+
+    def _discard(self) -> None:
+        child, self.child = self.child, None
+        if child is None:
+            return
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        _close_pipes(child)
+
+
+def _close_pipes(child: subprocess.Popen[str]) -> None:
+    for pipe in (child.stdin, child.stdout):
+        if pipe is not None:
+            try:
+                pipe.close()
+            except OSError:
+                pass  # a broken pipe to a dead child: nothing is left to flush
+
+
+def _outcome(reply: dict[str, Any]) -> SendReceipt | ProviderError | None:
+    if "error" in reply:
+        error = reply["error"]
+        return ProviderError(
+            error["message"],
+            code=error["code"],
+            transient=error["transient"],
+            ambiguous=error["ambiguous"],
+        )
+    if reply.get("skipped"):
+        return None
+    return SendReceipt(reply["provider_id"], reply["status"])
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies; then check it has not already."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def serve() -> None:
+    """The child: one reply line for each request line, until stdin closes."""
+    _die_with_parent()
+    config = json.loads(sys.stdin.readline())
+    provider = TwilioProvider(
+        config["account_sid"],
+        config["auth_token"],
+        messaging_service_sid=config["messaging_service_sid"],
+        base_url=config["base_url"],
+        timeout=config["timeout"],
+    )
+    for line in sys.stdin:
+        request = json.loads(line)
+        started = time.monotonic()
+        waits = request["waits"] or [0.0] * len(request["texts"])
+        for text, wait in zip(request["texts"], waits, strict=True):
+            reply = _send_one(provider, OutgoingSms(**text), started, wait, request["budget"])
+            reply["after"] = time.monotonic() - started
+            sys.stdout.write(json.dumps(reply) + "\n")
+            sys.stdout.flush()
+
+
+def _send_one(
+    provider: TwilioProvider, sms: OutgoingSms, started: float, wait: float, budget: float | None
+) -> dict[str, Any]:
+    """One text at its time, unless the group's time is up (then it is handed back)."""
+    if budget is not None and time.monotonic() - started > budget:
+        return {"skipped": True}
+    delay = started + wait - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    try:
+        receipt = provider.send(sms)
+    except ProviderError as error:
+        return {
+            "error": {
+                "message": str(error),
+                "code": error.code,
+                "transient": error.transient,
+                "ambiguous": error.ambiguous,
+            }
+        }
+    return {"provider_id": receipt.provider_id, "status": receipt.status}
+
+
+if __name__ == "__main__":
+    serve()
