@@ -21,7 +21,7 @@ log = logging.getLogger("nudge.demo")
 @click.command("demo")
 @click.option(
     "--size",
-    default=1000,
+    default=3000,
     show_default=True,
     type=click.IntRange(30, 20000),
     help="People in the synthetic court export.",

@@ -1,7 +1,8 @@
 """The weeks of a trial on a simulated clock: the clock jumps to each next thing that is due.
 
-What is due: a planned message (the real dispatcher sends the texts, the demo's print room
-posts the letters), a court-list update, or a person's reply. Nothing is sent early: the
+What is due: a planned message (the real dispatcher sends the texts; the letters go in the
+day's print run, exactly as `nudge letters batch` makes it for staff), a court-list update, or
+a person's reply. Nothing is sent early: the
 clock is set to a message's own due time, which planning has already moved out of quiet
 hours, and the dispatcher's throttle advances it by the pacing it would really wait.
 """
@@ -20,12 +21,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from messages.letter_batch import run_batch
 from messages.providers.console import ConsoleProvider
 from nudge.cli.dispatching import run_once
 from nudge.cli.runtime import Runtime
 from nudge.clock import FixedClock
 from nudge.demo.events import Reply, ReplySender, court_list_update, replies_to
-from nudge.demo.letters import post_due_letters
 from nudge.models import Message
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class Simulation:
             while pending and pending[0].at <= now:
                 self.replies.send(heapq.heappop(pending))
                 day.replies += 1
-            letters = post_due_letters(self.engine, self.clock, self.trial_id, self.letters)
+            letters = self._print_letters(now)
             sent = self._dispatch(now)
             day.letters, day.texts = day.letters + letters, day.texts + sent
             done.letters_posted += letters
@@ -120,6 +121,29 @@ class Simulation:
         done.replies = Counter(self.replies.sent)
         done.days = (self.clock.now() - start).days
         return done
+
+    def _print_letters(self, now: datetime) -> int:
+        """The print run of each posting day with a letter due by now (the throttle may have
+        carried the clock past midnight): printed, then marked posted."""
+        with Session(self.engine) as session:
+            first = session.exec(
+                select(func.min(Message.due_at)).where(
+                    Message.trial_id == self.trial_id,
+                    Message.channel == "letter",
+                    Message.status == "scheduled",
+                    Message.next_attempt_at <= now,
+                )
+            ).one()
+        if first is None:
+            return 0
+        posted, day = 0, first.astimezone(self.zone).date()
+        while day <= now.astimezone(self.zone).date():
+            with Session(self.engine, expire_on_commit=False) as session:
+                summary = run_batch(session, self.clock, self.trial_id, day, self.letters)
+            if summary.pdf is not None:
+                log.debug("  posted %d letter(s), printed in %s", summary.letters, summary.pdf.name)
+            posted, day = posted + summary.letters, day + timedelta(days=1)
+        return posted
 
     def _dispatch(self, now: datetime) -> int:
         _, result = run_once(self.runtime, self.provider)

@@ -108,6 +108,28 @@ def test_every_text_went_at_its_scheduled_time_outside_quiet_hours(
         assert 9 <= local.hour < 20, f"message {message.id} sent at {local:%H:%M} local"
 
 
+def test_every_posted_letter_is_in_exactly_one_print_run_on_its_posting_day(
+    demo_run: tuple[Path, str, str],
+) -> None:
+    folder, _, _ = demo_run
+    engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
+    with Session(engine) as session:
+        posted = session.exec(
+            select(Message).where(Message.channel == "letter", Message.status == "sent")
+        ).all()
+    engine.dispose()
+    assert len(posted) > SIZE / 10
+    printed: list[int] = []
+    for manifest in sorted((folder / "letters").glob("*-manifest.csv")):
+        assert manifest.with_name(manifest.name.replace("-manifest.csv", ".pdf")).is_file()
+        with manifest.open(encoding="utf-8", newline="") as handle:
+            printed += [int(row["message_id"]) for row in csv.DictReader(handle)]
+    assert sorted(printed) == sorted(m.id for m in posted)  # each once, none missing
+    for message in posted:
+        assert message.sent_at is not None
+        assert message.sent_at.astimezone(LONDON).date() == message.due_at.astimezone(LONDON).date()
+
+
 def test_stop_replies_are_honoured_and_failed_deliveries_recorded(
     demo_run: tuple[Path, str, str],
 ) -> None:
