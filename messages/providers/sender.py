@@ -45,29 +45,10 @@ class SenderProcess:
 
     name = "twilio"
 
-    def __init__(
-        self,
-        account_sid: str,
-        auth_token: str,
-        *,
-        messaging_service_sid: str | None = None,
-        base_url: str | None = None,
-        timeout: float = TIMEOUT_S,
-    ) -> None:
-        self.config = {
-            "account_sid": account_sid,
-            "auth_token": auth_token,
-            "messaging_service_sid": messaging_service_sid,
-            "base_url": base_url,
-            "timeout": timeout,
-        }
-        self.local = TwilioProvider(  # checks the configuration here, before any child starts
-            account_sid,
-            auth_token,
-            messaging_service_sid=messaging_service_sid,
-            base_url=base_url,
-            timeout=timeout,
-        )
+    def __init__(self, account_sid: str, auth_token: str, **options: Any) -> None:
+        """The same arguments as TwilioProvider, which checks them here, before any child."""
+        self.config = {"account_sid": account_sid, "auth_token": auth_token, **options}
+        self.local = TwilioProvider(account_sid, auth_token, **options)
         self.child: subprocess.Popen[str] | None = None
         self.lock = threading.Lock()  # one request on the pipe at a time
         # Started here, on the thread that will outlive every send: Linux kills the child when
@@ -192,14 +173,7 @@ def _die_with_parent() -> None:
 def serve() -> None:
     """The child: one reply line for each request line, until stdin closes."""
     _die_with_parent()
-    config = json.loads(sys.stdin.readline())
-    provider = TwilioProvider(
-        config["account_sid"],
-        config["auth_token"],
-        messaging_service_sid=config["messaging_service_sid"],
-        base_url=config["base_url"],
-        timeout=config["timeout"],
-    )
+    provider = TwilioProvider(**json.loads(sys.stdin.readline()))
     for line in sys.stdin:
         request = json.loads(line)
         started = time.monotonic()

@@ -15,6 +15,7 @@ import re
 import socket
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -90,16 +91,21 @@ def test_the_estimates_recover_the_true_effects_within_their_intervals(
     assert "the interval misses it" not in output
 
 
+def messages(folder: Path, *where: Any) -> list[Message]:
+    """The demo database's messages that match `where`."""
+    engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
+    try:
+        with Session(engine) as session:
+            return list(session.exec(select(Message).where(*where)).all())
+    finally:
+        engine.dispose()
+
+
 def test_every_text_went_at_its_scheduled_time_outside_quiet_hours(
     demo_run: tuple[Path, str, str],
 ) -> None:
     folder, _, _ = demo_run
-    engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
-    with Session(engine) as session:
-        sent = session.exec(
-            select(Message).where(Message.channel == "sms", col(Message.sent_at).is_not(None))
-        ).all()
-    engine.dispose()
+    sent = messages(folder, Message.channel == "sms", col(Message.sent_at).is_not(None))
     assert len(sent) > SIZE / 2
     for message in sent:
         assert message.sent_at is not None
@@ -112,12 +118,7 @@ def test_every_posted_letter_is_in_exactly_one_print_run_on_its_posting_day(
     demo_run: tuple[Path, str, str],
 ) -> None:
     folder, _, _ = demo_run
-    engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
-    with Session(engine) as session:
-        posted = session.exec(
-            select(Message).where(Message.channel == "letter", Message.status == "sent")
-        ).all()
-    engine.dispose()
+    posted = messages(folder, Message.channel == "letter", Message.status == "sent")
     assert len(posted) > SIZE / 10
     printed: list[int] = []
     for manifest in sorted((folder / "letters").glob("*-manifest.csv")):
