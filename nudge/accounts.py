@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -17,6 +18,10 @@ from nudge.models import ROLES, AuditEvent, User
 MIN_PASSWORD = 12
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
+# Failed logins from one address (any emails) before it is refused for LOCKOUT: guessing one
+# common password against many accounts (spraying) never trips the per-account limit. High
+# enough that a police station's staff behind one address do not lock each other out.
+MAX_SOURCE_FAILURES = 50
 SESSION_ENDED = "session.ended"
 _HASHER = PasswordHasher()
 # Verifying against this when the email is unknown makes both failures take the same time.
@@ -25,6 +30,10 @@ _DUMMY_HASH = _HASHER.hash("not-a-real-password-used-for-timing-only")
 
 class AccountError(NudgeError):
     """A user that cannot be created as asked."""
+
+
+class LoginThrottled(NudgeError):
+    """Too many failed logins from one address: every login from it waits out the window."""
 
 
 def add_user(
@@ -58,10 +67,15 @@ def authenticate(
 
     Failures are counted per email in the audit log, so the limit holds across every web
     worker; after MAX_FAILURES in LOCKOUT even the right password is refused until it passes.
+    After MAX_SOURCE_FAILURES from one `source` (the client's address) in LOCKOUT, every login
+    from it raises LoginThrottled, whatever the email.
     """
     email = email.strip().lower()
+    if _recent_failures(session, clock, AuditEvent.actor, source) >= MAX_SOURCE_FAILURES:
+        audit.record(session, clock, actor=source, action="login.throttled", subject=email)
+        raise LoginThrottled("Too many failed logins from this network: try again in 15 minutes.")
     user = session.exec(select(User).where(User.email == email)).first()
-    if _recent_failures(session, clock, email) >= MAX_FAILURES:
+    if _recent_failures(session, clock, AuditEvent.subject, email) >= MAX_FAILURES:
         audit.record(session, clock, actor=source, action="login.locked", subject=email)
         return None
     try:
@@ -92,14 +106,16 @@ def web_session_ended(session: Session, session_id: str) -> bool:
     return session.exec(query).first() is not None
 
 
-def _recent_failures(session: Session, clock: Clock, email: str) -> int:
+def _recent_failures(session: Session, clock: Clock, column: Any, value: str) -> int:
+    """Failed logins in the last LOCKOUT whose `column` (subject: email; actor: address) is
+    `value`."""
     since = clock.now() - LOCKOUT
     query = (
         select(func.count())
         .select_from(AuditEvent)
         .where(
             col(AuditEvent.action) == "login.failed",
-            col(AuditEvent.subject) == email,
+            col(column) == value,
             col(AuditEvent.at) >= since,
         )
     )

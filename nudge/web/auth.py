@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from nudge.accounts import authenticate, end_web_session
+from nudge.accounts import LoginThrottled, authenticate, end_web_session
 from nudge.web import LoginUser
 from nudge.web.access import ALL_STAFF, PUBLIC, allow
 
@@ -31,13 +31,18 @@ def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         clock = current_app.extensions["nudge"]["clock"]
-        user = authenticate(
-            g.db,
-            clock,
-            form.email.data or "",
-            form.password.data or "",
-            source=f"web:{request.remote_addr}",
-        )
+        try:
+            user = authenticate(
+                g.db,
+                clock,
+                form.email.data or "",
+                form.password.data or "",
+                source=f"web:{request.remote_addr}",
+            )
+        except LoginThrottled as refused:
+            g.db.commit()  # the refusal is on record
+            flash(str(refused), "error")
+            return render_template("login.html", form=form), 429
         g.db.commit()
         if user is not None:
             session.clear()  # a new session on login: nothing from before survives it

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
-from nudge.accounts import add_user
+from nudge.accounts import MAX_SOURCE_FAILURES, add_user
 from nudge.clock import FixedClock
 from nudge.config import load_settings
 from nudge.web import create_app
@@ -85,6 +85,24 @@ def test_five_failures_lock_the_account_even_against_the_right_password(
     later = app.extensions["nudge"]["clock"]
     later.advance(timedelta(minutes=16))
     assert log_in(client, "rita@example.org").status_code == 302
+
+
+def test_many_failures_from_one_address_refuse_it_whatever_the_email(
+    app: Flask, people: None
+) -> None:
+    """Spraying one guess across many accounts never trips any one account's limit."""
+    sprayer = app.test_client()
+    sprayer.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    for n in range(MAX_SOURCE_FAILURES):
+        assert log_in(sprayer, f"person{n}@example.org", "Summer2027!!!").status_code == 401
+    refused = log_in(sprayer, "rita@example.org")  # even the right password, from there
+    assert refused.status_code == 429
+    assert "Too many failed logins from this network" in refused.get_data(as_text=True)
+    colleague = app.test_client()
+    colleague.environ_base["REMOTE_ADDR"] = "198.51.100.20"
+    assert log_in(colleague, "rita@example.org").status_code == 302  # elsewhere: unaffected
+    app.extensions["nudge"]["clock"].advance(timedelta(minutes=16))
+    assert log_in(sprayer, "rita@example.org").status_code == 302
 
 
 def test_a_login_without_its_csrf_token_is_refused(app: Flask, people: None) -> None:
