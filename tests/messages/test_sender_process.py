@@ -33,7 +33,7 @@ from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeTwil
 FIRST_DUE = datetime(2027, 2, 25, 18, tzinfo=UTC)
 
 
-def text(n: int) -> OutgoingSms:
+def outgoing(n: int) -> OutgoingSms:
     return OutgoingSms(
         message_id=n,
         to=f"+447700900{n:03d}",
@@ -66,7 +66,7 @@ def test_each_text_gets_its_own_receipt_or_its_own_refusal(
     fake: FakeTwilioServer, sender: SenderProcess
 ) -> None:
     fake.state.reject("+447700900002", "21610")
-    outcomes = sender.send_many([text(1), text(2), text(3)], None, None)
+    outcomes = sender.send_many([outgoing(1), outgoing(2), outgoing(3)], None, None)
     first, second, third = (outcome for outcome, _after in outcomes)
     assert isinstance(first, SendReceipt) and first.provider_id.startswith("SM")
     assert isinstance(second, ProviderError) and second.code == "21610"
@@ -74,19 +74,19 @@ def test_each_text_gets_its_own_receipt_or_its_own_refusal(
     assert isinstance(third, SendReceipt) and third.provider_id != first.provider_id
     assert accepted(fake) == ["+447700900001", "+447700900003"]
     with pytest.raises(ProviderError) as refused:
-        sender.send(text(2))  # one at a time, the refusal is raised as in-process
+        sender.send(outgoing(2))  # one at a time, the refusal is raised as in-process
     assert refused.value.code == "21610"
 
 
 def test_in_real_time_the_child_waits_for_each_slot_and_stops_when_time_is_up(
     fake: FakeTwilioServer, sender: SenderProcess
 ) -> None:
-    outcomes = sender.send_many([text(1), text(2)], [0.0, 0.3], None)
+    outcomes = sender.send_many([outgoing(1), outgoing(2)], [0.0, 0.3], None)
     assert all(isinstance(o, SendReceipt) for o, _after in outcomes)
     assert outcomes[1][1] >= 0.3  # not before its slot
 
     fake.state.faults.delay = 0.2  # a slow provider: the group's time runs out
-    outcomes = sender.send_many([text(3), text(4), text(5)], [0.0, 0.0, 0.0], 0.3)
+    outcomes = sender.send_many([outgoing(3), outgoing(4), outgoing(5)], [0.0, 0.0, 0.0], 0.3)
     assert [type(o).__name__ for o, _after in outcomes] == [
         "SendReceipt",
         "SendReceipt",
@@ -101,7 +101,7 @@ def test_a_child_that_dies_mid_group_leaves_that_text_unsure_and_the_rest_unsent
     assert sender.child is not None
     child = sender.child.pid
     results: list[object] = []
-    texts, waits = [text(n) for n in range(1, 5)], [0.0, 2.0, 2.0, 2.0]
+    texts, waits = [outgoing(n) for n in range(1, 5)], [0.0, 2.0, 2.0, 2.0]
     sending = threading.Thread(target=lambda: results.extend(sender.send_many(texts, waits, None)))
     sending.start()
     deadline = time.monotonic() + 30
@@ -116,7 +116,7 @@ def test_a_child_that_dies_mid_group_leaves_that_text_unsure_and_the_rest_unsent
     assert isinstance(outcomes[1], ProviderError) and outcomes[1].ambiguous
     assert outcomes[2:] == [None, None]
     assert accepted(fake) == ["+447700900001"]
-    assert isinstance(sender.send(text(9)), SendReceipt)  # a new child took over
+    assert isinstance(sender.send(outgoing(9)), SendReceipt)  # a new child took over
     assert sender.child is not None and sender.child.pid != child
 
 
