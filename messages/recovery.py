@@ -45,11 +45,19 @@ def recover(
         )
         result.released = released.rowcount  # type: ignore[attr-defined]
         stuck = session.exec(
-            select(Message).where(Message.status == "sending", col(Message.lease_until) < now)
+            select(Message)
+            .where(Message.status == "sending", col(Message.lease_until) < now)
+            .order_by(col(Message.id))
         ).all()
         renderer = RenderCache(public_url)
+        by_number: dict[str | None, list[tuple[Message, str | None]]] = {}
         for message in stuck:
-            _reconcile(session, provider, renderer, message, now, result)
+            prepared = renderer.prepare(session, message, message.updated_at)
+            sms = None if isinstance(prepared, str) else prepared[0]
+            waiting = by_number.setdefault(sms.to if sms else None, [])
+            waiting.append((message, sms.body if sms else None))
+        for phone, waiting in by_number.items():
+            _reconcile(session, provider, phone, waiting, now, result)
         session.commit()
     return result
 
@@ -57,36 +65,60 @@ def recover(
 def _reconcile(
     session: Session,
     provider: SmsProvider,
-    renderer: RenderCache,
-    message: Message,
+    phone: str | None,
+    waiting: list[tuple[Message, str | None]],
     now: datetime,
     result: RecoveryResult,
 ) -> None:
-    attempt_started = message.updated_at
-    prepared = renderer.prepare(session, message, attempt_started)
-    body = None if isinstance(prepared, str) else prepared[0].body
-    phone = None if isinstance(prepared, str) else prepared[0].to
-    try:
-        records = provider.find_sent(phone, attempt_started - LOOKBACK) if phone else []
-    except ProviderError as error:
-        _set(session, message, "unknown", now, f"reconcile failed: {error.message}")
-        result.unknown += 1
+    """The interrupted sends to one number against the provider's records for it.
+
+    Each record accounts for one message at most, and a record that already belongs to a
+    message of ours (sent before, or another case's text with the same words) accounts for
+    none: two identical texts to one number, one of them sent, leave one queued again.
+    """
+    if phone is None:
+        for message, _body in waiting:
+            _set(session, message, "unknown", now, "cannot tell what was sent")
+            result.unknown += 1
         return
-    match = next((r for r in records if r.body == body), None)
-    if match is not None:
-        message.provider_id, message.sent_at = match.provider_id, match.created_at
-        _set(session, message, "sent", now, "reconciled with the provider's records")
-        result.confirmed_sent += 1
-    elif phone is None:
-        _set(session, message, "unknown", now, "cannot tell what was sent")
-        result.unknown += 1
-    elif now < message.expires_at:
-        message.next_attempt_at = now
-        _set(session, message, "scheduled", now, "not sent before the crash: queued again")
-        result.requeued += 1
-    else:
-        message.reason = "expired"
-        _set(session, message, "failed", now, "not sent before the crash, and now too late")
+    since = min(message.updated_at for message, _body in waiting) - LOOKBACK
+    try:
+        records = provider.find_sent(phone, since)
+    except ProviderError as error:
+        for message, _body in waiting:
+            _set(session, message, "unknown", now, f"reconcile failed: {error.message}")
+            result.unknown += 1
+        return
+    owned = _owned(session, [r.provider_id for r in records], [m for m, _ in waiting])
+    free = [r for r in records if r.provider_id not in owned]
+    for message, body in waiting:
+        match = next(
+            (r for r in free if r.body == body and r.created_at >= message.updated_at - LOOKBACK),
+            None,
+        )
+        if match is not None:
+            free.remove(match)
+            message.provider_id, message.sent_at = match.provider_id, match.created_at
+            _set(session, message, "sent", now, "reconciled with the provider's records")
+            result.confirmed_sent += 1
+        elif now < message.expires_at:
+            message.next_attempt_at = now
+            _set(session, message, "scheduled", now, "not sent before the crash: queued again")
+            result.requeued += 1
+        else:
+            message.reason = "expired"
+            _set(session, message, "failed", now, "not sent before the crash, and now too late")
+
+
+def _owned(session: Session, sids: list[str], waiting: list[Message]) -> set[str]:
+    """Which of the provider's message ids a message of ours, other than these, already has."""
+    if not sids:
+        return set()
+    ids = [m.id for m in waiting]
+    query = select(col(Message.provider_id)).where(
+        col(Message.provider_id).in_(sids), col(Message.id).not_in(ids)
+    )
+    return {sid for sid in session.exec(query).all() if sid}
 
 
 def _set(session: Session, message: Message, status: str, now: datetime, note: str) -> None:

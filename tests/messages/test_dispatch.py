@@ -14,9 +14,10 @@ from sqlmodel import Session, col, select
 from experiments.enrol import enrol_file
 from messages.dispatch import dispatch_due
 from messages.outbox import after_enrolment
-from messages.providers.base import OutgoingSms, SendReceipt
+from messages.providers.base import OutgoingSms, SendReceipt, SentRecord
 from messages.providers.console import ConsoleProvider
 from messages.recovery import recover
+from messages.render import RenderCache
 from nudge.clock import FixedClock
 from nudge.errors import ProviderError
 from nudge.models import Message, MessageEvent, OptOut, Participant
@@ -245,3 +246,59 @@ def test_dispatch_logs_no_names_numbers_or_texts(
     logged = caplog.text
     assert "console SMS for message" in logged
     assert "7700" not in logged and "Testy" not in logged and "McTestface" not in logged
+
+
+class Records(ConsoleProvider):
+    """A provider whose records for every number are the ones given."""
+
+    def __init__(self, outbox: Path, clock: FixedClock, records: list[SentRecord]) -> None:
+        super().__init__(outbox, clock)
+        self.records = records
+
+    def find_sent(self, to: str, since: datetime) -> list[SentRecord]:
+        return [r for r in self.records if r.to == to and r.created_at >= since]
+
+
+def test_one_record_at_the_provider_accounts_for_one_interrupted_text_only(
+    engine: Engine, session: Session, clock: FixedClock, texts: list[int], tmp_path: Path
+) -> None:
+    """One person in three cases gets the same words three times. The first was sent and
+    recorded; the worker died with the other two in `sending`, and Twilio holds one of them.
+    Its record (and not the first text's) marks one sent; the other goes out again."""
+    clock.set(FIRST_DUE)
+    by_template: dict[str, list[Message]] = {}
+    for message in session.exec(select(Message).where(col(Message.id).in_(texts))).all():
+        by_template.setdefault(message.template, []).append(message)
+    earlier, first, second = next(group for group in by_template.values() if len(group) >= 3)[:3]
+    phone = "+447700900123"
+    for message in (earlier, first, second):
+        participant = session.get(Participant, message.participant_id)
+        assert participant is not None
+        participant.phone = phone
+        session.add(participant)
+    session.commit()
+    renderer = RenderCache(None)
+    bodies = {
+        renderer.prepare(session, m, clock.now())[0].body  # type: ignore[index]
+        for m in (earlier, first, second)
+    }
+    assert len(bodies) == 1  # the same words: only the records' ownership tells them apart
+    body = bodies.pop()
+    earlier.status, earlier.provider_id, earlier.sent_at = "sent", "SMearlier", clock.now()
+    for message in (first, second):
+        message.status, message.updated_at = "sending", clock.now()
+        message.lease_until = clock.now() + timedelta(minutes=2)
+    session.add_all([earlier, first, second])
+    session.commit()
+    held = [
+        SentRecord("SMearlier", phone, body, "delivered", clock.now() - timedelta(minutes=1)),
+        SentRecord("SMinterrupted", phone, body, "queued", clock.now()),
+    ]
+    clock.advance(timedelta(minutes=3))
+    result = recover(engine, clock, Records(tmp_path / "out", clock, held))
+    assert (result.confirmed_sent, result.requeued) == (1, 1)
+    session.expire_all()
+    assert [(m.status, m.provider_id) for m in (first, second)] == [
+        ("sent", "SMinterrupted"),
+        ("scheduled", None),
+    ]
