@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, Table, bindparam, case, func, insert, select, update
 from sqlmodel import Session, col
 
-from messages.providers.base import BatchSender, SendReceipt, SmsProvider
+from messages.providers.base import BatchSender, MissedSlot, SendReceipt, SmsProvider
 from messages.render import Prepared, RenderCache
 from messages.replies import opt_out
-from messages.throttle import reserve_slots
+from messages.throttle import LATE_S, reserve_slots, spacing
 from nudge.clock import Clock
 from nudge.errors import ProviderError
 from nudge.models import Hearing, Message, MessageEvent, OptOut, Participant
@@ -31,6 +31,7 @@ MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
 EVENTS: Table = MessageEvent.__table__  # type: ignore[attr-defined]
 PENDING_EVENTS = "nudge.dispatch.events"
 LEASE = timedelta(minutes=2)
+LATE = timedelta(seconds=LATE_S)
 MAX_ATTEMPTS = 8
 GROUP = 50  # messages committed as `sending` together; all reconciled if the worker dies
 Sleeper = Callable[[float], None]
@@ -128,7 +129,7 @@ def dispatch_due(
                     previous, in_flight = in_flight, _InFlight(staged)
                     if previous is not None:
                         previous.wait()  # one group at the provider at a time, in order
-                    in_flight.start(sender, clock, provider, sleep)
+                    in_flight.start(sender, engine, clock, provider, sleep)
                     if previous is not None:
                         _settle(previous, clock, result)
         finally:
@@ -161,9 +162,14 @@ class _InFlight:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def start(
-        self, sender: ThreadPoolExecutor, clock: Clock, provider: SmsProvider, sleep: Sleeper | None
+        self,
+        sender: ThreadPoolExecutor,
+        engine: Engine,
+        clock: Clock,
+        provider: SmsProvider,
+        sleep: Sleeper | None,
     ) -> None:
-        self.future = sender.submit(_send_staged, self, clock, provider, sleep)
+        self.future = sender.submit(_send_staged, self, engine, clock, provider, sleep)
 
     def wait(self) -> Sent:
         if self.future is None:  # never started: nothing of it went to the provider
@@ -211,22 +217,33 @@ def _stage(
 
 
 def _send_staged(
-    in_flight: _InFlight, clock: Clock, provider: SmsProvider, sleep: Sleeper | None
+    in_flight: _InFlight,
+    engine: Engine,
+    clock: Clock,
+    provider: SmsProvider,
+    sleep: Sleeper | None,
 ) -> Sent:
-    """On the sender thread: each text in turn at its slot. No database work here.
+    """On the sender thread: each text in turn at its slot, and within LATE of it.
 
-    An unexpected error ends the group: the text being sent is left `sending` for recovery to
-    reconcile, as after a crash, and the rest are handed back unsent.
+    A text that cannot go within LATE of its slot (the provider was slow, the machine busy)
+    is given a new slot, with the rest of its group: that, and nothing else here, touches the
+    database (the trial's send window). An unexpected error ends the group: the text being
+    sent is left `sending` for recovery to reconcile, as after a crash, and the rest are
+    handed back unsent.
     """
     if isinstance(provider, BatchSender):
-        return _send_batch(in_flight.staged, clock, provider, sleep)
+        return _send_batch(in_flight.staged, engine, clock, provider, sleep)
     staged, outcomes = in_flight.staged, list[Outcome]()
+    slots = list(staged.slots)
     try:
-        for (_message, (sms, *_)), at in zip(staged.ready, staged.slots, strict=True):
+        for index, (_message, (sms, *_)) in enumerate(staged.ready):
             if in_flight.stop.is_set() or clock.now() - staged.now > LEASE / 2:
                 outcomes.append((None, clock.now()))  # stopping, or a slow provider
                 continue
-            _wait_until(clock, at, sleep)
+            _wait_until(clock, slots[index], sleep)
+            if clock.now() - slots[index] > LATE:
+                slots[index:] = _reslot(engine, staged.ready[index:], clock.now())
+                _wait_until(clock, slots[index], sleep)
             try:
                 outcomes.append((provider.send(sms), clock.now()))
             except ProviderError as error:
@@ -239,41 +256,86 @@ def _send_staged(
     return outcomes, None
 
 
-def _send_batch(
-    staged: _Staged, clock: Clock, provider: BatchSender, sleep: Sleeper | None
-) -> Sent:
-    """The group handed over whole, with the same slots and the same time limit as above.
+def _reslot(engine: Engine, ready: list[tuple[Message, Prepared]], now: datetime) -> list[datetime]:
+    """New send slots for texts that missed theirs; the missed ones are simply never used."""
+    with Session(engine) as session:
+        slots = _reserve(session, ready, now)
+        session.commit()
+    return slots
 
-    In real time the sender waits for each slot itself and says when each text went. On a
-    simulated clock sending takes no time: the clock is moved through the slots here, exactly
-    as the one-at-a-time loop moves it, and the texts go with no waiting.
+
+def _send_batch(
+    staged: _Staged, engine: Engine, clock: Clock, provider: BatchSender, sleep: Sleeper | None
+) -> Sent:
+    """The group handed over whole, with the same slots and the same limits as above.
+
+    In real time the sender waits for each slot itself, says when each text went, and hands
+    back those it could not send within LATE of their slot; they get new slots and go to it
+    again. On a simulated clock sending takes no time: the clock is moved through the slots
+    here, exactly as the one-at-a-time loop moves it, and the texts go with no waiting.
     """
     try:
-        return _hand_over(staged, clock, provider, sleep)
+        if sleep is time.sleep:
+            return _in_real_time(staged, engine, clock, provider)
+        return _in_simulated_time(staged, engine, clock, provider, sleep)
     except BaseException as error:  # noqa: BLE001 - re-raised by the dispatching thread
         unsure = ProviderError("sending stopped by an unexpected error", ambiguous=True)
         return [(unsure, clock.now())] * len(staged.ready), error
 
 
-def _hand_over(staged: _Staged, clock: Clock, provider: BatchSender, sleep: Sleeper | None) -> Sent:
-    """Real time: the sender waits for each slot. Simulated: the clock moves through them here."""
-    start, texts = clock.now(), [sms for _message, (sms, *_) in staged.ready]
-    if sleep is time.sleep:
+def _in_real_time(staged: _Staged, engine: Engine, clock: Clock, provider: BatchSender) -> Sent:
+    texts, slots = [sms for _message, (sms, *_) in staged.ready], list(staged.slots)
+    outcomes: list[Outcome | None] = [None] * len(texts)
+    waiting = list(range(len(texts)))
+    while waiting:
+        start = clock.now()
         budget = (LEASE / 2 - (start - staged.now)).total_seconds()
-        waits = [max(0.0, (at - start).total_seconds()) for at in staged.slots]
-        timed = provider.send_many(texts, waits, budget)
-        return [(outcome, start + timedelta(seconds=after)) for outcome, after in timed], None
+        if budget <= 0:
+            break  # a slow provider: what is left goes back to the queue
+        waits = [max(0.0, (slots[i] - start).total_seconds()) for i in waiting]
+        timed = provider.send_many([texts[i] for i in waiting], waits, budget, LATE_S)
+        missed = []
+        for i, (outcome, after) in zip(waiting, timed, strict=True):
+            if isinstance(outcome, MissedSlot):
+                missed.append(i)
+            else:
+                outcomes[i] = (outcome, start + timedelta(seconds=after))
+        if missed:
+            fresh = _reslot(engine, [staged.ready[i] for i in missed], clock.now())
+            for i, at in zip(missed, fresh, strict=True):
+                slots[i] = at
+        waiting = missed
+    return [o if o is not None else (None, clock.now()) for o in outcomes], None
+
+
+def _in_simulated_time(
+    staged: _Staged, engine: Engine, clock: Clock, provider: BatchSender, sleep: Sleeper | None
+) -> Sent:
+    texts, slots = [sms for _message, (sms, *_) in staged.ready], list(staged.slots)
     stamps, going = [], []
-    for at in staged.slots:
+    for index in range(len(slots)):
         going.append(clock.now() - staged.now <= LEASE / 2)
         if going[-1]:
-            _wait_until(clock, at, sleep)
+            _wait_until(clock, slots[index], sleep)
+            if clock.now() - slots[index] > LATE:
+                slots[index:] = _reslot(engine, staged.ready[index:], clock.now())
+                _wait_until(clock, slots[index], sleep)
         stamps.append(clock.now())
-    sent = iter(provider.send_many([t for t, g in zip(texts, going, strict=True) if g], None, None))
+    going_texts = [t for t, g in zip(texts, going, strict=True) if g]
+    sent = iter(provider.send_many(going_texts, None, None, None))
     outcomes: list[Outcome] = [
-        (next(sent)[0] if g else None, at) for g, at in zip(going, stamps, strict=True)
+        (_sent_or_refused(next(sent)[0]) if g else None, at)
+        for g, at in zip(going, stamps, strict=True)
     ]
     return outcomes, None
+
+
+def _sent_or_refused(
+    outcome: SendReceipt | ProviderError | MissedSlot | None,
+) -> SendReceipt | ProviderError | None:
+    """Asked with no lateness limit a sender misses no slot; were one missed, the text would
+    go back to the queue unsent, like any other not attempted."""
+    return None if isinstance(outcome, MissedSlot) else outcome
 
 
 def _settle(in_flight: _InFlight, clock: Clock, result: DispatchResult) -> None:
@@ -345,7 +407,7 @@ def _reserve(
     }
     slots, used = [], dict.fromkeys(counts, 0)
     for message, (*_, rate) in ready:
-        slots.append(starts[message.trial_id] + timedelta(seconds=used[message.trial_id] / rate))
+        slots.append(starts[message.trial_id] + used[message.trial_id] * spacing(rate))
         used[message.trial_id] += 1
     return slots
 

@@ -1,5 +1,14 @@
 """One sending pace per trial, shared by every worker: slots are reserved under a row lock.
 
+The promise: no more than `max_per_second` texts of a trial leave in any one-second window,
+however many workers send. Slots are `(1 + LATE_S + PATH_S) / max_per_second` apart, and a
+text goes no earlier than its slot and no later than LATE_S after it (dispatch gives a text
+that would be later a new slot, `messages/dispatch.py`); PATH_S allows for the variable time a
+request takes to reach the provider. The texts that reach the provider in any window
+[t, t + 1) then have slots in (t - LATE_S - PATH_S, t + 1), an interval with room for at most
+`max_per_second` of them. The price: a trial sends at most 1 / (1 + LATE_S + PATH_S) of its
+limit, about 91%.
+
 The caller commits the reservation with the rows it reserved for (dispatch: the group's
 `sending` commit, straight after), which releases the lock; a caller reserving for several
 trials in one transaction takes them in trial order, so two workers cannot deadlock.
@@ -14,6 +23,9 @@ from sqlmodel import Session, select
 
 from nudge.models import SendWindow
 
+LATE_S = 0.05  # seconds after its slot that a text may still go
+PATH_S = 0.05  # allowed for a request's variable time on its way to the provider
+
 
 def reserve_slots(
     session: Session, trial_id: str, per_second: float, count: int, now: datetime
@@ -21,7 +33,7 @@ def reserve_slots(
     """When the first of `count` sends may go; the lock is held until the caller commits."""
     window = _locked(session, trial_id, now)
     start = max(window.next_free_at, now)
-    window.next_free_at = start + timedelta(seconds=count / per_second)
+    window.next_free_at = start + count * spacing(per_second)
     session.add(window)
     session.flush()
     return start
@@ -38,3 +50,8 @@ def _locked(session: Session, trial_id: str, now: datetime) -> SendWindow:
     except IntegrityError:
         pass  # another worker created it first
     return session.exec(query).one()
+
+
+def spacing(per_second: float) -> timedelta:
+    """The time between two of a trial's slots when it sends at up to `per_second`."""
+    return timedelta(seconds=(1 + LATE_S + PATH_S) / per_second)

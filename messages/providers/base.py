@@ -50,16 +50,31 @@ class SmsProvider(Protocol):
         ...
 
 
+class MissedSlot:
+    """A text not sent because its send slot had gone by: it is to get a new one."""
+
+    def __repr__(self) -> str:
+        return "MISSED_SLOT"
+
+
+MISSED_SLOT = MissedSlot()
+
+
 @runtime_checkable
 class BatchSender(Protocol):
     """A provider that sends a whole group in one hand-over (the Twilio client in its own
     process, messages/providers/sender.py); dispatch prefers it to one call a text."""
 
     def send_many(
-        self, texts: list[OutgoingSms], waits: list[float] | None, budget: float | None
-    ) -> list[tuple[SendReceipt | ProviderError | None, float]]:
+        self,
+        texts: list[OutgoingSms],
+        waits: list[float] | None,
+        budget: float | None,
+        late: float | None,
+    ) -> list[tuple[SendReceipt | ProviderError | MissedSlot | None, float]]:
         """Send each text in turn: text i no sooner than `waits[i]` seconds after the call
-        starts, none once `budget` seconds have passed (None: no waiting, no limit). For
-        each text: its receipt, its refusal, or None when it was not attempted; and the
+        starts, and not once more than `late` seconds after that (MISSED_SLOT); none once
+        `budget` seconds have passed (None). Without waits, budget or late: straight away,
+        each of them. For each text: its receipt, its refusal, MISSED_SLOT or None; and the
         seconds since the call started when that was known."""
         ...

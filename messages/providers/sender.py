@@ -30,7 +30,13 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from messages.providers.base import OutgoingSms, SendReceipt, SentRecord
+from messages.providers.base import (
+    MISSED_SLOT,
+    MissedSlot,
+    OutgoingSms,
+    SendReceipt,
+    SentRecord,
+)
 from messages.providers.twilio import TIMEOUT_S, TwilioProvider
 from nudge.errors import ProviderError
 
@@ -56,18 +62,27 @@ class SenderProcess:
         self._child()
 
     def send(self, sms: OutgoingSms) -> SendReceipt:
-        [(outcome, _after)] = self.send_many([sms], None, None)
+        [(outcome, _after)] = self.send_many([sms], None, None, None)
         if isinstance(outcome, ProviderError):
             raise outcome
-        assert outcome is not None  # not attempted only when over a budget, and there is none
+        assert isinstance(outcome, SendReceipt)  # with no limits, nothing is skipped
         return outcome
 
     def send_many(
-        self, texts: list[OutgoingSms], waits: list[float] | None, budget: float | None
-    ) -> list[tuple[SendReceipt | ProviderError | None, float]]:
+        self,
+        texts: list[OutgoingSms],
+        waits: list[float] | None,
+        budget: float | None,
+        late: float | None,
+    ) -> list[tuple[SendReceipt | ProviderError | MissedSlot | None, float]]:
         """Hand the child the whole group; read one reply per text as each is sent."""
-        request = {"texts": [asdict(t) for t in texts], "waits": waits, "budget": budget}
-        outcomes: list[tuple[SendReceipt | ProviderError | None, float]] = []
+        request = {
+            "texts": [asdict(t) for t in texts],
+            "waits": waits,
+            "budget": budget,
+            "late": late,
+        }
+        outcomes: list[tuple[SendReceipt | ProviderError | MissedSlot | None, float]] = []
         with self.lock:
             started = time.monotonic()
             child = self._child()
@@ -146,7 +161,7 @@ def _close_pipes(child: subprocess.Popen[str]) -> None:
                 pass  # a broken pipe to a dead child: nothing is left to flush
 
 
-def _outcome(reply: dict[str, Any]) -> SendReceipt | ProviderError | None:
+def _outcome(reply: dict[str, Any]) -> SendReceipt | ProviderError | MissedSlot | None:
     if "error" in reply:
         error = reply["error"]
         return ProviderError(
@@ -157,6 +172,8 @@ def _outcome(reply: dict[str, Any]) -> SendReceipt | ProviderError | None:
         )
     if reply.get("skipped"):
         return None
+    if reply.get("missed"):
+        return MISSED_SLOT
     return SendReceipt(reply["provider_id"], reply["status"])
 
 
@@ -179,21 +196,30 @@ def serve() -> None:
         started = time.monotonic()
         waits = request["waits"] or [0.0] * len(request["texts"])
         for text, wait in zip(request["texts"], waits, strict=True):
-            reply = _send_one(provider, OutgoingSms(**text), started, wait, request["budget"])
+            limits = request["budget"], request["late"]
+            reply = _send_one(provider, OutgoingSms(**text), started, wait, *limits)
             reply["after"] = time.monotonic() - started
             sys.stdout.write(json.dumps(reply) + "\n")
             sys.stdout.flush()
 
 
 def _send_one(
-    provider: TwilioProvider, sms: OutgoingSms, started: float, wait: float, budget: float | None
+    provider: TwilioProvider,
+    sms: OutgoingSms,
+    started: float,
+    wait: float,
+    budget: float | None,
+    late: float | None,
 ) -> dict[str, Any]:
-    """One text at its time, unless the group's time is up (then it is handed back)."""
+    """One text at its time; not if the group's time is up (handed back to the queue) or its
+    time went by more than `late` ago (to get a new slot)."""
     if budget is not None and time.monotonic() - started > budget:
         return {"skipped": True}
     delay = started + wait - time.monotonic()
     if delay > 0:
         time.sleep(delay)
+    elif late is not None and -delay > late:
+        return {"missed": True}
     try:
         receipt = provider.send(sms)
     except ProviderError as error:

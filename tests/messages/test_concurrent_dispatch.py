@@ -12,13 +12,14 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Interval, type_coerce, update
 from sqlmodel import Session, func, select
 
 from experiments.enrol import enrol_file
 from messages.outbox import after_enrolment
 from nudge.clock import FixedClock
 from nudge.db import make_engine, upgrade
-from nudge.models import Message
+from nudge.models import Hearing, Message
 from tests.conftest import (
     EXAMPLE,
     PINNED,
@@ -130,3 +131,70 @@ def _accepted(fake: FakeTwilioServer) -> list[int]:
     with fake.state.lock:
         callbacks = [m["_status_callback"] for m in fake.state.messages]
     return [int(callback.rsplit("=", 1)[1]) for callback in callbacks]
+
+
+RATE = 400  # texts a second for the trial, across all its workers
+
+
+def test_four_workers_send_20000_texts_once_each_never_faster_than_the_trials_rate(
+    tmp_path: Path,
+) -> None:
+    """In real time (the throttle waits on the wall clock), four workers with their Twilio
+    clients share 20,000 texts: each sent once, each worker sending some, and in no one-second
+    window (by Twilio's own clock of acceptance) more than the trial's max_per_second."""
+    server = postgres_server_or_fail()
+    url = create_postgres_database(server)
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        with Session(engine) as session:
+            definition = fast_example(tmp_path, EXAMPLE, per_second=RATE)
+            due = set(enrol_due_texts(session, FixedClock(PINNED), definition, 30_000, FIRST_DUE))
+            _due_now(session, FIRST_DUE)
+        engine.dispose()
+        assert len(due) >= 20_000
+        with FakeTwilioServer(FakeTwilioState()) as fake:
+            env = {**os.environ, **nudge_env(fake.url), "NUDGE_DATABASE_URL": url}
+            env.pop("NUDGE_NOW", None)  # the system clock: pacing really waits
+            command = [sys.executable, "-m", "nudge", "dispatch"]
+            workers = [
+                subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE)
+                for _ in range(4)
+            ]
+            outputs = [w.communicate(timeout=900)[0].decode() for w in workers]
+            with fake.state.lock:
+                times = sorted(m["_accepted"][0] for m in fake.state.messages)
+            sends = Counter(_accepted(fake))
+        assert [w.returncode for w in workers] == [0] * 4, outputs
+        assert set(sends) == due and max(sends.values()) == 1, "a text lost or sent twice"
+        shares = [int(out.split(",")[0].removeprefix("sent ")) for out in outputs]
+        assert sum(shares) == len(due) and min(shares) > 0, outputs
+        assert _peak(times) <= RATE
+        assert len(times) / (times[-1] - times[0]) > RATE * 0.7  # and they kept up the pace
+    finally:
+        drop_postgres_database(server, url)
+
+
+def _due_now(session: Session, planned_for: datetime) -> None:
+    """Move the trial's hearings and texts in time so that what was due at `planned_for` is
+    due now by the wall clock: the workers run on the system clock."""
+    shift = type_coerce(datetime.now(UTC) - planned_for, Interval())
+    session.execute(update(Hearing).values(starts_at=Hearing.starts_at + shift))
+    session.execute(
+        update(Message).values(
+            due_at=Message.due_at + shift,
+            next_attempt_at=Message.next_attempt_at + shift,
+            expires_at=Message.expires_at + shift,
+        )
+    )
+    session.commit()
+
+
+def _peak(times: list[float]) -> int:
+    """The most acceptances in any window [t, t + 1)."""
+    most, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most

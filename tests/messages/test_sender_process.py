@@ -66,7 +66,7 @@ def test_each_text_gets_its_own_receipt_or_its_own_refusal(
     fake: FakeTwilioServer, sender: SenderProcess
 ) -> None:
     fake.state.reject("+447700900002", "21610")
-    outcomes = sender.send_many([outgoing(1), outgoing(2), outgoing(3)], None, None)
+    outcomes = sender.send_many([outgoing(1), outgoing(2), outgoing(3)], None, None, None)
     first, second, third = (outcome for outcome, _after in outcomes)
     assert isinstance(first, SendReceipt) and first.provider_id.startswith("SM")
     assert isinstance(second, ProviderError) and second.code == "21610"
@@ -81,18 +81,34 @@ def test_each_text_gets_its_own_receipt_or_its_own_refusal(
 def test_in_real_time_the_child_waits_for_each_slot_and_stops_when_time_is_up(
     fake: FakeTwilioServer, sender: SenderProcess
 ) -> None:
-    outcomes = sender.send_many([outgoing(1), outgoing(2)], [0.0, 0.3], None)
+    outcomes = sender.send_many([outgoing(1), outgoing(2)], [0.0, 0.3], None, None)
     assert all(isinstance(o, SendReceipt) for o, _after in outcomes)
     assert outcomes[1][1] >= 0.3  # not before its slot
 
     fake.state.faults.delay = 0.2  # a slow provider: the group's time runs out
-    outcomes = sender.send_many([outgoing(3), outgoing(4), outgoing(5)], [0.0, 0.0, 0.0], 0.3)
+    outcomes = sender.send_many([outgoing(3), outgoing(4), outgoing(5)], [0.0, 0.0, 0.0], 0.3, None)
     assert [type(o).__name__ for o, _after in outcomes] == [
         "SendReceipt",
         "SendReceipt",
         "NoneType",
     ]
     assert accepted(fake)[-2:] == ["+447700900003", "+447700900004"]
+
+
+def test_a_text_that_cannot_go_within_its_lateness_limit_is_handed_back_for_a_new_slot(
+    fake: FakeTwilioServer, sender: SenderProcess
+) -> None:
+    fake.state.faults.delay = 0.2  # each send takes 0.2 s: the next two slots go by meanwhile
+    texts = [outgoing(1), outgoing(2), outgoing(3), outgoing(4)]
+    outcomes = sender.send_many(texts, [0.0, 0.05, 0.1, 0.5], None, 0.05)
+    assert [type(o).__name__ for o, _after in outcomes] == [
+        "SendReceipt",
+        "MissedSlot",
+        "MissedSlot",
+        "SendReceipt",
+    ]
+    assert outcomes[3][1] >= 0.5  # the later one still waited for its own slot
+    assert accepted(fake) == ["+447700900001", "+447700900004"]
 
 
 def test_a_child_that_dies_mid_group_leaves_that_text_unsure_and_the_rest_unsent(
@@ -102,7 +118,9 @@ def test_a_child_that_dies_mid_group_leaves_that_text_unsure_and_the_rest_unsent
     child = sender.child.pid
     results: list[object] = []
     texts, waits = [outgoing(n) for n in range(1, 5)], [0.0, 2.0, 2.0, 2.0]
-    sending = threading.Thread(target=lambda: results.extend(sender.send_many(texts, waits, None)))
+    sending = threading.Thread(
+        target=lambda: results.extend(sender.send_many(texts, waits, None, None))
+    )
     sending.start()
     deadline = time.monotonic() + 30
     while not accepted(fake):
