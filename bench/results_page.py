@@ -136,12 +136,12 @@ async def load(port: int, path: str, cookie: str, clients: int, seconds: float) 
     return latencies
 
 
-def server_times(log: Path, path: str) -> list[float]:
-    """Seconds per request as gunicorn logged them (%D is microseconds)."""
+def server_times(log: Path, path: str, answered: tuple[str, ...] = ("200",)) -> list[float]:
+    """Seconds per answered request as gunicorn logged them (%D is microseconds)."""
     times = []
     for line in log.read_text().splitlines():
         logged_path, status, micros = line.split()
-        if logged_path == path and status == "200":
+        if logged_path == path and status in answered:
             times.append(int(micros) / 1e6)
     return times
 
@@ -151,13 +151,16 @@ def quantiles(values: list[float]) -> tuple[float, float, float]:
     return cuts[49], cuts[94], cuts[98]
 
 
-def report(name: str, latencies: list[float], served: list[float], seconds: float) -> None:
+def report(
+    name: str, latencies: list[float], served: list[float], seconds: float, width: int = 14
+) -> None:
     p50, p95, p99 = quantiles(latencies)
     s50, s95, s99 = quantiles(served)
     print(
-        f"{name:<14} {len(latencies) / seconds:8.1f} req/s   client p50/p95/p99 "
+        f"{name:<{width}} {len(latencies) / seconds:8.1f} req/s   client p50/p95/p99 "
         f"{1000 * p50:6.1f} {1000 * p95:6.1f} {1000 * p99:6.1f} ms   server "
-        f"{1000 * s50:6.1f} {1000 * s95:6.1f} {1000 * s99:6.1f} ms"
+        f"{1000 * s50:6.1f} {1000 * s95:6.1f} {1000 * s99:6.1f} ms",
+        flush=True,
     )
 
 

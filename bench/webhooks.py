@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from results_page import free_port, quantiles  # noqa: E402
+import results_page  # noqa: E402
+from results_page import free_port  # noqa: E402
 from sqlalchemy import update  # noqa: E402
 from sqlmodel import Session, col, select  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
@@ -169,24 +170,11 @@ def gunicorn(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
 
 
 def server_times(log: Path, path: str) -> list[float]:
-    """Seconds per answered request to `path` as gunicorn logged them (%D: microseconds)."""
-    times = []
-    for line in log.read_text().splitlines():
-        logged_path, status, micros = line.split()
-        if logged_path == path and status in ("200", "204"):
-            times.append(int(micros) / 1e6)
-    return times
+    return results_page.server_times(log, path, ("200", "204"))  # a callback answers 204
 
 
 def report(name: str, latencies: list[float], served: list[float], seconds: float) -> None:
-    p50, p95, p99 = quantiles(latencies)
-    s50, s95, s99 = quantiles(served)
-    print(
-        f"{name:<30} {len(latencies) / seconds:8.1f} req/s   client p50/p95/p99 "
-        f"{1000 * p50:6.1f} {1000 * p95:6.1f} {1000 * p99:6.1f} ms   server "
-        f"{1000 * s50:6.1f} {1000 * s95:6.1f} {1000 * s99:6.1f} ms",
-        flush=True,
-    )
+    results_page.report(name, latencies, served, seconds, width=30)
 
 
 def main() -> None:

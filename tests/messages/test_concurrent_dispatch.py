@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -92,45 +94,21 @@ def test_two_workers_on_postgresql_never_send_the_same_message(tmp_path: Path) -
 def test_two_workers_share_the_texts_through_twilio_and_send_each_once(tmp_path: Path) -> None:
     """Twilio answering in 30 ms (it takes longer from the UK): the second worker, started once
     the first is sending, finds texts left, and takes its share without touching the first's."""
-    server = postgres_server_or_fail()
-    url = create_postgres_database(server)
-    try:
-        engine = make_engine(url)
-        upgrade(engine)
-        with Session(engine) as session:
-            definition = fast_example(tmp_path, EXAMPLE)
-            due = set(enrol_due_texts(session, FixedClock(PINNED), definition, 450, FIRST_DUE))
-        engine.dispose()
-        with FakeTwilioServer(FakeTwilioState(now=lambda: FIRST_DUE)) as fake:
-            fake.state.faults.delay = 0.03
-            env = {
-                **os.environ,
-                **nudge_env(fake.url),
-                "NUDGE_DATABASE_URL": url,
-                "NUDGE_NOW": FIRST_DUE.isoformat(),
-            }
-            command = [sys.executable, "-m", "nudge", "dispatch"]
-            first = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE)
-            deadline = time.monotonic() + 240  # a loaded machine starts Python slowly
-            while not _accepted(fake) and first.poll() is None:
-                assert time.monotonic() < deadline, "the first worker never got going"
-                time.sleep(0.01)
-            second = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE)
-            outputs = [w.communicate(timeout=600)[0].decode() for w in (first, second)]
-            sends = Counter(_accepted(fake))
-        assert [first.returncode, second.returncode] == [0, 0], outputs
-        assert set(sends) == due and max(sends.values()) == 1
-        shares = [int(out.split(",")[0].removeprefix("sent ")) for out in outputs]
-        assert sum(shares) == len(due) and min(shares) > 0, outputs
-    finally:
-        drop_postgres_database(server, url)
-
-
-def _accepted(fake: FakeTwilioServer) -> list[int]:
-    """Our message ids of the texts the fake accepted (from each one's StatusCallback)."""
-    with fake.state.lock:
-        callbacks = [m["_status_callback"] for m in fake.state.messages]
-    return [int(callback.rsplit("=", 1)[1]) for callback in callbacks]
+    fake_twilio = FakeTwilioServer(FakeTwilioState(now=lambda: FIRST_DUE))
+    with _texts_due(tmp_path, 450) as (url, due), fake_twilio as fake:
+        fake.state.faults.delay = 0.03
+        env = {**_worker_env(fake, url), "NUDGE_NOW": FIRST_DUE.isoformat()}
+        first = subprocess.Popen(DISPATCH, env=env, cwd=ROOT, stdout=subprocess.PIPE)
+        deadline = time.monotonic() + 240  # a loaded machine starts Python slowly
+        while not _accepted(fake) and first.poll() is None:
+            assert time.monotonic() < deadline, "the first worker never got going"
+            time.sleep(0.01)
+        second = subprocess.Popen(DISPATCH, env=env, cwd=ROOT, stdout=subprocess.PIPE)
+        outputs = [w.communicate(timeout=600)[0].decode() for w in (first, second)]
+        sends = Counter(_accepted(fake))
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    assert set(sends) == due and max(sends.values()) == 1
+    _each_took_a_share(outputs, len(due))
 
 
 RATE = 400  # texts a second for the trial, across all its workers
@@ -142,37 +120,64 @@ def test_four_workers_send_20000_texts_once_each_never_faster_than_the_trials_ra
     """In real time (the throttle waits on the wall clock), four workers with their Twilio
     clients share 20,000 texts: each sent once, each worker sending some, and in no one-second
     window (by Twilio's own clock of acceptance) more than the trial's max_per_second."""
+    texts = _texts_due(tmp_path, 30_000, per_second=RATE, due_now=True)
+    with texts as (url, due), FakeTwilioServer(FakeTwilioState()) as fake:
+        assert len(due) >= 20_000
+        env = _worker_env(fake, url)
+        env.pop("NUDGE_NOW", None)  # the system clock: pacing really waits
+        workers = [
+            subprocess.Popen(DISPATCH, env=env, cwd=ROOT, stdout=subprocess.PIPE) for _ in range(4)
+        ]
+        outputs = [w.communicate(timeout=900)[0].decode() for w in workers]
+        with fake.state.lock:
+            times = sorted(m["_accepted"][0] for m in fake.state.messages)
+        sends = Counter(_accepted(fake))
+    assert [w.returncode for w in workers] == [0] * 4, outputs
+    assert set(sends) == due and max(sends.values()) == 1, "a text lost or sent twice"
+    _each_took_a_share(outputs, len(due))
+    assert _peak(times) <= RATE
+    assert len(times) / (times[-1] - times[0]) > RATE * 0.7  # and they kept up the pace
+
+
+DISPATCH = [sys.executable, "-m", "nudge", "dispatch"]
+
+
+@contextmanager
+def _texts_due(
+    tmp_path: Path, people: int, *, per_second: int = 1000, due_now: bool = False
+) -> Iterator[tuple[str, set[int]]]:
+    """A fresh PostgreSQL database with the example trial and `people` enrolled; the ids of
+    the texts due at FIRST_DUE (or, with `due_now`, moved to be due now by the wall clock)."""
     server = postgres_server_or_fail()
     url = create_postgres_database(server)
     try:
         engine = make_engine(url)
         upgrade(engine)
         with Session(engine) as session:
-            definition = fast_example(tmp_path, EXAMPLE, per_second=RATE)
-            due = set(enrol_due_texts(session, FixedClock(PINNED), definition, 30_000, FIRST_DUE))
-            _due_now(session, FIRST_DUE)
+            definition = fast_example(tmp_path, EXAMPLE, per_second=per_second)
+            due = set(enrol_due_texts(session, FixedClock(PINNED), definition, people, FIRST_DUE))
+            if due_now:
+                _due_now(session, FIRST_DUE)
         engine.dispose()
-        assert len(due) >= 20_000
-        with FakeTwilioServer(FakeTwilioState()) as fake:
-            env = {**os.environ, **nudge_env(fake.url), "NUDGE_DATABASE_URL": url}
-            env.pop("NUDGE_NOW", None)  # the system clock: pacing really waits
-            command = [sys.executable, "-m", "nudge", "dispatch"]
-            workers = [
-                subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE)
-                for _ in range(4)
-            ]
-            outputs = [w.communicate(timeout=900)[0].decode() for w in workers]
-            with fake.state.lock:
-                times = sorted(m["_accepted"][0] for m in fake.state.messages)
-            sends = Counter(_accepted(fake))
-        assert [w.returncode for w in workers] == [0] * 4, outputs
-        assert set(sends) == due and max(sends.values()) == 1, "a text lost or sent twice"
-        shares = [int(out.split(",")[0].removeprefix("sent ")) for out in outputs]
-        assert sum(shares) == len(due) and min(shares) > 0, outputs
-        assert _peak(times) <= RATE
-        assert len(times) / (times[-1] - times[0]) > RATE * 0.7  # and they kept up the pace
+        yield url, due
     finally:
         drop_postgres_database(server, url)
+
+
+def _worker_env(fake: FakeTwilioServer, url: str) -> dict[str, str]:
+    return {**os.environ, **nudge_env(fake.url), "NUDGE_DATABASE_URL": url}
+
+
+def _each_took_a_share(outputs: list[str], due: int) -> None:
+    shares = [int(out.split(",")[0].removeprefix("sent ")) for out in outputs]
+    assert sum(shares) == due and min(shares) > 0, outputs
+
+
+def _accepted(fake: FakeTwilioServer) -> list[int]:
+    """Our message ids of the texts the fake accepted (from each one's StatusCallback)."""
+    with fake.state.lock:
+        callbacks = [m["_status_callback"] for m in fake.state.messages]
+    return [int(callback.rsplit("=", 1)[1]) for callback in callbacks]
 
 
 def _due_now(session: Session, planned_for: datetime) -> None:
