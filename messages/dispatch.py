@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Table, bindparam, case, func, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from messages.providers.base import BatchSender, MissedSlot, SendReceipt, SmsProvider
@@ -204,16 +205,45 @@ def _stage(
             else:
                 ready.append((message, prepared))
         slots = _reserve(session, ready, now)
-        for message, (_sms, segments, cost, _rate) in ready:
-            message.status, message.attempts = "sending", message.attempts + 1
-            message.segments, message.cost, message.updated_at = segments, cost, now
-            message.lease_until = now + LEASE
-            _event(session, message, "sending", now)
+        _mark_sending(session, ready, now)
         _commit(session)  # on record before the provider is asked: a crash leaves "sending"
     except BaseException:
         session.close()
         raise
     return _Staged(session, now, ready, slots)
+
+
+def _mark_sending(session: Session, ready: list[tuple[Message, Prepared]], now: datetime) -> None:
+    """The whole group as `sending`, with each text's segments and cost, in one statement."""
+    if not ready:
+        return
+    ids = [message.id for message, _prepared in ready]
+    segments = {message.id: prepared[1] for message, prepared in ready}
+    costs = {message.id: prepared[2] for message, prepared in ready}
+    session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id.in_(ids))
+        .values(
+            status="sending",
+            attempts=MESSAGES.c.attempts + 1,
+            segments=case(segments, value=MESSAGES.c.id),
+            cost=case(costs, value=MESSAGES.c.id),
+            updated_at=now,
+            lease_until=now + LEASE,
+        )
+    )
+    for message, (_sms, segment_count, cost, _rate) in ready:
+        # What the statement wrote, as if just read back: nothing left for the ORM to flush.
+        for name, value in (
+            ("status", "sending"),
+            ("attempts", message.attempts + 1),
+            ("segments", segment_count),
+            ("cost", cost),
+            ("updated_at", now),
+            ("lease_until", now + LEASE),
+        ):
+            set_committed_value(message, name, value)
+        _event(session, message, "sending", now)
 
 
 def _send_staged(
