@@ -8,10 +8,12 @@ send, one text at a time, and records what the child says happened.
 
 The child is started with the worker and dies with it: on Linux the kernel kills it the moment
 its parent dies (PR_SET_PDEATHSIG), so a worker killed mid-send never leaves a child that sends
-after recovery has looked; elsewhere it stops when its input closes. A child that dies during a
-send makes that send ambiguous (recovery reconciles it with Twilio), and the next send starts
-a new child. Requests and replies are one JSON object a line on the child's stdin and stdout;
-nothing it writes to stderr names a number or a text.
+after recovery has looked; elsewhere it stops when its input closes. The child reports its
+outcomes together, before each wait for a slot and at the end of the group (one wake-up of the
+worker instead of one a text). A child that dies leaves the texts it had not reported
+ambiguous: recovery reconciles them with Twilio's records. The next send starts a new child.
+Requests and replies are one JSON object a line on the child's stdin and stdout; nothing it
+writes to stderr names a number or a text.
 
     python -m messages.providers.sender   (started by SenderProcess, never by hand)
 """
@@ -98,12 +100,12 @@ class SenderProcess:
                     outcomes.append((_outcome(reply), reply["after"]))
             except (BrokenPipeError, OSError):
                 pass
-            if len(outcomes) < len(texts):  # the child died: it may have sent the next one
+            if len(outcomes) < len(texts):  # the child died: any unreported text may have gone
                 self._discard()
                 after = time.monotonic() - started
                 died = "the sending process stopped during a send"
-                outcomes.append((ProviderError(died, transient=True, ambiguous=True), after))
-                outcomes.extend((None, after) for _ in texts[len(outcomes) :])
+                unsure = ProviderError(died, transient=True, ambiguous=True)
+                outcomes.extend((unsure, after) for _ in texts[len(outcomes) :])
         return outcomes
 
     def find_sent(self, to: str, since: datetime) -> list[SentRecord]:
@@ -195,12 +197,23 @@ def serve() -> None:
         request = json.loads(line)
         started = time.monotonic()
         waits = request["waits"] or [0.0] * len(request["texts"])
+        replies: list[str] = []
         for text, wait in zip(request["texts"], waits, strict=True):
+            if started + wait > time.monotonic():
+                _report(replies)  # before waiting: the worker knows all that went so far
             limits = request["budget"], request["late"]
             reply = _send_one(provider, OutgoingSms(**text), started, wait, *limits)
             reply["after"] = time.monotonic() - started
-            sys.stdout.write(json.dumps(reply) + "\n")
-            sys.stdout.flush()
+            replies.append(json.dumps(reply) + "\n")
+        _report(replies)
+
+
+def _report(replies: list[str]) -> None:
+    """Write the replies not yet written, in one go (the worker wakes once for them)."""
+    if replies:
+        sys.stdout.write("".join(replies))
+        sys.stdout.flush()
+        replies.clear()
 
 
 def _send_one(
