@@ -322,7 +322,8 @@ def _in_real_time(staged: _Staged, engine: Engine, clock: Clock, provider: Batch
         budget = (LEASE / 2 - (start - staged.now)).total_seconds()
         if budget <= 0:
             break  # a slow provider: what is left goes back to the queue
-        waits = [max(0.0, (slots[i] - start).total_seconds()) for i in waiting]
+        # A slot already gone by is passed as a negative wait, so its lateness counts too.
+        waits = [(slots[i] - start).total_seconds() for i in waiting]
         timed = provider.send_many([texts[i] for i in waiting], waits, budget, LATE_S)
         missed = []
         for i, (outcome, after) in zip(waiting, timed, strict=True):

@@ -73,7 +73,8 @@ class BatchSender(Protocol):
         late: float | None,
     ) -> list[tuple[SendReceipt | ProviderError | MissedSlot | None, float]]:
         """Send each text in turn: text i no sooner than `waits[i]` seconds after the call
-        starts, and not once more than `late` seconds after that (MISSED_SLOT); none once
+        starts (a negative wait: a slot already gone by), and not once more than `late`
+        seconds after that (MISSED_SLOT); none once
         `budget` seconds have passed (None). Without waits, budget or late: straight away,
         each of them. For each text: its receipt, its refusal, MISSED_SLOT or None; and the
         seconds since the call started when that was known."""

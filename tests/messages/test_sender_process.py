@@ -111,6 +111,14 @@ def test_a_text_that_cannot_go_within_its_lateness_limit_is_handed_back_for_a_ne
     assert accepted(fake) == ["+447700900001", "+447700900004"]
 
 
+def test_a_slot_that_went_by_before_the_group_arrived_counts_as_missed(
+    fake: FakeTwilioServer, sender: SenderProcess
+) -> None:
+    outcomes = sender.send_many([outgoing(1), outgoing(2)], [-0.2, -0.01], None, 0.05)
+    assert [type(o).__name__ for o, _after in outcomes] == ["MissedSlot", "SendReceipt"]
+    assert accepted(fake) == ["+447700900002"]
+
+
 def test_a_child_that_dies_mid_group_leaves_what_it_had_not_reported_to_recovery(
     fake: FakeTwilioServer, sender: SenderProcess
 ) -> None:
