@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,19 @@ def create_postgres_database(server: str) -> str:
     return f"{server}/{name}"
 
 
+@contextmanager
+def migrated_postgres_database(server: str) -> Iterator[str]:
+    """A fresh PostgreSQL database with every migration applied, dropped afterwards."""
+    url = create_postgres_database(server)
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+    finally:
+        drop_postgres_database(server, url)
+
+
 def drop_postgres_database(server: str, url: str) -> None:
     name = url.rsplit("/", 1)[1]
     admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
@@ -76,13 +90,8 @@ def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         engine.dispose()
         yield str(path)
         return
-    server = under_test.rsplit("/", 1)[0]
-    url = create_postgres_database(server)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    drop_postgres_database(server, url)
+    with migrated_postgres_database(under_test.rsplit("/", 1)[0]) as url:
+        yield url
 
 
 @pytest.fixture

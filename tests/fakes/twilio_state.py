@@ -228,6 +228,11 @@ class FakeTwilioState:
     def _uri(self, sid: str, tail: str) -> str:
         return f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}{tail}"
 
+    def our_message_ids(self) -> list[int]:
+        """Nudge's message id of each text accepted, in order (from its StatusCallback's ?m=)."""
+        with self.lock:
+            return [int(m["_status_callback"].rsplit("=", 1)[1]) for m in self.messages]
+
     def snapshot(self, messages: bool = True) -> dict[str, Any]:
         """Counts (and accepted messages, or when and over which connection each came)."""
         with self.lock:

@@ -28,10 +28,10 @@ from messages.outbox import MESSAGE_COLUMNS
 from nudge.bulk import insert_rows
 from nudge.clock import FixedClock
 from nudge.config import DEVELOPMENT_SECRET, load_settings
-from nudge.db import make_engine, upgrade
+from nudge.db import make_engine
 from nudge.models import Hearing, Message, MessageEvent, OptOut, Participant
 from nudge.web import create_app
-from tests.conftest import _under_test_url, create_postgres_database, drop_postgres_database
+from tests.conftest import _under_test_url, migrated_postgres_database
 from tests.factories import launch, person, write_people
 
 PUBLIC = "https://nudge.example"
@@ -109,13 +109,8 @@ def fresh_db_url(_migrated_template: str, tmp_path: Path) -> Iterator[str]:
         shutil.copy(_migrated_template, path)
         yield f"sqlite:///{path}"
         return
-    server = _migrated_template.rsplit("/", 1)[0]
-    url = create_postgres_database(server)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    drop_postgres_database(server, url)
+    with migrated_postgres_database(_migrated_template.rsplit("/", 1)[0]) as url:
+        yield url
 
 
 def build(db_url: str, example_dir: Path, tmp_path: Path, planned: list[Planned]) -> None:

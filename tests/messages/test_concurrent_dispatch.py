@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -15,22 +14,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Interval, type_coerce, update
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 
-from experiments.enrol import enrol_file
-from messages.outbox import after_enrolment
 from nudge.clock import FixedClock
-from nudge.db import make_engine, upgrade
+from nudge.db import make_engine
 from nudge.models import Hearing, Message
 from tests.conftest import (
     EXAMPLE,
     PINNED,
     ROOT,
-    create_postgres_database,
-    drop_postgres_database,
+    migrated_postgres_database,
     postgres_server_or_fail,
 )
-from tests.factories import enrol_due_texts, fast_example, launch, person, write_people
+from tests.factories import enrol_due_texts, fast_example
 from tests.fakes.twilio_server import FakeTwilioServer, nudge_env
 from tests.fakes.twilio_state import FakeTwilioState
 
@@ -38,29 +34,7 @@ FIRST_DUE = datetime(2027, 2, 25, 18, tzinfo=UTC)
 
 
 def test_two_workers_on_postgresql_never_send_the_same_message(tmp_path: Path) -> None:
-    server = postgres_server_or_fail()
-    url = create_postgres_database(server)
-    try:
-        engine = make_engine(url)
-        upgrade(engine)
-        clock = FixedClock(PINNED)
-        fast = tmp_path / "fast.yaml"  # the example, sending at up to 1000 a second
-        fast.write_text(EXAMPLE.read_text().replace("max_per_second: 10", "max_per_second: 1000"))
-        shutil.copytree(EXAMPLE.parent / "letters", tmp_path / "letters")
-        with Session(engine) as session:
-            launch(session, clock, fast)
-            people = write_people(
-                tmp_path / "p.csv", [person(i, case_ref=f"C{i}") for i in range(600)]
-            )
-            summary = enrol_file(session, clock, "witness-reminders-2027", people, "test")
-            after_enrolment(session, clock, "witness-reminders-2027", summary)
-            session.commit()
-            due = session.exec(
-                select(func.count())
-                .select_from(Message)
-                .where(Message.channel == "sms", Message.due_at <= FIRST_DUE)
-            ).one()
-        engine.dispose()
+    with _texts_due(tmp_path, 600) as (url, due):
         outbox = tmp_path / "outbox"
         env = {
             **os.environ,
@@ -70,25 +44,18 @@ def test_two_workers_on_postgresql_never_send_the_same_message(tmp_path: Path) -
         }
         workers = [
             subprocess.Popen(
-                [sys.executable, "-m", "nudge", "dispatch"],
-                env=env,
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                DISPATCH, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
             for _ in range(2)
         ]
         outputs = [w.communicate(timeout=600) for w in workers]
-        assert [w.returncode for w in workers] == [0, 0], outputs
-        lines = (outbox / "sms-2027-02-25.jsonl").read_text().splitlines()
-        sends = Counter(json.loads(line)["message_id"] for line in lines)
-        assert len(sends) == due > 100 and max(sends.values()) == 1
-        both = [out.decode() for out, _ in outputs]
-        assert all(text.startswith("sent ") for text in both)
-        # Which worker sends how many is a race here: the console is so fast that one worker
-        # can finish all 400 before the other has started. The next test makes them share.
-    finally:
-        drop_postgres_database(server, url)
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    lines = (outbox / "sms-2027-02-25.jsonl").read_text().splitlines()
+    sends = Counter(json.loads(line)["message_id"] for line in lines)
+    assert set(sends) == due and len(due) > 100 and max(sends.values()) == 1
+    assert all(out.decode().startswith("sent ") for out, _ in outputs)
+    # Which worker sends how many is a race here: the console is so fast that one worker can
+    # finish all 400 before the other has started. The next test makes them share.
 
 
 def test_two_workers_share_the_texts_through_twilio_and_send_each_once(tmp_path: Path) -> None:
@@ -100,12 +67,12 @@ def test_two_workers_share_the_texts_through_twilio_and_send_each_once(tmp_path:
         env = {**_worker_env(fake, url), "NUDGE_NOW": FIRST_DUE.isoformat()}
         first = subprocess.Popen(DISPATCH, env=env, cwd=ROOT, stdout=subprocess.PIPE)
         deadline = time.monotonic() + 240  # a loaded machine starts Python slowly
-        while not _accepted(fake) and first.poll() is None:
+        while not fake.state.our_message_ids() and first.poll() is None:
             assert time.monotonic() < deadline, "the first worker never got going"
             time.sleep(0.01)
         second = subprocess.Popen(DISPATCH, env=env, cwd=ROOT, stdout=subprocess.PIPE)
         outputs = [w.communicate(timeout=600)[0].decode() for w in (first, second)]
-        sends = Counter(_accepted(fake))
+        sends = Counter(fake.state.our_message_ids())
     assert [first.returncode, second.returncode] == [0, 0], outputs
     assert set(sends) == due and max(sends.values()) == 1
     _each_took_a_share(outputs, len(due))
@@ -131,7 +98,7 @@ def test_four_workers_send_20000_texts_once_each_never_faster_than_the_trials_ra
         outputs = [w.communicate(timeout=900)[0].decode() for w in workers]
         with fake.state.lock:
             times = sorted(m["_accepted"][0] for m in fake.state.messages)
-        sends = Counter(_accepted(fake))
+        sends = Counter(fake.state.our_message_ids())
     assert [w.returncode for w in workers] == [0] * 4, outputs
     assert set(sends) == due and max(sends.values()) == 1, "a text lost or sent twice"
     _each_took_a_share(outputs, len(due))
@@ -148,11 +115,8 @@ def _texts_due(
 ) -> Iterator[tuple[str, set[int]]]:
     """A fresh PostgreSQL database with the example trial and `people` enrolled; the ids of
     the texts due at FIRST_DUE (or, with `due_now`, moved to be due now by the wall clock)."""
-    server = postgres_server_or_fail()
-    url = create_postgres_database(server)
-    try:
+    with migrated_postgres_database(postgres_server_or_fail()) as url:
         engine = make_engine(url)
-        upgrade(engine)
         with Session(engine) as session:
             definition = fast_example(tmp_path, EXAMPLE, per_second=per_second)
             due = set(enrol_due_texts(session, FixedClock(PINNED), definition, people, FIRST_DUE))
@@ -160,8 +124,6 @@ def _texts_due(
                 _due_now(session, FIRST_DUE)
         engine.dispose()
         yield url, due
-    finally:
-        drop_postgres_database(server, url)
 
 
 def _worker_env(fake: FakeTwilioServer, url: str) -> dict[str, str]:
@@ -171,13 +133,6 @@ def _worker_env(fake: FakeTwilioServer, url: str) -> dict[str, str]:
 def _each_took_a_share(outputs: list[str], due: int) -> None:
     shares = [int(out.split(",")[0].removeprefix("sent ")) for out in outputs]
     assert sum(shares) == due and min(shares) > 0, outputs
-
-
-def _accepted(fake: FakeTwilioServer) -> list[int]:
-    """Our message ids of the texts the fake accepted (from each one's StatusCallback)."""
-    with fake.state.lock:
-        callbacks = [m["_status_callback"] for m in fake.state.messages]
-    return [int(callback.rsplit("=", 1)[1]) for callback in callbacks]
 
 
 def _due_now(session: Session, planned_for: datetime) -> None:

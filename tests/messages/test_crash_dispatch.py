@@ -65,9 +65,7 @@ class TwilioSink:
         self.env = nudge_env(fake.url)
 
     def sent(self) -> list[int]:
-        with self.fake.state.lock:
-            callbacks = [m["_status_callback"] for m in self.fake.state.messages]
-        return [int(url.rsplit("=", 1)[1]) for url in callbacks]
+        return self.fake.state.our_message_ids()
 
     def slow_down(self, slow: bool) -> None:
         self.fake.state.faults.delay = 0.01 if slow else 0.0  # so the kill lands mid-batch
