@@ -196,16 +196,22 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def live_app(db_url: str) -> Iterator[tuple[str, Any]]:
+def app(db_url: str) -> Iterator[Any]:
+    """The web app over the test database, on the pinned clock."""
+    from tests.web_helpers import make_app  # it imports this module
+
+    app = make_app(db_url)
+    yield app
+    app.extensions["nudge"]["engine"].dispose()
+
+
+@pytest.fixture
+def live_app(app: Any) -> Iterator[tuple[str, Any]]:
     """The real app served over HTTP on a loopback port, for the browser: (base URL, app)."""
     import threading
 
     from werkzeug.serving import make_server
 
-    from nudge.config import load_settings
-    from nudge.web import create_app
-
-    app = create_app(load_settings({"NUDGE_DATABASE_URL": db_url, "NUDGE_NOW": PINNED.isoformat()}))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -213,4 +219,3 @@ def live_app(db_url: str) -> Iterator[tuple[str, Any]]:
     server.shutdown()
     thread.join()
     server.server_close()
-    app.extensions["nudge"]["engine"].dispose()

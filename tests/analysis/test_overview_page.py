@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import io
 import re
-from collections.abc import Iterator
 
 import pdfplumber
 import pytest
@@ -17,20 +16,11 @@ from experiments.loader import LoadedTrial, load_trial_file
 from messages.preview import preview_arm
 from nudge.accounts import add_user
 from nudge.clock import FixedClock
-from nudge.config import load_settings
-from nudge.web import create_app
-from tests.conftest import EXAMPLE, PINNED
+from tests.conftest import EXAMPLE
 from tests.factories import launch
 from tests.nudge.test_web_access import PASSWORD, log_in
 
 TRIAL = "witness-reminders-2027"
-
-
-@pytest.fixture
-def app(db_url: str) -> Iterator[Flask]:
-    app = create_app(load_settings({"NUDGE_DATABASE_URL": db_url, "NUDGE_NOW": PINNED.isoformat()}))
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
 
 
 @pytest.fixture

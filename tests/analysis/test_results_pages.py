@@ -6,7 +6,6 @@ import csv
 import html
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,6 @@ from analysis.report import report_json
 from analysis.text import comparison_sentence
 from nudge.accounts import add_user
 from nudge.clock import FixedClock
-from nudge.config import load_settings
-from nudge.web import create_app
-from tests.conftest import PINNED
 from tests.nudge.test_web_access import PASSWORD, log_in
 from tests.trial_factories import TRIAL, SeededTrial, seed_trial
 
@@ -38,13 +34,6 @@ ROUTES = (
 # What the seeded people's rows hold: names, numbers, addresses, references.
 PERSONAL = ("McTestface", "07700 900001", "+447700900001", "1 Example Street", "P00001", "C00001")
 COUNT_MEASURES = {"n", "events", "units", "randomised", "assessed", "ineligible"}
-
-
-@pytest.fixture
-def app(db_url: str) -> Iterator[Flask]:
-    app = create_app(load_settings({"NUDGE_DATABASE_URL": db_url, "NUDGE_NOW": PINNED.isoformat()}))
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,19 +11,11 @@ from sqlmodel import Session
 
 from nudge.accounts import MAX_SOURCE_FAILURES, add_user
 from nudge.clock import FixedClock
-from nudge.config import load_settings
-from nudge.web import create_app
 from nudge.web.access import allowed_roles
-from tests.conftest import PINNED, Cli
+from tests.conftest import Cli
+from tests.web_helpers import csrf_token
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def app(db_url: str) -> Iterator[Flask]:
-    app = create_app(load_settings({"NUDGE_DATABASE_URL": db_url, "NUDGE_NOW": PINNED.isoformat()}))
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
 
 
 @pytest.fixture
@@ -39,16 +29,9 @@ def people(session: Session, clock: FixedClock) -> None:
     session.commit()
 
 
-def csrf(client: FlaskClient, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
-    assert match, page
-    return match.group(1)
-
-
 def log_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
     return client.post(
-        "/login", data={"email": email, "password": password, "csrf_token": csrf(client)}
+        "/login", data={"email": email, "password": password, "csrf_token": csrf_token(client)}
     )
 
 
@@ -123,7 +106,7 @@ def test_logging_in_starts_a_fresh_session(app: Flask, people: None) -> None:
 
 def test_after_login_only_a_local_path_is_followed(app: Flask, people: None) -> None:
     client = app.test_client()
-    token = csrf(client)
+    token = csrf_token(client)
     response = client.post(
         "/login?next=//evil.example/x",
         data={"email": "rita@example.org", "password": PASSWORD, "csrf_token": token},

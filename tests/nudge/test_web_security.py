@@ -20,12 +20,12 @@ from nudge.web import create_app
 from nudge.web.access import WEBHOOK, allowed_roles
 from tests.conftest import PINNED
 from tests.factories import row_counts
-from tests.nudge.test_web_access import app, log_in, people  # noqa: F401  (fixtures)
+from tests.nudge.test_web_access import log_in, people  # noqa: F401  (a fixture)
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 
 
-def state_changing_routes(app: Flask) -> list[tuple[str, str]]:  # noqa: F811
+def state_changing_routes(app: Flask) -> list[tuple[str, str]]:
     """(method, path) of every route that changes state, except the signed webhooks."""
     routes = []
     for rule in app.url_map.iter_rules():
@@ -44,7 +44,7 @@ def session_cookie(client: FlaskClient) -> str | None:
     return cookie.value if cookie else None
 
 
-def assert_a_stranger_with(app: Flask, cookie: str) -> None:  # noqa: F811
+def assert_a_stranger_with(app: Flask, cookie: str) -> None:
     """A fresh browser holding only this session cookie is sent to log in."""
     client = app.test_client()
     client.set_cookie("session", cookie)
@@ -52,13 +52,13 @@ def assert_a_stranger_with(app: Flask, cookie: str) -> None:  # noqa: F811
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
-def test_the_csrf_table_covers_login_and_logout(app: Flask) -> None:  # noqa: F811
+def test_the_csrf_table_covers_login_and_logout(app: Flask) -> None:
     assert {("POST", "/login"), ("POST", "/logout")} <= set(state_changing_routes(app))
 
 
 @pytest.mark.parametrize("role", ["researcher", "admin", "lead"])
 def test_every_state_changing_route_refuses_a_request_without_its_csrf_token(
-    app: Flask,  # noqa: F811
+    app: Flask,
     people: None,  # noqa: F811
     session: Session,
     role: str,
@@ -82,7 +82,7 @@ def test_every_state_changing_route_refuses_a_request_without_its_csrf_token(
 
 
 def test_a_session_cookie_planted_before_login_is_not_logged_in_afterwards(
-    app: Flask,  # noqa: F811
+    app: Flask,
     people: None,  # noqa: F811
 ) -> None:
     victim = app.test_client()
@@ -95,7 +95,7 @@ def test_a_session_cookie_planted_before_login_is_not_logged_in_afterwards(
 
 
 def test_after_logout_the_old_session_cookie_no_longer_works(
-    app: Flask,  # noqa: F811
+    app: Flask,
     people: None,  # noqa: F811
 ) -> None:
     client = app.test_client()
@@ -112,7 +112,7 @@ def test_after_logout_the_old_session_cookie_no_longer_works(
 
 
 def test_the_session_cookie_is_httponly_and_samesite(
-    app: Flask,  # noqa: F811
+    app: Flask,
     people: None,  # noqa: F811
 ) -> None:
     client = app.test_client()
@@ -160,7 +160,7 @@ def test_in_production_the_session_cookie_is_also_secure(
     ],
 )
 def test_every_response_carries_the_security_headers(
-    app: Flask,  # noqa: F811
+    app: Flask,
     method: str,
     path: str,
 ) -> None:
