@@ -270,10 +270,7 @@ def _send_staged(
             if in_flight.stop.is_set() or clock.now() - staged.now > LEASE / 2:
                 outcomes.append((None, clock.now()))  # stopping, or a slow provider
                 continue
-            _wait_until(clock, slots[index], sleep)
-            if clock.now() - slots[index] > LATE:
-                slots[index:] = _reslot(engine, staged.ready[index:], clock.now())
-                _wait_until(clock, slots[index], sleep)
+            _at_slot(engine, clock, sleep, staged.ready, slots, index)
             try:
                 outcomes.append((provider.send(sms), clock.now()))
             except ProviderError as error:
@@ -284,6 +281,22 @@ def _send_staged(
         outcomes.extend((None, clock.now()) for _ in staged.ready[len(outcomes) :])
         return outcomes, error
     return outcomes, None
+
+
+def _at_slot(
+    engine: Engine,
+    clock: Clock,
+    sleep: Sleeper | None,
+    ready: list[tuple[Message, Prepared]],
+    slots: list[datetime],
+    index: int,
+) -> None:
+    """Wait for text `index`'s slot; one missed by more than LATE is given a new slot, and so
+    are the texts after it in the group (`slots` is updated in place)."""
+    _wait_until(clock, slots[index], sleep)
+    if clock.now() - slots[index] > LATE:
+        slots[index:] = _reslot(engine, ready[index:], clock.now())
+        _wait_until(clock, slots[index], sleep)
 
 
 def _reslot(engine: Engine, ready: list[tuple[Message, Prepared]], now: datetime) -> list[datetime]:
@@ -347,10 +360,7 @@ def _in_simulated_time(
     for index in range(len(slots)):
         going.append(clock.now() - staged.now <= LEASE / 2)
         if going[-1]:
-            _wait_until(clock, slots[index], sleep)
-            if clock.now() - slots[index] > LATE:
-                slots[index:] = _reslot(engine, staged.ready[index:], clock.now())
-                _wait_until(clock, slots[index], sleep)
+            _at_slot(engine, clock, sleep, staged.ready, slots, index)
         stamps.append(clock.now())
     going_texts = [t for t, g in zip(texts, going, strict=True) if g]
     sent = iter(provider.send_many(going_texts, None, None, None))
