@@ -10,46 +10,138 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, case, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Float,
+    Integer,
+    String,
+    Table,
+    Update,
+    bindparam,
+    case,
+    column,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.types import TypeEngine
 from sqlmodel import Session, col
 
 from messages.providers.base import BatchSender, MissedSlot, SendReceipt, SmsProvider
 from messages.render import Prepared, RenderCache
 from messages.replies import opt_out
 from messages.throttle import LATE_S, reserve_slots, spacing
+from nudge.bulk import insert_rows
 from nudge.clock import Clock
 from nudge.errors import ProviderError
 from nudge.models import Hearing, Message, MessageEvent, OptOut, Participant
+from nudge.models.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
 EVENTS: Table = MessageEvent.__table__  # type: ignore[attr-defined]
 PENDING_EVENTS = "nudge.dispatch.events"
+EVENT_COLUMNS = ("message_id", "status", "detail", "error_code", "occurred_at")
 LEASE = timedelta(minutes=2)
 LATE = timedelta(seconds=LATE_S)
 MAX_ATTEMPTS = 8
 GROUP = 50  # messages committed as `sending` together; all reconciled if the worker dies
 Sleeper = Callable[[float], None]
-# `sent`, unless a status callback got there first (it may arrive before this commit): then
-# only the provider id and the time are filled in, and the callback's status stands.
-MARK_SENT = (
-    update(MESSAGES)
-    .where(MESSAGES.c.id == bindparam("mid"))
-    .values(
-        status=case((MESSAGES.c.status == "sending", "sent"), else_=MESSAGES.c.status),
-        provider_id=func.coalesce(MESSAGES.c.provider_id, bindparam("pid")),
-        sent_at=func.coalesce(MESSAGES.c.sent_at, bindparam("at")),
-        updated_at=bindparam("at"),
-        lease_owner=None,
-        lease_until=None,
+
+
+def _sent(mid: ColumnElement[int], pid: ColumnElement[str], at: ColumnElement[datetime]) -> Update:
+    """`sent`, unless a status callback got there first (it may arrive before this commit):
+    then only the provider id and the time are filled in, and the callback's status stands."""
+    return (
+        update(MESSAGES)
+        .where(MESSAGES.c.id == mid)
+        .values(
+            status=case((MESSAGES.c.status == "sending", "sent"), else_=MESSAGES.c.status),
+            provider_id=func.coalesce(MESSAGES.c.provider_id, pid),
+            sent_at=func.coalesce(MESSAGES.c.sent_at, at),
+            updated_at=at,
+            lease_owner=None,
+            lease_until=None,
+        )
     )
+
+
+def _sending(
+    mid: ColumnElement[int], segments: ColumnElement[int], cost: ColumnElement[float]
+) -> Update:
+    """`sending`, with the text's segments and cost: on record before the provider is asked."""
+    return (
+        update(MESSAGES)
+        .where(MESSAGES.c.id == mid)
+        .values(
+            status="sending",
+            attempts=MESSAGES.c.attempts + 1,
+            segments=segments,
+            cost=cost,
+            updated_at=bindparam("now", type_=UTCDateTime()),
+            lease_until=bindparam("until", type_=UTCDateTime()),
+        )
+    )
+
+
+Columns = tuple[tuple[str, TypeEngine[Any]], ...]
+
+
+@dataclass(frozen=True)
+class EachRow:
+    """One UPDATE a row, as one statement on PostgreSQL.
+
+    PostgreSQL gets one UPDATE joined to the rows, passed as one array a column (`unnest`):
+    a statement a row costs its driver about 0.1 ms of CPU each, even pipelined. SQLite (no
+    arrays) gets the same statement with one row's parameters, executed once a row in a loop
+    its driver runs in C. Both are built once.
+    """
+
+    columns: Columns
+    for_rows: Update
+    for_arrays: Update
+
+    @classmethod
+    def of(cls, statement: Callable[..., Update], columns: Columns) -> EachRow:
+        arrays = [bindparam(name, type_=ARRAY(kind)) for name, kind in columns]
+        given = (
+            func.unnest(*arrays)
+            .table_valued(*(column(name, kind) for name, kind in columns))
+            .render_derived(name="given")
+        )
+        one_row = [bindparam(name, type_=kind) for name, kind in columns]
+        return cls(columns, statement(*one_row), statement(*given.c))
+
+    def execute(
+        self, session: Session, rows: Sequence[tuple[object, ...]], **shared: object
+    ) -> None:
+        if not rows:
+            return
+        names = [name for name, _kind in self.columns]
+        if session.get_bind().dialect.name == "postgresql":
+            cells = map(list, zip(*rows, strict=True))
+            session.execute(self.for_arrays, {**dict(zip(names, cells, strict=True)), **shared})
+            return
+        session.execute(
+            self.for_rows, [{**dict(zip(names, row, strict=True)), **shared} for row in rows]
+        )
+
+
+MARK_SENT = EachRow.of(_sent, (("mid", Integer()), ("pid", String()), ("at", UTCDateTime())))
+MARK_SENDING = EachRow.of(
+    _sending, (("mid", Integer()), ("segments", Integer()), ("cost", Float()))
 )
+
+
 # Twilio codes that mean "never send this again": the reason each records.
 PERMANENT = {
     "21211": "invalid_number",
@@ -214,24 +306,12 @@ def _stage(
 
 
 def _mark_sending(session: Session, ready: list[tuple[Message, Prepared]], now: datetime) -> None:
-    """The whole group as `sending`, with each text's segments and cost, in one statement."""
+    """The whole group as `sending`, with each text's segments and cost (one statement on
+    PostgreSQL)."""
     if not ready:
         return
-    ids = [message.id for message, _prepared in ready]
-    segments = {message.id: prepared[1] for message, prepared in ready}
-    costs = {message.id: prepared[2] for message, prepared in ready}
-    session.execute(
-        update(MESSAGES)
-        .where(MESSAGES.c.id.in_(ids))
-        .values(
-            status="sending",
-            attempts=MESSAGES.c.attempts + 1,
-            segments=case(segments, value=MESSAGES.c.id),
-            cost=case(costs, value=MESSAGES.c.id),
-            updated_at=now,
-            lease_until=now + LEASE,
-        )
-    )
+    rows = [(message.id, prepared[1], prepared[2]) for message, prepared in ready]
+    MARK_SENDING.execute(session, rows, now=now, until=now + LEASE)
     for message, (_sms, segment_count, cost, _rate) in ready:
         # What the statement wrote, as if just read back: nothing left for the ORM to flush.
         for name, value in (
@@ -384,7 +464,7 @@ def _settle(in_flight: _InFlight, clock: Clock, result: DispatchResult) -> None:
     session = in_flight.staged.session
     try:
         outcomes, failure = in_flight.wait()
-        sent: list[dict[str, object]] = []
+        sent: list[tuple[object, ...]] = []
         for (message, _prepared), (outcome, at) in zip(
             in_flight.staged.ready, outcomes, strict=True
         ):
@@ -393,11 +473,10 @@ def _settle(in_flight: _InFlight, clock: Clock, result: DispatchResult) -> None:
             elif isinstance(outcome, ProviderError):
                 _after_error(session, clock, message, outcome, at, result)
             else:
-                sent.append({"mid": message.id, "pid": outcome.provider_id, "at": at})
+                sent.append((message.id, outcome.provider_id, at))
                 _event(session, message, "sent", at)
                 result.sent += 1
-        if sent:
-            session.execute(MARK_SENT, sent)
+        MARK_SENT.execute(session, sent)
         _commit(session)
     finally:
         session.close()
@@ -408,31 +487,30 @@ def _settle(in_flight: _InFlight, clock: Clock, result: DispatchResult) -> None:
 @dataclass
 class _Group:
     messages: list[Message]
-    people: list[Participant]
-    hearings: list[Hearing]
+    held: list[object]  # the people and hearings: the session's identity map holds them weakly
     opted_out: set[str]
 
 
+# A group's rows with their people and hearings, and whether each number opted out: one
+# statement, built once (its IN list is filled at each execution).
+LOAD_GROUP = (
+    select(Message, Participant, Hearing, col(OptOut.phone))
+    .join(Participant, col(Participant.id) == col(Message.participant_id))
+    .join(Hearing, col(Hearing.id) == col(Message.hearing_id))
+    .outerjoin(OptOut, col(OptOut.phone) == col(Participant.phone))
+    .where(col(Message.id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(Message.id))
+)
+
+
 def _load_group(session: Session, ids: list[int]) -> _Group:
-    """The group's rows, people, hearings and opt-outs in four queries, held for `session.get`."""
-    messages = list(
-        session.execute(select(Message).where(col(Message.id).in_(ids)).order_by(col(Message.id)))
-        .scalars()
-        .all()
+    """The group's rows, people, hearings and opt-outs at once, held for `session.get`."""
+    rows = session.execute(LOAD_GROUP, {"ids": ids}).all()
+    return _Group(
+        [row[0] for row in rows],
+        [item for row in rows for item in row[1:3]],
+        {row[3] for row in rows if row[3] is not None},
     )
-    people_ids = {m.participant_id for m in messages}
-    people = list(
-        session.execute(select(Participant).where(col(Participant.id).in_(people_ids))).scalars()
-    )
-    hearing_ids = {m.hearing_id for m in messages}
-    hearings = list(
-        session.execute(select(Hearing).where(col(Hearing.id).in_(hearing_ids))).scalars()
-    )
-    phones = [p.phone for p in people if p.phone]
-    opted_out = set(
-        session.execute(select(col(OptOut.phone)).where(col(OptOut.phone).in_(phones))).scalars()
-    )
-    return _Group(messages, people, hearings, opted_out)
 
 
 def _reserve(
@@ -523,24 +601,16 @@ def _event(
     error: ProviderError | None = None,
     reason: str | None = None,
 ) -> None:
-    """Record what happened; written with the group's next commit, in one statement."""
+    """Record what happened; written with the group's next commit, all at once (COPY on
+    PostgreSQL)."""
     detail = {k: v for k, v in (("reason", reason), ("error", error and _short(error))) if v}
     session.info.setdefault(PENDING_EVENTS, []).append(
-        {
-            "message_id": message.id or 0,
-            "status": status,
-            "provider_status": None,
-            "detail": detail,
-            "error_code": error.code if error else None,
-            "occurred_at": now,
-        }
+        (message.id or 0, status, detail, error.code if error else None, now)
     )
 
 
 def _commit(session: Session) -> None:
-    events = session.info.pop(PENDING_EVENTS, [])
-    if events:
-        session.execute(insert(EVENTS), events)
+    insert_rows(session, EVENTS, EVENT_COLUMNS, session.info.pop(PENDING_EVENTS, []))
     session.commit()
 
 
