@@ -288,8 +288,8 @@ def _stage(
         now = clock.now()
         group = _load_group(session, ids)
         ready = []
-        for message in group.messages:
-            prepared = renderer.prepare(session, message, now, opted_out=group.opted_out)
+        for message, loaded in group.messages:
+            prepared = renderer.prepare(session, message, now, group.opted_out, loaded)
             if isinstance(prepared, str):
                 _finish(session, message, now, "cancelled", prepared)
                 result.withheld += 1
@@ -486,8 +486,7 @@ def _settle(in_flight: _InFlight, clock: Clock, result: DispatchResult) -> None:
 
 @dataclass
 class _Group:
-    messages: list[Message]
-    held: list[object]  # the people and hearings: the session's identity map holds them weakly
+    messages: list[tuple[Message, tuple[Participant, Hearing]]]
     opted_out: set[str]
 
 
@@ -504,11 +503,10 @@ LOAD_GROUP = (
 
 
 def _load_group(session: Session, ids: list[int]) -> _Group:
-    """The group's rows, people, hearings and opt-outs at once, held for `session.get`."""
+    """The group's rows, each with its person and hearing, and its opted-out numbers."""
     rows = session.execute(LOAD_GROUP, {"ids": ids}).all()
     return _Group(
-        [row[0] for row in rows],
-        [item for row in rows for item in row[1:3]],
+        [(row[0], (row[1], row[2])) for row in rows],
         {row[3] for row in rows if row[3] is not None},
     )
 

@@ -33,15 +33,20 @@ class RenderCache:
         message: Message,
         now: datetime,
         opted_out: set[str] | None = None,
+        loaded: tuple[Participant, Hearing] | None = None,
     ) -> Prepared | str:
         """The text to send with its segments, cost and the trial's rate; or why not to send.
 
         `opted_out`: the numbers among the caller's batch known to have opted out, read just
-        before; without it the opt-out is looked up for this one message.
+        before; without it the opt-out is looked up for this one message. `loaded`: the
+        message's person and hearing, when the caller read them with it.
         """
         status, definition = self._definition(session, message.trial_id)
-        participant = session.get(Participant, message.participant_id)
-        hearing = session.get(Hearing, message.hearing_id)
+        if loaded is None:
+            participant = session.get(Participant, message.participant_id)
+            hearing = session.get(Hearing, message.hearing_id)
+        else:
+            participant, hearing = loaded
         assert participant is not None and hearing is not None
         withheld = withheld_reason(
             session, status, participant, hearing, message, now, opted_out=opted_out
