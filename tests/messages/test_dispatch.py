@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from experiments.enrol import enrol_file
+from messages.callbacks import apply_status
 from messages.dispatch import dispatch_due
 from messages.outbox import after_enrolment
 from messages.providers.base import OutgoingSms, SendReceipt, SentRecord
@@ -302,3 +303,41 @@ def test_one_record_at_the_provider_accounts_for_one_interrupted_text_only(
         ("sent", "SMinterrupted"),
         ("scheduled", None),
     ]
+
+
+class CallbackFirst(ConsoleProvider):
+    """The console provider, whose delivery report for every text reaches the app (in its own
+    transaction) before the worker has recorded the send, as a fast network can make happen."""
+
+    def __init__(self, outbox: Path, clock: FixedClock, engine: Engine) -> None:
+        super().__init__(outbox, clock)
+        self.engine = engine
+
+    def send(self, sms: OutgoingSms) -> SendReceipt:
+        receipt = super().send(sms)
+        with Session(self.engine) as session:
+            apply_status(
+                session,
+                self.clock,
+                message_id=sms.message_id,
+                provider_id=receipt.provider_id,
+                provider_status="delivered",
+                error_code=None,
+            )
+            session.commit()
+        return receipt
+
+
+def test_a_delivery_report_that_arrives_before_the_send_is_recorded_stands(
+    engine: Engine, session: Session, clock: FixedClock, texts: list[int], tmp_path: Path
+) -> None:
+    clock.set(FIRST_DUE)
+    provider = CallbackFirst(tmp_path / "out", clock, engine)
+    result = dispatch_due(
+        engine, clock, provider, worker="w", sleep=lambda s: clock.advance(timedelta(seconds=s))
+    )
+    assert result.sent == len(texts)
+    session.expire_all()
+    rows = session.exec(select(Message).where(col(Message.id).in_(texts))).all()
+    assert {m.status for m in rows} == {"delivered"}  # not moved back to "sent"
+    assert all(m.provider_id and m.sent_at and m.lease_owner is None for m in rows)
