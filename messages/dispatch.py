@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,21 +25,18 @@ from sqlalchemy import (
     Update,
     bindparam,
     case,
-    column,
     func,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.types import TypeEngine
 from sqlmodel import Session, col
 
 from messages.providers.base import BatchSender, MissedSlot, SendReceipt, SmsProvider
 from messages.render import Prepared, RenderCache
 from messages.replies import opt_out
 from messages.throttle import LATE_S, reserve_slots, spacing
-from nudge.bulk import insert_rows
+from nudge.bulk import UpdateEach, insert_rows
 from nudge.clock import Clock
 from nudge.errors import ProviderError
 from nudge.models import Hearing, Message, MessageEvent, OptOut, Participant
@@ -93,51 +89,8 @@ def _sending(
     )
 
 
-Columns = tuple[tuple[str, TypeEngine[Any]], ...]
-
-
-@dataclass(frozen=True)
-class EachRow:
-    """One UPDATE a row, as one statement on PostgreSQL.
-
-    PostgreSQL gets one UPDATE joined to the rows, passed as one array a column (`unnest`):
-    a statement a row costs its driver about 0.1 ms of CPU each, even pipelined. SQLite (no
-    arrays) gets the same statement with one row's parameters, executed once a row in a loop
-    its driver runs in C. Both are built once.
-    """
-
-    columns: Columns
-    for_rows: Update
-    for_arrays: Update
-
-    @classmethod
-    def of(cls, statement: Callable[..., Update], columns: Columns) -> EachRow:
-        arrays = [bindparam(name, type_=ARRAY(kind)) for name, kind in columns]
-        given = (
-            func.unnest(*arrays)
-            .table_valued(*(column(name, kind) for name, kind in columns))
-            .render_derived(name="given")
-        )
-        one_row = [bindparam(name, type_=kind) for name, kind in columns]
-        return cls(columns, statement(*one_row), statement(*given.c))
-
-    def execute(
-        self, session: Session, rows: Sequence[tuple[object, ...]], **shared: object
-    ) -> None:
-        if not rows:
-            return
-        names = [name for name, _kind in self.columns]
-        if session.get_bind().dialect.name == "postgresql":
-            cells = map(list, zip(*rows, strict=True))
-            session.execute(self.for_arrays, {**dict(zip(names, cells, strict=True)), **shared})
-            return
-        session.execute(
-            self.for_rows, [{**dict(zip(names, row, strict=True)), **shared} for row in rows]
-        )
-
-
-MARK_SENT = EachRow.of(_sent, (("mid", Integer()), ("pid", String()), ("at", UTCDateTime())))
-MARK_SENDING = EachRow.of(
+MARK_SENT = UpdateEach.of(_sent, (("mid", Integer()), ("pid", String()), ("at", UTCDateTime())))
+MARK_SENDING = UpdateEach.of(
     _sending, (("mid", Integer()), ("segments", Integer()), ("cost", Float()))
 )
 
