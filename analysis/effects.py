@@ -33,6 +33,7 @@ class ModelSpec:
     clustered: bool
     alpha: float
     missing: str
+    min_clusters: int = 10
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,7 @@ def model_spec(definition: TrialDefinition) -> ModelSpec:
         clustered=definition.population.unit != "participant",
         alpha=plan.alpha,
         missing=plan.missing,
+        min_clusters=plan.min_clusters_per_arm,
     )
 
 

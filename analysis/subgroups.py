@@ -7,7 +7,7 @@ own level dummies) on all analysed rows and tests the products jointly: a Wald c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -59,15 +59,7 @@ def _one_variable(data: pd.DataFrame, outcome: str, spec: ModelSpec, name: str) 
     if name not in data or data[name].isna().all():
         return SubgroupResult(name, INTERACTION_TEST, None, None, None, (), ("not observed",))
     labels = data[name].map(_label, na_action="ignore")
-    inner = ModelSpec(
-        spec.control,
-        spec.treatments,
-        tuple(c for c in spec.covariates if c != name),
-        spec.stratified,
-        spec.clustered,
-        spec.alpha,
-        spec.missing,
-    )
+    inner = replace(spec, covariates=tuple(c for c in spec.covariates if c != name))
     levels = tuple(
         _level(data.loc[labels == level], outcome, inner, level)
         for level in sorted(labels.dropna().unique())

@@ -144,6 +144,26 @@ class Outcome(Strict):
     population: Rule | None = None
 
 
+ColumnType = Literal["numeric", "categorical", "flag"]
+
+
+class Column(Strict):
+    """How the analysis reads one covariate, stratum or subgroup column.
+
+    ``bins`` (numeric columns used as subgroups) are the cut points between the subgroup's
+    levels, ascending.
+    """
+
+    type: ColumnType
+    bins: list[float] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """`age: numeric` is short for `age: {type: numeric}`."""
+        return {"type": value} if isinstance(value, str) else value
+
+
 class AnalysisPlan(Strict):
     alpha: float = Field(default=0.05, gt=0, le=0.5)
     correction: Literal["holm", "bonferroni", "none"] = "holm"
@@ -153,6 +173,14 @@ class AnalysisPlan(Strict):
     subgroups: list[str] = []
     minimum_detectable_effect: float | None = Field(default=None, gt=0, lt=1)
     baseline_rate: float | None = Field(default=None, gt=0, lt=1)
+    # Intracluster correlation of the primary outcome for the design's power calculation
+    # when the unit is not the participant (the observed one is used when absent).
+    icc: float | None = Field(default=None, ge=0, lt=1)
+    # Below this many randomisation units in an arm, a clustered trial's intervals carry a
+    # warning that they are unreliable.
+    min_clusters_per_arm: int = Field(default=10, ge=2)
+    # The type of each covariate, stratum and subgroup column (see docs/trial-definition.md).
+    columns: dict[str, Column] = {}
 
 
 class Costs(Strict):
