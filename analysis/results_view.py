@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from analysis.plots import ForestRow, bar_chart, forest_plot
-from analysis.text import comparison_sentence
+from analysis.text import adjusted_for, comparison_sentence, comparisons_tested
 from experiments.definition import TrialDefinition
 
 CORRECTIONS = {
@@ -58,7 +58,7 @@ def _outcome(
         sentence = (
             SUPPRESSED_SENTENCE
             if c.get("suppressed")
-            else comparison_sentence(c, outcome["id"], definition, outcome["comparisons_tested"])
+            else comparison_sentence(c, outcome["id"], definition, comparisons_tested(outcome))
         )
         comparisons.append({**c, "sentence": sentence})
     rows = [
@@ -80,6 +80,7 @@ def _outcome(
     return {
         **outcome,
         "description": spec.description or outcome["id"],
+        "adjusted_for": adjusted_for(outcome),
         "comparisons": comparisons,
         "forest": forest_plot(
             rows,

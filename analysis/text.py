@@ -1,11 +1,14 @@
 """The results JSON in plain English, for the terminal. Reads the JSON, so both say the same.
 
-Wording follows the design and nothing more: effects are of being assigned to an arm
-(intention to treat); an interval that includes 0 is "no clear evidence of a difference".
+Wording follows the design and nothing more: effects compare the arms as randomised, among
+people whose outcome was observed (complete cases); an interval that includes 0 is "no clear
+evidence of a difference". A figure that is not the pre-registered estimate is never given
+the pre-registered estimate's words ("adjusted for", "the pre-specified regression model").
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from experiments.definition import TrialDefinition
@@ -13,34 +16,86 @@ from experiments.definition import TrialDefinition
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
+@dataclass(frozen=True)
+class Wording:
+    """What every sentence of one report shares: arm titles, level, correction and unit."""
+
+    titles: dict[str, str]
+    alpha: float
+    level: str
+    correction: str
+    unit: str
+
+    @classmethod
+    def of(cls, definition: TrialDefinition) -> Wording:
+        alpha = definition.analysis.alpha
+        return cls(
+            titles={arm.id: arm.title for arm in definition.arms},
+            alpha=alpha,
+            level=f"{100 * (1 - alpha):g}%",
+            correction=definition.analysis.correction,
+            unit=definition.population.unit,
+        )
+
+    @property
+    def clustered(self) -> bool:
+        return self.unit != "participant"
+
+
 def render_text(data: dict[str, Any], definition: TrialDefinition) -> str:
-    titles = {arm.id: arm.title for arm in definition.arms}
-    alpha = definition.analysis.alpha
-    level = f"{100 * (1 - alpha):g}%"
+    wording = Wording.of(definition)
     lines = [f"Trial {data['trial']}: {definition.title}", ""]
     lines += _randomisation(data["randomisation"])
     for outcome in data["outcomes"]:
         lines += ["", _heading(outcome), ""]
-        lines += _arm_table(outcome["arms"], titles, level)
+        lines += _arm_table(outcome["arms"], wording.titles, wording.level)
         lines.append("")
-        m = sum(1 for c in outcome["comparisons"] if c["adjusted_p_value"] is not None)
-        correction = definition.analysis.correction
+        m = comparisons_tested(outcome)
         for comparison in outcome["comparisons"]:
-            lines.append(
-                _sentence(comparison, outcome["id"], titles, (alpha, level), m, correction)
-            )
-        if outcome["covariates_used"]:
-            lines.append(f"Adjusted for: {', '.join(outcome['covariates_used'])}.")
+            lines.append(_sentence(comparison, outcome["id"], wording, m))
+        adjusted = adjusted_for(outcome)
+        lines += [adjusted] if adjusted else []
         lines += [f"  note: {note}" for note in outcome["notes"]]
     lines += ["", *_power(data["power"])]
     lines += [f"note: {note}" for note in data["notes"]]
-    lines += [
-        "",
-        "Effects are of being assigned to an arm (intention to treat): differences between "
-        f"arms in percentage points, with {level} confidence intervals, from the pre-specified "
-        "regression model.",
-    ]
+    lines += ["", closing_sentence(wording)]
     return "\n".join(lines)
+
+
+def comparisons_tested(outcome: dict[str, Any]) -> int:
+    """How many comparisons the multiplicity correction counted (the cached figure if any)."""
+    if "comparisons_tested" in outcome:
+        return int(outcome["comparisons_tested"])
+    return sum(1 for c in outcome["comparisons"] if c["adjusted_p_value"] is not None)
+
+
+def primary_shown(comparison: dict[str, Any]) -> bool:
+    """True when the comparison has the pre-registered model's estimate and interval."""
+    keys = ("adjusted_risk_difference", "adjusted_ci_low", "adjusted_ci_high")
+    return all(comparison.get(k) is not None for k in keys)
+
+
+def adjusted_for(outcome: dict[str, Any]) -> str | None:
+    """The "Adjusted for" line, only beside adjusted figures: never when every arm fell back."""
+    shown = [c for c in outcome["comparisons"] if primary_shown(c)]
+    if not outcome["covariates_used"] or not shown:
+        return None
+    scope = "" if len(shown) == len(outcome["comparisons"]) else " (the pre-registered estimates)"
+    return f"Adjusted for{scope}: {', '.join(outcome['covariates_used'])}."
+
+
+def closing_sentence(wording: Wording) -> str:
+    """What every effect in the report is, said once: as randomised, complete cases."""
+    errors = (
+        f" (standard errors allow for randomisation by {wording.unit})" if wording.clustered else ""
+    )
+    return (
+        "Effects compare the arms as randomised: each person counts in the arm they were "
+        "allocated to, whatever they received, among those whose outcome was observed (complete "
+        f"cases; no outcome is imputed). Differences are in percentage points with {wording.level} "
+        "confidence intervals; the pre-registered estimates come from the pre-specified "
+        f"regression model{errors}, and any other figure is labelled for what it is."
+    )
 
 
 def _randomisation(block: dict[str, Any]) -> list[str]:
@@ -72,25 +127,14 @@ def _arm_table(arms: list[dict[str, Any]], titles: dict[str, str], level: str) -
     return lines
 
 
-def _sentence(
-    c: dict[str, Any],
-    outcome: str,
-    titles: dict[str, str],
-    alpha_level: tuple[float, str],
-    m: int,
-    correction: str,
-) -> str:
-    alpha, level = alpha_level
-    arm, control = titles[c["arm"]], titles[c["versus"]]
+def _sentence(c: dict[str, Any], outcome: str, wording: Wording, m: int) -> str:
+    arm, control = wording.titles[c["arm"]], wording.titles[c["versus"]]
+    if not primary_shown(c):
+        return _fallback_sentence(c, f"{arm} against {control}", wording)
     estimate, low, high = c["adjusted_risk_difference"], c["adjusted_ci_low"], c["adjusted_ci_high"]
     p = c["p_value_corrected"]
-    if estimate is None or low is None or high is None:
-        estimate, low, high = c["risk_difference"], c["rd_ci_low"], c["rd_ci_high"]
-        p = None
-    if estimate is None or low is None or high is None:
-        return f"{arm} against {control}: not estimable (see the notes)."
-    interval = f"{level} CI {_points(low)} to {_points(high)}"
-    p_text = _p_phrase(p, m, correction)
+    interval = f"{wording.level} CI {_points(low)} to {_points(high)}"
+    p_text = _p_phrase(p, m, wording.correction)
     if low <= 0.0 <= high:
         return (
             f"{arm} against {control}: no clear evidence of a difference in the rate of "
@@ -99,13 +143,29 @@ def _sentence(
     verb = "raised" if estimate > 0 else "lowered"
     chance = (
         "this is unlikely to be chance"
-        if p is not None and p < alpha
+        if p is not None and p < wording.alpha
         else "but chance cannot be ruled out"
     )
     return (
         f"{arm} {verb} the rate of {outcome} by {_points(abs(estimate))} points ({interval}) "
         "compared with "
         f"{control}; {chance}{' (' + p_text[2:] + ')' if p_text else ''}."
+    )
+
+
+def _fallback_sentence(c: dict[str, Any], pair: str, wording: Wording) -> str:
+    """No pre-registered estimate: say so and why, and label any figure shown instead."""
+    reason = c.get("primary_reason") or "see the notes"
+    said = f"{pair}: the pre-registered analysis could not be computed ({reason})."
+    estimate, low, high = c["risk_difference"], c["rd_ci_low"], c["rd_ci_high"]
+    if estimate is None or low is None or high is None:
+        return f"{said} No other estimate is available."
+    clustered = f", allowing for randomisation by {wording.unit}," if wording.clustered else ""
+    verdict = "does not rule out no difference" if low <= 0.0 <= high else "excludes no difference"
+    return (
+        f"{said} Instead, the unadjusted difference{clustered} is {_signed(estimate)} points "
+        f"({wording.level} CI {_points(low)} to {_points(high)}), which {verdict}; it is not "
+        "adjusted for anything and is not the pre-registered estimate."
     )
 
 
@@ -161,8 +221,4 @@ def comparison_sentence(
 
     `tested` is how many of the outcome's comparisons the correction counted.
     """
-    titles = {arm.id: arm.title for arm in definition.arms}
-    alpha = definition.analysis.alpha
-    level = f"{100 * (1 - alpha):g}%"
-    correction = definition.analysis.correction
-    return _sentence(comparison, outcome, titles, (alpha, level), tested, correction)
+    return _sentence(comparison, outcome, Wording.of(definition), tested)
