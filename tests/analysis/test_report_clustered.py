@@ -272,3 +272,43 @@ def test_a_unit_with_a_single_member_per_arm_gets_no_interval_said_plainly() -> 
         in outcome["notes"]
     )
     assert_clean_json(report_json(build_report(frame, definition(population={"unit": "court"}))))
+
+
+def disclosed(report: dict[str, Any], *, exact: bool) -> dict[str, Any]:
+    from analysis.disclosure import disclose
+
+    flow = {"assessed": 0, "ineligible": 0, "randomised": 0, "ineligible_by_rule": {}, "arms": []}
+    body = {"report": report, "flow": flow, "enrolment": []}
+    return disclose(body, exact=exact)["report"]
+
+
+def test_a_lead_sees_no_small_missing_count_nor_the_share_that_gives_it_back(
+    clustered_report: dict[str, Any],
+) -> None:
+    from analysis.disclosure import FEWER
+
+    shown = disclosed(clustered_report, exact=False)["outcomes"][0]["missing"]
+    rows = {row["arm"]: row for row in shown["by_arm"]}
+    assert rows["sms"]["missing"] == FEWER and rows["sms"]["missing_share"] is None
+    assert rows["sms"]["observed"] == 81 and rows["sms"]["suppressed"] is True
+    assert rows["control"]["missing"] == 9 and rows["control"]["missing_share"] is not None
+    assert shown["largest_gap"] is None
+    exact = disclosed(clustered_report, exact=True)["outcomes"][0]["missing"]
+    assert exact == clustered_report["outcomes"][0]["missing"]
+
+
+def test_a_lead_sees_no_design_effect_of_a_hidden_arm_nor_a_small_unit_count() -> None:
+    from analysis.disclosure import FEWER
+
+    frame = small_frame({"control": (40, 20), "sms": (40, 3), "letter": (40, 22)})
+    frame["unit"] = [f"U{i // 2}" for i in range(40)] + [f"V{i // 10}" for i in range(80)]
+    trial = definition(population={"unit": "household"})
+    report = report_json(build_report(frame, trial))
+    arms = {a["arm"]: a for a in report["outcomes"][0]["arms"]}
+    assert arms["sms"]["design_effect"] is not None and arms["sms"]["units"] == 4
+    shown = {a["arm"]: a for a in disclosed(report, exact=False)["outcomes"][0]["arms"]}
+    assert shown["sms"]["design_effect"] is None and shown["sms"]["effective_n"] is None
+    assert shown["sms"]["units"] == FEWER and shown["letter"]["units"] == FEWER
+    assert shown["control"]["units"] == 20 and shown["control"]["design_effect"] is not None
+    sms = disclosed(report, exact=False)["outcomes"][0]["comparisons"][0]
+    assert sms["rd_bound_worst"] is None and sms["rd_bound_best"] is None
