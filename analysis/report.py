@@ -249,11 +249,19 @@ def _outcome_report(
         subgroups=subgroups,
         notes=tuple(dict.fromkeys(notes)),
         missing=missing,
-        methods=CLUSTERED if spec.clustered else INDEPENDENT,
+        methods=_methods(spec, definition.analysis.continuity == "yates"),
         clustered=spec.clustered,
         icc=rates.icc.icc if rates.icc else None,
         cluster_size=rates.icc.size_weighted_mean if rates.icc else None,
     )
+
+
+def _methods(spec: ModelSpec, yates: bool) -> SummaryMethods:
+    if spec.clustered:
+        return CLUSTERED
+    if yates:
+        return replace(INDEPENDENT, chi_square="Pearson's chi-square test with Yates' correction")
+    return INDEPENDENT
 
 
 def _clustered_note(unit: str) -> str:
@@ -282,7 +290,8 @@ def _family_notes(
         return []
     return [
         f"the {correction} correction counts all {len(treatments)} pre-registered comparisons; "
-        f"{', '.join(lost)} could not be tested and count as p = 1"
+        f"{', '.join(lost)} could not be tested and count{'s' if len(lost) == 1 else ''} "
+        "as p = 1"
     ]
 
 

@@ -104,8 +104,9 @@ CLUSTERED = SummaryMethods(
         "df (as a quasi-Poisson model on the cluster design; Zou 2004)"
     ),
     chi_square=(
-        "Rao-Scott corrected chi-square: Pearson's statistic divided by the table's design "
-        "effect, referred to F(1, units - 2) (Rao & Scott 1984; survey::svychisq)"
+        "Rao-Scott corrected chi-square: Pearson's statistic (no continuity correction) "
+        "divided by the table's design effect, referred to F(1, units - 2) (Rao & Scott "
+        "1984; survey::svychisq)"
     ),
     fisher=None,
     bayes=(

@@ -252,7 +252,7 @@ def test_holm_counts_the_preregistered_family_when_an_arm_cannot_be_tested() -> 
     assert sms["p_value_corrected"] == pytest.approx(min(1.0, 2 * sms["adjusted_p_value"]))
     assert (
         "the holm correction counts all 2 pre-registered comparisons; letter could not be "
-        "tested and count as p = 1" in outcome["notes"]
+        "tested and counts as p = 1" in outcome["notes"]
     )
 
 
@@ -312,3 +312,12 @@ def test_a_lead_sees_no_design_effect_of_a_hidden_arm_nor_a_small_unit_count() -
     assert shown["control"]["units"] == 20 and shown["control"]["design_effect"] is not None
     sms = disclosed(report, exact=False)["outcomes"][0]["comparisons"][0]
     assert sms["rd_bound_worst"] is None and sms["rd_bound_best"] is None
+
+
+def test_the_methods_say_which_interval_and_test_each_figure_used() -> None:
+    frame = small_frame({"control": (50, 20), "sms": (48, 31), "letter": (52, 25)})
+    plain = report_json(build_report(frame, definition()))["outcomes"][0]
+    assert plain["clustered"] is False and plain["methods"]["fisher"] is not None
+    assert "Newcombe" in plain["methods"]["risk_difference"]
+    yates = report_json(build_report(frame, definition(analysis={"continuity": "yates"})))
+    assert "Yates" in yates["outcomes"][0]["methods"]["chi_square"]
