@@ -11,11 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.stats import compare_two_arms
 from analysis.stats.cost import CostStatus, cost_per_additional_event
 from analysis.stats.multiplicity import adjust_p_values
-from analysis.stats.power import minimum_detectable_effect, sample_size_two_proportions
+from analysis.stats.power import (
+    minimum_detectable_effect,
+    power_two_proportions,
+    sample_size_two_proportions,
+)
 from analysis.stats.proportions import IntervalEstimate
 
 HERE = Path(__file__).parent / "reference" / "clustered"
@@ -57,6 +63,22 @@ def test_the_detectable_effect_uses_effective_sizes_under_clustering(
     r = reference["power"]["mde_clustered"]
     ours = minimum_detectable_effect(300 / r["design_effect"], r["baseline"])
     assert ours.effect == pytest.approx(r["effect"], rel=1e-7)
+
+
+@settings(deadline=None)
+@given(
+    baseline=st.floats(min_value=0.05, max_value=0.85),
+    effect=st.floats(min_value=0.02, max_value=0.1),
+    ratio=st.floats(min_value=0.2, max_value=5.0),
+)
+def test_unequal_sample_size_and_detectable_effect_round_trip(
+    baseline: float, effect: float, ratio: float
+) -> None:
+    size = sample_size_two_proportions(baseline, effect, ratio=ratio)
+    reached = power_two_proportions(size.n_exact, baseline, baseline + effect, ratio=ratio)
+    assert reached == pytest.approx(0.8, rel=1e-9)
+    back = minimum_detectable_effect(size.n_exact, baseline, ratio=ratio)
+    assert back.effect == pytest.approx(effect, rel=1e-7)
 
 
 @pytest.mark.parametrize("method", ["holm", "bonferroni"])
