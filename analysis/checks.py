@@ -1,10 +1,11 @@
-"""Checks on the design: sample-ratio mismatch, covariate balance, and power.
+"""Checks on the design: sample-ratio mismatch, covariate balance, power, missing outcomes.
 
 Pure: frame and definition in, frozen results out.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -15,14 +16,17 @@ import pandas as pd
 from analysis.effects import ModelSpec
 from analysis.stats import minimum_detectable_effect, sample_size_two_proportions, srm_check
 from analysis.stats import standardised_mean_differences as smds
+from analysis.stats.clustered import IntraclusterCorrelation, cluster_design_effect
 from analysis.stats.design import factor_codes
 from experiments.definition import TrialDefinition
 
 if TYPE_CHECKING:
-    from analysis.report import ArmSummary
+    from analysis.summaries import ArmSummary
 
 SMD_FLAG = 0.1
 POWER = 0.8
+# Missing-outcome shares that differ between arms by more than this are flagged.
+MISSING_GAP_FLAG = 0.05
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,31 @@ class PowerSummary:
     achieved_minimum_detectable_effect: float | None
     method: str
     notes: tuple[str, ...]
+    allocation: dict[str, int]
+    design_n_by_arm: dict[str, int] | None
+    design_effect: float
+    icc: float | None
+    icc_source: str | None
+    cluster_size: float | None
+
+
+@dataclass(frozen=True)
+class MissingByArm:
+    arm: str
+    randomised: int
+    observed: int
+    missing: int
+    missing_share: float | None
+
+
+@dataclass(frozen=True)
+class MissingOutcomes:
+    """Randomised, observed and missing per arm for one outcome, flagged when they differ."""
+
+    by_arm: tuple[MissingByArm, ...]
+    largest_gap: float | None
+    threshold: float
+    flagged: bool
 
 
 def randomisation(frame: pd.DataFrame, definition: TrialDefinition) -> Randomisation:
@@ -111,15 +140,95 @@ def balance(frame: pd.DataFrame, definition: TrialDefinition) -> Balance:
     )
 
 
-def power(definition: TrialDefinition, arms: Sequence[ArmSummary], spec: ModelSpec) -> PowerSummary:
-    """Design-time n per arm, and the effect the achieved primary-outcome sample can detect."""
+def missing_outcomes(
+    frame: pd.DataFrame, population: pd.Series, outcome: str, definition: TrialDefinition
+) -> MissingOutcomes:
+    """Per arm: randomised in the outcome's population, outcome observed, outcome missing.
+
+    Flagged when the missing shares of two arms differ by more than 5 percentage points:
+    then complete cases may no longer compare like with like (CONSORT 2010, item 13b).
+    """
+    codes, labels = factor_codes(frame["arm"])
+    chosen = population.to_numpy(dtype=bool) & (codes >= 0)
+    observed = chosen & frame[outcome].notna().to_numpy()
+    randomised = np.bincount(codes[chosen], minlength=len(labels))
+    seen = np.bincount(codes[observed], minlength=len(labels))
+    index = {label: i for i, label in enumerate(labels)}
+    rows = []
+    for arm in definition.arms:
+        i = index.get(arm.id)
+        r, o = (0, 0) if i is None else (int(randomised[i]), int(seen[i]))
+        rows.append(MissingByArm(arm.id, r, o, r - o, (r - o) / r if r else None))
+    shares = [row.missing_share for row in rows if row.missing_share is not None]
+    gap = max(shares) - min(shares) if len(shares) > 1 else None
+    return MissingOutcomes(
+        tuple(rows), gap, MISSING_GAP_FLAG, gap is not None and gap > MISSING_GAP_FLAG + 1e-12
+    )
+
+
+@dataclass(frozen=True)
+class _Design:
+    """The design effect the power calculations use, and where its parts came from."""
+
+    effect: float
+    icc: float | None
+    source: str | None
+    size: float | None
+    notes: tuple[str, ...]
+
+
+def _design(
+    definition: TrialDefinition, spec: ModelSpec, observed: IntraclusterCorrelation | None
+) -> _Design:
+    if not spec.clustered:
+        return _Design(1.0, None, None, None, ())
+    icc, source = definition.analysis.icc, "plan"
+    notes = []
+    if icc is None and observed is not None and observed.icc is not None:
+        icc, source = observed.icc, "observed"
+        notes.append(
+            f"ICC {icc:.3f}: observed on the primary outcome (one-way ANOVA estimator); "
+            "the plan gives no icc"
+        )
+    elif icc is not None:
+        notes.append(f"ICC {icc:.3f}: from the plan")
+    size = observed.size_weighted_mean if observed is not None else None
+    if size == 1.0:
+        note = "every analysed unit has one participant: the design effect is 1"
+        return _Design(1.0, icc, source if icc is not None else None, size, (*notes, note))
+    if icc is None or size is None:
+        notes.append(
+            "with cluster randomisation the design effect is unknown (no icc in the plan, "
+            "none observable, or no unit sizes yet): both calculations treat participants as "
+            "independent and overstate the power"
+        )
+        return _Design(1.0, icc, source if icc is not None else None, size, tuple(notes))
+    effect = cluster_design_effect(icc, size)
+    notes.append(
+        f"design effect {effect:.3f} = 1 + (m - 1) x ICC with m = {size:.2f}, the "
+        "size-weighted mean number of analysed participants per unit"
+    )
+    return _Design(effect, icc, source, size, tuple(notes))
+
+
+def power(
+    definition: TrialDefinition,
+    arms: Sequence[ArmSummary],
+    spec: ModelSpec,
+    observed: IntraclusterCorrelation | None = None,
+) -> PowerSummary:
+    """Design n by arm and the effect the achieved primary-outcome sample can detect.
+
+    Each arm against control with the planned allocation (arm weights), sizes divided by
+    the cluster design effect when units are randomised (see :func:`_design`).
+    """
     plan, notes = definition.analysis, []
-    design_n = None
+    design = _design(definition, spec, observed)
+    weights = {arm.id: arm.weight for arm in definition.arms}
+    design_by_arm = None
     if plan.baseline_rate is not None and plan.minimum_detectable_effect is not None:
         try:
-            design_n = sample_size_two_proportions(
-                plan.baseline_rate, plan.minimum_detectable_effect, plan.alpha, POWER
-            ).n_per_arm
+            design_by_arm = _design_n(definition, design.effect)
         except ValueError as exc:
             notes.append(f"design sample size not computed: {exc}")
     else:
@@ -132,24 +241,68 @@ def power(definition: TrialDefinition, arms: Sequence[ArmSummary], spec: ModelSp
     achieved = min(a.n for a in arms)
     mde = None
     if achieved > 0 and baseline is not None:
-        found = minimum_detectable_effect(achieved, baseline, plan.alpha, POWER)
-        mde = found.effect
-        if found.note:
-            notes.append(found.note)
-    if spec.clustered:
-        notes.append(
-            "both calculations treat participants as independent; with cluster randomisation "
-            "the design effect makes the real detectable effect larger"
-        )
+        mde = _achieved_mde(arms, control, baseline, plan.alpha, design.effect, notes)
     return PowerSummary(
         plan.alpha,
         POWER,
         plan.baseline_rate,
         plan.minimum_detectable_effect,
-        design_n,
+        max(design_by_arm.values()) if design_by_arm else None,
         achieved if achieved > 0 else None,
         mde,
-        "two-sided two-proportion test, normal approximation (R power.prop.test); achieved n "
-        "is the smallest arm's n on the primary outcome",
-        tuple(notes),
+        "two-sided two-proportion test, normal approximation (R power.prop.test) for each "
+        "arm against control with the planned allocation, sizes divided by the design "
+        "effect; achieved n is the smallest arm's n on the primary outcome, the achieved "
+        "detectable effect that of the least powered comparison",
+        tuple([*design.notes, *notes]),
+        weights,
+        design_by_arm,
+        design.effect,
+        design.icc,
+        design.source,
+        design.size,
     )
+
+
+def _design_n(definition: TrialDefinition, deff: float) -> dict[str, int]:
+    """Participants needed in every arm: control sized for the hardest comparison."""
+    plan, control = definition.analysis, definition.control_arm
+    assert plan.baseline_rate is not None and plan.minimum_detectable_effect is not None
+    needed = max(
+        sample_size_two_proportions(
+            plan.baseline_rate,
+            plan.minimum_detectable_effect,
+            plan.alpha,
+            POWER,
+            ratio=arm.weight / control.weight,
+        ).n_exact
+        for arm in definition.arms
+        if arm.id != control.id
+    )
+    return {
+        arm.id: math.ceil(needed * arm.weight / control.weight * deff - 1e-9)
+        for arm in definition.arms
+    }
+
+
+def _achieved_mde(
+    arms: Sequence[ArmSummary],
+    control: ArmSummary,
+    baseline: float,
+    alpha: float,
+    deff: float,
+    notes: list[str],
+) -> float | None:
+    """The largest of the arms' detectable effects against control (the weakest comparison)."""
+    effects = []
+    for arm in arms:
+        if arm.arm == control.arm:
+            continue
+        found = minimum_detectable_effect(
+            control.n / deff, baseline, alpha, POWER, ratio=arm.n / control.n
+        )
+        if found.effect is None:
+            notes.append(f"{arm.arm}: no increase is detectable at power {POWER} with the sizes")
+            return None
+        effects.append(found.effect)
+    return max(effects) if effects else None

@@ -4,8 +4,12 @@ Researchers see exact figures. Everyone else (leads, admins) sees every count un
 "fewer than 5", and loses the figures that would give such a count back:
 
 - an arm's rate and interval when its events, or its non-events, are under 5 (a rate and its
-  n give the count back); every comparison that uses such an arm (a risk difference and the
-  two n's give it back too);
+  n give the count back), with its design effect and effective size; every comparison that
+  uses such an arm (a risk difference and the two n's give it back too, and so do its
+  best- and worst-case bounds); an arm's count of randomisation units under 5;
+- in the missing outcomes by arm, each count under 5 (randomised, observed, missing), and the
+  arm's missing share when its observed or missing count is under 5 (a share and the
+  randomised count give the count back), with the largest gap between arms then;
 - a subgroup level's estimates when, within it, an arm's events or non-events are under 5;
 - a balance row of a 0/1 covariate or a level whose count, or its complement, is under 5 in
   either arm;
@@ -79,9 +83,14 @@ def _outcome(outcome: dict[str, Any], subgroup_counts: dict[str, Any]) -> None:
         if _revealing(n, events):
             hidden.add(arm["arm"])
             arm["rate"] = arm["ci_low"] = arm["ci_high"] = None
+            arm["design_effect"] = arm["effective_n"] = None
             arm["suppressed"] = True
             arm["events"] = FEWER if small(events) else ALL_BUT_FEWER
             arm["n"] = FEWER if small(n) else n
+        if small(arm.get("units")):
+            arm["units"] = FEWER
+    if outcome.get("missing") is not None:
+        _missing(outcome["missing"])
     for comparison in outcome["comparisons"]:
         if {comparison["arm"], comparison["versus"]} & hidden:
             _blank(comparison, keep=("arm", "versus"))
@@ -98,6 +107,17 @@ def _outcome(outcome: dict[str, Any], subgroup_counts: dict[str, Any]) -> None:
                 level["notes"] = []
         subgroup["notes"] = [_note(n) for n in subgroup["notes"]]
     outcome["notes"] = [_note(n) for n in outcome["notes"]]
+
+
+def _missing(missing: dict[str, Any]) -> None:
+    """Randomised, observed and missing per arm: small counts, and shares that reveal them."""
+    for row in missing["by_arm"]:
+        if small(row["observed"]) or small(row["missing"]):
+            row["missing_share"] = None
+            missing["largest_gap"] = None
+            row["suppressed"] = True
+        for key in ("randomised", "observed", "missing"):
+            row[key] = FEWER if small(row[key]) else row[key]
 
 
 def _blank(row: dict[str, Any], *, keep: tuple[str, ...]) -> None:

@@ -2,33 +2,49 @@
 
 For each outcome the analysed population is intention-to-treat: everyone randomised, in the
 outcome's `population` rule, with the outcome observed (complete cases; no imputation of
-outcomes). Arms keep their randomised arm whatever was delivered. See
-docs/analysis-methods.md, "The report".
+outcomes). Arms keep their randomised arm whatever was delivered. Missing outcomes are
+counted by arm, flagged when the arms differ, and bounded (best and worst case). When whole
+units were randomised, every unadjusted figure is computed by unit (analysis/summaries.py).
+See docs/analysis-methods.md, "The report".
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from analysis.checks import Balance, PowerSummary, Randomisation, balance, power, randomisation
+from analysis.checks import (
+    Balance,
+    MissingOutcomes,
+    PowerSummary,
+    Randomisation,
+    balance,
+    missing_outcomes,
+    power,
+    randomisation,
+)
 from analysis.effects import ArmEffect, ModelSpec, estimate_effects
 from analysis.population import in_population
-from analysis.stats import (
-    adjust_p_values,
-    bayes_comparison,
-    compare_two_arms,
-    cost_per_additional_event,
-    wilson_interval,
-)
+from analysis.stats import adjust_p_values, cost_per_additional_event
+from analysis.stats.clustered import IntraclusterCorrelation
 from analysis.stats.design import factor_codes
 from analysis.subgroups import SubgroupResult, subgroup_results
+from analysis.summaries import (
+    CLUSTERED,
+    INDEPENDENT,
+    ArmRates,
+    ArmSummary,
+    SummaryMethods,
+    arm_rates,
+    compare_unadjusted,
+    extreme_bounds,
+)
 from experiments.definition import Outcome, TrialDefinition
 
 # The models are tall and thin (millions of rows, tens of columns): memory-bound products
@@ -37,14 +53,7 @@ from experiments.definition import Outcome, TrialDefinition
 BLAS_THREADS = 1
 
 
-@dataclass(frozen=True)
-class ArmSummary:
-    arm: str
-    n: int
-    events: int
-    rate: float | None
-    ci_low: float | None
-    ci_high: float | None
+__all__ = ["ArmSummary", "Comparison", "OutcomeReport", "TrialReport", "build_report"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,10 @@ class Comparison:
     cost_per_extra_event: float | None
     cost_ci_low: float | None
     cost_ci_high: float | None
+    incremental_cost: float | None = None
+    cost_status: str | None = None
+    rd_bound_worst: float | None = None
+    rd_bound_best: float | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,11 @@ class OutcomeReport:
     comparisons: tuple[Comparison, ...]
     subgroups: tuple[SubgroupResult, ...]
     notes: tuple[str, ...]
+    missing: MissingOutcomes | None = None
+    methods: SummaryMethods | None = None
+    clustered: bool = False
+    icc: float | None = None
+    cluster_size: float | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +146,9 @@ def build_report(
     for cost per extra event only when the frame has no `cost` column (a flat file).
     """
     spec = model_spec(definition)
-    costs, cost_note = _cost_per_participant(frame, planned_costs)
+    # Without a costs section message prices are unknown, not zero: no planned cost then.
+    explicit = "costs" in definition.model_fields_set
+    costs, cost_note = _cost_per_participant(frame, planned_costs, explicit)
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
         outcomes = tuple(
             _outcome_report(frame, definition, outcome, spec, costs)
@@ -138,24 +158,27 @@ def build_report(
     notes = [cost_note] if cost_note else []
     if frame.empty:
         notes.append("nobody is randomised yet")
+    observed = IntraclusterCorrelation(primary.icc, primary.cluster_size, 0)
     return TrialReport(
         trial=definition.id,
         randomisation=randomisation(frame, definition),
         outcomes=outcomes,
         balance=balance(frame, definition),
-        power=power(definition, primary.arms, spec),
+        power=power(definition, primary.arms, spec, observed if spec.clustered else None),
         notes=tuple(notes),
     )
 
 
 def _cost_per_participant(
-    frame: pd.DataFrame, planned: Mapping[str, float] | None
+    frame: pd.DataFrame, planned: Mapping[str, float] | None, explicit_costs: bool
 ) -> tuple[pd.Series | None, str | None]:
     if "cost" in frame:
         return frame["cost"], (
             "costs are what each participant's messages cost when sent (status sent, delivered "
             "or undelivered)"
         )
+    if planned is not None and not explicit_costs:
+        return None, "the definition has no costs section: no cost per extra event"
     if planned is not None:
         arm_cost = frame["arm"].astype(str).map(dict(planned)).astype("float64").fillna(0.0)
         return arm_cost, (
@@ -163,6 +186,17 @@ def _cost_per_participant(
             "arm (the definition's costs section), as if every message were sent"
         )
     return None, "the data has no cost column and no planned costs: no cost per extra event"
+
+
+def _mean_cost(data: pd.DataFrame, costs: pd.Series | None) -> pd.Series | None:
+    """Mean cost per analysed participant in each arm with anyone analysed."""
+    if costs is None:
+        return None
+    codes, labels = factor_codes(data["arm"])
+    present = codes >= 0
+    totals = np.bincount(codes[present], costs.loc[data.index].to_numpy()[present], len(labels))
+    counts = np.bincount(codes[present], minlength=len(labels))
+    return pd.Series(totals[counts > 0] / counts[counts > 0], np.array(labels)[counts > 0])
 
 
 def _outcome_report(
@@ -176,28 +210,34 @@ def _outcome_report(
     mask = population & frame[outcome.id].notna()
     data = frame if mask.all() else frame.loc[mask]
     notes = _population_notes(outcome, int(population.sum()), int(mask.sum()))
-    arms = _arm_summaries(data, outcome.id, definition, spec.alpha)
+    missing = missing_outcomes(frame, population, outcome.id, definition)
+    notes += _missing_notes(missing)
+    rates = arm_rates(data, outcome.id, definition, spec)
+    arms = rates.arms
+    notes += list(rates.notes)
+    if spec.clustered and len(data):
+        notes.append(_clustered_note(definition.population.unit))
     by_arm = {a.arm: a for a in arms}
     effects = estimate_effects(data, outcome.id, spec) if len(data) else None
     notes += list(effects.notes) if effects else []
     arm_effects = effects.arms if effects else {a: ArmEffect() for a in spec.treatments}
+    raw_p = [arm_effects[a].adjusted_p_value for a in spec.treatments]
     corrected = adjust_p_values(
-        [arm_effects[a].adjusted_p_value for a in spec.treatments],
-        definition.analysis.correction,
+        raw_p, definition.analysis.correction, family_size=len(spec.treatments)
     )
-    mean_cost = None
-    if costs is not None:
-        codes, labels = factor_codes(data["arm"])
-        present = codes >= 0
-        totals = np.bincount(codes[present], costs.loc[data.index].to_numpy()[present], len(labels))
-        counts = np.bincount(codes[present], minlength=len(labels))
-        mean_cost = pd.Series(totals[counts > 0] / counts[counts > 0], np.array(labels)[counts > 0])
+    notes += _family_notes(spec.treatments, raw_p, definition.analysis.correction)
+    mean_cost = _mean_cost(data, costs)
+    missing_by_arm = {m.arm: m for m in missing.by_arm}
     comparisons = []
     for arm, p_corrected in zip(spec.treatments, corrected, strict=True):
         comparison, arm_notes = _comparison(
-            by_arm[arm], by_arm[spec.control], arm_effects[arm], p_corrected, definition, mean_cost
+            by_arm[arm], by_arm[spec.control], arm_effects[arm], p_corrected, definition, mean_cost,
+            rates,
+        )  # fmt: skip
+        worst, best = extreme_bounds(
+            by_arm[arm], by_arm[spec.control], missing_by_arm[arm], missing_by_arm[spec.control]
         )
-        comparisons.append(comparison)
+        comparisons.append(replace(comparison, rd_bound_worst=worst, rd_bound_best=best))
         notes += [f"{arm}: {note}" for note in arm_notes]
     subgroups = subgroup_results(data, outcome.id, spec, definition.analysis.subgroups)
     return OutcomeReport(
@@ -208,7 +248,51 @@ def _outcome_report(
         comparisons=tuple(comparisons),
         subgroups=subgroups,
         notes=tuple(dict.fromkeys(notes)),
+        missing=missing,
+        methods=_methods(spec, definition.analysis.continuity == "yates"),
+        clustered=spec.clustered,
+        icc=rates.icc.icc if rates.icc else None,
+        cluster_size=rates.icc.size_weighted_mean if rates.icc else None,
     )
+
+
+def _methods(spec: ModelSpec, yates: bool) -> SummaryMethods:
+    if spec.clustered:
+        return CLUSTERED
+    if yates:
+        return replace(INDEPENDENT, chi_square="Pearson's chi-square test with Yates' correction")
+    return INDEPENDENT
+
+
+def _clustered_note(unit: str) -> str:
+    return (
+        f"whole {unit}s were randomised: every interval, test and probability accounts for "
+        f"the clustering by {unit}; Fisher's exact test is not reported because it treats "
+        "participants as independent, and the chi-square test is Rao-Scott corrected"
+    )
+
+
+def _missing_notes(missing: MissingOutcomes) -> list[str]:
+    if not missing.flagged:
+        return []
+    return [
+        "missing outcomes differ between arms by more than 5 percentage points: the "
+        "complete-case comparison may be biased; see the best- and worst-case bounds"
+    ]
+
+
+def _family_notes(
+    treatments: tuple[str, ...], raw_p: list[float | None], correction: str
+) -> list[str]:
+    """Say so when a comparison without a p-value still counts in the corrected family."""
+    lost = [arm for arm, p in zip(treatments, raw_p, strict=True) if p is None]
+    if correction == "none" or len(treatments) < 2 or not lost or len(lost) == len(treatments):
+        return []
+    return [
+        f"the {correction} correction counts all {len(treatments)} pre-registered comparisons; "
+        f"{', '.join(lost)} could not be tested and count{'s' if len(lost) == 1 else ''} "
+        "as p = 1"
+    ]
 
 
 def _population_notes(outcome: Outcome, in_population: int, analysed: int) -> list[str]:
@@ -228,26 +312,6 @@ def _population_notes(outcome: Outcome, in_population: int, analysed: int) -> li
     return notes
 
 
-def _arm_summaries(
-    data: pd.DataFrame, outcome: str, definition: TrialDefinition, alpha: float
-) -> tuple[ArmSummary, ...]:
-    values = data[outcome].to_numpy(dtype=np.float64)
-    codes, labels = factor_codes(data["arm"])
-    present = codes >= 0
-    sizes = np.bincount(codes[present], minlength=len(labels))
-    sums = np.bincount(codes[present], weights=values[present], minlength=len(labels))
-    index = {label: i for i, label in enumerate(labels)}
-    summaries = []
-    for arm in definition.arms:
-        i = index.get(arm.id)
-        n, events = (0, 0) if i is None else (int(sizes[i]), int(sums[i]))
-        wilson = wilson_interval(events, n, alpha)
-        summaries.append(
-            ArmSummary(arm.id, n, events, wilson.proportion, wilson.ci_low, wilson.ci_high)
-        )
-    return tuple(summaries)
-
-
 def _comparison(
     arm: ArmSummary,
     control: ArmSummary,
@@ -255,15 +319,12 @@ def _comparison(
     p_corrected: float | None,
     definition: TrialDefinition,
     mean_cost: pd.Series | None,
+    rates: ArmRates,
 ) -> tuple[Comparison, list[str]]:
-    plan = definition.analysis
-    two = compare_two_arms(
-        arm.events, arm.n, control.events, control.n, plan.alpha, plan.continuity == "yates"
-    )
+    two = compare_unadjusted(arm, control, rates, definition.analysis)
     notes = list(two.notes)
     rd, rr = two.risk_difference, two.risk_ratio
     both = arm.n > 0 and control.n > 0
-    bayes = bayes_comparison(arm.events, arm.n, control.events, control.n) if both else None
     cost = None
     if mean_cost is not None and both:
         cost = cost_per_additional_event(
@@ -280,14 +341,16 @@ def _comparison(
         risk_ratio=rr.estimate,
         rr_ci_low=rr.ci_low,
         rr_ci_high=rr.ci_high,
-        chi2_p_value=two.chi_square_p,
-        fisher_p_value=two.fisher_p,
+        chi2_p_value=two.chi2_p_value,
+        fisher_p_value=two.fisher_p_value,
         p_value_corrected=p_corrected,
-        prob_better=bayes.prob_better if bayes else None,
-        expected_loss=bayes.expected_loss if bayes else None,
+        prob_better=two.prob_better,
+        expected_loss=two.expected_loss,
         cost_per_extra_event=cost.estimate if cost else None,
         cost_ci_low=cost.ci_low if cost else None,
         cost_ci_high=cost.ci_high if cost else None,
+        incremental_cost=cost.incremental_cost if cost else None,
+        cost_status=str(cost.status) if cost else None,
         **asdict(effect),
     )
     return comparison, notes
@@ -310,6 +373,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
-        number = float(value)
+        number = float(value) + 0.0  # -0.0 becomes 0.0: a zero has no sign in the results
         return number if math.isfinite(number) else None
     return value

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from analysis.stats.proportions import IntervalEstimate
 
 
+class CostStatus(StrEnum):
+    """Why a cost per extra event is, or is not, given (the results JSON's `cost_status`)."""
+
+    ESTIMATED = "estimated"  # fewer events cost more: ratio and interval
+    UNBOUNDED = "unbounded"  # ratio given; the difference's interval includes 0, so no interval
+    HARMFUL = "harmful"  # fewer events than control: no cost per *extra* event
+    DOMINANT = "dominant"  # more events and no dearer than control: nothing to pay per event
+    NO_DIFFERENCE = "no_difference"  # same event rate as control: ratio undefined
+    NOT_ESTIMABLE = "not_estimable"  # no risk difference
+
+
 @dataclass(frozen=True)
 class CostPerEvent:
-    """Cost per additional event; ``None`` parts are explained by ``note``."""
+    """Cost per additional event; ``None`` parts are explained by ``note`` and ``status``."""
 
     incremental_cost: float
     estimate: float | None
     ci_low: float | None
     ci_high: float | None
     note: str | None = None
+    status: CostStatus = CostStatus.ESTIMATED
 
 
 def cost_per_additional_event(
@@ -27,7 +40,15 @@ def cost_per_additional_event(
     ``dC / L``. This treats the incremental cost per participant as known (message charges
     are set by tariff, so their sampling variation is negligible beside the outcome's); it is
     then exactly Fieller's interval with zero variance in the numerator. When the risk
-    difference's interval contains 0 the ratio is unbounded and no interval is given.
+    difference's interval contains 0 the ratio is unbounded and no interval is given. Pass
+    the cluster-robust difference when whole units were randomised.
+
+    A ratio is only a cost per *extra* event when the arm has more events and costs more.
+    A harmful arm (fewer events) or a dominant one (more events, no dearer) gets no ratio,
+    with a note in words: a negative ratio mixes "saves money" with "loses events" and would
+    be read as a bargain (Drummond MF et al. (2015) Methods for the Economic Evaluation of
+    Health Care Programmes, 4th ed., section 4.5; Briggs AH (2001) ch. 8 in Drummond &
+    McGuire, Economic Evaluation in Health Care).
 
     References
     ----------
@@ -35,14 +56,40 @@ def cost_per_additional_event(
     intervals for cost-effectiveness ratios: an application of Fieller's theorem. Health
     Econ 5:297-305.
     """
-    delta = mean_cost_arm - mean_cost_control
+    delta = _plus_zero(mean_cost_arm - mean_cost_control)
     rd, low, high = risk_difference.estimate, risk_difference.ci_low, risk_difference.ci_high
     if rd is None:
-        return CostPerEvent(delta, None, None, None, risk_difference.note or "no risk difference")
+        note = risk_difference.note or "no risk difference"
+        return CostPerEvent(delta, None, None, None, note, CostStatus.NOT_ESTIMABLE)
     if rd == 0.0:
-        return CostPerEvent(delta, None, None, None, "no difference in events: ratio undefined")
+        note = "no difference in events: ratio undefined"
+        return CostPerEvent(delta, None, None, None, note, CostStatus.NO_DIFFERENCE)
+    if rd < 0.0:
+        return CostPerEvent(delta, None, None, None, _harmful_note(delta), CostStatus.HARMFUL)
+    if delta <= 0.0:
+        note = (
+            "not applicable: the arm had more events than control and cost "
+            + ("no more" if delta == 0.0 else "less")
+            + " per participant, so there is no cost per extra event to pay"
+        )
+        return CostPerEvent(delta, None, None, None, note, CostStatus.DOMINANT)
     if low is None or high is None or low <= 0.0 <= high:
         note = "the risk-difference interval includes 0, so the cost per event is unbounded"
-        return CostPerEvent(delta, delta / rd, None, None, note)
+        return CostPerEvent(delta, delta / rd, None, None, note, CostStatus.UNBOUNDED)
     ends = sorted((delta / low, delta / high))
     return CostPerEvent(delta, delta / rd, ends[0], ends[1])
+
+
+def _harmful_note(delta: float) -> str:
+    if delta > 0.0:
+        cost = "cost more per participant"
+    elif delta < 0.0:
+        cost = "cost less per participant (a saving, bought with fewer events)"
+    else:
+        cost = "cost the same per participant"
+    return f"not applicable: the arm had fewer events than control and {cost}"
+
+
+def _plus_zero(value: float) -> float:
+    """``-0.0`` becomes ``0.0``: a zero cost difference has no sign."""
+    return value + 0.0

@@ -11,11 +11,18 @@ Method = Literal["holm", "bonferroni", "none"]
 
 
 def adjust_p_values(
-    p_values: Sequence[float | None], method: Method = "holm"
+    p_values: Sequence[float | None],
+    method: Method = "holm",
+    *,
+    family_size: int | None = None,
 ) -> tuple[float | None, ...]:
     """Family-wise error adjustment, matching R ``p.adjust`` including its handling of NA.
 
-    ``None`` entries are left as ``None`` and do not count towards the family size m.
+    ``None`` entries are left as ``None``. By default they do not count towards the family
+    size m (R's default). ``family_size`` (R's ``n``) fixes m instead: the report passes the
+    pre-registered number of comparisons, so a comparison that cannot be estimated still
+    counts, as if its p were 1, and the others are not corrected for a smaller family than
+    was planned.
 
     - ``bonferroni``: ``min(1, m p_i)``.
     - ``holm``: order p ascending; the i-th smallest (1-based) becomes
@@ -33,15 +40,17 @@ def adjust_p_values(
     raw = np.array([p_values[i] for i in present], dtype=np.float64)
     if np.any((raw < 0.0) | (raw > 1.0)) or not np.all(np.isfinite(raw)):
         raise ValueError("p-values must lie in [0, 1]")
-    m = raw.size
+    m = raw.size if family_size is None else family_size
+    if m < raw.size:
+        raise ValueError(f"family_size {m} is smaller than the {raw.size} p-values given")
     if method == "none":
         adjusted = raw
     elif method == "bonferroni":
         adjusted = np.minimum(1.0, m * raw)
     elif method == "holm":
         order = np.argsort(raw, kind="stable")
-        stepped = np.maximum.accumulate((m - np.arange(m)) * raw[order])
-        adjusted = np.empty(m)
+        stepped = np.maximum.accumulate((m - np.arange(raw.size)) * raw[order])
+        adjusted = np.empty(raw.size)
         adjusted[order] = np.minimum(1.0, stepped)
     else:
         raise ValueError(f"unknown method {method!r}; use 'holm', 'bonferroni' or 'none'")

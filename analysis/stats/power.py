@@ -1,8 +1,11 @@
 """Design-time sample size and detectable effects for a two-sided two-proportion test.
 
-The normal approximation of R ``power.prop.test`` (with ``strict = FALSE``): for rates p1,
-p2, n per arm and ``z_a = z_{1 - alpha/2}``,
-``power = Phi((sqrt(n) |p1 - p2| - z_a sqrt((p1 + p2)(q1 + q2)/2)) / sqrt(p1 q1 + p2 q2))``.
+The normal approximation of R ``power.prop.test`` (with ``strict = FALSE``), for unequal
+arms: with ``n`` in control (rate p1), ``r n`` in the arm (rate p2), ``z_a = z_{1 - alpha/2}``
+and the pooled rate ``pbar = (p1 + r p2) / (1 + r)``,
+``power = Phi((|p1 - p2| - z_a sqrt(pbar qbar (1/n + 1/(r n)))) / sqrt(p1 q1/n + p2 q2/(r n)))``;
+with ``r = 1`` it is exactly ``power.prop.test``. When whole units are randomised, callers
+use effective sizes ``n / deff`` (see :mod:`analysis.stats.clustered`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ class SampleSize:
     alpha: float
     power: float
     method: str = METHOD
+    ratio: float = 1.0
+
+    @property
+    def n_treated(self) -> int:
+        """Participants needed in the arm, ``ratio`` times control's."""
+        return math.ceil(self.ratio * self.n_exact - 1e-9)
 
 
 @dataclass(frozen=True)
@@ -48,28 +57,48 @@ def _check_rate(name: str, value: float) -> None:
         raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
 
 
+def _check_ratio(ratio: float) -> None:
+    if not ratio > 0.0:
+        raise ValueError(f"the allocation ratio must be positive, got {ratio}")
+
+
 def power_two_proportions(
-    n_per_arm: float, baseline: float, treated: float, alpha: float = 0.05
+    n_per_arm: float,
+    baseline: float,
+    treated: float,
+    alpha: float = 0.05,
+    *,
+    ratio: float = 1.0,
 ) -> float:
-    """Power of the two-sided two-proportion z-test (formula in the module docstring)."""
+    """Power of the two-sided two-proportion z-test (formula in the module docstring).
+
+    ``n_per_arm`` is control's size; the arm has ``ratio * n_per_arm``.
+    """
     _check_rate("baseline", baseline)
     _check_rate("treated", treated)
     _check_rate("alpha", alpha)
+    _check_ratio(ratio)
     p1, p2 = baseline, treated
     z_a = stats.norm.ppf(1.0 - alpha / 2.0)
-    pooled = math.sqrt((p1 + p2) * (2.0 - p1 - p2) / 2.0)
-    spread = math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    pbar = (p1 + ratio * p2) / (1.0 + ratio)
+    pooled = math.sqrt(pbar * (1.0 - pbar) * (1.0 + 1.0 / ratio))
+    spread = math.sqrt(p1 * (1 - p1) + p2 * (1 - p2) / ratio)
     return float(stats.norm.cdf((math.sqrt(n_per_arm) * abs(p1 - p2) - z_a * pooled) / spread))
 
 
 def sample_size_two_proportions(
-    baseline: float, effect: float, alpha: float = 0.05, power: float = 0.8
+    baseline: float,
+    effect: float,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    *,
+    ratio: float = 1.0,
 ) -> SampleSize:
-    """n per arm to detect ``treated = baseline + effect`` with a two-sided test.
+    """n in control (and ``ratio * n`` in the arm) to detect ``treated = baseline + effect``.
 
-    ``n = ((z_a sqrt((p1 + p2)(q1 + q2)/2) + z_power sqrt(p1 q1 + p2 q2)) / |p1 - p2|)^2``
+    ``n = ((z_a sqrt(pbar qbar (1 + 1/r)) + z_power sqrt(p1 q1 + p2 q2 / r)) / |p1 - p2|)^2``
     with ``z_a = z_{1-alpha/2}``: the closed-form inverse of the power formula (R finds the
-    same n by root-finding).
+    same n by root-finding). With ``r = 1`` it is ``power.prop.test``'s n per arm.
 
     References
     ----------
@@ -81,15 +110,17 @@ def sample_size_two_proportions(
     _check_rate("baseline + effect", treated)
     _check_rate("power", power)
     _check_rate("alpha", alpha)
+    _check_ratio(ratio)
     if effect == 0.0:
         raise ValueError("the effect to detect must be non-zero")
     p1, p2 = baseline, treated
     z_a = stats.norm.ppf(1.0 - alpha / 2.0)
     z_b = stats.norm.ppf(power)
-    pooled = math.sqrt((p1 + p2) * (2.0 - p1 - p2) / 2.0)
-    spread = math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    pbar = (p1 + ratio * p2) / (1.0 + ratio)
+    pooled = math.sqrt(pbar * (1.0 - pbar) * (1.0 + 1.0 / ratio))
+    spread = math.sqrt(p1 * (1 - p1) + p2 * (1 - p2) / ratio)
     n = ((z_a * pooled + z_b * spread) / abs(effect)) ** 2
-    return SampleSize(math.ceil(n - 1e-9), float(n), baseline, treated, alpha, power)
+    return SampleSize(math.ceil(n - 1e-9), float(n), baseline, treated, alpha, power, METHOD, ratio)
 
 
 def minimum_detectable_effect(
@@ -98,8 +129,12 @@ def minimum_detectable_effect(
     alpha: float = 0.05,
     power: float = 0.8,
     direction: Literal["increase", "decrease"] = "increase",
+    *,
+    ratio: float = 1.0,
 ) -> DetectableEffect:
     """Smallest effect detectable with ``n_per_arm`` (solves the power formula for p2).
+
+    ``n_per_arm`` is control's size and the arm has ``ratio * n_per_arm``.
 
     Root-finding on p2 in (baseline, 1) for an increase or (0, baseline) for a decrease, as
     ``power.prop.test(n, p1, power)`` does. ``effect`` is ``None`` (with a note) when even a
@@ -110,11 +145,11 @@ def minimum_detectable_effect(
     if n_per_arm <= 0:
         raise ValueError(f"n_per_arm must be positive, got {n_per_arm}")
     edge = 1.0 - 1e-10 if direction == "increase" else 1e-10
-    if power_two_proportions(n_per_arm, baseline, edge, alpha) < power:
+    if power_two_proportions(n_per_arm, baseline, edge, alpha, ratio=ratio) < power:
         note = f"no {direction} is detectable with {n_per_arm} per arm at power {power}"
         return DetectableEffect(None, None, n_per_arm, baseline, alpha, power, note)
     treated = optimize.brentq(
-        lambda p2: power_two_proportions(n_per_arm, baseline, p2, alpha) - power,
+        lambda p2: power_two_proportions(n_per_arm, baseline, p2, alpha, ratio=ratio) - power,
         baseline + (1e-10 if direction == "increase" else -1e-10),
         edge,
         xtol=1e-14,

@@ -130,8 +130,17 @@ def _risk_ratio(x1: int, n1: int, x2: int, n2: int, z: float) -> IntervalEstimat
     rr = (x1 / n1) / (x2 / n2)
     if x1 == 0:
         return IntervalEstimate(rr, None, None, "risk ratio interval undefined: no events in arm")
-    se = math.sqrt(1 / x1 - 1 / n1 + 1 / x2 - 1 / n2)
+    se = math.sqrt(max(0.0, 1 / x1 - 1 / n1 + 1 / x2 - 1 / n2))
+    if se == 0.0:
+        # Every participant in both arms had the event: [1, 1] would claim certainty.
+        return IntervalEstimate(rr, None, None, DEGENERATE_RATIO)
     return IntervalEstimate(rr, rr * math.exp(-z * se), rr * math.exp(z * se))
+
+
+DEGENERATE_RATIO = (
+    "risk ratio interval not given: every participant in both arms had the event, so its "
+    "standard error is 0"
+)
 
 
 def _odds_ratio(a: int, b: int, c: int, d: int, z: float) -> IntervalEstimate:

@@ -61,7 +61,13 @@ COMPARISON_KEYS = {
     "cost_per_extra_event",
     "cost_ci_low",
     "cost_ci_high",
+    "incremental_cost",
+    "cost_status",
+    "rd_bound_worst",
+    "rd_bound_best",
 }
+ARM_KEYS = {"arm", "n", "events", "rate", "ci_low", "ci_high", "units", "design_effect"}
+ARM_KEYS |= {"effective_n"}
 
 
 def definition(**overrides: Any) -> TrialDefinition:
@@ -129,10 +135,13 @@ def test_the_json_has_exactly_the_specified_keys() -> None:
         "comparisons",
         "subgroups",
         "notes",
+        "missing",
+        "methods",
+        "clustered",
+        "icc",
+        "cluster_size",
     }
-    assert all(
-        set(a) == {"arm", "n", "events", "rate", "ci_low", "ci_high"} for a in outcome["arms"]
-    )
+    assert all(set(a) == ARM_KEYS for a in outcome["arms"])
     assert [set(c) for c in outcome["comparisons"]] == [COMPARISON_KEYS, COMPARISON_KEYS]
     assert [(c["arm"], c["versus"]) for c in outcome["comparisons"]] == [
         ("sms", "control"),
@@ -154,6 +163,9 @@ def test_values_come_from_the_validated_statistics() -> None:
         "rate": control.proportion,
         "ci_low": control.ci_low,
         "ci_high": control.ci_high,
+        "units": None,
+        "design_effect": None,
+        "effective_n": None,
     }
     sms = outcome["comparisons"][0]
     two = compare_two_arms(31, 48, 20, 50, 0.1, yates=True)
@@ -229,6 +241,7 @@ def test_a_flat_file_reproduces_the_r_reference(
     data = report_json(result.report)
     comparisons = {c["arm"]: c for c in data["outcomes"][0]["comparisons"]}
     lm, logit, iv = (stats_reference[k] for k in ("lm_cr2", "logit_cluster_hc1", "iv_cr2"))
+    unadjusted = stats_reference["lm_cr2_arm_only"]
     for arm in ("sms", "letter"):
         ours, term = comparisons[arm], f"arm{arm}"
         assert ours["adjusted_risk_difference"] == pytest.approx(
@@ -245,9 +258,15 @@ def test_a_flat_file_reproduces_the_r_reference(
         received = f"recv_{arm}"
         assert ours["cace"] == pytest.approx(r_term(iv, received, "estimate"), rel=1e-6)
         assert ours["cace_std_error"] == pytest.approx(r_term(iv, received, "std_error"), rel=1e-6)
-        table = stats_reference["two_by_two"][f"{arm}_vs_control"]
-        assert ours["rd_ci_low"] == pytest.approx(table["newcombe_low"], rel=1e-6)
-        assert ours["fisher_p_value"] == pytest.approx(table["fisher_p"], abs=1e-4)
+        # Households were randomised: the unadjusted difference is the CR2 model without
+        # covariates (it was Newcombe's interval, which treats housemates as independent),
+        # and Fisher's exact test, which assumes independence, is not reported.
+        assert ours["risk_difference"] == pytest.approx(
+            r_term(unadjusted, term, "estimate"), rel=1e-6
+        )
+        assert ours["rd_ci_low"] == pytest.approx(r_term(unadjusted, term, "ci_low"), rel=1e-6)
+        assert ours["rd_ci_high"] == pytest.approx(r_term(unadjusted, term, "ci_high"), rel=1e-6)
+        assert ours["fisher_p_value"] is None
         assert ours["p_value_corrected"] == ours["adjusted_p_value"]
     assert data["randomisation"]["units"] == {"control": 235, "sms": 233, "letter": 232}
     assert data["outcomes"][0]["covariates_used"] == ["age", "prior_fta", "role"]
