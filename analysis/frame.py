@@ -3,13 +3,16 @@
 Columns: `participant_ref`, `arm`, `unit`, `stratum`, the participant columns the definition
 names (covariates, subgroups, strata and outcome populations), one 0/1/NaN column per
 outcome, `delivered` (0/1; only when some arm sends messages) and `cost` (money spent on the
-participant's messages). Both builders end in `typed_columns`, so the report downstream sees
-the same types whichever way the data came.
+participant's messages). Both builders read the participant columns with `read_columns`, by
+the types the definition declares (or infers without data: experiments/columns.py), so the
+report downstream sees the same types whichever way the data came. `frame.attrs` carries
+those types (`column_types`), the values per column that did not fit their type and became
+missing (`unreadable`) and why undeclared columns got their type (`inferred_types`); see
+analysis/columns.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +20,10 @@ import pandas as pd
 from sqlalchemy import Table, and_, func, or_, select
 from sqlmodel import Session
 
-from analysis.flatfile import (
-    FLAGS,
-    as_codes,
-    parse_flags,
-    parse_numbers,
-    read_flat_file,
-    unit_column,
-)
+from analysis.columns import read_columns
+from analysis.flatfile import as_codes, parse_flags, parse_numbers, read_flat_file, unit_column
 from experiments import trials
+from experiments.columns import analysed_columns, column_types
 from experiments.definition import TrialDefinition
 from experiments.randomise import stratum_key
 from nudge.models import Arm, Assignment, Case, Hearing, Message, Outcome, Participant
@@ -46,46 +44,11 @@ HEARING_FIELDS = ("court", "court_name")
 
 def participant_columns(definition: TrialDefinition) -> list[str]:
     """Participant columns the analysis needs, in a stable order."""
-    plan = definition.analysis
-    names = [*definition.population.strata, *plan.covariates, *plan.subgroups]
-    names += [o.population.field for o in definition.outcomes if o.population]
-    return list(dict.fromkeys(n for n in names if n not in ("participant_ref", "case_ref")))
+    return analysed_columns(definition)
 
 
 def has_messages(definition: TrialDefinition) -> bool:
     return any(arm.messages for arm in definition.arms)
-
-
-def typed_column(values: pd.Series) -> pd.Series:
-    """Text as analysed: blank is missing; all numbers → float; all yes/no → 0/1; else text.
-
-    Text becomes a categorical (levels sorted). Each distinct value is converted once.
-    """
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-    text = pd.Series([str(u).strip() for u in uniques], dtype=object)
-    text = text.mask(text == "")
-    observed = text.dropna()
-    if observed.empty:
-        return pd.Series(np.nan, index=values.index, dtype="float64")
-    numbers = pd.to_numeric(observed, errors="coerce")
-    if numbers.notna().all():
-        converted = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-    elif observed.str.lower().isin(list(FLAGS)).all():
-        converted = text.str.lower().map(FLAGS).to_numpy(dtype=np.float64)
-    else:
-        levels = sorted(observed.unique())
-        level_codes = pd.Categorical(text, categories=levels).codes.astype(np.intp)
-        taken = np.where(codes >= 0, level_codes[np.maximum(codes, 0)], -1)
-        categories = pd.CategoricalDtype(levels)
-        return pd.Series(pd.Categorical.from_codes(taken, dtype=categories), index=values.index)
-    taken_numbers = np.where(codes >= 0, converted[np.maximum(codes, 0)], np.nan)
-    return pd.Series(taken_numbers, index=values.index, dtype="float64")
-
-
-def typed_columns(frame: pd.DataFrame, names: Iterable[str]) -> pd.DataFrame:
-    for name in names:
-        frame[name] = typed_column(frame[name])
-    return frame
 
 
 def frame_from_db(session: Session, trial_id: str) -> pd.DataFrame:
@@ -111,7 +74,7 @@ def frame_from_db(session: Session, trial_id: str) -> pd.DataFrame:
     frame["arm"] = pd.Categorical(frame["arm"], categories=arm_order)
     frame["unit"] = pd.Categorical(frame["unit"])
     frame["stratum"] = pd.Categorical(frame["stratum"])
-    return frame.reset_index(drop=True)
+    return read_columns(frame.reset_index(drop=True), column_types(definition))
 
 
 def _assigned(session: Session, trial_id: str, names: list[str]) -> pd.DataFrame:
@@ -149,7 +112,7 @@ def _assigned(session: Session, trial_id: str, names: list[str]) -> pd.DataFrame
     for name in names:
         if name in PARTICIPANT_FIELDS and name != "role" and name != "language":
             frame[name] = frame[name].map({True: "yes", False: "no"})
-    return typed_columns(frame, names)
+    return frame
 
 
 def _outcomes(session: Session, trial_id: str, ids: pd.Series) -> dict[str, pd.Series]:
@@ -212,14 +175,13 @@ def frame_from_csv(path: Path, definition: TrialDefinition) -> pd.DataFrame:
     frame["stratum"] = _strata(cells, definition.population.strata)
     for name in names:
         frame[name] = cells[name]
-    typed_columns(frame, names)
     for outcome in definition.outcomes:
         frame[outcome.id] = parse_flags(cells[outcome.id])
     if "delivered" in columns:
         frame["delivered"] = parse_flags(cells["delivered"])
     if "cost" in columns:
         frame["cost"] = parse_numbers(cells["cost"])
-    return frame
+    return read_columns(frame, column_types(definition))
 
 
 def _strata(cells: pd.DataFrame, strata: list[str]) -> pd.Series:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.columns import subgroup_labels
 from analysis.effects import ModelSpec, cluster_codes, design_for
 from analysis.stats import lm_robust
 
@@ -58,7 +59,7 @@ def subgroup_results(
 def _one_variable(data: pd.DataFrame, outcome: str, spec: ModelSpec, name: str) -> SubgroupResult:
     if name not in data or data[name].isna().all():
         return SubgroupResult(name, INTERACTION_TEST, None, None, None, (), ("not observed",))
-    labels = data[name].map(_label, na_action="ignore")
+    labels = subgroup_labels(data, name)
     inner = replace(spec, covariates=tuple(c for c in spec.covariates if c != name))
     levels = tuple(
         _level(data.loc[labels == level], outcome, inner, level)
@@ -71,12 +72,6 @@ def _one_variable(data: pd.DataFrame, outcome: str, spec: ModelSpec, name: str) 
     if note:
         notes.append(note)
     return SubgroupResult(name, INTERACTION_TEST, statistic, df, p, levels, tuple(notes))
-
-
-def _label(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _level(data: pd.DataFrame, outcome: str, spec: ModelSpec, level: str) -> SubgroupLevel:

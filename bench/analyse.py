@@ -36,7 +36,12 @@ def definition_yaml(arms: int, covariates: bool, clustered: bool) -> str:
         + "}"
         for i in range(arms)
     )
-    plan = "covariates: [age, prior_fta, role, vulnerable, language]" if covariates else ""
+    plan = (
+        "covariates: [age, prior_fta, role, vulnerable, language], "
+        "columns: {age: numeric, prior_fta: flag, vulnerable: flag}"
+        if covariates
+        else ""
+    )
     return f"""id: bench
 title: Benchmark trial
 timezone: Europe/London

@@ -12,6 +12,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from experiments.amendments import changed_paths, kind_of_change, value_at
+from experiments.columns import column_types, completed_columns
 from experiments.definition import TrialDefinition
 from experiments.loader import LoadedTrial, canonical_form, canonical_json, sha256_of
 from nudge import audit
@@ -100,6 +101,7 @@ def launch_trial(session: Session, clock: Clock, trial_id: str, actor: Actor) ->
     if data["randomisation"]["seed"] is None:
         # Drawn now, from the operating system's generator, so nobody could know it in advance.
         data["randomisation"]["seed"] = secrets.randbits(64)
+    inferred = _freeze_column_types(data)
     now = clock.now()
     version = _add_version(
         session,
@@ -118,9 +120,36 @@ def launch_trial(session: Session, clock: Clock, trial_id: str, actor: Actor) ->
         actor=actor.name,
         action="trial.launched",
         trial_id=trial.id,
-        details={"sha256": version.sha256, "version": version.version},
+        details={"sha256": version.sha256, "version": version.version, "inferred": inferred},
     )
     return version
+
+
+def _freeze_column_types(data: dict[str, Any]) -> dict[str, str]:
+    """Write every analysed column's type into the version being frozen; return those inferred.
+
+    Like the seed, the types are decided once, at launch, and kept in the canonical form the
+    SHA-256 covers: the analysis reads them from there and never infers them again, whatever a
+    later Nudge would infer. The version keeps the researcher's YAML as it was written.
+    """
+    definition = TrialDefinition.model_validate(data)
+    completed = completed_columns(definition)
+    data["analysis"]["columns"] = {
+        name: column.model_dump(mode="json") for name, column in completed.items()
+    }
+    typed = column_types(definition)
+    return {name: t.type for name, t in typed.items() if not t.declared}
+
+
+def _keep_frozen_column_types(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """A launched trial's types stand: an amended file that leaves a column out keeps its type.
+
+    A file that declares a different type changes the design and is refused like any other.
+    """
+    frozen = old["analysis"].get("columns", {})
+    columns = new["analysis"].setdefault("columns", {})
+    for name, column in frozen.items():
+        columns.setdefault(name, column)
 
 
 def amend_trial(
@@ -147,6 +176,8 @@ def amend_trial(
     new = canonical_form(loaded)
     if new["randomisation"]["seed"] is None:
         new["randomisation"]["seed"] = old["randomisation"]["seed"]
+    if trial.status != "draft":
+        _keep_frozen_column_types(old, new)
     changes = changed_paths(old, new)
     if not changes:
         raise TrialStateError(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from experiments.columns import analysed_columns, column_types, described, modelled_columns
+from experiments.definition import Column
 from experiments.loader import LoadedTrial
 from nudge.errors import Problem
 
@@ -25,6 +29,8 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _template_references,
         _send_times,
         _quiet_hours,
+        _declared_columns,
+        _undeclared_columns,
     )
     problems = [problem for check in checks for problem in check(loaded)]
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
@@ -186,3 +192,104 @@ def _quiet_hours(loaded: LoadedTrial) -> Iterator[Problem]:
             ("sending", "quiet_hours"),
             "sending.quiet_hours: start and end are the same; remove quiet_hours for none",
         )
+
+
+def _declared_columns(loaded: LoadedTrial) -> Iterator[Problem]:
+    """Each entry of analysis.columns names a column the trial uses, with sound cut points."""
+    definition = loaded.definition
+    used = [*analysed_columns(definition), *(r.field for r in definition.population.eligibility)]
+    for name, column in definition.analysis.columns.items():
+        where = ("analysis", "columns", name)
+        if name not in used:
+            close = difflib.get_close_matches(name, used, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            yield loaded.problem(
+                where,
+                f"analysis.columns.{name}: '{name}' is not a covariate, stratum, subgroup or "
+                f"rule field of this trial{hint}",
+                key=True,
+            )
+        yield from _cut_points(loaded, name, column)
+
+
+def _cut_points(loaded: LoadedTrial, name: str, column: Column) -> Iterator[Problem]:
+    """Bins are the ascending, finite cut points of a numeric subgroup."""
+    bins = column.bins
+    path = ("analysis", "columns", name, "bins")
+    label = f"analysis.columns.{name}.bins"
+    if bins is None:
+        if column.type == "numeric" and name in loaded.definition.analysis.subgroups:
+            yield loaded.problem(
+                path[:-1], f"analysis.columns.{name}: " + _needs_bins(name, "declared numeric")
+            )
+        return
+    if column.type != "numeric":
+        yield loaded.problem(
+            path, f"{label}: only a numeric column is cut into levels ('{name}' is {column.type})"
+        )
+        return
+    if not bins:
+        yield loaded.problem(path, f"{label}: list at least one cut point, e.g. [25, 40]")
+    for i, cut in enumerate(bins):
+        if not math.isfinite(cut):
+            yield loaded.problem((*path, i), f"{label}[{i}]: {cut} is not a finite number")
+        elif i and math.isfinite(bins[i - 1]) and cut <= bins[i - 1]:
+            yield loaded.problem(
+                (*path, i),
+                f"{label}[{i}]: cut points must be strictly ascending ({bins[i - 1]:g} then "
+                f"{cut:g})",
+            )
+    if name not in loaded.definition.analysis.subgroups:
+        yield loaded.problem(
+            path,
+            f"{label}: '{name}' is not a subgroup, so its cut points are not used",
+            severity="warning",
+        )
+
+
+def _needs_bins(name: str, why: str) -> str:
+    return (
+        f"'{name}' is a numeric subgroup ({why}): give the cut points between its levels, "
+        f"decided before the data are seen, e.g. {name}: {{type: numeric, bins: [25, 40]}} "
+        "under analysis.columns (or declare it categorical)"
+    )
+
+
+def _undeclared_columns(loaded: LoadedTrial) -> Iterator[Problem]:
+    """A covariate, stratum or subgroup without a declared type: say the type it gets and why."""
+    definition = loaded.definition
+    typed = column_types(definition)
+    for name in modelled_columns(definition):
+        typing = typed[name]
+        if typing.declared:
+            continue
+        path, label = _first_mention(loaded, name)
+        if typing.type == "numeric" and name in definition.analysis.subgroups:
+            i = definition.analysis.subgroups.index(name)
+            yield loaded.problem(
+                ("analysis", "subgroups", i),
+                f"analysis.subgroups[{i}]: " + _needs_bins(name, typing.reason),
+            )
+            continue
+        yield loaded.problem(
+            path,
+            f"{label}: '{name}' has no declared type, so it is analysed as "
+            f"{described(typing.type)} because {typing.reason}; declare it under "
+            "analysis.columns, e.g. "
+            f"{name}: {typing.type}",
+            severity="warning",
+        )
+
+
+def _first_mention(loaded: LoadedTrial, name: str) -> tuple[tuple[str | int, ...], str]:
+    """Where a column is first named as a covariate, stratum or subgroup, as a path and label."""
+    definition = loaded.definition
+    for where, names in (
+        (("analysis", "covariates"), definition.analysis.covariates),
+        (("population", "strata"), definition.population.strata),
+        (("analysis", "subgroups"), definition.analysis.subgroups),
+    ):
+        if name in names:
+            i = names.index(name)
+            return (*where, i), ".".join(where) + f"[{i}]"
+    return ("analysis",), "analysis"

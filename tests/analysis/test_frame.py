@@ -6,7 +6,6 @@ import math
 from datetime import timedelta
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from sqlmodel import Session, select
 
@@ -159,7 +158,10 @@ arms:
 outcomes:
   - {id: attended, primary: true}
   - {id: withdrew, population: {field: role, equals: victim}}
-analysis: {covariates: [age, vulnerable], subgroups: [role]}
+analysis:
+  covariates: [age, vulnerable]
+  subgroups: [role]
+  columns: {age: numeric, vulnerable: flag}
 """
 FLAT_HEADER = ["participant_ref", "case_ref", "arm", "court", "age", "vulnerable", "role"]
 FLAT_HEADER += ["attended", "withdrew"]
@@ -272,11 +274,3 @@ def test_bad_delivered_and_cost_values_are_located(tmp_path: Path) -> None:
         f"{path}:2: delivered: '2' is not 0 or 1",
         f"{path}:3: cost: 'free' is not an amount of money (a number, 0 or more)",
     ]
-
-
-def test_typed_columns_keep_text_as_text() -> None:
-    from analysis.frame import typed_column
-
-    text = typed_column(pd.Series(["b", "", "a"]))
-    assert list(text.cat.categories) == ["a", "b"] and text.isna().tolist() == [False, True, False]
-    assert typed_column(pd.Series(["Yes", "no", ""])).tolist()[:2] == [1.0, 0.0]

@@ -213,7 +213,10 @@ arms:
   - {id: sms, title: SMS reminder}
   - {id: letter, title: Letter}
 outcomes: [{id: attended, primary: true}]
-analysis: {covariates: [age, prior_fta, role], correction: none}
+analysis:
+  covariates: [age, prior_fta, role]
+  correction: none
+  columns: {age: numeric, prior_fta: flag}
 costs: {sms_segment: 0.04, letter: 0.85}
 """
     )

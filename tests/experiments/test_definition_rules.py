@@ -115,11 +115,11 @@ CASES = {
         ["trial.yaml:17:10: outcomes[1].id: outcome id 'attended' is used more than once"],
     ),
     "duplicate covariate": (
-        BASE + "analysis: {covariates: [age, age]}\n",
+        BASE + "analysis: {covariates: [age, age], columns: {age: numeric}}\n",
         ["trial.yaml:17:30: analysis.covariates[1]: covariate 'age' is used more than once"],
     ),
     "duplicate stratum": (
-        BASE + "population: {strata: [court, court]}\n",
+        BASE + "population: {strata: [court, court]}\nanalysis: {columns: {court: categorical}}\n",
         ["trial.yaml:17:30: population.strata[1]: stratum 'court' is used more than once"],
     ),
     "two primary outcomes": (
