@@ -29,6 +29,7 @@ from analysis.checks import (
     power,
     randomisation,
 )
+from analysis.columns import column_notes
 from analysis.effects import ArmEffect, ModelSpec, estimate_effects
 from analysis.population import in_population
 from analysis.stats import adjust_p_values, cost_per_additional_event
@@ -156,6 +157,7 @@ def build_report(
         )
     primary = next(o for o in outcomes if o.id == definition.primary_outcome.id)
     notes = [cost_note] if cost_note else []
+    notes += column_notes(frame)
     if frame.empty:
         notes.append("nobody is randomised yet")
     observed = IntraclusterCorrelation(primary.icc, primary.cluster_size, 0)
