@@ -138,6 +138,11 @@ varies <- function(values) {
 
 model_data <- function(data, spec) {
   outcome <- spec$outcome
+  absent <- setdiff(unlist(spec$covariates), names(data))
+  if (length(absent) > 0) {
+    stop(sprintf("covariate(s) %s are not in analysis.csv: they identify people, so the bundle
+  leaves them out and cannot reproduce this model", paste(absent, collapse = ", ")))
+  }
   keep <- in_population(data, spec$population) & !is.na(data[[outcome]]) & !is.na(data$arm)
   if (isTRUE(spec$stratified)) keep <- keep & !is.na(data$stratum)
   analysed <- sum(keep)
@@ -222,7 +227,8 @@ main <- function() {
   print(compared, digits = 10, row.names = FALSE)
   missing <- unique(compared$arm[is.na(compared$nudge)])
   if (length(missing) > 0) {
-    cat(sprintf("Nudge gives no estimate for: %s (see its notes)\n", paste(missing, collapse = ", ")))
+    cat(sprintf("Nudge gives no figure for some measures of: %s (its notes say why)\n",
+                paste(missing, collapse = ", ")))
   }
   if (all(is.na(compared$difference))) {
     cat("\nNothing to compare: Nudge gives no primary estimate (nudge_primary.json says why)\n")
@@ -232,9 +238,11 @@ main <- function() {
   cat(sprintf("\nLargest absolute difference: %.3g\n", largest))
   if (largest > TOLERANCE) {
     cat(sprintf("R and Nudge DIFFER by more than %g\n", TOLERANCE))
-    quit(status = 1)
+    if (!interactive()) quit(status = 1)  # source()d: report, do not close the session
+    return(invisible(compared))
   }
   cat(sprintf("R and Nudge agree to within %g\n", TOLERANCE))
+  invisible(compared)
 }
 
 main()

@@ -121,13 +121,10 @@ analysis: {{covariates: [age, prior_fta, role, constant], missing: {missing}, co
 """
 
 
-@pytest.mark.parametrize(("unit", "missing"), [("participant", "indicator"), ("household", "drop")])
-def test_an_awkward_designs_bundle_reproduces_in_r(
-    rscript: str, tmp_path: Path, unit: str, missing: str
-) -> None:
-    """Gaps in a numeric and a categorical covariate (under both `missing:` rules), a
-    population rule that matches regardless of case, control not the first arm, a constant
-    covariate, and an unclustered and a clustered (custom unit) design."""
+def awkward_bundle(tmp_path: Path, unit: str, missing: str) -> Path:
+    """The reference trial with gaps in a numeric and a categorical covariate, a population
+    rule that matches regardless of case, control not the first arm and a constant covariate,
+    bundled as a zip."""
     data = pd.read_csv(REFERENCE / "trial.csv")
     data.insert(0, "participant_ref", [f"R{i:05d}" for i in range(len(data))])
     gaps = np.random.default_rng(3)
@@ -144,7 +141,31 @@ def test_an_awkward_designs_bundle_reproduces_in_r(
     zipped = tmp_path / "awkward.zip"
     with zipped.open("wb") as handle:
         write_zip(bundle, handle)
-    output, r_table, nudge = run_bundle(rscript, zipped)
+    return zipped
+
+
+@pytest.mark.parametrize(("unit", "missing"), [("participant", "indicator"), ("household", "drop")])
+def test_an_awkward_designs_bundle_reproduces_in_r(
+    rscript: str, tmp_path: Path, unit: str, missing: str
+) -> None:
+    """Under both `missing:` rules, unclustered and clustered on a custom unit."""
+    output, r_table, nudge = run_bundle(rscript, awkward_bundle(tmp_path, unit, missing))
     assert_same_table(r_table, nudge)
     assert "covariate(s) constant constant in the analysed rows: dropped" in nudge["notes"]
     assert ("clusters = unit" in output) == (unit != "participant")
+
+
+def test_the_r_script_exits_1_when_r_and_nudge_differ(rscript: str, tmp_path: Path) -> None:
+    zipped = awkward_bundle(tmp_path, "participant", "drop")
+    with zipfile.ZipFile(zipped) as archive:
+        archive.extractall(tmp_path)
+        folder = tmp_path / archive.namelist()[0].split("/")[0]
+    shipped = json.loads((folder / "nudge_primary.json").read_text())
+    shipped["estimates"][0]["std_error"] += 1e-5
+    (folder / "nudge_primary.json").write_text(json.dumps(shipped))
+    result = subprocess.run(
+        [rscript, str(folder / "reproduce.R")], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Largest absolute difference: 1e-05" in result.stdout
+    assert "R and Nudge DIFFER by more than 1e-06" in result.stdout
