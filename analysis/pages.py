@@ -1,11 +1,13 @@
 """The results pages and downloads: aggregate figures only, with disclosure control for leads.
 
 Researchers see exact figures; every other role sees counts under 5 as "fewer than 5" (see
-analysis/disclosure.py), on the page and in both downloads alike.
+analysis/disclosure.py), on the page and in both downloads alike. The one row-level download,
+the reproduction bundle (analysis/bundle.py), is for researchers alone and is audited.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,13 +16,15 @@ from flask import Blueprint, Response, abort, current_app, g, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from analysis.bundle import build_bundle, write_zip
 from analysis.disclosure import disclose
 from analysis.downloads import results_csv
 from analysis.results_cache import Results, results_for
 from analysis.results_view import results_view
 from experiments import trials
 from experiments.definition import TrialDefinition
-from nudge.errors import NotFound
+from nudge import audit
+from nudge.errors import NotFound, NudgeError
 from nudge.models import Trial
 from nudge.web.access import ALL_STAFF, allow
 
@@ -67,6 +71,33 @@ def results_download_json(trial_id: str) -> ResponseReturnValue:
     _, _, _, shown = _load(trial_id)
     text = json.dumps(shown, indent=2, allow_nan=False)
     return _download(text, "application/json", f"{trial_id}-results.json")
+
+
+@bp.get("/trials/<trial_id>/reproduction.zip")
+@allow("researcher")
+def results_bundle(trial_id: str) -> ResponseReturnValue:
+    """The reproduction bundle: pseudonymised row-level data, so researchers only."""
+    clock = current_app.extensions["nudge"]["clock"]
+    try:
+        bundle = build_bundle(g.db, trial_id, built_at=clock.now())
+    except NotFound:
+        abort(404)
+    except NudgeError as exc:
+        return Response(f"{exc}\n", status=409, mimetype="text/plain")
+    audit.record(
+        g.db,
+        clock,
+        actor=f"web:{current_user.email}",
+        action="results.bundle_exported",
+        trial_id=trial_id,
+        details={"version": bundle.version, "participants": bundle.participants},
+    )
+    g.db.commit()
+    stream = io.BytesIO()
+    write_zip(bundle, stream)
+    response = Response(stream.getvalue(), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{bundle.folder}.zip"'
+    return response
 
 
 def _download(text: str, mimetype: str, name: str) -> Response:
