@@ -117,7 +117,11 @@ arms:
   - {{id: letter, title: Letter}}
 outcomes:
   - {{id: attended, primary: true, population: {{field: court, in: [north, South]}}}}
-analysis: {{covariates: [age, prior_fta, role, constant], missing: {missing}, correction: none}}
+analysis:
+  covariates: [age, prior_fta, role, constant]
+  missing: {missing}
+  correction: none
+  columns: {{age: numeric, prior_fta: flag, role: categorical, constant: numeric}}
 """
 
 
