@@ -233,9 +233,15 @@ def _outcome_report(
     comparisons = []
     for arm, p_corrected in zip(spec.treatments, corrected, strict=True):
         comparison, arm_notes = _comparison(
-            by_arm[arm], by_arm[spec.control], arm_effects[arm], p_corrected, definition, mean_cost,
+            by_arm[arm],
+            by_arm[spec.control],
+            arm_effects[arm],
+            p_corrected,
+            definition,
+            outcome,
+            mean_cost,
             rates,
-        )  # fmt: skip
+        )
         worst, best = extreme_bounds(
             by_arm[arm], by_arm[spec.control], missing_by_arm[arm], missing_by_arm[spec.control]
         )
@@ -320,20 +326,25 @@ def _comparison(
     effect: ArmEffect,
     p_corrected: float | None,
     definition: TrialDefinition,
+    outcome: Outcome,
     mean_cost: pd.Series | None,
     rates: ArmRates,
 ) -> tuple[Comparison, list[str]]:
-    two = compare_unadjusted(arm, control, rates, definition.analysis)
+    lower = outcome.better == "lower"
+    two = compare_unadjusted(arm, control, rates, definition.analysis, lower_is_better=lower)
     notes = list(two.notes)
     rd, rr = two.risk_difference, two.risk_ratio
     both = arm.n > 0 and control.n > 0
     cost = None
     if mean_cost is not None and both:
         cost = cost_per_additional_event(
-            float(mean_cost.get(arm.arm, 0.0)), float(mean_cost.get(control.arm, 0.0)), rd
+            float(mean_cost.get(arm.arm, 0.0)),
+            float(mean_cost.get(control.arm, 0.0)),
+            rd,
+            lower_is_better=lower,
         )
         if cost.note:
-            notes.append(f"cost per extra event: {cost.note}")
+            notes.append(f"cost per {cost.per}: {cost.note}")
     comparison = Comparison(
         arm=arm.arm,
         versus=control.arm,

@@ -162,15 +162,28 @@ def arm_rates(
 
 
 def compare_unadjusted(
-    arm: ArmSummary, control: ArmSummary, rates: ArmRates, plan: AnalysisPlan
+    arm: ArmSummary,
+    control: ArmSummary,
+    rates: ArmRates,
+    plan: AnalysisPlan,
+    *,
+    lower_is_better: bool = False,
 ) -> Unadjusted:
-    """The arm against control: the classical figures, or the clustered ones (module doc)."""
+    """The arm against control: the classical figures, or the clustered ones (module doc).
+
+    When fewer events are better (withdrawal), the Bayesian summaries are of the events not
+    had: P(arm's rate below control's) and the expected excess of events if the arm is chosen.
+    """
+    good_arm, good_control = (
+        _good_events(arm, lower_is_better),
+        _good_events(control, lower_is_better),
+    )
     if rates.units is None:
         two = compare_two_arms(
             arm.events, arm.n, control.events, control.n, plan.alpha, plan.continuity == "yates"
         )
         both = arm.n > 0 and control.n > 0
-        bayes = bayes_comparison(arm.events, arm.n, control.events, control.n) if both else None
+        bayes = bayes_comparison(good_arm, arm.n, good_control, control.n) if both else None
         return Unadjusted(
             two.risk_difference,
             two.risk_ratio,
@@ -190,15 +203,23 @@ def compare_unadjusted(
     prob, loss = None, None
     if arm.design_effect is not None and control.design_effect is not None:
         bayes = bayes_comparison(
-            arm.events, arm.n, control.events, control.n,
-            deff_arm=arm.design_effect, deff_control=control.design_effect,
-        )  # fmt: skip
+            good_arm,
+            arm.n,
+            good_control,
+            control.n,
+            deff_arm=arm.design_effect,
+            deff_control=control.design_effect,
+        )
         prob, loss = bayes.prob_better, bayes.expected_loss
     elif arm.n and control.n:
         notes.append("no probability to beat control: an arm's design effect is unknown")
     return Unadjusted(
         difference.interval, ratio, test.p_value, None, prob, loss, tuple(dict.fromkeys(notes))
     )
+
+
+def _good_events(arm: ArmSummary, lower_is_better: bool) -> int:
+    return arm.n - arm.events if lower_is_better else arm.events
 
 
 def extreme_bounds(

@@ -142,6 +142,9 @@ class Outcome(Strict):
     primary: bool = False
     description: str | None = None
     population: Rule | None = None
+    # Which way is good: attendance is better higher, withdrawal lower. It decides what
+    # "probability better" and "cost per event gained" mean, never an estimate or a test.
+    better: Literal["higher", "lower"] = "higher"
 
 
 ColumnType = Literal["numeric", "categorical", "flag"]

@@ -29,10 +29,26 @@ class CostPerEvent:
     ci_high: float | None
     note: str | None = None
     status: CostStatus = CostStatus.ESTIMATED
+    per: str = "extra event"  # what one unit of the ratio buys: an extra event or one avoided
+
+
+@dataclass(frozen=True)
+class _Direction:
+    per: str
+    gained: str  # the arm did better than control
+    lost: str  # the arm did worse than control
+
+
+HIGHER = _Direction("extra event", "more events", "fewer events")
+LOWER = _Direction("event avoided", "fewer events", "more events")
 
 
 def cost_per_additional_event(
-    mean_cost_arm: float, mean_cost_control: float, risk_difference: IntervalEstimate
+    mean_cost_arm: float,
+    mean_cost_control: float,
+    risk_difference: IntervalEstimate,
+    *,
+    lower_is_better: bool = False,
 ) -> CostPerEvent:
     """Incremental cost-effectiveness ratio ``(mean cost in arm - in control) / risk difference``.
 
@@ -50,6 +66,9 @@ def cost_per_additional_event(
     Health Care Programmes, 4th ed., section 4.5; Briggs AH (2001) ch. 8 in Drummond &
     McGuire, Economic Evaluation in Health Care).
 
+    With ``lower_is_better`` (withdrawal) the gain is events avoided: the ratio is the cost per
+    event avoided, ``dC / (-RD)``, and "harmful" means more events than control.
+
     References
     ----------
     Fieller EC (1954) J R Stat Soc B 16:175-185. Willan AR, O'Brien BJ (1996) Confidence
@@ -57,37 +76,51 @@ def cost_per_additional_event(
     Econ 5:297-305.
     """
     delta = _plus_zero(mean_cost_arm - mean_cost_control)
-    rd, low, high = risk_difference.estimate, risk_difference.ci_low, risk_difference.ci_high
+    way = LOWER if lower_is_better else HIGHER
+    gain = _negated(risk_difference) if lower_is_better else risk_difference
+    rd, low, high = gain.estimate, gain.ci_low, gain.ci_high
+
+    def without(note: str, status: CostStatus) -> CostPerEvent:
+        return CostPerEvent(delta, None, None, None, note, status, way.per)
+
     if rd is None:
-        note = risk_difference.note or "no risk difference"
-        return CostPerEvent(delta, None, None, None, note, CostStatus.NOT_ESTIMABLE)
+        return without(risk_difference.note or "no risk difference", CostStatus.NOT_ESTIMABLE)
     if rd == 0.0:
-        note = "no difference in events: ratio undefined"
-        return CostPerEvent(delta, None, None, None, note, CostStatus.NO_DIFFERENCE)
+        return without("no difference in events: ratio undefined", CostStatus.NO_DIFFERENCE)
     if rd < 0.0:
-        return CostPerEvent(delta, None, None, None, _harmful_note(delta), CostStatus.HARMFUL)
+        return without(_harmful_note(delta, way), CostStatus.HARMFUL)
     if delta <= 0.0:
         note = (
-            "not applicable: the arm had more events than control and cost "
+            f"not applicable: the arm had {way.gained} than control and cost "
             + ("no more" if delta == 0.0 else "less")
-            + " per participant, so there is no cost per extra event to pay"
+            + f" per participant, so there is no cost per {way.per} to pay"
         )
-        return CostPerEvent(delta, None, None, None, note, CostStatus.DOMINANT)
+        return without(note, CostStatus.DOMINANT)
     if low is None or high is None or low <= 0.0 <= high:
-        note = "the risk-difference interval includes 0, so the cost per event is unbounded"
-        return CostPerEvent(delta, delta / rd, None, None, note, CostStatus.UNBOUNDED)
+        note = f"the risk-difference interval includes 0, so the cost per {way.per} is unbounded"
+        return CostPerEvent(delta, delta / rd, None, None, note, CostStatus.UNBOUNDED, way.per)
     ends = sorted((delta / low, delta / high))
-    return CostPerEvent(delta, delta / rd, ends[0], ends[1])
+    return CostPerEvent(delta, delta / rd, ends[0], ends[1], per=way.per)
 
 
-def _harmful_note(delta: float) -> str:
+def _negated(difference: IntervalEstimate) -> IntervalEstimate:
+    """The difference the other way round: control minus arm, its interval flipped."""
+
+    def minus(value: float | None) -> float | None:
+        return None if value is None else -value + 0.0
+
+    low, high = minus(difference.ci_high), minus(difference.ci_low)
+    return IntervalEstimate(minus(difference.estimate), low, high, difference.note)
+
+
+def _harmful_note(delta: float, way: _Direction) -> str:
     if delta > 0.0:
         cost = "cost more per participant"
     elif delta < 0.0:
-        cost = "cost less per participant (a saving, bought with fewer events)"
+        cost = f"cost less per participant (a saving, bought with {way.lost})"
     else:
         cost = "cost the same per participant"
-    return f"not applicable: the arm had fewer events than control and {cost}"
+    return f"not applicable: the arm had {way.lost} than control and {cost}"
 
 
 def _plus_zero(value: float) -> float:

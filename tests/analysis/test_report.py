@@ -462,3 +462,16 @@ def test_balance_compares_every_covariate_with_control() -> None:
         for arm in ("sms", "letter")
         for level in ("victim", "witness")
     }
+
+
+def test_an_outcome_where_lower_is_better_turns_probability_better_round() -> None:
+    frame = small_frame({"control": (50, 20), "sms": (48, 12), "letter": (52, 25)})
+    higher = report_json(build_report(frame, definition()))
+    outcome = {"id": "attended", "primary": True, "better": "lower"}
+    lower = report_json(build_report(frame, definition(outcomes=[outcome])))
+    for up, down in zip(
+        higher["outcomes"][0]["comparisons"], lower["outcomes"][0]["comparisons"], strict=True
+    ):
+        assert down["prob_better"] == pytest.approx(1.0 - up["prob_better"], abs=1e-12)
+        assert down["risk_difference"] == up["risk_difference"]
+        assert down["adjusted_p_value"] == up["adjusted_p_value"]

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.stats import compare_two_arms
+from analysis.stats import bayes_comparison, compare_two_arms
 from analysis.stats.cost import CostStatus, cost_per_additional_event
 from analysis.stats.multiplicity import adjust_p_values
 from analysis.stats.power import (
@@ -128,3 +128,30 @@ def test_everyone_with_the_event_in_both_arms_gives_no_risk_ratio_interval() -> 
     assert two.risk_ratio.estimate == 1.0
     assert (two.risk_ratio.ci_low, two.risk_ratio.ci_high) == (None, None)
     assert "standard error is 0" in (two.risk_ratio.note or "")
+
+
+def test_when_fewer_events_are_better_the_bayesian_summaries_turn_round() -> None:
+    """P(arm below control) is 1 - P(arm above), and the two expected losses differ by the
+    posterior means' difference: E[(c - a)+] - E[(a - c)+] = E[c - a]."""
+    higher = bayes_comparison(30, 100, 40, 100)
+    lower = bayes_comparison(70, 100, 60, 100)  # the same arms, counting events not had
+    assert lower.prob_better == pytest.approx(1.0 - higher.prob_better, abs=1e-12)
+    mean_arm, mean_control = 31 / 102, 41 / 102
+    assert higher.expected_loss - lower.expected_loss == pytest.approx(
+        mean_control - mean_arm, abs=1e-12
+    )
+
+
+def test_when_fewer_events_are_better_the_cost_is_per_event_avoided() -> None:
+    fewer = IntervalEstimate(-0.10, -0.15, -0.05)
+    cost = cost_per_additional_event(0.30, 0.10, fewer, lower_is_better=True)
+    assert (cost.per, cost.status) == ("event avoided", CostStatus.ESTIMATED)
+    assert (cost.estimate, cost.ci_low, cost.ci_high) == pytest.approx((2.0, 0.2 / 0.15, 4.0))
+    more = cost_per_additional_event(
+        0.30, 0.10, IntervalEstimate(0.1, 0.05, 0.15), lower_is_better=True
+    )
+    assert more.status == CostStatus.HARMFUL and more.estimate is None
+    assert (
+        more.note
+        == "not applicable: the arm had more events than control and cost more per participant"
+    )
