@@ -49,6 +49,7 @@ def render_text(data: dict[str, Any], definition: TrialDefinition) -> str:
     for outcome in data["outcomes"]:
         lines += ["", _heading(outcome), ""]
         lines += _arm_table(outcome["arms"], wording.titles, wording.level)
+        lines += _missing(outcome, wording.titles)
         lines.append("")
         m = comparisons_tested(outcome)
         for comparison in outcome["comparisons"]:
@@ -108,6 +109,36 @@ def _randomisation(block: dict[str, Any]) -> list[str]:
             "before trusting any result below."
         )
     return lines
+
+
+def _missing(outcome: dict[str, Any], titles: dict[str, str]) -> list[str]:
+    """Outcomes recorded by arm, and the bounds when the arms' missing shares differ."""
+    missing = outcome.get("missing")
+    if not missing:
+        return []
+    rows = [
+        f"{titles[row['arm']]} {row['observed']} of {row['randomised']}"
+        + (f" ({_pct(row['missing_share'])} missing)" if row["missing_share"] else "")
+        for row in missing["by_arm"]
+    ]
+    lines = [f"  Outcome recorded: {'; '.join(rows)}."]
+    if missing["flagged"]:
+        bounds = "; ".join(
+            f"{titles[c['arm']]} {_signed_or_dash(c['rd_bound_worst'])} to "
+            f"{_signed_or_dash(c['rd_bound_best'])} points"
+            for c in outcome["comparisons"]
+        )
+        lines.append(
+            "  WARNING: outcomes are missing more often in some arms (the shares differ by "
+            f"more than {_points(missing['threshold'])} points), so the comparison of people "
+            "with an outcome may be biased. With every missing outcome the worst, or the best, "
+            f"for each arm the unadjusted differences would be: {bounds}."
+        )
+    return lines
+
+
+def _signed_or_dash(value: float | None) -> str:
+    return "-" if value is None else _signed(value)
 
 
 def _heading(outcome: dict[str, Any]) -> str:
