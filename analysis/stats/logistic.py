@@ -27,6 +27,8 @@ from analysis.stats.regression import (
 )
 
 # A fitted |log-odds| beyond this means the likelihood is flat along a separating direction.
+# It is checked on the slopes and on the log-odds at the mean covariates, not on the intercept,
+# which for a covariate far from zero (a district number) is large without any separation.
 SEPARATION_LOG_ODDS = 20.0
 MAX_ITERATIONS = 100
 # Converged when the deviance changes by at most this, relative (R glm.fit uses 1e-8).
@@ -129,7 +131,9 @@ def _not_estimable(detail: str) -> str:
     return f"logistic model not estimable ({detail}); likely separation"
 
 
-def _fit(y: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray] | str:
+def _fit(
+    y: FloatArray, x: FloatArray, intercept: int | None
+) -> tuple[FloatArray, FloatArray, FloatArray] | str:
     """Maximum likelihood by Newton-Raphson (= IRLS); returns (beta, covariance, p) or a note.
 
     The first step is statsmodels' and R's IRLS start (``mu = (y + 1/2) / 2``); then Newton
@@ -160,8 +164,15 @@ def _fit(y: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArr
         previous = deviance
     else:
         return _not_estimable("no convergence or infinite estimates")
-    mu = special.expit(x @ beta)
-    if np.allclose(mu - y, 0.0) or np.max(np.abs(beta)) > SEPARATION_LOG_ODDS:
+    eta = x @ beta
+    mu = special.expit(eta)
+    # The mean linear predictor is the intercept of the fully centred parametrisation.
+    size = (
+        np.abs(beta)
+        if intercept is None
+        else np.abs(np.append(np.delete(beta, intercept), eta.mean()))
+    )
+    if np.allclose(mu - y, 0.0) or np.max(size) > SEPARATION_LOG_ODDS:
         return _not_estimable("perfect prediction or infinite estimates")
     cov = linalg.cho_solve(linalg.cho_factor(info), np.eye(x.shape[1]))
     return beta, np.asarray(cov), np.asarray(mu)
@@ -231,7 +242,7 @@ def logistic_regression(
     n = y_arr.shape[0]
     vcov_type = "model" if clusters is None else "cluster-robust HC1"
     note = _separation_note(y_arr, x_arr, names)
-    fitted = note or _fit(y_arr, design.x)
+    fitted = note or _fit(y_arr, design.x, design.intercept)
     if isinstance(fitted, str):
         return LogisticFit((), vcov_type, alpha, n, None, fitted)
     beta, cov, p_hat = fitted

@@ -104,6 +104,7 @@ class FullRankDesign:
     x: FloatArray = field(repr=False)
     bread: FloatArray = field(repr=False)
     centring: Centring | None
+    intercept: int | None = None
 
     @property
     def transform(self) -> FloatArray | None:
@@ -145,7 +146,7 @@ def full_rank_design(
     norms = np.sqrt(np.diag(xtx))
     factor = linalg.cho_factor(xtx / np.outer(norms, norms))
     inverse = linalg.cho_solve(factor, np.eye(len(norms))) / np.outer(norms, norms)
-    return FullRankDesign(x, np.asarray(inverse), rank.centring)
+    return FullRankDesign(x, np.asarray(inverse), rank.centring, rank.intercept)
 
 
 def solve_least_squares(x: FloatArray, y: FloatArray, bread: FloatArray) -> FloatArray:

@@ -225,6 +225,18 @@ def test_logistic_accepts_a_date_covariate_and_matches_glm(
     assert_logistic_matches(fit, awkward[key])
 
 
+def test_a_steep_district_effect_is_not_mistaken_for_separation(
+    awkward: dict[str, Any], aliased_trial: pd.DataFrame
+) -> None:
+    expected = awkward["steep_logit_model"]
+    assert expected["estimate"][0] < -20  # the intercept, on the raw district number
+    design = build_design(
+        aliased_trial, arm="arm", control="control", covariates=["age", "district"], strata="court"
+    )
+    fit = logistic_regression(aliased_trial["attended_steep"], design.x, terms=design.terms)
+    assert_logistic_matches(fit, expected)
+
+
 def test_iv_accepts_a_date_covariate_and_matches_iv_robust(
     awkward: dict[str, Any], aliased_trial: pd.DataFrame
 ) -> None:

@@ -8,7 +8,8 @@ files byte for byte.
 * ``aliased.csv``: a household-randomised 3-arm trial stratified by court, with covariates a
   careful analyst might list: ``court_cov`` (the stratum again), ``age_months`` (12 * age + 6),
   ``court_size`` (fixed within each court), ``hearing_date`` (YYYYMMDD, ~2.0e7 with a spread
-  of a few hundred) and ``district`` (a four-digit postcode district number).
+  of a few hundred) and ``district`` (a four-digit postcode district number), and a second
+  outcome ``attended_steep`` that rises steeply with the district number.
 * ``few_units.csv``: a case-randomised trial where one arm is a single case of six people and
   another has only five cases.
 * ``cace.csv``: a household-randomised trial with two delivery records: ``delivered_one_sided``
@@ -64,6 +65,11 @@ def aliased(rng: np.random.Generator) -> pd.DataFrame:
         + 0.004 * (size - 80)
         + rng.normal(0, 0.5, households)[household - 1]
     )
+    # A second outcome that rises steeply with the district number, so that the intercept of
+    # a model on the raw number is below -20 log-odds (drawn from its own generator so the
+    # other data sets do not change).
+    steep = np.random.default_rng(SEED + 1)
+    district_logit = 0.3 * (arm == "sms") + 0.02 * (district - 2050)
     return pd.DataFrame(
         {
             "household": household,
@@ -77,6 +83,7 @@ def aliased(rng: np.random.Generator) -> pd.DataFrame:
             "district": district,
             "delivered": delivered,
             "attended": _attended(rng, logit),
+            "attended_steep": _attended(steep, district_logit),
         }
     )
 

@@ -108,6 +108,10 @@ out$offset_logit_model <- tidy_coeftest(logit_offset, vcov(logit_offset))
 out$offset_logit_cluster <- tidy_coeftest(
   logit_offset, vcovCL(logit_offset, cluster = ~household, type = "HC1"), df = g_a - 1
 )
+# A steep effect of the district number: the intercept is far below -20 log-odds.
+f_steep <- attended_steep ~ arm + court + age + district
+logit_steep <- glm(f_steep, data = a, family = binomial(), control = tight)
+out$steep_logit_model <- tidy_coeftest(logit_steep, vcov(logit_steep))
 f_offset_iv <- attended ~ recv_sms + recv_letter + court + age + hearing_date + district |
   arm + court + age + hearing_date + district
 out$offset_iv_cr2 <- tidy_estimatr(iv_robust(f_offset_iv, data = a, clusters = household))
