@@ -110,8 +110,7 @@ def design_for(
     extra: tuple[str, ...] = (),
     arms: tuple[str, ...] | None = None,
 ) -> DesignMatrix:
-    """The primary model's design on `data`, with the treatment arms (default: all) that have
-    rows."""
+    """The primary model's design on `data`, with those of the arms (default: all) with rows."""
     present = set(factor_codes(data["arm"])[1])
     treatments = [arm for arm in (spec.treatments if arms is None else arms) if arm in present]
     return build_design(

@@ -165,7 +165,7 @@ def _interaction(
     x, names, interactions = _with_products(labels, design)
     if not interactions:
         return None, None, None, "interaction test not done: one level only"
-    thin = _single_unit_cells(data.iloc[design.rows])
+    thin = _single_unit_cells(data[["arm", "_subgroup", "unit"]].iloc[design.rows])
     if thin:
         return (
             None,
@@ -202,7 +202,7 @@ def _interaction(
 
 def _single_unit_cells(rows: pd.DataFrame) -> list[str]:
     """Arm-by-level cells (control included) with exactly one randomisation unit."""
-    cells = rows.groupby([rows["arm"].astype(str), rows["_subgroup"]], dropna=False, observed=True)
+    cells = rows.groupby(["arm", "_subgroup"], dropna=False, observed=True)
     counts = cells["unit"].nunique()
     return [f"{cell[0]} in {cell[1]}" for cell in counts.index[counts.to_numpy() == 1]]
 

@@ -244,40 +244,63 @@ def build_design(
         indicator = _add_covariate(columns, used, name, missing)
         if indicator:
             indicators.append(indicator)
-    covariate_set = set(columns.names[before:])
+    covariate_terms = set(columns.names[before:])
     strata_terms: list[str] = []
     if strata is not None:
         strata_factor = _factor(strata, used[strata])
         strata_terms = columns.add_dummies(strata_factor, strata_factor.levels[1:])
     constant = columns.constant(n)
     terms = [name for name in columns.names if name not in constant]
-    x = columns.matrix(terms, n)
-    strata_columns = set(strata_terms)
-    # Keep the intercept and arms first, then strata, then covariates (R's formula order).
-    first = [j for j, t in enumerate(terms) if t not in strata_columns and t not in covariate_set]
-    priority = [*first, *(terms.index(t) for t in strata_terms if t in terms)]
-    priority += [j for j, t in enumerate(terms) if t in covariate_set]
+    reduced = _without_aliased(
+        columns.matrix(terms, n), terms, arm_columns, strata_terms, covariate_terms
+    )
+    return DesignMatrix(
+        x=reduced.x,
+        terms=reduced.terms,
+        arm_terms=dict(zip(others, arm_columns, strict=True)),
+        rows=np.flatnonzero(keep),
+        n_dropped_missing=int((~keep).sum()),
+        dropped_constant=constant,
+        missing_indicators=tuple(i for i in indicators if i in reduced.terms),
+        aliased=reduced.aliased,
+        cross_product=reduced.cross_product,
+    )
+
+
+@dataclass(frozen=True)
+class _FullRank:
+    x: FloatArray
+    terms: tuple[str, ...]
+    cross_product: FloatArray
+    aliased: tuple[str, ...]
+
+
+def _without_aliased(
+    x: FloatArray,
+    terms: list[str],
+    arm_terms: Sequence[str],
+    strata_terms: Sequence[str],
+    covariate_terms: set[str],
+) -> _FullRank:
+    """Drop columns aliased with those kept before them: intercept and arms, strata, covariates.
+
+    That is R's formula order ``y ~ arm + stratum + covariates``, so R drops the same columns.
+    """
+    strata = set(strata_terms)
+    first = [j for j, t in enumerate(terms) if t not in strata and t not in covariate_terms]
+    priority = [*first, *(j for j, t in enumerate(terms) if t in strata)]
+    priority += [j for j, t in enumerate(terms) if t in covariate_terms]
     gram = x.T @ x
     aliased = [terms[j] for j in column_rank(x, priority=priority, cross_product=gram).aliased]
-    lost = [t for t in arm_columns if t in aliased]
+    lost = [t for t in arm_terms if t in aliased]
     if lost:
         raise ValueError(
             f"arm indicator(s) {', '.join(lost)} not estimable: an exact linear combination of "
             "the intercept and the other arms in the analysed rows"
         )
     if aliased:
-        keep_columns = [j for j, t in enumerate(terms) if t not in aliased]
-        x = np.ascontiguousarray(x[:, keep_columns])
-        gram = gram[np.ix_(keep_columns, keep_columns)]
-        terms = [terms[j] for j in keep_columns]
-    return DesignMatrix(
-        x=x,
-        terms=tuple(terms),
-        arm_terms=dict(zip(others, arm_columns, strict=True)),
-        rows=np.flatnonzero(keep),
-        n_dropped_missing=int((~keep).sum()),
-        dropped_constant=constant,
-        missing_indicators=tuple(i for i in indicators if i in terms),
-        aliased=tuple(aliased),
-        cross_product=gram,
-    )
+        kept = [j for j, t in enumerate(terms) if t not in aliased]
+        x = np.ascontiguousarray(x[:, kept])
+        gram = gram[np.ix_(kept, kept)]
+        terms = [terms[j] for j in kept]
+    return _FullRank(x, tuple(terms), gram, tuple(aliased))
