@@ -56,6 +56,22 @@ class ComplierEffect:
     note: str | None = None
 
 
+def reached_by_column(design: DesignMatrix, delivered: np.ndarray) -> np.ndarray:
+    """``X' delivered``: how many were reached among the rows of each 0/1 design column.
+
+    One pass over the design (exact for counts below 2^53); for the intercept it is everyone
+    reached, so control's count is that minus the arms'.
+    """
+    return np.asarray(design.x.T @ delivered)
+
+
+def reached_in_control(design: DesignMatrix, delivered: np.ndarray) -> float:
+    """How many control participants were recorded as reached (the intercept is column 0)."""
+    counts = reached_by_column(design, delivered)
+    arms = [design.terms.index(t) for t in design.arm_terms.values()]
+    return float(counts[0] - counts[arms].sum())
+
+
 def one_sided_effects(
     y: np.ndarray,
     design: DesignMatrix,
@@ -65,7 +81,8 @@ def one_sided_effects(
 ) -> dict[str, ComplierEffect]:
     """Every arm's CACE from one joint model; arms that reached nobody stay exogenous."""
     column = {arm: design.terms.index(term) for arm, term in design.arm_terms.items()}
-    reached = {arm: bool(np.any(design.x[:, j] * delivered)) for arm, j in column.items()}
+    counts = reached_by_column(design, delivered)
+    reached = {arm: bool(counts[j] > 0.0) for arm, j in column.items()}
     out = {
         arm: ComplierEffect(
             None,

@@ -23,6 +23,7 @@ from analysis.compliance import (
     TWO_SIDED,
     ComplierEffect,
     one_sided_effects,
+    reached_in_control,
     two_sided_effect,
 )
 from analysis.stats import (
@@ -377,9 +378,7 @@ def _cace(
     if np.isnan(delivered).any():
         notes.append("delivery is unknown for some participants: no complier effect")
         return {}
-    columns = [design.terms.index(t) for t in design.arm_terms.values()]
-    in_control = ~design.x[:, columns].any(axis=1)
-    if np.any(delivered[in_control]):
+    if reached_in_control(design, delivered) > 0.0:
         effects = {arm: _two_sided(data, outcome, spec, arm) for arm in design.arm_terms}
         method = TWO_SIDED
     else:
