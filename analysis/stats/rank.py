@@ -1,9 +1,9 @@
 """Which design columns are linearly independent, decided on the centred design as R's lm would.
 
-R's ``lm`` (and ``estimatr::lm_robust``, ``glm``) keep a column when it is not an exact linear
-combination of the columns before it, and drop ("alias", coefficient ``NA``) the rest. We decide
-the same greedy question, in a caller-given priority order, with three differences that matter
-for trial designs:
+R's ``lm`` and ``glm`` keep a column when it is not an exact linear combination of the columns
+before it in the formula, and drop ("alias", coefficient ``NA``) the rest. We decide the same
+greedy question, in a caller-given priority order (so the same columns go when the order is
+R's formula order), with three differences that matter for trial designs:
 
 * **Centred.** With a constant column (the intercept) in the design, every other column is
   judged on its centred values, i.e. on the correlation matrix. A covariate with a large offset
@@ -18,9 +18,12 @@ for trial designs:
 * **Documented tolerance.** Column ``j`` is aliased when ``1 - R^2_j <= RANK_TOLERANCE``, with
   ``R^2_j`` from regressing it (centred) on the columns already kept: a variance inflation
   factor above 1e10. This is the pivot of a sequential Cholesky factorisation of the
-  correlation matrix in priority order. R's ``dqrdc2`` uses 1e-7 on the norm ratio, i.e. 1e-14
-  on ``1 - R^2``; a Gram matrix cannot resolve that far, and a column with a variance inflation
-  factor between 1e10 and 1e14 carries no usable information in either program.
+  correlation matrix in priority order. R's ``dqrdc2`` (``tol = 1e-7``) drops a column whose
+  norm after projecting out the columns before it is below 1e-7 of its raw, uncentred norm:
+  about 1e-14 on ``1 - R^2`` for a centred column, but for a column far from zero it drops
+  what is merely offset (a date whose spread is below ~1e-7 of its value). A Gram matrix
+  cannot resolve 1e-14, and a column with a variance inflation factor between 1e10 and 1e14
+  carries no usable information in either program.
 
 A column whose centred sum of squares is below ``CONSTANT_TOLERANCE`` times its raw sum of
 squares is constant (aliased with the intercept), and an all-zero column is aliased always.
