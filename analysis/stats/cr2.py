@@ -7,7 +7,6 @@ Python loop over clusters and no N x N or G x G matrix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -143,14 +142,17 @@ DF_CHUNK = 8_192
 
 
 def bell_mccaffrey_df(
-    work: CR2Work, bread: FloatArray, columns: Sequence[int]
+    work: CR2Work, bread: FloatArray, contrasts: FloatArray
 ) -> tuple[float | None, ...]:
-    """Satterthwaite degrees of freedom for the chosen coefficients under CR2 (Bell-McCaffrey).
+    """Satterthwaite degrees of freedom for linear combinations of coefficients under CR2.
 
-    For coefficient j, with ``b = (X'X)^{-1} e_j``, ``u_g = A_g X_g b`` and ``G`` the N x J
-    matrix whose column g is ``u_g`` on cluster g's rows, the df is ``tr(M)^2 / tr(M^2)`` for
-    ``M = G'(I - H)G = D - W B W'``, where ``D = diag(|u_g|^2)``, ``W`` has rows
-    ``(X_g' u_g)'`` and ``B = (X'X)^{-1}``. Both traces reduce to k x k products:
+    ``contrasts`` is k x m; its column is a contrast ``c`` (``e_j`` for coefficient j itself;
+    another vector when the design was reparametrised, e.g. the intercept of a design whose
+    offset covariates were centred). With ``b = (X'X)^{-1} c``, ``u_g = A_g X_g b`` and ``G``
+    the N x J matrix whose column g is ``u_g`` on cluster g's rows, the df is
+    ``tr(M)^2 / tr(M^2)`` for ``M = G'(I - H)G = D - W B W'``, where ``D = diag(|u_g|^2)``,
+    ``W`` has rows ``(X_g' u_g)'`` and ``B = (X'X)^{-1}``. Both traces reduce to k x k
+    products:
     ``tr M = sum d_g - tr(B W'W)`` and
     ``tr M^2 = sum d_g^2 - 2 tr(B W'DW) + tr((B W'W)^2)``, so no N x N or J x J matrix is
     formed. A df is ``None`` when ``tr(M^2)`` is not positive (undefined).
@@ -160,11 +162,10 @@ def bell_mccaffrey_df(
     Bell RM, McCaffrey DF (2002) Survey Methodology 28:169-181, section 3.
     Pustejovsky JE, Tipton E (2018) J Bus Econ Stat 36:672-683, equation (11).
     """
-    cols = list(columns)
-    if not cols:
+    if contrasts.shape[1] == 0:
         return ()
-    b = bread[:, cols]
-    m, k = len(cols), bread.shape[0]
+    b = bread @ contrasts
+    m, k = contrasts.shape[1], bread.shape[0]
     sum_d, sum_d2 = np.zeros(m), np.zeros(m)
     wtw, wtdw = np.zeros((m, k, k)), np.zeros((m, k, k))
     for xs_all, a_all in zip(work.x_blocks, work.a_blocks, strict=True):

@@ -2,7 +2,10 @@
 
 Pure: a pandas DataFrame in, a frozen :class:`DesignMatrix` out. Control is the reference
 arm; categorical covariates and strata are dummy-coded against their first level; columns
-that are constant in the analysed rows are dropped and reported.
+that are constant in the analysed rows are dropped and reported, and so are columns that are
+exact linear combinations of others (aliased), as R's ``lm`` drops them: the intercept and the
+arms are kept first, then the strata, then the covariates in the order listed, so a covariate
+is dropped before a stratum and a stratum before an arm (see :mod:`analysis.stats.rank`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats._types import BoolArray, FloatArray, IntArray
+from analysis.stats.rank import column_rank
 
 MISSING_LEVEL = "(missing)"
+# Rows per block when filling the design matrix (a k x block buffer stays in cache).
+FILL_BLOCK = 65_536
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,11 @@ class DesignMatrix:
     """Design matrix ``x`` for the frame rows ``rows`` (positions), with what was dropped.
 
     ``arm_terms`` maps each non-control arm to its column name in ``terms``.
+    ``dropped_constant`` names columns with one value in every analysed row; ``aliased``
+    names columns dropped because they are exact linear combinations of columns kept before
+    them (in the order intercept, arms, strata, covariates). ``cross_product`` is
+    ``x.T @ x``, computed for the rank check and handed to the models so that they need not
+    compute it again.
     """
 
     x: FloatArray = field(repr=False, compare=False)
@@ -33,6 +44,8 @@ class DesignMatrix:
     n_dropped_missing: int
     dropped_constant: tuple[str, ...]
     missing_indicators: tuple[str, ...]
+    aliased: tuple[str, ...] = ()
+    cross_product: FloatArray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -121,15 +134,24 @@ class _Columns:
         return tuple(out)
 
     def matrix(self, terms: Sequence[str], n: int) -> FloatArray:
-        """The design, allocated once (C order) and filled column by column."""
-        x = np.zeros((n, len(terms)))
-        x[:, 0] = 1.0
-        for j, name in enumerate(terms[1:], start=1):
-            if name in self.numeric:
-                x[:, j] = self.numeric[name]
-            else:
-                factor, index = self.dummy[name]
-                x[factor.codes == index, j] = 1.0
+        """The design (C order), filled a block of rows at a time.
+
+        Each block is built column by column in a small transposed buffer (contiguous writes)
+        and copied in as rows: about twice as fast at 1M rows as writing each column of the
+        C-ordered array with a stride of k.
+        """
+        x = np.empty((n, len(terms)))
+        for start in range(0, n, FILL_BLOCK):
+            stop = min(n, start + FILL_BLOCK)
+            block = np.empty((len(terms), stop - start))
+            block[0] = 1.0
+            for j, name in enumerate(terms[1:], start=1):
+                if name in self.numeric:
+                    block[j] = self.numeric[name][start:stop]
+                else:
+                    factor, index = self.dummy[name]
+                    np.equal(factor.codes[start:stop], index, out=block[j], casting="unsafe")
+            x[start:stop] = block.T
         return x
 
 
@@ -196,7 +218,9 @@ def build_design(
     Raises
     ------
     ValueError
-        If the control arm or a listed arm has no analysed rows.
+        If the control arm or a listed arm has no analysed rows, or an arm indicator is
+        aliased (an exact combination of the intercept and other arms; not possible while
+        control and every listed arm have analysed rows, but checked).
     """
     if missing not in ("drop", "indicator"):
         raise ValueError(f"missing must be 'drop' or 'indicator', got {missing!r}")
@@ -214,21 +238,69 @@ def build_design(
     columns.add_numeric("(Intercept)", np.ones(n))
     arm_columns = columns.add_dummies(arm_factor, others)
     indicators = []
-    for name in covariates:
+    before = len(columns.names)
+    # The strata column listed again as a covariate would only repeat the strata's columns.
+    for name in (c for c in covariates if c != strata):
         indicator = _add_covariate(columns, used, name, missing)
         if indicator:
             indicators.append(indicator)
+    covariate_terms = set(columns.names[before:])
+    strata_terms: list[str] = []
     if strata is not None:
         strata_factor = _factor(strata, used[strata])
-        columns.add_dummies(strata_factor, strata_factor.levels[1:])
+        strata_terms = columns.add_dummies(strata_factor, strata_factor.levels[1:])
     constant = columns.constant(n)
-    terms = tuple(name for name in columns.names if name not in constant)
+    terms = [name for name in columns.names if name not in constant]
+    reduced = _without_aliased(
+        columns.matrix(terms, n), terms, arm_columns, strata_terms, covariate_terms
+    )
     return DesignMatrix(
-        x=columns.matrix(terms, n),
-        terms=terms,
+        x=reduced.x,
+        terms=reduced.terms,
         arm_terms=dict(zip(others, arm_columns, strict=True)),
         rows=np.flatnonzero(keep),
         n_dropped_missing=int((~keep).sum()),
         dropped_constant=constant,
-        missing_indicators=tuple(i for i in indicators if i not in constant),
+        missing_indicators=tuple(i for i in indicators if i in reduced.terms),
+        aliased=reduced.aliased,
+        cross_product=reduced.cross_product,
     )
+
+
+@dataclass(frozen=True)
+class _FullRank:
+    x: FloatArray
+    terms: tuple[str, ...]
+    cross_product: FloatArray
+    aliased: tuple[str, ...]
+
+
+def _without_aliased(
+    x: FloatArray,
+    terms: list[str],
+    arm_terms: Sequence[str],
+    strata_terms: Sequence[str],
+    covariate_terms: set[str],
+) -> _FullRank:
+    """Drop columns aliased with those kept before them: intercept and arms, strata, covariates.
+
+    That is R's formula order ``y ~ arm + stratum + covariates``, so R drops the same columns.
+    """
+    strata = set(strata_terms)
+    first = [j for j, t in enumerate(terms) if t not in strata and t not in covariate_terms]
+    priority = [*first, *(j for j, t in enumerate(terms) if t in strata)]
+    priority += [j for j, t in enumerate(terms) if t in covariate_terms]
+    gram = x.T @ x
+    aliased = [terms[j] for j in column_rank(x, priority=priority, cross_product=gram).aliased]
+    lost = [t for t in arm_terms if t in aliased]
+    if lost:
+        raise ValueError(
+            f"arm indicator(s) {', '.join(lost)} not estimable: an exact linear combination of "
+            "the intercept and the other arms in the analysed rows"
+        )
+    if aliased:
+        kept = [j for j, t in enumerate(terms) if t not in aliased]
+        x = np.ascontiguousarray(x[:, kept])
+        gram = gram[np.ix_(kept, kept)]
+        terms = [terms[j] for j in kept]
+    return _FullRank(x, tuple(terms), gram, tuple(aliased))

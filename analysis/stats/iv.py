@@ -16,7 +16,7 @@ from analysis.stats.regression import (
     RobustFit,
     as_design,
     assemble_fit,
-    inverse_cross_product,
+    full_rank_design,
     resolve_df_columns,
     robust_variance,
     solve_least_squares,
@@ -36,6 +36,7 @@ def iv_robust(
     alpha: float = 0.05,
     df_terms: Sequence[str] | None = None,
     instruments_include_exogenous: bool = False,
+    instruments_cross_product: ArrayLike | None = None,
 ) -> RobustFit:
     """Two-stage least squares with estimatr's robust standard errors.
 
@@ -59,6 +60,8 @@ def iv_robust(
     instruments_include_exogenous : when True, ``instruments`` is the whole first-stage
         design (every exogenous column of ``x`` and the excluded instruments, like the part
         after ``|`` in estimatr's formula) and is used as it is, without a copy.
+    instruments_cross_product : with ``instruments_include_exogenous``, ``Z'Z`` for that
+        whole first-stage design if already computed (trusted as given).
 
     Raises
     ------
@@ -90,19 +93,22 @@ def iv_robust(
     else:
         first = np.column_stack([x_arr[:, exo], z_arr])
         first_names = [names[j] for j in exo] + [f"instrument{i}" for i in range(z_arr.shape[1])]
-    first_bread = inverse_cross_product(first, first_names)
+    given = instruments_cross_product if instruments_include_exogenous else None
+    stage = full_rank_design(first, first_names, cross_product=given)
     x_hat = x_arr.copy()
-    x_hat[:, endo] = first @ (first_bread @ (first.T @ x_arr[:, endo]))
+    x_hat[:, endo] = stage.x @ (stage.bread @ (stage.x.T @ x_arr[:, endo]))
+    fitted_names = [f"fitted {t}" if t in endogenous else t for t in names]
     try:
-        bread = inverse_cross_product(
-            x_hat, [f"fitted {t}" if t in endogenous else t for t in names]
-        )
+        second = full_rank_design(x_hat, fitted_names, overwrite=True)
     except ValueError as err:
         raise ValueError(f"instruments do not identify the endogenous terms: {err}") from err
-    beta = solve_least_squares(x_hat, y_arr, bread)
-    resid = y_arr - x_arr @ beta
+    # Residuals use the observed regressors, centred as the second stage's were.
+    x_obs = x_arr if second.centring is None else second.centring.apply(x_arr)
+    beta = solve_least_squares(second.x, y_arr, second.bread)
+    resid = y_arr - x_obs @ beta
     kind = se_type or ("HC2" if clusters is None else "CR2")
-    variance = robust_variance(
-        x_hat, bread, resid, clusters, kind, resolve_df_columns(names, df_terms)
-    )
+    transform = second.transform
+    wanted = resolve_df_columns(names, df_terms)
+    variance = robust_variance(second.x, second.bread, resid, clusters, kind, wanted, transform)
+    beta = beta if transform is None else transform @ beta
     return assemble_fit(names, beta, variance, kind, alpha, y_arr.shape[0])

@@ -1,9 +1,12 @@
 """Logistic regression for a binary outcome: odds ratios with Wald intervals.
 
 Without clusters the standard errors are the model-based ones (inverse Fisher information,
-as R ``summary.glm``). With clusters they are cluster-robust with the small-sample factor
-``G/(G-1) * (N-1)/(N-k)``, as Stata and R ``sandwich::vcovCL(type = "HC1")``; intervals and
-p-values are normal-based Wald, as ``lmtest::coeftest`` gives for a glm.
+as R ``summary.glm``) and intervals and p-values are normal-based Wald, as ``lmtest::coeftest``
+gives for a glm. With clusters the standard errors are cluster-robust with the small-sample
+factor ``G/(G-1) * (N-1)/(N-k)``, as Stata and R ``sandwich::vcovCL(type = "HC1")``, and the
+Wald statistics are referred to t on ``G - 1`` degrees of freedom, as Stata does: with few
+clusters the normal reference is too liberal (Cameron & Miller 2015, section VI). In R:
+``lmtest::coeftest(fit, vcov = vcovCL(fit, cluster = ~unit, type = "HC1"), df = G - 1)``.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from analysis.stats._types import ArrayLike, FloatArray
 from analysis.stats.regression import (
     as_design,
     check_clusters,
-    inverse_cross_product,
+    full_rank_design,
     term_names,
 )
 
 # A fitted |log-odds| beyond this means the likelihood is flat along a separating direction.
+# It is checked on the slopes and on the log-odds at the mean covariates, not on the intercept,
+# which for a covariate far from zero (a district number) is large without any separation.
 SEPARATION_LOG_ODDS = 20.0
 MAX_ITERATIONS = 100
 # Converged when the deviance changes by at most this, relative (R glm.fit uses 1e-8).
@@ -36,7 +41,11 @@ ROW_CHUNK = 32_768
 
 @dataclass(frozen=True)
 class OddsRatio:
-    """One logistic coefficient on the odds-ratio scale, with a Wald interval."""
+    """One logistic coefficient on the odds-ratio scale, with a Wald interval.
+
+    ``z`` is the Wald statistic ``log_odds / std_error``; ``df`` is ``None`` when it is
+    referred to the normal distribution and ``G - 1`` when to t (clustered).
+    """
 
     term: str
     log_odds: float
@@ -46,6 +55,7 @@ class OddsRatio:
     ci_high: float
     z: float
     p_value: float
+    df: float | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +131,9 @@ def _not_estimable(detail: str) -> str:
     return f"logistic model not estimable ({detail}); likely separation"
 
 
-def _fit(y: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray] | str:
+def _fit(
+    y: FloatArray, x: FloatArray, intercept: int | None
+) -> tuple[FloatArray, FloatArray, FloatArray] | str:
     """Maximum likelihood by Newton-Raphson (= IRLS); returns (beta, covariance, p) or a note.
 
     The first step is statsmodels' and R's IRLS start (``mu = (y + 1/2) / 2``); then Newton
@@ -152,8 +164,15 @@ def _fit(y: FloatArray, x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArr
         previous = deviance
     else:
         return _not_estimable("no convergence or infinite estimates")
-    mu = special.expit(x @ beta)
-    if np.allclose(mu - y, 0.0) or np.max(np.abs(beta)) > SEPARATION_LOG_ODDS:
+    eta = x @ beta
+    mu = special.expit(eta)
+    # The mean linear predictor is the intercept of the fully centred parametrisation.
+    size = (
+        np.abs(beta)
+        if intercept is None
+        else np.abs(np.append(np.delete(beta, intercept), eta.mean()))
+    )
+    if np.allclose(mu - y, 0.0) or np.max(size) > SEPARATION_LOG_ODDS:
         return _not_estimable("perfect prediction or infinite estimates")
     cov = linalg.cho_solve(linalg.cho_factor(info), np.eye(x.shape[1]))
     return beta, np.asarray(cov), np.asarray(mu)
@@ -187,6 +206,7 @@ def logistic_regression(
     terms: Sequence[str] | None = None,
     clusters: cr2.Clusters | None = None,
     alpha: float = 0.05,
+    cross_product: ArrayLike | None = None,
 ) -> LogisticFit:
     """Fit a logistic regression and report each coefficient as an odds ratio.
 
@@ -195,8 +215,11 @@ def logistic_regression(
     y : 0/1 outcome of shape (n,).
     x : full-rank design of shape (n, k) with intercept (see ``build_design``).
     terms : column names.
-    clusters : cluster labels; when given, SEs are cluster-robust (HC1 factor, see module).
-    alpha : two-sided level of the Wald intervals ``exp(beta +/- z_{1-alpha/2} se)``.
+    clusters : cluster labels; when given, SEs are cluster-robust (HC1 factor, see module)
+        and tests and intervals use t on ``G - 1`` degrees of freedom.
+    alpha : two-sided level of the Wald intervals ``exp(beta +/- q_{1-alpha/2} se)``, ``q``
+        the normal quantile, or t on ``G - 1`` df with clusters.
+    cross_product : ``x.T @ x`` if already computed, for the rank check (trusted as given).
 
     Returns
     -------
@@ -214,31 +237,48 @@ def logistic_regression(
     if not np.all((y_arr == 0.0) | (y_arr == 1.0)):
         raise ValueError("logistic regression needs a 0/1 outcome")
     names = term_names(terms, x_arr.shape[1])
-    inverse_cross_product(x_arr, names)  # raises a clear error for collinear columns
+    # Raises naming aliased columns; centres offset covariates (a date) for accuracy.
+    design = full_rank_design(x_arr, names, cross_product=cross_product)
     n = y_arr.shape[0]
     vcov_type = "model" if clusters is None else "cluster-robust HC1"
     note = _separation_note(y_arr, x_arr, names)
-    fitted = note or _fit(y_arr, x_arr)
+    fitted = note or _fit(y_arr, design.x, design.intercept)
     if isinstance(fitted, str):
         return LogisticFit((), vcov_type, alpha, n, None, fitted)
     beta, cov, p_hat = fitted
     n_clusters = None
     if clusters is not None:
-        cov, n_clusters = _cluster_vcov(x_arr, y_arr - p_hat, cov, clusters)
-    se = np.sqrt(np.diag(cov))
-    z = beta / se
-    crit = float(stats.norm.ppf(1.0 - alpha / 2.0))
+        cov, n_clusters = _cluster_vcov(design.x, y_arr - p_hat, cov, clusters)
+    transform = design.transform
+    if transform is not None:
+        beta, cov = transform @ beta, transform @ cov @ transform.T
+    df = None if n_clusters is None else float(n_clusters - 1)
     rows = tuple(
-        OddsRatio(
-            term=t,
-            log_odds=float(beta[j]),
-            std_error=float(se[j]),
-            odds_ratio=float(np.exp(beta[j])),
-            ci_low=float(np.exp(beta[j] - crit * se[j])),
-            ci_high=float(np.exp(beta[j] + crit * se[j])),
-            z=float(z[j]),
-            p_value=float(2.0 * stats.norm.sf(abs(z[j]))),
-        )
-        for j, t in enumerate(names)
+        _odds_ratio(t, float(beta[j]), float(cov[j, j]), df, alpha) for j, t in enumerate(names)
     )
     return LogisticFit(rows, vcov_type, alpha, n, n_clusters)
+
+
+def _odds_ratio(
+    term: str, log_odds: float, variance: float, df: float | None, alpha: float
+) -> OddsRatio:
+    """Wald inference on the log-odds scale, normal (``df`` None) or t on ``df``."""
+    se = float(np.sqrt(variance))
+    reference = stats.norm if df is None else stats.t(df)
+    crit = float(reference.ppf(1.0 - alpha / 2.0))
+    z = log_odds / se
+    # An intercept beside an offset covariate (a date) can have log-odds in the thousands:
+    # its odds are 0 or infinity in floating point, which is the truth to that precision.
+    with np.errstate(over="ignore", under="ignore"):
+        odds = np.exp([log_odds, log_odds - crit * se, log_odds + crit * se])
+    return OddsRatio(
+        term=term,
+        log_odds=log_odds,
+        std_error=se,
+        odds_ratio=float(odds[0]),
+        ci_low=float(odds[1]),
+        ci_high=float(odds[2]),
+        z=z,
+        p_value=float(2.0 * reference.sf(abs(z))),
+        df=df,
+    )

@@ -15,11 +15,10 @@ from scipy import linalg, stats
 
 from analysis.stats import cr2
 from analysis.stats._types import ArrayLike, FloatArray
+from analysis.stats.rank import Centring, column_rank
 
 UNCLUSTERED_TYPES = ("HC0", "HC1", "HC2")
 CLUSTERED_TYPES = ("CR0", "CR2", "stata")
-# Columns whose scaled cross-product has an eigenvalue below this are called collinear.
-COLLINEARITY_TOLERANCE = 1e-10
 # A robust SE this small relative to the classical SE is rounding noise, not information.
 DEGENERATE_SE_RATIO = 1e-8
 
@@ -92,42 +91,62 @@ def term_names(terms: Sequence[str] | None, k: int) -> tuple[str, ...]:
     return tuple(terms)
 
 
-def inverse_cross_product(x: FloatArray, terms: Sequence[str]) -> FloatArray:
-    """Return ``(X'X)^{-1}``, raising ValueError naming any zero or collinear column.
+@dataclass(frozen=True)
+class FullRankDesign:
+    """A design checked to be of full rank, ready for least squares.
 
-    Columns are scaled to unit length first (equilibration), so the collinearity check and
-    the Cholesky inverse do not depend on the units of the covariates.
+    ``x`` is the caller's design with any offset column centred (see
+    :class:`analysis.stats.rank.Centring`; the caller's array itself when none is), ``bread``
+    is ``(x'x)^{-1}`` for that ``x``, and ``transform`` maps its coefficients back to the
+    caller's parametrisation (``beta = transform @ beta_c``; ``None`` for the identity).
     """
-    xtx = x.T @ x
-    norms = np.sqrt(np.diag(xtx))
-    zero = [terms[int(j)] for j in np.flatnonzero(norms == 0.0)]
-    if zero:
-        raise ValueError(f"design columns are all zero: {', '.join(zero)}")
-    scaled = xtx / np.outer(norms, norms)
-    collinear = _collinear_columns(scaled)
-    if collinear:
-        names = ", ".join(terms[j] for j in collinear)
+
+    x: FloatArray = field(repr=False)
+    bread: FloatArray = field(repr=False)
+    centring: Centring | None
+    intercept: int | None = None
+
+    @property
+    def transform(self) -> FloatArray | None:
+        return None if self.centring is None else self.centring.transform(self.x.shape[1])
+
+
+def full_rank_design(
+    x: FloatArray,
+    terms: Sequence[str],
+    *,
+    overwrite: bool = False,
+    cross_product: ArrayLike | None = None,
+) -> FullRankDesign:
+    """Check ``x`` has full column rank (centred, as R decides), centre offsets, invert X'X.
+
+    Raises ValueError naming every all-zero, constant or aliased column (see
+    :func:`analysis.stats.rank.column_rank`). Columns are scaled to unit length before the
+    Cholesky inverse (equilibration), so it does not depend on the units of the covariates;
+    a covariate with a large offset (a date) is centred first, so its near-collinearity with
+    the intercept costs no accuracy. ``overwrite`` allows centring ``x`` in place;
+    ``cross_product`` is ``x.T @ x`` when the caller has it (trusted, not recomputed).
+    """
+    xtx = x.T @ x if cross_product is None else np.asarray(cross_product, dtype=np.float64)
+    if xtx.shape != (x.shape[1], x.shape[1]):
+        raise ValueError(f"cross_product must be {x.shape[1]} x {x.shape[1]}, got {xtx.shape}")
+    rank = column_rank(x, cross_product=xtx)
+    if rank.aliased:
+        zero = [terms[j] for j in rank.aliased if xtx[j, j] == 0.0]
+        if zero:
+            raise ValueError(f"design columns are all zero: {', '.join(zero)}")
+        names = ", ".join(terms[j] for j in rank.aliased)
         raise ValueError(
             f"design columns are constant or collinear with earlier columns: {names}; "
             "drop them before fitting"
         )
-    factor = linalg.cho_factor(scaled)
-    inverse = linalg.cho_solve(factor, np.eye(len(norms)))
-    return np.asarray(inverse / np.outer(norms, norms))
-
-
-def _collinear_columns(scaled: FloatArray) -> list[int]:
-    if np.linalg.eigvalsh(scaled)[0] > COLLINEARITY_TOLERANCE:
-        return []
-    kept: list[int] = []
-    collinear = []
-    for j in range(scaled.shape[0]):
-        trial = [*kept, j]
-        if np.linalg.eigvalsh(scaled[np.ix_(trial, trial)])[0] > COLLINEARITY_TOLERANCE:
-            kept.append(j)
-        else:
-            collinear.append(j)
-    return collinear
+    if rank.centring is not None:
+        x = rank.centring.apply(x, overwrite=overwrite)
+        xtx = x.T @ x
+    norms = np.sqrt(np.diag(xtx))
+    factor = linalg.cho_factor(xtx / np.outer(norms, norms))
+    inverse = linalg.cho_solve(factor, np.eye(len(norms))) / np.outer(norms, norms)
+    return FullRankDesign(x, np.asarray(inverse), rank.centring, rank.intercept)
 
 
 def solve_least_squares(x: FloatArray, y: FloatArray, bread: FloatArray) -> FloatArray:
@@ -177,15 +196,24 @@ def robust_variance(
     clusters: cr2.Clusters | None,
     se_type: str,
     df_columns: Sequence[int],
+    transform: FloatArray | None = None,
 ) -> _Variance:
-    """Sandwich variance and per-coefficient df as estimatr computes them."""
+    """Sandwich variance and per-coefficient df as estimatr computes them.
+
+    ``x`` and ``bread`` may be a reparametrised design ``X A`` (offset columns centred);
+    ``transform`` is then ``A`` and the variance is returned for ``beta = A beta_c``. The
+    sandwich, the hat matrix and so the CR2 adjustments depend only on the column space, so
+    this equals the variance computed on the caller's design, without its rounding error.
+    """
     n, k = x.shape
-    classical = np.sqrt(np.diag(bread) * float(resid @ resid) / (n - k))
+    back = np.eye(k) if transform is None else transform
+    sigma2 = float(resid @ resid) / (n - k)
+    classical = np.sqrt(np.einsum("ij,jk,ik->i", back, bread, back) * sigma2)
     if clusters is None:
         if se_type not in UNCLUSTERED_TYPES:
             raise ValueError(f"se_type {se_type!r} without clusters; use {UNCLUSTERED_TYPES}")
         vcov = _unclustered_vcov(x, bread, resid, se_type)
-        return _Variance(vcov, (float(n - k),) * k, None, classical)
+        return _Variance(back @ vcov @ back.T, (float(n - k),) * k, None, classical)
     if se_type not in CLUSTERED_TYPES:
         raise ValueError(f"se_type {se_type!r} with clusters; use one of {CLUSTERED_TYPES}")
     blocks = cr2.cluster_blocks(check_clusters(clusters, n))
@@ -198,13 +226,15 @@ def robust_variance(
         vcov = bread @ meat @ bread
         if se_type == "stata":
             vcov = vcov * (g * (n - 1)) / ((g - 1) * (n - k))
-        return _Variance(vcov, (float(g - 1),) * k, g, classical)
+        return _Variance(back @ vcov @ back.T, (float(g - 1),) * k, g, classical)
     work = cr2.cr2_work(x, bread, blocks)
     vcov = bread @ cr2.cr2_meat(work, resid, blocks) @ bread
     wanted = sorted(set(df_columns))
-    df_of = dict(zip(wanted, cr2.bell_mccaffrey_df(work, bread, wanted), strict=True))
+    # Coefficient j of beta = A beta_c is the contrast A' e_j of beta_c.
+    dfs = cr2.bell_mccaffrey_df(work, bread, back.T[:, wanted])
+    df_of = dict(zip(wanted, dfs, strict=True))
     df = tuple(df_of.get(j) for j in range(k))
-    return _Variance(vcov, df, g, classical)
+    return _Variance(back @ vcov @ back.T, df, g, classical)
 
 
 def coefficient(
@@ -275,6 +305,7 @@ def lm_robust(
     se_type: str | None = None,
     alpha: float = 0.05,
     df_terms: Sequence[str] | None = None,
+    cross_product: ArrayLike | None = None,
 ) -> RobustFit:
     """OLS with heteroskedasticity- or cluster-robust standard errors (``estimatr::lm_robust``).
 
@@ -284,7 +315,10 @@ def lm_robust(
         Outcome (0/1 for a linear probability model).
     x : array of shape (n, k)
         Full-rank design including the intercept column; see
-        :func:`analysis.stats.design.build_design`.
+        :func:`analysis.stats.design.build_design`, which drops aliased columns. Rank is
+        decided on the centred design (:func:`analysis.stats.rank.column_rank`), so a
+        covariate with a large offset is accepted and centred internally; every coefficient,
+        the intercept included, is reported for the columns as given.
     terms : names of the k columns.
     clusters : array of shape (n,), optional
         Cluster labels (any hashable values). Defaults the SE type to CR2.
@@ -294,6 +328,8 @@ def lm_robust(
     alpha : float
         Two-sided level of the t intervals.
     df_terms : terms whose CR2 df to compute (default: all). Others get ``df=None``.
+    cross_product : ``x.T @ x`` if already computed (e.g. ``DesignMatrix.cross_product``),
+        to save one pass over a large design; trusted as given.
 
     Returns
     -------
@@ -314,10 +350,11 @@ def lm_robust(
     y_arr, x_arr = as_design(y, x)
     names = term_names(terms, x_arr.shape[1])
     kind = se_type or ("HC2" if clusters is None else "CR2")
-    bread = inverse_cross_product(x_arr, names)
-    beta = solve_least_squares(x_arr, y_arr, bread)
-    resid = y_arr - x_arr @ beta
-    variance = robust_variance(
-        x_arr, bread, resid, clusters, kind, resolve_df_columns(names, df_terms)
-    )
+    design = full_rank_design(x_arr, names, cross_product=cross_product)
+    beta = solve_least_squares(design.x, y_arr, design.bread)
+    resid = y_arr - design.x @ beta
+    transform = design.transform
+    wanted = resolve_df_columns(names, df_terms)
+    variance = robust_variance(design.x, design.bread, resid, clusters, kind, wanted, transform)
+    beta = beta if transform is None else transform @ beta
     return assemble_fit(names, beta, variance, kind, alpha, y_arr.shape[0])

@@ -34,9 +34,9 @@ tidy_estimatr <- function(fit) {
   )
 }
 
-tidy_coeftest <- function(fit, vc) {
-  ct <- coeftest(fit, vcov. = vc)
-  ci <- coefci(fit, vcov. = vc)
+tidy_coeftest <- function(fit, vc, df = Inf) {
+  ct <- coeftest(fit, vcov. = vc, df = df)
+  ci <- coefci(fit, vcov. = vc, df = df)
   list(
     term = rownames(ct), estimate = unname(ct[, 1]), std_error = unname(ct[, 2]),
     p_value = unname(ct[, 4]), ci_low = unname(ci[, 1]), ci_high = unname(ci[, 2])
@@ -63,7 +63,9 @@ out$iv_cr2 <- tidy_estimatr(iv_robust(f_iv, data = d, clusters = household, se_t
 # the MLE) to ~1e-12, not to glm's default 1e-8.
 tight <- glm.control(epsilon = 1e-14, maxit = 100)
 logit <- glm(f_lm, data = d, family = binomial(), control = tight)
-out$logit_cluster_hc1 <- tidy_coeftest(logit, vcovCL(logit, cluster = ~household, type = "HC1"))
+# Clustered: Wald tests and intervals on t with G - 1 df, as Stata (and analysis/stats/logistic.py).
+out$logit_cluster_hc1 <- tidy_coeftest(logit, vcovCL(logit, cluster = ~household, type = "HC1"),
+                                       df = length(unique(d$household)) - 1)
 out$logit_model <- tidy_coeftest(logit, vcov(logit))
 
 # Two-by-two tables: rows (arm, control), columns (events, non-events).
