@@ -89,6 +89,9 @@ def _outcome(outcome: dict[str, Any], subgroup_counts: dict[str, Any]) -> None:
             arm["n"] = FEWER if small(n) else n
         if small(arm.get("units")):
             arm["units"] = FEWER
+    units = outcome.get("model_units", {})
+    for arm, count in units.items():
+        units[arm] = FEWER if small(count) else count
     if outcome.get("missing") is not None:
         _missing(outcome["missing"])
     for comparison in outcome["comparisons"]:

@@ -68,6 +68,14 @@ class ArmEffect:
     or_p_value: float | None = None
     cace: float | None = None
     cace_std_error: float | None = None
+    # Why the pre-registered estimate or its interval is missing, in words; None when both are
+    # there. The report says it instead of passing another figure off as the primary one.
+    primary_reason: str | None = None
+
+    @property
+    def has_primary(self) -> bool:
+        keys = (self.adjusted_risk_difference, self.adjusted_ci_low, self.adjusted_ci_high)
+        return all(value is not None for value in keys)
 
 
 WITHOUT_INFERENCE = {
@@ -179,7 +187,9 @@ def estimate_effects(data: pd.DataFrame, outcome: str, spec: ModelSpec) -> Effec
             failure = f"primary model not fitted: {exc}"
     if design is None:
         units = unit_counts(data, None, everyone, clustered=spec.clustered)
-        return Effects(empty, (), None, (str(failure),), units)
+        reason = str(failure).removesuffix(": no model").removesuffix(": no model-based estimates")
+        unfitted = {arm: ArmEffect(primary_reason=reason) for arm in spec.treatments}
+        return Effects(unfitted, (), None, (str(failure),), units)
     notes = list(_design_notes(design, spec))
     clusters = cluster_codes(data, design, spec)
     codes = None if clusters is None else clusters.codes
@@ -195,11 +205,22 @@ def estimate_effects(data: pd.DataFrame, outcome: str, spec: ModelSpec) -> Effec
     withheld = spec.treatments if spec.control in too_few else too_few
     for arm in withheld:
         if arm in arms:
-            arms[arm] = replace(arms[arm], **WITHOUT_INFERENCE)
+            short = spec.control if spec.control in too_few else arm
+            reason = f"only {units[short]} randomisation unit in {_who(short, spec)}"
+            arms[arm] = replace(arms[arm], **WITHOUT_INFERENCE, primary_reason=reason)
+    for arm in spec.treatments:
+        if arm not in design.arm_terms:
+            arms[arm] = replace(arms[arm], primary_reason="no observed outcomes in this arm")
+        elif not arms[arm].has_primary and arms[arm].primary_reason is None:
+            arms[arm] = replace(arms[arm], primary_reason="the model gave no interval")
     used = tuple(c for c in spec.covariates if _uses(design, c))
     return Effects(
         arms, used, len(design.rows), tuple(notes), units, too_few, below, design.aliased
     )
+
+
+def _who(arm: str, spec: ModelSpec) -> str:
+    return "control" if arm == spec.control else "this arm"
 
 
 def _no_model(data: pd.DataFrame, outcome: str, spec: ModelSpec) -> str | None:
@@ -313,6 +334,8 @@ def _linear(
         )
     except ValueError as exc:
         notes.append(f"primary model not fitted: {exc}")
+        for arm in design.arm_terms:
+            arms[arm] = replace(arms[arm], primary_reason=f"the model could not be fitted: {exc}")
         return
     for arm, term in design.arm_terms.items():
         c = fit.coefficient(term)
@@ -325,6 +348,7 @@ def _linear(
             adjusted_ci_low=c.ci_low,
             adjusted_ci_high=c.ci_high,
             adjusted_p_value=c.p_value,
+            primary_reason=c.note,
         )
 
 

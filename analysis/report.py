@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -92,6 +92,7 @@ class Comparison:
     cost_status: str | None = None
     rd_bound_worst: float | None = None
     rd_bound_best: float | None = None
+    primary_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,17 @@ class OutcomeReport:
     clustered: bool = False
     icc: float | None = None
     cluster_size: float | None = None
+    # Every arm has the pre-registered estimate with its interval; when not, each comparison's
+    # primary_reason says why, and the page and text say so rather than show another figure
+    # in its place.
+    primary_available: bool = False
+    # Randomisation units per arm in the primary model's rows; the arms with fewer than two
+    # (no inference), and, in a clustered trial, those below the plan's min_clusters_per_arm.
+    model_units: dict[str, int] = field(default_factory=dict)
+    too_few_units: tuple[str, ...] = ()
+    below_min_clusters: tuple[str, ...] = ()
+    # Design columns left out as exact linear combinations of others (R drops them too).
+    aliased: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,7 +234,8 @@ def _outcome_report(
     by_arm = {a.arm: a for a in arms}
     effects = estimate_effects(data, outcome.id, spec) if len(data) else None
     notes += list(effects.notes) if effects else []
-    arm_effects = effects.arms if effects else {a: ArmEffect() for a in spec.treatments}
+    nobody = ArmEffect(primary_reason="the outcome is observed for nobody")
+    arm_effects = effects.arms if effects else {a: nobody for a in spec.treatments}
     raw_p = [arm_effects[a].adjusted_p_value for a in spec.treatments]
     corrected = adjust_p_values(
         raw_p, definition.analysis.correction, family_size=len(spec.treatments)
@@ -261,6 +274,11 @@ def _outcome_report(
         clustered=spec.clustered,
         icc=rates.icc.icc if rates.icc else None,
         cluster_size=rates.icc.size_weighted_mean if rates.icc else None,
+        primary_available=all(arm_effects[a].has_primary for a in spec.treatments),
+        model_units=effects.units if effects else {},
+        too_few_units=effects.too_few_units if effects else (),
+        below_min_clusters=effects.below_min_clusters if effects else (),
+        aliased=effects.aliased if effects else (),
     )
 
 

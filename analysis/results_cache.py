@@ -51,7 +51,7 @@ from nudge.clock import Clock
 from nudge.models import Assignment, AuditEvent, Message, Outcome, Participant, ResultsCache, Trial
 
 # Bump when the shape of the cached body changes, so old rows are recomputed after a deploy.
-BODY_FORMAT = 1
+BODY_FORMAT = 2
 CACHE: Table = ResultsCache.__table__  # type: ignore[attr-defined]
 AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 # Audit actions of imports that may change, in place, participant fields the results use.
@@ -134,9 +134,8 @@ def compute_body(session: Session, definition: TrialDefinition) -> dict[str, Any
     frame = frame_from_db(session, definition.id)
     report = report_json(build_report(frame, definition))
     for outcome in report["outcomes"]:
-        outcome["comparisons_tested"] = sum(
-            1 for c in outcome["comparisons"] if c["adjusted_p_value"] is not None
-        )
+        # The correction counts the pre-registered family, tested or not (multiplicity.py).
+        outcome["comparisons_tested"] = len(outcome["comparisons"])
     return {
         "format": BODY_FORMAT,
         "trial": definition.id,

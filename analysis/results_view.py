@@ -33,6 +33,7 @@ def results_view(shown: dict[str, Any], definition: TrialDefinition) -> dict[str
     return {
         "titles": titles,
         "control": definition.control_arm.id,
+        "min_clusters": definition.analysis.min_clusters_per_arm,
         "level": f"{100 * (1 - definition.analysis.alpha):g}%",
         "currency": definition.costs.currency,
         "randomisation": report["randomisation"],

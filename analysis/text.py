@@ -50,6 +50,7 @@ def render_text(data: dict[str, Any], definition: TrialDefinition) -> str:
         lines += ["", _heading(outcome), ""]
         lines += _arm_table(outcome["arms"], wording.titles, wording.level)
         lines += _missing(outcome, wording.titles)
+        lines += _few_units(outcome, definition, wording)
         lines.append("")
         m = comparisons_tested(outcome)
         for comparison in outcome["comparisons"]:
@@ -64,10 +65,9 @@ def render_text(data: dict[str, Any], definition: TrialDefinition) -> str:
 
 
 def comparisons_tested(outcome: dict[str, Any]) -> int:
-    """How many comparisons the multiplicity correction counted (the cached figure if any)."""
-    if "comparisons_tested" in outcome:
-        return int(outcome["comparisons_tested"])
-    return sum(1 for c in outcome["comparisons"] if c["adjusted_p_value"] is not None)
+    """How many comparisons the multiplicity correction counted: the whole pre-registered
+    family, tested or not (analysis/stats/multiplicity.py)."""
+    return len(outcome["comparisons"])
 
 
 def primary_shown(comparison: dict[str, Any]) -> bool:
@@ -137,6 +137,19 @@ def _missing(outcome: dict[str, Any], titles: dict[str, str]) -> list[str]:
     return lines
 
 
+def _few_units(outcome: dict[str, Any], definition: TrialDefinition, wording: Wording) -> list[str]:
+    few = outcome.get("below_min_clusters") or []
+    if not few:
+        return []
+    names = ", ".join(wording.titles[a] for a in few)
+    return [
+        f"  WARNING: {names} {'has' if len(few) == 1 else 'have'} fewer than "
+        f"{definition.analysis.min_clusters_per_arm} randomised {wording.unit}s with an "
+        f"outcome: intervals and p-values that rest on so few {wording.unit}s may be "
+        "unreliable."
+    ]
+
+
 def _signed_or_dash(value: float | None) -> str:
     return "-" if value is None else _signed(value)
 
@@ -189,15 +202,18 @@ def _fallback_sentence(c: dict[str, Any], pair: str, wording: Wording) -> str:
     reason = c.get("primary_reason") or "see the notes"
     said = f"{pair}: the pre-registered analysis could not be computed ({reason})."
     estimate, low, high = c["risk_difference"], c["rd_ci_low"], c["rd_ci_high"]
-    if estimate is None or low is None or high is None:
+    if estimate is None:
         return f"{said} No other estimate is available."
     clustered = f", allowing for randomisation by {wording.unit}," if wording.clustered else ""
-    verdict = "does not rule out no difference" if low <= 0.0 <= high else "excludes no difference"
-    return (
-        f"{said} Instead, the unadjusted difference{clustered} is {_signed(estimate)} points "
-        f"({wording.level} CI {_points(low)} to {_points(high)}), which {verdict}; it is not "
-        "adjusted for anything and is not the pre-registered estimate."
-    )
+    shown = f"{said} Instead, the unadjusted difference{clustered} is {_signed(estimate)} points"
+    if low is None or high is None:
+        shown += ", with no interval"
+    else:
+        verdict = (
+            "does not rule out no difference" if low <= 0.0 <= high else "excludes no difference"
+        )
+        shown += f" ({wording.level} CI {_points(low)} to {_points(high)}), which {verdict}"
+    return f"{shown}; it is a plain comparison of the arms, not the pre-registered estimate."
 
 
 def _p_phrase(p: float | None, m: int, correction: str) -> str:

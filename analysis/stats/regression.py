@@ -19,6 +19,7 @@ from analysis.stats.rank import Centring, column_rank
 
 UNCLUSTERED_TYPES = ("HC0", "HC1", "HC2")
 CLUSTERED_TYPES = ("CR0", "CR2", "stata")
+DF_UNDEFINED = "the degrees of freedom of its interval cannot be formed: no interval or p-value"
 # A robust SE this small relative to the classical SE is rounding noise, not information.
 DEGENERATE_SE_RATIO = 1e-8
 
@@ -259,9 +260,7 @@ def coefficient(
         )
         return Coefficient(term, estimate, se, None, None, None, None, None, note)
     if df is None or not df > 0.0:
-        return Coefficient(
-            term, estimate, se, None, estimate / se, None, None, None, "df undefined"
-        )
+        return Coefficient(term, estimate, se, None, estimate / se, None, None, None, DF_UNDEFINED)
     t = estimate / se
     crit = float(stats.t.ppf(1.0 - alpha / 2.0, df))
     p = float(2.0 * stats.t.sf(abs(t), df))

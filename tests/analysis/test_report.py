@@ -65,6 +65,7 @@ COMPARISON_KEYS = {
     "cost_status",
     "rd_bound_worst",
     "rd_bound_best",
+    "primary_reason",
 }
 ARM_KEYS = {"arm", "n", "events", "rate", "ci_low", "ci_high", "units", "design_effect"}
 ARM_KEYS |= {"effective_n"}
@@ -140,7 +141,13 @@ def test_the_json_has_exactly_the_specified_keys() -> None:
         "clustered",
         "icc",
         "cluster_size",
+        "primary_available",
+        "model_units",
+        "too_few_units",
+        "below_min_clusters",
+        "aliased",
     }
+    assert outcome["primary_available"] is True
     assert all(set(a) == ARM_KEYS for a in outcome["arms"])
     assert [set(c) for c in outcome["comparisons"]] == [COMPARISON_KEYS, COMPARISON_KEYS]
     assert [(c["arm"], c["versus"]) for c in outcome["comparisons"]] == [
