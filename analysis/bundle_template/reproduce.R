@@ -25,7 +25,8 @@
 #     one gets its own "(missing)" level);
 #   - a term that is constant among the analysed participants is left out;
 #   - terms are in this order so that a column that is exactly redundant (aliased) is dropped
-#     from the covariates first, then the strata, never an arm;
+#     from the covariates first, then the strata, never an arm (R's own pivoted QR decides,
+#     and the columns it drops are listed);
 #   - standard errors: HC2 when the participant is the randomisation unit; CR2 clustered on
 #     the unit otherwise, with Bell-McCaffrey (Satterthwaite) degrees of freedom, estimatr's
 #     defaults (Pustejovsky and Tipton 2018).
@@ -157,20 +158,51 @@ model_data <- function(data, spec) {
   list(data = d, terms = terms, analysed = analysed, arms = present)
 }
 
+# estimatr's lm_robust handles a rank-deficient design itself, but then computes the CR2
+# degrees of freedom from a design that still holds the aliased columns (estimatr 1.0.0): the
+# arms' intervals come out wrong. So the aliased columns are found first by R's own rule, the
+# pivoted QR that lm uses (dqrdc2, tolerance 1e-7), in formula order, and dropped. Numeric
+# covariates are centred first: that moves only the intercept, and keeps a covariate far
+# from zero (a date as YYYYMMDD) from costing the QR its precision.
 fit_primary <- function(prepared, spec) {
   formula <- reformulate(sprintf("`%s`", c("arm", prepared$terms)),
                          response = sprintf("`%s`", spec$outcome))
   d <- prepared$data
-  fit <- if (isTRUE(spec$clustered)) {
-    lm_robust(formula, data = d, clusters = unit, se_type = spec$se_type, alpha = spec$alpha)
-  } else {
-    lm_robust(formula, data = d, se_type = spec$se_type, alpha = spec$alpha)
+  for (name in prepared$terms) {
+    if (is.numeric(d[[name]]) && !endsWith(name, "[missing]")) {
+      d[[name]] <- d[[name]] - mean(d[[name]])
+    }
   }
-  list(fit = fit, formula = formula)
+  x <- model.matrix(formula, d)
+  decomposition <- qr(x, tol = 1e-7)
+  kept <- sort(decomposition$pivot[seq_len(decomposition$rank)])
+  aliased <- setdiff(colnames(x), colnames(x)[kept])
+  if (length(aliased) > 0) {
+    cat(sprintf("Aliased (exact linear combinations of the columns before them), dropped: %s\n",
+                paste(aliased, collapse = ", ")))
+  }
+  x <- x[, kept, drop = FALSE]
+  # Plain names for the model's columns (a factor's levels and `name[missing]` would need
+  # quoting); `terms` maps them back.
+  terms <- sub("^`(.*)`$", "\\1", colnames(x))
+  names(terms) <- sprintf("column%d", seq_along(terms))
+  colnames(x) <- names(terms)
+  columns <- data.frame(x)
+  columns$.outcome <- d[[spec$outcome]]
+  columns$.unit <- d$unit
+  reduced <- reformulate(colnames(x), response = ".outcome", intercept = FALSE)
+  fit <- if (isTRUE(spec$clustered)) {
+    lm_robust(reduced, data = columns, clusters = .unit, se_type = spec$se_type,
+              alpha = spec$alpha)
+  } else {
+    lm_robust(reduced, data = columns, se_type = spec$se_type, alpha = spec$alpha)
+  }
+  list(fit = fit, formula = formula, terms = terms)
 }
 
-primary_table <- function(fit, arms, control) {
+primary_table <- function(fit, arms, control, terms) {
   tidied <- tidy(fit)
+  tidied$term <- unname(terms[tidied$term])
   rows <- lapply(arms, function(arm) {
     row <- tidied[tidied$term == paste0("arm", arm), ]
     data.frame(arm = arm, versus = control, estimate = row$estimate, std_error = row$std.error,
@@ -216,7 +248,7 @@ main <- function() {
               if (isTRUE(spec$clustered)) ", clusters = unit" else "", spec$se_type,
               format(spec$alpha), fitted$fit$nobs,
               if (isTRUE(spec$clustered)) sprintf(" in %d units", fitted$fit$nclusters) else ""))
-  table <- primary_table(fitted$fit, prepared$arms, spec$arm$control)
+  table <- primary_table(fitted$fit, prepared$arms, spec$arm$control, fitted$terms)
   print(table, digits = 10, row.names = FALSE)
   write.csv(table, file.path(folder, "r_primary.csv"), row.names = FALSE)
   writeLines(toJSON(list(outcome = spec$outcome, n = fitted$fit$nobs, estimates = table),

@@ -125,7 +125,9 @@ analysis:
 """
 
 
-def awkward_bundle(tmp_path: Path, unit: str, missing: str) -> Path:
+def awkward_bundle(
+    tmp_path: Path, unit: str, missing: str, extra: dict[str, str] | None = None
+) -> Path:
     """The reference trial with gaps in a numeric and a categorical covariate, a population
     rule that matches regardless of case, control not the first arm and a constant covariate,
     bundled as a zip."""
@@ -135,8 +137,14 @@ def awkward_bundle(tmp_path: Path, unit: str, missing: str) -> Path:
     for name in ("age", "role"):
         data[name] = data[name].astype(object).mask(gaps.random(len(data)) < 0.1, "")
     data["constant"] = 1
+    data["filed"] = 20270101 + np.arange(len(data)) % 28  # a date as YYYYMMDD
     data.to_csv(tmp_path / "awkward.csv", index=False)
-    (tmp_path / "awkward.yaml").write_text(AWKWARD.format(unit=unit, missing=missing))
+    text = AWKWARD.format(unit=unit, missing=missing)
+    for name, kind in (extra or {}).items():
+        text = text.replace("role, constant", f"role, constant, {name}").replace(
+            "constant: numeric", f"constant: numeric, {name}: {kind}"
+        )
+    (tmp_path / "awkward.yaml").write_text(text)
     loaded = load_trial_file(tmp_path / "awkward.yaml")
     assert isinstance(loaded, LoadedTrial), loaded
     frame = frame_from_csv(tmp_path / "awkward.csv", loaded.definition)
@@ -157,6 +165,19 @@ def test_an_awkward_designs_bundle_reproduces_in_r(
     assert_same_table(r_table, nudge)
     assert "covariate(s) constant constant in the analysed rows: dropped" in nudge["notes"]
     assert ("clusters = unit" in output) == (unit != "participant")
+
+
+def test_a_design_with_aliased_and_offset_covariates_reproduces_in_r(
+    rscript: str, tmp_path: Path
+) -> None:
+    """The stratum listed again as a covariate, and a date as YYYYMMDD: Nudge drops the aliased
+    court columns as R does and keeps the date, so both give the primary table."""
+    extra = {"court": "categorical", "filed": "numeric"}
+    zipped = awkward_bundle(tmp_path, "household", "drop", extra=extra)
+    output, r_table, nudge = run_bundle(rscript, zipped)
+    assert_same_table(r_table, nudge)
+    assert any("covariate court left out of the models" in note for note in nudge["notes"])
+    assert "filed" in nudge["covariates_used"]
 
 
 def test_the_r_script_exits_1_when_r_and_nudge_differ(rscript: str, tmp_path: Path) -> None:
