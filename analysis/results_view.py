@@ -109,11 +109,57 @@ def _enrolment_chart(weeks: list[dict[str, Any]]) -> Any:
 
 
 def methods_paragraph(definition: TrialDefinition, report: dict[str, Any]) -> str:
-    """How the results were computed, in words, from the pre-registered analysis plan."""
+    """How the results were computed, in words, from the pre-registered analysis plan and the
+    methods the report records for its primary outcome."""
     plan, population = definition.analysis, definition.population
     primary = definition.primary_outcome
+    shown = next(o for o in report["outcomes"] if o["primary"])
+    methods = shown.get("methods") or {}
     level = f"{100 * (1 - plan.alpha):g}%"
     unit = population.unit
+    return " ".join(
+        [
+            _design_sentence(definition),
+            f"The primary outcome is {(primary.description or primary.id).lower()}. People are "
+            "compared in the arm they were randomised to, whatever they received, among those "
+            "whose outcome was recorded (complete cases; no outcome is imputed); missing "
+            "outcomes are counted by arm, with best- and worst-case bounds when the arms differ "
+            "by more than 5 points (Horowitz and Manski 2000).",
+            _model_sentence(definition),
+            "Columns that are exact combinations of others are left out as R leaves them out "
+            "(covariates before strata, never an arm), and named in the notes.",
+            f"Intervals are {level} confidence intervals and p-values for the treatment arms are "
+            f"corrected with {CORRECTIONS[plan.correction]} over every pre-registered "
+            "comparison.",
+            _unadjusted_sentence(methods, unit),
+            "Odds ratios come from a logistic regression with the same terms"
+            + (f", with t on the number of {unit}s minus one" if unit != "participant" else "")
+            + ". Where delivery is known, the effect among people the messages reached is "
+            "estimated by two-stage least squares with assignment as the instrument (Angrist, "
+            "Imbens and Rubin 1996).",
+            f"Probabilities that an arm is better use {methods.get('bayes', 'Beta(1, 1) priors')}. "
+            "Cost per additional event is the extra cost per participant divided by the "
+            "unadjusted difference, given only where an arm gains events at a price.",
+            "The arms' sizes are checked against the planned weights (sample-ratio mismatch, "
+            "flagged when p < 0.001), and baseline balance by standardised mean differences "
+            "(flagged above 0.1).",
+        ]
+    )
+
+
+def _design_sentence(definition: TrialDefinition) -> str:
+    population = definition.population
+    blocks = (
+        f"permuted blocks of size {', '.join(str(b) for b in definition.block_sizes)}"
+        if definition.randomisation.method == "permuted_blocks"
+        else "simple randomisation"
+    )
+    strata = f", stratified by {', '.join(population.strata)}" if population.strata else ""
+    return f"Randomisation was by {population.unit} ({blocks}{strata})."
+
+
+def _model_sentence(definition: TrialDefinition) -> str:
+    plan, population, unit = definition.analysis, definition.population, definition.population.unit
     terms = ["arm indicators"]
     if plan.covariates:
         terms.append(f"the covariates {', '.join(plan.covariates)}")
@@ -124,40 +170,36 @@ def methods_paragraph(definition: TrialDefinition, report: dict[str, Any]) -> st
     else:
         errors = (
             f"CR2 cluster-robust standard errors clustered on the {unit}, with Bell–McCaffrey "
-            "degrees of freedom"
+            f"degrees of freedom (Pustejovsky and Tipton 2018); an arm with fewer than two "
+            f"{unit}s gets no interval, and fewer than {plan.min_clusters_per_arm} a warning"
         )
-    blocks = (
-        f"permuted blocks of size {', '.join(str(b) for b in definition.block_sizes)}"
-        if definition.randomisation.method == "permuted_blocks"
-        else "simple randomisation"
-    )
-    strata = f", stratified by {', '.join(population.strata)}" if population.strata else ""
     missing = (
         "participants with a missing covariate were left out of the adjusted models"
         if plan.missing == "drop"
         else "a missing covariate was given its own indicator"
     )
-    test = (
-        "Pearson's chi-square with Yates's correction"
-        if plan.continuity == "yates"
-        else ("Pearson's chi-square without continuity correction")
+    return (
+        f"Each arm is compared with {definition.control_arm.title.lower()} by the pre-specified "
+        f"linear probability model (least squares of the outcome on {', '.join(terms)}), with "
+        f"{errors}; {missing}."
+    )
+
+
+def _unadjusted_sentence(methods: dict[str, Any], unit: str) -> str:
+    if not methods:
+        return ""
+    tests = [methods["chi_square"], methods.get("fisher")]
+    named = " and ".join(t for t in tests if t)
+    clustered = (
+        f" Because whole {unit}s were randomised, every unadjusted figure allows for it; "
+        "Fisher's exact test, which assumes independent people, is not reported."
+        if unit != "participant"
+        else ""
     )
     return (
-        f"Randomisation was by {unit} ({blocks}{strata}). The primary outcome is "
-        f"{(primary.description or primary.id).lower()}, analysed by intention to treat: "
-        "everyone randomised, in the arm allocated, whose outcome was observed (no imputation). "
-        f"Each arm is compared with {definition.control_arm.title.lower()} by a linear "
-        f"probability model (least squares of the outcome on {', '.join(terms)}), with "
-        f"{errors}; {missing}. Intervals are {level} confidence intervals and p-values for the "
-        f"treatment arms are corrected with {CORRECTIONS[plan.correction]}. Each arm's rate has "
-        "a Wilson score interval; unadjusted differences have Newcombe's hybrid score interval, "
-        f"with {test} and Fisher's exact test. Odds ratios come from a logistic regression with "
-        "the same terms. Where delivery is known, the effect among people the messages reached "
-        "is estimated by two-stage least squares with assignment as the instrument. "
-        "Probabilities that an arm is better use Beta(1, 1) priors. Cost per additional event "
-        "is the extra cost per participant divided by the risk difference. The arms' sizes are "
-        "checked against the planned weights (sample-ratio mismatch, flagged when p < 0.001), "
-        "and baseline balance by standardised mean differences (flagged above 0.1)."
+        f"Each arm's rate: {methods['arm_rates']}. Unadjusted differences: "
+        f"{methods['risk_difference']}. Risk ratios: {methods['risk_ratio']}. Tests: {named}."
+        f"{clustered}"
     )
 
 

@@ -136,3 +136,19 @@ def test_the_results_page_never_puts_adjusted_words_beside_a_fallback(
     assert "Adjusted for" not in primary
     for fallback in re.findall(r"could not be computed \(.*?(?:estimate\.|available\.)", text):
         assert not any(word in fallback.lower() for word in ADJUSTED_WORDS), fallback
+
+
+def test_an_arm_with_no_observed_outcome_says_so_and_the_others_keep_their_estimates() -> None:
+    plan = definition(analysis={"covariates": ["age"]})
+    frame = small_frame(
+        {"control": (40, 20), "sms": (40, 28), "letter": (40, 22)},
+        age=[18.0 + (i * 5) % 50 for i in range(120)],
+    )
+    frame.loc[frame["arm"] == "sms", "attended"] = float("nan")
+    data, text = analysed(frame, plan)
+    sms, letter = data["outcomes"][0]["comparisons"]
+    assert sms["primary_reason"] == "no observed outcomes in this arm"
+    assert primary_shown(letter)
+    assert_labelled(data, text, plan)
+    assert "No other estimate is available." in sentence_of(text, "SMS reminder")
+    assert "Adjusted for (the pre-registered estimates): age." in text
