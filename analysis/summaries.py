@@ -132,7 +132,16 @@ def arm_rates(
             i = index.get(arm.id)
             n, events = (0, 0) if i is None else (int(sizes[i]), int(sums[i]))
             w = wilson_interval(events, n, spec.alpha)
-            summaries.append(ArmSummary(arm.id, n, events, w.proportion, w.ci_low, w.ci_high))
+            summaries.append(
+                ArmSummary(
+                    arm=arm.id,
+                    n=n,
+                    events=events,
+                    rate=w.proportion,
+                    ci_low=w.ci_low,
+                    ci_high=w.ci_high,
+                )
+            )
         return ArmRates(tuple(summaries), None, None, ())
     unit_codes = np.asarray(pd.factorize(data["unit"])[0], dtype=np.intp)
     keep = present & (unit_codes >= 0)
@@ -147,16 +156,16 @@ def arm_rates(
             notes.append(f"{arm_id}: {e.note}")
         summaries.append(
             ArmSummary(
-                arm_id,
-                e.n,
-                e.events,
-                e.proportion,
-                e.ci_low,
-                e.ci_high,
-                rate.units,
-                rate.design_effect,
-                rate.effective_n,
-            )  # fmt: skip
+                arm=arm_id,
+                n=e.n,
+                events=e.events,
+                rate=e.proportion,
+                ci_low=e.ci_low,
+                ci_high=e.ci_high,
+                units=rate.units,
+                design_effect=rate.design_effect,
+                effective_n=rate.effective_n,
+            )
         )
     return ArmRates(tuple(summaries), units, observed_icc(tuple(units.values())), tuple(notes))
 
