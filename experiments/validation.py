@@ -10,8 +10,10 @@ from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from experiments.columns import analysed_columns, column_types, described, modelled_columns
-from experiments.definition import Column
+from experiments.definition import MAX_TOTAL_WEIGHT, Column, Rule
 from experiments.loader import LoadedTrial
+from experiments.randomise import MAX_BLOCK_SIZE
+from experiments.rows import ADDRESS_COLUMNS
 from nudge.errors import Problem
 
 CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -24,6 +26,8 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _timezone,
         _arms,
         _blocks,
+        _unit_and_strata,
+        _rule_bounds,
         _unique_names,
         _outcomes,
         _template_references,
@@ -62,6 +66,15 @@ def _arms(loaded: LoadedTrial) -> Iterator[Problem]:
                 ("arms", i, "weight"),
                 f"arms[{i}].weight: must be greater than 0 (got {arm.weight})",
             )
+    total = loaded.definition.total_weight
+    if total > MAX_TOTAL_WEIGHT:
+        heaviest = max(range(len(arms)), key=lambda i: arms[i].weight)
+        yield loaded.problem(
+            ("arms", heaviest, "weight"),
+            f"arms[{heaviest}].weight: the arm weights add up to {total}, more than "
+            f"{MAX_TOTAL_WEIGHT}; write the ratio in its smallest whole numbers (2 and 1, not "
+            "200 and 100)",
+        )
 
 
 def _blocks(loaded: LoadedTrial) -> Iterator[Problem]:
@@ -83,11 +96,68 @@ def _blocks(loaded: LoadedTrial) -> Iterator[Problem]:
             "randomisation.block_sizes: list at least one block size",
         )
     for i, size in enumerate(sizes):
+        where = ("randomisation", "block_sizes", i)
         if total > 0 and (size <= 0 or size % total):
             yield loaded.problem(
-                ("randomisation", "block_sizes", i),
+                where,
                 f"randomisation.block_sizes[{i}]: {size} is not a multiple of the total arm "
                 f"weight {total}",
+            )
+        elif size > MAX_BLOCK_SIZE:
+            yield loaded.problem(
+                where,
+                f"randomisation.block_sizes[{i}]: {size} is larger than {MAX_BLOCK_SIZE}; a "
+                "block that size is never balanced in practice (use a few small multiples of "
+                "the total weight)",
+            )
+        elif size in sizes[:i]:
+            yield loaded.problem(
+                where,
+                f"randomisation.block_sizes[{i}]: {size} is listed twice; list each size once",
+            )
+
+
+def _unit_and_strata(loaded: LoadedTrial) -> Iterator[Problem]:
+    """A unit or stratum is one value per row: an address line is part of a list, not one."""
+    population = loaded.definition.population
+    if population.unit in ADDRESS_COLUMNS:
+        yield loaded.problem(
+            ("population", "unit"),
+            f"population.unit: '{population.unit}' is part of the address, which is not a "
+            "unit; use participant, case, or a column such as court or postcode",
+        )
+    for i, name in enumerate(population.strata):
+        if name in ADDRESS_COLUMNS:
+            yield loaded.problem(
+                ("population", "strata", i),
+                f"population.strata[{i}]: '{name}' is part of the address; stratify by a "
+                "column such as court or postcode",
+            )
+
+
+def _rule_bounds(loaded: LoadedTrial) -> Iterator[Problem]:
+    """A bound that is not a finite number (.nan, .inf) silently passes or fails everyone."""
+    definition = loaded.definition
+    rules: list[tuple[tuple[str | int, ...], str, Rule]] = [
+        (("population", "eligibility", i), f"population.eligibility[{i}]", rule)
+        for i, rule in enumerate(definition.population.eligibility)
+    ]
+    rules += [
+        (("outcomes", i, "population"), f"outcomes[{i}].population", o.population)
+        for i, o in enumerate(definition.outcomes)
+        if o.population is not None
+    ]
+    for path, label, rule in rules:
+        operator = rule.operator
+        values: list[object] = (
+            list(rule.in_ or []) if operator == "in" else [getattr(rule, operator)]
+        )
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            key = "in" if operator == "in" else operator
+            yield loaded.problem(
+                (*path, key),
+                f"{label}.{key}: {values[0] if len(values) == 1 else values} is not a finite "
+                "number; give a real bound such as 18",
             )
 
 
