@@ -20,6 +20,7 @@ from experiments import trials
 from experiments.csvfile import CsvRecord, read_header, read_records
 from experiments.definition import TrialDefinition
 from experiments.eligibility import parse_flag
+from experiments.keys import normalise_key
 from experiments.rows import RowError
 from nudge import audit
 from nudge.bulk import insert_rows
@@ -195,7 +196,8 @@ def _current_values(session: Session, trial_id: str) -> dict[tuple[int, str], tu
 def _person(
     record: CsvRecord, people: dict[tuple[str, str], _Person], seen: dict[tuple[str, str], int]
 ) -> _Person:
-    ref, case = record.values["participant_ref"], record.values["case_ref"]
+    ref = normalise_key(record.values["participant_ref"])
+    case = normalise_key(record.values["case_ref"])
     for column, value in (("participant_ref", ref), ("case_ref", case)):
         if not value:
             raise RowError(column, "missing")

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from experiments import trials
 from experiments.csvfile import read_header, read_records
+from experiments.keys import normalise_key
 from experiments.rows import RowError, parse_hearing_start
 from nudge import audit
 from nudge.clock import Clock
@@ -56,7 +57,7 @@ def update_hearings(
             problems.append(record)
             continue
         try:
-            ref = record.values["case_ref"]
+            ref = record.values["case_ref"] = normalise_key(record.values["case_ref"])
             if ref in seen:
                 raise RowError("case_ref", f"'{ref}' is already on line {seen[ref]}")
             seen[ref] = record.line
