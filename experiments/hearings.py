@@ -114,7 +114,10 @@ def _apply(
     if starts_at == hearing.starts_at and status == hearing.status:
         summary.unchanged += 1
         return
-    if starts_at != hearing.starts_at:
+    # A vacated or concluded hearing listed again needs its reminders again, even at its old
+    # time: a new version makes it a move, so the outbox plans it afresh.
+    relisted = hearing.status in ENDED and status not in ENDED
+    if starts_at != hearing.starts_at or relisted:
         hearing.version += 1
         summary.moved.append(hearing.id or 0)
     if status in ENDED and hearing.status not in ENDED:
