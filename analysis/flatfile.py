@@ -117,6 +117,8 @@ def _read_cells(path: Path, encoding: str, columns: list[str], wanted: list[str]
             f"{path}: {len(problems)} row(s) could not be read; nothing was analysed",
             problems[:MAX_PROBLEMS] or [Problem(str(path), None, None, "not a readable CSV")],
         ) from None
+    if len(frame) and (frame[columns[-1]] == "").any():
+        _refuse_short_rows(path, encoding, len(columns))
     frame = frame[wanted]
     raw = path.read_bytes()
     padded = raw.endswith(b" ") or any(raw.find(mark) >= 0 for mark in PADDING)
@@ -143,6 +145,24 @@ def _keys(values: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(values)
     keys = np.array([normalise_key(str(u)) for u in uniques], dtype=object)
     return pd.Series(keys[codes], index=values.index, dtype="str")
+
+
+def _refuse_short_rows(path: Path, encoding: str, width: int) -> None:
+    """pandas pads a short row with blanks, silently; the exact pass finds and refuses it.
+
+    Only a file whose last column has a blank cell can hold a short row, so only such a file
+    pays for the second pass.
+    """
+    problems = [
+        p
+        for p in read_records(path, encoding, [str(i) for i in range(width)])
+        if isinstance(p, Problem)
+    ]
+    if problems:
+        raise ImportRejected(
+            f"{path}: {len(problems)} row(s) could not be read; nothing was analysed",
+            problems[:MAX_PROBLEMS],
+        )
 
 
 def _stripped(values: pd.Series) -> pd.Series:
