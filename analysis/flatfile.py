@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.csvfile import read_header, read_records
+from experiments.csvfile import duplicate_columns, read_header, read_records
 from experiments.definition import TrialDefinition
 from experiments.eligibility import FALSE_WORDS, TRUE_WORDS
 from experiments.keys import normalise_key
@@ -53,11 +53,8 @@ def read_flat_file(
     required = ["participant_ref", "arm", unit_column(definition), *needed]
     required += [o.id for o in definition.outcomes]
     missing = [name for name in dict.fromkeys(required) if name not in columns]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
     problems = [Problem(str(path), 1, None, f"header: missing column '{c}'") for c in missing]
-    problems += [
-        Problem(str(path), 1, None, f"header: column '{c}' appears twice") for c in duplicated
-    ]
+    problems += duplicate_columns(path, columns)
     if problems:
         raise ImportRejected(
             f"{path}: the header does not fit trial '{definition.id}'; nothing was analysed",

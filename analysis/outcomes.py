@@ -17,7 +17,7 @@ from sqlalchemy import Table, select, update
 from sqlmodel import Session
 
 from experiments import trials
-from experiments.csvfile import CsvRecord, read_header, read_records
+from experiments.csvfile import CsvRecord, duplicate_columns, read_header, read_records
 from experiments.definition import TrialDefinition
 from experiments.eligibility import parse_flag
 from experiments.keys import normalise_key
@@ -150,10 +150,7 @@ def _check_header(path: Path, columns: list[str], definition: TrialDefinition) -
         for name in columns
         if name not in KEY_COLUMNS and name not in known
     ]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
-    problems += [
-        Problem(str(path), 1, None, f"header: column '{c}' appears twice") for c in duplicated
-    ]
+    problems += duplicate_columns(path, columns)
     outcome_columns = [c for c in known if c in columns]
     if not outcome_columns and not problems:
         problems.append(

@@ -68,6 +68,12 @@ def read_header(path: Path, mapping: dict[str, str]) -> tuple[str, list[str]]:
     return encoding, [mapping.get(name.strip(), name.strip()) for name in header]
 
 
+def duplicate_columns(path: Path, columns: list[str]) -> list[Problem]:
+    """A column named twice (after renames): which of the two holds the data is a guess."""
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    return [Problem(str(path), 1, None, f"header: column '{c}' appears twice") for c in repeated]
+
+
 def read_records(path: Path, encoding: str, columns: list[str]) -> Iterator[CsvRecord | Problem]:
     """Each data row as a record; a row with the wrong number of cells as a Problem."""
     name = str(path)
