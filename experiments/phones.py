@@ -45,6 +45,16 @@ def is_fictional(e164: str) -> bool:
     return bool(_DRAMA.fullmatch(e164.removeprefix("+44")))
 
 
+def is_sender_number(text: str) -> bool:
+    """A number a text can come from: valid by the library's rules (any country), or fictional."""
+    try:
+        number = phonenumbers.parse(_ascii_digits(text), "GB")
+    except phonenumbers.NumberParseException:
+        return False
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.is_valid_number(number) or is_fictional(e164)
+
+
 def normalise_mobile(text: str) -> str:
     """'07700 900123' → '+447700900123'; a landline, a short or a foreign number is refused."""
     compact = _SEPARATORS.sub("", _ascii_digits(text))

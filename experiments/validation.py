@@ -12,10 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from experiments.columns import analysed_columns, column_types, described, modelled_columns
 from experiments.definition import MAX_TOTAL_WEIGHT, Column, Rule
 from experiments.loader import LoadedTrial
+from experiments.phones import is_sender_number
 from experiments.randomise import MAX_BLOCK_SIZE
 from experiments.rows import ADDRESS_COLUMNS
 from nudge.errors import Problem
 
+# A UK alphanumeric sender id: up to 11 letters, digits or spaces, at least one a letter.
+SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}", re.ASCII)
+MAX_HELP_TEXT = 320  # two GSM-7 segments and a little: an answer, not a leaflet
 CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
@@ -33,6 +37,7 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _template_references,
         _send_times,
         _quiet_hours,
+        _sender,
         _declared_columns,
         _undeclared_columns,
     )
@@ -261,6 +266,24 @@ def _quiet_hours(loaded: LoadedTrial) -> Iterator[Problem]:
         yield loaded.problem(
             ("sending", "quiet_hours"),
             "sending.quiet_hours: start and end are the same; remove quiet_hours for none",
+        )
+
+
+def _sender(loaded: LoadedTrial) -> Iterator[Problem]:
+    """Texts come from a phone number or an alphanumeric sender id; HELP gets a short answer."""
+    sending = loaded.definition.sending
+    sender = sending.sms_from
+    if sender is not None and not (SENDER_ID.fullmatch(sender) or is_sender_number(sender)):
+        yield loaded.problem(
+            ("sending", "sms_from"),
+            f"sending.sms_from: '{sender}' is neither a phone number (such as +447700900123) "
+            "nor a sender id (up to 11 letters, digits or spaces, at least one a letter)",
+        )
+    if len(sending.help_text) > MAX_HELP_TEXT:
+        yield loaded.problem(
+            ("sending", "help_text"),
+            f"sending.help_text: {len(sending.help_text):,} characters; the reply to HELP is "
+            f"one text, at most {MAX_HELP_TEXT} characters",
         )
 
 

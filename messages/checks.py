@@ -8,11 +8,14 @@ from dataclasses import dataclass
 
 from experiments.loader import LoadedTrial
 from experiments.validation import check_design
-from messages.sample import sample_context
+from messages.sample import longest_context, sample_context
 from messages.segments import LOOKALIKES, count_segments
 from messages.templates import TemplateProblem, render
 from nudge.errors import Problem
 
+# What the provider accepts in one text (Twilio: 10 segments, 1,600 characters).
+MAX_SMS_SEGMENTS = 10
+MAX_SMS_CHARACTERS = 1600
 # Words that would tell anyone glancing at the phone what the message is about (safeguarding).
 REVEALING = re.compile(
     r"\b(victims?|witness(es)?|offen[cs]es?|defendants?|accused|suspects?|crimes?|assault(ed)?|"
@@ -69,6 +72,7 @@ def check_messages(loaded: LoadedTrial) -> MessageReport:
                 if channel == "sms":
                     sms.append(_sms_report(name, language, rendered))
                     problems.extend(_sms_warnings(loaded, where, rendered))
+                    problems.extend(_sms_too_long(loaded, where, text))
     for name in loaded.texts:
         if name not in channels:
             problems.append(
@@ -120,6 +124,21 @@ def _sms_warnings(loaded: LoadedTrial, where: tuple[str, ...], rendered: str) ->
             f"{label}: the text says {', '.join(repr(w) for w in words)}; a reminder must not "
             "reveal the case or the person's part in it to someone who sees their phone",
             severity="warning",
+        )
+
+
+def _sms_too_long(loaded: LoadedTrial, where: tuple[str, ...], text: str) -> Iterator[Problem]:
+    """An SMS the provider would refuse once names and other values are at their longest."""
+    language = where[2]
+    longest = render(text, longest_context(loaded.definition, language=language), channel="sms")
+    count = count_segments(longest)
+    if count.segments > MAX_SMS_SEGMENTS or count.characters > MAX_SMS_CHARACTERS:
+        yield loaded.problem(
+            where,
+            f"templates.{where[1]}.{language}: with names and other values at their longest "
+            f"this SMS is {count.characters:,} characters in {count.segments} segments "
+            f"({count.encoding}); the provider refuses more than {MAX_SMS_SEGMENTS} segments "
+            f"or {MAX_SMS_CHARACTERS:,} characters, so shorten it",
         )
 
 
