@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from experiments.characters import bidi_control
 from experiments.columns import analysed_columns, column_types, described, modelled_columns
 from experiments.definition import MAX_TOTAL_WEIGHT, Column, Rule
 from experiments.loader import LoadedTrial
@@ -38,6 +39,7 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _send_times,
         _quiet_hours,
         _sender,
+        _bidi_controls,
         _declared_columns,
         _undeclared_columns,
     )
@@ -285,6 +287,38 @@ def _sender(loaded: LoadedTrial) -> Iterator[Problem]:
             f"sending.help_text: {len(sending.help_text):,} characters; the reply to HELP is "
             f"one text, at most {MAX_HELP_TEXT} characters",
         )
+
+
+def _bidi_controls(loaded: LoadedTrial) -> Iterator[Problem]:
+    """No text, name or template of a definition may hold a bidirectional control character."""
+    data = loaded.definition.model_dump(by_alias=True, exclude_defaults=True)
+    data["templates"] = loaded.texts  # the letters' own files, not their {file: ...} references
+    for path, text, key in _strings(data, ()):
+        found = bidi_control(text)
+        if found is not None:
+            label = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)[1:]
+            yield loaded.problem(
+                path,
+                f"{label}: contains the bidirectional control character {found[1]}, which can "
+                "make a text or letter display differently from what is sent; remove it",
+                key=key,
+            )
+
+
+def _strings(
+    value: object, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:
+    """Every string in a dumped definition with its path; True for a mapping's key."""
+    if isinstance(value, str):
+        yield path, value, False
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield (*path, key), key, True
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))
 
 
 def _declared_columns(loaded: LoadedTrial) -> Iterator[Problem]:

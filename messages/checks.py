@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from experiments.loader import LoadedTrial
 from experiments.validation import check_design
+from messages.letter_layout import unprintable
 from messages.sample import longest_context, sample_context
 from messages.segments import LOOKALIKES, count_segments
 from messages.templates import TemplateProblem, render
@@ -69,6 +70,8 @@ def check_messages(loaded: LoadedTrial) -> MessageReport:
                 except TemplateProblem as exc:
                     problems.append(loaded.problem(where, f"templates.{name}.{language}: {exc}"))
                     continue
+                if channel == "letter":
+                    problems.extend(_letter_characters(loaded, where, text))
                 if channel == "sms":
                     sms.append(_sms_report(name, language, rendered))
                     problems.extend(_sms_warnings(loaded, where, rendered))
@@ -124,6 +127,18 @@ def _sms_warnings(loaded: LoadedTrial, where: tuple[str, ...], rendered: str) ->
             f"{label}: the text says {', '.join(repr(w) for w in words)}; a reminder must not "
             "reveal the case or the person's part in it to someone who sees their phone",
             severity="warning",
+        )
+
+
+def _letter_characters(loaded: LoadedTrial, where: tuple[str, ...], text: str) -> Iterator[Problem]:
+    """A letter prints only what its font has: an emoji would be a box or a stray glyph."""
+    found = unprintable(text)
+    if found is not None:
+        index, what = found
+        yield loaded.problem(
+            where,
+            f"templates.{where[1]}.{where[2]}: line {text.count(chr(10), 0, index) + 1} of the "
+            f"letter has {what}; letters print in DejaVu Sans, so write it in words instead",
         )
 
 
