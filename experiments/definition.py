@@ -79,7 +79,7 @@ class Population(Strict):
 class Randomisation(Strict):
     method: Literal["simple", "permuted_blocks"] = "permuted_blocks"
     block_sizes: list[int] | None = None
-    seed: int | None = Field(default=None, ge=0, lt=2**64)
+    seed: int | None = None
 
 
 class SendTime(Strict):

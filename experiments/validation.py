@@ -86,6 +86,13 @@ def _arms(loaded: LoadedTrial) -> Iterator[Problem]:
 
 def _blocks(loaded: LoadedTrial) -> Iterator[Problem]:
     definition = loaded.definition
+    seed = definition.randomisation.seed
+    if seed is not None and not 0 <= seed < 2**64:
+        yield loaded.problem(
+            ("randomisation", "seed"),
+            f"randomisation.seed: {seed} is not a whole number from 0 to 2^64 - 1; choose "
+            "one in that range, or leave seed out and one is drawn at launch",
+        )
     sizes = definition.randomisation.block_sizes
     if sizes is None:
         return

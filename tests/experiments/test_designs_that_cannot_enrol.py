@@ -17,7 +17,7 @@ from tests.factories import launch, person, write_people
 CASES = {
     "a negative seed": (
         BASE + "randomisation: {seed: -1}\n",
-        "trial.yaml:17:23: randomisation.seed: input should be greater than or equal to 0",
+        "trial.yaml:17:23: randomisation.seed: -1 is not a whole number from 0 to 2^64 - 1",
     ),
     "a block size listed twice": (
         BASE + "randomisation:\n  block_sizes: [2, 4, 2]\n",
