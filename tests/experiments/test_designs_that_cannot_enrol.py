@@ -10,9 +10,10 @@ from sqlmodel import Session, select
 from experiments.enrol import enrol_file
 from experiments.randomise import AllocationScheme
 from nudge.clock import FixedClock
+from nudge.errors import NudgeError, TrialStateError
 from nudge.models import Assignment
 from tests.experiments.test_definition_rules import BASE, problems_for
-from tests.factories import launch, person, write_people
+from tests.factories import launch, person, row_counts, write_people
 
 CASES = {
     "a negative seed": (
@@ -76,3 +77,20 @@ def test_a_trial_randomised_by_a_participant_column_enrols_and_keeps_each_unit_t
     for a in session.exec(select(Assignment)):
         arms.setdefault(a.unit, set()).add(a.arm_id)
     assert len(arms) == 3 and all(len(v) == 1 for v in arms.values())
+
+
+def test_a_trial_launched_with_a_block_of_billions_refuses_enrolment_without_building_it(
+    session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    definition = tmp_path / "trial.yaml"
+    definition.write_text(BASE + "randomisation:\n  block_sizes: [2000000000]\n", "utf-8")
+    try:
+        trial_id = launch(session, clock, definition)
+    except NudgeError:
+        pytest.skip("launch itself refuses the design")
+    path = write_people(tmp_path / "people.csv", [person(1)])
+    before = row_counts(session)
+    with pytest.raises(TrialStateError, match="block size 2000000000 is larger than 1000"):
+        enrol_file(session, clock, trial_id, path, "test:staff")
+    session.rollback()
+    assert row_counts(session) == before
