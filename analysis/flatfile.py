@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.csvfile import read_header, read_records
+from experiments.csvfile import duplicate_columns, read_header, read_records
 from experiments.definition import TrialDefinition
 from experiments.eligibility import FALSE_WORDS, TRUE_WORDS
+from experiments.keys import normalise_key
 from nudge.errors import ImportRejected, Problem
 
 FLAGS = {word: 1.0 for word in TRUE_WORDS} | {word: 0.0 for word in FALSE_WORDS}
@@ -52,11 +53,8 @@ def read_flat_file(
     required = ["participant_ref", "arm", unit_column(definition), *needed]
     required += [o.id for o in definition.outcomes]
     missing = [name for name in dict.fromkeys(required) if name not in columns]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
     problems = [Problem(str(path), 1, None, f"header: missing column '{c}'") for c in missing]
-    problems += [
-        Problem(str(path), 1, None, f"header: column '{c}' appears twice") for c in duplicated
-    ]
+    problems += duplicate_columns(path, columns)
     if problems:
         raise ImportRejected(
             f"{path}: the header does not fit trial '{definition.id}'; nothing was analysed",
@@ -64,7 +62,7 @@ def read_flat_file(
         )
     optional = [c for c in ("case_ref", "delivered", "cost") if c in columns]
     wanted = list(dict.fromkeys([*required, *optional]))
-    frame = _read_cells(path, encoding, columns, wanted, unit_column(definition))
+    frame = _canonical_keys(_read_cells(path, encoding, columns, wanted), definition)
     issues = _check_cells(frame, definition, needed)
     if issues:
         _reject(path, encoding, issues)
@@ -98,9 +96,7 @@ def as_codes(values: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, categories=uniques), index=values.index)
 
 
-def _read_cells(
-    path: Path, encoding: str, columns: list[str], wanted: list[str], unit: str
-) -> pd.DataFrame:
+def _read_cells(path: Path, encoding: str, columns: list[str], wanted: list[str]) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
             path,
@@ -118,16 +114,52 @@ def _read_cells(
             f"{path}: {len(problems)} row(s) could not be read; nothing was analysed",
             problems[:MAX_PROBLEMS] or [Problem(str(path), None, None, "not a readable CSV")],
         ) from None
+    if len(frame) and (frame[columns[-1]] == "").any():
+        _refuse_short_rows(path, encoding, len(columns))
     frame = frame[wanted]
     raw = path.read_bytes()
     padded = raw.endswith(b" ") or any(raw.find(mark) >= 0 for mark in PADDING)
     for name in frame.columns:
         frame[name] = _stripped(frame[name].fillna("")) if padded else frame[name].fillna("")
+    return frame
+
+
+def _canonical_keys(frame: pd.DataFrame, definition: TrialDefinition) -> pd.DataFrame:
+    """References, unit and strata as every import keeps them (experiments/keys.py)."""
+    unit = unit_column(definition)
+    keys = ["participant_ref", "case_ref", unit, *definition.population.strata]
+    for name in dict.fromkeys(k for k in keys if k in frame):
+        frame[name] = _keys(frame[name])
     # Case and unit references repeat: as categoricals they are hashed once, then compared
     # and grouped as integer codes.
     for name in dict.fromkeys(c for c in (unit, "case_ref") if c in frame):
         frame[name] = as_codes(frame[name])
     return frame
+
+
+def _keys(values: pd.Series) -> pd.Series:
+    """References in their canonical form, each distinct value normalised once."""
+    codes, uniques = pd.factorize(values)
+    keys = np.array([normalise_key(str(u)) for u in uniques], dtype=object)
+    return pd.Series(keys[codes], index=values.index, dtype="str")
+
+
+def _refuse_short_rows(path: Path, encoding: str, width: int) -> None:
+    """pandas pads a short row with blanks, silently; the exact pass finds and refuses it.
+
+    Only a file whose last column has a blank cell can hold a short row, so only such a file
+    pays for the second pass.
+    """
+    problems = [
+        p
+        for p in read_records(path, encoding, [str(i) for i in range(width)])
+        if isinstance(p, Problem)
+    ]
+    if problems:
+        raise ImportRejected(
+            f"{path}: {len(problems)} row(s) could not be read; nothing was analysed",
+            problems[:MAX_PROBLEMS],
+        )
 
 
 def _stripped(values: pd.Series) -> pd.Series:

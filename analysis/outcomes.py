@@ -17,9 +17,10 @@ from sqlalchemy import Table, select, update
 from sqlmodel import Session
 
 from experiments import trials
-from experiments.csvfile import CsvRecord, read_header, read_records
+from experiments.csvfile import CsvRecord, duplicate_columns, read_header, read_records
 from experiments.definition import TrialDefinition
 from experiments.eligibility import parse_flag
+from experiments.keys import normalise_key
 from experiments.rows import RowError
 from nudge import audit
 from nudge.bulk import insert_rows
@@ -149,10 +150,7 @@ def _check_header(path: Path, columns: list[str], definition: TrialDefinition) -
         for name in columns
         if name not in KEY_COLUMNS and name not in known
     ]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
-    problems += [
-        Problem(str(path), 1, None, f"header: column '{c}' appears twice") for c in duplicated
-    ]
+    problems += duplicate_columns(path, columns)
     outcome_columns = [c for c in known if c in columns]
     if not outcome_columns and not problems:
         problems.append(
@@ -195,7 +193,8 @@ def _current_values(session: Session, trial_id: str) -> dict[tuple[int, str], tu
 def _person(
     record: CsvRecord, people: dict[tuple[str, str], _Person], seen: dict[tuple[str, str], int]
 ) -> _Person:
-    ref, case = record.values["participant_ref"], record.values["case_ref"]
+    ref = normalise_key(record.values["participant_ref"])
+    case = normalise_key(record.values["case_ref"])
     for column, value in (("participant_ref", ref), ("case_ref", case)):
         if not value:
             raise RowError(column, "missing")

@@ -12,6 +12,7 @@ from sqlmodel import Session, col
 from experiments.definition import TrialDefinition
 from experiments.randomise import AllocationScheme, Slot, StratumSequence
 from nudge.bulk import insert_rows
+from nudge.errors import TrialStateError
 from nudge.models import AllocatedUnit, StratumCounter
 
 UNITS: Table = AllocatedUnit.__table__  # type: ignore[attr-defined]
@@ -32,7 +33,12 @@ def scheme_of(definition: TrialDefinition) -> AllocationScheme:
     method = definition.randomisation.method
     sizes = definition.block_sizes if method == "permuted_blocks" else ()
     weights = {arm.id: arm.weight for arm in definition.arms}
-    return AllocationScheme.from_weights(method, weights, sizes)
+    try:
+        return AllocationScheme.from_weights(method, weights, sizes)
+    except ValueError as exc:  # a design launched before validation refused it
+        raise TrialStateError(
+            f"trial '{definition.id}' cannot allocate anyone: {exc}; nothing was imported"
+        ) from None
 
 
 class Allocator:

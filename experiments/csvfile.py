@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments.characters import bidi_control
 from nudge.errors import ImportRejected, Problem
 
 _CHUNK = 1 << 20
@@ -68,6 +69,12 @@ def read_header(path: Path, mapping: dict[str, str]) -> tuple[str, list[str]]:
     return encoding, [mapping.get(name.strip(), name.strip()) for name in header]
 
 
+def duplicate_columns(path: Path, columns: list[str]) -> list[Problem]:
+    """A column named twice (after renames): which of the two holds the data is a guess."""
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    return [Problem(str(path), 1, None, f"header: column '{c}' appears twice") for c in repeated]
+
+
 def read_records(path: Path, encoding: str, columns: list[str]) -> Iterator[CsvRecord | Problem]:
     """Each data row as a record; a row with the wrong number of cells as a Problem."""
     name = str(path)
@@ -91,8 +98,12 @@ def read_records(path: Path, encoding: str, columns: list[str]) -> Iterator[CsvR
                         f"row: has {len(cells)} cells but the header has {len(columns)} columns",
                     )
                     continue
-                if _CONTROL.search("".join(cells)):
+                joined = "".join(cells)
+                if _CONTROL.search(joined):
                     yield _control_character(name, start, columns, cells)
+                    continue
+                if not joined.isascii() and bidi_control(joined):
+                    yield _bidi_character(name, start, columns, cells)
                     continue
                 yield CsvRecord(start, dict(zip(columns, map(str.strip, cells), strict=True)))
         except csv.Error as exc:
@@ -118,4 +129,17 @@ def _control_character(name: str, line: int, columns: list[str], cells: list[str
         None,
         f"{column}: contains the control character {found!r} (U+{ord(found):04X}), which is "
         "never part of real data; remove it and export again",
+    )
+
+
+def _bidi_character(name: str, line: int, columns: list[str], cells: list[str]) -> Problem:
+    column, found = next(
+        (c, found) for c, v in zip(columns, cells, strict=True) if (found := bidi_control(v))
+    )
+    return Problem(
+        name,
+        line,
+        None,
+        f"{column}: contains the bidirectional control character {found[1]}, which can make "
+        "a text or letter display differently from what is sent; remove it and export again",
     )

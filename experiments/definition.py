@@ -20,6 +20,9 @@ Scalar = bool | int | float | str
 RULE_OPERATORS = ("equals", "in", "min", "max", "present")
 CANONICAL_UNITS = ("participant", "case")
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+# Each enrolment builds a whole block in memory: the weights bound the default block sizes
+# (docs/trial-definition.md).
+MAX_TOTAL_WEIGHT = 100
 
 
 class Strict(BaseModel):

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from experiments import trials
 from experiments.allocation import Allocator
-from experiments.csvfile import read_header
+from experiments.csvfile import duplicate_columns, read_header
 from experiments.definition import CANONICAL_UNITS, TrialDefinition
 from experiments.eligibility import numeric_fields
 from experiments.enrol_store import EnrolStore
@@ -140,10 +140,7 @@ def _row_rules(definition: TrialDefinition, columns: list[str], path: Path) -> R
         for name in required
         if name not in columns
     ]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
-    problems += [
-        Problem(str(path), 1, None, f"header: column '{c}' appears twice") for c in duplicated
-    ]
+    problems += duplicate_columns(path, columns)
     if problems:
         raise ImportRejected(
             f"{path}: the header does not fit trial '{definition.id}'; nothing was imported",

@@ -351,4 +351,5 @@ class EnrolStore:
             return row.participant_ref
         if unit == "case":
             return row.case_ref
-        return str(row.attributes[unit])
+        # A participant column (court, postcode) is a field of the row, not an extra column.
+        return str(row.attributes[unit] if unit in row.attributes else getattr(row, unit))

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from experiments import trials
-from experiments.csvfile import read_header, read_records
+from experiments.csvfile import duplicate_columns, read_header, read_records
+from experiments.keys import normalise_key
 from experiments.rows import RowError, parse_hearing_start
 from nudge import audit
 from nudge.clock import Clock
@@ -42,11 +43,10 @@ def update_hearings(
     zone = ZoneInfo(trials.current_definition(session, trial).timezone)
     encoding, columns = read_header(path, {})
     missing = [c for c in COLUMNS if c not in columns]
-    if missing:
-        raise ImportRejected(
-            f"{path}: nothing was changed",
-            [Problem(str(path), 1, None, f"header: missing column '{c}'") for c in missing],
-        )
+    header = [Problem(str(path), 1, None, f"header: missing column '{c}'") for c in missing]
+    header += duplicate_columns(path, columns)
+    if header:
+        raise ImportRejected(f"{path}: nothing was changed", header)
     hearings = _hearings_by_case(session, trial_id)
     summary, problems, now = HearingsSummary(), [], clock.now()
     seen: dict[str, int] = {}
@@ -56,7 +56,7 @@ def update_hearings(
             problems.append(record)
             continue
         try:
-            ref = record.values["case_ref"]
+            ref = record.values["case_ref"] = normalise_key(record.values["case_ref"])
             if ref in seen:
                 raise RowError("case_ref", f"'{ref}' is already on line {seen[ref]}")
             seen[ref] = record.line
@@ -113,7 +113,10 @@ def _apply(
     if starts_at == hearing.starts_at and status == hearing.status:
         summary.unchanged += 1
         return
-    if starts_at != hearing.starts_at:
+    # A vacated or concluded hearing listed again needs its reminders again, even at its old
+    # time: a new version makes it a move, so the outbox plans it afresh.
+    relisted = hearing.status in ENDED and status not in ENDED
+    if starts_at != hearing.starts_at or relisted:
         hearing.version += 1
         summary.moved.append(hearing.id or 0)
     if status in ENDED and hearing.status not in ENDED:

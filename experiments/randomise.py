@@ -19,6 +19,7 @@ from typing import Literal, get_args
 
 __all__ = [
     "Arm",
+    "MAX_BLOCK_SIZE",
     "AllocationScheme",
     "Method",
     "Slot",
@@ -33,6 +34,9 @@ __all__ = [
 
 Method = Literal["simple", "permuted_blocks"]
 METHODS: tuple[str, ...] = get_args(Method)
+
+MAX_BLOCK_SIZE = 1000
+"""The largest block a scheme accepts: a block is shuffled whole in memory."""
 
 UNSTRATIFIED = "all"
 """Stratum key of a trial with no stratification variables."""
@@ -109,6 +113,8 @@ class AllocationScheme:
                     f"block size {size!r} must be a positive multiple of the total weight "
                     f"{total} (the sum of the arm weights)"
                 )
+            if size > MAX_BLOCK_SIZE:
+                raise ValueError(f"block size {size} is larger than {MAX_BLOCK_SIZE}")
         if len(set(sizes)) != len(sizes):
             raise ValueError(f"block sizes must be unique, got {list(sizes)}")
 

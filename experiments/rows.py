@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from experiments.eligibility import parse_flag
+from experiments.keys import normalise_key
 from experiments.phones import NotAMobile, normalise_mobile
 
 REQUIRED_COLUMNS = (
@@ -141,10 +142,13 @@ def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
         contact_letter=contact_letter,
         # Missing contact-safety data counts as not safe: no flag given means flagged.
         safeguarding_flag=_flag(raw, "safeguarding_flag", missing=True),
-        court=_text(raw, "court", required=True),
+        court=normalise_key(_text(raw, "court", required=True)),
         court_name=_text(raw, "court_name", required=True),
         hearing_start=_hearing_start(raw.get("hearing_start", ""), rules.zone),
-        attributes={c: raw.get(c, "") for c in rules.extra_columns},
+        attributes={
+            c: normalise_key(raw.get(c, "")) if c in rules.required_columns else raw.get(c, "")
+            for c in rules.extra_columns
+        },
     )
     if contact_letter and not row.address:
         raise RowError("address_line_1", "missing, but contact_letter is yes")
@@ -157,7 +161,7 @@ def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
 
 
 def _reference(raw: dict[str, str], column: str) -> str:
-    value = raw.get(column, "")
+    value = normalise_key(raw.get(column, ""))
     if not value:
         raise RowError(column, "missing")
     if len(value) > MAX_REF:

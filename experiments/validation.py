@@ -9,11 +9,18 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from experiments.characters import bidi_control
 from experiments.columns import analysed_columns, column_types, described, modelled_columns
-from experiments.definition import Column
+from experiments.definition import MAX_TOTAL_WEIGHT, Column, Rule
 from experiments.loader import LoadedTrial
+from experiments.phones import is_sender_number
+from experiments.randomise import MAX_BLOCK_SIZE
+from experiments.rows import ADDRESS_COLUMNS
 from nudge.errors import Problem
 
+# A UK alphanumeric sender id: up to 11 letters, digits or spaces, at least one a letter.
+SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}", re.ASCII)
+MAX_HELP_TEXT = 320  # two GSM-7 segments and a little: an answer, not a leaflet
 CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 
@@ -24,11 +31,15 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _timezone,
         _arms,
         _blocks,
+        _unit_and_strata,
+        _rule_bounds,
         _unique_names,
         _outcomes,
         _template_references,
         _send_times,
         _quiet_hours,
+        _sender,
+        _bidi_controls,
         _declared_columns,
         _undeclared_columns,
     )
@@ -62,10 +73,26 @@ def _arms(loaded: LoadedTrial) -> Iterator[Problem]:
                 ("arms", i, "weight"),
                 f"arms[{i}].weight: must be greater than 0 (got {arm.weight})",
             )
+    total = loaded.definition.total_weight
+    if total > MAX_TOTAL_WEIGHT:
+        heaviest = max(range(len(arms)), key=lambda i: arms[i].weight)
+        yield loaded.problem(
+            ("arms", heaviest, "weight"),
+            f"arms[{heaviest}].weight: the arm weights add up to {total}, more than "
+            f"{MAX_TOTAL_WEIGHT}; write the ratio in its smallest whole numbers (2 and 1, not "
+            "200 and 100)",
+        )
 
 
 def _blocks(loaded: LoadedTrial) -> Iterator[Problem]:
     definition = loaded.definition
+    seed = definition.randomisation.seed
+    if seed is not None and not 0 <= seed < 2**64:
+        yield loaded.problem(
+            ("randomisation", "seed"),
+            f"randomisation.seed: {seed} is not a whole number from 0 to 2^64 - 1; choose "
+            "one in that range, or leave seed out and one is drawn at launch",
+        )
     sizes = definition.randomisation.block_sizes
     if sizes is None:
         return
@@ -83,11 +110,68 @@ def _blocks(loaded: LoadedTrial) -> Iterator[Problem]:
             "randomisation.block_sizes: list at least one block size",
         )
     for i, size in enumerate(sizes):
+        where = ("randomisation", "block_sizes", i)
         if total > 0 and (size <= 0 or size % total):
             yield loaded.problem(
-                ("randomisation", "block_sizes", i),
+                where,
                 f"randomisation.block_sizes[{i}]: {size} is not a multiple of the total arm "
                 f"weight {total}",
+            )
+        elif size > MAX_BLOCK_SIZE:
+            yield loaded.problem(
+                where,
+                f"randomisation.block_sizes[{i}]: {size} is larger than {MAX_BLOCK_SIZE}; a "
+                "block that size is never balanced in practice (use a few small multiples of "
+                "the total weight)",
+            )
+        elif size in sizes[:i]:
+            yield loaded.problem(
+                where,
+                f"randomisation.block_sizes[{i}]: {size} is listed twice; list each size once",
+            )
+
+
+def _unit_and_strata(loaded: LoadedTrial) -> Iterator[Problem]:
+    """A unit or stratum is one value per row: an address line is part of a list, not one."""
+    population = loaded.definition.population
+    if population.unit in ADDRESS_COLUMNS:
+        yield loaded.problem(
+            ("population", "unit"),
+            f"population.unit: '{population.unit}' is part of the address, which is not a "
+            "unit; use participant, case, or a column such as court or postcode",
+        )
+    for i, name in enumerate(population.strata):
+        if name in ADDRESS_COLUMNS:
+            yield loaded.problem(
+                ("population", "strata", i),
+                f"population.strata[{i}]: '{name}' is part of the address; stratify by a "
+                "column such as court or postcode",
+            )
+
+
+def _rule_bounds(loaded: LoadedTrial) -> Iterator[Problem]:
+    """A bound that is not a finite number (.nan, .inf) silently passes or fails everyone."""
+    definition = loaded.definition
+    rules: list[tuple[tuple[str | int, ...], str, Rule]] = [
+        (("population", "eligibility", i), f"population.eligibility[{i}]", rule)
+        for i, rule in enumerate(definition.population.eligibility)
+    ]
+    rules += [
+        (("outcomes", i, "population"), f"outcomes[{i}].population", o.population)
+        for i, o in enumerate(definition.outcomes)
+        if o.population is not None
+    ]
+    for path, label, rule in rules:
+        operator = rule.operator
+        values: list[object] = (
+            list(rule.in_ or []) if operator == "in" else [getattr(rule, operator)]
+        )
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            key = "in" if operator == "in" else operator
+            yield loaded.problem(
+                (*path, key),
+                f"{label}.{key}: {values[0] if len(values) == 1 else values} is not a finite "
+                "number; give a real bound such as 18",
             )
 
 
@@ -192,6 +276,56 @@ def _quiet_hours(loaded: LoadedTrial) -> Iterator[Problem]:
             ("sending", "quiet_hours"),
             "sending.quiet_hours: start and end are the same; remove quiet_hours for none",
         )
+
+
+def _sender(loaded: LoadedTrial) -> Iterator[Problem]:
+    """Texts come from a phone number or an alphanumeric sender id; HELP gets a short answer."""
+    sending = loaded.definition.sending
+    sender = sending.sms_from
+    if sender is not None and not (SENDER_ID.fullmatch(sender) or is_sender_number(sender)):
+        yield loaded.problem(
+            ("sending", "sms_from"),
+            f"sending.sms_from: '{sender}' is neither a phone number (such as +447700900123) "
+            "nor a sender id (up to 11 letters, digits or spaces, at least one a letter)",
+        )
+    if len(sending.help_text) > MAX_HELP_TEXT:
+        yield loaded.problem(
+            ("sending", "help_text"),
+            f"sending.help_text: {len(sending.help_text):,} characters; the reply to HELP is "
+            f"one text, at most {MAX_HELP_TEXT} characters",
+        )
+
+
+def _bidi_controls(loaded: LoadedTrial) -> Iterator[Problem]:
+    """No text, name or template of a definition may hold a bidirectional control character."""
+    data = loaded.definition.model_dump(by_alias=True, exclude_defaults=True)
+    data["templates"] = loaded.texts  # the letters' own files, not their {file: ...} references
+    for path, text, key in _strings(data, ()):
+        found = bidi_control(text)
+        if found is not None:
+            label = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)[1:]
+            yield loaded.problem(
+                path,
+                f"{label}: contains the bidirectional control character {found[1]}, which can "
+                "make a text or letter display differently from what is sent; remove it",
+                key=key,
+            )
+
+
+def _strings(
+    value: object, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str, bool]]:
+    """Every string in a dumped definition with its path; True for a mapping's key."""
+    if isinstance(value, str):
+        yield path, value, False
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield (*path, key), key, True
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))
 
 
 def _declared_columns(loaded: LoadedTrial) -> Iterator[Problem]:

@@ -8,11 +8,15 @@ from dataclasses import dataclass
 
 from experiments.loader import LoadedTrial
 from experiments.validation import check_design
-from messages.sample import sample_context
+from messages.letter_layout import unprintable
+from messages.sample import longest_context, sample_context
 from messages.segments import LOOKALIKES, count_segments
 from messages.templates import TemplateProblem, render
 from nudge.errors import Problem
 
+# What the provider accepts in one text (Twilio: 10 segments, 1,600 characters).
+MAX_SMS_SEGMENTS = 10
+MAX_SMS_CHARACTERS = 1600
 # Words that would tell anyone glancing at the phone what the message is about (safeguarding).
 REVEALING = re.compile(
     r"\b(victims?|witness(es)?|offen[cs]es?|defendants?|accused|suspects?|crimes?|assault(ed)?|"
@@ -66,9 +70,12 @@ def check_messages(loaded: LoadedTrial) -> MessageReport:
                 except TemplateProblem as exc:
                     problems.append(loaded.problem(where, f"templates.{name}.{language}: {exc}"))
                     continue
+                if channel == "letter":
+                    problems.extend(_letter_characters(loaded, where, text))
                 if channel == "sms":
                     sms.append(_sms_report(name, language, rendered))
                     problems.extend(_sms_warnings(loaded, where, rendered))
+                    problems.extend(_sms_too_long(loaded, where, text))
     for name in loaded.texts:
         if name not in channels:
             problems.append(
@@ -120,6 +127,33 @@ def _sms_warnings(loaded: LoadedTrial, where: tuple[str, ...], rendered: str) ->
             f"{label}: the text says {', '.join(repr(w) for w in words)}; a reminder must not "
             "reveal the case or the person's part in it to someone who sees their phone",
             severity="warning",
+        )
+
+
+def _letter_characters(loaded: LoadedTrial, where: tuple[str, ...], text: str) -> Iterator[Problem]:
+    """A letter prints only what its font has: an emoji would be a box or a stray glyph."""
+    found = unprintable(text)
+    if found is not None:
+        index, what = found
+        yield loaded.problem(
+            where,
+            f"templates.{where[1]}.{where[2]}: line {text.count(chr(10), 0, index) + 1} of the "
+            f"letter has {what}; letters print in DejaVu Sans, so write it in words instead",
+        )
+
+
+def _sms_too_long(loaded: LoadedTrial, where: tuple[str, ...], text: str) -> Iterator[Problem]:
+    """An SMS the provider would refuse once names and other values are at their longest."""
+    language = where[2]
+    longest = render(text, longest_context(loaded.definition, language=language), channel="sms")
+    count = count_segments(longest)
+    if count.segments > MAX_SMS_SEGMENTS or count.characters > MAX_SMS_CHARACTERS:
+        yield loaded.problem(
+            where,
+            f"templates.{where[1]}.{language}: with names and other values at their longest "
+            f"this SMS is {count.characters:,} characters in {count.segments} segments "
+            f"({count.encoding}); the provider refuses more than {MAX_SMS_SEGMENTS} segments "
+            f"or {MAX_SMS_CHARACTERS:,} characters, so shorten it",
         )
 
 

@@ -8,6 +8,7 @@ letter (ŵ and ŷ are missing from the PDF built-in fonts and from reportlab's o
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -65,6 +66,31 @@ def register_fonts(directories: tuple[Path, ...] = FONT_DIRS) -> str:
         f"installed: looked in {', '.join(str(d) for d in directories)}. On Debian or Ubuntu "
         "install the package fonts-dejavu-core."
     )
+
+
+# Emoji and pictographs, refused even where DejaVu has an outline for one: the author sees a
+# colour picture, the letter would print a small black glyph or a missing-glyph box.
+_EMOJI = re.compile("[\u2600-\u27bf\ufe0f\U0001f000-\U0001faff]")
+
+
+def unprintable(text: str) -> tuple[int, str] | None:
+    """The index and description of the first character a letter cannot print, if any."""
+    emoji = _EMOJI.search(text)
+    if emoji is not None:
+        return emoji.start(), _described(emoji.group(), "an emoji or pictograph")
+    try:
+        register_fonts()
+    except LetterProblem:
+        return None  # no font to ask; sending letters stops at the font with its own message
+    glyphs = pdfmetrics.getFont(REGULAR).face.charToGlyph
+    for i, char in enumerate(text):
+        if ord(char) >= 0x20 and ord(char) not in glyphs:
+            return i, _described(char, "a character the letter font (DejaVu Sans) lacks")
+    return None
+
+
+def _described(char: str, what: str) -> str:
+    return f"U+{ord(char):04X} ({unicodedata.name(char, 'unnamed').lower()}), {what}"
 
 
 # --- the address ----------------------------------------------------------------------------

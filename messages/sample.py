@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from experiments.definition import TrialDefinition
+from experiments.rows import MAX_REF, MAX_TEXT
 from messages.templates import hearing_date_text, hearing_time_text
 
 SAMPLE_FIELDS: dict[str, Any] = {
@@ -50,4 +51,21 @@ def sample_context(
         care_unit_phone=definition.sending.care_unit_phone or "",
         days_until=days_before,
     )
+    return context
+
+
+# Fields whose form is fixed, so their sample is already as long as they get.
+_FIXED = frozenset(
+    {"phone", "postcode", "language", "hearing_date", "hearing_time", "care_unit_phone"}
+)
+
+
+def longest_context(
+    definition: TrialDefinition, *, days_before: int = 7, language: str = "en"
+) -> dict[str, Any]:
+    """The sample participant with every free-text value as long as an import lets it be."""
+    context = sample_context(definition, days_before=days_before, language=language)
+    for name, value in context.items():
+        if isinstance(value, str) and name not in _FIXED:
+            context[name] = "x" * (MAX_REF if name.endswith("_ref") else MAX_TEXT)
     return context

@@ -274,3 +274,13 @@ def test_bad_delivered_and_cost_values_are_located(tmp_path: Path) -> None:
         f"{path}:2: delivered: '2' is not 0 or 1",
         f"{path}:3: cost: 'free' is not an amount of money (a number, 0 or more)",
     ]
+
+
+def test_a_flat_file_with_a_short_row_is_refused_with_its_line(tmp_path: Path) -> None:
+    short = FLAT_ROWS[1][:-2]
+    path = write_flat(tmp_path / "flat.csv", [FLAT_ROWS[0], short, FLAT_ROWS[2]])
+    with pytest.raises(ImportRejected) as caught:
+        frame_from_csv(path, flat_definition(tmp_path))
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:3: row: has 7 cells but the header has 9 columns"
+    ]

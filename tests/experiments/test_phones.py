@@ -56,3 +56,46 @@ def test_the_fast_path_agrees_with_phonenumbers_on_any_07_number(text: str) -> N
     except NotAMobile:
         ours = False
     assert ours == library
+
+
+# The zero of each script with ten decimal digits in a row (0 to 9 follow it in Unicode).
+_ZEROS = {"ascii": "0", "devanagari": "\u0966", "arabic-indic": "\u0660", "full-width": "\uff10"}
+
+
+def _in_scripts(text: str, zeros: list[str]) -> str:
+    """The text with its n-th digit written in the n-th script (cycling through them)."""
+    digits = iter(range(len(text)))
+    return "".join(
+        chr(ord(zeros[next(digits) % len(zeros)]) + int(c)) if c.isdigit() else c for c in text
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\u0966\u096d\u096d\u0966\u0966 \u096f\u0966\u0966\u0967\u0968\u0969",
+        "07700 900\u0967\u0968\u0969",
+        "07700 900\uff11\uff12\uff13",
+    ],
+)
+def test_a_number_written_in_another_scripts_digits_is_stored_in_ascii_digits(text: str) -> None:
+    assert normalise_mobile(text) == "+447700900123"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.from_regex(r"(\+44 ?|0)7[0-9]{3} ?[0-9]{6}", fullmatch=True),
+    st.lists(st.sampled_from(list(_ZEROS.values())), min_size=1, max_size=13),
+)
+def test_any_mix_of_scripts_digits_gives_the_answer_of_ascii_and_stores_only_ascii(
+    text: str, zeros: list[str]
+) -> None:
+    def outcome(value: str) -> str | None:
+        try:
+            return normalise_mobile(value)
+        except NotAMobile:
+            return None
+
+    written = outcome(_in_scripts(text, zeros))
+    assert written == outcome(text)
+    assert written is None or (written.isascii() and written[1:].isdigit())
