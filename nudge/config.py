@@ -32,6 +32,7 @@ class Settings:
     outbox_dir: Path = Path("outbox")
     fake_callbacks: bool = False
     trust_proxy: bool = False
+    contact: str | None = None
     now: datetime | None = None
 
     @property
@@ -76,6 +77,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         outbox_dir=Path(env.get("NUDGE_OUTBOX_DIR") or "outbox"),
         fake_callbacks=_flag(env, "NUDGE_FAKE_CALLBACKS"),
         trust_proxy=_flag(env, "NUDGE_TRUST_PROXY"),
+        contact=(env.get("NUDGE_CONTACT") or "").strip() or None,
         now=_pinned_now(env.get("NUDGE_NOW")),
     )
     if provider == "twilio" and not (settings.twilio_account_sid and settings.twilio_auth_token):

@@ -125,12 +125,14 @@ def _register(app: Flask, csrf: CSRFProtect) -> None:
     from messages.pages import bp as message_pages
     from messages.webhooks import bp as webhooks
     from nudge.web import errors
+    from nudge.web.about import bp as about
     from nudge.web.auth import bp as auth
     from nudge.web.home import bp as home
 
     errors.init_app(app)
     app.register_blueprint(auth)
     app.register_blueprint(home)
+    app.register_blueprint(about)
     app.register_blueprint(overview)
     app.register_blueprint(results)
     app.register_blueprint(trial_pages, check=check_definition)

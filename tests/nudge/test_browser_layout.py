@@ -1,0 +1,80 @@
+"""The GOV.UK Frontend layout in headless Chromium: its header, navigation and footer reflow.
+
+WCAG 2.1 1.4.10 asks that nothing scrolls sideways at 320 CSS px. The trials list and the results
+and overview pages still hold wide tables that do (their scroll regions are a later step of issue
+16), so on those the test measures the layout's own parts (header, navigation, phase banner and
+footer), not the whole document; on pages without wide tables it measures the whole document too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from nudge.clock import FixedClock
+from tests.nudge.test_browser import no_violations
+from tests.nudge.test_browser_results import log_in, seed
+from tests.trial_factories import TRIAL
+
+NARROW = 320
+LAYOUT_PARTS = (
+    "header.govuk-template__header",
+    ".govuk-service-navigation",
+    ".govuk-phase-banner",
+    "footer.govuk-footer",
+)
+WIDE_TABLES = {"/", f"/trials/{TRIAL}/results", f"/trials/{TRIAL}/overview"}
+
+
+def overflowing_parts(page: Any) -> dict[str, int]:
+    """Each layout part on the page whose content is wider than the screen, with its width."""
+    widths: dict[str, int] = page.evaluate(
+        """parts => Object.fromEntries(parts.flatMap(selector =>
+             [...document.querySelectorAll(selector)].map(el => [selector, el.scrollWidth])))""",
+        list(LAYOUT_PARTS),
+    )
+    return {part: width for part, width in widths.items() if width > NARROW}
+
+
+def test_the_header_navigation_and_footer_fit_a_320_px_screen_on_every_main_page(
+    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    seed(session, clock, tmp_path)
+    base, _ = live_app
+    page = browser.new_page(viewport={"width": NARROW, "height": 640})
+    page.goto(f"{base}/login")
+    assert overflowing_parts(page) == {}
+    log_in(page, base, "rita@example.org")
+    paths = [*sorted(WIDE_TABLES), "/accessibility", "/privacy"]
+    for path in paths:
+        page.goto(f"{base}{path}")
+        measured = page.evaluate(f"document.querySelectorAll('{', '.join(LAYOUT_PARTS)}').length")
+        assert measured == len(LAYOUT_PARTS), path
+        assert overflowing_parts(page) == {}, path
+        if path not in WIDE_TABLES:
+            assert page.evaluate("document.documentElement.scrollWidth") <= NARROW, path
+    # The last navigation item and the log-out button wrap onto the screen, not past its edge.
+    last_link = page.get_by_role("navigation", name="Main").get_by_role("link", name="Opt-outs")
+    for control in (last_link, page.get_by_role("button", name="Log out")):
+        box = control.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= NARROW, control
+    page.close()
+
+
+def test_the_accessibility_statement_and_privacy_notice_are_public_and_accessible(
+    browser: Any, live_app: tuple[str, Any]
+) -> None:
+    base, _ = live_app
+    page = browser.new_page()
+    page.goto(f"{base}/login")
+    page.get_by_role("contentinfo").get_by_role("link", name="Accessibility statement").click()
+    page.get_by_role("heading", name="Accessibility statement for Nudge").wait_for()
+    assert "Reporting an accessibility problem" in page.inner_text("main")
+    no_violations(page)
+    page.get_by_role("contentinfo").get_by_role("link", name="Privacy notice").click()
+    page.get_by_role("heading", name="Privacy notice for Nudge").wait_for()
+    no_violations(page)
+    assert page.locator(".govuk-phase-banner").inner_text().startswith("Beta")
+    page.close()
