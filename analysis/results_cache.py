@@ -133,9 +133,6 @@ def compute_body(session: Session, definition: TrialDefinition) -> dict[str, Any
     """Everything the results pages and downloads show, as plain JSON (aggregates only)."""
     frame = frame_from_db(session, definition.id)
     report = report_json(build_report(frame, definition))
-    for outcome in report["outcomes"]:
-        # The correction counts the pre-registered family, tested or not (multiplicity.py).
-        outcome["comparisons_tested"] = len(outcome["comparisons"])
     return {
         "format": BODY_FORMAT,
         "trial": definition.id,
