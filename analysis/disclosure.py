@@ -16,6 +16,10 @@ Researchers see exact figures. Everyone else (leads, admins) sees every count un
 - the achieved power figures when the smallest arm has fewer than 5;
 - small numbers quoted in the analysis notes.
 
+Zeros that reveal nobody are not suppressed: a head count of the flow that is zero (nobody
+randomised yet, no outcome recorded yet), and zeros by design: an arm whose design sends no
+messages shows its message counts (all zero) as they are, since they say nothing about anyone.
+
 This is primary cell suppression with complements inside each binary table. It does not
 protect against differencing totals published in separate tables (for example randomised
 minus analysed): those differences are people without an observed outcome, not an outcome.
@@ -164,10 +168,14 @@ def _power(power: dict[str, Any]) -> None:
 
 
 def _flow(flow: dict[str, Any]) -> None:
+    """Head counts of the flow; none is hidden when it is zero, as nobody is in it to reveal
+    (a trial nobody has joined yet must say so, not "fewer than 5")."""
     for key in ("assessed", "ineligible", "randomised"):
-        flow[key] = FEWER if small(flow[key]) else flow[key]
+        flow[key] = FEWER if small(flow[key]) and flow[key] != 0 else flow[key]
     flow["ineligible_by_rule"] = _counts(flow["ineligible_by_rule"])
     for arm in flow["arms"]:
         for key in ("randomised", "units", "outcome_observed"):
-            arm[key] = FEWER if small(arm[key]) else arm[key]
-        arm["messages"] = _counts(arm["messages"])
+            arm[key] = FEWER if small(arm[key]) and arm[key] != 0 else arm[key]
+        if arm.get("gets_messages", True):
+            arm["messages"] = _counts(arm["messages"])
+        # else: an arm that gets no messages has zero of each by design, which reveals no one

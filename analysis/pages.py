@@ -16,6 +16,7 @@ from flask import Blueprint, Response, abort, current_app, g, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from analysis import numbers
 from analysis.bundle import build_bundle, write_zip
 from analysis.disclosure import disclose
 from analysis.downloads import results_csv
@@ -52,7 +53,7 @@ def results_page(trial_id: str) -> ResponseReturnValue:
         "results/results.html",
         trial=trial,
         definition=definition,
-        view=results_view(shown, definition),
+        view=results_view(shown, definition, trial_status=trial.status, closed_at=trial.closed_at),
         computed_at=computed,
         from_cache=results.from_cache,
     )
@@ -109,34 +110,24 @@ def _download(text: str, mimetype: str, name: str) -> Response:
 @bp.app_template_filter("figure")
 def figure(value: Any) -> str:
     """A count as shown: thousands separated; a suppressed one as its words; none as a dash."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return str(value)
+    return numbers.count(value)
 
 
 @bp.app_template_filter("pct")
-def pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+def pct(value: float | None, places: int = 0) -> str:
+    """A rate as a percentage in the GOV.UK style: "82%" (never "82.0%")."""
+    return numbers.percent(value, places)
 
 
 @bp.app_template_filter("points")
-def points(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
+def points(value: float | None, signed: bool = False, places: int = 1) -> str:
+    """Percentage points with a true minus sign; `signed` adds "+" to a positive difference."""
+    return numbers.points(value, places, sign=signed)
 
 
 @bp.app_template_filter("pvalue")
 def pvalue(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    return numbers.p_value(value)
 
 
 @bp.app_template_filter("p_is")
@@ -149,4 +140,11 @@ def p_is(value: float | None) -> str:
 
 @bp.app_template_filter("decimal")
 def decimal(value: float | None, places: int = 2) -> str:
-    return "–" if value is None else f"{value:.{places}f}"
+    """A ratio or a standardised difference, with a true minus sign."""
+    return numbers.DASH if value is None else numbers.signed(f"{value:.{places}f}")
+
+
+@bp.app_template_filter("money")
+def money(value: float | None, currency: str = "GBP") -> str:
+    """Money in the GOV.UK style: "£1.10", "78p", "£1,250"."""
+    return numbers.money(value, currency)

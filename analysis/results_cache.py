@@ -51,7 +51,7 @@ from nudge.clock import Clock
 from nudge.models import Assignment, AuditEvent, Message, Outcome, Participant, ResultsCache, Trial
 
 # Bump when the shape of the cached body changes, so old rows are recomputed after a deploy.
-BODY_FORMAT = 2
+BODY_FORMAT = 3
 CACHE: Table = ResultsCache.__table__  # type: ignore[attr-defined]
 AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 # Audit actions of imports that may change, in place, participant fields the results use.
@@ -137,11 +137,21 @@ def compute_body(session: Session, definition: TrialDefinition) -> dict[str, Any
         "format": BODY_FORMAT,
         "trial": definition.id,
         "report": report,
-        "flow": asdict(trial_flow(session, definition)),
+        "flow": _flow_json(session, definition),
         "enrolment": [asdict(week) for week in enrolment_by_week(session, definition)],
         "balance_counts": balance_counts(frame, report["balance"]["differences"], definition),
         "subgroup_counts": subgroup_counts(frame, definition),
     }
+
+
+def _flow_json(session: Session, definition: TrialDefinition) -> dict[str, Any]:
+    """The participant flow, each arm marked with whether its design sends it any message: a
+    zero count of messages in an arm that gets none is zero by design, not a small count."""
+    flow = asdict(trial_flow(session, definition))
+    planned = {arm.id: bool(arm.messages) for arm in definition.arms}
+    for arm in flow["arms"]:
+        arm["gets_messages"] = planned[arm["arm"]]
+    return flow
 
 
 def subgroup_counts(

@@ -6,10 +6,14 @@ disclosure control), so the page, the CSV and the JSON download always agree.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from analysis.labels import Labels
 from analysis.plots import ForestRow, bar_chart, forest_plot
+from analysis.standing import health_checks, nothing_yet, progress, status
 from analysis.text import adjusted_for, comparison_sentence, comparisons_tested
+from analysis.verdict import verdicts
 from experiments.definition import TrialDefinition
 
 CORRECTIONS = {
@@ -23,8 +27,18 @@ SUPPRESSED_SENTENCE = (
 )
 
 
-def results_view(shown: dict[str, Any], definition: TrialDefinition) -> dict[str, Any]:
-    """The page's sections from the disclosed JSON (see analysis/disclosure.py)."""
+def results_view(
+    shown: dict[str, Any],
+    definition: TrialDefinition,
+    *,
+    trial_status: str = "live",
+    closed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The page's sections from the disclosed JSON (see analysis/disclosure.py).
+
+    `trial_status` (draft, live or closed) decides the status tag, the interim warning and
+    whether a lack of data reads "Not enough data yet" or "No clear effect".
+    """
     titles = {arm.id: arm.title for arm in definition.arms}
     report = shown["report"]
     outcomes = [_outcome(o, definition, titles) for o in report["outcomes"]]
@@ -46,7 +60,18 @@ def results_view(shown: dict[str, Any], definition: TrialDefinition) -> dict[str
         "enrolment": weeks,
         "enrolment_chart": _enrolment_chart(weeks),
         "methods": methods_paragraph(definition, report),
+        "methods_short": methods_in_brief(definition, report),
         "disclosure": shown["disclosure_control"],
+        "status": status(trial_status, closed_at, interim_planned=False),
+        "progress": progress(shown, definition),
+        "health": health_checks(shown, definition),
+        "nothing_yet": nothing_yet(shown, trial_status),
+        "verdicts": verdicts(shown, definition, closed=trial_status == "closed"),
+        "labels": Labels.of(definition),
+        "alpha": f"{definition.analysis.alpha:g}",
+        "primary_better": definition.primary_outcome.better,
+        "exclusions": {},
+        "gets_messages": {arm.id: bool(arm.messages) for arm in definition.arms},
     }
 
 
@@ -81,6 +106,7 @@ def _outcome(
     return {
         **outcome,
         "description": spec.description or outcome["id"],
+        "better": spec.better,
         "adjusted_for": adjusted_for(outcome),
         "comparisons": comparisons,
         "forest": forest_plot(
@@ -106,6 +132,45 @@ def _enrolment_chart(weeks: list[dict[str, Any]]) -> Any:
         title="Participants randomised per week",
         description=f"Randomised per week (weeks start on Monday). {described}.",
     )
+
+
+def methods_in_brief(definition: TrialDefinition, report: dict[str, Any]) -> str:
+    """The methods in three sentences a lead reads; the full text follows for statisticians."""
+    labels = Labels.of(definition)
+    plan, population = definition.analysis, definition.population
+    primary = labels.outcome(definition.primary_outcome.id)
+    within = (
+        f", within {' and '.join(labels.column(s) for s in population.strata)}"
+        if population.strata
+        else ""
+    )
+    unit = "person" if population.unit == "participant" else labels.column(population.unit)
+    adjusted = (
+        f", adjusted for {_listed([labels.column(c) for c in plan.covariates])},"
+        if plan.covariates
+        else ""
+    )
+    comparisons = len(definition.arms) - 1
+    corrected = (
+        f" and corrected for making {comparisons} comparisons"
+        if plan.correction != "none" and comparisons > 1
+        else ""
+    )
+    level = f"{100 * (1 - plan.alpha):g}%"
+    return " ".join(
+        [
+            f"People were put into the {len(definition.arms)} arms at random, by {unit}{within}, "
+            f"and each arm is compared with {definition.control_arm.title.lower()} on {primary}.",
+            f"The headline figures come from the analysis registered before the trial "
+            f"began{adjusted} with {level} likely ranges (confidence intervals){corrected}.",
+            "Everyone counts in the arm they were put into, whatever they received; people "
+            "with no recorded outcome are left out and counted by arm in the health checks.",
+        ]
+    )
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def methods_paragraph(definition: TrialDefinition, report: dict[str, Any]) -> str:

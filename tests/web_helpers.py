@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from html.parser import HTMLParser
 
 from argon2 import PasswordHasher
 from flask import Flask
@@ -57,3 +58,53 @@ def logged_in(app: Flask, role: str) -> FlaskClient:
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+class _TableReader(HTMLParser):
+    """Every <table> of a page as its caption and its rows of cell texts (header cells too)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[str, list[list[str]]]] = []
+        self._caption: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._rows: list[list[str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append(("", []))
+        elif tag == "caption":
+            self._caption = []
+        elif tag == "tr" and self.tables:
+            self.tables[-1][1].append([])
+        elif tag in ("td", "th") and self.tables:
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "caption" and self._caption is not None and self.tables:
+            caption = " ".join("".join(self._caption).split())
+            self.tables[-1] = (caption, self.tables[-1][1])
+            self._caption = None
+        elif tag in ("td", "th") and self._cell is not None and self.tables:
+            self.tables[-1][1][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._caption is not None:
+            self._caption.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def page_tables(page: str) -> list[tuple[str, list[list[str]]]]:
+    """The page's tables as (caption, rows of cell texts), in the order they appear."""
+    reader = _TableReader()
+    reader.feed(page)
+    return reader.tables
+
+
+def table_rows(page: str, caption_starts: str) -> list[list[str]]:
+    """The rows of the one table whose caption starts with the given words."""
+    found = [rows for caption, rows in page_tables(page) if caption.startswith(caption_starts)]
+    assert len(found) == 1, f"{len(found)} tables captioned {caption_starts!r}"
+    return found[0]

@@ -17,12 +17,14 @@ from sqlmodel import Session
 
 from analysis.analyse import analyse_trial
 from analysis.disclosure import FEWER
+from analysis.numbers import percent, points
 from analysis.report import report_json
 from analysis.text import comparison_sentence
 from nudge.accounts import add_user
 from nudge.clock import FixedClock
 from tests.nudge.test_web_access import PASSWORD, log_in
 from tests.trial_factories import TRIAL, SeededTrial, seed_trial
+from tests.web_helpers import table_rows
 
 ROLES = {"admin": "ada@example.org", "researcher": "rita@example.org", "lead": "lee@example.org"}
 ROUTES = (
@@ -81,17 +83,25 @@ def test_the_results_page_shows_the_reports_figures_and_sentences(
     definition = analyse_trial(session, TRIAL).definition
     page = client_for(app, "researcher").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
     primary = next(o for o in report["outcomes"] if o["primary"])
-    for arm in primary["arms"]:
-        cells = (f'<td class="numeric">{arm[k]:,}</td>' for k in ("n", "events"))
-        row = "\n        ".join(cells)
-        assert row in page
-        assert f"{100 * arm['ci_low']:.1f}% to {100 * arm['ci_high']:.1f}%" in page
+    titles = {arm.id: arm.title for arm in definition.arms}
+    rows = table_rows(page, "Attended court on the hearing date: people analysed")
+    for arm, row in zip(primary["arms"], rows[1:], strict=True):
+        interval = f"{percent(arm['ci_low'])} to {percent(arm['ci_high'])}"
+        assert row == [
+            titles[arm["arm"]],
+            f"{arm['n']:,}",
+            f"{arm['events']:,}",
+            percent(arm["rate"]),
+            interval,
+        ]
     tested = len(primary["comparisons"])  # the pre-registered family
-    for c in primary["comparisons"]:
+    effects = table_rows(page, "Effects on attended:")
+    for c, row in zip(primary["comparisons"], effects[1:], strict=True):
         sentence = comparison_sentence(c, "attended", definition, tested)
         assert sentence in html.unescape(page)
-        assert f"{100 * c['adjusted_ci_low']:.1f} to {100 * c['adjusted_ci_high']:.1f}" in page
-    assert "Warning: sample-ratio mismatch" not in page
+        interval = f"{points(c['adjusted_ci_low'])} to {points(c['adjusted_ci_high'])}"
+        assert row[:3] == [titles[c["arm"]], points(c["adjusted_risk_difference"]), interval]
+    assert "Arm sizes match the plan" in page and "unlikely under the planned weights" not in page
     assert 'role="img"' in page
     # The charts are plain SVG: the only scripts are the layout's own files, none inline.
     assert all(" src=" in tag for tag in re.findall(r"<script\b[^>]*>", page))
@@ -145,11 +155,17 @@ def test_no_count_under_5_reaches_a_leads_csv_while_a_researchers_has_them(
 
     def is_small_count(row: dict[str, str]) -> bool:
         counted = row["measure"] in COUNT_MEASURES or row["section"] in ("enrolment",)
-        counted |= row["measure"].startswith("messages_")
+        counted |= row["measure"].startswith("messages_") and not by_design(row)
         return counted and row["value"].isdigit() and int(row["value"]) < 5
+
+    def by_design(row: dict[str, str]) -> bool:
+        """The control arm gets no messages: its zero counts of them reveal nobody."""
+        return row["measure"].startswith("messages_") and row["arm"] == "control"
 
     lead, researcher = rows("lead"), rows("researcher")
     assert [r for r in lead if is_small_count(r)] == []
+    zeros = [r for r in lead if by_design(r)]
+    assert zeros and all(r["value"] == "0" for r in zeros)
     assert any(r["value"] == FEWER for r in lead)
     assert any(is_small_count(r) for r in researcher)
     assert not any(r["value"] == FEWER for r in researcher)
@@ -178,5 +194,5 @@ def test_a_flagged_sample_ratio_mismatch_puts_a_warning_on_the_page(
     cached.body = json.dumps(body)
     session.commit()
     page = client.get(f"/trials/{TRIAL}/results").get_data(as_text=True)
-    assert "Warning: sample-ratio mismatch" in page and "(p &lt; 0.001)" in page
+    assert "Warning: </span>Sample-ratio mismatch" in page and "(p &lt; 0.001)" in page
     assert 'role="alert"' in page
