@@ -56,9 +56,8 @@ def status(trial_status: str, closed_at: datetime | None, interim_planned: bool)
         "tag": "Live (interim)",
         "colour": "blue",
         "warning": (
-            "These are interim results from a trial that is still running. They will change as "
-            f"more outcomes come in. Do not stop the trial or change what people receive because "
-            f"of them: {look}."
+            "Interim results: they will change as more outcomes come in. Do not stop the trial "
+            f"or change what people receive because of them: {look}."
         ),
         "summary": "The trial is live: people are still being enrolled or followed up.",
     }

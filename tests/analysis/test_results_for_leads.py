@@ -173,7 +173,7 @@ def test_the_verdict_comes_before_every_table_and_the_status_says_interim(
     text = words(client_for(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True))
     found = text.index("What the trial has found so far")
     assert text.index("Live (interim)") < found
-    assert "These are interim results" in text and "Do not stop the trial" in text
+    assert "Interim results: they will change" in text and "Do not stop the trial" in text
     for later in ("Participant flow", "Primary outcome:", "Health checks", "Progress to"):
         assert found < text.index(later), later
     for label in ("Likely helps", "No clear effect", "Likely harms", "Not enough data yet"):
