@@ -51,7 +51,7 @@ from nudge.clock import Clock
 from nudge.models import Assignment, AuditEvent, Message, Outcome, Participant, ResultsCache, Trial
 
 # Bump when the shape of the cached body changes, so old rows are recomputed after a deploy.
-BODY_FORMAT = 2
+BODY_FORMAT = 3
 CACHE: Table = ResultsCache.__table__  # type: ignore[attr-defined]
 AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 # Audit actions of imports that may change, in place, participant fields the results use.

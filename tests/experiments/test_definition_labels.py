@@ -88,7 +88,9 @@ BAD = {
 @pytest.mark.parametrize("case", BAD, ids=list(BAD))
 def test_a_bad_label_is_refused_at_its_line_and_column(tmp_path: Path, case: str) -> None:
     label, expected = BAD[case]
-    text = BASE.replace("{id: attended, primary: true}", f"{{id: attended, primary: true, {label}}}")
+    text = BASE.replace(
+        "{id: attended, primary: true}", f"{{id: attended, primary: true, {label}}}"
+    )
     assert problems_for(tmp_path, text) == [expected]
 
 
@@ -139,5 +141,7 @@ def test_a_launched_trial_accepts_new_labels_by_amendment(
         session, clock, "witness-reminders-2027", labelled, ACTOR, reason="name the outcome"
     )
     assert version.changed_fields == ["outcomes[0].label"]
-    current = trials.current_definition(session, trials.get_trial(session, "witness-reminders-2027"))
+    current = trials.current_definition(
+        session, trials.get_trial(session, "witness-reminders-2027")
+    )
     assert Labels.of(current).outcome("attended") == "attendance"
