@@ -193,8 +193,10 @@ def _sentence(c: dict[str, Any], outcome_id: str, wording: Wording, m: int) -> s
     interval = f"{wording.level} CI {_points(low)} to {_points(high)}"
     p_text = _p_phrase(p, m, wording.correction)
     if low <= 0.0 <= high:
-        f"{arm} against {control}: no clear evidence of a difference in {outcome} "
-        f"(estimate {_signed(estimate)} points, {interval}{p_text})."
+        return (
+            f"{arm} against {control}: no clear evidence of a difference in {outcome} "
+            f"(estimate {_signed(estimate)} points, {interval}{p_text})."
+        )
     verb = "raised" if estimate > 0 else "lowered"
     chance = (
         "this is unlikely to be chance"
