@@ -262,7 +262,9 @@ def _outcome_report(
         )
         comparisons.append(replace(comparison, rd_bound_worst=worst, rd_bound_best=best))
         notes += [f"{labels.arm(arm)}: {note}" for note in arm_notes]
-    subgroups = subgroup_results(data, outcome.id, spec, definition.analysis.subgroups)
+    variables = definition.analysis.subgroups
+    names = {v: labels.column(v) for v in variables}
+    subgroups = subgroup_results(data, outcome.id, spec, variables, names)
     return OutcomeReport(
         id=outcome.id,
         primary=outcome.id == definition.primary_outcome.id,

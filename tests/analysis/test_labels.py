@@ -121,3 +121,24 @@ def test_the_terminal_report_names_outcomes_covariates_and_arms_by_their_labels(
         in text
     )
     assert "rate of" not in text and "prior_fta" not in text and "attended" not in text
+
+
+def test_report_notes_name_subgroups_and_arms_by_their_labels() -> None:
+    plan = definition(
+        analysis={
+            "subgroups": ["age_band"],
+            "columns": {"age_band": {"type": "categorical", "label": "age group"}},
+        },
+        outcomes=[
+            {"id": "attended", "primary": True, "population": {"field": "role", "in": ["victim"]}}
+        ],
+    )
+    frame = small_frame(
+        {"control": (60, 30), "sms": (60, 40), "letter": (60, 33)},
+        age_band=[None if i % 10 == 0 else ("18-34" if i % 2 else "35+") for i in range(180)],
+        role="victim",
+    )
+    (outcome,) = report_json(build_report(frame, plan))["outcomes"]
+    (subgroup,) = outcome["subgroups"]
+    assert "18 participant(s) with no age group: in no level" in subgroup["notes"]
+    assert "population: randomised participants with role victim (180)" in outcome["notes"]
