@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.effects import ModelSpec
+from analysis.labels import Labels
 from analysis.stats import minimum_detectable_effect, sample_size_two_proportions, srm_check
 from analysis.stats import standardised_mean_differences as smds
 from analysis.stats.clustered import IntraclusterCorrelation, cluster_design_effect
@@ -118,8 +119,13 @@ def balance(frame: pd.DataFrame, definition: TrialDefinition) -> Balance:
     if frame.empty or not covariates:
         return Balance(SMD_FLAG, (), ("no covariates to compare",) if not covariates else ())
     rows = smds(frame, arm="arm", control=control, covariates=covariates)
+    labels = Labels.of(definition)
     notes = tuple(
-        dict.fromkeys(f"{r.arm} {r.covariate}: {r.note}" for r in rows if r.note is not None)
+        dict.fromkeys(
+            f"{labels.arm(r.arm)}, {labels.column(r.covariate)}: {r.note}"
+            for r in rows
+            if r.note is not None
+        )
     )
     return Balance(
         SMD_FLAG,

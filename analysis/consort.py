@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, Table, func, select
 from sqlmodel import Session
 
+from analysis.labels import Labels
 from experiments.definition import TrialDefinition
 from nudge.models import Arm, Assignment, Message, Outcome, Participant
 
@@ -57,7 +58,10 @@ class ArmFlow:
 class Flow:
     assessed: int
     ineligible: int
+    # Keyed by the failed rule as stored (`age min 18.0`), in the order the rules are checked;
+    # ineligible_reasons gives each key's reason in words ("age under 18 or not recorded").
     ineligible_by_rule: dict[str, int]
+    ineligible_reasons: dict[str, str]
     randomised: int
     arms: tuple[ArmFlow, ...]
 
@@ -98,10 +102,13 @@ def trial_flow(session: Session, definition: TrialDefinition) -> Flow:
         )
         for arm in definition.arms
     )
+    labels = Labels.of(definition)
+    keys = sorted(rules, key=lambda key: (labels.exclusion_order(key), key))
     return Flow(
         assessed=int(assessed),
         ineligible=sum(rules.values()),
-        ineligible_by_rule=dict(sorted(rules.items())),
+        ineligible_by_rule={key: rules[key] for key in keys},
+        ineligible_reasons={key: labels.exclusion_reason(key) for key in keys},
         randomised=sum(a.randomised for a in arms),
         arms=arms,
     )

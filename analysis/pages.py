@@ -62,8 +62,10 @@ def results_page(trial_id: str) -> ResponseReturnValue:
 @bp.get("/trials/<trial_id>/results.csv")
 @allow(*ALL_STAFF)
 def results_download_csv(trial_id: str) -> ResponseReturnValue:
-    _, _, _, shown = _load(trial_id)
-    return _download(results_csv(shown), "text/csv; charset=utf-8", f"{trial_id}-results.csv")
+    _, definition, _, shown = _load(trial_id)
+    return _download(
+        results_csv(shown, definition), "text/csv; charset=utf-8", f"{trial_id}-results.csv"
+    )
 
 
 @bp.get("/trials/<trial_id>/results.json")

@@ -31,6 +31,7 @@ from analysis.checks import (
 )
 from analysis.columns import column_notes
 from analysis.effects import ArmEffect, ModelSpec, estimate_effects
+from analysis.labels import Labels, listed
 from analysis.population import in_population
 from analysis.stats import adjust_p_values, cost_per_additional_event
 from analysis.stats.clustered import IntraclusterCorrelation
@@ -223,7 +224,8 @@ def _outcome_report(
     population = in_population(frame, outcome.population)
     mask = population & frame[outcome.id].notna()
     data = frame if mask.all() else frame.loc[mask]
-    notes = _population_notes(outcome, int(population.sum()), int(mask.sum()))
+    labels = Labels.of(definition)
+    notes = _population_notes(outcome, labels, int(population.sum()), int(mask.sum()))
     missing = missing_outcomes(frame, population, outcome.id, definition)
     notes += _missing_notes(missing)
     rates = arm_rates(data, outcome.id, definition, spec)
@@ -240,7 +242,7 @@ def _outcome_report(
     corrected = adjust_p_values(
         raw_p, definition.analysis.correction, family_size=len(spec.treatments)
     )
-    notes += _family_notes(spec.treatments, raw_p, definition.analysis.correction)
+    notes += _family_notes(spec.treatments, raw_p, definition.analysis.correction, labels)
     mean_cost = _mean_cost(data, costs)
     missing_by_arm = {m.arm: m for m in missing.by_arm}
     comparisons = []
@@ -259,8 +261,10 @@ def _outcome_report(
             by_arm[arm], by_arm[spec.control], missing_by_arm[arm], missing_by_arm[spec.control]
         )
         comparisons.append(replace(comparison, rd_bound_worst=worst, rd_bound_best=best))
-        notes += [f"{arm}: {note}" for note in arm_notes]
-    subgroups = subgroup_results(data, outcome.id, spec, definition.analysis.subgroups)
+        notes += [f"{labels.arm(arm)}: {note}" for note in arm_notes]
+    variables = definition.analysis.subgroups
+    names = {v: labels.column(v) for v in variables}
+    subgroups = subgroup_results(data, outcome.id, spec, variables, names)
     return OutcomeReport(
         id=outcome.id,
         primary=outcome.id == definition.primary_outcome.id,
@@ -308,7 +312,7 @@ def _missing_notes(missing: MissingOutcomes) -> list[str]:
 
 
 def _family_notes(
-    treatments: tuple[str, ...], raw_p: list[float | None], correction: str
+    treatments: tuple[str, ...], raw_p: list[float | None], correction: str, labels: Labels
 ) -> list[str]:
     """Say so when a comparison without a p-value still counts in the corrected family."""
     lost = [arm for arm, p in zip(treatments, raw_p, strict=True) if p is None]
@@ -316,16 +320,18 @@ def _family_notes(
         return []
     return [
         f"the {correction} correction counts all {len(treatments)} pre-registered comparisons; "
-        f"{', '.join(lost)} could not be tested and count{'s' if len(lost) == 1 else ''} "
-        "as p = 1"
+        f"{listed(labels.arm(arm) for arm in lost)} could not be tested and "
+        f"count{'s' if len(lost) == 1 else ''} as p = 1"
     ]
 
 
-def _population_notes(outcome: Outcome, in_population: int, analysed: int) -> list[str]:
+def _population_notes(
+    outcome: Outcome, labels: Labels, in_population: int, analysed: int
+) -> list[str]:
     notes = []
     if outcome.population is not None:
         notes.append(
-            f"population: randomised participants with {outcome.population.describe()} "
+            f"population: randomised participants with {labels.inclusion(outcome.population)} "
             f"({in_population})"
         )
     if analysed == 0:

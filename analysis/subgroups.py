@@ -16,6 +16,7 @@ some level.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -68,12 +69,20 @@ class SubgroupResult:
 
 
 def subgroup_results(
-    data: pd.DataFrame, outcome: str, spec: ModelSpec, variables: list[str]
+    data: pd.DataFrame,
+    outcome: str,
+    spec: ModelSpec,
+    variables: list[str],
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[SubgroupResult, ...]:
-    return tuple(_one_variable(data, outcome, spec, v) for v in variables)
+    """Each subgroup variable's levels and interaction test; `labels` name them in the notes."""
+    labels = labels or {}
+    return tuple(_one_variable(data, outcome, spec, v, labels.get(v, v)) for v in variables)
 
 
-def _one_variable(data: pd.DataFrame, outcome: str, spec: ModelSpec, name: str) -> SubgroupResult:
+def _one_variable(
+    data: pd.DataFrame, outcome: str, spec: ModelSpec, name: str, label: str
+) -> SubgroupResult:
     if name not in data or data[name].isna().all():
         return SubgroupResult(name, INTERACTION_TEST, None, None, None, (), ("not observed",))
     labels = subgroup_labels(data, name)
@@ -83,7 +92,7 @@ def _one_variable(data: pd.DataFrame, outcome: str, spec: ModelSpec, name: str) 
     )
     notes = []
     if labels.isna().any():
-        notes.append(f"{int(labels.isna().sum())} participant(s) with no {name}: in no level")
+        notes.append(f"{int(labels.isna().sum())} participant(s) with no {label}: in no level")
     statistic, df, p, note = _interaction(data.assign(_subgroup=labels), outcome, inner)
     if note:
         notes.append(note)

@@ -1,5 +1,7 @@
 """The results JSON in plain English, for the terminal. Reads the JSON, so both say the same.
 
+Everything is named by its label (analysis/labels.py), never by its id: "Practical information
+raised attendance", "Adjusted for: age band and previous failure to attend".
 Wording follows the design and nothing more: effects compare the arms as randomised, among
 people whose outcome was observed (complete cases); an interval that includes 0 is "no clear
 evidence of a difference". A figure that is not the pre-registered estimate is never given
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from analysis.labels import Labels, humanise, listed
 from experiments.definition import TrialDefinition
 
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -18,19 +21,22 @@ NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "ei
 
 @dataclass(frozen=True)
 class Wording:
-    """What every sentence of one report shares: arm titles, level, correction and unit."""
+    """What every sentence of one report shares: labels, level, correction and unit."""
 
     titles: dict[str, str]
     alpha: float
     level: str
     correction: str
     unit: str
+    labels: Labels
 
     @classmethod
     def of(cls, definition: TrialDefinition) -> Wording:
         alpha = definition.analysis.alpha
+        labels = Labels.of(definition)
         return cls(
-            titles={arm.id: arm.title for arm in definition.arms},
+            labels=labels,
+            titles={arm.id: labels.arm(arm.id) for arm in definition.arms},
             alpha=alpha,
             level=f"{100 * (1 - alpha):g}%",
             correction=definition.analysis.correction,
@@ -45,9 +51,9 @@ class Wording:
 def render_text(data: dict[str, Any], definition: TrialDefinition) -> str:
     wording = Wording.of(definition)
     lines = [f"Trial {data['trial']}: {definition.title}", ""]
-    lines += _randomisation(data["randomisation"])
+    lines += _randomisation(data["randomisation"], wording)
     for outcome in data["outcomes"]:
-        lines += ["", _heading(outcome), ""]
+        lines += ["", _heading(outcome, wording.labels), ""]
         lines += _arm_table(outcome["arms"], wording.titles, wording.level)
         lines += _missing(outcome, wording.titles)
         lines += _few_units(outcome, definition, wording)
@@ -55,7 +61,7 @@ def render_text(data: dict[str, Any], definition: TrialDefinition) -> str:
         m = comparisons_tested(outcome)
         for comparison in outcome["comparisons"]:
             lines.append(_sentence(comparison, outcome["id"], wording, m))
-        adjusted = adjusted_for(outcome)
+        adjusted = adjusted_for(outcome, wording.labels)
         lines += [adjusted] if adjusted else []
         lines += [f"  note: {note}" for note in outcome["notes"]]
     lines += ["", *_power(data["power"])]
@@ -76,13 +82,19 @@ def primary_shown(comparison: dict[str, Any]) -> bool:
     return all(comparison.get(k) is not None for k in keys)
 
 
-def adjusted_for(outcome: dict[str, Any]) -> str | None:
-    """The "Adjusted for" line, only beside adjusted figures: never when every arm fell back."""
+def adjusted_for(outcome: dict[str, Any], labels: Labels | None = None) -> str | None:
+    """The "Adjusted for" line, only beside adjusted figures: never when every arm fell back.
+
+    Covariates are named by their labels; without the trial's labels, by their names read
+    aloud ("age band").
+    """
     shown = [c for c in outcome["comparisons"] if primary_shown(c)]
     if not outcome["covariates_used"] or not shown:
         return None
     scope = "" if len(shown) == len(outcome["comparisons"]) else " (the pre-registered estimates)"
-    return f"Adjusted for{scope}: {', '.join(outcome['covariates_used'])}."
+    names = outcome["covariates_used"]
+    said = labels.columns(names) if labels is not None else listed(humanise(n) for n in names)
+    return f"Adjusted for{scope}: {said}."
 
 
 def closing_sentence(wording: Wording) -> str:
@@ -99,8 +111,8 @@ def closing_sentence(wording: Wording) -> str:
     )
 
 
-def _randomisation(block: dict[str, Any]) -> list[str]:
-    units = ", ".join(f"{arm} {count}" for arm, count in block["units"].items())
+def _randomisation(block: dict[str, Any], wording: Wording) -> list[str]:
+    units = ", ".join(f"{wording.labels.arm(arm)} {count}" for arm, count in block["units"].items())
     lines = [f"Randomised {block['unit']}s per arm: {units}."]
     if block["srm_flagged"]:
         lines.append(
@@ -154,9 +166,9 @@ def _signed_or_dash(value: float | None) -> str:
     return "-" if value is None else _signed(value)
 
 
-def _heading(outcome: dict[str, Any]) -> str:
+def _heading(outcome: dict[str, Any], labels: Labels) -> str:
     kind = "primary outcome" if outcome["primary"] else "secondary outcome"
-    return f"Outcome: {outcome['id']} ({kind})"
+    return f"Outcome: {labels.outcome(outcome['id'])} ({kind})"
 
 
 def _arm_table(arms: list[dict[str, Any]], titles: dict[str, str], level: str) -> list[str]:
@@ -171,8 +183,9 @@ def _arm_table(arms: list[dict[str, Any]], titles: dict[str, str], level: str) -
     return lines
 
 
-def _sentence(c: dict[str, Any], outcome: str, wording: Wording, m: int) -> str:
+def _sentence(c: dict[str, Any], outcome_id: str, wording: Wording, m: int) -> str:
     arm, control = wording.titles[c["arm"]], wording.titles[c["versus"]]
+    outcome = wording.labels.outcome(outcome_id)
     if not primary_shown(c):
         return _fallback_sentence(c, f"{arm} against {control}", wording)
     estimate, low, high = c["adjusted_risk_difference"], c["adjusted_ci_low"], c["adjusted_ci_high"]
@@ -181,8 +194,8 @@ def _sentence(c: dict[str, Any], outcome: str, wording: Wording, m: int) -> str:
     p_text = _p_phrase(p, m, wording.correction)
     if low <= 0.0 <= high:
         return (
-            f"{arm} against {control}: no clear evidence of a difference in the rate of "
-            f"{outcome} (estimate {_signed(estimate)} points, {interval}{p_text})."
+            f"{arm} against {control}: no clear evidence of a difference in {outcome} "
+            f"(estimate {_signed(estimate)} points, {interval}{p_text})."
         )
     verb = "raised" if estimate > 0 else "lowered"
     chance = (
@@ -191,7 +204,7 @@ def _sentence(c: dict[str, Any], outcome: str, wording: Wording, m: int) -> str:
         else "but chance cannot be ruled out"
     )
     return (
-        f"{arm} {verb} the rate of {outcome} by {_points(abs(estimate))} points ({interval}) "
+        f"{arm} {verb} {outcome} by {_points(abs(estimate))} points ({interval}) "
         "compared with "
         f"{control}; {chance}{' (' + p_text[2:] + ')' if p_text else ''}."
     )
@@ -262,10 +275,11 @@ def _p(value: float | None) -> str:
 
 
 def comparison_sentence(
-    comparison: dict[str, Any], outcome: str, definition: TrialDefinition, tested: int
+    comparison: dict[str, Any], outcome_id: str, definition: TrialDefinition, tested: int
 ) -> str:
     """One comparison of the results JSON in plain English, as the terminal report says it.
 
-    `tested` is how many of the outcome's comparisons the correction counted.
+    The outcome is given by its id and named by its label; `tested` is how many of the
+    outcome's comparisons the correction counted.
     """
-    return _sentence(comparison, outcome, Wording.of(definition), tested)
+    return _sentence(comparison, outcome_id, Wording.of(definition), tested)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # After launch only these may change: how and when messages go out, not who gets what.
@@ -16,6 +17,11 @@ OPERATIONAL = (
     "mapping",
 )
 TEMPLATES = "templates"
+# Labels only name things for people (docs/trial-definition.md): a clearer one may come later.
+LABEL = re.compile(
+    r"(outcomes\[\d+\]|outcomes\[\d+\]\.population|population\.eligibility\[\d+\]"
+    r"|analysis\.columns\.[^.]+)\.label"
+)
 
 
 def changed_paths(old: Any, new: Any, prefix: str = "") -> list[str]:
@@ -41,6 +47,8 @@ def changed_paths(old: Any, new: Any, prefix: str = "") -> list[str]:
 def kind_of_change(path: str) -> str:
     """'operational', 'template' (a flagged typo fix) or 'design' (never after launch)."""
     if any(path == allowed or path.startswith(allowed + ".") for allowed in OPERATIONAL):
+        return "operational"
+    if LABEL.fullmatch(path):
         return "operational"
     if path == TEMPLATES or path.startswith(TEMPLATES + "."):
         return "template"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -23,14 +25,51 @@ SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 # Each enrolment builds a whole block in memory: the weights bound the default block sizes
 # (docs/trial-definition.md).
 MAX_TOTAL_WEIGHT = 100
+# A label names a thing inside a sentence or a table heading: a phrase, not a paragraph.
+MAX_LABEL = 80
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+def _label_text(value: str) -> str:
+    """A label is one short line of text: it is set inside sentences, headings and CSV cells."""
+    text = value.strip()
+    if not text:
+        raise ValueError("a label must not be blank; give a few words, or leave label out")
+    if len(text) > MAX_LABEL:
+        raise ValueError(
+            f"a label is a short phrase of at most {MAX_LABEL} characters (this one has "
+            f"{len(text)}); put the longer text in description"
+        )
+    control = next((c for c in text if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if control is not None:
+        raise ValueError(
+            f"a label is one line of plain text: remove the control character U+{ord(control):04X}"
+        )
+    return text
+
+
+# Optional everywhere, and left out of the canonical form when not given, so a definition
+# launched before labels existed keeps its SHA-256 and still loads.
+Label = Annotated[str, AfterValidator(_label_text)]
+
+
+def _no_label(value: Any) -> bool:
+    return value is None
+
+
+def label_field() -> Any:
+    return Field(default=None, exclude_if=_no_label)
+
+
 class Rule(Strict):
-    """A declarative test on one participant column: exactly one of the operators."""
+    """A declarative test on one participant column: exactly one of the operators.
+
+    Its `label` says in words why someone fails an eligibility rule ("did not agree to texts");
+    on an outcome's population it names who is analysed ("victims").
+    """
 
     field: str
     equals: Scalar | None = None
@@ -38,6 +77,7 @@ class Rule(Strict):
     min: float | None = None
     max: float | None = None
     present: bool | None = None
+    label: Label | None = label_field()
 
     @model_validator(mode="after")
     def _one_operator(self) -> Rule:
@@ -58,10 +98,12 @@ class Rule(Strict):
         """A rule stored as written: its field and its one operator, not four empty ones."""
         data = handler(self)
         key = self.operator if self.operator in data else _field_name(self.operator)
-        return {"field": data["field"], key: data[key]}
+        written = {"field": data["field"], key: data[key]}
+        return written | ({"label": self.label} if self.label is not None else {})
 
     def describe(self) -> str:
-        """The rule as a researcher wrote it, for CONSORT labels: `age min 18`."""
+        """The rule as a researcher wrote it: `age min 18.0`, the key each participant's
+        failed rule is stored under (analysis/labels.py says it in words)."""
         value = getattr(self, _field_name(self.operator))
         return f"{self.field} {self.operator} {value}"
 
@@ -142,6 +184,8 @@ class Sending(Strict):
 
 class Outcome(Strict):
     id: str = Field(pattern=SLUG, max_length=100)
+    # A noun phrase for sentences: "Practical information raised attendance from 71% to 82%".
+    label: Label | None = label_field()
     primary: bool = False
     description: str | None = None
     population: Rule | None = None
@@ -157,17 +201,25 @@ class Column(Strict):
     """How the analysis reads one covariate, stratum or subgroup column.
 
     ``bins`` (numeric columns used as subgroups) are the cut points between the subgroup's
-    levels, ascending.
+    levels, ascending; ``label`` names the column for people ("previous failure to attend").
     """
 
     type: ColumnType
     bins: list[float] | None = None
+    label: Label | None = label_field()
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        """`age: numeric` is short for `age: {type: numeric}`."""
-        return {"type": value} if isinstance(value, str) else value
+        """`age: numeric` is short for `age: {type: numeric}`; a label needs its type beside it."""
+        if isinstance(value, str):
+            return {"type": value}
+        if isinstance(value, dict) and "type" not in value and "label" in value:
+            raise ValueError(
+                "give the column's type with its label, e.g. "
+                "{type: flag, label: previous failure to attend} (numeric, categorical or flag)"
+            )
+        return value
 
 
 class AnalysisPlan(Strict):

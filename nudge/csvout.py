@@ -1,4 +1,9 @@
-"""Every CSV Nudge writes goes through here, so no cell can run as a spreadsheet formula."""
+"""Every CSV Nudge writes goes through here, so no cell can run as a spreadsheet formula.
+
+A CSV meant to be opened in a spreadsheet (the results download) may start with a UTF-8 byte
+order mark, which Excel needs to read UTF-8; files read back by Nudge, R or scripts (imports,
+exports, the reproduction bundle) are written without one.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any, TextIO
 
 # A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+BYTE_ORDER_MARK = "\ufeff"
 
 
 def safe_cell(value: Any) -> Any:
@@ -22,7 +28,15 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-def write_rows(stream: TextIO, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+def write_rows(
+    stream: TextIO,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    byte_order_mark: bool = False,
+) -> int:
+    if byte_order_mark:
+        stream.write(BYTE_ORDER_MARK)
     # CRLF, as RFC 4180 says: with a bare "\n" terminator the csv module leaves a cell with
     # a carriage return unquoted, and spreadsheets break the row there, so "x\r=1" became a
     # new row starting "=1": a formula, past the check above.

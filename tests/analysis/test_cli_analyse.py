@@ -81,7 +81,7 @@ def test_analyse_a_trial_in_the_database_as_text_and_json(
     )
     text = cli("analyse", TRIAL)
     assert text.exit_code == 0, text.output
-    assert "Outcome: attended (primary outcome)" in text.output
+    assert "Outcome: attendance (primary outcome)" in text.output  # the example's label
     assert "Business as usual" in text.output and "Randomised cases per arm" in text.output
     as_json = cli("analyse", TRIAL, "--json")
     data = json.loads(as_json.output)
@@ -93,16 +93,28 @@ def test_analyse_a_trial_in_the_database_as_text_and_json(
 
 def test_analyse_a_flat_file_says_what_it_found_in_plain_english(cli: Cli, tmp_path: Path) -> None:
     data, definition = reference_csv(tmp_path), reference_definition(tmp_path)
+    text = definition.read_text()
+    text = text.replace(
+        "{id: attended, primary: true}", "{id: attended, primary: true, label: attendance}"
+    )
+    text = text.replace(
+        "prior_fta: flag", "prior_fta: {type: flag, label: previous failure to attend}"
+    )
+    definition.write_text(text)
     result = cli("analyse", "--data", str(data), "--trial", str(definition))
     assert result.exit_code == 0, result.output
     assert (
-        "SMS reminder raised the rate of attended by 12.8 points (95% CI 6.0 to 19.6) compared "
+        "SMS reminder raised attendance by 12.8 points (95% CI 6.0 to 19.6) compared "
         "with Business as usual; this is unlikely to be chance (p < 0.001)." in result.output
     )
     assert (
-        "Letter against Business as usual: no clear evidence of a difference in the rate of "
-        "attended (estimate +4.6 points, 95% CI -2.2 to 11.4, p = 0.183)." in result.output
+        "Letter against Business as usual: no clear evidence of a difference in attendance "
+        "(estimate +4.6 points, 95% CI -2.2 to 11.4, p = 0.183)." in result.output
     )
+    assert "Adjusted for: age, previous failure to attend and role." in result.output
+    assert "Outcome: attendance (primary outcome)" in result.output
+    assert "Randomised households per arm: Business as usual " in result.output
+    assert "prior_fta" not in result.output and "attended" not in result.output
     as_json = cli("analyse", "--data", str(data), "--trial", str(definition), "--json")
     assert json.loads(as_json.output)["outcomes"][0]["comparisons"][0]["arm"] == "sms"
 

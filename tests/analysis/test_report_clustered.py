@@ -199,7 +199,7 @@ def test_a_harmful_arm_gets_no_cost_per_extra_event_but_a_note_in_words() -> Non
     )
     assert sms["cost_status"] == "harmful" and sms["incremental_cost"] == pytest.approx(0.12)
     assert (
-        "sms: cost per extra event: not applicable: the arm had fewer events than control "
+        "SMS reminder: cost per extra event: not applicable: the arm had fewer events than control "
         "and cost more per participant" in outcome["notes"]
     )
 
@@ -241,7 +241,7 @@ def test_everyone_attending_in_both_arms_gives_no_risk_ratio_interval() -> None:
     outcome = report_json(build_report(frame, definition()))["outcomes"][0]
     sms = outcome["comparisons"][0]
     assert sms["risk_ratio"] == 1.0 and sms["rr_ci_low"] is None and sms["rr_ci_high"] is None
-    assert any("sms: risk ratio interval not given" in n for n in outcome["notes"])
+    assert any("SMS reminder: risk ratio interval not given" in n for n in outcome["notes"])
 
 
 def test_holm_counts_the_preregistered_family_when_an_arm_cannot_be_tested() -> None:
@@ -251,7 +251,7 @@ def test_holm_counts_the_preregistered_family_when_an_arm_cannot_be_tested() -> 
     assert letter["adjusted_p_value"] is None and letter["p_value_corrected"] is None
     assert sms["p_value_corrected"] == pytest.approx(min(1.0, 2 * sms["adjusted_p_value"]))
     assert (
-        "the holm correction counts all 2 pre-registered comparisons; letter could not be "
+        "the holm correction counts all 2 pre-registered comparisons; Letter could not be "
         "tested and counts as p = 1" in outcome["notes"]
     )
 

@@ -49,8 +49,9 @@ def test_a_researcher_reads_the_results_and_downloads_the_csv(
     with page.expect_download() as download:
         page.get_by_role("link", name="CSV").click()
     saved = Path(download.value.path())
-    assert saved.read_text(encoding="utf-8").startswith(
-        "section,outcome,arm,versus,subgroup,level,measure,value"
+    assert saved.read_bytes().startswith(b"\xef\xbb\xbf")  # the BOM Excel needs for UTF-8
+    assert saved.read_text(encoding="utf-8-sig").startswith(
+        "Outcome,Primary outcome,Arm,Compared with,Randomised,Analysed,Events,Rate (%),"
     )
     page.get_by_role("link", name="Overview").first.click()
     page.wait_for_url(f"{base}/trials/{TRIAL}/overview")

@@ -106,3 +106,18 @@ def test_the_assignments_export_and_the_rejects_file_escape_every_hostile_value(
     assert refs == {normalise_key(v) for v in HOSTILE}
     stdout = cli("assignments", "export", TRIAL).output
     assert_no_formula(list(csv.reader(stdout.splitlines())))
+
+
+def test_a_spreadsheet_csv_starts_with_the_byte_order_mark_and_others_do_not() -> None:
+    import io
+    from decimal import Decimal
+
+    from nudge.csvout import write_rows
+
+    for mark in (True, False):
+        stream = io.StringIO()
+        write_rows(stream, ["Cost (£)"], [[Decimal("-1.10")]], byte_order_mark=mark)
+        text = stream.getvalue()
+        assert text.startswith("\ufeff") is mark
+        # A negative number stays a number: only text is escaped.
+        assert text.removeprefix("\ufeff") == "Cost (£)\r\n-1.10\r\n"
