@@ -70,7 +70,7 @@ def results_view(
         "labels": Labels.of(definition),
         "alpha": f"{definition.analysis.alpha:g}",
         "primary_better": definition.primary_outcome.better,
-        "exclusions": {},
+        "exclusions": shown["flow"].get("ineligible_reasons", {}),
         "gets_messages": {arm.id: bool(arm.messages) for arm in definition.arms},
     }
 
@@ -79,6 +79,7 @@ def _outcome(
     outcome: dict[str, Any], definition: TrialDefinition, titles: dict[str, str]
 ) -> dict[str, Any]:
     spec = next(o for o in definition.outcomes if o.id == outcome["id"])
+    labels = Labels.of(definition)
     comparisons = []
     for c in outcome["comparisons"]:
         sentence = (
@@ -105,14 +106,17 @@ def _outcome(
     ident = f"forest-{outcome['id']}"
     return {
         **outcome,
-        "description": spec.description or outcome["id"],
+        "description": spec.description
+        or Labels.of(definition).outcome(outcome["id"]).capitalize(),
         "better": spec.better,
-        "adjusted_for": adjusted_for(outcome),
+        "adjusted_for": adjusted_for(outcome, labels),
         "comparisons": comparisons,
         "forest": forest_plot(
             rows,
             ident=ident,
-            title=f"Forest plot: effect of each arm on {outcome['id']} against control",
+            title=(
+                f"Forest plot: effect of each arm on {labels.outcome(outcome['id'])} against control"
+            ),
             description=f"Adjusted differences with intervals. {described}.",
         ),
         "forest_id": ident,
@@ -145,11 +149,7 @@ def methods_in_brief(definition: TrialDefinition, report: dict[str, Any]) -> str
         else ""
     )
     unit = "person" if population.unit == "participant" else labels.column(population.unit)
-    adjusted = (
-        f", adjusted for {_listed([labels.column(c) for c in plan.covariates])},"
-        if plan.covariates
-        else ""
-    )
+    adjusted = f", adjusted for {labels.columns(plan.covariates)}," if plan.covariates else ""
     comparisons = len(definition.arms) - 1
     corrected = (
         f" and corrected for making {comparisons} comparisons"
@@ -167,10 +167,6 @@ def methods_in_brief(definition: TrialDefinition, report: dict[str, Any]) -> str
             "with no recorded outcome are left out and counted by arm in the health checks.",
         ]
     )
-
-
-def _listed(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def methods_paragraph(definition: TrialDefinition, report: dict[str, Any]) -> str:
@@ -219,17 +215,21 @@ def _design_sentence(definition: TrialDefinition) -> str:
         if definition.randomisation.method == "permuted_blocks"
         else "simple randomisation"
     )
-    strata = f", stratified by {', '.join(population.strata)}" if population.strata else ""
+    labels = Labels.of(definition)
+    strata = f", stratified by {labels.columns(population.strata)}" if population.strata else ""
     return f"Randomisation was by {population.unit} ({blocks}{strata})."
 
 
 def _model_sentence(definition: TrialDefinition) -> str:
+    labels = Labels.of(definition)
     plan, population, unit = definition.analysis, definition.population, definition.population.unit
     terms = ["arm indicators"]
     if plan.covariates:
-        terms.append(f"the covariates {', '.join(plan.covariates)}")
+        terms.append(f"the covariates {labels.columns(plan.covariates)}")
     if population.strata:
-        terms.append(f"fixed effects for the randomisation strata ({', '.join(population.strata)})")
+        terms.append(
+            f"fixed effects for the randomisation strata ({labels.columns(population.strata)})"
+        )
     if unit == "participant":
         errors = "HC2 robust standard errors and t-intervals on n − k degrees of freedom"
     else:

@@ -58,7 +58,9 @@ def test_a_lead_sees_the_verdict_on_the_first_screen_of_a_live_trial(
         page = open_results(browser, base, viewport)
         verdict = page.get_by_role("heading", name="What the trial has found so far")
         box = verdict.bounding_box()
-        assert box is not None and box["y"] < viewport["height"], f"verdict below the fold at {name}"
+        assert box is not None and box["y"] < viewport["height"], (
+            f"verdict below the fold at {name}"
+        )
         panel = page.locator(".app-verdict")
         for arm in ("Practical information", "Social norm"):
             item = panel.locator(".app-verdict-item", has_text=arm)
