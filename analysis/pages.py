@@ -20,6 +20,7 @@ from analysis import numbers
 from analysis.bundle import build_bundle, write_zip
 from analysis.disclosure import disclose
 from analysis.downloads import results_csv
+from analysis.report_pdf import Numbers, results_pdf
 from analysis.results_cache import Results, results_for
 from analysis.results_view import results_view
 from experiments import trials
@@ -74,6 +75,26 @@ def results_download_json(trial_id: str) -> ResponseReturnValue:
     _, _, _, shown = _load(trial_id)
     text = json.dumps(shown, indent=2, allow_nan=False)
     return _download(text, "application/json", f"{trial_id}-results.json")
+
+
+@bp.get("/trials/<trial_id>/results.pdf")
+@allow(*ALL_STAFF)
+def results_download_pdf(trial_id: str) -> ResponseReturnValue:
+    """The page as a printable report, from the same disclosed figures in the same words."""
+    trial, definition, results, shown = _load(trial_id)
+    numbers = Numbers(figure=figure, pct=pct, points=points, pvalue=pvalue, decimal=decimal)
+    try:
+        pdf = results_pdf(
+            results_view(shown, definition),
+            trial_title=trial.title,
+            computed_at=results.computed_at.astimezone(ZoneInfo(definition.timezone)),
+            numbers=numbers,
+        )
+    except NudgeError as exc:  # no usable font on this server: say which to install
+        return Response(f"{exc}\n", status=503, mimetype="text/plain")
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{trial_id}-results.pdf"'
+    return response
 
 
 @bp.get("/trials/<trial_id>/reproduction.zip")

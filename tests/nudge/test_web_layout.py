@@ -23,7 +23,7 @@ def test_no_page_or_stylesheet_uses_the_crown_or_gds_transport(
         page = client.get(path).get_data(as_text=True)
         assert not GOVUK_ONLY.search(page), path
         stylesheets |= set(re.findall(r'<link rel="stylesheet" href="([^"]+)"', page))
-    assert stylesheets == {"/static/vendor/frontend.css", "/static/nudge.css"}
+    assert stylesheets == {"/static/vendor/frontend.css", "/static/nudge.css", "/static/print.css"}
     for stylesheet in stylesheets:
         with client.get(stylesheet) as response:  # a file response: close it
             css = response.get_data(as_text=True)
