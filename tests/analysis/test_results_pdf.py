@@ -213,6 +213,6 @@ def test_the_results_page_links_to_the_pdf_beside_the_csv_and_json(
     app: Flask, seeded: SeededTrial
 ) -> None:
     page = client_for(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
-    links = re.findall(r'<a href="([^"]+)" download>([^<]+)</a>', page)
+    links = re.findall(r'<a [^>]*href="([^"]+)" download>([^<]+)</a>', page)
     assert (PDF, "Download as PDF") in links
     assert [href for href, _ in links][:3] == [PDF, f"{PDF[:-4]}.csv", f"{PDF[:-4]}.json"]
