@@ -54,7 +54,7 @@ def status(trial_status: str, closed_at: datetime | None, interim_planned: bool)
     return {
         "key": "live",
         "tag": "Live (interim)",
-        "colour": "blue",
+        "colour": None,  # the default GOV.UK tag, blue
         "warning": (
             "Interim results: they will change as more outcomes come in. Do not stop the trial "
             f"or change what people receive because of them: {look}."

@@ -54,7 +54,7 @@ def test_the_overview_shows_the_design_the_messages_and_the_history(
     for item in preview_arm(definition, "practical"):
         assert item.text in page and "0117 496 0999" in item.text
         assert f"{item.encoding}, {item.characters} characters, {item.segments} segment" in page
-    whens = re.findall(r'<span class="when">(\d+) days? before', page)
+    whens = re.findall(r'<h3 class="moj-timeline__title">(\d+) days? before', page)
     assert whens == sorted(whens, key=int, reverse=True) and whens[0] == "14"
     assert not re.search(r"<script(?![^>]*\bsrc=)", page)  # scripts only as files (the CSP)
 

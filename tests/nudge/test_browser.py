@@ -37,7 +37,7 @@ def test_a_researcher_logs_in_and_sees_the_trials_and_both_pages_are_accessible(
     page.wait_for_url(f"{base}/")
     assert page.get_by_role("heading", name="Trials").is_visible()
     row = page.get_by_role("row", name="Reminder framing for prosecution witnesses")
-    assert "live" in row.inner_text()
+    assert "Live" in row.inner_text()
     no_violations(page)
     page.close()
 

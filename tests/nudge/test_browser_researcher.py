@@ -89,7 +89,8 @@ def test_a_researcher_uploads_a_broken_then_a_valid_trial_and_launches_it(
         [LETTERS / "social_norm.md", LETTERS / "social_norm.cy.md"]
     )
     page.get_by_role("button", name="Check and create draft").click()
-    assert f"Created draft trial {TRIAL}" in page.get_by_role("status").first.inner_text()
+    # A success banner: GOV.UK Frontend announces it as an alert and moves focus to it.
+    assert f"Created draft trial {TRIAL}" in page.get_by_role("alert").inner_text()
     assert page.get_by_role("table", name="Cost per participant (GBP)").is_visible()
     checked(page)
 
@@ -98,7 +99,7 @@ def test_a_researcher_uploads_a_broken_then_a_valid_trial_and_launches_it(
     page.get_by_role("link", name="Launch this trial").click()
     checked(page)
     page.get_by_role("button", name=f"Yes, launch {TRIAL}").click()
-    notice = page.get_by_role("status").first.inner_text()
+    notice = page.get_by_role("alert").inner_text()
     assert "Launched: version 2 is frozen, SHA-256" in notice
     sha = notice.rsplit(" ", 1)[-1].rstrip(".")
     assert len(sha) == 64 and page.get_by_role("row", name="2 launched").is_visible()
