@@ -14,7 +14,12 @@ Researchers see exact figures. Everyone else (leads, admins) sees every count un
 - a balance row of a 0/1 covariate or a level whose count, or its complement, is under 5 in
   either arm;
 - the achieved power figures when the smallest arm has fewer than 5;
-- small numbers quoted in the analysis notes.
+- small numbers quoted in the analysis notes;
+- in the results over time (cumulative by week), every week whose counts, or whose change
+  since the previous week shown, have an arm's events or non-events under 5 (otherwise two
+  neighbouring weeks give back the outcomes of the few people in between): such a week is
+  folded into the next one shown. The last week is the whole analysis and always kept, its
+  figures hidden as the outcome's own are.
 
 Zeros that reveal nobody are not suppressed: a head count of the flow that is zero (nobody
 randomised yet, no outcome recorded yet), and zeros by design: an arm whose design sends no
@@ -68,6 +73,8 @@ def disclose(body: dict[str, Any], *, exact: bool) -> dict[str, Any]:
     for week in shown["enrolment"]:
         week["by_arm"] = _counts(week["by_arm"])
         week["total"] = FEWER if small(week["total"]) else week["total"]
+    if shown.get("over_time") is not None:
+        _over_time(shown["over_time"])
     return shown
 
 
@@ -114,6 +121,37 @@ def _outcome(outcome: dict[str, Any], subgroup_counts: dict[str, Any]) -> None:
                 level["notes"] = []
         subgroup["notes"] = [_note(n) for n in subgroup["notes"]]
     outcome["notes"] = [_note(n) for n in outcome["notes"]]
+
+
+def _over_time(over_time: dict[str, Any]) -> None:
+    """Keep the last week and, going back, each week safe in itself and against the next kept."""
+    weeks = over_time["weeks"]
+    kept: list[dict[str, Any]] = []
+    for week in reversed(weeks):
+        if not kept:
+            kept.append(week)
+            continue
+        later = {a["arm"]: a for a in kept[-1]["arms"]}
+        change = [
+            (later[a["arm"]]["n"] - a["n"], later[a["arm"]]["events"] - a["events"])
+            for a in week["arms"]
+        ]
+        own = [(a["n"], a["events"]) for a in week["arms"]]
+        if all(n == 0 or not _revealing(n, events) for n, events in own + change):
+            kept.append(week)
+    over_time["weeks_hidden"] = len(weeks) - len(kept)
+    over_time["weeks"] = kept[::-1]
+    for week in over_time["weeks"]:
+        hidden = {a["arm"] for a in week["arms"] if _revealing(a["n"], a["events"])}
+        for arm in week["arms"]:
+            if arm["arm"] in hidden:
+                arm["events"] = FEWER if small(arm["events"]) else ALL_BUT_FEWER
+                arm["n"] = FEWER if small(arm["n"]) else arm["n"]
+        for comparison in week["comparisons"]:
+            if {comparison["arm"], comparison["versus"]} & hidden:
+                _blank(comparison, keep=("arm", "versus"))
+    undated = over_time.get("undated", 0)
+    over_time["undated"] = FEWER if undated and small(undated) else undated
 
 
 def _missing(missing: dict[str, Any]) -> None:

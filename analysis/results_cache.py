@@ -35,6 +35,7 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import Table, case, func, select
@@ -44,11 +45,22 @@ from sqlmodel import Session
 
 from analysis.consort import PENDING, enrolment_by_week, trial_flow
 from analysis.frame import frame_from_db
+from analysis.over_time import results_over_time
 from analysis.population import in_population
 from analysis.report import build_report, report_json
 from experiments.definition import TrialDefinition
 from nudge.clock import Clock
-from nudge.models import Assignment, AuditEvent, Message, Outcome, Participant, ResultsCache, Trial
+from nudge.models import (
+    Assignment,
+    AuditEvent,
+    Case,
+    Hearing,
+    Message,
+    Outcome,
+    Participant,
+    ResultsCache,
+    Trial,
+)
 
 # Bump when the shape of the cached body changes, so old rows are recomputed after a deploy.
 BODY_FORMAT = 3
@@ -139,6 +151,10 @@ def compute_body(session: Session, definition: TrialDefinition) -> dict[str, Any
         "report": report,
         "flow": _flow_json(session, definition),
         "enrolment": [asdict(week) for week in enrolment_by_week(session, definition)],
+        "randomised_at": randomised_at(session, definition),
+        "over_time": asdict(
+            results_over_time(frame, hearing_times(session, definition.id, frame), definition)
+        ),
         "balance_counts": balance_counts(frame, report["balance"]["differences"], definition),
         "subgroup_counts": subgroup_counts(frame, definition),
     }
@@ -152,6 +168,55 @@ def _flow_json(session: Session, definition: TrialDefinition) -> dict[str, Any]:
     for arm in flow["arms"]:
         arm["gets_messages"] = planned[arm["arm"]]
     return flow
+
+
+def hearing_times(session: Session, trial_id: str, frame: pd.DataFrame) -> pd.Series:
+    """Each frame row's hearing start (UTC), when its outcome happened; NaT if unknown.
+
+    Rows are matched by (participant_ref, case_ref), which is unique within a trial.
+    """
+    people, cases, hearings = _table(Participant), _table(Case), _table(Hearing)
+    query = (
+        select(people.c.participant_ref, cases.c.case_ref, hearings.c.starts_at)
+        .join(cases, cases.c.id == people.c.case_id)
+        .join(hearings, hearings.c.case_id == cases.c.id)
+        .where(people.c.trial_id == trial_id)
+    )
+    found = pd.DataFrame.from_records(
+        session.execute(query).all(), columns=["participant_ref", "case_ref", "starts_at"]
+    )
+    known = pd.to_datetime(found["starts_at"], utc=True)
+    if frame.empty or "case_ref" not in frame:
+        return pd.Series(pd.NaT, index=frame.index, dtype=known.dtype)
+    keys = pd.MultiIndex.from_frame(found[["participant_ref", "case_ref"]])
+    wanted = pd.MultiIndex.from_frame(frame[["participant_ref", "case_ref"]].astype(str))
+    position = keys.get_indexer(wanted)
+    values = known.to_numpy()[position]
+    return pd.Series(values, index=frame.index).where(position >= 0)
+
+
+def randomised_at(session: Session, definition: TrialDefinition) -> dict[str, Any] | None:
+    """The first and last day anyone was randomised (trial's timezone) and in how many imports.
+
+    Each enrolment import randomises everyone in it at one instant, so distinct instants count
+    the imports that randomised someone.
+    """
+    assignments = _table(Assignment)
+    first, last, imports = session.execute(
+        select(
+            func.min(assignments.c.assigned_at),
+            func.max(assignments.c.assigned_at),
+            func.count(assignments.c.assigned_at.distinct()),
+        ).where(assignments.c.trial_id == definition.id)
+    ).one()
+    if first is None:
+        return None
+    zone = ZoneInfo(definition.timezone)
+    return {
+        "first_day": first.astimezone(zone).date().isoformat(),
+        "last_day": last.astimezone(zone).date().isoformat(),
+        "imports": int(imports),
+    }
 
 
 def subgroup_counts(

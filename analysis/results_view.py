@@ -6,11 +6,19 @@ disclosure control), so the page, the CSV and the JSON download always agree.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from analysis.labels import Labels
-from analysis.plots import ForestRow, bar_chart, forest_plot
+from analysis.plots import (
+    ForestRow,
+    TimePoint,
+    bar_chart,
+    forest_plot,
+    over_time_chart,
+    over_time_range,
+    signed,
+)
 from analysis.standing import health_checks, nothing_yet, progress, status
 from analysis.text import adjusted_for, comparison_sentence, comparisons_tested
 from analysis.verdict import verdicts
@@ -58,7 +66,6 @@ def results_view(
         "power": report["power"],
         "notes": report["notes"],
         "enrolment": weeks,
-        "enrolment_chart": _enrolment_chart(weeks),
         "methods": methods_paragraph(definition, report),
         "methods_short": methods_in_brief(definition, report),
         "disclosure": shown["disclosure_control"],
@@ -72,6 +79,7 @@ def results_view(
         "primary_better": definition.primary_outcome.better,
         "exclusions": shown["flow"].get("ineligible_reasons", {}),
         "gets_messages": {arm.id: bool(arm.messages) for arm in definition.arms},
+        **chart_views(shown, definition),
     }
 
 
@@ -88,22 +96,6 @@ def _outcome(
             else comparison_sentence(c, outcome["id"], definition, comparisons_tested(outcome))
         )
         comparisons.append({**c, "sentence": sentence})
-    rows = [
-        ForestRow(
-            titles[c["arm"]],
-            c["adjusted_risk_difference"],
-            c["adjusted_ci_low"],
-            c["adjusted_ci_high"],
-        )
-        for c in outcome["comparisons"]
-    ]
-    described = "; ".join(
-        f"{r.label}: {_signed(r.estimate)} points ({_points(r.low)} to {_points(r.high)})"
-        if r.estimate is not None and r.low is not None and r.high is not None
-        else f"{r.label}: not shown"
-        for r in rows
-    )
-    ident = f"forest-{outcome['id']}"
     return {
         **outcome,
         "description": spec.description
@@ -111,31 +103,7 @@ def _outcome(
         "better": spec.better,
         "adjusted_for": adjusted_for(outcome, labels),
         "comparisons": comparisons,
-        "forest": forest_plot(
-            rows,
-            ident=ident,
-            title=(
-                f"Forest plot: effect of each arm on {labels.outcome(outcome['id'])} against control"
-            ),
-            description=f"Adjusted differences with intervals. {described}.",
-        ),
-        "forest_id": ident,
     }
-
-
-def _enrolment_chart(weeks: list[dict[str, Any]]) -> Any:
-    if not weeks:
-        return None
-    values = [w["total"] if isinstance(w["total"], int) else None for w in weeks]
-    labels = [w["week_starting"][5:] for w in weeks]
-    described = "; ".join(f"week of {w['week_starting']}: {w['total']}" for w in weeks)
-    return bar_chart(
-        labels,
-        values,
-        ident="enrolment",
-        title="Participants randomised per week",
-        description=f"Randomised per week (weeks start on Monday). {described}.",
-    )
 
 
 def methods_in_brief(definition: TrialDefinition, report: dict[str, Any]) -> str:
@@ -274,3 +242,196 @@ def _points(value: float | None) -> str:
 
 def _signed(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:+.1f}"
+
+
+# Charts (templates/results/_charts.html): each with its text alternative and its table.
+
+
+def chart_views(shown: dict[str, Any], definition: TrialDefinition) -> dict[str, Any]:
+    """The charts and the words beside them, from the disclosed JSON."""
+    labels = Labels.of(definition)
+    words = {
+        "control": labels.arm(definition.control_arm.id),
+        "level": f"{100 * (1 - definition.analysis.alpha):g}%",
+        "arms": {arm.id: labels.arm(arm.id) for arm in definition.arms},
+    }
+    return {
+        "chart_words": words,
+        "forests": {o["id"]: _forest(o, definition, labels) for o in shown["report"]["outcomes"]},
+        **_over_time_view(shown.get("over_time"), definition, labels),
+        **_enrolment_view(shown, labels),
+    }
+
+
+def _better_words(better: str, outcome: str) -> str:
+    side, more = ("right", "more") if better == "higher" else ("left", "less")
+    return f"Differences to the {side} of 0 are better ({more} {outcome})."
+
+
+def _interval_words(low: float | None, high: float | None) -> str:
+    if low is None or high is None:
+        return "no interval"
+    return f"{signed(100 * low)} to {signed(100 * high)}"
+
+
+def _forest(outcome: dict[str, Any], definition: TrialDefinition, labels: Labels) -> dict[str, Any]:
+    spec = next(o for o in definition.outcomes if o.id == outcome["id"])
+    rows = [
+        ForestRow(
+            labels.arm(c["arm"]),
+            c["adjusted_risk_difference"],
+            c["adjusted_ci_low"],
+            c["adjusted_ci_high"],
+        )
+        for c in outcome["comparisons"]
+    ]
+    described = "; ".join(
+        f"{r.label}: {signed(100 * r.estimate)} points ({_interval_words(r.low, r.high)})"
+        if r.estimate is not None
+        else f"{r.label}: not shown"
+        for r in rows
+    )
+    name = labels.outcome(outcome["id"])
+    better = _better_words(spec.better, name)
+    ident = f"forest-{outcome['id']}"
+    chart = forest_plot(
+        rows,
+        ident=ident,
+        title=f"Forest plot: effect of each arm on {name} against control",
+        description=f"Adjusted differences from control in percentage points with intervals. "
+        f"{better} {described}.",
+        better=spec.better,
+    )
+    return {"chart": chart, "id": ident, "better": better}
+
+
+def long_date(iso: str) -> str:
+    """ "2027-01-04" as GOV.UK writes dates: "4 January 2027"."""
+    day = date.fromisoformat(iso)
+    return f"{day.day} {day:%B} {day.year}"
+
+
+def short_date(iso: str) -> str:
+    """ "2027-01-04" for tables: "4 Jan 2027"."""
+    day = date.fromisoformat(iso)
+    return f"{day.day} {day:%b} {day.year}"
+
+
+def _over_time_view(
+    over_time: dict[str, Any] | None, definition: TrialDefinition, labels: Labels
+) -> dict[str, Any]:
+    if not over_time or not over_time["weeks"]:
+        return {"over_time": None, "over_time_charts": []}
+    weeks = over_time["weeks"]
+    outcome = definition.primary_outcome
+    arms = [c["arm"] for c in weeks[0]["comparisons"]]
+    series = {
+        arm: [
+            TimePoint(
+                date.fromisoformat(w["week_starting"]), c["estimate"], c["ci_low"], c["ci_high"]
+            )
+            for w in weeks
+            for c in w["comparisons"]
+            if c["arm"] == arm
+        ]
+        for arm in arms
+    }
+    span = over_time_range(list(series.values()))
+    name = labels.outcome(outcome.id)
+    better = (
+        _better_words(outcome.better, name)
+        .replace("to the right of", "above")
+        .replace("to the left of", "below")
+    )
+    enough = sum(1 for points in series.values() for p in points if p.estimate is not None)
+    charts = []
+    for i, arm in enumerate(arms):
+        described = "; ".join(
+            f"week starting {long_date(p.week.isoformat())}: "
+            + (
+                f"{signed(100 * p.estimate)} points ({_interval_words(p.low, p.high)})"
+                if p.estimate is not None
+                else "not shown"
+            )
+            for p in series[arm]
+        )
+        charts.append(
+            {
+                "arm": labels.arm(arm),
+                "chart": over_time_chart(
+                    series[arm],
+                    ident=f"over-time-{arm}",
+                    title=f"Results over time: {labels.arm(arm)} against control, on {name}",
+                    description=f"Unadjusted difference from control in percentage points with "
+                    f"intervals, counting outcomes up to the end of each week. {better} "
+                    f"{described}.",
+                    better=outcome.better,
+                    span=span,
+                    marker=i,
+                ),
+            }
+        )
+    rows = [
+        {
+            "week": short_date(w["week_starting"]),
+            "observed": sum(a["n"] for a in w["arms"])
+            if all(isinstance(a["n"], int) for a in w["arms"])
+            else None,
+            "differences": {
+                c["arm"]: _difference_cell(c["estimate"], c["ci_low"], c["ci_high"])
+                for c in w["comparisons"]
+            },
+        }
+        for w in weeks
+    ]
+    view = {
+        "outcome": name,
+        "arms": arms,
+        "rows": rows,
+        "enough": enough > len(arms),  # more than one week with an estimate
+        "first_week": long_date(weeks[0]["week_starting"]),
+        "weeks_hidden": over_time.get("weeks_hidden", 0),
+        "undated": over_time.get("undated", 0),
+        "better": better,
+    }
+    return {"over_time": view, "over_time_charts": charts}
+
+
+def _enrolment_view(shown: dict[str, Any], labels: Labels) -> dict[str, Any]:
+    weeks, at = shown["enrolment"], shown.get("randomised_at")
+    total = shown["flow"]["randomised"]
+    everyone = f"All {total:,} people were" if isinstance(total, int) else "Everyone was"
+    summary, chart = None, None
+    if weeks and at and at["first_day"] == at["last_day"]:
+        how = "in one import" if at["imports"] == 1 else f"in {at['imports']} imports"
+        summary = f"{everyone} randomised on {long_date(at['first_day'])}, {how}."
+    elif weeks and len(weeks) == 1 and at:
+        summary = (
+            f"{everyone} randomised in the week starting {long_date(weeks[0]['week_starting'])}, "
+            f"between {long_date(at['first_day'])} and {long_date(at['last_day'])}."
+        )
+    elif weeks:
+        if at:
+            summary = (
+                f"People were randomised from {long_date(at['first_day'])} to "
+                f"{long_date(at['last_day'])}, in {at['imports']:,} imports over "
+                f"{len(weeks)} weeks."
+            )
+        described = "; ".join(
+            f"week starting {long_date(w['week_starting'])}: {w['total']}" for w in weeks
+        )
+        chart = bar_chart(
+            [date.fromisoformat(w["week_starting"]) for w in weeks],
+            [w["total"] if isinstance(w["total"], int) else None for w in weeks],
+            ident="enrolment",
+            title="People randomised per week",
+            description=f"People randomised per week (weeks start on Monday). {described}.",
+        )
+    rows = [{**w, "week": short_date(w["week_starting"])} for w in weeks]
+    return {"enrolment_chart": chart, "enrolment_summary": summary, "enrolment_rows": rows}
+
+
+def _difference_cell(estimate: float | None, low: float | None, high: float | None) -> str:
+    if estimate is None:
+        return "not shown"
+    return f"{signed(100 * estimate)} ({_interval_words(low, high)})"

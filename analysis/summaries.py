@@ -29,7 +29,7 @@ from analysis.stats.clustered import (
     units_by_arm,
 )
 from analysis.stats.design import factor_codes
-from analysis.stats.proportions import IntervalEstimate
+from analysis.stats.proportions import IntervalEstimate, newcombe_difference
 from experiments.definition import AnalysisPlan, TrialDefinition
 
 
@@ -127,30 +127,35 @@ def arm_rates(
     if not spec.clustered:
         sizes = np.bincount(codes[present], minlength=len(labels))
         sums = np.bincount(codes[present], weights=values[present], minlength=len(labels))
-        summaries = []
-        for arm in definition.arms:
-            i = index.get(arm.id)
-            n, events = (0, 0) if i is None else (int(sizes[i]), int(sums[i]))
-            w = wilson_interval(events, n, spec.alpha)
-            summaries.append(
-                ArmSummary(
-                    arm=arm.id,
-                    n=n,
-                    events=events,
-                    rate=w.proportion,
-                    ci_low=w.ci_low,
-                    ci_high=w.ci_high,
-                )
-            )
-        return ArmRates(tuple(summaries), None, None, ())
+        counts = {
+            arm.id: (0, 0)
+            if arm.id not in index
+            else (int(sizes[index[arm.id]]), int(sums[index[arm.id]]))
+            for arm in definition.arms
+        }
+        return rates_from_counts(counts, spec.alpha)
     unit_codes = np.asarray(pd.factorize(data["unit"])[0], dtype=np.intp)
     keep = present & (unit_codes >= 0)
     found = units_by_arm(values[keep], codes[keep], unit_codes[keep], len(labels))
     empty = ArmUnits(np.zeros(0), np.zeros(0))
     units = {arm.id: found[index[arm.id]] if arm.id in index else empty for arm in definition.arms}
+    return rates_from_units(units, spec.alpha)
+
+
+def rates_from_counts(counts: dict[str, tuple[int, int]], alpha: float) -> ArmRates:
+    """Each arm's Wilson rate from its (participants, events), people being independent."""
+    summaries = []
+    for arm, (n, events) in counts.items():
+        w = wilson_interval(events, n, alpha)
+        summaries.append(ArmSummary(arm, n, events, w.proportion, w.ci_low, w.ci_high))
+    return ArmRates(tuple(summaries), None, None, ())
+
+
+def rates_from_units(units: dict[str, ArmUnits], alpha: float) -> ArmRates:
+    """Each arm's rate from its randomisation units' totals (Korn & Graubard; module doc)."""
     summaries, notes = [], []
     for arm_id, arm_units in units.items():
-        rate = clustered_proportion(arm_units, spec.alpha)
+        rate = clustered_proportion(arm_units, alpha)
         e = rate.estimate
         if arm_units.n and e.note:
             notes.append(f"{arm_id}: {e.note}")
@@ -224,6 +229,21 @@ def compare_unadjusted(
         notes.append("no probability to beat control: an arm's design effect is unknown")
     return Unadjusted(
         difference.interval, ratio, test.p_value, None, prob, loss, tuple(dict.fromkeys(notes))
+    )
+
+
+def unadjusted_difference(
+    arm: ArmSummary, control: ArmSummary, rates: ArmRates, alpha: float
+) -> IntervalEstimate:
+    """The arm's risk difference from control with its interval, exactly as `compare_unadjusted`
+    gives it (Newcombe's, or CR2 by unit when clustered), without its tests and posteriors:
+    cheap enough to repeat for every week of results over time."""
+    if rates.units is not None:
+        return cr2_difference(rates.units[arm.arm], rates.units[control.arm], alpha).interval
+    if arm.n == 0 or control.n == 0:
+        return IntervalEstimate(None, None, None, "an arm has no participants with an outcome")
+    return newcombe_difference(
+        wilson_interval(arm.events, arm.n, alpha), wilson_interval(control.events, control.n, alpha)
     )
 
 
