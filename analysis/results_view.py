@@ -236,14 +236,6 @@ def _unadjusted_sentence(methods: dict[str, Any], unit: str) -> str:
     )
 
 
-def _points(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
-
-
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:+.1f}"
-
-
 # Charts (templates/results/_charts.html): each with its text alternative and its table.
 
 
