@@ -39,6 +39,7 @@ from reportlab.platypus import (
 )
 from svglib.svglib import svg2rlg
 
+from analysis import numbers
 from messages.letter_layout import BOLD, REGULAR, register_fonts
 
 MARGIN = 18 * mm
@@ -264,12 +265,15 @@ def _outcome(
         return shown
     shown.append(Paragraph(escape(f"Effects against {titles[view['control']]}"), s["h3"]))
     shown += [_bullet(c["sentence"], s["body"]) for c in comparisons if c.get("sentence")]
-    shown += _chart(outcome.get("forest"), s)
+    drawn = view.get("forests", {}).get(outcome["id"]) or {}
+    shown += _chart(drawn.get("chart", outcome.get("forest")), s)
     effects = [
         [
             titles.get(c["arm"], c["arm"]),
             n.points(c.get("adjusted_risk_difference"), True),
-            _interval(c.get("adjusted_ci_low"), c.get("adjusted_ci_high"), n.points),
+            _interval(
+                c.get("adjusted_ci_low"), c.get("adjusted_ci_high"), lambda v: n.points(v, True)
+            ),
             n.pvalue(c.get("p_value_corrected")),
         ]
         for c in comparisons
@@ -291,21 +295,32 @@ def _costs(view: dict[str, Any], n: Numbers, s: dict[str, ParagraphStyle]) -> li
     primary = view["primary"]
     if not primary.get("comparisons"):
         return []
+    currency = view.get("currency", "GBP")
+
+    def money(value: float | None) -> str:
+        return numbers.money(value, currency)
+
     rows = [
         [
             view["titles"].get(c["arm"], c["arm"]),
-            n.decimal(c.get("cost_per_extra_event")),
-            _interval(c.get("cost_ci_low"), c.get("cost_ci_high"), n.decimal),
+            money(c.get("incremental_cost")),
+            "no extra cost"
+            if c.get("cost_status") == "dominant"
+            else money(c.get("cost_per_extra_event")),
+            _interval(c.get("cost_ci_low"), c.get("cost_ci_high"), money),
         ]
         for c in primary["comparisons"]
     ]
+    labels = view.get("labels")
+    name = labels.outcome(primary["id"]) if labels else primary["id"]
+    per = f"extra {name}" if view.get("primary_better", "higher") == "higher" else f"{name} avoided"
     return [
-        Paragraph(escape(f"Cost per additional {primary['id']}"), s["h2"]),
+        Paragraph(escape(f"Cost per {per}"), s["h2"]),
         _table(
-            [["Arm", "Cost per additional event", f"{view['level']} interval"], *rows],
-            [0.4, 0.3, 0.3],
+            [["Arm", "Extra cost per person", f"Cost per {per}", "Likely between"], *rows],
+            [0.31, 0.21, 0.24, 0.24],
             s,
-            caption=f"Extra cost of each arm per additional event ({view.get('currency', '')})",
+            caption=f"The extra cost of each arm's messages for each {per}, against control",
         ),
     ]
 

@@ -95,7 +95,7 @@ def test_the_results_page_shows_the_reports_figures_and_sentences(
             interval,
         ]
     tested = len(primary["comparisons"])  # the pre-registered family
-    effects = table_rows(page, "Effects on attended:")
+    effects = table_rows(page, "Effects on attendance:")
     for c, row in zip(primary["comparisons"], effects[1:], strict=True):
         sentence = comparison_sentence(c, "attended", definition, tested)
         assert sentence in html.unescape(page)

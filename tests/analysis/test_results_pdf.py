@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from analysis.analyse import analyse_trial
 from analysis.disclosure import FEWER
-from analysis.pages import decimal, figure, pct, points, pvalue
+from analysis.pages import decimal, figure, money, pct, points, pvalue
 from analysis.report_pdf import Numbers, results_pdf
 from analysis.results_view import results_view
 from experiments import trials
@@ -103,11 +103,12 @@ def test_the_pdf_shows_the_pages_arms_figures_sentences_and_methods(
         title = view["titles"][c["arm"]]
         effect = (
             f"{title} {points(c['adjusted_risk_difference'], True)} "
-            f"{points(c['adjusted_ci_low'])} to {points(c['adjusted_ci_high'])} "
+            f"{points(c['adjusted_ci_low'], True)} to {points(c['adjusted_ci_high'], True)} "
             f"{pvalue(c['p_value_corrected'])}"
         )
         assert effect in text.splitlines()
-        assert f"{title} {decimal(c['cost_per_extra_event'])}" in text
+        cost = f"{money(c['incremental_cost'])} {money(c['cost_per_extra_event'])}"
+        assert f"{title} {cost}" in text
         # The forest plot's text alternative is its caption.
         assert f"{title}: {points(c['adjusted_risk_difference'], True)} points" in words
     for outcome in view["secondary"]:
