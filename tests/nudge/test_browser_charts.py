@@ -75,10 +75,10 @@ def test_the_forest_plot_prints_each_estimate_and_says_which_side_is_better(
     log_in(page, base, "rita@example.org")
     page.goto(f"{base}/trials/{TRIAL}/results")
     attended = page.get_by_role(
-        "img", name="Forest plot: effect of each arm on attended against control"
+        "img", name="Forest plot: effect of each arm on attendance against control"
     )
     drawn = attended.locator("text").all_text_contents()
-    table = page.get_by_role("table", name="Effects on attended")
+    table = page.get_by_role("table", name="Effects on attendance")
     for arm in ("Practical information", "Social norm"):
         cell = table.get_by_role("row", name=arm).get_by_role("cell").first.inner_text()
         assert cell.replace("-", "\u2212") in drawn, (cell, drawn)
@@ -87,7 +87,7 @@ def test_the_forest_plot_prints_each_estimate_and_says_which_side_is_better(
     assert "right of 0 are better" in attended.locator("desc").text_content()
     # Withdrawal is better lower: the left side is the better one.
     withdrew = page.get_by_role(
-        "img", name="Forest plot: effect of each arm on withdrew against control"
+        "img", name="Forest plot: effect of each arm on withdrawal against control"
     )
     assert "\u2190 Better" in withdrew.locator("text").all_text_contents()
     assert "left of 0 are better" in withdrew.locator("desc").text_content()
@@ -107,7 +107,7 @@ def test_results_over_time_are_marked_exploratory_with_a_table_of_the_same_figur
     assert "Exploratory" in section.inner_text()
     assert "inflates false positives" in section.inner_text()
     chart = section.get_by_role(
-        "img", name="Results over time: Practical information against control, on attended"
+        "img", name="Results over time: Practical information against control, on attendance"
     )
     assert chart.count() == 1
     description = chart.locator("desc").text_content()

@@ -13,7 +13,7 @@ from tests.trial_factories import TRIAL
 
 # A4 is 210 mm wide; print.css leaves 10 mm each side: 190 mm at 96 CSS px to the inch.
 A4_CONTENT_PX = round(190 / 25.4 * 96)
-FURTHER = "Further estimates for attended"
+FURTHER = "Further estimates for attendance"
 
 
 def overflow(page: Any) -> dict[str, int]:
@@ -53,7 +53,7 @@ def test_a_printed_results_page_has_no_navigation_shows_details_and_fits_a4(
         assert hidden.is_hidden(), hidden
     assert page.get_by_role("heading", name="Participant flow").is_visible()
     assert page.get_by_role(
-        "img", name="Forest plot: effect of each arm on attended against control"
+        "img", name="Forest plot: effect of each arm on attendance against control"
     ).is_visible()
     size = overflow(page)
     assert size["scroll"] <= size["client"] == A4_CONTENT_PX, size

@@ -31,6 +31,7 @@ NOT_PAGES = {
     "overview.letter_preview": "a PDF download",
     "results.results_download_csv": "a CSV download",
     "results.results_download_json": "a JSON download",
+    "results.results_download_pdf": "a PDF download",
     "results.results_bundle": "a zip download",
 }
 

@@ -42,7 +42,7 @@ def test_a_researcher_reads_the_results_and_downloads_the_csv(
     page.wait_for_url(f"{base}/trials/{TRIAL}/results")
     assert page.get_by_role("heading", name="Participant flow").is_visible()
     forest = page.get_by_role(
-        "img", name="Forest plot: effect of each arm on attended against control"
+        "img", name="Forest plot: effect of each arm on attendance against control"
     )
     assert forest.count() == 1
     assert "Practical information:" in forest.locator("desc").text_content()
