@@ -15,8 +15,8 @@ from nudge.accounts import add_user
 from nudge.clock import FixedClock
 from tests.analysis.test_over_time import seed_over_weeks
 from tests.nudge.test_browser import PASSWORD, no_violations
-from tests.nudge.test_browser_results import log_in
-from tests.trial_factories import TRIAL, seed_trial
+from tests.nudge.test_browser_results import open_results
+from tests.trial_factories import seed_trial
 
 # Each chart's text at its rendered size in CSS px: font size × (drawn width / viewBox width).
 RENDERED_TEXT = """() => [...document.querySelectorAll('svg.chart')].flatMap(svg => {
@@ -51,9 +51,7 @@ def test_every_charts_text_is_at_least_12px_on_a_phone_and_on_a_desktop(
     seed_over_weeks(session, clock, tmp_path, weeks=6)
     base, _ = live_app
     for width in (320, 390, 768, 1280):
-        page = browser.new_page(viewport={"width": width, "height": 900})
-        log_in(page, base, "rita@example.org")
-        page.goto(f"{base}/trials/{TRIAL}/results")
+        page = open_results(browser, base, width, "rita@example.org")
         texts = page.evaluate(RENDERED_TEXT)
         charts = {t["chart"] for t in texts}
         # Two forest plots, one chart over time per treatment arm, and enrolment by week.
@@ -71,9 +69,7 @@ def test_the_forest_plot_prints_each_estimate_and_says_which_side_is_better(
     researcher(session, clock)
     seed_trial(session, clock, tmp_path, people=90)
     base, _ = live_app
-    page = browser.new_page(viewport={"width": 390, "height": 900})
-    log_in(page, base, "rita@example.org")
-    page.goto(f"{base}/trials/{TRIAL}/results")
+    page = open_results(browser, base, 390, "rita@example.org")
     attended = page.get_by_role(
         "img", name="Forest plot: effect of each arm on attendance against control"
     )
@@ -100,9 +96,7 @@ def test_results_over_time_are_marked_exploratory_with_a_table_of_the_same_figur
     researcher(session, clock)
     seed_over_weeks(session, clock, tmp_path, weeks=6)
     base, _ = live_app
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    log_in(page, base, "rita@example.org")
-    page.goto(f"{base}/trials/{TRIAL}/results")
+    page = open_results(browser, base, 1280, "rita@example.org")
     section = page.get_by_role("region", name="Results over time", exact=True)
     assert "Exploratory" in section.inner_text()
     assert "inflates false positives" in section.inner_text()
@@ -132,9 +126,7 @@ def test_a_trial_enrolled_in_one_import_says_so_instead_of_drawing_one_bar(
     researcher(session, clock)
     seed_trial(session, clock, tmp_path, people=90)
     base, _ = live_app
-    page = browser.new_page(viewport={"width": 320, "height": 900})
-    log_in(page, base, "rita@example.org")
-    page.goto(f"{base}/trials/{TRIAL}/results")
+    page = open_results(browser, base, 320, "rita@example.org")
     enrolment = page.get_by_role("region", name="Enrolment over time", exact=True)
     assert "All 90 people were randomised on 10 January 2027, in one import." in (
         enrolment.inner_text()

@@ -19,7 +19,7 @@ from nudge.clock import FixedClock
 from tests.conftest import EXAMPLE
 from tests.factories import launch, load_trial_file
 from tests.nudge.test_browser import PASSWORD, no_violations
-from tests.nudge.test_browser_results import log_in
+from tests.nudge.test_browser_results import open_results
 from tests.trial_factories import TRIAL, seed_trial
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artefacts" / "screenshots"
@@ -31,15 +31,6 @@ def lead(session: Session, clock: FixedClock) -> None:
     add_user(session, clock, "lee@example.org", "lead", PASSWORD, "test")
     add_user(session, clock, "rita@example.org", "researcher", PASSWORD, "test")
     session.commit()
-
-
-def open_results(
-    browser: Any, base: str, viewport: dict[str, int], who: str = "lee@example.org"
-) -> Any:
-    page = browser.new_page(viewport=viewport)
-    log_in(page, base, who)
-    page.goto(f"{base}/trials/{TRIAL}/results")
-    return page
 
 
 def assert_no_sideways_scroll(page: Any) -> None:
@@ -55,7 +46,7 @@ def test_a_lead_sees_the_verdict_on_the_first_screen_of_a_live_trial(
     base, _ = live_app
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for name, viewport in (("1280", DESKTOP), ("390", PHONE)):
-        page = open_results(browser, base, viewport)
+        page = open_results(browser, base, viewport["width"], height=viewport["height"])
         verdict = page.get_by_role("heading", name="What the trial has found so far")
         box = verdict.bounding_box()
         assert box is not None and box["y"] < viewport["height"], (
@@ -113,7 +104,7 @@ def test_the_results_page_says_where_a_trial_stands(
     # With every outcome the same, a lead's page hides the figures (no one did not attend);
     # the researcher's shows why the pre-registered analysis could not be computed.
     who = "rita@example.org" if state == "primary unavailable" else "lee@example.org"
-    page = open_results(browser, base, PHONE, who)
+    page = open_results(browser, base, PHONE["width"], who, PHONE["height"])
     status = page.locator(".app-status .govuk-tag").inner_text().lower()
     main = page.locator("main").inner_text()
     if state == "draft":
@@ -140,7 +131,7 @@ def test_a_live_trial_before_any_enrolment_says_no_results_yet(
     lead(session, clock)
     launch(session, clock, EXAMPLE)
     base, _ = live_app
-    page = open_results(browser, base, PHONE)
+    page = open_results(browser, base, PHONE["width"], height=PHONE["height"])
     assert page.get_by_role("heading", name="No results yet").is_visible()
     assert page.get_by_text("Nobody has been randomised yet").is_visible()
     assert_no_sideways_scroll(page)

@@ -21,6 +21,16 @@ def log_in(page: Any, base: str, email: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
+def open_results(
+    browser: Any, base: str, width: int = 1280, who: str = "lee@example.org", height: int = 900
+) -> Any:
+    """A new page at that width, logged in as `who`, on the example trial's results."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    log_in(page, base, who)
+    page.goto(f"{base}/trials/{TRIAL}/results")
+    return page
+
+
 def seed(session: Session, clock: FixedClock, tmp_path: Path) -> None:
     add_user(session, clock, "rita@example.org", "researcher", PASSWORD, "test")
     add_user(session, clock, "lee@example.org", "lead", PASSWORD, "test")
