@@ -67,6 +67,13 @@ def test_a_lead_sees_the_verdict_on_the_first_screen_of_a_live_trial(
         assert page.get_by_text("Interim results: they will change").is_visible()
         progress = page.locator(".app-progress").inner_text()
         assert "People randomised" in progress and "Outcomes observed" in progress
+        health = page.locator(".app-health").inner_text()
+        for check in ("Arm sizes match the plan", "Messages reach people"):
+            assert check in health
+        assert "Business as usual: None: this arm gets no messages" in health
+        methods = page.get_by_role("region", name="How the results were worked out")
+        assert methods.get_by_text("Full methods, for statisticians").is_visible()
+        assert not methods.get_by_text("Bell–McCaffrey").first.is_visible()  # the second layer
         assert_no_sideways_scroll(page)
         page.screenshot(path=str(SCREENSHOTS / f"results-top-{name}.png"))
         if name == "1280":
