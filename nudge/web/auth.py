@@ -52,7 +52,8 @@ def login() -> ResponseReturnValue:
             login_user(LoginUser(user))
             return redirect(_safe_next(request.args.get("next")))
         flash(FAILED, "error")
-    return render_template("login.html", form=form), 200 if request.method == "GET" else 401
+    # Only a submitted form failed; GET and HEAD (which Flask answers as GET) just show the form.
+    return render_template("login.html", form=form), 401 if form.is_submitted() else 200
 
 
 @bp.post("/logout")

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
+from werkzeug.routing.converters import NumberConverter
 
 from nudge.clock import FixedClock
 from nudge.web.auth import _safe_next
@@ -101,3 +102,66 @@ def test_whatever_next_says_once_decoded_it_stays_on_this_site(target: str) -> N
     location = _safe_next(target)
     assert browser_host(location) == "nudge.example"
     assert browser_host(unquote(unquote(location))) == "nudge.example"  # a proxy decoding it
+
+
+METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+
+def example_paths(app: Flask) -> list[tuple[str, set[str]]]:
+    """Every URL rule with its variables filled in, and the methods it allows."""
+    paths = []
+    for rule in app.url_map.iter_rules():
+        arguments = {
+            name: 1 if isinstance(converter, NumberConverter) else "nudge.css"
+            for name, converter in rule._converters.items()
+        }
+        path = app.url_map.bind("nudge.example").build(rule.endpoint, arguments)
+        paths.append((path, set(rule.methods or ())))
+    return paths
+
+
+def test_every_route_answers_a_method_it_does_not_allow_with_405_and_allow(
+    app: Flask, staff: None
+) -> None:
+    client = app.test_client()
+    checked = 0
+    for path, allowed in example_paths(app):
+        for method in sorted(METHODS - allowed):
+            response = client.open(path, method=method)
+            response.close()
+            assert response.status_code == 405, (method, path)
+            assert set(response.headers["Allow"].split(", ")) == allowed, (method, path)
+            if method != "HEAD":
+                assert "does not accept that kind of request" in response.get_data(as_text=True)
+            checked += 1
+    assert checked > 40  # every route, not an empty map
+
+
+@pytest.mark.parametrize("role", [None, "researcher"])
+def test_head_answers_every_page_as_get_does_without_a_body(
+    app: Flask, staff: None, role: str | None
+) -> None:
+    client = app.test_client()
+    if role:
+        client.post(
+            "/login",
+            data={"email": STAFF[role], "password": PASSWORD, "csrf_token": csrf_token(client)},
+        )
+    for path, allowed in example_paths(app):
+        if "GET" not in allowed:
+            continue
+        got, head = client.get(path), client.head(path)
+        got.close()
+        head.close()
+        assert head.status_code == got.status_code, path
+        assert head.data == b"", path
+        for name in ("Content-Type", "Location", "Allow", "Cache-Control"):
+            assert head.headers.get(name) == got.headers.get(name), (path, name)
+
+
+def test_head_of_the_login_page_is_its_get_without_a_body(app: Flask) -> None:
+    client = app.test_client()
+    got, head = client.get("/login"), client.head("/login")
+    assert head.status_code == got.status_code == 200
+    assert head.headers["Content-Length"] == got.headers["Content-Length"]
+    assert head.data == b""
