@@ -52,6 +52,9 @@ def login() -> ResponseReturnValue:
             login_user(LoginUser(user))
             return redirect(_safe_next(request.args.get("next")))
         flash(FAILED, "error")
+    elif form.is_submitted():  # a field check failed: say so, as a wrong password would
+        empty = not (form.email.data and form.password.data)
+        flash("Enter your email address and password." if empty else FAILED, "error")
     # Only a submitted form failed; GET and HEAD (which Flask answers as GET) just show the form.
     return render_template("login.html", form=form), 401 if form.is_submitted() else 200
 
