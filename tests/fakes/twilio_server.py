@@ -23,9 +23,10 @@ it over HTTP (unauthenticated, loopback only):
     POST /_fake/hold     {"queued": true}   (accepted messages stay "queued", date_sent null)
 
 Faults apply to message creation only: "401" (code 20003, credentials revoked), "429" (code
-20429), "500", "503" reply with that error, Twilio's JSON body, and record nothing; "slow" waits `slow_seconds` and then succeeds; "hang" waits `hang_seconds` and drops
-the connection, "drop" drops it at once (neither records the message); "lost_reply" records the
-message, waits `hang_seconds` and drops the connection; "malformed" records it and replies 201
+20429), "500", "503" reply with that error, Twilio's JSON body, and record nothing; "slow"
+waits `slow_seconds` and then succeeds; "hang" waits `hang_seconds` and drops the connection,
+"drop" drops it at once (neither records the message); "lost_reply" records the message, waits
+`hang_seconds` and drops the connection; "malformed" records it and replies 201
 with truncated JSON. `delay` slows every create.
 """
 
