@@ -72,6 +72,7 @@ def _sent(mid: ColumnElement[int], pid: ColumnElement[str], at: ColumnElement[da
             status=case((MESSAGES.c.status == "sending", "sent"), else_=MESSAGES.c.status),
             provider_id=func.coalesce(MESSAGES.c.provider_id, pid),
             sent_at=func.coalesce(MESSAGES.c.sent_at, at),
+            last_error=None,  # it went: an earlier attempt's error is history (in the events)
             updated_at=at,
             lease_owner=None,
             lease_until=None,
