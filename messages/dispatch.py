@@ -176,20 +176,20 @@ def dispatch_due(
     renderer = RenderCache(public_url)
     pauses, sent_before_pause = 0, 0
     with ThreadPoolExecutor(1, thread_name_prefix="nudge-send") as sender:
-        in_flight: _InFlight | None = None
+        pipe = _Pipe()
         try:
             while True:
                 with Session(engine, expire_on_commit=False) as session:
                     ids = claim_due(session, clock.now(), worker, batch)
                     session.commit()
-                if not ids and in_flight is None:
+                if not ids and pipe.in_flight is None:
                     return result
                 if not ids:
-                    done, in_flight = in_flight, None
+                    done, pipe.in_flight = pipe.in_flight, None
                     stop = _settle(done, clock, result)  # handed back texts are due: claim
                 else:
-                    stop, in_flight = _send_claimed(
-                        engine, clock, renderer, ids, result, sender, provider, sleep, in_flight
+                    stop = _send_claimed(
+                        engine, clock, renderer, ids, result, sender, provider, sleep, pipe
                     )
                 if stop is None:
                     continue
@@ -200,9 +200,16 @@ def dispatch_due(
                     return _stopped(result, stop)
                 sleep(_pause(pauses).total_seconds())
         finally:
-            if in_flight is not None:  # stopped by an error: keep what was sent on record
-                in_flight.stop.set()
-                _settle(in_flight, clock, result)
+            if pipe.in_flight is not None:  # stopped by an error: keep what was sent on record
+                pipe.in_flight.stop.set()
+                _settle(pipe.in_flight, clock, result)
+
+
+@dataclass
+class _Pipe:
+    """The group at the provider, if any: always the latest, so an error can settle it."""
+
+    in_flight: _InFlight | None = None
 
 
 def _send_claimed(
@@ -214,23 +221,24 @@ def _send_claimed(
     sender: ThreadPoolExecutor,
     provider: SmsProvider,
     sleep: Sleeper | None,
-    in_flight: _InFlight | None,
-) -> tuple[ProviderError | None, _InFlight | None]:
+    pipe: _Pipe,
+) -> ProviderError | None:
     """Stage and send the claimed texts a group at a time; after a refusal that stops the run,
     nothing more goes to the provider and the rest go back to the queue."""
     for start in range(0, len(ids), GROUP):
         staged = _stage(engine, clock, renderer, ids[start : start + GROUP], result)
-        previous, in_flight = in_flight, _InFlight(staged)
+        previous, pipe.in_flight = pipe.in_flight, _InFlight(staged)
         if previous is not None:
             previous.wait()  # one group at the provider at a time, in order
         if previous is None or previous.refusal() is None:
-            in_flight.start(sender, engine, clock, provider, sleep)
+            pipe.in_flight.start(sender, engine, clock, provider, sleep)
         stop = _settle(previous, clock, result) if previous is not None else None
         if stop is not None:
-            _settle(in_flight, clock, result, quietly=True)  # never started
+            unsent, pipe.in_flight = pipe.in_flight, None
+            _settle(unsent, clock, result, quietly=True)  # never started
             _release(engine, clock, ids[start + GROUP :])
-            return stop, None
-    return None, in_flight
+            return stop
+    return None
 
 
 def _pause(pauses: int) -> timedelta:
