@@ -182,10 +182,11 @@ def dispatch_due(
                 with Session(engine, expire_on_commit=False) as session:
                     ids = claim_due(session, clock.now(), worker, batch)
                     session.commit()
-                if not ids and pipe.in_flight is None:
+                done = pipe.in_flight
+                if not ids and done is None:
                     return result
-                if not ids:
-                    done, pipe.in_flight = pipe.in_flight, None
+                if not ids and done is not None:
+                    pipe.in_flight = None
                     stop = _settle(done, clock, result)  # handed back texts are due: claim
                 else:
                     stop = _send_claimed(
