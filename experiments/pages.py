@@ -27,8 +27,8 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, MultipleFileField
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms import BooleanField, TextAreaField
-from wtforms.validators import Length
+from wtforms import BooleanField, Field, TextAreaField
+from wtforms.validators import ValidationError
 
 from experiments import trials
 from experiments.loader import LoadedTrial
@@ -39,6 +39,11 @@ from nudge.web.access import allow
 
 bp = Blueprint("trial_pages", __name__)
 RESEARCHER = "researcher"
+MAX_REASON = 1000
+CHOOSE_AGAIN = (
+    "Then choose the definition and letter files again and send the form: "
+    "a browser cannot keep files chosen before."
+)
 
 
 class Checked(Protocol):
@@ -65,8 +70,18 @@ class UploadForm(FlaskForm):
     letters = MultipleFileField("Letter files the definition names (optional)")
 
 
+def _reason_check(form: FlaskForm, field: Field) -> None:
+    text = field.data or ""
+    if len(text) > MAX_REASON:
+        raise ValidationError(
+            f"is {len(text):,} characters long; shorten it to {MAX_REASON:,} characters or fewer"
+        )
+    if any(ord(c) < 32 and c not in "\t\r\n" or 127 <= ord(c) < 160 for c in text):
+        raise ValidationError("holds a control character; type the reason as plain text")
+
+
 class AmendForm(UploadForm):
-    reason = TextAreaField("Reason for the change", validators=[Length(max=1000)])
+    reason = TextAreaField("Reason for the change", validators=[_reason_check])
     template_fix = BooleanField("The change to a message's wording only fixes a typo")
 
 
@@ -154,14 +169,14 @@ def amend(trial_id: str) -> ResponseReturnValue:
     if trial.status == "closed":
         flash("This trial is closed and cannot be amended.", "error")
         return redirect(url_for(".manage", trial_id=trial_id))
-    if not form.validate_on_submit():
+    if not form.is_submitted():
         return _upload_page(form, None, "amend", trial=trial)
+    form.validate()  # field errors are shown with the files' own problems, all at once
     upload, checked = _check_upload(form)
     reason = (form.reason.data or "").strip()
-    if not reason and checked.ok:
-        refusal = Problem("", None, None, "give the reason for the amendment; it is kept with it")
-        return _upload_page(form, (upload, checked), "amend", trial=trial, refusal=refusal)
-    if not checked.ok or checked.loaded is None:
+    if not reason and checked.ok and not form.reason.errors:
+        form.reason.errors.append("give the reason for the amendment; it is kept with it")
+    if form.errors or not checked.ok or checked.loaded is None:
         return _upload_page(form, (upload, checked), "amend", trial=trial)
     try:
         version = trials.amend_trial(
@@ -213,13 +228,28 @@ def _upload_page(
     if outcome is not None:
         upload, checked = outcome
         problems = [*checked.problems, *upload.warnings, *([refusal] if refusal else [])]
-        items = [_item(p, upload.source_text) for p in problems]
+        items = [*_field_items(form), *(_item(p, upload.source_text) for p in problems)]
     failed = any(item["severity"] == "error" for item in items)
     template = "researcher/upload.html" if step == "new" else "researcher/amend.html"
     page = render_template(
         template, form=form, checked=checked, items=items, created=created, trial=trial, step=step
     )
     return page, (422 if failed else 201 if created else 200)
+
+
+def _field_items(form: UploadForm) -> list[dict[str, Any]]:
+    """Each form field's errors, linked to the field, saying that files must be chosen again."""
+    return [
+        {
+            **_item(
+                Problem("", None, None, f"{form[name].label.text}: {error}. {CHOOSE_AGAIN}"), None
+            ),
+            "field": form[name].id,
+        }
+        for name, errors in form.errors.items()
+        if name != "csrf_token"
+        for error in errors
+    ]
 
 
 def _item(problem: Problem, source_text: str | None) -> dict[str, Any]:

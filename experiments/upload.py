@@ -8,6 +8,7 @@ same loader as `nudge trial validate`, so the web and the command line accept th
 
 from __future__ import annotations
 
+import posixpath
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -77,13 +78,15 @@ def load_upload(definition: UploadedFile | None, letters: list[UploadedFile]) ->
     if syntax:
         return Upload(syntax, text, [])
     references = list(_references(document))
-    clash = _name_clash(name, references)
+    clash = _name_clash(name, references) or _file_and_folder(name, references)
     if clash:
         return Upload(clash, text, [])
     by_name = {letter.name: letter for letter in letters}
     with tempfile.TemporaryDirectory(prefix="nudge-upload-") as folder:
         base = Path(folder)
-        missing = _lay_out(base, references, by_name)
+        missing, unwritable = _lay_out(base, name, references, by_name)
+        if unwritable:
+            return Upload(unwritable, text, [])
         result = load_trial_text(text, name, base)
     if isinstance(result, list):
         result = [_web_wording(problem, missing) for problem in result]
@@ -173,22 +176,58 @@ def _name_clash(source_name: str, references: list[_Reference]) -> list[Problem]
     return problems
 
 
+def _file_and_folder(source_name: str, references: list[_Reference]) -> list[Problem]:
+    """A path named as a letter file cannot also be a folder holding another letter file."""
+    files = {_parts(reference): reference for reference in references}
+    problems = []
+    for reference in references:
+        parts = _parts(reference)
+        folder = next((files[parts[:n]] for n in range(1, len(parts)) if parts[:n] in files), None)
+        if folder is not None:
+            problems.append(
+                Problem(
+                    source_name,
+                    *reference.where,
+                    f"'{reference.relative}' puts a letter inside '{folder.relative}', which line "
+                    f"{folder.where[0]} names as a letter file: a path cannot be a file and a "
+                    "folder at once; rename the file or the folder in the definition",
+                )
+            )
+    return problems
+
+
+def _parts(reference: _Reference) -> tuple[str, ...]:
+    return tuple(part for part in posixpath.normpath(reference.relative).split("/") if part)
+
+
 def _lay_out(
-    base: Path, references: list[_Reference], by_name: dict[str, UploadedFile]
-) -> dict[tuple[int, int], _Reference]:
-    """Write each named letter where the YAML expects it; return the ones not uploaded."""
-    missing = {}
+    base: Path, source_name: str, references: list[_Reference], by_name: dict[str, UploadedFile]
+) -> tuple[dict[tuple[int, int], _Reference], list[Problem]]:
+    """Write each named letter where the YAML expects it; return the ones not uploaded and
+    a located problem for any path the file system refuses (a NUL, a name too long...)."""
+    missing, problems = {}, []
     for reference in references:
         upload = by_name.get(reference.file_name)
-        target = (base / reference.relative).resolve()
-        if not target.is_relative_to(base.resolve()):
-            continue  # the loader reports a path outside the definition's folder
-        if upload is None:
-            missing[reference.where] = reference
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(upload.data)
-    return missing
+        try:
+            target = (base / reference.relative).resolve()
+            if not target.is_relative_to(base.resolve()):
+                continue  # the loader reports a path outside the definition's folder
+            if upload is None:
+                missing[reference.where] = reference
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(upload.data)
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.append(
+                Problem(
+                    source_name,
+                    *reference.where,
+                    f"'{reference.relative}' cannot be used as a letter file's path ({why}): "
+                    "name it with a short path of ordinary names, such as letters/reminder.md",
+                )
+            )
+    return missing, problems
 
 
 def _web_wording(problem: Problem, missing: dict[tuple[int, int], _Reference]) -> Problem:

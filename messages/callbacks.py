@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from messages.replies import opt_out
 from nudge.clock import Clock
@@ -60,6 +60,8 @@ def apply_status(
     message = _locked_message(session, message_id, provider_id)
     if message is None:
         return CallbackOutcome(False, None)
+    if _already_recorded(session, message, provider_status, error_code):
+        return CallbackOutcome(False, message.status)  # a replay: Twilio retries, proxies too
     session.add(
         MessageEvent(
             message_id=message.id or 0,
@@ -83,6 +85,21 @@ def apply_status(
         if participant is not None and participant.phone:
             opt_out(session, clock, participant.phone, "carrier")
     return CallbackOutcome(True, ours)
+
+
+def _already_recorded(
+    session: Session, message: Message, provider_status: str, error_code: str | None
+) -> bool:
+    """Whether this callback (the same status and error for this message) is on record; the
+    message row is locked, so two copies arriving together are recorded once."""
+    query = select(MessageEvent.id).where(
+        MessageEvent.message_id == message.id,
+        MessageEvent.provider_status == provider_status,
+        col(MessageEvent.error_code).is_(None)
+        if error_code is None
+        else MessageEvent.error_code == error_code,
+    )
+    return session.exec(query.limit(1)).first() is not None
 
 
 def _locked_message(session: Session, message_id: int | None, provider_id: str) -> Message | None:

@@ -32,7 +32,14 @@ from sqlalchemy import (
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
-from messages.providers.base import BatchSender, MissedSlot, SendReceipt, SmsProvider
+from messages.providers.base import (
+    CREDENTIALS_REFUSED,
+    STOPS_RUN,
+    BatchSender,
+    MissedSlot,
+    SendReceipt,
+    SmsProvider,
+)
 from messages.render import Prepared, RenderCache
 from messages.replies import opt_out
 from messages.throttle import LATE_S, reserve_slots, spacing
@@ -51,6 +58,7 @@ LEASE = timedelta(minutes=2)
 LATE = timedelta(seconds=LATE_S)
 MAX_ATTEMPTS = 8
 GROUP = 50  # messages committed as `sending` together; all reconciled if the worker dies
+MAX_PAUSES = 5  # rate limits in a row (pauses of 1, 2, 4, 8, 16 s) before the run gives up
 Sleeper = Callable[[float], None]
 
 
@@ -64,6 +72,7 @@ def _sent(mid: ColumnElement[int], pid: ColumnElement[str], at: ColumnElement[da
             status=case((MESSAGES.c.status == "sending", "sent"), else_=MESSAGES.c.status),
             provider_id=func.coalesce(MESSAGES.c.provider_id, pid),
             sent_at=func.coalesce(MESSAGES.c.sent_at, at),
+            last_error=None,  # it went: an earlier attempt's error is history (in the events)
             updated_at=at,
             lease_owner=None,
             lease_until=None,
@@ -113,6 +122,9 @@ class DispatchResult:
     withheld: int = 0
     ambiguous: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    rate_limited: int = 0  # pauses the provider asked for
+    stopped: str | None = None  # why the run ended early: credentials_refused or rate_limited
+    stopped_because: str | None = None  # the provider's words, for the operator
 
 
 def claim_due(session: Session, now: datetime, worker: str, limit: int) -> list[int]:
@@ -154,34 +166,104 @@ def dispatch_due(
     thread checks and commits the next group as `sending` and records the last group's
     outcomes: the database work hides behind the provider's replies instead of adding to
     them. At most two groups are ever in `sending` without their outcomes on record.
+
+    A refusal that every later text would get too (the provider refuses our credentials, or
+    asks us to slow down) stops the sending there: that text is the one event, and every
+    other goes back to the queue as it was. Refused credentials end the run; a rate limit
+    pauses it (1 s, doubling, on the injected `sleep`), and ends it after MAX_PAUSES in a row.
     """
     result = DispatchResult()
     renderer = RenderCache(public_url)
+    pauses, sent_before_pause = 0, 0
     with ThreadPoolExecutor(1, thread_name_prefix="nudge-send") as sender:
-        in_flight: _InFlight | None = None
+        pipe = _Pipe()
         try:
             while True:
                 with Session(engine, expire_on_commit=False) as session:
                     ids = claim_due(session, clock.now(), worker, batch)
                     session.commit()
-                if not ids:
-                    if in_flight is None:
-                        return result
-                    done, in_flight = in_flight, None
-                    _settle(done, clock, result)  # what it handed back is due again: claim
+                done = pipe.in_flight
+                if not ids and done is None:
+                    return result
+                if not ids and done is not None:
+                    pipe.in_flight = None
+                    stop = _settle(done, clock, result)  # handed back texts are due: claim
+                else:
+                    stop = _send_claimed(
+                        engine, clock, renderer, ids, result, sender, provider, sleep, pipe
+                    )
+                if stop is None:
                     continue
-                for start in range(0, len(ids), GROUP):
-                    staged = _stage(engine, clock, renderer, ids[start : start + GROUP], result)
-                    previous, in_flight = in_flight, _InFlight(staged)
-                    if previous is not None:
-                        previous.wait()  # one group at the provider at a time, in order
-                    in_flight.start(sender, engine, clock, provider, sleep)
-                    if previous is not None:
-                        _settle(previous, clock, result)
+                if result.sent > sent_before_pause:
+                    pauses, sent_before_pause = 0, result.sent  # texts went since the last one
+                pauses += 1
+                if stop.code == CREDENTIALS_REFUSED or sleep is None or pauses > MAX_PAUSES:
+                    return _stopped(result, stop)
+                sleep(_pause(pauses).total_seconds())
         finally:
-            if in_flight is not None:  # stopped by an error: keep what was sent on record
-                in_flight.stop.set()
-                _settle(in_flight, clock, result)
+            if pipe.in_flight is not None:  # stopped by an error: keep what was sent on record
+                pipe.in_flight.stop.set()
+                _settle(pipe.in_flight, clock, result)
+
+
+@dataclass
+class _Pipe:
+    """The group at the provider, if any: always the latest, so an error can settle it."""
+
+    in_flight: _InFlight | None = None
+
+
+def _send_claimed(
+    engine: Engine,
+    clock: Clock,
+    renderer: RenderCache,
+    ids: list[int],
+    result: DispatchResult,
+    sender: ThreadPoolExecutor,
+    provider: SmsProvider,
+    sleep: Sleeper | None,
+    pipe: _Pipe,
+) -> ProviderError | None:
+    """Stage and send the claimed texts a group at a time; after a refusal that stops the run,
+    nothing more goes to the provider and the rest go back to the queue."""
+    for start in range(0, len(ids), GROUP):
+        staged = _stage(engine, clock, renderer, ids[start : start + GROUP], result)
+        previous, pipe.in_flight = pipe.in_flight, _InFlight(staged)
+        if previous is not None:
+            previous.wait()  # one group at the provider at a time, in order
+        if previous is None or previous.refusal() is None:
+            pipe.in_flight.start(sender, engine, clock, provider, sleep)
+        stop = _settle(previous, clock, result) if previous is not None else None
+        if stop is not None:
+            unsent, pipe.in_flight = pipe.in_flight, None
+            _settle(unsent, clock, result, quietly=True)  # never started
+            _release(engine, clock, ids[start + GROUP :])
+            return stop
+    return None
+
+
+def _pause(pauses: int) -> timedelta:
+    return timedelta(seconds=2 ** (pauses - 1))
+
+
+def _stopped(result: DispatchResult, stop: ProviderError) -> DispatchResult:
+    result.stopped = STOPS_RUN.get(stop.code or "", "rate_limited")
+    result.stopped_because = stop.message
+    log.error("Dispatch stopped: %s; the texts not sent stay queued", stop.message)
+    return result
+
+
+def _release(engine: Engine, clock: Clock, ids: list[int]) -> None:
+    """Claimed texts never staged go back to the queue as they were."""
+    if not ids:
+        return
+    with Session(engine) as session:
+        session.execute(
+            update(MESSAGES)
+            .where(MESSAGES.c.id.in_(ids), MESSAGES.c.status == "claimed")
+            .values(status="scheduled", lease_owner=None, lease_until=None, updated_at=clock.now())
+        )
+        session.commit()
 
 
 @dataclass
@@ -221,6 +303,16 @@ class _InFlight:
         if self.future is None:  # never started: nothing of it went to the provider
             return [(None, self.staged.now)] * len(self.staged.ready), None
         return self.future.result()
+
+    def refusal(self) -> ProviderError | None:
+        """The refusal that stopped this group's sending, if one did (once it has finished)."""
+        return _stopping(self.wait()[0])
+
+
+def _stopping(outcomes: list[Outcome]) -> ProviderError | None:
+    return next(
+        (o for o, _ in outcomes if isinstance(o, ProviderError) and o.code in STOPS_RUN), None
+    )
 
 
 def _stage(
@@ -308,6 +400,8 @@ def _send_staged(
                 outcomes.append((provider.send(sms), clock.now()))
             except ProviderError as error:
                 outcomes.append((error, clock.now()))
+                if error.code in STOPS_RUN:
+                    in_flight.stop.set()  # the rest would be refused alike
     except BaseException as error:  # noqa: BLE001 - re-raised by the dispatching thread
         unsure = ProviderError("sending stopped by an unexpected error", ambiguous=True)
         outcomes.append((unsure, clock.now()))
@@ -412,17 +506,25 @@ def _sent_or_refused(
     return None if isinstance(outcome, MissedSlot) else outcome
 
 
-def _settle(in_flight: _InFlight, clock: Clock, result: DispatchResult) -> None:
-    """Record a group's outcomes in one commit; then re-raise whatever stopped its sending."""
+def _settle(
+    in_flight: _InFlight, clock: Clock, result: DispatchResult, *, quietly: bool = False
+) -> ProviderError | None:
+    """Record a group's outcomes in one commit; then re-raise whatever stopped its sending.
+
+    Returns the refusal that stopped the run, if one did: it is recorded on its text, once,
+    and the texts not sent after it go back to the queue without an event of their own."""
     session = in_flight.staged.session
     try:
         outcomes, failure = in_flight.wait()
+        stop = _stopping(outcomes)
         sent: list[tuple[object, ...]] = []
         for (message, _prepared), (outcome, at) in zip(
             in_flight.staged.ready, outcomes, strict=True
         ):
             if outcome is None:
-                _not_attempted(session, message, at)
+                _not_attempted(session, message, at, quietly=quietly or stop is not None)
+            elif outcome is stop:
+                _held_back(session, message, outcome, at, result)
             elif isinstance(outcome, ProviderError):
                 _after_error(session, clock, message, outcome, at, result)
             else:
@@ -435,6 +537,7 @@ def _settle(in_flight: _InFlight, clock: Clock, result: DispatchResult) -> None:
         session.close()
     if failure is not None:
         raise failure
+    return stop
 
 
 @dataclass
@@ -482,11 +585,16 @@ def _reserve(
     return slots
 
 
-def _not_attempted(session: Session, message: Message, now: datetime) -> None:
-    """A group that ran long (a slow provider) hands back what it never sent, in its lease."""
+def _not_attempted(
+    session: Session, message: Message, now: datetime, *, quietly: bool = False
+) -> None:
+    """A group that ran long (a slow provider) hands back what it never sent, in its lease;
+    so does one stopped by a refusal, quietly (that refusal is the one event)."""
     message.status, message.next_attempt_at = "scheduled", now
     message.attempts -= 1
     message.updated_at, message.lease_owner, message.lease_until = now, None, None
+    if quietly:
+        return
     session.add(
         MessageEvent(
             message_id=message.id or 0,
@@ -495,6 +603,23 @@ def _not_attempted(session: Session, message: Message, now: datetime) -> None:
             occurred_at=now,
         )
     )
+
+
+def _held_back(
+    session: Session, message: Message, error: ProviderError, now: datetime, result: DispatchResult
+) -> None:
+    """The text whose refusal stopped the run: back to the queue, its attempt not counted (the
+    provider refused us, not it), due again after any pause; the run's one event is on it."""
+    reason = STOPS_RUN[error.code or ""]
+    pause = _pause(1) if reason == "rate_limited" else timedelta(0)
+    message.status, message.next_attempt_at = "scheduled", now + pause
+    message.attempts -= 1
+    message.updated_at, message.lease_owner, message.lease_until = now, None, None
+    message.last_error = _short(error)
+    _event(session, message, "scheduled", now, error, reason)
+    if reason == "rate_limited":
+        result.rate_limited += 1
+    log.warning("Message %s held back: %s", message.id, error.message)
 
 
 def _after_error(

@@ -99,6 +99,7 @@ def _reconcile(
         if match is not None:
             free.remove(match)
             message.provider_id, message.sent_at = match.provider_id, match.created_at
+            message.last_error = None  # it went: an earlier attempt's error is history now
             _set(session, message, "sent", now, "reconciled with the provider's records")
             result.confirmed_sent += 1
         elif now < message.expires_at:

@@ -34,6 +34,7 @@ from typing import Any
 
 from messages.providers.base import (
     MISSED_SLOT,
+    STOPS_RUN,
     MissedSlot,
     OutgoingSms,
     SendReceipt,
@@ -198,11 +199,16 @@ def serve() -> None:
         started = time.monotonic()
         waits = request["waits"] or [0.0] * len(request["texts"])
         replies: list[str] = []
+        stopped = False  # refused credentials or a rate limit: the rest would be refused alike
         for text, wait in zip(request["texts"], waits, strict=True):
-            if started + wait > time.monotonic():
+            if started + wait > time.monotonic() and not stopped:
                 _report(replies)  # before waiting: the worker knows all that went so far
             limits = request["budget"], request["late"]
-            reply = _send_one(provider, OutgoingSms(**text), started, wait, *limits)
+            if stopped:
+                reply: dict[str, Any] = {"skipped": True}
+            else:
+                reply = _send_one(provider, OutgoingSms(**text), started, wait, *limits)
+                stopped = reply.get("error", {}).get("code") in STOPS_RUN
             reply["after"] = time.monotonic() - started
             replies.append(json.dumps(reply) + "\n")
         _report(replies)

@@ -25,7 +25,13 @@ from twilio.http.response import Response
 from twilio.rest import Client
 from urllib3.exceptions import ConnectTimeoutError
 
-from messages.providers.base import OutgoingSms, SendReceipt, SentRecord
+from messages.providers.base import (
+    CREDENTIALS_REFUSED,
+    RATE_LIMITED,
+    OutgoingSms,
+    SendReceipt,
+    SentRecord,
+)
 from nudge.errors import ConfigError, ProviderError
 
 log = logging.getLogger(__name__)
@@ -156,6 +162,10 @@ class TwilioProvider:
 def refused(status: int, code: int | None) -> ProviderError:
     """Twilio answered with an error: transient (429, 5xx, 30003, account setup) or permanent."""
     text = str(code) if code else None
+    if text is None and status in (401, 403):
+        text = CREDENTIALS_REFUSED  # however it is worded, every text would be refused alike
+    elif text is None and status == 429:
+        text = RATE_LIMITED
     detail = DESCRIPTIONS.get(text or "", "Twilio refused the message")
     message = f"{detail} (HTTP {status})"
     if status in SETUP_STATUSES:

@@ -128,6 +128,8 @@ def _describe(recovered: RecoveryResult, sent: DispatchResult) -> str:
     )
     if sent.reasons:
         text += " (" + ", ".join(f"{k} {v}" for k, v in sorted(sent.reasons.items())) + ")"
+    if sent.stopped:
+        text += f"; STOPPED: {sent.stopped_because}; the texts not sent stay queued"
     if recovered.released or recovered.confirmed_sent or recovered.requeued or recovered.unknown:
         text += (
             f"; recovered: {recovered.released} claims released, "
@@ -144,6 +146,8 @@ def dispatch(runtime: Runtime) -> None:
     with opened(provider_for(runtime)) as provider, single_sqlite_worker(runtime):
         recovered, sent = run_once(runtime, provider)
     click.echo(_describe(recovered, sent))
+    if sent.stopped == "credentials_refused":
+        raise SystemExit(1)  # nothing more can go until someone fixes the settings
 
 
 @click.command("worker")
@@ -164,7 +168,9 @@ def worker(runtime: Runtime, every: int) -> None:
 
         def tick() -> None:
             recovered, sent = run_once(runtime, provider)
-            if sent.sent or sent.failed or recovered.requeued or recovered.unknown:
+            if sent.stopped:  # the provider refused us: say so at every run until fixed
+                log.error("dispatch: %s", _describe(recovered, sent))
+            elif sent.sent or sent.failed or recovered.requeued or recovered.unknown:
                 log.info("dispatch: %s", _describe(recovered, sent))
 
         scheduler.add_job(tick, "interval", seconds=every, max_instances=1, coalesce=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+import unicodedata
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session
 from flask.typing import ResponseReturnValue
@@ -50,7 +52,11 @@ def login() -> ResponseReturnValue:
             login_user(LoginUser(user))
             return redirect(_safe_next(request.args.get("next")))
         flash(FAILED, "error")
-    return render_template("login.html", form=form), 200 if request.method == "GET" else 401
+    elif form.is_submitted():  # a field check failed: say so, as a wrong password would
+        empty = not (form.email.data and form.password.data)
+        flash("Enter your email address and password." if empty else FAILED, "error")
+    # Only a submitted form failed; GET and HEAD (which Flask answers as GET) just show the form.
+    return render_template("login.html", form=form), 401 if form.is_submitted() else 200
 
 
 @bp.post("/logout")
@@ -67,7 +73,31 @@ def logout() -> ResponseReturnValue:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never send someone elsewhere after logging in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """Only a path on this site: never send someone elsewhere after logging in.
+
+    Browsers drop tabs and newlines from a URL, read a backslash as a slash and `/%2F` may be
+    decoded by a proxy, so the target is judged as written, fully percent-decoded and in NFKC
+    form (full-width solidus): each must be a path starting with one "/", with no scheme, no
+    host, no control, format or space characters and no backslash. Anything else goes home.
+    """
+    if not target or len(target) > 2000:
+        return "/"
+    forms = [target]
+    for _ in range(5):  # %252F is %2F is /: decode until nothing changes
+        decoded = unquote(forms[-1])
+        if decoded == forms[-1]:
+            break
+        forms.append(decoded)
+    else:
+        return "/"  # encoded more deeply than any real link is
+    forms.append(unicodedata.normalize("NFKC", forms[-1]))
+    return target if all(_local_path(form) for form in forms) else "/"
+
+
+def _local_path(path: str) -> bool:
+    if "\\" in path or any(unicodedata.category(c)[0] in "CZ" for c in path):
+        return False  # control (Cc), format (Cf), unassigned or surrogate (Cn, Cs), spaces (Z*)
+    if not path.startswith("/") or path.startswith("//"):
+        return False
+    parts = urlsplit(path)
+    return not parts.scheme and not parts.netloc

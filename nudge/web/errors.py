@@ -23,4 +23,7 @@ def init_app(app: Flask) -> None:
 def _page(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
     explanation = EXPLANATIONS.get(code, "")
-    return render_template("error.html", error=error, explanation=explanation), code
+    page = render_template("error.html", error=error, explanation=explanation)
+    # Keep what the error says besides its page: `Allow` on a 405, `Retry-After` on a 429...
+    headers = [(name, value) for name, value in error.get_headers() if name != "Content-Type"]
+    return page, code, headers

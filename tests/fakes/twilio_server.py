@@ -22,10 +22,11 @@ it over HTTP (unauthenticated, loopback only):
     POST /_fake/reject   {"to": "+447700900123", "code": "21610"}
     POST /_fake/hold     {"queued": true}   (accepted messages stay "queued", date_sent null)
 
-Faults apply to message creation only: "429", "500", "503" reply with that error and record
-nothing; "slow" waits `slow_seconds` and then succeeds; "hang" waits `hang_seconds` and drops
-the connection, "drop" drops it at once (neither records the message); "lost_reply" records the
-message, waits `hang_seconds` and drops the connection; "malformed" records it and replies 201
+Faults apply to message creation only: "401" (code 20003, credentials revoked), "429" (code
+20429), "500", "503" reply with that error, Twilio's JSON body, and record nothing; "slow"
+waits `slow_seconds` and then succeeds; "hang" waits `hang_seconds` and drops the connection,
+"drop" drops it at once (neither records the message); "lost_reply" records the message, waits
+`hang_seconds` and drops the connection; "malformed" records it and replies 201
 with truncated JSON. `delay` slows every create.
 """
 
@@ -236,6 +237,8 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             fault, faults = state.faults.next(), state.faults
         time.sleep(faults.delay)
+        if fault == "401":  # the credentials revoked mid-run, as Twilio answers then
+            raise TwilioError(401, "20003")
         if fault in ("429", "500", "503"):
             raise TwilioError(int(fault), "20" + fault)
         if fault in ("hang", "drop"):

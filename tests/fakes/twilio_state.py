@@ -57,7 +57,7 @@ ERRORS = {
 }
 # Faults a create request can meet. "hang" and "drop" never record the message; "lost_reply"
 # and "malformed" record it and then fail the reply: the ambiguous cases recovery must handle.
-FAULTS = ("ok", "429", "500", "503", "slow", "hang", "drop", "lost_reply", "malformed")
+FAULTS = ("ok", "401", "429", "500", "503", "slow", "hang", "drop", "lost_reply", "malformed")
 
 
 class TwilioError(Exception):

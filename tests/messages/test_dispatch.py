@@ -167,7 +167,7 @@ def test_a_transient_error_is_retried_later_and_a_permanent_one_recorded(
         tmp_path / "out",
         clock,
         {
-            1: ProviderError("Too Many Requests", code="20429", transient=True),
+            1: ProviderError("Service Unavailable", code="20503", transient=True),
             2: ProviderError("The 'To' number is not a valid phone number", code="21211"),
         },
     )
@@ -179,7 +179,7 @@ def test_a_transient_error_is_retried_later_and_a_permanent_one_recorded(
     assert first == ("scheduled", None) and second == ("failed", "invalid_number")
     retry = session.get(Message, texts[0])
     assert retry is not None and retry.next_attempt_at > clock.now() - timedelta(seconds=5)
-    assert retry.attempts == 1 and retry.last_error == "20429 Too Many Requests"
+    assert retry.attempts == 1 and retry.last_error == "20503 Service Unavailable"
 
 
 def test_an_ambiguous_failure_is_reconciled_not_sent_again(
