@@ -11,6 +11,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from experiments.dates import in_range, refusal
 from experiments.eligibility import parse_flag
 from experiments.keys import normalise_key
 from experiments.phones import NotAMobile, normalise_mobile
@@ -231,10 +232,11 @@ def parse_hearing_start(text: str, zone: ZoneInfo) -> datetime:
         raise RowError("hearing_start", "missing")
     if _has_offset(text):
         try:
-            return datetime.fromisoformat(text).astimezone(UTC)
+            written = datetime.fromisoformat(text)
         except ValueError:
             raise RowError("hearing_start", _not_a_time(text)) from None
-    naive = _parse_local(text)
+        return _within_range(text, written).astimezone(UTC)
+    naive = _within_range(text, _parse_local(text))
     first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
     if first.utcoffset() != second.utcoffset():
         round_trip = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
@@ -274,6 +276,12 @@ def _parse_local(text: str) -> datetime:
         except ValueError:
             continue
     raise RowError("hearing_start", _not_a_time(text))
+
+
+def _within_range(text: str, value: datetime) -> datetime:
+    if not in_range(value.date()):
+        raise RowError("hearing_start", refusal(text))
+    return value
 
 
 def _not_a_time(text: str) -> str:

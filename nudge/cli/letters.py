@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from experiments.dates import parse_day
 from messages.letter_batch import BatchSummary, run_batch
 from messages.letter_layout import LetterProblem
 from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
@@ -50,11 +51,9 @@ def batch(
 
 def _posting_day(text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise LetterProblem(
-            f"--date: '{text}' is not a date; write it as YYYY-MM-DD (for example 2027-02-12)"
-        ) from None
+        return parse_day(text)
+    except ValueError as exc:
+        raise LetterProblem(f"--date: {exc}") from None
 
 
 def describe(summary: BatchSummary) -> list[str]:
