@@ -31,6 +31,7 @@ from wtforms import BooleanField, TextAreaField
 from wtforms.validators import Length
 
 from experiments import trials
+from experiments.characters import unstorable_message
 from experiments.loader import LoadedTrial
 from experiments.upload import Upload, UploadedFile, excerpt, load_upload, own_name
 from nudge.errors import NotFound, Problem, TrialStateError
@@ -160,6 +161,9 @@ def amend(trial_id: str) -> ResponseReturnValue:
     reason = (form.reason.data or "").strip()
     if not reason and checked.ok:
         refusal = Problem("", None, None, "give the reason for the amendment; it is kept with it")
+        return _upload_page(form, (upload, checked), "amend", trial=trial, refusal=refusal)
+    if unstorable_reason := unstorable_message(reason):
+        refusal = Problem("", None, None, f"Reason for the change: {unstorable_reason}")
         return _upload_page(form, (upload, checked), "amend", trial=trial, refusal=refusal)
     if not checked.ok or checked.loaded is None:
         return _upload_page(form, (upload, checked), "amend", trial=trial)

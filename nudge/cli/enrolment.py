@@ -15,14 +15,14 @@ from experiments import assignments, trials
 from experiments.enrol import EnrolSummary, enrol_file
 from experiments.hearings import update_hearings
 from messages.outbox import after_enrolment, after_hearings_update
-from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
+from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, OutputFile, Runtime, pass_runtime
 from nudge.csvout import write_file, write_rows
 
-CSV = click.Path(dir_okay=False, path_type=Path, exists=True)
+CSV = InputFile()
 
 
 @click.command("enrol")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.argument("file", type=CSV)
 @click.option(
     "--skip-invalid",
@@ -104,7 +104,7 @@ def hearings() -> None:
 
 
 @hearings.command("update")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.argument("file", type=CSV)
 @pass_runtime
 def hearings_update(runtime: Runtime, trial_id: str, file: Path) -> None:
@@ -128,10 +128,10 @@ def assignments_group() -> None:
 
 
 @assignments_group.command("export")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     help="Write to this file instead of standard output.",
 )
 @pass_runtime
@@ -149,7 +149,7 @@ def assignments_export(runtime: Runtime, trial_id: str, out: Path | None) -> Non
 
 
 @click.command("balance")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @pass_runtime
 def balance(runtime: Runtime, trial_id: str) -> None:
     """Units and participants per arm and stratum, and the sample-ratio check."""

@@ -10,7 +10,7 @@ import click
 from experiments.dates import parse_day
 from messages.letter_batch import BatchSummary, run_batch
 from messages.letter_layout import LetterProblem
-from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
+from nudge.cli.runtime import TEXT, NudgeGroup, Runtime, pass_runtime
 
 
 @click.group("letters", cls=NudgeGroup)
@@ -19,7 +19,7 @@ def letters_group() -> None:
 
 
 @letters_group.command("batch")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.option("--date", "day", required=True, help="The posting day, YYYY-MM-DD (trial's time).")
 @click.option(
     "--out",
