@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ class InputFile(click.Path):
         super().__init__(dir_okay=False, path_type=Path, exists=exists)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        path = Path(super().convert(value, param, ctx))
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
         problem = input_problem(path)
         if problem and (path.exists() or self.exists):
             self.fail(f"{printable(str(path))}: {problem}", param, ctx)
@@ -43,7 +44,7 @@ class OutputFile(click.Path):
         super().__init__(dir_okay=False, path_type=Path)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        path = Path(super().convert(value, param, ctx))
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
         problem = output_problem(path)
         if problem:
             self.fail(f"{printable(str(path))}: {problem}", param, ctx)
