@@ -27,6 +27,7 @@ from nudge.bulk import insert_rows
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
 from nudge.models import Assignment, Case, Outcome, Participant
+from nudge.models.types import column_length, fitted
 
 KEY_COLUMNS = ("participant_ref", "case_ref")
 OUTCOMES: Table = Outcome.__table__  # type: ignore[attr-defined]
@@ -85,7 +86,7 @@ def import_outcomes(
     summary = OutcomeSummary(source=str(path), outcome_columns=outcome_columns)
     people = _people(session, trial_id)
     current = _current_values(session, trial_id)
-    now, source = clock.now(), f"outcomes:{path.name}"
+    now, source = clock.now(), fitted(f"outcomes:{path.name}", column_length(Outcome, "source"))
     plan = _Plan()
     seen: dict[tuple[str, str], int] = {}
     for record in read_records(path, encoding, columns):

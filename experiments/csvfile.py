@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from experiments.characters import bidi_control
+from experiments.characters import bidi_control, unstorable
+from experiments.files import input_problem
 from nudge.errors import ImportRejected, Problem
 
 _CHUNK = 1 << 20
@@ -43,6 +44,9 @@ def detect_encoding(path: Path) -> str:
 
 def read_header(path: Path, mapping: dict[str, str]) -> tuple[str, list[str]]:
     """The file's encoding and its column names after trimming and the trial's renames."""
+    problem = input_problem(path)
+    if problem:
+        raise ImportRejected(f"{path}: {problem}; nothing was imported")
     with path.open("rb") as handle:
         if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             raise ImportRejected(
@@ -102,6 +106,9 @@ def read_records(path: Path, encoding: str, columns: list[str]) -> Iterator[CsvR
                 if _CONTROL.search(joined):
                     yield _control_character(name, start, columns, cells)
                     continue
+                if not joined.isascii() and unstorable(joined):  # NUL is a control, above
+                    yield _unstorable_character(name, start, columns, cells)
+                    continue
                 if not joined.isascii() and bidi_control(joined):
                     yield _bidi_character(name, start, columns, cells)
                     continue
@@ -142,4 +149,13 @@ def _bidi_character(name: str, line: int, columns: list[str], cells: list[str]) 
         None,
         f"{column}: contains the bidirectional control character {found[1]}, which can make "
         "a text or letter display differently from what is sent; remove it and export again",
+    )
+
+
+def _unstorable_character(name: str, line: int, columns: list[str], cells: list[str]) -> Problem:
+    column, found = next(
+        (c, found) for c, v in zip(columns, cells, strict=True) if (found := unstorable(v))
+    )
+    return Problem(
+        name, line, None, f"{column}: contains {found[1]}, which is not text; export it again"
     )

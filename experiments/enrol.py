@@ -150,4 +150,12 @@ def _row_rules(definition: TrialDefinition, columns: list[str], path: Path) -> R
     must_have = set(definition.population.strata)
     if definition.population.unit not in CANONICAL_UNITS:
         must_have.add(definition.population.unit)
-    return RowRules(ZoneInfo(definition.timezone), extra, frozenset(numeric), frozenset(must_have))
+    unit = definition.population.unit
+    return RowRules(
+        ZoneInfo(definition.timezone),
+        extra,
+        frozenset(numeric),
+        frozenset(must_have),
+        unit_column=None if unit in CANONICAL_UNITS else unit,
+        strata=tuple(definition.population.strata),
+    )

@@ -17,6 +17,7 @@ from experiments.rows import ParsedRow, values_getter
 from nudge.bulk import insert_rows, reserve_ids
 from nudge.clock import Clock
 from nudge.models import Assignment, Case, Hearing, HearingChange, Participant
+from nudge.models.types import column_length, fitted
 
 if TYPE_CHECKING:
     from experiments.enrol import EnrolSummary
@@ -118,7 +119,7 @@ class EnrolStore:
         self.cases: dict[str, CaseState] = {}
         self.units: dict[str, UnitArm] = {}
         self.strata: dict[tuple[str, ...], str] = {}
-        self.source = f"enrol:{summary.source}"
+        self.source = fitted(f"enrol:{summary.source}", column_length(HearingChange, "source"))
         # A trial with nobody in it yet has nothing to look up: every row is new.
         self.fresh = not session.execute(
             select(exists().where(PEOPLE.c.trial_id == trial_id))

@@ -17,6 +17,7 @@ from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
 from nudge.models import HEARING_STATUSES, Case, Hearing, HearingChange
+from nudge.models.types import column_length, fitted
 
 COLUMNS = ("case_ref", "hearing_start", "status")
 ENDED = ("vacated", "concluded")
@@ -130,7 +131,7 @@ def _apply(
             status=status,
             starts_at=starts_at,
             recorded_at=now,
-            source=f"hearings:{source}",
+            source=fitted(f"hearings:{source}", column_length(HearingChange, "source")),
         )
     )
     hearing.starts_at, hearing.status, hearing.updated_at = starts_at, status, now

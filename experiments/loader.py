@@ -7,6 +7,7 @@ import difflib
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.reader import ReaderError
 
+from experiments.characters import unstorable, unstorable_message
 from experiments.definition import TemplateFile, TrialDefinition
+from experiments.files import input_problem
 from experiments.positions import Positions
 from nudge.errors import Problem
 
@@ -166,6 +169,9 @@ def load_trial_text(text: str, source_name: str, base_dir: Path) -> LoadedTrial 
     if not isinstance(document, dict):
         return [Problem(source_name, 1, 1, "a trial definition is a mapping of keys such as id:")]
     positions = Positions(document)
+    unstorable = list(_unstorable_text(document, (), source_name, positions))
+    if unstorable:
+        return unstorable
     try:
         definition = TrialDefinition.model_validate(_plain(document))
     except ValidationError as exc:
@@ -179,6 +185,9 @@ def load_trial_text(text: str, source_name: str, base_dir: Path) -> LoadedTrial 
 def load_trial_file(path: Path) -> LoadedTrial | list[Problem]:
     """Read and validate a definition file; template files are found relative to it."""
     name = str(path)
+    problem = input_problem(path)
+    if problem:
+        return [Problem(name, None, None, problem)]
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -194,6 +203,38 @@ def load_trial_file(path: Path) -> LoadedTrial | list[Problem]:
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         return [Problem(name, line, column, f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]
     return load_trial_text(text, name, path.parent)
+
+
+def _unstorable_text(
+    node: Any, path: tuple[str | int, ...], source_name: str, positions: Positions
+) -> Iterator[Problem]:
+    """Every key or value holding text no database can store (NUL, a lone surrogate).
+
+    Checked before the schema, because a file path or a title holding one breaks whatever
+    touches it first: the file system, the database, or the UTF-8 encoder.
+    """
+    if isinstance(node, str):
+        message = unstorable_message(node)
+        if message:
+            line, column = positions.of(path)
+            yield Problem(source_name, line, column, f"{_label(path)}: {message}")
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            message = unstorable_message(key) if isinstance(key, str) else None
+            if message:
+                line, column = positions.of((*path, key), key=True)
+                yield Problem(source_name, line, column, f"{_label((*path, key))}: {message}")
+                continue
+            yield from _unstorable_text(item, (*path, key), source_name, positions)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _unstorable_text(item, (*path, i), source_name, positions)
+
+
+def _label(path: tuple[Any, ...]) -> str:
+    """The dotted path, a lone surrogate in a key written as its escape so it can be printed."""
+    dotted = _dotted(list(path)) or "the definition"
+    return dotted.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _plain(node: Any) -> Any:
@@ -302,16 +343,31 @@ def _read_template_file(base_dir: Path, relative: str) -> str | Problem:
     path = (base_dir / relative).resolve()
     if not path.is_relative_to(base_dir.resolve()):
         return Problem("", None, None, f"'{relative}' is outside the definition's folder")
+    problem = input_problem(path)
+    if problem == "no such file":
+        return Problem("", None, None, f"no file '{relative}' next to the definition")
+    if problem:
+        return Problem("", None, None, f"'{relative}' {problem}")
     try:
         if path.stat().st_size > MAX_TEMPLATE_FILE_BYTES:
             return Problem("", None, None, f"'{relative}' is larger than 200 KB")
-        return path.read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         return Problem("", None, None, f"no file '{relative}' next to the definition")
     except UnicodeDecodeError:
         return Problem("", None, None, f"'{relative}' is not UTF-8 text")
     except OSError as exc:
         return Problem("", None, None, f"cannot read '{relative}': {exc.strerror}")
+    found = unstorable(text)
+    if found:
+        line = text.count("\n", 0, found[0]) + 1
+        return Problem(
+            "",
+            None,
+            None,
+            f"'{relative}' line {line}: contains {found[1]}, which is not text; remove it",
+        )
+    return text
 
 
 def canonical_form(loaded: LoadedTrial) -> dict[str, Any]:

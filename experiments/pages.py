@@ -31,6 +31,7 @@ from wtforms import BooleanField, Field, TextAreaField
 from wtforms.validators import ValidationError
 
 from experiments import trials
+from experiments.characters import unstorable_message
 from experiments.loader import LoadedTrial
 from experiments.upload import Upload, UploadedFile, excerpt, load_upload, own_name
 from nudge.errors import NotFound, Problem, TrialStateError
@@ -176,6 +177,8 @@ def amend(trial_id: str) -> ResponseReturnValue:
     reason = (form.reason.data or "").strip()
     if not reason and checked.ok and not form.reason.errors:
         form.reason.errors.append("give the reason for the amendment; it is kept with it")
+    if (unstorable_reason := unstorable_message(reason)) and not form.reason.errors:
+        form.reason.errors.append(unstorable_reason)
     if form.errors or not checked.ok or checked.loaded is None:
         return _upload_page(form, (upload, checked), "amend", trial=trial)
     try:

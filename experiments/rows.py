@@ -11,9 +11,13 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from experiments.dates import in_range, refusal
 from experiments.eligibility import parse_flag
 from experiments.keys import normalise_key
 from experiments.phones import NotAMobile, normalise_mobile
+from experiments.randomise import stratum_key
+from nudge.models import AllocatedUnit, Case, Hearing, Participant
+from nudge.models.types import column_length
 
 REQUIRED_COLUMNS = (
     "participant_ref",
@@ -34,8 +38,14 @@ REQUIRED_COLUMNS = (
 )
 ADDRESS_COLUMNS = tuple(f"address_line_{i}" for i in range(1, 6))
 CANONICAL_COLUMNS = frozenset(REQUIRED_COLUMNS) | frozenset(ADDRESS_COLUMNS)
-MAX_REF = 100
-MAX_TEXT = 200
+# Lengths of the columns a row's values go into, read from the models so the check and the
+# column cannot drift apart (a longer value was a database error on PostgreSQL).
+MAX_REF = min(column_length(Participant, "participant_ref"), column_length(Case, "case_ref"))
+MAX_ROLE = column_length(Participant, "role")
+MAX_COURT = column_length(Hearing, "court")
+MAX_UNIT = column_length(AllocatedUnit, "unit")
+MAX_STRATUM = column_length(AllocatedUnit, "stratum")
+MAX_TEXT = 200  # names, address lines, court names: unbounded columns, but no real one is longer
 LANGUAGE_NAMES = {"english": "en", "welsh": "cy", "cymraeg": "cy"}
 POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})$")
 _SPACES = re.compile(r"\s+")
@@ -121,6 +131,8 @@ class RowRules:
     extra_columns: frozenset[str]
     numeric_columns: frozenset[str]
     required_columns: frozenset[str] = frozenset()  # strata and a custom unit: never blank
+    unit_column: str | None = None  # a participant column the trial randomises by
+    strata: tuple[str, ...] = ()
 
 
 def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
@@ -131,7 +143,7 @@ def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
         line=line,
         participant_ref=_reference(raw, "participant_ref"),
         case_ref=_reference(raw, "case_ref"),
-        role=_text(raw, "role", required=True).lower(),
+        role=_text(raw, "role", required=True, limit=MAX_ROLE).lower(),
         first_name=_text(raw, "first_name"),
         last_name=_text(raw, "last_name"),
         phone=_phone(raw.get("phone", ""), contact_sms),
@@ -142,7 +154,7 @@ def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
         contact_letter=contact_letter,
         # Missing contact-safety data counts as not safe: no flag given means flagged.
         safeguarding_flag=_flag(raw, "safeguarding_flag", missing=True),
-        court=normalise_key(_text(raw, "court", required=True)),
+        court=_text(raw, "court", required=True, limit=MAX_COURT, key=True),
         court_name=_text(raw, "court_name", required=True),
         hearing_start=_hearing_start(raw.get("hearing_start", ""), rules.zone),
         attributes={
@@ -157,7 +169,26 @@ def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
     for column in rules.required_columns:
         if not raw.get(column):
             raise RowError(column, "missing (the trial randomises by it)")
+    if rules.unit_column or rules.strata:
+        _check_unit_and_stratum(row, rules)
     return row
+
+
+def _check_unit_and_stratum(row: ParsedRow, rules: RowRules) -> None:
+    """A unit or stratum key longer than its column would fail at the database, not here."""
+    values = row.values()
+    unit = rules.unit_column
+    if unit and len(str(values[unit])) > MAX_UNIT:
+        raise RowError(unit, f"longer than {MAX_UNIT} characters (the trial randomises by it)")
+    given = {s: str(values[s]) for s in rules.strata}
+    # Escaping at most triples a character: only a long row needs the key itself.
+    if 3 * sum(len(s) + len(v) + 2 for s, v in given.items()) > MAX_STRATUM:
+        if len(stratum_key(given, rules.strata)) > MAX_STRATUM:
+            raise RowError(
+                rules.strata[0],
+                f"the strata's values ({', '.join(rules.strata)}) together are longer than "
+                f"{MAX_STRATUM} characters",
+            )
 
 
 def _reference(raw: dict[str, str], column: str) -> str:
@@ -169,12 +200,21 @@ def _reference(raw: dict[str, str], column: str) -> str:
     return value
 
 
-def _text(raw: dict[str, str], column: str, *, required: bool = False) -> str:
+def _text(
+    raw: dict[str, str],
+    column: str,
+    *,
+    required: bool = False,
+    limit: int = MAX_TEXT,
+    key: bool = False,
+) -> str:
     value = raw.get(column, "")
+    if key:
+        value = normalise_key(value)
     if required and not value:
         raise RowError(column, "missing")
-    if len(value) > MAX_TEXT:
-        raise RowError(column, f"longer than {MAX_TEXT} characters")
+    if len(value) > limit:
+        raise RowError(column, f"longer than {limit} characters")
     return value
 
 
@@ -231,10 +271,11 @@ def parse_hearing_start(text: str, zone: ZoneInfo) -> datetime:
         raise RowError("hearing_start", "missing")
     if _has_offset(text):
         try:
-            return datetime.fromisoformat(text).astimezone(UTC)
+            written = datetime.fromisoformat(text)
         except ValueError:
             raise RowError("hearing_start", _not_a_time(text)) from None
-    naive = _parse_local(text)
+        return _within_range(text, written).astimezone(UTC)
+    naive = _within_range(text, _parse_local(text))
     first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
     if first.utcoffset() != second.utcoffset():
         round_trip = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
@@ -274,6 +315,12 @@ def _parse_local(text: str) -> datetime:
         except ValueError:
             continue
     raise RowError("hearing_start", _not_a_time(text))
+
+
+def _within_range(text: str, value: datetime) -> datetime:
+    if not in_range(value.date()):
+        raise RowError("hearing_start", refusal(text))
+    return value
 
 
 def _not_a_time(text: str) -> str:

@@ -19,6 +19,7 @@ from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import NotFound, TrialStateError
 from nudge.models import Arm, Participant, Trial, TrialVersion
+from nudge.models.types import column_length, fitted
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,7 @@ def _add_version(
         version=number,
         kind=kind,
         reason=reason,
-        source_name=source[0],
+        source_name=fitted(source[0], column_length(TrialVersion, "source_name")),
         source_yaml=source[1],
         canonical_json=canonical_json(data),
         sha256=sha256_of(data),

@@ -17,6 +17,8 @@ from experiments.phones import is_sender_number
 from experiments.randomise import MAX_BLOCK_SIZE
 from experiments.rows import ADDRESS_COLUMNS
 from nudge.errors import Problem
+from nudge.models import Message
+from nudge.models.types import column_length
 
 # A UK alphanumeric sender id: up to 11 letters, digits or spaces, at least one a letter.
 SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}", re.ASCII)
@@ -227,7 +229,14 @@ def _template_references(loaded: LoadedTrial) -> Iterator[Problem]:
                     f"arms[{i}].messages[{j}].template: unknown template '{message.template}' "
                     f"(templates: {known})",
                 )
+    longest = column_length(Message, "template")
     for name, languages in templates.items():
+        if len(name) > longest:
+            yield loaded.problem(
+                ("templates", name),
+                f"templates.{name[:20]}...: a template name is at most {longest} characters",
+                key=True,
+            )
         if "en" not in languages:
             yield loaded.problem(
                 ("templates", name),

@@ -22,6 +22,7 @@ from babel.dates import format_date
 from sqlmodel import Session, col, select
 
 from experiments import trials
+from experiments.dates import in_range, refusal
 from experiments.definition import TrialDefinition
 from messages.letter_files import check_out_dir, published
 from messages.letter_layout import LetterProblem, fit_address, register_fonts
@@ -91,6 +92,8 @@ def run_batch(
     trial = trials.get_trial(session, trial_id)
     definition = trials.current_definition(session, trial)
     zone, now = ZoneInfo(definition.timezone), clock.now()
+    if not in_range(posting_day):
+        raise LetterProblem(f"--date: {refusal(posting_day.isoformat())}")
     if not dry_run:
         _refuse_future_day(posting_day, now, zone)
         check_out_dir(out_dir)

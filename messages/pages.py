@@ -19,6 +19,7 @@ from wtforms import DateField, StringField
 from wtforms.validators import AnyOf, Length, Optional, Regexp, ValidationError
 
 from experiments import trials
+from experiments.dates import RANGE_TEXT, in_range
 from messages.inbox import REPLY_STATES, mark_handled, opt_outs, replies_for_staff
 from messages.log import LogFilters, message_log, reasons_in
 from nudge import audit
@@ -31,6 +32,12 @@ RESEARCHER = "researcher"
 CHANNELS = ("sms", "letter")
 
 
+def within_trial_dates(form: Any, field: Any) -> None:
+    """A date filter inside the range a trial accepts (a day past 9999-12-31 cannot be built)."""
+    if field.data and not in_range(field.data):
+        raise ValidationError(f"enter a date {RANGE_TEXT}")
+
+
 class LogFilterForm(FlaskForm):
     """The message log's filters: read from the query string, so a filtered view is a link."""
 
@@ -41,8 +48,8 @@ class LogFilterForm(FlaskForm):
     channel = StringField("Channel", validators=[Optional(), AnyOf(CHANNELS)])
     arm = StringField("Arm", validators=[Optional(), Length(max=100)])
     reason = StringField("Reason code", validators=[Optional(), Length(max=50)])
-    due_from = DateField("Due from", validators=[Optional()])
-    due_to = DateField("Due to", validators=[Optional()])
+    due_from = DateField("Due from", validators=[Optional(), within_trial_dates])
+    due_to = DateField("Due to", validators=[Optional(), within_trial_dates])
     ref = StringField(
         "Participant reference",
         validators=[Optional(), Length(max=100), Regexp(r"^\S+$", message="no spaces")],

@@ -13,10 +13,10 @@ from analysis.outcomes import OutcomeSummary, import_outcomes
 from analysis.report import report_json
 from analysis.text import render_text
 from nudge import audit
-from nudge.cli.runtime import NudgeGroup, Runtime, echo_json, pass_runtime
+from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, Runtime, echo_json, pass_runtime
 from nudge.errors import NudgeError
 
-CSV = click.Path(dir_okay=False, path_type=Path, exists=True)
+CSV = InputFile()
 
 
 @click.group("outcomes", cls=NudgeGroup)
@@ -25,7 +25,7 @@ def outcomes_group() -> None:
 
 
 @outcomes_group.command("import")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.argument("file", type=CSV)
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @pass_runtime
@@ -60,7 +60,7 @@ def _print_summary(summary: OutcomeSummary, dry_run: bool) -> None:
 
 
 @click.command("analyse")
-@click.argument("trial_id", required=False)
+@click.argument("trial_id", required=False, type=TEXT)
 @click.option("--data", type=CSV, help="A flat file, one row per randomised participant.")
 @click.option("--trial", "definition", type=CSV, help="The trial's YAML definition (with --data).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results JSON.")

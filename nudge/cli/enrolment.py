@@ -13,16 +13,18 @@ import click
 from analysis.stats.balance import srm_check
 from experiments import assignments, trials
 from experiments.enrol import EnrolSummary, enrol_file
+from experiments.files import output_problem
 from experiments.hearings import update_hearings
 from messages.outbox import after_enrolment, after_hearings_update
-from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
+from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, OutputFile, Runtime, pass_runtime
 from nudge.csvout import write_file, write_rows
+from nudge.errors import NudgeError
 
-CSV = click.Path(dir_okay=False, path_type=Path, exists=True)
+CSV = InputFile()
 
 
 @click.command("enrol")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.argument("file", type=CSV)
 @click.option(
     "--skip-invalid",
@@ -33,6 +35,9 @@ CSV = click.Path(dir_okay=False, path_type=Path, exists=True)
 @pass_runtime
 def enrol(runtime: Runtime, trial_id: str, file: Path, skip_invalid: bool, dry_run: bool) -> None:
     """Import the people due at court from FILE into a live trial and randomise them."""
+    rejects = file.with_name(f"{file.stem}.rejects.csv")
+    if skip_invalid and not dry_run:
+        _check_rejects_file(rejects)
     with _progress(file) as tick, runtime.session() as session:
         summary = enrol_file(
             session,
@@ -46,13 +51,29 @@ def enrol(runtime: Runtime, trial_id: str, file: Path, skip_invalid: bool, dry_r
         outbox = after_enrolment(session, runtime.clock, trial_id, summary)
         if dry_run:
             session.rollback()
+        elif summary.rejects:
+            _write_rejects(rejects, summary)  # before the commit: if it fails, nothing is kept
     _print_summary(summary, dry_run)
     click.echo(
         f"  messages planned    {outbox.planned:>9}  (re-planned {outbox.superseded_and_replanned}"
         f" after moves; cancelled {outbox.cancelled})"
     )
     if summary.rejects and not dry_run:
-        rejects = file.with_name(f"{file.stem}.rejects.csv")
+        click.echo(f"rejected rows and their reasons: {rejects}")
+
+
+def _check_rejects_file(rejects: Path) -> None:
+    """The rejected rows must have somewhere to go before any good row is imported."""
+    problem = output_problem(rejects)
+    if problem:
+        raise NudgeError(
+            f"{rejects}: {problem}; --skip-invalid lists the rejected rows there, so nothing "
+            "was imported (move the file to a folder you can write to)"
+        )
+
+
+def _write_rejects(rejects: Path, summary: EnrolSummary) -> None:
+    try:
         write_file(
             rejects,
             ["line", "reason", *summary.columns],
@@ -61,7 +82,11 @@ def enrol(runtime: Runtime, trial_id: str, file: Path, skip_invalid: bool, dry_r
                 for r in summary.rejects
             ),
         )
-        click.echo(f"rejected rows and their reasons: {rejects}")
+    except OSError as exc:
+        raise NudgeError(
+            f"{rejects}: could not write the rejected rows ({exc.strerror or exc}), so nothing "
+            "was imported"
+        ) from None
 
 
 @contextmanager
@@ -104,7 +129,7 @@ def hearings() -> None:
 
 
 @hearings.command("update")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.argument("file", type=CSV)
 @pass_runtime
 def hearings_update(runtime: Runtime, trial_id: str, file: Path) -> None:
@@ -128,10 +153,10 @@ def assignments_group() -> None:
 
 
 @assignments_group.command("export")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     help="Write to this file instead of standard output.",
 )
 @pass_runtime
@@ -144,12 +169,15 @@ def assignments_export(runtime: Runtime, trial_id: str, out: Path | None) -> Non
         if out is None:
             write_rows(sys.stdout, assignments.EXPORT_HEADER, rows)
             return
-        count = write_file(out, assignments.EXPORT_HEADER, rows)
+        try:
+            count = write_file(out, assignments.EXPORT_HEADER, rows)
+        except OSError as exc:
+            raise NudgeError(f"{out}: could not be written: {exc.strerror or exc}") from None
     click.echo(f"wrote {count} assignment(s) to {out}")
 
 
 @click.command("balance")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @pass_runtime
 def balance(runtime: Runtime, trial_id: str) -> None:
     """Units and participants per arm and stratum, and the sample-ratio check."""

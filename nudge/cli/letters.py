@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
+from experiments.dates import parse_day
 from messages.letter_batch import BatchSummary, run_batch
 from messages.letter_layout import LetterProblem
-from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
+from nudge.cli.runtime import TEXT, NudgeGroup, Runtime, pass_runtime
 
 
 @click.group("letters", cls=NudgeGroup)
@@ -18,7 +19,7 @@ def letters_group() -> None:
 
 
 @letters_group.command("batch")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.option("--date", "day", required=True, help="The posting day, YYYY-MM-DD (trial's time).")
 @click.option(
     "--out",
@@ -50,11 +51,9 @@ def batch(
 
 def _posting_day(text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise LetterProblem(
-            f"--date: '{text}' is not a date; write it as YYYY-MM-DD (for example 2027-02-12)"
-        ) from None
+        return parse_day(text)
+    except ValueError as exc:
+        raise LetterProblem(f"--date: {exc}") from None
 
 
 def describe(summary: BatchSummary) -> list[str]:

@@ -8,7 +8,7 @@ import click
 
 from experiments import trials
 from messages.preview import preview_arm
-from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
+from nudge.cli.runtime import TEXT, NudgeGroup, Runtime, pass_runtime
 
 
 @click.group("messages", cls=NudgeGroup)
@@ -17,8 +17,8 @@ def messages_group() -> None:
 
 
 @messages_group.command("preview")
-@click.argument("trial_id")
-@click.option("--arm", "arm_id", required=True, help="The arm whose messages to show.")
+@click.argument("trial_id", type=TEXT)
+@click.option("--arm", "arm_id", type=TEXT, required=True, help="The arm whose messages to show.")
 @click.option(
     "--language",
     default="en",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from experiments.purge import purge_trial
-from nudge.cli.runtime import Runtime, pass_runtime
+from nudge.cli.runtime import TEXT, Runtime, pass_runtime
 
 
 @click.command("purge")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.option("--dry-run", is_flag=True, help="Report what would be deleted; delete nothing.")
 @pass_runtime
 def purge(runtime: Runtime, trial_id: str, dry_run: bool) -> None:

@@ -4,19 +4,70 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from experiments.characters import unstorable_message
+from experiments.files import input_problem, output_problem
 from nudge.clock import Clock, clock_from_setting
 from nudge.config import Settings, load_settings
 from nudge.db import ensure_schema, make_engine, session_scope
-from nudge.errors import NudgeError
+from nudge.errors import NudgeError, printable
+
+
+class InputFile(click.Path):
+    """A file to read: it must be a regular file, never a pipe or device that would hang."""
+
+    def __init__(self, *, exists: bool = True) -> None:
+        super().__init__(dir_okay=False, path_type=Path, exists=exists)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
+        problem = input_problem(path)
+        if problem and (path.exists() or self.exists):
+            self.fail(f"{printable(str(path))}: {problem}", param, ctx)
+        return path
+
+
+class OutputFile(click.Path):
+    """A file to write: checked before any work, so a bad --out changes nothing."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
+        problem = output_problem(path)
+        if problem:
+            self.fail(f"{printable(str(path))}: {problem}", param, ctx)
+        return path
+
+
+class StorableText(click.ParamType):
+    """Text for the database: refused when it holds NUL or a lone surrogate.
+
+    A command line argument that is not UTF-8 arrives with lone surrogates (Python's
+    surrogateescape), which neither database can store nor psycopg encode.
+    """
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        message = unstorable_message(value) if isinstance(value, str) else None
+        if message:
+            self.fail(message, param, ctx)
+        return value
+
+
+TEXT = StorableText()
 
 
 class UserMistake(click.ClickException):

@@ -11,11 +11,11 @@ import click
 from experiments import trials as service
 from experiments.loader import load_trial_file
 from messages.checks import CheckedDefinition, MessageReport, check_definition
-from nudge.cli.runtime import NudgeGroup, Runtime, echo_json, pass_runtime
+from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, Runtime, echo_json, pass_runtime
 from nudge.errors import DefinitionError
 from nudge.models import Trial, TrialVersion
 
-FILE = click.Path(dir_okay=False, path_type=Path)
+FILE = InputFile(exists=False)  # a missing file is reported by the loader, located
 
 
 @click.group(cls=NudgeGroup)
@@ -90,7 +90,7 @@ def create(runtime: Runtime, file: Path) -> None:
 
 
 @trial.command("launch")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @pass_runtime
 def launch(runtime: Runtime, trial_id: str) -> None:
     """Freeze a draft's design and open it for enrolment."""
@@ -104,9 +104,11 @@ def launch(runtime: Runtime, trial_id: str) -> None:
 
 
 @trial.command("amend")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.argument("file", type=FILE)
-@click.option("--reason", required=True, help="Why the definition changes (kept with it).")
+@click.option(
+    "--reason", type=TEXT, required=True, help="Why the definition changes (kept with it)."
+)
 @click.option(
     "--template-fix",
     is_flag=True,
@@ -134,9 +136,12 @@ def amend(runtime: Runtime, trial_id: str, file: Path, reason: str, template_fix
 
 
 @trial.command("close")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.option(
-    "--reason", required=True, help='Why it ends, for the audit log (e.g. "follow-up complete").'
+    "--reason",
+    type=TEXT,
+    required=True,
+    help='Why it ends, for the audit log (e.g. "follow-up complete").',
 )
 @pass_runtime
 def close(runtime: Runtime, trial_id: str, reason: str) -> None:
@@ -169,7 +174,7 @@ def list_trials(runtime: Runtime, as_json: bool) -> None:
 
 
 @trial.command("show")
-@click.argument("trial_id")
+@click.argument("trial_id", type=TEXT)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_runtime
 def show(runtime: Runtime, trial_id: str, as_json: bool) -> None:

@@ -7,7 +7,7 @@ import sys
 import click
 
 from nudge.accounts import add_user
-from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
+from nudge.cli.runtime import TEXT, NudgeGroup, Runtime, pass_runtime
 from nudge.models import ROLES
 
 
@@ -17,7 +17,7 @@ def users() -> None:
 
 
 @users.command("add")
-@click.argument("email")
+@click.argument("email", type=TEXT)
 @click.option(
     "--role",
     required=True,

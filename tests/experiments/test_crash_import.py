@@ -114,7 +114,7 @@ def test_an_enrolment_killed_at_random_points_leaves_all_or_nothing_and_reruns_c
         now = state(engine)
         assert now in (before, full), "an import killed part-way left part of the file behind"
         seen.append(now)
-        if rejects.exists():  # written after the commit: complete, or not there at all
+        if rejects.exists():  # written atomically just before the commit: whole, or absent
             with rejects.open(newline="") as handle:
                 lines = [row[0] for row in csv.reader(handle)]
             assert lines == ["line", "12", str(PEOPLE // 2 + 2), str(PEOPLE + 2)]
