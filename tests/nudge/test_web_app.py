@@ -14,7 +14,9 @@ from nudge.errors import ConfigError
 from nudge.web import create_app
 
 
-def test_in_development_the_app_starts_on_an_empty_database_and_reports_health(tmp_path: Path) -> None:
+def test_in_development_the_app_starts_on_an_empty_database_and_reports_health(
+    tmp_path: Path,
+) -> None:
     settings = load_settings({"NUDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'web.db'}"})
     app = create_app(settings)
     response = app.test_client().get("/healthz")
