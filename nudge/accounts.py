@@ -8,6 +8,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from nudge import audit
@@ -96,8 +97,11 @@ def end_web_session(session: Session, clock: Clock, session_id: str, actor: str)
     Flask keeps the session in a signed cookie, so logging out cannot delete it on the
     server; instead the session's random id goes on this list, which every request checks.
     """
-    if session.get(EndedWebSession, session_id) is None:
-        session.add(EndedWebSession(session_id=session_id, ended_at=clock.now()))
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Nothing if already ended: a second click on "Log out" may race the first.
+    ended = insert(EndedWebSession).values(session_id=session_id, ended_at=clock.now())
+    session.execute(ended.on_conflict_do_nothing(index_elements=["session_id"]))
     audit.record(session, clock, actor=actor, action=SESSION_ENDED, subject=session_id)
 
 
