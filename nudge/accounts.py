@@ -7,13 +7,14 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func
+from sqlalchemy import delete, func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import NudgeError
-from nudge.models import ROLES, AuditEvent, User
+from nudge.models import ROLES, EndedWebSession, LoginFailure, User
 
 MIN_PASSWORD = 12
 MAX_FAILURES = 5
@@ -65,26 +66,26 @@ def authenticate(
 ) -> User | None:
     """The user when the password is right and the account is not locked; None otherwise.
 
-    Failures are counted per email in the audit log, so the limit holds across every web
+    Failures are kept in the database (LoginFailure), so the limit holds across every web
     worker; after MAX_FAILURES in LOCKOUT even the right password is refused until it passes.
     After MAX_SOURCE_FAILURES from one `source` (the client's address) in LOCKOUT, every login
-    from it raises LoginThrottled, whatever the email.
+    from it raises LoginThrottled, whatever the email. Every outcome is also on the audit log.
     """
     email = email.strip().lower()
-    if _recent_failures(session, clock, AuditEvent.actor, source) >= MAX_SOURCE_FAILURES:
+    if _recent_failures(session, clock, LoginFailure.source, source) >= MAX_SOURCE_FAILURES:
         audit.record(session, clock, actor=source, action="login.throttled", subject=email)
         raise LoginThrottled("Too many failed logins from this network: try again in 15 minutes.")
     user = session.exec(select(User).where(User.email == email)).first()
-    if _recent_failures(session, clock, AuditEvent.subject, email) >= MAX_FAILURES:
+    if _recent_failures(session, clock, LoginFailure.email, email) >= MAX_FAILURES:
         audit.record(session, clock, actor=source, action="login.locked", subject=email)
         return None
     try:
         _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
-        audit.record(session, clock, actor=source, action="login.failed", subject=email)
+        _record_failure(session, clock, email, source)
         return None
     if user is None or not user.active:
-        audit.record(session, clock, actor=source, action="login.failed", subject=email)
+        _record_failure(session, clock, email, source)
         return None
     audit.record(session, clock, actor=source, action="login.succeeded", subject=email)
     return user
@@ -96,27 +97,32 @@ def end_web_session(session: Session, clock: Clock, session_id: str, actor: str)
     Flask keeps the session in a signed cookie, so logging out cannot delete it on the
     server; instead the session's random id goes on this list, which every request checks.
     """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Nothing if already ended: a second click on "Log out" may race the first.
+    ended = insert(EndedWebSession).values(session_id=session_id, ended_at=clock.now())
+    session.execute(ended.on_conflict_do_nothing(index_elements=["session_id"]))
     audit.record(session, clock, actor=actor, action=SESSION_ENDED, subject=session_id)
 
 
 def web_session_ended(session: Session, session_id: str) -> bool:
-    query = select(AuditEvent.id).where(
-        col(AuditEvent.action) == SESSION_ENDED, col(AuditEvent.subject) == session_id
-    )
-    return session.exec(query).first() is not None
+    return session.get(EndedWebSession, session_id) is not None
+
+
+def _record_failure(session: Session, clock: Clock, email: str, source: str) -> None:
+    """Count a failed login (forgetting those too old to count) and put it on the audit log."""
+    now = clock.now()
+    session.execute(delete(LoginFailure).where(col(LoginFailure.at) < now - LOCKOUT))
+    session.add(LoginFailure(at=now, email=email, source=source))
+    audit.record(session, clock, actor=source, action="login.failed", subject=email)
 
 
 def _recent_failures(session: Session, clock: Clock, column: Any, value: str) -> int:
-    """Failed logins in the last LOCKOUT whose `column` (subject: email; actor: address) is
-    `value`."""
+    """Failed logins in the last LOCKOUT whose `column` (email or source) is `value`."""
     since = clock.now() - LOCKOUT
     query = (
         select(func.count())
-        .select_from(AuditEvent)
-        .where(
-            col(AuditEvent.action) == "login.failed",
-            col(column) == value,
-            col(AuditEvent.at) >= since,
-        )
+        .select_from(LoginFailure)
+        .where(col(column) == value, col(LoginFailure.at) >= since)
     )
     return int(session.exec(query).one())

@@ -34,10 +34,22 @@ class Settings:
     trust_proxy: bool = False
     contact: str | None = None
     now: datetime | None = None
+    auto_migrate: bool | None = None  # None: by environment (see migrates_at_start)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def migrates_at_start(self) -> bool:
+        """Whether the web app upgrades the schema itself: in development, unless told.
+
+        In production the upgrade is its own step (`nudge db upgrade`), run once per release:
+        never by several web workers at once, and never as a surprise while the app starts.
+        """
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return self.environment == "development"
 
     @property
     def webhook_token(self) -> str:
@@ -79,6 +91,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trust_proxy=_flag(env, "NUDGE_TRUST_PROXY"),
         contact=(env.get("NUDGE_CONTACT") or "").strip() or None,
         now=_pinned_now(env.get("NUDGE_NOW")),
+        auto_migrate=_flag(env, "NUDGE_AUTO_MIGRATE") if env.get("NUDGE_AUTO_MIGRATE") else None,
     )
     if provider == "twilio" and not (settings.twilio_account_sid and settings.twilio_auth_token):
         raise ConfigError(

@@ -79,6 +79,36 @@ def drop_postgres_database(server: str, url: str) -> None:
     admin.dispose()
 
 
+# The fixtures through which a test reaches the database under test (engine, session, cli, app
+# and live_app all depend on db_url, so any of them brings it into a test's fixture closure).
+UNDER_TEST_FIXTURES = frozenset({"db_url", "_migrated_template"})
+ENGINE_INDEPENDENT = "engine_independent"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that never reaches the database under test `engine_independent`.
+
+    CI runs the suite once on SQLite and again on PostgreSQL with `-m "not
+    engine_independent"`: a test that cannot see NUDGE_TEST_DATABASE_URL (pure statistics,
+    the demo on its own SQLite file, the R bundle, tests that start their own PostgreSQL
+    database) would only run a second time to the same end. Marked by hand on a test that does
+    use the database under test, the mark is refused: it would hide the test from PostgreSQL.
+    """
+    wrongly_marked = []
+    for item in items:
+        uses_database = bool(UNDER_TEST_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if not uses_database:
+            item.add_marker(ENGINE_INDEPENDENT)
+        elif item.get_closest_marker(ENGINE_INDEPENDENT) is not None:
+            wrongly_marked.append(item.nodeid)
+    if wrongly_marked:
+        raise pytest.UsageError(
+            "marked engine_independent but they use the database under test (db_url): "
+            + ", ".join(wrongly_marked)
+        )
+
+
 @pytest.fixture(scope="session")
 def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One migrated database per test session: a SQLite file to copy, or a PostgreSQL database."""

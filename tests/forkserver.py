@@ -1,6 +1,6 @@
 """Run real `nudge ...` commands in their own processes, fast enough to kill them many times.
 
-Starting Python and importing Nudge (SciPy, statsmodels, SQLAlchemy) takes seconds on a busy
+Starting Python and importing Nudge (SciPy, pandas, SQLAlchemy) takes seconds on a busy
 machine; a crash test that kills an import at random points needs many runs. So one server
 process imports `nudge.cli` once and forks a fresh child per command: each child is a separate
 process running the real command line entry point with its own database connections, and is

@@ -1,6 +1,7 @@
 """All tables, imported in one place so Alembic and the app see the whole schema."""
 
 from nudge.models.access import ROLES, AuditEvent, User
+from nudge.models.logins import EndedWebSession, LoginFailure
 from nudge.models.messaging import (
     MESSAGE_STATUSES,
     InboundMessage,
@@ -33,9 +34,11 @@ __all__ = [
     "Assignment",
     "AuditEvent",
     "Case",
+    "EndedWebSession",
     "Hearing",
     "HearingChange",
     "InboundMessage",
+    "LoginFailure",
     "Message",
     "MessageEvent",
     "OptOut",

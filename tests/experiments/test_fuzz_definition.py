@@ -1,9 +1,11 @@
 """Trial YAML fuzzed: any mutation of the example gets located messages or validates, never a crash.
 
 Mutations of the shipped example: keys deleted, duplicated or retyped, random scalars, random
-text and bytes spliced in, truncation, huge strings, deep nesting, and alias bombs. The loader
-and the checks must answer with Problems that name the file and a line (or a clean success),
-and `nudge trial validate` must exit 0 or 1 with no traceback.
+text and bytes spliced in, truncation, huge strings, deep nesting, and alias bombs. Each mutated
+file sits beside a copy of the example's letters, so one that still parses goes on to every
+check (schema, rules, templates, letters), not only to loading. The loader and the checks must
+answer with Problems that name the file and a line (or a clean success), `nudge trial validate`
+must exit 0 or 1 with no traceback, and every hostile file is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,8 +69,11 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def assert_located_or_valid(folder: Path, content: str | bytes) -> None:
-    """`nudge trial validate` says valid (exit 0), or prints only located problems (exit 1)."""
+def validate(folder: Path, content: str | bytes) -> tuple[Path, int, list[str]]:
+    """Run `nudge trial validate` on `content` written beside the example's letters."""
+    letters = folder / "letters"
+    if not letters.exists():  # hypothesis reuses the folder between examples
+        shutil.copytree(EXAMPLE.parent / "letters", letters)
     path = folder / "trial.yaml"
     if isinstance(content, bytes):
         path.write_bytes(content)
@@ -77,15 +83,25 @@ def assert_located_or_valid(folder: Path, content: str | bytes) -> None:
         result = CliRunner().invoke(main, ["trial", "validate", str(path)])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
     assert result.exit_code in (0, 1) and "Traceback" not in result.output
-    lines = result.output.splitlines()
-    if result.exit_code == 0:
-        assert lines[0].startswith(f"{path}: valid: "), result.output
+    return path, result.exit_code, result.output.splitlines()
+
+
+def assert_located_or_valid(folder: Path, content: str | bytes) -> None:
+    """`nudge trial validate` says valid (exit 0), or prints only located problems (exit 1)."""
+    path, exit_code, lines = validate(folder, content)
+    if exit_code == 0:
+        assert lines[0].startswith(f"{path}: valid: "), lines
         return
+    assert_only_located_problems(path, lines)
+
+
+def assert_only_located_problems(path: Path, lines: list[str]) -> None:
+    output = "\n".join(lines)
     located = re.compile(re.escape(str(path)) + r":\d+:\d+: \S")
     summary = re.compile(re.escape(str(path)) + r": \d+ problem\(s\) found$")
-    assert lines and summary.match(lines[-1]), result.output
+    assert len(lines) >= 2 and summary.match(lines[-1]), output
     unlocated = [line for line in lines[:-1] if not located.match(line)]
-    assert unlocated == [], result.output
+    assert unlocated == [], output
 
 
 def _document() -> Any:
@@ -160,6 +176,14 @@ def textual_mutation(draw: st.DrawFn) -> str:
     return text
 
 
+def test_the_unmutated_example_passes_every_check_where_the_fuzzer_writes_it(
+    tmp_path: Path,
+) -> None:
+    """So a mutation that is refused is refused for what was mutated, not for a missing letter."""
+    path, exit_code, lines = validate(tmp_path, EXAMPLE_TEXT)
+    assert exit_code == 0 and lines[0].startswith(f"{path}: valid: "), lines
+
+
 @FUZZ
 @given(text=structural_mutation())
 def test_a_definition_with_keys_deleted_or_retyped_gets_located_messages(
@@ -213,7 +237,9 @@ def test_a_definition_with_random_bytes_gets_a_clear_answer(
         ("a scalar", "42\n"),
     ],
 )
-def test_a_hostile_definition_gets_a_located_message_quickly(
+def test_a_hostile_definition_is_refused_with_a_located_message(
     tmp_path: Path, name: str, text: str | bytes
 ) -> None:
-    assert_located_or_valid(tmp_path, text)
+    path, exit_code, lines = validate(tmp_path, text)
+    assert exit_code == 1, lines
+    assert_only_located_problems(path, lines)

@@ -62,3 +62,13 @@ def test_without_nudge_now_the_clock_is_the_system_clock_in_utc() -> None:
 
 def test_parse_instant_accepts_z() -> None:
     assert parse_instant("2027-01-01T00:00:00Z") == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_only_development_upgrades_the_database_at_start_unless_told() -> None:
+    production = {"NUDGE_ENV": "production", "NUDGE_SECRET_KEY": "x" * 40}
+    assert load_settings({}).migrates_at_start
+    assert not load_settings(production).migrates_at_start
+    assert load_settings({**production, "NUDGE_AUTO_MIGRATE": "1"}).migrates_at_start
+    assert not load_settings({"NUDGE_AUTO_MIGRATE": "0"}).migrates_at_start
+    with pytest.raises(ConfigError, match="NUDGE_AUTO_MIGRATE='maybe' must be 1 or 0"):
+        load_settings({"NUDGE_AUTO_MIGRATE": "maybe"})

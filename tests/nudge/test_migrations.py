@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
-from sqlmodel import SQLModel
+from sqlalchemy import inspect, text
+from sqlmodel import Session, SQLModel, select
 
-import nudge.models  # noqa: F401
-from nudge.db import current_revision, head_revision, make_engine, upgrade
+from nudge.accounts import web_session_ended
+from nudge.db import _alembic_config, current_revision, head_revision, make_engine, upgrade
+from nudge.models import LoginFailure
 from tests.conftest import (
     Cli,
     create_postgres_database,
@@ -37,6 +39,8 @@ CORE_TABLES = {
     "user",
     "opt_out",
     "stratum_counter",
+    "login_failure",
+    "ended_web_session",
 }
 
 
@@ -94,3 +98,45 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
 @pytest.mark.parametrize("table", sorted(CORE_TABLES))
 def test_each_core_table_exists_on_the_engine_under_test(engine, table: str) -> None:  # type: ignore[no-untyped-def]
     assert table in inspect(engine).get_table_names()
+
+
+def _upgrade_keeps_login_state(url: str) -> None:
+    """A database from before the login tables keeps its lockouts and logged-out sessions."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "r6_reply_handled_by")
+            connection.execute(
+                text(
+                    "INSERT INTO audit_event (at, actor, action, subject, details) VALUES "
+                    "('2027-01-10 11:58:00', 'web:192.0.2.7', 'login.failed', 'rita@example.org',"
+                    " '{}'), ('2027-01-10 11:59:00', 'web:192.0.2.7', 'session.ended', "
+                    "'ended-session-id', '{}'), ('2027-01-10 11:59:30', 'web:192.0.2.7', "
+                    "'login.succeeded', 'ada@example.org', '{}')"
+                )
+            )
+        assert upgrade(engine) is True
+        with Session(engine) as session:
+            failures = session.exec(select(LoginFailure)).all()
+            assert [(f.email, f.source) for f in failures] == [
+                ("rita@example.org", "web:192.0.2.7")
+            ]
+            assert web_session_ended(session, "ended-session-id")
+            assert not web_session_ended(session, "another-session-id")
+            audit = session.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
+            assert audit == 3  # the audit log keeps its record
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_sqlite_keeps_lockouts_and_logged_out_sessions(tmp_path: Path) -> None:
+    _upgrade_keeps_login_state(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+def test_upgrading_postgresql_keeps_lockouts_and_logged_out_sessions() -> None:
+    server = postgres_server_or_fail()
+    url = create_postgres_database(server)
+    try:
+        _upgrade_keeps_login_state(url)
+    finally:
+        drop_postgres_database(server, url)

@@ -83,10 +83,17 @@ def test_strangers_are_sent_to_log_in_from_every_researcher_page(app: Flask) -> 
 
 
 def test_a_researcher_reaches_every_researcher_page(app: Flask) -> None:
+    """Each page shows (200); launching a trial that is already live goes to its manage page."""
     client = logged_in(app, "researcher")
+    launch_page = f"/trials/{ARGS['trial_id']}/launch"
     for method, path in researcher_routes(app):
         if method == "GET":
-            assert client.get(path).status_code in (200, 302), path
+            response = client.get(path)
+            if path == launch_page:
+                assert response.status_code == 302, path
+                assert response.headers["Location"] == f"/trials/{ARGS['trial_id']}/manage"
+            else:
+                assert response.status_code == 200, path
 
 
 def test_only_researchers_see_the_researcher_links(app: Flask) -> None:

@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from nudge.accounts import MAX_SOURCE_FAILURES, add_user
 from nudge.clock import FixedClock
+from nudge.models import AuditEvent, LoginFailure
 from nudge.web.access import allowed_roles
 from tests.conftest import Cli
 from tests.web_helpers import csrf_token
@@ -86,6 +87,20 @@ def test_many_failures_from_one_address_refuse_it_whatever_the_email(
     assert log_in(colleague, "rita@example.org").status_code == 302  # elsewhere: unaffected
     app.extensions["nudge"]["clock"].advance(timedelta(minutes=16))
     assert log_in(sprayer, "rita@example.org").status_code == 302
+
+
+def test_the_lockout_forgets_old_failures_but_the_audit_log_keeps_every_attempt(
+    app: Flask, people: None, session: Session
+) -> None:
+    client = app.test_client()
+    for _ in range(3):
+        log_in(client, "rita@example.org", "guess guess guess")
+    app.extensions["nudge"]["clock"].advance(timedelta(minutes=16))
+    log_in(client, "lee@example.org", "guess guess guess")
+    assert log_in(client, "rita@example.org").status_code == 302
+    assert [f.email for f in session.exec(select(LoginFailure)).all()] == ["lee@example.org"]
+    actions = session.exec(select(AuditEvent.action).order_by(col(AuditEvent.id))).all()
+    assert actions[-5:] == ["login.failed"] * 4 + ["login.succeeded"]
 
 
 def test_a_login_without_its_csrf_token_is_refused(app: Flask, people: None) -> None:
