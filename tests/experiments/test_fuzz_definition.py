@@ -87,10 +87,13 @@ def validate(folder: Path, content: str | bytes) -> tuple[Path, int, list[str]]:
 
 
 def assert_located_or_valid(folder: Path, content: str | bytes) -> None:
-    """`nudge trial validate` says valid (exit 0), or prints only located problems (exit 1)."""
+    """`nudge trial validate` says valid (exit 0, after any located warnings), or prints only
+    located problems (exit 1)."""
     path, exit_code, lines = validate(folder, content)
     if exit_code == 0:
-        assert lines[0].startswith(f"{path}: valid: "), lines
+        warning = re.compile(re.escape(str(path)) + r":\d+:\d+: warning: \S")
+        first = next(i for i, line in enumerate(lines) if not warning.match(line))
+        assert lines[first].startswith(f"{path}: valid: "), lines
         return
     assert_only_located_problems(path, lines)
 
