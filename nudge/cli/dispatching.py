@@ -7,10 +7,8 @@ import gc
 import logging
 import os
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -21,7 +19,6 @@ from messages.providers.console import ConsoleProvider
 from messages.providers.fake_callbacks import CallbackPoster
 from messages.recovery import RecoveryResult, recover
 from nudge.cli.runtime import Runtime, pass_runtime
-from nudge.clock import Clock, FixedClock
 from nudge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -100,13 +97,6 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def pacing(clock: Clock) -> Callable[[float], None]:
-    """How a worker waits for its next send slot: really, or on a pinned (simulated) clock."""
-    if isinstance(clock, FixedClock):
-        return lambda seconds: clock.advance(timedelta(seconds=seconds))
-    return time.sleep
-
-
 def run_once(runtime: Runtime, provider: SmsProvider) -> tuple[RecoveryResult, DispatchResult]:
     public = runtime.settings.public_url
     recovered = recover(runtime.engine, runtime.clock, provider, public)
@@ -115,7 +105,6 @@ def run_once(runtime: Runtime, provider: SmsProvider) -> tuple[RecoveryResult, D
         runtime.clock,
         provider,
         worker=_worker_name(),
-        sleep=pacing(runtime.clock),
         public_url=public,
     )
     return recovered, sent

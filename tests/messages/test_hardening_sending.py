@@ -36,7 +36,6 @@ def run(engine: Engine, clock: FixedClock, twilio: Any) -> Any:
         clock,
         twilio,
         worker="w",
-        sleep=lambda s: clock.advance(timedelta(seconds=s)),
         public_url=PUBLIC,
     )
 

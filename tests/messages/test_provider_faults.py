@@ -20,7 +20,6 @@ from sqlmodel import Session, col, select
 from messages.dispatch import dispatch_due
 from messages.providers.sender import SenderProcess
 from messages.recovery import recover
-from nudge.cli.dispatching import pacing
 from nudge.clock import FixedClock
 from nudge.models import Message, Participant
 from tests.conftest import EXAMPLE, PINNED
@@ -61,9 +60,7 @@ def test_random_provider_faults_end_every_text_sent_once_or_failed_with_a_reason
             rounds = 0
             while _unfinished(engine, due) and rounds < 40:
                 recover(engine, clock, sender, PUBLIC)
-                dispatch_due(
-                    engine, clock, sender, worker="w", sleep=pacing(clock), public_url=PUBLIC
-                )
+                dispatch_due(engine, clock, sender, worker="w", public_url=PUBLIC)
                 clock.advance(timedelta(minutes=10))
                 rounds += 1
         finally:

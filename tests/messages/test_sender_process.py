@@ -66,98 +66,58 @@ def test_each_text_gets_its_own_receipt_or_its_own_refusal(
     fake: FakeTwilioServer, sender: SenderProcess
 ) -> None:
     fake.state.reject("+447700900002", "21610")
-    outcomes = sender.send_many([outgoing(1), outgoing(2), outgoing(3)], None, None, None)
-    first, second, third = (outcome for outcome, _after in outcomes)
-    assert isinstance(first, SendReceipt) and first.provider_id.startswith("SM")
-    assert isinstance(second, ProviderError) and second.code == "21610"
-    assert not second.transient and not second.ambiguous
-    assert isinstance(third, SendReceipt) and third.provider_id != first.provider_id
-    assert accepted(fake) == ["+447700900001", "+447700900003"]
+    first = sender.send(outgoing(1))
+    assert first.provider_id.startswith("SM")
     with pytest.raises(ProviderError) as refused:
-        sender.send(outgoing(2))  # one at a time, the refusal is raised as in-process
+        sender.send(outgoing(2))  # raised as in-process, with everything dispatch reads
     assert refused.value.code == "21610"
+    assert not refused.value.transient and not refused.value.ambiguous
+    third = sender.send(outgoing(3))
+    assert third.provider_id != first.provider_id
+    assert accepted(fake) == ["+447700900001", "+447700900003"]
 
 
-def test_in_real_time_the_child_waits_for_each_slot_and_stops_when_time_is_up(
+def test_a_child_that_dies_mid_send_leaves_that_text_to_recovery_and_is_replaced(
     fake: FakeTwilioServer, sender: SenderProcess
 ) -> None:
-    outcomes = sender.send_many([outgoing(1), outgoing(2)], [0.0, 0.3], None, None)
-    assert all(isinstance(o, SendReceipt) for o, _after in outcomes)
-    assert outcomes[1][1] >= 0.3  # not before its slot
-
-    fake.state.faults.delay = 0.2  # a slow provider: the group's time runs out
-    outcomes = sender.send_many([outgoing(3), outgoing(4), outgoing(5)], [0.0, 0.0, 0.0], 0.3, None)
-    assert [type(o).__name__ for o, _after in outcomes] == [
-        "SendReceipt",
-        "SendReceipt",
-        "NoneType",
-    ]
-    assert accepted(fake)[-2:] == ["+447700900003", "+447700900004"]
-
-
-def test_a_text_that_cannot_go_within_its_lateness_limit_is_handed_back_for_a_new_slot(
-    fake: FakeTwilioServer, sender: SenderProcess
-) -> None:
-    # Each send takes 0.5 s, so the next two slots (and their 0.15 s of lateness) go by
-    # meanwhile. The margins are wide so that a loaded machine, slow to start the first send
-    # or to wake for the last, still sees the same outcome.
-    fake.state.faults.delay = 0.5
-    texts = [outgoing(1), outgoing(2), outgoing(3), outgoing(4)]
-    outcomes = sender.send_many(texts, [0.0, 0.1, 0.2, 2.0], None, 0.15)
-    assert [type(o).__name__ for o, _after in outcomes] == [
-        "SendReceipt",
-        "MissedSlot",
-        "MissedSlot",
-        "SendReceipt",
-    ]
-    assert outcomes[3][1] >= 2.0  # the later one still waited for its own slot
-    assert accepted(fake) == ["+447700900001", "+447700900004"]
-
-
-def test_a_slot_that_went_by_before_the_group_arrived_counts_as_missed(
-    fake: FakeTwilioServer, sender: SenderProcess
-) -> None:
-    outcomes = sender.send_many([outgoing(1), outgoing(2)], [-0.2, -0.01], None, 0.05)
-    assert [type(o).__name__ for o, _after in outcomes] == ["MissedSlot", "SendReceipt"]
-    assert accepted(fake) == ["+447700900002"]
-
-
-def test_a_child_that_dies_mid_group_leaves_what_it_had_not_reported_to_recovery(
-    fake: FakeTwilioServer, sender: SenderProcess
-) -> None:
-    assert sender.child is not None
+    assert sender.child is not None and sender.child.pid is not None
     child = sender.child.pid
-    results: list[object] = []
-    texts, waits = [outgoing(n) for n in range(1, 5)], [0.0, 2.0, 2.0, 2.0]
-    sending = threading.Thread(
-        target=lambda: results.extend(sender.send_many(texts, waits, None, None))
-    )
+    fake.state.faults.delay = 2.0  # the request reaches Twilio, the answer takes a while
+    outcome: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            sender.send(outgoing(1))
+        except ProviderError as error:
+            outcome.append(error)
+
+    sending = threading.Thread(target=send)
     sending.start()
     deadline = time.monotonic() + 30
-    while not accepted(fake):
+    while not fake.state.requests["POST Messages"]:
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    time.sleep(0.5)  # the first is reported; the child waits for the second text's slot
     os.kill(child, signal.SIGKILL)
     sending.join(timeout=30)
-    outcomes = [outcome for outcome, _after in results]  # type: ignore[misc]
-    assert isinstance(outcomes[0], SendReceipt)  # reported before the child began to wait
-    assert all(isinstance(o, ProviderError) and o.ambiguous for o in outcomes[1:])
-    assert accepted(fake) == ["+447700900001"]
+    [error] = outcome
+    assert isinstance(error, ProviderError) and error.ambiguous  # it may have gone
+    fake.state.faults.delay = 0.0
     assert isinstance(sender.send(outgoing(9)), SendReceipt)  # a new child took over
     assert sender.child is not None and sender.child.pid != child
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_the_child_dies_with_its_worker(fake: FakeTwilioServer, tmp_path: Path) -> None:
     """A worker killed with SIGKILL must not leave a child that sends after recovery looked."""
     script = textwrap.dedent(
         f"""
         import sys, time
         from messages.providers.sender import SenderProcess
-        provider = SenderProcess({FAKE_ACCOUNT_SID!r}, {FAKE_AUTH_TOKEN!r}, base_url={fake.url!r})
-        print(provider.child.pid, flush=True)
-        time.sleep(120)
+        if __name__ == "__main__":
+            provider = SenderProcess(
+                {FAKE_ACCOUNT_SID!r}, {FAKE_AUTH_TOKEN!r}, base_url={fake.url!r}
+            )
+            print(provider.child.pid, flush=True)
+            time.sleep(120)
         """
     )
     with subprocess.Popen(
@@ -190,6 +150,9 @@ class Shifted:
     def now(self) -> datetime:
         return self.at + timedelta(seconds=time.monotonic() - self.started)
 
+    def sleep_until(self, at: datetime) -> None:
+        time.sleep(max(0.0, (at - self.now()).total_seconds()))
+
 
 def test_dispatch_in_real_time_keeps_the_trials_pace_through_the_child(
     db_url: str, tmp_path: Path, fake: FakeTwilioServer, sender: SenderProcess
@@ -200,9 +163,7 @@ def test_dispatch_in_real_time_keeps_the_trials_pace_through_the_child(
         due = enrol_due_texts(session, FixedClock(PINNED), definition, 40, FIRST_DUE)
     assert len(due) >= 20
     began = time.time()
-    result = dispatch_due(
-        engine, Shifted(FIRST_DUE), sender, worker="w", sleep=time.sleep, public_url=None
-    )
+    result = dispatch_due(engine, Shifted(FIRST_DUE), sender, worker="w", public_url=None)
     assert result.sent == len(due)
     with fake.state.lock:
         times = sorted(m["_accepted"][0] for m in fake.state.messages)
@@ -221,3 +182,24 @@ def test_dispatch_in_real_time_keeps_the_trials_pace_through_the_child(
         for k, at in enumerate(sent_at)
     )
     assert sent_at[-1] is not None and sent_at[-1] - FIRST_DUE < timedelta(seconds=30)
+
+
+def test_on_a_pinned_clock_the_child_sends_each_text_at_its_own_slot_never_in_a_burst(
+    db_url: str, tmp_path: Path, fake: FakeTwilioServer, sender: SenderProcess
+) -> None:
+    """The one sending path: a simulated clock is moved slot by slot and each text goes at
+    its slot, so Twilio, on the same clock, accepts them the trial's spacing apart (the old
+    simulated path moved the clock through every slot first, then sent the group at once)."""
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        definition = fast_example(tmp_path, EXAMPLE, per_second=5)
+        due = enrol_due_texts(session, FixedClock(PINNED), definition, 20, FIRST_DUE)
+    engine.dispose()
+    clock = FixedClock(FIRST_DUE)
+    fake.state.now = clock.now
+    result = dispatch_due(make_engine(db_url), clock, sender, worker="w", public_url=None)
+    assert result.sent == len(due) >= 10
+    with fake.state.lock:
+        accepted_at = sorted(datetime.fromisoformat(m["_created"]) for m in fake.state.messages)
+    gaps = [later - earlier for earlier, later in zip(accepted_at, accepted_at[1:], strict=False)]
+    assert min(gaps) >= timedelta(seconds=1 / 5)  # never faster than the trial's rate
