@@ -297,7 +297,8 @@ class _Writes:
     ) -> None:
         pairs = (("reason", reason), ("error", error and _short(error)), ("note", note))
         detail = {k: v for k, v in pairs if v}
-        self.events.append(EventRow(message_id, status, detail, now, error and error.code))
+        code = error.code if error is not None else None
+        self.events.append(EventRow(message_id, status, detail, now, code))
 
     def commit(self) -> None:
         record_events(self.session, self.events)

@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,9 @@ from nudge.cli.runtime import Runtime, pass_runtime
 from nudge.errors import ConfigError
 
 log = logging.getLogger(__name__)
+# The sender thread wakes once a text (the provider's answer) and needs the interpreter lock
+# back at once: by default the dispatching thread may keep it for 5 ms of its own work.
+SWITCH_S = 0.0002
 
 
 def provider_for(runtime: Runtime) -> SmsProvider:
@@ -34,9 +38,9 @@ def provider_for(runtime: Runtime) -> SmsProvider:
             "so that Twilio can report delivery and replies such as STOP reach Nudge"
         )
     assert settings.twilio_account_sid and settings.twilio_auth_token  # load_settings checks
-    from messages.providers.sender import SenderProcess  # the client is slow to import
+    from messages.providers.twilio import TwilioProvider  # the client is slow to import
 
-    return SenderProcess(
+    return TwilioProvider(
         settings.twilio_account_sid,
         settings.twilio_auth_token,
         messaging_service_sid=settings.twilio_messaging_service_sid,
@@ -65,9 +69,12 @@ def opened(provider: SmsProvider) -> Iterator[SmsProvider]:
     objects cost a sending worker about a tenth of its CPU.
     """
     gc.freeze()
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_S)
     try:
         yield provider
     finally:
+        sys.setswitchinterval(switching)
         gc.unfreeze()  # in a long-lived caller (tests, a shell) it may all be garbage later
         close = getattr(provider, "close", None)
         if callable(close):
