@@ -7,7 +7,6 @@ import gc
 import logging
 import os
 import socket
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,9 +22,6 @@ from nudge.cli.runtime import Runtime, pass_runtime
 from nudge.errors import ConfigError
 
 log = logging.getLogger(__name__)
-# The sender thread wakes once a text (the provider's answer) and needs the interpreter lock
-# back at once: by default the dispatching thread may keep it for 5 ms of its own work.
-SWITCH_S = 0.0002
 
 
 def provider_for(runtime: Runtime) -> SmsProvider:
@@ -69,12 +65,9 @@ def opened(provider: SmsProvider) -> Iterator[SmsProvider]:
     objects cost a sending worker about a tenth of its CPU.
     """
     gc.freeze()
-    switching = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_S)
     try:
         yield provider
     finally:
-        sys.setswitchinterval(switching)
         gc.unfreeze()  # in a long-lived caller (tests, a shell) it may all be garbage later
         close = getattr(provider, "close", None)
         if callable(close):
