@@ -16,9 +16,8 @@ last), so the seconds Python needs to start are not counted for either side.
 
 A scenario `engine:workers:ms` makes the server answer each create after `ms` milliseconds, as
 Twilio does from far away (100-300 ms from the UK). With no delay the client's loop is bound by
-CPU, and on two cores two workers (each a worker and its client process) plus the server and
-PostgreSQL saturate the machine: whether workers scale is then seen with a delay, where the
-machine is not the limit.
+CPU, and on two cores two workers plus the server and PostgreSQL saturate the machine: whether
+workers scale is then seen with a delay, where the machine is not the limit.
 """
 
 from __future__ import annotations

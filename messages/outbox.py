@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Table, select, update
@@ -50,6 +51,22 @@ MESSAGE_COLUMNS = (
     "updated_at",
 )
 CHUNK = 2000
+
+
+class EventRow(NamedTuple):
+    """One `message_event` row; its field names are the table's column names."""
+
+    message_id: int
+    status: str
+    detail: dict[str, Any]
+    occurred_at: datetime
+    error_code: str | None = None
+
+
+def record_events(session: Session, events: Sequence[EventRow]) -> None:
+    """The one way events are written: all at once, in the caller's transaction (COPY on
+    PostgreSQL)."""
+    insert_rows(session, EVENTS, EventRow._fields, events)
 
 
 @dataclass(frozen=True)
@@ -124,17 +141,16 @@ def cancel_unsafe(session: Session, clock: Clock, participant_ids: Sequence[int]
                 PEOPLE.c.phone,
             ).where(PEOPLE.c.id.in_(participant_ids[start : start + CHUNK]))
         ).all()
-        for pid, flagged, sms, letter, phone in rows:
+        for participant_id, flagged, sms, letter, phone in rows:
+            theirs = MESSAGES.c.participant_id == participant_id
             if flagged:
-                cancelled += _retire(
-                    session, clock, MESSAGES.c.participant_id == pid, "cancelled", "safeguarding"
-                )
+                cancelled += _retire(session, clock, theirs, "cancelled", "safeguarding")
                 continue
             if not sms or not phone:
                 cancelled += _retire(
                     session,
                     clock,
-                    (MESSAGES.c.participant_id == pid) & (MESSAGES.c.channel == "sms"),
+                    theirs & (MESSAGES.c.channel == "sms"),
                     "cancelled",
                     "no_consent",
                 )
@@ -142,7 +158,7 @@ def cancel_unsafe(session: Session, clock: Clock, participant_ids: Sequence[int]
                 cancelled += _retire(
                     session,
                     clock,
-                    (MESSAGES.c.participant_id == pid) & (MESSAGES.c.channel == "letter"),
+                    theirs & (MESSAGES.c.channel == "letter"),
                     "cancelled",
                     "no_consent",
                 )
@@ -173,11 +189,8 @@ def _retire(
             .where(MESSAGES.c.id.in_(chunk))
             .values(status=status, reason=reason, updated_at=now)
         )
-        insert_rows(
-            session,
-            EVENTS,
-            ("message_id", "status", "detail", "occurred_at"),
-            [(message_id, status, {"reason": reason}, now) for message_id in chunk],
+        record_events(
+            session, [EventRow(message_id, status, {"reason": reason}, now) for message_id in chunk]
         )
     return len(ids)
 
@@ -185,54 +198,30 @@ def _retire(
 def _recipients(session: Session, trial_id: str, ids: Iterable[int]) -> list[Recipient]:
     query = (
         select(
-            PEOPLE.c.id,
-            ARMS.c.key,
+            PEOPLE.c.id.label("participant_id"),
+            ARMS.c.key.label("arm"),
             PEOPLE.c.language,
             PEOPLE.c.contact_sms,
             PEOPLE.c.contact_letter,
             PEOPLE.c.safeguarding_flag,
             PEOPLE.c.phone,
             PEOPLE.c.address,
-            HEARINGS.c.id,
-            HEARINGS.c.version,
-            HEARINGS.c.starts_at,
-            HEARINGS.c.status,
+            HEARINGS.c.id.label("hearing_id"),
+            HEARINGS.c.version.label("hearing_version"),
+            HEARINGS.c.starts_at.label("hearing_start"),
+            HEARINGS.c.status.label("hearing_status"),
         )
         .join(ASSIGNMENTS, ASSIGNMENTS.c.participant_id == PEOPLE.c.id)
         .join(ARMS, ARMS.c.id == ASSIGNMENTS.c.arm_id)
         .join(HEARINGS, HEARINGS.c.case_id == PEOPLE.c.case_id)
         .where(PEOPLE.c.trial_id == trial_id, PEOPLE.c.id.in_(list(ids)))
     )
-    return [
-        Recipient(
-            pid,
-            arm,
-            language,
-            sms,
-            letter,
-            flagged,
-            phone,
-            bool(address),
-            hid,
-            version,
-            starts_at,
-            status,
-        )
-        for (
-            pid,
-            arm,
-            language,
-            sms,
-            letter,
-            flagged,
-            phone,
-            address,
-            hid,
-            version,
-            starts_at,
-            status,
-        ) in session.execute(query)
-    ]
+    recipients = []
+    for row in session.execute(query):
+        fields = row._asdict()
+        fields["has_address"] = bool(fields.pop("address"))
+        recipients.append(Recipient(**fields))
+    return recipients
 
 
 def _plan(

@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, Table, update
 from sqlmodel import Session, col, select
 
+from messages.outbox import EventRow, record_events
 from messages.providers.base import SmsProvider
-from messages.render import RenderCache
+from messages.render import Prepared, RenderCache
 from nudge.clock import Clock
 from nudge.errors import ProviderError
-from nudge.models import Message, MessageEvent
+from nudge.models import Message
 
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
 LOOKBACK = timedelta(minutes=5)  # clocks differ a little between us and the provider
@@ -53,11 +54,13 @@ def recover(
         by_number: dict[str | None, list[tuple[Message, str | None]]] = {}
         for message in stuck:
             prepared = renderer.prepare(session, message, message.updated_at)
-            sms = None if isinstance(prepared, str) else prepared[0]
+            sms = prepared.sms if isinstance(prepared, Prepared) else None
             waiting = by_number.setdefault(sms.to if sms else None, [])
             waiting.append((message, sms.body if sms else None))
+        events: list[EventRow] = []
         for phone, waiting in by_number.items():
-            _reconcile(session, provider, phone, waiting, now, result)
+            events += _reconcile(session, provider, phone, waiting, now, result)
+        record_events(session, events)
         session.commit()
     return result
 
@@ -69,28 +72,27 @@ def _reconcile(
     waiting: list[tuple[Message, str | None]],
     now: datetime,
     result: RecoveryResult,
-) -> None:
-    """The interrupted sends to one number against the provider's records for it.
+) -> list[EventRow]:
+    """The interrupted sends to one number against the provider's records for it; returns
+    the events that say what became of each.
 
     Each record accounts for one message at most, and a record that already belongs to a
     message of ours (sent before, or another case's text with the same words) accounts for
     none: two identical texts to one number, one of them sent, leave one queued again.
     """
     if phone is None:
-        for message, _body in waiting:
-            _set(session, message, "unknown", now, "cannot tell what was sent")
-            result.unknown += 1
-        return
+        result.unknown += len(waiting)
+        return [_set(m, "unknown", now, "cannot tell what was sent") for m, _body in waiting]
     since = min(message.updated_at for message, _body in waiting) - LOOKBACK
     try:
         records = provider.find_sent(phone, since)
     except ProviderError as error:
-        for message, _body in waiting:
-            _set(session, message, "unknown", now, f"reconcile failed: {error.message}")
-            result.unknown += 1
-        return
+        result.unknown += len(waiting)
+        note = f"reconcile failed: {error.message}"
+        return [_set(m, "unknown", now, note) for m, _body in waiting]
     owned = _owned(session, [r.provider_id for r in records], [m for m, _ in waiting])
     free = [r for r in records if r.provider_id not in owned]
+    events = []
     for message, body in waiting:
         match = next(
             (r for r in free if r.body == body and r.created_at >= message.updated_at - LOOKBACK),
@@ -100,15 +102,19 @@ def _reconcile(
             free.remove(match)
             message.provider_id, message.sent_at = match.provider_id, match.created_at
             message.last_error = None  # it went: an earlier attempt's error is history now
-            _set(session, message, "sent", now, "reconciled with the provider's records")
+            note = "reconciled with the provider's records"
+            events.append(_set(message, "sent", now, note))
             result.confirmed_sent += 1
         elif now < message.expires_at:
             message.next_attempt_at = now
-            _set(session, message, "scheduled", now, "not sent before the crash: queued again")
+            note = "not sent before the crash: queued again"
+            events.append(_set(message, "scheduled", now, note))
             result.requeued += 1
         else:
             message.reason = "expired"
-            _set(session, message, "failed", now, "not sent before the crash, and now too late")
+            note = "not sent before the crash, and now too late"
+            events.append(_set(message, "failed", now, note))
+    return events
 
 
 def _owned(session: Session, sids: list[str], waiting: list[Message]) -> set[str]:
@@ -122,12 +128,8 @@ def _owned(session: Session, sids: list[str], waiting: list[Message]) -> set[str
     return {sid for sid in session.exec(query).all() if sid}
 
 
-def _set(session: Session, message: Message, status: str, now: datetime, note: str) -> None:
+def _set(message: Message, status: str, now: datetime, note: str) -> EventRow:
+    """The message's new status (an ORM change, flushed with the session); its event."""
     message.status, message.updated_at = status, now
     message.lease_owner = message.lease_until = None
-    session.add(message)
-    session.add(
-        MessageEvent(
-            message_id=message.id or 0, status=status, detail={"note": note}, occurred_at=now
-        )
-    )
+    return EventRow(message.id or 0, status, {"note": note}, now)

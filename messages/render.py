@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,7 +18,23 @@ from messages.templates import choose_language, hearing_date_text, hearing_time_
 from nudge.models import Hearing, Message, OptOut, Participant, Trial
 
 TWILIO_MAX_VALIDITY_S = 36_000
-Prepared = tuple[OutgoingSms, int, float, float]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A text that passed the last check: what to send, what it costs, how fast it may go."""
+
+    sms: OutgoingSms
+    segments: int
+    cost: float
+    max_per_second: float  # the trial's rate, shared by all its workers
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """A text that must not go now; `reason` is the reason code it is cancelled with."""
+
+    reason: str
 
 
 class RenderCache:
@@ -34,7 +51,7 @@ class RenderCache:
         now: datetime,
         opted_out: set[str] | None = None,
         loaded: tuple[Participant, Hearing] | None = None,
-    ) -> Prepared | str:
+    ) -> Prepared | Withheld:
         """The text to send with its segments, cost and the trial's rate; or why not to send.
 
         `opted_out`: the numbers among the caller's batch known to have opted out, read just
@@ -52,7 +69,7 @@ class RenderCache:
             session, status, participant, hearing, message, now, opted_out=opted_out
         )
         if withheld is not None:
-            return withheld
+            return Withheld(withheld)
         assert participant.phone is not None
         texts = definition.templates[message.template]
         language = choose_language(texts, message.language)
@@ -74,7 +91,7 @@ class RenderCache:
             validity_seconds=max(1, min(remaining, TWILIO_MAX_VALIDITY_S)),
         )
         cost = round(segments * definition.costs.sms_segment, 4)
-        return sms, segments, cost, definition.sending.max_per_second
+        return Prepared(sms, segments, cost, definition.sending.max_per_second)
 
     def _definition(self, session: Session, trial_id: str) -> tuple[str, TrialDefinition]:
         if trial_id not in self.definitions:

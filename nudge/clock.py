@@ -1,7 +1,12 @@
-"""The one clock: everything that needs 'now' is handed a Clock; NUDGE_NOW pins it."""
+"""The one clock: everything that needs 'now' is handed a Clock; NUDGE_NOW pins it.
+
+The clock also owns waiting, so that what a caller waits for and the time it then reads can
+never disagree: the system clock really sleeps; a pinned clock moves to the instant at once.
+"""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -11,12 +16,21 @@ class Clock(Protocol):
         """Return the current instant as an aware UTC datetime."""
         ...
 
+    def sleep_until(self, at: datetime) -> None:
+        """Return once `at` has come (at once if it has already)."""
+        ...
+
 
 class SystemClock:
     """Wall-clock time in UTC."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def sleep_until(self, at: datetime) -> None:
+        delay = (at - self.now()).total_seconds()
+        if delay > 0:
+            time.sleep(delay)
 
 
 class FixedClock:
@@ -33,6 +47,10 @@ class FixedClock:
 
     def advance(self, delta: timedelta) -> None:
         self._at += delta
+
+    def sleep_until(self, at: datetime) -> None:
+        """Simulated waiting: the clock moves to `at` (never back), taking no real time."""
+        self._at = max(self._at, as_utc(at))
 
 
 def as_utc(value: datetime) -> datetime:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
-
-from nudge.errors import ProviderError
+from typing import Protocol
 
 # Refusals that say the next text would be refused alike, whatever it is (Twilio's codes, which
 # `refused` also gives a bare 401, 403 or 429): a sender stops its group there, and dispatch
@@ -46,6 +44,13 @@ class SentRecord:
 
 
 class SmsProvider(Protocol):
+    """What dispatch and recovery ask of a provider, one text at a time; pacing is theirs.
+
+    Small enough for any SMS API: GOV.UK Notify's `send_sms_notification` takes the number,
+    a template whose one placeholder holds our body and `reference=str(message_id)`, and
+    returns its id; its `get_all_notifications` pages back far enough for `find_sent`.
+    """
+
     name: str
 
     def send(self, sms: OutgoingSms) -> SendReceipt:
@@ -54,35 +59,4 @@ class SmsProvider(Protocol):
 
     def find_sent(self, to: str, since: datetime) -> list[SentRecord]:
         """Messages the provider accepted for `to` since `since`."""
-        ...
-
-
-class MissedSlot:
-    """A text not sent because its send slot had gone by: it is to get a new one."""
-
-    def __repr__(self) -> str:
-        return "MISSED_SLOT"
-
-
-MISSED_SLOT = MissedSlot()
-
-
-@runtime_checkable
-class BatchSender(Protocol):
-    """A provider that sends a whole group in one hand-over (the Twilio client in its own
-    process, messages/providers/sender.py); dispatch prefers it to one call a text."""
-
-    def send_many(
-        self,
-        texts: list[OutgoingSms],
-        waits: list[float] | None,
-        budget: float | None,
-        late: float | None,
-    ) -> list[tuple[SendReceipt | ProviderError | MissedSlot | None, float]]:
-        """Send each text in turn: text i no sooner than `waits[i]` seconds after the call
-        starts (a negative wait: a slot already gone by), and not once more than `late`
-        seconds after that (MISSED_SLOT); none once
-        `budget` seconds have passed (None). Without waits, budget or late: straight away,
-        each of them. For each text: its receipt, its refusal, MISSED_SLOT or None; and the
-        seconds since the call started when that was known."""
         ...

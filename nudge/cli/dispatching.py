@@ -7,10 +7,8 @@ import gc
 import logging
 import os
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -21,7 +19,6 @@ from messages.providers.console import ConsoleProvider
 from messages.providers.fake_callbacks import CallbackPoster
 from messages.recovery import RecoveryResult, recover
 from nudge.cli.runtime import Runtime, pass_runtime
-from nudge.clock import Clock, FixedClock
 from nudge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -37,9 +34,9 @@ def provider_for(runtime: Runtime) -> SmsProvider:
             "so that Twilio can report delivery and replies such as STOP reach Nudge"
         )
     assert settings.twilio_account_sid and settings.twilio_auth_token  # load_settings checks
-    from messages.providers.sender import SenderProcess  # the client is slow to import
+    from messages.providers.twilio import TwilioProvider  # the client is slow to import
 
-    return SenderProcess(
+    return TwilioProvider(
         settings.twilio_account_sid,
         settings.twilio_auth_token,
         messaging_service_sid=settings.twilio_messaging_service_sid,
@@ -100,13 +97,6 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def pacing(clock: Clock) -> Callable[[float], None]:
-    """How a worker waits for its next send slot: really, or on a pinned (simulated) clock."""
-    if isinstance(clock, FixedClock):
-        return lambda seconds: clock.advance(timedelta(seconds=seconds))
-    return time.sleep
-
-
 def run_once(runtime: Runtime, provider: SmsProvider) -> tuple[RecoveryResult, DispatchResult]:
     public = runtime.settings.public_url
     recovered = recover(runtime.engine, runtime.clock, provider, public)
@@ -115,7 +105,6 @@ def run_once(runtime: Runtime, provider: SmsProvider) -> tuple[RecoveryResult, D
         runtime.clock,
         provider,
         worker=_worker_name(),
-        sleep=pacing(runtime.clock),
         public_url=public,
     )
     return recovered, sent

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -82,7 +82,6 @@ def test_fake_callbacks_reach_a_live_app_and_move_texts_to_their_final_state(
         clock,
         provider,
         worker="w",
-        sleep=lambda s: clock.advance(timedelta(seconds=s)),
         public_url=server.url,
     )
     provider.close()
@@ -127,7 +126,6 @@ def test_a_wrong_token_is_refused_and_records_nothing(
         clock,
         provider,
         worker="w",
-        sleep=lambda s: clock.advance(timedelta(seconds=s)),
         public_url=server.url,
     )
     provider.close()

@@ -44,8 +44,7 @@ def test_an_error_is_cleared_once_a_later_attempt_is_sent(
     twilio = TwilioProvider(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=fake_twilio.url)
 
     def run() -> None:
-        sleep = lambda s: clock.advance(timedelta(seconds=s))  # noqa: E731
-        dispatch_due(engine, clock, twilio, worker="w", sleep=sleep, public_url=PUBLIC)
+        dispatch_due(engine, clock, twilio, worker="w", public_url=PUBLIC)
 
     run()
     first = session.get(Message, texts[0])

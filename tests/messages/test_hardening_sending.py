@@ -8,12 +8,10 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from messages.dispatch import MAX_PAUSES, dispatch_due
-from messages.providers.sender import SenderProcess
 from messages.providers.twilio import TwilioProvider
 from nudge.clock import FixedClock
 from nudge.models import Message, MessageEvent
@@ -36,7 +34,6 @@ def run(engine: Engine, clock: FixedClock, twilio: Any) -> Any:
         clock,
         twilio,
         worker="w",
-        sleep=lambda s: clock.advance(timedelta(seconds=s)),
         public_url=PUBLIC,
     )
 
@@ -130,27 +127,6 @@ def test_a_provider_that_keeps_asking_to_slow_down_ends_the_run_with_the_texts_q
     assert clock.now() - FIRST_DUE >= timedelta(seconds=2**MAX_PAUSES - 1)  # 1 + 2 + 4 + ...
     assert {(m.status, m.attempts) for m in rows(session, texts)} == {("scheduled", 0)}
     assert not [e for e in events(session, texts) if e.status in ("retry", "failed")]
-
-
-@pytest.mark.parametrize("fault", ["401", "429"])
-def test_the_sending_process_stops_its_group_at_the_refusal_too(
-    engine: Engine,
-    session: Session,
-    clock: FixedClock,
-    texts: list[int],
-    fake_twilio: FakeTwilioServer,
-    fault: str,
-) -> None:
-    fake_twilio.state.now = clock.now
-    fake_twilio.state.faults.script = ["ok", fault] + ["429"] * (fault == "429") * MAX_PAUSES
-    sender = SenderProcess(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=fake_twilio.url, timeout=1)
-    try:
-        result = run(engine, clock, sender)
-    finally:
-        sender.close()
-    assert result.sent == 1 and result.stopped is not None
-    assert creates(fake_twilio) == 2 + (fault == "429") * MAX_PAUSES
-    assert Counter(m.status for m in rows(session, texts))["scheduled"] == len(texts) - 1
 
 
 def test_nudge_dispatch_says_the_credentials_were_refused_and_exits_1(

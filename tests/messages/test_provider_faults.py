@@ -2,10 +2,10 @@
 
 The fake Twilio server answers creates with 429, 500 and 503, hangs past the client's timeout
 (with and without having recorded the text), drops connections, answers slowly and with
-truncated JSON, all at random; a few numbers are refused for good. The real client, in its
-own process, sends; the worker and its housekeeping run round after round on a simulated
-clock, ten minutes apart, until nothing is left to do. Then every text is either sent (and
-accepted by Twilio exactly once) or failed or cancelled with a reason (and accepted never).
+truncated JSON, all at random; a few numbers are refused for good. The real client sends;
+the worker and its housekeeping run round after round on a simulated clock, ten minutes
+apart, until nothing is left to do. Then every text is either sent (and accepted by Twilio
+exactly once) or failed or cancelled with a reason (and accepted never).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from messages.dispatch import dispatch_due
-from messages.providers.sender import SenderProcess
+from messages.providers.twilio import TwilioProvider
 from messages.recovery import recover
-from nudge.cli.dispatching import pacing
 from nudge.clock import FixedClock
 from nudge.models import Message, Participant
 from tests.conftest import EXAMPLE, PINNED
@@ -56,18 +55,13 @@ def test_random_provider_faults_end_every_text_sent_once_or_failed_with_a_reason
         fake.state.faults = Faults(rates=RATES, seed=7, slow_seconds=0.2, hang_seconds=0.6)
         for number, code in REFUSED.items():
             fake.state.reject(number, code)
-        sender = SenderProcess(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=fake.url, timeout=0.5)
-        try:
-            rounds = 0
-            while _unfinished(engine, due) and rounds < 40:
-                recover(engine, clock, sender, PUBLIC)
-                dispatch_due(
-                    engine, clock, sender, worker="w", sleep=pacing(clock), public_url=PUBLIC
-                )
-                clock.advance(timedelta(minutes=10))
-                rounds += 1
-        finally:
-            sender.close()
+        twilio = TwilioProvider(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=fake.url, timeout=0.5)
+        rounds = 0
+        while _unfinished(engine, due) and rounds < 40:
+            recover(engine, clock, twilio, PUBLIC)
+            dispatch_due(engine, clock, twilio, worker="w", public_url=PUBLIC)
+            clock.advance(timedelta(minutes=10))
+            rounds += 1
         accepted = {m["sid"]: m["to"] for m in fake.state.messages}
         creates = fake.state.requests["POST Messages"]  # every attempt, faults included
     with Session(engine) as session:

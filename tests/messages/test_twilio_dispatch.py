@@ -53,7 +53,6 @@ def run(engine: Engine, clock: FixedClock, provider: TwilioProvider) -> Any:
         clock,
         provider,
         worker="w",
-        sleep=lambda s: clock.advance(timedelta(seconds=s)),
         public_url=PUBLIC,
     )
 
@@ -215,7 +214,6 @@ def test_twilios_signed_status_callbacks_reach_the_app_and_record_delivery(
             clock,
             provider,
             worker="w",
-            sleep=lambda s: clock.advance(timedelta(seconds=s)),
             public_url=public,
         )
         assert fake.callbacks is not None

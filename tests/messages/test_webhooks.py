@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -59,7 +59,6 @@ def sent(
         clock,
         ConsoleProvider(tmp_path / "out", clock),
         worker="w",
-        sleep=lambda s: clock.advance(timedelta(seconds=s)),
         public_url=PUBLIC,
     )
     message = session.exec(select(Message).where(Message.status == "sent")).first()
@@ -258,7 +257,6 @@ def test_a_delivery_report_that_beats_the_dispatchers_own_record_is_not_undone(
         clock,
         provider,
         worker="w",
-        sleep=lambda s: clock.advance(timedelta(seconds=s)),
         public_url=PUBLIC,
     )
     assert result.sent > 0
