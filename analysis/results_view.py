@@ -78,7 +78,6 @@ def results_view(
         "alpha": f"{definition.analysis.alpha:g}",
         "primary_better": definition.primary_outcome.better,
         "exclusions": shown["flow"].get("ineligible_reasons", {}),
-        "gets_messages": {arm.id: bool(arm.messages) for arm in definition.arms},
         **chart_views(shown, definition),
     }
 

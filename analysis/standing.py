@@ -117,7 +117,7 @@ def health_checks(shown: dict[str, Any], definition: TrialDefinition) -> list[di
     return [
         _sample_ratio(report["randomisation"], shown["flow"]),
         _balance(report["balance"], labels),
-        _delivery(shown["flow"], definition, labels),
+        _delivery(shown["flow"], labels),
         _missing(next(o for o in report["outcomes"] if o["primary"]), labels),
     ]
 
@@ -173,13 +173,12 @@ def _balance(balance: dict[str, Any], labels: Labels) -> dict[str, Any]:
     )
 
 
-def _delivery(flow: dict[str, Any], definition: TrialDefinition, labels: Labels) -> dict[str, Any]:
+def _delivery(flow: dict[str, Any], labels: Labels) -> dict[str, Any]:
     name = "Messages reach people"
-    planned = {arm.id: bool(arm.messages) for arm in definition.arms}
     rows, low, any_sent = [], [], False
     for arm in flow["arms"]:
         messages = arm["messages"]
-        if not planned.get(arm["arm"], True):
+        if not arm["gets_messages"]:
             rows.append({"title": labels.arm(arm["arm"]), "value": NO_MESSAGES})
             continue
         sent, delivered = messages["sent"], messages["delivered"]
