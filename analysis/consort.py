@@ -12,18 +12,12 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlmodel import Session
 
 from analysis.labels import Labels
 from experiments.definition import TrialDefinition
-from nudge.models import Arm, Assignment, Message, Outcome, Participant
-
-ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[attr-defined]
-PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
-ARMS: Table = Arm.__table__  # type: ignore[attr-defined]
-MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
-OUTCOMES: Table = Outcome.__table__  # type: ignore[attr-defined]
+from nudge.models.tables import ARMS, ASSIGNMENTS, MESSAGES, OUTCOMES, PEOPLE
 
 # Statuses a message can still leave; every other status is final (docs/messages.md).
 PENDING = ("scheduled", "claimed", "sending", "unknown")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, and_, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from analysis.columns import read_columns
@@ -26,15 +26,8 @@ from experiments import trials
 from experiments.columns import analysed_columns, column_types
 from experiments.definition import TrialDefinition
 from experiments.randomise import stratum_key
-from nudge.models import Arm, Assignment, Case, Hearing, Message, Outcome, Participant
+from nudge.models.tables import ARMS, ASSIGNMENTS, CASES, HEARINGS, MESSAGES, OUTCOMES, PEOPLE
 
-ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[attr-defined]
-PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
-CASES: Table = Case.__table__  # type: ignore[attr-defined]
-HEARINGS: Table = Hearing.__table__  # type: ignore[attr-defined]
-ARMS: Table = Arm.__table__  # type: ignore[attr-defined]
-MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
-OUTCOMES: Table = Outcome.__table__  # type: ignore[attr-defined]
 # Statuses after which the provider has taken the message and charges for it, delivered or not.
 CHARGED_STATUSES = ("sent", "delivered", "undelivered")
 # Participant fields stored as columns rather than in `attributes`.

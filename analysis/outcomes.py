@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from experiments import trials
@@ -26,14 +26,11 @@ from nudge import audit
 from nudge.bulk import insert_rows
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
-from nudge.models import Assignment, Case, Outcome, Participant
+from nudge.models import Outcome
+from nudge.models.tables import ASSIGNMENTS, CASES, OUTCOMES, PEOPLE
 from nudge.models.types import column_length, fitted
 
 KEY_COLUMNS = ("participant_ref", "case_ref")
-OUTCOMES: Table = Outcome.__table__  # type: ignore[attr-defined]
-PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
-CASES: Table = Case.__table__  # type: ignore[attr-defined]
-ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[attr-defined]
 INSERT_COLUMNS = ("trial_id", "participant_id", "outcome_key", "value", "source", "recorded_at")
 UPDATE_BATCH = 5000
 

@@ -38,7 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Table, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -51,21 +51,22 @@ from analysis.report import build_report, report_json
 from experiments.definition import TrialDefinition
 from nudge.clock import Clock
 from nudge.models import (
-    Assignment,
-    AuditEvent,
-    Case,
-    Hearing,
-    Message,
-    Outcome,
-    Participant,
     ResultsCache,
     Trial,
+)
+from nudge.models.tables import (
+    ASSIGNMENTS,
+    AUDIT,
+    CACHE,
+    CASES,
+    HEARINGS,
+    MESSAGES,
+    OUTCOMES,
+    PEOPLE,
 )
 
 # Bump when the shape of the cached body changes, so old rows are recomputed after a deploy.
 BODY_FORMAT = 3
-CACHE: Table = ResultsCache.__table__  # type: ignore[attr-defined]
-AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 # Audit actions of imports that may change, in place, participant fields the results use.
 DATA_CHANGES = ("participants.enrolled", "hearings.updated")
 
@@ -85,14 +86,14 @@ def fingerprint(session: Session, trial: Trial) -> str:
             *(
                 select(func.count()).select_from(table).where(table.c.trial_id == trial.id)
                 .scalar_subquery()
-                for table in (_table(Participant), _table(Assignment), _table(Outcome))
+                for table in (PEOPLE, ASSIGNMENTS, OUTCOMES)
             ),
             select(func.count()).select_from(AUDIT).where(
                 AUDIT.c.trial_id == trial.id, AUDIT.c.action.in_(DATA_CHANGES)
             ).scalar_subquery(),
         )
     ).one()  # fmt: skip
-    messages = _table(Message)
+    messages = MESSAGES
     status = case((messages.c.status.in_(PENDING), "pending"), else_=messages.c.status)
     by_status = session.execute(
         select(status, func.count())
@@ -103,10 +104,6 @@ def fingerprint(session: Session, trial: Trial) -> str:
     parts = [BODY_FORMAT, trial.id, trial.current_version, list(counts)]
     parts.append([list(r) for r in by_status])
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
-
-
-def _table(model: type[Any]) -> Table:
-    return model.__table__
 
 
 def results_for(
@@ -175,7 +172,7 @@ def hearing_times(session: Session, trial_id: str, frame: pd.DataFrame) -> pd.Se
 
     Rows are matched by (participant_ref, case_ref), which is unique within a trial.
     """
-    people, cases, hearings = _table(Participant), _table(Case), _table(Hearing)
+    people, cases, hearings = PEOPLE, CASES, HEARINGS
     query = (
         select(people.c.participant_ref, cases.c.case_ref, hearings.c.starts_at)
         .join(cases, cases.c.id == people.c.case_id)
@@ -201,7 +198,7 @@ def randomised_at(session: Session, definition: TrialDefinition) -> dict[str, An
     Each enrolment import randomises everyone in it at one instant, so distinct instants count
     the imports that randomised someone.
     """
-    assignments = _table(Assignment)
+    assignments = ASSIGNMENTS
     first, last, imports = session.execute(
         select(
             func.min(assignments.c.assigned_at),

@@ -6,16 +6,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from experiments.definition import TrialDefinition
 from experiments.randomise import AllocationScheme, Slot, StratumSequence
 from nudge.bulk import insert_rows
 from nudge.errors import TrialStateError
-from nudge.models import AllocatedUnit, StratumCounter
+from nudge.models import StratumCounter
+from nudge.models.tables import UNITS
 
-UNITS: Table = AllocatedUnit.__table__  # type: ignore[attr-defined]
 UNIT_COLUMNS = ("trial_id", "unit", "stratum", "slot", "block", "position", "arm_id", "assigned_at")
 
 

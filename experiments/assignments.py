@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, distinct, func, select
+from sqlalchemy import distinct, func, select
 from sqlmodel import Session
 
-from nudge.models import AllocatedUnit, Arm, Assignment, Case, Participant
+from nudge.models.tables import ARMS, ASSIGNMENTS, CASES, PEOPLE, UNITS
 
 EXPORT_HEADER = (
     "participant_ref",
@@ -22,11 +22,6 @@ EXPORT_HEADER = (
     "arm",
     "assigned_at",
 )
-ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[attr-defined]
-ARMS: Table = Arm.__table__  # type: ignore[attr-defined]
-PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
-CASES: Table = Case.__table__  # type: ignore[attr-defined]
-UNITS: Table = AllocatedUnit.__table__  # type: ignore[attr-defined]
 
 
 def export_rows(session: Session, trial_id: str, zone: ZoneInfo) -> Iterator[tuple[Any, ...]]:

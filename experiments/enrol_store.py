@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, exists, select, update
+from sqlalchemy import exists, select, update
 from sqlmodel import Session
 
 from experiments.allocation import Allocator, UnitArm
@@ -16,17 +16,13 @@ from experiments.randomise import stratum_key
 from experiments.rows import ParsedRow, values_getter
 from nudge.bulk import insert_rows, reserve_ids
 from nudge.clock import Clock
-from nudge.models import Assignment, Case, Hearing, HearingChange, Participant
+from nudge.models import HearingChange
+from nudge.models.tables import ASSIGNMENTS, CASES, CHANGES, HEARINGS, PEOPLE
 from nudge.models.types import column_length, fitted
 
 if TYPE_CHECKING:
     from experiments.enrol import EnrolSummary
 
-CASES: Table = Case.__table__  # type: ignore[attr-defined]
-HEARINGS: Table = Hearing.__table__  # type: ignore[attr-defined]
-CHANGES: Table = HearingChange.__table__  # type: ignore[attr-defined]
-PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
-ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[attr-defined]
 HEARING_COLUMNS = (
     "id",
     "case_id",

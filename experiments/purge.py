@@ -12,19 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Table, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, func, select, update
 from sqlmodel import Session
 
 from experiments import trials
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import TrialStateError
-from nudge.models import InboundMessage, Message, MessageEvent, Participant
+from nudge.models.tables import EVENTS, MESSAGES, PEOPLE, REPLIES
 
-PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
-REPLIES: Table = InboundMessage.__table__  # type: ignore[attr-defined]
-MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
-EVENTS: Table = MessageEvent.__table__  # type: ignore[attr-defined]
 PURGED = "[purged]"
 
 

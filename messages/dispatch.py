@@ -25,7 +25,6 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
-    Table,
     Update,
     bindparam,
     case,
@@ -44,10 +43,10 @@ from nudge.bulk import UpdateEach
 from nudge.clock import Clock
 from nudge.errors import ProviderError
 from nudge.models import Hearing, Message, OptOut, Participant
+from nudge.models.tables import MESSAGES
 from nudge.models.types import UTCDateTime
 
 log = logging.getLogger(__name__)
-MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
 LEASE = timedelta(minutes=2)
 LATE = timedelta(seconds=LATE_S)
 MAX_ATTEMPTS = 8

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Table, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlmodel import Session
 
 from experiments import trials
@@ -24,15 +24,8 @@ from experiments.hearings import HearingsSummary
 from messages.schedule import plan_messages
 from nudge.bulk import insert_rows
 from nudge.clock import Clock
-from nudge.models import Arm, Assignment, Hearing, Message, MessageEvent, OptOut, Participant
+from nudge.models.tables import ARMS, ASSIGNMENTS, EVENTS, HEARINGS, MESSAGES, OPT_OUTS, PEOPLE
 
-MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
-EVENTS: Table = MessageEvent.__table__  # type: ignore[attr-defined]
-PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
-ASSIGNMENTS: Table = Assignment.__table__  # type: ignore[attr-defined]
-ARMS: Table = Arm.__table__  # type: ignore[attr-defined]
-HEARINGS: Table = Hearing.__table__  # type: ignore[attr-defined]
-OPT_OUTS: Table = OptOut.__table__  # type: ignore[attr-defined]
 PENDING = ("scheduled",)
 MESSAGE_COLUMNS = (
     "trial_id",

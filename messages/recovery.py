@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Table, update
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from messages.outbox import EventRow, record_events
@@ -20,8 +20,8 @@ from messages.render import Prepared, RenderCache
 from nudge.clock import Clock
 from nudge.errors import ProviderError
 from nudge.models import Message
+from nudge.models.tables import MESSAGES
 
-MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
 LOOKBACK = timedelta(minutes=5)  # clocks differ a little between us and the provider
 
 

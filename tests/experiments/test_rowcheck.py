@@ -11,7 +11,8 @@ from experiments import rowcheck
 from experiments.enrol import enrol_file
 from nudge.clock import FixedClock
 from nudge.errors import ImportRejected
-from nudge.models import AllocatedUnit, Arm, Participant
+from nudge.models import AllocatedUnit, Arm
+from nudge.models.tables import PEOPLE
 from tests.conftest import EXAMPLE
 from tests.factories import launch, person, write_people
 
@@ -60,7 +61,7 @@ def test_rejections_found_in_the_reader_process_are_reported_the_same_way(
 
 def stored_people(session: Session) -> list[tuple[object, ...]]:
     """Every stored field but the surrogate keys, which PostgreSQL does not roll back."""
-    table = Participant.__table__  # type: ignore[attr-defined]
+    table = PEOPLE
     surrogate = {"id", "case_id", "enrolled_at"}
     query = select(*(c for c in table.c if c.name not in surrogate)).order_by(table.c.id)
     return [tuple(row) for row in session.execute(query)]

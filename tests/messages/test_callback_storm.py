@@ -30,6 +30,7 @@ from nudge.clock import FixedClock
 from nudge.config import DEVELOPMENT_SECRET, load_settings
 from nudge.db import make_engine
 from nudge.models import Hearing, Message, MessageEvent, OptOut, Participant
+from nudge.models.tables import MESSAGES as MESSAGE_TABLE
 from nudge.web import create_app
 from tests.conftest import _under_test_url, migrated_postgres_database
 from tests.factories import launch, person, write_people
@@ -135,7 +136,7 @@ def build(db_url: str, example_dir: Path, tmp_path: Path, planned: list[Planned]
                 + (SENT_AT, SENT_AT + timedelta(days=7), SENT_AT, p.status, None, SENT_AT)
                 + ((p.sid, SENT_AT) if sent else (None, None))
             )
-        insert_rows(session, Message.__table__, COLUMNS, rows)  # type: ignore[attr-defined]
+        insert_rows(session, MESSAGE_TABLE, COLUMNS, rows)
         session.commit()
     engine.dispose()
 

@@ -7,16 +7,12 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from nudge.bulk import encode_json, insert_rows, reserve_ids
-from nudge.models import AuditEvent, Case, Participant, Trial
-
-AUDIT: Table = AuditEvent.__table__  # type: ignore[attr-defined]
-TRIALS: Table = Trial.__table__  # type: ignore[attr-defined]
-CASES: Table = Case.__table__  # type: ignore[attr-defined]
-PEOPLE: Table = Participant.__table__  # type: ignore[attr-defined]
+from nudge.models import AuditEvent, Participant
+from nudge.models.tables import AUDIT, CASES, PEOPLE, TRIALS
 
 
 def test_bulk_rows_match_orm_rows_in_storage_and_in_queries(session: Session) -> None:
@@ -39,7 +35,7 @@ def test_bulk_rows_match_orm_rows_in_storage_and_in_queries(session: Session) ->
 
 
 def test_columns_left_out_get_the_models_defaults(session: Session) -> None:
-    table: Table = Trial.__table__  # type: ignore[attr-defined]
+    table = TRIALS
     insert_rows(
         session,
         table,
