@@ -426,7 +426,7 @@ def _send_group(in_flight: _InFlight, engine: Engine, clock: Clock, provider: Sm
                 outcomes.append(Outcome(error, clock.now()))
                 if error.code in STOPS_RUN:
                     in_flight.stop.set()  # the rest would be refused alike
-    except BaseException as error:  # noqa: BLE001 - re-raised by the dispatching thread
+    except BaseException as error:  # re-raised by the dispatching thread
         unsure = ProviderError("sending stopped by an unexpected error", ambiguous=True)
         outcomes.append(Outcome(unsure, clock.now()))
         outcomes.extend(Outcome(None, clock.now()) for _ in staged.ready[len(outcomes) :])
