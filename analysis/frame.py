@@ -150,7 +150,7 @@ def _costs(session: Session, trial_id: str) -> dict[int, float]:
         .where(MESSAGES.c.trial_id == trial_id, MESSAGES.c.status.in_(CHARGED_STATUSES))
         .group_by(MESSAGES.c.participant_id)
     )
-    return {pid: float(total or 0.0) for pid, total in session.execute(query)}
+    return {participant_id: float(total or 0.0) for participant_id, total in session.execute(query)}
 
 
 def frame_from_csv(path: Path, definition: TrialDefinition) -> pd.DataFrame:

@@ -171,8 +171,8 @@ def _people(session: Session, trial_id: str) -> dict[tuple[str, str], _Person]:
         .where(PEOPLE.c.trial_id == trial_id)
     )
     return {
-        (ref, case): _Person(pid, assignment is not None)
-        for ref, case, pid, assignment in session.execute(query)
+        (ref, case): _Person(participant_id, assignment is not None)
+        for ref, case, participant_id, assignment in session.execute(query)
     }
 
 
@@ -185,7 +185,10 @@ def _current_values(session: Session, trial_id: str) -> dict[tuple[int, str], tu
         OUTCOMES.c.replaced_at.is_(None),
         OUTCOMES.c.value.is_not(None),
     )
-    return {(pid, key): (row_id, bool(value)) for pid, key, row_id, value in session.execute(query)}
+    return {
+        (participant_id, key): (row_id, bool(value))
+        for participant_id, key, row_id, value in session.execute(query)
+    }
 
 
 def _person(
