@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlmodel import Session
@@ -23,7 +23,7 @@ from experiments.eligibility import parse_flag
 from experiments.keys import normalise_key
 from experiments.rows import RowError
 from nudge import audit
-from nudge.bulk import insert_rows
+from nudge.bulk import Same, columns_of, insert_rows
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
 from nudge.models import Outcome
@@ -31,7 +31,6 @@ from nudge.models.tables import ASSIGNMENTS, CASES, OUTCOMES, PEOPLE
 from nudge.models.types import column_length, fitted
 
 KEY_COLUMNS = ("participant_ref", "case_ref")
-INSERT_COLUMNS = ("trial_id", "participant_id", "outcome_key", "value", "source", "recorded_at")
 UPDATE_BATCH = 5000
 
 
@@ -55,11 +54,19 @@ class _Person:
     randomised: bool
 
 
+class _NewValue(NamedTuple):
+    """One `outcome` row to add, less what the import shares; fields named as its columns."""
+
+    participant_id: int
+    outcome_key: str
+    value: bool
+
+
 @dataclass
 class _Plan:
     """The writes an import will make, decided before any is made."""
 
-    inserts: list[tuple[Any, ...]] = field(default_factory=list)
+    inserts: list[_NewValue] = field(default_factory=list)
     replaced: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -99,7 +106,9 @@ def import_outcomes(
             continue
         changes = _apply_row(person, values, current, summary)
         for key, value, old_id in changes:
-            plan.inserts.append((trial_id, person.participant_id, key, value, source, now))
+            plan.inserts.append(
+                _NewValue(participant_id=person.participant_id, outcome_key=key, value=value)
+            )
             if old_id is not None:
                 plan.replaced.append(old_id)
     if plan.problems:
@@ -109,7 +118,7 @@ def import_outcomes(
             "and import the file again",
             plan.problems,
         )
-    _write(session, plan, now)
+    _write(session, plan, trial_id, source, now)
     audit.record(
         session,
         clock,
@@ -249,8 +258,9 @@ def _apply_row(
     return changes
 
 
-def _write(session: Session, plan: _Plan, now: datetime) -> None:
+def _write(session: Session, plan: _Plan, trial_id: str, source: str, now: datetime) -> None:
     for start in range(0, len(plan.replaced), UPDATE_BATCH):
         batch = plan.replaced[start : start + UPDATE_BATCH]
         session.execute(update(OUTCOMES).where(OUTCOMES.c.id.in_(batch)).values(replaced_at=now))
-    insert_rows(session, OUTCOMES, INSERT_COLUMNS, plan.inserts)
+    shared = {"trial_id": Same(trial_id), "source": Same(source), "recorded_at": Same(now)}
+    insert_rows(session, OUTCOMES, {**columns_of(plan.inserts, _NewValue._fields), **shared})

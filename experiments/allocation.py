@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from experiments.definition import TrialDefinition
 from experiments.randomise import AllocationScheme, Slot, StratumSequence
-from nudge.bulk import insert_rows
+from nudge.bulk import Same, columns_of, insert_rows
 from nudge.errors import TrialStateError
 from nudge.models import StratumCounter
 from nudge.models.tables import UNITS
-
-UNIT_COLUMNS = ("trial_id", "unit", "stratum", "slot", "block", "position", "arm_id", "assigned_at")
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,18 @@ class UnitArm:
     stratum: str
     block: int
     position: int
+
+
+class AllocatedUnit(NamedTuple):
+    """One `allocated_unit` row of this trial; its field names are the table's column names."""
+
+    unit: str
+    stratum: str
+    slot: int
+    block: int
+    position: int
+    arm_id: int
+    assigned_at: datetime
 
 
 def scheme_of(definition: TrialDefinition) -> AllocationScheme:
@@ -62,7 +73,7 @@ class Allocator:
         self._next: dict[str, Iterator[Slot]] = {}
         self._used: dict[str, int] = {}
         self._stored: dict[str, int] = {}
-        self._pending: list[tuple[object, ...]] = []
+        self._pending: list[AllocatedUnit] = []
 
     def allocate(self, unit: str, stratum: str, at: datetime) -> UnitArm:
         """The next slot of the stratum's sequence for a unit not allocated before."""
@@ -77,7 +88,15 @@ class Allocator:
         self._used[stratum] = index + 1
         arm_id = self._arm_ids[slot.arm]
         self._pending.append(
-            (self._trial_id, unit, stratum, index, slot.block, slot.position, arm_id, at)
+            AllocatedUnit(
+                unit=unit,
+                stratum=stratum,
+                slot=index,
+                block=slot.block,
+                position=slot.position,
+                arm_id=arm_id,
+                assigned_at=at,
+            )
         )
         return UnitArm(arm_id, stratum, slot.block, slot.position)
 
@@ -99,7 +118,8 @@ class Allocator:
     def flush(self) -> None:
         """Write the allocated units and the counters of every stratum used."""
         if self._pending:
-            insert_rows(self._session, UNITS, UNIT_COLUMNS, self._pending)
+            rows = columns_of(self._pending, AllocatedUnit._fields)
+            insert_rows(self._session, UNITS, {"trial_id": Same(self._trial_id), **rows})
             self._pending = []
         for stratum, used in self._used.items():
             if stratum not in self._stored:

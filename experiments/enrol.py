@@ -19,7 +19,7 @@ from experiments.allocation import Allocator
 from experiments.csvfile import duplicate_columns, read_header
 from experiments.definition import CANONICAL_UNITS, TrialDefinition
 from experiments.eligibility import numeric_fields
-from experiments.enrol_store import EnrolStore
+from experiments.enrol_store import EnrolStore, Written
 from experiments.rowcheck import Reject, checked_batches
 from experiments.rows import (
     CANONICAL_COLUMNS,
@@ -59,6 +59,19 @@ class EnrolSummary:
     def problems(self) -> list[Problem]:
         return [Problem(self.source, r.line, None, r.reason) for r in self.rejects]
 
+    def add(self, written: Written) -> None:
+        """Count in what one batch wrote."""
+        self.enrolled += written.enrolled
+        self.randomised += len(written.new_assignments)
+        self.joined_existing_unit += written.joined_existing_unit
+        self.ineligible.update(written.ineligible)
+        self.already_enrolled += written.already_enrolled
+        self.updated += len(written.changed_participants)
+        self.hearings_moved += len(written.moved_hearings)
+        self.new_assignments.extend(written.new_assignments)
+        self.moved_hearings.extend(written.moved_hearings)
+        self.changed_participants.extend(written.changed_participants)
+
 
 def enrol_file(
     session: Session,
@@ -93,12 +106,12 @@ def enrol_file(
         if a.id is not None
     }
     allocator = Allocator(session, trial_id, definition, arms)
-    store = EnrolStore(session, clock, trial_id, definition, allocator, summary)
+    store = EnrolStore(session, clock, trial_id, definition, allocator, summary.source)
     for batch in checked_batches(path, encoding, columns, rules):
         summary.read += batch.read
         summary.rejects.extend(batch.rejects)
         if batch.rows:
-            store.write(batch.rows)
+            summary.add(store.write(batch.rows))
         if progress:
             progress(batch.read)
     store.finish()

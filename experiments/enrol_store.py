@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlmodel import Session
 
 from experiments.allocation import Allocator, UnitArm
@@ -14,40 +14,15 @@ from experiments.definition import TrialDefinition
 from experiments.eligibility import CompiledRules
 from experiments.randomise import stratum_key
 from experiments.rows import ParsedRow, values_getter
-from nudge.bulk import insert_rows, reserve_ids
+from nudge.bulk import Same, columns_of, insert_rows, reserve_ids
 from nudge.clock import Clock
 from nudge.models import HearingChange
 from nudge.models.tables import ASSIGNMENTS, CASES, CHANGES, HEARINGS, PEOPLE
 from nudge.models.types import column_length, fitted
 
-if TYPE_CHECKING:
-    from experiments.enrol import EnrolSummary
-
-HEARING_COLUMNS = (
-    "id",
-    "case_id",
-    "trial_id",
-    "court",
-    "court_name",
-    "starts_at",
-    "status",
-    "version",
-    "updated_at",
-)
-CHANGE_COLUMNS = (
-    "hearing_id",
-    "previous_status",
-    "previous_starts_at",
-    "status",
-    "starts_at",
-    "recorded_at",
-    "source",
-)
-PARTICIPANT_COLUMNS = (
-    "id",
-    "trial_id",
+# Fields of a checked row stored in the participant's column of the same name.
+PARTICIPANT_FIELDS = (
     "participant_ref",
-    "case_id",
     "role",
     "first_name",
     "last_name",
@@ -59,19 +34,6 @@ PARTICIPANT_COLUMNS = (
     "contact_letter",
     "safeguarding_flag",
     "attributes",
-    "eligible",
-    "ineligible_rule",
-    "enrolled_at",
-)
-ASSIGNMENT_COLUMNS = (
-    "trial_id",
-    "participant_id",
-    "arm_id",
-    "unit",
-    "stratum",
-    "block",
-    "position",
-    "assigned_at",
 )
 # Contact details a later export may correct; the design fields (role, eligibility) stay put.
 MUTABLE = (
@@ -96,6 +58,25 @@ class CaseState:
     status: str = "listed"
 
 
+@dataclass(frozen=True)
+class Written:
+    """What writing rows did: counts, and the ids message planning needs after the import."""
+
+    enrolled: int = 0
+    already_enrolled: int = 0
+    joined_existing_unit: int = 0
+    ineligible: Counter[str] = field(default_factory=Counter)
+    moved_hearings: list[int] = field(default_factory=list)
+    changed_participants: list[int] = field(default_factory=list)
+    new_assignments: list[int] = field(default_factory=list)  # participants randomised
+
+    def __add__(self, other: Written) -> Written:
+        """Both together: counts added, ids one list after the other."""
+        return Written(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
+
 class EnrolStore:
     """Writes one import's batches; caches what it learns so each case is looked up once."""
 
@@ -106,45 +87,53 @@ class EnrolStore:
         trial_id: str,
         definition: TrialDefinition,
         allocator: Allocator,
-        summary: EnrolSummary,
+        source: str,
     ) -> None:
         self.session, self.trial_id, self.definition = session, trial_id, definition
-        self.allocator, self.summary, self.now = allocator, summary, clock.now()
+        self.allocator, self.now = allocator, clock.now()
         self.rules = CompiledRules(definition.population.eligibility)
         self.rule_values = values_getter(self.rules.fields)
         self.cases: dict[str, CaseState] = {}
         self.units: dict[str, UnitArm] = {}
         self.strata: dict[tuple[str, ...], str] = {}
-        self.source = fitted(f"enrol:{summary.source}", column_length(HearingChange, "source"))
+        self.source = fitted(f"enrol:{source}", column_length(HearingChange, "source"))
         # A trial with nobody in it yet has nothing to look up: every row is new.
         self.fresh = not session.execute(
             select(exists().where(PEOPLE.c.trial_id == trial_id))
         ).scalar()
 
-    def write(self, rows: list[ParsedRow]) -> None:
-        self._cases(rows)
-        new_rows = rows if self.fresh else self._existing_participants(rows)
-        if new_rows:
-            self._new_participants(new_rows)
+    def write(self, rows: list[ParsedRow]) -> Written:
+        """Store one batch of checked rows; return what that did."""
+        moved = self._cases(rows)
+        if self.fresh:
+            new_rows, known = rows, Written()
+        else:
+            new_rows, known = self._existing_participants(rows)
+        added = self._new_participants(new_rows) if new_rows else Written()
+        return Written(moved_hearings=moved) + known + added
 
     def finish(self) -> None:
         self.allocator.flush()
 
     # cases and hearings -------------------------------------------------------------------
-    def _cases(self, rows: list[ParsedRow]) -> None:
+    def _cases(self, rows: list[ParsedRow]) -> list[int]:
+        """Insert the batch's new cases; move known ones listed at a new time (their ids)."""
         firsts: dict[str, ParsedRow] = {}
         for row in rows:
             firsts.setdefault(row.case_ref, row)
         unknown = [ref for ref in firsts if ref not in self.cases]
+        moved = []
         if unknown and not self.fresh:
             self._load_cases(unknown)
             for ref in unknown:
                 state = self.cases.get(ref)
                 if state is not None and state.starts_at != firsts[ref].hearing_start:
                     self._move_hearing(state, firsts[ref])
+                    moved.append(state.hearing_id)
         missing = [firsts[ref] for ref in unknown if ref not in self.cases]
         if missing:
             self._insert_cases(missing)
+        return moved
 
     def _load_cases(self, refs: list[str]) -> None:
         query = (
@@ -165,33 +154,27 @@ class EnrolStore:
     def _insert_cases(self, rows: list[ParsedRow]) -> None:
         case_ids = reserve_ids(self.session, CASES, len(rows))
         hearing_ids = reserve_ids(self.session, HEARINGS, len(rows))
-        both = list(zip(rows, case_ids, hearing_ids, strict=True))
+        trial_id = Same(self.trial_id)
         insert_rows(
             self.session,
             CASES,
-            ("id", "trial_id", "case_ref"),
-            [(case_id, self.trial_id, row.case_ref) for row, case_id, _ in both],
+            {"id": case_ids, "trial_id": trial_id, "case_ref": [row.case_ref for row in rows]},
         )
         insert_rows(
             self.session,
             HEARINGS,
-            HEARING_COLUMNS,
-            [
-                (
-                    hearing_id,
-                    case_id,
-                    self.trial_id,
-                    row.court,
-                    row.court_name,
-                    row.hearing_start,
-                    "listed",
-                    1,
-                    self.now,
-                )
-                for row, case_id, hearing_id in both
-            ],
+            {
+                "id": hearing_ids,
+                "case_id": case_ids,
+                "trial_id": trial_id,
+                **columns_of(rows, ("court", "court_name")),
+                "starts_at": [row.hearing_start for row in rows],
+                "status": Same("listed"),
+                "version": Same(1),
+                "updated_at": Same(self.now),
+            },
         )
-        for row, case_id, hearing_id in both:
+        for row, case_id, hearing_id in zip(rows, case_ids, hearing_ids, strict=True):
             self.cases[row.case_ref] = CaseState(case_id, hearing_id, row.hearing_start, 1)
 
     def _move_hearing(self, state: CaseState, row: ParsedRow) -> None:
@@ -210,29 +193,22 @@ class EnrolStore:
                 updated_at=self.now,
             )
         )
-        insert_rows(
-            self.session,
-            CHANGES,
-            CHANGE_COLUMNS,
-            [
-                (
-                    state.hearing_id,
-                    previous_status,
-                    previous_start,
-                    "adjourned",
-                    row.hearing_start,
-                    self.now,
-                    self.source,
-                )
-            ],
+        self.session.execute(
+            insert(CHANGES).values(
+                hearing_id=state.hearing_id,
+                previous_status=previous_status,
+                previous_starts_at=previous_start,
+                status="adjourned",
+                starts_at=row.hearing_start,
+                recorded_at=self.now,
+                source=self.source,
+            )
         )
         state.status = "adjourned"
-        self.summary.hearings_moved += 1
-        self.summary.moved_hearings.append(state.hearing_id)
 
     # participants --------------------------------------------------------------------------
-    def _existing_participants(self, rows: list[ParsedRow]) -> list[ParsedRow]:
-        """Update people enrolled before (contact details only); return the new ones."""
+    def _existing_participants(self, rows: list[ParsedRow]) -> tuple[list[ParsedRow], Written]:
+        """Update people enrolled before (contact details only); return the new rows."""
         by_key = {(row.participant_ref, self.cases[row.case_ref].case_id): row for row in rows}
         query = select(
             PEOPLE.c.id,
@@ -244,93 +220,79 @@ class EnrolStore:
             PEOPLE.c.case_id.in_({key[1] for key in by_key}),
             PEOPLE.c.participant_ref.in_({key[0] for key in by_key}),
         )
-        for found in self.session.execute(query).mappings():
-            row = by_key.pop((found["participant_ref"], found["case_id"]), None)
+        found, changed = 0, []
+        for stored in self.session.execute(query).mappings():
+            row = by_key.pop((stored["participant_ref"], stored["case_id"]), None)
             if row is None:
                 continue
-            self.summary.already_enrolled += 1
+            found += 1
             changes = {
-                name: getattr(row, name) for name in MUTABLE if getattr(row, name) != found[name]
+                name: getattr(row, name) for name in MUTABLE if getattr(row, name) != stored[name]
             }
             if changes:
                 self.session.execute(
-                    update(PEOPLE).where(PEOPLE.c.id == found["id"]).values(**changes)
+                    update(PEOPLE).where(PEOPLE.c.id == stored["id"]).values(**changes)
                 )
-                self.summary.updated += 1
-                self.summary.changed_participants.append(found["id"])
-        return list(by_key.values())
+                changed.append(stored["id"])
+        known = Written(already_enrolled=found, changed_participants=changed)
+        return list(by_key.values()), known
 
-    def _new_participants(self, rows: list[ParsedRow]) -> None:
+    def _new_participants(self, rows: list[ParsedRow]) -> Written:
+        """Enrol people new to the trial, and randomise the eligible ones."""
         ids = reserve_ids(self.session, PEOPLE, len(rows))
-        records, eligible = [], []
-        for row, participant_id in zip(rows, ids, strict=True):
-            failed = self.rules.failure_of(self.rule_values(row))
-            if failed is None:
-                eligible.append((row, participant_id))
-            else:
-                self.summary.ineligible[failed] += 1
-            records.append(self._participant_record(participant_id, row, failed))
-        insert_rows(self.session, PEOPLE, PARTICIPANT_COLUMNS, records)
-        self.summary.enrolled += len(rows)
-        if eligible:
-            self._randomise(eligible)
-
-    def _participant_record(
-        self, participant_id: int, row: ParsedRow, ineligible_rule: str | None
-    ) -> tuple[Any, ...]:
-        return (
-            participant_id,
-            self.trial_id,
-            row.participant_ref,
-            self.cases[row.case_ref].case_id,
-            row.role,
-            row.first_name,
-            row.last_name,
-            row.phone,
-            row.address,
-            row.postcode,
-            row.language,
-            row.contact_sms,
-            row.contact_letter,
-            row.safeguarding_flag,
-            row.attributes,
-            ineligible_rule is None,
-            ineligible_rule,
-            self.now,
+        failures = [self.rules.failure_of(self.rule_values(row)) for row in rows]
+        insert_rows(
+            self.session,
+            PEOPLE,
+            {
+                "id": ids,
+                "trial_id": Same(self.trial_id),
+                "case_id": [self.cases[row.case_ref].case_id for row in rows],
+                **columns_of(rows, PARTICIPANT_FIELDS),
+                "eligible": [failed is None for failed in failures],
+                "ineligible_rule": failures,
+                "enrolled_at": Same(self.now),
+            },
         )
+        eligible = [
+            (row, participant_id)
+            for row, participant_id, failed in zip(rows, ids, failures, strict=True)
+            if failed is None
+        ]
+        ineligible = Counter(failed for failed in failures if failed is not None)
+        enrolled = Written(enrolled=len(rows), ineligible=ineligible)
+        return enrolled + self._randomise(eligible) if eligible else enrolled
 
     # randomisation ------------------------------------------------------------------------
-    def _randomise(self, eligible: list[tuple[ParsedRow, int]]) -> None:
+    def _randomise(self, eligible: list[tuple[ParsedRow, int]]) -> Written:
         """Allocate each new unit, in file order; members of a known unit join its arm."""
-        unit_of = {pid: self._unit(row) for row, pid in eligible}
-        unknown = {u for u in unit_of.values() if u not in self.units}
+        units = [self._unit(row) for row, _ in eligible]
+        unknown = {unit for unit in units if unit not in self.units}
         if unknown and not self.fresh:
             self.units.update(self.allocator.known_units(unknown))
         strata = self.definition.population.strata
-        records = []
-        for row, pid in eligible:
-            unit = unit_of[pid]
+        arms, joined = [], 0
+        for (row, _), unit in zip(eligible, units, strict=True):
             arm = self.units.get(unit)
             if arm is None:
                 arm = self.allocator.allocate(unit, self._stratum(row, strata), self.now)
                 self.units[unit] = arm
             else:
-                self.summary.joined_existing_unit += 1
-            records.append(
-                (
-                    self.trial_id,
-                    pid,
-                    arm.arm_id,
-                    unit,
-                    arm.stratum,
-                    arm.block,
-                    arm.position,
-                    self.now,
-                )
-            )
-        insert_rows(self.session, ASSIGNMENTS, ASSIGNMENT_COLUMNS, records)
-        self.summary.randomised += len(records)
-        self.summary.new_assignments.extend(pid for _, pid in eligible)
+                joined += 1
+            arms.append(arm)
+        participant_ids = [participant_id for _, participant_id in eligible]
+        insert_rows(
+            self.session,
+            ASSIGNMENTS,
+            {
+                "trial_id": Same(self.trial_id),
+                "participant_id": participant_ids,
+                "unit": units,
+                **columns_of(arms, ("arm_id", "stratum", "block", "position")),
+                "assigned_at": Same(self.now),
+            },
+        )
+        return Written(joined_existing_unit=joined, new_assignments=participant_ids)
 
     def _stratum(self, row: ParsedRow, strata: list[str]) -> str:
         """The row's stratum key, worked out once for each combination of values."""

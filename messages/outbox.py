@@ -22,27 +22,11 @@ from experiments.definition import MessageSpec, TrialDefinition
 from experiments.enrol import EnrolSummary
 from experiments.hearings import HearingsSummary
 from messages.schedule import plan_messages
-from nudge.bulk import insert_rows
+from nudge.bulk import Same, columns_of, insert_rows
 from nudge.clock import Clock
 from nudge.models.tables import ARMS, ASSIGNMENTS, EVENTS, HEARINGS, MESSAGES, OPT_OUTS, PEOPLE
 
 PENDING = ("scheduled",)
-MESSAGE_COLUMNS = (
-    "trial_id",
-    "participant_id",
-    "hearing_id",
-    "hearing_version",
-    "slot",
-    "channel",
-    "template",
-    "language",
-    "due_at",
-    "expires_at",
-    "next_attempt_at",
-    "status",
-    "reason",
-    "updated_at",
-)
 CHUNK = 2000
 
 
@@ -59,7 +43,7 @@ class EventRow(NamedTuple):
 def record_events(session: Session, events: Sequence[EventRow]) -> None:
     """The one way events are written: all at once, in the caller's transaction (COPY on
     PostgreSQL)."""
-    insert_rows(session, EVENTS, EventRow._fields, events)
+    insert_rows(session, EVENTS, columns_of(events, EventRow._fields))
 
 
 @dataclass(frozen=True)
@@ -217,6 +201,22 @@ def _recipients(session: Session, trial_id: str, ids: Iterable[int]) -> list[Rec
     return recipients
 
 
+class _PlannedMessage(NamedTuple):
+    """One planned `message` row, less what all of a plan's rows share; fields named as columns."""
+
+    participant_id: int
+    hearing_id: int
+    hearing_version: int
+    slot: int
+    channel: str
+    template: str
+    language: str
+    due_at: datetime
+    expires_at: datetime
+    status: str
+    reason: str | None
+
+
 def _plan(
     session: Session,
     clock: Clock,
@@ -247,25 +247,38 @@ def _plan(
                 status, reason = "skipped", blocked
             due = plan.due_at or now
             rows.append(
-                (
-                    trial_id,
-                    recipient.participant_id,
-                    recipient.hearing_id,
-                    recipient.hearing_version,
-                    plan.slot,
-                    spec.channel,
-                    spec.template,
-                    _language(definition, spec, recipient.language),
-                    due,
-                    plan.expires_at or due,
-                    due,
-                    status,
-                    reason,
-                    now,
+                _PlannedMessage(
+                    participant_id=recipient.participant_id,
+                    hearing_id=recipient.hearing_id,
+                    hearing_version=recipient.hearing_version,
+                    slot=plan.slot,
+                    channel=spec.channel,
+                    template=spec.template,
+                    language=_language(definition, spec, recipient.language),
+                    due_at=due,
+                    expires_at=plan.expires_at or due,
+                    status=status,
+                    reason=reason,
                 )
             )
-    insert_rows(session, MESSAGES, MESSAGE_COLUMNS, rows)
-    return len(rows)
+    return _insert_planned(session, trial_id, rows, now)
+
+
+def _insert_planned(
+    session: Session, trial_id: str, rows: list[_PlannedMessage], now: datetime
+) -> int:
+    """The planned rows as messages, each first tried when it is due."""
+    columns = columns_of(rows, _PlannedMessage._fields)
+    return insert_rows(
+        session,
+        MESSAGES,
+        {
+            "trial_id": Same(trial_id),
+            **columns,
+            "next_attempt_at": columns["due_at"],
+            "updated_at": Same(now),
+        },
+    )
 
 
 def _blocked(recipient: Recipient, spec: MessageSpec, opted_out: set[str]) -> str | None:

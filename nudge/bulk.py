@@ -1,32 +1,68 @@
-"""Bulk writes: the driver's fastest path, the ORM's own types.
+"""Bulk writes: rows by column name, the driver's fastest path, SQLAlchemy's own types.
 
 SQLAlchemy spends ~10 µs a row per table building parameters, and RETURNING makes SQLite fall
-back to a statement per row. So ids are reserved up front (a sequence on PostgreSQL; on SQLite
-the caller holds the database's write lock, so max(id)+1 is safe), and rows go in through
-sqlite3's executemany or PostgreSQL's COPY, converted by each column's own bind processor.
-Table and column names come only from the metadata; values only as parameters or COPY data.
-`UpdateEach` is the same idea for updates of a group of rows (dispatch's tens of texts).
+back to a statement per row. So rows go in through sqlite3's executemany or PostgreSQL's COPY,
+each column converted by its own type's bind processor, and ids are reserved up front (a
+sequence on PostgreSQL; on SQLite max(id)+1 under the database's write lock, which
+`reserve_ids` takes itself).
+
+`insert_rows` takes the rows a column at a time, by name (`{"id": ids, "trial_id":
+Same(trial_id), ...}`), the form an import already has: nothing is transposed twice, and a
+value the same for every row is converted once. The names are checked against the table's
+metadata before anything is written. Table and column names come only from the metadata;
+values only as parameters or COPY data. `UpdateEach` is the same idea for updates of a group
+of rows (dispatch's tens of texts).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
+from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Boolean, Table, Update, bindparam, column, func, select, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Table,
+    Update,
+    bindparam,
+    column,
+    false,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
 from nudge.models.types import UTCDateTime
 
 
+@dataclass(frozen=True, slots=True)
+class Same:
+    """One value for every row of an `insert_rows` call (converted once, not once a row)."""
+
+    value: Any
+
+
+# A column's values: one a row, in row order, or the same for all.
+Values = Sequence[Any] | Same
+
+
 def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
-    """`count` new primary keys for `table`, unique even with other writers."""
+    """`count` new primary keys for `table`, unique even with other writers.
+
+    On SQLite this takes the database's write lock for the rest of the transaction (a write
+    that matches no row takes it as any write does): another connection can then neither
+    insert nor reserve until this one ends, so the ids after the highest stay free.
+    """
     if count == 0:
         return []
     connection = session.connection()
@@ -35,34 +71,45 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
             "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
         )
         return list(connection.execute(query, {"table": f'"{table.name}"', "n": count}).scalars())
+    connection.execute(update(table).where(false()).values(id=table.c.id))
     highest = connection.execute(select(func.max(table.c.id))).scalar() or 0
     return list(range(highest + 1, highest + 1 + count))
 
 
-def insert_rows(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> None:
-    """Insert rows (values in `columns` order) in one driver call."""
-    if not rows:
-        return
-    columns, rows = _with_defaults(table, columns, rows)
+def insert_rows(session: Session, table: Table, columns: Mapping[str, Values]) -> int:
+    """Insert rows given a column at a time by name, in one driver call; return how many.
+
+    A column left out gets the model's scalar default, or NULL. An unknown name, a required
+    column left out, or lists of different lengths raise ValueError before anything is
+    written, even for no rows: each is a mistake in the calling code.
+    """
+    count = _row_count(table, columns)
+    if count == 0:
+        return 0
+    columns = {**columns, **_defaults(table, columns)}
     connection = session.connection()
-    dialect = connection.dialect
-    converted = _converted(table, columns, rows, dialect)
+    rows = _converted(table, columns, count, connection.dialect)
     raw = connection.connection.driver_connection
     names = ", ".join(f'"{name}"' for name in columns)
-    if dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         with raw.cursor() as cursor:  # type: ignore[union-attr]
             with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-                for row in converted:
+                for row in rows:
                     copy.write_row(row)
-        return
+        return count
     marks = ", ".join("?" for _ in columns)
     cursor = raw.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', converted)
+        cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
     finally:
         cursor.close()
+    return count
+
+
+def columns_of(rows: Sequence[Any], names: Iterable[str]) -> dict[str, list[Any]]:
+    """The attributes `names` of each row, a list a name: named rows (a NamedTuple's fields
+    named after the table's columns) in the form `insert_rows` takes, gathered in C."""
+    return {name: list(map(attrgetter(name), rows)) for name in names}
 
 
 Columns = tuple[tuple[str, TypeEngine[Any]], ...]
@@ -113,42 +160,62 @@ class UpdateEach:
         session.execute(self.for_rows, each)
 
 
+def _row_count(table: Table, columns: Mapping[str, Values]) -> int:
+    """How many rows `columns` holds, once the names are known to fit the table."""
+    unknown = sorted(columns.keys() - table.c.keys())
+    if unknown:
+        raise ValueError(f"table {table.name} has no column {', '.join(unknown)}")
+    missing = [c.name for c in table.c if c.name not in columns and _required(table, c)]
+    if missing:
+        raise ValueError(
+            f"rows for {table.name} need {', '.join(missing)}: not null, and no default to fill"
+        )
+    lengths = sorted({len(values) for values in columns.values() if not isinstance(values, Same)})
+    if len(lengths) != 1:
+        raise ValueError(
+            f"rows for {table.name} need columns of one length, not {lengths}"
+            if lengths
+            else f"rows for {table.name}: give at least one column as a list of values"
+        )
+    return lengths[0]
+
+
+def _required(table: Table, col: Column[Any]) -> bool:
+    """Whether an insert must name the column: the database would refuse NULL in it."""
+    return not (
+        col.nullable
+        or col is table.autoincrement_column
+        or col.server_default is not None
+        or (col.default is not None and col.default.is_scalar)
+    )
+
+
+def _defaults(table: Table, columns: Mapping[str, Values]) -> dict[str, Same]:
+    """The scalar defaults the ORM would have filled for columns the caller left out."""
+    return {
+        col.name: Same(col.default.arg)  # type: ignore[attr-defined]
+        for col in table.c
+        if col.name not in columns and col.default is not None and col.default.is_scalar
+    }
+
+
 def _converted(
-    table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], dialect: Any
-) -> Sequence[Sequence[Any]]:
-    """The rows with each column's bind processor applied, a column at a time.
+    table: Table, columns: Mapping[str, Values], count: int, dialect: Dialect
+) -> Iterator[tuple[Any, ...]]:
+    """The rows, each column converted by its type's bind processor, a column at a time.
 
-    Column-wise, the transposing and most of the converting run in C (zip, map): row by row,
-    a million rows cost ~10 s of interpreted loops on this machine.
+    Column-wise, the converting runs mostly in C (map), and zip builds the rows in C: row by
+    row, a million rows cost ~10 s of interpreted loops on this machine.
     """
-    processors = [
-        (i, p)
-        for i, name in enumerate(columns)
-        if (p := _processor(table, name, dialect)) is not None
-    ]
-    if not processors:
-        return rows
-    cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
-    for index, process in processors:
-        cells[index] = process.column(cells[index])
-    return list(zip(*cells, strict=True))
-
-
-def _with_defaults(
-    table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> tuple[Sequence[str], Sequence[Sequence[Any]]]:
-    """Add the scalar defaults the ORM would have filled for columns the caller left out."""
-    given = set(columns)
-    defaults = [
-        (column.name, column.default.arg)
-        for column in table.c
-        if column.name not in given and isinstance(column.default, ScalarElementColumnDefault)
-    ]
-    if not defaults:
-        return columns, rows
-    names = [*columns, *(name for name, _ in defaults)]
-    values = tuple(value for _, value in defaults)
-    return names, [(*row, *values) for row in rows]
+    cells: list[Iterable[Any]] = []
+    for name, values in columns.items():
+        process = _processor(table.c[name].type, dialect)
+        if isinstance(values, Same):
+            one = values.value if process is None else process.process(values.value)
+            cells.append(repeat(one, count))
+        else:
+            cells.append(values if process is None else process.column(values))
+    return zip(*cells, strict=True)
 
 
 class _Column:
@@ -172,37 +239,16 @@ class _Column:
             return list(map(memo.__getitem__, values))
 
 
-def _processor(table: Table, name: str, dialect: Any) -> _Column | None:
-    column_type = table.c[name].type
-    if column_type.__class__.__name__ == "JSON":
-        return _Column(encode_json, few_values=False)  # COPY and sqlite3 take JSON as its text
+def _processor(column_type: TypeEngine[Any], dialect: Dialect) -> _Column | None:
+    if isinstance(column_type, JSON):
+        # COPY and sqlite3 take JSON as its text: SQLAlchemy's generic JSON processor writes
+        # it with the engine's serializer (make_engine's), as the ORM's statements do. Only a
+        # driver that serializes JSON itself, given no serializer, gets none: json.dumps then.
+        process = column_type.bind_processor(dialect) or json.dumps
+        return _Column(process, few_values=False)
     # The dialect's own implementation: SQLite's DATETIME formats the text SQLAlchemy reads
     # back and compares with; the generic type would leave that to sqlite3's adapter.
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
     if process is None:
         return None
     return _Column(process, few_values=isinstance(column_type, UTCDateTime | Boolean))
-
-
-# One encoder for all rows: json.dumps with options builds a new one on every call.
-_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def encode_json(value: Any) -> str:
-    """`value` as compact JSON text, exactly as `_json` writes it, faster for the usual shapes.
-
-    An address (a list of texts) and attributes (a dict of texts to texts) are most of a large
-    import's JSON: joining the escaped texts directly is about three times quicker.
-    """
-    kind = type(value)
-    if kind is list and all(type(item) is str for item in value):
-        return "[" + ",".join(map(encode_basestring, value)) + "]"
-    if kind is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
-        return (
-            "{"
-            + ",".join(
-                [encode_basestring(k) + ":" + encode_basestring(v) for k, v in value.items()]
-            )
-            + "}"
-        )
-    return _json(value)

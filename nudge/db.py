@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +23,40 @@ _MIGRATION_LOCK = 7_316_402
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, a busy timeout) or PostgreSQL (psycopg 3)."""
+    """An engine for SQLite (WAL, foreign keys, a busy timeout) or PostgreSQL (psycopg 3).
+
+    Its JSON is compact text (`encode_json`), whether the ORM or a bulk insert writes it.
+    """
+    kwargs.setdefault("json_serializer", encode_json)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+# One encoder for all values: json.dumps with options builds a new one on every call.
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def encode_json(value: Any) -> str:
+    """`value` as compact JSON text, exactly as `_json` writes it, faster for the usual shapes.
+
+    An address (a list of texts) and attributes (a dict of texts to texts) are most of a large
+    import's JSON: joining the escaped texts directly is about three times quicker.
+    """
+    kind = type(value)
+    if kind is list and all(type(item) is str for item in value):
+        return "[" + ",".join(map(encode_basestring, value)) + "]"
+    if kind is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
+        return (
+            "{"
+            + ",".join(
+                [encode_basestring(k) + ":" + encode_basestring(v) for k, v in value.items()]
+            )
+            + "}"
+        )
+    return _json(value)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

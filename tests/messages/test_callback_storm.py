@@ -24,8 +24,7 @@ from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
 
 from experiments.enrol import enrol_file
-from messages.outbox import MESSAGE_COLUMNS
-from nudge.bulk import insert_rows
+from nudge.bulk import Same, insert_rows
 from nudge.clock import FixedClock
 from nudge.config import DEVELOPMENT_SECRET, load_settings
 from nudge.db import make_engine
@@ -44,7 +43,6 @@ PEOPLE = 40
 STORM = 10_000
 SEED = 20270225
 UNSUBSCRIBED_AT = (41, 221, 531)  # texts of people who also have texts still to go
-COLUMNS = (*MESSAGE_COLUMNS, "provider_id", "sent_at")
 
 
 @dataclass(frozen=True)
@@ -127,16 +125,28 @@ def build(db_url: str, example_dir: Path, tmp_path: Path, planned: list[Planned]
             .join(Hearing, col(Hearing.case_id) == Participant.case_id)
             .order_by(col(Participant.participant_ref))
         ).all()
-        rows = []
-        for p in planned:
-            participant_id, hearing_id = owners[p.participant]
-            sent = p.status == "sent"
-            rows.append(
-                (TRIAL, participant_id, hearing_id, 1, p.slot, "sms", "practical_7d", "en")
-                + (SENT_AT, SENT_AT + timedelta(days=7), SENT_AT, p.status, None, SENT_AT)
-                + ((p.sid, SENT_AT) if sent else (None, None))
-            )
-        insert_rows(session, MESSAGE_TABLE, COLUMNS, rows)
+        sent = [p.status == "sent" for p in planned]
+        insert_rows(
+            session,
+            MESSAGE_TABLE,
+            {
+                "trial_id": Same(TRIAL),
+                "participant_id": [owners[p.participant][0] for p in planned],
+                "hearing_id": [owners[p.participant][1] for p in planned],
+                "hearing_version": Same(1),
+                "slot": [p.slot for p in planned],
+                "channel": Same("sms"),
+                "template": Same("practical_7d"),
+                "language": Same("en"),
+                "due_at": Same(SENT_AT),
+                "expires_at": Same(SENT_AT + timedelta(days=7)),
+                "next_attempt_at": Same(SENT_AT),
+                "status": [p.status for p in planned],
+                "updated_at": Same(SENT_AT),
+                "provider_id": [p.sid if s else None for p, s in zip(planned, sent, strict=True)],
+                "sent_at": [SENT_AT if s else None for s in sent],
+            },
+        )
         session.commit()
     engine.dispose()
 

@@ -1,49 +1,103 @@
-"""Bulk-written rows are stored exactly as the ORM would store them."""
+"""Bulk-written rows are stored exactly as the ORM would store them, named by column."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from nudge.bulk import encode_json, insert_rows, reserve_ids
+from nudge.bulk import Same, insert_rows, reserve_ids
+from nudge.db import encode_json
 from nudge.models import AuditEvent, Participant
 from nudge.models.tables import AUDIT, CASES, PEOPLE, TRIALS
 
+AT = datetime(2027, 2, 25, 18, 0, tzinfo=UTC)
+
 
 def test_bulk_rows_match_orm_rows_in_storage_and_in_queries(session: Session) -> None:
-    at = datetime(2027, 2, 25, 18, 0, tzinfo=UTC)
-    session.add(AuditEvent(at=at, actor="orm", action="a", details={"k": "é"}))
+    session.add(AuditEvent(at=AT, actor="orm", action="a", details={"k": "é"}))
     ids = reserve_ids(session, AUDIT, 2)
     insert_rows(
         session,
         AUDIT,
-        ("id", "at", "actor", "action", "details"),
-        [(ids[0], at, "bulk", "a", {"k": "é"}), (ids[1], at, "bulk", "a", {})],
+        {
+            "id": ids,
+            "at": Same(AT),
+            "actor": ["bulk", "bulk"],
+            "action": Same("a"),
+            "details": [{"k": "é"}, {}],
+        },
     )
     session.commit()
-    raw = session.connection().exec_driver_sql('SELECT DISTINCT "at" FROM audit_event').all()
-    assert len(raw) == 1  # one stored form, whoever wrote it
-    found = session.execute(select(AUDIT.c.actor).where(AUDIT.c.at == at)).scalars().all()
+    connection = session.connection()
+    assert len(connection.exec_driver_sql('SELECT DISTINCT "at" FROM audit_event').all()) == 1
+    stored = connection.exec_driver_sql("SELECT CAST(details AS TEXT) FROM audit_event").all()
+    assert sorted(text for (text,) in stored) == ['{"k":"é"}', '{"k":"é"}', "{}"]
+    found = session.execute(select(AUDIT.c.actor).where(AUDIT.c.at == AT)).scalars().all()
     assert sorted(found) == ["bulk", "bulk", "orm"]
     details = session.execute(select(AUDIT.c.id, AUDIT.c.details)).all()
     assert dict(details) == {ids[0]: {"k": "é"}, ids[1]: {}, ids[1] + 1: {"k": "é"}}
 
 
 def test_columns_left_out_get_the_models_defaults(session: Session) -> None:
-    table = TRIALS
-    insert_rows(
-        session,
-        table,
-        ("id", "title", "created_at"),
-        [("t1", "A trial", datetime(2027, 1, 1, tzinfo=UTC))],
-    )
-    row = session.execute(select(table.c.status, table.c.current_version)).one()
+    insert_rows(session, TRIALS, {"id": ["t1"], "title": ["A trial"], "created_at": Same(AT)})
+    row = session.execute(select(TRIALS.c.status, TRIALS.c.current_version)).one()
     assert tuple(row) == ("draft", 1)
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"id": ["t1"], "title": ["A"], "created_at": [AT], "colour": ["red"]}, "no column colour"),
+        ({"id": ["t1"], "created_at": [AT]}, "need title"),
+        ({"id": ["t1", "t2"], "title": ["A"], "created_at": Same(AT)}, "one length"),
+        ({"id": Same("t1"), "title": Same("A"), "created_at": Same(AT)}, "list of values"),
+    ],
+)
+def test_rows_that_do_not_fit_the_table_are_refused_before_anything_is_written(
+    session: Session, columns: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        insert_rows(session, TRIALS, columns)  # type: ignore[arg-type]
+    assert session.execute(select(TRIALS.c.id)).all() == []
+
+
+def test_a_misnamed_column_is_refused_even_with_no_rows(session: Session) -> None:
+    with pytest.raises(ValueError, match="no column colour"):
+        insert_rows(session, TRIALS, {"id": [], "title": [], "created_at": [], "colour": []})
+
+
+def test_two_writers_never_reserve_the_same_ids(engine: Engine) -> None:
+    """SQLite has no sequence: a reservation holds the write lock until its transaction ends,
+    so a second writer waits (here refused at once) instead of taking the same ids."""
+    with Session(engine) as first, Session(engine) as second:
+        mine = reserve_ids(first, AUDIT, 3)
+        if engine.dialect.name == "sqlite":
+            second.connection().exec_driver_sql("PRAGMA busy_timeout = 0")
+            with pytest.raises(OperationalError, match="locked"):
+                reserve_ids(second, AUDIT, 3)
+            second.rollback()
+        else:
+            assert not set(mine) & set(reserve_ids(second, AUDIT, 3))
+        insert_rows(
+            first,
+            AUDIT,
+            {
+                "id": mine,
+                "at": Same(AT),
+                "actor": Same("a"),
+                "action": Same("a"),
+                "details": Same({}),
+            },
+        )
+        first.commit()
+        assert not set(mine) & set(reserve_ids(second, AUDIT, 3))
 
 
 _JSON = st.recursive(
@@ -60,12 +114,11 @@ def test_json_is_written_exactly_as_the_json_module_writes_it(value: object) -> 
 
 
 def test_flags_and_instants_are_stored_as_the_orm_stores_them(session: Session) -> None:
-    at = datetime(2027, 2, 25, 18, 0, tzinfo=UTC)
     same_instant = datetime(2027, 2, 25, 19, 0, tzinfo=timezone(timedelta(hours=1)))
     later = datetime(2027, 2, 25, 19, 30, 15, 5, tzinfo=UTC)
-    insert_rows(session, TRIALS, ("id", "title", "created_at"), [("t1", "A trial", at)])
-    insert_rows(session, CASES, ("id", "trial_id", "case_ref"), [(1, "t1", "C1")])
-    cases = [(True, at), (False, same_instant), (True, later), (False, at), (True, later)]
+    insert_rows(session, TRIALS, {"id": ["t1"], "title": ["A trial"], "created_at": [AT]})
+    insert_rows(session, CASES, {"id": [1], "trial_id": ["t1"], "case_ref": ["C1"]})
+    cases = [(True, AT), (False, same_instant), (True, later), (False, AT), (True, later)]
     for i, (flag, when) in enumerate(cases):
         session.add(
             Participant(
@@ -80,15 +133,22 @@ def test_flags_and_instants_are_stored_as_the_orm_stores_them(session: Session) 
             )
         )
     session.flush()
-    columns = ("id", "trial_id", "participant_ref", "case_id", "role", "address", "attributes")
+    flags = [flag for flag, _ in cases]
     insert_rows(
         session,
         PEOPLE,
-        (*columns, "contact_sms", "eligible", "enrolled_at"),
-        [
-            (i + 101, "t1", f"bulk{i}", 1, "witness", [], {}, flag, not flag, when)
-            for i, (flag, when) in enumerate(cases)
-        ],
+        {
+            "id": [i + 101 for i in range(len(cases))],
+            "trial_id": Same("t1"),
+            "participant_ref": [f"bulk{i}" for i in range(len(cases))],
+            "case_id": Same(1),
+            "role": Same("witness"),
+            "address": Same([]),
+            "attributes": Same({}),
+            "contact_sms": flags,
+            "eligible": [not flag for flag in flags],
+            "enrolled_at": [when for _, when in cases],
+        },
     )
     stored = session.connection().exec_driver_sql(
         "SELECT id, contact_sms, eligible, enrolled_at FROM participant ORDER BY id"
