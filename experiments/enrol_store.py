@@ -208,7 +208,8 @@ class EnrolStore:
 
     # participants --------------------------------------------------------------------------
     def _existing_participants(self, rows: list[ParsedRow]) -> tuple[list[ParsedRow], Written]:
-        """Update people enrolled before (contact details only); return the new rows."""
+        """Update people enrolled before (contact details only); return the rows of new people,
+        and how many were known and which of them changed."""
         by_key = {(row.participant_ref, self.cases[row.case_ref].case_id): row for row in rows}
         query = select(
             PEOPLE.c.id,
@@ -260,8 +261,7 @@ class EnrolStore:
             if failed is None
         ]
         ineligible = Counter(failed for failed in failures if failed is not None)
-        enrolled = Written(enrolled=len(rows), ineligible=ineligible)
-        return enrolled + self._randomise(eligible) if eligible else enrolled
+        return Written(enrolled=len(rows), ineligible=ineligible) + self._randomise(eligible)
 
     # randomisation ------------------------------------------------------------------------
     def _randomise(self, eligible: list[tuple[ParsedRow, int]]) -> Written:
