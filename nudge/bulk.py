@@ -170,6 +170,12 @@ def _row_count(table: Table, columns: Mapping[str, Values]) -> int:
         raise ValueError(
             f"rows for {table.name} need {', '.join(missing)}: not null, and no default to fill"
         )
+    texts = sorted(name for name, values in columns.items() if isinstance(values, str | bytes))
+    if texts:
+        raise ValueError(
+            f"rows for {table.name}: {', '.join(texts)} given as one text, not one value a row "
+            "(Same(text) stores it in every row)"
+        )
     lengths = sorted({len(values) for values in columns.values() if not isinstance(values, Same)})
     if len(lengths) != 1:
         raise ValueError(

@@ -58,6 +58,7 @@ def test_columns_left_out_get_the_models_defaults(session: Session) -> None:
         ({"id": ["t1"], "created_at": [AT]}, "need title"),
         ({"id": ["t1", "t2"], "title": ["A"], "created_at": Same(AT)}, "one length"),
         ({"id": Same("t1"), "title": Same("A"), "created_at": Same(AT)}, "list of values"),
+        ({"id": ["t1", "t2"], "title": "AB", "created_at": Same(AT)}, "title given as one text"),
     ],
 )
 def test_rows_that_do_not_fit_the_table_are_refused_before_anything_is_written(
