@@ -8,15 +8,14 @@ from flask import Flask, g, jsonify, request, session
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlmodel import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from nudge.accounts import web_session_ended
 from nudge.clock import clock_from_setting
 from nudge.config import Settings, load_settings
-from nudge.db import current_revision, ensure_schema, head_revision, make_engine
-from nudge.errors import ConfigError
+from nudge.db import make_engine, prepare_schema
 from nudge.models import User
 from nudge.web.access import PUBLIC, allow
 
@@ -55,10 +54,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         **overrides,
     )
     engine = make_engine(settings.database_url)
-    if settings.migrates_at_start:
-        ensure_schema(engine)
-    else:
-        _require_current_schema(engine)
+    prepare_schema(engine, migrate=settings.migrates_at_start)
     app.extensions["nudge"] = {
         "settings": settings,
         "engine": engine,
@@ -73,19 +69,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         # Behind one reverse proxy: take the client's address and scheme from its headers.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     return app
-
-
-def _require_current_schema(engine: Engine) -> None:
-    """Refuse to serve a database whose schema is not this release's: say which step is missing."""
-    current, head = current_revision(engine), head_revision()
-    if current != head:
-        engine.dispose()
-        found = f"at revision {current}" if current else "empty (no schema at all)"
-        raise ConfigError(
-            f"The database is {found}; this release needs revision {head}. Run "
-            "`nudge db upgrade` (with the same NUDGE_DATABASE_URL) before starting the web app, "
-            "or set NUDGE_AUTO_MIGRATE=1 to upgrade at start-up."
-        )
 
 
 def _login_manager(app: Flask) -> None:
