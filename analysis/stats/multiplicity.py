@@ -3,7 +3,7 @@
 Our own code, not statsmodels' ``multipletests``, though that gives the same values (a test
 checks they agree): its Holm branch runs a full ``gc.collect()`` on every call, which in a
 ``nudge`` process costs a tenth of a second or more a call, against microseconds here, and
-made a 20,000-person report three times slower (``bench/stats_statsmodels.py``,
+made a 20,000-person report 2.5 to 3.4 times slower (``bench/stats_statsmodels.py``,
 BENCHMARKS.md). It also has no equivalent of R's ``n``, the family size below.
 """
 
