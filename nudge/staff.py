@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -157,6 +159,7 @@ def issue_link(session: Session, clock: Clock, user: User, actor: str) -> Issued
     now = clock.now()
     _retire_links(session, user, now)
     token = secrets.token_urlsafe(32)
+    assert user.id is not None
     link = PasswordLink(
         user_id=user.id,
         token_hash=_digest(token),
@@ -207,8 +210,10 @@ def _usable_link(
 
 
 def _retire_links(session: Session, user: User, now: datetime) -> None:
-    unused = (PasswordLink.user_id == user.id, col(PasswordLink.used_at).is_(None))
-    session.execute(update(PasswordLink).where(*unused).values(used_at=now))
+    unused = update(PasswordLink).where(
+        col(PasswordLink.user_id) == user.id, col(PasswordLink.used_at).is_(None)
+    )
+    session.execute(unused.values(used_at=now))
 
 
 def _keep_an_admin(session: Session, user: User, refusal: str) -> None:
@@ -229,6 +234,7 @@ def _record(
     actor: str,
     action: str,
     user: User,
-    details: dict[str, object] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> None:
-    audit.record(session, clock, actor=actor, action=action, subject=user.email, details=details)
+    shown = dict(details) if details else None
+    audit.record(session, clock, actor=actor, action=action, subject=user.email, details=shown)

@@ -27,8 +27,9 @@ ADMIN_403 = (
     "audit log; trials are run by researchers, and results read by researchers and leads. "
     "To work on a trial, add an account with the researcher role for it."
 )
-ADMIN_LINKS = (("/admin/users", "Go to accounts"), ("/admin/audit", "Go to the audit log"))
-HOME_LINKS = (("/", "Go to the trials list"),)
+Links = tuple[tuple[str, str], ...]
+ADMIN_LINKS: Links = (("/admin/users", "Go to accounts"), ("/admin/audit", "Go to the audit log"))
+HOME_LINKS: Links = (("/", "Go to the trials list"),)
 
 
 def _page(error: HTTPException) -> ResponseReturnValue:
