@@ -71,22 +71,20 @@ def users_role(runtime: Runtime, email: str, role: str) -> None:
     click.echo(f"{email.strip().lower()} is {'now' if done else 'already'} {role}")
 
 
-@users.command("disable")
-@click.argument("email", type=TEXT)
-@pass_runtime
-def users_disable(runtime: Runtime, email: str) -> None:
-    """Stop an account logging in and end its sessions at once."""
-    done = _change(runtime, email, staff.disable)
-    click.echo(f"{email.strip().lower()} {'is now' if done else 'was already'} disabled")
+def _switch(name: str, change: Callable[[Session, Clock, User, str], bool], help: str) -> None:
+    """`nudge users disable|enable EMAIL`: one command that turns an account off or on."""
+
+    @users.command(name, help=help)
+    @click.argument("email", type=TEXT)
+    @pass_runtime
+    def command(runtime: Runtime, email: str) -> None:
+        done = _change(runtime, email, change)
+        state = f"{name}d"
+        click.echo(f"{email.strip().lower()} {'is now' if done else 'was already'} {state}")
 
 
-@users.command("enable")
-@click.argument("email", type=TEXT)
-@pass_runtime
-def users_enable(runtime: Runtime, email: str) -> None:
-    """Let a disabled account log in again."""
-    done = _change(runtime, email, staff.enable)
-    click.echo(f"{email.strip().lower()} {'is now' if done else 'was already'} enabled")
+_switch("disable", staff.disable, "Stop an account logging in and end its sessions at once.")
+_switch("enable", staff.enable, "Let a disabled account log in again.")
 
 
 @users.command("unlock")

@@ -22,8 +22,9 @@ BLUEPRINTS = ("admin", "audit_pages")
 PUBLIC_ROUTES = {"admin.set_password"}
 
 
-@pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock) -> Iterator[Flask]:
+@pytest.fixture(name="app")
+def staffed_app(db_url: str, session: Session, clock: FixedClock) -> Iterator[Flask]:
+    """The app with one person of each role (tests.web_helpers.STAFF); other files import it."""
     app = make_app(db_url)
     add_staff(session, clock)
     yield app

@@ -5,7 +5,6 @@ must be, and is on the audit log with who and when; set-password links work once
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,21 +13,13 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
 from nudge.accounts import MAX_FAILURES
-from nudge.clock import FixedClock
 from nudge.models import AuditEvent, PasswordLink, User
 from tests.conftest import PINNED
-from tests.web_helpers import PASSWORD, STAFF, add_staff, csrf_token, logged_in, make_app
+from tests.nudge.test_admin_access import staffed_app  # noqa: F401  (the app fixture)
+from tests.web_helpers import PASSWORD, STAFF, csrf_token, logged_in
 
 ADMIN_ACTOR = f"web:{STAFF['admin']}"
 NEW_PASSWORD = "a brand new password for rita"
-
-
-@pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock) -> Iterator[Flask]:
-    app = make_app(db_url)
-    add_staff(session, clock)
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
 
 
 def user(session: Session, role: str) -> User:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -16,15 +15,15 @@ from nudge import audit
 from nudge.audit_log import HIDDEN, hide_numbers
 from nudge.clock import FixedClock
 from nudge.models import AuditEvent
-from tests.web_helpers import STAFF, add_staff, logged_in, make_app, table_rows
+from tests.nudge.test_admin_access import staffed_app  # noqa: F401  (the app fixture)
+from tests.web_helpers import STAFF, logged_in, table_rows
 
 TRIAL = "witness-reminders-2027"
 
 
-@pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock) -> Iterator[Flask]:
-    app = make_app(db_url)
-    add_staff(session, clock)
+@pytest.fixture(autouse=True)
+def events(app: Flask, session: Session, clock: FixedClock) -> None:
+    """Four days of events by several people; the last holds a number typed as an email."""
     events = [
         ("cli:rita", "trial.created", TRIAL, None),
         ("web:rita@example.org", "trial.launched", TRIAL, None),
@@ -35,8 +34,6 @@ def app(db_url: str, session: Session, clock: FixedClock) -> Iterator[Flask]:
         clock.advance(timedelta(days=1))
         audit.record(session, clock, actor=actor, action=action, trial_id=trial_id, subject=subject)
     session.commit()
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
 
 
 def shown(app: Flask, query: str) -> list[list[str]]:
