@@ -104,7 +104,9 @@ def choices(session: Session) -> tuple[list[str], list[str]]:
 def _matching(filters: AuditFilters) -> SelectOfScalar[AuditEvent]:
     query = select(AuditEvent)
     if filters.who:
-        query = query.where(func.lower(AuditEvent.actor).contains(filters.who.lower()))
+        # autoescape: a % or _ typed in the filter is matched as itself, not as a wildcard.
+        who = filters.who.lower()
+        query = query.where(func.lower(AuditEvent.actor).contains(who, autoescape=True))
     if filters.action:
         query = query.where(AuditEvent.action == filters.action)
     if filters.trial_id:

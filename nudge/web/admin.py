@@ -158,7 +158,8 @@ def set_password(token: str) -> ResponseReturnValue:
     page = render_template(
         "admin/set_password.html", form=form, email=user.email, problems=problems
     )
-    return page, 400 if problems else 200
+    # The token is in this page's address: never send it on, even to this site's own logs.
+    return page, 400 if problems else 200, {"Referrer-Policy": "no-referrer"}
 
 
 def _show_link(link: staff.IssuedLink, *, added: bool) -> ResponseReturnValue:

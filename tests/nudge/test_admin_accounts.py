@@ -81,6 +81,7 @@ def test_adding_an_account_shows_its_link_once_and_the_link_sets_the_password_on
     assert log_in(person, "new.person@example.org", NEW_PASSWORD) == 401  # no password yet
     form = person.get(path)
     assert form.status_code == 200 and "new.person@example.org" in form.get_data(as_text=True)
+    assert form.headers["Referrer-Policy"] == "no-referrer"  # the token is in its address
     done = person.post(
         path,
         data={

@@ -55,6 +55,14 @@ def test_each_filter_narrows_the_log(app: Flask) -> None:
     ]
 
 
+def test_a_wildcard_typed_in_who_matches_only_itself(app: Flask) -> None:
+    admin = logged_in(app, "admin")
+    for who in ("%25", "r_ta"):
+        page = admin.get(f"/admin/audit?who={who}").get_data(as_text=True)
+        assert "0 events match." in page, who
+    assert len(shown(app, "who=rita")) == 3
+
+
 def test_an_invalid_filter_is_reported_and_the_valid_ones_still_apply(app: Flask) -> None:
     response = logged_in(app, "admin").get("/admin/audit?action=no.such&who=rita")
     page = response.get_data(as_text=True)

@@ -136,6 +136,7 @@ def test_the_admin_pages_are_accessible_and_reflow_and_refuse_the_wrong_roles(
     page.get_by_role("button", name="Set the password").click()
     expect(page).to_have_title("Error: Set your password – Nudge")
     no_violations(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
     for email in (RESEARCHER, LEAD):
         page.context.clear_cookies()
         log_in_as(page, base, email)
