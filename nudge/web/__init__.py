@@ -79,13 +79,16 @@ def _login_manager(app: Flask) -> None:
 
     @manager.user_loader
     def load(user_id: str) -> LoginUser | None:
-        from nudge.web.auth import SESSION_ID
+        from nudge.web.auth import SESSION_EPOCH, SESSION_ID
 
         session_id = session.get(SESSION_ID)
         if not session_id or web_session_ended(g.db, session_id):
             return None  # logged out (a copied cookie too), or from before sessions had ids
         user = g.db.get(User, int(user_id)) if user_id.isascii() and user_id.isdigit() else None
-        return LoginUser(user) if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        # Disabled since this login, or its password set since: every such session ends.
+        return LoginUser(user) if session.get(SESSION_EPOCH, 0) == user.session_epoch else None
 
 
 def _request_session(app: Flask) -> None:
@@ -108,7 +111,7 @@ def _security_headers(response: Any) -> Any:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     if request.endpoint != "static":
@@ -126,6 +129,8 @@ def _register(app: Flask, csrf: CSRFProtect) -> None:
     from messages.webhooks import bp as webhooks
     from nudge.web import errors
     from nudge.web.about import bp as about
+    from nudge.web.admin import bp as admin
+    from nudge.web.audit_pages import bp as audit_pages
     from nudge.web.auth import bp as auth
     from nudge.web.home import bp as home
 
@@ -133,6 +138,8 @@ def _register(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(auth)
     app.register_blueprint(home)
     app.register_blueprint(about)
+    app.register_blueprint(admin)
+    app.register_blueprint(audit_pages)
     app.register_blueprint(overview)
     app.register_blueprint(results)
     app.register_blueprint(trial_pages, check=check_definition)
