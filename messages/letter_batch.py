@@ -32,7 +32,7 @@ from messages.schedule import local_instant
 from messages.templates import TemplateProblem, choose_language, render
 from nudge.clock import Clock
 from nudge.csvout import write_rows
-from nudge.models import Case, Hearing, Message, MessageEvent, Participant
+from nudge.models import Case, Hearing, Message, MessageEvent, MessageStatus, Participant, Reason
 
 MANIFEST_HEADER = (
     "message_id",
@@ -67,7 +67,7 @@ class BatchSummary:
     duplex: bool
     letters: int = 0
     pages: int = 0
-    withheld: dict[str, int] = field(default_factory=dict)
+    withheld: dict[Reason, int] = field(default_factory=dict)
     unprintable: list[tuple[int, str]] = field(default_factory=list)  # (message id, why)
     pdf: Path | None = None
     manifest: Path | None = None
@@ -101,7 +101,7 @@ def run_batch(
     due = due_letters(session, trial_id, posting_day, zone, lock=not dry_run)
     summary = BatchSummary(trial_id, posting_day, dry_run, duplex)
     to_print: list[DueLetter] = []
-    withheld: list[tuple[DueLetter, str]] = []
+    withheld: list[tuple[DueLetter, Reason]] = []
     for letter in due:
         reason = withheld_reason(
             session, trial.status, letter.participant, letter.hearing, letter.message, now
@@ -118,7 +118,7 @@ def run_batch(
         session.rollback()
         return summary
     for letter, reason in withheld:
-        _finish(session, letter.message, now, "cancelled", {"reason": reason}, reason)
+        _finish(session, letter.message, now, MessageStatus.CANCELLED, {"reason": reason}, reason)
     if batch is None:
         session.commit()
         return summary
@@ -145,7 +145,7 @@ def due_letters(
         .where(
             Message.trial_id == trial_id,
             Message.channel == "letter",
-            Message.status == "scheduled",
+            Message.status == MessageStatus.SCHEDULED,
             Message.due_at >= start,
             Message.due_at < end,
         )
@@ -245,16 +245,16 @@ def _mark_posted(
         message = letter.message
         message.sent_at, message.cost = now, definition.costs.letter
         detail = {"batch": summary.pdf.name, "first_page": pages.first_page, "pages": pages.pages}
-        _finish(session, message, now, "sent", detail)
+        _finish(session, message, now, MessageStatus.SENT, detail)
 
 
 def _finish(
     session: Session,
     message: Message,
     now: datetime,
-    status: str,
+    status: MessageStatus,
     detail: dict[str, object],
-    reason: str | None = None,
+    reason: Reason | None = None,
 ) -> None:
     message.status, message.reason, message.updated_at = status, reason, now
     session.add(message)
