@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from messages.outbox import EventRow, record_events
 from messages.replies import opt_out
 from nudge.clock import Clock
 from nudge.models import (
@@ -13,6 +14,7 @@ from nudge.models import (
     MessageEvent,
     MessageStatus,
     Participant,
+    ProviderStatus,
     provider_reason,
 )
 
@@ -68,16 +70,15 @@ def apply_status(
         return CallbackOutcome(False, None)
     if _already_recorded(session, message, provider_status, error_code):
         return CallbackOutcome(False, message.status)  # a replay: Twilio retries, proxies too
-    session.add(
-        MessageEvent(
-            message_id=message.id or 0,
-            status=ours or provider_status,
-            provider_status=provider_status,
-            error_code=error_code,
-            detail={"source": "callback"},
-            occurred_at=clock.now(),
-        )
+    event = EventRow(
+        message_id=message.id or 0,
+        status=ours or ProviderStatus(provider_status),
+        detail={"source": "callback"},
+        occurred_at=clock.now(),
+        error_code=error_code,
+        provider_status=provider_status,
     )
+    record_events(session, [event])
     if ours is None or RANK[ours] <= RANK[MessageStatus(message.status)]:
         return CallbackOutcome(False, message.status)
     message.status, message.updated_at = ours, clock.now()

@@ -61,6 +61,7 @@ class EventRow(NamedTuple):
     detail: dict[str, Any]
     occurred_at: datetime
     error_code: str | None = None
+    provider_status: str | None = None
 
 
 def record_events(session: Session, events: Sequence[EventRow]) -> None:
