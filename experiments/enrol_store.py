@@ -16,7 +16,7 @@ from experiments.randomise import stratum_key
 from experiments.rows import ParsedRow, values_getter
 from nudge.bulk import insert_rows, reserve_ids
 from nudge.clock import Clock
-from nudge.models import HearingChange
+from nudge.models import HearingChange, HearingStatus
 from nudge.models.tables import ASSIGNMENTS, CASES, CHANGES, HEARINGS, PEOPLE
 from nudge.models.types import column_length, fitted
 
@@ -93,7 +93,7 @@ class CaseState:
     hearing_id: int
     starts_at: datetime
     version: int
-    status: str = "listed"
+    status: str = HearingStatus.LISTED
 
 
 class EnrolStore:
@@ -184,7 +184,7 @@ class EnrolStore:
                     row.court,
                     row.court_name,
                     row.hearing_start,
-                    "listed",
+                    HearingStatus.LISTED,
                     1,
                     self.now,
                 )
@@ -204,7 +204,7 @@ class EnrolStore:
             .where(HEARINGS.c.id == state.hearing_id)
             .values(
                 starts_at=row.hearing_start,
-                status="adjourned",
+                status=HearingStatus.ADJOURNED,
                 version=state.version,
                 court_name=row.court_name,
                 updated_at=self.now,
@@ -219,14 +219,14 @@ class EnrolStore:
                     state.hearing_id,
                     previous_status,
                     previous_start,
-                    "adjourned",
+                    HearingStatus.ADJOURNED,
                     row.hearing_start,
                     self.now,
                     self.source,
                 )
             ],
         )
-        state.status = "adjourned"
+        state.status = HearingStatus.ADJOURNED
         self.summary.hearings_moved += 1
         self.summary.moved_hearings.append(state.hearing_id)
 

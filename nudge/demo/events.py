@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from messages.intake import update_hearings_and_replan
 from nudge.clock import Clock
 from nudge.csvout import write_rows
-from nudge.models import Case, Hearing, Message, Participant
+from nudge.models import Case, Hearing, HearingStatus, Message, Participant
 
 log = logging.getLogger(__name__)
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -49,7 +49,7 @@ def court_list_update(
             .join(Hearing, col(Hearing.case_id) == Case.id)
             .where(
                 Case.trial_id == trial_id,
-                Hearing.status == "listed",
+                Hearing.status == HearingStatus.LISTED,
                 col(Hearing.starts_at) > now + timedelta(days=2),
             )
             .order_by(col(Hearing.id))
@@ -59,9 +59,9 @@ def court_list_update(
             draw = rng.random()
             if draw < 0.08:
                 local = hearing.starts_at.astimezone(zone) + timedelta(weeks=rng.randint(1, 4))
-                rows.append((case_ref, local.strftime("%Y-%m-%dT%H:%M"), "adjourned"))
+                rows.append((case_ref, local.strftime("%Y-%m-%dT%H:%M"), HearingStatus.ADJOURNED))
             elif draw < 0.10:
-                rows.append((case_ref, "", "vacated"))
+                rows.append((case_ref, "", HearingStatus.VACATED))
         with path.open("w", newline="", encoding="utf-8") as handle:
             write_rows(handle, ["case_ref", "hearing_start", "status"], rows)
         update = update_hearings_and_replan(session, clock, trial_id, path, "demo:court-list")

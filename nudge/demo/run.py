@@ -33,7 +33,7 @@ from nudge.demo.outcomes import TrueEffect, simulate_outcomes
 from nudge.demo.server import BackgroundServer
 from nudge.demo.simulation import Simulated, Simulation
 from nudge.demo.workspace import Workspace
-from nudge.models import Message
+from nudge.models import Message, MessageStatus
 from nudge.web import create_app
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,11 @@ def text_outcomes(session: Session, trial_id: str) -> dict[str, int]:
     ).all()
     counts: Counter[str] = Counter()
     for status, reason, count in rows:
-        key = f"{status} ({reason})" if status in ("cancelled", "skipped") and reason else status
+        key = (
+            f"{status} ({reason})"
+            if status in (MessageStatus.CANCELLED, MessageStatus.SKIPPED) and reason
+            else status
+        )
         counts[key] += count
     return dict(counts)
 

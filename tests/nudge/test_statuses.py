@@ -1,0 +1,46 @@
+"""Statuses and reason codes are stored as their text, whichever way they are written."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from nudge.bulk import insert_rows
+from nudge.models import AuditEvent, Reason, Trial, TrialStatus
+from nudge.models.tables import AUDIT, TRIALS
+
+AT = datetime(2027, 2, 25, 18, 0, tzinfo=UTC)
+
+
+def test_a_status_is_stored_as_its_text_by_bulk_insert_core_and_orm(session: Session) -> None:
+    columns = ("id", "title", "status", "created_at")
+    insert_rows(session, TRIALS, columns, [("bulk", "A", TrialStatus.LIVE, AT)])
+    insert_rows(session, TRIALS, ("id", "title", "created_at"), [("default", "B", AT)])
+    session.add(Trial(id="orm", title="C", status=TrialStatus.CLOSED, created_at=AT))
+    session.add(Trial(id="updated", title="D", created_at=AT))
+    session.flush()
+    session.execute(update(TRIALS).where(TRIALS.c.id == "updated").values(status=TrialStatus.LIVE))
+    session.commit()
+    stored = session.connection().exec_driver_sql("SELECT id, status FROM trial").all()
+    assert sorted(map(tuple, stored)) == [
+        ("bulk", "live"),
+        ("default", "draft"),
+        ("orm", "closed"),
+        ("updated", "live"),
+    ]
+
+
+def test_a_reason_inside_json_is_stored_as_its_text(session: Session) -> None:
+    details = {"reason": Reason.OPTED_OUT}
+    insert_rows(session, AUDIT, ("at", "actor", "action", "details"), [(AT, "b", "a", details)])
+    session.add(AuditEvent(at=AT, actor="orm", action="a", details=details))
+    session.commit()
+    stored = (
+        session.connection()
+        .exec_driver_sql("SELECT CAST(details AS TEXT) FROM audit_event")
+        .scalars()
+    )
+    assert [json.loads(text) for text in stored] == [{"reason": "opted_out"}] * 2
