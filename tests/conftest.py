@@ -249,3 +249,34 @@ def live_app(app: Any) -> Iterator[tuple[str, Any]]:
     server.shutdown()
     thread.join()
     server.server_close()
+
+
+@pytest.fixture
+def staff(session: Session, clock: FixedClock) -> None:
+    """One staff member of each role to log in as (STAFF and PASSWORD in tests/web_helpers.py)."""
+    from tests.web_helpers import add_staff
+
+    add_staff(session, clock)
+
+
+@pytest.fixture
+def researcher(app: Any, staff: None) -> Any:
+    """The app's test client, logged in as the researcher."""
+    from tests.web_helpers import logged_in
+
+    return logged_in(app, "researcher")
+
+
+@pytest.fixture
+def site(live_app: tuple[str, Any], staff: None) -> str:
+    """The live app's base URL, with `staff` to log in as."""
+    return live_app[0]
+
+
+@pytest.fixture
+def results_site(site: str, session: Session, clock: FixedClock, tmp_path: Path) -> str:
+    """`site` with the example trial live: 90 people enrolled, messages sent, outcomes in."""
+    from tests.trial_factories import seed_trial
+
+    seed_trial(session, clock, tmp_path, people=90)
+    return site

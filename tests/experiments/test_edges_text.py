@@ -10,17 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from experiments.characters import unstorable
-from nudge.clock import FixedClock
 from tests.conftest import EXAMPLE, Cli
 from tests.experiments.test_definition_rules import BASE
 from tests.experiments.test_trial_pages import TRIAL, YAML, launched, page_text, upload
 from tests.factories import person, row_counts, write_people
-from tests.web_helpers import add_staff, logged_in, make_app
 
 SURROGATE = "\\ud800"  # as written in a double-quoted YAML string
 NUL = "\\0"
@@ -136,17 +133,9 @@ def test_a_command_line_argument_that_is_not_text_is_refused_before_the_database
     assert counts(db_url) == before
 
 
-@pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock) -> Flask:
-    app = make_app(db_url)
-    add_staff(session, clock)
-    return app
-
-
 def test_an_amendment_reason_with_a_nul_is_refused_on_the_form(
-    app: Flask, session: Session
+    researcher: FlaskClient, session: Session
 ) -> None:
-    researcher: FlaskClient = logged_in(app, "researcher")
     launched(researcher)
     before = row_counts(session)
     later = YAML.replace("max_per_second: 10", "max_per_second: 5")
@@ -155,7 +144,6 @@ def test_an_amendment_reason_with_a_nul_is_refused_on_the_form(
     # The form's own check of the reason (no control characters) refuses it at the field.
     assert "holds a control character; type the reason as plain text" in page_text(response)
     assert row_counts(session) == before
-    app.extensions["nudge"]["engine"].dispose()
 
 
 def test_the_check_names_nul_and_both_halves_of_a_surrogate_pair_and_nothing_else() -> None:

@@ -7,21 +7,18 @@ Every date a user gives is checked against one range (`experiments/dates.py`, 19
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from experiments.dates import FIRST_DAY, LAST_DAY, DateOutOfRange, check_day, parse_day
-from nudge.clock import FixedClock
 from nudge.db import make_engine
 from nudge.models import Hearing, Message
 from tests.conftest import EXAMPLE, Cli
 from tests.experiments.test_trial_pages import page_text
 from tests.factories import person, row_counts, write_people
-from tests.web_helpers import add_staff, logged_in, make_app
 
 TRIAL = "witness-reminders-2027"
 RANGE = "outside the dates a trial accepts (from 1900-01-01 to 2199-12-31); check the year"
@@ -104,22 +101,15 @@ def test_letters_batch_with_a_date_at_the_edges_is_refused_clearly(
     assert counts(db_url) == before and not out.exists()
 
 
-@pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock, launched: Cli) -> Iterator[Flask]:
-    app = make_app(db_url)
-    add_staff(session, clock)
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
-
-
 @pytest.mark.parametrize(
     "query",
     ["?due_to=9999-12-31", "?due_from=0001-01-01", "?due_from=2027-01-01&due_to=2200-01-01"],
 )
+@pytest.mark.usefixtures("launched")
 def test_a_log_filter_at_the_edges_is_a_400_with_the_form_explaining_it(
-    app: Flask, query: str
+    researcher: FlaskClient, query: str
 ) -> None:
-    response = logged_in(app, "researcher").get(f"/trials/{TRIAL}/messages{query}")
+    response = researcher.get(f"/trials/{TRIAL}/messages{query}")
     assert response.status_code == 400
     text = page_text(response)
     assert "enter a date from 1900-01-01 to 2199-12-31" in text
