@@ -35,8 +35,8 @@ from tests.conftest import EXAMPLE, PINNED, create_postgres_database, drop_postg
 from tests.factories import enrol_due_texts, fast_example  # noqa: E402
 from tests.fakes.twilio_server import FakeTwilioServer  # noqa: E402
 from tests.fakes.twilio_state import FakeTwilioState  # noqa: E402
+from tests.messages.sending import FIRST_DUE  # noqa: E402
 from tests.messages.test_provider_faults import (  # noqa: E402
-    FIRST_DUE,
     RATES,
     Settled,
     faults_met,

@@ -19,23 +19,21 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from messages.dispatch import dispatch_due
-from messages.providers.twilio import TIMEOUT_S, TwilioProvider
 from messages.recovery import recover
 from nudge.clock import FixedClock
 from nudge.models import Message, Participant
 from tests.conftest import EXAMPLE, PINNED
 from tests.factories import enrol_due_texts, fast_example
 from tests.fakes.twilio_server import FakeTwilioServer
-from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, FakeTwilioState, Faults
+from tests.fakes.twilio_state import FakeTwilioState, Faults
+from tests.messages.sending import FIRST_DUE, PUBLIC, send_due, twilio_provider
 
-FIRST_DUE = datetime(2027, 2, 25, 18, tzinfo=UTC)
 PEOPLE = 3_000  # about 2,000 texts due at once
 RATES = {
     "429": 0.04,
@@ -50,7 +48,6 @@ RATES = {
 AMBIGUOUS = ("hang", "lost_reply", "drop", "malformed")  # the request may have reached Twilio
 RECORDED = ("lost_reply", "malformed")  # ... and did: recovery must find it, never resend it
 REFUSED = {"+447700900013": "21211", "+447700900014": "21610"}  # for good
-PUBLIC = "https://nudge.example"
 SEED = 7
 
 
@@ -107,17 +104,14 @@ def settle(
     """Send `due` through `fake` meeting `rates` of faults: recovery then dispatch, round after
     round ten minutes apart on a simulated clock, until none is in flight (40 rounds at most)."""
     clock = FixedClock(FIRST_DUE)
-    fake.state.now = clock.now
     fake.state.faults = Faults(rates=rates, seed=SEED, slow_seconds=0.2, hang_seconds=2)
     for number, code in REFUSED.items():
         fake.state.reject(number, code)
-    sending = TwilioProvider(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=fake.url, timeout=0.5)
-    asking = TwilioProvider(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=fake.url, timeout=TIMEOUT_S)
+    sending, asking = twilio_provider(fake, clock, timeout=0.5), twilio_provider(fake, clock)
     settled = Settled()
     while _unfinished(engine, due) and settled.rounds < 40:
         settled.confirmed += recover(engine, clock, asking, PUBLIC).confirmed_sent
-        sent = dispatch_due(engine, clock, sending, worker="w", public_url=PUBLIC)
-        settled.ambiguous += sent.ambiguous
+        settled.ambiguous += send_due(engine, clock, sending).ambiguous
         clock.advance(timedelta(minutes=10))
         settled.rounds += 1
     return settled
