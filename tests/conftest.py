@@ -20,10 +20,12 @@ from nudge.cli import main
 from nudge.clock import FixedClock
 from nudge.config import _database_url
 from nudge.db import make_engine, upgrade
+from tests.factories import row_counts
 from tests.fakes.twilio_server import FakeTwilioServer
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "experiments" / "examples" / "witness-reminders.yaml"
+EXAMPLE_TRIAL = "witness-reminders-2027"
 PINNED = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
 POSTGRES_SERVER = os.environ.get(
     "NUDGE_TEST_POSTGRES_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -183,10 +185,37 @@ class Cli:
         finally:
             os.chdir(previous)
 
+    def launch_example(self) -> Cli:
+        """Create and launch the example trial, as staff do; this Cli."""
+        assert self("trial", "create", str(EXAMPLE)).exit_code == 0, "create"
+        assert self("trial", "launch", EXAMPLE_TRIAL).exit_code == 0, "launch"
+        return self
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows in every table of this Cli's database, read through an engine of its own."""
+        engine = make_engine(self.env["NUDGE_DATABASE_URL"])
+        with Session(engine) as session:
+            counts = row_counts(session)
+        engine.dispose()
+        return counts
+
+    def unchanged(self, *args: str, input: str | None = None) -> Result:
+        """Run `nudge *args` as __call__ does, asserting that it left every table as it was."""
+        before = self.row_counts()
+        result = self(*args, input=input)
+        assert self.row_counts() == before, f"nudge {' '.join(args)} changed the database"
+        return result
+
 
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path) -> Cli:
     return Cli(db_url, tmp_path)
+
+
+@pytest.fixture
+def launched(cli: Cli) -> Cli:
+    """`cli`, with the example trial created and launched through it."""
+    return cli.launch_example()
 
 
 @pytest.fixture
