@@ -10,10 +10,12 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from messages.dispatch import DispatchResult, dispatch_due
 from messages.providers.twilio import TIMEOUT_S, TwilioProvider
 from nudge.clock import FixedClock
+from nudge.models import Message, Participant
 from tests.conftest import Cli
 from tests.fakes.twilio_server import FakeTwilioServer, nudge_env
 from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN
@@ -48,6 +50,15 @@ def send_due(
 ) -> DispatchResult:
     """One dispatch run, as the worker `w` does it."""
     return dispatch_due(engine, clock, provider, worker="w", public_url=public_url)
+
+
+def addressee(session: Session, message_id: int) -> tuple[Message, Participant]:
+    """A stored message and the person it is for."""
+    message = session.get(Message, message_id)
+    assert message is not None
+    participant = session.get(Participant, message.participant_id)
+    assert participant is not None
+    return message, participant
 
 
 def accepted_ids(fake: FakeTwilioServer) -> Counter[int]:
