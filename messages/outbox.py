@@ -19,8 +19,6 @@ from sqlmodel import Session
 
 from experiments import trials
 from experiments.definition import MessageSpec, TrialDefinition
-from experiments.enrol import EnrolSummary
-from experiments.hearings import HearingsSummary
 from messages.schedule import plan_messages
 from nudge.bulk import insert_rows
 from nudge.clock import Clock
@@ -295,30 +293,3 @@ def _opted_out(session: Session, phones: list[str]) -> set[str]:
     return set(
         session.execute(select(OPT_OUTS.c.phone).where(OPT_OUTS.c.phone.in_(phones))).scalars()
     )
-
-
-@dataclass(frozen=True)
-class OutboxChanges:
-    planned: int = 0
-    superseded_and_replanned: int = 0
-    cancelled: int = 0
-
-
-def after_enrolment(
-    session: Session, clock: Clock, trial_id: str, summary: EnrolSummary
-) -> OutboxChanges:
-    """What an import means for the outbox, in the import's own transaction."""
-    cancelled = cancel_unsafe(session, clock, summary.changed_participants)
-    replanned = replan_moved_hearings(session, clock, trial_id, summary.moved_hearings)
-    planned = plan_for_participants(session, clock, trial_id, summary.new_assignments)
-    return OutboxChanges(planned, replanned, cancelled)
-
-
-def after_hearings_update(
-    session: Session, clock: Clock, trial_id: str, summary: HearingsSummary
-) -> OutboxChanges:
-    """Moved hearings are re-planned; vacated and concluded ones cancel what is pending."""
-    cancelled = cancel_for_hearings(session, clock, summary.ended)
-    still_on = [h for h in summary.moved if h not in set(summary.ended)]
-    replanned = replan_moved_hearings(session, clock, trial_id, still_on)
-    return OutboxChanges(0, replanned, cancelled)

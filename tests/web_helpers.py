@@ -77,10 +77,11 @@ def submit_login(page: Any, email: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def log_in_page(page: Any, base: str, role: str) -> Any:
-    """Log a browser page in through the form as the staff member with that role; the page."""
+def log_in_page(page: Any, base: str, who: str, password: str = PASSWORD) -> Any:
+    """Log a browser page in through the form as `who`: the staff member with that role, or
+    the person with that email address; the page."""
     page.goto(f"{base}/login")
-    submit_login(page, STAFF[role])
+    submit_login(page, STAFF.get(who, who), password)
     page.wait_for_url(f"{base}/")
     return page
 

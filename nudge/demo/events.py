@@ -1,7 +1,7 @@
 """What happens around a trial while it runs: court-list changes and people's replies.
 
-Court lists go through the real `update_hearings` service (as `nudge hearings update` does);
-replies go to the real inbound webhook over HTTP, signed as Twilio signs them.
+Court lists go through the real `update_hearings_and_replan` service (as `nudge hearings
+update` does); replies go to the real inbound webhook over HTTP, signed as Twilio signs them.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
 
-from experiments.hearings import update_hearings
-from messages.outbox import after_hearings_update
+from messages.intake import update_hearings_and_replan
 from nudge.clock import Clock
 from nudge.csvout import write_rows
 from nudge.models import Case, Hearing, Message, Participant
@@ -65,9 +64,9 @@ def court_list_update(
                 rows.append((case_ref, "", "vacated"))
         with path.open("w", newline="", encoding="utf-8") as handle:
             write_rows(handle, ["case_ref", "hearing_start", "status"], rows)
-        summary = update_hearings(session, clock, trial_id, path, "demo:court-list")
-        outbox = after_hearings_update(session, clock, trial_id, summary)
+        update = update_hearings_and_replan(session, clock, trial_id, path, "demo:court-list")
         session.commit()
+    summary, outbox = update.summary, update.outbox
     moves = Moves(
         len(summary.moved), len(summary.ended), outbox.superseded_and_replanned, outbox.cancelled
     )

@@ -1,6 +1,6 @@
 """All tables, imported in one place so Alembic and the app see the whole schema."""
 
-from nudge.models.access import ROLES, AuditEvent, User
+from nudge.models.access import ROLES, AuditEvent, PasswordLink, User
 from nudge.models.logins import EndedWebSession, LoginFailure
 from nudge.models.messaging import (
     MESSAGE_STATUSES,
@@ -44,6 +44,7 @@ __all__ = [
     "OptOut",
     "Outcome",
     "Participant",
+    "PasswordLink",
     "ResultsCache",
     "SendWindow",
     "StratumCounter",

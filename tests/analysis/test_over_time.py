@@ -17,8 +17,7 @@ from analysis.report import model_spec
 from analysis.results_cache import results_for
 from analysis.summaries import arm_rates, compare_unadjusted
 from experiments import trials
-from experiments.enrol import enrol_file
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from nudge.clock import FixedClock
 from tests.analysis.test_report import definition
 from tests.conftest import EXAMPLE
@@ -170,8 +169,7 @@ def seed_over_weeks(
             if n % weeks == week
         ]
         path = write_people(tmp_path / f"people-{week}.csv", rows)
-        summary = enrol_file(session, clock, TRIAL, path, "t")
-        after_enrolment(session, clock, TRIAL, summary)
+        enrol_and_plan(session, clock, TRIAL, path, "t")
         session.commit()
         clock.advance(timedelta(days=7))
     arms = assigned_arms(session)

@@ -11,10 +11,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from experiments.enrol import enrol_file
 from messages.callbacks import apply_status
 from messages.dispatch import DispatchResult, dispatch_due
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from messages.providers.base import OutgoingSms, SendReceipt, SentRecord
 from messages.providers.console import ConsoleProvider
 from messages.recovery import recover
@@ -57,7 +56,7 @@ def texts(session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
     """A live trial with 12 people enrolled; returns the ids of the SMS due first."""
     launch(session, clock, example_dir / "witness-reminders.yaml")
     path = write_people(tmp_path / "people.csv", [person(i) for i in range(1, 13)])
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
     return list(
         session.exec(

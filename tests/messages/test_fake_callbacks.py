@@ -10,9 +10,8 @@ import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
-from experiments.enrol import enrol_file
 from messages.dispatch import DispatchResult, dispatch_due
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from messages.providers.console import ConsoleProvider
 from messages.providers.fake_callbacks import CallbackPoster, fake_statuses
 from nudge.clock import FixedClock
@@ -87,7 +86,7 @@ def test_fake_callbacks_reach_a_live_app_and_move_texts_to_their_final_state(
     phones = ("07700 900002", "07700 900003", "07700 900123")
     people = [person(i, phone=phones[i % 3]) for i in range(1, 19)]
     path = write_people(tmp_path / "people.csv", people)
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
     token = served[0].extensions["nudge"]["settings"].webhook_token
     result, poster = send_posting_callbacks(served, clock, tmp_path / "out", token)
@@ -121,7 +120,7 @@ def test_a_wrong_token_is_refused_and_records_nothing(
 ) -> None:
     launch(session, clock, example_dir / "witness-reminders.yaml")
     path = write_people(tmp_path / "people.csv", [person(i) for i in range(1, 4)])
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
     _result, poster = send_posting_callbacks(served, clock, tmp_path / "out", "not-the-token")
     assert poster.posted == 0 and poster.failed > 0

@@ -15,9 +15,8 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from analysis.frame import frame_from_db
-from experiments.enrol import enrol_file
+from messages.intake import enrol_and_plan
 from messages.letter_batch import MANIFEST_HEADER, BatchSummary, run_batch
-from messages.outbox import after_enrolment
 from nudge.clock import FixedClock
 from nudge.errors import NudgeError
 from nudge.models import Hearing, Message, MessageEvent, OptOut, Participant
@@ -37,7 +36,7 @@ def letters(session: Session, clock: FixedClock, example_dir: Path, tmp_path: Pa
     launch(session, clock, example_dir / "witness-reminders.yaml")
     people = [person(i, language="cy" if i % 5 == 0 else "en") for i in range(1, 31)]
     path = write_people(tmp_path / "people.csv", people)
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
     clock.set(MORNING)
     ids = session.exec(

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from experiments.enrol import enrol_file
-from experiments.hearings import update_hearings
-from messages.outbox import after_enrolment, after_hearings_update, cancel_for_phone
+from messages.intake import enrol_and_plan, update_hearings_and_replan
+from messages.outbox import cancel_for_phone
 from nudge.clock import FixedClock
 from nudge.models import Arm, Assignment, Message, MessageEvent, OptOut, Participant
 from tests.factories import launch, person, write_people
@@ -30,8 +29,7 @@ def unguarded(example_dir: Path) -> Path:
 
 
 def enrol(session: Session, clock: FixedClock, path: Path) -> None:
-    summary = enrol_file(session, clock, TRIAL, path, "test")
-    after_enrolment(session, clock, TRIAL, summary)
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
 
 
@@ -166,8 +164,7 @@ def test_a_vacated_hearing_cancels_what_is_pending(
     case = ref.replace("P", "C")
     update = tmp_path / "h.csv"
     update.write_text(f"case_ref,hearing_start,status\n{case},,vacated\n")
-    summary = update_hearings(session, clock, TRIAL, update, "test")
-    changes = after_hearings_update(session, clock, TRIAL, summary)
+    changes = update_hearings_and_replan(session, clock, TRIAL, update, "test").outbox
     session.commit()
     assert changes.cancelled == 2
     assert {(m.status, m.reason) for m in messages_of(session, ref)} == {

@@ -13,9 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
-from experiments.enrol import enrol_file
+from messages.intake import enrol_and_plan
 from messages.log import PER_PAGE
-from messages.outbox import after_enrolment
 from messages.replies import handle_reply
 from nudge.clock import FixedClock
 from nudge.models import Arm, Assignment, AuditEvent, InboundMessage, Message, Participant
@@ -34,8 +33,7 @@ def enrolled(session: Session, clock: FixedClock, example_dir: Path, tmp_path: P
     launch(session, clock, example_dir / "witness-reminders.yaml")
     days = ("2027-03-04T10:00", "2027-03-11T10:00", "2027-01-11T10:00", "2027-02-01T10:00")
     rows = [person(n, hearing_start=days[n % 4]) for n in range(1, PEOPLE + 1)]
-    summary = enrol_file(session, clock, TRIAL, write_people(tmp_path / "people.csv", rows), "t")
-    after_enrolment(session, clock, TRIAL, summary)
+    enrol_and_plan(session, clock, TRIAL, write_people(tmp_path / "people.csv", rows), "t")
     session.commit()
 
 

@@ -12,8 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from experiments.enrol import enrol_file
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from nudge.clock import FixedClock
 from tests.conftest import EXAMPLE
 from tests.factories import person, write_people
@@ -103,8 +102,7 @@ def test_a_researcher_filters_the_message_log_and_a_lead_is_refused_it(
 
     launch(session, clock, EXAMPLE)
     rows = [person(n) for n in range(1, 13)]
-    summary = enrol_file(session, clock, TRIAL, write_people(tmp_path / "p.csv", rows), "t")
-    after_enrolment(session, clock, TRIAL, summary)
+    enrol_and_plan(session, clock, TRIAL, write_people(tmp_path / "p.csv", rows), "t")
     session.commit()
     base = site
     page = log_in_page(browser.new_page(), base, "researcher")
