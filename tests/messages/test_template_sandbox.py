@@ -46,7 +46,7 @@ HOSTILE = {
 }
 # Compiled, and refused when it runs: it names a value the template is not given.
 REFUSED_WHEN_RENDERED = {"uses a global": "unknown placeholder 'range'"}
-# What no compiled template may hold: every construct of HOSTILE but a name or a filter.
+# What no compiled template may hold: every construct of HOSTILE but a name, filter or test.
 UNSAFE = (
     nodes.Getattr,
     nodes.Getitem,
