@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,7 +20,7 @@ from nudge.clock import FixedClock
 from nudge.models import Arm, Assignment, AuditEvent, InboundMessage, Message, Participant
 from tests.experiments.test_trial_pages import page_text
 from tests.factories import launch, person, write_people
-from tests.web_helpers import add_staff, csrf_token, logged_in, make_app
+from tests.web_helpers import csrf_token
 
 TRIAL = "witness-reminders-2027"
 LONDON = ZoneInfo("Europe/London")
@@ -38,17 +37,7 @@ def enrolled(session: Session, clock: FixedClock, example_dir: Path, tmp_path: P
     session.commit()
 
 
-@pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock, enrolled: None) -> Iterator[Flask]:
-    app = make_app(db_url)
-    add_staff(session, clock)
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
-
-
-@pytest.fixture
-def researcher(app: Flask) -> FlaskClient:
-    return logged_in(app, "researcher")
+pytestmark = pytest.mark.usefixtures("enrolled", "staff")
 
 
 def log(client: FlaskClient, query: str = "") -> str:

@@ -7,28 +7,19 @@ not logged in) and is tested in test_admin_accounts.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask, url_for
 from sqlmodel import Session, select
 
-from nudge.clock import FixedClock
 from nudge.models import User
 from nudge.web.access import PUBLIC, allowed_roles
-from tests.web_helpers import STAFF, add_staff, csrf_token, logged_in, make_app
+from tests.web_helpers import STAFF, csrf_token, logged_in
 
 BLUEPRINTS = ("admin", "audit_pages")
 PUBLIC_ROUTES = {"admin.set_password"}
 
 
-@pytest.fixture(name="app")
-def staffed_app(db_url: str, session: Session, clock: FixedClock) -> Iterator[Flask]:
-    """The app with one person of each role (tests.web_helpers.STAFF); other files import it."""
-    app = make_app(db_url)
-    add_staff(session, clock)
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
+pytestmark = pytest.mark.usefixtures("staff")  # one person of each role
 
 
 def admin_routes(app: Flask, session: Session) -> list[tuple[str, str]]:

@@ -15,8 +15,9 @@ from sqlmodel import Session, col, select
 from nudge.accounts import MAX_FAILURES
 from nudge.models import AuditEvent, PasswordLink, User
 from tests.conftest import PINNED
-from tests.nudge.test_admin_access import staffed_app  # noqa: F401  (the app fixture)
-from tests.web_helpers import PASSWORD, STAFF, csrf_token, logged_in
+from tests.web_helpers import PASSWORD, STAFF, csrf_token, logged_in, post_login
+
+pytestmark = pytest.mark.usefixtures("staff")  # one person of each role
 
 ADMIN_ACTOR = f"web:{STAFF['admin']}"
 NEW_PASSWORD = "a brand new password for rita"
@@ -46,11 +47,6 @@ def last_event(session: Session) -> AuditEvent:
     return session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc())).first()  # type: ignore[return-value]
 
 
-def log_in(client: FlaskClient, email: str, password: str) -> int:
-    data = {"email": email, "password": password, "csrf_token": csrf_token(client)}
-    return client.post("/login", data=data).status_code
-
-
 def test_the_accounts_list_shows_role_state_and_last_login(app: Flask, session: Session) -> None:
     admin = logged_in(app, "admin")
     page = admin.get("/admin/users").get_data(as_text=True)
@@ -78,7 +74,9 @@ def test_adding_an_account_shows_its_link_once_and_the_link_sets_the_password_on
     account = session.exec(select(User).where(User.email == "new.person@example.org")).one()
     assert "Invited" in admin.get(f"/admin/users/{account.id}").get_data(as_text=True)
     person = app.test_client()
-    assert log_in(person, "new.person@example.org", NEW_PASSWORD) == 401  # no password yet
+    assert (
+        post_login(person, "new.person@example.org", NEW_PASSWORD).status_code == 401
+    )  # no password yet
     form = person.get(path)
     assert form.status_code == 200 and "new.person@example.org" in form.get_data(as_text=True)
     assert form.headers["Referrer-Policy"] == "no-referrer"  # the token is in its address
@@ -91,7 +89,7 @@ def test_adding_an_account_shows_its_link_once_and_the_link_sets_the_password_on
         },
     )
     assert done.status_code == 302 and done.headers["Location"] == "/login"
-    assert log_in(person, "new.person@example.org", NEW_PASSWORD) == 302
+    assert post_login(person, "new.person@example.org", NEW_PASSWORD).status_code == 302
     assert app.test_client().get(path).status_code == 404  # used: never again
     actions = [(e.actor, e.action, e.subject) for e in session.exec(select(AuditEvent))]
     assert (ADMIN_ACTOR, "user.created", "new.person@example.org") in actions
@@ -128,7 +126,9 @@ def test_a_new_link_replaces_the_old_one_and_a_short_password_is_refused(
     page = short.get_data(as_text=True)
     assert short.status_code == 400 and "<title>Error: Set your password" in page
     assert "at least 12 characters" in page
-    assert log_in(person, STAFF["researcher"], PASSWORD) == 302  # the old one still works
+    assert (
+        post_login(person, STAFF["researcher"], PASSWORD).status_code == 302
+    )  # the old one still works
 
 
 def test_setting_a_password_by_link_ends_the_accounts_sessions_and_lockout(
@@ -140,7 +140,7 @@ def test_setting_a_password_by_link_ends_the_accounts_sessions_and_lockout(
     )
     person = app.test_client()
     for _ in range(MAX_FAILURES):
-        log_in(person, STAFF["researcher"], "a wrong guess at it")
+        post_login(person, STAFF["researcher"], "a wrong guess at it")
     person.post(
         path,
         data={
@@ -150,7 +150,7 @@ def test_setting_a_password_by_link_ends_the_accounts_sessions_and_lockout(
         },
     )
     assert rita_browser.get("/").status_code == 302
-    assert log_in(person, STAFF["researcher"], NEW_PASSWORD) == 302
+    assert post_login(person, STAFF["researcher"], NEW_PASSWORD).status_code == 302
 
 
 def test_changing_a_role_applies_at_once_and_is_audited(app: Flask, session: Session) -> None:
@@ -189,7 +189,7 @@ def test_disabling_ends_the_sessions_at_once_and_re_enabling_does_not_revive_the
     assert last_event(session).action == "login.failed"
     post(admin, f"/admin/users/{lee.id}/enable")
     assert lee_browser.get("/").status_code == 302  # the old session stays ended
-    assert log_in(app.test_client(), STAFF["lead"], PASSWORD) == 302
+    assert post_login(app.test_client(), STAFF["lead"], PASSWORD).status_code == 302
     actions = session.exec(
         select(AuditEvent.action).where(
             AuditEvent.actor == ADMIN_ACTOR, AuditEvent.subject == STAFF["lead"]
@@ -201,8 +201,8 @@ def test_disabling_ends_the_sessions_at_once_and_re_enabling_does_not_revive_the
 def test_unlocking_ends_a_lockout_now(app: Flask, session: Session) -> None:
     person = app.test_client()
     for _ in range(MAX_FAILURES):
-        log_in(person, STAFF["lead"], "a wrong guess at it")
-    assert log_in(person, STAFF["lead"], PASSWORD) == 401
+        post_login(person, STAFF["lead"], "a wrong guess at it")
+    assert post_login(person, STAFF["lead"], PASSWORD).status_code == 401
     admin = logged_in(app, "admin")
     lee = user(session, "lead")
     assert "Locked" in admin.get(f"/admin/users/{lee.id}").get_data(as_text=True)
@@ -213,7 +213,7 @@ def test_unlocking_ends_a_lockout_now(app: Flask, session: Session) -> None:
         "user.unlocked",
         {"failures_cleared": MAX_FAILURES},
     )
-    assert log_in(person, STAFF["lead"], PASSWORD) == 302
+    assert post_login(person, STAFF["lead"], PASSWORD).status_code == 302
 
 
 @pytest.mark.parametrize("change", [("disable", {}), ("role", {"role": "researcher"})])

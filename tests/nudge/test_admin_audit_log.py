@@ -15,8 +15,9 @@ from nudge import audit
 from nudge.audit_log import HIDDEN, hide_numbers
 from nudge.clock import FixedClock
 from nudge.models import AuditEvent
-from tests.nudge.test_admin_access import staffed_app  # noqa: F401  (the app fixture)
 from tests.web_helpers import STAFF, logged_in, table_rows
+
+pytestmark = pytest.mark.usefixtures("staff")  # one person of each role
 
 TRIAL = "witness-reminders-2027"
 

@@ -10,28 +10,13 @@ from typing import Any
 from playwright.sync_api import expect
 from sqlmodel import Session, col, select
 
-from nudge.accounts import MAX_FAILURES, add_user
-from nudge.clock import FixedClock
+from nudge.accounts import MAX_FAILURES
 from nudge.models import AuditEvent, LoginFailure, User
 from tests.conftest import PINNED
-from tests.nudge.test_browser import PASSWORD, no_violations
+from tests.web_helpers import STAFF, log_in_page, no_violations
 
-ADMIN, RESEARCHER, LEAD = "ada@example.org", "rita@example.org", "lee@example.org"
+ADMIN, RESEARCHER, LEAD = STAFF["admin"], STAFF["researcher"], STAFF["lead"]
 NEW_PASSWORD = "three unrelated words here"
-
-
-def add_people(session: Session, clock: FixedClock) -> None:
-    for email, role in ((ADMIN, "admin"), (RESEARCHER, "researcher"), (LEAD, "lead")):
-        add_user(session, clock, email, role, PASSWORD, "test")
-    session.commit()
-
-
-def log_in_as(page: Any, base: str, email: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/")
 
 
 def add_an_account(page: Any, base: str) -> str:
@@ -53,13 +38,12 @@ def add_an_account(page: Any, base: str) -> str:
 
 
 def test_an_admin_manages_accounts_and_reads_the_audit_log_without_javascript(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, site: str, session: Session
 ) -> None:
-    add_people(session, clock)
-    base, _ = live_app
+    base = site
     context = browser.new_context(java_script_enabled=False, accept_downloads=True)
     page = context.new_page()
-    log_in_as(page, base, ADMIN)
+    log_in_page(page, base, ADMIN)
     link = add_an_account(page, base)
     newcomer = browser.new_context(java_script_enabled=False).new_page()
     newcomer.goto(link)
@@ -67,7 +51,7 @@ def test_an_admin_manages_accounts_and_reads_the_audit_log_without_javascript(
     newcomer.get_by_label("Confirm the password").fill(NEW_PASSWORD)
     newcomer.get_by_role("button", name="Set the password").click()
     expect(newcomer.get_by_role("alert")).to_contain_text("Your password is set")
-    log_in_as(newcomer, base, "nia@example.org", NEW_PASSWORD)
+    log_in_page(newcomer, base, "nia@example.org", NEW_PASSWORD)
     newcomer.goto(link)
     expect(newcomer.get_by_role("heading", name="This link does not work")).to_be_visible()
 
@@ -116,12 +100,11 @@ def test_an_admin_manages_accounts_and_reads_the_audit_log_without_javascript(
 
 
 def test_the_admin_pages_are_accessible_and_reflow_and_refuse_the_wrong_roles(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock
+    browser: Any, site: str, session: Session
 ) -> None:
-    add_people(session, clock)
-    base, _ = live_app
+    base = site
     page = browser.new_page(viewport={"width": 320, "height": 640})
-    log_in_as(page, base, ADMIN)
+    log_in_page(page, base, ADMIN)
     link = add_an_account(page, base)
     no_violations(page)
     new_id = session.exec(select(User.id).order_by(col(User.id).desc())).first()
@@ -139,7 +122,7 @@ def test_the_admin_pages_are_accessible_and_reflow_and_refuse_the_wrong_roles(
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
     for email in (RESEARCHER, LEAD):
         page.context.clear_cookies()
-        log_in_as(page, base, email)
+        log_in_page(page, base, email)
         for path in paths:
             response = page.goto(f"{base}{path}")
             assert response.status == 403, (email, path)
