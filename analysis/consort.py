@@ -17,12 +17,22 @@ from sqlmodel import Session
 
 from analysis.labels import Labels
 from experiments.definition import TrialDefinition
+from nudge.models import MessageStatus, Reason
 from nudge.models.tables import ARMS, ASSIGNMENTS, MESSAGES, OUTCOMES, PEOPLE
 
 # Statuses a message can still leave; every other status is final (docs/messages.md).
-PENDING = ("scheduled", "claimed", "sending", "unknown")
-ACCEPTED = ("sent", "delivered", "undelivered")  # the provider took it (a letter: posted)
-REACHED = (("sms", "delivered"), ("letter", "sent"))  # as the analysis frame's `delivered`
+PENDING = (
+    MessageStatus.SCHEDULED,
+    MessageStatus.CLAIMED,
+    MessageStatus.SENDING,
+    MessageStatus.UNKNOWN,
+)
+# The provider took it (a letter: posted).
+ACCEPTED = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED)
+# As the analysis frame's `delivered`.
+REACHED = (("sms", MessageStatus.DELIVERED), ("letter", MessageStatus.SENT))
+FAILED = (MessageStatus.FAILED, MessageStatus.UNDELIVERED)
+NOT_SENT = (MessageStatus.CANCELLED, MessageStatus.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -126,8 +136,8 @@ def _by_arm(
 
 def _messages_by_arm(session: Session, trial_id: str) -> dict[str, MessageFlow]:
     """Message counts per arm by status, channel and reason, in one grouped query."""
-    reached = ((MESSAGES.c.channel == "sms") & (MESSAGES.c.status == "delivered")) | (
-        (MESSAGES.c.channel == "letter") & (MESSAGES.c.status == "sent")
+    reached = ((MESSAGES.c.channel == "sms") & (MESSAGES.c.status == MessageStatus.DELIVERED)) | (
+        (MESSAGES.c.channel == "letter") & (MESSAGES.c.status == MessageStatus.SENT)
     )
     query = (
         select(
@@ -140,22 +150,22 @@ def _messages_by_arm(session: Session, trial_id: str) -> dict[str, MessageFlow]:
         .select_from(MESSAGES)
         .join(ASSIGNMENTS, ASSIGNMENTS.c.participant_id == MESSAGES.c.participant_id)
         .join(ARMS, ARMS.c.id == ASSIGNMENTS.c.arm_id)
-        .where(MESSAGES.c.trial_id == trial_id, MESSAGES.c.status != "superseded")
+        .where(MESSAGES.c.trial_id == trial_id, MESSAGES.c.status != MessageStatus.SUPERSEDED)
         .group_by(ARMS.c.key, MESSAGES.c.status, MESSAGES.c.channel, MESSAGES.c.reason)
     )
     tallies: dict[str, Counter[str]] = {}
     # Grouped by the reason itself: PostgreSQL cannot match `reason = :p` in the SELECT to
     # the same comparison in GROUP BY, each having its own bound parameter.
     for arm, status, channel, reason, count in session.execute(query):
-        opted_out = reason == "opted_out"
+        opted_out = reason == Reason.OPTED_OUT
         tally = tallies.setdefault(arm, Counter())
         tally["scheduled"] += count
         tally["pending"] += count if status in PENDING else 0
         tally["sent"] += count if status in ACCEPTED else 0
         tally["delivered"] += count if (channel, status) in REACHED else 0
-        tally["failed"] += count if status in ("failed", "undelivered") else 0
+        tally["failed"] += count if status in FAILED else 0
         tally["opted_out"] += count if opted_out else 0
-        tally["not_sent"] += count if status in ("cancelled", "skipped") and not opted_out else 0
+        tally["not_sent"] += count if status in NOT_SENT and not opted_out else 0
     people = (
         select(ARMS.c.key, func.count(MESSAGES.c.participant_id.distinct()))
         .select_from(MESSAGES)

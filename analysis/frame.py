@@ -26,10 +26,11 @@ from experiments import trials
 from experiments.columns import analysed_columns, column_types
 from experiments.definition import TrialDefinition
 from experiments.randomise import stratum_key
+from nudge.models import MessageStatus
 from nudge.models.tables import ARMS, ASSIGNMENTS, CASES, HEARINGS, MESSAGES, OUTCOMES, PEOPLE
 
 # Statuses after which the provider has taken the message and charges for it, delivered or not.
-CHARGED_STATUSES = ("sent", "delivered", "undelivered")
+CHARGED_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED)
 # Participant fields stored as columns rather than in `attributes`.
 PARTICIPANT_FIELDS = ("role", "language", "contact_sms", "contact_letter", "safeguarding_flag")
 HEARING_FIELDS = ("court", "court_name")
@@ -130,8 +131,8 @@ def _outcomes(session: Session, trial_id: str, ids: pd.Series) -> dict[str, pd.S
 def _reached() -> object:
     """An SMS the network delivered, or a letter posted: the message reached the person."""
     return or_(
-        and_(MESSAGES.c.channel == "sms", MESSAGES.c.status == "delivered"),
-        and_(MESSAGES.c.channel == "letter", MESSAGES.c.status == "sent"),
+        and_(MESSAGES.c.channel == "sms", MESSAGES.c.status == MessageStatus.DELIVERED),
+        and_(MESSAGES.c.channel == "letter", MESSAGES.c.status == MessageStatus.SENT),
     )
 
 

@@ -26,7 +26,7 @@ from nudge import audit
 from nudge.bulk import Same, columns_of, insert_rows
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
-from nudge.models import Outcome
+from nudge.models import Outcome, TrialStatus
 from nudge.models.tables import ASSIGNMENTS, CASES, OUTCOMES, PEOPLE
 from nudge.models.types import column_length, fitted
 
@@ -79,7 +79,7 @@ def import_outcomes(
     The caller owns the transaction: it commits on success, rolls back for a dry run.
     """
     trial = trials.lock_trial(session, trial_id)
-    if trial.status == "draft":
+    if trial.status == TrialStatus.DRAFT:
         raise TrialStateError(
             f"trial '{trial_id}' is a draft: nobody is randomised yet, so there are no "
             "outcomes to record"

@@ -23,6 +23,7 @@ from analysis.standing import health_checks, nothing_yet, progress, status
 from analysis.text import adjusted_for, comparison_sentence, comparisons_tested
 from analysis.verdict import verdicts
 from experiments.definition import TrialDefinition
+from nudge.models import TrialStatus
 
 CORRECTIONS = {
     "holm": "Holm's step-down method",
@@ -39,7 +40,7 @@ def results_view(
     shown: dict[str, Any],
     definition: TrialDefinition,
     *,
-    trial_status: str = "live",
+    trial_status: str = TrialStatus.LIVE,
     closed_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The page's sections from the disclosed JSON (see analysis/disclosure.py).
@@ -73,7 +74,7 @@ def results_view(
         "progress": progress(shown, definition),
         "health": health_checks(shown, definition),
         "nothing_yet": nothing_yet(shown, trial_status),
-        "verdicts": verdicts(shown, definition, closed=trial_status == "closed"),
+        "verdicts": verdicts(shown, definition, closed=trial_status == TrialStatus.CLOSED),
         "labels": Labels.of(definition),
         "alpha": f"{definition.analysis.alpha:g}",
         "primary_better": definition.primary_outcome.better,

@@ -20,6 +20,7 @@ from typing import Any
 from analysis.labels import Labels
 from analysis.numbers import count, percent, points
 from experiments.definition import TrialDefinition
+from nudge.models import TrialStatus
 
 DELIVERY_THRESHOLD = 0.9  # an arm whose messages reach fewer than this share is flagged
 PASS, CHECK, NOT_YET = "Pass", "Check", "Not yet"
@@ -29,18 +30,18 @@ NO_MESSAGES = "None: this arm gets no messages"
 
 def status(trial_status: str, closed_at: datetime | None, interim_planned: bool) -> dict[str, Any]:
     """The trial's status as a tag, and what a reader must know because of it."""
-    if trial_status == "draft":
+    if trial_status == TrialStatus.DRAFT:
         return {
-            "key": "draft",
+            "key": TrialStatus.DRAFT,
             "tag": "Draft",
             "colour": "grey",
             "warning": None,
             "summary": "This trial is a draft: nobody can be randomised until it is launched.",
         }
-    if trial_status == "closed":
+    if trial_status == TrialStatus.CLOSED:
         when = f" on {closed_at.strftime('%-d %B %Y')}" if closed_at else ""
         return {
-            "key": "closed",
+            "key": TrialStatus.CLOSED,
             "tag": "Final (closed)",
             "colour": "green",
             "warning": None,
@@ -52,7 +53,7 @@ def status(trial_status: str, closed_at: datetime | None, interim_planned: bool)
         else "the analysis plan schedules no interim look"
     )
     return {
-        "key": "live",
+        "key": TrialStatus.LIVE,
         "tag": "Live (interim)",
         "colour": None,  # the default GOV.UK tag, blue
         "warning": (
@@ -249,7 +250,7 @@ def _missing(outcome: dict[str, Any], labels: Labels) -> dict[str, Any]:
 
 def nothing_yet(shown: dict[str, Any], trial_status: str) -> dict[str, str] | None:
     """Why there are no results to show yet, and what will appear when; None when there are."""
-    if trial_status == "draft":
+    if trial_status == TrialStatus.DRAFT:
         return {
             "heading": "No results yet",
             "body": (

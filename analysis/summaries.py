@@ -240,11 +240,7 @@ def unadjusted_difference(
     cheap enough to repeat for every week of results over time."""
     if rates.units is not None:
         return cr2_difference(rates.units[arm.arm], rates.units[control.arm], alpha).interval
-    if arm.n == 0 or control.n == 0:
-        return IntervalEstimate(None, None, None, "an arm has no participants with an outcome")
-    return newcombe_difference(
-        wilson_interval(arm.events, arm.n, alpha), wilson_interval(control.events, control.n, alpha)
-    )
+    return newcombe_difference(arm.events, arm.n, control.events, control.n, alpha)
 
 
 def _good_events(arm: ArmSummary, lower_is_better: bool) -> int:

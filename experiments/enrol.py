@@ -29,7 +29,7 @@ from experiments.rows import (
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
-from nudge.models import Arm
+from nudge.models import Arm, TrialStatus
 
 
 @dataclass
@@ -89,7 +89,7 @@ def enrol_file(
     or for a dry run. Nothing is written outside the session.
     """
     trial = trials.lock_trial(session, trial_id)
-    if trial.status != "live":
+    if trial.status != TrialStatus.LIVE:
         raise TrialStateError(
             f"trial '{trial_id}' is {trial.status}: people are enrolled only "
             f"into a launched trial (nudge trial launch {trial_id})"

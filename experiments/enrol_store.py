@@ -16,7 +16,7 @@ from experiments.randomise import stratum_key
 from experiments.rows import ParsedRow, values_getter
 from nudge.bulk import Same, columns_of, insert_rows, reserve_ids
 from nudge.clock import Clock
-from nudge.models import HearingChange
+from nudge.models import HearingChange, HearingStatus
 from nudge.models.tables import ASSIGNMENTS, CASES, CHANGES, HEARINGS, PEOPLE
 from nudge.models.types import column_length, fitted
 
@@ -55,7 +55,7 @@ class CaseState:
     hearing_id: int
     starts_at: datetime
     version: int
-    status: str = "listed"
+    status: str = HearingStatus.LISTED
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class EnrolStore:
                 "trial_id": trial_id,
                 **columns_of(rows, ("court", "court_name")),
                 "starts_at": [row.hearing_start for row in rows],
-                "status": Same("listed"),
+                "status": Same(HearingStatus.LISTED),
                 "version": Same(1),
                 "updated_at": Same(self.now),
             },
@@ -187,7 +187,7 @@ class EnrolStore:
             .where(HEARINGS.c.id == state.hearing_id)
             .values(
                 starts_at=row.hearing_start,
-                status="adjourned",
+                status=HearingStatus.ADJOURNED,
                 version=state.version,
                 court_name=row.court_name,
                 updated_at=self.now,
@@ -198,13 +198,13 @@ class EnrolStore:
                 hearing_id=state.hearing_id,
                 previous_status=previous_status,
                 previous_starts_at=previous_start,
-                status="adjourned",
+                status=HearingStatus.ADJOURNED,
                 starts_at=row.hearing_start,
                 recorded_at=self.now,
                 source=self.source,
             )
         )
-        state.status = "adjourned"
+        state.status = HearingStatus.ADJOURNED
 
     # participants --------------------------------------------------------------------------
     def _existing_participants(self, rows: list[ParsedRow]) -> tuple[list[ParsedRow], Written]:

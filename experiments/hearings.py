@@ -16,11 +16,18 @@ from experiments.rows import RowError, parse_hearing_start
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
-from nudge.models import HEARING_STATUSES, Case, Hearing, HearingChange
+from nudge.models import (
+    HEARING_ENDED,
+    HEARING_STATUSES,
+    Case,
+    Hearing,
+    HearingChange,
+    HearingStatus,
+    TrialStatus,
+)
 from nudge.models.types import column_length, fitted
 
 COLUMNS = ("case_ref", "hearing_start", "status")
-ENDED = ("vacated", "concluded")
 
 
 @dataclass
@@ -37,7 +44,7 @@ def update_hearings(
 ) -> HearingsSummary:
     """Apply a court-list update; any bad row rejects the file and nothing changes."""
     trial = trials.lock_trial(session, trial_id)
-    if trial.status != "live":
+    if trial.status != TrialStatus.LIVE:
         raise TrialStateError(
             f"trial '{trial_id}' is {trial.status}; hearings are updated only in a live trial"
         )
@@ -98,14 +105,15 @@ def _apply(
     now: datetime,
     source: str,
 ) -> None:
-    ref, status = values["case_ref"], values["status"].lower()
+    ref, given = values["case_ref"], values["status"].lower()
     hearing = hearings.get(ref)
     if hearing is None:
         raise RowError("case_ref", f"'{ref}' is not a case enrolled in this trial")
-    if status not in HEARING_STATUSES:
+    if given not in HEARING_STATUSES:
         raise RowError(
             "status", f"'{values['status']}' is not one of {', '.join(HEARING_STATUSES)}"
         )
+    status = HearingStatus(given)
     starts_at = (
         parse_hearing_start(values["hearing_start"], zone)
         if values["hearing_start"]
@@ -116,11 +124,11 @@ def _apply(
         return
     # A vacated or concluded hearing listed again needs its reminders again, even at its old
     # time: a new version makes it a move, so the outbox plans it afresh.
-    relisted = hearing.status in ENDED and status not in ENDED
+    relisted = hearing.status in HEARING_ENDED and status not in HEARING_ENDED
     if starts_at != hearing.starts_at or relisted:
         hearing.version += 1
         summary.moved.append(hearing.id or 0)
-    if status in ENDED and hearing.status not in ENDED:
+    if status in HEARING_ENDED and hearing.status not in HEARING_ENDED:
         summary.ended.append(hearing.id or 0)
     summary.status_changed += status != hearing.status
     session.add(

@@ -35,7 +35,7 @@ from experiments.characters import unstorable_message
 from experiments.loader import LoadedTrial
 from experiments.upload import Upload, UploadedFile, excerpt, load_upload, own_name
 from nudge.errors import NotFound, Problem, TrialStateError
-from nudge.models import Trial
+from nudge.models import Trial, TrialStatus
 from nudge.web.access import allow
 
 bp = Blueprint("trial_pages", __name__)
@@ -145,7 +145,7 @@ def manage(trial_id: str) -> ResponseReturnValue:
 def launch(trial_id: str) -> ResponseReturnValue:
     trial = _trial(trial_id)
     form = FlaskForm()
-    if trial.status != "draft":
+    if trial.status != TrialStatus.DRAFT:
         flash(f"This trial is {trial.status}: only a draft can be launched.", "error")
         return redirect(url_for(".manage", trial_id=trial_id))
     if form.validate_on_submit():
@@ -167,7 +167,7 @@ def launch(trial_id: str) -> ResponseReturnValue:
 def amend(trial_id: str) -> ResponseReturnValue:
     trial = _trial(trial_id)
     form = AmendForm()
-    if trial.status == "closed":
+    if trial.status == TrialStatus.CLOSED:
         flash("This trial is closed and cannot be amended.", "error")
         return redirect(url_for(".manage", trial_id=trial_id))
     if not form.is_submitted():

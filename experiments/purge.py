@@ -19,6 +19,7 @@ from experiments import trials
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import TrialStateError
+from nudge.models import TrialStatus
 from nudge.models.tables import EVENTS, MESSAGES, PEOPLE, REPLIES
 
 PURGED = "[purged]"
@@ -42,7 +43,7 @@ def purge_trial(session: Session, clock: Clock, trial_id: str, actor: str) -> Pu
     The caller owns the transaction (it rolls back for a dry run).
     """
     trial = trials.lock_trial(session, trial_id)
-    if trial.status != "closed":
+    if trial.status != TrialStatus.CLOSED:
         raise TrialStateError(
             f"trial '{trial_id}' is {trial.status}: personal data is purged only after the "
             f"trial closes (nudge trial close {trial_id} --reason ...)"

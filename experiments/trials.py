@@ -18,7 +18,7 @@ from experiments.loader import LoadedTrial, canonical_form, canonical_json, sha2
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import NotFound, TrialStateError
-from nudge.models import Arm, Participant, Trial, TrialVersion
+from nudge.models import Arm, Participant, Trial, TrialStatus, TrialVersion
 from nudge.models.types import column_length, fitted
 
 
@@ -66,7 +66,9 @@ def create_trial(session: Session, clock: Clock, loaded: LoadedTrial, actor: Act
             f'nudge trial amend {definition.id} {loaded.source_name} --reason "..."'
         )
     now = clock.now()
-    trial = Trial(id=definition.id, title=definition.title, status="draft", created_at=now)
+    trial = Trial(
+        id=definition.id, title=definition.title, status=TrialStatus.DRAFT, created_at=now
+    )
     session.add(trial)
     session.flush()
     data = canonical_form(loaded)
@@ -95,7 +97,7 @@ def create_trial(session: Session, clock: Clock, loaded: LoadedTrial, actor: Act
 def launch_trial(session: Session, clock: Clock, trial_id: str, actor: Actor) -> TrialVersion:
     """Freeze the design: from now on only operational amendments are accepted."""
     trial = lock_trial(session, trial_id)
-    if trial.status != "draft":
+    if trial.status != TrialStatus.DRAFT:
         raise TrialStateError(f"trial '{trial_id}' is {trial.status}; only a draft can be launched")
     current = current_version(session, trial)
     data = json.loads(current.canonical_json)
@@ -114,7 +116,7 @@ def launch_trial(session: Session, clock: Clock, trial_id: str, actor: Actor) ->
         actor=actor,
         now=now,
     )
-    trial.status, trial.launched_at = "live", now
+    trial.status, trial.launched_at = TrialStatus.LIVE, now
     audit.record(
         session,
         clock,
@@ -171,20 +173,20 @@ def amend_trial(
         )
     if not reason.strip():
         raise TrialStateError("give the reason for the amendment with --reason")
-    if trial.status == "closed":
+    if trial.status == TrialStatus.CLOSED:
         raise TrialStateError(f"trial '{trial_id}' is closed and cannot be amended")
     old = json.loads(current_version(session, trial).canonical_json)
     new = canonical_form(loaded)
     if new["randomisation"]["seed"] is None:
         new["randomisation"]["seed"] = old["randomisation"]["seed"]
-    if trial.status != "draft":
+    if trial.status != TrialStatus.DRAFT:
         _keep_frozen_column_types(old, new)
     changes = changed_paths(old, new)
     if not changes:
         raise TrialStateError(
             f"{loaded.source_name} is the same as version {trial.current_version}; nothing to amend"
         )
-    if trial.status == "live":
+    if trial.status == TrialStatus.LIVE:
         _refuse_design_changes(changes, old, new, template_fix)
     version = _add_version(
         session,
@@ -198,7 +200,7 @@ def amend_trial(
         changes=changes,
     )
     trial.title = loaded.definition.title
-    if trial.status == "draft":
+    if trial.status == TrialStatus.DRAFT:
         _replace_arms(session, trial, loaded.definition)
     audit.record(
         session,
@@ -216,9 +218,9 @@ def close_trial(
 ) -> Trial:
     """End a live trial: no more enrolment or sending; its data can then be purged."""
     trial = lock_trial(session, trial_id)
-    if trial.status != "live":
+    if trial.status != TrialStatus.LIVE:
         raise TrialStateError(f"trial '{trial_id}' is {trial.status}; only a live trial can close")
-    trial.status, trial.closed_at = "closed", clock.now()
+    trial.status, trial.closed_at = TrialStatus.CLOSED, clock.now()
     audit.record(
         session,
         clock,
@@ -329,6 +331,6 @@ def shown_definition(session: Session, trial: Trial) -> dict[str, Any]:
     for re-deriving the allocation.
     """
     data: dict[str, Any] = json.loads(current_version(session, trial).canonical_json)
-    if trial.status == "live" and data["randomisation"]["seed"] is not None:
+    if trial.status == TrialStatus.LIVE and data["randomisation"]["seed"] is not None:
         data["randomisation"]["seed"] = CONCEALED
     return data

@@ -6,36 +6,44 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from messages.outbox import EventRow, record_events
 from messages.replies import opt_out
 from nudge.clock import Clock
-from nudge.models import Message, MessageEvent, Participant
+from nudge.models import (
+    Message,
+    MessageEvent,
+    MessageStatus,
+    Participant,
+    ProviderStatus,
+    provider_reason,
+)
 
 # Twilio's MessageStatus -> ours; None means "nothing new" (the send itself recorded it).
-TWILIO_STATUS: dict[str, str | None] = {
+TWILIO_STATUS: dict[str, MessageStatus | None] = {
     "accepted": None,
     "scheduled": None,
     "queued": None,
     "sending": None,
-    "sent": "sent",
-    "delivered": "delivered",
-    "read": "delivered",
-    "undelivered": "undelivered",
-    "failed": "failed",
-    "canceled": "failed",
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.UNDELIVERED,
+    "failed": MessageStatus.FAILED,
+    "canceled": MessageStatus.FAILED,
 }
 # How far along each status is: a callback may only move a message forward.
-RANK = {
-    "scheduled": 0,
-    "claimed": 0,
-    "sending": 1,
-    "unknown": 1,
-    "sent": 2,
-    "delivered": 3,
-    "undelivered": 3,
-    "failed": 3,
-    "cancelled": 3,
-    "skipped": 3,
-    "superseded": 3,
+RANK: dict[MessageStatus, int] = {
+    MessageStatus.SCHEDULED: 0,
+    MessageStatus.CLAIMED: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.UNKNOWN: 1,
+    MessageStatus.SENT: 2,
+    MessageStatus.DELIVERED: 3,
+    MessageStatus.UNDELIVERED: 3,
+    MessageStatus.FAILED: 3,
+    MessageStatus.CANCELLED: 3,
+    MessageStatus.SKIPPED: 3,
+    MessageStatus.SUPERSEDED: 3,
 }
 UNSUBSCRIBED = "21610"
 
@@ -62,23 +70,22 @@ def apply_status(
         return CallbackOutcome(False, None)
     if _already_recorded(session, message, provider_status, error_code):
         return CallbackOutcome(False, message.status)  # a replay: Twilio retries, proxies too
-    session.add(
-        MessageEvent(
-            message_id=message.id or 0,
-            status=ours or provider_status,
-            provider_status=provider_status,
-            error_code=error_code,
-            detail={"source": "callback"},
-            occurred_at=clock.now(),
-        )
+    event = EventRow(
+        message_id=message.id or 0,
+        status=ours or ProviderStatus(provider_status),
+        detail={"source": "callback"},
+        occurred_at=clock.now(),
+        error_code=error_code,
+        provider_status=provider_status,
     )
-    if ours is None or RANK[ours] <= RANK.get(message.status, 0):
+    record_events(session, [event])
+    if ours is None or RANK[ours] <= RANK[MessageStatus(message.status)]:
         return CallbackOutcome(False, message.status)
     message.status, message.updated_at = ours, clock.now()
     message.provider_id = message.provider_id or provider_id
     message.lease_owner = message.lease_until = None
-    if ours in ("failed", "undelivered") and error_code:
-        message.reason = f"provider_{error_code}"
+    if ours in (MessageStatus.FAILED, MessageStatus.UNDELIVERED) and error_code:
+        message.reason = provider_reason(error_code)
     session.add(message)
     if error_code == UNSUBSCRIBED:
         participant = session.get(Participant, message.participant_id)

@@ -42,7 +42,7 @@ from messages.throttle import LATE_S, reserve_slots, spacing
 from nudge.bulk import UpdateEach
 from nudge.clock import Clock
 from nudge.errors import ProviderError
-from nudge.models import Hearing, Message, OptOut, Participant
+from nudge.models import EventStatus, Hearing, Message, MessageStatus, OptOut, Participant, Reason
 from nudge.models.tables import MESSAGES
 from nudge.models.types import UTCDateTime
 
@@ -64,7 +64,10 @@ def _sent(
         update(MESSAGES)
         .where(MESSAGES.c.id == message_id)
         .values(
-            status=case((MESSAGES.c.status == "sending", "sent"), else_=MESSAGES.c.status),
+            status=case(
+                (MESSAGES.c.status == MessageStatus.SENDING, MessageStatus.SENT),
+                else_=MESSAGES.c.status,
+            ),
             provider_id=func.coalesce(MESSAGES.c.provider_id, provider_id),
             sent_at=func.coalesce(MESSAGES.c.sent_at, at),
             last_error=None,  # it went: an earlier attempt's error is history (in the events)
@@ -82,7 +85,7 @@ def _sending(
         update(MESSAGES)
         .where(MESSAGES.c.id == message_id)
         .values(
-            status="sending",
+            status=MessageStatus.SENDING,
             attempts=MESSAGES.c.attempts + 1,
             segments=segments,
             cost=cost,
@@ -102,11 +105,11 @@ MARK_SENDING = UpdateEach.of(
 
 # Twilio codes that mean "never send this again": the reason each records.
 PERMANENT = {
-    "21211": "invalid_number",
-    "21614": "invalid_number",
-    "21610": "opted_out",
-    "30005": "unknown_destination",
-    "30006": "landline_or_unreachable",
+    "21211": Reason.INVALID_NUMBER,
+    "21614": Reason.INVALID_NUMBER,
+    "21610": Reason.OPTED_OUT,
+    "30005": Reason.UNKNOWN_DESTINATION,
+    "30006": Reason.LANDLINE_OR_UNREACHABLE,
 }
 
 
@@ -117,9 +120,9 @@ class DispatchResult:
     failed: int = 0
     withheld: int = 0
     ambiguous: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
+    reasons: dict[Reason, int] = field(default_factory=dict)
     rate_limited: int = 0  # pauses the provider asked for
-    stopped: str | None = None  # why the run ended early: credentials_refused or rate_limited
+    stopped: Reason | None = None  # why the run ended early: credentials_refused or rate_limited
     stopped_because: str | None = None  # the provider's words, for the operator
 
 
@@ -128,7 +131,7 @@ def claim_due(session: Session, now: datetime, worker: str, limit: int) -> list[
     query = (
         select(MESSAGES.c.id)
         .where(
-            MESSAGES.c.status == "scheduled",
+            MESSAGES.c.status == MessageStatus.SCHEDULED,
             MESSAGES.c.channel == "sms",
             MESSAGES.c.next_attempt_at <= now,
         )
@@ -141,7 +144,12 @@ def claim_due(session: Session, now: datetime, worker: str, limit: int) -> list[
         session.execute(
             update(MESSAGES)
             .where(MESSAGES.c.id.in_(ids))
-            .values(status="claimed", lease_owner=worker, lease_until=now + LEASE, updated_at=now)
+            .values(
+                status=MessageStatus.CLAIMED,
+                lease_owner=worker,
+                lease_until=now + LEASE,
+                updated_at=now,
+            )
         )
     return ids
 
@@ -241,7 +249,7 @@ def _pause(pauses: int) -> timedelta:
 
 
 def _stopped(result: DispatchResult, stop: ProviderError) -> DispatchResult:
-    result.stopped = STOPS_RUN.get(stop.code or "", "rate_limited")
+    result.stopped = STOPS_RUN.get(stop.code or "", Reason.RATE_LIMITED)
     result.stopped_because = stop.message
     log.error("Dispatch stopped: %s; the texts not sent stay queued", stop.message)
     return result
@@ -254,8 +262,8 @@ def _release(engine: Engine, clock: Clock, ids: list[int]) -> None:
     with Session(engine) as session:
         session.execute(
             update(MESSAGES)
-            .where(MESSAGES.c.id.in_(ids), MESSAGES.c.status == "claimed")
-            .values(status="scheduled", updated_at=clock.now(), **OFF_LEASE)
+            .where(MESSAGES.c.id.in_(ids), MESSAGES.c.status == MessageStatus.CLAIMED)
+            .values(status=MessageStatus.SCHEDULED, updated_at=clock.now(), **OFF_LEASE)
         )
         session.commit()
 
@@ -288,10 +296,10 @@ class _Writes:
     def event(
         self,
         message_id: int,
-        status: str,
+        status: MessageStatus | EventStatus,
         now: datetime,
         error: ProviderError | None = None,
-        reason: str | None = None,
+        reason: Reason | None = None,
         note: str | None = None,
     ) -> None:
         pairs = (("reason", reason), ("error", error and _short(error)), ("note", note))
@@ -380,7 +388,7 @@ def _stage(
         for message, loaded in group.messages:
             prepared = renderer.prepare(writes.session, message, now, group.opted_out, loaded)
             if isinstance(prepared, Withheld):
-                _finish(writes, message.id or 0, now, "cancelled", prepared.reason)
+                _finish(writes, message.id or 0, now, MessageStatus.CANCELLED, prepared.reason)
                 result.withheld += 1
                 result.reasons[prepared.reason] = result.reasons.get(prepared.reason, 0) + 1
             else:
@@ -400,7 +408,7 @@ def _mark_sending(writes: _Writes, ready: list[_Text], now: datetime) -> None:
     rows = [(t.message_id, t.prepared.segments, t.prepared.cost) for t in ready]
     MARK_SENDING.execute(writes.session, rows, now=now, until=now + LEASE)
     for text in ready:
-        writes.event(text.message_id, "sending", now)
+        writes.event(text.message_id, MessageStatus.SENDING, now)
 
 
 def _send_group(in_flight: _InFlight, engine: Engine, clock: Clock, provider: SmsProvider) -> Sent:
@@ -468,7 +476,7 @@ def _settle(
                 _after_error(writes, clock, text, outcome, at, result)
             else:
                 sent.append((text.message_id, outcome.provider_id, at))
-                writes.event(text.message_id, "sent", at)
+                writes.event(text.message_id, MessageStatus.SENT, at)
                 result.sent += 1
         MARK_SENT.execute(writes.session, sent)
         writes.commit()
@@ -534,7 +542,11 @@ def _requeue(
     error: ProviderError | None = None,
 ) -> None:
     """Back to `scheduled`, due at `due`; an attempt the provider never judged is not counted."""
-    values: dict[str, Any] = {"status": "scheduled", "next_attempt_at": due, "updated_at": now}
+    values: dict[str, Any] = {
+        "status": MessageStatus.SCHEDULED,
+        "next_attempt_at": due,
+        "updated_at": now,
+    }
     if not counted:
         values["attempts"] = text.attempt - 1
     if error is not None:
@@ -548,7 +560,7 @@ def _not_attempted(writes: _Writes, text: _Text, now: datetime, *, quietly: bool
     _requeue(writes, text, now, now, counted=False)
     if not quietly:
         note = "not attempted before the group's time ran out"
-        writes.event(text.message_id, "scheduled", now, note=note)
+        writes.event(text.message_id, MessageStatus.SCHEDULED, now, note=note)
 
 
 def _held_back(
@@ -557,10 +569,10 @@ def _held_back(
     """The text whose refusal stopped the run: back to the queue, its attempt not counted (the
     provider refused us, not it), due again after any pause; the run's one event is on it."""
     reason = STOPS_RUN[error.code or ""]
-    pause = _pause(1) if reason == "rate_limited" else timedelta(0)
+    pause = _pause(1) if reason == Reason.RATE_LIMITED else timedelta(0)
     _requeue(writes, text, now, now + pause, counted=False, error=error)
-    writes.event(text.message_id, "scheduled", now, error, reason)
-    if reason == "rate_limited":
+    writes.event(text.message_id, MessageStatus.SCHEDULED, now, error, reason)
+    if reason == Reason.RATE_LIMITED:
         result.rate_limited += 1
     log.warning("Message %s held back: %s", text.message_id, error.message)
 
@@ -583,13 +595,22 @@ def _after_error(
         retry_at = now + min(timedelta(seconds=30 * 2**text.attempt), timedelta(hours=1))
         if text.attempt < MAX_ATTEMPTS and retry_at < text.message.expires_at:
             _requeue(writes, text, now, retry_at, counted=True, error=error)
-            writes.event(text.message_id, "retry", now, error)
+            writes.event(text.message_id, EventStatus.RETRY, now, error)
             result.retried += 1
             return
-        reason = "expired"
-    _finish(writes, text.message_id, now, "failed", reason or "provider_rejected", error)
+        reason = Reason.EXPIRED
+    _finish(
+        writes,
+        text.message_id,
+        now,
+        MessageStatus.FAILED,
+        reason or Reason.PROVIDER_REJECTED,
+        error,
+    )
     result.failed += 1
-    if reason == "opted_out":  # the carrier says this number unsubscribed: honour it everywhere
+    if (
+        reason == Reason.OPTED_OUT
+    ):  # the carrier says this number unsubscribed: honour it everywhere
         participant = writes.session.get(Participant, text.message.participant_id)
         if participant is not None and participant.phone:
             opt_out(writes.session, clock, participant.phone, "carrier")
@@ -599,8 +620,8 @@ def _finish(
     writes: _Writes,
     message_id: int,
     now: datetime,
-    status: str,
-    reason: str,
+    status: MessageStatus,
+    reason: Reason,
     error: ProviderError | None = None,
 ) -> None:
     values: dict[str, Any] = {"status": status, "reason": reason, "updated_at": now}

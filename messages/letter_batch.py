@@ -27,12 +27,13 @@ from experiments.definition import TrialDefinition
 from messages.letter_files import check_out_dir, published
 from messages.letter_layout import LetterProblem, fit_address, register_fonts
 from messages.letters import Letter, LetterBatch, render_batch
+from messages.outbox import EventRow, record_events
 from messages.render import context, withheld_reason
 from messages.schedule import local_instant
 from messages.templates import TemplateProblem, choose_language, render
 from nudge.clock import Clock
 from nudge.csvout import write_rows
-from nudge.models import Case, Hearing, Message, MessageEvent, Participant
+from nudge.models import Case, Hearing, Message, MessageStatus, Participant, Reason
 
 MANIFEST_HEADER = (
     "message_id",
@@ -67,7 +68,7 @@ class BatchSummary:
     duplex: bool
     letters: int = 0
     pages: int = 0
-    withheld: dict[str, int] = field(default_factory=dict)
+    withheld: dict[Reason, int] = field(default_factory=dict)
     unprintable: list[tuple[int, str]] = field(default_factory=list)  # (message id, why)
     pdf: Path | None = None
     manifest: Path | None = None
@@ -101,7 +102,7 @@ def run_batch(
     due = due_letters(session, trial_id, posting_day, zone, lock=not dry_run)
     summary = BatchSummary(trial_id, posting_day, dry_run, duplex)
     to_print: list[DueLetter] = []
-    withheld: list[tuple[DueLetter, str]] = []
+    withheld: list[tuple[DueLetter, Reason]] = []
     for letter in due:
         reason = withheld_reason(
             session, trial.status, letter.participant, letter.hearing, letter.message, now
@@ -117,13 +118,14 @@ def run_batch(
     if dry_run:
         session.rollback()
         return summary
-    for letter, reason in withheld:
-        _finish(session, letter.message, now, "cancelled", {"reason": reason}, reason)
+    record_events(session, [_cancel(letter, reason, now) for letter, reason in withheld])
     if batch is None:
         session.commit()
         return summary
     summary.pdf, summary.manifest = _free_names(out_dir, trial_id, posting_day)
-    _mark_posted(session, [due for due, _ in printable], batch, summary, definition, now)
+    record_events(
+        session, _mark_posted([due for due, _ in printable], batch, summary, definition, now)
+    )
     session.flush()  # any database error surfaces before the files get their names
     manifest = _manifest([due for due, _ in printable], batch)
     with published({summary.pdf: batch.pdf, summary.manifest: manifest}):
@@ -145,7 +147,7 @@ def due_letters(
         .where(
             Message.trial_id == trial_id,
             Message.channel == "letter",
-            Message.status == "scheduled",
+            Message.status == MessageStatus.SCHEDULED,
             Message.due_at >= start,
             Message.due_at < end,
         )
@@ -233,34 +235,39 @@ def _free_names(out_dir: Path, trial_id: str, posting_day: date) -> tuple[Path, 
 
 
 def _mark_posted(
-    session: Session,
     due: list[DueLetter],
     batch: LetterBatch,
     summary: BatchSummary,
     definition: TrialDefinition,
     now: datetime,
-) -> None:
+) -> list[EventRow]:
+    """The printed letters as posted (ORM changes, flushed with the session); their events."""
     assert summary.pdf is not None
+    events = []
     for letter, pages in zip(due, batch.letters, strict=True):
         message = letter.message
         message.sent_at, message.cost = now, definition.costs.letter
         detail = {"batch": summary.pdf.name, "first_page": pages.first_page, "pages": pages.pages}
-        _finish(session, message, now, "sent", detail)
+        events.append(_finish(message, now, MessageStatus.SENT, detail))
+    return events
+
+
+def _cancel(letter: DueLetter, reason: Reason, now: datetime) -> EventRow:
+    """A letter withheld at the last check: cancelled with its reason."""
+    return _finish(letter.message, now, MessageStatus.CANCELLED, {"reason": reason}, reason)
 
 
 def _finish(
-    session: Session,
     message: Message,
     now: datetime,
-    status: str,
+    status: MessageStatus,
     detail: dict[str, object],
-    reason: str | None = None,
-) -> None:
+    reason: Reason | None = None,
+) -> EventRow:
+    """A letter's final status (an ORM change on its locked row, flushed with the session), and
+    the event that records it."""
     message.status, message.reason, message.updated_at = status, reason, now
-    session.add(message)
-    session.add(
-        MessageEvent(message_id=message.id or 0, status=status, detail=detail, occurred_at=now)
-    )
+    return EventRow(message.id or 0, status, detail, now)
 
 
 def _manifest(due: list[DueLetter], batch: LetterBatch) -> bytes:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from nudge.models import Arm, Assignment, Message, Participant
+from nudge.models import Arm, Assignment, Message, MessageStatus, Participant
 
 PER_PAGE = 50
 
@@ -19,7 +19,7 @@ PER_PAGE = 50
 class LogFilters:
     """What the researcher asked for; None means any. Dates are local dates of `due_at`."""
 
-    status: str | None = None
+    status: MessageStatus | None = None
     channel: str | None = None
     arm: str | None = None
     reason: str | None = None

@@ -19,14 +19,19 @@ from sqlmodel import Session
 
 from experiments import trials
 from experiments.definition import MessageSpec, TrialDefinition
-from experiments.enrol import EnrolSummary
-from experiments.hearings import HearingsSummary
 from messages.schedule import plan_messages
 from nudge.bulk import Same, columns_of, insert_rows
 from nudge.clock import Clock
+from nudge.models.statuses import (
+    HEARING_ENDED,
+    EventStatus,
+    MessageStatus,
+    ProviderStatus,
+    Reason,
+)
 from nudge.models.tables import ARMS, ASSIGNMENTS, EVENTS, HEARINGS, MESSAGES, OPT_OUTS, PEOPLE
 
-PENDING = ("scheduled",)
+PENDING = (MessageStatus.SCHEDULED,)
 CHUNK = 2000
 
 
@@ -34,10 +39,11 @@ class EventRow(NamedTuple):
     """One `message_event` row; its field names are the table's column names."""
 
     message_id: int
-    status: str
+    status: MessageStatus | EventStatus | ProviderStatus
     detail: dict[str, Any]
     occurred_at: datetime
     error_code: str | None = None
+    provider_status: str | None = None
 
 
 def record_events(session: Session, events: Sequence[EventRow]) -> None:
@@ -82,7 +88,13 @@ def replan_moved_hearings(
     """Supersede pending rows of moved hearings and plan again from their new dates."""
     if not hearing_ids:
         return 0
-    _retire(session, clock, MESSAGES.c.hearing_id.in_(hearing_ids), "superseded", "hearing_moved")
+    _retire(
+        session,
+        clock,
+        MESSAGES.c.hearing_id.in_(hearing_ids),
+        MessageStatus.SUPERSEDED,
+        Reason.HEARING_MOVED,
+    )
     people = (
         session.execute(
             select(PEOPLE.c.id)
@@ -97,12 +109,16 @@ def replan_moved_hearings(
 
 
 def cancel_for_hearings(
-    session: Session, clock: Clock, hearing_ids: Sequence[int], reason: str = "hearing_vacated"
+    session: Session,
+    clock: Clock,
+    hearing_ids: Sequence[int],
+    reason: Reason = Reason.HEARING_VACATED,
 ) -> int:
     """A vacated or concluded hearing: nothing more is sent for it."""
     if not hearing_ids:
         return 0
-    return _retire(session, clock, MESSAGES.c.hearing_id.in_(hearing_ids), "cancelled", reason)
+    where = MESSAGES.c.hearing_id.in_(hearing_ids)
+    return _retire(session, clock, where, MessageStatus.CANCELLED, reason)
 
 
 def cancel_unsafe(session: Session, clock: Clock, participant_ids: Sequence[int]) -> int:
@@ -121,36 +137,44 @@ def cancel_unsafe(session: Session, clock: Clock, participant_ids: Sequence[int]
         for participant_id, flagged, sms, letter, phone in rows:
             theirs = MESSAGES.c.participant_id == participant_id
             if flagged:
-                cancelled += _retire(session, clock, theirs, "cancelled", "safeguarding")
+                cancelled += _retire(
+                    session, clock, theirs, MessageStatus.CANCELLED, Reason.SAFEGUARDING
+                )
                 continue
             if not sms or not phone:
                 cancelled += _retire(
                     session,
                     clock,
                     theirs & (MESSAGES.c.channel == "sms"),
-                    "cancelled",
-                    "no_consent",
+                    MessageStatus.CANCELLED,
+                    Reason.NO_CONSENT,
                 )
             if not letter:
                 cancelled += _retire(
                     session,
                     clock,
                     theirs & (MESSAGES.c.channel == "letter"),
-                    "cancelled",
-                    "no_consent",
+                    MessageStatus.CANCELLED,
+                    Reason.NO_CONSENT,
                 )
     return cancelled
 
 
-def cancel_for_phone(session: Session, clock: Clock, phone: str, reason: str = "opted_out") -> int:
+def cancel_for_phone(
+    session: Session, clock: Clock, phone: str, reason: Reason = Reason.OPTED_OUT
+) -> int:
     """An opt-out: every pending SMS to that number, in every trial, is cancelled."""
     people = select(PEOPLE.c.id).where(PEOPLE.c.phone == phone)
     where = MESSAGES.c.participant_id.in_(people) & (MESSAGES.c.channel == "sms")
-    return _retire(session, clock, where, "cancelled", reason)
+    return _retire(session, clock, where, MessageStatus.CANCELLED, reason)
 
 
 def _retire(
-    session: Session, clock: Clock, where: ColumnElement[bool], status: str, reason: str
+    session: Session,
+    clock: Clock,
+    where: ColumnElement[bool],
+    status: MessageStatus,
+    reason: Reason,
 ) -> int:
     """Move pending rows matching `where` to a final status, recording an event for each."""
     now = clock.now()
@@ -244,7 +268,7 @@ def _plan(
             status, reason = plan.status, plan.reason
             blocked = _blocked(recipient, spec, opted_out)
             if blocked is not None:
-                status, reason = "skipped", blocked
+                status, reason = MessageStatus.SKIPPED, blocked
             due = plan.due_at or now
             rows.append(
                 _PlannedMessage(
@@ -281,19 +305,19 @@ def _insert_planned(
     )
 
 
-def _blocked(recipient: Recipient, spec: MessageSpec, opted_out: set[str]) -> str | None:
+def _blocked(recipient: Recipient, spec: MessageSpec, opted_out: set[str]) -> Reason | None:
     """Why this person must not get this message at all, or None. Safety comes first."""
     if recipient.safeguarding_flag:
-        return "safeguarding"
-    if recipient.hearing_status in ("vacated", "concluded"):
-        return "hearing_vacated"
+        return Reason.SAFEGUARDING
+    if recipient.hearing_status in HEARING_ENDED:
+        return Reason.HEARING_VACATED
     if spec.channel == "sms":
         if not recipient.contact_sms or not recipient.phone:
-            return "no_consent"
+            return Reason.NO_CONSENT
         if recipient.phone in opted_out:
-            return "opted_out"
+            return Reason.OPTED_OUT
     elif not recipient.contact_letter or not recipient.has_address:
-        return "no_consent"
+        return Reason.NO_CONSENT
     return None
 
 
@@ -308,30 +332,3 @@ def _opted_out(session: Session, phones: list[str]) -> set[str]:
     return set(
         session.execute(select(OPT_OUTS.c.phone).where(OPT_OUTS.c.phone.in_(phones))).scalars()
     )
-
-
-@dataclass(frozen=True)
-class OutboxChanges:
-    planned: int = 0
-    superseded_and_replanned: int = 0
-    cancelled: int = 0
-
-
-def after_enrolment(
-    session: Session, clock: Clock, trial_id: str, summary: EnrolSummary
-) -> OutboxChanges:
-    """What an import means for the outbox, in the import's own transaction."""
-    cancelled = cancel_unsafe(session, clock, summary.changed_participants)
-    replanned = replan_moved_hearings(session, clock, trial_id, summary.moved_hearings)
-    planned = plan_for_participants(session, clock, trial_id, summary.new_assignments)
-    return OutboxChanges(planned, replanned, cancelled)
-
-
-def after_hearings_update(
-    session: Session, clock: Clock, trial_id: str, summary: HearingsSummary
-) -> OutboxChanges:
-    """Moved hearings are re-planned; vacated and concluded ones cancel what is pending."""
-    cancelled = cancel_for_hearings(session, clock, summary.ended)
-    still_on = [h for h in summary.moved if h not in set(summary.ended)]
-    replanned = replan_moved_hearings(session, clock, trial_id, still_on)
-    return OutboxChanges(0, replanned, cancelled)

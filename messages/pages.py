@@ -24,7 +24,7 @@ from messages.inbox import REPLY_STATES, mark_handled, opt_outs, replies_for_sta
 from messages.log import LogFilters, message_log, reasons_in
 from nudge import audit
 from nudge.errors import NotFound
-from nudge.models import MESSAGE_STATUSES, Arm, Trial
+from nudge.models import MESSAGE_STATUSES, Arm, MessageStatus, Trial
 from nudge.web.access import allow
 
 bp = Blueprint("message_pages", __name__)
@@ -111,7 +111,7 @@ def message_log_page(trial_id: str) -> ResponseReturnValue:
 
 def _filters(form: LogFilterForm) -> LogFilters:
     return LogFilters(
-        status=form.status.data or None,
+        status=MessageStatus(form.status.data) if form.status.data else None,
         channel=form.channel.data or None,
         arm=form.arm.data or None,
         reason=form.reason.data or None,

@@ -19,7 +19,7 @@ from messages.providers.base import SmsProvider
 from messages.render import Prepared, RenderCache
 from nudge.clock import Clock
 from nudge.errors import ProviderError
-from nudge.models import Message
+from nudge.models import Message, MessageStatus, Reason
 from nudge.models.tables import MESSAGES
 
 LOOKBACK = timedelta(minutes=5)  # clocks differ a little between us and the provider
@@ -41,13 +41,15 @@ def recover(
     with Session(engine, expire_on_commit=False) as session:
         released = session.execute(
             update(MESSAGES)
-            .where(MESSAGES.c.status == "claimed", MESSAGES.c.lease_until < now)
-            .values(status="scheduled", lease_owner=None, lease_until=None, updated_at=now)
+            .where(MESSAGES.c.status == MessageStatus.CLAIMED, MESSAGES.c.lease_until < now)
+            .values(
+                status=MessageStatus.SCHEDULED, lease_owner=None, lease_until=None, updated_at=now
+            )
         )
         result.released = released.rowcount  # type: ignore[attr-defined]
         stuck = session.exec(
             select(Message)
-            .where(Message.status == "sending", col(Message.lease_until) < now)
+            .where(Message.status == MessageStatus.SENDING, col(Message.lease_until) < now)
             .order_by(col(Message.id))
         ).all()
         renderer = RenderCache(public_url)
@@ -82,14 +84,15 @@ def _reconcile(
     """
     if phone is None:
         result.unknown += len(waiting)
-        return [_set(m, "unknown", now, "cannot tell what was sent") for m, _body in waiting]
+        unsure = "cannot tell what was sent"
+        return [_set(m, MessageStatus.UNKNOWN, now, unsure) for m, _body in waiting]
     since = min(message.updated_at for message, _body in waiting) - LOOKBACK
     try:
         records = provider.find_sent(phone, since)
     except ProviderError as error:
         result.unknown += len(waiting)
         note = f"reconcile failed: {error.message}"
-        return [_set(m, "unknown", now, note) for m, _body in waiting]
+        return [_set(m, MessageStatus.UNKNOWN, now, note) for m, _body in waiting]
     owned = _owned(session, [r.provider_id for r in records], [m for m, _ in waiting])
     free = [r for r in records if r.provider_id not in owned]
     events = []
@@ -103,17 +106,17 @@ def _reconcile(
             message.provider_id, message.sent_at = match.provider_id, match.created_at
             message.last_error = None  # it went: an earlier attempt's error is history now
             note = "reconciled with the provider's records"
-            events.append(_set(message, "sent", now, note))
+            events.append(_set(message, MessageStatus.SENT, now, note))
             result.confirmed_sent += 1
         elif now < message.expires_at:
             message.next_attempt_at = now
             note = "not sent before the crash: queued again"
-            events.append(_set(message, "scheduled", now, note))
+            events.append(_set(message, MessageStatus.SCHEDULED, now, note))
             result.requeued += 1
         else:
-            message.reason = "expired"
+            message.reason = Reason.EXPIRED
             note = "not sent before the crash, and now too late"
-            events.append(_set(message, "failed", now, note))
+            events.append(_set(message, MessageStatus.FAILED, now, note))
     return events
 
 
@@ -128,7 +131,7 @@ def _owned(session: Session, sids: list[str], waiting: list[Message]) -> set[str
     return {sid for sid in session.exec(query).all() if sid}
 
 
-def _set(message: Message, status: str, now: datetime, note: str) -> EventRow:
+def _set(message: Message, status: MessageStatus, now: datetime, note: str) -> EventRow:
     """The message's new status (an ORM change, flushed with the session); its event."""
     message.status, message.updated_at = status, now
     message.lease_owner = message.lease_until = None

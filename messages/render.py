@@ -15,7 +15,16 @@ from experiments.definition import TrialDefinition
 from messages.providers.base import OutgoingSms
 from messages.segments import count_segments
 from messages.templates import choose_language, hearing_date_text, hearing_time_text, render
-from nudge.models import Hearing, Message, OptOut, Participant, Trial
+from nudge.models import (
+    HEARING_ENDED,
+    Hearing,
+    Message,
+    OptOut,
+    Participant,
+    Reason,
+    Trial,
+    TrialStatus,
+)
 
 TWILIO_MAX_VALIDITY_S = 36_000
 
@@ -34,7 +43,7 @@ class Prepared:
 class Withheld:
     """A text that must not go now; `reason` is the reason code it is cancelled with."""
 
-    reason: str
+    reason: Reason
 
 
 class RenderCache:
@@ -110,29 +119,29 @@ def withheld_reason(
     now: datetime,
     *,
     opted_out: set[str] | None = None,
-) -> str | None:
+) -> Reason | None:
     """Checked again at the last moment, for a text or a letter: anything may have changed.
 
     A STOP reply opts a number out of texts only; a letter is stopped by withdrawing consent to
     letters (no_consent), as at planning.
     """
     if participant.safeguarding_flag:
-        return "safeguarding"
+        return Reason.SAFEGUARDING
     if message.channel == "letter":
         if not participant.contact_letter or not participant.address:
-            return "no_consent"
+            return Reason.NO_CONSENT
     elif not participant.contact_sms or not participant.phone:
-        return "no_consent"
+        return Reason.NO_CONSENT
     elif _opted_out(session, participant.phone, opted_out):
-        return "opted_out"
-    if hearing.status in ("vacated", "concluded"):
-        return "hearing_vacated"
+        return Reason.OPTED_OUT
+    if hearing.status in HEARING_ENDED:
+        return Reason.HEARING_VACATED
     if hearing.version != message.hearing_version:
-        return "hearing_moved"
+        return Reason.HEARING_MOVED
     if now >= message.expires_at or now >= hearing.starts_at:
-        return "expired"
-    if trial_status != "live":
-        return "trial_not_live"
+        return Reason.EXPIRED
+    if trial_status != TrialStatus.LIVE:
+        return Reason.TRIAL_NOT_LIVE
     return None
 
 

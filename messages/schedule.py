@@ -17,16 +17,13 @@ import holidays
 
 from experiments.definition import MessageSpec, QuietHours, Sending
 from nudge.clock import as_utc
+from nudge.models.statuses import MessageStatus, Reason
 
 DEFAULT_SMS_TIME = "10:00"
 LETTER_POSTING_TIME = "09:00"  # the morning print run
 SECOND_CLASS_WORKING_DAYS = 4
 
-PlanStatus = Literal["scheduled", "skipped"]
-QUIET_HOURS_DEFERRED = "quiet_hours_deferred"
-LATE_ENROLMENT = "late_enrolment"
-SENT_LATE = "late_enrolment_sent_late"
-HEARING_STARTED = "hearing_started"
+PlanStatus = Literal[MessageStatus.SCHEDULED, MessageStatus.SKIPPED]
 
 
 @dataclass(frozen=True)
@@ -39,7 +36,7 @@ class PlannedMessage:
     due_at: datetime | None
     expires_at: datetime | None
     status: PlanStatus
-    reason: str | None
+    reason: Reason | None
 
 
 def plan_messages(
@@ -164,15 +161,16 @@ def _plan_sms(
         hearing_day - timedelta(days=spec.send.days_before), spec.send.at or DEFAULT_SMS_TIME, zone
     )
     due = next_allowed(wanted, zone, sending.quiet_hours)
-    reason = QUIET_HOURS_DEFERRED if due != wanted else None
+    reason = Reason.QUIET_HOURS_DEFERRED if due != wanted else None
     if due < now:
         if sending.late == "skip":
-            return _skipped(slot, spec, due, hearing_start, LATE_ENROLMENT)
-        due, reason = next_allowed(now, zone, sending.quiet_hours), SENT_LATE
+            return _skipped(slot, spec, due, hearing_start, Reason.LATE_ENROLMENT)
+        due = next_allowed(now, zone, sending.quiet_hours)
+        reason = Reason.LATE_ENROLMENT_SENT_LATE
     if due >= hearing_start:
-        return _skipped(slot, spec, due, hearing_start, HEARING_STARTED)
+        return _skipped(slot, spec, due, hearing_start, Reason.HEARING_STARTED)
     return PlannedMessage(
-        slot, spec.channel, spec.template, due, hearing_start, "scheduled", reason
+        slot, spec.channel, spec.template, due, hearing_start, MessageStatus.SCHEDULED, reason
     )
 
 
@@ -185,20 +183,24 @@ def _plan_letter(
     if local_instant(posting + timedelta(days=1), "00:00", zone) <= now:
         if late == "skip":
             due = local_instant(posting, LETTER_POSTING_TIME, zone)
-            return _skipped(slot, spec, due, hearing_start, LATE_ENROLMENT)
+            return _skipped(slot, spec, due, hearing_start, Reason.LATE_ENROLMENT)
         posting = now.astimezone(zone).date()
         while not is_working_day(posting):
             posting += timedelta(days=1)
         if add_working_days(posting, SECOND_CLASS_WORKING_DAYS) >= hearing_day:
             due = local_instant(posting, LETTER_POSTING_TIME, zone)
-            return _skipped(slot, spec, due, hearing_start, LATE_ENROLMENT)
-        reason = SENT_LATE
+            return _skipped(slot, spec, due, hearing_start, Reason.LATE_ENROLMENT)
+        reason = Reason.LATE_ENROLMENT_SENT_LATE
     due = max(local_instant(posting, LETTER_POSTING_TIME, zone), now)
     expires = local_instant(posting + timedelta(days=1), "00:00", zone)
-    return PlannedMessage(slot, spec.channel, spec.template, due, expires, "scheduled", reason)
+    return PlannedMessage(
+        slot, spec.channel, spec.template, due, expires, MessageStatus.SCHEDULED, reason
+    )
 
 
 def _skipped(
-    slot: int, spec: MessageSpec, due: datetime, hearing_start: datetime, reason: str
+    slot: int, spec: MessageSpec, due: datetime, hearing_start: datetime, reason: Reason
 ) -> PlannedMessage:
-    return PlannedMessage(slot, spec.channel, spec.template, due, hearing_start, "skipped", reason)
+    return PlannedMessage(
+        slot, spec.channel, spec.template, due, hearing_start, MessageStatus.SKIPPED, reason
+    )

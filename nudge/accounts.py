@@ -17,6 +17,10 @@ from nudge.errors import NudgeError
 from nudge.models import ROLES, EndedWebSession, LoginFailure, User
 
 MIN_PASSWORD = 12
+MAX_PASSWORD = 1000  # what the login form accepts
+# A user added in the browser has no password until they follow their set-password link; no
+# argon2 hash looks like this, so it never verifies.
+NO_PASSWORD = "!"
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 # Failed logins from one address (any emails) before it is refused for LOCKOUT: guessing one
@@ -41,24 +45,47 @@ def add_user(
     session: Session, clock: Clock, email: str, role: str, password: str, actor: str
 ) -> User:
     """Create a user; refuses an unknown role, a short password, or an email already used."""
+    problem = password_problem(password)
+    if problem:
+        raise AccountError(problem)
+    return new_user(session, clock, email, role, _HASHER.hash(password), actor)
+
+
+def new_user(
+    session: Session, clock: Clock, email: str, role: str, password_hash: str, actor: str
+) -> User:
+    """Create a user with this hash (NO_PASSWORD until a set-password link is used)."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 255:
         raise AccountError(f"'{email}' is not an email address")
-    if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)} (got '{role}')")
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password must be at least {MIN_PASSWORD} characters long")
+    check_role(role)
     if session.exec(select(User).where(User.email == email)).first() is not None:
         raise AccountError(f"a user with the email {email} already exists")
-    user = User(
-        email=email, password_hash=_HASHER.hash(password), role=role, created_at=clock.now()
-    )
+    user = User(email=email, password_hash=password_hash, role=role, created_at=clock.now())
     session.add(user)
     session.flush()
     audit.record(
         session, clock, actor=actor, action="user.created", subject=email, details={"role": role}
     )
     return user
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)} (got '{role}')")
+
+
+def password_problem(password: str) -> str | None:
+    """What is wrong with a new password, or None: the one rule for the CLI and the web."""
+    if len(password) < MIN_PASSWORD:
+        return f"the password must be at least {MIN_PASSWORD} characters long"
+    if len(password) > MAX_PASSWORD:
+        return f"the password must be at most {MAX_PASSWORD} characters long"
+    return None
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
 
 
 def authenticate(
@@ -87,6 +114,7 @@ def authenticate(
     if user is None or not user.active:
         _record_failure(session, clock, email, source)
         return None
+    user.last_login_at = clock.now()
     audit.record(session, clock, actor=source, action="login.succeeded", subject=email)
     return user
 
@@ -107,6 +135,23 @@ def end_web_session(session: Session, clock: Clock, session_id: str, actor: str)
 
 def web_session_ended(session: Session, session_id: str) -> bool:
     return session.get(EndedWebSession, session_id) is not None
+
+
+def locked_emails(session: Session, clock: Clock) -> set[str]:
+    """The emails locked out now: MAX_FAILURES or more failed logins in the last LOCKOUT."""
+    query = (
+        select(LoginFailure.email)
+        .where(col(LoginFailure.at) >= clock.now() - LOCKOUT)
+        .group_by(col(LoginFailure.email))
+        .having(func.count() >= MAX_FAILURES)
+    )
+    return set(session.exec(query).all())
+
+
+def clear_failures(session: Session, email: str) -> int:
+    """Forget an email's failed logins (an admin unlocked it); how many there were."""
+    result = session.execute(delete(LoginFailure).where(col(LoginFailure.email) == email))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _record_failure(session: Session, clock: Clock, email: str, source: str) -> None:

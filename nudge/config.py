@@ -42,10 +42,12 @@ class Settings:
 
     @property
     def migrates_at_start(self) -> bool:
-        """Whether the web app upgrades the schema itself: in development, unless told.
+        """Whether the web app and the commands upgrade the schema themselves: in development,
+        unless told.
 
         In production the upgrade is its own step (`nudge db upgrade`), run once per release:
-        never by several web workers at once, and never as a surprise while the app starts.
+        never by several web workers or commands at once, and never as a surprise while the app
+        starts or a command runs.
         """
         if self.auto_migrate is not None:
             return self.auto_migrate

@@ -17,6 +17,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from nudge.errors import ConfigError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed number: concurrent processes on PostgreSQL take turns at migrating.
 _MIGRATION_LOCK = 7_316_402
@@ -116,7 +118,24 @@ def upgrade(engine: Engine) -> bool:
         return True
 
 
-def ensure_schema(engine: Engine) -> None:
-    """Upgrade an empty or older database; cheap when it is already current."""
-    if current_revision(engine) != head_revision():
+def prepare_schema(engine: Engine, *, migrate: bool) -> None:
+    """Bring the schema to this release's revision when `migrate`, else refuse one that is not.
+
+    Settings decide `migrate` (`Settings.migrates_at_start`): development upgrades by itself;
+    production leaves the schema to its own step, `nudge db upgrade`, and a web app or a command
+    that finds an empty or older database stops with a ConfigError naming that step, having
+    changed nothing and let go of the engine's connections. Cheap when the schema is current.
+    """
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    if migrate:
         upgrade(engine)
+        return
+    engine.dispose()
+    found = f"at revision {current}" if current else "empty (no schema at all)"
+    raise ConfigError(
+        f"The database is {found}; this release needs revision {head}. Run "
+        "`nudge db upgrade` (with the same NUDGE_DATABASE_URL) first, "
+        "or set NUDGE_AUTO_MIGRATE=1 to upgrade automatically."
+    )

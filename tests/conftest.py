@@ -20,10 +20,12 @@ from nudge.cli import main
 from nudge.clock import FixedClock
 from nudge.config import _database_url
 from nudge.db import make_engine, upgrade
+from tests.factories import row_counts
 from tests.fakes.twilio_server import FakeTwilioServer
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "experiments" / "examples" / "witness-reminders.yaml"
+EXAMPLE_TRIAL = "witness-reminders-2027"
 PINNED = datetime(2027, 1, 10, 12, 0, tzinfo=UTC)
 POSTGRES_SERVER = os.environ.get(
     "NUDGE_TEST_POSTGRES_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -183,10 +185,37 @@ class Cli:
         finally:
             os.chdir(previous)
 
+    def launch_example(self) -> Cli:
+        """Create and launch the example trial, as staff do; this Cli."""
+        assert self("trial", "create", str(EXAMPLE)).exit_code == 0, "create"
+        assert self("trial", "launch", EXAMPLE_TRIAL).exit_code == 0, "launch"
+        return self
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows in every table of this Cli's database, read through an engine of its own."""
+        engine = make_engine(self.env["NUDGE_DATABASE_URL"])
+        with Session(engine) as session:
+            counts = row_counts(session)
+        engine.dispose()
+        return counts
+
+    def unchanged(self, *args: str, input: str | None = None) -> Result:
+        """Run `nudge *args` as __call__ does, asserting that it left every table as it was."""
+        before = self.row_counts()
+        result = self(*args, input=input)
+        assert self.row_counts() == before, f"nudge {' '.join(args)} changed the database"
+        return result
+
 
 @pytest.fixture
 def cli(db_url: str, tmp_path: Path) -> Cli:
     return Cli(db_url, tmp_path)
+
+
+@pytest.fixture
+def launched(cli: Cli) -> Cli:
+    """`cli`, with the example trial created and launched through it."""
+    return cli.launch_example()
 
 
 @pytest.fixture
@@ -249,3 +278,34 @@ def live_app(app: Any) -> Iterator[tuple[str, Any]]:
     server.shutdown()
     thread.join()
     server.server_close()
+
+
+@pytest.fixture
+def staff(session: Session, clock: FixedClock) -> None:
+    """One staff member of each role to log in as (STAFF and PASSWORD in tests/web_helpers.py)."""
+    from tests.web_helpers import add_staff
+
+    add_staff(session, clock)
+
+
+@pytest.fixture
+def researcher(app: Any, staff: None) -> Any:
+    """The app's test client, logged in as the researcher."""
+    from tests.web_helpers import logged_in
+
+    return logged_in(app, "researcher")
+
+
+@pytest.fixture
+def site(live_app: tuple[str, Any], staff: None) -> str:
+    """The live app's base URL, with `staff` to log in as."""
+    return live_app[0]
+
+
+@pytest.fixture
+def results_site(site: str, session: Session, clock: FixedClock, tmp_path: Path) -> str:
+    """`site` with the example trial live: 90 people enrolled, messages sent, outcomes in."""
+    from tests.trial_factories import seed_trial
+
+    seed_trial(session, clock, tmp_path, people=90)
+    return site

@@ -13,10 +13,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session, SQLModel
 
 from experiments import trials
-from experiments.enrol import enrol_file
 from experiments.loader import LoadedTrial, load_trial_file
 from experiments.synthetic import COLUMNS as SYNTHETIC_COLUMNS
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from nudge.clock import Clock
 from nudge.models import Message
 
@@ -103,8 +102,7 @@ def enrol_due_texts(
     trial_id = launch(session, clock, definition)
     rows = [person(i, case_ref=f"C{i}") for i in range(people)]
     path = write_people(definition.parent / "people.csv", rows)
-    summary = enrol_file(session, clock, trial_id, path, "test")
-    after_enrolment(session, clock, trial_id, summary)
+    enrol_and_plan(session, clock, trial_id, path, "test")
     session.commit()
     query = select(Message.id).where(Message.channel == "sms", Message.due_at <= due_by)  # type: ignore[arg-type]
     return sorted(session.execute(query.order_by(Message.id)).scalars())

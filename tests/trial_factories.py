@@ -15,8 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from analysis.outcomes import import_outcomes
-from experiments.enrol import enrol_file
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from nudge.clock import FixedClock
 from nudge.models import Arm, Assignment, Message, Participant
 from tests.conftest import EXAMPLE
@@ -61,8 +60,7 @@ def seed_trial(
         for n in range(1, people + 1)
     ]
     rows += [person(people + n, age="17") for n in range(1, ineligible + 1)]
-    summary = enrol_file(session, clock, TRIAL, write_people(tmp_path / "people.csv", rows), "t")
-    after_enrolment(session, clock, TRIAL, summary)
+    enrol_and_plan(session, clock, TRIAL, write_people(tmp_path / "people.csv", rows), "t")
     session.commit()
     arms = assigned_arms(session)
     set_message_fates(session)

@@ -1,24 +1,29 @@
-"""Helpers for tests that drive the web app through its test client as a logged-in person."""
+"""Helpers for tests that drive the web app as a logged-in person: through its test client, or
+through the login form in a real browser (tests/conftest.py's `browser` and `site`)."""
 
 from __future__ import annotations
 
 import re
 from functools import cache
 from html.parser import HTMLParser
+from typing import Any
 
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
+from werkzeug.test import TestResponse
 
 from nudge.clock import Clock
 from nudge.config import load_settings
 from nudge.models import User
 from nudge.web import create_app
 from tests.conftest import PINNED
+from tests.trial_factories import TRIAL
 
 PASSWORD = "correct horse battery"
 STAFF = {"admin": "ada@example.org", "researcher": "rita@example.org", "lead": "lee@example.org"}
+RESULTS = f"/trials/{TRIAL}/results"  # the seeded trial's results page
 
 
 def make_app(db_url: str) -> Flask:
@@ -49,15 +54,53 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     return match.group(1)
 
 
+def post_login(
+    client: FlaskClient, email: str, password: str = PASSWORD, query: str = ""
+) -> TestResponse:
+    """The login form sent as a browser sends it, with its CSRF token; the app's answer."""
+    data = {"email": email, "password": password, "csrf_token": csrf_token(client)}
+    return client.post(f"/login{query}", data=data)
+
+
 def logged_in(app: Flask, role: str) -> FlaskClient:
     """A test client logged in as the staff member with that role."""
     client = app.test_client()
-    response = client.post(
-        "/login",
-        data={"email": STAFF[role], "password": PASSWORD, "csrf_token": csrf_token(client)},
-    )
+    response = post_login(client, STAFF[role])
     assert response.status_code == 302, response.get_data(as_text=True)
     return client
+
+
+def submit_login(page: Any, email: str, password: str = PASSWORD) -> None:
+    """Fill in and send the login form a browser page is showing."""
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def log_in_page(page: Any, base: str, who: str, password: str = PASSWORD) -> Any:
+    """Log a browser page in through the form as `who`: the staff member with that role, or
+    the person with that email address; the page."""
+    page.goto(f"{base}/login")
+    submit_login(page, STAFF.get(who, who), password)
+    page.wait_for_url(f"{base}/")
+    return page
+
+
+def open_as(
+    browser: Any, base: str, role: str, path: str = "/", width: int = 1280, height: int = 900
+) -> Any:
+    """A new browser page of that size, logged in as `role`, showing `path`."""
+    page = log_in_page(browser.new_page(viewport={"width": width, "height": height}), base, role)
+    page.goto(f"{base}{path}")
+    return page
+
+
+def no_violations(page: Any) -> None:
+    """axe-core finds no WCAG 2.1 A or AA fault on the page (it runs as a script in the page)."""
+    from axe_playwright_python.sync_playwright import Axe  # Playwright: for browser tests only
+
+    results = Axe().run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
+    assert results.violations_count == 0, results.generate_report()
 
 
 class _TableReader(HTMLParser):

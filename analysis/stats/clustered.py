@@ -32,6 +32,7 @@ from analysis.stats.proportions import (
     IntervalEstimate,
     ProportionEstimate,
     wilson_interval,
+    wilson_limits,
 )
 
 FEW_UNITS = "fewer than 2 randomisation units with an observed outcome"
@@ -161,19 +162,9 @@ def clustered_proportion(arm: ArmUnits, alpha: float = 0.05) -> ClusteredProport
     effective = arm.n / deff
     z = float(stats.norm.ppf(1.0 - alpha / 2.0))
     adjusted = effective * (z / float(stats.t.ppf(1.0 - alpha / 2.0, arm.n_units - 1))) ** 2
-    low, high = _wilson_limits(plain.proportion, adjusted, z)
+    low, high = wilson_limits(plain.proportion * adjusted, adjusted, alpha)
     estimate = ProportionEstimate(arm.x, arm.n, plain.proportion, low, high)
     return ClusteredProportion(estimate, arm.n_units, variance, deff, effective)
-
-
-def _wilson_limits(p: float, n: float, z: float) -> tuple[float, float]:
-    """Wilson's score interval for a proportion p on a (possibly fractional) size n."""
-    denom = n + z * z
-    centre = (p * n + z * z / 2.0) / denom
-    half = z * math.sqrt(n) / denom * math.sqrt(p * (1.0 - p) + z * z / (4.0 * n))
-    low = 0.0 if p == 0.0 else max(0.0, centre - half)
-    high = 1.0 if p == 1.0 else min(1.0, centre + half)
-    return low, high
 
 
 def _cr2_parts(arm: ArmUnits) -> tuple[float, float]:

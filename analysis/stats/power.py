@@ -6,6 +6,14 @@ and the pooled rate ``pbar = (p1 + r p2) / (1 + r)``,
 ``power = Phi((|p1 - p2| - z_a sqrt(pbar qbar (1/n + 1/(r n)))) / sqrt(p1 q1/n + p2 q2/(r n)))``;
 with ``r = 1`` it is exactly ``power.prop.test``. When whole units are randomised, callers
 use effective sizes ``n / deff`` (see :mod:`analysis.stats.clustered`).
+
+The formulas are statsmodels' (``statsmodels.stats.proportion``, control as its first
+sample): ``samplesize_proportions_2indep_onetail`` for n, and ``power_proportions_2indep``
+asked for the one tail the effect lies in at ``alpha / 2``. Its own two-sided power adds
+the far tail, as ``power.prop.test(strict = TRUE)`` does; the designs are planned with R's
+default, so the far tail is left out here. statsmodels has no solver for the detectable
+effect on this formula: :func:`minimum_detectable_effect` is ours. statsmodels is imported
+inside the functions, so that loading the package does not load it.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy import optimize, stats
+from scipy import optimize
 
 METHOD = "normal approximation, unpooled alternative variance (R power.prop.test, strict=FALSE)"
 
@@ -74,16 +82,24 @@ def power_two_proportions(
 
     ``n_per_arm`` is control's size; the arm has ``ratio * n_per_arm``.
     """
+    from statsmodels.stats.proportion import power_proportions_2indep
+
     _check_rate("baseline", baseline)
     _check_rate("treated", treated)
     _check_rate("alpha", alpha)
     _check_ratio(ratio)
-    p1, p2 = baseline, treated
-    z_a = stats.norm.ppf(1.0 - alpha / 2.0)
-    pbar = (p1 + ratio * p2) / (1.0 + ratio)
-    pooled = math.sqrt(pbar * (1.0 - pbar) * (1.0 + 1.0 / ratio))
-    spread = math.sqrt(p1 * (1 - p1) + p2 * (1 - p2) / ratio)
-    return float(stats.norm.cdf((math.sqrt(n_per_arm) * abs(p1 - p2) - z_a * pooled) / spread))
+    diff = baseline - treated
+    return float(
+        power_proportions_2indep(
+            diff,
+            treated,
+            n_per_arm,
+            ratio=ratio,
+            alpha=alpha / 2.0,
+            alternative="larger" if diff >= 0 else "smaller",
+            return_results=False,
+        )
+    )
 
 
 def sample_size_two_proportions(
@@ -98,13 +114,16 @@ def sample_size_two_proportions(
 
     ``n = ((z_a sqrt(pbar qbar (1 + 1/r)) + z_power sqrt(p1 q1 + p2 q2 / r)) / |p1 - p2|)^2``
     with ``z_a = z_{1-alpha/2}``: the closed-form inverse of the power formula (R finds the
-    same n by root-finding). With ``r = 1`` it is ``power.prop.test``'s n per arm.
+    same n by root-finding), statsmodels' ``samplesize_proportions_2indep_onetail``. With
+    ``r = 1`` it is ``power.prop.test``'s n per arm.
 
     References
     ----------
     Fleiss JL, Levin B, Paik MC (2003) Statistical Methods for Rates and Proportions, 3rd
     ed., section 4.2 (without continuity correction). R Core, ``stats::power.prop.test``.
     """
+    from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
+
     treated = baseline + effect
     _check_rate("baseline", baseline)
     _check_rate("baseline + effect", treated)
@@ -113,14 +132,10 @@ def sample_size_two_proportions(
     _check_ratio(ratio)
     if effect == 0.0:
         raise ValueError("the effect to detect must be non-zero")
-    p1, p2 = baseline, treated
-    z_a = stats.norm.ppf(1.0 - alpha / 2.0)
-    z_b = stats.norm.ppf(power)
-    pbar = (p1 + ratio * p2) / (1.0 + ratio)
-    pooled = math.sqrt(pbar * (1.0 - pbar) * (1.0 + 1.0 / ratio))
-    spread = math.sqrt(p1 * (1 - p1) + p2 * (1 - p2) / ratio)
-    n = ((z_a * pooled + z_b * spread) / abs(effect)) ** 2
-    return SampleSize(math.ceil(n - 1e-9), float(n), baseline, treated, alpha, power, METHOD, ratio)
+    n = float(
+        samplesize_proportions_2indep_onetail(-effect, treated, power, ratio=ratio, alpha=alpha)
+    )
+    return SampleSize(math.ceil(n - 1e-9), n, baseline, treated, alpha, power, METHOD, ratio)
 
 
 def minimum_detectable_effect(
@@ -136,9 +151,10 @@ def minimum_detectable_effect(
 
     ``n_per_arm`` is control's size and the arm has ``ratio * n_per_arm``.
 
-    Root-finding on p2 in (baseline, 1) for an increase or (0, baseline) for a decrease, as
-    ``power.prop.test(n, p1, power)`` does. ``effect`` is ``None`` (with a note) when even a
-    rate of 1 (or 0) would not reach the power.
+    Root-finding (Brent) on p2 in (baseline, 1) for an increase or (0, baseline) for a
+    decrease, as ``power.prop.test(n, p1, power)`` does; statsmodels solves its power
+    functions for Cohen's effect size h, not for a rate on this formula. ``effect`` is
+    ``None`` (with a note) when even a rate of 1 (or 0) would not reach the power.
     """
     _check_rate("baseline", baseline)
     _check_rate("power", power)

@@ -1,13 +1,15 @@
 """Binary outcomes by arm: Wilson intervals and two-arm comparisons of proportions.
 
+The intervals are statsmodels' (``statsmodels.stats.proportion``) and the tests scipy's: the
+code here chooses the methods, checks the counts and gives every undefined case its reason.
 Every function returns a value for every input: where a quantity is undefined (no
 participants, zero events in a cell) the number is ``None`` and ``note`` says why, so no NaN
-or infinity ever reaches a report.
+or infinity ever reaches a report. statsmodels is imported inside the functions, so that
+loading the package (as every ``nudge`` command does) does not load it.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from scipy import stats
@@ -52,15 +54,34 @@ class TwoArmComparison:
     notes: tuple[str, ...] = ()
 
 
-def _z(alpha: float) -> float:
+NO_OUTCOMES = "an arm has no participants with an outcome"
+DEGENERATE_RATIO = (
+    "risk ratio interval not given: every participant in both arms had the event, so its "
+    "standard error is 0"
+)
+
+
+def _check_alpha(alpha: float) -> None:
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha}")
-    return float(stats.norm.ppf(1.0 - alpha / 2.0))
 
 
 def _check_counts(events: int, n: int) -> None:
     if n < 0 or events < 0 or events > n:
         raise ValueError(f"need 0 <= events <= n, got events={events}, n={n}")
+
+
+def wilson_limits(events: float, n: float, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson's score interval for ``events`` out of ``n > 0``, either of which may be fractional.
+
+    statsmodels' ``proportion_confint(method="wilson")``, with the ends pinned at exactly 0
+    (no events) and 1 (all events) as R's ``prop.test`` pins them: statsmodels leaves them a
+    rounding error away, which a difference built on them would carry past -1 or 1.
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(events, n, alpha, method="wilson")
+    return (0.0 if events == 0 else float(low)), (1.0 if events == n else float(high))
 
 
 def wilson_interval(events: int, n: int, alpha: float = 0.05) -> ProportionEstimate:
@@ -88,68 +109,69 @@ def wilson_interval(events: int, n: int, alpha: float = 0.05) -> ProportionEstim
     Wilson EB (1927) JASA 22:209-212. Agresti A, Coull BA (1998) Am Stat 52:119-126.
     """
     _check_counts(events, n)
-    z = _z(alpha)
+    _check_alpha(alpha)
     if n == 0:
         return ProportionEstimate(events, n, None, None, None, "no participants with an outcome")
-    p = events / n
-    denom = n + z * z
-    centre = (events + z * z / 2.0) / denom
-    half = z * math.sqrt(n) / denom * math.sqrt(p * (1.0 - p) + z * z / (4.0 * n))
-    low = 0.0 if events == 0 else max(0.0, centre - half)
-    high = 1.0 if events == n else min(1.0, centre + half)
-    return ProportionEstimate(events, n, p, low, high)
+    return ProportionEstimate(events, n, events / n, *wilson_limits(events, n, alpha))
 
 
-def newcombe_difference(arm: ProportionEstimate, control: ProportionEstimate) -> IntervalEstimate:
+def newcombe_difference(
+    events_arm: int, n_arm: int, events_control: int, n_control: int, alpha: float = 0.05
+) -> IntervalEstimate:
     """Risk difference (arm minus control) with Newcombe's hybrid score interval.
 
     With Wilson limits ``(l1, u1)`` for the arm and ``(l2, u2)`` for control and
     ``d = p1 - p2``: ``L = d - sqrt((p1 - l1)^2 + (u2 - p2)^2)`` and
-    ``U = d + sqrt((u1 - p1)^2 + (p2 - l2)^2)``. Both Wilson intervals must share one alpha.
+    ``U = d + sqrt((u1 - p1)^2 + (p2 - l2)^2)``: statsmodels'
+    ``confint_proportions_2indep(method="newcomb")``, kept within [-1, 1], where its
+    unpinned Wilson ends (see :func:`wilson_limits`) can leave it by a rounding error.
 
     References
     ----------
     Newcombe RG (1998) Interval estimation for the difference between independent
     proportions: comparison of eleven methods. Stat Med 17:873-890, method 10.
     """
-    if arm.proportion is None or control.proportion is None:
-        return IntervalEstimate(None, None, None, "an arm has no participants with an outcome")
-    assert arm.ci_low is not None and arm.ci_high is not None
-    assert control.ci_low is not None and control.ci_high is not None
-    p1, p2 = arm.proportion, control.proportion
-    d = p1 - p2
-    low = d - math.hypot(p1 - arm.ci_low, control.ci_high - p2)
-    high = d + math.hypot(arm.ci_high - p1, p2 - control.ci_low)
-    return IntervalEstimate(d, low, high)
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    _check_alpha(alpha)
+    if n_arm == 0 or n_control == 0:
+        return IntervalEstimate(None, None, None, NO_OUTCOMES)
+    low, high = confint_proportions_2indep(
+        events_arm, n_arm, events_control, n_control, method="newcomb", alpha=alpha
+    )
+    d = events_arm / n_arm - events_control / n_control
+    return IntervalEstimate(d, max(-1.0, float(low)), min(1.0, float(high)))
 
 
-def _risk_ratio(x1: int, n1: int, x2: int, n2: int, z: float) -> IntervalEstimate:
+def _risk_ratio(x1: int, n1: int, x2: int, n2: int, alpha: float) -> IntervalEstimate:
     """Risk ratio with the Katz log interval, se(log RR) = sqrt(1/x1 - 1/n1 + 1/x2 - 1/n2)."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
     if x2 == 0:
         return IntervalEstimate(None, None, None, "risk ratio undefined: no events in control")
     rr = (x1 / n1) / (x2 / n2)
     if x1 == 0:
         return IntervalEstimate(rr, None, None, "risk ratio interval undefined: no events in arm")
-    se = math.sqrt(max(0.0, 1 / x1 - 1 / n1 + 1 / x2 - 1 / n2))
-    if se == 0.0:
+    if x1 == n1 and x2 == n2:
         # Every participant in both arms had the event: [1, 1] would claim certainty.
         return IntervalEstimate(rr, None, None, DEGENERATE_RATIO)
-    return IntervalEstimate(rr, rr * math.exp(-z * se), rr * math.exp(z * se))
+    low, high = confint_proportions_2indep(
+        x1, n1, x2, n2, method="log", compare="ratio", alpha=alpha
+    )
+    return IntervalEstimate(rr, float(low), float(high))
 
 
-DEGENERATE_RATIO = (
-    "risk ratio interval not given: every participant in both arms had the event, so its "
-    "standard error is 0"
-)
-
-
-def _odds_ratio(a: int, b: int, c: int, d: int, z: float) -> IntervalEstimate:
+def _odds_ratio(x1: int, n1: int, x2: int, n2: int, alpha: float) -> IntervalEstimate:
     """Odds ratio ad/bc with Woolf's log interval, se(log OR) = sqrt(1/a + 1/b + 1/c + 1/d)."""
-    if min(a, b, c, d) == 0:
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    if min(x1, n1 - x1, x2, n2 - x2) == 0:
         return IntervalEstimate(None, None, None, "odds ratio undefined: a cell of the 2x2 is 0")
-    odds = (a * d) / (b * c)
-    se = math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
-    return IntervalEstimate(odds, odds * math.exp(-z * se), odds * math.exp(z * se))
+    odds = (x1 * (n2 - x2)) / ((n1 - x1) * x2)
+    low, high = confint_proportions_2indep(
+        x1, n1, x2, n2, method="logit", compare="odds-ratio", alpha=alpha
+    )
+    return IntervalEstimate(odds, float(low), float(high))
 
 
 def pearson_chi_square(
@@ -157,23 +179,14 @@ def pearson_chi_square(
 ) -> tuple[float | None, float | None]:
     """Pearson chi-square statistic and p (1 df) for a 2x2 table, as R ``chisq.test``.
 
-    With ``yates=True`` each ``|O - E|`` is reduced by ``min(0.5, |O - E|)``, as R does.
-    Returns ``(None, None)`` when a margin is zero (the statistic is undefined).
+    scipy's ``chi2_contingency``; with ``yates=True`` each ``|O - E|`` is reduced by
+    ``min(0.5, |O - E|)``, as R does. Returns ``(None, None)`` when a margin is zero (the
+    statistic is undefined).
     """
-    observed = ((x1, n1 - x1), (x2, n2 - x2))
-    total = n1 + n2
-    cols = (x1 + x2, total - x1 - x2)
-    if min(n1, n2, cols[0], cols[1]) == 0:
+    if min(n1, n2, x1 + x2, n1 + n2 - x1 - x2) == 0:
         return None, None
-    statistic = 0.0
-    for row, row_total in zip(observed, (n1, n2), strict=True):
-        for cell, col_total in zip(row, cols, strict=True):
-            expected = row_total * col_total / total
-            gap = abs(cell - expected)
-            if yates:
-                gap -= min(0.5, gap)
-            statistic += gap * gap / expected
-    return statistic, float(stats.chi2.sf(statistic, 1))
+    found = stats.chi2_contingency([[x1, n1 - x1], [x2, n2 - x2]], correction=yates)
+    return float(found.statistic), float(found.pvalue)
 
 
 def compare_two_arms(
@@ -187,9 +200,10 @@ def compare_two_arms(
     """Compare an arm with control on a binary outcome.
 
     Risk difference with Newcombe's hybrid score interval (method 10), risk ratio with the
-    Katz log interval, odds ratio with Woolf's log interval, Pearson chi-square (no
-    continuity correction unless ``yates``) and Fisher's exact two-sided p (scipy, which
-    sums tables no more probable than the observed, as R ``fisher.test``).
+    Katz log interval, odds ratio with Woolf's log interval (the three from statsmodels'
+    ``confint_proportions_2indep``, methods ``newcomb``, ``log`` and ``logit``), Pearson
+    chi-square (no continuity correction unless ``yates``) and Fisher's exact two-sided p
+    (scipy, which sums tables no more probable than the observed, as R ``fisher.test``).
 
     References
     ----------
@@ -197,21 +211,17 @@ def compare_two_arms(
     Woolf B (1955) Ann Hum Genet 19:251-253. Agresti A (2013) Categorical Data Analysis, 3rd
     ed., sections 3.1 and 3.5.
     """
-    _check_counts(events_arm, n_arm)
-    _check_counts(events_control, n_control)
-    z = _z(alpha)
+    counts = (events_arm, n_arm, events_control, n_control)
     arm = wilson_interval(events_arm, n_arm, alpha)
     control = wilson_interval(events_control, n_control, alpha)
     if n_arm == 0 or n_control == 0:
-        empty = IntervalEstimate(None, None, None, "an arm has no participants with an outcome")
+        empty = IntervalEstimate(None, None, None, NO_OUTCOMES)
         return TwoArmComparison(
-            arm, control, alpha, empty, empty, empty, None, None, yates, None, (empty.note or "",)
+            arm, control, alpha, empty, empty, empty, None, None, yates, None, (NO_OUTCOMES,)
         )
-    rr = _risk_ratio(events_arm, n_arm, events_control, n_control, z)
-    odds = _odds_ratio(
-        events_arm, n_arm - events_arm, events_control, n_control - events_control, z
-    )
-    chi, chi_p = pearson_chi_square(events_arm, n_arm, events_control, n_control, yates)
+    rr = _risk_ratio(*counts, alpha)
+    odds = _odds_ratio(*counts, alpha)
+    chi, chi_p = pearson_chi_square(*counts, yates)
     table = [[events_arm, n_arm - events_arm], [events_control, n_control - events_control]]
     fisher_p = float(min(1.0, stats.fisher_exact(table).pvalue))
     notes = [n for n in (rr.note, odds.note) if n]
@@ -221,7 +231,7 @@ def compare_two_arms(
         arm=arm,
         control=control,
         alpha=alpha,
-        risk_difference=newcombe_difference(arm, control),
+        risk_difference=newcombe_difference(*counts, alpha),
         risk_ratio=rr,
         odds_ratio=odds,
         chi_square=chi,

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from nudge.models.statuses import Reason
+
 # Refusals that say the next text would be refused alike, whatever it is (Twilio's codes, which
 # `refused` also gives a bare 401, 403 or 429): a sender stops its group there, and dispatch
 # stops the run (credentials) or pauses it (rate limit), recording it once.
 CREDENTIALS_REFUSED = "20003"
 RATE_LIMITED = "20429"
-STOPS_RUN = {CREDENTIALS_REFUSED: "credentials_refused", RATE_LIMITED: "rate_limited"}
+STOPS_RUN = {CREDENTIALS_REFUSED: Reason.CREDENTIALS_REFUSED, RATE_LIMITED: Reason.RATE_LIMITED}
 
 
 @dataclass(frozen=True)

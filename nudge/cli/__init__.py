@@ -34,7 +34,11 @@ def db() -> None:
 @db.command("upgrade")
 @pass_runtime
 def db_upgrade(runtime: Runtime) -> None:
-    """Apply every pending migration (commands also do this on an empty database)."""
+    """Apply every pending migration.
+
+    In production this is each release's own step, run before anything else; in development
+    every other command, and the web app, also upgrade the database by themselves.
+    """
     changed = upgrade(make_engine(runtime.settings.database_url))
     click.echo("database upgraded" if changed else "database already up to date")
 

@@ -20,6 +20,7 @@ from messages.providers.fake_callbacks import CallbackPoster
 from messages.recovery import RecoveryResult, recover
 from nudge.cli.runtime import Runtime, pass_runtime
 from nudge.errors import ConfigError
+from nudge.models import Reason
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def dispatch(runtime: Runtime) -> None:
     with opened(provider_for(runtime)) as provider, single_sqlite_worker(runtime):
         recovered, sent = run_once(runtime, provider)
     click.echo(_describe(recovered, sent))
-    if sent.stopped == "credentials_refused":
+    if sent.stopped == Reason.CREDENTIALS_REFUSED:
         raise SystemExit(1)  # nothing more can go until someone fixes the settings
 
 

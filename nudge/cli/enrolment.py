@@ -12,10 +12,9 @@ import click
 
 from analysis.stats.balance import srm_check
 from experiments import assignments, trials
-from experiments.enrol import EnrolSummary, enrol_file
+from experiments.enrol import EnrolSummary
 from experiments.files import output_problem
-from experiments.hearings import update_hearings
-from messages.outbox import after_enrolment, after_hearings_update
+from messages.intake import Enrolment, enrol_and_plan, update_hearings_and_replan
 from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, OutputFile, Runtime, pass_runtime
 from nudge.csvout import write_file, write_rows
 from nudge.errors import NudgeError
@@ -39,7 +38,7 @@ def enrol(runtime: Runtime, trial_id: str, file: Path, skip_invalid: bool, dry_r
     if skip_invalid and not dry_run:
         _check_rejects_file(rejects)
     with _progress(file) as tick, runtime.session() as session:
-        summary = enrol_file(
+        enrolment = enrol_and_plan(
             session,
             runtime.clock,
             trial_id,
@@ -48,16 +47,12 @@ def enrol(runtime: Runtime, trial_id: str, file: Path, skip_invalid: bool, dry_r
             skip_invalid=skip_invalid,
             progress=tick,
         )
-        outbox = after_enrolment(session, runtime.clock, trial_id, summary)
+        summary = enrolment.summary
         if dry_run:
             session.rollback()
         elif summary.rejects:
             _write_rejects(rejects, summary)  # before the commit: if it fails, nothing is kept
-    _print_summary(summary, dry_run)
-    click.echo(
-        f"  messages planned    {outbox.planned:>9}  (re-planned {outbox.superseded_and_replanned}"
-        f" after moves; cancelled {outbox.cancelled})"
-    )
+    _print_summary(enrolment, dry_run)
     if summary.rejects and not dry_run:
         click.echo(f"rejected rows and their reasons: {rejects}")
 
@@ -101,7 +96,8 @@ def _progress(file: Path) -> Iterator[Callable[[int], None] | None]:
         yield bar.update
 
 
-def _print_summary(summary: EnrolSummary, dry_run: bool) -> None:
+def _print_summary(enrolment: Enrolment, dry_run: bool) -> None:
+    summary, outbox = enrolment.summary, enrolment.outbox
     units = summary.randomised - summary.joined_existing_unit
     lines = [
         f"{summary.source}: {'dry run, nothing was written' if dry_run else 'imported'}",
@@ -120,6 +116,10 @@ def _print_summary(summary: EnrolSummary, dry_run: bool) -> None:
         lines.append(
             f"  columns not kept (not named by the trial): {', '.join(summary.ignored_columns)}"
         )
+    lines.append(
+        f"  messages planned    {outbox.planned:>9}  (re-planned {outbox.superseded_and_replanned}"
+        f" after moves; cancelled {outbox.cancelled})"
+    )
     click.echo("\n".join(lines))
 
 
@@ -135,8 +135,8 @@ def hearings() -> None:
 def hearings_update(runtime: Runtime, trial_id: str, file: Path) -> None:
     """Apply FILE (case_ref, hearing_start, status): moves, vacations, conclusions."""
     with runtime.session() as session:
-        summary = update_hearings(session, runtime.clock, trial_id, file, runtime.actor)
-        outbox = after_hearings_update(session, runtime.clock, trial_id, summary)
+        update = update_hearings_and_replan(session, runtime.clock, trial_id, file, runtime.actor)
+    summary, outbox = update.summary, update.outbox
     click.echo(
         f"{file}: read {summary.read}, moved {len(summary.moved)}, vacated or concluded "
         f"{len(summary.ended)}, other status changes "

@@ -19,7 +19,7 @@ from experiments.characters import unstorable_message
 from experiments.files import input_problem, output_problem
 from nudge.clock import Clock, clock_from_setting
 from nudge.config import Settings, load_settings
-from nudge.db import ensure_schema, make_engine, session_scope
+from nudge.db import make_engine, prepare_schema, session_scope
 from nudge.errors import NudgeError, printable
 
 
@@ -106,8 +106,9 @@ class Runtime:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.settings.database_url)
-            ensure_schema(self._engine)
+            engine = make_engine(self.settings.database_url)
+            prepare_schema(engine, migrate=self.settings.migrates_at_start)
+            self._engine = engine
         return self._engine
 
     @property

@@ -1,14 +1,21 @@
-"""`nudge users add`: accounts for the web app."""
+"""`nudge users`: accounts for the web app, as the admin pages manage them (nudge.staff)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
+from sqlmodel import Session
 
+from nudge import staff
 from nudge.accounts import add_user
 from nudge.cli.runtime import TEXT, NudgeGroup, Runtime, pass_runtime
-from nudge.models import ROLES
+from nudge.clock import Clock
+from nudge.models import ROLES, User
+
+T = TypeVar("T")
 
 
 @click.group(cls=NudgeGroup)
@@ -36,3 +43,77 @@ def users_add(runtime: Runtime, email: str, role: str) -> None:
     with runtime.session() as session:
         user = add_user(session, runtime.clock, email, role, password, runtime.actor)
     click.echo(f"added {user.email} as {user.role}")
+
+
+@users.command("list")
+@pass_runtime
+def users_list(runtime: Runtime) -> None:
+    """Every account: email, role, state (active, invited, locked, disabled) and last login."""
+    with runtime.session() as session:
+        rows = staff.accounts(session, runtime.clock)
+    table = [("EMAIL", "ROLE", "STATE", "LAST LOGIN")]
+    for row in rows:
+        last = row.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if row.last_login_at else "never"
+        table.append((row.email, row.role, row.state.value, last))
+    widths = [max(len(line[i]) for line in table) for i in range(3)]
+    for line in table:
+        padded = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        click.echo("  ".join([*padded, line[3]]))
+
+
+@users.command("role")
+@click.argument("email", type=TEXT)
+@click.argument("role", type=TEXT)
+@pass_runtime
+def users_role(runtime: Runtime, email: str, role: str) -> None:
+    """Give an account another role (admin, researcher or lead); it applies at once."""
+    done = _change(runtime, email, lambda s, c, u, a: staff.change_role(s, c, u, role, a))
+    click.echo(f"{email.strip().lower()} is {'now' if done else 'already'} {role}")
+
+
+def _switch(name: str, change: Callable[[Session, Clock, User, str], bool], help: str) -> None:
+    """`nudge users disable|enable EMAIL`: one command that turns an account off or on."""
+
+    @users.command(name, help=help)
+    @click.argument("email", type=TEXT)
+    @pass_runtime
+    def command(runtime: Runtime, email: str) -> None:
+        done = _change(runtime, email, change)
+        state = f"{name}d"
+        click.echo(f"{email.strip().lower()} {'is now' if done else 'was already'} {state}")
+
+
+_switch("disable", staff.disable, "Stop an account logging in and end its sessions at once.")
+_switch("enable", staff.enable, "Let a disabled account log in again.")
+
+
+@users.command("unlock")
+@click.argument("email", type=TEXT)
+@pass_runtime
+def users_unlock(runtime: Runtime, email: str) -> None:
+    """End a lockout after too many failed logins, now rather than in 15 minutes."""
+    cleared = _change(runtime, email, staff.unlock)
+    click.echo(f"unlocked {email.strip().lower()} ({cleared} failed logins forgotten)")
+
+
+@users.command("reset")
+@click.argument("email", type=TEXT)
+@pass_runtime
+def users_reset(runtime: Runtime, email: str) -> None:
+    """Print a one-time link (24 hours) for the account to set a new password with."""
+    with runtime.session() as session:
+        user = staff.user_by_email(session, email)
+        link = staff.issue_link(session, runtime.clock, user, runtime.actor)
+    base = runtime.settings.public_url
+    expires = link.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(f"set-password link for {link.email}, works once until {expires}:")
+    click.echo(link.url(base or ""))
+    if not base:
+        click.echo("NUDGE_PUBLIC_URL is not set: put the site's address before the path", err=True)
+
+
+def _change(runtime: Runtime, email: str, change: Callable[[Session, Clock, User, str], T]) -> T:
+    """Apply one change to the account with this email, in one transaction."""
+    with runtime.session() as session:
+        user = staff.user_by_email(session, email)
+        return change(session, runtime.clock, user, runtime.actor)

@@ -1,7 +1,7 @@
 """What happens around a trial while it runs: court-list changes and people's replies.
 
-Court lists go through the real `update_hearings` service (as `nudge hearings update` does);
-replies go to the real inbound webhook over HTTP, signed as Twilio signs them.
+Court lists go through the real `update_hearings_and_replan` service (as `nudge hearings
+update` does); replies go to the real inbound webhook over HTTP, signed as Twilio signs them.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
 
-from experiments.hearings import update_hearings
-from messages.outbox import after_hearings_update
+from messages.intake import update_hearings_and_replan
 from nudge.clock import Clock
 from nudge.csvout import write_rows
-from nudge.models import Case, Hearing, Message, Participant
+from nudge.models import Case, Hearing, HearingStatus, Message, Participant
 
 log = logging.getLogger(__name__)
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -50,7 +49,7 @@ def court_list_update(
             .join(Hearing, col(Hearing.case_id) == Case.id)
             .where(
                 Case.trial_id == trial_id,
-                Hearing.status == "listed",
+                Hearing.status == HearingStatus.LISTED,
                 col(Hearing.starts_at) > now + timedelta(days=2),
             )
             .order_by(col(Hearing.id))
@@ -60,14 +59,14 @@ def court_list_update(
             draw = rng.random()
             if draw < 0.08:
                 local = hearing.starts_at.astimezone(zone) + timedelta(weeks=rng.randint(1, 4))
-                rows.append((case_ref, local.strftime("%Y-%m-%dT%H:%M"), "adjourned"))
+                rows.append((case_ref, local.strftime("%Y-%m-%dT%H:%M"), HearingStatus.ADJOURNED))
             elif draw < 0.10:
-                rows.append((case_ref, "", "vacated"))
+                rows.append((case_ref, "", HearingStatus.VACATED))
         with path.open("w", newline="", encoding="utf-8") as handle:
             write_rows(handle, ["case_ref", "hearing_start", "status"], rows)
-        summary = update_hearings(session, clock, trial_id, path, "demo:court-list")
-        outbox = after_hearings_update(session, clock, trial_id, summary)
+        update = update_hearings_and_replan(session, clock, trial_id, path, "demo:court-list")
         session.commit()
+    summary, outbox = update.summary, update.outbox
     moves = Moves(
         len(summary.moved), len(summary.ended), outbox.superseded_and_replanned, outbox.cancelled
     )

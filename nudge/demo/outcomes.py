@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from analysis.frame import frame_from_db
 from nudge.csvout import write_rows
-from nudge.models import Case, Hearing, Participant
+from nudge.models import Case, Hearing, HearingStatus, Participant
 
 # The true effects on attendance and withdrawal of being reached by each arm's messages.
 ATTENDANCE_EFFECT = {"control": 0.0, "practical": 0.10, "social_norm": 0.06}
@@ -65,7 +65,7 @@ def simulate_outcomes(
         base = attendance_base(record)
         attended = _draw(rng, base, ATTENDANCE_EFFECT[arm], reached)
         withdrew = _draw(rng, 0.25, WITHDRAWAL_EFFECT[arm], reached)
-        if status == "vacated" or rng.random() < UNOBSERVED:
+        if status == HearingStatus.VACATED or rng.random() < UNOBSERVED:
             attended = ""
         else:
             observed.append((arm, reached))

@@ -19,10 +19,9 @@ from analysis.analyse import analyse_trial
 from analysis.outcomes import import_outcomes
 from analysis.report import report_json
 from experiments import trials
-from experiments.enrol import enrol_file
 from experiments.loader import LoadedTrial, load_trial_file
 from experiments.synthetic import ExportShape, write_export
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from messages.providers.console import ConsoleProvider
 from messages.providers.fake_callbacks import CallbackPoster
 from nudge.accounts import add_user
@@ -34,7 +33,7 @@ from nudge.demo.outcomes import TrueEffect, simulate_outcomes
 from nudge.demo.server import BackgroundServer
 from nudge.demo.simulation import Simulated, Simulation
 from nudge.demo.workspace import Workspace
-from nudge.models import Message
+from nudge.models import Message, MessageStatus
 from nudge.web import create_app
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,11 @@ def text_outcomes(session: Session, trial_id: str) -> dict[str, int]:
     ).all()
     counts: Counter[str] = Counter()
     for status, reason, count in rows:
-        key = f"{status} ({reason})" if status in ("cancelled", "skipped") and reason else status
+        key = (
+            f"{status} ({reason})"
+            if status in (MessageStatus.CANCELLED, MessageStatus.SKIPPED) and reason
+            else status
+        )
         counts[key] += count
     return dict(counts)
 
@@ -100,15 +103,15 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
     shape = ExportShape(FIRST_HEARING, HEARING_DAYS, failing_share=0.02)
     write_export(export, size, shape, seed)
     with Session(engine, expire_on_commit=False) as session:
-        summary = enrol_file(session, clock, trial_id, export, ACTOR)
-        planned = after_enrolment(session, clock, trial_id, summary)
+        enrolment = enrol_and_plan(session, clock, trial_id, export, ACTOR)
         session.commit()
+    summary = enrolment.summary
     log.info(
         "enrolled %d people from %s: %d randomised, %d messages planned",
         summary.enrolled,
         export.name,
         summary.randomised,
-        planned.planned,
+        enrolment.outbox.planned,
     )
     provider = ConsoleProvider(settings.outbox_dir, clock, CallbackPoster(settings.webhook_token))
     sms_from = loaded.definition.sending.sms_from or ""

@@ -27,7 +27,7 @@ from nudge.cli.dispatching import run_once
 from nudge.cli.runtime import Runtime
 from nudge.clock import FixedClock
 from nudge.demo.events import Reply, ReplySender, court_list_update, replies_to
-from nudge.models import Message
+from nudge.models import Message, MessageStatus
 
 log = logging.getLogger(__name__)
 COURT_LIST_DAYS = (11, 25)  # days after launch on which the court sends a changed list
@@ -130,7 +130,7 @@ class Simulation:
                 select(func.min(Message.due_at)).where(
                     Message.trial_id == self.trial_id,
                     Message.channel == "letter",
-                    Message.status == "scheduled",
+                    Message.status == MessageStatus.SCHEDULED,
                     Message.next_attempt_at <= now,
                 )
             ).one()
@@ -163,6 +163,6 @@ class Simulation:
         with Session(self.engine) as session:
             return session.exec(
                 select(func.min(Message.next_attempt_at)).where(
-                    Message.trial_id == self.trial_id, Message.status == "scheduled"
+                    Message.trial_id == self.trial_id, Message.status == MessageStatus.SCHEDULED
                 )
             ).one()

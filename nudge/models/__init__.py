@@ -1,18 +1,10 @@
 """All tables, imported in one place so Alembic and the app see the whole schema."""
 
-from nudge.models.access import ROLES, AuditEvent, User
+from nudge.models.access import ROLES, AuditEvent, PasswordLink, User
 from nudge.models.logins import EndedWebSession, LoginFailure
-from nudge.models.messaging import (
-    MESSAGE_STATUSES,
-    InboundMessage,
-    Message,
-    MessageEvent,
-    OptOut,
-    SendWindow,
-)
+from nudge.models.messaging import InboundMessage, Message, MessageEvent, OptOut, SendWindow
 from nudge.models.outcomes import Outcome
 from nudge.models.people import (
-    HEARING_STATUSES,
     AllocatedUnit,
     Assignment,
     Case,
@@ -22,9 +14,23 @@ from nudge.models.people import (
     StratumCounter,
 )
 from nudge.models.results import ResultsCache
-from nudge.models.trials import TRIAL_STATUSES, Arm, Trial, TrialVersion
+from nudge.models.statuses import (
+    HEARING_ENDED,
+    HEARING_STATUSES,
+    MESSAGE_STATUSES,
+    TRIAL_STATUSES,
+    EventStatus,
+    HearingStatus,
+    MessageStatus,
+    ProviderStatus,
+    Reason,
+    TrialStatus,
+    provider_reason,
+)
+from nudge.models.trials import Arm, Trial, TrialVersion
 
 __all__ = [
+    "HEARING_ENDED",
     "HEARING_STATUSES",
     "MESSAGE_STATUSES",
     "ROLES",
@@ -35,19 +41,27 @@ __all__ = [
     "AuditEvent",
     "Case",
     "EndedWebSession",
+    "EventStatus",
     "Hearing",
     "HearingChange",
+    "HearingStatus",
     "InboundMessage",
     "LoginFailure",
     "Message",
     "MessageEvent",
+    "MessageStatus",
     "OptOut",
     "Outcome",
     "Participant",
+    "PasswordLink",
+    "ProviderStatus",
+    "Reason",
     "ResultsCache",
     "SendWindow",
     "StratumCounter",
     "Trial",
+    "TrialStatus",
     "TrialVersion",
     "User",
+    "provider_reason",
 ]

@@ -8,21 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from nudge.models.statuses import MessageStatus
 from nudge.models.types import UTCDateTime
-
-MESSAGE_STATUSES = (
-    "scheduled",
-    "claimed",
-    "sending",
-    "sent",
-    "delivered",
-    "undelivered",
-    "failed",
-    "cancelled",
-    "skipped",
-    "superseded",
-    "unknown",
-)
 
 
 class Message(SQLModel, table=True):
@@ -46,7 +33,7 @@ class Message(SQLModel, table=True):
     due_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     next_attempt_at: datetime = Field(sa_type=UTCDateTime)
-    status: str = Field(default="scheduled", max_length=20)
+    status: str = Field(default=MessageStatus.SCHEDULED, max_length=20)
     reason: str | None = Field(default=None, max_length=50)
     last_error: str | None = Field(default=None, max_length=255)
     segments: int = 0

@@ -8,9 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from nudge.models.statuses import HearingStatus
 from nudge.models.types import UTCDateTime
-
-HEARING_STATUSES = ("listed", "adjourned", "vacated", "effective", "concluded")
 
 
 class Case(SQLModel, table=True):
@@ -35,7 +34,7 @@ class Hearing(SQLModel, table=True):
     court: str = Field(max_length=100)
     court_name: str
     starts_at: datetime = Field(sa_type=UTCDateTime)
-    status: str = Field(default="listed", max_length=20)
+    status: str = Field(default=HearingStatus.LISTED, max_length=20)
     version: int = 1
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -7,9 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from nudge.models.statuses import TrialStatus
 from nudge.models.types import UTCDateTime
-
-TRIAL_STATUSES = ("draft", "live", "closed")
 
 
 class Trial(SQLModel, table=True):
@@ -19,7 +18,7 @@ class Trial(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=100)
     title: str
-    status: str = Field(default="draft", max_length=20, index=True)
+    status: str = Field(default=TrialStatus.DRAFT, max_length=20, index=True)
     current_version: int = 1
     created_at: datetime = Field(sa_type=UTCDateTime)
     launched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

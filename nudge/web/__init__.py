@@ -8,15 +8,14 @@ from flask import Flask, g, jsonify, request, session
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlmodel import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from nudge.accounts import web_session_ended
 from nudge.clock import clock_from_setting
 from nudge.config import Settings, load_settings
-from nudge.db import current_revision, ensure_schema, head_revision, make_engine
-from nudge.errors import ConfigError
+from nudge.db import make_engine, prepare_schema
 from nudge.models import User
 from nudge.web.access import PUBLIC, allow
 
@@ -55,10 +54,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         **overrides,
     )
     engine = make_engine(settings.database_url)
-    if settings.migrates_at_start:
-        ensure_schema(engine)
-    else:
-        _require_current_schema(engine)
+    prepare_schema(engine, migrate=settings.migrates_at_start)
     app.extensions["nudge"] = {
         "settings": settings,
         "engine": engine,
@@ -75,19 +71,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     return app
 
 
-def _require_current_schema(engine: Engine) -> None:
-    """Refuse to serve a database whose schema is not this release's: say which step is missing."""
-    current, head = current_revision(engine), head_revision()
-    if current != head:
-        engine.dispose()
-        found = f"at revision {current}" if current else "empty (no schema at all)"
-        raise ConfigError(
-            f"The database is {found}; this release needs revision {head}. Run "
-            "`nudge db upgrade` (with the same NUDGE_DATABASE_URL) before starting the web app, "
-            "or set NUDGE_AUTO_MIGRATE=1 to upgrade at start-up."
-        )
-
-
 def _login_manager(app: Flask) -> None:
     manager = LoginManager(app)
     manager.login_view = "auth.login"
@@ -96,13 +79,16 @@ def _login_manager(app: Flask) -> None:
 
     @manager.user_loader
     def load(user_id: str) -> LoginUser | None:
-        from nudge.web.auth import SESSION_ID
+        from nudge.web.auth import SESSION_EPOCH, SESSION_ID
 
         session_id = session.get(SESSION_ID)
         if not session_id or web_session_ended(g.db, session_id):
             return None  # logged out (a copied cookie too), or from before sessions had ids
         user = g.db.get(User, int(user_id)) if user_id.isascii() and user_id.isdigit() else None
-        return LoginUser(user) if user is not None and user.active else None
+        if user is None or not user.active:
+            return None
+        # Disabled since this login, or its password set since: every such session ends.
+        return LoginUser(user) if session.get(SESSION_EPOCH, 0) == user.session_epoch else None
 
 
 def _request_session(app: Flask) -> None:
@@ -125,7 +111,7 @@ def _security_headers(response: Any) -> Any:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     if request.endpoint != "static":
@@ -143,6 +129,8 @@ def _register(app: Flask, csrf: CSRFProtect) -> None:
     from messages.webhooks import bp as webhooks
     from nudge.web import errors
     from nudge.web.about import bp as about
+    from nudge.web.admin import bp as admin
+    from nudge.web.audit_pages import bp as audit_pages
     from nudge.web.auth import bp as auth
     from nudge.web.home import bp as home
 
@@ -150,6 +138,8 @@ def _register(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(auth)
     app.register_blueprint(home)
     app.register_blueprint(about)
+    app.register_blueprint(admin)
+    app.register_blueprint(audit_pages)
     app.register_blueprint(overview)
     app.register_blueprint(results)
     app.register_blueprint(trial_pages, check=check_definition)

@@ -19,6 +19,7 @@ from nudge.web.access import ALL_STAFF, PUBLIC, allow
 
 bp = Blueprint("auth", __name__)
 SESSION_ID = "_nudge_sid"  # random per login; logging out revokes it (nudge.accounts)
+SESSION_EPOCH = "_nudge_epoch"  # the user's epoch at login: disabling the user raises it
 FAILED = "The email or password is not right, or the account is locked for 15 minutes."
 
 
@@ -49,6 +50,7 @@ def login() -> ResponseReturnValue:
         if user is not None:
             session.clear()  # a new session on login: nothing from before survives it
             session[SESSION_ID] = secrets.token_urlsafe(24)
+            session[SESSION_EPOCH] = user.session_epoch
             login_user(LoginUser(user))
             return redirect(_safe_next(request.args.get("next")))
         flash(FAILED, "error")

@@ -23,6 +23,12 @@ def stats_reference() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def awkward() -> dict[str, Any]:
+    """Values computed by reference/awkward/make_reference.R for its awkward trials."""
+    return json.loads((REFERENCE / "awkward" / "reference.json").read_text())
+
+
+@pytest.fixture(scope="session")
 def reference_trial() -> pd.DataFrame:
     """The simulated cluster-randomised trial (reference/trial.csv) with R's factor levels."""
     frame = pd.read_csv(REFERENCE / "trial.csv")

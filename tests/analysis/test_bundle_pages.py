@@ -10,11 +10,9 @@ import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
-from nudge.accounts import add_user
 from nudge.clock import FixedClock
 from nudge.models import AuditEvent
 from tests.analysis.test_bundle import BUNDLE_FILES
-from tests.nudge.test_web_access import PASSWORD
 from tests.trial_factories import TRIAL, SeededTrial, seed_trial
 from tests.web_helpers import STAFF, logged_in
 
@@ -23,10 +21,7 @@ RESULTS = f"/trials/{TRIAL}/results"
 
 
 @pytest.fixture
-def seeded(session: Session, clock: FixedClock, tmp_path: Path) -> SeededTrial:
-    for role, email in STAFF.items():
-        add_user(session, clock, email, role, PASSWORD, "test")
-    session.commit()
+def seeded(staff: None, session: Session, clock: FixedClock, tmp_path: Path) -> SeededTrial:
     return seed_trial(session, clock, tmp_path, people=60)
 
 

@@ -7,7 +7,6 @@ make_data.py there simulates.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,6 @@ from analysis.effects import ArmEffect, Effects, ModelSpec, estimate_effects
 AWKWARD = Path(__file__).parent / "reference" / "awkward"
 RTOL = 1e-6
 P_ATOL = 1e-4
-
-
-@pytest.fixture(scope="module")
-def awkward() -> dict[str, Any]:
-    return json.loads((AWKWARD / "reference.json").read_text())
 
 
 def trial(name: str, unit: str, stratum: str | None = None) -> pd.DataFrame:

@@ -20,9 +20,8 @@ from analysis.text import primary_shown, render_text
 from experiments.definition import TrialDefinition
 from nudge.clock import FixedClock
 from tests.analysis.test_report import definition, small_frame
-from tests.analysis.test_results_pages import ROLES, client_for
-from tests.nudge.test_web_access import PASSWORD
-from tests.trial_factories import TRIAL, seed_trial
+from tests.trial_factories import TRIAL, SeededTrial, seed_trial
+from tests.web_helpers import add_staff, logged_in
 
 ADJUSTED_WORDS = ("adjusted for", "pre-specified regression model", "pre-registered estimates)")
 
@@ -109,14 +108,10 @@ def test_the_closing_sentence_says_complete_cases_not_intention_to_treat() -> No
     assert "complete cases" in text.splitlines()[-1]
 
 
-@pytest.fixture
-def constant_trial(session: Session, clock: FixedClock, tmp_path: Path) -> None:
-    """The seeded example trial, then every attendance corrected to "yes"."""
-    from nudge.accounts import add_user
-
-    for role, email in ROLES.items():
-        add_user(session, clock, email, role, PASSWORD, "test")
-    seeded = seed_trial(session, clock, tmp_path, people=60)
+def everyone_attended(
+    session: Session, clock: FixedClock, tmp_path: Path, seeded: SeededTrial
+) -> None:
+    """Every seeded person's attendance corrected to "yes": no outcome varies."""
     path = tmp_path / "everyone-attended.csv"
     lines = ["participant_ref,case_ref,attended"]
     lines += [f"{ref},C{int(ref[1:]):05d},yes" for ref in sorted(seeded.arms)]
@@ -125,10 +120,17 @@ def constant_trial(session: Session, clock: FixedClock, tmp_path: Path) -> None:
     session.commit()
 
 
+@pytest.fixture
+def constant_trial(session: Session, clock: FixedClock, tmp_path: Path) -> None:
+    """The seeded example trial, then every attendance corrected to "yes"."""
+    add_staff(session, clock)
+    everyone_attended(session, clock, tmp_path, seed_trial(session, clock, tmp_path, people=60))
+
+
 def test_the_results_page_never_puts_adjusted_words_beside_a_fallback(
     app: Flask, constant_trial: None
 ) -> None:
-    page = client_for(app, "researcher").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
+    page = logged_in(app, "researcher").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
     text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
     primary = text.split("Primary outcome:")[1].split("Secondary outcome:")[0]
     assert primary.count("the pre-registered analysis could not be computed") == 2

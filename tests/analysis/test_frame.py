@@ -21,6 +21,8 @@ from tests.conftest import EXAMPLE
 from tests.factories import launch, person, write_people
 
 TRIAL = "witness-reminders-2027"
+# The columns both trials' frames start with (each trial is stratified by court).
+LEADING_COLUMNS = ("participant_ref", "case_ref", "arm", "unit", "stratum", "court")
 
 
 def add_message(
@@ -96,12 +98,7 @@ def test_the_database_frame_has_one_row_per_randomised_participant(
     frame = frame_from_db(session, TRIAL)
     assert sorted(frame["participant_ref"]) == sorted(stored) and "P00009" not in stored
     assert list(frame.columns) == [
-        "participant_ref",
-        "case_ref",
-        "arm",
-        "unit",
-        "stratum",
-        "court",
+        *LEADING_COLUMNS,
         "age_band",
         "vulnerable",
         "prior_fta",
@@ -189,12 +186,7 @@ def write_flat(path: Path, rows: list[list[str]], header: list[str] | None = Non
 def test_a_flat_file_becomes_the_same_kind_of_frame(tmp_path: Path) -> None:
     frame = frame_from_csv(write_flat(tmp_path / "flat.csv", FLAT_ROWS), flat_definition(tmp_path))
     assert list(frame.columns) == [
-        "participant_ref",
-        "case_ref",
-        "arm",
-        "unit",
-        "stratum",
-        "court",
+        *LEADING_COLUMNS,
         "age",
         "vulnerable",
         "role",

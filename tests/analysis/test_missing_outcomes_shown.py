@@ -11,8 +11,9 @@ from flask import Flask
 from analysis.report import build_report, report_json
 from analysis.text import render_text
 from tests.analysis.test_report import definition, small_frame
-from tests.analysis.test_results_pages import client_for, seeded  # noqa: F401
+from tests.analysis.test_results_pages import seeded  # noqa: F401
 from tests.trial_factories import TRIAL, SeededTrial
+from tests.web_helpers import logged_in
 
 
 def test_unequal_missing_outcomes_give_a_warning_with_the_bounds_in_the_text() -> None:
@@ -48,7 +49,7 @@ def test_the_results_page_shows_outcomes_recorded_and_missing_by_arm(
     app: Flask,
     seeded: SeededTrial,  # noqa: F811
 ) -> None:
-    page = client_for(app, "researcher").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
+    page = logged_in(app, "researcher").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
     text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
     assert "outcomes recorded and missing by arm" in text
     assert "Randomised Outcome recorded Missing Missing share" in text

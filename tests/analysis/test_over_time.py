@@ -17,10 +17,9 @@ from analysis.report import model_spec
 from analysis.results_cache import results_for
 from analysis.summaries import arm_rates, compare_unadjusted
 from experiments import trials
-from experiments.definition import TrialDefinition
-from experiments.enrol import enrol_file
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from nudge.clock import FixedClock
+from tests.analysis.test_report import definition
 from tests.conftest import EXAMPLE
 from tests.factories import launch, person, write_people
 from tests.trial_factories import (
@@ -32,22 +31,6 @@ from tests.trial_factories import (
 )
 
 ARMS = ("control", "sms", "letter")
-
-
-def definition(**overrides: Any) -> TrialDefinition:
-    data: dict[str, Any] = {
-        "id": "small-trial",
-        "title": "A small trial",
-        "timezone": "Europe/London",
-        "arms": [
-            {"id": "control", "title": "Business as usual", "control": True},
-            {"id": "sms", "title": "SMS reminder"},
-            {"id": "letter", "title": "Letter"},
-        ],
-        "outcomes": [{"id": "attended", "primary": True}],
-    }
-    data.update(overrides)
-    return TrialDefinition.model_validate(data)
 
 
 def frame_of(rows: list[tuple[str, str, float, str]]) -> tuple[pd.DataFrame, pd.Series]:
@@ -186,8 +169,7 @@ def seed_over_weeks(
             if n % weeks == week
         ]
         path = write_people(tmp_path / f"people-{week}.csv", rows)
-        summary = enrol_file(session, clock, TRIAL, path, "t")
-        after_enrolment(session, clock, TRIAL, summary)
+        enrol_and_plan(session, clock, TRIAL, path, "t")
         session.commit()
         clock.advance(timedelta(days=7))
     arms = assigned_arms(session)
@@ -226,12 +208,18 @@ def cells(week: dict[str, Any]) -> dict[str, tuple[int, int]]:
     return {a["arm"]: (a["n"], a["events"]) for a in week["arms"]}
 
 
-def test_a_lead_sees_no_week_that_reveals_fewer_than_5_people_alone_or_against_the_next(
-    session: Session, clock: FixedClock, tmp_path: Path
-) -> None:
+@pytest.fixture
+def weekly_body(session: Session, clock: FixedClock, tmp_path: Path) -> dict[str, Any]:
+    """The results (exact, before disclosure control) of 150 people enrolled over six weeks."""
     seed_over_weeks(session, clock, tmp_path, people=150, weeks=6)
     trial = trials.get_trial(session, TRIAL)
-    body = results_for(session, clock, trial, trials.current_definition(session, trial)).body
+    return results_for(session, clock, trial, trials.current_definition(session, trial)).body
+
+
+def test_a_lead_sees_no_week_that_reveals_fewer_than_5_people_alone_or_against_the_next(
+    weekly_body: dict[str, Any],
+) -> None:
+    body = weekly_body
     exact = disclose(body, exact=True)["over_time"]
     shown = disclose(body, exact=False)["over_time"]
     assert len(exact["weeks"]) == 6
@@ -249,11 +237,9 @@ def test_a_lead_sees_no_week_that_reveals_fewer_than_5_people_alone_or_against_t
 
 
 def test_a_week_with_a_small_arm_shows_fewer_than_5_and_no_difference_to_a_lead(
-    session: Session, clock: FixedClock, tmp_path: Path
+    weekly_body: dict[str, Any],
 ) -> None:
-    seed_over_weeks(session, clock, tmp_path, people=150, weeks=6)
-    trial = trials.get_trial(session, TRIAL)
-    body = results_for(session, clock, trial, trials.current_definition(session, trial)).body
+    body = weekly_body
     week = body["over_time"]["weeks"][-1]
     week["arms"][1].update(n=3, events=2)  # as if this arm had 3 outcomes, 2 attended
     shown = disclose(body, exact=False)["over_time"]["weeks"][-1]

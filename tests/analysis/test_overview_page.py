@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import io
 import re
+from pathlib import Path
 
 import pdfplumber
 import pytest
@@ -14,19 +15,17 @@ from sqlmodel import Session
 from experiments import trials
 from experiments.loader import LoadedTrial, load_trial_file
 from messages.preview import preview_arm
-from nudge.accounts import add_user
 from nudge.clock import FixedClock
 from tests.conftest import EXAMPLE
 from tests.factories import launch
-from tests.nudge.test_web_access import PASSWORD, log_in
+from tests.web_helpers import logged_in
 
 TRIAL = "witness-reminders-2027"
 
 
 @pytest.fixture
-def amended(session: Session, clock: FixedClock, example_dir) -> str:  # type: ignore[no-untyped-def]
+def amended(session: Session, clock: FixedClock, example_dir: Path, staff: None) -> str:
     """The example trial, launched, then amended with a reason (a new care-unit number)."""
-    add_user(session, clock, "lee@example.org", "lead", PASSWORD, "test")
     launch(session, clock, EXAMPLE)
     path = example_dir / "witness-reminders.yaml"
     path.write_text(path.read_text().replace("0117 496 0000", "0117 496 0999"))
@@ -42,8 +41,7 @@ def amended(session: Session, clock: FixedClock, example_dir) -> str:  # type: i
 def test_the_overview_shows_the_design_the_messages_and_the_history(
     app: Flask, amended: str, session: Session
 ) -> None:
-    client = app.test_client()
-    log_in(client, "lee@example.org")
+    client = logged_in(app, "lead")
     page = html.unescape(client.get(f"/trials/{TRIAL}/overview").get_data(as_text=True))
     definition = trials.current_definition(session, trials.get_trial(session, TRIAL))
     assert definition.hypothesis and definition.hypothesis in page
@@ -60,8 +58,7 @@ def test_the_overview_shows_the_design_the_messages_and_the_history(
 
 
 def test_the_letter_preview_is_a_pdf_for_the_sample_participant(app: Flask, amended: str) -> None:
-    client = app.test_client()
-    log_in(client, "lee@example.org")
+    client = logged_in(app, "lead")
     response = client.get(f"/trials/{TRIAL}/arms/social_norm/letters/2.pdf?language=cy")
     assert response.mimetype == "application/pdf"
     with pdfplumber.open(io.BytesIO(response.data)) as document:

@@ -16,7 +16,7 @@ from analysis.outcomes import import_outcomes
 from analysis.results_cache import Results, results_for
 from experiments import trials
 from experiments.enrol import enrol_file
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from nudge.clock import FixedClock
 from nudge.db import make_engine
 from nudge.models import Message
@@ -88,8 +88,7 @@ def test_a_new_enrolment_invalidates_the_cache(
 ) -> None:
     before = cached(session, clock).body["flow"]["assessed"]
     path = write_people(tmp_path / "more.csv", [person(900), person(901, age="16")])
-    summary = enrol_file(session, clock, TRIAL, path, "test")
-    after_enrolment(session, clock, TRIAL, summary)
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
     after = cached(session, clock)
     assert after.from_cache is False

@@ -20,11 +20,10 @@ from analysis.verdict import HARMS, HELPS, TOO_EARLY, UNCLEAR, verdicts
 from experiments import trials
 from experiments.definition import TrialDefinition
 from nudge.clock import FixedClock
-from tests.analysis.test_results_pages import ROLES, client_for
 from tests.conftest import EXAMPLE
 from tests.factories import load_trial_file
-from tests.nudge.test_web_access import PASSWORD
 from tests.trial_factories import TRIAL, seed_trial
+from tests.web_helpers import logged_in
 
 
 def words(page: str) -> str:
@@ -32,15 +31,6 @@ def words(page: str) -> str:
     main = page[page.index("<main") : page.index("</main>")]
     main = re.sub(r"<svg.*?</svg>", " ", main, flags=re.S)
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main)))
-
-
-@pytest.fixture
-def staff(session: Session, clock: FixedClock) -> None:
-    from nudge.accounts import add_user
-
-    for role, email in ROLES.items():
-        add_user(session, clock, email, role, PASSWORD, "test")
-    session.commit()
 
 
 @pytest.fixture
@@ -166,11 +156,20 @@ def test_a_significant_but_uncorrected_p_is_not_enough(example) -> None:
 # --- the page ------------------------------------------------------------------------------
 
 
-def test_the_verdict_comes_before_every_table_and_the_status_says_interim(
-    app: Flask, staff: None, session: Session, clock: FixedClock, tmp_path: Path
-) -> None:
+@pytest.fixture
+def live_trial(staff: None, session: Session, clock: FixedClock, tmp_path: Path) -> None:
+    """The example trial, live, with 240 people enrolled and their outcomes so far."""
     seed_trial(session, clock, tmp_path, people=240)
-    text = words(client_for(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True))
+
+
+def results_page(app: Flask) -> str:
+    """The results page as a programme lead gets it."""
+    return logged_in(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
+
+
+@pytest.mark.usefixtures("live_trial")
+def test_the_verdict_comes_before_every_table_and_the_status_says_interim(app: Flask) -> None:
+    text = words(results_page(app))
     found = text.index("What the trial has found so far")
     assert text.index("Live (interim)") < found
     assert "Interim results: they will change" in text and "Do not stop the trial" in text
@@ -185,11 +184,9 @@ def test_the_verdict_comes_before_every_table_and_the_status_says_interim(
     assert ".0%" not in text and " 80.0" not in text
 
 
-def test_progress_and_health_checks_are_shown_with_their_numbers(
-    app: Flask, staff: None, session: Session, clock: FixedClock, tmp_path: Path
-) -> None:
-    seed_trial(session, clock, tmp_path, people=240)
-    lead = client_for(app, "lead")
+@pytest.mark.usefixtures("live_trial")
+def test_progress_and_health_checks_are_shown_with_their_numbers(app: Flask) -> None:
+    lead = logged_in(app, "lead")
     text = words(lead.get(f"/trials/{TRIAL}/results").get_data(as_text=True))
     power = lead.get(f"/trials/{TRIAL}/results.json").get_json()["report"]["power"]
     design = sum(power["design_n_by_arm"].values())
@@ -204,11 +201,9 @@ def test_progress_and_health_checks_are_shown_with_their_numbers(
         assert re.search(rf"{check} (Pass|Check|Not yet) ", text), check
 
 
-def test_an_arm_that_gets_no_messages_says_none_not_fewer_than_5(
-    app: Flask, staff: None, session: Session, clock: FixedClock, tmp_path: Path
-) -> None:
-    seed_trial(session, clock, tmp_path, people=240)
-    lead = client_for(app, "lead")
+@pytest.mark.usefixtures("live_trial")
+def test_an_arm_that_gets_no_messages_says_none_not_fewer_than_5(app: Flask) -> None:
+    lead = logged_in(app, "lead")
     text = words(lead.get(f"/trials/{TRIAL}/results").get_data(as_text=True))
     flow = text[text.index("Participant flow") :]
     control = flow[flow.index("Business as usual") : flow.index("Practical information")]
@@ -259,7 +254,7 @@ def test_a_draft_trial_shows_no_results_yet_and_no_empty_tables(
     loaded = load_trial_file(EXAMPLE)
     trials.create_trial(session, clock, loaded, trials.Actor("test"))  # type: ignore[arg-type]
     session.commit()
-    page = client_for(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
+    page = results_page(app)
     text = words(page)
     assert "Draft" in text and "No results yet" in text and "This trial is a draft" in text
     assert "<table" not in page[page.index("<main") :]
@@ -272,18 +267,18 @@ def test_a_live_trial_with_nobody_randomised_says_what_will_appear(
     from tests.factories import launch
 
     launch(session, clock, EXAMPLE)
-    text = words(client_for(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True))
+    text = words(results_page(app))
     assert "No results yet" in text and "Nobody has been randomised yet" in text
     assert "What the trial has found" not in text and "Primary outcome:" not in text
 
 
+@pytest.mark.usefixtures("live_trial")
 def test_a_closed_trial_is_final_and_has_no_interim_warning(
-    app: Flask, staff: None, session: Session, clock: FixedClock, tmp_path: Path
+    app: Flask, session: Session, clock: FixedClock
 ) -> None:
-    seed_trial(session, clock, tmp_path, people=240)
     trials.close_trial(session, clock, TRIAL, trials.Actor("test"), "follow-up complete")
     session.commit()
-    text = words(client_for(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True))
+    text = words(results_page(app))
     assert "Final (closed)" in text and "These are its final results" in text
     assert "What the trial found" in text and "interim" not in text
     assert "Not enough data yet" not in text[: text.index("How the labels are decided")]
@@ -293,7 +288,7 @@ def test_the_methods_come_in_two_layers(
     app: Flask, staff: None, session: Session, clock: FixedClock, tmp_path: Path
 ) -> None:
     seed_trial(session, clock, tmp_path, people=120)
-    page = client_for(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
+    page = results_page(app)
     methods = page[page.index('id="methods-heading"') :]
     brief = words("<main>" + methods[: methods.index("<details")] + "</main>")
     assert len(re.findall(r"[a-z)]\. ", brief + " ")) == 3, brief

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from analysis.analyse import analyse_trial
@@ -20,13 +19,10 @@ from analysis.disclosure import FEWER
 from analysis.numbers import percent, points
 from analysis.report import report_json
 from analysis.text import comparison_sentence
-from nudge.accounts import add_user
 from nudge.clock import FixedClock
-from tests.nudge.test_web_access import PASSWORD, log_in
 from tests.trial_factories import TRIAL, SeededTrial, seed_trial
-from tests.web_helpers import table_rows
+from tests.web_helpers import STAFF, logged_in, table_rows
 
-ROLES = {"admin": "ada@example.org", "researcher": "rita@example.org", "lead": "lee@example.org"}
 ROUTES = (
     f"/trials/{TRIAL}/overview",
     f"/trials/{TRIAL}/results",
@@ -40,17 +36,8 @@ COUNT_COLUMNS = ("Randomised", "Analysed", "Events")
 
 
 @pytest.fixture
-def seeded(session: Session, clock: FixedClock, tmp_path: Path) -> SeededTrial:
-    for role, email in ROLES.items():
-        add_user(session, clock, email, role, PASSWORD, "test")
-    session.commit()
+def seeded(staff: None, session: Session, clock: FixedClock, tmp_path: Path) -> SeededTrial:
     return seed_trial(session, clock, tmp_path, people=120)
-
-
-def client_for(app: Flask, role: str) -> FlaskClient:
-    client = app.test_client()
-    assert log_in(client, ROLES[role]).status_code == 302
-    return client
 
 
 def exact_report(session: Session) -> dict[str, Any]:
@@ -64,13 +51,13 @@ def test_every_results_route_admits_each_staff_role_and_sends_strangers_to_log_i
     for route in ROUTES:
         response = stranger.get(route)
         assert response.status_code == 302 and "/login" in response.headers["Location"], route
-    for role in ROLES:
-        client = client_for(app, role)
+    for role in STAFF:
+        client = logged_in(app, role)
         assert [client.get(route).status_code for route in ROUTES] == [200] * len(ROUTES), role
 
 
 def test_an_unknown_trial_is_not_found(app: Flask, seeded: SeededTrial) -> None:
-    client = client_for(app, "researcher")
+    client = logged_in(app, "researcher")
     assert client.get("/trials/no-such-trial/results").status_code == 404
     assert client.get("/trials/no-such-trial/overview").status_code == 404
     assert client.get(f"/trials/{TRIAL}/arms/practical/letters/1.pdf").status_code == 404
@@ -81,7 +68,7 @@ def test_the_results_page_shows_the_reports_figures_and_sentences(
 ) -> None:
     report = exact_report(session)
     definition = analyse_trial(session, TRIAL).definition
-    page = client_for(app, "researcher").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
+    page = logged_in(app, "researcher").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
     primary = next(o for o in report["outcomes"] if o["primary"])
     titles = {arm.id: arm.title for arm in definition.arms}
     rows = table_rows(page, "Attended court on the hearing date: people analysed")
@@ -110,7 +97,7 @@ def test_the_results_page_shows_the_reports_figures_and_sentences(
 def test_a_researcher_downloads_exactly_the_reports_json(
     app: Flask, seeded: SeededTrial, session: Session
 ) -> None:
-    response = client_for(app, "researcher").get(f"/trials/{TRIAL}/results.json")
+    response = logged_in(app, "researcher").get(f"/trials/{TRIAL}/results.json")
     assert response.headers["Content-Disposition"].startswith("attachment")
     data = response.get_json()
     assert data["report"] == exact_report(session)
@@ -122,7 +109,7 @@ def test_a_lead_sees_fewer_than_5_exactly_where_a_count_is_under_5(
     app: Flask, seeded: SeededTrial, session: Session
 ) -> None:
     exact = exact_report(session)
-    shown = client_for(app, "lead").get(f"/trials/{TRIAL}/results.json").get_json()
+    shown = logged_in(app, "lead").get(f"/trials/{TRIAL}/results.json").get_json()
     assert shown["disclosure_control"]["applied"] is True
     suppressed = 0
     for outcome, seen in zip(exact["outcomes"], shown["report"]["outcomes"], strict=True):
@@ -139,9 +126,9 @@ def test_a_lead_sees_fewer_than_5_exactly_where_a_count_is_under_5(
                 assert comparison["risk_difference"] is None
                 assert comparison["adjusted_risk_difference"] is None
     assert suppressed > 0, "the seeded trial should have a small cell to hide"
-    page = client_for(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
+    page = logged_in(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
     assert FEWER in page and "Statistical disclosure control" in page
-    researcher_page = client_for(app, "researcher").get(f"/trials/{TRIAL}/results")
+    researcher_page = logged_in(app, "researcher").get(f"/trials/{TRIAL}/results")
     assert FEWER not in researcher_page.get_data(as_text=True)
 
 
@@ -149,7 +136,7 @@ def test_no_count_under_5_reaches_a_leads_csv_while_a_researchers_has_them(
     app: Flask, seeded: SeededTrial
 ) -> None:
     def rows(role: str) -> list[dict[str, str]]:
-        response = client_for(app, role).get(f"/trials/{TRIAL}/results.csv")
+        response = logged_in(app, role).get(f"/trials/{TRIAL}/results.csv")
         assert response.mimetype == "text/csv"
         text = response.get_data(as_text=True)
         return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
@@ -171,8 +158,8 @@ def test_no_count_under_5_reaches_a_leads_csv_while_a_researchers_has_them(
 
 
 def test_no_page_or_download_carries_personal_data(app: Flask, seeded: SeededTrial) -> None:
-    for role in ROLES:
-        client = client_for(app, role)
+    for role in STAFF:
+        client = logged_in(app, role)
         for route in ROUTES[:4]:
             text = client.get(route).get_data(as_text=True)
             for personal in PERSONAL:
@@ -184,7 +171,7 @@ def test_a_flagged_sample_ratio_mismatch_puts_a_warning_on_the_page(
 ) -> None:
     from nudge.models import ResultsCache
 
-    client = client_for(app, "lead")
+    client = logged_in(app, "lead")
     client.get(f"/trials/{TRIAL}/results")
     cached = session.get(ResultsCache, TRIAL)
     assert cached is not None
@@ -202,6 +189,6 @@ def test_the_flow_gives_each_exclusion_reason_in_words_beside_its_rule(
 ) -> None:
     """The seeded trial turns away six people aged 17 by the example's `{field: age, min: 18}`."""
     for role in ("researcher", "lead"):
-        flow = client_for(app, role).get(f"/trials/{TRIAL}/results.json").get_json()["flow"]
+        flow = logged_in(app, role).get(f"/trials/{TRIAL}/results.json").get_json()["flow"]
         assert flow["ineligible_by_rule"] == {"age min 18.0": 6}
         assert flow["ineligible_reasons"] == {"age min 18.0": "age under 18 or not recorded"}

@@ -21,12 +21,10 @@ from analysis.report_pdf import Numbers, results_pdf
 from analysis.results_view import results_view
 from experiments import trials
 from experiments.loader import load_trial_file
-from nudge.accounts import add_user
 from nudge.clock import FixedClock
-from tests.analysis.test_results_pages import ROLES, client_for
 from tests.conftest import EXAMPLE
-from tests.nudge.test_web_access import PASSWORD
 from tests.trial_factories import TRIAL, SeededTrial, seed_trial
+from tests.web_helpers import logged_in
 
 PDF = f"/trials/{TRIAL}/results.pdf"
 TITLE = "Results: Reminder framing for prosecution witnesses"
@@ -34,14 +32,7 @@ FOOTER = re.compile(rf"^{re.escape(TITLE)} Page \d+$")
 
 
 @pytest.fixture
-def users(session: Session, clock: FixedClock) -> None:
-    for role, email in ROLES.items():
-        add_user(session, clock, email, role, PASSWORD, "test")
-    session.commit()
-
-
-@pytest.fixture
-def seeded(users: None, session: Session, clock: FixedClock, tmp_path: Path) -> SeededTrial:
+def seeded(staff: None, session: Session, clock: FixedClock, tmp_path: Path) -> SeededTrial:
     return seed_trial(session, clock, tmp_path, people=120)
 
 
@@ -58,7 +49,7 @@ def flat(text: str) -> str:
 
 
 def download(app: Flask, role: str) -> bytes:
-    response = client_for(app, role).get(PDF)
+    response = logged_in(app, role).get(PDF)
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     assert response.headers["Content-Disposition"] == (
@@ -69,7 +60,7 @@ def download(app: Flask, role: str) -> bytes:
 
 def page_view(app: Flask, session: Session, role: str) -> dict[str, Any]:
     """The view the results page builds for this role, from the disclosed JSON it serves."""
-    shown = client_for(app, role).get(f"/trials/{TRIAL}/results.json").get_json()
+    shown = logged_in(app, role).get(f"/trials/{TRIAL}/results.json").get_json()
     return results_view(shown, analyse_trial(session, TRIAL).definition)
 
 
@@ -163,12 +154,12 @@ def test_the_pdf_names_its_title_language_and_sections_for_assistive_technology(
 
 
 def test_an_unknown_trial_has_no_pdf(app: Flask, seeded: SeededTrial) -> None:
-    client = client_for(app, "researcher")
+    client = logged_in(app, "researcher")
     assert client.get("/trials/no-such-trial/results.pdf").status_code == 404
 
 
 def test_a_draft_trials_pdf_says_there_are_no_results_yet(
-    app: Flask, users: None, session: Session, clock: FixedClock
+    app: Flask, staff: None, session: Session, clock: FixedClock
 ) -> None:
     trials.create_trial(session, clock, load_trial_file(EXAMPLE), trials.Actor("test:rita"))
     session.commit()
@@ -213,7 +204,7 @@ def test_the_report_leads_with_status_and_verdicts_and_gives_the_short_methods_f
 def test_the_results_page_links_to_the_pdf_beside_the_csv_and_json(
     app: Flask, seeded: SeededTrial
 ) -> None:
-    page = client_for(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
+    page = logged_in(app, "lead").get(f"/trials/{TRIAL}/results").get_data(as_text=True)
     links = re.findall(r'<a [^>]*href="([^"]+)" download>([^<]+)</a>', page)
     assert (PDF, "Download as PDF") in links
     assert [href for href, _ in links][:3] == [PDF, f"{PDF[:-4]}.csv", f"{PDF[:-4]}.json"]

@@ -1,6 +1,7 @@
 """The Newton-Raphson logistic fit agrees with statsmodels' GLM, an independent implementation.
 
-statsmodels is not used by the analysis itself: it is the cross-check here, to 1e-8, on
+The analysis uses statsmodels' proportion intervals and power, but not its GLM, whose IRLS
+was too slow for a large trial (BENCHMARKS.md): the GLM is the cross-check here, to 1e-8, on
 unclustered and clustered data (its cluster covariance has Stata's small-sample factor,
 the same as ``sandwich::vcovCL(type = "HC1")``), and on separated data, where both must
 fail to give a finite maximum likelihood estimate.

@@ -1,4 +1,4 @@
-"""Multiplicity adjustment against R p.adjust, and Holm's defining properties."""
+"""Multiplicity adjustment against R p.adjust and statsmodels, and Holm's defining properties."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from statsmodels.stats.multitest import multipletests
 
-from analysis.stats.multiplicity import adjust_p_values
+from analysis.stats.multiplicity import Method, adjust_p_values
 
 
 @pytest.mark.parametrize("method", ["holm", "bonferroni"])
@@ -48,3 +49,27 @@ def test_holm_is_at_least_raw_monotone_and_at_most_bonferroni(p: list[float]) ->
     for (_, lower), (_, upper) in zip(pairs, pairs[1:], strict=False):
         assert lower is not None and upper is not None
         assert lower <= upper
+
+
+@pytest.mark.parametrize(
+    ("p", "family"),
+    [
+        ([0.04, 0.001, 0.02, 0.3, 0.02], 5),  # ties keep their running maximum
+        ([0.0, 1.0, 0.5], 3),
+        ([0.012, None, 0.031], 3),  # a comparison that could not be tested still counts
+        ([0.2, 0.01], 6),  # the pre-registered family is larger than the p-values given
+    ],
+)
+@pytest.mark.parametrize("method", ["holm", "bonferroni"])
+def test_adjustment_equals_statsmodels_multipletests_with_missing_counted_as_one(
+    p: list[float | None], family: int, method: Method
+) -> None:
+    present = [value for value in p if value is not None]
+    padded = present + [1.0] * (family - len(present))
+    theirs = iter(multipletests(padded, method=method)[1])
+    expected = [None if value is None else float(next(theirs)) for value in p]
+    ours = adjust_p_values(p, method, family_size=family)
+    assert [value is None for value in ours] == [value is None for value in expected]
+    assert [v for v in ours if v is not None] == pytest.approx(
+        [v for v in expected if v is not None], rel=1e-12
+    )

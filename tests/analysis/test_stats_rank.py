@@ -8,7 +8,6 @@ because R's own value for a date covariate is accurate to only about 2e-7.
 
 from __future__ import annotations
 
-import json
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -19,20 +18,14 @@ import pandas as pd
 import pytest
 
 from analysis.stats.design import build_design
-from analysis.stats.iv import iv_robust
 from analysis.stats.logistic import LogisticFit, logistic_regression
 from analysis.stats.rank import column_rank
 from analysis.stats.regression import RobustFit, lm_robust
-from tests.analysis.test_stats_reference_models import r_term
+from tests.analysis.test_stats_reference_models import r_term, receipt_fit
 
 AWKWARD = Path(__file__).parent / "reference" / "awkward"
 RTOL = 1e-6
 P_ATOL = 1e-4
-
-
-@pytest.fixture(scope="module")
-def awkward() -> dict[str, Any]:
-    return json.loads((AWKWARD / "reference.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +131,13 @@ def test_an_offset_collinear_with_another_offset_is_still_found() -> None:
 # The strict models accept and estimate offset covariates accurately.
 
 
+def attendance_fit(model: Any, trial: pd.DataFrame, design: Any, clustered: bool) -> Any:
+    """`model` (lm_robust or logistic_regression) of attendance on `design`, with standard
+    errors clustered by household or not."""
+    clusters = trial["household"] if clustered else None
+    return model(trial["attended"], design.x, terms=design.terms, clusters=clusters)
+
+
 def offset_design(trial: pd.DataFrame):
     return build_design(
         trial,
@@ -152,13 +152,7 @@ def offset_design(trial: pd.DataFrame):
 def test_lm_robust_accepts_a_date_covariate_and_matches_r_intercept_included(
     awkward: dict[str, Any], aliased_trial: pd.DataFrame, key: str, clustered: bool
 ) -> None:
-    design = offset_design(aliased_trial)
-    fit = lm_robust(
-        aliased_trial["attended"],
-        design.x,
-        terms=design.terms,
-        clusters=aliased_trial["household"] if clustered else None,
-    )
+    fit = attendance_fit(lm_robust, aliased_trial, offset_design(aliased_trial), clustered)
     fields = ("estimate", "std_error", "df", "ci_low", "ci_high", "p_value")
     assert_robust_fit_matches(fit, awkward[key], fields)
 
@@ -216,12 +210,7 @@ def test_logistic_accepts_a_date_covariate_and_matches_glm(
     awkward: dict[str, Any], aliased_trial: pd.DataFrame, key: str, clustered: bool
 ) -> None:
     design = offset_design(aliased_trial)
-    fit = logistic_regression(
-        aliased_trial["attended"],
-        design.x,
-        terms=design.terms,
-        clusters=aliased_trial["household"] if clustered else None,
-    )
+    fit = attendance_fit(logistic_regression, aliased_trial, design, clustered)
     assert_logistic_matches(fit, awkward[key])
 
 
@@ -240,23 +229,7 @@ def test_a_steep_district_effect_is_not_mistaken_for_separation(
 def test_iv_accepts_a_date_covariate_and_matches_iv_robust(
     awkward: dict[str, Any], aliased_trial: pd.DataFrame
 ) -> None:
-    full = build_design(
-        aliased_trial,
-        arm="arm",
-        control="control",
-        covariates=["recv_sms", "recv_letter", "age", "hearing_date", "district"],
-        strata="court",
-    )
-    keep = [j for j, t in enumerate(full.terms) if t not in full.arm_terms.values()]
-    arms = full.x[:, [full.terms.index(t) for t in full.arm_terms.values()]]
-    fit = iv_robust(
-        aliased_trial["attended"],
-        full.x[:, keep],
-        arms,
-        endogenous=["recv_sms", "recv_letter"],
-        terms=[full.terms[j] for j in keep],
-        clusters=aliased_trial["household"],
-    )
+    fit = receipt_fit(aliased_trial, ["age", "hearing_date", "district"], clustered=True)
     assert_robust_fit_matches(fit, awkward["offset_iv_cr2"], ("estimate", "std_error"))
 
 
@@ -298,12 +271,7 @@ def test_lm_robust_on_the_reduced_design_matches_r(
     awkward: dict[str, Any], aliased_trial: pd.DataFrame, key: str, clustered: bool
 ) -> None:
     design = redundant_design(aliased_trial)
-    fit = lm_robust(
-        aliased_trial["attended"],
-        design.x,
-        terms=design.terms,
-        clusters=aliased_trial["household"] if clustered else None,
-    )
+    fit = attendance_fit(lm_robust, aliased_trial, design, clustered)
     fields = ("estimate", "std_error", "df", "ci_low", "ci_high", "p_value")
     assert_robust_fit_matches(fit, awkward[key], fields)
 
@@ -315,12 +283,7 @@ def test_logistic_on_the_reduced_design_matches_glm(
     awkward: dict[str, Any], aliased_trial: pd.DataFrame, key: str, clustered: bool
 ) -> None:
     design = redundant_design(aliased_trial)
-    fit = logistic_regression(
-        aliased_trial["attended"],
-        design.x,
-        terms=design.terms,
-        clusters=aliased_trial["household"] if clustered else None,
-    )
+    fit = attendance_fit(logistic_regression, aliased_trial, design, clustered)
     assert_logistic_matches(fit, awkward[key])
     if clustered:
         assert {c.df for c in fit.odds_ratios} == {aliased_trial["household"].nunique() - 1}

@@ -110,24 +110,30 @@ def test_iv_robust_matches_estimatr(
     key: str,
     clustered: bool,
 ) -> None:
+    fit = receipt_fit(reference_trial, ["age", "prior_fta", "role"], clustered)
+    assert_matches_estimatr(fit, stats_reference[key])
+
+
+def receipt_fit(trial: pd.DataFrame, covariates: list[str], clustered: bool) -> RobustFit:
+    """The effect of receiving a message (recv_sms, recv_letter), each arm its instrument, as
+    estimatr's iv_robust(attended ~ recv_sms + recv_letter + ... | arm + ...)."""
     full = build_design(
-        reference_trial,
+        trial,
         arm="arm",
         control="control",
-        covariates=["recv_sms", "recv_letter", "age", "prior_fta", "role"],
+        covariates=["recv_sms", "recv_letter", *covariates],
         strata="court",
     )
     keep = [j for j, t in enumerate(full.terms) if t not in full.arm_terms.values()]
     instruments = full.x[:, [full.terms.index(t) for t in full.arm_terms.values()]]
-    fit = iv_robust(
-        reference_trial["attended"],
+    return iv_robust(
+        trial["attended"],
         full.x[:, keep],
         instruments,
         endogenous=["recv_sms", "recv_letter"],
         terms=[full.terms[j] for j in keep],
-        clusters=reference_trial["household"] if clustered else None,
+        clusters=trial["household"] if clustered else None,
     )
-    assert_matches_estimatr(fit, stats_reference[key])
 
 
 def assert_matches_coeftest(fit: LogisticFit, expected: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from analysis.outcomes import import_outcomes
 from experiments.enrol import enrol_file
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from nudge.clock import FixedClock
 from nudge.models import Arm, Assignment, Outcome, Participant
 from tests.conftest import EXAMPLE, PINNED
@@ -101,8 +101,7 @@ def test_an_enrolment_killed_at_random_points_leaves_all_or_nothing_and_reruns_c
     launch(session, clock, EXAMPLE)
     file = people_file(tmp_path / "people.csv")
     before = state(engine)
-    summary = enrol_file(session, clock, TRIAL, file, "test", skip_invalid=True)
-    after_enrolment(session, clock, TRIAL, summary)
+    enrol_and_plan(session, clock, TRIAL, file, "test", skip_invalid=True)
     session.flush()
     full = _state(session)
     session.rollback()

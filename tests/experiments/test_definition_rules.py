@@ -38,6 +38,12 @@ def problems_for(tmp_path: Path, text: str) -> list[str]:
     ]
 
 
+def assert_refused_at(tmp_path: Path, text: str, expected: str) -> None:
+    """Validating `text` reports a problem that starts with `expected`: where, then what."""
+    problems = problems_for(tmp_path, text)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
 def test_the_base_definition_is_valid(tmp_path: Path) -> None:
     assert problems_for(tmp_path, BASE) == []
 

@@ -10,17 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session
 
 from experiments.characters import unstorable
-from nudge.clock import FixedClock
-from tests.conftest import EXAMPLE, Cli
+from tests.conftest import Cli
 from tests.experiments.test_definition_rules import BASE
 from tests.experiments.test_trial_pages import TRIAL, YAML, launched, page_text, upload
 from tests.factories import person, row_counts, write_people
-from tests.web_helpers import add_staff, logged_in, make_app
 
 SURROGATE = "\\ud800"  # as written in a double-quoted YAML string
 NUL = "\\0"
@@ -47,30 +44,18 @@ DEFINITIONS = {
 }
 
 
-def counts(db_url: str) -> dict[str, int]:
-    from nudge.db import make_engine
-
-    engine = make_engine(db_url)
-    with Session(engine) as session:
-        found = row_counts(session)
-    engine.dispose()
-    return found
-
-
 @pytest.mark.parametrize("case", DEFINITIONS, ids=list(DEFINITIONS))
 @pytest.mark.parametrize("command", ["validate", "create"])
 def test_unstorable_text_in_a_definition_is_refused_at_its_line_and_column(
-    cli: Cli, db_url: str, tmp_path: Path, case: str, command: str
+    cli: Cli, tmp_path: Path, case: str, command: str
 ) -> None:
     text, expected = DEFINITIONS[case]
     path = tmp_path / "trial.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    before = counts(db_url)
-    result = cli("trial", command, str(path))
+    result = cli.unchanged("trial", command, str(path))
     assert result.exit_code == 1, result.output
     lines = [line.replace(str(tmp_path) + "/", "") for line in result.output.splitlines()]
     assert any(line.startswith(expected) for line in lines), lines
-    assert counts(db_url) == before
 
 
 def test_a_nul_inside_a_letter_file_is_refused_naming_the_file_and_its_line(
@@ -94,12 +79,10 @@ def test_a_nul_inside_a_letter_file_is_refused_naming_the_file_and_its_line(
 
 @pytest.mark.parametrize("kind", ["enrolment", "hearings", "outcomes"])
 def test_a_nul_in_any_imported_cell_is_refused_at_its_line_and_column(
-    cli: Cli, db_url: str, tmp_path: Path, kind: str
+    cli: Cli, tmp_path: Path, kind: str
 ) -> None:
-    assert cli("trial", "create", str(EXAMPLE)).exit_code == 0
-    assert cli("trial", "launch", "witness-reminders-2027").exit_code == 0
+    cli.launch_example()
     cli("enrol", "witness-reminders-2027", str(write_people(tmp_path / "a.csv", [person(1)])))
-    before = counts(db_url)
     path = tmp_path / f"{kind}.csv"
     if kind == "enrolment":
         write_people(path, [person(2, last_name="Nul\x00face")])
@@ -110,10 +93,9 @@ def test_a_nul_in_any_imported_cell_is_refused_at_its_line_and_column(
     else:
         path.write_text("participant_ref,case_ref,attended\nP00001,C00001,y\x00es\n")
         command, column = ["outcomes", "import"], "attended"
-    result = cli(*command, "witness-reminders-2027", str(path))
+    result = cli.unchanged(*command, "witness-reminders-2027", str(path))
     assert result.exit_code == 1
     assert f"{path}:2: {column}: contains the control character '\\x00'" in result.output
-    assert counts(db_url) == before
 
 
 @pytest.mark.parametrize(
@@ -125,28 +107,18 @@ def test_a_nul_in_any_imported_cell_is_refused_at_its_line_and_column(
     ],
 )
 def test_a_command_line_argument_that_is_not_text_is_refused_before_the_database(
-    cli: Cli, db_url: str, arguments: list[str]
+    cli: Cli, arguments: list[str]
 ) -> None:
-    before = counts(db_url)
-    result = cli(*arguments, input="a long enough password\na long enough password\n")
+    result = cli.unchanged(*arguments, input="a long enough password\na long enough password\n")
     assert result.exit_code == 2
     assert "contains a lone surrogate U+DCFF, which is not text and cannot be stored" in (
         result.output
     )
-    assert counts(db_url) == before
-
-
-@pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock) -> Flask:
-    app = make_app(db_url)
-    add_staff(session, clock)
-    return app
 
 
 def test_an_amendment_reason_with_a_nul_is_refused_on_the_form(
-    app: Flask, session: Session
+    researcher: FlaskClient, session: Session
 ) -> None:
-    researcher: FlaskClient = logged_in(app, "researcher")
     launched(researcher)
     before = row_counts(session)
     later = YAML.replace("max_per_second: 10", "max_per_second: 5")
@@ -155,7 +127,6 @@ def test_an_amendment_reason_with_a_nul_is_refused_on_the_form(
     # The form's own check of the reason (no control characters) refuses it at the field.
     assert "holds a control character; type the reason as plain text" in page_text(response)
     assert row_counts(session) == before
-    app.extensions["nudge"]["engine"].dispose()
 
 
 def test_the_check_names_nul_and_both_halves_of_a_surrogate_pair_and_nothing_else() -> None:

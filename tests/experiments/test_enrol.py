@@ -28,6 +28,15 @@ def enrol(session: Session, clock: FixedClock, path: Path, **options: bool):  # 
     return summary
 
 
+def refusal(session: Session, clock: FixedClock, path: Path) -> list[str]:
+    """The problems for which enrolling `path` is refused, each as staff read it; the session
+    rolled back, as the command line leaves it."""
+    with pytest.raises(ImportRejected) as rejected:
+        enrol_file(session, clock, TRIAL, path, "test:staff")
+    session.rollback()
+    return [str(p) for p in rejected.value.problems]
+
+
 def test_an_export_is_enrolled_checked_and_randomised(
     session: Session, clock: FixedClock, live: str, tmp_path: Path
 ) -> None:
@@ -227,10 +236,7 @@ def test_a_messy_row_gets_its_message_and_the_database_is_unchanged(
     overrides, message = MESSY[case]
     path = write_people(tmp_path / "people.csv", [person(1), person(2, **overrides), person(3)])
     before = row_counts(session)
-    with pytest.raises(ImportRejected) as rejected:
-        enrol_file(session, clock, TRIAL, path, "test:staff")
-    session.rollback()
-    assert [str(p) for p in rejected.value.problems] == [f"{path}:3: {message}"]
+    assert refusal(session, clock, path) == [f"{path}:3: {message}"]
     assert row_counts(session) == before
 
 
@@ -241,9 +247,7 @@ def test_duplicates_and_conflicting_case_times_are_named_with_their_lines(
         tmp_path / "people.csv",
         [person(1), person(1), person(2, case_ref="C00001", hearing_start="2027-03-05T10:00")],
     )
-    with pytest.raises(ImportRejected) as rejected:
-        enrol_file(session, clock, TRIAL, path, "test:staff")
-    assert [str(p) for p in rejected.value.problems] == [
+    assert refusal(session, clock, path) == [
         f"{path}:3: participant_ref: 'P00001' in case 'C00001' is already on line 2",
         f"{path}:4: hearing_start: case 'C00001' has a different hearing_start on line 2",
     ]
@@ -255,9 +259,7 @@ def test_a_row_with_the_wrong_number_of_cells_is_located(
     path = write_people(tmp_path / "people.csv", [person(1)])
     with path.open("a") as handle:
         handle.write("P9,C9,witness\n")
-    with pytest.raises(ImportRejected) as rejected:
-        enrol_file(session, clock, TRIAL, path, "test:staff")
-    assert [str(p) for p in rejected.value.problems] == [
+    assert refusal(session, clock, path) == [
         f"{path}:3: row: has 3 cells but the header has 20 columns"
     ]
 
@@ -267,9 +269,7 @@ def test_a_header_without_a_needed_column_is_refused_before_any_row(
 ) -> None:
     columns = [c for c in PEOPLE_COLUMNS if c not in ("phone", "age_band")]
     path = write_people(tmp_path / "people.csv", [person(1)], columns=columns)
-    with pytest.raises(ImportRejected) as rejected:
-        enrol_file(session, clock, TRIAL, path, "test:staff")
-    assert [str(p) for p in rejected.value.problems] == [
+    assert refusal(session, clock, path) == [
         f"{path}:1: header: missing column 'phone'",
         f"{path}:1: header: missing column 'age_band' (named in the trial definition)",
     ]

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from experiments.enrol import enrol_file
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from messages.replies import handle_reply
 from nudge.clock import FixedClock
 from nudge.models import AuditEvent, InboundMessage, Message, MessageEvent, Participant
@@ -26,7 +26,7 @@ def ran_trial(cli: Cli, session: Session, clock: FixedClock, example: Path, tmp:
     launch(session, clock, example)
     rows = [person(i, role="victim" if i % 2 else "witness") for i in range(1, 41)]
     people = write_people(tmp / "people.csv", rows)
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, people, "test"))
+    enrol_and_plan(session, clock, TRIAL, people, "test")
     session.commit()
     cli.env["NUDGE_NOW"] = FIRST_DUE.isoformat()
     cli.env["NUDGE_OUTBOX_DIR"] = str(tmp / "outbox")

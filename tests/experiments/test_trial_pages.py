@@ -6,7 +6,6 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,11 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from nudge.clock import FixedClock
 from nudge.models import Trial, TrialVersion
 from tests.conftest import EXAMPLE
 from tests.factories import row_counts
-from tests.web_helpers import add_staff, csrf_token, logged_in, make_app
+from tests.web_helpers import csrf_token
 
 YAML = EXAMPLE.read_text(encoding="utf-8")
 LETTERS = {
@@ -26,19 +24,6 @@ LETTERS = {
     "social_norm.cy.md": (EXAMPLE.parent / "letters" / "social_norm.cy.md").read_bytes(),
 }
 TRIAL = "witness-reminders-2027"
-
-
-@pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock) -> Iterator[Flask]:
-    app = make_app(db_url)
-    add_staff(session, clock)
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
-
-
-@pytest.fixture
-def researcher(app: Flask) -> FlaskClient:
-    return logged_in(app, "researcher")
 
 
 def upload(

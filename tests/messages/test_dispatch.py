@@ -11,10 +11,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from experiments.enrol import enrol_file
 from messages.callbacks import apply_status
-from messages.dispatch import dispatch_due
-from messages.outbox import after_enrolment
+from messages.dispatch import DispatchResult, dispatch_due
+from messages.intake import enrol_and_plan
 from messages.providers.base import OutgoingSms, SendReceipt, SentRecord
 from messages.providers.console import ConsoleProvider
 from messages.recovery import recover
@@ -23,6 +22,7 @@ from nudge.clock import FixedClock
 from nudge.errors import ProviderError
 from nudge.models import Message, MessageEvent, OptOut, Participant
 from tests.factories import launch, person, write_people
+from tests.messages.sending import addressee
 
 TRIAL = "witness-reminders-2027"
 FIRST_DUE = datetime(2027, 2, 25, 18, tzinfo=UTC)  # 18:00 a week before 4 March
@@ -56,13 +56,18 @@ def texts(session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
     """A live trial with 12 people enrolled; returns the ids of the SMS due first."""
     launch(session, clock, example_dir / "witness-reminders.yaml")
     path = write_people(tmp_path / "people.csv", [person(i) for i in range(1, 13)])
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
     return list(
         session.exec(
             select(Message.id).where(Message.channel == "sms", Message.due_at == FIRST_DUE)
         ).all()
     )  # type: ignore[arg-type]
+
+
+def send_console(engine: Engine, clock: FixedClock, outbox: Path) -> DispatchResult:
+    """One dispatch run through the console provider, writing the texts into `outbox`."""
+    return dispatch_due(engine, clock, ConsoleProvider(outbox, clock), worker="w")
 
 
 def statuses(session: Session, ids: list[int]) -> list[tuple[str, str | None]]:
@@ -74,7 +79,7 @@ def statuses(session: Session, ids: list[int]) -> list[tuple[str, str | None]]:
 def test_nothing_is_sent_before_it_is_due(
     engine: Engine, clock: FixedClock, texts: list[int], tmp_path: Path
 ) -> None:
-    result = dispatch_due(engine, clock, ConsoleProvider(tmp_path / "out", clock), worker="w")
+    result = send_console(engine, clock, tmp_path / "out")
     assert result.sent == 0 and not (tmp_path / "out").exists()
 
 
@@ -83,12 +88,7 @@ def test_due_texts_are_sent_once_with_provider_ids_and_costs(
 ) -> None:
     clock.set(FIRST_DUE)
     outbox = tmp_path / "out"
-    result = dispatch_due(
-        engine,
-        clock,
-        ConsoleProvider(outbox, clock),
-        worker="w",
-    )
+    result = send_console(engine, clock, outbox)
     assert result.sent == len(texts) > 0
     assert statuses(session, texts) == [("sent", None)] * len(texts)
     lines = [json.loads(x) for x in (outbox / "sms-2027-02-25.jsonl").read_text().splitlines()]
@@ -96,7 +96,7 @@ def test_due_texts_are_sent_once_with_provider_ids_and_costs(
     sent = session.get(Message, texts[0])
     assert sent is not None and sent.provider_id and sent.segments >= 1 and sent.cost > 0
     assert "Thursday 4 March at 10am" in lines[0]["body"]
-    again = dispatch_due(engine, clock, ConsoleProvider(outbox, clock), worker="w")
+    again = send_console(engine, clock, outbox)
     assert again.sent == 0  # nothing twice
 
 
@@ -104,12 +104,7 @@ def test_the_trials_rate_limit_spaces_the_sends(
     engine: Engine, session: Session, clock: FixedClock, texts: list[int], tmp_path: Path
 ) -> None:
     clock.set(FIRST_DUE)
-    dispatch_due(
-        engine,
-        clock,
-        ConsoleProvider(tmp_path / "out", clock),
-        worker="w",
-    )
+    send_console(engine, clock, tmp_path / "out")
     times = sorted(
         m.sent_at
         for m in session.exec(select(Message).where(col(Message.id).in_(texts)))
@@ -136,22 +131,15 @@ def test_a_text_that_became_unsafe_is_withheld_at_the_last_moment(
     change: str,
     reason: str,
 ) -> None:
-    message = session.get(Message, texts[0])
-    assert message is not None
-    participant = session.get(Participant, message.participant_id)
-    assert participant is not None and participant.phone is not None
+    _message, participant = addressee(session, texts[0])
+    assert participant.phone is not None
     if change == "safeguarding":
         participant.safeguarding_flag = True
     elif change == "opt_out":
         session.add(OptOut(phone=participant.phone, source="STOP", opted_out_at=clock.now()))
     session.commit()
     clock.set(FIRST_DUE if change != "late" else datetime(2027, 3, 4, 10, 30, tzinfo=UTC))
-    result = dispatch_due(
-        engine,
-        clock,
-        ConsoleProvider(tmp_path / "out", clock),
-        worker="w",
-    )
+    result = send_console(engine, clock, tmp_path / "out")
     assert statuses(session, [texts[0]]) == [("cancelled", reason)]
     assert result.withheld >= 1
 
@@ -228,12 +216,7 @@ def test_dispatch_logs_no_names_numbers_or_texts(
 ) -> None:
     clock.set(FIRST_DUE)
     with caplog.at_level(logging.DEBUG):
-        dispatch_due(
-            engine,
-            clock,
-            ConsoleProvider(tmp_path / "out", clock),
-            worker="w",
-        )
+        send_console(engine, clock, tmp_path / "out")
     logged = caplog.text
     assert "console SMS for message" in logged
     assert "7700" not in logged and "Testy" not in logged and "McTestface" not in logged

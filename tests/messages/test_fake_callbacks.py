@@ -10,9 +10,8 @@ import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
-from experiments.enrol import enrol_file
-from messages.dispatch import dispatch_due
-from messages.outbox import after_enrolment
+from messages.dispatch import DispatchResult, dispatch_due
+from messages.intake import enrol_and_plan
 from messages.providers.console import ConsoleProvider
 from messages.providers.fake_callbacks import CallbackPoster, fake_statuses
 from nudge.clock import FixedClock
@@ -59,6 +58,23 @@ def served(db_url: str) -> Iterator[tuple[Flask, BackgroundServer]]:
     app.extensions["nudge"]["engine"].dispose()
 
 
+def send_posting_callbacks(
+    served: tuple[Flask, BackgroundServer], clock: FixedClock, outbox: Path, token: str
+) -> tuple[DispatchResult, CallbackPoster]:
+    """At FIRST_DUE, send what is due through the console provider, which posts the fake
+    status callbacks, signed with `token`, to the live app."""
+    app, server = served
+    clock.set(FIRST_DUE)
+    poster = CallbackPoster(token)
+    provider = ConsoleProvider(outbox, clock, poster)
+    try:
+        engine = app.extensions["nudge"]["engine"]
+        result = dispatch_due(engine, clock, provider, worker="w", public_url=server.url)
+    finally:
+        provider.close()
+    return result, poster
+
+
 def test_fake_callbacks_reach_a_live_app_and_move_texts_to_their_final_state(
     served: tuple[Flask, BackgroundServer],
     session: Session,
@@ -66,25 +82,14 @@ def test_fake_callbacks_reach_a_live_app_and_move_texts_to_their_final_state(
     example_dir: Path,
     tmp_path: Path,
 ) -> None:
-    app, server = served
     launch(session, clock, example_dir / "witness-reminders.yaml")
     phones = ("07700 900002", "07700 900003", "07700 900123")
     people = [person(i, phone=phones[i % 3]) for i in range(1, 19)]
     path = write_people(tmp_path / "people.csv", people)
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
-    clock.set(FIRST_DUE)
-    settings = app.extensions["nudge"]["settings"]
-    poster = CallbackPoster(settings.webhook_token)
-    provider = ConsoleProvider(tmp_path / "out", clock, poster)
-    result = dispatch_due(
-        app.extensions["nudge"]["engine"],
-        clock,
-        provider,
-        worker="w",
-        public_url=server.url,
-    )
-    provider.close()
+    token = served[0].extensions["nudge"]["settings"].webhook_token
+    result, poster = send_posting_callbacks(served, clock, tmp_path / "out", token)
     assert result.sent > 2 and poster.failed == 0 and poster.posted == 2 * result.sent
     session.expire_all()
     texts = session.exec(
@@ -113,22 +118,11 @@ def test_a_wrong_token_is_refused_and_records_nothing(
     example_dir: Path,
     tmp_path: Path,
 ) -> None:
-    app, server = served
     launch(session, clock, example_dir / "witness-reminders.yaml")
     path = write_people(tmp_path / "people.csv", [person(i) for i in range(1, 4)])
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
-    clock.set(FIRST_DUE)
-    poster = CallbackPoster("not-the-token")
-    provider = ConsoleProvider(tmp_path / "out", clock, poster)
-    dispatch_due(
-        app.extensions["nudge"]["engine"],
-        clock,
-        provider,
-        worker="w",
-        public_url=server.url,
-    )
-    provider.close()
+    _result, poster = send_posting_callbacks(served, clock, tmp_path / "out", "not-the-token")
     assert poster.posted == 0 and poster.failed > 0
     session.expire_all()
     statuses = set(session.exec(select(Message.status).where(Message.sent_at != None)).all())  # noqa: E711

@@ -9,16 +9,13 @@ from flask import Flask
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from messages.dispatch import dispatch_due
-from messages.providers.twilio import TwilioProvider
 from nudge.clock import FixedClock
 from nudge.models import Message, MessageEvent
 from tests.fakes.twilio_server import FakeTwilioServer
-from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN
-from tests.messages.test_twilio_dispatch import PUBLIC, texts
+from tests.messages.sending import send_due, twilio_provider
 from tests.messages.test_webhooks import app, callback, post, sent, status_of
 
-__all__ = ["app", "sent", "texts"]  # fixtures
+__all__ = ["app", "sent"]  # fixtures
 
 
 def callback_events(session: Session, message_id: int | None) -> list[tuple[str, str | None]]:
@@ -39,18 +36,13 @@ def test_an_error_is_cleared_once_a_later_attempt_is_sent(
     texts: list[int],
     fake_twilio: FakeTwilioServer,
 ) -> None:
-    fake_twilio.state.now = clock.now
+    twilio = twilio_provider(fake_twilio, clock)
     fake_twilio.state.faults.script = ["503"]
-    twilio = TwilioProvider(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=fake_twilio.url)
-
-    def run() -> None:
-        dispatch_due(engine, clock, twilio, worker="w", public_url=PUBLIC)
-
-    run()
+    send_due(engine, clock, twilio)
     first = session.get(Message, texts[0])
     assert first is not None and first.last_error and first.last_error.startswith("20503")
     clock.advance(timedelta(minutes=2))
-    run()
+    send_due(engine, clock, twilio)
     session.expire_all()
     again = session.get(Message, texts[0])
     assert again is not None and again.status == "sent" and again.last_error is None

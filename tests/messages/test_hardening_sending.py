@@ -6,36 +6,22 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from messages.dispatch import MAX_PAUSES, dispatch_due
-from messages.providers.twilio import TwilioProvider
+from messages.dispatch import MAX_PAUSES
 from nudge.clock import FixedClock
 from nudge.models import Message, MessageEvent
 from tests.conftest import Cli
-from tests.fakes.twilio_server import FakeTwilioServer, nudge_env
-from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN
-from tests.messages.test_twilio_dispatch import FIRST_DUE, PUBLIC, accepted_ids, texts
-
-__all__ = ["texts"]  # the fixture: twelve people, the ids of the texts due first
-
-
-def provider(fake: FakeTwilioServer, clock: FixedClock, token: str = FAKE_AUTH_TOKEN) -> Any:
-    fake.state.now = clock.now
-    return TwilioProvider(FAKE_ACCOUNT_SID, token, base_url=fake.url, timeout=1)
-
-
-def run(engine: Engine, clock: FixedClock, twilio: Any) -> Any:
-    return dispatch_due(
-        engine,
-        clock,
-        twilio,
-        worker="w",
-        public_url=PUBLIC,
-    )
+from tests.fakes.twilio_server import FakeTwilioServer
+from tests.messages.sending import (
+    FIRST_DUE,
+    accepted_ids,
+    dispatch_through,
+    send_due,
+    twilio_provider,
+)
 
 
 def rows(session: Session, ids: list[int]) -> list[Message]:
@@ -59,7 +45,7 @@ def test_refused_credentials_stop_the_run_at_once_with_one_event_and_the_texts_q
     texts: list[int],
     fake_twilio: FakeTwilioServer,
 ) -> None:
-    result = run(engine, clock, provider(fake_twilio, clock, token="revoked-token"))
+    result = send_due(engine, clock, twilio_provider(fake_twilio, clock, token="revoked-token"))
     assert result.stopped == "credentials_refused" and "refused the credentials" in (
         result.stopped_because or ""
     )
@@ -71,7 +57,7 @@ def test_refused_credentials_stop_the_run_at_once_with_one_event_and_the_texts_q
     assert [(e.status, e.error_code, e.detail.get("reason")) for e in outcomes] == [
         ("scheduled", "20003", "credentials_refused")
     ]
-    fixed = run(engine, clock, provider(fake_twilio, clock))  # once the settings are put right
+    fixed = send_due(engine, clock, twilio_provider(fake_twilio, clock))  # settings put right
     assert fixed.sent == len(texts) and fixed.stopped is None
     assert accepted_ids(fake_twilio) == Counter({i: 1 for i in texts})
 
@@ -84,7 +70,7 @@ def test_credentials_revoked_mid_run_stop_it_after_what_went(
     fake_twilio: FakeTwilioServer,
 ) -> None:
     fake_twilio.state.faults.script = ["ok", "ok", "401"]
-    result = run(engine, clock, provider(fake_twilio, clock))
+    result = send_due(engine, clock, twilio_provider(fake_twilio, clock))
     assert (result.sent, result.stopped) == (2, "credentials_refused")
     assert creates(fake_twilio) == 3
     statuses = Counter(m.status for m in rows(session, texts))
@@ -99,7 +85,7 @@ def test_a_rate_limit_pauses_the_run_once_and_every_text_still_goes_once(
     fake_twilio: FakeTwilioServer,
 ) -> None:
     fake_twilio.state.faults.script = ["ok", "429"]
-    result = run(engine, clock, provider(fake_twilio, clock))
+    result = send_due(engine, clock, twilio_provider(fake_twilio, clock))
     assert (result.sent, result.rate_limited, result.retried, result.stopped) == (
         len(texts),
         1,
@@ -121,7 +107,7 @@ def test_a_provider_that_keeps_asking_to_slow_down_ends_the_run_with_the_texts_q
     fake_twilio: FakeTwilioServer,
 ) -> None:
     fake_twilio.state.faults.rates = {"429": 1.0}
-    result = run(engine, clock, provider(fake_twilio, clock))
+    result = send_due(engine, clock, twilio_provider(fake_twilio, clock))
     assert result.stopped == "rate_limited" and result.sent == 0
     assert creates(fake_twilio) == MAX_PAUSES + 1  # one try a pause, never one a text
     assert clock.now() - FIRST_DUE >= timedelta(seconds=2**MAX_PAUSES - 1)  # 1 + 2 + 4 + ...
@@ -132,8 +118,7 @@ def test_a_provider_that_keeps_asking_to_slow_down_ends_the_run_with_the_texts_q
 def test_nudge_dispatch_says_the_credentials_were_refused_and_exits_1(
     cli: Cli, texts: list[int], fake_twilio: FakeTwilioServer
 ) -> None:
-    fake_twilio.state.now = lambda: FIRST_DUE
-    cli.env.update({**nudge_env(fake_twilio.url, PUBLIC), "NUDGE_NOW": FIRST_DUE.isoformat()})
+    dispatch_through(cli, fake_twilio)
     cli.env["TWILIO_AUTH_TOKEN"] = "revoked-token"
     result = cli("dispatch")
     assert result.exit_code == 1

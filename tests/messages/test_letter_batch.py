@@ -15,13 +15,13 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from analysis.frame import frame_from_db
-from experiments.enrol import enrol_file
+from messages.intake import enrol_and_plan
 from messages.letter_batch import MANIFEST_HEADER, BatchSummary, run_batch
-from messages.outbox import after_enrolment
 from nudge.clock import FixedClock
 from nudge.errors import NudgeError
 from nudge.models import Hearing, Message, MessageEvent, OptOut, Participant
 from tests.factories import launch, person, row_counts, write_people
+from tests.messages.sending import addressee
 from tests.messages.test_letters import A4, in_window
 
 TRIAL = "witness-reminders-2027"
@@ -36,7 +36,7 @@ def letters(session: Session, clock: FixedClock, example_dir: Path, tmp_path: Pa
     launch(session, clock, example_dir / "witness-reminders.yaml")
     people = [person(i, language="cy" if i % 5 == 0 else "en") for i in range(1, 31)]
     path = write_people(tmp_path / "people.csv", people)
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
     clock.set(MORNING)
     ids = session.exec(
@@ -162,11 +162,9 @@ def test_a_letter_that_became_unsafe_is_withheld_at_the_last_check(
     change: str,
     reason: str,
 ) -> None:
-    message = session.get(Message, letters[0])
-    assert message is not None
-    participant = session.get(Participant, message.participant_id)
+    message, participant = addressee(session, letters[0])
     hearing = session.get(Hearing, message.hearing_id)
-    assert participant is not None and hearing is not None
+    assert hearing is not None
     if change == "safeguarding":
         participant.safeguarding_flag = True
     elif change == "no_letters":
@@ -190,10 +188,8 @@ def test_a_letter_that_became_unsafe_is_withheld_at_the_last_check(
 def test_a_text_opt_out_does_not_stop_a_letter(
     session: Session, clock: FixedClock, letters: list[int], tmp_path: Path
 ) -> None:
-    message = session.get(Message, letters[0])
-    assert message is not None
-    participant = session.get(Participant, message.participant_id)
-    assert participant is not None and participant.phone
+    _message, participant = addressee(session, letters[0])
+    assert participant.phone
     session.add(OptOut(phone=participant.phone, source="STOP", opted_out_at=clock.now()))
     session.commit()
     assert batch(session, clock, tmp_path / "print").letters == len(letters)
@@ -202,10 +198,7 @@ def test_a_text_opt_out_does_not_stop_a_letter(
 def test_an_address_too_long_for_the_window_stays_scheduled_and_the_rest_print(
     session: Session, clock: FixedClock, letters: list[int], tmp_path: Path
 ) -> None:
-    message = session.get(Message, letters[0])
-    assert message is not None
-    participant = session.get(Participant, message.participant_id)
-    assert participant is not None
+    _message, participant = addressee(session, letters[0])
     participant.address = [f"Line {n} of a very long address" for n in range(9)]
     session.commit()
     summary = batch(session, clock, tmp_path / "print")

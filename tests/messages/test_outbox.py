@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
-from experiments.enrol import enrol_file
-from experiments.hearings import update_hearings
-from messages.outbox import after_enrolment, after_hearings_update, cancel_for_phone
+from messages.intake import enrol_and_plan, update_hearings_and_replan
+from messages.outbox import cancel_for_phone
 from nudge.clock import FixedClock
 from nudge.models import Arm, Assignment, Message, MessageEvent, OptOut, Participant
 from tests.factories import launch, person, write_people
@@ -29,9 +29,32 @@ def unguarded(example_dir: Path) -> Path:
 
 
 def enrol(session: Session, clock: FixedClock, path: Path) -> None:
-    summary = enrol_file(session, clock, TRIAL, path, "test")
-    after_enrolment(session, clock, TRIAL, summary)
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
+
+
+@pytest.fixture
+def twelve(
+    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+) -> list[dict[str, Any]]:
+    """The example trial, live, with twelve people enrolled; their rows as imported."""
+    launch(session, clock, example_dir / "witness-reminders.yaml")
+    rows = [person(i) for i in range(1, 13)]
+    enrol(session, clock, write_people(tmp_path / "a.csv", rows))
+    return rows
+
+
+def enrol_again(
+    session: Session,
+    clock: FixedClock,
+    tmp_path: Path,
+    rows: list[dict[str, Any]],
+    ref: str | None = None,
+    **change: str,
+) -> None:
+    """Import the same people again, `change` made to the row of `ref` (to every row without)."""
+    again = [dict(r, **change) if ref in (None, r["participant_ref"]) else r for r in rows]
+    enrol(session, clock, write_people(tmp_path / "b.csv", again))
 
 
 def arms_of(session: Session) -> dict[str, str]:
@@ -58,11 +81,10 @@ def treated(session: Session, arm: str = "social_norm") -> str:
     return next(ref for ref, key in sorted(arms_of(session).items()) if key == arm)
 
 
+@pytest.mark.usefixtures("twelve")
 def test_each_randomised_person_gets_their_arms_messages(
-    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+    session: Session,
 ) -> None:
-    launch(session, clock, example_dir / "witness-reminders.yaml")
-    enrol(session, clock, write_people(tmp_path / "p.csv", [person(i) for i in range(1, 13)]))
     arms = Counter(arms_of(session).values())
     rows = session.exec(select(Message)).all()
     assert len(rows) == 2 * arms["practical"] + 2 * arms["social_norm"]
@@ -118,14 +140,10 @@ def test_an_opted_out_number_is_never_planned_an_sms(
 
 
 def test_an_adjournment_supersedes_pending_messages_and_plans_from_the_new_date(
-    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+    session: Session, clock: FixedClock, twelve: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    launch(session, clock, example_dir / "witness-reminders.yaml")
-    rows = [person(i) for i in range(1, 13)]
-    enrol(session, clock, write_people(tmp_path / "a.csv", rows))
     ref = treated(session)
-    moved = [dict(r, hearing_start="2027-04-15T10:00") for r in rows]
-    enrol(session, clock, write_people(tmp_path / "b.csv", moved))
+    enrol_again(session, clock, tmp_path, twelve, hearing_start="2027-04-15T10:00")
     history = messages_of(session, ref)
     assert [(m.hearing_version, m.slot, m.status, m.reason) for m in history] == [
         (1, 0, "superseded", "hearing_moved"),
@@ -138,17 +156,15 @@ def test_an_adjournment_supersedes_pending_messages_and_plans_from_the_new_date(
     assert [(e.status, e.detail) for e in events] == [("superseded", {"reason": "hearing_moved"})]
 
 
+@pytest.mark.usefixtures("twelve")
 def test_a_vacated_hearing_cancels_what_is_pending(
-    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+    session: Session, clock: FixedClock, tmp_path: Path
 ) -> None:
-    launch(session, clock, example_dir / "witness-reminders.yaml")
-    enrol(session, clock, write_people(tmp_path / "a.csv", [person(i) for i in range(1, 13)]))
     ref = treated(session)
     case = ref.replace("P", "C")
     update = tmp_path / "h.csv"
     update.write_text(f"case_ref,hearing_start,status\n{case},,vacated\n")
-    summary = update_hearings(session, clock, TRIAL, update, "test")
-    changes = after_hearings_update(session, clock, TRIAL, summary)
+    changes = update_hearings_and_replan(session, clock, TRIAL, update, "test").outbox
     session.commit()
     assert changes.cancelled == 2
     assert {(m.status, m.reason) for m in messages_of(session, ref)} == {
@@ -157,39 +173,30 @@ def test_a_vacated_hearing_cancels_what_is_pending(
 
 
 def test_a_safeguarding_flag_set_later_cancels_everything_pending(
-    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+    session: Session, clock: FixedClock, twelve: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    launch(session, clock, example_dir / "witness-reminders.yaml")
-    rows = [person(i) for i in range(1, 13)]
-    enrol(session, clock, write_people(tmp_path / "a.csv", rows))
     ref = treated(session)
-    flagged = [dict(r, safeguarding_flag="yes") if r["participant_ref"] == ref else r for r in rows]
-    enrol(session, clock, write_people(tmp_path / "b.csv", flagged))
+    enrol_again(session, clock, tmp_path, twelve, ref, safeguarding_flag="yes")
     assert {(m.status, m.reason) for m in messages_of(session, ref)} == {
         ("cancelled", "safeguarding")
     }
 
 
 def test_withdrawn_consent_to_texts_cancels_only_the_texts(
-    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+    session: Session, clock: FixedClock, twelve: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    launch(session, clock, example_dir / "witness-reminders.yaml")
-    rows = [person(i) for i in range(1, 13)]
-    enrol(session, clock, write_people(tmp_path / "a.csv", rows))
     ref = treated(session)
-    withdrawn = [dict(r, contact_sms="no") if r["participant_ref"] == ref else r for r in rows]
-    enrol(session, clock, write_people(tmp_path / "b.csv", withdrawn))
+    enrol_again(session, clock, tmp_path, twelve, ref, contact_sms="no")
     assert [(m.channel, m.status, m.reason) for m in messages_of(session, ref)] == [
         ("sms", "cancelled", "no_consent"),
         ("letter", "scheduled", None),
     ]
 
 
+@pytest.mark.usefixtures("twelve")
 def test_an_opt_out_cancels_every_pending_text_to_that_number(
-    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+    session: Session, clock: FixedClock
 ) -> None:
-    launch(session, clock, example_dir / "witness-reminders.yaml")
-    enrol(session, clock, write_people(tmp_path / "a.csv", [person(i) for i in range(1, 13)]))
     ref = treated(session, "practical")
     phone = session.exec(select(Participant.phone).where(Participant.participant_ref == ref)).one()
     assert phone is not None

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from experiments.hearings import update_hearings
-from messages.outbox import after_hearings_update
+from messages.intake import update_hearings_and_replan
 from nudge.clock import FixedClock
 from tests.factories import launch, person, write_people
 from tests.messages.test_outbox import TRIAL, enrol, messages_of, treated
@@ -27,8 +26,7 @@ def test_a_hearing_vacated_then_relisted_replans_its_reminders_whatever_the_time
         update = tmp_path / name
         start = "" if status == "vacated" else listed_at
         update.write_text(f"case_ref,hearing_start,status\n{case},{start},{status}\n")
-        summary = update_hearings(session, clock, TRIAL, update, "test")
-        after_hearings_update(session, clock, TRIAL, summary)
+        update_hearings_and_replan(session, clock, TRIAL, update, "test")
         session.commit()
     history = messages_of(session, ref)
     assert planned > 0

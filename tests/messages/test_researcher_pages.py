@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,15 +13,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
-from experiments.enrol import enrol_file
+from messages.intake import enrol_and_plan
 from messages.log import PER_PAGE
-from messages.outbox import after_enrolment
 from messages.replies import handle_reply
 from nudge.clock import FixedClock
 from nudge.models import Arm, Assignment, AuditEvent, InboundMessage, Message, Participant
 from tests.experiments.test_trial_pages import page_text
 from tests.factories import launch, person, write_people
-from tests.web_helpers import add_staff, csrf_token, logged_in, make_app
+from tests.web_helpers import csrf_token
 
 TRIAL = "witness-reminders-2027"
 LONDON = ZoneInfo("Europe/London")
@@ -35,22 +33,11 @@ def enrolled(session: Session, clock: FixedClock, example_dir: Path, tmp_path: P
     launch(session, clock, example_dir / "witness-reminders.yaml")
     days = ("2027-03-04T10:00", "2027-03-11T10:00", "2027-01-11T10:00", "2027-02-01T10:00")
     rows = [person(n, hearing_start=days[n % 4]) for n in range(1, PEOPLE + 1)]
-    summary = enrol_file(session, clock, TRIAL, write_people(tmp_path / "people.csv", rows), "t")
-    after_enrolment(session, clock, TRIAL, summary)
+    enrol_and_plan(session, clock, TRIAL, write_people(tmp_path / "people.csv", rows), "t")
     session.commit()
 
 
-@pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock, enrolled: None) -> Iterator[Flask]:
-    app = make_app(db_url)
-    add_staff(session, clock)
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
-
-
-@pytest.fixture
-def researcher(app: Flask) -> FlaskClient:
-    return logged_in(app, "researcher")
+pytestmark = pytest.mark.usefixtures("enrolled", "staff")
 
 
 def log(client: FlaskClient, query: str = "") -> str:

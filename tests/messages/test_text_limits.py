@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.experiments.test_definition_rules import BASE, problems_for
+from tests.experiments.test_definition_rules import BASE, assert_refused_at, problems_for
 
 LONG_SMS = "Hi {{ first_name }}, " + "court soon. " * 130
 
@@ -50,9 +50,7 @@ CASES = {
 def test_a_text_the_provider_would_refuse_is_refused_at_validation(
     tmp_path: Path, case: str
 ) -> None:
-    text, expected = CASES[case]
-    problems = problems_for(tmp_path, text)
-    assert any(p.startswith(expected) for p in problems), problems
+    assert_refused_at(tmp_path, *CASES[case])
 
 
 @pytest.mark.parametrize("sender", ["+447700900123", "07700 900123", "Court Info", "HMCTS"])

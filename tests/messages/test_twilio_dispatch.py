@@ -6,9 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import timedelta
 
 import pytest
 from flask import Flask
@@ -16,45 +14,23 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 from werkzeug.serving import make_server
 
-from messages.dispatch import dispatch_due
 from messages.providers.twilio import TwilioProvider
 from messages.recovery import recover
 from nudge.clock import FixedClock
 from nudge.config import load_settings
 from nudge.models import Message, MessageEvent, OptOut, Participant
 from nudge.web import create_app
-from tests.conftest import EXAMPLE, Cli
-from tests.factories import enrol_due_texts, fast_example
+from tests.conftest import Cli
 from tests.fakes.twilio_server import FakeTwilioServer, nudge_env
-from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN
-
-FIRST_DUE = datetime(2027, 2, 25, 18, tzinfo=UTC)
-PUBLIC = "https://nudge.example"
-
-
-@pytest.fixture
-def texts(session: Session, clock: FixedClock, tmp_path: Path) -> list[int]:
-    """Twelve people enrolled in the example trial; the ids of the texts due first."""
-    due = enrol_due_texts(session, clock, fast_example(tmp_path, EXAMPLE), 12, FIRST_DUE)
-    clock.set(FIRST_DUE)
-    return due
-
-
-@pytest.fixture
-def twilio(fake_twilio: FakeTwilioServer, clock: FixedClock) -> TwilioProvider:
-    fake_twilio.state.now = clock.now  # Twilio's records carry the same (pinned) time as ours
-    fake_twilio.state.faults.hang_seconds = 1.5
-    return TwilioProvider(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=fake_twilio.url, timeout=1)
-
-
-def run(engine: Engine, clock: FixedClock, provider: TwilioProvider) -> Any:
-    return dispatch_due(
-        engine,
-        clock,
-        provider,
-        worker="w",
-        public_url=PUBLIC,
-    )
+from tests.messages.sending import (
+    FIRST_DUE,
+    PUBLIC,
+    accepted_ids,
+    dispatch_through,
+    hasty_provider,
+    send_due,
+    twilio_provider,
+)
 
 
 def state(session: Session, message_id: int) -> Message:
@@ -62,11 +38,6 @@ def state(session: Session, message_id: int) -> Message:
     message = session.get(Message, message_id)
     assert message is not None
     return message
-
-
-def accepted_ids(fake: FakeTwilioServer) -> Counter[int]:
-    """How many times Twilio accepted each of our messages."""
-    return Counter(fake.state.our_message_ids())
 
 
 @pytest.mark.parametrize("fault", ["500", "503"])  # 429: test_hardening_sending.py
@@ -80,14 +51,14 @@ def test_a_busy_or_failing_twilio_is_retried_later_with_backoff(
     fault: str,
 ) -> None:
     fake_twilio.state.faults.script = [fault]
-    result = run(engine, clock, twilio)
+    result = send_due(engine, clock, twilio)
     assert (result.retried, result.sent) == (1, len(texts) - 1)
     first = state(session, texts[0])
     assert first.status == "scheduled" and first.attempts == 1
     assert first.next_attempt_at - first.updated_at == timedelta(seconds=60)  # 30 s, doubled
     assert first.last_error and first.last_error.startswith(f"20{fault}")
     clock.advance(timedelta(seconds=61))
-    assert run(engine, clock, twilio).sent == 1
+    assert send_due(engine, clock, twilio).sent == 1
     assert accepted_ids(fake_twilio) == Counter({i: 1 for i in texts})
 
 
@@ -101,12 +72,12 @@ def test_an_invalid_number_fails_for_good(
 ) -> None:
     phone = _phone(session, texts[0])
     fake_twilio.state.reject(phone, "21211")
-    result = run(engine, clock, twilio)
+    result = send_due(engine, clock, twilio)
     assert result.failed == 1
     message = state(session, texts[0])
     assert (message.status, message.reason) == ("failed", "invalid_number")
     clock.advance(timedelta(hours=1))
-    run(engine, clock, twilio)
+    send_due(engine, clock, twilio)
     assert fake_twilio.state.requests["POST Messages"] == len(texts)  # never tried again
 
 
@@ -121,7 +92,7 @@ def test_an_unsubscribed_number_fails_and_is_opted_out_everywhere(
     message = state(session, texts[0])
     phone = _phone(session, texts[0])
     fake_twilio.state.reject(phone, "21610")
-    run(engine, clock, twilio)
+    send_due(engine, clock, twilio)
     message = state(session, texts[0])
     assert (message.status, message.reason) == ("failed", "opted_out")
     assert session.exec(select(OptOut).where(OptOut.phone == phone)).one().source == "carrier"
@@ -141,18 +112,18 @@ def test_a_send_without_a_clear_reply_is_reconciled_never_blindly_repeated(
     session: Session,
     clock: FixedClock,
     texts: list[int],
-    twilio: TwilioProvider,
     fake_twilio: FakeTwilioServer,
     fault: str,
     reached_twilio: bool,
 ) -> None:
+    twilio = hasty_provider(fake_twilio, clock)
     fake_twilio.state.faults.script = [fault]
-    assert run(engine, clock, twilio).ambiguous == 1
+    assert send_due(engine, clock, twilio).ambiguous == 1
     assert state(session, texts[0]).status == "sending"
     clock.advance(timedelta(minutes=3))
     recovered = recover(engine, clock, twilio, PUBLIC)
     assert (recovered.confirmed_sent, recovered.requeued) == ((1, 0) if reached_twilio else (0, 1))
-    run(engine, clock, twilio)
+    send_due(engine, clock, twilio)
     message = state(session, texts[0])
     assert message.status == "sent" and message.provider_id
     assert accepted_ids(fake_twilio) == Counter({i: 1 for i in texts})
@@ -163,13 +134,12 @@ def test_when_twilio_cannot_be_asked_the_message_is_left_for_staff(
     session: Session,
     clock: FixedClock,
     texts: list[int],
-    twilio: TwilioProvider,
     fake_twilio: FakeTwilioServer,
 ) -> None:
     fake_twilio.state.faults.script = ["lost_reply"]
-    run(engine, clock, twilio)
+    send_due(engine, clock, hasty_provider(fake_twilio, clock))
     clock.advance(timedelta(minutes=3))
-    wrong = TwilioProvider(FAKE_ACCOUNT_SID, "revoked", base_url=fake_twilio.url, timeout=1)
+    wrong = twilio_provider(fake_twilio, clock, token="revoked")
     assert recover(engine, clock, wrong, PUBLIC).unknown == 1
     assert state(session, texts[0]).status == "unknown"
 
@@ -181,9 +151,7 @@ def test_nudge_dispatch_sends_through_twilio_once_each(
     texts: list[int],
     fake_twilio: FakeTwilioServer,
 ) -> None:
-    fake_twilio.state.now = lambda: FIRST_DUE
-    cli.env.update(_twilio_env(fake_twilio.url, PUBLIC))
-    cli.env["NUDGE_NOW"] = FIRST_DUE.isoformat()
+    dispatch_through(cli, fake_twilio)
     result = cli("dispatch")
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"sent {len(texts)},")
@@ -206,16 +174,8 @@ def test_twilios_signed_status_callbacks_reach_the_app_and_record_delivery(
     db_url: str, engine: Engine, session: Session, clock: FixedClock, texts: list[int]
 ) -> None:
     with live_app(db_url) as public, FakeTwilioServer(callbacks=True) as fake:
-        fake.state.now = clock.now
         fake.state.undeliverable = {_phone(session, texts[0]): "30003"}
-        provider = TwilioProvider(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=fake.url)
-        dispatch_due(
-            engine,
-            clock,
-            provider,
-            worker="w",
-            public_url=public,
-        )
+        send_due(engine, clock, twilio_provider(fake, clock), public)
         assert fake.callbacks is not None
         fake.callbacks.wait_idle()
         assert (fake.callbacks.posted, fake.callbacks.failed) == (2 * len(texts), 0)

@@ -12,9 +12,8 @@ from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
 
-from experiments.enrol import enrol_file
 from messages.dispatch import dispatch_due
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from messages.providers.base import OutgoingSms, SendReceipt
 from messages.providers.console import ConsoleProvider
 from nudge.clock import FixedClock
@@ -50,7 +49,7 @@ def sent(
     """A live trial, people enrolled, and the first due texts sent through the console."""
     launch(session, clock, example_dir / "witness-reminders.yaml")
     path = write_people(tmp_path / "people.csv", [person(i) for i in range(1, 13)])
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
     clock.set(FIRST_DUE)
     engine = app.extensions["nudge"]["engine"]
@@ -248,7 +247,7 @@ def test_a_delivery_report_that_beats_the_dispatchers_own_record_is_not_undone(
 ) -> None:
     launch(session, clock, example_dir / "witness-reminders.yaml")
     path = write_people(tmp_path / "people.csv", [person(i) for i in range(1, 13)])
-    after_enrolment(session, clock, TRIAL, enrol_file(session, clock, TRIAL, path, "test"))
+    enrol_and_plan(session, clock, TRIAL, path, "test")
     session.commit()
     clock.set(FIRST_DUE)
     provider = ReportsBeforeReturning(tmp_path / "out", clock, app.test_client())

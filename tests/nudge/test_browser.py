@@ -4,37 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from axe_playwright_python.sync_playwright import Axe
 from sqlmodel import Session
 
-from nudge.accounts import add_user
 from nudge.clock import FixedClock
 from tests.conftest import EXAMPLE
-
-PASSWORD = "correct horse battery"
-
-
-def no_violations(page: Any) -> None:
-    results = Axe().run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
-    assert results.violations_count == 0, results.generate_report()
+from tests.web_helpers import STAFF, no_violations, submit_login
 
 
 def test_a_researcher_logs_in_and_sees_the_trials_and_both_pages_are_accessible(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock
+    browser: Any, site: str, session: Session, clock: FixedClock
 ) -> None:
     from tests.factories import launch
 
-    add_user(session, clock, "rita@example.org", "researcher", PASSWORD, "test")
     launch(session, clock, EXAMPLE)
-    base, _ = live_app
     page = browser.new_page()
-    page.goto(f"{base}/")
-    assert page.url.startswith(f"{base}/login")
+    page.goto(f"{site}/")
+    assert page.url.startswith(f"{site}/login")
     no_violations(page)
-    page.get_by_label("Email").fill("rita@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/")
+    submit_login(page, STAFF["researcher"])
+    page.wait_for_url(f"{site}/")
     assert page.get_by_role("heading", name="Trials").is_visible()
     row = page.get_by_role("row", name="Reminder framing for prosecution witnesses")
     assert "Live" in row.inner_text()
@@ -42,17 +30,10 @@ def test_a_researcher_logs_in_and_sees_the_trials_and_both_pages_are_accessible(
     page.close()
 
 
-def test_a_wrong_password_is_announced_to_a_screen_reader(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock
-) -> None:
-    add_user(session, clock, "rita@example.org", "researcher", PASSWORD, "test")
-    session.commit()
-    base, _ = live_app
+def test_a_wrong_password_is_announced_to_a_screen_reader(browser: Any, site: str) -> None:
     page = browser.new_page()
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill("rita@example.org")
-    page.get_by_label("Password").fill("not the password at all")
-    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{site}/login")
+    submit_login(page, STAFF["researcher"], "not the password at all")
     alert = page.get_by_role("alert")
     assert "email or password is not right" in alert.inner_text()
     no_violations(page)

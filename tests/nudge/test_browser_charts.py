@@ -9,14 +9,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import Session
 
-from nudge.accounts import add_user
 from nudge.clock import FixedClock
 from tests.analysis.test_over_time import seed_over_weeks
-from tests.nudge.test_browser import PASSWORD, no_violations
-from tests.nudge.test_browser_results import open_results
-from tests.trial_factories import seed_trial
+from tests.web_helpers import RESULTS, no_violations, open_as
 
 # Each chart's text at its rendered size in CSS px: font size × (drawn width / viewBox width).
 RENDERED_TEXT = """() => [...document.querySelectorAll('svg.chart')].flatMap(svg => {
@@ -30,9 +28,11 @@ RENDERED_TEXT = """() => [...document.querySelectorAll('svg.chart')].flatMap(svg
 })"""
 
 
-def researcher(session: Session, clock: FixedClock) -> None:
-    add_user(session, clock, "rita@example.org", "researcher", PASSWORD, "test")
-    session.commit()
+@pytest.fixture
+def weekly_site(site: str, session: Session, clock: FixedClock, tmp_path: Path) -> str:
+    """`site` with the example trial enrolled in one import a week for six weeks."""
+    seed_over_weeks(session, clock, tmp_path, weeks=6)
+    return site
 
 
 def save(page: Any, name: str) -> None:
@@ -45,13 +45,10 @@ def save(page: Any, name: str) -> None:
 
 
 def test_every_charts_text_is_at_least_12px_on_a_phone_and_on_a_desktop(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, weekly_site: str
 ) -> None:
-    researcher(session, clock)
-    seed_over_weeks(session, clock, tmp_path, weeks=6)
-    base, _ = live_app
     for width in (320, 390, 768, 1280):
-        page = open_results(browser, base, width, "rita@example.org")
+        page = open_as(browser, weekly_site, "researcher", RESULTS, width)
         texts = page.evaluate(RENDERED_TEXT)
         charts = {t["chart"] for t in texts}
         # Two forest plots, one chart over time per treatment arm, and enrolment by week.
@@ -64,12 +61,9 @@ def test_every_charts_text_is_at_least_12px_on_a_phone_and_on_a_desktop(
 
 
 def test_the_forest_plot_prints_each_estimate_and_says_which_side_is_better(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, results_site: str
 ) -> None:
-    researcher(session, clock)
-    seed_trial(session, clock, tmp_path, people=90)
-    base, _ = live_app
-    page = open_results(browser, base, 390, "rita@example.org")
+    page = open_as(browser, results_site, "researcher", RESULTS, 390)
     attended = page.get_by_role(
         "img", name="Forest plot: effect of each arm on attendance against control"
     )
@@ -91,12 +85,9 @@ def test_the_forest_plot_prints_each_estimate_and_says_which_side_is_better(
 
 
 def test_results_over_time_are_marked_exploratory_with_a_table_of_the_same_figures(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, weekly_site: str
 ) -> None:
-    researcher(session, clock)
-    seed_over_weeks(session, clock, tmp_path, weeks=6)
-    base, _ = live_app
-    page = open_results(browser, base, 1280, "rita@example.org")
+    page = open_as(browser, weekly_site, "researcher", RESULTS)
     section = page.get_by_role("region", name="Results over time", exact=True)
     assert "Exploratory" in section.inner_text()
     assert "inflates false positives" in section.inner_text()
@@ -121,12 +112,9 @@ def test_results_over_time_are_marked_exploratory_with_a_table_of_the_same_figur
 
 
 def test_a_trial_enrolled_in_one_import_says_so_instead_of_drawing_one_bar(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, results_site: str
 ) -> None:
-    researcher(session, clock)
-    seed_trial(session, clock, tmp_path, people=90)
-    base, _ = live_app
-    page = open_results(browser, base, 320, "rita@example.org")
+    page = open_as(browser, results_site, "researcher", RESULTS, 320)
     enrolment = page.get_by_role("region", name="Enrolment over time", exact=True)
     assert "All 90 people were randomised on 10 January 2027, in one import." in (
         enrolment.inner_text()

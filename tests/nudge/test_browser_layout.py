@@ -7,15 +7,10 @@ phase banner and footer) one by one, so a failure names the part that grew too w
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
-from nudge.clock import FixedClock
-from tests.nudge.test_browser import no_violations
-from tests.nudge.test_browser_results import log_in, seed
 from tests.trial_factories import TRIAL
+from tests.web_helpers import log_in_page, no_violations
 
 NARROW = 320
 LAYOUT_PARTS = (
@@ -38,14 +33,13 @@ def overflowing_parts(page: Any) -> dict[str, int]:
 
 
 def test_the_header_navigation_and_footer_fit_a_320_px_screen_on_every_main_page(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, results_site: str
 ) -> None:
-    seed(session, clock, tmp_path)
-    base, _ = live_app
+    base = results_site
     page = browser.new_page(viewport={"width": NARROW, "height": 640})
     page.goto(f"{base}/login")
     assert overflowing_parts(page) == {}
-    log_in(page, base, "rita@example.org")
+    log_in_page(page, base, "researcher")
     paths = [*MAIN_PAGES, "/accessibility", "/privacy"]
     for path in paths:
         page.goto(f"{base}{path}")

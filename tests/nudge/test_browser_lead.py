@@ -12,25 +12,17 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from analysis.outcomes import import_outcomes
 from experiments import trials
-from nudge.accounts import add_user
 from nudge.clock import FixedClock
+from tests.analysis.test_fallback_wording import everyone_attended
 from tests.conftest import EXAMPLE
 from tests.factories import launch, load_trial_file
-from tests.nudge.test_browser import PASSWORD, no_violations
-from tests.nudge.test_browser_results import open_results
 from tests.trial_factories import TRIAL, seed_trial
+from tests.web_helpers import RESULTS, no_violations, open_as
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artefacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-def lead(session: Session, clock: FixedClock) -> None:
-    add_user(session, clock, "lee@example.org", "lead", PASSWORD, "test")
-    add_user(session, clock, "rita@example.org", "researcher", PASSWORD, "test")
-    session.commit()
 
 
 def assert_no_sideways_scroll(page: Any) -> None:
@@ -39,14 +31,12 @@ def assert_no_sideways_scroll(page: Any) -> None:
 
 
 def test_a_lead_sees_the_verdict_on_the_first_screen_of_a_live_trial(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, site: str, session: Session, clock: FixedClock, tmp_path: Path
 ) -> None:
-    lead(session, clock)
     seed_trial(session, clock, tmp_path, people=240)
-    base, _ = live_app
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for name, viewport in (("1280", DESKTOP), ("390", PHONE)):
-        page = open_results(browser, base, viewport["width"], height=viewport["height"])
+        page = open_as(browser, site, "lead", RESULTS, **viewport)
         verdict = page.get_by_role("heading", name="What the trial has found so far")
         box = verdict.bounding_box()
         assert box is not None and box["y"] < viewport["height"], (
@@ -85,12 +75,11 @@ def test_a_lead_sees_the_verdict_on_the_first_screen_of_a_live_trial(
 def test_the_results_page_says_where_a_trial_stands(
     state: str,
     browser: Any,
-    live_app: tuple[str, Any],
+    site: str,
     session: Session,
     clock: FixedClock,
     tmp_path: Path,
 ) -> None:
-    lead(session, clock)
     if state == "draft":
         loaded = load_trial_file(EXAMPLE)
         trials.create_trial(session, clock, loaded, trials.Actor("test"))  # type: ignore[arg-type]
@@ -101,17 +90,11 @@ def test_the_results_page_says_where_a_trial_stands(
         trials.close_trial(session, clock, TRIAL, trials.Actor("test"), "follow-up complete")
         session.commit()
     if state == "primary unavailable":
-        path = tmp_path / "everyone-attended.csv"
-        lines = ["participant_ref,case_ref,attended"]
-        lines += [f"{ref},C{int(ref[1:]):05d},yes" for ref in sorted(seeded.arms)]
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        import_outcomes(session, clock, TRIAL, path, "test")
-        session.commit()
-    base, _ = live_app
+        everyone_attended(session, clock, tmp_path, seeded)
     # With every outcome the same, a lead's page hides the figures (no one did not attend);
     # the researcher's shows why the pre-registered analysis could not be computed.
-    who = "rita@example.org" if state == "primary unavailable" else "lee@example.org"
-    page = open_results(browser, base, PHONE["width"], who, PHONE["height"])
+    who = "researcher" if state == "primary unavailable" else "lead"
+    page = open_as(browser, site, who, RESULTS, **PHONE)
     status = page.locator(".app-status .govuk-tag").inner_text().lower()
     main = page.locator("main").inner_text()
     if state == "draft":
@@ -133,12 +116,10 @@ def test_the_results_page_says_where_a_trial_stands(
 
 
 def test_a_live_trial_before_any_enrolment_says_no_results_yet(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock
+    browser: Any, site: str, session: Session, clock: FixedClock
 ) -> None:
-    lead(session, clock)
     launch(session, clock, EXAMPLE)
-    base, _ = live_app
-    page = open_results(browser, base, PHONE["width"], height=PHONE["height"])
+    page = open_as(browser, site, "lead", RESULTS, **PHONE)
     assert page.get_by_role("heading", name="No results yet").is_visible()
     assert page.get_by_text("Nobody has been randomised yet").is_visible()
     assert_no_sideways_scroll(page)

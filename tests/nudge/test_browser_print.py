@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
-from nudge.clock import FixedClock
-from tests.nudge.test_browser_results import log_in, seed
-from tests.trial_factories import TRIAL
+from tests.web_helpers import RESULTS, log_in_page, open_as
 
 # A4 is 210 mm wide; print.css leaves 10 mm each side: 190 mm at 96 CSS px to the inch.
 A4_CONTENT_PX = round(190 / 25.4 * 96)
@@ -24,17 +19,14 @@ def overflow(page: Any) -> dict[str, int]:
 
 
 def test_a_printed_results_page_has_no_navigation_shows_details_and_fits_a4(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, results_site: str
 ) -> None:
-    seed(session, clock, tmp_path)
-    base, _ = live_app
     # Without JavaScript, so the stylesheet alone must show the content of <details>.
     context = browser.new_context(
         java_script_enabled=False, viewport={"width": A4_CONTENT_PX, "height": 1000}
     )
-    page = context.new_page()
-    log_in(page, base, "rita@example.org")
-    page.goto(f"{base}/trials/{TRIAL}/results")
+    page = log_in_page(context.new_page(), results_site, "researcher")
+    page.goto(f"{results_site}{RESULTS}")
     further = page.get_by_role("table", name=FURTHER)
     assert further.is_hidden()  # on screen the details are closed
     assert page.get_by_role("navigation", name="Main").is_visible()
@@ -67,13 +59,9 @@ def test_a_printed_results_page_has_no_navigation_shows_details_and_fits_a4(
 
 
 def test_printing_opens_every_details_and_puts_them_back_afterwards(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, results_site: str
 ) -> None:
-    seed(session, clock, tmp_path)
-    base, _ = live_app
-    page = browser.new_page()
-    log_in(page, base, "rita@example.org")
-    page.goto(f"{base}/trials/{TRIAL}/results")
+    page = open_as(browser, results_site, "researcher", RESULTS)
     page.wait_for_load_state("load")  # frontend-init.js is a module: it runs after parsing
     opened = "[...document.querySelectorAll('details')].map(d => d.open)"
     before = page.evaluate(opened)

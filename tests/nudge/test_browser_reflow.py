@@ -17,8 +17,8 @@ from experiments import trials
 from experiments.loader import LoadedTrial, load_trial_file
 from messages.replies import handle_reply
 from nudge.clock import FixedClock
-from tests.nudge.test_browser_results import log_in, seed
 from tests.trial_factories import TRIAL
+from tests.web_helpers import log_in_page
 
 NARROW = 320
 # A draft beside the live trial: its pages differ (launch, no results), and its long id is one
@@ -33,7 +33,13 @@ NOT_PAGES = {
     "results.results_download_json": "a JSON download",
     "results.results_download_pdf": "a PDF download",
     "results.results_bundle": "a zip download",
+    "audit_pages.audit_download": "a CSV download",
 }
+
+
+# Values for route parts other than a trial: the first account (rita), and a set-password
+# token that does not work (its page says so; tests/nudge/test_browser_admin.py measures the form).
+OTHER_PARTS = {"user_id": 1, "token": "a-link-that-does-not-work"}
 
 
 def create_draft(session: Session, clock: FixedClock, example_dir: Path) -> None:
@@ -65,11 +71,12 @@ def page_paths(app: Flask) -> list[str]:
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if rule.endpoint in NOT_PAGES or "GET" not in (rule.methods or ()):
             continue
-        unknown = set(rule.arguments) - {"trial_id"}
+        unknown = set(rule.arguments) - {"trial_id"} - set(OTHER_PARTS)
         assert not unknown, f"{rule.rule}: give {sorted(unknown)} a seeded value in this test"
-        for trial_id in (TRIAL, DRAFT) if rule.arguments else (None,):
+        others = {k: v for k, v in OTHER_PARTS.items() if k in rule.arguments}
+        for trial_id in (TRIAL, DRAFT) if "trial_id" in rule.arguments else (None,):
             values = {"trial_id": trial_id} if trial_id else {}
-            paths.append(adapter.build(rule.endpoint, values))
+            paths.append(adapter.build(rule.endpoint, {**values, **others}))
     return paths
 
 
@@ -87,26 +94,26 @@ def too_wide(page: Any, base: str, paths: list[str], who: str) -> list[str]:
 def test_no_page_scrolls_sideways_on_a_320_px_screen(
     browser: Any,
     live_app: tuple[str, Any],
+    results_site: str,
     session: Session,
     clock: FixedClock,
-    tmp_path: Path,
     example_dir: Path,
 ) -> None:
-    seed(session, clock, tmp_path)
     create_draft(session, clock, example_dir)
     add_long_reply(session, clock)
     base, app = live_app
     paths = page_paths(app)
     assert {"/", f"/trials/{TRIAL}/results", f"/trials/{DRAFT}/launch", "/login"} <= set(paths)
+    assert {"/admin/users", "/admin/users/1", "/admin/audit"} <= set(paths)
     page = browser.new_page(viewport={"width": NARROW, "height": 640})
     wide = too_wide(page, base, ["/login"], "nobody")
-    for email, who in (("rita@example.org", "a researcher"), ("lee@example.org", "a lead")):
+    for role in ("researcher", "lead", "admin"):
         page.context.clear_cookies()
-        log_in(page, base, email)
-        wide += too_wide(page, base, [p for p in paths if p != "/login"], who)
+        log_in_page(page, base, role)
+        wide += too_wide(page, base, [p for p in paths if p != "/login"], f"the {role}")
     # The message log's wide table scrolls in its own region, which a keyboard can reach.
     page.context.clear_cookies()
-    log_in(page, base, "rita@example.org")
+    log_in_page(page, base, "researcher")
     page.goto(f"{base}/trials/{TRIAL}/messages")
     region = page.get_by_role("region", name="Messages, page 1 of")
     assert region.get_by_role("table").count() == 1

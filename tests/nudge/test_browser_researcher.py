@@ -12,13 +12,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from experiments.enrol import enrol_file
-from messages.outbox import after_enrolment
+from messages.intake import enrol_and_plan
 from nudge.clock import FixedClock
 from tests.conftest import EXAMPLE
 from tests.factories import person, write_people
-from tests.nudge.test_browser import no_violations
-from tests.web_helpers import PASSWORD, STAFF, add_staff
+from tests.web_helpers import log_in_page, no_violations
 
 TRIAL = "witness-reminders-2027"
 LETTERS = EXAMPLE.parent / "letters"
@@ -39,16 +37,6 @@ def checked(page: Any) -> None:
     no_violations(page)
 
 
-def log_in(browser: Any, base: str, role: str) -> Any:
-    page = browser.new_page()
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(STAFF[role])
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/")
-    return page
-
-
 def external_requests(page: Any, base: str) -> list[str]:
     """Every request the page makes that does not go to this server."""
     seen: list[str] = []
@@ -57,11 +45,10 @@ def external_requests(page: Any, base: str) -> list[str]:
 
 
 def test_a_researcher_uploads_a_broken_then_a_valid_trial_and_launches_it(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, site: str, tmp_path: Path
 ) -> None:
-    add_staff(session, clock)
-    base, _ = live_app
-    page = log_in(browser, base, "researcher")
+    base = site
+    page = log_in_page(browser.new_page(), base, "researcher")
     outside = external_requests(page, base)
     page.get_by_role("link", name="New trial").click()
     checked(page)
@@ -109,18 +96,16 @@ def test_a_researcher_uploads_a_broken_then_a_valid_trial_and_launches_it(
 
 
 def test_a_researcher_filters_the_message_log_and_a_lead_is_refused_it(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, site: str, session: Session, clock: FixedClock, tmp_path: Path
 ) -> None:
     from tests.factories import launch
 
-    add_staff(session, clock)
     launch(session, clock, EXAMPLE)
     rows = [person(n) for n in range(1, 13)]
-    summary = enrol_file(session, clock, TRIAL, write_people(tmp_path / "p.csv", rows), "t")
-    after_enrolment(session, clock, TRIAL, summary)
+    enrol_and_plan(session, clock, TRIAL, write_people(tmp_path / "p.csv", rows), "t")
     session.commit()
-    base, _ = live_app
-    page = log_in(browser, base, "researcher")
+    base = site
+    page = log_in_page(browser.new_page(), base, "researcher")
     page.goto(f"{base}/trials/{TRIAL}/messages")
     checked(page)
     page.get_by_label("Channel").select_option("letter")
@@ -133,7 +118,7 @@ def test_a_researcher_filters_the_message_log_and_a_lead_is_refused_it(
     checked(page)
     page.close()
 
-    lead = log_in(browser, base, "lead")
+    lead = log_in_page(browser.new_page(), base, "lead")
     assert lead.get_by_role("link", name="Replies").count() == 0
     response = lead.goto(f"{base}/trials/{TRIAL}/messages")
     assert response is not None and response.status == 403

@@ -5,51 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
-
-from nudge.accounts import add_user
-from nudge.clock import FixedClock
-from tests.nudge.test_browser import PASSWORD, no_violations
-from tests.trial_factories import TRIAL, seed_trial
-
-
-def log_in(page: Any, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}/")
-
-
-def open_results(
-    browser: Any, base: str, width: int = 1280, who: str = "lee@example.org", height: int = 900
-) -> Any:
-    """A new page at that width, logged in as `who`, on the example trial's results."""
-    page = browser.new_page(viewport={"width": width, "height": height})
-    log_in(page, base, who)
-    page.goto(f"{base}/trials/{TRIAL}/results")
-    return page
-
-
-def seed(session: Session, clock: FixedClock, tmp_path: Path) -> None:
-    add_user(session, clock, "rita@example.org", "researcher", PASSWORD, "test")
-    add_user(session, clock, "lee@example.org", "lead", PASSWORD, "test")
-    session.commit()
-    seed_trial(session, clock, tmp_path, people=90)
+from tests.trial_factories import TRIAL
+from tests.web_helpers import RESULTS, log_in_page, no_violations, open_as
 
 
 def test_a_researcher_reads_the_results_and_downloads_the_csv(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, results_site: str
 ) -> None:
-    seed(session, clock, tmp_path)
-    base, _ = live_app
+    base = results_site
     context = browser.new_context(java_script_enabled=False, accept_downloads=True)
     page = context.new_page()
     external: list[str] = []
     page.on("request", lambda r: None if r.url.startswith(base) else external.append(r.url))
-    log_in(page, base, "rita@example.org")
+    log_in_page(page, base, "researcher")
     page.get_by_role("link", name="Results of Reminder framing for prosecution witnesses").click()
-    page.wait_for_url(f"{base}/trials/{TRIAL}/results")
+    page.wait_for_url(f"{base}{RESULTS}")
     assert page.get_by_role("heading", name="Participant flow").is_visible()
     forest = page.get_by_role(
         "img", name="Forest plot: effect of each arm on attendance against control"
@@ -69,8 +39,7 @@ def test_a_researcher_reads_the_results_and_downloads_the_csv(
     assert external == []
     context.close()
     # axe runs as a script in the page, so the accessibility check needs JavaScript on.
-    checked = browser.new_page()
-    log_in(checked, base, "rita@example.org")
+    checked = log_in_page(browser.new_page(), base, "researcher")
     for path in ("results", "overview"):
         checked.goto(f"{base}/trials/{TRIAL}/{path}")
         no_violations(checked)
@@ -78,13 +47,9 @@ def test_a_researcher_reads_the_results_and_downloads_the_csv(
 
 
 def test_a_lead_sees_small_counts_as_fewer_than_5_on_an_accessible_page(
-    browser: Any, live_app: tuple[str, Any], session: Session, clock: FixedClock, tmp_path: Path
+    browser: Any, results_site: str
 ) -> None:
-    seed(session, clock, tmp_path)
-    base, _ = live_app
-    page = browser.new_page()
-    log_in(page, base, "lee@example.org")
-    page.goto(f"{base}/trials/{TRIAL}/results")
+    page = open_as(browser, results_site, "lead", RESULTS)
     table = page.get_by_role("table", name="Victim withdrew support for the prosecution")
     assert "fewer than 5" in table.first.inner_text()
     assert page.get_by_role("note").first.inner_text().startswith("Statistical disclosure control")

@@ -5,16 +5,14 @@ from __future__ import annotations
 import fcntl
 from pathlib import Path
 
-from tests.conftest import EXAMPLE, Cli
+from tests.conftest import Cli
 from tests.factories import person, write_people
 
 TRIAL = "witness-reminders-2027"
 
 
 def test_dispatch_sends_what_is_due_and_says_so(db_url: str, tmp_path: Path) -> None:
-    cli = Cli(db_url, tmp_path)
-    cli("trial", "create", str(EXAMPLE))
-    cli("trial", "launch", TRIAL)
+    cli = Cli(db_url, tmp_path).launch_example()
     cli("enrol", TRIAL, str(write_people(tmp_path / "p.csv", [person(i) for i in range(1, 13)])))
     assert cli("dispatch").output.strip().startswith("sent 0,")  # 10 January: nothing due
     cli.env["NUDGE_NOW"] = "2027-02-25T18:00:00Z"

@@ -5,19 +5,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from tests.conftest import EXAMPLE, Cli
+from tests.conftest import Cli
 from tests.factories import person, write_people
 
 TRIAL = "witness-reminders-2027"
 
 
-def launched(cli: Cli) -> None:
-    assert cli("trial", "create", str(EXAMPLE)).exit_code == 0
-    assert cli("trial", "launch", TRIAL).exit_code == 0
-
-
 def test_enrol_prints_a_one_screen_summary(cli: Cli, tmp_path: Path) -> None:
-    launched(cli)
+    cli.launch_example()
     path = write_people(
         tmp_path / "people.csv", [person(i) for i in range(1, 6)] + [person(6, age="16")]
     )
@@ -38,7 +33,7 @@ def test_enrol_prints_a_one_screen_summary(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_dry_run_reports_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
-    launched(cli)
+    cli.launch_example()
     path = write_people(tmp_path / "people.csv", [person(1), person(2)])
     result = cli("enrol", TRIAL, str(path), "--dry-run")
     assert "dry run, nothing was written" in result.output
@@ -47,7 +42,7 @@ def test_dry_run_reports_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_a_bad_file_prints_every_bad_row_and_imports_nothing(cli: Cli, tmp_path: Path) -> None:
-    launched(cli)
+    cli.launch_example()
     path = write_people(
         tmp_path / "people.csv",
         [person(1), person(2, phone="0117 496 0000"), person(3, contact_sms="perhaps")],
@@ -66,7 +61,7 @@ def test_a_bad_file_prints_every_bad_row_and_imports_nothing(cli: Cli, tmp_path:
 def test_skip_invalid_imports_the_good_rows_and_writes_the_rejects_beside_the_file(
     cli: Cli, tmp_path: Path
 ) -> None:
-    launched(cli)
+    cli.launch_example()
     path = write_people(
         tmp_path / "people.csv", [person(1), person(2, phone='=HYPERLINK("http://x")')]
     )
@@ -85,7 +80,7 @@ def test_skip_invalid_imports_the_good_rows_and_writes_the_rejects_beside_the_fi
 def test_assignments_export_has_one_row_per_randomised_participant(
     cli: Cli, tmp_path: Path
 ) -> None:
-    launched(cli)
+    cli.launch_example()
     cli("enrol", TRIAL, str(write_people(tmp_path / "p.csv", [person(1), person(2)])))
     out = tmp_path / "assignments.csv"
     result = cli("assignments", "export", TRIAL, "--out", str(out))
@@ -110,7 +105,7 @@ def test_assignments_export_has_one_row_per_randomised_participant(
 
 
 def test_balance_prints_counts_and_the_sample_ratio_check(cli: Cli, tmp_path: Path) -> None:
-    launched(cli)
+    cli.launch_example()
     cli("enrol", TRIAL, str(write_people(tmp_path / "p.csv", [person(i) for i in range(1, 13)])))
     lines = cli("balance", TRIAL).output.splitlines()
     assert lines[-2] == "units per arm: control 4, practical 4, social_norm 4"
@@ -120,7 +115,7 @@ def test_balance_prints_counts_and_the_sample_ratio_check(cli: Cli, tmp_path: Pa
 
 
 def test_hearings_update_moves_and_vacates_and_keeps_history(cli: Cli, tmp_path: Path) -> None:
-    launched(cli)
+    cli.launch_example()
     cli("enrol", TRIAL, str(write_people(tmp_path / "p.csv", [person(1), person(2)])))
     update = tmp_path / "hearings.csv"
     update.write_text(
@@ -137,7 +132,7 @@ def test_hearings_update_moves_and_vacates_and_keeps_history(cli: Cli, tmp_path:
 
 
 def test_hearings_update_with_a_bad_row_changes_nothing(cli: Cli, tmp_path: Path) -> None:
-    launched(cli)
+    cli.launch_example()
     cli("enrol", TRIAL, str(write_people(tmp_path / "p.csv", [person(1)])))
     update = tmp_path / "hearings.csv"
     update.write_text(

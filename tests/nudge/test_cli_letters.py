@@ -9,28 +9,18 @@ from sqlmodel import Session, select
 
 from nudge.db import make_engine
 from nudge.models import Participant
-from tests.conftest import EXAMPLE, Cli
-from tests.factories import person, row_counts, write_people
+from tests.conftest import Cli
+from tests.factories import person, write_people
 
 TRIAL = "witness-reminders-2027"
 
 
 @pytest.fixture
 def enrolled(db_url: str, tmp_path: Path) -> Cli:
-    cli = Cli(db_url, tmp_path)
-    cli("trial", "create", str(EXAMPLE))
-    cli("trial", "launch", TRIAL)
+    cli = Cli(db_url, tmp_path).launch_example()
     cli("enrol", TRIAL, str(write_people(tmp_path / "p.csv", [person(i) for i in range(1, 13)])))
     cli.env["NUDGE_NOW"] = "2027-02-12T09:30:00Z"
     return cli
-
-
-def counts(db_url: str) -> dict[str, int]:
-    engine = make_engine(db_url)
-    with Session(engine) as session:
-        found = row_counts(session)
-    engine.dispose()
-    return found
 
 
 def test_a_batch_prints_says_what_it_did_and_a_second_run_finds_nothing(
@@ -59,18 +49,15 @@ def test_a_batch_prints_says_what_it_did_and_a_second_run_finds_nothing(
     assert len(list(out.iterdir())) == 2
 
 
-def test_a_dry_run_lists_counts_and_writes_nothing(
-    enrolled: Cli, db_url: str, tmp_path: Path
-) -> None:
-    before = counts(db_url)
+def test_a_dry_run_lists_counts_and_writes_nothing(enrolled: Cli, tmp_path: Path) -> None:
     out = tmp_path / "print"
-    result = enrolled(
+    result = enrolled.unchanged(
         "letters", "batch", TRIAL, "--date", "2027-02-12", "--out", str(out), "--dry-run"
     )
     assert result.exit_code == 0
     assert result.output.splitlines()[0].endswith("(dry run: nothing written or marked)")
     assert result.output.splitlines()[1].startswith("  would print ")
-    assert counts(db_url) == before and not out.exists()
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -92,26 +79,25 @@ def test_a_dry_run_lists_counts_and_writes_nothing(
     ],
 )
 def test_a_bad_trial_or_date_is_refused_clearly_and_changes_nothing(
-    enrolled: Cli, db_url: str, tmp_path: Path, arguments: list[str], message: str
+    enrolled: Cli, tmp_path: Path, arguments: list[str], message: str
 ) -> None:
-    before = counts(db_url)
-    result = enrolled("letters", "batch", *arguments, "--out", str(tmp_path / "print"))
+    result = enrolled.unchanged("letters", "batch", *arguments, "--out", str(tmp_path / "print"))
     assert result.exit_code == 1
     assert result.output.strip() == message
-    assert counts(db_url) == before and not (tmp_path / "print").exists()
+    assert not (tmp_path / "print").exists()
 
 
 def test_an_unwritable_out_directory_is_refused_clearly_and_changes_nothing(
-    enrolled: Cli, db_url: str, tmp_path: Path
+    enrolled: Cli, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    before = counts(db_url)
     out = blocker / "print"
-    result = enrolled("letters", "batch", TRIAL, "--date", "2027-02-12", "--out", str(out))
+    result = enrolled.unchanged(
+        "letters", "batch", TRIAL, "--date", "2027-02-12", "--out", str(out)
+    )
     assert result.exit_code == 1
     assert result.output.strip() == (
         f"cannot write the print files to {out}: Not a directory; give --out a directory you "
         "can write to (nothing was printed or marked)"
     )
-    assert counts(db_url) == before

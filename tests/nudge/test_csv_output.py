@@ -14,7 +14,7 @@ import pytest
 
 from experiments.keys import normalise_key
 from nudge.csvout import FORMULA_STARTS, safe_cell, write_file
-from tests.conftest import EXAMPLE, Cli
+from tests.conftest import Cli
 from tests.factories import person, write_people
 
 TRIAL = "witness-reminders-2027"
@@ -78,8 +78,7 @@ def test_a_write_that_fails_half_way_leaves_the_old_file_and_no_temporary(tmp_pa
 @pytest.fixture
 def hostile_trial(cli: Cli, tmp_path: Path) -> Path:
     """A live trial whose people carry hostile references, names and courts."""
-    assert cli("trial", "create", str(EXAMPLE)).exit_code == 0
-    assert cli("trial", "launch", TRIAL).exit_code == 0, "launch"
+    cli.launch_example()
     rows = [
         person(i, participant_ref=value, case_ref=value, court=value, first_name=value)
         for i, value in enumerate(HOSTILE)

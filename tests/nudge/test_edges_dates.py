@@ -7,21 +7,18 @@ Every date a user gives is checked against one range (`experiments/dates.py`, 19
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
 from experiments.dates import FIRST_DAY, LAST_DAY, DateOutOfRange, check_day, parse_day
-from nudge.clock import FixedClock
 from nudge.db import make_engine
 from nudge.models import Hearing, Message
-from tests.conftest import EXAMPLE, Cli
+from tests.conftest import Cli
 from tests.experiments.test_trial_pages import page_text
-from tests.factories import person, row_counts, write_people
-from tests.web_helpers import add_staff, logged_in, make_app
+from tests.factories import person, write_people
 
 TRIAL = "witness-reminders-2027"
 RANGE = "outside the dates a trial accepts (from 1900-01-01 to 2199-12-31); check the year"
@@ -35,45 +32,26 @@ EDGES = [
 ]
 
 
-def counts(db_url: str) -> dict[str, int]:
-    engine = make_engine(db_url)
-    with Session(engine) as session:
-        found = row_counts(session)
-    engine.dispose()
-    return found
-
-
-@pytest.fixture
-def launched(cli: Cli) -> Cli:
-    assert cli("trial", "create", str(EXAMPLE)).exit_code == 0
-    assert cli("trial", "launch", TRIAL).exit_code == 0
-    return cli
-
-
 @pytest.mark.parametrize("when", EDGES)
 def test_an_enrolment_with_a_hearing_at_the_edges_is_refused_at_its_line(
-    launched: Cli, db_url: str, tmp_path: Path, when: str
+    launched: Cli, tmp_path: Path, when: str
 ) -> None:
     path = write_people(tmp_path / "people.csv", [person(1), person(2, hearing_start=when)])
-    before = counts(db_url)
-    result = launched("enrol", TRIAL, str(path))
+    result = launched.unchanged("enrol", TRIAL, str(path))
     assert result.exit_code == 1
     assert f"{path}:3: hearing_start: '{when}' is {RANGE}" in result.output.splitlines()
-    assert counts(db_url) == before
 
 
 @pytest.mark.parametrize("when", EDGES)
 def test_a_hearings_update_at_the_edges_is_refused_at_its_line(
-    launched: Cli, db_url: str, tmp_path: Path, when: str
+    launched: Cli, tmp_path: Path, when: str
 ) -> None:
     launched("enrol", TRIAL, str(write_people(tmp_path / "people.csv", [person(1)])))
     update = tmp_path / "court-list.csv"
     update.write_text(f"case_ref,hearing_start,status\nC00001,{when},listed\n", encoding="utf-8")
-    before = counts(db_url)
-    result = launched("hearings", "update", TRIAL, str(update))
+    result = launched.unchanged("hearings", "update", TRIAL, str(update))
     assert result.exit_code == 1
     assert f"{update}:2: hearing_start: '{when}' is {RANGE}" in result.output.splitlines()
-    assert counts(db_url) == before
 
 
 def test_a_hearing_on_the_last_accepted_day_is_enrolled_and_its_reminders_planned(
@@ -94,32 +72,26 @@ def test_a_hearing_on_the_last_accepted_day_is_enrolled_and_its_reminders_planne
 @pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2200-01-01"])
 def test_letters_batch_with_a_date_at_the_edges_is_refused_clearly(
-    launched: Cli, db_url: str, tmp_path: Path, day: str, dry_run: list[str]
+    launched: Cli, tmp_path: Path, day: str, dry_run: list[str]
 ) -> None:
-    before = counts(db_url)
     out = tmp_path / "print"
-    result = launched("letters", "batch", TRIAL, "--date", day, "--out", str(out), *dry_run)
+    result = launched.unchanged(
+        "letters", "batch", TRIAL, "--date", day, "--out", str(out), *dry_run
+    )
     assert result.exit_code == 1
     assert result.output.strip() == f"--date: '{day}' is {RANGE}"
-    assert counts(db_url) == before and not out.exists()
-
-
-@pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock, launched: Cli) -> Iterator[Flask]:
-    app = make_app(db_url)
-    add_staff(session, clock)
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
     "query",
     ["?due_to=9999-12-31", "?due_from=0001-01-01", "?due_from=2027-01-01&due_to=2200-01-01"],
 )
+@pytest.mark.usefixtures("launched")
 def test_a_log_filter_at_the_edges_is_a_400_with_the_form_explaining_it(
-    app: Flask, query: str
+    researcher: FlaskClient, query: str
 ) -> None:
-    response = logged_in(app, "researcher").get(f"/trials/{TRIAL}/messages{query}")
+    response = researcher.get(f"/trials/{TRIAL}/messages{query}")
     assert response.status_code == 400
     text = page_text(response)
     assert "enter a date from 1900-01-01 to 2199-12-31" in text

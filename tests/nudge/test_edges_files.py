@@ -14,32 +14,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from sqlmodel import Session
 
 import nudge.cli.enrolment
 from experiments.csvfile import read_header
-from nudge.db import make_engine
 from nudge.errors import ImportRejected
 from tests.conftest import EXAMPLE, Cli
-from tests.factories import person, row_counts, write_people
+from tests.factories import person, write_people
 
 TRIAL = "witness-reminders-2027"
 NOT_REGULAR = "is not a regular file (a pipe, device or socket could wait forever or never end)"
-
-
-def counts(db_url: str) -> dict[str, int]:
-    engine = make_engine(db_url)
-    with Session(engine) as session:
-        found = row_counts(session)
-    engine.dispose()
-    return found
-
-
-@pytest.fixture
-def launched(cli: Cli) -> Cli:
-    assert cli("trial", "create", str(EXAMPLE)).exit_code == 0
-    assert cli("trial", "launch", TRIAL).exit_code == 0
-    return cli
 
 
 def unblocked(cli: Cli, fifo: Path, *arguments: str) -> Result:
@@ -76,17 +59,17 @@ COMMANDS = list(readers(Path("/"), "x"))
 @pytest.mark.parametrize("kind", ["a named pipe", "a device"])
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_that_reads_a_file_refuses_a_pipe_or_a_device_without_waiting(
-    launched: Cli, db_url: str, tmp_path: Path, command: str, kind: str
+    launched: Cli, tmp_path: Path, command: str, kind: str
 ) -> None:
     fifo = tmp_path / "export.csv"
     os.mkfifo(fifo)
     bad = str(fifo) if kind == "a named pipe" else os.devnull
-    before = counts(db_url)
+    before = launched.row_counts()
     result = unblocked(launched, fifo, *readers(tmp_path, bad)[command])
     assert result.exit_code != 0
     assert f"{bad}: {NOT_REGULAR}" in result.output
     assert "Traceback" not in result.output
-    assert counts(db_url) == before
+    assert launched.row_counts() == before
 
 
 def test_a_letter_file_that_is_a_pipe_is_refused_where_the_definition_names_it(
@@ -133,56 +116,50 @@ def rejected_rows_file(tmp_path: Path, name: str = "people.csv") -> Path:
 
 
 def test_enrol_skip_invalid_refuses_before_importing_when_the_rejects_file_cannot_be_written(
-    launched: Cli, db_url: str, tmp_path: Path
+    launched: Cli, tmp_path: Path
 ) -> None:
     path = rejected_rows_file(tmp_path)
     (tmp_path / "people.rejects.csv").mkdir()  # where the rejected rows would go
-    before = counts(db_url)
-    result = launched("enrol", TRIAL, str(path), "--skip-invalid")
+    result = launched.unchanged("enrol", TRIAL, str(path), "--skip-invalid")
     assert result.exit_code == 1
     assert result.output.strip() == (
         f"{tmp_path / 'people.rejects.csv'}: is a folder; give a file name; --skip-invalid "
         "lists the rejected rows there, so nothing was imported (move the file to a folder "
         "you can write to)"
     )
-    assert counts(db_url) == before
 
 
 def test_enrol_skip_invalid_refuses_a_file_whose_rejects_name_would_be_too_long(
-    launched: Cli, db_url: str, tmp_path: Path
+    launched: Cli, tmp_path: Path
 ) -> None:
     path = rejected_rows_file(tmp_path, "p" * 236 + ".csv")  # 240 bytes: fits; the rejects don't
-    before = counts(db_url)
-    result = launched("enrol", TRIAL, str(path), "--skip-invalid")
+    result = launched.unchanged("enrol", TRIAL, str(path), "--skip-invalid")
     assert result.exit_code == 1
     assert "File name too long; --skip-invalid lists the rejected rows there" in result.output
-    assert counts(db_url) == before
 
 
 def test_a_rejects_file_that_fails_while_written_leaves_the_database_unchanged(
-    launched: Cli, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    launched: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def disk_full(*args: object, **kwargs: object) -> int:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(nudge.cli.enrolment, "write_file", disk_full)
     path = rejected_rows_file(tmp_path)
-    before = counts(db_url)
-    result = launched("enrol", TRIAL, str(path), "--skip-invalid")
+    result = launched.unchanged("enrol", TRIAL, str(path), "--skip-invalid")
     assert result.exit_code == 1
     assert result.output.strip() == (
         f"{tmp_path / 'people.rejects.csv'}: could not write the rejected rows (No space left "
         "on device), so nothing was imported"
     )
-    assert counts(db_url) == before
 
 
 def test_enrol_skip_invalid_writes_the_rejects_and_keeps_the_good_rows(
-    launched: Cli, db_url: str, tmp_path: Path
+    launched: Cli, tmp_path: Path
 ) -> None:
     path = rejected_rows_file(tmp_path)
     result = launched("enrol", TRIAL, str(path), "--skip-invalid")
     assert result.exit_code == 0, result.output
     rejects = (tmp_path / "people.rejects.csv").read_text().splitlines()
     assert rejects[0].startswith("line,reason,") and rejects[1].startswith("3,phone:")
-    assert counts(db_url)["participant"] == 2
+    assert launched.row_counts()["participant"] == 2

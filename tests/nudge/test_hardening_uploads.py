@@ -3,7 +3,6 @@ their length limit, are refused with a clear message on the form, never a 500.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,10 +14,8 @@ from sqlmodel import Session
 
 from experiments.loader import LoadedTrial
 from experiments.upload import UploadedFile, load_upload
-from nudge.clock import FixedClock
 from tests.experiments.test_trial_pages import LETTERS, TRIAL, YAML, launched, page_text, upload
 from tests.factories import row_counts
-from tests.web_helpers import add_staff, logged_in, make_app
 
 EN = "{file: letters/social_norm.md}"
 CY = "{file: letters/social_norm.cy.md}"
@@ -97,19 +94,6 @@ def test_whatever_paths_the_letters_have_the_upload_loads_or_says_why(
 
 def _quoted(path: str) -> str:
     return '"' + path.replace("\\", "\\\\").replace("\0", "\\0") + '"'
-
-
-@pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock) -> Iterator[Flask]:
-    app = make_app(db_url)
-    add_staff(session, clock)
-    yield app
-    app.extensions["nudge"]["engine"].dispose()
-
-
-@pytest.fixture
-def researcher(app: Flask) -> FlaskClient:
-    return logged_in(app, "researcher")
 
 
 def test_the_upload_page_says_which_path_is_both_a_file_and_a_folder_not_a_500(

@@ -9,12 +9,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlmodel import Session
 from werkzeug.routing.converters import NumberConverter
+from werkzeug.test import TestResponse
 
-from nudge.clock import FixedClock
 from nudge.web.auth import _safe_next
-from tests.web_helpers import PASSWORD, STAFF, add_staff, csrf_token
+from tests.web_helpers import STAFF, logged_in, post_login
 
 # How attackers write `next` in the query string (already URL-encoded, as in a phishing link).
 BYPASSES = [
@@ -55,16 +54,8 @@ def browser_host(location: str) -> str:
     return urlsplit(urljoin("https://nudge.example/login", cleaned.strip())).netloc
 
 
-def log_in_with_next(client: FlaskClient, raw_next: str):  # type: ignore[no-untyped-def]
-    return client.post(
-        f"/login?next={raw_next}",
-        data={"email": STAFF["researcher"], "password": PASSWORD, "csrf_token": csrf_token(client)},
-    )
-
-
-@pytest.fixture
-def staff(session: Session, clock: FixedClock) -> None:
-    add_staff(session, clock)
+def log_in_with_next(client: FlaskClient, raw_next: str) -> TestResponse:
+    return post_login(client, STAFF["researcher"], query=f"?next={raw_next}")
 
 
 @pytest.mark.parametrize("raw_next", BYPASSES)
@@ -141,12 +132,7 @@ def test_every_route_answers_a_method_it_does_not_allow_with_405_and_allow(
 def test_head_answers_every_page_as_get_does_without_a_body(
     app: Flask, staff: None, role: str | None
 ) -> None:
-    client = app.test_client()
-    if role:
-        client.post(
-            "/login",
-            data={"email": STAFF[role], "password": PASSWORD, "csrf_token": csrf_token(client)},
-        )
+    client = logged_in(app, role) if role else app.test_client()
     for path, allowed in example_paths(app):
         if "GET" not in allowed:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,22 @@ CORE_TABLES = {
 }
 
 
-def _upgrade_empty_and_compare(url: str) -> None:
-    engine = make_engine(url)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, nothing migrated, on each engine in turn."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server = postgres_server_or_fail()
+    url = create_postgres_database(server)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(server, url)
+
+
+def test_migrations_build_the_whole_schema_on_an_empty_database(empty_url: str) -> None:
+    engine = make_engine(empty_url)
     try:
         assert current_revision(engine) is None
         assert upgrade(engine) is True
@@ -57,19 +72,6 @@ def _upgrade_empty_and_compare(url: str) -> None:
         assert upgrade(engine) is False
     finally:
         engine.dispose()
-
-
-def test_migrations_build_the_whole_schema_on_an_empty_sqlite_database(tmp_path: Path) -> None:
-    _upgrade_empty_and_compare(f"sqlite:///{tmp_path / 'empty.db'}")
-
-
-def test_migrations_build_the_whole_schema_on_an_empty_postgresql_database() -> None:
-    server = postgres_server_or_fail()
-    url = create_postgres_database(server)
-    try:
-        _upgrade_empty_and_compare(url)
-    finally:
-        drop_postgres_database(server, url)
 
 
 def test_any_command_upgrades_an_empty_database(tmp_path: Path) -> None:
@@ -100,9 +102,9 @@ def test_each_core_table_exists_on_the_engine_under_test(engine, table: str) -> 
     assert table in inspect(engine).get_table_names()
 
 
-def _upgrade_keeps_login_state(url: str) -> None:
+def test_upgrading_keeps_lockouts_and_logged_out_sessions(empty_url: str) -> None:
     """A database from before the login tables keeps its lockouts and logged-out sessions."""
-    engine = make_engine(url)
+    engine = make_engine(empty_url)
     try:
         with engine.begin() as connection:
             command.upgrade(_alembic_config(connection), "r6_reply_handled_by")
@@ -127,16 +129,3 @@ def _upgrade_keeps_login_state(url: str) -> None:
             assert audit == 3  # the audit log keeps its record
     finally:
         engine.dispose()
-
-
-def test_upgrading_sqlite_keeps_lockouts_and_logged_out_sessions(tmp_path: Path) -> None:
-    _upgrade_keeps_login_state(f"sqlite:///{tmp_path / 'old.db'}")
-
-
-def test_upgrading_postgresql_keeps_lockouts_and_logged_out_sessions() -> None:
-    server = postgres_server_or_fail()
-    url = create_postgres_database(server)
-    try:
-        _upgrade_keeps_login_state(url)
-    finally:
-        drop_postgres_database(server, url)

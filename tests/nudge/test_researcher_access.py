@@ -14,16 +14,15 @@ from nudge.web.access import allowed_roles
 from tests.conftest import EXAMPLE
 from tests.experiments.test_trial_pages import page_text
 from tests.factories import launch
-from tests.web_helpers import add_staff, csrf_token, logged_in, make_app
+from tests.web_helpers import csrf_token, logged_in, make_app
 
 BLUEPRINTS = ("trial_pages", "message_pages")
 ARGS = {"trial_id": "witness-reminders-2027", "reply_id": 1}
 
 
 @pytest.fixture
-def app(db_url: str, session: Session, clock: FixedClock) -> Iterator[Flask]:
+def app(db_url: str, session: Session, clock: FixedClock, staff: None) -> Iterator[Flask]:
     app = make_app(db_url)
-    add_staff(session, clock)
     launch(session, clock, EXAMPLE)
     handle_reply(
         session,

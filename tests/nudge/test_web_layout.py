@@ -5,19 +5,17 @@ from __future__ import annotations
 import re
 
 from flask import Flask
-from sqlmodel import Session
+from flask.testing import FlaskClient
 
-from nudge.clock import FixedClock
-from tests.web_helpers import add_staff, logged_in
+from tests.web_helpers import logged_in
 
 GOVUK_ONLY = re.compile(r"crown|crest|GDS Transport|@font-face|govuk-logo", re.IGNORECASE)
 
 
 def test_no_page_or_stylesheet_uses_the_crown_or_gds_transport(
-    app: Flask, session: Session, clock: FixedClock
+    app: Flask, researcher: FlaskClient
 ) -> None:
-    add_staff(session, clock)
-    client = logged_in(app, "researcher")
+    client = researcher
     stylesheets: set[str] = set()
     for path in ("/", "/trials/new", "/replies", "/opt-outs", "/accessibility", "/privacy"):
         page = client.get(path).get_data(as_text=True)
@@ -32,10 +30,7 @@ def test_no_page_or_stylesheet_uses_the_crown_or_gds_transport(
     assert not GOVUK_ONLY.search(login)
 
 
-def test_the_csp_refuses_inline_script_and_every_script_is_a_file(
-    app: Flask, session: Session, clock: FixedClock
-) -> None:
-    add_staff(session, clock)
+def test_the_csp_refuses_inline_script_and_every_script_is_a_file(app: Flask, staff: None) -> None:
     client = logged_in(app, "lead")
     for path in ("/", "/accessibility", "/login"):
         response = client.get(path)

@@ -20,7 +20,7 @@ from nudge.web import create_app
 from nudge.web.access import WEBHOOK, allowed_roles
 from tests.conftest import PINNED
 from tests.factories import row_counts
-from tests.nudge.test_web_access import log_in, people  # noqa: F401  (a fixture)
+from tests.web_helpers import logged_in, post_login
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -59,17 +59,11 @@ def test_the_csrf_table_covers_login_and_logout(app: Flask) -> None:
 @pytest.mark.parametrize("role", ["researcher", "admin", "lead"])
 def test_every_state_changing_route_refuses_a_request_without_its_csrf_token(
     app: Flask,
-    people: None,  # noqa: F811
+    staff: None,
     session: Session,
     role: str,
 ) -> None:
-    client = app.test_client()
-    assert (
-        log_in(
-            client, {"researcher": "rita", "admin": "ada", "lead": "lee"}[role] + "@example.org"
-        ).status_code
-        == 302
-    )
+    client = logged_in(app, role)
     before = row_counts(session)
     session.rollback()
     for method, path in state_changing_routes(app):
@@ -83,23 +77,23 @@ def test_every_state_changing_route_refuses_a_request_without_its_csrf_token(
 
 def test_a_session_cookie_planted_before_login_is_not_logged_in_afterwards(
     app: Flask,
-    people: None,  # noqa: F811
+    staff: None,
 ) -> None:
     victim = app.test_client()
     victim.get("/login")
     planted = session_cookie(victim)
     assert planted
-    assert log_in(victim, "rita@example.org").status_code == 302
+    assert post_login(victim, "rita@example.org").status_code == 302
     assert session_cookie(victim) != planted, "the session cookie did not change on login"
     assert_a_stranger_with(app, planted)
 
 
 def test_after_logout_the_old_session_cookie_no_longer_works(
     app: Flask,
-    people: None,  # noqa: F811
+    staff: None,
 ) -> None:
     client = app.test_client()
-    log_in(client, "rita@example.org")
+    post_login(client, "rita@example.org")
     assert client.get("/").status_code == 200
     stolen = session_cookie(client)
     assert stolen
@@ -113,10 +107,10 @@ def test_after_logout_the_old_session_cookie_no_longer_works(
 
 def test_the_session_cookie_is_httponly_and_samesite(
     app: Flask,
-    people: None,  # noqa: F811
+    staff: None,
 ) -> None:
     client = app.test_client()
-    response = log_in(client, "rita@example.org")
+    response = post_login(client, "rita@example.org")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # development over plain HTTP on a laptop
@@ -139,10 +133,10 @@ def production(db_url: str) -> Iterator[Flask]:
 
 def test_in_production_the_session_cookie_is_also_secure(
     production: Flask,
-    people: None,  # noqa: F811
+    staff: None,
 ) -> None:
     client = production.test_client()
-    response = log_in(client, "rita@example.org")
+    response = post_login(client, "rita@example.org")
     cookie = response.headers["Set-Cookie"]
     assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=Lax"))
 

@@ -1,0 +1,87 @@
+"""Files that change who is in a trial or when they are due, and what that means for the outbox.
+
+An enrolment or a court-list update is never complete without its messages: new people need
+their reminders planned, moved hearings re-planned, and unsafe or ended ones cancelled. Each
+function here does both halves in the caller's one transaction, so no caller (the command
+line, the demo, a test) can commit the import and forget the outbox, and a dry run that rolls
+back undoes both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session
+
+from experiments.enrol import EnrolSummary, enrol_file
+from experiments.hearings import HearingsSummary, update_hearings
+from messages.outbox import (
+    cancel_for_hearings,
+    cancel_unsafe,
+    plan_for_participants,
+    replan_moved_hearings,
+)
+from nudge.clock import Clock
+
+
+@dataclass(frozen=True)
+class OutboxChanges:
+    """How many message rows an import planned, superseded and re-planned, or cancelled."""
+
+    planned: int = 0
+    superseded_and_replanned: int = 0
+    cancelled: int = 0
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What an enrolment did to the people (`summary`) and to their messages (`outbox`)."""
+
+    summary: EnrolSummary
+    outbox: OutboxChanges
+
+
+@dataclass(frozen=True)
+class HearingsUpdate:
+    """What a court-list update did to the hearings (`summary`) and to the messages (`outbox`)."""
+
+    summary: HearingsSummary
+    outbox: OutboxChanges
+
+
+def enrol_and_plan(
+    session: Session,
+    clock: Clock,
+    trial_id: str,
+    path: Path,
+    actor: str,
+    *,
+    skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> Enrolment:
+    """Enrol the people in `path` (see `enrol_file`) and bring their messages in line.
+
+    People whose contact details changed have unsafe messages cancelled first, then moved
+    hearings are re-planned and the newly randomised get their messages planned.
+    """
+    summary = enrol_file(
+        session, clock, trial_id, path, actor, skip_invalid=skip_invalid, progress=progress
+    )
+    cancelled = cancel_unsafe(session, clock, summary.changed_participants)
+    replanned = replan_moved_hearings(session, clock, trial_id, summary.moved_hearings)
+    planned = plan_for_participants(session, clock, trial_id, summary.new_assignments)
+    return Enrolment(summary, OutboxChanges(planned, replanned, cancelled))
+
+
+def update_hearings_and_replan(
+    session: Session, clock: Clock, trial_id: str, path: Path, actor: str
+) -> HearingsUpdate:
+    """Apply a court list (see `update_hearings`): re-plan moved hearings, cancel ended ones."""
+    summary = update_hearings(session, clock, trial_id, path, actor)
+    cancelled = cancel_for_hearings(session, clock, summary.ended)
+    ended = set(summary.ended)
+    still_on = [h for h in summary.moved if h not in ended]
+    replanned = replan_moved_hearings(session, clock, trial_id, still_on)
+    return HearingsUpdate(summary, OutboxChanges(0, replanned, cancelled))

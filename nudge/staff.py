@@ -1,0 +1,240 @@
+"""Staff accounts as an admin manages them: roles, disabling, unlocking, set-password links.
+
+The browser and `nudge users` call the same functions, so both refuse the same things and put
+the same events on the audit log: who did it (`actor`), to which account (`subject`, the
+email) and when. A link's token is shown once and never stored or logged; only its sha256 is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from nudge import audit
+from nudge.accounts import (
+    NO_PASSWORD,
+    AccountError,
+    check_role,
+    clear_failures,
+    hash_password,
+    locked_emails,
+    new_user,
+    password_problem,
+)
+from nudge.clock import Clock
+from nudge.errors import NotFound
+from nudge.models import PasswordLink, User
+
+LINK_LIFETIME = timedelta(hours=24)
+ADMIN = "admin"
+
+
+class AccountState(StrEnum):
+    """What an account can do now, in the order an admin should look at it."""
+
+    LOCKED = "locked"  # too many failed logins: it waits out the lockout, or an admin unlocks
+    DISABLED = "disabled"
+    INVITED = "invited"  # added in the browser; no password set yet
+    ACTIVE = "active"
+
+
+@dataclass(frozen=True)
+class Account:
+    """One account as the accounts list and the command line show it."""
+
+    id: int
+    email: str
+    role: str
+    state: AccountState
+    last_login_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A set-password link just made: the token exists only here, for showing once."""
+
+    email: str
+    token: str
+    expires_at: datetime
+
+    def url(self, base: str) -> str:
+        return f"{base.rstrip('/')}/set-password/{self.token}"
+
+
+def accounts(session: Session, clock: Clock) -> list[Account]:
+    """Every account, by email, with its state now."""
+    locked = locked_emails(session, clock)
+    users = session.exec(select(User).order_by(col(User.email))).all()
+    return [_account(user, locked) for user in users]
+
+
+def account(session: Session, clock: Clock, user: User) -> Account:
+    return _account(user, locked_emails(session, clock))
+
+
+def _account(user: User, locked: set[str]) -> Account:
+    if not user.active:
+        state = AccountState.DISABLED
+    elif user.email in locked:
+        state = AccountState.LOCKED
+    elif user.password_hash == NO_PASSWORD:
+        state = AccountState.INVITED
+    else:
+        state = AccountState.ACTIVE
+    assert user.id is not None
+    return Account(user.id, user.email, user.role, state, user.last_login_at, user.created_at)
+
+
+def user_by_id(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no account {user_id}")
+    return user
+
+
+def user_by_email(session: Session, email: str) -> User:
+    found = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    if found is None:
+        raise AccountError(f"no account with the email {email.strip().lower()}")
+    return found
+
+
+def invite(session: Session, clock: Clock, email: str, role: str, actor: str) -> IssuedLink:
+    """Add an account with no password, and the link its owner sets one with."""
+    user = new_user(session, clock, email, role, NO_PASSWORD, actor)
+    return issue_link(session, clock, user, actor)
+
+
+def change_role(session: Session, clock: Clock, user: User, role: str, actor: str) -> bool:
+    """Give the account another role (at once: roles are read on every request)."""
+    check_role(role)
+    if role == user.role:
+        return False
+    if user.role == ADMIN:
+        _keep_an_admin(session, user, f"{user.email} cannot stop being an admin")
+    before, user.role = user.role, role
+    _record(session, clock, actor, "user.role_changed", user, {"from": before, "to": role})
+    return True
+
+
+def disable(session: Session, clock: Clock, user: User, actor: str) -> bool:
+    """Stop the account logging in and end every session it has open, at once."""
+    if not user.active:
+        return False
+    if user.role == ADMIN:
+        _keep_an_admin(session, user, f"{user.email} cannot be disabled")
+    user.active = False
+    user.session_epoch += 1
+    _record(session, clock, actor, "user.disabled", user)
+    return True
+
+
+def enable(session: Session, clock: Clock, user: User, actor: str) -> bool:
+    """Let a disabled account log in again (its old sessions stay ended)."""
+    if user.active:
+        return False
+    user.active = True
+    _record(session, clock, actor, "user.enabled", user)
+    return True
+
+
+def unlock(session: Session, clock: Clock, user: User, actor: str) -> int:
+    """Forget the account's failed logins, ending a lockout now; how many were forgotten."""
+    cleared = clear_failures(session, user.email)
+    _record(session, clock, actor, "user.unlocked", user, {"failures_cleared": cleared})
+    return cleared
+
+
+def issue_link(session: Session, clock: Clock, user: User, actor: str) -> IssuedLink:
+    """A new one-time set-password link for the account; any older unused link stops working."""
+    now = clock.now()
+    _retire_links(session, user, now)
+    token = secrets.token_urlsafe(32)
+    assert user.id is not None
+    link = PasswordLink(
+        user_id=user.id,
+        token_hash=_digest(token),
+        created_at=now,
+        expires_at=now + LINK_LIFETIME,
+    )
+    session.add(link)
+    details = {"expires_at": link.expires_at.isoformat()}
+    _record(session, clock, actor, "user.link_issued", user, details)
+    return IssuedLink(user.email, token, link.expires_at)
+
+
+def link_holder(session: Session, clock: Clock, token: str) -> User | None:
+    """The account a link sets the password of, or None when it is unknown, used or expired."""
+    link = _usable_link(session, clock, token)
+    return session.get(User, link.user_id) if link else None
+
+
+def set_password(session: Session, clock: Clock, token: str, password: str) -> User:
+    """Set the password through a link, once: it also ends the account's sessions and lockout."""
+    link = _usable_link(session, clock, token, lock=True)
+    user = session.get(User, link.user_id) if link else None
+    if link is None or user is None:
+        raise AccountError("This link does not work: it has been used, or it has expired.")
+    problem = password_problem(password)
+    if problem:
+        raise AccountError(problem[0].upper() + problem[1:] + ".")
+    link.used_at = clock.now()
+    user.password_hash = hash_password(password)
+    user.session_epoch += 1
+    clear_failures(session, user.email)
+    _record(session, clock, f"web:{user.email}", "user.password_set", user)
+    return user
+
+
+def _usable_link(
+    session: Session, clock: Clock, token: str, lock: bool = False
+) -> PasswordLink | None:
+    if not token or len(token) > 100:
+        return None
+    query = select(PasswordLink).where(
+        PasswordLink.token_hash == _digest(token),
+        col(PasswordLink.used_at).is_(None),
+        col(PasswordLink.expires_at) > clock.now(),
+    )
+    # Locked, so two submissions of one link cannot both set a password.
+    return session.exec(query.with_for_update() if lock else query).first()
+
+
+def _retire_links(session: Session, user: User, now: datetime) -> None:
+    unused = update(PasswordLink).where(
+        col(PasswordLink.user_id) == user.id, col(PasswordLink.used_at).is_(None)
+    )
+    session.execute(unused.values(used_at=now))
+
+
+def _keep_an_admin(session: Session, user: User, refusal: str) -> None:
+    """Refuse a change that would leave no active admin (locking the admins' rows meanwhile)."""
+    query = select(User.id).where(User.role == ADMIN, col(User.active).is_(True))
+    others = [i for i in session.exec(query.with_for_update()).all() if i != user.id]
+    if not others:
+        raise AccountError(f"{refusal}: it is the only active admin. Make another admin first.")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _record(
+    session: Session,
+    clock: Clock,
+    actor: str,
+    action: str,
+    user: User,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    shown = dict(details) if details else None
+    audit.record(session, clock, actor=actor, action=action, subject=user.email, details=shown)

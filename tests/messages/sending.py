@@ -1,0 +1,72 @@
+"""Sending through the real twilio client against the fake Twilio server, as the tests share it.
+
+Twelve people's first texts (the `texts` fixture in tests/messages/conftest.py) go out at
+FIRST_DUE, 18:00 a week before their hearings; `send_due` runs one dispatch as a worker does.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from messages.dispatch import DispatchResult, dispatch_due
+from messages.providers.twilio import TIMEOUT_S, TwilioProvider
+from nudge.clock import FixedClock
+from nudge.models import Message, Participant
+from tests.conftest import Cli
+from tests.fakes.twilio_server import FakeTwilioServer, nudge_env
+from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN
+
+FIRST_DUE = datetime(2027, 2, 25, 18, tzinfo=UTC)
+PUBLIC = "https://nudge.example"
+
+
+def twilio_provider(
+    fake: FakeTwilioServer,
+    clock: FixedClock,
+    token: str = FAKE_AUTH_TOKEN,
+    timeout: float = TIMEOUT_S,
+) -> TwilioProvider:
+    """The real client against `fake`, whose records then carry `clock`'s (pinned) time.
+
+    The production time-out unless told: only a test that makes the fake hang needs a short
+    one, and a short one is all a busy machine needs to turn an ordinary reply into a hang.
+    """
+    fake.state.now = clock.now
+    return TwilioProvider(FAKE_ACCOUNT_SID, token, base_url=fake.url, timeout=timeout)
+
+
+def hasty_provider(fake: FakeTwilioServer, clock: FixedClock) -> TwilioProvider:
+    """For a test that makes the fake hang: a 1 s time-out, and the fake hangs for 5 s."""
+    fake.state.faults.hang_seconds = 5
+    return twilio_provider(fake, clock, timeout=1)
+
+
+def send_due(
+    engine: Engine, clock: FixedClock, provider: TwilioProvider, public_url: str = PUBLIC
+) -> DispatchResult:
+    """One dispatch run, as the worker `w` does it."""
+    return dispatch_due(engine, clock, provider, worker="w", public_url=public_url)
+
+
+def addressee(session: Session, message_id: int) -> tuple[Message, Participant]:
+    """A stored message and the person it is for."""
+    message = session.get(Message, message_id)
+    assert message is not None
+    participant = session.get(Participant, message.participant_id)
+    assert participant is not None
+    return message, participant
+
+
+def accepted_ids(fake: FakeTwilioServer) -> Counter[int]:
+    """How many times Twilio accepted each of our messages."""
+    return Counter(fake.state.our_message_ids())
+
+
+def dispatch_through(cli: Cli, fake: FakeTwilioServer) -> None:
+    """Point `nudge dispatch` at `fake`, everyone's clock pinned at FIRST_DUE."""
+    fake.state.now = lambda: FIRST_DUE
+    cli.env.update({**nudge_env(fake.url, PUBLIC), "NUDGE_NOW": FIRST_DUE.isoformat()})
