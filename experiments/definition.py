@@ -82,6 +82,11 @@ class Rule(Strict):
     @model_validator(mode="after")
     def _one_operator(self) -> Rule:
         given = [op for op in RULE_OPERATORS if _field_name(op) in self.model_fields_set]
+        empty = [op for op in given if getattr(self, _field_name(op)) is None]
+        if empty:
+            raise ValueError(
+                f"'{empty[0]}' needs a value to compare {self.field} with (it is empty here)"
+            )
         if len(given) != 1:
             raise ValueError(
                 f"a rule needs exactly one of {', '.join(RULE_OPERATORS)} "

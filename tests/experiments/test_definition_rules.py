@@ -224,6 +224,13 @@ CASES = {
             "min, max, present (this one has min, max)"
         ],
     ),
+    "rule whose operator is empty": (
+        BASE + "population: {eligibility: [{field: role, in: null}]}\n",
+        [
+            "trial.yaml:17:28: population.eligibility[0]: 'in' needs a value to compare role "
+            "with (it is empty here)"
+        ],
+    ),
     "only one arm": (
         BASE.replace(
             "  - id: sms\n    title: SMS\n    messages:\n      - {channel: sms, "
