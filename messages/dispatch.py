@@ -405,8 +405,12 @@ def _stage(
 def _mark_sending(writes: _Writes, ready: list[_Text], now: datetime) -> None:
     """The whole group as `sending`, with each text's segments and cost (one statement on
     PostgreSQL)."""
-    rows = [(t.message_id, t.prepared.segments, t.prepared.cost) for t in ready]
-    MARK_SENDING.execute(writes.session, rows, now=now, until=now + LEASE)
+    group: dict[str, list[Any]] = {
+        "message_id": [t.message_id for t in ready],
+        "segments": [t.prepared.segments for t in ready],
+        "cost": [t.prepared.cost for t in ready],
+    }
+    MARK_SENDING.execute(writes.session, group, now=now, until=now + LEASE)
     for text in ready:
         writes.event(text.message_id, MessageStatus.SENDING, now)
 
@@ -466,7 +470,7 @@ def _settle(
     try:
         outcomes, failure = in_flight.wait()
         stop = _stopping(outcomes)
-        sent: list[tuple[object, ...]] = []
+        sent: dict[str, list[object]] = {"message_id": [], "provider_id": [], "at": []}
         for text, (outcome, at) in zip(in_flight.staged.ready, outcomes, strict=True):
             if outcome is None:
                 _not_attempted(writes, text, at, quietly=quietly or stop is not None)
@@ -475,7 +479,9 @@ def _settle(
             elif isinstance(outcome, ProviderError):
                 _after_error(writes, clock, text, outcome, at, result)
             else:
-                sent.append((text.message_id, outcome.provider_id, at))
+                sent["message_id"].append(text.message_id)
+                sent["provider_id"].append(outcome.provider_id)
+                sent["at"].append(at)
                 writes.event(text.message_id, MessageStatus.SENT, at)
                 result.sent += 1
         MARK_SENT.execute(writes.session, sent)

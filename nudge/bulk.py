@@ -146,17 +146,27 @@ class UpdateEach:
         return cls(columns, statement(*one_row), statement(*given.c))
 
     def execute(
-        self, session: Session, rows: Sequence[tuple[object, ...]], **shared: object
+        self, session: Session, columns: Mapping[str, Sequence[Any]], **shared: object
     ) -> None:
-        """The update for each row (values in `columns` order); `shared` the same for all."""
-        if not rows:
+        """The update for each row, its values given a column at a time by name (as for
+        `insert_rows`); `shared` the same for all rows."""
+        if set(columns) != set(self.names):
+            raise ValueError(
+                f"the update takes the columns {', '.join(self.names)}; given {', '.join(columns)}"
+            )
+        cells = [list(columns[name]) for name in self.names]
+        if len({len(values) for values in cells}) > 1:
+            raise ValueError("the update's columns have different numbers of values")
+        if not cells[0]:
             return
         if session.get_bind().dialect.name == "postgresql":
-            cells = map(list, zip(*rows, strict=True))
             arrays = dict(zip(self.names, cells, strict=True))
             session.execute(self.for_arrays, {**arrays, **shared})
             return
-        each = [{**dict(zip(self.names, row, strict=True)), **shared} for row in rows]
+        each = [
+            {**dict(zip(self.names, row, strict=True)), **shared}
+            for row in zip(*cells, strict=True)
+        ]
         session.execute(self.for_rows, each)
 
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, String, bindparam, select, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from nudge.bulk import Same, insert_rows, reserve_ids
+from nudge.bulk import Same, UpdateEach, insert_rows, reserve_ids
 from nudge.db import encode_json
 from nudge.models import AuditEvent, Participant
 from nudge.models.tables import AUDIT, CASES, PEOPLE, TRIALS
@@ -156,3 +156,29 @@ def test_flags_and_instants_are_stored_as_the_orm_stores_them(session: Session) 
     )
     by_id = {row[0]: tuple(row[1:]) for row in stored}
     assert [by_id[i + 101] for i in range(len(cases))] == [by_id[i + 1] for i in range(len(cases))]
+
+
+def test_update_each_sets_each_rows_own_values_by_column_name(session: Session) -> None:
+    """Dispatch's group updates: one statement on PostgreSQL, one a row on SQLite, same rows."""
+    insert_rows(
+        session,
+        TRIALS,
+        {"id": ["t1", "t2", "t3"], "title": ["A", "B", "C"], "created_at": Same(AT)},
+    )
+    retitle = UpdateEach.of(
+        lambda trial_id, title: (
+            update(TRIALS)
+            .where(TRIALS.c.id == trial_id)
+            .values(title=title, status=bindparam("status", type_=String()))
+        ),
+        (("trial_id", String()), ("title", String())),
+    )
+    retitle.execute(session, {"title": ["Z", "Y"], "trial_id": ["t3", "t1"]}, status="live")
+    rows = session.execute(select(TRIALS.c.id, TRIALS.c.title, TRIALS.c.status)).all()
+    assert sorted(map(tuple, rows)) == [
+        ("t1", "Y", "live"),
+        ("t2", "B", "draft"),
+        ("t3", "Z", "live"),
+    ]
+    with pytest.raises(ValueError, match="takes the columns trial_id, title"):
+        retitle.execute(session, {"trial_id": ["t1"], "name": ["X"]}, status="live")
