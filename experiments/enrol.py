@@ -39,12 +39,9 @@ class EnrolSummary:
     source: str
     read: int = 0
     enrolled: int = 0
-    randomised: int = 0
     joined_existing_unit: int = 0
     ineligible: Counter[str] = field(default_factory=Counter)
     already_enrolled: int = 0
-    updated: int = 0
-    hearings_moved: int = 0
     rejects: list[Reject] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
@@ -56,18 +53,28 @@ class EnrolSummary:
     def rejected(self) -> int:
         return len(self.rejects)
 
+    @property
+    def randomised(self) -> int:
+        return len(self.new_assignments)
+
+    @property
+    def updated(self) -> int:
+        """People enrolled before whose contact details this file changed."""
+        return len(self.changed_participants)
+
+    @property
+    def hearings_moved(self) -> int:
+        return len(self.moved_hearings)
+
     def problems(self) -> list[Problem]:
         return [Problem(self.source, r.line, None, r.reason) for r in self.rejects]
 
     def add(self, written: Written) -> None:
         """Count in what one batch wrote."""
         self.enrolled += written.enrolled
-        self.randomised += len(written.new_assignments)
         self.joined_existing_unit += written.joined_existing_unit
         self.ineligible.update(written.ineligible)
         self.already_enrolled += written.already_enrolled
-        self.updated += len(written.changed_participants)
-        self.hearings_moved += len(written.moved_hearings)
         self.new_assignments.extend(written.new_assignments)
         self.moved_hearings.extend(written.moved_hearings)
         self.changed_participants.extend(written.changed_participants)
