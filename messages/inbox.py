@@ -16,8 +16,8 @@ from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import NotFound
 from nudge.models import InboundMessage, OptOut, Participant, Trial
+from nudge.paging import PER_PAGE, page_window
 
-PER_PAGE = 50
 REPLY_STATES = ("open", "handled", "all")
 UTC_ZONE = ZoneInfo("UTC")
 T = TypeVar("T")
@@ -73,9 +73,9 @@ def replies_for_staff(
     if trial_id:
         query = query.where(Participant.trial_id == trial_id)
     total = _count(session, query)
-    pages, page = _pages(total, page)
+    pages, page, offset = page_window(total, page)
     query = query.order_by(col(InboundMessage.received_at).desc(), col(InboundMessage.id).desc())
-    found = session.exec(query.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    found = session.exec(query.offset(offset).limit(PER_PAGE)).all()
     zones = _Zones(session)
     rows = [
         ReplyRow(
@@ -109,9 +109,9 @@ def mark_handled(session: Session, clock: Clock, reply_id: int, actor: str) -> I
 def opt_outs(session: Session, *, page: int = 1) -> Paged[OptOutRow]:
     """Current opt-outs, newest first, with the participants each number belongs to."""
     total = _count(session, select(OptOut.id))
-    pages, page = _pages(total, page)
+    pages, page, offset = page_window(total, page)
     query = select(OptOut).order_by(col(OptOut.opted_out_at).desc(), col(OptOut.id).desc())
-    found = session.exec(query.offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    found = session.exec(query.offset(offset).limit(PER_PAGE)).all()
     phones = [o.phone for o in found]
     people: dict[str, list[tuple[str, str]]] = {}
     for phone, trial, ref in session.exec(
@@ -173,11 +173,6 @@ class _Zones:
         if trial is None:
             return UTC_ZONE
         return ZoneInfo(trials.current_definition(self._session, trial).timezone)
-
-
-def _pages(total: int, page: int) -> tuple[int, int]:
-    pages = max(1, -(-total // PER_PAGE))
-    return pages, min(max(page, 1), pages)
 
 
 def _count(session: Session, query: Any) -> int:

@@ -11,8 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from nudge.models import Arm, Assignment, Message, MessageStatus, Participant
-
-PER_PAGE = 50
+from nudge.paging import PER_PAGE, page_window
 
 
 @dataclass(frozen=True)
@@ -72,8 +71,7 @@ def message_log(
     )
     counts = {status: int(n) for status, n in session.exec(counts_query).all()}
     total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
-    pages = max(1, -(-total // PER_PAGE))
-    page = min(max(page, 1), pages)
+    pages, page, offset = page_window(total, page)
     rows_query = (
         select(Message, Participant.participant_ref, Arm.key)
         .join(Participant, col(Participant.id) == Message.participant_id)
@@ -85,7 +83,7 @@ def message_log(
         rows_query = rows_query.where(Message.status == filters.status)
     rows_query = (
         rows_query.order_by(col(Message.due_at).desc(), col(Message.id).desc())
-        .offset((page - 1) * PER_PAGE)
+        .offset(offset)
         .limit(PER_PAGE)
     )
     rows = [_row(message, ref, arm) for message, ref, arm in session.exec(rows_query).all()]

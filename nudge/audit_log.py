@@ -20,8 +20,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from nudge.csvout import write_rows
 from nudge.models import AuditEvent
+from nudge.paging import PER_PAGE, page_window
 
-PAGE_SIZE = 50
 HIDDEN = "[number hidden]"
 # A phone number as people write one: + or 0 then 9 to 14 more digits, single spaces or dashes
 # allowed between; or any 10 digits or more standing alone. Dates, times, counts, ids and IP
@@ -67,11 +67,8 @@ def audit_page(session: Session, filters: AuditFilters, page: int = 1) -> AuditP
     """One page of matching events, newest first."""
     query = _matching(filters)
     total = int(session.exec(select(func.count()).select_from(query.subquery())).one())
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    found = session.exec(
-        query.order_by(col(AuditEvent.id).desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
-    )
+    pages, page, offset = page_window(total, page)
+    found = session.exec(query.order_by(col(AuditEvent.id).desc()).offset(offset).limit(PER_PAGE))
     return AuditPage([_row(event) for event in found], total, page, pages)
 
 
