@@ -126,20 +126,38 @@ def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         yield url
 
 
-@pytest.fixture
-def db_url(_migrated_template: str, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database on the engine under test (NUDGE_TEST_DATABASE_URL or SQLite)."""
+@contextmanager
+def _empty_database(template: str, folder: Path) -> Iterator[str]:
+    """A copy of the migrated SQLite template in `folder`, or the PostgreSQL one emptied after."""
     if _under_test_url() is None:
-        path = tmp_path / "nudge.db"
-        shutil.copy(_migrated_template, path)
+        path = folder / "nudge.db"
+        shutil.copy(template, path)
         yield f"sqlite:///{path}"
         return
-    yield _migrated_template
-    engine = make_engine(_migrated_template)
+    yield template
+    engine = make_engine(template)
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+@pytest.fixture
+def db_url(_migrated_template: str, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database on the engine under test (NUDGE_TEST_DATABASE_URL or SQLite)."""
+    with _empty_database(_migrated_template, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_db_url(
+    _migrated_template: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """`db_url` shared by every test of one module: seed once, for modules whose tests only read
+    (or check that nothing changed). Such a module must not also use `db_url`: on PostgreSQL
+    both are the one database, and `db_url` empties it after each test."""
+    with _empty_database(_migrated_template, tmp_path_factory.mktemp("module-db")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ REVIEWED_SQL = {
     "values go through COPY's row protocol or '?' parameters",
     ("tests/conftest.py", "create_postgres_database"): "a name made of a uuid4 hex, quoted",
     ("tests/conftest.py", "drop_postgres_database"): "the same generated name, quoted",
-    ("tests/conftest.py", "db_url"): "TRUNCATE of the metadata's own table names, quoted",
+    ("tests/conftest.py", "_empty_database"): "TRUNCATE of the metadata's own table names, quoted",
     ("bench/enrol.py", "fresh_url"): "a generated benchmark database name, quoted",
     ("bench/enrol.py", "drop"): "the same generated name, quoted",
 }
