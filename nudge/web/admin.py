@@ -3,6 +3,9 @@
 Each change is one call into nudge.staff, which refuses what must not happen (leaving no
 active admin) and puts the change on the audit log with who made it. A set-password link is
 shown once, on the page that made it, and never again: only its hash is stored.
+
+Looking is recorded too: the list and an account's page show staff's emails, roles and login
+times, so each view goes on the audit log with who looked (and, on one account's page, at whom).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, RadioField, SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from nudge import staff
+from nudge import audit, staff
 from nudge.accounts import AccountError
 from nudge.errors import NotFound
 from nudge.models import ROLES, User
@@ -64,7 +67,9 @@ class SetPasswordForm(FlaskForm):
 @bp.get("/admin/users")
 @allow(ADMIN)
 def accounts() -> ResponseReturnValue:
-    return render_template("admin/accounts.html", accounts=staff.accounts(g.db, _clock()))
+    shown = staff.accounts(g.db, _clock())
+    _record_view("users.viewed", details={"shown": len(shown)})
+    return render_template("admin/accounts.html", accounts=shown)
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -91,6 +96,8 @@ def account(user_id: int) -> ResponseReturnValue:
     user = _user(user_id)
     form = RoleForm(role=user.role)
     shown = staff.account(g.db, _clock(), user)
+    # The subject is the account's email, as on the changes made to it (nudge.staff).
+    _record_view("user.viewed", subject=user.email)
     return render_template("admin/account.html", account=shown, form=form, action=ActionForm())
 
 
@@ -193,6 +200,11 @@ def _user(user_id: int) -> User:
         return staff.user_by_id(g.db, user_id)
     except NotFound:
         abort(404)
+
+
+def _record_view(action: str, **fields: Any) -> None:
+    audit.record(g.db, _clock(), actor=_actor(), action=action, **fields)
+    g.db.commit()
 
 
 def _clock() -> Any:
