@@ -245,12 +245,7 @@ def _hearings(session: Session, people: Sequence[Participant], context: _Context
     entries = []
     for hearing in hearings:
         enrolled, history = since[hearing.case_id], changes[hearing.id or 0]
-        before = [c for c in history if c.recorded_at <= enrolled]
-        status, starts = hearing.status, hearing.starts_at
-        if before:
-            status, starts = before[-1].status, before[-1].starts_at
-        elif history:
-            status, starts = history[0].previous_status, history[0].previous_starts_at
+        status, starts = _as_listed(hearing, history, enrolled)
         details: Rows = (
             ("Case", case_refs[hearing.case_id]),
             ("Court", hearing.court_name),
@@ -260,6 +255,18 @@ def _hearings(session: Session, people: Sequence[Participant], context: _Context
         entries.append(Entry(context.local(enrolled), HEARING, title, details))
         entries += [_change(c, context) for c in history if c.recorded_at > enrolled]
     return entries
+
+
+def _as_listed(
+    hearing: Hearing, history: list[HearingChange], enrolled: datetime
+) -> tuple[str, datetime]:
+    """The hearing's status and start when the person was enrolled, from its history."""
+    before = [c for c in history if c.recorded_at <= enrolled]
+    if before:
+        return before[-1].status, before[-1].starts_at
+    if history:
+        return history[0].previous_status, history[0].previous_starts_at
+    return hearing.status, hearing.starts_at
 
 
 def _change(change: HearingChange, context: _Context) -> Entry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_a_status_and_its_reason_read_as_words(status: str, reason: str | None, 
     assert status_words(status, reason) == words
 
 
-def event(status: str, **fields: object) -> MessageEvent:
+def event(status: str, **fields: Any) -> MessageEvent:
     return MessageEvent(message_id=1, status=status, occurred_at=NOW, **fields)
 
 
