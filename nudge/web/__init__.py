@@ -123,6 +123,7 @@ def _security_headers(response: Any) -> Any:
 def _register(app: Flask, csrf: CSRFProtect) -> None:
     from analysis.overview import bp as overview
     from analysis.pages import bp as results
+    from analysis.people_pages import bp as people_pages
     from experiments.pages import bp as trial_pages
     from messages.checks import check_definition
     from messages.pages import bp as message_pages
@@ -144,6 +145,7 @@ def _register(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(results)
     app.register_blueprint(trial_pages, check=check_definition)
     app.register_blueprint(message_pages)
+    app.register_blueprint(people_pages)
     csrf.exempt(webhooks)  # Twilio cannot send a CSRF token; every request's signature is checked
     app.register_blueprint(webhooks)
     engine = app.extensions["nudge"]["engine"]

@@ -37,9 +37,10 @@ NOT_PAGES = {
 }
 
 
-# Values for route parts other than a trial: the first account (rita), and a set-password
-# token that does not work (its page says so; tests/nudge/test_browser_admin.py measures the form).
-OTHER_PARTS = {"user_id": 1, "token": "a-link-that-does-not-work"}
+# Values for route parts other than a trial: the first account (rita), a set-password token
+# that does not work (its page says so; tests/nudge/test_browser_admin.py measures the form), and
+# the person whose timeline holds the long reply below (in the draft: the not-found page).
+OTHER_PARTS = {"user_id": 1, "token": "a-link-that-does-not-work", "ref": "P00003"}
 
 
 def create_draft(session: Session, clock: FixedClock, example_dir: Path) -> None:
@@ -105,6 +106,7 @@ def test_no_page_scrolls_sideways_on_a_320_px_screen(
     paths = page_paths(app)
     assert {"/", f"/trials/{TRIAL}/results", f"/trials/{DRAFT}/launch", "/login"} <= set(paths)
     assert {"/admin/users", "/admin/users/1", "/admin/audit"} <= set(paths)
+    assert f"/trials/{TRIAL}/people/P00003" in paths
     page = browser.new_page(viewport={"width": NARROW, "height": 640})
     wide = too_wide(page, base, ["/login"], "nobody")
     for role in ("researcher", "lead", "admin"):
