@@ -76,6 +76,8 @@ ROUTES: dict[str, Access] = {
     "message_pages.replies": Access(RESEARCHERS, audit="replies.viewed"),
     "message_pages.reply_handled": Access(RESEARCHERS),
     "message_pages.opt_outs_page": Access(RESEARCHERS, audit="opt_outs.viewed"),
+    "people_pages.find_person": Access(RESEARCHERS),
+    "people_pages.person_timeline": Access(RESEARCHERS, audit="person.viewed"),
     "admin.accounts": Access(ADMINS, audit="users.viewed"),
     "admin.new_account": Access(ADMINS),
     "admin.account": Access(ADMINS, audit="user.viewed"),
