@@ -15,6 +15,7 @@ OPERATIONAL = (
     "sending.help_text",
     "costs",
     "mapping",
+    "replies",  # which replies staff read first, not what anyone is sent
 )
 TEMPLATES = "templates"
 # Labels only name things for people (docs/trial-definition.md): a clearer one may come later.

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -187,6 +188,107 @@ class Sending(Strict):
     help_text: str = "Court date reminders. Reply STOP to opt out."
 
 
+# Words and phrases that may mean a reply tells of distress, intimidation or a safeguarding
+# concern: such a reply is flagged and put first in the replies queue (docs/trial-definition.md,
+# `replies`). Matched as whole words, so each form a person might write is listed.
+DEFAULT_TRIAGE_WORDS = (
+    # distress
+    "scared",
+    "frightened",
+    "afraid",
+    "terrified",
+    "panic",
+    "panicking",
+    "can't cope",
+    "cannot cope",
+    "not coping",
+    "desperate",
+    "suicide",
+    "suicidal",
+    "kill myself",
+    "end it all",
+    "end my life",
+    "self harm",
+    "self-harm",
+    "hurt myself",
+    "overdose",
+    # intimidation
+    "threat",
+    "threats",
+    "threaten",
+    "threatened",
+    "threatening",
+    "intimidated",
+    "intimidation",
+    "intimidating",
+    "harassed",
+    "harassing",
+    "harassment",
+    "stalking",
+    "stalked",
+    "followed me",
+    "following me",
+    "watching me",
+    "warned me",
+    "told me not to",
+    "pressured",
+    "bribe",
+    "bribed",
+    "revenge",
+    # safeguarding
+    "unsafe",
+    "not safe",
+    "danger",
+    "hurt me",
+    "hit me",
+    "beat me",
+    "attacked",
+    "assaulted",
+    "abuse",
+    "abused",
+    "abusive",
+    "violence",
+    "violent",
+    "weapon",
+    "knife",
+    "999",
+    "help me",
+)
+MAX_TRIAGE_WORD = 60
+
+
+def _triage_word(value: str) -> str:
+    """One word or short phrase, its spaces tidied, with a letter or digit to match on."""
+    text = " ".join(value.split())
+    if not any(c.isalnum() for c in text):
+        raise ValueError("a triage word needs at least one letter or digit")
+    if len(text) > MAX_TRIAGE_WORD:
+        raise ValueError(
+            f"a triage word is a word or short phrase of at most {MAX_TRIAGE_WORD} characters "
+            f"(this one has {len(text)})"
+        )
+    control = next((c for c in text if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise ValueError(f"a triage word is plain text: remove the character U+{ord(control):04X}")
+    return text
+
+
+def _number_as_word(value: Any) -> Any:
+    """`999` written bare in YAML is a number; as a triage word it is the digits."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+TriageWord = Annotated[str, BeforeValidator(_number_as_word), AfterValidator(_triage_word)]
+
+
+class Replies(Strict):
+    """How staff are shown the free-text replies people send back."""
+
+    triage_words: list[TriageWord] = Field(
+        default_factory=lambda: list(DEFAULT_TRIAGE_WORDS), max_length=500
+    )
+
+
 class Outcome(Strict):
     id: str = Field(pattern=SLUG, max_length=100)
     # A noun phrase for sentences: "Practical information raised attendance from 71% to 82%".
@@ -269,6 +371,9 @@ class TrialDefinition(Strict):
     outcomes: list[Outcome] = Field(min_length=1)
     analysis: AnalysisPlan = AnalysisPlan()
     costs: Costs = Costs()
+    # Left out of the canonical form when not given, as labels are, so a trial launched before
+    # it existed keeps its SHA-256.
+    replies: Replies | None = Field(default=None, exclude_if=_no_label)
 
     @field_validator("title")
     @classmethod
@@ -285,6 +390,11 @@ class TrialDefinition(Strict):
     def primary_outcome(self) -> Outcome:
         marked = [o for o in self.outcomes if o.primary]
         return marked[0] if marked else self.outcomes[0]
+
+    @property
+    def triage_words(self) -> tuple[str, ...]:
+        """The words that flag a reply: the trial's own list, or the default one."""
+        return tuple(self.replies.triage_words) if self.replies else DEFAULT_TRIAGE_WORDS
 
     @property
     def total_weight(self) -> int:

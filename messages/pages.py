@@ -1,4 +1,4 @@
-"""Researchers' messaging pages: the message log, the replies inbox and the opt-outs.
+"""Researchers' messaging pages: the message log and the opt-outs (replies: reply_pages.py).
 
 Each shows participant-level data, so each view is written to the audit log: who looked, at
 what, with which filters. The log itself never holds a name, a number or a reference: a
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request
+from flask import Blueprint, abort, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -20,7 +20,7 @@ from wtforms.validators import AnyOf, Length, Optional, Regexp, ValidationError
 
 from experiments import trials
 from experiments.dates import RANGE_TEXT, in_range
-from messages.inbox import REPLY_STATES, mark_handled, opt_outs, replies_for_staff
+from messages.inbox import opt_outs
 from messages.log import LogFilters, message_log, reasons_in
 from nudge import audit
 from nudge.errors import NotFound
@@ -121,41 +121,6 @@ def _filters(form: LogFilterForm) -> LogFilters:
     )
 
 
-@bp.get("/replies")
-@allow(RESEARCHER)
-def replies() -> ResponseReturnValue:
-    state = request.args.get("show", "open")
-    state = state if state in REPLY_STATES else "open"
-    trial_id = request.args.get("trial") or None
-    if trial_id is not None and g.db.get(Trial, trial_id) is None:
-        trial_id = None
-    result = replies_for_staff(g.db, state=state, trial_id=trial_id, page=_page_number())
-    _audit("replies.viewed", trial_id, show=state, page=result.page, shown=len(result.rows))
-    return render_template(
-        "researcher/replies.html",
-        result=result,
-        state=state,
-        trial_id=trial_id,
-        trials=trials.all_trials(g.db),
-        form=FlaskForm(),
-    )
-
-
-@bp.post("/replies/<int:reply_id>/handled")
-@allow(RESEARCHER)
-def reply_handled(reply_id: int) -> ResponseReturnValue:
-    if not FlaskForm().validate_on_submit():
-        abort(400)
-    clock = current_app.extensions["nudge"]["clock"]
-    try:
-        mark_handled(g.db, clock, reply_id, f"web:{current_user.email}")
-    except NotFound:
-        abort(404)
-    g.db.commit()
-    flash(f"Reply {reply_id} is marked handled.", "info")
-    return redirect(request.referrer if _same_site(request.referrer) else "/replies")
-
-
 @bp.get("/opt-outs")
 @allow(RESEARCHER)
 def opt_outs_page() -> ResponseReturnValue:
@@ -175,10 +140,6 @@ def _audit(action: str, trial_id: str | None, **details: Any) -> None:
         details=details,
     )
     g.db.commit()
-
-
-def _same_site(target: str | None) -> bool:
-    return bool(target) and str(target).startswith(request.host_url)
 
 
 def _trial(trial_id: str) -> Trial:

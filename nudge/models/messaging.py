@@ -75,6 +75,7 @@ class InboundMessage(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
     handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     handled_by: str | None = Field(default=None, max_length=255)  # who dealt with it
+    handled_note: str | None = Field(default=None, max_length=500)  # what they did about it
 
 
 class OptOut(SQLModel, table=True):

@@ -107,6 +107,7 @@ def test_no_page_scrolls_sideways_on_a_320_px_screen(
     assert {"/", f"/trials/{TRIAL}/results", f"/trials/{DRAFT}/launch", "/login"} <= set(paths)
     assert {"/admin/users", "/admin/users/1", "/admin/audit"} <= set(paths)
     assert f"/trials/{TRIAL}/people/P00003" in paths
+    assert {f"/trials/{TRIAL}/replies", "/replies"} <= set(paths)
     page = browser.new_page(viewport={"width": NARROW, "height": 640})
     wide = too_wide(page, base, ["/login"], "nobody")
     for role in ("researcher", "lead", "admin"):
@@ -121,5 +122,8 @@ def test_no_page_scrolls_sideways_on_a_320_px_screen(
     assert region.get_by_role("table").count() == 1
     region.focus()
     assert region.evaluate("r => document.activeElement === r && r.scrollWidth > r.clientWidth")
+    # The long reply was measured in its trial's queue, where its person's replies go.
+    page.goto(f"{base}/trials/{TRIAL}/replies")
+    assert page.get_by_text("https://www.example.org/court-finder-").count() == 1
     page.close()
     assert not wide, "pages that scroll sideways:\n" + "\n".join(wide)

@@ -14,7 +14,7 @@ from sqlmodel import Session, SQLModel, select
 
 from nudge.accounts import web_session_ended
 from nudge.db import _alembic_config, current_revision, head_revision, make_engine, upgrade
-from nudge.models import LoginFailure
+from nudge.models import InboundMessage, LoginFailure
 from tests.conftest import (
     Cli,
     create_postgres_database,
@@ -127,5 +127,28 @@ def test_upgrading_keeps_lockouts_and_logged_out_sessions(empty_url: str) -> Non
             assert not web_session_ended(session, "another-session-id")
             audit = session.execute(text("SELECT count(*) FROM audit_event")).scalar_one()
             assert audit == 3  # the audit log keeps its record
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_keeps_handled_replies_and_gives_them_no_note(empty_url: str) -> None:
+    """Replies handled before notes existed keep who and when; their note is empty, not made up."""
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), "r8_accounts")
+            connection.execute(
+                text(
+                    "INSERT INTO inbound_message (provider_id, from_number, to_number, body, kind,"
+                    " received_at, handled_at, handled_by) VALUES ('SM1', '+447700900001', "
+                    "'+447700900000', 'Where do I park?', 'other', '2027-01-10 11:00:00', "
+                    "'2027-01-10 11:30:00', 'web:rita@example.org')"
+                )
+            )
+        assert upgrade(engine) is True
+        with Session(engine) as session:
+            reply = session.exec(select(InboundMessage)).one()
+            assert (reply.handled_by, reply.handled_note) == ("web:rita@example.org", None)
+            assert reply.handled_at is not None
     finally:
         engine.dispose()

@@ -16,7 +16,7 @@ from tests.experiments.test_trial_pages import page_text
 from tests.factories import launch
 from tests.web_helpers import csrf_token, logged_in, make_app
 
-BLUEPRINTS = ("trial_pages", "message_pages")
+BLUEPRINTS = ("trial_pages", "message_pages", "reply_pages")
 ARGS = {"trial_id": "witness-reminders-2027", "reply_id": 1}
 
 
@@ -38,7 +38,7 @@ def app(db_url: str, session: Session, clock: FixedClock, staff: None) -> Iterat
 
 
 def researcher_routes(app: Flask) -> list[tuple[str, str]]:
-    """(method, path) of every route the two researcher blueprints register."""
+    """(method, path) of every route the researcher blueprints register."""
     routes = []
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
@@ -56,7 +56,7 @@ def test_the_researcher_routes_are_declared_for_researchers_only(app: Flask) -> 
         for rule in app.url_map.iter_rules()
         if rule.endpoint.split(".")[0] in BLUEPRINTS
     ]
-    assert len(views) == 8
+    assert len(views) == 10
     assert {allowed_roles(view) for view in views} == {("researcher",)}
 
 

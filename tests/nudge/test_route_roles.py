@@ -73,8 +73,10 @@ ROUTES: dict[str, Access] = {
     "trial_pages.launch": Access(RESEARCHERS, redirect="/trials/{trial_id}/manage"),  # live
     "trial_pages.amend": Access(RESEARCHERS),
     "message_pages.message_log_page": Access(RESEARCHERS, audit="messages.viewed"),
-    "message_pages.replies": Access(RESEARCHERS, audit="replies.viewed"),
-    "message_pages.reply_handled": Access(RESEARCHERS),
+    "reply_pages.trial_replies": Access(RESEARCHERS, audit="replies.viewed"),
+    "reply_pages.replies_hub": Access(RESEARCHERS, audit="replies.viewed"),
+    "reply_pages.reply_handled": Access(RESEARCHERS),
+    "reply_pages.reply_reopened": Access(RESEARCHERS),
     "message_pages.opt_outs_page": Access(RESEARCHERS, audit="opt_outs.viewed"),
     "people_pages.find_person": Access(RESEARCHERS),
     "people_pages.person_timeline": Access(RESEARCHERS, audit="person.viewed"),
