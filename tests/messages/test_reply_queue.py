@@ -76,6 +76,8 @@ def test_each_reply_shows_the_persons_reference_and_next_hearing_in_the_trials_t
         "Next hearing Thu 4 Mar 2027 10:00 GMT at Bristol Crown Court Status Not handled"
     ) in text
     assert "McTestface" not in text and "07700" not in text and "+44" not in text
+    page = researcher.get(QUEUE).get_data(as_text=True)
+    assert f'href="/trials/{TRIAL}/people/P00003"' in page  # the person's timeline
 
 
 def test_a_reply_whose_hearing_has_passed_says_none_is_ahead(
