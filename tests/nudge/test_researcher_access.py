@@ -56,7 +56,7 @@ def test_the_researcher_routes_are_declared_for_researchers_only(app: Flask) -> 
         for rule in app.url_map.iter_rules()
         if rule.endpoint.split(".")[0] in BLUEPRINTS
     ]
-    assert len(views) == 8
+    assert len(views) == 9
     assert {allowed_roles(view) for view in views} == {("researcher",)}
 
 
