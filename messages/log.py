@@ -1,17 +1,40 @@
-"""The message log: a trial's messages, filtered and paged in the database, never in memory."""
+"""The message log: a trial's messages, filtered and paged in the database, never in memory.
+
+The download holds every page of the same filtered view, with the codes a script can match
+(`opted_out`, `practical`) where the page shows words, and times in the trial's timezone with
+their UTC offset, so that each is exact without knowing the zone.
+"""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
+from nudge.csvout import write_rows
 from nudge.models import Arm, Assignment, Message, MessageStatus, Participant
 from nudge.paging import PER_PAGE, page_window
+
+CSV_HEADER = (
+    "participant_ref",
+    "arm",
+    "channel",
+    "template",
+    "language",
+    "due_at",
+    "status",
+    "reason",
+    "sent_at",
+    "attempts",
+)
+Columns = TypeVarTuple("Columns")
 
 
 @dataclass(frozen=True)
@@ -34,7 +57,8 @@ class LogFilters:
 class LogRow:
     message_id: int
     participant_ref: str
-    arm: str | None
+    arm: str | None  # the key
+    arm_title: str | None
     channel: str
     template: str
     language: str
@@ -60,34 +84,82 @@ def message_log(
 ) -> LogPage:
     """One page of a trial's messages, newest due first, with counts by status."""
     conditions = _conditions(trial_id, zone, filters)
-    counts_query = (
-        select(Message.status, func.count())
-        .select_from(Message)
-        .join(Participant, col(Participant.id) == Message.participant_id)
-        .outerjoin(Assignment, col(Assignment.participant_id) == Message.participant_id)
-        .outerjoin(Arm, col(Arm.id) == Assignment.arm_id)
-        .where(*conditions)
-        .group_by(Message.status)
-    )
+    counts_query = _joined(select(Message.status, func.count()).select_from(Message))
+    counts_query = counts_query.where(*conditions).group_by(Message.status)
     counts = {status: int(n) for status, n in session.exec(counts_query).all()}
     total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
     pages, page, offset = page_window(total, page)
-    rows_query = (
-        select(Message, Participant.participant_ref, Arm.key)
-        .join(Participant, col(Participant.id) == Message.participant_id)
+    rows = list(_rows(session, trial_id, zone, filters, offset=offset, limit=PER_PAGE))
+    return LogPage(rows, total, page, pages, counts, _matched(session, trial_id, filters))
+
+
+@dataclass(frozen=True)
+class LogDownload:
+    text: str
+    rows: int
+    participant_ids: list[int]  # as on LogPage
+
+
+def message_log_csv(
+    session: Session, trial_id: str, zone: ZoneInfo, filters: LogFilters
+) -> LogDownload:
+    """Every message the filters match, in the page's order, as spreadsheet-safe CSV (BOM
+    first, for Excel)."""
+    stream = io.StringIO()
+    count = write_rows(
+        stream,
+        CSV_HEADER,
+        (_csv_row(row, zone) for row in _rows(session, trial_id, zone, filters)),
+        byte_order_mark=True,
+    )
+    return LogDownload(stream.getvalue(), count, _matched(session, trial_id, filters))
+
+
+def _csv_row(row: LogRow, zone: ZoneInfo) -> tuple[Any, ...]:
+    return (
+        row.participant_ref,
+        row.arm,
+        row.channel,
+        row.template,
+        row.language,
+        _local_iso(row.due_at, zone),
+        row.status,
+        row.reason,
+        _local_iso(row.sent_at, zone),
+        row.attempts,
+    )
+
+
+def _local_iso(instant: datetime | None, zone: ZoneInfo) -> str:
+    return instant.astimezone(zone).isoformat(timespec="seconds") if instant else ""
+
+
+def _rows(
+    session: Session,
+    trial_id: str,
+    zone: ZoneInfo,
+    filters: LogFilters,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+) -> Iterator[LogRow]:
+    """The matching messages, newest due first (the id breaks ties, so pages never overlap)."""
+    query = _joined(select(Message, Participant.participant_ref, Arm.key, Arm.title))
+    query = query.where(*_conditions(trial_id, zone, filters))
+    if filters.status:
+        query = query.where(Message.status == filters.status)
+    query = query.order_by(col(Message.due_at).desc(), col(Message.id).desc()).offset(offset)
+    for message, ref, arm, title in session.exec(query.limit(limit)):
+        yield _row(message, ref, arm, title)
+
+
+def _joined(query: Select[*Columns]) -> Select[*Columns]:
+    """A message with its participant and, once randomised, the arm they were allocated."""
+    return (
+        query.join(Participant, col(Participant.id) == Message.participant_id)
         .outerjoin(Assignment, col(Assignment.participant_id) == Message.participant_id)
         .outerjoin(Arm, col(Arm.id) == Assignment.arm_id)
-        .where(*conditions)
     )
-    if filters.status:
-        rows_query = rows_query.where(Message.status == filters.status)
-    rows_query = (
-        rows_query.order_by(col(Message.due_at).desc(), col(Message.id).desc())
-        .offset(offset)
-        .limit(PER_PAGE)
-    )
-    rows = [_row(message, ref, arm) for message, ref, arm in session.exec(rows_query).all()]
-    return LogPage(rows, total, page, pages, counts, _matched(session, trial_id, filters))
 
 
 def _conditions(trial_id: str, zone: ZoneInfo, filters: LogFilters) -> list[Any]:
@@ -121,12 +193,13 @@ def _matched(session: Session, trial_id: str, filters: LogFilters) -> list[int]:
     return sorted(i for i in session.exec(query).all() if i is not None)
 
 
-def _row(message: Message, ref: str, arm: str | None) -> LogRow:
+def _row(message: Message, ref: str, arm: str | None, title: str | None) -> LogRow:
     assert message.id is not None
     return LogRow(
         message.id,
         ref,
         arm,
+        title,
         message.channel,
         message.template,
         message.language,

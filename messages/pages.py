@@ -7,66 +7,38 @@ reference filter is recorded as the internal ids of the participants it matched.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, g, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlmodel import col, select
-from wtforms import DateField, StringField
-from wtforms.validators import AnyOf, Length, Optional, Regexp, ValidationError
 
 from experiments import trials
-from experiments.dates import RANGE_TEXT, in_range
+from messages import words
 from messages.inbox import opt_outs
-from messages.log import LogFilters, message_log, reasons_in
+from messages.log import LogFilters, message_log, message_log_csv, reasons_in
+from messages.log_form import CHANNELS, LogFilterForm
 from nudge import audit
 from nudge.errors import NotFound
-from nudge.models import MESSAGE_STATUSES, Arm, MessageStatus, Trial
+from nudge.models import MESSAGE_STATUSES, Arm, Trial
 from nudge.web.access import allow
 
 bp = Blueprint("message_pages", __name__)
 RESEARCHER = "researcher"
-CHANNELS = ("sms", "letter")
-
-
-def within_trial_dates(form: Any, field: Any) -> None:
-    """A date filter inside the range a trial accepts (a day past 9999-12-31 cannot be built)."""
-    if field.data and not in_range(field.data):
-        raise ValidationError(f"enter a date {RANGE_TEXT}")
-
-
-class LogFilterForm(FlaskForm):
-    """The message log's filters: read from the query string, so a filtered view is a link."""
-
-    class Meta:
-        csrf = False  # a GET form that changes nothing
-
-    status = StringField("Status", validators=[Optional(), AnyOf(MESSAGE_STATUSES)])
-    channel = StringField("Channel", validators=[Optional(), AnyOf(CHANNELS)])
-    arm = StringField("Arm", validators=[Optional(), Length(max=100)])
-    reason = StringField("Reason code", validators=[Optional(), Length(max=50)])
-    due_from = DateField("Due from", validators=[Optional(), within_trial_dates])
-    due_to = DateField("Due to", validators=[Optional(), within_trial_dates])
-    ref = StringField(
-        "Participant reference",
-        validators=[Optional(), Length(max=100), Regexp(r"^\S+$", message="no spaces")],
-    )
-    arm_keys: tuple[str, ...] = ()
-
-    def validate_arm(self, field: Any) -> None:
-        if field.data and field.data not in self.arm_keys:
-            raise ValidationError(f"no arm '{field.data}' in this trial")
-
-    def validate_reason(self, field: Any) -> None:
-        if field.data and not field.data.replace("_", "").isalnum():
-            raise ValidationError("not a reason code such as opted_out")
-
-    def validate_due_to(self, field: Any) -> None:
-        if field.data and self.due_from.data and field.data < self.due_from.data:
-            raise ValidationError("the end date is before the start date")
 
 
 def _page_number() -> int:
@@ -77,48 +49,98 @@ def _page_number() -> int:
 @bp.get("/trials/<trial_id>/messages")
 @allow(RESEARCHER)
 def message_log_page(trial_id: str) -> ResponseReturnValue:
-    trial = _trial(trial_id)
-    zone = ZoneInfo(trials.current_definition(g.db, trial).timezone)
-    form = LogFilterForm(formdata=request.args)
-    arms = g.db.exec(select(Arm).where(Arm.trial_id == trial_id).order_by(col(Arm.position)))
-    arm_choices = [(a.key, a.title) for a in arms]
-    form.arm_keys = tuple(key for key, _ in arm_choices)
-    choices = {
-        "status": [(s, s) for s in MESSAGE_STATUSES],
-        "channel": [("sms", "SMS"), ("letter", "letter")],
-        "arm": arm_choices,
-        "reason": [(r, r) for r in reasons_in(g.db, trial_id)],
-    }
-    valid = form.validate() if request.args else True
-    filters = _filters(form) if valid else LogFilters()
+    trial, zone, form = _log_form(trial_id)
+    filters = form.filters()
     result = message_log(g.db, trial_id, zone, filters, page=_page_number())
-    given = filters.given()
-    if "participant_ref" in given:
-        given["participant_ref"] = f"participant ids {result.participant_ids}"
-    _audit("messages.viewed", trial_id, filters=given, page=result.page, shown=len(result.rows))
+    given = _audited_filters(filters, result.participant_ids)
+    _audit(
+        "messages.viewed",
+        trial_id,
+        filters=given,
+        refused=form.refused(),
+        page=result.page,
+        shown=len(result.rows),
+    )
     page = render_template(
         "researcher/messages.html",
         trial=trial,
-        zone=zone,
         form=form,
         result=result,
-        args={k: v for k, v in request.args.items() if k != "page"},
+        args=_kept_args(form),
         statuses=MESSAGE_STATUSES,
-        choices=choices,
+        choices=_choices(form),
+        state=words.message_state,
+        channel=words.channel_label,
+        when=partial(words.local_time, zone=zone),
+        zone=zone,
+        person_href=partial(person_href, trial_id),
+        glossary=(words.STATUS_GLOSSARY, words.REASON_GLOSSARY),
     )
-    return page, 200 if valid else 400
+    return page, 400 if form.errors else 200
 
 
-def _filters(form: LogFilterForm) -> LogFilters:
-    return LogFilters(
-        status=MessageStatus(form.status.data) if form.status.data else None,
-        channel=form.channel.data or None,
-        arm=form.arm.data or None,
-        reason=form.reason.data or None,
-        due_from=form.due_from.data,
-        due_to=form.due_to.data,
-        participant_ref=form.ref.data or None,
+@bp.get("/trials/<trial_id>/messages.csv")
+@allow(RESEARCHER)
+def message_log_download(trial_id: str) -> ResponseReturnValue:
+    """Every page of the filtered view, with codes rather than words, for a spreadsheet."""
+    _, zone, form = _log_form(trial_id)
+    if form.errors:  # only a hand-made link: the page says what is wrong and keeps the rest
+        query = urlencode(list(request.args.items(multi=True)))
+        return redirect(f"{url_for('.message_log_page', trial_id=trial_id)}?{query}")
+    filters = form.filters()
+    download = message_log_csv(g.db, trial_id, zone, filters)
+    given = _audited_filters(filters, download.participant_ids)
+    _audit("messages.downloaded", trial_id, filters=given, rows=download.rows)
+    response = Response(download.text, mimetype="text/csv; charset=utf-8")
+    name = f"{trial_id}-messages.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def person_href(trial_id: str, ref: str) -> str:
+    """A person's timeline, the reference encoded whole (it may hold a space or a slash)."""
+    return f"/trials/{quote(trial_id, safe='')}/people/{quote(ref, safe='')}"
+
+
+def _log_form(trial_id: str) -> tuple[Trial, ZoneInfo, LogFilterForm]:
+    """The trial, its timezone and the filters asked for, checked against the trial."""
+    trial = _trial(trial_id)
+    zone = ZoneInfo(trials.current_definition(g.db, trial).timezone)
+    form = LogFilterForm(formdata=request.args)
+    arms = g.db.exec(
+        select(Arm.key, Arm.title).where(Arm.trial_id == trial_id).order_by(col(Arm.position))
     )
+    form.arm_titles = dict(arms.all())
+    form.reasons = tuple(reasons_in(g.db, trial_id))
+    if request.args:
+        form.validate()
+    return trial, zone, form
+
+
+def _choices(form: LogFilterForm) -> dict[str, list[tuple[str, str]]]:
+    """Each list's options as (code, words): the codes go in the link, the words on screen."""
+    return {
+        "status": [(s, words.status_label(s)) for s in MESSAGE_STATUSES],
+        "channel": [(c, words.channel_label(c)) for c in CHANNELS],
+        "arm": list(form.arm_titles.items()),
+        "reason": [(r, words.reason_choice(r)) for r in form.reasons],
+    }
+
+
+def _kept_args(form: LogFilterForm) -> dict[str, str]:
+    """The query string of the view shown: the filters that apply (not the empty fields a
+    form sends, nor the page number), for the page links, the counts' links and the download."""
+    left_out = {"page", *form.refused()}
+    return {k: v for k, v in request.args.items() if v and k not in left_out}
+
+
+def _audited_filters(filters: LogFilters, participant_ids: list[int]) -> dict[str, str]:
+    """The filters for the audit log: a reference, which may identify someone outside the
+    service, is recorded as the internal ids of the participants it matched."""
+    given = filters.given()
+    if "participant_ref" in given:
+        given["participant_ref"] = f"participant ids {participant_ids}"
+    return given
 
 
 @bp.get("/opt-outs")

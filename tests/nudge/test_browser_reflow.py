@@ -34,6 +34,7 @@ NOT_PAGES = {
     "results.results_download_pdf": "a PDF download",
     "results.results_bundle": "a zip download",
     "audit_pages.audit_download": "a CSV download",
+    "message_pages.message_log_download": "a CSV download",
 }
 
 

@@ -113,7 +113,7 @@ def test_a_researcher_filters_the_message_log_and_a_lead_is_refused_it(
     assert "channel=letter" in page.url
     table = page.get_by_role("table", name="Messages, page 1 of 1")
     channels = {cell.inner_text() for cell in table.locator("tbody td:nth-child(3)").all()}
-    assert channels == {"letter"}
+    assert channels == {"Letter"}
     assert page.get_by_label("Channel").input_value() == "letter"
     checked(page)
     page.close()

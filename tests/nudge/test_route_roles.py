@@ -73,6 +73,7 @@ ROUTES: dict[str, Access] = {
     "trial_pages.launch": Access(RESEARCHERS, redirect="/trials/{trial_id}/manage"),  # live
     "trial_pages.amend": Access(RESEARCHERS),
     "message_pages.message_log_page": Access(RESEARCHERS, audit="messages.viewed"),
+    "message_pages.message_log_download": Access(RESEARCHERS, audit="messages.downloaded"),
     "reply_pages.trial_replies": Access(RESEARCHERS, audit="replies.viewed"),
     "reply_pages.replies_hub": Access(RESEARCHERS, audit="replies.viewed"),
     "reply_pages.reply_handled": Access(RESEARCHERS),
