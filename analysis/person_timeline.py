@@ -29,7 +29,6 @@ from sqlmodel import Session, col, select
 from analysis.labels import Labels, humanise
 from analysis.overview import LANGUAGE_NAMES
 from analysis.timeline_words import (
-    CHANNELS,
     REPLIES,
     change_title,
     cluster_words,
@@ -40,6 +39,7 @@ from analysis.timeline_words import (
     stratum_words,
 )
 from experiments.definition import TrialDefinition
+from messages.words import channel_label
 from nudge.audit_log import hide_numbers
 from nudge.errors import NotFound
 from nudge.models import (
@@ -299,7 +299,7 @@ def _messages(session: Session, ids: list[int], context: _Context) -> list[Entry
     entries = []
     for message in messages:
         language = LANGUAGE_NAMES.get(message.language, message.language)
-        title = f"{CHANNELS.get(message.channel, message.channel)}: {message.template}"
+        title = f"{channel_label(message.channel)}: {message.template}"
         hearing = "as first listed" if message.hearing_version == 1 else "after it changed"
         details: Rows = (
             ("Due", context.when(message.due_at)),

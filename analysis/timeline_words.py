@@ -10,10 +10,10 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from analysis.labels import Labels, humanise
+from messages.words import message_state, reason_label
 from nudge.models import HEARING_ENDED, MESSAGE_STATUSES, EventStatus, HearingChange, MessageEvent
 
 CONTACT_FIELDS = frozenset({"first_name", "last_name", "phone", "address", "postcode"})
-CHANNELS = {"sms": "Text message", "letter": "Letter"}
 SOURCES = {"enrol": "enrolment file", "hearings": "court-list update", "outcomes": "outcomes file"}
 REPLIES = {
     "stop": ("STOP", "Texts to this number stopped, in every trial"),
@@ -91,13 +91,8 @@ def event_words(event: MessageEvent) -> str:
 
 
 def status_words(status: str, reason: str | None) -> str:
-    """`cancelled`, `opted_out` → "Cancelled: opted out"; `provider_30003` → "provider error
-    30003". Codes read aloud: the message log's glossary says what each one means."""
-    words = humanise(status).capitalize()
-    if not reason:
-        return words
-    kind, _, code = reason.partition("_")
-    because = (
-        f"provider error {code}" if kind == "provider" and code.isdigit() else humanise(reason)
-    )
-    return f"{words}: {because}"
+    """A status and its reason as the message log says them ("Cancelled before sending: the
+    person opted out"); a retry, which is an event rather than a status, says so."""
+    if status == EventStatus.RETRY:
+        return "To be tried again" + (f": {reason_label(reason)}" if reason else "")
+    return message_state(status, reason)

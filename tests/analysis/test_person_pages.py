@@ -152,12 +152,12 @@ def test_the_timeline_tells_the_story_in_order_in_the_trials_time(
         "Allocated to Practical information Sun 10 Jan 2027 12:00 GMT",
         "Hearing moved Wed 20 Jan 2027 09:30 GMT",
         "Was Thu 4 Mar 2027 10:00 GMT (listed) Now Thu 11 Mar 2027 10:00 GMT (adjourned)",
-        "Text message: practical_7d Thu 25 Feb 2027 18:00 GMT",
-        "Text message: practical_1d Wed 3 Mar 2027 18:00 GMT",
-        "Text message: practical_7d Thu 4 Mar 2027 18:00 GMT",
+        "Text (SMS): practical_7d Thu 25 Feb 2027 18:00 GMT",
+        "Text (SMS): practical_1d Wed 3 Mar 2027 18:00 GMT",
+        "Text (SMS): practical_7d Thu 4 Mar 2027 18:00 GMT",
         "Replied STOP Fri 5 Mar 2027 08:15 GMT",
         "Opted out of texts Fri 5 Mar 2027 08:15 GMT How They replied STOP",
-        "Text message: practical_1d Wed 10 Mar 2027 18:00 GMT",
+        "Text (SMS): practical_1d Wed 10 Mar 2027 18:00 GMT",
         "Outcome recorded: attendance Fri 12 Mar 2027 11:00 GMT Recorded as attended: yes",
     ]
     places = [text.find(part) for part in story_in_order]
@@ -178,22 +178,22 @@ def test_each_message_shows_every_status_change_with_its_reason(
     researcher: FlaskClient, story: Story
 ) -> None:
     text = timeline_of(researcher, story.ref)
-    superseded = message_entry(text, "Text message: practical_7d Thu 25 Feb")
-    assert "Status now Superseded: hearing moved" in superseded
+    superseded = message_entry(text, "Text (SMS): practical_7d Thu 25 Feb")
+    assert "Status now Replaced: the hearing moved" in superseded
     assert "For the hearing as first listed" in superseded
-    assert "Wed 20 Jan 2027 09:30 GMT: Superseded: hearing moved" in superseded
-    delivered = message_entry(text, "Text message: practical_7d Thu 4 Mar")
+    assert "Wed 20 Jan 2027 09:30 GMT: Replaced: the hearing moved" in superseded
+    delivered = message_entry(text, "Text (SMS): practical_7d Thu 4 Mar")
     assert "Status now Delivered" in delivered and "For the hearing after it changed" in delivered
     steps = [
-        "Thu 4 Mar 2027 18:00 GMT: Sending",
+        "Thu 4 Mar 2027 18:00 GMT: Being sent",
         "Thu 4 Mar 2027 18:00 GMT: Sent",
         "Thu 4 Mar 2027 18:00 GMT: Delivered (reported by the provider)",
     ]
     places = [delivered.find(step) for step in steps]
     assert -1 not in places and places == sorted(places)
-    withheld = message_entry(text, "Text message: practical_1d Wed 10 Mar")
-    assert "Status now Cancelled: opted out" in withheld
-    assert "Fri 5 Mar 2027 08:15 GMT: Cancelled: opted out" in withheld
+    withheld = message_entry(text, "Text (SMS): practical_1d Wed 10 Mar")
+    assert "Status now Cancelled before sending: the person opted out" in withheld
+    assert "Fri 5 Mar 2027 08:15 GMT: Cancelled before sending: the person opted out" in withheld
 
 
 def test_the_reply_is_shown_as_written_and_what_it_did(

@@ -28,10 +28,11 @@ MARCH_4, MARCH_11 = datetime(2027, 3, 4, 10, tzinfo=UTC), datetime(2027, 3, 11, 
     ("status", "reason", "words"),
     [
         ("sent", None, "Sent"),
-        ("cancelled", "opted_out", "Cancelled: opted out"),
-        ("superseded", "hearing_moved", "Superseded: hearing moved"),
-        ("undelivered", "provider_30003", "Undelivered: provider error 30003"),
-        ("scheduled", "quiet_hours_deferred", "Scheduled: quiet hours deferred"),
+        ("cancelled", "opted_out", "Cancelled before sending: the person opted out"),
+        ("superseded", "hearing_moved", "Replaced: the hearing moved"),
+        ("undelivered", "provider_30003", "Not delivered: provider error 30003"),
+        ("scheduled", "quiet_hours_deferred", "Waiting to be sent: moved out of quiet hours"),
+        ("retry", None, "To be tried again"),
     ],
 )
 def test_a_status_and_its_reason_read_as_words(status: str, reason: str | None, words: str) -> None:
@@ -45,7 +46,7 @@ def event(status: str, **fields: Any) -> MessageEvent:
 @pytest.mark.parametrize(
     ("stored", "words"),
     [
-        (event("sending"), "Sending"),
+        (event("sending"), "Being sent"),
         (event("delivered", detail={"source": "callback"}), "Delivered (reported by the provider)"),
         (
             event("queued", provider_status="queued", detail={"source": "callback"}),
@@ -53,14 +54,14 @@ def event(status: str, **fields: Any) -> MessageEvent:
         ),
         (
             event("retry", error_code="20429", detail={"error": "20429 Too many requests"}),
-            "Retry (provider error 20429)",
+            "To be tried again (provider error 20429)",
         ),
         (
             event(
                 "scheduled",
                 detail={"note": "not attempted before the group's time ran out"},
             ),
-            "Scheduled (not attempted before the group's time ran out)",
+            "Waiting to be sent (not attempted before the group's time ran out)",
         ),
     ],
 )
@@ -77,7 +78,7 @@ def test_the_providers_error_text_never_shows_only_its_code() -> None:
             "error": "21211 The 'To' number +447700900123 is not a valid phone number.",
         },
     )
-    assert event_words(refused) == "Failed: invalid number (provider error 21211)"
+    assert event_words(refused) == "Failed: not a valid phone number (provider error 21211)"
 
 
 def change(previous: str, status: str, starts_at: datetime = MARCH_4) -> HearingChange:
