@@ -32,9 +32,14 @@ def test_a_definition_over_one_megabyte_is_refused_before_it_is_parsed() -> None
     ]
 
 
-def test_a_letter_over_200_kb_is_refused_naming_it() -> None:
+def test_a_letter_over_200_kb_is_refused_naming_it_with_the_letters_still_missing() -> None:
     upload = load_upload(UploadedFile("trial.yaml", YAML), [UploadedFile("big.md", b"x" * 200_001)])
-    assert messages(upload.result) == ["big.md: is larger than 200 KB"]
+    found = messages(upload.result)
+    assert found[0] == "big.md: is larger than 200 KB"
+    assert [m.split("'")[1] for m in found[1:]] == [
+        "letters/social_norm.md",
+        "letters/social_norm.cy.md",
+    ]
 
 
 def test_a_letter_that_is_not_utf8_is_reported_where_the_definition_names_it() -> None:
