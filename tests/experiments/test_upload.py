@@ -83,3 +83,14 @@ def test_the_excerpt_is_the_problem_line_with_its_column() -> None:
     assert excerpt("a: 1\nbb: [x\n", problem) == ("bb: [x", 5)
     assert excerpt("a: 1\n", Problem("t.yaml", 9, 1, "past the end")) is None
     assert excerpt("a: 1\n", Problem("t.yaml", None, None, "no place")) is None
+
+
+def test_a_refused_letter_does_not_stop_the_definition_being_checked() -> None:
+    text = YAML.replace(b"timezone: Europe/London", b"timezone: [Europe/London]")
+    archive = UploadedFile("letters.zip", b"PK\x05\x06" + b"\0" * 18)
+    upload = load_upload(UploadedFile("trial.yaml", text), [archive, *LETTERS])
+    assert messages(upload.result) == [
+        "letters.zip: archives are not accepted: choose the letter files themselves",
+        "trial.yaml:7:11: timezone: must be text (not a list)",
+    ]
+    assert upload.stand_in is not None  # the rest of the definition can still be checked
