@@ -169,10 +169,11 @@ class StandIn:
 
     def believable(self, check: Callable[[LoadedTrial], list[Problem]]) -> list[Problem]:
         """What `check` finds in both copies alike, away from what was set aside."""
-        other = set(check(self.second))
+        found = check(self.first)
+        other = set(found if self.second is self.first else check(self.second))
         return [
             problem
-            for problem in check(self.first)
+            for problem in found
             if problem in other
             and (problem.line, problem.column) not in self.places
             and PLACEHOLDER not in problem.message
