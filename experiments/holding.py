@@ -111,6 +111,17 @@ class HoldingArea:
             }
         ).encode("utf-8")
         self._make_room(path, owner, len(payload))
+        try:
+            self._write(path, payload, now)
+        except OSError as exc:
+            raise HoldingRefused(
+                "the files were checked but could not be kept on the server for the next step "
+                f"({exc.strerror or exc}): choose them again when you send the form"
+            ) from exc
+        return Held(token, definition, list(letters), now.astimezone(UTC))
+
+    def _write(self, path: Path, payload: bytes, now: datetime) -> None:
+        """Write the whole file beside its place, then move it there: never half a file."""
         self.folder.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
         try:
@@ -122,7 +133,6 @@ class HoldingArea:
         except BaseException:
             _remove(Path(temporary))
             raise
-        return Held(token, definition, list(letters), now.astimezone(UTC))
 
     def discard(self, token: str | None, owner: str) -> None:
         path = self._path(token, owner)
@@ -157,9 +167,7 @@ class HoldingArea:
             )
 
     def _holdings(self) -> list[Path]:
-        if not self.folder.is_dir():
-            return []
-        return [p for p in self.folder.iterdir() if p.name.endswith(_SUFFIX)]
+        return [p for p in _listing(self.folder) if p.name.endswith(_SUFFIX)]
 
 
 def database_folder(root: Path, database_url: str) -> Path:
@@ -168,10 +176,12 @@ def database_folder(root: Path, database_url: str) -> Path:
 
 
 def sweep_all(root: Path, now: datetime, lifetime: timedelta = LIFETIME) -> None:
-    """At start-up: every database's expired holdings, and folders left empty."""
-    if not root.is_dir():
-        return
-    for folder in root.iterdir():
+    """At start-up: every database's expired holdings, and folders left empty.
+
+    A folder that cannot be read is left alone: the app starts all the same, and holding
+    files then says why it cannot.
+    """
+    for folder in _listing(root):
         if folder.is_dir():
             sweep_folder(folder, now, lifetime)
             with contextlib.suppress(OSError):
@@ -179,12 +189,17 @@ def sweep_all(root: Path, now: datetime, lifetime: timedelta = LIFETIME) -> None
 
 
 def sweep_folder(folder: Path, now: datetime, lifetime: timedelta) -> None:
-    if not folder.is_dir():
-        return
-    for path in folder.iterdir():
+    for path in _listing(folder):
         stale_temporary = path.name.endswith(".tmp") and _expired(path, now, lifetime)
         if stale_temporary or (path.name.endswith(_SUFFIX) and _expired(path, now, lifetime)):
             _remove(path)
+
+
+def _listing(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:  # missing, or not readable
+        return []
 
 
 def _expired(path: Path, now: datetime, lifetime: timedelta) -> bool:
@@ -214,7 +229,7 @@ def _size(path: Path) -> int:
 
 
 def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):  # gone already, or for the next sweep to try again
         path.unlink()
 
 

@@ -138,3 +138,13 @@ def test_start_up_sweeps_every_databases_expired_and_moved_clock_holdings(
     sweep_all(root, PINNED)
     assert [p.name.split(".")[1] for p in live.folder.iterdir()] == [fresh.token]
     assert live.folder != demo.folder and not demo.folder.exists()  # emptied, so removed
+
+
+def test_a_folder_that_cannot_be_written_refuses_with_the_reason(tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    with pytest.raises(
+        HoldingRefused, match=r"could not be kept on the server .*\(Not a directory\)"
+    ):
+        HoldingArea(blocked / "db").hold(None, RITA, PINNED, DEFINITION, [])
+    sweep_all(blocked, PINNED)  # and start-up goes on
