@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from experiments.loader import LoadedTrial
+from experiments.set_aside import PLACEHOLDER
 from experiments.upload import UploadedFile, excerpt, load_upload, own_name
+from experiments.upload_form import check_upload
+from messages.checks import check_definition
 from nudge.errors import Problem
 from tests.conftest import EXAMPLE
+from tests.experiments.test_fuzz_definition import (
+    FUZZ,
+    structural_mutation,
+    textual_mutation,
+    time_limit,
+)
 
 YAML = EXAMPLE.read_bytes()
 LETTERS = [
@@ -94,3 +106,20 @@ def test_a_refused_letter_does_not_stop_the_definition_being_checked() -> None:
         "trial.yaml:7:11: timezone: must be text (not a list)",
     ]
     assert upload.stand_in is not None  # the rest of the definition can still be checked
+
+
+@FUZZ
+@given(text=st.one_of(structural_mutation(), textual_mutation()))
+def test_a_mutated_definition_gets_every_problem_in_one_pass_never_a_crash_or_a_stand_in(
+    text: str,
+) -> None:
+    """What the web adds to `nudge trial validate`: the checks also run on a refused
+    definition's stand-ins; they must neither crash nor report a stand-in value."""
+    data = text.encode("utf-8", "surrogatepass")
+    with time_limit(20):
+        upload = load_upload(UploadedFile("trial.yaml", data), LETTERS)
+        checked = check_upload(upload, check_definition)
+    assert all(PLACEHOLDER not in problem.message for problem in checked.problems)
+    assert checked.ok or any(problem.severity == "error" for problem in checked.problems)
+    if upload.stand_in is not None:
+        assert not checked.ok
