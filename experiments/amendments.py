@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+
+from nudge.errors import printable
 
 # After launch only these may change: how and when messages go out, not who gets what.
 OPERATIONAL = (
@@ -23,6 +28,161 @@ LABEL = re.compile(
     r"(outcomes\[\d+\]|outcomes\[\d+\]\.population|population\.eligibility\[\d+\]"
     r"|analysis\.columns\.[^.]+)\.label"
 )
+
+
+# A long text is shown around what changed, with this many characters either side of it.
+CONTEXT = 25
+LONGEST_VALUE = 120
+Steps = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One changed field: where (`arms[2].weight`, and for people `arms.social_norm.weight`),
+    its kind, and its old and new values as shown to people."""
+
+    path: str
+    field: str
+    kind: str
+    old: str
+    new: str
+    steps: Steps = ()  # the path as keys and positions, to find it in the file
+
+    def stored(self) -> dict[str, str]:
+        return {"field": self.field, "kind": self.kind, "old": self.old, "new": self.new}
+
+
+def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
+    """Each field two canonical definitions differ in, old and new value side by side.
+
+    Arms and outcomes are named by their ids (`arms.practical.weight`, not `arms[1].weight`),
+    and matched by id when one is added or removed, so the change reads as `arms.extra: added`
+    rather than as the whole list of arms.
+    """
+    changes = []
+    for steps, before, after in _differences(old, new, ()):
+        path = _dotted(steps)
+        shown_old, shown_new = shown_pair(before, after)
+        named = _named(steps, old, new)
+        cut = next((i for i, step in enumerate(steps) if isinstance(step, _Id)), len(steps))
+        located = steps[:cut]
+        changes.append(
+            FieldChange(path, named, kind_of_change(path), shown_old, shown_new, located)
+        )
+    return changes
+
+
+def _differences(old: Any, new: Any, steps: Steps) -> Iterator[tuple[Steps, Any, Any]]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new), key=str):
+            yield from _differences(old.get(key, _ABSENT), new.get(key, _ABSENT), (*steps, key))
+        return
+    if isinstance(old, list) and isinstance(new, list) and _nested(old + new):
+        by_id_old, by_id_new = _by_id(old), _by_id(new)
+        if len(old) == len(new) and (by_id_old is None or list(by_id_old) == list(by_id_new or [])):
+            for i, (a, b) in enumerate(zip(old, new, strict=True)):
+                yield from _differences(a, b, (*steps, i))
+            return
+        if by_id_old is not None and by_id_new is not None:
+            for key in [*by_id_old, *(k for k in by_id_new if k not in by_id_old)]:
+                yield from _differences(
+                    by_id_old.get(key, _ABSENT), by_id_new.get(key, _ABSENT), (*steps, _Id(key))
+                )
+            return
+    if old != new or type(old) is not type(new):
+        yield steps, old, new
+
+
+def _nested(items: list[Any]) -> bool:
+    """A list of plain values (block sizes, strata) reads best as one value, old and new."""
+    return any(isinstance(item, dict | list) for item in items)
+
+
+class _Id(str):
+    """An item of a list named by its id, where the lists no longer line up by position."""
+
+
+_ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "absent"})()
+
+
+def _by_id(items: list[Any]) -> dict[str, Any] | None:
+    ids = [item.get("id") if isinstance(item, dict) else None for item in items]
+    if not all(isinstance(i, str) for i in ids) or len(set(ids)) != len(ids):
+        return None
+    return dict(zip(ids, items, strict=True))  # type: ignore[arg-type]
+
+
+def _dotted(steps: Steps) -> str:
+    """The canonical path: by position, as `changed_paths` says it (a list matched by id is
+    named as a whole, as it is there)."""
+    text = ""
+    for step in steps:
+        if isinstance(step, _Id):
+            break
+        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+    return text
+
+
+def _named(steps: Steps, old: Any, new: Any) -> str:
+    """The path for people: a list item with an id is named by it."""
+    parts: list[str] = []
+    nodes = [old, new]
+    for step in steps:
+        if isinstance(step, int):
+            item = next((n[step] for n in nodes if isinstance(n, list) and step < len(n)), None)
+            name = item.get("id") if isinstance(item, dict) else None
+            parts.append(name if isinstance(name, str) else f"[{step}]")
+        else:
+            parts.append(str(step))
+        nodes = [_child(n, step) for n in nodes]
+    return ".".join(parts).replace(".[", "[")
+
+
+def _child(node: Any, step: str | int) -> Any:
+    if isinstance(step, _Id) and isinstance(node, list):
+        return next((i for i in node if isinstance(i, dict) and i.get("id") == step), None)
+    if isinstance(node, dict) and not isinstance(step, int):
+        return node.get(step)
+    if isinstance(node, list) and isinstance(step, int) and step < len(node):
+        return node[step]
+    return None
+
+
+def shown_pair(old: Any, new: Any) -> tuple[str, str]:
+    """Two values as people read them; two long texts only around where they differ."""
+    if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > 2 * CONTEXT:
+        start = next(
+            (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
+            min(len(old), len(new)),
+        )
+        end = 0
+        while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
+            end += 1
+        return _around(old, start, end), _around(new, start, end)
+    return shown_value(old), shown_value(new)
+
+
+def _around(text: str, start: int, end: int) -> str:
+    first = max(start - CONTEXT, 0)
+    last = min(len(text) - end + CONTEXT, len(text))
+    middle = printable(text[first:last])
+    return f"'{'…' if first else ''}{middle}{'…' if last < len(text) else ''}'"
+
+
+def shown_value(value: Any) -> str:
+    if value is _ABSENT:
+        return "(none)"
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        text = printable(value)
+        return f"'{text}'" if len(text) <= LONGEST_VALUE else f"'{text[:LONGEST_VALUE]}…'"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return printable(text if len(text) <= LONGEST_VALUE else text[:LONGEST_VALUE] + "…")
 
 
 def changed_paths(old: Any, new: Any, prefix: str = "") -> list[str]:

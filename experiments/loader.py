@@ -7,7 +7,7 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from experiments.characters import unstorable, unstorable_message
 from experiments.definition import TemplateFile, TrialDefinition
 from experiments.files import input_problem
 from experiments.positions import Positions
+from experiments.schema_words import in_words
+from experiments.set_aside import PLACEHOLDER, set_aside
 from nudge.errors import Problem
 
 MAX_TEMPLATE_FILE_BYTES = 200_000
@@ -153,33 +155,108 @@ def _where(node: Any) -> tuple[int, int]:
 
 def load_trial_text(text: str, source_name: str, base_dir: Path) -> LoadedTrial | list[Problem]:
     """Validate a definition's text; returns the loaded trial, or every problem found."""
-    if len(text) > MAX_DEFINITION_CHARACTERS:
+    return read_trial_text(text, source_name, base_dir).result
+
+
+@dataclass(frozen=True)
+class StandIn:
+    """A refused definition loaded twice with its invalid values set aside (set_aside.py), so
+    that the design and message checks can still look at the rest of it."""
+
+    first: LoadedTrial
+    second: LoadedTrial
+    places: frozenset[tuple[int, int]]  # where the values set aside stand in the file
+
+    def believable(self, check: Callable[[LoadedTrial], list[Problem]]) -> list[Problem]:
+        """What `check` finds in both copies alike, away from what was set aside."""
+        found = check(self.first)
+        other = set(found if self.second is self.first else check(self.second))
         return [
-            Problem(
-                source_name,
-                1,
-                1,
-                f"the definition is {len(text):,} characters long; a trial definition is a few "
-                f"thousand (at most {MAX_DEFINITION_CHARACTERS:,})",
-            )
+            problem
+            for problem in found
+            if problem in other
+            and (problem.line, problem.column) not in self.places
+            and PLACEHOLDER not in problem.message
         ]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What reading a definition found: the trial, or its problems and, when the rest of it
+    can still be checked, a stand-in for the checks."""
+
+    result: LoadedTrial | list[Problem]
+    stand_in: StandIn | None = None
+
+
+def read_trial_text(text: str, source_name: str, base_dir: Path) -> Reading:
+    """Validate a definition's text: the schema and every letter file it names, all at once."""
+    if len(text) > MAX_DEFINITION_CHARACTERS:
+        return Reading(
+            [
+                Problem(
+                    source_name,
+                    1,
+                    1,
+                    f"the definition is {len(text):,} characters long; a trial definition is a "
+                    f"few thousand (at most {MAX_DEFINITION_CHARACTERS:,})",
+                )
+            ]
+        )
     document, problems = parse_yaml(text, source_name)
     if problems:
-        return problems
+        return Reading(problems)
     if not isinstance(document, dict):
-        return [Problem(source_name, 1, 1, "a trial definition is a mapping of keys such as id:")]
+        return Reading(
+            [Problem(source_name, 1, 1, "a trial definition is a mapping of keys such as id:")]
+        )
     positions = Positions(document)
     unstorable = list(_unstorable_text(document, (), source_name, positions))
     if unstorable:
-        return unstorable
+        return Reading(unstorable)
+    plain = _plain(document)
+    source = _Source(source_name, text, positions, base_dir)
     try:
-        definition = TrialDefinition.model_validate(_plain(document))
+        definition = TrialDefinition.model_validate(plain)
     except ValidationError as exc:
-        return [_schema_problem(error, source_name, positions) for error in exc.errors()]
-    texts, file_problems = _resolve_texts(definition, base_dir, source_name, positions)
-    if file_problems:
-        return file_problems
-    return LoadedTrial(definition, source_name, text, positions, texts)
+        return _refused(source, plain, exc.errors())
+    texts, file_problems = _resolve_texts(definition.templates, source)
+    loaded = LoadedTrial(definition, source_name, text, positions, texts)
+    if not file_problems:
+        return Reading(loaded)
+    places = frozenset((p.line or 0, p.column or 0) for p in file_problems)
+    return Reading(file_problems, StandIn(loaded, loaded, places))
+
+
+@dataclass(frozen=True)
+class _Source:
+    name: str
+    text: str
+    positions: Positions
+    base_dir: Path
+
+
+def _refused(source: _Source, plain: dict[str, Any], errors: list[Any]) -> Reading:
+    """The schema's problems, the letter files' problems, and a stand-in when one can be made."""
+    schema = [_schema_problem(error, source.name, source.positions) for error in errors]
+    _, file_problems = _resolve_texts(plain.get("templates"), source)
+    problems = sorted([*schema, *file_problems], key=lambda p: (p.line or 0, p.column or 0))
+    aside = set_aside(plain, errors)
+    if aside is None:
+        return Reading(problems)
+    first, second = (
+        LoadedTrial(
+            definition,
+            source.name,
+            source.text,
+            source.positions,
+            _resolve_texts(definition.templates, source)[0],
+        )
+        for definition in (aside.first, aside.second)
+    )
+    places = {source.positions.of(path, key=key) for path in aside.paths for key in (False, True)}
+    places |= {(p.line or 0, p.column or 0) for p in problems}
+    return Reading(problems, StandIn(first, second, frozenset(places)))
 
 
 def load_trial_file(path: Path) -> LoadedTrial | list[Problem]:
@@ -259,7 +336,7 @@ def _schema_problem(error: Any, source_name: str, positions: Positions) -> Probl
         path = _dotted(list(loc[:-1]))
         line, col = positions.of(loc, key=True)
     else:
-        message = _lower_first(error["msg"])
+        message = in_words(error)
         line, col = positions.of(loc)
     prefix = f"{path}: " if path else ""
     return Problem(source_name, line, col, prefix + message)
@@ -307,36 +384,42 @@ def _dotted(steps: list[Any]) -> str:
     return text
 
 
-def _lower_first(message: str) -> str:
-    if message.startswith("Value error, "):
-        message = message.removeprefix("Value error, ")
-    return message[:1].lower() + message[1:]
-
-
 def _resolve_texts(
-    definition: TrialDefinition, base_dir: Path, source_name: str, positions: Positions
+    templates: Any, source: _Source
 ) -> tuple[dict[str, dict[str, str]], list[Problem]]:
+    """Each template's text, read from its file where it names one; a problem per file that
+    cannot be read. `templates` is the schema's, or the YAML's as written when the schema
+    refused the file, so that the letter files are checked either way."""
     texts: dict[str, dict[str, str]] = {}
     problems: list[Problem] = []
-    for name, languages in definition.templates.items():
+    for name, languages in (templates if isinstance(templates, dict) else {}).items():
         texts[name] = {}
-        for language, value in languages.items():
-            if isinstance(value, TemplateFile):
-                where = positions.of(("templates", name, language, "file"))
-                text_or_error = _read_template_file(base_dir, value.file)
-                if isinstance(text_or_error, Problem):
-                    problems.append(
-                        Problem(
-                            source_name,
-                            *where,
-                            f"templates.{name}.{language}.file: " + text_or_error.message,
-                        )
-                    )
-                    continue
-                texts[name][language] = text_or_error
-            else:
+        for language, value in (languages if isinstance(languages, dict) else {}).items():
+            if isinstance(value, str):
                 texts[name][language] = value
+                continue
+            relative = value.file if isinstance(value, TemplateFile) else _file_named(value)
+            if relative is None:
+                continue
+            text_or_error = _read_template_file(source.base_dir, relative)
+            if isinstance(text_or_error, Problem):
+                where = source.positions.of(("templates", name, language, "file"))
+                problems.append(
+                    Problem(
+                        source.name,
+                        *where,
+                        f"templates.{name}.{language}.file: " + text_or_error.message,
+                    )
+                )
+                continue
+            texts[name][language] = text_or_error
     return texts, problems
+
+
+def _file_named(value: Any) -> str | None:
+    """The path a template written as {file: ...} names, when it is written that way."""
+    relative = value.get("file") if isinstance(value, dict) else None
+    return relative if isinstance(relative, str) else None
 
 
 def _read_template_file(base_dir: Path, relative: str) -> str | Problem:

@@ -3,12 +3,15 @@
 The checks are the ones `nudge trial validate` runs. The message checks (SMS sizes, costs,
 revealing words) live in `messages`, which this package may not import, so the shell hands
 the checker in when it registers the blueprint: `register_blueprint(bp, check=...)`.
+
+The files a researcher chooses are kept on the server between one check and the next
+(experiments/holding.py), so "Check only" then "Create" never asks for them twice; an
+amendment is shown as a list of changed fields, old value and new, before it is saved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -24,16 +27,27 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, MultipleFileField
-from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms import BooleanField, Field, TextAreaField
+from wtforms import BooleanField, Field, HiddenField, TextAreaField
 from wtforms.validators import ValidationError
 
 from experiments import trials
+from experiments.amendments import FieldChange
 from experiments.characters import unstorable_message
-from experiments.loader import LoadedTrial
-from experiments.upload import Upload, UploadedFile, excerpt, load_upload, own_name
+from experiments.holding import sweep_all
+from experiments.loader import LoadedTrial, sha256_of
+from experiments.upload import Upload, load_upload
+from experiments.upload_form import (
+    Checked,
+    Checker,
+    Chosen,
+    UploadForm,
+    check_upload,
+    choose,
+    holding_area,
+    holding_root,
+    items_for,
+)
 from nudge.errors import NotFound, Problem, TrialStateError
 from nudge.models import Trial, TrialStatus
 from nudge.web.access import allow
@@ -41,34 +55,13 @@ from nudge.web.access import allow
 bp = Blueprint("trial_pages", __name__)
 RESEARCHER = "researcher"
 MAX_REASON = 1000
-CHOOSE_AGAIN = (
-    "Then choose the definition and letter files again and send the form: "
-    "a browser cannot keep files chosen before."
-)
-
-
-class Checked(Protocol):
-    """What the checker returns (messages.checks.CheckedDefinition)."""
-
-    loaded: LoadedTrial | None
-    problems: list[Problem]
-    report: Any
-
-    @property
-    def ok(self) -> bool: ...
-
-
-Checker = Callable[[LoadedTrial | list[Problem]], Checked]
 
 
 @bp.record_once
-def _keep_checker(state: Any) -> None:
-    state.app.extensions["trial_pages.check"] = state.options["check"]
-
-
-class UploadForm(FlaskForm):
-    definition = FileField("Trial definition (YAML)")
-    letters = MultipleFileField("Letter files the definition names (optional)")
+def _set_up(state: Any) -> None:
+    app = state.app
+    app.extensions["trial_pages.check"] = state.options["check"]
+    sweep_all(holding_root(app), app.extensions["nudge"]["clock"].now())
 
 
 def _reason_check(form: FlaskForm, field: Field) -> None:
@@ -84,6 +77,7 @@ def _reason_check(form: FlaskForm, field: Field) -> None:
 class AmendForm(UploadForm):
     reason = TextAreaField("Reason for the change", validators=[_reason_check])
     template_fix = BooleanField("The change to a message's wording only fixes a typo")
+    reviewed = HiddenField()
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -95,7 +89,9 @@ def _too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
         "researcher/upload.html",
         form=UploadForm(formdata=None),
         checked=None,
-        items=[_item(problem, None)],
+        items=items_for([problem], None, None, UploadForm(formdata=None)),
+        failed=True,
+        chosen=None,
         created=None,
         step="new",
     ), 413
@@ -107,9 +103,10 @@ def new_trial() -> ResponseReturnValue:
     form = UploadForm()
     if not form.validate_on_submit():
         return _upload_page(form, None, "new")
-    upload, checked = _check_upload(form)
+    chosen = choose(form, _owner(), _clock().now())
+    upload, checked = _check(chosen)
     if not checked.ok or _action() != "create":
-        return _upload_page(form, (upload, checked), "new")
+        return _upload_page(form, (chosen, upload, checked), "new")
     assert checked.loaded is not None
     trial_id = checked.loaded.definition.id
     if g.db.get(Trial, trial_id) is not None:
@@ -120,22 +117,25 @@ def new_trial() -> ResponseReturnValue:
             f"a trial with id '{trial_id}' already exists: upload a new version on its page, "
             "or change the id",
         )
-        return _upload_page(form, (upload, checked), "new", refusal=refusal)
+        return _upload_page(form, (chosen, upload, checked), "new", refusals=[refusal])
     trials.create_trial(g.db, _clock(), checked.loaded, _actor())
     g.db.commit()
+    chosen = _discard(chosen)
     created = trials.current_version(g.db, trials.get_trial(g.db, trial_id))
-    return _upload_page(form, (upload, checked), "new", created=created)
+    return _upload_page(form, (chosen, upload, checked), "new", created=created)
 
 
 @bp.get("/trials/<trial_id>/manage")
 @allow(RESEARCHER)
 def manage(trial_id: str) -> ResponseReturnValue:
     trial = _trial(trial_id)
+    versions = list(reversed(trials.versions(g.db, trial_id)))
     return render_template(
         "researcher/manage.html",
         trial=trial,
         current=trials.current_version(g.db, trial),
-        versions=list(reversed(trials.versions(g.db, trial_id))),
+        versions=versions,
+        changes={v.version: trials.shown_changes(trial, v) for v in versions},
         definition=trials.current_definition(g.db, trial),
     )
 
@@ -165,6 +165,13 @@ def launch(trial_id: str) -> ResponseReturnValue:
 @bp.route("/trials/<trial_id>/amend", methods=["GET", "POST"])
 @allow(RESEARCHER)
 def amend(trial_id: str) -> ResponseReturnValue:
+    """Check the new files, show what they change, then save on a second, explicit step.
+
+    After launch a change to the design is refused first, naming the field, before any other
+    check: nothing else about such a file matters. The "Save" button sends back a fingerprint
+    of the changes shown; if they differ by then (a file replaced, or someone else's amendment
+    saved meanwhile) the new changes are shown instead of saved.
+    """
     trial = _trial(trial_id)
     form = AmendForm()
     if trial.status == TrialStatus.CLOSED:
@@ -173,99 +180,166 @@ def amend(trial_id: str) -> ResponseReturnValue:
     if not form.is_submitted():
         return _upload_page(form, None, "amend", trial=trial)
     form.validate()  # field errors are shown with the files' own problems, all at once
-    upload, checked = _check_upload(form)
+    chosen = choose(form, _owner(), _clock().now())
+    upload, checked = _check(chosen)
+    loaded = upload.result if isinstance(upload.result, LoadedTrial) else None
+    proposal = _proposal(trial, loaded)
+    outcome = (chosen, upload, checked)
+    if isinstance(proposal, list):
+        return _upload_page(form, outcome, "amend", trial=trial, refusals=proposal, alone=True)
+    refusals = _amendment_problems(trial, form, proposal)
+    if refusals or not checked.ok or proposal is None:
+        return _upload_page(form, outcome, "amend", trial=trial, refusals=refusals)
+    fingerprint = f"{trial.current_version}:{sha256_of(proposal.new)}"
+    stale = _action() == "save" and form.reviewed.data != fingerprint
+    if form.errors or stale or _action() != "save":
+        shown = (proposal, fingerprint, stale)
+        return _upload_page(form, outcome, "amend", trial=trial, proposal=shown)
+    return _save_amendment(trial, form, chosen, upload, checked, proposal)
+
+
+def _proposal(trial: Trial, loaded: LoadedTrial | None) -> trials.Amendment | list[Problem] | None:
+    """What the file would change, or the refusals that come before any other check."""
+    if loaded is None:
+        return None
+    if loaded.definition.id != trial.id:
+        return [
+            loaded.problem(
+                ("id",),
+                f"id: this file defines trial '{loaded.definition.id}', not '{trial.id}': "
+                f"upload {trial.id}'s definition, or create a new trial",
+            )
+        ]
+    proposal = trials.propose_amendment(g.db, trial, loaded)
+    design = [c for c in proposal.refused(trial.status, template_fix=True) if c.kind == "design"]
+    if design:
+        return [_design_refusal(loaded, change) for change in design]
+    return proposal
+
+
+def _design_refusal(loaded: LoadedTrial, change: FieldChange) -> Problem:
+    return loaded.problem(
+        change.steps,
+        f"the design cannot change after launch: {change.field} (was {change.old}, now "
+        f"{change.new}); a different design needs a new trial",
+    )
+
+
+def _amendment_problems(
+    trial: Trial, form: AmendForm, proposal: trials.Amendment | None
+) -> list[Problem]:
+    """The reason and the typo box, asked for when saving; an amendment that changes nothing."""
     reason = (form.reason.data or "").strip()
-    if not reason and checked.ok and not form.reason.errors:
-        form.reason.errors.append("give the reason for the amendment; it is kept with it")
     if (unstorable_reason := unstorable_message(reason)) and not form.reason.errors:
         form.reason.errors.append(unstorable_reason)
-    if form.errors or not checked.ok or checked.loaded is None:
-        return _upload_page(form, (upload, checked), "amend", trial=trial)
+    if proposal is None:
+        return []
+    if not proposal.paths:
+        return [
+            Problem(
+                "",
+                None,
+                None,
+                f"the files are the same as version {trial.current_version}: there is nothing "
+                "to amend",
+            )
+        ]
+    if _action() != "save":
+        return []
+    if not reason and not form.reason.errors:
+        form.reason.errors.append(
+            "enter the reason for the change; it is kept with the new version"
+        )
+    wording = [c.field for c in proposal.refused(trial.status, template_fix=False)]
+    if wording and not form.template_fix.data:
+        form.template_fix.errors.append(
+            f"a message's wording changed ({', '.join(wording)}): after launch, tick this box "
+            "if it only fixes a typo; any other change of wording needs a new trial"
+        )
+    return []
+
+
+def _save_amendment(
+    trial: Trial,
+    form: AmendForm,
+    chosen: Chosen,
+    upload: Upload,
+    checked: Checked,
+    proposal: trials.Amendment,
+) -> ResponseReturnValue:
+    assert checked.loaded is not None
     try:
         version = trials.amend_trial(
             g.db,
             _clock(),
-            trial_id,
+            trial.id,
             checked.loaded,
             _actor(),
-            reason=reason,
+            reason=(form.reason.data or "").strip(),
             template_fix=bool(form.template_fix.data),
         )
     except TrialStateError as exc:
         g.db.rollback()
         refusal = Problem("", None, None, _web_words(exc.message))
-        return _upload_page(form, (upload, checked), "amend", trial=trial, refusal=refusal)
+        outcome = (chosen, upload, checked)
+        return _upload_page(form, outcome, "amend", trial=trial, refusals=[refusal])
     g.db.commit()
+    _discard(chosen)
     flash(
         f"Amended: version {version.version} (changed: {', '.join(version.changed_fields)}), "
         f"SHA-256 {version.sha256}.",
         "info",
     )
-    return redirect(url_for(".manage", trial_id=trial_id))
+    return redirect(url_for(".manage", trial_id=trial.id))
 
 
-def _check_upload(form: UploadForm) -> tuple[Upload, Checked]:
-    definition = _file(form.definition.data)
-    letters = [f for f in (_file(d) for d in form.letters.data or []) if f is not None]
-    upload = load_upload(definition, letters)
+def _check(chosen: Chosen) -> tuple[Upload, Checked]:
+    upload = load_upload(chosen.definition, chosen.letters)
     check: Checker = current_app.extensions["trial_pages.check"]
-    return upload, check(upload.result)
-
-
-def _file(storage: Any) -> UploadedFile | None:
-    if not isinstance(storage, FileStorage) or not storage.filename:
-        return None
-    return UploadedFile(own_name(storage.filename), storage.read())
+    return upload, check_upload(upload, check)
 
 
 def _upload_page(
     form: UploadForm,
-    outcome: tuple[Upload, Checked] | None,
+    outcome: tuple[Chosen, Upload, Checked] | None,
     step: str,
     *,
     trial: Trial | None = None,
-    refusal: Problem | None = None,
+    refusals: list[Problem] | None = None,
+    alone: bool = False,
     created: Any = None,
+    proposal: tuple[trials.Amendment, str, bool] | None = None,
 ) -> ResponseReturnValue:
-    items, checked = [], None
+    """The upload or amendment page; `alone` shows the refusals without the other problems."""
+    chosen, checked, items = None, None, items_for([], None, None, form)
     if outcome is not None:
-        upload, checked = outcome
-        problems = [*checked.problems, *upload.warnings, *([refusal] if refusal else [])]
-        items = [*_field_items(form), *(_item(p, upload.source_text) for p in problems)]
+        chosen, upload, checked = outcome
+        problems = [*(refusals or [])]
+        if not alone:
+            problems = [*chosen.notices, *checked.problems, *upload.warnings, *problems]
+        items = items_for(problems, upload.source_text, chosen, form)
     failed = any(item["severity"] == "error" for item in items)
     template = "researcher/upload.html" if step == "new" else "researcher/amend.html"
     page = render_template(
-        template, form=form, checked=checked, items=items, created=created, trial=trial, step=step
+        template,
+        form=form,
+        checked=checked,
+        items=items,
+        failed=failed,
+        chosen=chosen,
+        created=created,
+        trial=trial,
+        step=step,
+        proposal=proposal,
     )
     return page, (422 if failed else 201 if created else 200)
 
 
-def _field_items(form: UploadForm) -> list[dict[str, Any]]:
-    """Each form field's errors, linked to the field, saying that files must be chosen again."""
-    return [
-        {
-            **_item(
-                Problem("", None, None, f"{form[name].label.text}: {error}. {CHOOSE_AGAIN}"), None
-            ),
-            "field": form[name].id,
-        }
-        for name, errors in form.errors.items()
-        if name != "csrf_token"
-        for error in errors
-    ]
-
-
-def _item(problem: Problem, source_text: str | None) -> dict[str, Any]:
-    shown = excerpt(source_text, problem)
-    return {
-        "file": problem.path,
-        "line": problem.line,
-        "column": problem.column,
-        "message": problem.message,
-        "severity": problem.severity,
-        "excerpt": shown[0] if shown else None,
-        "marker": " " * (shown[1] - 1) + "^" if shown else None,
-    }
+def _discard(chosen: Chosen) -> Chosen:
+    """Once the files are used, the server need not keep them."""
+    if chosen.held is not None:
+        holding_area(current_app).discard(chosen.held.token, _owner())
+    return chosen.without_held()
 
 
 def _web_words(message: str) -> str:
@@ -288,6 +362,10 @@ def _trial(trial_id: str) -> Trial:
 
 def _clock() -> Any:
     return current_app.extensions["nudge"]["clock"]
+
+
+def _owner() -> str:
+    return str(current_user.id)
 
 
 def _actor() -> trials.Actor:

@@ -11,7 +11,13 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from experiments.amendments import changed_paths, kind_of_change, value_at
+from experiments.amendments import (
+    FieldChange,
+    changed_paths,
+    field_changes,
+    kind_of_change,
+    value_at,
+)
 from experiments.columns import column_types, completed_columns
 from experiments.definition import TrialDefinition
 from experiments.loader import LoadedTrial, canonical_form, canonical_json, sha256_of
@@ -155,6 +161,42 @@ def _keep_frozen_column_types(old: dict[str, Any], new: dict[str, Any]) -> None:
         columns.setdefault(name, column)
 
 
+@dataclass(frozen=True)
+class Amendment:
+    """What a new version would change, worked out before anything is stored."""
+
+    old: dict[str, Any]
+    new: dict[str, Any]
+    paths: list[str]  # as `changed_paths` says them, kept as the version's changed_fields
+    changes: list[FieldChange]
+
+    def refused(self, status: str, template_fix: bool) -> list[FieldChange]:
+        """The changes a trial in this status refuses: after launch, design changes, and
+        wording changes not declared as typo fixes."""
+        if status != TrialStatus.LIVE:
+            return []
+        return [
+            c
+            for c in self.changes
+            if c.kind == "design" or (c.kind == "template" and not template_fix)
+        ]
+
+
+def propose_amendment(session: Session, trial: Trial, loaded: LoadedTrial) -> Amendment:
+    """The amendment `loaded` would make to the trial's current version; nothing is written.
+
+    The seed drawn at launch, and the column types frozen then, carry over when the file
+    leaves them out, as they do when the amendment is stored.
+    """
+    old = json.loads(current_version(session, trial).canonical_json)
+    new = canonical_form(loaded)
+    if new["randomisation"]["seed"] is None:
+        new["randomisation"]["seed"] = old["randomisation"]["seed"]
+    if trial.status != TrialStatus.DRAFT:
+        _keep_frozen_column_types(old, new)
+    return Amendment(old, new, changed_paths(old, new), field_changes(old, new))
+
+
 def amend_trial(
     session: Session,
     clock: Clock,
@@ -175,29 +217,23 @@ def amend_trial(
         raise TrialStateError("give the reason for the amendment with --reason")
     if trial.status == TrialStatus.CLOSED:
         raise TrialStateError(f"trial '{trial_id}' is closed and cannot be amended")
-    old = json.loads(current_version(session, trial).canonical_json)
-    new = canonical_form(loaded)
-    if new["randomisation"]["seed"] is None:
-        new["randomisation"]["seed"] = old["randomisation"]["seed"]
-    if trial.status != TrialStatus.DRAFT:
-        _keep_frozen_column_types(old, new)
-    changes = changed_paths(old, new)
-    if not changes:
+    amendment = propose_amendment(session, trial, loaded)
+    if not amendment.paths:
         raise TrialStateError(
             f"{loaded.source_name} is the same as version {trial.current_version}; nothing to amend"
         )
     if trial.status == TrialStatus.LIVE:
-        _refuse_design_changes(changes, old, new, template_fix)
+        _refuse_design_changes(amendment.paths, amendment.old, amendment.new, template_fix)
     version = _add_version(
         session,
         trial,
         (loaded.source_name, loaded.source_text),
-        new,
+        amendment.new,
         kind="amended",
         reason=reason.strip(),
         actor=actor,
         now=clock.now(),
-        changes=changes,
+        changes=amendment,
     )
     trial.title = loaded.definition.title
     if trial.status == TrialStatus.DRAFT:
@@ -208,9 +244,26 @@ def amend_trial(
         actor=actor.name,
         action="trial.amended",
         trial_id=trial.id,
-        details={"version": version.version, "changed": changes, "template_fix": template_fix},
+        details={
+            "version": version.version,
+            "changed": amendment.paths,
+            "template_fix": template_fix,
+        },
     )
     return version
+
+
+def shown_changes(trial: Trial, version: TrialVersion) -> list[dict[str, str]]:
+    """A version's field changes as people may see them: a live trial's seed stays hidden
+    (see `shown_definition`), even where a draft's amendment once set it."""
+    if trial.status != TrialStatus.LIVE:
+        return list(version.field_changes)
+    return [
+        {**change, "old": CONCEALED, "new": CONCEALED}
+        if change.get("field") == "randomisation.seed"
+        else change
+        for change in version.field_changes
+    ]
 
 
 def close_trial(
@@ -272,7 +325,7 @@ def _add_version(
     reason: str | None,
     actor: Actor,
     now: datetime,
-    changes: list[str] | None = None,
+    changes: Amendment | None = None,
 ) -> TrialVersion:
     """Store the next immutable version; `source` is the file's (name, text) it came from."""
     number = 1 if kind == "created" else trial.current_version + 1
@@ -285,7 +338,8 @@ def _add_version(
         source_yaml=source[1],
         canonical_json=canonical_json(data),
         sha256=sha256_of(data),
-        changed_fields=changes or [],
+        changed_fields=changes.paths if changes else [],
+        field_changes=[change.stored() for change in changes.changes] if changes else [],
         created_at=now,
         created_by=actor.name,
     )

@@ -18,8 +18,9 @@ from typing import Any
 from experiments.loader import (
     MAX_TEMPLATE_FILE_BYTES,
     LoadedTrial,
-    load_trial_text,
+    StandIn,
     parse_yaml,
+    read_trial_text,
 )
 from experiments.positions import Positions
 from nudge.errors import Problem
@@ -45,6 +46,7 @@ class Upload:
     result: LoadedTrial | list[Problem]
     source_text: str | None
     warnings: list[Problem]
+    stand_in: StandIn | None = None  # for the checks when `result` is a list of problems
 
 
 @dataclass(frozen=True)
@@ -65,33 +67,57 @@ def own_name(name: str | None) -> str:
 
 
 def load_upload(definition: UploadedFile | None, letters: list[UploadedFile]) -> Upload:
-    """Check the uploaded files and load the definition; nothing is written anywhere lasting."""
+    """Check the uploaded files and load the definition; nothing is written anywhere lasting.
+
+    Every problem is found in one pass: a refused letter file does not stop the definition
+    being read, and a definition the schema refuses still has its letter files checked.
+    """
     text_or_problem = _definition_text(definition)
+    letter_problems = list(_letter_problems(letters))
     if isinstance(text_or_problem, Problem):
-        return Upload([text_or_problem], None, [])
+        return Upload([text_or_problem, *letter_problems], None, [])
     assert definition is not None
     name, text = definition.name, text_or_problem
-    problems = list(_letter_problems(letters))
-    if problems:
-        return Upload(problems, text, [])
+    refused = {problem.path for problem in letter_problems}
+    if len(letters) > MAX_LETTER_FILES:
+        refused = {letter.name for letter in letters}
     document, syntax = parse_yaml(text, name)
     if syntax:
-        return Upload(syntax, text, [])
+        return Upload([*letter_problems, *syntax], text, [])
     references = list(_references(document))
-    clash = _name_clash(name, references) or _file_and_folder(name, references)
-    if clash:
-        return Upload(clash, text, [])
-    by_name = {letter.name: letter for letter in letters}
+    clash = _name_clash(name, references) + _file_and_folder(name, references)
+    clashing = {(problem.line, problem.column) for problem in clash}
+    by_name = {letter.name: letter for letter in letters if letter.name not in refused}
     with tempfile.TemporaryDirectory(prefix="nudge-upload-") as folder:
         base = Path(folder)
-        missing, unwritable = _lay_out(base, name, references, by_name)
-        if unwritable:
-            return Upload(unwritable, text, [])
-        result = load_trial_text(text, name, base)
+        laid_out = [reference for reference in references if reference.where not in clashing]
+        missing, unwritable = _lay_out(base, name, laid_out, by_name)
+        reading = read_trial_text(text, name, base)
+    own = [*letter_problems, *clash, *unwritable]
+    # A letter refused above, or a path that cannot be used, is not also "not uploaded".
+    said = clashing | {(problem.line, problem.column) for problem in unwritable}
+    said |= {where for where, reference in missing.items() if reference.file_name in refused}
+    result, stand_in = reading.result, reading.stand_in
     if isinstance(result, list):
-        result = [_web_wording(problem, missing) for problem in result]
+        result = [
+            _web_wording(problem, missing)
+            for problem in result
+            if (problem.line, problem.column) not in said
+        ]
+    elif own:
+        stand_in = StandIn(result, result, frozenset())
+        result = []
+    return Upload(
+        [*own, *result] if isinstance(result, list) else result,
+        text,
+        _unused(letters, references),
+        stand_in,
+    )
+
+
+def _unused(letters: list[UploadedFile], references: list[_Reference]) -> list[Problem]:
     named = {reference.file_name for reference in references}
-    unused = [
+    return [
         Problem(
             letter.name,
             None,
@@ -102,7 +128,6 @@ def load_upload(definition: UploadedFile | None, letters: list[UploadedFile]) ->
         for letter in letters
         if letter.name not in named
     ]
-    return Upload(result, text, unused)
 
 
 def _definition_text(upload: UploadedFile | None) -> str | Problem:

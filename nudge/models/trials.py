@@ -41,6 +41,8 @@ class TrialVersion(SQLModel, table=True):
     canonical_json: str = Field(sa_type=Text)
     sha256: str = Field(max_length=64)
     changed_fields: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Each change for people, as shown before it was saved: field, kind, old and new value.
+    field_changes: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON)
     created_at: datetime = Field(sa_type=UTCDateTime)
     created_by: str = Field(max_length=255)
 

@@ -90,8 +90,8 @@ COLUMN_CASES = {
     "unknown type": (
         "analysis: {covariates: [age], columns: {age: number}}\n",
         [
-            "trial.yaml:17:46: analysis.columns.age.type: input should be 'numeric', "
-            "'categorical' or 'flag'"
+            "trial.yaml:17:46: analysis.columns.age.type: must be 'numeric', 'categorical' or "
+            "'flag' (not 'number')"
         ],
     ),
     "bins on a categorical column": (

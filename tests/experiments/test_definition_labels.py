@@ -80,7 +80,7 @@ BAD = {
     ),
     "not text": (
         "label: [attendance]",
-        "trial.yaml:16:42: outcomes[0].label: input should be a valid string",
+        "trial.yaml:16:42: outcomes[0].label: must be text (not a list)",
     ),
 }
 

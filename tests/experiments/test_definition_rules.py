@@ -66,14 +66,14 @@ CASES = {
     ),
     "wrong type": (
         BASE.replace("    control: true\n", "    control: true\n    weight: heavy\n"),
-        [
-            "trial.yaml:8:13: arms[0].weight: input should be a valid integer, unable to parse "
-            "string as an integer"
-        ],
+        ["trial.yaml:8:13: arms[0].weight: must be a whole number, such as 2 (not 'heavy')"],
     ),
     "bad choice": (
         BASE + "randomisation: {method: minimisation}\n",
-        ["trial.yaml:17:25: randomisation.method: input should be 'simple' or 'permuted_blocks'"],
+        [
+            "trial.yaml:17:25: randomisation.method: must be 'simple' or 'permuted_blocks' "
+            "(not 'minimisation')"
+        ],
     ),
     "yaml syntax": (
         BASE.replace("title: Test trial", "title: [Test trial"),
@@ -237,7 +237,7 @@ CASES = {
             'template: reminder, send: {days_before: 2, at: "18:00"}}\n',
             "",
         ),
-        ["trial.yaml:5:3: arms: list should have at least 2 items after validation, not 1"],
+        ["trial.yaml:5:3: arms: list at least 2 items (there is 1)"],
     ),
 }
 

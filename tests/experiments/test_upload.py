@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from experiments.loader import LoadedTrial
+from experiments.set_aside import PLACEHOLDER
 from experiments.upload import UploadedFile, excerpt, load_upload, own_name
+from experiments.upload_form import check_upload
+from messages.checks import check_definition
 from nudge.errors import Problem
 from tests.conftest import EXAMPLE
+from tests.experiments.test_fuzz_definition import (
+    FUZZ,
+    structural_mutation,
+    textual_mutation,
+    time_limit,
+)
 
 YAML = EXAMPLE.read_bytes()
 LETTERS = [
@@ -32,9 +44,14 @@ def test_a_definition_over_one_megabyte_is_refused_before_it_is_parsed() -> None
     ]
 
 
-def test_a_letter_over_200_kb_is_refused_naming_it() -> None:
+def test_a_letter_over_200_kb_is_refused_naming_it_with_the_letters_still_missing() -> None:
     upload = load_upload(UploadedFile("trial.yaml", YAML), [UploadedFile("big.md", b"x" * 200_001)])
-    assert messages(upload.result) == ["big.md: is larger than 200 KB"]
+    found = messages(upload.result)
+    assert found[0] == "big.md: is larger than 200 KB"
+    assert [m.split("'")[1] for m in found[1:]] == [
+        "letters/social_norm.md",
+        "letters/social_norm.cy.md",
+    ]
 
 
 def test_a_letter_that_is_not_utf8_is_reported_where_the_definition_names_it() -> None:
@@ -78,3 +95,31 @@ def test_the_excerpt_is_the_problem_line_with_its_column() -> None:
     assert excerpt("a: 1\nbb: [x\n", problem) == ("bb: [x", 5)
     assert excerpt("a: 1\n", Problem("t.yaml", 9, 1, "past the end")) is None
     assert excerpt("a: 1\n", Problem("t.yaml", None, None, "no place")) is None
+
+
+def test_a_refused_letter_does_not_stop_the_definition_being_checked() -> None:
+    text = YAML.replace(b"timezone: Europe/London", b"timezone: [Europe/London]")
+    archive = UploadedFile("letters.zip", b"PK\x05\x06" + b"\0" * 18)
+    upload = load_upload(UploadedFile("trial.yaml", text), [archive, *LETTERS])
+    assert messages(upload.result) == [
+        "letters.zip: archives are not accepted: choose the letter files themselves",
+        "trial.yaml:7:11: timezone: must be text (not a list)",
+    ]
+    assert upload.stand_in is not None  # the rest of the definition can still be checked
+
+
+@FUZZ
+@given(text=st.one_of(structural_mutation(), textual_mutation()))
+def test_a_mutated_definition_gets_every_problem_in_one_pass_never_a_crash_or_a_stand_in(
+    text: str,
+) -> None:
+    """What the web adds to `nudge trial validate`: the checks also run on a refused
+    definition's stand-ins; they must neither crash nor report a stand-in value."""
+    data = text.encode("utf-8", "surrogatepass")
+    with time_limit(20):
+        upload = load_upload(UploadedFile("trial.yaml", data), LETTERS)
+        checked = check_upload(upload, check_definition)
+    assert all(PLACEHOLDER not in problem.message for problem in checked.problems)
+    assert checked.ok or any(problem.severity == "error" for problem in checked.problems)
+    if upload.stand_in is not None:
+        assert not checked.ok

@@ -14,7 +14,15 @@ from sqlmodel import Session
 
 from experiments.loader import LoadedTrial
 from experiments.upload import UploadedFile, load_upload
-from tests.experiments.test_trial_pages import LETTERS, TRIAL, YAML, launched, page_text, upload
+from tests.experiments.test_trial_pages import (
+    LETTERS,
+    TRIAL,
+    YAML,
+    launched,
+    page_text,
+    upload,
+)
+from tests.experiments.test_trial_pages import amend as check_and_save
 from tests.factories import row_counts
 
 EN = "{file: letters/social_norm.md}"
@@ -126,13 +134,13 @@ def test_a_reason_over_its_limit_is_shown_at_the_field_and_the_entries_are_kept(
     shown = page_text(response)
     assert "1 problem to fix" in shown
     assert "Reason for the change: is 1,400 characters long; shorten it to 1,000" in shown
-    assert "choose the definition and letter files again" in shown
+    assert "Held on the server: witness-reminders.yaml" in shown  # no file to choose again
     body = response.get_data(as_text=True)
     assert 'href="#reason"' in body  # the summary links to the field
     assert 'id="reason-error"' in body and 'aria-invalid="true"' in body
     assert too_long.strip() in body and "checked" in body.split('id="template_fix"')[1][:80]
     assert row_counts(session) == before
-    accepted = amend(researcher, too_long[:1000])
+    accepted = check_and_save(researcher, reason=too_long[:1000])
     assert accepted.status_code == 302
 
 
