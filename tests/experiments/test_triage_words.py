@@ -48,7 +48,10 @@ def test_the_trials_own_list_replaces_the_default(example_dir: Path) -> None:
     [
         ("['!!']", "replies.triage_words[0]: a triage word needs at least one letter or digit"),
         (f"[{'x' * 61}]", "a triage word is a word or short phrase of at most 60 characters"),
-        ("scared", "replies.triage_words: Input should be a valid list"),
+        (
+            "scared",
+            "replies.triage_words: must be a list: each item on its own line starting with '- '",
+        ),
     ],
 )
 def test_a_bad_word_list_is_refused_at_its_line(

@@ -1,7 +1,7 @@
 """each amendment's field changes, old and new value, as shown before it was saved
 
-Revision ID: r9_version_field_changes
-Revises: r8_accounts
+Revision ID: r10_version_field_changes
+Revises: r9_reply_note
 Create Date: 2027-01-12
 
 Versions stored before this have none (`[]`); their changed fields are still listed.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "r9_version_field_changes"
-down_revision = "r8_accounts"
+revision = "r10_version_field_changes"
+down_revision = "r9_reply_note"
 branch_labels = None
 depends_on = None
 
