@@ -261,12 +261,12 @@ def _start_child(
     """In the child: build the provider, and end this process if the worker dies while it
     waits for work (a worker killed by SIGKILL cannot tell it to)."""
     global _child
-    from nudge.db import make_engine
-
     engines: list[Engine] = []
 
     def reslot(lanes: list[Lane], now: datetime) -> list[datetime]:
         if not engines:  # rare: only when a slot is missed
+            from nudge.db import make_engine
+
             engines.append(make_engine(database_url))
         return reserve(engines[0], lanes, now)
 
