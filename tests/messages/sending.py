@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -93,3 +93,17 @@ class DiesMidGroup:
 
     def find_sent(self, to: str, since: datetime) -> list[SentRecord]:
         return self.client.find_sent(to, since)
+
+
+class TickingClock(FixedClock):
+    """A pinned clock that moves on `step` each time it is read, as if each step of the work
+    took that long: a slow machine, deterministically (it pickles, so a sending process gets
+    one too)."""
+
+    def __init__(self, at: datetime, step: timedelta) -> None:
+        super().__init__(at)
+        self.step = step
+
+    def now(self) -> datetime:
+        self.advance(self.step)
+        return super().now()

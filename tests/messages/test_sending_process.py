@@ -21,12 +21,15 @@ from sqlmodel import Session, col, select
 from messages.dispatch import dispatch_due
 from messages.providers.twilio import TwilioProvider
 from messages.recovery import recover
-from messages.sending import ProcessSender, _Orphaned
+from messages.sending import ProcessSender, Sender, ThreadSender, _Orphaned
+from messages.throttle import spacing
 from nudge.clock import FixedClock
-from nudge.models import Message, MessageStatus
+from nudge.models import Message, MessageStatus, SendWindow
 from tests.fakes.twilio_server import FakeTwilioServer
 from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN
-from tests.messages.sending import FIRST_DUE, PUBLIC, DiesMidGroup, accepted_ids
+from tests.messages.sending import FIRST_DUE, PUBLIC, DiesMidGroup, TickingClock, accepted_ids
+
+RATE = 1000  # texts a second: the `texts` fixture's trial (fast_example)
 
 
 def statuses(session: Session, ids: list[int]) -> Counter[str]:
@@ -95,3 +98,33 @@ class Never:
 def test_a_sending_process_stops_when_its_worker_is_gone() -> None:
     assert not _Orphaned(Never(), os.getppid()).is_set()
     assert _Orphaned(Never(), os.getppid() + 1).is_set()  # another parent: ours has died
+
+
+@pytest.mark.parametrize("where", ["thread", "process"])
+def test_on_a_slow_machine_each_missed_slot_is_given_a_new_one_from_either_sender(
+    db_url: str,
+    engine: Engine,
+    session: Session,
+    texts: list[int],
+    fake_twilio: FakeTwilioServer,
+    where: str,
+) -> None:
+    """Every reading of this clock costs 0.2 s, four times LATE: each text finds its slot
+    missed, and the sender reserves new slots (in the database, from its own process too)."""
+    clock = TickingClock(FIRST_DUE, timedelta(seconds=0.2))
+    client = partial(TwilioProvider, FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=fake_twilio.url)
+    sender: Sender = (
+        ThreadSender(engine, clock, client())
+        if where == "thread"
+        else ProcessSender(db_url, clock, client)
+    )
+    try:
+        result = dispatch_due(engine, clock, sender, worker="w", public_url=PUBLIC)
+    finally:
+        sender.close()
+    assert result.sent == len(texts) and result.ambiguous == 0
+    assert accepted_ids(fake_twilio) == Counter({i: 1 for i in texts})
+    window = session.exec(select(SendWindow)).one()
+    sent = sorted(session.exec(select(Message.sent_at).where(col(Message.id).in_(texts))))
+    # One reservation would end len(texts) slots after the first; each new slot lies beyond it.
+    assert window.next_free_at - sent[0] > 2 * len(texts) * spacing(RATE)
