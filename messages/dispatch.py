@@ -13,11 +13,11 @@ text is stamped with is always the time it was sent by that clock.
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -35,10 +35,20 @@ from sqlalchemy import (
 from sqlmodel import Session, col
 
 from messages.outbox import EventRow, record_events
-from messages.providers.base import CREDENTIALS_REFUSED, STOPS_RUN, SendReceipt, SmsProvider
+from messages.providers.base import CREDENTIALS_REFUSED, STOPS_RUN, SmsProvider
 from messages.render import Prepared, RenderCache, Withheld
 from messages.replies import opt_out
-from messages.throttle import LATE_S, reserve_slots, spacing
+from messages.sending import (
+    LEASE,
+    Lane,
+    Outbound,
+    Outcome,
+    Sender,
+    Sent,
+    ThreadSender,
+    died,
+)
+from messages.throttle import reserve_lanes
 from nudge.bulk import UpdateEach
 from nudge.clock import Clock
 from nudge.errors import ProviderError
@@ -47,8 +57,6 @@ from nudge.models.tables import MESSAGES
 from nudge.models.types import UTCDateTime
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=2)
-LATE = timedelta(seconds=LATE_S)
 MAX_ATTEMPTS = 8
 GROUP = 50  # messages committed as `sending` together; all reconciled if the worker dies
 MAX_PAUSES = 5  # rate limits in a row (pauses of 1, 2, 4, 8, 16 s) before the run gives up
@@ -157,7 +165,7 @@ def claim_due(session: Session, now: datetime, worker: str, limit: int) -> list[
 def dispatch_due(
     engine: Engine,
     clock: Clock,
-    provider: SmsProvider,
+    sending: SmsProvider | Sender,
     *,
     worker: str,
     batch: int = 100,
@@ -165,10 +173,12 @@ def dispatch_due(
 ) -> DispatchResult:
     """Send everything due now, batch by batch, and return what happened.
 
-    The provider calls run on one sender thread, a group at a time and in order, while this
-    thread checks and commits the next group as `sending` and records the last group's
-    outcomes: the database work hides behind the provider's replies instead of adding to
-    them. At most two groups are ever in `sending` without their outcomes on record.
+    `sending` is where the provider calls run (`messages/sending.py`): a provider is given a
+    thread of its own for this run; a `Sender` (the provider in a child process, say) is used
+    as it is. They run a group at a time and in order, while this thread checks and commits
+    the next group as `sending` and records the last group's outcomes: the database work
+    hides behind the provider's replies instead of adding to them. At most two groups are ever
+    in `sending` without their outcomes on record.
 
     A refusal that every later text would get too (the provider refuses our credentials, or
     asks us to slow down) stops the sending there: that text is the one event, and every
@@ -178,35 +188,36 @@ def dispatch_due(
     result = DispatchResult()
     renderer = RenderCache(public_url)
     pauses, sent_before_pause = 0, 0
-    with ThreadPoolExecutor(1, thread_name_prefix="nudge-send") as sender:
-        pipe = _Pipe()
-        try:
-            while True:
-                with Session(engine, expire_on_commit=False) as session:
-                    ids = claim_due(session, clock.now(), worker, batch)
-                    session.commit()
-                done = pipe.in_flight
-                if not ids and done is None:
-                    return result
-                if not ids and done is not None:
-                    pipe.in_flight = None
-                    stop = _settle(done, clock, result)  # handed back texts are due: claim
-                else:
-                    stop = _send_claimed(
-                        engine, clock, renderer, ids, result, sender, provider, pipe
-                    )
-                if stop is None:
-                    continue
-                if result.sent > sent_before_pause:
-                    pauses, sent_before_pause = 0, result.sent  # texts went since the last one
-                pauses += 1
-                if stop.code == CREDENTIALS_REFUSED or pauses > MAX_PAUSES:
-                    return _stopped(result, stop)
-                clock.sleep_until(clock.now() + _pause(pauses))
-        finally:
-            if pipe.in_flight is not None:  # stopped by an error: keep what was sent on record
-                pipe.in_flight.stop.set()
-                _settle(pipe.in_flight, clock, result)
+    sender = sending if isinstance(sending, Sender) else ThreadSender(engine, clock, sending)
+    sender.begin()
+    pipe = _Pipe()
+    try:
+        while True:
+            with Session(engine, expire_on_commit=False) as session:
+                ids = claim_due(session, clock.now(), worker, batch)
+                session.commit()
+            done = pipe.in_flight
+            if not ids and done is None:
+                return result
+            if not ids and done is not None:
+                pipe.in_flight = None
+                stop = _settle(done, clock, result)  # handed back texts are due: claim
+            else:
+                stop = _send_claimed(engine, clock, renderer, ids, result, sender, pipe)
+            if stop is None:
+                continue
+            if result.sent > sent_before_pause:
+                pauses, sent_before_pause = 0, result.sent  # texts went since the last one
+            pauses += 1
+            if stop.code == CREDENTIALS_REFUSED or pauses > MAX_PAUSES:
+                return _stopped(result, stop)
+            clock.sleep_until(clock.now() + _pause(pauses))
+    finally:
+        if pipe.in_flight is not None:  # stopped by an error: keep what was sent on record
+            sender.stop()
+            _settle(pipe.in_flight, clock, result)
+        if sender is not sending:
+            sender.close()
 
 
 @dataclass
@@ -222,8 +233,7 @@ def _send_claimed(
     renderer: RenderCache,
     ids: list[int],
     result: DispatchResult,
-    sender: ThreadPoolExecutor,
-    provider: SmsProvider,
+    sender: Sender,
     pipe: _Pipe,
 ) -> ProviderError | None:
     """Stage and send the claimed texts a group at a time; after a refusal that stops the run,
@@ -234,7 +244,7 @@ def _send_claimed(
         if previous is not None:
             previous.wait()  # one group at the provider at a time, in order
         if previous is None or previous.refusal() is None:
-            pipe.in_flight.start(sender, engine, clock, provider)
+            pipe.in_flight.start(sender)
         stop = _settle(previous, clock, result) if previous is not None else None
         if stop is not None:
             unsent, pipe.in_flight = pipe.in_flight, None
@@ -280,6 +290,10 @@ class _Text:
     def message_id(self) -> int:
         return self.message.id or 0
 
+    @property
+    def lane(self) -> Lane:
+        return Lane(self.message.trial_id, self.prepared.max_per_second)
+
 
 @dataclass
 class _Writes:
@@ -315,41 +329,34 @@ class _Writes:
 
 @dataclass
 class _Staged:
-    """A group on record as `sending`, each text ready with its send slot."""
+    """A group on record as `sending`: each text ready, and what goes to the sender."""
 
     writes: _Writes
-    now: datetime
     ready: list[_Text]
-    slots: list[datetime]
+    outbound: Outbound
 
-
-class Outcome(NamedTuple):
-    """One provider call's outcome and when: a receipt, a refusal, or None when not attempted."""
-
-    result: SendReceipt | ProviderError | None
-    at: datetime
-
-
-Sent = tuple[list[Outcome], BaseException | None]
+    @property
+    def now(self) -> datetime:
+        return self.outbound.now
 
 
 @dataclass
 class _InFlight:
-    """A staged group and its sending on the sender thread, once started."""
+    """A staged group and its sending, once started."""
 
     staged: _Staged
     future: Future[Sent] | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
 
-    def start(
-        self, sender: ThreadPoolExecutor, engine: Engine, clock: Clock, provider: SmsProvider
-    ) -> None:
-        self.future = sender.submit(_send_group, self, engine, clock, provider)
+    def start(self, sender: Sender) -> None:
+        self.future = sender.submit(self.staged.outbound)
 
     def wait(self) -> Sent:
         if self.future is None:  # never started: nothing of it went to the provider
             return [Outcome(None, self.staged.now)] * len(self.staged.ready), None
-        return self.future.result()
+        try:
+            return self.future.result()
+        except BrokenProcessPool as error:  # the sending process died mid-group
+            return died(self.staged.outbound, error)
 
     def refusal(self) -> ProviderError | None:
         """The refusal that stopped this group's sending, if one did (once it has finished)."""
@@ -393,13 +400,17 @@ def _stage(
                 result.reasons[prepared.reason] = result.reasons.get(prepared.reason, 0) + 1
             else:
                 ready.append(_Text(message, prepared, message.attempts + 1))
-        slots = _reserve(writes.session, ready, now)
+        slots = reserve_lanes(writes.session, [t.lane for t in ready], now)
         _mark_sending(writes, ready, now)
         writes.commit()  # on record before the provider is asked: a crash leaves "sending"
     except BaseException:
         writes.session.close()
         raise
-    return _Staged(writes, now, ready, slots)
+    return _Staged(
+        writes,
+        ready,
+        Outbound(now, [t.prepared.sms for t in ready], [t.lane for t in ready], slots),
+    )
 
 
 def _mark_sending(writes: _Writes, ready: list[_Text], now: datetime) -> None:
@@ -415,50 +426,6 @@ def _mark_sending(writes: _Writes, ready: list[_Text], now: datetime) -> None:
         writes.event(text.message_id, MessageStatus.SENDING, now)
 
 
-def _send_group(in_flight: _InFlight, engine: Engine, clock: Clock, provider: SmsProvider) -> Sent:
-    """On the sender thread: each text in turn at its slot, and within LATE of it.
-
-    A text that cannot go within LATE of its slot (the provider was slow, the machine busy)
-    is given a new slot, with the rest of its group: that, and nothing else here, touches the
-    database (the trial's send window). An unexpected error ends the group: the text being
-    sent is left `sending` for recovery to reconcile, as after a crash, and the rest are
-    handed back unsent.
-    """
-    staged, outcomes = in_flight.staged, list[Outcome]()
-    slots = list(staged.slots)
-    try:
-        for index, text in enumerate(staged.ready):
-            if in_flight.stop.is_set() or clock.now() - staged.now > LEASE / 2:
-                outcomes.append(Outcome(None, clock.now()))  # stopping, or a slow provider
-                continue
-            _at_slot(engine, clock, staged.ready, slots, index)
-            try:
-                outcomes.append(Outcome(provider.send(text.prepared.sms), clock.now()))
-            except ProviderError as error:
-                outcomes.append(Outcome(error, clock.now()))
-                if error.code in STOPS_RUN:
-                    in_flight.stop.set()  # the rest would be refused alike
-    except BaseException as error:  # re-raised by the dispatching thread
-        unsure = ProviderError("sending stopped by an unexpected error", ambiguous=True)
-        outcomes.append(Outcome(unsure, clock.now()))
-        outcomes.extend(Outcome(None, clock.now()) for _ in staged.ready[len(outcomes) :])
-        return outcomes, error
-    return outcomes, None
-
-
-def _at_slot(
-    engine: Engine, clock: Clock, ready: list[_Text], slots: list[datetime], index: int
-) -> None:
-    """Wait for text `index`'s slot; one missed by more than LATE is given a new slot, and so
-    are the texts after it in the group (`slots` is updated in place)."""
-    clock.sleep_until(slots[index])
-    if clock.now() - slots[index] > LATE:
-        with Session(engine) as session:
-            slots[index:] = _reserve(session, ready[index:], clock.now())
-            session.commit()  # the missed slots are simply never used
-        clock.sleep_until(slots[index])
-
-
 def _settle(
     in_flight: _InFlight, clock: Clock, result: DispatchResult, *, quietly: bool = False
 ) -> ProviderError | None:
@@ -469,6 +436,8 @@ def _settle(
     writes = in_flight.staged.writes
     try:
         outcomes, failure = in_flight.wait()
+        if outcomes:  # a pinned clock moved in the sending process: this one follows it
+            clock.sleep_until(max(at for _, at in outcomes))
         stop = _stopping(outcomes)
         sent: dict[str, list[object]] = {"message_id": [], "provider_id": [], "at": []}
         for text, (outcome, at) in zip(in_flight.staged.ready, outcomes, strict=True):
@@ -518,24 +487,6 @@ def _load_group(session: Session, ids: list[int]) -> _Group:
         [(row[0], (row[1], row[2])) for row in rows],
         {row[3] for row in rows if row[3] is not None},
     )
-
-
-def _reserve(session: Session, ready: list[_Text], now: datetime) -> list[datetime]:
-    """Each message's send slot under its trial's shared rate: one reservation per trial."""
-    counts: dict[str, tuple[float, int]] = {}
-    for text in ready:
-        trial, rate = text.message.trial_id, text.prepared.max_per_second
-        counts[trial] = (rate, counts.get(trial, (rate, 0))[1] + 1)
-    starts = {
-        trial: reserve_slots(session, trial, rate, count, now)
-        for trial, (rate, count) in sorted(counts.items())  # one lock order for every worker
-    }
-    slots, used = [], dict.fromkeys(counts, 0)
-    for text in ready:
-        trial = text.message.trial_id
-        slots.append(starts[trial] + used[trial] * spacing(text.prepared.max_per_second))
-        used[trial] += 1
-    return slots
 
 
 def _requeue(

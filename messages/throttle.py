@@ -3,7 +3,7 @@
 The promise: no more than `max_per_second` texts of a trial leave in any one-second window,
 however many workers send. Slots are `(1 + LATE_S + PATH_S) / max_per_second` apart, and a
 text goes no earlier than its slot and no later than LATE_S after it (dispatch gives a text
-that would be later a new slot, `messages/dispatch.py`); PATH_S allows for the variable time a
+that would be later a new slot, `messages/sending.py`); PATH_S allows for the variable time a
 request takes to reach the provider. The texts that reach the provider in any window
 [t, t + 1) then have slots in (t - LATE_S - PATH_S, t + 1), an interval with room for at most
 `max_per_second` of them. The price: a trial sends at most 1 / (1 + LATE_S + PATH_S) of its
@@ -16,6 +16,7 @@ trials in one transaction takes them in trial order, so two workers cannot deadl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +38,26 @@ def reserve_slots(
     session.add(window)
     session.flush()
     return start
+
+
+def reserve_lanes(
+    session: Session, lanes: Sequence[tuple[str, float]], now: datetime
+) -> list[datetime]:
+    """A slot for each text, given as its (trial id, rate): one reservation per trial, taken in
+    trial order (one lock order for every worker); the locks are held until the caller commits.
+    """
+    counts: dict[str, tuple[float, int]] = {}
+    for trial, rate in lanes:
+        counts[trial] = (rate, counts.get(trial, (rate, 0))[1] + 1)
+    starts = {
+        trial: reserve_slots(session, trial, rate, count, now)
+        for trial, (rate, count) in sorted(counts.items())
+    }
+    slots, used = [], dict.fromkeys(counts, 0)
+    for trial, rate in lanes:
+        slots.append(starts[trial] + used[trial] * spacing(rate))
+        used[trial] += 1
+    return slots
 
 
 def _locked(session: Session, trial_id: str, now: datetime) -> SendWindow:

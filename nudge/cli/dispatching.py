@@ -7,8 +7,9 @@ import gc
 import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import click
@@ -18,6 +19,7 @@ from messages.providers.base import SmsProvider
 from messages.providers.console import ConsoleProvider
 from messages.providers.fake_callbacks import CallbackPoster
 from messages.recovery import RecoveryResult, recover
+from messages.sending import ProcessSender, Sender, ThreadSender
 from nudge.cli.runtime import Runtime, pass_runtime
 from nudge.errors import ConfigError
 from nudge.models import Reason
@@ -29,6 +31,12 @@ def provider_for(runtime: Runtime) -> SmsProvider:
     settings = runtime.settings
     if settings.sms_provider == "console":
         return ConsoleProvider(settings.outbox_dir, runtime.clock, _fake_callbacks(runtime))
+    return _twilio(runtime)()
+
+
+def _twilio(runtime: Runtime) -> Callable[[], SmsProvider]:
+    """How to build the Twilio provider: here, and in the sending process."""
+    settings = runtime.settings
     if not settings.public_url:
         raise ConfigError(
             "NUDGE_SMS_PROVIDER=twilio needs NUDGE_PUBLIC_URL (this service's public address) "
@@ -37,7 +45,8 @@ def provider_for(runtime: Runtime) -> SmsProvider:
     assert settings.twilio_account_sid and settings.twilio_auth_token  # load_settings checks
     from messages.providers.twilio import TwilioProvider  # the client is slow to import
 
-    return TwilioProvider(
+    return partial(
+        TwilioProvider,
         settings.twilio_account_sid,
         settings.twilio_auth_token,
         messaging_service_sid=settings.twilio_messaging_service_sid,
@@ -76,6 +85,21 @@ def opened(provider: SmsProvider) -> Iterator[SmsProvider]:
 
 
 @contextmanager
+def sending(runtime: Runtime, provider: SmsProvider) -> Iterator[Sender]:
+    """Where the provider calls run: Twilio's client in a process of its own, on the other
+    core (its CPU a request is about the worker's own); the console provider on a thread."""
+    settings = runtime.settings
+    if settings.sms_provider == "console" or settings.database_url.startswith("sqlite://:"):
+        sender: Sender = ThreadSender(runtime.engine, runtime.clock, provider)
+    else:
+        sender = ProcessSender(settings.database_url, runtime.clock, _twilio(runtime))
+    try:
+        yield sender
+    finally:
+        sender.close()
+
+
+@contextmanager
 def single_sqlite_worker(runtime: Runtime) -> Iterator[None]:
     """SQLite has one writer: refuse a second dispatcher instead of letting them collide."""
     if not runtime.settings.is_sqlite:
@@ -98,13 +122,17 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_once(runtime: Runtime, provider: SmsProvider) -> tuple[RecoveryResult, DispatchResult]:
+def run_once(
+    runtime: Runtime, provider: SmsProvider, sender: Sender | None = None
+) -> tuple[RecoveryResult, DispatchResult]:
+    """Recover, then dispatch: `provider` looks up what was sent; the sends go through
+    `sender`, or a thread of this process."""
     public = runtime.settings.public_url
     recovered = recover(runtime.engine, runtime.clock, provider, public)
     sent = dispatch_due(
         runtime.engine,
         runtime.clock,
-        provider,
+        sender or provider,
         worker=_worker_name(),
         public_url=public,
     )
@@ -133,8 +161,12 @@ def _describe(recovered: RecoveryResult, sent: DispatchResult) -> str:
 @pass_runtime
 def dispatch(runtime: Runtime) -> None:
     """Send every text that is due now, then exit."""
-    with opened(provider_for(runtime)) as provider, single_sqlite_worker(runtime):
-        recovered, sent = run_once(runtime, provider)
+    with (
+        opened(provider_for(runtime)) as provider,
+        sending(runtime, provider) as sender,
+        single_sqlite_worker(runtime),
+    ):
+        recovered, sent = run_once(runtime, provider, sender)
     click.echo(_describe(recovered, sent))
     if sent.stopped == Reason.CREDENTIALS_REFUSED:
         raise SystemExit(1)  # nothing more can go until someone fixes the settings
@@ -153,11 +185,15 @@ def worker(runtime: Runtime, every: int) -> None:
     """Keep sending: dispatch and housekeeping every few seconds, until stopped."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    with opened(provider_for(runtime)) as provider, single_sqlite_worker(runtime):
+    with (
+        opened(provider_for(runtime)) as provider,
+        sending(runtime, provider) as sender,
+        single_sqlite_worker(runtime),
+    ):
         scheduler = BlockingScheduler(timezone="UTC")
 
         def tick() -> None:
-            recovered, sent = run_once(runtime, provider)
+            recovered, sent = run_once(runtime, provider, sender)
             if sent.stopped:  # the provider refused us: say so at every run until fixed
                 log.error("dispatch: %s", _describe(recovered, sent))
             elif sent.sent or sent.failed or recovered.requeued or recovered.unknown:

@@ -6,13 +6,16 @@ FIRST_DUE, 18:00 a week before their hearings; `send_due` runs one dispatch as a
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from messages.dispatch import DispatchResult, dispatch_due
+from messages.providers.base import OutgoingSms, SendReceipt, SentRecord
 from messages.providers.twilio import TIMEOUT_S, TwilioProvider
 from nudge.clock import FixedClock
 from nudge.models import Message, Participant
@@ -70,3 +73,37 @@ def dispatch_through(cli: Cli, fake: FakeTwilioServer) -> None:
     """Point `nudge dispatch` at `fake`, everyone's clock pinned at FIRST_DUE."""
     fake.state.now = lambda: FIRST_DUE
     cli.env.update({**nudge_env(fake.url, PUBLIC), "NUDGE_NOW": FIRST_DUE.isoformat()})
+
+
+class DiesMidGroup:
+    """For the sending process: the real client against the fake, whose process ends without
+    a word (as under the kernel's OOM killer) when asked for its `dies_at`-th text; once, as
+    `died` then records."""
+
+    def __init__(self, url: str, dies_at: int, died: Path) -> None:
+        self.client = TwilioProvider(FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, base_url=url)
+        self.dies_at, self.asked, self.died = dies_at, 0, died
+
+    def send(self, sms: OutgoingSms) -> SendReceipt:
+        self.asked += 1
+        if self.asked == self.dies_at and not self.died.exists():
+            self.died.touch()
+            os._exit(9)
+        return self.client.send(sms)
+
+    def find_sent(self, to: str, since: datetime) -> list[SentRecord]:
+        return self.client.find_sent(to, since)
+
+
+class TickingClock(FixedClock):
+    """A pinned clock that moves on `step` each time it is read, as if each step of the work
+    took that long: a slow machine, deterministically (it pickles, so a sending process gets
+    one too)."""
+
+    def __init__(self, at: datetime, step: timedelta) -> None:
+        super().__init__(at)
+        self.step = step
+
+    def now(self) -> datetime:
+        self.advance(self.step)
+        return super().now()
