@@ -18,7 +18,6 @@ from messages.letters import render_letter
 from messages.preview import PreviewedMessage, preview_arm
 from messages.sample import SAMPLE_FIELDS, sample_context
 from nudge.errors import NotFound
-from nudge.models import Trial
 from nudge.web.access import ALL_STAFF, allow
 
 bp = Blueprint("overview", __name__, template_folder="templates")
@@ -41,14 +40,6 @@ class TimelineEntry:
     position: int
 
 
-def _trial(trial_id: str) -> tuple[Trial, TrialDefinition]:
-    try:
-        trial = trials.get_trial(g.db, trial_id)
-    except NotFound:
-        abort(404)
-    return trial, trials.current_definition(g.db, trial)
-
-
 def languages(definition: TrialDefinition) -> list[str]:
     """Every language some template is written in, English first."""
     found = {language for texts in definition.templates.values() for language in texts}
@@ -68,7 +59,7 @@ def timeline(definition: TrialDefinition) -> list[TimelineEntry]:
 @bp.get("/trials/<trial_id>/overview")
 @allow(*ALL_STAFF)
 def overview_page(trial_id: str) -> ResponseReturnValue:
-    trial, definition = _trial(trial_id)
+    trial, definition = trials.trial_with_definition(g.db, trial_id)
     offered = languages(definition)
     language = request.args.get("language", "en")
     if language not in offered:
@@ -102,7 +93,7 @@ def _sample_description(definition: TrialDefinition) -> str:
 @allow(*ALL_STAFF)
 def letter_preview(trial_id: str, arm_id: str, position: int) -> ResponseReturnValue:
     """The letter as the sample participant would get it, as the print run renders it."""
-    _, definition = _trial(trial_id)
+    _, definition = trials.trial_with_definition(g.db, trial_id)
     language = request.args.get("language", "en")
     try:
         previews = preview_arm(definition, arm_id, language)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -19,7 +19,6 @@ from wtforms.validators import DataRequired, ValidationError
 
 from analysis import person_timeline as timelines
 from experiments import trials
-from experiments.definition import TrialDefinition
 from experiments.keys import normalise_key
 from experiments.rows import MAX_REF
 from nudge import audit
@@ -66,7 +65,7 @@ class FindPersonForm(FlaskForm):
 @bp.get("/trials/<trial_id>/people")
 @allow(RESEARCHER)
 def find_person(trial_id: str) -> ResponseReturnValue:
-    trial, _ = _trial(trial_id)
+    trial, _ = trials.trial_with_definition(g.db, trial_id)
     form = FindPersonForm(formdata=request.args)
     if "ref" not in request.args:
         form = FindPersonForm(formdata=None)
@@ -79,7 +78,7 @@ def find_person(trial_id: str) -> ResponseReturnValue:
 @bp.get("/trials/<trial_id>/people/<path:ref>")
 @allow(RESEARCHER)
 def person_timeline(trial_id: str, ref: str) -> ResponseReturnValue:
-    trial, definition = _trial(trial_id)
+    trial, definition = trials.trial_with_definition(g.db, trial_id)
     try:
         if normalise_key(ref) != ref or reference_problem(ref):
             raise NotFound("not a reference an import could have stored")
@@ -113,11 +112,3 @@ def _not_found(trial: Trial, ref: str) -> ResponseReturnValue:
     form = FindPersonForm(formdata=None, ref=shown)
     page = render_template("researcher/find_person.html", trial=trial, form=form, not_found=shown)
     return page, 404
-
-
-def _trial(trial_id: str) -> tuple[Trial, TrialDefinition]:
-    try:
-        trial = trials.get_trial(g.db, trial_id)
-    except NotFound:
-        abort(404)
-    return trial, trials.current_definition(g.db, trial)

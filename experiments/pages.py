@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     g,
@@ -48,7 +47,7 @@ from experiments.upload_form import (
     holding_root,
     items_for,
 )
-from nudge.errors import NotFound, Problem, TrialStateError
+from nudge.errors import Problem, TrialStateError
 from nudge.models import Trial, TrialStatus
 from nudge.web.access import allow
 
@@ -128,7 +127,7 @@ def new_trial() -> ResponseReturnValue:
 @bp.get("/trials/<trial_id>/manage")
 @allow(RESEARCHER)
 def manage(trial_id: str) -> ResponseReturnValue:
-    trial = _trial(trial_id)
+    trial = trials.get_trial(g.db, trial_id)
     versions = list(reversed(trials.versions(g.db, trial_id)))
     return render_template(
         "researcher/manage.html",
@@ -143,7 +142,7 @@ def manage(trial_id: str) -> ResponseReturnValue:
 @bp.route("/trials/<trial_id>/launch", methods=["GET", "POST"])
 @allow(RESEARCHER)
 def launch(trial_id: str) -> ResponseReturnValue:
-    trial = _trial(trial_id)
+    trial = trials.get_trial(g.db, trial_id)
     form = FlaskForm()
     if trial.status != TrialStatus.DRAFT:
         flash(f"This trial is {trial.status}: only a draft can be launched.", "error")
@@ -172,7 +171,7 @@ def amend(trial_id: str) -> ResponseReturnValue:
     of the changes shown; if they differ by then (a file replaced, or someone else's amendment
     saved meanwhile) the new changes are shown instead of saved.
     """
-    trial = _trial(trial_id)
+    trial = trials.get_trial(g.db, trial_id)
     form = AmendForm()
     if trial.status == TrialStatus.CLOSED:
         flash("This trial is closed and cannot be amended.", "error")
@@ -351,13 +350,6 @@ def _web_words(message: str) -> str:
 
 def _action() -> str:
     return request.form.get("action", "check")
-
-
-def _trial(trial_id: str) -> Trial:
-    try:
-        return trials.get_trial(g.db, trial_id)
-    except NotFound:
-        abort(404)
 
 
 def _clock() -> Any:

@@ -56,6 +56,12 @@ def current_version(session: Session, trial: Trial) -> TrialVersion:
     return session.exec(query).one()
 
 
+def trial_with_definition(session: Session, trial_id: str) -> tuple[Trial, TrialDefinition]:
+    """A trial and the definition in force; NotFound if there is no such trial."""
+    trial = get_trial(session, trial_id)
+    return trial, current_definition(session, trial)
+
+
 def current_definition(session: Session, trial: Trial) -> TrialDefinition:
     """The definition in force, rebuilt from the stored canonical form."""
     return TrialDefinition.model_validate(

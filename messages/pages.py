@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     g,
     redirect,
@@ -33,7 +32,6 @@ from messages.inbox import opt_outs
 from messages.log import LogFilters, message_log, message_log_csv, reasons_in
 from messages.log_form import CHANNELS, LogFilterForm
 from nudge import audit
-from nudge.errors import NotFound
 from nudge.models import MESSAGE_STATUSES, Arm, Trial
 from nudge.web.access import allow
 
@@ -104,7 +102,7 @@ def person_href(trial_id: str, ref: str) -> str:
 
 def _log_form(trial_id: str) -> tuple[Trial, ZoneInfo, LogFilterForm]:
     """The trial, its timezone and the filters asked for, checked against the trial."""
-    trial = _trial(trial_id)
+    trial = trials.get_trial(g.db, trial_id)
     zone = ZoneInfo(trials.current_definition(g.db, trial).timezone)
     form = LogFilterForm(formdata=request.args)
     arms = g.db.exec(
@@ -162,10 +160,3 @@ def _audit(action: str, trial_id: str | None, **details: Any) -> None:
         details=details,
     )
     g.db.commit()
-
-
-def _trial(trial_id: str) -> Trial:
-    try:
-        return trials.get_trial(g.db, trial_id)
-    except NotFound:
-        abort(404)

@@ -39,7 +39,7 @@ from messages.inbox import (
     unhandled_by_trial,
     unhandled_count,
 )
-from messages.pages import RESEARCHER, _audit, _page_number, _trial
+from messages.pages import RESEARCHER, _audit, _page_number
 from nudge.errors import NotFound
 from nudge.models import InboundMessage, Participant, Trial
 from nudge.web.access import allow
@@ -78,7 +78,8 @@ def unhandled_reply_count(trial_id: str) -> int:
 @bp.get("/trials/<trial_id>/replies")
 @allow(RESEARCHER)
 def trial_replies(trial_id: str) -> ResponseReturnValue:
-    return _queue_page(_trial(trial_id), _state(request.args.get("show")), _page_number())
+    trial = trials.get_trial(g.db, trial_id)
+    return _queue_page(trial, _state(request.args.get("show")), _page_number())
 
 
 @bp.get("/replies")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Flask, render_template
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+
+from nudge import errors
 
 EXPLANATIONS = {
     400: "The request could not be understood. Go back, reload the page and try again.",
@@ -19,6 +21,9 @@ EXPLANATIONS = {
 def init_app(app: Flask) -> None:
     for code in EXPLANATIONS:
         app.register_error_handler(code, _page)
+    # A trial or record named in the address that does not exist: the 404 page, whichever
+    # view looked it up (its own message may list what does exist, so it is not shown).
+    app.register_error_handler(errors.NotFound, lambda _error: _page(NotFound()))
 
 
 # An admin has no one to ask: say what their role does, and where they can do it.

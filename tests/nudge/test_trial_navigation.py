@@ -115,3 +115,15 @@ def test_the_trials_list_takes_a_researcher_to_each_trials_manage_messages_and_r
             assert f'href="/trials/{trial_id}/{part}"' in page, (trial_id, part)
     lead = logged_in(app, "lead").get("/").get_data(as_text=True)
     assert "/manage" not in lead and "/messages" not in lead and "/replies" not in lead
+
+
+def test_every_trial_page_of_a_trial_that_does_not_exist_is_the_404_page(app: Flask) -> None:
+    client = logged_in(app, "researcher")
+    for _endpoint, path in trial_pages(app):
+        missing = path.replace(f"/trials/{TRIAL}/", "/trials/no-such-trial/")
+        if missing == path:
+            continue  # the draft's copy of the same page
+        response = client.get(missing)
+        assert response.status_code == 404, missing
+        page = response.get_data(as_text=True)
+        assert "There is nothing at this address" in page and DRAFT not in page, missing
