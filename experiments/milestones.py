@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from experiments import trials
 from experiments.csvfile import CsvRecord, duplicate_columns, read_header, read_records
-from experiments.definition import RESERVED_MILESTONES
+from experiments.definition import RESERVED_MILESTONES, TrialDefinition
 from experiments.keys import normalise_key
 from experiments.rows import MAX_REF, RowError, check_not_future, parse_occurred_at
 from nudge import audit
@@ -182,31 +182,8 @@ def update_milestones(
         )
     definition = trials.current_definition(session, trial)
     zone, now = ZoneInfo(definition.timezone), clock.now()
-    encoding, columns = read_header(path, {})
-    missing = [c for c in COLUMNS if c not in columns]
-    header = [Problem(str(path), 1, None, f"header: missing column '{c}'") for c in missing]
-    header += duplicate_columns(path, columns)
-    if header:
-        raise ImportRejected(f"{path}: nothing was changed", header)
-    records = list(read_records(path, encoding, columns))
-    refs = {normalise_key(r.values["case_ref"]) for r in records if isinstance(r, CsvRecord)}
-    rows = _FileRows(
-        trial_id, definition.milestone_names, zone, now, _case_ids(session, trial_id, refs)
-    )
-    summary = MilestonesSummary(source=str(path), zone=zone, read=len(records))
-    dates, problems = [], []
-    for record in records:
-        if isinstance(record, Problem):
-            problems.append(record)
-            continue
-        try:
-            dates.append(rows.checked(record))
-        except RowError as exc:
-            problems.append(Problem(str(path), record.line, None, str(exc)))
-    if problems:
-        raise ImportRejected(
-            f"{path}: {len(problems)} row(s) rejected, so nothing was changed", problems
-        )
+    read, dates = _read_dates(session, definition, path, zone, now)
+    summary = MilestonesSummary(source=str(path), zone=zone, read=read)
     recorded = record_milestones(session, trial_id, now, f"milestones:{path.name}", dates)
     summary.changes, summary.unchanged = recorded.changes, recorded.unchanged
     audit.record(
@@ -224,6 +201,36 @@ def update_milestones(
         },
     )
     return summary
+
+
+def _read_dates(
+    session: Session, definition: TrialDefinition, path: Path, zone: ZoneInfo, now: datetime
+) -> tuple[int, list[MilestoneDate]]:
+    """How many rows the file has, and their dates; ImportRejected with every problem found."""
+    encoding, columns = read_header(path, {})
+    missing = [c for c in COLUMNS if c not in columns]
+    header = [Problem(str(path), 1, None, f"header: missing column '{c}'") for c in missing]
+    header += duplicate_columns(path, columns)
+    if header:
+        raise ImportRejected(f"{path}: nothing was changed", header)
+    records = list(read_records(path, encoding, columns))
+    refs = {normalise_key(r.values["case_ref"]) for r in records if isinstance(r, CsvRecord)}
+    cases = _case_ids(session, definition.id, refs)
+    rows = _FileRows(definition.id, definition.milestone_names, zone, now, cases)
+    dates, problems = [], []
+    for record in records:
+        if isinstance(record, Problem):
+            problems.append(record)
+            continue
+        try:
+            dates.append(rows.checked(record))
+        except RowError as exc:
+            problems.append(Problem(str(path), record.line, None, str(exc)))
+    if problems:
+        raise ImportRejected(
+            f"{path}: {len(problems)} row(s) rejected, so nothing was changed", problems
+        )
+    return len(records), dates
 
 
 def _case_ids(session: Session, trial_id: str, refs: set[str]) -> dict[str, int]:
