@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated, Any, Literal
 
@@ -289,6 +290,54 @@ class Replies(Strict):
     )
 
 
+# The hearing's date is built in (every case has one): a milestone of that name would be two.
+RESERVED_MILESTONES = ("hearing",)
+MAX_MILESTONE_NAME = 100
+_MILESTONE_NAME = re.compile(SLUG)
+
+
+def _no_milestones(value: Any) -> bool:
+    return not value
+
+
+class Milestone(Strict):
+    """A case milestone the trial uses (`charged`, `verdict`), and the enrolment column that
+    carries its date, when the export has one. `verdict` is short for `{name: verdict}`."""
+
+    name: str
+    column: str | None = Field(default=None, exclude_if=_no_label)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @field_validator("name")
+    @classmethod
+    def _milestone_name(cls, value: str) -> str:
+        if value in RESERVED_MILESTONES:
+            raise ValueError(
+                f"'{value}' is the built-in hearing, which every case has (its date comes from "
+                "hearing_start and nudge hearings update); give this milestone another name, "
+                "such as trial_listed"
+            )
+        if not _MILESTONE_NAME.match(value) or len(value) > MAX_MILESTONE_NAME:
+            raise ValueError(
+                f"'{value}' is not a milestone name: use lower-case letters, digits, - and _ "
+                f"(at most {MAX_MILESTONE_NAME} characters), e.g. charged or trial_listed"
+            )
+        return value
+
+    @field_validator("column")
+    @classmethod
+    def _column_named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(
+                "a column must not be blank; name the export's column, or leave it out"
+            )
+        return value
+
+
 class Outcome(Strict):
     id: str = Field(pattern=SLUG, max_length=100)
     # A noun phrase for sentences: "Practical information raised attendance from 71% to 82%".
@@ -374,6 +423,9 @@ class TrialDefinition(Strict):
     # Left out of the canonical form when not given, as labels are, so a trial launched before
     # it existed keeps its SHA-256.
     replies: Replies | None = Field(default=None, exclude_if=_no_label)
+    # The case milestones beside the hearing (docs/trial-definition.md); left out of the
+    # canonical form when none are declared, so earlier trials keep their SHA-256.
+    milestones: list[Milestone] = Field(default_factory=list, exclude_if=_no_milestones)
 
     @field_validator("title")
     @classmethod
@@ -395,6 +447,15 @@ class TrialDefinition(Strict):
     def triage_words(self) -> tuple[str, ...]:
         """The words that flag a reply: the trial's own list, or the default one."""
         return tuple(self.replies.triage_words) if self.replies else DEFAULT_TRIAGE_WORDS
+
+    @property
+    def milestone_names(self) -> tuple[str, ...]:
+        """The declared milestones' names, in the order the definition lists them."""
+        return tuple(m.name for m in self.milestones)
+
+    def milestone_columns(self) -> dict[str, str]:
+        """Each enrolment column that carries a milestone's date, and the milestone's name."""
+        return {m.column: m.name for m in self.milestones if m.column is not None}
 
     @property
     def total_weight(self) -> int:

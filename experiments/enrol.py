@@ -48,6 +48,12 @@ class EnrolSummary:
     new_assignments: list[int] = field(default_factory=list)
     moved_hearings: list[int] = field(default_factory=list)
     changed_participants: list[int] = field(default_factory=list)
+    milestone_columns: list[str] = field(default_factory=list)  # the trial's, in this file
+    milestones_recorded: int = 0
+    milestones_corrected: int = 0
+    # Cases enrolled before this file whose milestones it recorded or corrected: their
+    # messages timed from a milestone are planned again (messages/intake.py).
+    milestone_cases: list[int] = field(default_factory=list)
 
     @property
     def rejected(self) -> int:
@@ -78,6 +84,9 @@ class EnrolSummary:
         self.new_assignments.extend(written.new_assignments)
         self.moved_hearings.extend(written.moved_hearings)
         self.changed_participants.extend(written.changed_participants)
+        self.milestones_recorded += written.milestones_recorded
+        self.milestones_corrected += written.milestones_corrected
+        self.milestone_cases.extend(written.milestone_cases)
 
 
 def enrol_file(
@@ -104,9 +113,11 @@ def enrol_file(
     definition = trials.current_definition(session, trial)
     summary = EnrolSummary(source=str(path))
     encoding, columns = read_header(path, definition.mapping)
-    rules = _row_rules(definition, columns, path)
+    rules = _row_rules(definition, columns, path, clock)
     summary.columns = columns
-    summary.ignored_columns = sorted(set(columns) - CANONICAL_COLUMNS - rules.extra_columns)
+    summary.milestone_columns = [column for column, _ in rules.milestone_columns]
+    kept = CANONICAL_COLUMNS | rules.extra_columns | set(summary.milestone_columns)
+    summary.ignored_columns = sorted(set(columns) - kept)
     arms = {
         a.key: a.id
         for a in session.exec(select(Arm).where(Arm.trial_id == trial_id))
@@ -141,14 +152,19 @@ def enrol_file(
             "randomised": summary.randomised,
             "rejected": summary.rejected,
             "hearings_moved": summary.hearings_moved,
+            "milestones_recorded": summary.milestones_recorded,
+            "milestones_corrected": summary.milestones_corrected,
         },
     )
     return summary
 
 
-def _row_rules(definition: TrialDefinition, columns: list[str], path: Path) -> RowRules:
+def _row_rules(
+    definition: TrialDefinition, columns: list[str], path: Path, clock: Clock
+) -> RowRules:
     extra = frozenset(definition.participant_columns() - CANONICAL_COLUMNS)
-    required = [*REQUIRED_COLUMNS, *sorted(extra)]
+    milestone_columns = definition.milestone_columns()
+    required = [*REQUIRED_COLUMNS, *sorted(extra | milestone_columns.keys())]
     problems = [
         Problem(
             str(path),
@@ -178,4 +194,6 @@ def _row_rules(definition: TrialDefinition, columns: list[str], path: Path) -> R
         frozenset(must_have),
         unit_column=None if unit in CANONICAL_UNITS else unit,
         strata=tuple(definition.population.strata),
+        milestone_columns=tuple(milestone_columns.items()),
+        now=clock.now(),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import exists, insert, select, update
 from sqlmodel import Session
@@ -12,6 +13,7 @@ from sqlmodel import Session
 from experiments.allocation import Allocator, UnitArm
 from experiments.definition import TrialDefinition
 from experiments.eligibility import CompiledRules
+from experiments.milestones import MilestoneDate, record_milestones
 from experiments.randomise import stratum_key
 from experiments.rows import ParsedRow, values_getter
 from nudge.bulk import Same, columns_of, insert_rows, reserve_ids
@@ -56,6 +58,7 @@ class CaseState:
     starts_at: datetime
     version: int
     status: str = HearingStatus.LISTED
+    enrolled_before: bool = True  # False for a case this import added
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class Written:
     moved_hearings: list[int] = field(default_factory=list)
     changed_participants: list[int] = field(default_factory=list)
     new_assignments: list[int] = field(default_factory=list)  # participants randomised
+    milestones_recorded: int = 0
+    milestones_corrected: int = 0
+    milestone_cases: list[int] = field(default_factory=list)  # enrolled before, now changed
 
     def __add__(self, other: Written) -> Written:
         """Both together: counts added, ids one list after the other."""
@@ -97,6 +103,9 @@ class EnrolStore:
         self.units: dict[str, UnitArm] = {}
         self.strata: dict[tuple[str, ...], str] = {}
         self.source = fitted(f"enrol:{source}", column_length(HearingChange, "source"))
+        self.milestone_source = f"enrol:{Path(source).name}"
+        self.reads_milestones = bool(definition.milestone_columns())
+        self.milestones_seen: set[str] = set()  # cases whose milestones this import recorded
         # A trial with nobody in it yet has nothing to look up: every row is new.
         self.fresh = not session.execute(
             select(exists().where(PEOPLE.c.trial_id == trial_id))
@@ -105,12 +114,13 @@ class EnrolStore:
     def write(self, rows: list[ParsedRow]) -> Written:
         """Store one batch of checked rows; return what that did."""
         moved = self._cases(rows)
+        milestones = self._milestones(rows) if self.reads_milestones else Written()
         if self.fresh:
             new_rows, known = rows, Written()
         else:
             new_rows, known = self._existing_participants(rows)
         added = self._new_participants(new_rows) if new_rows else Written()
-        return Written(moved_hearings=moved) + known + added
+        return Written(moved_hearings=moved) + milestones + known + added
 
     def finish(self) -> None:
         self.allocator.flush()
@@ -175,7 +185,9 @@ class EnrolStore:
             },
         )
         for row, case_id, hearing_id in zip(rows, case_ids, hearing_ids, strict=True):
-            self.cases[row.case_ref] = CaseState(case_id, hearing_id, row.hearing_start, 1)
+            self.cases[row.case_ref] = CaseState(
+                case_id, hearing_id, row.hearing_start, 1, enrolled_before=False
+            )
 
     def _move_hearing(self, state: CaseState, row: ParsedRow) -> None:
         """A known case listed at a new time: an adjournment, kept in the hearing's history."""
@@ -205,6 +217,33 @@ class EnrolStore:
             )
         )
         state.status = HearingStatus.ADJOURNED
+
+    def _milestones(self, rows: list[ParsedRow]) -> Written:
+        """Record each case's milestone dates once (its rows all give the same: rowcheck)."""
+        dates = []
+        for row in rows:
+            if row.case_ref in self.milestones_seen:
+                continue
+            self.milestones_seen.add(row.case_ref)
+            case_id = self.cases[row.case_ref].case_id
+            dates += [
+                MilestoneDate(case_id, row.case_ref, *item) for item in row.milestones.items()
+            ]
+        if not dates:
+            return Written()
+        recorded = record_milestones(
+            self.session, self.trial_id, self.now, self.milestone_source, dates
+        )
+        changed = dict.fromkeys(
+            change.case_id
+            for change in recorded.changes
+            if self.cases[change.case_ref].enrolled_before
+        )
+        return Written(
+            milestones_recorded=len(recorded.changes) - recorded.corrected,
+            milestones_corrected=recorded.corrected,
+            milestone_cases=list(changed),
+        )
 
     # participants --------------------------------------------------------------------------
     def _existing_participants(self, rows: list[ParsedRow]) -> tuple[list[ParsedRow], Written]:

@@ -58,7 +58,7 @@ class RowChecker:
         # Python hashes of (participant_ref, case_ref) keep a million keys in ~100 MB; a
         # collision (odds ~1e-8 at that size) would show as a visible, checkable rejection.
         self.seen: dict[int, int] = {}
-        self.case_lines: dict[str, tuple[int, datetime, str]] = {}
+        self.case_lines: dict[str, tuple[int, datetime, str, dict[str, datetime]]] = {}
 
     def check(self, records: list[CsvRecord | Problem]) -> CheckedBatch:
         batch = CheckedBatch(read=len(records))
@@ -85,9 +85,14 @@ class RowChecker:
             )
         earlier = self.case_lines.get(row.case_ref)
         if earlier is None:
-            self.case_lines[row.case_ref] = (row.line, row.hearing_start, row.court)
+            self.case_lines[row.case_ref] = (
+                row.line,
+                row.hearing_start,
+                row.court,
+                row.milestones,
+            )
         else:
-            line, start, court = earlier
+            line, start, court, milestones = earlier
             if start != row.hearing_start:
                 raise RowError(
                     "hearing_start",
@@ -97,7 +102,22 @@ class RowChecker:
                 raise RowError(
                     "court", f"case '{row.case_ref}' is at court '{court}' on line {line}"
                 )
+            if milestones != row.milestones:
+                self._different_milestone(row, line, milestones)
         self.seen[key] = row.line
+
+    def _different_milestone(self, row: ParsedRow, line: int, earlier: dict[str, datetime]) -> None:
+        """A case's milestone is one date: every row of the case must give the same one."""
+        column = next(
+            column
+            for column, name in self.rules.milestone_columns
+            if earlier.get(name) != row.milestones.get(name)
+        )
+        raise RowError(
+            column,
+            f"case '{row.case_ref}' has a different {column} on line {line} (give each row of a "
+            "case the same date, or the same blank)",
+        )
 
 
 def checked_batches(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -59,6 +59,7 @@ _LOCAL_FORMATS = (
     "%d/%m/%Y %H:%M",
     "%d/%m/%Y %H:%M:%S",
 )
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y")
 
 
 class RowError(ValueError):
@@ -90,6 +91,7 @@ class ParsedRow(NamedTuple):
     court_name: str
     hearing_start: datetime
     attributes: dict[str, Any]
+    milestones: dict[str, datetime]  # the case's milestones given on the row, by name
 
     def values(self) -> dict[str, Any]:
         """Every value a rule, stratum or unit may name."""
@@ -133,6 +135,8 @@ class RowRules:
     required_columns: frozenset[str] = frozenset()  # strata and a custom unit: never blank
     unit_column: str | None = None  # a participant column the trial randomises by
     strata: tuple[str, ...] = ()
+    milestone_columns: tuple[tuple[str, str], ...] = ()  # (column, milestone name)
+    now: datetime | None = None  # a milestone after it has not happened yet: refused
 
 
 def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
@@ -161,6 +165,7 @@ def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
             c: normalise_key(raw.get(c, "")) if c in rules.required_columns else raw.get(c, "")
             for c in rules.extra_columns
         },
+        milestones=_milestones(raw, rules) if rules.milestone_columns else {},
     )
     if contact_letter and not row.address:
         raise RowError("address_line_1", "missing, but contact_letter is yes")
@@ -189,6 +194,18 @@ def _check_unit_and_stratum(row: ParsedRow, rules: RowRules) -> None:
                 f"the strata's values ({', '.join(rules.strata)}) together are longer than "
                 f"{MAX_STRATUM} characters",
             )
+
+
+def _milestones(raw: dict[str, str], rules: RowRules) -> dict[str, datetime]:
+    """The milestones whose columns are filled in; a blank one is not known yet."""
+    found = {}
+    for column, name in rules.milestone_columns:
+        text = raw.get(column, "")
+        if text:
+            found[name] = _occurred_at(text, rules.zone, column)
+            if rules.now is not None:
+                check_not_future(found[name], text, column, rules.now, rules.zone)
+    return found
 
 
 def _reference(raw: dict[str, str], column: str) -> str:
@@ -269,23 +286,56 @@ def parse_hearing_start(text: str, zone: ZoneInfo) -> datetime:
     """Local time in the trial's zone, or a timestamp with an offset, as aware UTC."""
     if not text:
         raise RowError("hearing_start", "missing")
+    return _instant(text, zone, "hearing_start", _not_a_time)
+
+
+def parse_occurred_at(text: str, zone: ZoneInfo, column: str) -> datetime:
+    """When a milestone happened, as aware UTC: written as a hearing's start is, or as a date
+    alone, which means the start of that day in the trial's zone (00:00, or the first moment
+    of the day where the clocks jump at midnight)."""
+    if not text:
+        raise RowError(column, "missing; give the date it happened, e.g. 2027-02-03")
+    day = _date_alone(text)
+    if day is None:
+        return _instant(text, zone, column, _not_a_date)
+    if not in_range(day):
+        raise RowError(column, refusal(text))
+    # fold=0 takes the earlier reading of an ambiguous midnight, and for a midnight the clocks
+    # skip, the offset before the jump: either way the instant the local day begins.
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
+def check_not_future(
+    value: datetime, text: str, column: str, now: datetime, zone: ZoneInfo
+) -> None:
+    """A milestone is recorded once it has happened: a time after `now` is a mistake."""
+    if value > now:
+        raise RowError(
+            column,
+            f"'{text}' is in the future (it is now {now.astimezone(zone):%Y-%m-%d %H:%M} in "
+            f"{zone.key}); record a milestone once it has happened",
+        )
+
+
+def _instant(text: str, zone: ZoneInfo, column: str, not_a_time: Callable[[str], str]) -> datetime:
+    """A local time in `zone`, or a timestamp with an offset, as aware UTC."""
     if _has_offset(text):
         try:
             written = datetime.fromisoformat(text)
         except ValueError:
-            raise RowError("hearing_start", _not_a_time(text)) from None
-        return _within_range(text, written).astimezone(UTC)
-    naive = _within_range(text, _parse_local(text))
+            raise RowError(column, not_a_time(text)) from None
+        return _within_range(text, written, column).astimezone(UTC)
+    naive = _within_range(text, _parse_local(text, column, not_a_time), column)
     first, second = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
     if first.utcoffset() != second.utcoffset():
         round_trip = first.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
         if round_trip != naive:
             raise RowError(
-                "hearing_start",
+                column,
                 f"'{text}' does not exist in {zone.key}: the clocks go forward that night",
             )
         raise RowError(
-            "hearing_start",
+            column,
             f"'{text}' happens twice in {zone.key} (the clocks go "
             f"back that night); write it with its offset, e.g. "
             f"{naive:%Y-%m-%dT%H:%M}{_offset(first)}",
@@ -293,17 +343,27 @@ def parse_hearing_start(text: str, zone: ZoneInfo) -> datetime:
     return first.astimezone(UTC)
 
 
+def _date_alone(text: str) -> date | None:
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
 # An export's rows share a few flag words and hearing times: each distinct text is parsed once.
 # Only results are remembered (a bad value raises every time), so the outcome is the same.
 _parse_flag = lru_cache(maxsize=256)(parse_flag)
 _hearing_start = lru_cache(maxsize=4096)(parse_hearing_start)
+_occurred_at = lru_cache(maxsize=4096)(parse_occurred_at)
 
 
 def _has_offset(text: str) -> bool:
     return text.endswith(("Z", "z")) or bool(_OFFSET.search(text[10:]))
 
 
-def _parse_local(text: str) -> datetime:
+def _parse_local(text: str, column: str, not_a_time: Callable[[str], str]) -> datetime:
     if len(text) >= 16 and text[4] == "-":
         try:
             return datetime.fromisoformat(text)  # the common case, an order of magnitude faster
@@ -314,12 +374,12 @@ def _parse_local(text: str) -> datetime:
             return datetime.strptime(text, pattern)
         except ValueError:
             continue
-    raise RowError("hearing_start", _not_a_time(text))
+    raise RowError(column, not_a_time(text))
 
 
-def _within_range(text: str, value: datetime) -> datetime:
+def _within_range(text: str, value: datetime, column: str) -> datetime:
     if not in_range(value.date()):
-        raise RowError("hearing_start", refusal(text))
+        raise RowError(column, refusal(text))
     return value
 
 
@@ -327,6 +387,13 @@ def _not_a_time(text: str) -> str:
     return (
         f"'{text}' is not a real date and time (write it like 2027-03-04T10:00, in the "
         "trial's timezone, or with an offset)"
+    )
+
+
+def _not_a_date(text: str) -> str:
+    return (
+        f"'{text}' is not a real date, or date and time (write it like 2027-02-03, or "
+        "2027-02-03T14:30 in the trial's timezone, or with an offset)"
     )
 
 

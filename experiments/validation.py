@@ -15,7 +15,7 @@ from experiments.definition import MAX_TOTAL_WEIGHT, Column, Rule
 from experiments.loader import LoadedTrial
 from experiments.phones import is_sender_number
 from experiments.randomise import MAX_BLOCK_SIZE
-from experiments.rows import ADDRESS_COLUMNS
+from experiments.rows import ADDRESS_COLUMNS, CANONICAL_COLUMNS
 from nudge.errors import Problem
 from nudge.models import Message
 from nudge.models.types import column_length
@@ -44,6 +44,7 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _bidi_controls,
         _declared_columns,
         _undeclared_columns,
+        _milestones,
     )
     problems = [problem for check in checks for problem in check(loaded)]
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
@@ -436,3 +437,30 @@ def _first_mention(loaded: LoadedTrial, name: str) -> tuple[tuple[str | int, ...
             i = names.index(name)
             return (*where, i), ".".join(where) + f"[{i}]"
     return ("analysis",), "analysis"
+
+
+def _milestones(loaded: LoadedTrial) -> Iterator[Problem]:
+    """Each milestone once, each read from a column of its own that is not one of the export's."""
+    milestones = loaded.definition.milestones
+    yield from _duplicates(
+        loaded, ("milestones",), [m.name for m in milestones], "name", "milestone"
+    )
+    columns: dict[str, str] = {}
+    for i, milestone in enumerate(milestones):
+        column = milestone.column
+        if column is None:
+            continue
+        where, label = ("milestones", i, "column"), f"milestones[{i}].column"
+        if column in CANONICAL_COLUMNS:
+            yield loaded.problem(
+                where,
+                f"{label}: '{column}' is one of the export's own columns; name the column that "
+                f"holds the date of {milestone.name}",
+            )
+        elif column in columns:
+            yield loaded.problem(
+                where,
+                f"{label}: '{column}' already carries {columns[column]}; each milestone needs "
+                "its own column",
+            )
+        columns.setdefault(column, milestone.name)

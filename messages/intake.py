@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from experiments.enrol import EnrolSummary, enrol_file
 from experiments.hearings import HearingsSummary, update_hearings
+from experiments.milestones import MilestonesSummary, update_milestones
 from messages.outbox import (
     cancel_for_hearings,
     cancel_unsafe,
@@ -51,6 +52,14 @@ class HearingsUpdate:
     outbox: OutboxChanges
 
 
+@dataclass(frozen=True)
+class MilestonesUpdate:
+    """What a milestones file did to the cases (`summary`) and to the messages (`outbox`)."""
+
+    summary: MilestonesSummary
+    outbox: OutboxChanges
+
+
 def enrol_and_plan(
     session: Session,
     clock: Clock,
@@ -64,15 +73,24 @@ def enrol_and_plan(
     """Enrol the people in `path` (see `enrol_file`) and bring their messages in line.
 
     People whose contact details changed have unsafe messages cancelled first, then moved
-    hearings are re-planned and the newly randomised get their messages planned.
+    hearings are re-planned, cases enrolled before whose milestones changed are re-planned,
+    and the newly randomised get their messages planned.
     """
     summary = enrol_file(
         session, clock, trial_id, path, actor, skip_invalid=skip_invalid, progress=progress
     )
     cancelled = cancel_unsafe(session, clock, summary.changed_participants)
     replanned = replan_moved_hearings(session, clock, trial_id, summary.moved_hearings)
+    after = replan_after_milestones(session, clock, trial_id, summary.milestone_cases)
     planned = plan_for_participants(session, clock, trial_id, summary.new_assignments)
-    return Enrolment(summary, OutboxChanges(planned, replanned, cancelled))
+    return Enrolment(
+        summary,
+        OutboxChanges(
+            planned + after.planned,
+            replanned + after.superseded_and_replanned,
+            cancelled + after.cancelled,
+        ),
+    )
 
 
 def update_hearings_and_replan(
@@ -85,3 +103,27 @@ def update_hearings_and_replan(
     still_on = [h for h in summary.moved if h not in ended]
     replanned = replan_moved_hearings(session, clock, trial_id, still_on)
     return HearingsUpdate(summary, OutboxChanges(0, replanned, cancelled))
+
+
+def update_milestones_and_replan(
+    session: Session, clock: Clock, trial_id: str, path: Path, actor: str
+) -> MilestonesUpdate:
+    """Record a milestones file (see `update_milestones`) and re-plan the cases it changed."""
+    summary = update_milestones(session, clock, trial_id, path, actor)
+    outbox = replan_after_milestones(session, clock, trial_id, summary.case_ids)
+    return MilestonesUpdate(summary, outbox)
+
+
+def replan_after_milestones(
+    session: Session, clock: Clock, trial_id: str, case_ids: list[int]
+) -> OutboxChanges:
+    """Bring the messages of cases whose milestones were just recorded or corrected in line.
+
+    Called in the import's own transaction, after the dates are written (read them with
+    `experiments.milestones.current_milestones`). `case_ids` are cases enrolled before the
+    import: people randomised by the same import are planned by `plan_for_participants`,
+    from the dates as now recorded. The schedules part plans here the messages an arm times
+    `of: <milestone>` and sends `on: milestone NAME`; until then no message depends on a
+    milestone, so there is nothing to change.
+    """
+    return OutboxChanges()

@@ -10,6 +10,7 @@ from nudge.cli.dispatching import dispatch, worker
 from nudge.cli.enrolment import assignments_group, balance, enrol, hearings
 from nudge.cli.letters import letters_group
 from nudge.cli.messages import messages_group
+from nudge.cli.milestones import milestones_group
 from nudge.cli.purge import purge
 from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
 from nudge.cli.trials import trial
@@ -47,6 +48,7 @@ for command in (
     trial,
     enrol,
     hearings,
+    milestones_group,
     assignments_group,
     balance,
     users,

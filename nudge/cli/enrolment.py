@@ -112,6 +112,12 @@ def _print_summary(enrolment: Enrolment, dry_run: bool) -> None:
         f"  hearings moved      {summary.hearings_moved:>9}",
         f"  rejected            {summary.rejected:>9}",
     ]
+    if summary.milestone_columns:  # only a trial whose export carries milestones
+        lines.insert(
+            -1,
+            f"  milestones recorded {summary.milestones_recorded:>9}  (and "
+            f"{summary.milestones_corrected} corrected)",
+        )
     if summary.ignored_columns:
         lines.append(
             f"  columns not kept (not named by the trial): {', '.join(summary.ignored_columns)}"

@@ -1,11 +1,11 @@
-"""Cases, hearings and their history, participants and their assignments."""
+"""Cases, hearings, milestones and their history, participants and their assignments."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from nudge.models.statuses import HearingStatus
@@ -52,6 +52,43 @@ class HearingChange(SQLModel, table=True):
     starts_at: datetime = Field(sa_type=UTCDateTime)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
     source: str = Field(max_length=255)
+
+
+# Where a milestone record is the current one: at most one a case and name.
+_CURRENT = text("replaced_at IS NULL")
+
+
+class CaseMilestone(SQLModel, table=True):
+    """When a case milestone the trial declares (charged, verdict...) happened, as recorded.
+
+    A later, different date for the same case and milestone replaces the record (its
+    `replaced_at` set) rather than overwriting it, so every value and its source stay; the new
+    record says it is a correction. The current value is the record not replaced.
+    """
+
+    __tablename__ = "case_milestone"
+    __table_args__ = (
+        Index(
+            "ux_case_milestone_current",
+            "case_id",
+            "name",
+            unique=True,
+            sqlite_where=_CURRENT,
+            postgresql_where=_CURRENT,
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", max_length=100)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    name: str = Field(max_length=100)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    # The file it came from (`enrol:` or `milestones:` and its name), never a person's details.
+    source: str = Field(max_length=255)
+    # True when it changed a date recorded before; False for the milestone's first record.
+    is_correction: bool = False
+    replaced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Participant(SQLModel, table=True):

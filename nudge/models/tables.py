@@ -17,6 +17,7 @@ from nudge.models.people import (
     AllocatedUnit,
     Assignment,
     Case,
+    CaseMilestone,
     Hearing,
     HearingChange,
     Participant,
@@ -42,6 +43,7 @@ CHANGES = table_of(HearingChange)
 EVENTS = table_of(MessageEvent)
 HEARINGS = table_of(Hearing)
 MESSAGES = table_of(Message)
+MILESTONES = table_of(CaseMilestone)
 OPT_OUTS = table_of(OptOut)
 OUTCOMES = table_of(Outcome)
 PEOPLE = table_of(Participant)

@@ -44,6 +44,7 @@ def readers(tmp_path: Path, bad: str) -> dict[str, list[str]]:
     return {
         "enrol": ["enrol", TRIAL, bad],
         "hearings update": ["hearings", "update", TRIAL, bad],
+        "milestones update": ["milestones", "update", TRIAL, bad],
         "outcomes import": ["outcomes", "import", TRIAL, bad],
         "analyse --data": ["analyse", "--data", bad, "--trial", str(EXAMPLE)],
         "analyse --trial": ["analyse", "--data", str(good_csv), "--trial", bad],
