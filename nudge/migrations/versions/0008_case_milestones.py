@@ -1,7 +1,7 @@
 """case milestones (charged, verdict...) with their history
 
-Revision ID: r10_case_milestones
-Revises: r9_reply_note
+Revision ID: r11_case_milestones
+Revises: r10_version_field_changes
 Create Date: 2027-01-27
 
 A new table: cases enrolled before it have no milestones recorded, and none are invented.
@@ -15,8 +15,8 @@ from alembic import op
 
 import nudge.models.types
 
-revision = "r10_case_milestones"
-down_revision = "r9_reply_note"
+revision = "r11_case_milestones"
+down_revision = "r10_version_field_changes"
 branch_labels = None
 depends_on = None
 
