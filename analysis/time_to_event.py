@@ -148,7 +148,7 @@ def time_to_event(
         p_value=overall.p_value if overall else None,
         no_charge_date=no_charge,
         no_event_date=no_date,
-        notes=tuple(_notes(labels.outcome(outcome_id), no_charge, no_date, spec, as_of)),
+        notes=tuple(_notes(labels.outcome(outcome_id), no_charge, no_date, spec)),
     )
 
 
@@ -173,12 +173,8 @@ def _arm(arm: str, curve: KaplanMeier, exact: bool) -> ArmFollowUp:
     return ArmFollowUp(arm, curve.n, curve.events, tuple(by))
 
 
-def _notes(name: str, no_charge: int, no_date: int, spec: ModelSpec, as_of: date) -> list[str]:
-    notes = [
-        f"time to {name}: days from the charge; people without {name} are followed to "
-        f"{as_of.isoformat()} (the analysis date) or {FOLLOW_UP_DAYS} days after the charge, "
-        "whichever is earlier"
-    ]
+def _notes(name: str, no_charge: int, no_date: int, spec: ModelSpec) -> list[str]:
+    notes = []
     if no_charge:
         notes.append(f"time to {name} leaves out {no_charge} participant(s) with no charge date")
     if no_date:

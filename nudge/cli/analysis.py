@@ -98,7 +98,7 @@ def analyse(
             if bundle is not None:
                 result = _write_bundle(runtime, session, trial_id, bundle)
             else:
-                result = analyse_trial(session, trial_id)
+                result = analyse_trial(session, trial_id, runtime.clock)
     payload = report_json(result.report)
     if as_json:
         echo_json(payload)
