@@ -17,8 +17,10 @@ Beside the yes/no outcome, an outcome imported with its dates (analysis/outcome_
 - each treatment arm is compared with control, and all arms together, by the log-rank test
   over the 180 days (unstratified, uncorrected: a secondary, descriptive analysis beside the
   pre-registered one);
-- when whole units were randomised, people are not independent, so the intervals and tests
-  (which assume they are) are not given: the shares only, with a note.
+- when whole units were randomised and some unit has more than one person followed, those
+  people are not independent, so the intervals and tests (which assume they are) are not
+  given: the shares only, with a note. Units of one person each (a case per victim) are
+  independent, and get both.
 
 See docs/analysis-methods.md, "Time to the event".
 """
@@ -130,8 +132,8 @@ def time_to_event(
     curves = {
         arm: kaplan_meier(days[arms == arm], event[arms == arm], HORIZONS, alpha) for arm in order
     }
-    # Intervals and tests assume independent people: not so when whole units were randomised.
-    exact = not spec.clustered
+    # Intervals and tests assume independent people: not so when a randomised unit holds two.
+    exact = not spec.clustered or not data.loc[kept, "unit"].duplicated().any()
     comparisons = tuple(
         _pairwise(days, event, arms, arm, spec.control, exact) for arm in spec.treatments
     )
@@ -148,7 +150,7 @@ def time_to_event(
         p_value=overall.p_value if overall else None,
         no_charge_date=no_charge,
         no_event_date=no_date,
-        notes=tuple(_notes(labels.outcome(outcome_id), no_charge, no_date, spec)),
+        notes=tuple(_notes(labels.outcome(outcome_id), no_charge, no_date, exact)),
     )
 
 
@@ -173,7 +175,7 @@ def _arm(arm: str, curve: KaplanMeier, exact: bool) -> ArmFollowUp:
     return ArmFollowUp(arm, curve.n, curve.events, tuple(by))
 
 
-def _notes(name: str, no_charge: int, no_date: int, spec: ModelSpec) -> list[str]:
+def _notes(name: str, no_charge: int, no_date: int, exact: bool) -> list[str]:
     notes = []
     if no_charge:
         notes.append(f"time to {name} leaves out {no_charge} participant(s) with no charge date")
@@ -182,9 +184,10 @@ def _notes(name: str, no_charge: int, no_date: int, spec: ModelSpec) -> list[str
             f"time to {name} leaves out {no_date} participant(s) with {name} recorded but no "
             "date for it: the shares by each day may be too low"
         )
-    if spec.clustered:
+    if not exact:
         notes.append(
-            f"time to {name}: whole units were randomised, and the Kaplan–Meier intervals and "
-            "log-rank tests treat people as independent, so only the shares are given"
+            f"time to {name}: whole units were randomised and some hold more than one person "
+            "followed; the Kaplan–Meier intervals and log-rank tests treat people as "
+            "independent, so only the shares are given"
         )
     return notes

@@ -148,7 +148,7 @@ def test_without_dates_or_an_analysis_date_the_report_is_as_before() -> None:
     )
 
 
-def test_when_whole_cases_were_randomised_only_the_shares_are_given() -> None:
+def test_when_cases_of_several_people_were_randomised_only_the_shares_are_given() -> None:
     frame = withdrawal_frame()
     frame["unit"] = frame["participant_ref"].str[:4]  # ten people to a case
     plan = trial(population={"unit": "case"})
@@ -160,12 +160,19 @@ def test_when_whole_cases_were_randomised_only_the_shares_are_given() -> None:
     assert [c["p_value"] for c in block["comparisons"]] == [None, None]
     assert block["p_value"] is None
     assert block["notes"][-1] == (
-        "time to withdrawal: whole units were randomised, and the Kaplan–Meier intervals and "
-        "log-rank tests treat people as independent, so only the shares are given"
+        "time to withdrawal: whole units were randomised and some hold more than one person "
+        "followed; the Kaplan–Meier intervals and log-rank tests treat people as independent, "
+        "so only the shares are given"
     )
     text = render_text(report, plan)
     assert "By 90 days after charge, withdrawal stood at 14% in SMS reminder" in text
     assert "log-rank test compares" not in text
+
+
+def test_cases_of_one_person_each_are_independent_and_get_intervals_and_tests() -> None:
+    exact = followed(withdrawal_frame(), trial())
+    by_case = followed(withdrawal_frame(), trial(population={"unit": "case"}))
+    assert by_case == exact
 
 
 def test_a_lead_sees_no_share_that_would_reveal_fewer_than_5_people() -> None:
