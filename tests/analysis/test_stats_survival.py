@@ -126,8 +126,9 @@ def test_without_censoring_the_curve_is_the_plain_share_and_greenwood_the_binomi
         share = float(np.mean(days <= point.time))
         assert point.survival == pytest.approx(1 - share, rel=1e-12)
         assert point.std_error == pytest.approx(np.sqrt(share * (1 - share) / 200), rel=1e-10)
-        assert point.ci_low is not None and point.ci_high is not None
-        assert point.ci_low < point.survival < point.ci_high <= 1.0
+        low, middle, high = point.ci_low, point.survival, point.ci_high
+        assert low is not None and middle is not None and high is not None
+        assert low < middle < high <= 1.0
 
 
 def test_before_any_event_the_curve_is_one_with_an_interval_of_one() -> None:

@@ -196,9 +196,9 @@ def _empty_flow() -> dict[str, Any]:
     return {"assessed": 0, "ineligible": 0, "randomised": 0, "ineligible_by_rule": {}, "arms": []}
 
 
-def test_the_reference_data_is_what_make_data_writes() -> None:
+def test_the_reference_data_is_what_its_generator_writes() -> None:
     """withdrawal.csv is reproducible from its checked-in generator and seed."""
-    from tests.analysis.reference.survival.make_data import simulate
+    from tests.analysis.reference.survival.make_withdrawals import simulate
 
     written = pd.read_csv(Path(HERE / "withdrawal.csv"), dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(written, simulate().astype(str))

@@ -2,7 +2,7 @@
 # analysis/time_to_event.py), computed independently with R's survival package.
 #
 # How to run (from the repository root, after
-# `uv run python tests/analysis/reference/survival/make_data.py` has written withdrawal.csv):
+# `uv run python tests/analysis/reference/survival/make_withdrawals.py` has written withdrawal.csv):
 #     Rscript tests/analysis/reference/survival/make_reference.R
 # It reads tests/analysis/reference/survival/withdrawal.csv and writes reference.json beside it.
 # The versions it ran with are written into the JSON (`versions`).

@@ -1,6 +1,7 @@
 """Simulate the withdrawal data set used as the R reference for time to withdrawal.
 
-Run from the repository root: ``uv run python tests/analysis/reference/survival/make_data.py``.
+Run from the repository root:
+``uv run python tests/analysis/reference/survival/make_withdrawals.py``.
 It writes ``withdrawal.csv`` beside this file; ``make_reference.R`` reads it.
 
 One row per randomised victim in three arms, as an outcome import leaves them: `withdrew`
