@@ -118,11 +118,7 @@ def import_outcomes(
             continue
         try:
             person = _person(record, people, seen)
-            stored = {
-                key: current[(person.participant_id, key)][1]
-                for key in outcome_columns
-                if (person.participant_id, key) in current
-            }
+            stored = _stored(current, person.participant_id, outcome_columns)
             values = observe(record, _values(record, outcome_columns), dates, stored, today)
         except RowError as exc:
             plan.problems.append(Problem(str(path), record.line, None, str(exc)))
@@ -144,16 +140,6 @@ def import_outcomes(
             plan.problems,
         )
     _write(session, plan, trial_id, source, now)
-    details: dict[str, object] = {
-        "read": summary.read,
-        "recorded": summary.recorded,
-        "corrected": summary.corrected,
-        "unchanged": summary.unchanged,
-        "not_randomised": summary.not_randomised,
-        "outcomes": outcome_columns,
-    }
-    if dates.names:
-        details["dates"] = dates.names
     audit.record(
         session,
         clock,
@@ -161,9 +147,24 @@ def import_outcomes(
         action="outcomes.imported",
         trial_id=trial_id,
         subject=path.name,
-        details=details,
+        details=_audit_details(summary),
     )
     return summary
+
+
+def _audit_details(summary: OutcomeSummary) -> dict[str, object]:
+    """Counts and column names, never a reference; `dates` only when the file had any."""
+    details: dict[str, object] = {
+        "read": summary.read,
+        "recorded": summary.recorded,
+        "corrected": summary.corrected,
+        "unchanged": summary.unchanged,
+        "not_randomised": summary.not_randomised,
+        "outcomes": summary.outcome_columns,
+    }
+    if summary.date_columns:
+        details["dates"] = summary.date_columns
+    return details
 
 
 def _check_header(
@@ -239,6 +240,13 @@ def _current_values(session: Session, trial_id: str) -> Current:
     return {
         (participant_id, key): (row_id, Observation(bool(value), occurred_on, charged_on))
         for participant_id, key, row_id, value, occurred_on, charged_on in session.execute(query)
+    }
+
+
+def _stored(current: Current, participant_id: int, keys: list[str]) -> dict[str, Observation]:
+    """What is in force for one participant's outcomes in the file, by outcome."""
+    return {
+        key: current[(participant_id, key)][1] for key in keys if (participant_id, key) in current
     }
 
 
