@@ -9,10 +9,12 @@ from sqlmodel import Session
 
 from analysis.frame import frame_from_csv, frame_from_db
 from analysis.report import TrialReport, build_report
+from analysis.time_to_event import analysis_date
 from experiments import trials
 from experiments.definition import TrialDefinition
 from experiments.loader import load_trial_file
 from messages.checks import check_messages
+from nudge.clock import Clock
 from nudge.errors import DefinitionError
 
 
@@ -22,10 +24,19 @@ class Analysed:
     report: TrialReport
 
 
-def analyse_trial(session: Session, trial_id: str) -> Analysed:
-    """The report on a trial's randomised participants, outcomes and messages as stored."""
-    definition = trials.current_definition(session, trials.get_trial(session, trial_id))
-    return Analysed(definition, build_report(frame_from_db(session, trial_id), definition))
+def analyse_trial(session: Session, trial_id: str, clock: Clock | None = None) -> Analysed:
+    """The report on a trial's randomised participants, outcomes and messages as stored.
+
+    With a clock, outcomes imported with dates are also followed in time up to the analysis
+    date (analysis/time_to_event.py).
+    """
+    trial = trials.get_trial(session, trial_id)
+    definition = trials.current_definition(session, trial)
+    as_of = None
+    if clock is not None:
+        as_of = analysis_date(clock.now(), definition.timezone, trial.closed_at)
+    frame = frame_from_db(session, trial_id)
+    return Analysed(definition, build_report(frame, definition, as_of=as_of))
 
 
 def analyse_file(data: Path, definition_file: Path) -> Analysed:

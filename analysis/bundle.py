@@ -25,7 +25,7 @@ import os
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from string import Template
 from typing import IO, Any
@@ -39,6 +39,7 @@ from analysis.bundle_text import column_descriptions, model_description
 from analysis.frame import frame_from_db
 from analysis.pseudonymise import AnalysisFile, pseudonymised_file
 from analysis.report import TrialReport, build_report, model_spec, report_json
+from analysis.time_to_event import analysis_date
 from experiments import trials
 from experiments.definition import TrialDefinition
 from nudge.errors import NudgeError
@@ -97,15 +98,21 @@ def build_bundle(session: Session, trial_id: str, *, built_at: datetime) -> Bund
     frame = frame_from_db(session, trial_id)
     if frame.empty:
         raise NudgeError(f"trial '{trial_id}' has nobody randomised yet: nothing to reproduce")
-    return assemble_bundle(frame, definition, frozen, built_at=built_at)
+    as_of = analysis_date(built_at, definition.timezone, trial.closed_at)
+    return assemble_bundle(frame, definition, frozen, built_at=built_at, as_of=as_of)
 
 
 def assemble_bundle(
-    frame: pd.DataFrame, definition: TrialDefinition, frozen: FrozenVersion, *, built_at: datetime
+    frame: pd.DataFrame,
+    definition: TrialDefinition,
+    frozen: FrozenVersion,
+    *,
+    built_at: datetime,
+    as_of: date | None = None,
 ) -> Bundle:
     """Every file of the bundle from the analysis frame: Nudge's report and the pseudonymised
-    rows come from this one frame."""
-    report = build_report(frame, definition)
+    rows come from this one frame; `as_of` is the analysis date of outcomes with dates."""
+    report = build_report(frame, definition, as_of=as_of)
     analysis_file = pseudonymised_file(frame, definition)
     primary = nudge_primary(report_json(report))
     model = primary_model(definition, analysis_file, frozen.number, primary["analysed"])

@@ -11,6 +11,10 @@ Researchers see exact figures. Everyone else (leads, admins) sees every count un
   arm's missing share when its observed or missing count is under 5 (a share and the
   randomised count give the count back), with the largest gap between arms then;
 - a subgroup level's estimates when, within it, an arm's events or non-events are under 5;
+- in an outcome followed from the charge (time_to_event), an arm's share by a day when its
+  events by then, or the people followed less those events, are under 5 (a share and the
+  count followed give the count back, nearly); each log-rank test with an arm whose events or
+  non-events over the whole follow-up are under 5; and the counts under 5;
 - a balance row of a 0/1 covariate or a level whose count, or its complement, is under 5 in
   either arm;
 - the achieved power figures when the smallest arm has fewer than 5;
@@ -66,6 +70,8 @@ def disclose(body: dict[str, Any], *, exact: bool) -> dict[str, Any]:
     report["randomisation"]["units"] = _counts(report["randomisation"]["units"])
     for outcome in report["outcomes"]:
         _outcome(outcome, body.get("subgroup_counts", {}).get(outcome["id"], {}))
+        if outcome.get("time_to_event") is not None:
+            _time_to_event(outcome["time_to_event"])
     report["notes"] = [_note(n) for n in report["notes"]]
     _balance(report["balance"], body.get("balance_counts", []))
     _power(report["power"])
@@ -121,6 +127,32 @@ def _outcome(outcome: dict[str, Any], subgroup_counts: dict[str, Any]) -> None:
                 level["notes"] = []
         subgroup["notes"] = [_note(n) for n in subgroup["notes"]]
     outcome["notes"] = [_note(n) for n in outcome["notes"]]
+
+
+def _time_to_event(block: dict[str, Any]) -> None:
+    """Each arm's shares by day, the log-rank tests, and the counts left out or followed."""
+    hidden = set()
+    for arm in block["arms"]:
+        n = arm["n"]
+        if _revealing(n, arm["events"]):
+            hidden.add(arm["arm"])
+        for by in arm["by"]:
+            if _revealing(n, by["events"]):
+                for key in ("share", "ci_low", "ci_high", "std_error"):
+                    by[key] = None
+                by["suppressed"] = True
+            by["events"] = FEWER if small(by["events"]) else by["events"]
+            by["at_risk"] = FEWER if small(by["at_risk"]) else by["at_risk"]
+        arm["events"] = FEWER if small(arm["events"]) else arm["events"]
+        arm["n"] = FEWER if small(n) else n
+    for comparison in block["comparisons"]:
+        if {comparison["arm"], comparison["versus"]} & hidden:
+            _blank(comparison, keep=("arm", "versus"))
+    if hidden:
+        block["chi_square"] = block["p_value"] = None
+    for key in ("no_charge_date", "no_event_date"):
+        block[key] = FEWER if small(block[key]) and block[key] else block[key]
+    block["notes"] = [_note(n) for n in block["notes"]]
 
 
 def _over_time(over_time: dict[str, Any]) -> None:

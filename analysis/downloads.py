@@ -12,6 +12,11 @@ suppressed count reads "fewer than 5" exactly as on the page, and a suppressed r
 difference is blank with a note saying why. The JSON download stays the complete,
 machine-readable record (subgroups, balance, flow, power, enrolment).
 
+An outcome followed from the charge (analysis/time_to_event.py) adds, after its own rows, one
+row per day and arm ("withdrawal by 90 days after charge"): the people followed, the events by
+then and the Kaplan–Meier share with its interval in the rate columns, and a note saying what
+the figure is, with the arm's log-rank p against control.
+
 The file starts with a UTF-8 byte order mark: Excel reads a CSV without one in the system's
 legacy code page, so "£" would show as "Â£" and Welsh or other accented labels would break.
 LibreOffice, Google Sheets, pandas (`encoding="utf-8-sig"`) and R (`fileEncoding="UTF-8-BOM"`)
@@ -45,6 +50,10 @@ FALLBACK_NOTE = (
     "the difference is the unadjusted one (the results page says why)"
 )
 NOTHING_NOTE = "No estimate: the pre-registered analysis could not be computed (see the page)"
+FOLLOWED_SUPPRESSED_NOTE = (
+    "Not shown: fewer than 5 people in this arm had (or had not) the outcome by this day "
+    "(statistical disclosure control)"
+)
 Row = tuple[Any, ...]
 
 
@@ -104,6 +113,45 @@ def _rows(shown: dict[str, Any], labels: Labels) -> Iterator[Row]:
                 _percent(arm["ci_high"]),
                 *_comparison(comparison),
                 _note(arm, comparison),
+            )
+        if outcome.get("time_to_event"):
+            yield from _followed(outcome["id"], outcome["time_to_event"], labels)
+
+
+def _followed(outcome_id: str, block: dict[str, Any], labels: Labels) -> Iterator[Row]:
+    """One row per day and arm of an outcome followed from the charge."""
+    name, control = labels.outcome(outcome_id), labels.definition.control_arm.id
+    tests = {c["arm"]: c["p_value"] for c in block["comparisons"]}
+    method = (
+        f"Kaplan–Meier estimate from the charge, followed to {block['as_of']} or "
+        f"{block['follow_up_days']} days; not the pre-registered estimate"
+    )
+    for index, days in enumerate(block["horizons"]):
+        for arm in block["arms"]:
+            by, treated = arm["by"][index], arm["arm"] != control
+            if by.get("suppressed"):
+                note = FOLLOWED_SUPPRESSED_NOTE
+            elif by["share"] is None:
+                note = "Not yet known: nobody in this arm has been followed this long"
+            else:
+                p = tests.get(arm["arm"]) if treated else None
+                tested = f"; log-rank p = {_p(p)} against {labels.arm(control)}" if p else ""
+                note = method + tested
+            yield (
+                f"{name} by {days} days after charge",
+                _yes_no(False),
+                labels.arm(arm["arm"]),
+                labels.arm(control) if treated else None,
+                None,
+                arm["n"],
+                by["events"],
+                _percent(by["share"]),
+                _percent(by["ci_low"]),
+                _percent(by["ci_high"]),
+                *(None,) * 4,  # difference, its interval and p: the note gives the test
+                _yes_no(False),
+                *(None,) * 3,  # no cost per event
+                note,
             )
 
 

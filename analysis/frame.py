@@ -3,9 +3,12 @@
 Columns: `participant_ref`, `arm`, `unit`, `stratum`, the participant columns the definition
 names (covariates, subgroups, strata and outcome populations), one 0/1/NaN column per
 outcome, `delivered` (0/1; only when some arm sends messages) and `cost` (money spent on the
-participant's messages). Both builders read the participant columns with `read_columns`, by
-the types the definition declares (or infers without data: experiments/columns.py), so the
-report downstream sees the same types whichever way the data came. `frame.attrs` carries
+participant's messages). From the database, an outcome imported with dates adds `<outcome>_on`
+(the day of its event) and `charged_on` (the charge; the latest recorded where a person's
+outcomes differ), as datetime64 days, NaT where not known; a trial without dates has neither.
+Both builders read the participant columns with `read_columns`, by the types the definition
+declares (or infers without data: experiments/columns.py), so the report downstream sees the
+same types whichever way the data came. `frame.attrs` carries
 those types (`column_types`), the values per column that did not fit their type and became
 missing (`unreadable`) and why undeclared columns got their type (`inferred_types`); see
 analysis/columns.py.
@@ -22,6 +25,7 @@ from sqlmodel import Session
 
 from analysis.columns import read_columns
 from analysis.flatfile import as_codes, parse_flags, parse_numbers, read_flat_file, unit_column
+from analysis.outcome_dates import CHARGED, date_column
 from experiments import trials
 from experiments.columns import analysed_columns, column_types
 from experiments.definition import TrialDefinition
@@ -52,13 +56,16 @@ def frame_from_db(session: Session, trial_id: str) -> pd.DataFrame:
     names = participant_columns(definition)
     frame = _assigned(session, trial_id, names)
     outcome_ids = [o.id for o in definition.outcomes]
-    for name, values in _outcomes(session, trial_id, frame["participant_id"]).items():
+    found = _outcome_rows(session, trial_id)
+    for name, values in _outcomes(found, frame["participant_id"]).items():
         if name in outcome_ids:
             frame[name] = values
     for name in outcome_ids:
         if name not in frame:
             frame[name] = np.nan
     ids = frame["participant_id"]
+    for name, days in _outcome_dates(found, ids, outcome_ids).items():
+        frame[name] = days
     if has_messages(definition):
         delivered = _participants_with(session, trial_id, _reached())
         frame["delivered"] = ids.isin(delivered).astype("float64")
@@ -109,22 +116,57 @@ def _assigned(session: Session, trial_id: str, names: list[str]) -> pd.DataFrame
     return frame
 
 
-def _outcomes(session: Session, trial_id: str, ids: pd.Series) -> dict[str, pd.Series]:
+def _outcome_rows(session: Session, trial_id: str) -> pd.DataFrame:
+    """The outcomes in force with their dates, in the order they were recorded."""
+    outcomes = OUTCOMES.c
+    query = (
+        select(
+            outcomes.participant_id,
+            outcomes.outcome_key,
+            outcomes.value,
+            outcomes.occurred_on,
+            outcomes.charged_on,
+        )
+        .where(
+            outcomes.trial_id == trial_id,
+            outcomes.replaced_at.is_(None),
+            outcomes.value.is_not(None),
+        )
+        .order_by(outcomes.id)
+    )
+    return pd.DataFrame.from_records(
+        session.execute(query).all(),
+        columns=["participant_id", "key", "value", "occurred_on", "charged_on"],
+    )
+
+
+def _outcomes(found: pd.DataFrame, ids: pd.Series) -> dict[str, pd.Series]:
     """Each outcome in force as 1.0/0.0, NaN where not observed, aligned with `ids`."""
-    query = select(OUTCOMES.c.participant_id, OUTCOMES.c.outcome_key, OUTCOMES.c.value).where(
-        OUTCOMES.c.trial_id == trial_id,
-        OUTCOMES.c.replaced_at.is_(None),
-        OUTCOMES.c.value.is_not(None),
-    )
-    found = pd.DataFrame.from_records(
-        session.execute(query).all(), columns=["participant_id", "key", "value"]
-    )
     columns = {}
     for key, group in found.groupby("key", sort=True):
         values = pd.Series(
             group["value"].astype("float64").to_numpy(), index=group["participant_id"]
         )
         columns[str(key)] = ids.map(values).astype("float64")
+    return columns
+
+
+def _outcome_dates(
+    found: pd.DataFrame, ids: pd.Series, outcome_ids: list[str]
+) -> dict[str, pd.Series]:
+    """`<outcome>_on` for each outcome with a date in force and `charged_on`, aligned with
+    `ids`; nothing at all when no outcome has a date."""
+    dated = found[found["occurred_on"].notna() | found["charged_on"].notna()]
+    if dated.empty:
+        return {}
+    columns = {}
+    for key, group in dated.groupby("key", sort=True):
+        if key in outcome_ids:
+            days = pd.Series(group["occurred_on"].to_numpy(), index=group["participant_id"])
+            columns[date_column(str(key))] = pd.to_datetime(ids.map(days))
+    charged = dated[dated["charged_on"].notna()].drop_duplicates("participant_id", keep="last")
+    by_person = pd.Series(charged["charged_on"].to_numpy(), index=charged["participant_id"])
+    columns[CHARGED] = pd.to_datetime(ids.map(by_person))
     return columns
 
 

@@ -4,18 +4,30 @@ A blank cell means "not observed in this file" and changes nothing; a different 
 outcome already observed is a correction: the old row gets `replaced_at` and a new row is
 added, so the history of every value is kept. People enrolled but not randomised (ineligible)
 may be in the file: their outcomes are recorded, counted apart, and never analysed.
+
+An outcome may come with dates: the day its event happened (`withdrew_on`) and the charge
+(`charged_on`); see analysis/outcome_dates.py. A changed date is a correction like a changed
+value.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from analysis.outcome_dates import (
+    DateColumns,
+    Observation,
+    is_date_column,
+    observe,
+    read_date_columns,
+)
 from experiments import trials
 from experiments.csvfile import CsvRecord, duplicate_columns, read_header, read_records
 from experiments.definition import TrialDefinition
@@ -46,6 +58,7 @@ class OutcomeSummary:
     rejected: int = 0
     not_randomised: int = 0
     outcome_columns: list[str] = field(default_factory=list)
+    date_columns: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,8 @@ class _NewValue(NamedTuple):
     participant_id: int
     outcome_key: str
     value: bool
+    occurred_on: date | None
+    charged_on: date | None
 
 
 @dataclass
@@ -86,11 +101,14 @@ def import_outcomes(
         )
     definition = trials.current_definition(session, trial)
     encoding, columns = read_header(path, definition.mapping)
-    outcome_columns = _check_header(path, columns, definition)
-    summary = OutcomeSummary(source=str(path), outcome_columns=outcome_columns)
+    outcome_columns, dates = _check_header(path, columns, definition)
+    summary = OutcomeSummary(
+        source=str(path), outcome_columns=outcome_columns, date_columns=dates.names
+    )
     people = _people(session, trial_id)
     current = _current_values(session, trial_id)
     now, source = clock.now(), fitted(f"outcomes:{path.name}", column_length(Outcome, "source"))
+    today = now.astimezone(ZoneInfo(definition.timezone)).date()
     plan = _Plan()
     seen: dict[tuple[str, str], int] = {}
     for record in read_records(path, encoding, columns):
@@ -100,14 +118,17 @@ def import_outcomes(
             continue
         try:
             person = _person(record, people, seen)
-            values = _values(record, outcome_columns)
+            stored = _stored(current, person.participant_id, outcome_columns)
+            values = observe(record, _values(record, outcome_columns), dates, stored, today)
         except RowError as exc:
             plan.problems.append(Problem(str(path), record.line, None, str(exc)))
             continue
         changes = _apply_row(person, values, current, summary)
-        for key, value, old_id in changes:
+        for key, observed, old_id in changes:
             plan.inserts.append(
-                _NewValue(participant_id=person.participant_id, outcome_key=key, value=value)
+                _NewValue(
+                    participant_id=person.participant_id, outcome_key=key, **observed._asdict()
+                )
             )
             if old_id is not None:
                 plan.replaced.append(old_id)
@@ -126,20 +147,31 @@ def import_outcomes(
         action="outcomes.imported",
         trial_id=trial_id,
         subject=path.name,
-        details={
-            "read": summary.read,
-            "recorded": summary.recorded,
-            "corrected": summary.corrected,
-            "unchanged": summary.unchanged,
-            "not_randomised": summary.not_randomised,
-            "outcomes": outcome_columns,
-        },
+        details=_audit_details(summary),
     )
     return summary
 
 
-def _check_header(path: Path, columns: list[str], definition: TrialDefinition) -> list[str]:
-    """The file's outcome columns; any missing key column or unknown column rejects the file."""
+def _audit_details(summary: OutcomeSummary) -> dict[str, object]:
+    """Counts and column names, never a reference; `dates` only when the file had any."""
+    details: dict[str, object] = {
+        "read": summary.read,
+        "recorded": summary.recorded,
+        "corrected": summary.corrected,
+        "unchanged": summary.unchanged,
+        "not_randomised": summary.not_randomised,
+        "outcomes": summary.outcome_columns,
+    }
+    if summary.date_columns:
+        details["dates"] = summary.date_columns
+    return details
+
+
+def _check_header(
+    path: Path, columns: list[str], definition: TrialDefinition
+) -> tuple[list[str], DateColumns]:
+    """The file's outcome and date columns; a missing key column or an unknown or unusable
+    column rejects the file."""
     known = [o.id for o in definition.outcomes]
     problems = [
         Problem(str(path), 1, None, f"header: missing column '{name}'")
@@ -155,9 +187,11 @@ def _check_header(path: Path, columns: list[str], definition: TrialDefinition) -
             f"(its outcomes: {', '.join(known)})",
         )
         for name in columns
-        if name not in KEY_COLUMNS and name not in known
+        if name not in KEY_COLUMNS and name not in known and not is_date_column(name, known)
     ]
     problems += duplicate_columns(path, columns)
+    dates, date_problems = read_date_columns(path, columns, known)
+    problems += date_problems
     outcome_columns = [c for c in known if c in columns]
     if not outcome_columns and not problems:
         problems.append(
@@ -168,7 +202,7 @@ def _check_header(path: Path, columns: list[str], definition: TrialDefinition) -
             f"{path}: the header does not fit trial '{definition.id}'; nothing was recorded",
             problems,
         )
-    return outcome_columns
+    return outcome_columns, dates
 
 
 def _people(session: Session, trial_id: str) -> dict[tuple[str, str], _Person]:
@@ -185,18 +219,34 @@ def _people(session: Session, trial_id: str) -> dict[tuple[str, str], _Person]:
     }
 
 
-def _current_values(session: Session, trial_id: str) -> dict[tuple[int, str], tuple[int, bool]]:
-    """The value in force for each (participant, outcome): (row id, value)."""
+Current = dict[tuple[int, str], tuple[int, Observation]]
+
+
+def _current_values(session: Session, trial_id: str) -> Current:
+    """What is in force for each (participant, outcome): (row id, value and dates)."""
+    outcomes = OUTCOMES.c
     query = select(
-        OUTCOMES.c.participant_id, OUTCOMES.c.outcome_key, OUTCOMES.c.id, OUTCOMES.c.value
+        outcomes.participant_id,
+        outcomes.outcome_key,
+        outcomes.id,
+        outcomes.value,
+        outcomes.occurred_on,
+        outcomes.charged_on,
     ).where(
-        OUTCOMES.c.trial_id == trial_id,
-        OUTCOMES.c.replaced_at.is_(None),
-        OUTCOMES.c.value.is_not(None),
+        outcomes.trial_id == trial_id,
+        outcomes.replaced_at.is_(None),
+        outcomes.value.is_not(None),
     )
     return {
-        (participant_id, key): (row_id, bool(value))
-        for participant_id, key, row_id, value in session.execute(query)
+        (participant_id, key): (row_id, Observation(bool(value), occurred_on, charged_on))
+        for participant_id, key, row_id, value, occurred_on, charged_on in session.execute(query)
+    }
+
+
+def _stored(current: Current, participant_id: int, keys: list[str]) -> dict[str, Observation]:
+    """What is in force for one participant's outcomes in the file, by outcome."""
+    return {
+        key: current[(participant_id, key)][1] for key in keys if (participant_id, key) in current
     }
 
 
@@ -237,14 +287,14 @@ def _values(record: CsvRecord, outcome_columns: list[str]) -> dict[str, bool]:
 
 def _apply_row(
     person: _Person,
-    values: dict[str, bool],
-    current: dict[tuple[int, str], tuple[int, bool]],
+    values: dict[str, Observation],
+    current: Current,
     summary: OutcomeSummary,
-) -> list[tuple[str, bool, int | None]]:
-    """The new rows one participant needs: (outcome, value, id of the row it replaces)."""
+) -> list[tuple[str, Observation, int | None]]:
+    """The new rows one participant needs: (outcome, observation, id of the row it replaces)."""
     if values and not person.randomised:
         summary.not_randomised += 1
-    changes: list[tuple[str, bool, int | None]] = []
+    changes: list[tuple[str, Observation, int | None]] = []
     for key, value in values.items():
         existing = current.get((person.participant_id, key))
         if existing is None:

@@ -5,7 +5,9 @@ outcome's `population` rule, with the outcome observed (complete cases; no imput
 outcomes). Arms keep their randomised arm whatever was delivered. Missing outcomes are
 counted by arm, flagged when the arms differ, and bounded (best and worst case). When whole
 units were randomised, every unadjusted figure is computed by unit (analysis/summaries.py).
-See docs/analysis-methods.md, "The report".
+An outcome imported with its dates is also followed in time from the charge, by arm, when
+the caller gives the analysis date (analysis/time_to_event.py); only then does its results
+JSON have `time_to_event`. See docs/analysis-methods.md, "The report".
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -47,6 +50,7 @@ from analysis.summaries import (
     compare_unadjusted,
     extreme_bounds,
 )
+from analysis.time_to_event import TimeToEvent, is_dated, time_to_event
 from experiments.definition import Outcome, TrialDefinition
 
 # The models are tall and thin (millions of rows, tens of columns): memory-bound products
@@ -121,6 +125,8 @@ class OutcomeReport:
     below_min_clusters: tuple[str, ...] = ()
     # Design columns left out as exact linear combinations of others (R drops them too).
     aliased: tuple[str, ...] = ()
+    # From the charge to the event, by arm; only for an outcome imported with its dates.
+    time_to_event: TimeToEvent | None = None
 
 
 @dataclass(frozen=True)
@@ -153,11 +159,14 @@ def build_report(
     definition: TrialDefinition,
     *,
     planned_costs: Mapping[str, float] | None = None,
+    as_of: date | None = None,
 ) -> TrialReport:
     """Analyse every outcome of the definition on the frame (see module docstring).
 
     `planned_costs` (arm → cost of sending every planned message to one participant) is used
-    for cost per extra event only when the frame has no `cost` column (a flat file).
+    for cost per extra event only when the frame has no `cost` column (a flat file). `as_of`
+    is the analysis date, where follow-up of a dated outcome ends (time_to_event.analysis_date);
+    without it no outcome is followed in time.
     """
     spec = model_spec(definition)
     # Without a costs section message prices are unknown, not zero: no planned cost then.
@@ -165,7 +174,7 @@ def build_report(
     costs, cost_note = _cost_per_participant(frame, planned_costs, explicit)
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
         outcomes = tuple(
-            _outcome_report(frame, definition, outcome, spec, costs)
+            _outcome_report(frame, definition, outcome, spec, costs, as_of)
             for outcome in definition.outcomes
         )
     primary = next(o for o in outcomes if o.id == definition.primary_outcome.id)
@@ -220,6 +229,7 @@ def _outcome_report(
     outcome: Outcome,
     spec: ModelSpec,
     costs: pd.Series | None,
+    as_of: date | None = None,
 ) -> OutcomeReport:
     population = in_population(frame, outcome.population)
     mask = population & frame[outcome.id].notna()
@@ -265,6 +275,9 @@ def _outcome_report(
     variables = definition.analysis.subgroups
     names = {v: labels.column(v) for v in variables}
     subgroups = subgroup_results(data, outcome.id, spec, variables, names)
+    followed = None
+    if as_of is not None and is_dated(frame, outcome.id):
+        followed = time_to_event(data, outcome.id, spec, labels, as_of)
     return OutcomeReport(
         id=outcome.id,
         primary=outcome.id == definition.primary_outcome.id,
@@ -283,6 +296,7 @@ def _outcome_report(
         too_few_units=effects.too_few_units if effects else (),
         below_min_clusters=effects.below_min_clusters if effects else (),
         aliased=effects.aliased if effects else (),
+        time_to_event=followed,
     )
 
 
@@ -394,9 +408,16 @@ def _comparison(
 
 
 def report_json(report: TrialReport) -> dict[str, Any]:
-    """The results JSON: plain dicts, lists and JSON numbers; no NaN or infinity anywhere."""
+    """The results JSON: plain dicts, lists and JSON numbers; no NaN or infinity anywhere.
+
+    An outcome has `time_to_event` only when it was followed in time, so the JSON of a trial
+    without outcome dates is as it always was.
+    """
     data = _plain(asdict(report))
     assert isinstance(data, dict)
+    for outcome in data["outcomes"]:
+        if outcome["time_to_event"] is None:
+            del outcome["time_to_event"]
     return data
 
 

@@ -16,7 +16,10 @@ The fingerprint is read before the data and recomputed on each request:
   (scheduled, claimed, sending, unknown) counted as one. Every other status is final and a
   message only moves forward into one (docs/messages.md; callbacks never move a message back).
   So any committed change the results can see moves a message into a final status, and the
-  count of the highest final status reached rises: no mix of concurrent changes cancels out.
+  count of the highest final status reached rises: no mix of concurrent changes cancels out;
+- the analysis date, only once some outcome has a date: follow-up of a dated outcome ends on
+  it (analysis/time_to_event.py), so such results change with the day even when no data does.
+  A trial without outcome dates keeps its results across days.
 
 Why not "max(updated_at)": timestamps come from each writer's clock when it writes, not when it
 commits, so a write that commits late with an earlier stamp would leave a stale cache forever.
@@ -33,12 +36,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -48,6 +51,7 @@ from analysis.frame import frame_from_db
 from analysis.over_time import results_over_time
 from analysis.population import in_population
 from analysis.report import build_report, report_json
+from analysis.time_to_event import analysis_date
 from experiments.definition import TrialDefinition
 from nudge.clock import Clock
 from nudge.models import (
@@ -79,8 +83,9 @@ class Results:
     from_cache: bool
 
 
-def fingerprint(session: Session, trial: Trial) -> str:
-    """A digest of what the results depend on; it changes with any committed change to them."""
+def fingerprint(session: Session, trial: Trial, as_of: date | None = None) -> str:
+    """A digest of what the results depend on; it changes with any committed change to them,
+    and with `as_of` (the analysis date) once some outcome has a date."""
     counts = session.execute(
         select(
             *(
@@ -103,7 +108,15 @@ def fingerprint(session: Session, trial: Trial) -> str:
     ).all()
     parts = [BODY_FORMAT, trial.id, trial.current_version, list(counts)]
     parts.append([list(r) for r in by_status])
+    if as_of is not None and _has_dates(session, trial.id):
+        parts.append(as_of.isoformat())
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def _has_dates(session: Session, trial_id: str) -> bool:
+    dated = or_(OUTCOMES.c.occurred_on.is_not(None), OUTCOMES.c.charged_on.is_not(None))
+    query = select(OUTCOMES.c.id).where(OUTCOMES.c.trial_id == trial_id, dated).limit(1)
+    return session.execute(query).first() is not None
 
 
 def results_for(
@@ -111,11 +124,12 @@ def results_for(
 ) -> Results:
     """The trial's results: from the cache when the fingerprint matches, else computed and kept."""
     trial_id = trial.id
-    current = fingerprint(session, trial)
+    as_of = analysis_date(clock.now(), definition.timezone, trial.closed_at)
+    current = fingerprint(session, trial, as_of)
     cached = session.get(ResultsCache, trial_id)
     if cached is not None and cached.fingerprint == current:
         return Results(json.loads(cached.body), current, cached.computed_at, True)
-    body = compute_body(session, definition)
+    body = compute_body(session, definition, as_of)
     now = clock.now()
     _store(session, trial_id, current, now, json.dumps(body, allow_nan=False))
     return Results(body, current, now, False)
@@ -138,10 +152,13 @@ def _store(session: Session, trial_id: str, digest: str, now: datetime, text: st
         session.rollback()  # busy: the next request computes and stores it
 
 
-def compute_body(session: Session, definition: TrialDefinition) -> dict[str, Any]:
-    """Everything the results pages and downloads show, as plain JSON (aggregates only)."""
+def compute_body(
+    session: Session, definition: TrialDefinition, as_of: date | None = None
+) -> dict[str, Any]:
+    """Everything the results pages and downloads show, as plain JSON (aggregates only);
+    outcomes with dates are followed in time up to `as_of`."""
     frame = frame_from_db(session, definition.id)
-    report = report_json(build_report(frame, definition))
+    report = report_json(build_report(frame, definition, as_of=as_of))
     return {
         "format": BODY_FORMAT,
         "trial": definition.id,

@@ -21,6 +21,7 @@ from analysis.plots import (
 )
 from analysis.standing import health_checks, nothing_yet, progress, status
 from analysis.text import adjusted_for, comparison_sentence, comparisons_tested
+from analysis.time_to_event_words import page_view
 from analysis.verdict import verdicts
 from experiments.definition import TrialDefinition
 from nudge.models import TrialStatus
@@ -96,8 +97,14 @@ def _outcome(
             else comparison_sentence(c, outcome["id"], definition, comparisons_tested(outcome))
         )
         comparisons.append({**c, "sentence": sentence})
+    block = outcome.get("time_to_event")
+    level = f"{100 * (1 - definition.analysis.alpha):g}%"
+    name = labels.outcome(outcome["id"])
     return {
         **outcome,
+        "followed": page_view(block, name, labels, level, long_date(block["as_of"]))
+        if block
+        else None,
         "description": spec.description
         or Labels.of(definition).outcome(outcome["id"]).capitalize(),
         "better": spec.better,

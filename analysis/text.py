@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.labels import Labels, humanise, listed
+from analysis.time_to_event_words import method_sentence, sentences
 from experiments.definition import TrialDefinition
 
 NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -63,6 +64,7 @@ def render_text(data: dict[str, Any], definition: TrialDefinition) -> str:
             lines.append(_sentence(comparison, outcome["id"], wording, m))
         adjusted = adjusted_for(outcome, wording.labels)
         lines += [adjusted] if adjusted else []
+        lines += _time_to_event(outcome, wording)
         lines += [f"  note: {note}" for note in outcome["notes"]]
     lines += ["", *_power(data["power"])]
     lines += [f"note: {note}" for note in data["notes"]]
@@ -121,6 +123,19 @@ def _randomisation(block: dict[str, Any], wording: Wording) -> list[str]:
             "before trusting any result below."
         )
     return lines
+
+
+def _time_to_event(outcome: dict[str, Any], wording: Wording) -> list[str]:
+    """The outcome followed from the charge, when it was imported with its dates."""
+    block = outcome.get("time_to_event")
+    if not block:
+        return []
+    name = wording.labels.outcome(outcome["id"])
+    said = sentences(block, name, wording.labels, wording.level)
+    lines = ["", f"  Time to {name} after charge:"]
+    lines += [f"  {sentence}" for sentence in said]
+    lines.append(f"  {method_sentence(block, name, block['as_of'])}")
+    return lines + [f"  note: {note}" for note in block["notes"]]
 
 
 def _missing(outcome: dict[str, Any], titles: dict[str, str]) -> list[str]:

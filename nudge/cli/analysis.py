@@ -30,7 +30,8 @@ def outcomes_group() -> None:
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @pass_runtime
 def outcomes_import(runtime: Runtime, trial_id: str, file: Path, dry_run: bool) -> None:
-    """Record FILE's outcomes (participant_ref, case_ref, one yes/no column per outcome)."""
+    """Record FILE's outcomes (participant_ref, case_ref, one yes/no column per outcome; each
+    outcome's date as OUTCOME_on and the charge as charged_on, YYYY-MM-DD, if known)."""
     with runtime.session() as session:
         summary = import_outcomes(session, runtime.clock, trial_id, file, runtime.actor)
         if dry_run:
@@ -43,7 +44,9 @@ def _print_summary(summary: OutcomeSummary, dry_run: bool) -> None:
         "\n".join(
             [
                 f"{summary.source}: {'dry run, nothing was written' if dry_run else 'imported'}"
-                f" (outcomes: {', '.join(summary.outcome_columns)})",
+                f" (outcomes: {', '.join(summary.outcome_columns)}"
+                + (f"; dates: {', '.join(summary.date_columns)}" if summary.date_columns else "")
+                + ")",
                 f"  read        {summary.read:>9}  row(s)",
                 f"  recorded    {summary.recorded:>9}  value(s) observed for the first time",
                 f"  corrected   {summary.corrected:>9}  value(s) changed (the old ones kept)",
@@ -95,7 +98,7 @@ def analyse(
             if bundle is not None:
                 result = _write_bundle(runtime, session, trial_id, bundle)
             else:
-                result = analyse_trial(session, trial_id)
+                result = analyse_trial(session, trial_id, runtime.clock)
     payload = report_json(result.report)
     if as_json:
         echo_json(payload)

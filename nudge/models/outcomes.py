@@ -1,8 +1,14 @@
-"""Observed outcomes; a correction adds a row and retires the old one, keeping history."""
+"""Observed outcomes; a correction adds a row and retires the old one, keeping history.
+
+An outcome may carry two calendar dates (the court's, as written in the outcome file): when
+its event happened (`occurred_on`, e.g. the day a victim withdrew) and the day time is
+counted from (`charged_on`, the charge). A change of either is a correction like a change of
+the value. Dates have no time of day or zone: they are the trial's local calendar days.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
@@ -21,6 +27,8 @@ class Outcome(SQLModel, table=True):
     participant_id: int = Field(foreign_key="participant.id")
     outcome_key: str = Field(max_length=100)
     value: bool | None = None
+    occurred_on: date | None = None
+    charged_on: date | None = None
     source: str = Field(max_length=255)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
     replaced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,166 @@
+"""Dates beside the outcomes of an outcome file: when an outcome's event happened, and the charge.
+
+A column `<outcome>_on` (`withdrew_on`) holds the day the outcome's event happened, for people
+whose outcome is 1; `charged_on` holds the day of the charge, from which the time to the event
+is counted (analysis/time_to_event.py). Both are YYYY-MM-DD days of the trial's calendar, as
+the court's records write them. `charged_on` is stored with each outcome whose date column the
+file has, so a file with `charged_on` needs at least one such column.
+
+A blank date is "not known in this file", as a blank outcome is: it keeps a date recorded
+earlier (an event date only while the outcome stays 1). A row is refused, at its line and
+column, for a date that is not a date, a date after today (the trial's timezone, on the
+injected clock), an event date beside an outcome that is 0 or blank, and an event before the
+charge. `charged_on` will later come from the case's `charged` milestone; until then the
+outcome file is where it is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import NamedTuple
+
+from experiments.csvfile import CsvRecord
+from experiments.dates import parse_day
+from experiments.rows import RowError
+from nudge.errors import Problem
+
+CHARGED = "charged_on"
+EVENT_DATE_SUFFIX = "_on"
+
+
+def date_column(outcome_id: str) -> str:
+    """The column holding the day an outcome's event happened: `withdrew` → `withdrew_on`."""
+    return f"{outcome_id}{EVENT_DATE_SUFFIX}"
+
+
+class Observation(NamedTuple):
+    """One outcome of one person as recorded: the value and its dates (None: not known)."""
+
+    value: bool
+    occurred_on: date | None = None
+    charged_on: date | None = None
+
+
+@dataclass(frozen=True)
+class DateColumns:
+    """The date columns an outcome file has: the outcomes dated, and whether it has the charge."""
+
+    dated: tuple[str, ...] = ()
+    charged: bool = False
+
+    @property
+    def names(self) -> list[str]:
+        return [date_column(o) for o in self.dated] + ([CHARGED] if self.charged else [])
+
+
+def is_date_column(column: str, outcome_ids: list[str]) -> bool:
+    """Whether `column` is a date column an outcome file of these outcomes may have."""
+    return column == CHARGED or any(column == date_column(o) for o in outcome_ids)
+
+
+def read_date_columns(
+    path: Path, columns: list[str], outcome_ids: list[str]
+) -> tuple[DateColumns, list[Problem]]:
+    """The file's date columns, and a line-1 problem for each that cannot be used."""
+    problems = []
+    dated = []
+    for outcome in outcome_ids:
+        if date_column(outcome) not in columns:
+            continue
+        if outcome in columns:
+            dated.append(outcome)
+            continue
+        problems.append(
+            _header(
+                path,
+                f"column '{date_column(outcome)}' is the date of '{outcome}', which the file "
+                f"does not have: add a '{outcome}' column (1 where a date is given)",
+            )
+        )
+    charged = CHARGED in columns
+    if charged and not dated and not problems:
+        examples = ", ".join(date_column(o) for o in outcome_ids)
+        problems.append(
+            _header(
+                path,
+                f"column '{CHARGED}' is the day time is counted from to an outcome's date, and "
+                f"the file has no outcome date ({examples}): add one or leave '{CHARGED}' out",
+            )
+        )
+    return DateColumns(tuple(dated), charged), problems
+
+
+def _header(path: Path, message: str) -> Problem:
+    return Problem(str(path), 1, None, f"header: {message}")
+
+
+def observe(
+    record: CsvRecord,
+    values: Mapping[str, bool],
+    columns: DateColumns,
+    stored: Mapping[str, Observation],
+    today: date,
+) -> dict[str, Observation]:
+    """Each observed outcome of one row with its dates, the stored dates kept where blank.
+
+    Raises RowError naming the column for the first date that cannot be recorded.
+    """
+    charged = _day(record, CHARGED, today) if columns.charged else None
+    for outcome in columns.dated:
+        if outcome not in values and record.values[date_column(outcome)].strip():
+            raise RowError(
+                date_column(outcome),
+                f"a date is given but '{outcome}' is blank: give '{outcome}' 1 beside the "
+                "date, or leave the date blank",
+            )
+    observed = {}
+    for outcome, value in values.items():
+        old = stored.get(outcome)
+        occurred = _day(record, date_column(outcome), today) if outcome in columns.dated else None
+        if occurred is not None and not value:
+            raise RowError(
+                date_column(outcome),
+                f"'{occurred.isoformat()}' is given but '{outcome}' is 0 (no): give "
+                f"'{outcome}' 1 if it happened, or leave the date blank",
+            )
+        if occurred is None and old is not None and old.value and value:
+            occurred = old.occurred_on
+        counted_from = charged if outcome in columns.dated and charged is not None else None
+        if counted_from is None and old is not None:
+            counted_from = old.charged_on
+        if occurred is not None and counted_from is not None and occurred < counted_from:
+            raise RowError(
+                date_column(outcome),
+                f"'{occurred.isoformat()}' is before the charge "
+                f"({_charge_source(charged, counted_from)}): time is counted from the charge, "
+                "so check both dates",
+            )
+        observed[outcome] = Observation(value, occurred, counted_from)
+    return observed
+
+
+def _charge_source(given: date | None, used: date) -> str:
+    if given is not None:
+        return f"{CHARGED} '{used.isoformat()}'"
+    return f"'{used.isoformat()}', recorded by an earlier import"
+
+
+def _day(record: CsvRecord, column: str, today: date) -> date | None:
+    """The cell's day; None when blank. RowError when it is not a date or is after today."""
+    text = record.values[column].strip()
+    if not text:
+        return None
+    try:
+        day = parse_day(text)
+    except ValueError as exc:
+        raise RowError(column, f"{exc}; leave it blank if it is not known") from None
+    if day > today:
+        raise RowError(
+            column,
+            f"'{text}' is after today ({today.isoformat()} in the trial's timezone): an "
+            "outcome file records what has happened, so check the date",
+        )
+    return day
