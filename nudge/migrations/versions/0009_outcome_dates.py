@@ -1,7 +1,7 @@
 """an outcome's dates: when its event happened and the charge date time is counted from
 
-Revision ID: r10_outcome_dates
-Revises: r9_reply_note
+Revision ID: r12_outcome_dates
+Revises: r11_case_milestones
 Create Date: 2027-01-24
 
 Outcomes recorded before this revision have no dates: the time-to-event analysis leaves them
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "r10_outcome_dates"
-down_revision = "r9_reply_note"
+revision = "r12_outcome_dates"
+down_revision = "r11_case_milestones"
 branch_labels = None
 depends_on = None
 
