@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import Session
 
 from nudge.clock import FixedClock
@@ -30,7 +31,7 @@ def test_time_to_withdrawal_reads_at_320_and_1280_px_and_is_accessible(
 ) -> None:
     for width in (NARROW, 1280):
         page = open_as(browser, dated_site, role, RESULTS, width)
-        assert page.get_by_role("heading", name="Time to withdrawal after charge").is_visible()
+        expect(page.get_by_role("heading", name="Time to withdrawal after charge")).to_be_visible()
         region = page.get_by_role("region", name="Time to withdrawal after charge")
         table = region.get_by_role("table")
         assert table.count() == 1

@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from nudge.clock import FixedClock
@@ -29,7 +30,7 @@ def test_a_researcher_reads_filters_pages_through_and_downloads_the_message_log(
 
     page.get_by_text("What the statuses and reasons mean").click()
     glossary = page.locator("details.govuk-details")
-    assert glossary.get_by_text("Cancelled before sending", exact=True).is_visible()
+    expect(glossary.get_by_text("Cancelled before sending", exact=True)).to_be_visible()
     assert "In downloads: opted_out" in glossary.inner_text()
     checked(page)
 
@@ -55,7 +56,7 @@ def test_a_researcher_reads_filters_pages_through_and_downloads_the_message_log(
     checked(page)
     page.get_by_role("navigation", name="Pages").get_by_role("link", name="Page 1").click()
     page.wait_for_url(f"{site}{LOG}?channel=sms&arm=practical&page=1")
-    assert page.get_by_role("table", name="Messages, page 1 of 2").is_visible()
+    expect(page.get_by_role("table", name="Messages, page 1 of 2")).to_be_visible()
 
     with page.expect_download() as started:
         page.get_by_role("link", name="Download these messages as CSV").click()

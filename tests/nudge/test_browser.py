@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
 from sqlmodel import Session
 
 from nudge.clock import FixedClock
@@ -23,7 +24,7 @@ def test_a_researcher_logs_in_and_sees_the_trials_and_both_pages_are_accessible(
     no_violations(page)
     submit_login(page, STAFF["researcher"])
     page.wait_for_url(f"{site}/")
-    assert page.get_by_role("heading", name="Trials").is_visible()
+    expect(page.get_by_role("heading", name="Trials")).to_be_visible()
     row = page.get_by_role("row", name="Reminder framing for prosecution witnesses")
     assert "Live" in row.inner_text()
     no_violations(page)

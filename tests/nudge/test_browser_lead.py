@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import Session
 
 from experiments import trials
@@ -54,7 +55,7 @@ def test_a_lead_sees_the_verdict_on_the_first_screen_of_a_live_trial(
             ), tag
         status = page.locator(".app-status .govuk-tag").inner_text()
         assert status.lower() == "live (interim)"
-        assert page.get_by_text("Interim results: they will change").is_visible()
+        expect(page.get_by_text("Interim results: they will change")).to_be_visible()
         progress = page.locator(".app-progress").inner_text()
         assert "People randomised" in progress and "Outcomes observed" in progress
         health = page.locator(".app-health").inner_text()
@@ -62,7 +63,7 @@ def test_a_lead_sees_the_verdict_on_the_first_screen_of_a_live_trial(
             assert check in health
         assert "Business as usual: None: this arm gets no messages" in health
         methods = page.get_by_role("region", name="How the results were worked out")
-        assert methods.get_by_text("Full methods, for statisticians").is_visible()
+        expect(methods.get_by_text("Full methods, for statisticians")).to_be_visible()
         assert not methods.get_by_text("Bell–McCaffrey").first.is_visible()  # the second layer
         assert_no_sideways_scroll(page)
         page.screenshot(path=str(SCREENSHOTS / f"results-top-{name}.png"))
@@ -99,11 +100,11 @@ def test_the_results_page_says_where_a_trial_stands(
     main = page.locator("main").inner_text()
     if state == "draft":
         assert status == "draft"
-        assert page.get_by_role("heading", name="No results yet").is_visible()
+        expect(page.get_by_role("heading", name="No results yet")).to_be_visible()
         assert page.locator("main table").count() == 0
     elif state == "closed":
         assert status == "final (closed)"
-        assert page.get_by_role("heading", name="What the trial found").is_visible()
+        expect(page.get_by_role("heading", name="What the trial found")).to_be_visible()
         assert "interim" not in main
     else:
         panel = page.locator(".app-verdict").inner_text()
@@ -120,7 +121,7 @@ def test_a_live_trial_before_any_enrolment_says_no_results_yet(
 ) -> None:
     launch(session, clock, EXAMPLE)
     page = open_as(browser, site, "lead", RESULTS, **PHONE)
-    assert page.get_by_role("heading", name="No results yet").is_visible()
-    assert page.get_by_text("Nobody has been randomised yet").is_visible()
+    expect(page.get_by_role("heading", name="No results yet")).to_be_visible()
+    expect(page.get_by_text("Nobody has been randomised yet")).to_be_visible()
     assert_no_sideways_scroll(page)
     page.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -28,7 +29,7 @@ def test_a_researcher_finds_a_person_and_reads_their_timeline_and_a_lead_is_refu
     story = tell_story(session, engine, clock, example_dir, tmp_path)
     page = log_in_page(browser.new_page(), site, "researcher")
     page.goto(f"{site}/trials/{TRIAL}/people")
-    assert page.get_by_role("heading", name="Find a person").is_visible()
+    expect(page.get_by_role("heading", name="Find a person")).to_be_visible()
     checked(page)
 
     page.get_by_role("button", name="Find").click()
@@ -44,9 +45,9 @@ def test_a_researcher_finds_a_person_and_reads_their_timeline_and_a_lead_is_refu
     field.fill(f"  {story.ref} ")
     page.get_by_role("button", name="Find").click()
     page.wait_for_url(f"{site}/trials/{TRIAL}/people/{story.ref}")
-    assert page.get_by_role("heading", name=f"Person {story.ref}").is_visible()
+    expect(page.get_by_role("heading", name=f"Person {story.ref}")).to_be_visible()
     navigation = page.get_by_role("navigation", name="Pages of this trial")
-    assert navigation.get_by_role("link", name="Overview").is_visible()
+    expect(navigation.get_by_role("link", name="Overview")).to_be_visible()
     titles = page.locator(".moj-timeline__title").all_inner_texts()
     assert titles[:3] == [
         "Enrolled: eligible",
@@ -61,7 +62,7 @@ def test_a_researcher_finds_a_person_and_reads_their_timeline_and_a_lead_is_refu
 
     page.get_by_label("Participant reference").fill("Q99999")
     page.get_by_role("button", name="Find").click()
-    assert page.get_by_role("heading", name="No one with that reference").is_visible()
+    expect(page.get_by_role("heading", name="No one with that reference")).to_be_visible()
     assert page.get_by_label("Participant reference").input_value() == "Q99999"
     checked(page)
     page.close()
@@ -69,7 +70,7 @@ def test_a_researcher_finds_a_person_and_reads_their_timeline_and_a_lead_is_refu
     lead = log_in_page(browser.new_page(), site, "lead")
     response = lead.goto(f"{site}/trials/{TRIAL}/people/{story.ref}")
     assert response is not None and response.status == 403
-    assert lead.get_by_role("heading", name="Forbidden").is_visible()
+    expect(lead.get_by_role("heading", name="Forbidden")).to_be_visible()
     assert story.ref not in lead.locator("body").inner_text()
     checked(lead)
     lead.close()

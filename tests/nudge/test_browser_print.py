@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.web_helpers import RESULTS, log_in_page, open_as
 
 # A4 is 210 mm wide; print.css leaves 10 mm each side: 190 mm at 96 CSS px to the inch.
@@ -29,10 +31,10 @@ def test_a_printed_results_page_has_no_navigation_shows_details_and_fits_a4(
     page.goto(f"{results_site}{RESULTS}")
     further = page.get_by_role("table", name=FURTHER)
     assert further.is_hidden()  # on screen the details are closed
-    assert page.get_by_role("navigation", name="Main").is_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
     page.emulate_media(media="print")
-    assert further.is_visible()
+    expect(further).to_be_visible()
     for hidden in (
         page.get_by_role("navigation", name="Main"),
         page.get_by_role("button", name="Log out"),
@@ -43,7 +45,7 @@ def test_a_printed_results_page_has_no_navigation_shows_details_and_fits_a4(
         page.get_by_role("link", name="reproduction bundle (zip)"),
     ):
         assert hidden.is_hidden(), hidden
-    assert page.get_by_role("heading", name="Participant flow").is_visible()
+    expect(page.get_by_role("heading", name="Participant flow")).to_be_visible()
     assert page.get_by_role(
         "img", name="Forest plot: effect of each arm on attendance against control"
     ).is_visible()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
 from sqlmodel import Session
 
 from nudge.clock import FixedClock
@@ -58,7 +59,7 @@ def test_a_researcher_handles_a_flagged_reply_with_a_note_and_undoes_it(
 
     page.get_by_label("Show").select_option("handled")
     page.get_by_role("button", name="Show", exact=True).click()
-    assert page.get_by_text("Called back; passed to the Witness Care Unit").is_visible()
+    expect(page.get_by_text("Called back; passed to the Witness Care Unit")).to_be_visible()
     checked(page)
     page.get_by_role("button", name=f"Undo: mark not handled ({WHO})").click()
     assert "is back in the queue as not handled" in page.get_by_role("alert").inner_text()
@@ -76,6 +77,6 @@ def test_a_lead_sees_no_researcher_items_and_is_refused_the_replies(
     assert links.all_inner_texts() == ["Overview", "Results"]
     response = lead.goto(f"{results_site}/trials/{TRIAL}/replies")
     assert response is not None and response.status == 403
-    assert lead.get_by_role("heading", name="Forbidden").is_visible()
+    expect(lead.get_by_role("heading", name="Forbidden")).to_be_visible()
     checked(lead)
     lead.close()

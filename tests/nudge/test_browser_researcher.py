@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
 from sqlmodel import Session
 
 from messages.intake import enrol_and_plan
@@ -78,7 +79,7 @@ def test_a_researcher_uploads_a_broken_then_a_valid_trial_and_launches_it(
     page.get_by_role("button", name="Check and create draft").click()
     # A success banner: GOV.UK Frontend announces it as an alert and moves focus to it.
     assert f"Created draft trial {TRIAL}" in page.get_by_role("alert").inner_text()
-    assert page.get_by_role("table", name="Cost per participant (GBP)").is_visible()
+    expect(page.get_by_role("table", name="Cost per participant (GBP)")).to_be_visible()
     checked(page)
 
     page.get_by_role("link", name=f"Review and launch {TRIAL}").click()
@@ -89,7 +90,8 @@ def test_a_researcher_uploads_a_broken_then_a_valid_trial_and_launches_it(
     notice = page.get_by_role("alert").inner_text()
     assert "Launched: version 2 is frozen, SHA-256" in notice
     sha = notice.rsplit(" ", 1)[-1].rstrip(".")
-    assert len(sha) == 64 and page.get_by_role("row", name="2 launched").is_visible()
+    assert len(sha) == 64
+    expect(page.get_by_role("row", name="2 launched")).to_be_visible()
     checked(page)
     assert outside == []
     page.close()
@@ -122,6 +124,6 @@ def test_a_researcher_filters_the_message_log_and_a_lead_is_refused_it(
     assert lead.get_by_role("link", name="Replies").count() == 0
     response = lead.goto(f"{base}/trials/{TRIAL}/messages")
     assert response is not None and response.status == 403
-    assert lead.get_by_role("heading", name="Forbidden").is_visible()
+    expect(lead.get_by_role("heading", name="Forbidden")).to_be_visible()
     checked(lead)
     lead.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.trial_factories import TRIAL
 from tests.web_helpers import RESULTS, log_in_page, no_violations, open_as
 
@@ -20,7 +22,7 @@ def test_a_researcher_reads_the_results_and_downloads_the_csv(
     log_in_page(page, base, "researcher")
     page.get_by_role("link", name="Results of Reminder framing for prosecution witnesses").click()
     page.wait_for_url(f"{base}{RESULTS}")
-    assert page.get_by_role("heading", name="Participant flow").is_visible()
+    expect(page.get_by_role("heading", name="Participant flow")).to_be_visible()
     forest = page.get_by_role(
         "img", name="Forest plot: effect of each arm on attendance against control"
     )
@@ -35,7 +37,7 @@ def test_a_researcher_reads_the_results_and_downloads_the_csv(
     )
     page.get_by_role("link", name="Overview").first.click()
     page.wait_for_url(f"{base}/trials/{TRIAL}/overview")
-    assert page.get_by_role("heading", name="Schedule relative to the hearing").is_visible()
+    expect(page.get_by_role("heading", name="Schedule relative to the hearing")).to_be_visible()
     assert external == []
     context.close()
     # axe runs as a script in the page, so the accessibility check needs JavaScript on.

@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.conftest import EXAMPLE
 from tests.experiments.test_trial_pages import ALL_AT_ONCE, TRIAL, YAML
 from tests.nudge.test_browser_researcher import checked
@@ -72,8 +74,8 @@ def test_a_researcher_fixes_every_problem_at_once_creates_without_choosing_again
         "Held on the server: witness-reminders.yaml"
         in page.locator("#definition-hint").inner_text()
     )
-    assert page.get_by_label("Remove social_norm.md").is_visible()
-    assert page.get_by_label("Remove social_norm.cy.md").is_visible()
+    expect(page.get_by_label("Remove social_norm.md")).to_be_visible()
+    expect(page.get_by_label("Remove social_norm.cy.md")).to_be_visible()
     reflowed(page)
     press(page, "Check and create draft")  # nothing chosen again
     assert f"Created draft trial {TRIAL}" in page.get_by_role("alert").inner_text()
@@ -90,14 +92,14 @@ def test_a_researcher_fixes_every_problem_at_once_creates_without_choosing_again
     )
     press(page, "Check and show the changes")
     changes = page.get_by_role("table", name="Changes from version 1")
-    assert changes.get_by_role("row", name="sending.max_per_second 10.0 5.0").is_visible()
+    expect(changes.get_by_role("row", name="sending.max_per_second 10.0 5.0")).to_be_visible()
     reflowed(page)
 
     press(page, "Save the amendment")  # no reason given
     assert page.title().startswith("Error: Amend")
     assert follows_each_link_to_focus(page) == ["reason"]
     assert page.get_by_label("Reason for the change").get_attribute("aria-invalid") == "true"
-    assert page.get_by_role("table", name="Changes from version 1").is_visible()
+    expect(page.get_by_role("table", name="Changes from version 1")).to_be_visible()
     reflowed(page)
 
     page.get_by_label("Reason for the change").fill("The court asked for a slower pace")
@@ -125,6 +127,6 @@ def test_a_lead_is_refused_the_upload_and_amendment_pages(
     for path in ("/trials/new", f"/trials/{TRIAL}/amend"):
         response = lead.goto(f"{site}{path}")
         assert response is not None and response.status == 403
-        assert lead.get_by_role("heading", name="Forbidden").is_visible()
+        expect(lead.get_by_role("heading", name="Forbidden")).to_be_visible()
         checked(lead)
     lead.close()
