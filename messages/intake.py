@@ -17,22 +17,9 @@ from sqlmodel import Session
 
 from experiments.enrol import EnrolSummary, enrol_file
 from experiments.hearings import HearingsSummary, update_hearings
-from messages.outbox import (
-    cancel_for_hearings,
-    cancel_unsafe,
-    plan_for_participants,
-    replan_moved_hearings,
-)
+from messages.changes import OutboxChanges, apply_hearing_changes
+from messages.outbox import cancel_unsafe, plan_for_participants
 from nudge.clock import Clock
-
-
-@dataclass(frozen=True)
-class OutboxChanges:
-    """How many message rows an import planned, superseded and re-planned, or cancelled."""
-
-    planned: int = 0
-    superseded_and_replanned: int = 0
-    cancelled: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,24 +51,31 @@ def enrol_and_plan(
     """Enrol the people in `path` (see `enrol_file`) and bring their messages in line.
 
     People whose contact details changed have unsafe messages cancelled first, then moved
-    hearings are re-planned and the newly randomised get their messages planned.
+    hearings are re-planned (and their people told of the move, if their arm says so) and the
+    newly randomised get their timed messages planned.
     """
     summary = enrol_file(
         session, clock, trial_id, path, actor, skip_invalid=skip_invalid, progress=progress
     )
     cancelled = cancel_unsafe(session, clock, summary.changed_participants)
-    replanned = replan_moved_hearings(session, clock, trial_id, summary.moved_hearings)
+    moved = apply_hearing_changes(session, clock, trial_id, summary.moved_hearings)
     planned = plan_for_participants(session, clock, trial_id, summary.new_assignments)
-    return Enrolment(summary, OutboxChanges(planned, replanned, cancelled))
+    return Enrolment(
+        summary,
+        OutboxChanges(
+            planned,
+            moved.superseded_and_replanned,
+            cancelled + moved.cancelled,
+            moved.event_messages,
+        ),
+    )
 
 
 def update_hearings_and_replan(
     session: Session, clock: Clock, trial_id: str, path: Path, actor: str
 ) -> HearingsUpdate:
-    """Apply a court list (see `update_hearings`): re-plan moved hearings, cancel ended ones."""
+    """Apply a court list (see `update_hearings`): re-plan moved hearings, stop what an ended
+    hearing or case makes pointless, and plan the texts that tell of a move or a hearing off."""
     summary = update_hearings(session, clock, trial_id, path, actor)
-    cancelled = cancel_for_hearings(session, clock, summary.ended)
-    ended = set(summary.ended)
-    still_on = [h for h in summary.moved if h not in ended]
-    replanned = replan_moved_hearings(session, clock, trial_id, still_on)
-    return HearingsUpdate(summary, OutboxChanges(0, replanned, cancelled))
+    changes = apply_hearing_changes(session, clock, trial_id, summary.moved, summary.ended)
+    return HearingsUpdate(summary, changes)
