@@ -16,7 +16,7 @@ reads what it needs in a few set-based queries, whatever the number of messages:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlmodel import Session
 
 from experiments.definition import HEARING, MessageSpec
-from messages.anchors import anchors_for
+from messages.anchors import Anchors, anchors_for
 from messages.endings import stop_reason
 from messages.outbox import (
     CHUNK,
@@ -115,21 +115,21 @@ def apply_hearing_changes(
 
 
 def replan_for_milestones(
-    session: Session, clock: Clock, trial_id: str, case_ids: Sequence[int]
+    session: Session, clock: Clock, trial_id: str, anchors: Mapping[int, Anchors]
 ) -> OutboxChanges:
-    """After milestones were recorded for these cases (an import, a correction): plan the timed
-    messages their dates make due, re-time pending ones whose milestone's date was corrected,
-    plan each newly reached milestone's `on: milestone NAME` text once, and stop what an
-    ending (a verdict) makes pointless. A handful of queries, whatever the number of cases.
+    """After milestones were recorded for some cases (an import, a correction), given those
+    cases' anchors by case id (`anchors_for(session, case_ids)`): plan the timed messages their
+    dates make due, re-time pending ones whose milestone's date was corrected, plan each newly
+    reached milestone's `on: milestone NAME` text once, and stop what an ending (a verdict)
+    makes pointless. A handful of queries, whatever the number of cases.
 
     A milestone dated before the person's enrolment is not news to them: its `on:` text is not
     sent (its timed messages are planned, under the trial's `late:` rule).
     """
-    if not case_ids:
+    if not anchors:
         return OutboxChanges()
     planning = Planning.of(session, clock, trial_id)
-    people = recipients(session, trial_id, PEOPLE.c.case_id.in_(list(case_ids)))
-    anchors = anchors_for(session, case_ids)
+    people = recipients(session, trial_id, PEOPLE.c.case_id.in_(list(anchors)))
     existing = _milestone_rows(session, [r.participant_id for r in people])
 
     def missing(recipient: Recipient, slot: int, spec: MessageSpec) -> bool:
@@ -151,15 +151,22 @@ def replan_for_milestones(
                     events.append((recipient, slot, date, None))
             elif row is not None and row.status in PENDING and row.anchor_at != date:
                 retimed += _retime(session, planning, recipient, slot, row.id, date)
-    told = insert_planned(session, planning, plan_event_rows(session, planning, events))
-    cancelled = stop_ended_cases(session, planning, PEOPLE.c.case_id.in_(list(case_ids)))
+    rows = plan_event_rows(session, planning, events, anchors)
+    told = insert_planned(session, planning, rows)
+    cancelled = stop_ended_cases(session, planning, PEOPLE.c.case_id.in_(list(anchors)), anchors)
     return OutboxChanges(planned, retimed, cancelled, told)
 
 
-def stop_ended_cases(session: Session, planning: Planning, which: ColumnElement[bool]) -> int:
+def stop_ended_cases(
+    session: Session,
+    planning: Planning,
+    which: ColumnElement[bool],
+    anchors: Mapping[int, Anchors] | None = None,
+) -> int:
     """Cancel the pending messages (of the hearings or cases `which` picks) that their
-    hearing's status or their case's milestones say no longer make sense, each with its
-    reason: two queries and an update per reason, whatever the number of messages."""
+    hearing's status or their case's milestones (`anchors`, read unless given) say no longer
+    make sense, each with its reason: two queries and an update per reason, whatever the
+    number of messages."""
     rows = session.execute(
         select(
             MESSAGES.c.id,
@@ -174,7 +181,8 @@ def stop_ended_cases(session: Session, planning: Planning, which: ColumnElement[
     ).all()
     if not rows:
         return 0
-    anchors = anchors_for(session, [row.case_id for row in rows])
+    if anchors is None:
+        anchors = anchors_for(session, [row.case_id for row in rows])
     stopping: dict[Reason, list[int]] = {}
     for message_id, anchor, timing, status, case_id in rows:
         reached = anchors.get(case_id, {}).keys()

@@ -163,9 +163,12 @@ def plan_event_rows(
     session: Session,
     planning: Planning,
     events: Sequence[tuple[Recipient, int, datetime, datetime | None]],
+    anchors: Mapping[int, Anchors] | None = None,
 ) -> list[PlannedRow]:
-    """The rows of event messages: (recipient, slot, what it tells of, until when useful)."""
-    anchors = anchors_for(session, [r.case_id for r, *_ in events])
+    """The rows of event messages: (recipient, slot, what it tells of, until when useful),
+    checked against their cases' anchors (read unless given)."""
+    if anchors is None:
+        anchors = anchors_for(session, [r.case_id for r, *_ in events])
     opted_out = _opted_out(session, [r.phone for r, *_ in events if r.phone])
     rows = []
     for recipient, slot, anchor_at, expires_at in events:
