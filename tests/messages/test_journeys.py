@@ -219,3 +219,58 @@ def test_an_event_text_is_checked_again_when_it_is_due(
     session.refresh(moved)
     assert (moved.status, moved.reason) == ("cancelled", reason)
     assert bodies_for(outbox, [moved]) == []
+
+
+def test_the_worked_journey_of_docs_messages_md(
+    engine: Engine, session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Alex's journey, step by step as the table in docs/messages.md tells it."""
+    ref = enrol_journey(session, clock, tmp_path, EIGHTH_OF_APRIL)
+    case, outbox = case_of(ref), tmp_path / "out"
+
+    def live() -> list[tuple[int, str, str | None, object]]:
+        """Alex's rows still to go or gone: (slot, status, reason, due)."""
+        session.expire_all()
+        rows = messages_of(session, ref)
+        return [
+            (m.slot, m.status, m.reason, m.due_at)
+            for m in rows
+            if m.status not in ("superseded", "cancelled")
+        ]
+
+    assert live() == [
+        (0, "scheduled", None, utc(4, 1, 17)),
+        (1, "scheduled", None, utc(4, 7, 17)),
+        (4, "scheduled", None, utc(4, 8, 11)),
+    ]
+    for minute, start in ((0, "2027-04-15T10:00"), (30, "2027-04-22T14:30")):
+        clock.set(utc(3, 27, 21, minute))
+        court_list(session, clock, tmp_path / f"m{minute}.csv", (case, start, "adjourned"))
+    assert (2, "scheduled", "quiet_hours_deferred", utc(3, 28, 8)) in live()
+    clock.set(utc(3, 28, 8))
+    send_console(engine, clock, outbox)
+    clock.set(utc(4, 15, 17))
+    claim_due(session, clock.now(), "w", 100)
+    session.commit()
+    clock.set(utc(4, 15, 17, 1))
+    court_list(session, clock, tmp_path / "m2.csv", (case, "2027-05-06T14:30", "adjourned"))
+    clock.set(utc(4, 15, 17, 5))
+    recover(engine, clock, ConsoleProvider(outbox, clock))
+    send_console(engine, clock, outbox)
+    refused = [m for m in messages_of(session, ref) if m.reason == "dates_changed"]
+    assert [(m.slot, m.hearing_version) for m in refused] == [(0, 3)]
+    clock.set(utc(4, 28, 12))
+    court_list(session, clock, tmp_path / "w.csv", (case, "", "withdrawn"))
+    send_console(engine, clock, outbox)
+    ended = {
+        (m.slot, m.hearing_version) for m in messages_of(session, ref) if m.reason == "case_ended"
+    }
+    assert ended == {(0, 4), (1, 4), (4, 4)}
+    assert [body.split(", ", 1)[1] for body in bodies_for(outbox, messages_of(session, ref))] == [
+        "your date at Bristol Crown Court has changed from Thursday 8 April at 10am to Thursday "
+        "22 April at 2:30pm. Call 0117 496 0000. Reply STOP to opt out.",
+        "your date at Bristol Crown Court has changed from Thursday 22 April at 2:30pm to "
+        "Thursday 6 May at 2:30pm. Call 0117 496 0000. Reply STOP to opt out.",
+        "you no longer need to come to Bristol Crown Court on Thursday 6 May at 2:30pm. We will "
+        "tell you of any new date. Call 0117 496 0000. Reply STOP to opt out.",
+    ]
