@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -175,20 +176,21 @@ class SendTime(Strict):
             )
         return self
 
-    @property
+    # Cached: planning asks for each of these once a message, for every person enrolled.
+    @cached_property
     def offset_key(self) -> str:
         return next(key for key in OFFSETS if getattr(self, key) is not None)
 
-    @property
+    @cached_property
     def offset(self) -> int:
         value: int = getattr(self, self.offset_key)
         return value
 
-    @property
+    @cached_property
     def after(self) -> bool:
         return self.offset_key.endswith("_after")
 
-    @property
+    @cached_property
     def in_hours(self) -> bool:
         return self.offset_key.startswith("hours_")
 
@@ -219,7 +221,7 @@ class MessageSpec(Strict):
             )
         return self
 
-    @property
+    @cached_property
     def anchor(self) -> str:
         """The date its time counts from, or that its event happens to: the hearing, or a
         milestone's name."""
@@ -228,7 +230,7 @@ class MessageSpec(Strict):
         assert self.on is not None
         return self.on.removeprefix(MILESTONE_EVENT) if self.on not in HEARING_EVENTS else HEARING
 
-    @property
+    @cached_property
     def timing(self) -> Timing:
         """How it relates to its anchor: before, after, or on one of the events."""
         if self.send is not None:

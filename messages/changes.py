@@ -131,6 +131,7 @@ def replan_for_milestones(
     planning = Planning.of(session, clock, trial_id)
     people = recipients(session, trial_id, PEOPLE.c.case_id.in_(list(anchors)))
     existing = _milestone_rows(session, [r.participant_id for r in people])
+    enrolled = _enrolled_at(session, [r.participant_id for r in people])
 
     def missing(recipient: Recipient, slot: int, spec: MessageSpec) -> bool:
         return spec.anchor != HEARING and (recipient.participant_id, slot) not in existing
@@ -147,7 +148,7 @@ def replan_for_milestones(
             if spec.anchor == HEARING or date is None:
                 continue
             if spec.timing == Timing.MILESTONE:
-                if row is None and _is_news(planning, recipient, date):
+                if row is None and _is_news(planning, enrolled[recipient.participant_id], date):
                     events.append((recipient, slot, date, None))
             elif row is not None and row.status in PENDING and row.anchor_at != date:
                 retimed += _retime(session, planning, recipient, slot, row.id, date)
@@ -281,10 +282,21 @@ def _milestone_rows(
     return rows
 
 
-def _is_news(planning: Planning, recipient: Recipient, date: datetime) -> bool:
+def _enrolled_at(session: Session, participant_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each person was enrolled (read here, not with every planning's recipients)."""
+    enrolled: dict[int, datetime] = {}
+    for start in range(0, len(participant_ids), CHUNK):
+        query = select(PEOPLE.c.id, PEOPLE.c.enrolled_at).where(
+            PEOPLE.c.id.in_(participant_ids[start : start + CHUNK])
+        )
+        enrolled.update({person: at for person, at in session.execute(query)})
+    return enrolled
+
+
+def _is_news(planning: Planning, enrolled_at: datetime, date: datetime) -> bool:
     """A milestone reached on or after the day the person was enrolled."""
     day = date.astimezone(planning.zone).date()
-    return day >= recipient.enrolled_at.astimezone(planning.zone).date()
+    return day >= enrolled_at.astimezone(planning.zone).date()
 
 
 def _retime(

@@ -68,7 +68,7 @@ class Recipient:
     safeguarding_flag: bool
     phone: str | None
     has_address: bool
-    enrolled_at: datetime
+
     hearing_id: int
     hearing_version: int
     hearing_start: datetime
@@ -312,7 +312,6 @@ def recipients(session: Session, trial_id: str, which: ColumnElement[bool]) -> l
             PEOPLE.c.safeguarding_flag,
             PEOPLE.c.phone,
             PEOPLE.c.address,
-            PEOPLE.c.enrolled_at,
             HEARINGS.c.id.label("hearing_id"),
             HEARINGS.c.version.label("hearing_version"),
             HEARINGS.c.starts_at.label("hearing_start"),
