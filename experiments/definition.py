@@ -240,12 +240,12 @@ class MessageSpec(Strict):
 
 
 def declared_milestones(definition: TrialDefinition) -> list[str]:
-    """The trial's milestones in their declared order (the order a case reaches them).
-
-    The one line to adapt when `TrialDefinition.milestones` lands (issue 20, case milestones):
-    `of:` and `on: milestone NAME` are checked against it, and a case's ending reads its order.
+    """The names of the trial's milestones in their declared order (the order a case reaches
+    them): `of:` and `on: milestone NAME` are checked against it, and a case's ending reads its
+    order. Read through `getattr` until `TrialDefinition.milestone_names` (issue 20, case
+    milestones) is merged; then this line becomes `list(definition.milestone_names)`.
     """
-    return list(getattr(definition, "milestones", []))
+    return list(getattr(definition, "milestone_names", ()))
 
 
 def anchor_names(definition: TrialDefinition) -> list[str]:

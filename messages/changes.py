@@ -31,6 +31,7 @@ from messages.outbox import (
     CHUNK,
     PENDING,
     EventRow,
+    EventText,
     Planning,
     Recipient,
     insert_planned,
@@ -90,7 +91,7 @@ def apply_hearing_changes(
         return OutboxChanges()
     planning = Planning.of(session, clock, trial_id)
     last_known = _last_known(session, changed)
-    cancelled = stop_ended_cases(session, planning, HEARINGS.c.id.in_(list(ended)))
+    cancelled = stop_ended_cases(session, planning, HEARINGS.c.id.in_(list(ended))) if ended else 0
     still_on = sorted(set(moved) - set(ended))
     replanned = told = 0
     if still_on:
@@ -105,12 +106,13 @@ def apply_hearing_changes(
         rows = plan_timed(session, planning, people, _timed_from_the_hearing)
         replanned = insert_planned(session, planning, rows)
         told += _tell(session, planning, people, Timing.HEARING_MOVED, last_known)
-    called_off = recipients(
-        session,
-        trial_id,
-        HEARINGS.c.id.in_(list(ended)) & HEARINGS.c.status.in_(HEARING_CALLED_OFF),
-    )
-    told += _tell(session, planning, called_off, Timing.HEARING_VACATED, last_known)
+    if ended:
+        called_off = recipients(
+            session,
+            trial_id,
+            HEARINGS.c.id.in_(list(ended)) & HEARINGS.c.status.in_(HEARING_CALLED_OFF),
+        )
+        told += _tell(session, planning, called_off, Timing.HEARING_VACATED, last_known)
     return OutboxChanges(0, replanned, cancelled, told)
 
 
@@ -139,7 +141,7 @@ def replan_for_milestones(
     planned = insert_planned(
         session, planning, plan_timed(session, planning, people, missing, anchors)
     )
-    events: list[Event] = []
+    events: list[EventText] = []
     retimed = 0
     for recipient in people:
         known = anchors.get(recipient.case_id, {})
@@ -149,7 +151,7 @@ def replan_for_milestones(
                 continue
             if spec.timing == Timing.MILESTONE:
                 if row is None and _is_news(planning, enrolled[recipient.participant_id], date):
-                    events.append((recipient, slot, date, None))
+                    events.append(EventText(recipient, slot, date, None))
             elif row is not None and row.status in PENDING and row.anchor_at != date:
                 retimed += _retime(session, planning, recipient, slot, row.id, date)
     rows = plan_event_rows(session, planning, events, anchors)
@@ -196,10 +198,6 @@ def stop_ended_cases(
     )
 
 
-# An event text to plan: for whom, its slot, what it tells of, and until when it is useful.
-Event = tuple[Recipient, int, datetime, datetime | None]
-
-
 def _timed_from_the_hearing(_recipient: Recipient, _slot: int, spec: MessageSpec) -> bool:
     return spec.anchor == HEARING
 
@@ -216,13 +214,15 @@ def _tell(
     Each tells of the start the person last knew; a move back to it is no news to them. A
     moved hearing's text is useful until the new start, a called-off one's until the old.
     """
-    events: list[Event] = []
+    events: list[EventText] = []
     for recipient in people:
         known = last_known.of(recipient)
         if known is None or (timing == Timing.HEARING_MOVED and known == recipient.hearing_start):
             continue
         until = recipient.hearing_start if timing == Timing.HEARING_MOVED else known
-        events += [(recipient, slot, known, until) for slot, _ in planning.on(recipient, timing)]
+        events += [
+            EventText(recipient, slot, known, until) for slot, _ in planning.on(recipient, timing)
+        ]
     return insert_planned(session, planning, plan_event_rows(session, planning, events))
 
 

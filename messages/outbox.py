@@ -68,7 +68,6 @@ class Recipient:
     safeguarding_flag: bool
     phone: str | None
     has_address: bool
-
     hearing_id: int
     hearing_version: int
     hearing_start: datetime
@@ -108,21 +107,17 @@ Wanted = Callable[["Recipient", int, MessageSpec], bool]
 
 
 def plan_for_participants(
-    session: Session,
-    clock: Clock,
-    trial_id: str,
-    participant_ids: Sequence[int],
-    wanted: Wanted | None = None,
+    session: Session, clock: Clock, trial_id: str, participant_ids: Sequence[int]
 ) -> int:
-    """Plan the timed messages (`send:`) of newly randomised people, or only the `wanted`
-    ones; returns the rows written. A message whose anchor has no date yet waits for it."""
+    """Plan the timed messages (`send:`) of newly randomised people; returns the rows written.
+    A message whose anchor has no date yet waits for it; event texts wait for their events."""
     planning = Planning.of(session, clock, trial_id)
     written = 0
     for start in range(0, len(participant_ids), CHUNK):
         people = recipients(
             session, trial_id, PEOPLE.c.id.in_(participant_ids[start : start + CHUNK])
         )
-        written += insert_planned(session, planning, plan_timed(session, planning, people, wanted))
+        written += insert_planned(session, planning, plan_timed(session, planning, people))
     return written
 
 
@@ -159,25 +154,37 @@ def plan_timed(
     return rows
 
 
+class EventText(NamedTuple):
+    """An event's text to plan: for whom, its slot, what it tells of, until when it is useful
+    (None: for a day)."""
+
+    recipient: Recipient
+    slot: int
+    anchor_at: datetime
+    expires_at: datetime | None
+
+
 def plan_event_rows(
     session: Session,
     planning: Planning,
-    events: Sequence[tuple[Recipient, int, datetime, datetime | None]],
+    events: Sequence[EventText],
     anchors: Mapping[int, Anchors] | None = None,
 ) -> list[PlannedRow]:
-    """The rows of event messages: (recipient, slot, what it tells of, until when useful),
-    checked against their cases' anchors (read unless given)."""
+    """The rows of event texts, checked like any message against their cases' anchors (read
+    unless given), safeguarding, consent and opt-outs: two queries, whatever the number."""
     if anchors is None:
-        anchors = anchors_for(session, [r.case_id for r, *_ in events])
-    opted_out = _opted_out(session, [r.phone for r, *_ in events if r.phone])
+        anchors = anchors_for(session, [event.recipient.case_id for event in events])
+    phones = [event.recipient.phone for event in events if event.recipient.phone]
+    opted_out = _opted_out(session, phones)
     rows = []
-    for recipient, slot, anchor_at, expires_at in events:
+    for event in events:
+        recipient, slot = event.recipient, event.slot
         spec = planning.specs[recipient.arm][slot]
         plan = plan_event(
             slot,
             spec,
-            anchor_at=anchor_at,
-            expires_at=expires_at,
+            anchor_at=event.anchor_at,
+            expires_at=event.expires_at,
             now=planning.now,
             zone=planning.zone,
             sending=planning.definition.sending,
