@@ -181,11 +181,19 @@ def context(
     """
     zone = ZoneInfo(definition.timezone)
     local_hearing = hearing.starts_at.astimezone(zone)
+    hearing_date = hearing_date_text(local_hearing, language)
+    hearing_time = hearing_time_text(local_hearing, language)
+    previous_date, previous_time, milestone_date = hearing_date, hearing_time, ""
     told = message.anchor_at if message is not None else None
-    timing = message.timing if message is not None else None
-    previous = told.astimezone(zone) if told and timing in _TELLS_OF_A_START else local_hearing
-    if timing == Timing.HEARING_VACATED:
-        local_hearing = previous
+    if message is not None and told is not None:
+        local_told = told.astimezone(zone)
+        if message.timing in _TELLS_OF_A_START:
+            previous_date = hearing_date_text(local_told, language)
+            previous_time = hearing_time_text(local_told, language)
+            if message.timing == Timing.HEARING_VACATED:
+                local_hearing, hearing_date, hearing_time = local_told, previous_date, previous_time
+        elif message.anchor != HEARING:
+            milestone_date = hearing_date_text(local_told, language)
     values: dict[str, Any] = dict(participant.attributes)
     values.update(
         first_name=participant.first_name or "",
@@ -195,13 +203,11 @@ def context(
         postcode=participant.postcode,
         court=hearing.court,
         court_name=hearing.court_name,
-        hearing_date=hearing_date_text(local_hearing, language),
-        hearing_time=hearing_time_text(local_hearing, language),
-        previous_hearing_date=hearing_date_text(previous, language),
-        previous_hearing_time=hearing_time_text(previous, language),
-        milestone_date=hearing_date_text(told.astimezone(zone), language)
-        if told and message is not None and message.anchor != HEARING
-        else "",
+        hearing_date=hearing_date,
+        hearing_time=hearing_time,
+        previous_hearing_date=previous_date,
+        previous_hearing_time=previous_time,
+        milestone_date=milestone_date,
         care_unit_phone=definition.sending.care_unit_phone or "",
         days_until=(local_hearing.date() - now.astimezone(zone).date()).days,
     )
