@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, g, render_template, request
 from flask.typing import ResponseReturnValue
 
 from experiments import trials
-from experiments.definition import TrialDefinition
+from experiments.definition import HEARING, TrialDefinition
 from messages.letters import render_letter
 from messages.preview import PreviewedMessage, preview_arm
 from messages.sample import SAMPLE_FIELDS, sample_context
@@ -47,11 +47,13 @@ def languages(definition: TrialDefinition) -> list[str]:
 
 
 def timeline(definition: TrialDefinition) -> list[TimelineEntry]:
-    """Every arm's messages in the order they go out, earliest (most days before) first."""
+    """Every arm's messages timed days before the hearing, in the order they go out, earliest
+    (most days before) first."""
     entries = [
         TimelineEntry(spec.send.days_before, spec.send.at, arm.id, spec.channel, spec.template, i)
         for arm in definition.arms
         for i, spec in enumerate(arm.messages, start=1)
+        if spec.send and spec.send.days_before is not None and spec.send.of == HEARING
     ]
     return sorted(entries, key=lambda e: (-e.days_before, e.at or "10:00", e.arm, e.position))
 

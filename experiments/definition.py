@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,6 +20,8 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+
+from nudge.models.statuses import Timing
 
 Scalar = bool | int | float | str
 RULE_OPERATORS = ("equals", "in", "min", "max", "present")
@@ -131,15 +134,122 @@ class Randomisation(Strict):
     seed: int | None = None
 
 
+HEARING = "hearing"  # the built-in anchor: the hearing's start
+OFFSETS = ("days_before", "days_after", "hours_before", "hours_after")
+HEARING_EVENTS = ("hearing_moved", "hearing_vacated")
+MILESTONE_EVENT = "milestone "  # `on: "milestone charged"`
+MAX_DAYS = 365
+
+
+def _is_hearing(value: str) -> bool:
+    return value == HEARING
+
+
+def _not_given(value: Any) -> bool:
+    return value is None
+
+
+def _absent() -> Any:
+    """An optional key left out of the canonical form when not given, so that definitions
+    written before it existed keep their SHA-256."""
+    return Field(default=None, exclude_if=_not_given)
+
+
 class SendTime(Strict):
-    days_before: int = Field(ge=0, le=365)
+    """When a timed message goes: exactly one offset from its anchor, `of` (the hearing unless
+    named; docs/trial-definition.md). Whole days keep the local time `at`; hours are hours."""
+
+    days_before: int | None = Field(default=None, ge=0, le=MAX_DAYS, exclude_if=_not_given)
+    days_after: int | None = Field(default=None, ge=0, le=MAX_DAYS, exclude_if=_not_given)
+    hours_before: int | None = Field(default=None, ge=0, le=24 * MAX_DAYS, exclude_if=_not_given)
+    hours_after: int | None = Field(default=None, ge=0, le=24 * MAX_DAYS, exclude_if=_not_given)
+    # `of: hearing` is what `send:` always meant: written or not, the canonical form is the same.
+    of: str = Field(default=HEARING, min_length=1, max_length=100, exclude_if=_is_hearing)
     at: str | None = None
+
+    @model_validator(mode="after")
+    def _one_offset(self) -> SendTime:
+        given = [key for key in OFFSETS if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of {', '.join(OFFSETS)} "
+                f"(this one has {', '.join(given) if given else 'none'})"
+            )
+        return self
+
+    # Cached: planning asks for each of these once a message, for every person enrolled.
+    @cached_property
+    def offset_key(self) -> str:
+        return next(key for key in OFFSETS if getattr(self, key) is not None)
+
+    @cached_property
+    def offset(self) -> int:
+        value: int = getattr(self, self.offset_key)
+        return value
+
+    @cached_property
+    def after(self) -> bool:
+        return self.offset_key.endswith("_after")
+
+    @cached_property
+    def in_hours(self) -> bool:
+        return self.offset_key.startswith("hours_")
 
 
 class MessageSpec(Strict):
+    """One message of an arm: timed from an anchor (`send:`) or sent when something happens
+    (`on:`: hearing_moved, hearing_vacated, or "milestone NAME"), exactly one of the two."""
+
     channel: Literal["sms", "letter"]
     template: str
-    send: SendTime
+    send: SendTime | None = _absent()
+    on: str | None = _absent()
+
+    @model_validator(mode="after")
+    def _timed_or_on_an_event(self) -> MessageSpec:
+        if (self.send is None) == (self.on is None):
+            raise ValueError(
+                "a message needs exactly one of send: (a time, e.g. {days_before: 7, at: "
+                '"18:00"}) or on: (hearing_moved, hearing_vacated, or "milestone NAME")'
+            )
+        if self.on is not None and not (
+            self.on in HEARING_EVENTS
+            or (self.on.startswith(MILESTONE_EVENT) and self.on.removeprefix(MILESTONE_EVENT))
+        ):
+            raise ValueError(
+                f"on: '{self.on}' is not an event; use hearing_moved, hearing_vacated, or "
+                '"milestone NAME" with a milestone the trial declares'
+            )
+        return self
+
+    @cached_property
+    def anchor(self) -> str:
+        """The date its time counts from, or that its event happens to: the hearing, or a
+        milestone's name."""
+        if self.send is not None:
+            return self.send.of
+        assert self.on is not None
+        return self.on.removeprefix(MILESTONE_EVENT) if self.on not in HEARING_EVENTS else HEARING
+
+    @cached_property
+    def timing(self) -> Timing:
+        """How it relates to its anchor: before, after, or on one of the events."""
+        if self.send is not None:
+            return Timing.AFTER if self.send.after else Timing.BEFORE
+        assert self.on is not None
+        return Timing(self.on) if self.on in HEARING_EVENTS else Timing.MILESTONE
+
+
+def declared_milestones(definition: TrialDefinition) -> list[str]:
+    """The names of the trial's milestones in their declared order (the order a case reaches
+    them): `of:` and `on: milestone NAME` are checked against it, and a case's ending reads its
+    order."""
+    return list(definition.milestone_names)
+
+
+def anchor_names(definition: TrialDefinition) -> list[str]:
+    """What `send: {of: ...}` may name: the hearing, then the declared milestones."""
+    return [HEARING, *declared_milestones(definition)]
 
 
 class Arm(Strict):

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from experiments.characters import bidi_control
 from experiments.columns import analysed_columns, column_types, described, modelled_columns
-from experiments.definition import MAX_TOTAL_WEIGHT, Column, Rule
+from experiments.definition import MAX_TOTAL_WEIGHT, Column, Rule, anchor_names
 from experiments.loader import LoadedTrial
 from experiments.phones import is_sender_number
 from experiments.randomise import MAX_BLOCK_SIZE
@@ -39,6 +39,7 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _outcomes,
         _template_references,
         _send_times,
+        _anchors,
         _quiet_hours,
         _sender,
         _bidi_controls,
@@ -257,6 +258,8 @@ def _template_references(loaded: LoadedTrial) -> Iterator[Problem]:
 def _send_times(loaded: LoadedTrial) -> Iterator[Problem]:
     for i, arm in enumerate(loaded.definition.arms):
         for j, message in enumerate(arm.messages):
+            if message.send is None:
+                continue
             at = message.send.at
             path = ("arms", i, "messages", j, "send", "at")
             label = f"arms[{i}].messages[{j}].send.at"
@@ -266,8 +269,47 @@ def _send_times(loaded: LoadedTrial) -> Iterator[Problem]:
                     f"{label}: a letter has no send time (it is posted to arrive in time); "
                     "remove 'at'",
                 )
+            elif at is not None and message.send.in_hours:
+                yield loaded.problem(
+                    path,
+                    f"{label}: {message.send.offset_key} counts hours from the moment itself; "
+                    "remove 'at', or count in days (days_before, days_after) to send at a time",
+                )
             elif at is not None and not CLOCK_TIME.match(at):
                 yield loaded.problem(path, f"{label}: '{at}' is not a 24-hour time like \"18:00\"")
+
+
+def _anchors(loaded: LoadedTrial) -> Iterator[Problem]:
+    """`of:` and `on: milestone NAME` name the hearing or a declared milestone; a letter is
+    posted days before or after one (events and hours are for texts)."""
+    names = anchor_names(loaded.definition)
+    for i, arm in enumerate(loaded.definition.arms):
+        for j, message in enumerate(arm.messages):
+            where = ("arms", i, "messages", j)
+            label = f"arms[{i}].messages[{j}]"
+            key = "send" if message.send is not None else "on"
+            if message.anchor not in names:
+                path = (*where, "send", "of") if message.send is not None else (*where, "on")
+                what = f"send.of: '{message.anchor}'" if key == "send" else f"on: '{message.on}'"
+                yield loaded.problem(
+                    path,
+                    f"{label}.{what} is not the hearing or a milestone the trial declares "
+                    f"(it can use: {', '.join(names)}); declare it under milestones",
+                )
+            if message.channel != "letter":
+                continue
+            if message.on is not None:
+                yield loaded.problem(
+                    (*where, "on"),
+                    f"{label}.on: a letter takes days to arrive, so it is not sent on an event; "
+                    "use channel: sms, or time it with send: {days_after: ..., of: ...}",
+                )
+            elif message.send is not None and message.send.in_hours:
+                yield loaded.problem(
+                    (*where, "send", message.send.offset_key),
+                    f"{label}.send.{message.send.offset_key}: a letter is posted on a working "
+                    "day, not at an hour; count in days (days_before, days_after)",
+                )
 
 
 def _quiet_hours(loaded: LoadedTrial) -> Iterator[Problem]:

@@ -18,22 +18,10 @@ from sqlmodel import Session
 from experiments.enrol import EnrolSummary, enrol_file
 from experiments.hearings import HearingsSummary, update_hearings
 from experiments.milestones import MilestonesSummary, update_milestones
-from messages.outbox import (
-    cancel_for_hearings,
-    cancel_unsafe,
-    plan_for_participants,
-    replan_moved_hearings,
-)
+from messages.anchors import anchors_for
+from messages.changes import OutboxChanges, apply_hearing_changes, replan_for_milestones
+from messages.outbox import cancel_unsafe, plan_for_participants
 from nudge.clock import Clock
-
-
-@dataclass(frozen=True)
-class OutboxChanges:
-    """How many message rows an import planned, superseded and re-planned, or cancelled."""
-
-    planned: int = 0
-    superseded_and_replanned: int = 0
-    cancelled: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,22 +61,24 @@ def enrol_and_plan(
     """Enrol the people in `path` (see `enrol_file`) and bring their messages in line.
 
     People whose contact details changed have unsafe messages cancelled first, then moved
-    hearings are re-planned, cases enrolled before whose milestones changed are re-planned,
-    and the newly randomised get their messages planned.
+    hearings are re-planned (and their people told of the move, if their arm says so), cases
+    enrolled before whose milestones changed are re-planned, and the newly randomised get
+    their timed messages planned.
     """
     summary = enrol_file(
         session, clock, trial_id, path, actor, skip_invalid=skip_invalid, progress=progress
     )
     cancelled = cancel_unsafe(session, clock, summary.changed_participants)
-    replanned = replan_moved_hearings(session, clock, trial_id, summary.moved_hearings)
+    moved = apply_hearing_changes(session, clock, trial_id, summary.moved_hearings)
     after = replan_after_milestones(session, clock, trial_id, summary.milestone_cases)
     planned = plan_for_participants(session, clock, trial_id, summary.new_assignments)
     return Enrolment(
         summary,
         OutboxChanges(
             planned + after.planned,
-            replanned + after.superseded_and_replanned,
-            cancelled + after.cancelled,
+            moved.superseded_and_replanned + after.superseded_and_replanned,
+            cancelled + moved.cancelled + after.cancelled,
+            moved.event_messages + after.event_messages,
         ),
     )
 
@@ -96,13 +86,11 @@ def enrol_and_plan(
 def update_hearings_and_replan(
     session: Session, clock: Clock, trial_id: str, path: Path, actor: str
 ) -> HearingsUpdate:
-    """Apply a court list (see `update_hearings`): re-plan moved hearings, cancel ended ones."""
+    """Apply a court list (see `update_hearings`): re-plan moved hearings, stop what an ended
+    hearing or case makes pointless, and plan the texts that tell of a move or a hearing off."""
     summary = update_hearings(session, clock, trial_id, path, actor)
-    cancelled = cancel_for_hearings(session, clock, summary.ended)
-    ended = set(summary.ended)
-    still_on = [h for h in summary.moved if h not in ended]
-    replanned = replan_moved_hearings(session, clock, trial_id, still_on)
-    return HearingsUpdate(summary, OutboxChanges(0, replanned, cancelled))
+    changes = apply_hearing_changes(session, clock, trial_id, summary.moved, summary.ended)
+    return HearingsUpdate(summary, changes)
 
 
 def update_milestones_and_replan(
@@ -117,13 +105,14 @@ def update_milestones_and_replan(
 def replan_after_milestones(
     session: Session, clock: Clock, trial_id: str, case_ids: list[int]
 ) -> OutboxChanges:
-    """Bring the messages of cases whose milestones were just recorded or corrected in line.
+    """Bring the messages of cases whose milestones were just recorded or corrected in line:
+    plan what an arm times `of:` a milestone now known, re-time what a corrected date moved,
+    send `on: milestone NAME` texts, and stop what an ending makes pointless.
 
-    Called in the import's own transaction, after the dates are written (read them with
-    `experiments.milestones.current_milestones`). `case_ids` are cases enrolled before the
-    import: people randomised by the same import are planned by `plan_for_participants`,
-    from the dates as now recorded. The schedules part plans here the messages an arm times
-    `of: <milestone>` and sends `on: milestone NAME`; until then no message depends on a
-    milestone, so there is nothing to change.
+    Called in the import's own transaction, after the dates are written. `case_ids` are cases
+    enrolled before the import: people randomised by the same import are planned by
+    `plan_for_participants`, from the dates as now recorded.
     """
-    return OutboxChanges()
+    if not case_ids:
+        return OutboxChanges()
+    return replan_for_milestones(session, clock, trial_id, anchors_for(session, case_ids))

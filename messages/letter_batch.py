@@ -196,7 +196,7 @@ def _letter(
     message, participant = due.message, due.participant
     texts = definition.templates[message.template]
     language = choose_language(texts, message.language)
-    values = context(definition, participant, due.hearing, now, language)
+    values = context(definition, participant, due.hearing, now, language, message)
     body = render(str(texts[language]), values, channel="letter")
     name = " ".join(part for part in (participant.first_name, participant.last_name) if part)
     address = tuple(

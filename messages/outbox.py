@@ -1,14 +1,15 @@
-"""The outbox: planned message rows, re-planned when a hearing moves, cancelled when unsafe.
+"""The outbox: planned message rows, and the ways they stop when no longer safe or useful.
 
 Rows are planned when someone is randomised, one per (participant, hearing, slot, hearing
-version). Nothing is ever deleted: a moved hearing supersedes its pending rows and plans new
-ones; a vacated hearing, an opt-out, a withdrawn consent or a safeguarding flag cancels them,
-each with its reason, and every change is a message_event.
+version), for each timed message whose anchor has a date; event messages are planned by the
+import that records the event (messages/changes.py). Nothing is ever deleted: a moved hearing
+supersedes its pending rows and plans new ones; an ended case, an opt-out, a withdrawn consent
+or a safeguarding flag cancels them, each with its reason, and every change is a message_event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -18,16 +19,18 @@ from sqlalchemy import ColumnElement, select, update
 from sqlmodel import Session
 
 from experiments import trials
-from experiments.definition import MessageSpec, TrialDefinition
-from messages.schedule import plan_messages
+from experiments.definition import MessageSpec, TrialDefinition, declared_milestones
+from messages.anchors import Anchors, anchors_for
+from messages.endings import stop_reason
+from messages.schedule import PlannedMessage, plan_event, plan_messages
 from nudge.bulk import Same, columns_of, insert_rows
 from nudge.clock import Clock
 from nudge.models.statuses import (
-    HEARING_ENDED,
     EventStatus,
     MessageStatus,
     ProviderStatus,
     Reason,
+    Timing,
 )
 from nudge.models.tables import ARMS, ASSIGNMENTS, EVENTS, HEARINGS, MESSAGES, OPT_OUTS, PEOPLE
 
@@ -57,6 +60,7 @@ class Recipient:
     """What planning needs to know about one randomised participant and their hearing."""
 
     participant_id: int
+    case_id: int
     arm: str
     language: str
     contact_sms: bool
@@ -70,55 +74,154 @@ class Recipient:
     hearing_status: str
 
 
+@dataclass(frozen=True)
+class Planning:
+    """What planning an import's messages reads once: the definition, its zone, and `now`."""
+
+    trial_id: str
+    definition: TrialDefinition
+    zone: ZoneInfo
+    now: datetime
+    specs: dict[str, list[MessageSpec]]  # each arm's messages, by arm id
+    declared: list[str]  # the trial's milestones, in order
+
+    @classmethod
+    def of(cls, session: Session, clock: Clock, trial_id: str) -> Planning:
+        definition = trials.current_definition(session, trials.get_trial(session, trial_id))
+        return cls(
+            trial_id,
+            definition,
+            ZoneInfo(definition.timezone),
+            clock.now(),
+            {arm.id: arm.messages for arm in definition.arms},
+            declared_milestones(definition),
+        )
+
+    def on(self, recipient: Recipient, timing: Timing) -> list[tuple[int, MessageSpec]]:
+        """The recipient's arm's messages sent on an event of this kind, with their slots."""
+        return [(s, m) for s, m in enumerate(self.specs[recipient.arm]) if m.timing == timing]
+
+
+# Which of a recipient's timed messages to plan: (recipient, slot, spec) -> plan it?
+Wanted = Callable[["Recipient", int, MessageSpec], bool]
+
+
 def plan_for_participants(
     session: Session, clock: Clock, trial_id: str, participant_ids: Sequence[int]
 ) -> int:
-    """Plan the arm's messages for newly randomised people; returns the rows written."""
-    definition = trials.current_definition(session, trials.get_trial(session, trial_id))
+    """Plan the timed messages (`send:`) of newly randomised people; returns the rows written.
+    A message whose anchor has no date yet waits for it; event texts wait for their events."""
+    planning = Planning.of(session, clock, trial_id)
     written = 0
     for start in range(0, len(participant_ids), CHUNK):
-        recipients = _recipients(session, trial_id, participant_ids[start : start + CHUNK])
-        written += _plan(session, clock, trial_id, definition, recipients)
+        people = recipients(
+            session, trial_id, PEOPLE.c.id.in_(participant_ids[start : start + CHUNK])
+        )
+        written += insert_planned(session, planning, plan_timed(session, planning, people))
     return written
 
 
-def replan_moved_hearings(
-    session: Session, clock: Clock, trial_id: str, hearing_ids: Sequence[int]
-) -> int:
-    """Supersede pending rows of moved hearings and plan again from their new dates."""
-    if not hearing_ids:
-        return 0
-    _retire(
-        session,
-        clock,
-        MESSAGES.c.hearing_id.in_(hearing_ids),
-        MessageStatus.SUPERSEDED,
-        Reason.HEARING_MOVED,
-    )
-    people = (
-        session.execute(
-            select(PEOPLE.c.id)
-            .join(HEARINGS, HEARINGS.c.case_id == PEOPLE.c.case_id)
-            .join(ASSIGNMENTS, ASSIGNMENTS.c.participant_id == PEOPLE.c.id)
-            .where(HEARINGS.c.id.in_(hearing_ids))
-        )
-        .scalars()
-        .all()
-    )
-    return plan_for_participants(session, clock, trial_id, list(people))
-
-
-def cancel_for_hearings(
+def plan_timed(
     session: Session,
-    clock: Clock,
-    hearing_ids: Sequence[int],
-    reason: Reason = Reason.HEARING_VACATED,
-) -> int:
-    """A vacated or concluded hearing: nothing more is sent for it."""
-    if not hearing_ids:
-        return 0
-    where = MESSAGES.c.hearing_id.in_(hearing_ids)
-    return _retire(session, clock, where, MessageStatus.CANCELLED, reason)
+    planning: Planning,
+    people: Sequence[Recipient],
+    wanted: Wanted | None = None,
+    anchors: Mapping[int, Anchors] | None = None,
+) -> list[PlannedRow]:
+    """The rows of people's timed messages (all, or the `wanted` ones) from their cases'
+    anchors (read unless given): one query for the anchors and one for opt-outs, whatever the
+    number of people."""
+    if anchors is None:
+        anchors = anchors_for(session, [r.case_id for r in people])
+    opted_out = _opted_out(session, [r.phone for r in people if r.phone])
+    rows = []
+    for recipient in people:
+        arm_specs = planning.specs[recipient.arm]
+        if not arm_specs:
+            continue
+        known = anchors.get(recipient.case_id, {})
+        for plan in plan_messages(
+            arm_specs,
+            anchors=known,
+            now=planning.now,
+            zone=planning.zone,
+            sending=planning.definition.sending,
+        ):
+            spec = arm_specs[plan.slot]
+            if wanted is None or wanted(recipient, plan.slot, spec):
+                blocked = blocked_reason(planning, recipient, spec, opted_out, known)
+                rows.append(planned_row(planning, recipient, spec, plan, blocked))
+    return rows
+
+
+class EventText(NamedTuple):
+    """An event's text to plan: for whom, its slot, what it tells of, until when it is useful
+    (None: for a day)."""
+
+    recipient: Recipient
+    slot: int
+    anchor_at: datetime
+    expires_at: datetime | None
+
+
+def plan_event_rows(
+    session: Session,
+    planning: Planning,
+    events: Sequence[EventText],
+    anchors: Mapping[int, Anchors] | None = None,
+) -> list[PlannedRow]:
+    """The rows of event texts, checked like any message against their cases' anchors (read
+    unless given), safeguarding, consent and opt-outs: two queries, whatever the number."""
+    if anchors is None:
+        anchors = anchors_for(session, [event.recipient.case_id for event in events])
+    phones = [event.recipient.phone for event in events if event.recipient.phone]
+    opted_out = _opted_out(session, phones)
+    rows = []
+    for event in events:
+        recipient, slot = event.recipient, event.slot
+        spec = planning.specs[recipient.arm][slot]
+        plan = plan_event(
+            slot,
+            spec,
+            anchor_at=event.anchor_at,
+            expires_at=event.expires_at,
+            now=planning.now,
+            zone=planning.zone,
+            sending=planning.definition.sending,
+        )
+        known = anchors.get(recipient.case_id, {})
+        blocked = blocked_reason(planning, recipient, spec, opted_out, known)
+        rows.append(planned_row(planning, recipient, spec, plan, blocked))
+    return rows
+
+
+def planned_row(
+    planning: Planning,
+    recipient: Recipient,
+    spec: MessageSpec,
+    plan: PlannedMessage,
+    blocked: Reason | None,
+) -> PlannedRow:
+    """One `message` row from a plan; `blocked` (why it must never go) overrides its status."""
+    status, reason = plan.status, plan.reason
+    if blocked is not None:
+        status, reason = MessageStatus.SKIPPED, blocked
+    return PlannedRow(
+        participant_id=recipient.participant_id,
+        hearing_id=recipient.hearing_id,
+        hearing_version=recipient.hearing_version,
+        slot=plan.slot,
+        channel=spec.channel,
+        template=spec.template,
+        language=_language(planning.definition, spec, recipient.language),
+        anchor=plan.anchor,
+        timing=plan.timing,
+        anchor_at=plan.anchor_at,
+        due_at=plan.due_at,
+        expires_at=plan.expires_at,
+        status=status,
+        reason=reason,
+    )
 
 
 def cancel_unsafe(session: Session, clock: Clock, participant_ids: Sequence[int]) -> int:
@@ -137,12 +240,12 @@ def cancel_unsafe(session: Session, clock: Clock, participant_ids: Sequence[int]
         for participant_id, flagged, sms, letter, phone in rows:
             theirs = MESSAGES.c.participant_id == participant_id
             if flagged:
-                cancelled += _retire(
+                cancelled += retire(
                     session, clock, theirs, MessageStatus.CANCELLED, Reason.SAFEGUARDING
                 )
                 continue
             if not sms or not phone:
-                cancelled += _retire(
+                cancelled += retire(
                     session,
                     clock,
                     theirs & (MESSAGES.c.channel == "sms"),
@@ -150,7 +253,7 @@ def cancel_unsafe(session: Session, clock: Clock, participant_ids: Sequence[int]
                     Reason.NO_CONSENT,
                 )
             if not letter:
-                cancelled += _retire(
+                cancelled += retire(
                     session,
                     clock,
                     theirs & (MESSAGES.c.channel == "letter"),
@@ -166,10 +269,10 @@ def cancel_for_phone(
     """An opt-out: every pending SMS to that number, in every trial, is cancelled."""
     people = select(PEOPLE.c.id).where(PEOPLE.c.phone == phone)
     where = MESSAGES.c.participant_id.in_(people) & (MESSAGES.c.channel == "sms")
-    return _retire(session, clock, where, MessageStatus.CANCELLED, reason)
+    return retire(session, clock, where, MessageStatus.CANCELLED, reason)
 
 
-def _retire(
+def retire(
     session: Session,
     clock: Clock,
     where: ColumnElement[bool],
@@ -177,12 +280,18 @@ def _retire(
     reason: Reason,
 ) -> int:
     """Move pending rows matching `where` to a final status, recording an event for each."""
-    now = clock.now()
     ids = (
         session.execute(select(MESSAGES.c.id).where(where, MESSAGES.c.status.in_(PENDING)))
         .scalars()
         .all()
     )
+    return retire_ids(session, clock.now(), ids, status, reason)
+
+
+def retire_ids(
+    session: Session, now: datetime, ids: Sequence[int], status: MessageStatus, reason: Reason
+) -> int:
+    """Move these pending rows to a final status, recording an event for each."""
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         session.execute(
@@ -196,10 +305,13 @@ def _retire(
     return len(ids)
 
 
-def _recipients(session: Session, trial_id: str, ids: Iterable[int]) -> list[Recipient]:
+def recipients(session: Session, trial_id: str, which: ColumnElement[bool]) -> list[Recipient]:
+    """The randomised participants `which` picks (by people's, cases' or hearings' columns),
+    with their arm and hearing: one query."""
     query = (
         select(
             PEOPLE.c.id.label("participant_id"),
+            PEOPLE.c.case_id,
             ARMS.c.key.label("arm"),
             PEOPLE.c.language,
             PEOPLE.c.contact_sms,
@@ -215,17 +327,18 @@ def _recipients(session: Session, trial_id: str, ids: Iterable[int]) -> list[Rec
         .join(ASSIGNMENTS, ASSIGNMENTS.c.participant_id == PEOPLE.c.id)
         .join(ARMS, ARMS.c.id == ASSIGNMENTS.c.arm_id)
         .join(HEARINGS, HEARINGS.c.case_id == PEOPLE.c.case_id)
-        .where(PEOPLE.c.trial_id == trial_id, PEOPLE.c.id.in_(list(ids)))
+        .where(PEOPLE.c.trial_id == trial_id, which)
+        .order_by(PEOPLE.c.id)
     )
-    recipients = []
+    people = []
     for row in session.execute(query):
         fields = row._asdict()
         fields["has_address"] = bool(fields.pop("address"))
-        recipients.append(Recipient(**fields))
-    return recipients
+        people.append(Recipient(**fields))
+    return people
 
 
-class _PlannedMessage(NamedTuple):
+class PlannedRow(NamedTuple):
     """One planned `message` row, less what all of a plan's rows share; fields named as columns."""
 
     participant_id: int
@@ -235,82 +348,49 @@ class _PlannedMessage(NamedTuple):
     channel: str
     template: str
     language: str
+    anchor: str
+    timing: str
+    anchor_at: datetime
     due_at: datetime
     expires_at: datetime
     status: str
     reason: str | None
 
 
-def _plan(
-    session: Session,
-    clock: Clock,
-    trial_id: str,
-    definition: TrialDefinition,
-    recipients: list[Recipient],
-) -> int:
-    now = clock.now()
-    zone = ZoneInfo(definition.timezone)
-    specs = {arm.id: arm.messages for arm in definition.arms}
-    opted_out = _opted_out(session, [r.phone for r in recipients if r.phone])
-    rows = []
-    for recipient in recipients:
-        arm_specs = specs[recipient.arm]
-        if not arm_specs:
-            continue
-        planned = plan_messages(
-            arm_specs,
-            hearing_start=recipient.hearing_start,
-            now=now,
-            zone=zone,
-            sending=definition.sending,
-        )
-        for spec, plan in zip(arm_specs, planned, strict=True):
-            status, reason = plan.status, plan.reason
-            blocked = _blocked(recipient, spec, opted_out)
-            if blocked is not None:
-                status, reason = MessageStatus.SKIPPED, blocked
-            due = plan.due_at or now
-            rows.append(
-                _PlannedMessage(
-                    participant_id=recipient.participant_id,
-                    hearing_id=recipient.hearing_id,
-                    hearing_version=recipient.hearing_version,
-                    slot=plan.slot,
-                    channel=spec.channel,
-                    template=spec.template,
-                    language=_language(definition, spec, recipient.language),
-                    due_at=due,
-                    expires_at=plan.expires_at or due,
-                    status=status,
-                    reason=reason,
-                )
-            )
-    return _insert_planned(session, trial_id, rows, now)
-
-
-def _insert_planned(
-    session: Session, trial_id: str, rows: list[_PlannedMessage], now: datetime
-) -> int:
+def insert_planned(session: Session, planning: Planning, rows: Sequence[PlannedRow]) -> int:
     """The planned rows as messages, each first tried when it is due."""
-    columns = columns_of(rows, _PlannedMessage._fields)
+    columns = columns_of(rows, PlannedRow._fields)
     return insert_rows(
         session,
         MESSAGES,
         {
-            "trial_id": Same(trial_id),
+            "trial_id": Same(planning.trial_id),
             **columns,
             "next_attempt_at": columns["due_at"],
-            "updated_at": Same(now),
+            "updated_at": Same(planning.now),
         },
     )
 
 
-def _blocked(recipient: Recipient, spec: MessageSpec, opted_out: set[str]) -> Reason | None:
+def blocked_reason(
+    planning: Planning,
+    recipient: Recipient,
+    spec: MessageSpec,
+    opted_out: set[str],
+    anchors: Mapping[str, datetime],
+) -> Reason | None:
     """Why this person must not get this message at all, or None. Safety comes first."""
     if recipient.safeguarding_flag:
         return Reason.SAFEGUARDING
-    if recipient.hearing_status in HEARING_ENDED:
-        return Reason.HEARING_VACATED
+    ended = stop_reason(
+        spec.anchor,
+        spec.timing,
+        recipient.hearing_status,
+        reached=anchors.keys(),
+        declared=planning.declared,
+    )
+    if ended is not None:
+        return ended
     if spec.channel == "sms":
         if not recipient.contact_sms or not recipient.phone:
             return Reason.NO_CONSENT

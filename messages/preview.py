@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from experiments.definition import TrialDefinition
+from experiments.definition import HEARING, MessageSpec, TrialDefinition
 from messages.sample import sample_context
 from messages.segments import count_segments
 from messages.templates import choose_language, render
@@ -17,8 +17,9 @@ class PreviewedMessage:
     channel: str
     template: str
     language: str
-    days_before: int
+    days_before: int | None  # before the hearing, for a message timed so; else None
     at: str | None
+    when: str  # when it goes, in words: "7 days before the hearing at 18:00"
     text: str
     encoding: str | None
     characters: int
@@ -41,7 +42,8 @@ def preview_arm(
     for position, spec in enumerate(arm.messages, start=1):
         texts = definition.templates[spec.template]
         chosen = choose_language(texts, language)
-        context = sample_context(definition, days_before=spec.send.days_before, language=chosen)
+        days_before = spec.send.days_before if spec.send and spec.send.of == HEARING else None
+        context = sample_context(definition, days_before=days_before or 0, language=chosen)
         text = render(str(texts[chosen]), context, channel=spec.channel)
         sizes: tuple[str | None, int, int, float]
         if spec.channel == "sms":
@@ -60,10 +62,30 @@ def preview_arm(
                 spec.channel,
                 spec.template,
                 chosen,
-                spec.send.days_before,
-                spec.send.at,
+                days_before,
+                spec.send.at if spec.send else None,
+                when_sent(spec),
                 text,
                 *sizes,
             )
         )
     return previews
+
+
+EVENT_WORDS = {
+    "hearing_moved": "when the hearing moves",
+    "hearing_vacated": "when the hearing is vacated, withdrawn or discontinued",
+}
+
+
+def when_sent(spec: MessageSpec) -> str:
+    """When a message goes, in words: "7 days before the hearing at 18:00", "2 hours after
+    the verdict milestone", "when the hearing moves"."""
+    anchor = "the hearing" if spec.anchor == HEARING else f"the {spec.anchor} milestone"
+    if spec.send is None:
+        assert spec.on is not None
+        return EVENT_WORDS.get(spec.on, f"when {anchor} is recorded")
+    count, unit = spec.send.offset, "hour" if spec.send.in_hours else "day"
+    side = "after" if spec.send.after else "before"
+    at = f" at {spec.send.at}" if spec.send.at else ""
+    return f"{count} {unit}{'' if count == 1 else 's'} {side} {anchor}{at}"

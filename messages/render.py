@@ -11,12 +11,12 @@ from sqlalchemy import exists, select
 from sqlmodel import Session, col
 
 from experiments import trials
-from experiments.definition import TrialDefinition
+from experiments.definition import HEARING, TrialDefinition
+from messages.endings import stop_reason
 from messages.providers.base import OutgoingSms
 from messages.segments import count_segments
 from messages.templates import choose_language, hearing_date_text, hearing_time_text, render
 from nudge.models import (
-    HEARING_ENDED,
     Hearing,
     Message,
     OptOut,
@@ -25,6 +25,7 @@ from nudge.models import (
     Trial,
     TrialStatus,
 )
+from nudge.models.statuses import Timing
 
 TWILIO_MAX_VALIDITY_S = 36_000
 
@@ -84,7 +85,7 @@ class RenderCache:
         language = choose_language(texts, message.language)
         body = render(
             str(texts[language]),
-            context(definition, participant, hearing, now, language),
+            context(definition, participant, hearing, now, language, message),
             channel="sms",
         )
         segments = count_segments(body).segments
@@ -123,7 +124,10 @@ def withheld_reason(
     """Checked again at the last moment, for a text or a letter: anything may have changed.
 
     A STOP reply opts a number out of texts only; a letter is stopped by withdrawing consent to
-    letters (no_consent), as at planning.
+    letters (no_consent), as at planning. What the hearing's status says (messages/endings.py)
+    and whether its dates are still those the message was planned from are read off the
+    hearing, which the caller loads with the message: no query here but the opt-out's, and
+    that only without the caller's set.
     """
     if participant.safeguarding_flag:
         return Reason.SAFEGUARDING
@@ -134,15 +138,21 @@ def withheld_reason(
         return Reason.NO_CONSENT
     elif _opted_out(session, participant.phone, opted_out):
         return Reason.OPTED_OUT
-    if hearing.status in HEARING_ENDED:
-        return Reason.HEARING_VACATED
-    if hearing.version != message.hearing_version:
-        return Reason.HEARING_MOVED
-    if now >= message.expires_at or now >= hearing.starts_at:
+    stopped = stop_reason(message.anchor, message.timing, hearing.status)
+    if stopped is not None:
+        return stopped
+    if message.anchor == HEARING and hearing.version != message.hearing_version:
+        return Reason.DATES_CHANGED
+    if now >= message.expires_at or (_before_the_hearing(message) and now >= hearing.starts_at):
         return Reason.EXPIRED
     if trial_status != TrialStatus.LIVE:
         return Reason.TRIAL_NOT_LIVE
     return None
+
+
+def _before_the_hearing(message: Message) -> bool:
+    """A reminder, useless once the hearing has started (a letter too: it would arrive late)."""
+    return message.anchor == HEARING and message.timing == Timing.BEFORE
 
 
 def _opted_out(session: Session, phone: str, known: set[str] | None) -> bool:
@@ -158,10 +168,32 @@ def context(
     hearing: Hearing,
     now: datetime,
     language: str,
+    message: Message | None = None,
 ) -> dict[str, Any]:
-    """The placeholders a template may use, filled for one participant and hearing."""
+    """The placeholders a template may use, filled for one participant and hearing.
+
+    With the `message`, those that depend on it too: a moved hearing's text tells of the start
+    the person last knew (`previous_hearing_date`, `previous_hearing_time`) and the new one;
+    a vacated hearing's, of the start they no longer need to come to (as `hearing_date` and
+    `previous_hearing_date` both); a milestone's, of its date (`milestone_date`). Everything
+    comes from the rows, so the same message renders the same text again (crash recovery
+    compares it with the provider's records).
+    """
     zone = ZoneInfo(definition.timezone)
     local_hearing = hearing.starts_at.astimezone(zone)
+    hearing_date = hearing_date_text(local_hearing, language)
+    hearing_time = hearing_time_text(local_hearing, language)
+    previous_date, previous_time, milestone_date = hearing_date, hearing_time, ""
+    told = message.anchor_at if message is not None else None
+    if message is not None and told is not None:
+        local_told = told.astimezone(zone)
+        if message.timing in _TELLS_OF_A_START:
+            previous_date = hearing_date_text(local_told, language)
+            previous_time = hearing_time_text(local_told, language)
+            if message.timing == Timing.HEARING_VACATED:
+                local_hearing, hearing_date, hearing_time = local_told, previous_date, previous_time
+        elif message.anchor != HEARING:
+            milestone_date = hearing_date_text(local_told, language)
     values: dict[str, Any] = dict(participant.attributes)
     values.update(
         first_name=participant.first_name or "",
@@ -171,8 +203,11 @@ def context(
         postcode=participant.postcode,
         court=hearing.court,
         court_name=hearing.court_name,
-        hearing_date=hearing_date_text(local_hearing, language),
-        hearing_time=hearing_time_text(local_hearing, language),
+        hearing_date=hearing_date,
+        hearing_time=hearing_time,
+        previous_hearing_date=previous_date,
+        previous_hearing_time=previous_time,
+        milestone_date=milestone_date,
         care_unit_phone=definition.sending.care_unit_phone or "",
         days_until=(local_hearing.date() - now.astimezone(zone).date()).days,
     )
@@ -180,3 +215,6 @@ def context(
         address = participant.address
         values[f"address_line_{index + 1}"] = address[index] if index < len(address) else ""
     return values
+
+
+_TELLS_OF_A_START = (Timing.HEARING_MOVED, Timing.HEARING_VACATED)

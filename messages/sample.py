@@ -31,6 +31,8 @@ SAMPLE_FIELDS: dict[str, Any] = {
     "court_name": "Bristol Crown Court",
 }
 SAMPLE_HEARING_LOCAL = datetime(2027, 3, 4, 10, 0)  # a Thursday
+SAMPLE_PREVIOUS_LOCAL = datetime(2027, 2, 25, 14, 0)  # the start before a move
+SAMPLE_MILESTONE_LOCAL = datetime(2027, 1, 6, 15, 0)  # the date of a milestone
 
 
 def sample_context(
@@ -48,6 +50,14 @@ def sample_context(
     context.update(
         hearing_date=hearing_date_text(hearing, language),
         hearing_time=hearing_time_text(hearing, language),
+        # A moved hearing's text names the start the person knew: a week earlier, at 2pm.
+        previous_hearing_date=hearing_date_text(
+            SAMPLE_PREVIOUS_LOCAL.replace(tzinfo=zone), language
+        ),
+        previous_hearing_time=hearing_time_text(
+            SAMPLE_PREVIOUS_LOCAL.replace(tzinfo=zone), language
+        ),
+        milestone_date=hearing_date_text(SAMPLE_MILESTONE_LOCAL.replace(tzinfo=zone), language),
         care_unit_phone=definition.sending.care_unit_phone or "",
         days_until=days_before,
     )
@@ -56,7 +66,17 @@ def sample_context(
 
 # Fields whose form is fixed, so their sample is already as long as they get.
 _FIXED = frozenset(
-    {"phone", "postcode", "language", "hearing_date", "hearing_time", "care_unit_phone"}
+    {
+        "phone",
+        "postcode",
+        "language",
+        "hearing_date",
+        "hearing_time",
+        "previous_hearing_date",
+        "previous_hearing_time",
+        "milestone_date",
+        "care_unit_phone",
+    }
 )
 
 

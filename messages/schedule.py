@@ -1,12 +1,13 @@
-"""When each reminder is due: pure planning in the trial's timezone, safe across clock changes.
+"""When each message is due: pure planning in the trial's timezone, safe across clock changes.
 
-Plain values in, plain values out: the hearing's start and `now` are passed in (aware UTC);
-nothing here reads a clock or a database.
+Plain values in, plain values out: the anchors' dates (the hearing's start under "hearing",
+each milestone's under its name) and `now` are passed in (aware UTC); nothing here reads a
+clock or a database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -15,26 +16,32 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from experiments.definition import MessageSpec, QuietHours, Sending
+from experiments.definition import HEARING, MessageSpec, QuietHours, Sending, SendTime
 from nudge.clock import as_utc
-from nudge.models.statuses import MessageStatus, Reason
+from nudge.models.statuses import MessageStatus, Reason, Timing
 
 DEFAULT_SMS_TIME = "10:00"
 LETTER_POSTING_TIME = "09:00"  # the morning print run
 SECOND_CLASS_WORKING_DAYS = 4
+# A text about something that has happened (timed after its anchor, or sent on an event) is
+# still worth sending a day late (a worker down overnight), not a week late.
+STILL_NEWS = timedelta(days=1)
 
 PlanStatus = Literal[MessageStatus.SCHEDULED, MessageStatus.SKIPPED]
 
 
 @dataclass(frozen=True)
 class PlannedMessage:
-    """One message slot's plan: when it is due and until when it is still useful."""
+    """One message slot's plan: what it is timed from, when it is due, until when it is useful."""
 
     slot: int
     channel: str
     template: str
-    due_at: datetime | None
-    expires_at: datetime | None
+    anchor: str
+    timing: Timing
+    anchor_at: datetime
+    due_at: datetime
+    expires_at: datetime
     status: PlanStatus
     reason: Reason | None
 
@@ -42,19 +49,65 @@ class PlannedMessage:
 def plan_messages(
     specs: Sequence[MessageSpec],
     *,
-    hearing_start: datetime,
+    anchors: Mapping[str, datetime],
     now: datetime,
     zone: ZoneInfo,
     sending: Sending,
 ) -> list[PlannedMessage]:
-    """Plan every message of an arm for one hearing, in slot order (naive datetimes refused)."""
-    hearing_start, now = as_utc(hearing_start), as_utc(now)
-    return [
-        _plan_letter(slot, spec, hearing_start, now, zone, sending.late)
-        if spec.channel == "letter"
-        else _plan_sms(slot, spec, hearing_start, now, zone, sending)
-        for slot, spec in enumerate(specs)
-    ]
+    """Plan each timed message of an arm whose anchor has a date, in slot order.
+
+    A slot is the message's place in the arm's list. Messages sent on an event (`on:`) are
+    left to `plan_event`; a message whose anchor has no date yet (a milestone not reached) is
+    left out, and planned when the date arrives. Naive datetimes are refused.
+    """
+    now = as_utc(now)
+    planned = []
+    for slot, spec in enumerate(specs):
+        if spec.send is None or spec.send.of not in anchors:
+            continue
+        anchor = as_utc(anchors[spec.send.of])
+        if spec.channel == "letter":
+            planned.append(_plan_letter(slot, spec, spec.send, anchor, now, zone, sending.late))
+        else:
+            planned.append(_plan_sms(slot, spec, spec.send, anchor, now, zone, sending))
+    return planned
+
+
+def plan_event(
+    slot: int,
+    spec: MessageSpec,
+    *,
+    anchor_at: datetime,
+    expires_at: datetime | None,
+    now: datetime,
+    zone: ZoneInfo,
+    sending: Sending,
+) -> PlannedMessage:
+    """An event's text (`on:`): due now, or when quiet hours end; useful until `expires_at`
+    (a moved hearing's new start, a vacated one's old start), or for STILL_NEWS if None.
+
+    `anchor_at` is what the text tells of: the start the person last knew, or the milestone's
+    date. Due at or after `expires_at`, it is skipped (`hearing_started`).
+    """
+    now = as_utc(now)
+    due = next_allowed(now, zone, sending.quiet_hours)
+    reason = Reason.QUIET_HOURS_DEFERRED if due != now else None
+    expires = as_utc(expires_at) if expires_at is not None else due + STILL_NEWS
+    status: PlanStatus = MessageStatus.SCHEDULED
+    if due >= expires:
+        status, reason = MessageStatus.SKIPPED, Reason.HEARING_STARTED
+    return PlannedMessage(
+        slot,
+        spec.channel,
+        spec.template,
+        spec.anchor,
+        spec.timing,
+        as_utc(anchor_at),
+        due,
+        expires,
+        status,
+        reason,
+    )
 
 
 def local_instant(day: date, clock_time: str, zone: ZoneInfo) -> datetime:
@@ -151,56 +204,120 @@ def _clock(text: str) -> time:
 def _plan_sms(
     slot: int,
     spec: MessageSpec,
-    hearing_start: datetime,
+    send: SendTime,
+    anchor: datetime,
     now: datetime,
     zone: ZoneInfo,
     sending: Sending,
 ) -> PlannedMessage:
-    hearing_day = hearing_start.astimezone(zone).date()
-    wanted = local_instant(
-        hearing_day - timedelta(days=spec.send.days_before), spec.send.at or DEFAULT_SMS_TIME, zone
-    )
+    wanted = _wanted(send, anchor, zone)
     due = next_allowed(wanted, zone, sending.quiet_hours)
     reason = Reason.QUIET_HOURS_DEFERRED if due != wanted else None
     if due < now:
         if sending.late == "skip":
-            return _skipped(slot, spec, due, hearing_start, Reason.LATE_ENROLMENT)
+            return _plan(slot, spec, anchor, due, _expiry(send, anchor, due), Reason.LATE_ENROLMENT)
         due = next_allowed(now, zone, sending.quiet_hours)
         reason = Reason.LATE_ENROLMENT_SENT_LATE
-    if due >= hearing_start:
-        return _skipped(slot, spec, due, hearing_start, Reason.HEARING_STARTED)
-    return PlannedMessage(
-        slot, spec.channel, spec.template, due, hearing_start, MessageStatus.SCHEDULED, reason
-    )
+    expires = _expiry(send, anchor, due)
+    if due >= expires:
+        too_late = Reason.HEARING_STARTED if send.of == HEARING else Reason.EXPIRED
+        return _plan(slot, spec, anchor, due, expires, too_late)
+    return _plan(slot, spec, anchor, due, expires, reason, MessageStatus.SCHEDULED)
+
+
+def _wanted(send: SendTime, anchor: datetime, zone: ZoneInfo) -> datetime:
+    """The time asked for: hours from the anchor's instant, or a local time days from its
+    local date (kept across a clock change)."""
+    sign = 1 if send.after else -1
+    if send.in_hours:
+        return anchor + timedelta(hours=sign * send.offset)
+    day = anchor.astimezone(zone).date() + timedelta(days=sign * send.offset)
+    return local_instant(day, send.at or DEFAULT_SMS_TIME, zone)
+
+
+def _expiry(send: SendTime, anchor: datetime, due: datetime) -> datetime:
+    """Before its anchor: useless once the anchor comes. After it: news for STILL_NEWS."""
+    return due + STILL_NEWS if send.after else anchor
 
 
 def _plan_letter(
-    slot: int, spec: MessageSpec, hearing_start: datetime, now: datetime, zone: ZoneInfo, late: str
+    slot: int,
+    spec: MessageSpec,
+    send: SendTime,
+    anchor: datetime,
+    now: datetime,
+    zone: ZoneInfo,
+    late: str,
 ) -> PlannedMessage:
-    hearing_day = hearing_start.astimezone(zone).date()
-    posting = last_posting_day(hearing_day - timedelta(days=spec.send.days_before))
+    if send.after:
+        return _plan_letter_after(slot, spec, send.offset, anchor, now, zone, late)
+    anchor_day = anchor.astimezone(zone).date()
+    posting = last_posting_day(anchor_day - timedelta(days=send.offset))
     reason = None
-    if local_instant(posting + timedelta(days=1), "00:00", zone) <= now:
+    if _end_of(posting, zone) <= now:
         if late == "skip":
             due = local_instant(posting, LETTER_POSTING_TIME, zone)
-            return _skipped(slot, spec, due, hearing_start, Reason.LATE_ENROLMENT)
-        posting = now.astimezone(zone).date()
-        while not is_working_day(posting):
-            posting += timedelta(days=1)
-        if add_working_days(posting, SECOND_CLASS_WORKING_DAYS) >= hearing_day:
+            return _plan(slot, spec, anchor, due, anchor, Reason.LATE_ENROLMENT)
+        posting = _working_day_from(now.astimezone(zone).date())
+        if add_working_days(posting, SECOND_CLASS_WORKING_DAYS) >= anchor_day:
             due = local_instant(posting, LETTER_POSTING_TIME, zone)
-            return _skipped(slot, spec, due, hearing_start, Reason.LATE_ENROLMENT)
+            return _plan(slot, spec, anchor, due, anchor, Reason.LATE_ENROLMENT)
         reason = Reason.LATE_ENROLMENT_SENT_LATE
     due = max(local_instant(posting, LETTER_POSTING_TIME, zone), now)
-    expires = local_instant(posting + timedelta(days=1), "00:00", zone)
-    return PlannedMessage(
-        slot, spec.channel, spec.template, due, expires, MessageStatus.SCHEDULED, reason
-    )
+    return _plan(slot, spec, anchor, due, _end_of(posting, zone), reason, MessageStatus.SCHEDULED)
 
 
-def _skipped(
-    slot: int, spec: MessageSpec, due: datetime, hearing_start: datetime, reason: Reason
+def _plan_letter_after(
+    slot: int,
+    spec: MessageSpec,
+    days: int,
+    anchor: datetime,
+    now: datetime,
+    zone: ZoneInfo,
+    late: str,
 ) -> PlannedMessage:
+    """Posted on the first working day at least `days` after the anchor's local date."""
+    posting = _working_day_from(anchor.astimezone(zone).date() + timedelta(days=days))
+    reason = None
+    if _end_of(posting, zone) <= now:
+        if late == "skip":
+            due = local_instant(posting, LETTER_POSTING_TIME, zone)
+            return _plan(slot, spec, anchor, due, _end_of(posting, zone), Reason.LATE_ENROLMENT)
+        posting = _working_day_from(now.astimezone(zone).date())
+        reason = Reason.LATE_ENROLMENT_SENT_LATE
+    due = max(local_instant(posting, LETTER_POSTING_TIME, zone), now)
+    return _plan(slot, spec, anchor, due, _end_of(posting, zone), reason, MessageStatus.SCHEDULED)
+
+
+def _working_day_from(day: date) -> date:
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def _end_of(day: date, zone: ZoneInfo) -> datetime:
+    return local_instant(day + timedelta(days=1), "00:00", zone)
+
+
+def _plan(
+    slot: int,
+    spec: MessageSpec,
+    anchor: datetime,
+    due: datetime,
+    expires: datetime,
+    reason: Reason | None,
+    status: PlanStatus = MessageStatus.SKIPPED,
+) -> PlannedMessage:
+    """A timed message's plan: skipped unless said otherwise (then `reason` says why)."""
     return PlannedMessage(
-        slot, spec.channel, spec.template, due, hearing_start, MessageStatus.SKIPPED, reason
+        slot,
+        spec.channel,
+        spec.template,
+        spec.anchor,
+        spec.timing,
+        anchor,
+        due,
+        expires,
+        status,
+        reason,
     )

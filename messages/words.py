@@ -67,15 +67,18 @@ REASON_WORDS: dict[Reason, Words] = {
     ),
     Reason.LATE_ENROLMENT: Words(
         "enrolled too late for it",
-        "The person was enrolled after this message's time, and the trial does not send late.",
+        "The person was enrolled (or the date the message counts from was recorded) after this "
+        "message's time, and the trial does not send late.",
     ),
     Reason.LATE_ENROLMENT_SENT_LATE: Words(
         "enrolled late, so sent at the next chance",
-        "The person was enrolled after this message's time, so it goes at the next allowed time.",
+        "The person was enrolled (or the date the message counts from was recorded) after this "
+        "message's time, so it goes at the next allowed time.",
     ),
     Reason.HEARING_STARTED: Words(
         "the hearing would have started",
-        "Its time would have been at or after the start of the hearing.",
+        "Its time would have been at or after the start of the hearing it reminds of or tells "
+        "of (for a moved hearing, the new start; for one called off, the old).",
     ),
     Reason.SAFEGUARDING: Words(
         "a safeguarding flag", "The person has a safeguarding flag, so nothing is sent to them."
@@ -91,15 +94,30 @@ REASON_WORDS: dict[Reason, Words] = {
         "texts go to it.",
     ),
     Reason.HEARING_VACATED: Words(
-        "the hearing was vacated or concluded", "There is no longer a hearing to remind about."
+        "the hearing was vacated",
+        "The hearing will not go ahead, so there is no longer a hearing to remind about or "
+        "tell of; messages about the rest of the case still go.",
     ),
     Reason.HEARING_MOVED: Words(
-        "the hearing moved", "The hearing has a new date, so reminders were planned again."
+        "the hearing moved",
+        "The hearing has a new date, so its messages were planned again from it (a text about "
+        "an earlier move that had not gone yet is replaced by one about the latest).",
+    ),
+    Reason.CASE_ENDED: Words(
+        "the case ended",
+        "The case was withdrawn, discontinued or concluded, or a verdict was recorded, so only "
+        "messages about the ending or what comes after it still go.",
+    ),
+    Reason.DATES_CHANGED: Words(
+        "its dates changed before it went",
+        "It was planned from dates that changed while it was being sent (a hearing moved or "
+        "listed again), so it was stopped at the last check; one planned from the new dates "
+        "goes instead.",
     ),
     Reason.EXPIRED: Words(
         "too late to be useful",
-        "Its time to send passed (a text at the hearing's start, a letter after its last "
-        "posting day), or it ran out of tries before then.",
+        "Its time to send passed (a reminder at the start of what it reminds of, news a day "
+        "after it was due, a letter after its posting day), or it ran out of tries before then.",
     ),
     Reason.TRIAL_NOT_LIVE: Words(
         "the trial is not live", "The trial was closed before the message was due."

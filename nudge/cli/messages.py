@@ -36,9 +36,8 @@ def preview(runtime: Runtime, trial_id: str, arm_id: str, language: str) -> None
         click.echo(f"arm '{arm_id}' sends no messages")
         return
     for item in previews:
-        when = f"{item.days_before} day(s) before" + (f" at {item.at}" if item.at else "")
         click.echo(
-            f"{item.position}. {item.channel.upper()} {when}: template {item.template} "
+            f"{item.position}. {item.channel.upper()} {item.when}: template {item.template} "
             f"({item.language})"
         )
         if item.channel == "sms":

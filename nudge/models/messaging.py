@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from nudge.models.statuses import MessageStatus
+from nudge.models.statuses import MessageStatus, Timing
 from nudge.models.types import UTCDateTime
 
 
 class Message(SQLModel, table=True):
-    """One planned reminder: a (participant, hearing, slot) at one version of the hearing's date."""
+    """One planned message: a (participant, hearing, slot) at one version of the hearing's date."""
 
     __tablename__ = "message"
     __table_args__ = (
@@ -27,6 +27,14 @@ class Message(SQLModel, table=True):
     hearing_id: int = Field(foreign_key="hearing.id", index=True)
     hearing_version: int
     slot: int
+    # What its time counts from ("hearing" or a milestone's name) and how (docs/messages.md):
+    # the last check and a case's ending decide by these without reading the definition.
+    anchor: str = Field(default="hearing", max_length=100)
+    timing: str = Field(default=Timing.BEFORE, max_length=20)
+    # The anchor's date it was planned from (a milestone's, re-timed in place if corrected);
+    # for a moved or vacated hearing's message, the start the person last knew of. None only
+    # on rows planned before anchors existed.
+    anchor_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     channel: str = Field(max_length=10)
     template: str = Field(max_length=100)
     language: str = Field(max_length=10)

@@ -51,8 +51,10 @@ class Reason(StrEnum):
     SAFEGUARDING = "safeguarding"
     NO_CONSENT = "no_consent"  # also: no phone for a text, no address for a letter
     OPTED_OUT = "opted_out"
-    HEARING_VACATED = "hearing_vacated"  # vacated or concluded
-    HEARING_MOVED = "hearing_moved"
+    HEARING_VACATED = "hearing_vacated"  # the hearing is off, the case goes on
+    HEARING_MOVED = "hearing_moved"  # superseded at re-planning: a new row was planned
+    CASE_ENDED = "case_ended"  # withdrawn, discontinued, concluded, or a verdict recorded
+    DATES_CHANGED = "dates_changed"  # refused at the last check: planned from older dates
     EXPIRED = "expired"
     TRIAL_NOT_LIVE = "trial_not_live"
     # The provider refused the text for good (besides `opted_out`)
@@ -79,10 +81,40 @@ class HearingStatus(StrEnum):
     VACATED = "vacated"
     EFFECTIVE = "effective"
     CONCLUDED = "concluded"
+    WITHDRAWN = "withdrawn"  # the prosecution withdrew the case: it ends
+    DISCONTINUED = "discontinued"  # the prosecution discontinued the case: it ends
 
 
-HEARING_ENDED = frozenset({HearingStatus.VACATED, HearingStatus.CONCLUDED})
-"""Statuses after which nothing more is sent for the hearing (until it is listed again)."""
+HEARING_ENDED = frozenset(
+    {
+        HearingStatus.VACATED,
+        HearingStatus.CONCLUDED,
+        HearingStatus.WITHDRAWN,
+        HearingStatus.DISCONTINUED,
+    }
+)
+"""Statuses after which no reminder is sent for the hearing (until it is listed again)."""
+
+HEARING_CALLED_OFF = frozenset(
+    {HearingStatus.VACATED, HearingStatus.WITHDRAWN, HearingStatus.DISCONTINUED}
+)
+"""The hearing will not happen: people need not come (an `on: hearing_vacated` message)."""
+
+CASE_ENDED_STATUSES = frozenset(
+    {HearingStatus.CONCLUDED, HearingStatus.WITHDRAWN, HearingStatus.DISCONTINUED}
+)
+"""The case is over, not only this hearing (docs/messages.md, "When a case ends")."""
+
+
+class Timing(StrEnum):
+    """How a message's time relates to its anchor (`message.timing`): counted before or after
+    it (`send:`), or sent when something happens to it (`on:`)."""
+
+    BEFORE = "before"  # days_before, hours_before
+    AFTER = "after"  # days_after, hours_after
+    HEARING_MOVED = "hearing_moved"  # on: hearing_moved
+    HEARING_VACATED = "hearing_vacated"  # on: hearing_vacated
+    MILESTONE = "milestone"  # on: milestone NAME
 
 
 class TrialStatus(StrEnum):

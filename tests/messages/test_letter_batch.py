@@ -151,7 +151,7 @@ def test_a_second_run_for_the_same_day_prints_nothing_again(
         ("safeguarding", "safeguarding"),
         ("no_letters", "no_consent"),
         ("vacated", "hearing_vacated"),
-        ("moved", "hearing_moved"),
+        ("moved", "dates_changed"),
     ],
 )
 def test_a_letter_that_became_unsafe_is_withheld_at_the_last_check(

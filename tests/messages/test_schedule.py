@@ -48,7 +48,11 @@ def plan(
 ) -> PlannedMessage:
     sending.setdefault("quiet_hours", None)
     return plan_messages(
-        [spec], hearing_start=hearing, now=now, zone=LONDON, sending=Sending.model_validate(sending)
+        [spec],
+        anchors={"hearing": hearing},
+        now=now,
+        zone=LONDON,
+        sending=Sending.model_validate(sending),
     )[0]
 
 
@@ -245,7 +249,11 @@ def test_naive_datetimes_are_refused() -> None:
 def test_every_spec_is_planned_in_slot_order() -> None:
     specs = [sms(7), letter(14), sms(1)]
     planned = plan_messages(
-        specs, hearing_start=utc(2027, 6, 30, 9), now=FAR_PAST, zone=LONDON, sending=Sending()
+        specs,
+        anchors={"hearing": utc(2027, 6, 30, 9)},
+        now=FAR_PAST,
+        zone=LONDON,
+        sending=Sending(),
     )
     assert [(p.slot, p.channel, p.template) for p in planned] == [
         (0, "sms", "t"),
@@ -386,7 +394,7 @@ def test_a_scheduled_sms_is_never_in_quiet_hours_never_late_and_never_in_the_pas
     now = hearing - lead
     sending = Sending(quiet_hours=quiet, late=late)  # type: ignore[arg-type]
     [planned] = plan_messages(
-        [sms(days_before, at)], hearing_start=hearing, now=now, zone=LONDON, sending=sending
+        [sms(days_before, at)], anchors={"hearing": hearing}, now=now, zone=LONDON, sending=sending
     )
     assert planned.expires_at == hearing
     if planned.status == "scheduled":
@@ -411,7 +419,7 @@ def test_a_scheduled_letter_is_posted_on_a_working_day_and_arrives_in_time(
     now = hearing - lead
     [planned] = plan_messages(
         [letter(days_before)],
-        hearing_start=hearing,
+        anchors={"hearing": hearing},
         now=now,
         zone=LONDON,
         sending=Sending(late=late),  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ def test_preview_renders_each_sms_with_its_size_and_cost(cli: Cli) -> None:
     result = cli("messages", "preview", "witness-reminders-2027", "--arm", "practical")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "1. SMS 7 day(s) before at 18:00: template practical_7d (en)"
+    assert lines[0] == "1. SMS 7 days before the hearing at 18:00: template practical_7d (en)"
     assert lines[1] == "   GSM-7, 126 characters, 1 segment(s), GBP 0.04"
     assert lines[2] == (
         "   | Hi Alex, you are due at Bristol Crown Court on Thursday 4 March at "
@@ -25,7 +25,7 @@ def test_preview_in_welsh_uses_the_welsh_text_and_dates(cli: Cli) -> None:
         "messages", "preview", "witness-reminders-2027", "--arm", "social_norm", "--language", "cy"
     )
     assert "Dydd Iau 4 Mawrth am 10yb" in result.output
-    assert "2. LETTER 14 day(s) before: template social_norm_letter (cy)" in result.output
+    assert "2. LETTER 14 days before the hearing: template social_norm_letter (cy)" in result.output
     assert "   | Annwyl Alex Example," in result.output
 
 
