@@ -68,7 +68,8 @@ def test_a_file_records_first_dates_and_corrections_and_is_audited(
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         f"{path}: recorded 2, corrected 1, unchanged 0 (read 3)",
-        "messages: planned 0, re-planned 0, cancelled 0",
+        # The verdict ends C00003's case: its people's hearing reminders stop.
+        "messages: planned 0, re-planned 0, cancelled 2",
     ]
     source = "milestones:milestones.csv"
     assert history(engine) == [
