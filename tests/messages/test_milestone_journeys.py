@@ -34,7 +34,8 @@ def milestone_journey(folder: Path) -> Path:
     text = path.read_text().replace(
         PRACTICAL_1D,
         PRACTICAL_1D
-        + '      - {channel: sms, template: after_charge, send: {days_after: 2, of: charged, at: "10:00"}}\n'
+        + "      - {channel: sms, template: after_charge,\n"
+        + '         send: {days_after: 2, of: charged, at: "10:00"}}\n'
         + '      - {channel: sms, template: trial_set, on: "milestone trial_listed"}\n',
     )
     text = text.replace("  social_norm_letter:\n", TEMPLATES + "  social_norm_letter:\n")
