@@ -79,6 +79,18 @@ def duplicate_columns(path: Path, columns: list[str]) -> list[Problem]:
     return [Problem(str(path), 1, None, f"header: column '{c}' appears twice") for c in repeated]
 
 
+def read_required_header(path: Path, required: tuple[str, ...]) -> tuple[str, list[str]]:
+    """`read_header` for a file of fixed columns: every one of `required` present, none twice;
+    ImportRejected naming each that is not, and nothing changed."""
+    encoding, columns = read_header(path, {})
+    missing = [c for c in required if c not in columns]
+    header = [Problem(str(path), 1, None, f"header: missing column '{c}'") for c in missing]
+    header += duplicate_columns(path, columns)
+    if header:
+        raise ImportRejected(f"{path}: nothing was changed", header)
+    return encoding, columns
+
+
 def read_records(path: Path, encoding: str, columns: list[str]) -> Iterator[CsvRecord | Problem]:
     """Each data row as a record; a row with the wrong number of cells as a Problem."""
     name = str(path)

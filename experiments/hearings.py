@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from experiments import trials
-from experiments.csvfile import duplicate_columns, read_header, read_records
+from experiments.csvfile import read_records, read_required_header
 from experiments.keys import normalise_key
 from experiments.rows import RowError, parse_hearing_start
 from nudge import audit
@@ -49,12 +49,7 @@ def update_hearings(
             f"trial '{trial_id}' is {trial.status}; hearings are updated only in a live trial"
         )
     zone = ZoneInfo(trials.current_definition(session, trial).timezone)
-    encoding, columns = read_header(path, {})
-    missing = [c for c in COLUMNS if c not in columns]
-    header = [Problem(str(path), 1, None, f"header: missing column '{c}'") for c in missing]
-    header += duplicate_columns(path, columns)
-    if header:
-        raise ImportRejected(f"{path}: nothing was changed", header)
+    encoding, columns = read_required_header(path, COLUMNS)
     hearings = _hearings_by_case(session, trial_id)
     summary, problems, now = HearingsSummary(), [], clock.now()
     seen: dict[str, int] = {}

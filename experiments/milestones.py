@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from experiments import trials
-from experiments.csvfile import CsvRecord, duplicate_columns, read_header, read_records
+from experiments.csvfile import CsvRecord, read_records, read_required_header
 from experiments.definition import RESERVED_MILESTONES, TrialDefinition
 from experiments.keys import normalise_key
 from experiments.rows import MAX_REF, RowError, check_not_future, parse_occurred_at
@@ -207,12 +207,7 @@ def _read_dates(
     session: Session, definition: TrialDefinition, path: Path, zone: ZoneInfo, now: datetime
 ) -> tuple[int, list[MilestoneDate]]:
     """How many rows the file has, and their dates; ImportRejected with every problem found."""
-    encoding, columns = read_header(path, {})
-    missing = [c for c in COLUMNS if c not in columns]
-    header = [Problem(str(path), 1, None, f"header: missing column '{c}'") for c in missing]
-    header += duplicate_columns(path, columns)
-    if header:
-        raise ImportRejected(f"{path}: nothing was changed", header)
+    encoding, columns = read_required_header(path, COLUMNS)
     records = list(read_records(path, encoding, columns))
     refs = {normalise_key(r.values["case_ref"]) for r in records if isinstance(r, CsvRecord)}
     cases = _case_ids(session, definition.id, refs)

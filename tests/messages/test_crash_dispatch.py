@@ -91,14 +91,9 @@ def run_dispatch(db_url: str, sink: Sink, now: datetime) -> subprocess.Popen[byt
     )
 
 
-@pytest.mark.parametrize("kill_after", [5, 60, 150])
-def test_a_worker_killed_mid_batch_sends_nothing_twice_and_loses_nothing(
-    db_url: str, tmp_path: Path, kill_after: int, sink: Sink
-) -> None:
-    engine = make_engine(db_url)
-    with Session(engine) as session:
-        definition = fast_example(tmp_path, EXAMPLE)
-        due = set(enrol_due_texts(session, FixedClock(PINNED), definition, 450, FIRST_DUE))
+def kill_mid_batch_then_finish(db_url: str, sink: Sink, kill_after: int, due: set[int]) -> None:
+    """A worker killed with SIGKILL once `kill_after` texts went; another recovers and finishes:
+    then every one of `due` went exactly once and is on record as sent."""
     sink.slow_down(True)
     worker = run_dispatch(db_url, sink, FIRST_DUE)
     deadline = time.monotonic() + 240  # a loaded machine starts Python slowly
@@ -111,15 +106,28 @@ def test_a_worker_killed_mid_batch_sends_nothing_twice_and_loses_nothing(
 
     sink.slow_down(False)
     after = run_dispatch(db_url, sink, FIRST_DUE + timedelta(minutes=10))
-    out, err = after.communicate(timeout=180)
+    _out, err = after.communicate(timeout=180)
     assert after.returncode == 0, err.decode()
 
     sends = Counter(sink.sent())
     assert set(sends) == due and max(sends.values()) == 1
+    engine = make_engine(db_url)
     with Session(engine) as session:
         states = Counter(session.exec(select(Message.status).where(col(Message.id).in_(due))).all())
     engine.dispose()
     assert states == {"sent": len(due)}
+
+
+@pytest.mark.parametrize("kill_after", [5, 60, 150])
+def test_a_worker_killed_mid_batch_sends_nothing_twice_and_loses_nothing(
+    db_url: str, tmp_path: Path, kill_after: int, sink: Sink
+) -> None:
+    engine = make_engine(db_url)
+    with Session(engine) as session:
+        definition = fast_example(tmp_path, EXAMPLE)
+        due = set(enrol_due_texts(session, FixedClock(PINNED), definition, 450, FIRST_DUE))
+    engine.dispose()
+    kill_mid_batch_then_finish(db_url, sink, kill_after, due)
 
 
 SCALE_PEOPLE = 15_000  # about 10,000 texts due at once

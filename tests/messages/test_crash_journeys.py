@@ -8,10 +8,6 @@ test_crash_dispatch.py), on the engine under test.
 
 from __future__ import annotations
 
-import signal
-import time
-from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +21,7 @@ from nudge.models.statuses import Timing
 from tests.conftest import EXAMPLE_TRIAL, PINNED
 from tests.factories import launch, person, write_people
 from tests.messages.journeys import court_list, journey_example
-from tests.messages.test_crash_dispatch import FIRST_DUE, Sink, run_dispatch, sink
+from tests.messages.test_crash_dispatch import FIRST_DUE, Sink, kill_mid_batch_then_finish, sink
 
 PEOPLE = 450
 __all__ = ["sink"]  # the fixture, shared with test_crash_dispatch.py
@@ -67,26 +63,4 @@ def moved_texts_due(db_url: str, tmp_path: Path) -> set[int]:
 def test_a_worker_killed_while_telling_of_moves_sends_each_text_once(
     db_url: str, tmp_path: Path, kill_after: int, sink: Sink
 ) -> None:
-    due = moved_texts_due(db_url, tmp_path)
-    sink.slow_down(True)
-    worker = run_dispatch(db_url, sink, FIRST_DUE)
-    deadline = time.monotonic() + 240  # a loaded machine starts Python slowly
-    while len(sink.sent()) < kill_after and worker.poll() is None:
-        assert time.monotonic() < deadline, "the worker never got going"
-        time.sleep(0.005)
-    worker.send_signal(signal.SIGKILL)
-    worker.communicate(timeout=30)
-    assert len(sink.sent()) < len(due), "killed too late to test anything"
-
-    sink.slow_down(False)
-    after = run_dispatch(db_url, sink, FIRST_DUE + timedelta(minutes=10))
-    _out, err = after.communicate(timeout=180)
-    assert after.returncode == 0, err.decode()
-
-    sends = Counter(sink.sent())
-    assert set(sends) == due and max(sends.values()) == 1
-    engine = make_engine(db_url)
-    with Session(engine) as session:
-        states = Counter(session.exec(select(Message.status).where(col(Message.id).in_(due))).all())
-    engine.dispose()
-    assert states == {"sent": len(due)}
+    kill_mid_batch_then_finish(db_url, sink, kill_after, moved_texts_due(db_url, tmp_path))
