@@ -14,7 +14,6 @@ from flask.typing import ResponseReturnValue
 
 from experiments import trials
 from experiments.definition import HEARING, TrialDefinition
-from messages.letters import render_letter
 from messages.preview import PreviewedMessage, preview_arm
 from messages.sample import SAMPLE_FIELDS, sample_context
 from nudge.errors import NotFound
@@ -95,6 +94,8 @@ def _sample_description(definition: TrialDefinition) -> str:
 @allow(*ALL_STAFF)
 def letter_preview(trial_id: str, arm_id: str, position: int) -> ResponseReturnValue:
     """The letter as the sample participant would get it, as the print run renders it."""
+    from messages.letters import render_letter  # reportlab: for this view, not at app start
+
     _, definition = trials.trial_with_definition(g.db, trial_id)
     language = request.args.get("language", "en")
     try:

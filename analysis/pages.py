@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, g, render_template
@@ -17,11 +17,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from analysis import numbers
-from analysis.bundle import build_bundle, write_zip
 from analysis.disclosure import disclose
-from analysis.downloads import results_csv
-from analysis.report_pdf import Numbers, results_pdf
-from analysis.results_cache import Results, results_for
 from analysis.results_view import results_view
 from experiments import trials
 from experiments.definition import TrialDefinition
@@ -30,11 +26,19 @@ from nudge.errors import NotFound, NudgeError
 from nudge.models import Trial
 from nudge.web.access import ALL_STAFF, allow
 
+if TYPE_CHECKING:
+    from analysis.results_cache import Results
+
+# The analysis stack (pandas, SciPy, reportlab) is imported by the views that use it, not when
+# the app starts: every web worker, and every command that builds the app, would wait for it.
+
 bp = Blueprint("results", __name__, template_folder="templates")
 EXACT_ROLES = ("researcher",)
 
 
 def _load(trial_id: str) -> tuple[Trial, TrialDefinition, Results, dict[str, Any]]:
+    from analysis.results_cache import results_for
+
     try:
         trial = trials.get_trial(g.db, trial_id)
     except NotFound:
@@ -63,6 +67,8 @@ def results_page(trial_id: str) -> ResponseReturnValue:
 @bp.get("/trials/<trial_id>/results.csv")
 @allow(*ALL_STAFF)
 def results_download_csv(trial_id: str) -> ResponseReturnValue:
+    from analysis.downloads import results_csv
+
     _, definition, _, shown = _load(trial_id)
     return _download(
         results_csv(shown, definition), "text/csv; charset=utf-8", f"{trial_id}-results.csv"
@@ -81,6 +87,8 @@ def results_download_json(trial_id: str) -> ResponseReturnValue:
 @allow(*ALL_STAFF)
 def results_download_pdf(trial_id: str) -> ResponseReturnValue:
     """The page as a printable report, from the same disclosed figures in the same words."""
+    from analysis.report_pdf import Numbers, results_pdf
+
     trial, definition, results, shown = _load(trial_id)
     numbers = Numbers(figure=figure, pct=pct, points=points, pvalue=pvalue, decimal=decimal)
     try:
@@ -101,6 +109,8 @@ def results_download_pdf(trial_id: str) -> ResponseReturnValue:
 @allow("researcher")
 def results_bundle(trial_id: str) -> ResponseReturnValue:
     """The reproduction bundle: pseudonymised row-level data, so researchers only."""
+    from analysis.bundle import build_bundle, write_zip
+
     clock = current_app.extensions["nudge"]["clock"]
     try:
         bundle = build_bundle(g.db, trial_id, built_at=clock.now())

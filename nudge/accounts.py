@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -29,8 +30,16 @@ LOCKOUT = timedelta(minutes=15)
 MAX_SOURCE_FAILURES = 50
 SESSION_ENDED = "session.ended"
 _HASHER = PasswordHasher()
-# Verifying against this when the email is unknown makes both failures take the same time.
-_DUMMY_HASH = _HASHER.hash("not-a-real-password-used-for-timing-only")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verifying against this when the email is unknown makes both failures take the same time.
+
+    Made on first use, not at import: hashing takes about a quarter of a second, which every
+    command and web worker importing this module paid at start (issue 23).
+    """
+    return _HASHER.hash("not-a-real-password-used-for-timing-only")
 
 
 class AccountError(NudgeError):
@@ -99,6 +108,7 @@ def authenticate(
     from it raises LoginThrottled, whatever the email. Every outcome is also on the audit log.
     """
     email = email.strip().lower()
+    dummy = _dummy_hash()  # before the lookup: the first login pays for it, known email or not
     if _recent_failures(session, clock, LoginFailure.source, source) >= MAX_SOURCE_FAILURES:
         audit.record(session, clock, actor=source, action="login.throttled", subject=email)
         raise LoginThrottled("Too many failed logins from this network: try again in 15 minutes.")
@@ -107,7 +117,7 @@ def authenticate(
         audit.record(session, clock, actor=source, action="login.locked", subject=email)
         return None
     try:
-        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _HASHER.verify(user.password_hash if user else dummy, password)
     except (VerificationError, InvalidHashError):
         _record_failure(session, clock, email, source)
         return None

@@ -125,7 +125,16 @@ def _child(request: dict[str, Any]) -> None:
 
 
 def _serve(requests: IO[str], replies: IO[str]) -> None:
-    import nudge.cli  # noqa: F401  (imported once here, inherited by every child)
+    import click
+
+    import nudge.db  # noqa: F401  (Alembic, which every command's runtime loads on first use)
+    from nudge.cli import main
+
+    # Every command's module is imported once here and inherited by every child (`nudge`
+    # itself imports a command's module only when that command runs).
+    context = click.Context(main)
+    for name in main.list_commands(context):
+        main.get_command(context, name)
 
     def reply(message: dict[str, Any]) -> None:
         replies.write(json.dumps(message) + "\n")

@@ -1,24 +1,70 @@
-"""The `nudge` command: parses arguments, calls services, prints results. No logic lives here."""
+"""The `nudge` command: parses arguments, calls services, prints results. No logic lives here.
+
+Each subcommand's module is imported only when that subcommand is used (`Lazy`), so a command
+loads what it needs and no more: `nudge dispatch` never waits for pandas or SciPy.
+"""
 
 from __future__ import annotations
 
 import click
 
-from nudge.cli.analysis import analyse, outcomes_group
-from nudge.cli.demo import demo
-from nudge.cli.dispatching import dispatch, worker
-from nudge.cli.enrolment import assignments_group, balance, enrol, hearings
-from nudge.cli.letters import letters_group
-from nudge.cli.messages import messages_group
-from nudge.cli.milestones import milestones_group
-from nudge.cli.purge import purge
-from nudge.cli.runtime import NudgeGroup, Runtime, pass_runtime
-from nudge.cli.trials import trial
-from nudge.cli.users import users
-from nudge.db import make_engine, upgrade
+from nudge.cli.runtime import Lazy, LazyGroup, NudgeGroup, Runtime, pass_runtime
+
+# One entry per subcommand: its name, where it lives, and the summary `nudge --help` shows.
+COMMANDS = {
+    "analyse": Lazy(
+        "nudge.cli.analysis:analyse",
+        "Analyse TRIAL in the database, or a flat file with --data FILE.csv --trial FILE.yaml.",
+    ),
+    "assignments": Lazy(
+        "nudge.cli.enrolment:assignments_group",
+        "The allocation record (personal data: researchers only).",
+    ),
+    "balance": Lazy(
+        "nudge.cli.enrolment:balance",
+        "Units and participants per arm and stratum, and the sample-ratio check.",
+    ),
+    "demo": Lazy(
+        "nudge.cli.demo:demo",
+        "Run the example trial end to end on a simulated clock, with fictional people.",
+    ),
+    "dispatch": Lazy(
+        "nudge.cli.dispatching:dispatch", "Send every text that is due now, then exit."
+    ),
+    "enrol": Lazy(
+        "nudge.cli.enrolment:enrol",
+        "Import the people due at court from FILE into a live trial and randomise them.",
+    ),
+    "hearings": Lazy(
+        "nudge.cli.enrolment:hearings", "Hearing dates and outcomes from court lists."
+    ),
+    "letters": Lazy("nudge.cli.letters:letters_group", "Printed letters."),
+    "messages": Lazy("nudge.cli.messages:messages_group", "The messages a trial sends."),
+    "milestones": Lazy(
+        "nudge.cli.milestones:milestones_group",
+        "Case milestones beside the hearing: charged, verdict and the others a trial declares.",
+    ),
+    "outcomes": Lazy(
+        "nudge.cli.outcomes:outcomes_group",
+        "Observed outcomes (attendance, withdrawal) from court records.",
+    ),
+    "purge": Lazy(
+        "nudge.cli.purge:purge",
+        "Delete names, phone numbers, addresses and reply texts of a closed trial.",
+    ),
+    "trial": Lazy(
+        "nudge.cli.trials:trial",
+        "Trial definitions: validate, create, launch, amend, close, list, show.",
+    ),
+    "users": Lazy("nudge.cli.users:users", "Accounts for the web app (admin, researcher, lead)."),
+    "worker": Lazy(
+        "nudge.cli.dispatching:worker",
+        "Keep sending: dispatch and housekeeping every few seconds, until stopped.",
+    ),
+}
 
 
-@click.group(cls=NudgeGroup)
+@click.group(cls=LazyGroup, lazy=COMMANDS)
 @click.version_option(package_name="nudge")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -40,27 +86,10 @@ def db_upgrade(runtime: Runtime) -> None:
     In production this is each release's own step, run before anything else; in development
     every other command, and the web app, also upgrade the database by themselves.
     """
+    from nudge.db import make_engine, upgrade  # Alembic and SQLAlchemy: only for this command
+
     changed = upgrade(make_engine(runtime.settings.database_url))
     click.echo("database upgraded" if changed else "database already up to date")
 
-
-for command in (
-    trial,
-    enrol,
-    hearings,
-    milestones_group,
-    assignments_group,
-    balance,
-    users,
-    messages_group,
-    letters_group,
-    dispatch,
-    worker,
-    outcomes_group,
-    analyse,
-    demo,
-    purge,
-):
-    main.add_command(command)
 
 __all__ = ["main"]

@@ -1,4 +1,4 @@
-"""`nudge outcomes import` and `nudge analyse`."""
+"""`nudge analyse`: a trial's results, from the database or a flat file."""
 
 from __future__ import annotations
 
@@ -9,57 +9,13 @@ from sqlmodel import Session
 
 from analysis.analyse import Analysed, analyse_file, analyse_trial
 from analysis.bundle import build_bundle, check_target, save_bundle
-from analysis.outcomes import OutcomeSummary, import_outcomes
 from analysis.report import report_json
 from analysis.text import render_text
 from nudge import audit
-from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, Runtime, echo_json, pass_runtime
+from nudge.cli.runtime import TEXT, InputFile, Runtime, echo_json, pass_runtime
 from nudge.errors import NudgeError
 
 CSV = InputFile()
-
-
-@click.group("outcomes", cls=NudgeGroup)
-def outcomes_group() -> None:
-    """Observed outcomes (attendance, withdrawal) from court records."""
-
-
-@outcomes_group.command("import")
-@click.argument("trial_id", type=TEXT)
-@click.argument("file", type=CSV)
-@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
-@pass_runtime
-def outcomes_import(runtime: Runtime, trial_id: str, file: Path, dry_run: bool) -> None:
-    """Record FILE's outcomes (participant_ref, case_ref, one yes/no column per outcome; each
-    outcome's date as OUTCOME_on and the charge as charged_on, YYYY-MM-DD, if known)."""
-    with runtime.session() as session:
-        summary = import_outcomes(session, runtime.clock, trial_id, file, runtime.actor)
-        if dry_run:
-            session.rollback()
-    _print_summary(summary, dry_run)
-
-
-def _print_summary(summary: OutcomeSummary, dry_run: bool) -> None:
-    click.echo(
-        "\n".join(
-            [
-                f"{summary.source}: {'dry run, nothing was written' if dry_run else 'imported'}"
-                f" (outcomes: {', '.join(summary.outcome_columns)}"
-                + (f"; dates: {', '.join(summary.date_columns)}" if summary.date_columns else "")
-                + ")",
-                f"  read        {summary.read:>9}  row(s)",
-                f"  recorded    {summary.recorded:>9}  value(s) observed for the first time",
-                f"  corrected   {summary.corrected:>9}  value(s) changed (the old ones kept)",
-                f"  unchanged   {summary.unchanged:>9}  value(s)",
-                f"  rejected    {summary.rejected:>9}  row(s)",
-            ]
-        )
-    )
-    if summary.not_randomised:
-        click.echo(
-            f"  {summary.not_randomised} participant(s) in the file were enrolled but not "
-            "randomised: their outcomes are kept but not analysed"
-        )
 
 
 @click.command("analyse")

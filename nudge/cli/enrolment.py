@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from analysis.stats.balance import srm_check
 from experiments import assignments, trials
 from experiments.enrol import EnrolSummary
 from experiments.files import output_problem
@@ -187,6 +186,8 @@ def assignments_export(runtime: Runtime, trial_id: str, out: Path | None) -> Non
 @pass_runtime
 def balance(runtime: Runtime, trial_id: str) -> None:
     """Units and participants per arm and stratum, and the sample-ratio check."""
+    from analysis.stats.balance import srm_check  # SciPy and pandas: not for `nudge enrol`
+
     with runtime.session() as session:
         trial = trials.get_trial(session, trial_id)
         definition = trials.current_definition(session, trial)

@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import getpass
+import importlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
-from sqlalchemy import Engine
-from sqlmodel import Session
 
 from experiments.characters import unstorable_message
 from experiments.files import input_problem, output_problem
 from nudge.clock import Clock, clock_from_setting
 from nudge.config import Settings, load_settings
-from nudge.db import make_engine, prepare_schema, session_scope
 from nudge.errors import NudgeError, printable
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlmodel import Session
 
 
 class InputFile(click.Path):
@@ -88,6 +90,56 @@ class NudgeGroup(click.Group):
             raise UserMistake(str(exc)) from None
 
 
+class Lazy(NamedTuple):
+    """A subcommand imported only when it is run or asked for its own help.
+
+    `summary` is the first paragraph of its help, so that listing the subcommands imports none
+    of them (pip lists its commands the same way); a test checks it against the command's own.
+    """
+
+    target: str  # "module:attribute"
+    summary: str
+
+
+class LazyGroup(NudgeGroup):
+    """A group whose subcommands' modules, and what they import, load on first use.
+
+    Importing every module up front made each command, even `--help`, wait seconds for the
+    whole analysis stack (issue 23).
+    """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, Lazy], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.lazy:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = self.lazy[cmd_name].target.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command), self.lazy[cmd_name].target
+        return command
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.NoSuchCommand as exc:  # click suggests only from self.commands
+            raise click.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        listed = click.Group(commands=self.commands)
+        for name, lazy in self.lazy.items():
+            listed.add_command(click.Command(name, help=lazy.summary))
+        listed.format_commands(ctx, formatter)
+
+
 @dataclass
 class Runtime:
     """What every command needs, built on first use so `--help` touches no database."""
@@ -106,6 +158,8 @@ class Runtime:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from nudge.db import make_engine, prepare_schema  # Alembic: only when a command asks
+
             engine = make_engine(self.settings.database_url)
             prepare_schema(engine, migrate=self.settings.migrates_at_start)
             self._engine = engine
@@ -124,6 +178,8 @@ class Runtime:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        from nudge.db import session_scope
+
         with session_scope(self.engine) as session:
             yield session
 
