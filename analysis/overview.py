@@ -7,13 +7,12 @@ participants: the messages are rendered for the fictional sample participant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import Blueprint, Response, abort, g, render_template, request
 from flask.typing import ResponseReturnValue
 
 from experiments import trials
-from experiments.definition import HEARING, TrialDefinition
+from experiments.definition import TrialDefinition
+from messages.journey import arm_journey
 from messages.preview import PreviewedMessage, preview_arm
 from messages.sample import SAMPLE_FIELDS, sample_context
 from nudge.errors import NotFound
@@ -29,32 +28,10 @@ SAMPLE_ADDRESS = (
 LANGUAGE_NAMES = {"en": "English", "cy": "Welsh"}
 
 
-@dataclass(frozen=True)
-class TimelineEntry:
-    days_before: int
-    at: str | None
-    arm: str
-    channel: str
-    template: str
-    position: int
-
-
 def languages(definition: TrialDefinition) -> list[str]:
     """Every language some template is written in, English first."""
     found = {language for texts in definition.templates.values() for language in texts}
     return sorted(found | {"en"}, key=lambda code: (code != "en", code))
-
-
-def timeline(definition: TrialDefinition) -> list[TimelineEntry]:
-    """Every arm's messages timed days before the hearing, in the order they go out, earliest
-    (most days before) first."""
-    entries = [
-        TimelineEntry(spec.send.days_before, spec.send.at, arm.id, spec.channel, spec.template, i)
-        for arm in definition.arms
-        for i, spec in enumerate(arm.messages, start=1)
-        if spec.send and spec.send.days_before is not None and spec.send.of == HEARING
-    ]
-    return sorted(entries, key=lambda e: (-e.days_before, e.at or "10:00", e.arm, e.position))
 
 
 @bp.get("/trials/<trial_id>/overview")
@@ -73,7 +50,8 @@ def overview_page(trial_id: str) -> ResponseReturnValue:
         previews=previews,
         language=language,
         languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in offered],
-        timeline=timeline(definition),
+        journeys={arm.id: arm_journey(definition, arm) for arm in definition.arms},
+        language_names=LANGUAGE_NAMES,
         titles={arm.id: arm.title for arm in definition.arms},
         versions=trials.versions(g.db, trial_id),
         current=trials.current_version(g.db, trial),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments.definition import HEARING, MessageSpec, TrialDefinition
+from messages.journey import offset_words
 from messages.sample import sample_context
 from messages.segments import count_segments
 from messages.templates import choose_language, render
@@ -72,20 +73,8 @@ def preview_arm(
     return previews
 
 
-EVENT_WORDS = {
-    "hearing_moved": "when the hearing moves",
-    "hearing_vacated": "when the hearing is vacated, withdrawn or discontinued",
-}
-
-
 def when_sent(spec: MessageSpec) -> str:
     """When a message goes, in words: "7 days before the hearing at 18:00", "2 hours after
     the verdict milestone", "when the hearing moves"."""
-    anchor = "the hearing" if spec.anchor == HEARING else f"the {spec.anchor} milestone"
-    if spec.send is None:
-        assert spec.on is not None
-        return EVENT_WORDS.get(spec.on, f"when {anchor} is recorded")
-    count, unit = spec.send.offset, "hour" if spec.send.in_hours else "day"
-    side = "after" if spec.send.after else "before"
-    at = f" at {spec.send.at}" if spec.send.at else ""
-    return f"{count} {unit}{'' if count == 1 else 's'} {side} {anchor}{at}"
+    at = f" at {spec.send.at}" if spec.send and spec.send.at else ""
+    return offset_words(spec) + at

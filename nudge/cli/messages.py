@@ -7,6 +7,7 @@ import textwrap
 import click
 
 from experiments import trials
+from messages.journey import JourneyStage, JourneyStep, arm_journey
 from messages.preview import preview_arm
 from nudge.cli.runtime import TEXT, NudgeGroup, Runtime, pass_runtime
 
@@ -35,6 +36,8 @@ def preview(runtime: Runtime, trial_id: str, arm_id: str, language: str) -> None
     if not previews:
         click.echo(f"arm '{arm_id}' sends no messages")
         return
+    arm = next(a for a in definition.arms if a.id == arm_id)
+    _echo_journey(arm_journey(definition, arm))
     for item in previews:
         click.echo(
             f"{item.position}. {item.channel.upper()} {item.when}: template {item.template} "
@@ -52,3 +55,23 @@ def preview(runtime: Runtime, trial_id: str, arm_id: str, language: str) -> None
         click.echo()
     total = sum(item.cost for item in previews)
     click.echo(f"cost per participant: {currency} {total:.2f}")
+
+
+def _echo_journey(stages: tuple[JourneyStage, ...]) -> None:
+    """The arm's messages in the order a case meets them, each anchor marked where it falls."""
+    click.echo("journey (messages in the order a case meets them):")
+    for stage in stages:
+        for step in stage.before:
+            click.echo(_step_line(step))
+        click.echo(f"   -- {stage.title} --")
+        for step in stage.after:
+            click.echo(_step_line(step))
+    click.echo()
+
+
+def _step_line(step: JourneyStep) -> str:
+    channel = "SMS" if step.channel == "sms" else "letter"
+    return (
+        f"   {step.when}: {channel} {step.template} ({', '.join(step.languages)}), "
+        f"message {step.position}"
+    )

@@ -18,6 +18,7 @@ from messages.preview import preview_arm
 from nudge.clock import FixedClock
 from tests.conftest import EXAMPLE
 from tests.factories import launch
+from tests.messages.whole_journey import whole_journey
 from tests.web_helpers import logged_in
 
 TRIAL = "witness-reminders-2027"
@@ -52,8 +53,11 @@ def test_the_overview_shows_the_design_the_messages_and_the_history(
     for item in preview_arm(definition, "practical"):
         assert item.text in page and "0117 496 0999" in item.text
         assert f"{item.encoding}, {item.characters} characters, {item.segments} segment" in page
-    whens = re.findall(r'<h3 class="moj-timeline__title">(\d+) days? before', page)
-    assert whens == sorted(whens, key=int, reverse=True) and whens[0] == "14"
+    assert journey_titles(page, "social_norm") == [
+        "14 days before the hearing, to arrive by then",
+        "7 days before the hearing, 18:00",
+        "The hearing",
+    ]
     assert not re.search(r"<script(?![^>]*\bsrc=)", page)  # scripts only as files (the CSP)
 
 
@@ -65,3 +69,36 @@ def test_the_letter_preview_is_a_pdf_for_the_sample_participant(app: Flask, amen
         text = "\n".join(page.extract_text() or "" for page in document.pages)
     assert "Alex Example" in text and "BS1 1AA" in text
     assert "Annwyl Alex Example" in text and "Eich diwrnod yn y llys" in text
+
+
+def journey_titles(page: str, arm_id: str) -> list[str]:
+    """The timeline titles of one arm's journey on the overview, in page order."""
+    section = page.split(f'<section aria-labelledby="journey-{arm_id}">')[1].split("</section>")[0]
+    return re.findall(r'<h4 class="moj-timeline__title">([^<]*)</h4>', section)
+
+
+def test_the_overview_draws_each_arms_whole_journey_from_charge_to_verdict(
+    app: Flask, session: Session, clock: FixedClock, tmp_path: Path, staff: None
+) -> None:
+    launch(session, clock, whole_journey(tmp_path))
+    session.commit()
+    page = html.unescape(
+        logged_in(app, "lead").get(f"/trials/{TRIAL}/overview").get_data(as_text=True)
+    )
+    assert journey_titles(page, "practical") == [
+        "Charged",
+        "2 days after the charged milestone, 10:00",
+        "Trial listed",
+        "When the trial listed milestone is recorded",
+        "When the hearing moves",
+        "When the hearing is vacated, withdrawn or discontinued",
+        "7 days before the hearing, 18:00",
+        "1 day before the hearing, 18:00",
+        "The hearing",
+        "2 hours after the hearing",
+        "Verdict",
+        "2 hours after the verdict milestone",
+    ]
+    assert 'SMS, template moved <span class="muted">(English, Welsh; message 6)' in page
+    control = page.split('<section aria-labelledby="journey-control">')[1].split("</section>")[0]
+    assert "No messages: business as usual." in control

@@ -37,7 +37,7 @@ def test_a_researcher_reads_the_results_and_downloads_the_csv(
     )
     page.get_by_role("link", name="Overview").first.click()
     page.wait_for_url(f"{base}/trials/{TRIAL}/overview")
-    expect(page.get_by_role("heading", name="Schedule relative to the hearing")).to_be_visible()
+    expect(page.get_by_role("heading", name="Each arm's journey")).to_be_visible()
     assert external == []
     context.close()
     # axe runs as a script in the page, so the accessibility check needs JavaScript on.
