@@ -96,18 +96,7 @@ def plan_event(
     status: PlanStatus = MessageStatus.SCHEDULED
     if due >= expires:
         status, reason = MessageStatus.SKIPPED, Reason.HEARING_STARTED
-    return PlannedMessage(
-        slot,
-        spec.channel,
-        spec.template,
-        spec.anchor,
-        spec.timing,
-        as_utc(anchor_at),
-        due,
-        expires,
-        status,
-        reason,
-    )
+    return _plan(slot, spec, as_utc(anchor_at), due, expires, reason, status)
 
 
 def local_instant(day: date, clock_time: str, zone: ZoneInfo) -> datetime:
@@ -308,7 +297,7 @@ def _plan(
     reason: Reason | None,
     status: PlanStatus = MessageStatus.SKIPPED,
 ) -> PlannedMessage:
-    """A timed message's plan: skipped unless said otherwise (then `reason` says why)."""
+    """A message's plan: skipped unless said otherwise (then `reason` says why)."""
     return PlannedMessage(
         slot,
         spec.channel,

@@ -34,9 +34,11 @@ from multiprocessing import get_context
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from messages.providers.base import STOPS_RUN, OutgoingSms, SendReceipt, SmsProvider
-from messages.throttle import LATE_S
+from messages.throttle import LATE_S, reserve_lanes
 from nudge.clock import Clock
 from nudge.errors import ProviderError
 
@@ -140,14 +142,16 @@ def _at_slot(
 def reserve(engine: Engine, lanes: list[Lane], now: datetime) -> list[datetime]:
     """Each text's send slot under its trial's shared rate, committed: one reservation per
     trial, taken in one order by every worker."""
-    from sqlmodel import Session
-
-    from messages.throttle import reserve_lanes
-
     with Session(engine) as session:
         slots = reserve_lanes(session, lanes, now)
         session.commit()
     return slots
+
+
+def in_memory(database_url: str) -> bool:
+    """An SQLite database in this process's memory: no other process can reach it."""
+    url = make_url(database_url)
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 class ThreadSender:
@@ -189,7 +193,7 @@ class ProcessSender:
     def __init__(
         self, database_url: str, clock: Clock, make_provider: Callable[[], SmsProvider]
     ) -> None:
-        if ":memory:" in database_url or database_url.rstrip("/").endswith("sqlite:"):
+        if in_memory(database_url):
             raise ValueError("a sending process cannot share an in-memory SQLite database")
         self._context = get_context("spawn")  # never fork a process with threads
         self._stop = self._context.Event()

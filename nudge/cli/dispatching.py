@@ -19,7 +19,7 @@ from messages.providers.base import SmsProvider
 from messages.providers.console import ConsoleProvider
 from messages.providers.fake_callbacks import CallbackPoster
 from messages.recovery import RecoveryResult, recover
-from messages.sending import ProcessSender, Sender, ThreadSender
+from messages.sending import ProcessSender, Sender, ThreadSender, in_memory
 from nudge.cli.runtime import Runtime, pass_runtime
 from nudge.errors import ConfigError
 from nudge.models import Reason
@@ -89,7 +89,7 @@ def sending(runtime: Runtime, provider: SmsProvider) -> Iterator[Sender]:
     """Where the provider calls run: Twilio's client in a process of its own, on the other
     core (its CPU a request is about the worker's own); the console provider on a thread."""
     settings = runtime.settings
-    if settings.sms_provider == "console" or settings.database_url.startswith("sqlite://:"):
+    if settings.sms_provider == "console" or in_memory(settings.database_url):
         sender: Sender = ThreadSender(runtime.engine, runtime.clock, provider)
     else:
         sender = ProcessSender(settings.database_url, runtime.clock, _twilio(runtime))

@@ -128,3 +128,12 @@ def test_on_a_slow_machine_each_missed_slot_is_given_a_new_one_from_either_sende
     sent = sorted(session.exec(select(Message.sent_at).where(col(Message.id).in_(texts))))
     # One reservation would end len(texts) slots after the first; each new slot lies beyond it.
     assert window.next_free_at - sent[0] > 2 * len(texts) * spacing(RATE)
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_a_sending_process_is_refused_a_database_only_this_process_can_reach(
+    url: str, clock: FixedClock
+) -> None:
+    client = partial(TwilioProvider, FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN)
+    with pytest.raises(ValueError, match="in-memory SQLite"):
+        ProcessSender(url, clock, client)
