@@ -131,6 +131,19 @@ def test_an_enrolled_but_unrandomised_person_is_recorded_and_counted_apart(
     assert (summary.recorded, summary.not_randomised) == (1, 1)
 
 
+def refused_header(
+    session: Session, clock: FixedClock, tmp_path: Path, header: list[str]
+) -> tuple[Path, list[str]]:
+    """A file of `header` alone, refused: its path and the problems, the database unchanged."""
+    path = write_outcomes(tmp_path / "bad.csv", [], header)
+    before = row_counts(session)
+    with pytest.raises(ImportRejected) as caught:
+        import_outcomes(session, clock, TRIAL, path, "t")
+    session.rollback()
+    assert row_counts(session) == before
+    return path, [str(p) for p in caught.value.problems]
+
+
 @pytest.mark.parametrize(
     ("header", "message"),
     [
@@ -155,13 +168,8 @@ def test_a_bad_header_is_refused_at_line_1(
     header: list[str],
     message: str,
 ) -> None:
-    path = write_outcomes(tmp_path / "bad.csv", [], header)
-    before = row_counts(session)
-    with pytest.raises(ImportRejected) as caught:
-        import_outcomes(session, clock, TRIAL, path, "t")
-    session.rollback()
-    assert f"{path}:1: {message}" in [str(p) for p in caught.value.problems]
-    assert row_counts(session) == before
+    path, problems = refused_header(session, clock, tmp_path, header)
+    assert f"{path}:1: {message}" in problems
 
 
 def test_every_bad_row_is_reported_and_nothing_is_recorded(
