@@ -448,8 +448,45 @@ class Milestone(Strict):
         return value
 
 
+OutcomeType = Literal["binary", "scale", "count", "continuous"]
+
+
+def _binary(value: Any) -> bool:
+    return value == "binary"
+
+
+class Scale(Strict):
+    """The answers a `scale` outcome takes: whole numbers from `min` to `max`, lowest first,
+    each optionally with its meaning in words (`labels: {1: not at all confident, ...}`)."""
+
+    min: int
+    max: int
+    labels: dict[int, Label] = {}
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scale:
+        if self.max <= self.min:
+            raise ValueError(
+                f"a scale runs from min to max: max ({self.max}) must be above min ({self.min})"
+            )
+        if not 2 <= self.max - self.min + 1 <= 11:
+            raise ValueError("a scale has between 2 and 11 points; use type: count or continuous")
+        outside = sorted(k for k in self.labels if not self.min <= k <= self.max)
+        if outside:
+            raise ValueError(
+                f"labels {outside} are outside the scale {self.min} to {self.max}; "
+                "label only its points"
+            )
+        return self
+
+
 class Outcome(Strict):
     id: str = Field(pattern=SLUG, max_length=100)
+    # binary (yes/no, the default), scale (whole numbers min to max: `scale:`), count (whole
+    # numbers from 0) or continuous (any number). Left out of the canonical form when binary,
+    # so a trial launched before types existed keeps its SHA-256.
+    type: OutcomeType = Field(default="binary", exclude_if=_binary)
+    scale: Scale | None = _absent()
     # A noun phrase for sentences: "Practical information raised attendance from 71% to 82%".
     label: Label | None = label_field()
     primary: bool = False
@@ -458,6 +495,20 @@ class Outcome(Strict):
     # Which way is good: attendance is better higher, withdrawal lower. It decides what
     # "probability better" and "cost per event gained" mean, never an estimate or a test.
     better: Literal["higher", "lower"] = "higher"
+
+    @model_validator(mode="after")
+    def _scale_with_scale(self) -> Outcome:
+        if self.type == "scale" and self.scale is None:
+            raise ValueError(
+                f"outcome '{self.id}' is a scale: give its points, e.g. "
+                "scale: {min: 1, max: 5, labels: {1: not at all, 5: very}}"
+            )
+        if self.type != "scale" and self.scale is not None:
+            raise ValueError(
+                f"outcome '{self.id}' has a scale but is {self.type}: "
+                "set type: scale, or remove the scale"
+            )
+        return self
 
 
 ColumnType = Literal["numeric", "categorical", "flag"]
