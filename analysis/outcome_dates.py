@@ -1,17 +1,18 @@
 """Dates beside the outcomes of an outcome file: when an outcome's event happened, and the charge.
 
 A column `<outcome>_on` (`withdrew_on`) holds the day the outcome's event happened, for people
-whose outcome is 1; `charged_on` holds the day of the charge, from which the time to the event
+whose outcome is 1 (for an outcome that is a number, such as a scale, the day it was measured,
+beside any number); `charged_on` holds the day of the charge, from which the time to the event
 is counted (analysis/time_to_event.py). Both are YYYY-MM-DD days of the trial's calendar, as
 the court's records write them. `charged_on` is stored with each outcome whose date column the
 file has, so a file with `charged_on` needs at least one such column.
 
 A blank date is "not known in this file", as a blank outcome is: it keeps a date recorded
-earlier (an event date only while the outcome stays 1). A row is refused, at its line and
-column, for a date that is not a date, a date after today (the trial's timezone, on the
-injected clock), an event date beside an outcome that is 0 or blank, and an event before the
-charge. `charged_on` will later come from the case's `charged` milestone; until then the
-outcome file is where it is recorded.
+earlier (an event date only while the outcome stays 1, or stays a number:
+experiments/outcome_store.py). A row is refused, at its line and column, for a date that is
+not a date, a date after today (the trial's timezone, on the injected clock), an event date
+beside an outcome that is 0 or blank, and an event before the charge. `charged_on` will later
+come from the case's `charged` milestone; until then the outcome file is where it is recorded.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import NamedTuple
 
 from experiments.csvfile import CsvRecord
 from experiments.dates import parse_day
+from experiments.outcome_store import Observation, kept_event_date
+from experiments.outcome_values import Reading
 from experiments.rows import RowError
 from nudge.errors import Problem
 
@@ -34,14 +36,6 @@ EVENT_DATE_SUFFIX = "_on"
 def date_column(outcome_id: str) -> str:
     """The column holding the day an outcome's event happened: `withdrew` → `withdrew_on`."""
     return f"{outcome_id}{EVENT_DATE_SUFFIX}"
-
-
-class Observation(NamedTuple):
-    """One outcome of one person as recorded: the value and its dates (None: not known)."""
-
-    value: bool
-    occurred_on: date | None = None
-    charged_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +93,7 @@ def _header(path: Path, message: str) -> Problem:
 
 def observe(
     record: CsvRecord,
-    values: Mapping[str, bool],
+    values: Mapping[str, Reading],
     columns: DateColumns,
     stored: Mapping[str, Observation],
     today: date,
@@ -113,21 +107,21 @@ def observe(
         if outcome not in values and record.values[date_column(outcome)].strip():
             raise RowError(
                 date_column(outcome),
-                f"a date is given but '{outcome}' is blank: give '{outcome}' 1 beside the "
-                "date, or leave the date blank",
+                f"a date is given but '{outcome}' is blank: give '{outcome}' its value "
+                "beside the date (1 if it happened), or leave the date blank",
             )
     observed = {}
     for outcome, value in values.items():
         old = stored.get(outcome)
         occurred = _day(record, date_column(outcome), today) if outcome in columns.dated else None
-        if occurred is not None and not value:
+        if occurred is not None and value is False:
             raise RowError(
                 date_column(outcome),
                 f"'{occurred.isoformat()}' is given but '{outcome}' is 0 (no): give "
                 f"'{outcome}' 1 if it happened, or leave the date blank",
             )
-        if occurred is None and old is not None and old.value and value:
-            occurred = old.occurred_on
+        if occurred is None:
+            occurred = kept_event_date(old, value)
         counted_from = charged if outcome in columns.dated and charged is not None else None
         if counted_from is None and old is not None:
             counted_from = old.charged_on
@@ -138,7 +132,7 @@ def observe(
                 f"({_charge_source(charged, counted_from)}): time is counted from the charge, "
                 "so check both dates",
             )
-        observed[outcome] = Observation(value, occurred, counted_from)
+        observed[outcome] = Observation.of(value, occurred, counted_from)
     return observed
 
 

@@ -1,8 +1,13 @@
-"""Outcome import: one row per participant, one 0/1 column per outcome, all or nothing.
+"""Outcome import: one row per participant, one column per outcome, all or nothing.
+
+Each outcome's cells are read by its type (experiments/outcome_values.py): yes or no for a
+binary outcome, a number for a scale (or its points' words), a count or a measurement. Every
+bad cell of a row is reported at its line and column, with what to write instead.
 
 A blank cell means "not observed in this file" and changes nothing; a different value for an
 outcome already observed is a correction: the old row gets `replaced_at` and a new row is
-added, so the history of every value is kept. People enrolled but not randomised (ineligible)
+added, so the history of every value is kept (experiments/outcome_store.py, the rules a
+survey's answers are stored by too). People enrolled but not randomised (ineligible)
 may be in the file: their outcomes are recorded, counted apart, and never analysed.
 
 An outcome may come with dates: the day its event happened (`withdrew_on`) and the charge
@@ -13,37 +18,37 @@ value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
-from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel import Session
 
-from analysis.outcome_dates import (
-    DateColumns,
-    Observation,
-    is_date_column,
-    observe,
-    read_date_columns,
-)
+from analysis.outcome_dates import DateColumns, is_date_column, observe, read_date_columns
 from experiments import trials
 from experiments.csvfile import CsvRecord, duplicate_columns, read_header, read_records
+from experiments.definition import Outcome as OutcomeDefinition
 from experiments.definition import TrialDefinition
-from experiments.eligibility import parse_flag
 from experiments.keys import normalise_key
+from experiments.outcome_store import (
+    Change,
+    Current,
+    NewOutcome,
+    Observation,
+    change_of,
+    current_values,
+    write_outcomes,
+)
+from experiments.outcome_values import Reading, read_value
 from experiments.rows import RowError
 from nudge import audit
-from nudge.bulk import Same, columns_of, insert_rows
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
 from nudge.models import Outcome, TrialStatus
-from nudge.models.tables import ASSIGNMENTS, CASES, OUTCOMES, PEOPLE
+from nudge.models.tables import ASSIGNMENTS, CASES, PEOPLE
 from nudge.models.types import column_length, fitted
 
 KEY_COLUMNS = ("participant_ref", "case_ref")
-UPDATE_BATCH = 5000
 
 
 @dataclass
@@ -67,21 +72,11 @@ class _Person:
     randomised: bool
 
 
-class _NewValue(NamedTuple):
-    """One `outcome` row to add, less what the import shares; fields named as its columns."""
-
-    participant_id: int
-    outcome_key: str
-    value: bool
-    occurred_on: date | None
-    charged_on: date | None
-
-
 @dataclass
 class _Plan:
     """The writes an import will make, decided before any is made."""
 
-    inserts: list[_NewValue] = field(default_factory=list)
+    inserts: list[NewOutcome] = field(default_factory=list)
     replaced: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -102,11 +97,12 @@ def import_outcomes(
     definition = trials.current_definition(session, trial)
     encoding, columns = read_header(path, definition.mapping)
     outcome_columns, dates = _check_header(path, columns, definition)
+    types = {o.id: o for o in definition.outcomes if o.id in outcome_columns}
     summary = OutcomeSummary(
         source=str(path), outcome_columns=outcome_columns, date_columns=dates.names
     )
     people = _people(session, trial_id)
-    current = _current_values(session, trial_id)
+    current = current_values(session, trial_id)
     now, source = clock.now(), fitted(f"outcomes:{path.name}", column_length(Outcome, "source"))
     today = now.astimezone(ZoneInfo(definition.timezone)).date()
     plan = _Plan()
@@ -116,20 +112,20 @@ def import_outcomes(
         if isinstance(record, Problem):
             plan.problems.append(record)
             continue
+        readings, bad = _values(record, types)
         try:
             person = _person(record, people, seen)
-            stored = _stored(current, person.participant_id, outcome_columns)
-            values = observe(record, _values(record, outcome_columns), dates, stored, today)
+            if not bad:
+                stored = _stored(current, person.participant_id, outcome_columns)
+                values = observe(record, readings, dates, stored, today)
         except RowError as exc:
-            plan.problems.append(Problem(str(path), record.line, None, str(exc)))
+            bad.insert(0, exc)
+        if bad:
+            plan.problems += [Problem(str(path), record.line, None, str(e)) for e in bad]
             continue
         changes = _apply_row(person, values, current, summary)
         for key, observed, old_id in changes:
-            plan.inserts.append(
-                _NewValue(
-                    participant_id=person.participant_id, outcome_key=key, **observed._asdict()
-                )
-            )
+            plan.inserts.append(NewOutcome.of(person.participant_id, key, observed))
             if old_id is not None:
                 plan.replaced.append(old_id)
     if plan.problems:
@@ -139,7 +135,9 @@ def import_outcomes(
             "and import the file again",
             plan.problems,
         )
-    _write(session, plan, trial_id, source, now)
+    write_outcomes(
+        session, plan.inserts, plan.replaced, trial_id=trial_id, source=source, recorded_at=now
+    )
     audit.record(
         session,
         clock,
@@ -219,30 +217,6 @@ def _people(session: Session, trial_id: str) -> dict[tuple[str, str], _Person]:
     }
 
 
-Current = dict[tuple[int, str], tuple[int, Observation]]
-
-
-def _current_values(session: Session, trial_id: str) -> Current:
-    """What is in force for each (participant, outcome): (row id, value and dates)."""
-    outcomes = OUTCOMES.c
-    query = select(
-        outcomes.participant_id,
-        outcomes.outcome_key,
-        outcomes.id,
-        outcomes.value,
-        outcomes.occurred_on,
-        outcomes.charged_on,
-    ).where(
-        outcomes.trial_id == trial_id,
-        outcomes.replaced_at.is_(None),
-        outcomes.value.is_not(None),
-    )
-    return {
-        (participant_id, key): (row_id, Observation(bool(value), occurred_on, charged_on))
-        for participant_id, key, row_id, value, occurred_on, charged_on in session.execute(query)
-    }
-
-
 def _stored(current: Current, participant_id: int, keys: list[str]) -> dict[str, Observation]:
     """What is in force for one participant's outcomes in the file, by outcome."""
     return {
@@ -269,20 +243,22 @@ def _person(
     return person
 
 
-def _values(record: CsvRecord, outcome_columns: list[str]) -> dict[str, bool]:
-    """The observed outcomes of one row (blank cells are not observed, so left out)."""
-    observed = {}
-    for column in outcome_columns:
-        text = record.values[column]
+def _values(
+    record: CsvRecord, outcomes: dict[str, OutcomeDefinition]
+) -> tuple[dict[str, Reading], list[RowError]]:
+    """The observed outcomes of one row (blank cells are not observed, so left out), and a
+    RowError for each cell that does not fit its outcome's type."""
+    observed: dict[str, Reading] = {}
+    bad = []
+    for column, outcome in outcomes.items():
         try:
-            value = parse_flag(text)
-        except ValueError:
-            raise RowError(
-                column, f"'{text}' is not yes or no (1/0, true/false; blank if not observed)"
-            ) from None
+            value = read_value(outcome, record.values[column])
+        except ValueError as exc:
+            bad.append(RowError(column, str(exc)))
+            continue
         if value is not None:
             observed[column] = value
-    return observed
+    return observed, bad
 
 
 def _apply_row(
@@ -296,21 +272,14 @@ def _apply_row(
         summary.not_randomised += 1
     changes: list[tuple[str, Observation, int | None]] = []
     for key, value in values.items():
-        existing = current.get((person.participant_id, key))
-        if existing is None:
+        old_id, existing = current.get((person.participant_id, key), (None, None))
+        change = change_of(existing, value)
+        if change is Change.RECORDED:
             summary.recorded += 1
-            changes.append((key, value, None))
-        elif existing[1] != value:
+        elif change is Change.CORRECTED:
             summary.corrected += 1
-            changes.append((key, value, existing[0]))
         else:
             summary.unchanged += 1
+        if change is not Change.UNCHANGED:
+            changes.append((key, value, old_id))
     return changes
-
-
-def _write(session: Session, plan: _Plan, trial_id: str, source: str, now: datetime) -> None:
-    for start in range(0, len(plan.replaced), UPDATE_BATCH):
-        batch = plan.replaced[start : start + UPDATE_BATCH]
-        session.execute(update(OUTCOMES).where(OUTCOMES.c.id.in_(batch)).values(replaced_at=now))
-    shared = {"trial_id": Same(trial_id), "source": Same(source), "recorded_at": Same(now)}
-    insert_rows(session, OUTCOMES, {**columns_of(plan.inserts, _NewValue._fields), **shared})

@@ -455,6 +455,14 @@ def _binary(value: Any) -> bool:
     return value == "binary"
 
 
+def _reads_as_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
+
 class Scale(Strict):
     """The answers a `scale` outcome takes: whole numbers from `min` to `max`, lowest first,
     each optionally with its meaning in words (`labels: {1: not at all confident, ...}`)."""
@@ -477,6 +485,22 @@ class Scale(Strict):
                 f"labels {outside} are outside the scale {self.min} to {self.max}; "
                 "label only its points"
             )
+        # An outcome file may give a point by its words (experiments/outcome_values.py), so
+        # each label must name one point, and none may read as a number.
+        seen: dict[str, int] = {}
+        for point, label in sorted(self.labels.items()):
+            words = " ".join(label.split()).casefold()
+            if words in seen:
+                raise ValueError(
+                    f"points {seen[words]} and {point} have the same label '{label}': "
+                    "give each point its own words"
+                )
+            if _reads_as_number(words):
+                raise ValueError(
+                    f"the label of point {point} ('{label}') reads as a number: use words, "
+                    "such as 'fairly confident'"
+                )
+            seen[words] = point
         return self
 
 

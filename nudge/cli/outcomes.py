@@ -26,7 +26,8 @@ def outcomes_group() -> None:
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @pass_runtime
 def outcomes_import(runtime: Runtime, trial_id: str, file: Path, dry_run: bool) -> None:
-    """Record FILE's outcomes (participant_ref, case_ref, one yes/no column per outcome; each
+    """Record FILE's outcomes (participant_ref, case_ref, one column per outcome: yes/no, or a
+    number for a scale, count or continuous outcome, as `nudge trial validate` lists; each
     outcome's date as OUTCOME_on and the charge as charged_on, YYYY-MM-DD, if known)."""
     with runtime.session() as session:
         summary = import_outcomes(session, runtime.clock, trial_id, file, runtime.actor)

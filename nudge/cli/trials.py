@@ -9,7 +9,9 @@ from typing import Any
 import click
 
 from experiments import trials as service
+from experiments.definition import TrialDefinition
 from experiments.loader import load_trial_file
+from experiments.outcome_values import describe
 from messages.checks import CheckedDefinition, MessageReport, check_definition
 from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, Runtime, echo_json, pass_runtime
 from nudge.errors import DefinitionError
@@ -53,7 +55,20 @@ def validate(file: Path) -> None:
         f"{file}: valid: trial '{definition.id}', {len(definition.arms)} arms, "
         f"{len(definition.outcomes)} outcome(s)"
     )
+    _print_outcomes(definition)
     _print_report(checked.report)
+
+
+def _print_outcomes(definition: TrialDefinition) -> None:
+    """Each outcome and what its column of an outcome file holds."""
+    click.echo("\nOutcomes (what each column of an outcome file holds):")
+    for outcome in definition.outcomes:
+        name = outcome.id + (" (primary)" if outcome.id == definition.primary_outcome.id else "")
+        click.echo(f"  {name:<24}{describe(outcome)}")
+        if outcome.scale is not None and outcome.scale.labels:
+            points = sorted(outcome.scale.labels.items())
+            words = ", ".join(f"{label} ({point})" for point, label in points)
+            click.echo(f"  {'':<24}or a point's words: {words}")
 
 
 def _print_report(report: MessageReport) -> None:

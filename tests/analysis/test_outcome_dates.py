@@ -138,8 +138,8 @@ def test_today_in_the_trials_timezone_is_not_the_future(
         ),
         (
             ["P00003", "C00003", "", "2027-01-05", ""],
-            "withdrew_on: a date is given but 'withdrew' is blank: give 'withdrew' 1 beside the "
-            "date, or leave the date blank",
+            "withdrew_on: a date is given but 'withdrew' is blank: give 'withdrew' its value "
+            "beside the date (1 if it happened), or leave the date blank",
         ),
         (
             ["P00003", "C00003", "1", "2027-01-11", "2026-11-02"],
