@@ -6,7 +6,7 @@ from textwrap import wrap
 from typing import Any
 
 from analysis.pseudonymise import AnalysisColumn, AnalysisFile
-from experiments.definition import TrialDefinition
+from experiments.definition import Outcome, TrialDefinition
 
 # Levels listed in the README before "and N more" (all of them are in model.json).
 SHOWN_LEVELS = 12
@@ -47,7 +47,7 @@ def _roles(definition: TrialDefinition) -> dict[str, str]:
     for outcome in definition.outcomes:
         kind = "primary outcome" if outcome.id == definition.primary_outcome.id else "outcome"
         about = f" ({outcome.description})" if outcome.description else ""
-        roles[outcome.id] = f"the {kind}{about}: 1 yes, 0 no, empty when not observed"
+        roles[outcome.id] = f"the {kind}{about}: {_values(outcome)}, empty when not observed"
     named: dict[str, list[str]] = {}
     for role, names in (("stratum", strata), ("covariate", plan.covariates)):
         for name in names:
@@ -62,6 +62,20 @@ def _roles(definition: TrialDefinition) -> dict[str, str]:
     for name, uses in named.items():
         roles.setdefault(name, ", ".join(dict.fromkeys(uses)))
     return roles
+
+
+def _values(outcome: Outcome) -> str:
+    """What an outcome's cells hold: '1 yes, 0 no', or its numbers (a scale's with its words)."""
+    if outcome.type == "binary":
+        return "1 yes, 0 no"
+    if outcome.type == "count":
+        return "a count, a whole number 0 or more"
+    if outcome.type == "continuous":
+        return "a number"
+    assert outcome.scale is not None
+    scale = outcome.scale
+    words = "".join(f", {p} {label}" for p, label in sorted(scale.labels.items()))
+    return f"a scale, a whole number from {scale.min} to {scale.max}{words}"
 
 
 def _type(column: AnalysisColumn) -> str:

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from analysis.labels import Labels
 from experiments.definition import TrialDefinition
+from experiments.outcome_store import observed
 from nudge.models import MessageStatus, Reason
 from nudge.models.tables import ARMS, ASSIGNMENTS, MESSAGES, OUTCOMES, PEOPLE
 
@@ -199,7 +200,7 @@ def _observed_by_arm(session: Session, trial_id: str, outcome_key: str) -> dict[
             ASSIGNMENTS.c.trial_id == trial_id,
             OUTCOMES.c.outcome_key == outcome_key,
             OUTCOMES.c.replaced_at.is_(None),
-            OUTCOMES.c.value.is_not(None),
+            observed(),
         )
         .group_by(ARMS.c.key)
     )

@@ -1,11 +1,15 @@
 """The analysis frame: one row per randomised participant, from the database or a flat CSV.
 
 Columns: `participant_ref`, `arm`, `unit`, `stratum`, the participant columns the definition
-names (covariates, subgroups, strata and outcome populations), one 0/1/NaN column per
-outcome, `delivered` (0/1; only when some arm sends messages) and `cost` (money spent on the
-participant's messages). From the database, an outcome imported with dates adds `<outcome>_on`
-(the day of its event) and `charged_on` (the charge; the latest recorded where a person's
-outcomes differ), as datetime64 days, NaT where not known; a trial without dates has neither.
+names (covariates, subgroups, strata and outcome populations), one float column per outcome
+named by its id (a binary outcome's 1.0/0.0; a scale's, count's or continuous outcome's number
+as recorded; NaN where not observed; the definition's `type` says which), `delivered` (0/1;
+only when some arm sends messages) and `cost` (money spent on the participant's messages).
+From the database, a binary outcome imported with dates adds `<outcome>_on` (the day of its
+event) and `charged_on` (the charge; the latest recorded where a person's outcomes differ), as
+datetime64 days, NaT where not known; a trial without dates has neither. The day a number was
+measured stays in the database, out of the frame: time to an event is followed for yes/no
+outcomes only. A flat file's outcomes are read as yes/no (analysis/flatfile.py).
 Both builders read the participant columns with `read_columns`, by the types the definition
 declares (or infers without data: experiments/columns.py), so the report downstream sees the
 same types whichever way the data came. `frame.attrs` carries
@@ -29,6 +33,7 @@ from analysis.outcome_dates import CHARGED, date_column
 from experiments import trials
 from experiments.columns import analysed_columns, column_types
 from experiments.definition import TrialDefinition
+from experiments.outcome_store import observed
 from experiments.randomise import stratum_key
 from nudge.models import MessageStatus
 from nudge.models.tables import ARMS, ASSIGNMENTS, CASES, HEARINGS, MESSAGES, OUTCOMES, PEOPLE
@@ -56,15 +61,16 @@ def frame_from_db(session: Session, trial_id: str) -> pd.DataFrame:
     names = participant_columns(definition)
     frame = _assigned(session, trial_id, names)
     outcome_ids = [o.id for o in definition.outcomes]
+    binary = [o.id for o in definition.outcomes if o.type == "binary"]
     found = _outcome_rows(session, trial_id)
-    for name, values in _outcomes(found, frame["participant_id"]).items():
+    for name, values in _outcomes(found, frame["participant_id"], binary).items():
         if name in outcome_ids:
             frame[name] = values
     for name in outcome_ids:
         if name not in frame:
             frame[name] = np.nan
     ids = frame["participant_id"]
-    for name, days in _outcome_dates(found, ids, outcome_ids).items():
+    for name, days in _outcome_dates(found, ids, binary).items():
         frame[name] = days
     if has_messages(definition):
         delivered = _participants_with(session, trial_id, _reached())
@@ -124,28 +130,28 @@ def _outcome_rows(session: Session, trial_id: str) -> pd.DataFrame:
             outcomes.participant_id,
             outcomes.outcome_key,
             outcomes.value,
+            outcomes.number,
             outcomes.occurred_on,
             outcomes.charged_on,
         )
-        .where(
-            outcomes.trial_id == trial_id,
-            outcomes.replaced_at.is_(None),
-            outcomes.value.is_not(None),
-        )
+        .where(outcomes.trial_id == trial_id, outcomes.replaced_at.is_(None), observed())
         .order_by(outcomes.id)
     )
     return pd.DataFrame.from_records(
         session.execute(query).all(),
-        columns=["participant_id", "key", "value", "occurred_on", "charged_on"],
+        columns=["participant_id", "key", "value", "number", "occurred_on", "charged_on"],
     )
 
 
-def _outcomes(found: pd.DataFrame, ids: pd.Series) -> dict[str, pd.Series]:
-    """Each outcome in force as 1.0/0.0, NaN where not observed, aligned with `ids`."""
+def _outcomes(found: pd.DataFrame, ids: pd.Series, binary: list[str]) -> dict[str, pd.Series]:
+    """Each outcome in force as a float aligned with `ids`, NaN where not observed: 1.0/0.0
+    for the `binary` outcomes (their `value`), the recorded number for the others."""
     columns = {}
     for key, group in found.groupby("key", sort=True):
+        recorded = group["value"] if key in binary else group["number"]
         values = pd.Series(
-            group["value"].astype("float64").to_numpy(), index=group["participant_id"]
+            pd.to_numeric(recorded, errors="coerce").astype("float64").to_numpy(),
+            index=group["participant_id"],
         )
         columns[str(key)] = ids.map(values).astype("float64")
     return columns
@@ -154,9 +160,10 @@ def _outcomes(found: pd.DataFrame, ids: pd.Series) -> dict[str, pd.Series]:
 def _outcome_dates(
     found: pd.DataFrame, ids: pd.Series, outcome_ids: list[str]
 ) -> dict[str, pd.Series]:
-    """`<outcome>_on` for each outcome with a date in force and `charged_on`, aligned with
-    `ids`; nothing at all when no outcome has a date."""
-    dated = found[found["occurred_on"].notna() | found["charged_on"].notna()]
+    """`<outcome>_on` for each of `outcome_ids` with a date in force and `charged_on`, aligned
+    with `ids`; nothing at all when no outcome has a date."""
+    dates = found["occurred_on"].notna() | found["charged_on"].notna()
+    dated = found[dates & found["key"].isin(outcome_ids)]
     if dated.empty:
         return {}
     columns = {}

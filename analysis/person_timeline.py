@@ -39,6 +39,7 @@ from analysis.timeline_words import (
     stratum_words,
 )
 from experiments.definition import TrialDefinition
+from experiments.outcome_values import value_words
 from messages.words import channel_label
 from nudge.audit_log import hide_numbers
 from nudge.errors import NotFound
@@ -362,11 +363,12 @@ def _outcomes(session: Session, ids: list[int], context: _Context) -> list[Entry
         .where(col(Outcome.participant_id).in_(ids))
         .order_by(col(Outcome.recorded_at), col(Outcome.id))
     ).all()
-    values = {True: "yes", False: "no", None: "not known"}
+    defined = {o.id: o for o in context.labels.definition.outcomes}
     entries = []
     for outcome in outcomes:
+        value = value_words(defined.get(outcome.outcome_key), outcome.value, outcome.number)
         details: Rows = (
-            ("Recorded as", f"{outcome.outcome_key}: {values[outcome.value]}"),
+            ("Recorded as", f"{outcome.outcome_key}: {value}"),
             ("Recorded from", source_words(outcome.source)),
             *context.case_of(outcome.participant_id),
         )
