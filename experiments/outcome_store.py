@@ -25,7 +25,7 @@ from experiments import trials
 from experiments.definition import Outcome as OutcomeDefinition
 from experiments.outcome_values import Reading, check_number
 from nudge.bulk import Same, columns_of, insert_rows
-from nudge.models import Outcome
+from nudge.models import Outcome, Trial
 from nudge.models.tables import OUTCOMES, PEOPLE
 from nudge.models.types import column_length, fitted
 
@@ -89,7 +89,6 @@ def current_values(
     *,
     participant_id: int | None = None,
     outcome_key: str | None = None,
-    lock: bool = False,
 ) -> Current:
     """The values in force in a trial (or for one participant and outcome)."""
     outcomes = OUTCOMES.c
@@ -106,8 +105,6 @@ def current_values(
         query = query.where(outcomes.participant_id == participant_id)
     if outcome_key is not None:
         query = query.where(outcomes.outcome_key == outcome_key)
-    if lock:
-        query = query.with_for_update()
     return {
         (person, key): (row_id, Observation(value, number, occurred_on, charged_on))
         for person, key, row_id, value, number, occurred_on, charged_on in session.execute(query)
@@ -170,9 +167,10 @@ def record_outcome_value(
 
     Raises ValueError, before writing anything, for an outcome the trial does not have, a
     participant not in it, or a value that does not fit the outcome's type. The caller owns
-    the transaction. The row in force is locked, so two writers cannot both replace it.
+    the transaction. It takes the trial's lock, as an import does, so no other writer can
+    replace the value in force between reading and replacing it.
     """
-    outcome = _outcome(session, trial_id, outcome_key)
+    outcome = _outcome(session, trials.lock_trial(session, trial_id), outcome_key)
     if (value is None) == (number is None):
         raise ValueError("give exactly one of value (yes/no) and number")
     if value is not None and outcome.type != "binary":
@@ -184,7 +182,7 @@ def record_outcome_value(
     if session.execute(in_trial).first() is None:
         raise ValueError(f"participant {participant_id} is not in trial '{trial_id}'")
     current = current_values(
-        session, trial_id, participant_id=participant_id, outcome_key=outcome_key, lock=True
+        session, trial_id, participant_id=participant_id, outcome_key=outcome_key
     )
     row_id, old = current.get((participant_id, outcome_key), (None, None))
     kept = (kept_event_date(old, reading), old.charged_on) if old is not None else (None, None)
@@ -202,10 +200,10 @@ def record_outcome_value(
     return change
 
 
-def _outcome(session: Session, trial_id: str, outcome_key: str) -> OutcomeDefinition:
-    definition = trials.current_definition(session, trials.get_trial(session, trial_id))
+def _outcome(session: Session, trial: Trial, outcome_key: str) -> OutcomeDefinition:
+    definition = trials.current_definition(session, trial)
     found = next((o for o in definition.outcomes if o.id == outcome_key), None)
     if found is None:
         known = ", ".join(o.id for o in definition.outcomes)
-        raise ValueError(f"'{outcome_key}' is not an outcome of trial '{trial_id}' ({known})")
+        raise ValueError(f"'{outcome_key}' is not an outcome of trial '{trial.id}' ({known})")
     return found
