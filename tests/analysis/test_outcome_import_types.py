@@ -15,6 +15,7 @@ from experiments.enrol import enrol_file
 from nudge.clock import FixedClock
 from nudge.errors import ImportRejected
 from nudge.models import Outcome
+from tests.conftest import Cli
 from tests.factories import launch, person, row_counts, write_people
 from tests.outcome_types import typed_example
 
@@ -182,3 +183,23 @@ def test_a_number_keeps_its_date_when_corrected_without_one_and_a_lone_date_is_r
         f"{lone}:2: confidence_on: a date is given but 'confidence' is blank: give 'confidence' "
         "its value beside the date (1 if it happened), or leave the date blank"
     ]
+
+
+def test_the_cli_prints_each_bad_cell_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
+    for args in (
+        ("trial", "create", str(typed_example(tmp_path))),
+        ("trial", "launch", TRIAL),
+        ("enrol", TRIAL, str(write_people(tmp_path / "people.csv", [person(1)]))),
+    ):
+        assert cli(*args).exit_code == 0, args
+    path = write_outcomes(tmp_path / "bad.csv", [["P00001", "C00001", "yes", "", "", "12 kg"]])
+    result = cli.unchanged("outcomes", "import", TRIAL, str(path))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.splitlines()[0] == (
+        f"{path}:2: waited: '12 kg' is not a number alone: write the number without units or "
+        "signs (12); give a number such as 1234.5"
+    )
+    good = write_outcomes(tmp_path / "good.csv", [["P00001", "C00001", "yes", "4", "", "12"]])
+    imported = cli("outcomes", "import", TRIAL, str(good))
+    assert imported.exit_code == 0, imported.output
+    assert "recorded            3  value(s) observed for the first time" in imported.output
