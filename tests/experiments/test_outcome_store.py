@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from analysis.outcomes import import_outcomes
@@ -119,3 +121,32 @@ def test_someone_from_another_trial_is_refused(session: Session, someone: int) -
         record_outcome_value(
             session, TRIAL, 999999, "calls", number=1, source="survey:s1", recorded_at=MONDAY
         )
+
+
+def without_waiting(session: Session) -> None:
+    """Make this session's next lock fail at once instead of queueing, on either engine."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA busy_timeout = 0"))
+    else:
+        session.execute(text("SET LOCAL lock_timeout = '1ms'"))
+
+
+def test_a_second_writer_waits_for_the_first_so_one_value_stays_in_force(
+    session: Session, engine: Engine, someone: int
+) -> None:
+    def answer(writer: Session, number: float, at: datetime) -> Change:
+        return record_outcome_value(
+            writer, TRIAL, someone, "calls", number=number, source="survey:s1", recorded_at=at
+        )
+
+    assert answer(session, 1, MONDAY) is Change.RECORDED  # not committed: the lock is held
+    with Session(engine) as other:
+        without_waiting(other)
+        with pytest.raises(OperationalError):
+            answer(other, 2, TUESDAY)
+    session.commit()
+    with Session(engine) as other:
+        assert answer(other, 2, TUESDAY) is Change.CORRECTED
+        other.commit()
+    in_force = session.exec(select(Outcome.number).where(col(Outcome.replaced_at).is_(None)))
+    assert in_force.all() == [2.0]
