@@ -27,6 +27,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
@@ -221,3 +222,36 @@ def look_words(result: LookResult | InterimLook, titles: dict[str, str]) -> list
             "nominal p-values are not evidence of an effect."
         )
     return lines
+
+
+SPENDING_WORDS = {"obrien_fleming": "O'Brien–Fleming-type", "pocock": "Pocock-type"}
+
+
+def interim_view(
+    session: Session, definition: TrialDefinition, trial_id: str
+) -> dict[str, Any] | None:
+    """The results page's interim section: the plan in words and each look kept, or None when
+    the plan schedules none."""
+    plan = definition.analysis.interim
+    if plan is None:
+        return None
+    key = outcome_of(definition, plan)
+    shares = " and ".join(f"{t:.0%}" for t in plan.looks)
+    label = next(o.label or o.id for o in definition.outcomes if o.id == key)
+    sentence = (
+        f"The plan schedules looks at {shares} of the designed sample of "
+        f"{plan.sample_size:,} outcomes on {label}, with {SPENDING_WORDS[plan.spending]} "
+        "alpha spending: an arm may stop early only if it crosses the boundary at a look."
+    )
+    zone = ZoneInfo(definition.timezone)
+    titles = {arm.id: arm.title for arm in definition.arms}
+    looks = [
+        {
+            "number": look.number,
+            "when": look.looked_at.astimezone(zone),
+            "planned": look.planned,
+            "lines": look_words(look, titles),
+        }
+        for look in earlier_looks(session, trial_id)
+    ]
+    return {"plan": sentence, "looks": looks}

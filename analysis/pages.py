@@ -52,6 +52,8 @@ def _load(trial_id: str) -> tuple[Trial, TrialDefinition, Results, dict[str, Any
 @bp.get("/trials/<trial_id>/results")
 @allow(*ALL_STAFF)
 def results_page(trial_id: str) -> ResponseReturnValue:
+    from analysis.interim import interim_view
+
     trial, definition, results, shown = _load(trial_id)
     computed = results.computed_at.astimezone(ZoneInfo(definition.timezone))
     return render_template(
@@ -59,6 +61,7 @@ def results_page(trial_id: str) -> ResponseReturnValue:
         trial=trial,
         definition=definition,
         view=results_view(shown, definition, trial_status=trial.status, closed_at=trial.closed_at),
+        interim=interim_view(g.db, definition, trial_id),
         computed_at=computed,
         from_cache=results.from_cache,
     )

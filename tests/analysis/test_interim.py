@@ -7,11 +7,13 @@ question is whether a look uses the right one and says what it means.
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlmodel import Session, select
 
 from analysis.interim import look_words, take_look
@@ -23,6 +25,7 @@ from nudge.models import AuditEvent, InterimLook
 from tests.analysis.test_report import definition, small_frame
 from tests.conftest import Cli
 from tests.trial_factories import seed_trial
+from tests.web_helpers import logged_in
 
 PLAN = {"looks": [0.5, 1.0], "spending": "obrien_fleming", "sample_size": 1200}
 
@@ -128,11 +131,21 @@ def interim_example(example_dir: Path, sample_size: int) -> Path:
     return path
 
 
-def test_a_look_is_kept_audited_and_listed(
-    session: Session, clock: Any, tmp_path: Path, example_dir: Path, db_url: str
+def test_a_look_is_kept_audited_listed_and_shown_to_leads(
+    app: Flask,
+    staff: None,
+    session: Session,
+    clock: Any,
+    tmp_path: Path,
+    example_dir: Path,
+    db_url: str,
 ) -> None:
     seeded = seed_trial(session, clock, tmp_path, definition=interim_example(example_dir, 456))
     cli = Cli(db_url, tmp_path)
+    results = f"/trials/{seeded.trial_id}/results"
+    before = html.unescape(logged_in(app, "lead").get(results).get_data(as_text=True))
+    assert "The plan schedules looks at 50% and 100% of the designed sample of 456" in before
+    assert "No look has been taken yet." in before
     dry = cli.unchanged("interim", "look", seeded.trial_id, "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "Dry run: this look was not kept and spent nothing." in dry.output
@@ -152,6 +165,10 @@ def test_a_look_is_kept_audited_and_listed(
     assert "Traceback" not in again.output
     listed = cli("interim", "list", seeded.trial_id)
     assert listed.exit_code == 0 and "Look 1 (planned)" in listed.output
+    page = html.unescape(logged_in(app, "lead").get(results).get_data(as_text=True))
+    assert "Look 1, 10 January 2027" in page and ">Planned</strong>" in page
+    assert "Look 1 (planned) at " in page
+    assert "No look has been taken yet." not in page
 
 
 def test_a_trial_without_interim_looks_says_how_to_plan_them(
