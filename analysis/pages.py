@@ -52,13 +52,21 @@ def _load(trial_id: str) -> tuple[Trial, TrialDefinition, Results, dict[str, Any
 @bp.get("/trials/<trial_id>/results")
 @allow(*ALL_STAFF)
 def results_page(trial_id: str) -> ResponseReturnValue:
+    from analysis.interim import interim_view
+    from experiments.contamination import contamination, contamination_words
+
     trial, definition, results, shown = _load(trial_id)
+    shared = contamination_words(
+        contamination(g.db, trial_id), exact=current_user.role in EXACT_ROLES
+    )
     computed = results.computed_at.astimezone(ZoneInfo(definition.timezone))
     return render_template(
         "results/results.html",
         trial=trial,
         definition=definition,
         view=results_view(shown, definition, trial_status=trial.status, closed_at=trial.closed_at),
+        interim=interim_view(g.db, definition, trial_id),
+        contamination=shared,
         computed_at=computed,
         from_cache=results.from_cache,
     )

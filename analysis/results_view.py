@@ -71,7 +71,9 @@ def results_view(
         "methods": methods_paragraph(definition, report),
         "methods_short": methods_in_brief(definition, report),
         "disclosure": shown["disclosure_control"],
-        "status": status(trial_status, closed_at, interim_planned=False),
+        "status": status(
+            trial_status, closed_at, interim_planned=definition.analysis.interim is not None
+        ),
         "progress": progress(shown, definition),
         "health": health_checks(shown, definition),
         "nothing_yet": nothing_yet(shown, trial_status),

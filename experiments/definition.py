@@ -563,6 +563,31 @@ class Column(Strict):
         return value
 
 
+class Interim(Strict):
+    """Planned interim looks (docs/trial-definition.md): the information fractions of the
+    designed sample at which the `on` comparison is looked at, and how alpha is spent."""
+
+    looks: list[float] = Field(min_length=1, max_length=10)
+    spending: Literal["obrien_fleming", "pocock"] = "obrien_fleming"
+    on: str = "primary"  # an outcome id, or the primary outcome
+    # The designed sample: randomised participants whose `on` outcome is known at the end.
+    sample_size: int = Field(ge=2)
+
+    @field_validator("looks")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0 < t <= 1 for t in value):
+            raise ValueError(
+                "each look is a share of the designed sample, above 0 and at most 1 "
+                "(0.5 is halfway)"
+            )
+        if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError("looks must be listed in increasing order, each once")
+        if value[-1] != 1:
+            raise ValueError("the last look is the final analysis: end the list with 1.0")
+        return value
+
+
 class AnalysisPlan(Strict):
     alpha: float = Field(default=0.05, gt=0, le=0.5)
     correction: Literal["holm", "bonferroni", "none"] = "holm"
@@ -580,6 +605,9 @@ class AnalysisPlan(Strict):
     min_clusters_per_arm: int = Field(default=10, ge=2)
     # The type of each covariate, stratum and subgroup column (see docs/trial-definition.md).
     columns: dict[str, Column] = {}
+    # Planned interim looks; left out of the canonical form when not planned, so a trial
+    # launched before they existed keeps its SHA-256.
+    interim: Interim | None = _absent()
 
 
 class Costs(Strict):

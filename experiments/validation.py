@@ -46,6 +46,7 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _declared_columns,
         _undeclared_columns,
         _milestones,
+        _interim,
     )
     problems = [problem for check in checks for problem in check(loaded)]
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
@@ -506,3 +507,16 @@ def _milestones(loaded: LoadedTrial) -> Iterator[Problem]:
                 "its own column",
             )
         columns.setdefault(column, milestone.name)
+
+
+def _interim(loaded: LoadedTrial) -> Iterator[Problem]:
+    interim = loaded.definition.analysis.interim
+    if interim is None or interim.on == "primary":
+        return
+    known = [outcome.id for outcome in loaded.definition.outcomes]
+    if interim.on not in known:
+        yield loaded.problem(
+            ("analysis", "interim", "on"),
+            f"analysis.interim.on: '{interim.on}' is not an outcome of this trial; name one "
+            f"of {', '.join(known)}, or write primary",
+        )

@@ -38,6 +38,10 @@ COMMANDS = {
     "hearings": Lazy(
         "nudge.cli.enrolment:hearings", "Hearing dates and outcomes from court lists."
     ),
+    "interim": Lazy(
+        "nudge.cli.interim:interim_group",
+        "Planned interim looks at a trial, with their boundaries.",
+    ),
     "letters": Lazy("nudge.cli.letters:letters_group", "Printed letters."),
     "messages": Lazy("nudge.cli.messages:messages_group", "The messages a trial sends."),
     "milestones": Lazy(

@@ -187,12 +187,14 @@ def assignments_export(runtime: Runtime, trial_id: str, out: Path | None) -> Non
 def balance(runtime: Runtime, trial_id: str) -> None:
     """Units and participants per arm and stratum, and the sample-ratio check."""
     from analysis.stats.balance import srm_check  # SciPy and pandas: not for `nudge enrol`
+    from experiments.contamination import contamination, contamination_words
 
     with runtime.session() as session:
         trial = trials.get_trial(session, trial_id)
         definition = trials.current_definition(session, trial)
         rows = assignments.balance(session, trial_id)
         units = assignments.units_per_arm(session, trial_id)
+        shared = contamination(session, trial_id)
     click.echo(f"{'stratum':<32}{'arm':<20}{'units':>8}{'participants':>14}")
     for row in rows:
         click.echo(f"{row.stratum:<32}{row.arm:<20}{row.units:>8}{row.participants:>14}")
@@ -214,3 +216,8 @@ def balance(runtime: Runtime, trial_id: str) -> None:
         f"sample-ratio check on units: chi-square {check.chi_square:.3f}, "
         f"p = {check.p_value:.4f} ({verdict})"
     )
+    click.echo(
+        f"shared across arms: {shared.phone.people} people share {shared.phone.keys} mobile "
+        f"number(s), {shared.address.people} share {shared.address.keys} address(es)"
+    )
+    click.echo(contamination_words(shared))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Text
+from sqlalchemy import JSON, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from nudge.models.types import UTCDateTime
@@ -19,3 +20,27 @@ class ResultsCache(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)
     computed_at: datetime = Field(sa_type=UTCDateTime)
     body: str = Field(sa_type=Text)
+
+
+class InterimLook(SQLModel, table=True):
+    """One interim look at a trial's comparison, as it was when looked at: never changed.
+
+    `arms` holds each treatment arm's estimate, standard error, Z and whether it crossed the
+    boundary (`benefit`, `harm` or null); `planned` is false for a look the plan did not
+    schedule (analysis/interim.py).
+    """
+
+    __tablename__ = "interim_look"
+    __table_args__ = (UniqueConstraint("trial_id", "number", name="uq_interim_look_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    number: int
+    looked_at: datetime = Field(sa_type=UTCDateTime)
+    outcome_key: str = Field(max_length=100)
+    observed: int
+    fraction: float
+    planned: bool
+    critical: float
+    arms: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    looked_by: str = Field(max_length=255)

@@ -108,9 +108,12 @@ def test_balance_prints_counts_and_the_sample_ratio_check(cli: Cli, tmp_path: Pa
     cli.launch_example()
     cli("enrol", TRIAL, str(write_people(tmp_path / "p.csv", [person(i) for i in range(1, 13)])))
     lines = cli("balance", TRIAL).output.splitlines()
-    assert lines[-2] == "units per arm: control 4, practical 4, social_norm 4"
-    assert lines[-1] == (
+    assert lines[-4] == "units per arm: control 4, practical 4, social_norm 4"
+    assert lines[-3] == (
         "sample-ratio check on units: chi-square 0.000, p = 1.0000 (consistent with the plan)"
+    )
+    assert (
+        lines[-2] == "shared across arms: 0 people share 0 mobile number(s), 0 share 0 address(es)"
     )
 
 
