@@ -180,7 +180,8 @@ def estimate_effects(
     """LPM with HC2/CR2 (Bell-McCaffrey df), logistic odds ratios, and 2SLS CACE.
 
     For an outcome that is not yes/no (``binary=False``) the same linear model gives the
-    difference in means (in ``adjusted_risk_difference``) and there is no logistic model.
+    difference in means (in ``adjusted_risk_difference``); there is no logistic model and no
+    complier effect.
     """
     empty = {arm: ArmEffect() for arm in spec.treatments}
     everyone = [spec.control, *spec.treatments]
@@ -207,8 +208,8 @@ def estimate_effects(
     _linear(y, design, clusters, spec, arms, notes)
     if binary:
         _logistic(y, design, clusters, spec, arms, notes)
-    for arm, cace in _cace(data, outcome, design, clusters, spec, notes).items():
-        arms[arm] = replace(arms[arm], cace=cace.estimate, cace_std_error=cace.std_error)
+        for arm, cace in _cace(data, outcome, design, clusters, spec, notes).items():
+            arms[arm] = replace(arms[arm], cace=cace.estimate, cace_std_error=cace.std_error)
     withheld = spec.treatments if spec.control in too_few else too_few
     for arm in withheld:
         if arm in arms:

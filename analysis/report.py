@@ -333,7 +333,11 @@ def _measured_report(
         frame.assign(**{outcome.id: values}), population, outcome.id, definition
     )
     if spec.clustered and len(data):
-        notes.append(_clustered_note(definition.population.unit))
+        unit = definition.population.unit
+        notes.append(
+            f"whole {unit}s were randomised: every interval and test accounts for the "
+            f"clustering by {unit}"
+        )
     effects = estimate_effects(data, outcome.id, spec, binary=False) if len(data) else None
     notes += list(effects.notes) if effects else []
     nobody = ArmEffect(primary_reason="the outcome is observed for nobody")
