@@ -96,9 +96,8 @@ def _measured(outcome: dict[str, Any], definition: TrialDefinition, wording: Wor
         measured_sentence(c, outcome, wording, comparisons_tested(outcome))
         for c in measures["comparisons"]
     ]
-    shown = [c for c in measures["comparisons"] if measure_words.primary_measured(c)]
-    if outcome["covariates_used"] and shown:
-        lines.append(f"Adjusted for: {wording.labels.columns(outcome['covariates_used'])}.")
+    adjusted = adjusted_for(outcome, wording.labels)
+    lines += [adjusted] if adjusted else []
     lines += measure_words.supporting_lines(measures, wording.titles, wording.level)
     return lines + [f"  note: {note}" for note in outcome["notes"]]
 
@@ -129,10 +128,16 @@ def adjusted_for(outcome: dict[str, Any], labels: Labels | None = None) -> str |
     Covariates are named by their labels; without the trial's labels, by their names read
     aloud ("age band").
     """
-    shown = [c for c in outcome["comparisons"] if primary_shown(c)]
+    measures = outcome.get("measures")
+    if measures is not None:
+        every = measures["comparisons"]
+        shown = [c for c in every if measure_words.primary_measured(c)]
+    else:
+        every = outcome["comparisons"]
+        shown = [c for c in every if primary_shown(c)]
     if not outcome["covariates_used"] or not shown:
         return None
-    scope = "" if len(shown) == len(outcome["comparisons"]) else " (the pre-registered estimates)"
+    scope = "" if len(shown) == len(every) else " (the pre-registered estimates)"
     names = outcome["covariates_used"]
     said = labels.columns(names) if labels is not None else listed(humanise(n) for n in names)
     return f"Adjusted for{scope}: {said}."

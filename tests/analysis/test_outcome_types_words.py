@@ -177,3 +177,55 @@ def test_a_yes_no_outcome_keeps_its_json_keys() -> None:
     frame = small_frame({"control": (40, 20), "sms": (40, 28), "letter": (40, 22)})
     (outcome,) = report_json(build_report(frame, definition()))["outcomes"]
     assert "measures" not in outcome and "type" not in outcome
+
+
+def section(app: Any, data: dict[str, Any], definition: Any) -> str:
+    """The results page's section on the first outcome, rendered by the app's templates."""
+    from flask import render_template_string
+
+    from analysis.labels import Labels
+    from analysis.results_view import _outcome
+
+    titles = {arm.id: arm.title for arm in definition.arms}
+    report = data["report"]
+    view = {
+        "titles": titles,
+        "labels": Labels.of(definition),
+        "level": "95%",
+        "control": definition.control_arm.id,
+        "randomisation": report["randomisation"],
+        "min_clusters": definition.analysis.min_clusters_per_arm,
+        "forests": {},
+    }
+    outcome = _outcome(report["outcomes"][0], definition, titles)
+    with app.test_request_context():
+        return render_template_string(
+            '{% from "results/_outcome.html" import outcome_section %}'
+            '{{ outcome_section(outcome, view, "primary-heading") }}',
+            outcome=outcome,
+            view=view,
+        )
+
+
+def test_the_results_page_shows_means_and_the_answers_by_arm_in_a_chart_and_a_table(
+    app: Any,
+) -> None:
+    from tests.web_helpers import table_rows
+
+    lopsided = {"control": [*CLEAR["control"], (np.nan, 100)], "sms": CLEAR["sms"]}
+    data = body(answers(lopsided))
+    page = section(app, disclose(copy.deepcopy(data), exact=True), trial())
+    rows = table_rows(page, "Confidence: people who answered, the response rate and the mean")
+    assert rows[1:] == [
+        ["Business as usual", "100", "50%", "3.10", rows[1][4]],
+        ["SMS reminder", "100", "100%", "3.40", rows[2][4]],
+    ]
+    answers_table = table_rows(page, "Answers on confidence by arm")
+    assert answers_table[3] == ["3", "90 (90%)", "60 (60%)"]
+    assert answers_table[1][0] == "1 (not at all)"
+    effects = table_rows(page, "Effects on confidence: adjusted difference in means")
+    assert effects[1][:2] == ["SMS reminder", "+0.30"]
+    assert 'role="img"' in page and "Answers on confidence by arm" in page
+    assert "Response rates differ between arms" in page
+    assert "raised average confidence from 3.1 to 3.4 on the 1–5 scale" in page
+    assert "people analysed, how many" not in page  # no table of rates for a scale
