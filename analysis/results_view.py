@@ -271,8 +271,38 @@ def methods_paragraph(definition: TrialDefinition, report: dict[str, Any]) -> st
             "The arms' sizes are checked against the planned weights (sample-ratio mismatch, "
             "flagged when p < 0.001), and baseline balance by standardised mean differences "
             "(flagged above 0.1).",
+            *_measured_sentences(definition),
         ]
     )
+
+
+def _measured_sentences(definition: TrialDefinition) -> list[str]:
+    """How outcomes that are not yes/no were analysed; nothing for a trial without any."""
+    kinds = {o.type for o in definition.outcomes if o.type != "binary"}
+    if not kinds:
+        return []
+    clustered = definition.population.unit != "participant"
+    errors = "CR2 with Bell-McCaffrey degrees of freedom" if clustered else "HC2"
+    said = [
+        "Outcomes that are not yes/no (a scale, a count or a measurement) follow the same plan "
+        "with means in place of rates: each arm's mean with a t interval, and the difference "
+        f"in means from the same linear model ({errors} standard errors, as R's "
+        "estimatr::lm_robust), corrected in the same way; beside it the standardised difference "
+        "(Hedges' g). The response rate (outcome observed) is given by arm, flagged when the "
+        "arms differ by more than 5 points, with Lee (2009) bounds on the difference in means."
+    ]
+    if "scale" in kinds:
+        said.append(
+            "For a scale, the answers are shown by arm and a proportional-odds (ordered logit) "
+            "model with the same terms gives the odds of a higher answer, as a secondary analysis"
+            + (" with cluster-robust standard errors." if clustered else ".")
+        )
+    if "count" in kinds:
+        said.append(
+            "For a count, a Poisson model with the same terms and robust (sandwich HC0) "
+            "standard errors gives the rate ratio, as a secondary analysis."
+        )
+    return said
 
 
 def _design_sentence(definition: TrialDefinition) -> str:

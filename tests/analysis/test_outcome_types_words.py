@@ -229,3 +229,55 @@ def test_the_results_page_shows_means_and_the_answers_by_arm_in_a_chart_and_a_ta
     assert "Response rates differ between arms" in page
     assert "raised average confidence from 3.1 to 3.4 on the 1–5 scale" in page
     assert "people analysed, how many" not in page  # no table of rates for a scale
+
+
+def test_the_pdf_gives_the_scale_outcome_as_the_page_does() -> None:
+    from datetime import UTC, datetime
+
+    from analysis.labels import Labels
+    from analysis.pages import decimal, figure, pct, points, pvalue
+    from analysis.report_pdf import Numbers, results_pdf
+    from analysis.results_view import _outcome
+    from tests.analysis.test_results_pdf import flat, pdf_text
+
+    definition = trial()
+    titles = {arm.id: arm.title for arm in definition.arms}
+    data = body(answers(CLEAR))
+    outcome = _outcome(data["report"]["outcomes"][0], definition, titles)
+    view = {
+        "titles": titles,
+        "labels": Labels.of(definition),
+        "level": "95%",
+        "control": "control",
+        "primary": outcome,
+        "secondary": [],
+        "enrolment": [{"week": "2026-01-05"}],
+        "forests": {},
+    }
+    numbers = Numbers(figure=figure, pct=pct, points=points, pvalue=pvalue, decimal=decimal)
+    text = flat(
+        pdf_text(
+            results_pdf(
+                view,
+                trial_title="A small trial",
+                computed_at=datetime(2026, 12, 5, tzinfo=UTC),
+                numbers=numbers,
+            )
+        )
+    )
+    assert "Business as usual 100 100% 3.10" in text
+    assert "SMS reminder raised average confidence from 3.1 to 3.4 on the 1–5 scale" in text
+    assert "Answers on confidence by arm" in text
+    assert "SMS reminder +0.30" in text
+
+
+def test_the_methods_say_how_a_scale_was_analysed_and_only_when_there_is_one() -> None:
+    from analysis.results_view import methods_paragraph
+
+    said = methods_paragraph(trial(), body(answers(CLEAR))["report"])
+    assert "difference in means from the same linear model (HC2" in said
+    assert "Lee (2009) bounds" in said and "proportional-odds" in said
+    assert "Poisson" not in said  # no count outcome in this trial
+    frame = small_frame({"control": (40, 20), "sms": (40, 28), "letter": (40, 22)})
+    binary = methods_paragraph(definition(), report_json(build_report(frame, definition())))
+    assert "not yes/no" not in binary
