@@ -6,7 +6,7 @@ from textwrap import wrap
 from typing import Any
 
 from analysis.pseudonymise import AnalysisColumn, AnalysisFile
-from experiments.definition import TrialDefinition
+from experiments.definition import Outcome, TrialDefinition
 
 # Levels listed in the README before "and N more" (all of them are in model.json).
 SHOWN_LEVELS = 12
@@ -47,7 +47,7 @@ def _roles(definition: TrialDefinition) -> dict[str, str]:
     for outcome in definition.outcomes:
         kind = "primary outcome" if outcome.id == definition.primary_outcome.id else "outcome"
         about = f" ({outcome.description})" if outcome.description else ""
-        roles[outcome.id] = f"the {kind}{about}: 1 yes, 0 no, empty when not observed"
+        roles[outcome.id] = f"the {kind}{about}: {_values(outcome)}, empty when not observed"
     named: dict[str, list[str]] = {}
     for role, names in (("stratum", strata), ("covariate", plan.covariates)):
         for name in names:
@@ -111,3 +111,14 @@ def model_description(definition: TrialDefinition, model: dict[str, Any]) -> str
     ]
     paragraphs = ["\n".join(wrap(s, WIDTH)) for s in sentences]
     return "\n\n".join(["    " + call, *paragraphs])
+
+
+def _values(outcome: Outcome) -> str:
+    """What an outcome column holds, by the outcome's type."""
+    if outcome.type == "scale" and outcome.scale is not None:
+        return f"the answer, a whole number from {outcome.scale.min} to {outcome.scale.max}"
+    if outcome.type == "count":
+        return "a count (a whole number from 0)"
+    if outcome.type == "continuous":
+        return "a number"
+    return "1 yes, 0 no"

@@ -17,6 +17,7 @@ import pytest
 
 from analysis.report import build_report, report_json
 from analysis.stats.bounds import lee_bounds, trimmed_mean
+from tests.analysis.test_bundle_r import rscript  # noqa: F401 (the fixture: Rscript's path)
 from tests.analysis.test_report import assert_clean_json, definition
 
 HERE = Path(__file__).parent / "reference" / "outcometypes"
@@ -228,3 +229,33 @@ def test_trimming_keeps_the_boundary_answer_with_its_fractional_weight() -> None
     bounds = lee_bounds([2, 4], [1, 2, 3, 4], randomised_treated=4, randomised_control=4)
     assert bounds.trimmed_arm == "control" and bounds.trimmed_share == pytest.approx(0.5)
     assert (bounds.lower, bounds.upper) == pytest.approx((3 - 3.5, 3 - 1.5))
+
+
+def test_the_bundle_reproduces_a_scale_primary_outcome_in_r(
+    rscript: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """reproduce.R fits the same linear model to the answers: the difference in means."""
+    from datetime import UTC, datetime
+
+    from analysis.bundle import FrozenVersion, assemble_bundle, write_zip
+    from tests.analysis.test_bundle_r import assert_same_table, run_bundle
+
+    trial = definition(
+        outcomes=OUTCOMES,
+        population={"unit": "officer", "strata": ["court"]},
+        analysis={"covariates": ["age"], "correction": "none", "columns": {"age": "numeric"}},
+    )
+    frame = survey_frame().assign(court=lambda f: f["stratum"], officer=lambda f: f["unit"])
+    bundle = assemble_bundle(
+        frame, trial, FrozenVersion(1, "0" * 64, seed_concealed=False), built_at=datetime.now(UTC)
+    )
+    zipped = tmp_path / "survey.zip"
+    with zipped.open("wb") as handle:
+        write_zip(bundle, handle)
+    _, r_table, nudge = run_bundle(rscript, zipped)
+    assert_same_table(r_table, nudge)
+    assert r_table["n"] == nudge["analysed"] == 617
+    assert "the primary outcome: the answer, a whole number from 1 to 5" in (
+        bundle.files["README.txt"].decode()
+    )
