@@ -137,8 +137,7 @@ def nudge_primary(report: dict[str, Any]) -> dict[str, Any]:
     # A scale, count or measurement: the same linear model gives its difference in means.
     fields = MEASURED_FIELDS if measures else PRIMARY_FIELDS
     estimates = [
-        {"arm": c["arm"], "versus": c["versus"]}
-        | {name: c[key] for name, key in fields.items()}
+        {"arm": c["arm"], "versus": c["versus"]} | {name: c[key] for name, key in fields.items()}
         for c in (measures or outcome)["comparisons"]
     ]
     return {
