@@ -129,10 +129,14 @@ def supporting_lines(measures: dict[str, Any], titles: dict[str, str], level: st
     lines = []
     for c in measures["comparisons"]:
         arm = titles[c["arm"]]
-        parts = [
-            f"Hedges' g {difference(c.get('hedges_g'))} "
-            f"({level} CI {difference(c.get('g_ci_low'))} to {difference(c.get('g_ci_high'))})"
-        ]
+        parts = []
+        if c.get("hedges_g") is not None:
+            interval = (
+                f" ({level} CI {difference(c['g_ci_low'])} to {difference(c['g_ci_high'])})"
+                if c.get("g_ci_low") is not None
+                else ""
+            )
+            parts.append(f"Hedges' g {difference(c['hedges_g'])}{interval}")
         if c.get("odds_ratio") is not None:
             parts.append(
                 f"odds of a higher answer x{ratio(c['odds_ratio'])} ({level} CI "
@@ -149,7 +153,8 @@ def supporting_lines(measures: dict[str, Any], titles: dict[str, str], level: st
                 f"Lee bounds for differential response {difference(c['lee_lower'])} to "
                 f"{difference(c['lee_upper'])}"
             )
-        lines.append(f"  {arm}: {'; '.join(parts)}.")
+        if parts:
+            lines.append(f"  {arm}: {'; '.join(parts)}.")
     return lines
 
 
