@@ -165,7 +165,7 @@ def response_warning(measures: dict[str, Any]) -> str | None:
     gap = measures.get("response_gap")
     by = f" (by up to {100 * gap:.0f} points)" if isinstance(gap, float) else ""
     return (
-        f"WARNING: the arms' response rates differ by more than 5 percentage points{by}: "
+        f"The arms' response rates differ by more than 5 percentage points{by}: "
         "those who answered may not be alike across arms, so the difference in means may be "
         "biased. The Lee bounds show how far it could move if the extra responders in one arm "
         "were the highest or the lowest answers."

@@ -89,7 +89,7 @@ def _measured(outcome: dict[str, Any], definition: TrialDefinition, wording: Wor
     measures = outcome["measures"]
     lines = measure_words.arm_lines(measures, wording.titles, wording.level)
     warning = measure_words.response_warning(measures)
-    lines += [f"  {warning}"] if warning else []
+    lines += [f"  WARNING: {warning[:1].lower()}{warning[1:]}"] if warning else []
     lines += _few_units(outcome, definition, wording)
     lines.append("")
     lines += [
