@@ -55,6 +55,8 @@ PRIMARY_FIELDS = {
     "p_value": "adjusted_p_value",
 }
 
+MEASURED_FIELDS = PRIMARY_FIELDS | {"estimate": "adjusted_difference"}
+
 
 @dataclass(frozen=True)
 class Bundle:
@@ -131,15 +133,17 @@ def assemble_bundle(
 def nudge_primary(report: dict[str, Any]) -> dict[str, Any]:
     """Nudge's primary table from the results JSON: each arm against control, adjusted."""
     outcome = next(o for o in report["outcomes"] if o["primary"])
+    measures = outcome.get("measures")
+    # A scale, count or measurement: the same linear model gives its difference in means.
+    fields = MEASURED_FIELDS if measures else PRIMARY_FIELDS
     estimates = [
-        {"arm": c["arm"], "versus": c["versus"]}
-        | {name: c[key] for name, key in PRIMARY_FIELDS.items()}
-        for c in outcome["comparisons"]
+        {"arm": c["arm"], "versus": c["versus"]} | {name: c[key] for name, key in fields.items()}
+        for c in (measures or outcome)["comparisons"]
     ]
     return {
         "trial": report["trial"],
         "outcome": outcome["id"],
-        "analysed": sum(arm["n"] for arm in outcome["arms"]),
+        "analysed": sum(arm["n"] for arm in (measures or outcome)["arms"]),
         "covariates_used": outcome["covariates_used"],
         "estimates": estimates,
         "notes": outcome["notes"],

@@ -15,6 +15,10 @@ Researchers see exact figures. Everyone else (leads, admins) sees every count un
   events by then, or the people followed less those events, are under 5 (a share and the
   count followed give the count back, nearly); each log-rank test with an arm whose events or
   non-events over the whole follow-up are under 5; and the counts under 5;
+- for an outcome that is not yes/no (analysis/measures.py), an arm's mean and every
+  comparison with it when the arm has fewer than 5 answers, a response rate whose answers or
+  non-answers are under 5, and each count of answers on a scale under 5 (with one more when
+  only one is hidden);
 - a balance row of a 0/1 covariate or a level whose count, or its complement, is under 5 in
   either arm;
 - the achieved power figures when the smallest arm has fewer than 5;
@@ -72,6 +76,8 @@ def disclose(body: dict[str, Any], *, exact: bool) -> dict[str, Any]:
         _outcome(outcome, body.get("subgroup_counts", {}).get(outcome["id"], {}))
         if outcome.get("time_to_event") is not None:
             _time_to_event(outcome["time_to_event"])
+        if outcome.get("measures") is not None:
+            _measures(outcome["measures"])
     report["notes"] = [_note(n) for n in report["notes"]]
     _balance(report["balance"], body.get("balance_counts", []))
     _power(report["power"])
@@ -195,6 +201,44 @@ def _missing(missing: dict[str, Any]) -> None:
             row["suppressed"] = True
         for key in ("randomised", "observed", "missing"):
             row[key] = FEWER if small(row[key]) else row[key]
+
+
+def _measures(measures: dict[str, Any]) -> None:
+    """A scale, count or measurement: small arms, small answer counts, revealing rates.
+
+    An arm with fewer than 5 answers loses its mean (with so few, a mean is nearly the
+    answers) and every comparison with it; a response rate goes when its answers or
+    non-answers are under 5; an answer count under 5 is "fewer than 5" with its share, and
+    when only one of an arm's counts is hidden the next smallest goes too, or the arm's total
+    would give it back.
+    """
+    hidden = set()
+    for arm in measures["arms"]:
+        n, randomised = arm["n"], arm["randomised"]
+        if small(n):
+            hidden.add(arm["arm"])
+            _blank(arm, keep=("arm", "randomised", "n", "units"))
+            arm["n"] = FEWER
+        if small(n) or small(randomised - n if isinstance(n, int) else None):
+            arm["response_rate"] = None
+            measures["response_gap"] = None
+        arm["randomised"] = FEWER if small(randomised) else randomised
+        if small(arm.get("units")):
+            arm["units"] = FEWER
+    for comparison in measures["comparisons"]:
+        if {comparison["arm"], comparison["versus"]} & hidden:
+            _blank(comparison, keep=("arm", "versus"))
+    for row in measures["distribution"]:
+        counts, shares = list(row["counts"]), list(row["shares"])
+        order = sorted(range(len(counts)), key=lambda i: counts[i])
+        drop = [i for i in order if small(counts[i])]
+        if len(drop) == 1 and len(order) > 1:
+            drop.append(order[1])
+        for i in drop:
+            counts[i] = FEWER if small(counts[i]) else "hidden"
+            shares[i] = None
+        row["counts"], row["shares"] = counts, shares
+        row["suppressed"] = bool(drop)
 
 
 def _blank(row: dict[str, Any], *, keep: tuple[str, ...]) -> None:

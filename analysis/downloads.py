@@ -17,6 +17,11 @@ row per day and arm ("withdrawal by 90 days after charge"): the people followed,
 then and the Kaplan–Meier share with its interval in the rate columns, and a note saying what
 the figure is, with the arm's log-rank p against control.
 
+A scale, count or measurement (analysis/measures.py) has its own columns after the note
+(means, differences in means, Hedges' g, response rate, Lee bounds, in the outcome's units),
+present only when the trial has such an outcome, so a yes/no trial's CSV is as it was; a
+scale adds one row per answer and arm, its count in "Events" and its share in "Rate (%)".
+
 The file starts with a UTF-8 byte order mark: Excel reads a CSV without one in the system's
 legacy code page, so "£" would show as "Â£" and Welsh or other accented labels would break.
 LibreOffice, Google Sheets, pandas (`encoding="utf-8-sig"`) and R (`fileEncoding="UTF-8-BOM"`)
@@ -31,6 +36,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+from analysis import measure_words
 from analysis.labels import Labels
 from analysis.text import primary_shown
 from experiments.definition import TrialDefinition
@@ -52,6 +58,10 @@ FALLBACK_NOTE = (
 NOTHING_NOTE = "No estimate: the pre-registered analysis could not be computed (see the page)"
 FOLLOWED_SUPPRESSED_NOTE = (
     "Not shown: fewer than 5 people in this arm had (or had not) the outcome by this day "
+    "(statistical disclosure control)"
+)
+MEASURE_SUPPRESSED_NOTE = (
+    "Not shown: fewer than 5 people gave an answer, so the figures could reveal them "
     "(statistical disclosure control)"
 )
 Row = tuple[Any, ...]
@@ -81,20 +91,44 @@ def header(definition: TrialDefinition) -> tuple[str, ...]:
         f"Cost {level} interval low ({money})",
         f"Cost {level} interval high ({money})",
         "Note",
+        *(_measured_header(level) if _has_measured(definition) else ()),
+    )
+
+
+def _has_measured(definition: TrialDefinition) -> bool:
+    return any(outcome.type != "binary" for outcome in definition.outcomes)
+
+
+def _measured_header(level: str) -> tuple[str, ...]:
+    """Columns for scale, count and continuous outcomes, in the outcome's own units."""
+    return (
+        "Mean",
+        f"Mean {level} interval low",
+        f"Mean {level} interval high",
+        "Difference in means",
+        f"Difference in means {level} interval low",
+        f"Difference in means {level} interval high",
+        "Hedges' g",
+        "Response rate (%)",
+        "Lee bound low",
+        "Lee bound high",
     )
 
 
 def results_csv(shown: dict[str, Any], definition: TrialDefinition) -> str:
     """The disclosed results as spreadsheet rows (see the module docstring), BOM first."""
     stream = io.StringIO()
-    write_rows(
-        stream, header(definition), _rows(shown, Labels.of(definition)), byte_order_mark=True
-    )
+    width = len(header(definition))
+    rows = ((*row, *(None,) * (width - len(row))) for row in _rows(shown, Labels.of(definition)))
+    write_rows(stream, header(definition), rows, byte_order_mark=True)
     return stream.getvalue()
 
 
 def _rows(shown: dict[str, Any], labels: Labels) -> Iterator[Row]:
     for outcome in shown["report"]["outcomes"]:
+        if outcome.get("measures") is not None:
+            yield from _measured(outcome, labels)
+            continue
         missing = outcome.get("missing") or {}
         randomised = {row["arm"]: row["randomised"] for row in missing.get("by_arm", [])}
         comparisons = {c["arm"]: c for c in outcome["comparisons"]}
@@ -116,6 +150,67 @@ def _rows(shown: dict[str, Any], labels: Labels) -> Iterator[Row]:
             )
         if outcome.get("time_to_event"):
             yield from _followed(outcome["id"], outcome["time_to_event"], labels)
+
+
+def _measured(outcome: dict[str, Any], labels: Labels) -> Iterator[Row]:
+    """A scale, count or measurement: one row per arm with its mean and, for a treatment
+    arm, the difference in means (the columns after the note); then, for a scale, one row per
+    point and arm with how many gave that answer and their share in the rate columns."""
+    measures, name = outcome["measures"], labels.outcome(outcome["id"])
+    comparisons = {c["arm"]: c for c in measures["comparisons"]}
+    rates = {a["arm"]: a.get("response_rate") for a in measures["arms"]}
+    for arm in measures["arms"]:
+        c = comparisons.get(arm["arm"])
+        shown = c is not None and measure_words.primary_measured(c)
+        if c is not None and c.get("suppressed"):
+            note: str | None = MEASURE_SUPPRESSED_NOTE
+        elif c is not None and not shown:
+            note = NOTHING_NOTE
+        else:
+            note = None
+        yield (
+            name,
+            _yes_no(outcome["primary"]),
+            labels.arm(arm["arm"]),
+            labels.arm(c["versus"]) if c else None,
+            arm["randomised"],
+            arm["n"],
+            *(None,) * 7,  # events, rates and differences in percentage points
+            _p(c["p_value_corrected"]) if c and shown else None,
+            None if c is None or c.get("suppressed") else _yes_no(shown),
+            *(None,) * 3,  # no cost per event
+            note,
+            _fixed(arm.get("mean"), 3),
+            _fixed(arm.get("ci_low"), 3),
+            _fixed(arm.get("ci_high"), 3),
+            _fixed(c["adjusted_difference"], 3) if c else None,
+            _fixed(c["adjusted_ci_low"], 3) if c else None,
+            _fixed(c["adjusted_ci_high"], 3) if c else None,
+            _fixed(c["hedges_g"], 3) if c else None,
+            _percent(rates.get(arm["arm"])),
+            _fixed(c["lee_lower"], 3) if c and c.get("lee_trimmed_arm") else None,
+            _fixed(c["lee_upper"], 3) if c and c.get("lee_trimmed_arm") else None,
+        )
+    words = measures.get("scale_labels") or {}
+    for row in measures["distribution"]:
+        for point, count, share in zip(row["points"], row["counts"], row["shares"], strict=True):
+            meaning = f" ({words[str(point)]})" if str(point) in words else ""
+            yield (
+                f"{name}: answered {point}{meaning}",
+                _yes_no(False),
+                labels.arm(row["arm"]),
+                None,
+                None,
+                sum(c for c in row["counts"] if isinstance(c, int))
+                if not row.get("suppressed")
+                else None,
+                count,
+                _percent(share),
+                *(None,) * 10,
+                MEASURE_SUPPRESSED_NOTE
+                if share is None and row.get("suppressed")
+                else "Share of this arm's answers; not an effect",
+            )
 
 
 def _followed(outcome_id: str, block: dict[str, Any], labels: Labels) -> Iterator[Row]:

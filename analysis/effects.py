@@ -174,8 +174,15 @@ def unit_counts(
     return {arm: int(by_label.get(arm, 0)) for arm in arms}
 
 
-def estimate_effects(data: pd.DataFrame, outcome: str, spec: ModelSpec) -> Effects:
-    """LPM with HC2/CR2 (Bell-McCaffrey df), logistic odds ratios, and 2SLS CACE."""
+def estimate_effects(
+    data: pd.DataFrame, outcome: str, spec: ModelSpec, *, binary: bool = True
+) -> Effects:
+    """LPM with HC2/CR2 (Bell-McCaffrey df), logistic odds ratios, and 2SLS CACE.
+
+    For an outcome that is not yes/no (``binary=False``) the same linear model gives the
+    difference in means (in ``adjusted_risk_difference``); there is no logistic model and no
+    complier effect.
+    """
     empty = {arm: ArmEffect() for arm in spec.treatments}
     everyone = [spec.control, *spec.treatments]
     failure = _no_model(data, outcome, spec)
@@ -199,9 +206,10 @@ def estimate_effects(data: pd.DataFrame, outcome: str, spec: ModelSpec) -> Effec
     y = data[outcome].to_numpy(dtype=np.float64)[design.rows]
     arms = dict(empty)
     _linear(y, design, clusters, spec, arms, notes)
-    _logistic(y, design, clusters, spec, arms, notes)
-    for arm, cace in _cace(data, outcome, design, clusters, spec, notes).items():
-        arms[arm] = replace(arms[arm], cace=cace.estimate, cace_std_error=cace.std_error)
+    if binary:
+        _logistic(y, design, clusters, spec, arms, notes)
+        for arm, cace in _cace(data, outcome, design, clusters, spec, notes).items():
+            arms[arm] = replace(arms[arm], cace=cace.estimate, cace_std_error=cace.std_error)
     withheld = spec.treatments if spec.control in too_few else too_few
     for arm in withheld:
         if arm in arms:

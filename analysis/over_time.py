@@ -7,7 +7,7 @@ unadjusted figures (analysis/summaries.py `rates_from_counts` or, when whole uni
 randomised, `rates_from_units`, then `unadjusted_difference`, the interval that
 `compare_unadjusted` gives), on the people seen so far. No new statistic and no correction for
 looking repeatedly: the page marks it exploratory, as each look is another chance of a false
-positive.
+positive. A primary outcome that is not yes/no has no weeks here (not computed).
 
 Cost: running totals per (arm, unit) are added to week by week, so a week costs a pass over
 its own rows and one over the units, not over everyone seen so far.
@@ -75,6 +75,8 @@ def results_over_time(
     aligned with the frame's index.
     """
     outcome = definition.primary_outcome
+    if outcome.type != "binary":
+        return OverTime(outcome.id, (), 0)  # a comparison of rates: yes/no outcomes only
     spec = model_spec(definition)
     data = frame.loc[in_population(frame, outcome.population) & frame[outcome.id].notna()]
     when = pd.to_datetime(outcome_at.loc[data.index], utc=True)

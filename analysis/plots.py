@@ -323,3 +323,74 @@ def over_time_chart(
     parts += _date_labels(days, [x(d) for d in days], height - bottom + 20)
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _shade(index: int, count: int) -> str:
+    """The index-th of `count` blues from light (lowest answer) to dark (highest)."""
+    light, dark = (0xD2, 0xE2, 0xF1), (0x12, 0x32, 0x5E)
+    t = index / max(count - 1, 1)
+    return "#" + "".join(f"{round(a + (b - a) * t):02x}" for a, b in zip(light, dark, strict=True))
+
+
+def answer_chart(
+    arms: Sequence[tuple[str, Sequence[float | None]]],
+    points: Sequence[int],
+    *,
+    ident: str,
+    title: str,
+    description: str,
+    meanings: dict[int, str] | None = None,
+) -> Markup:
+    """One bar per arm split by the share giving each answer, lowest answer on the left.
+
+    Each part wide enough carries its answer in figures, so nothing is told by shade alone;
+    shares hidden by disclosure control (None) are one dashed part at the end of the bar,
+    "not shown", the shown answers before it in order. A key under the bars gives each
+    answer's shade and meaning.
+    """
+    left, right, top = 8.0, WIDTH - 8.0, 8.0
+    label_h, bar_h, gap, key_h = 22.0, 28.0, 14.0, 24.0
+    words = meanings or {}
+    height = top + len(arms) * (label_h + bar_h + gap) + key_h * len(points) + 8
+    parts = _svg(ident, height, title, description)
+    y = top
+    span = right - left
+    for name, shares in arms:
+        parts.append(_text(left, y + 16, name, bold=True))
+        y += label_h
+        x = left
+        for i, share in enumerate(shares):
+            if share is None or share <= 0:
+                continue
+            w = span * share
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{bar_h:.0f}" '
+                f'fill="{_shade(i, len(points))}" stroke="#fff" stroke-width="1"/>'
+            )
+            if w >= CHAR * len(str(points[i])) + 8:
+                colour = "#fff" if i >= len(points) / 2 else INK
+                parts.append(
+                    f'<text x="{x + w / 2:.1f}" y="{y + bar_h / 2 + 5.5:.1f}" '
+                    f'text-anchor="middle" fill="{colour}">{points[i]}</text>'
+                )
+            x += w
+        if x < right - 0.5:
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{right - x:.1f}" height="{bar_h:.0f}" '
+                f'fill="none" stroke="{INK}" stroke-dasharray="3 2"/>'
+            )
+            if right - x >= CHAR * 9 + 8 and any(share is None for share in shares):
+                parts.append(
+                    _text((x + right) / 2, y + bar_h / 2 + 5.5, "not shown", anchor="middle")
+                )
+        y += bar_h + gap
+    for i, point in enumerate(points):
+        meaning = f" {words[point]}" if point in words else ""
+        parts.append(
+            f'<rect x="{left:.1f}" y="{y + 4:.1f}" width="16" height="16" '
+            f'fill="{_shade(i, len(points))}" stroke="{INK}" stroke-width="0.5"/>'
+        )
+        parts.append(_text(left + 24, y + 17, f"{point}{meaning}"))
+        y += key_h
+    parts.append("</svg>")
+    return Markup("".join(parts))

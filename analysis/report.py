@@ -35,6 +35,7 @@ from analysis.checks import (
 from analysis.columns import column_notes
 from analysis.effects import ArmEffect, ModelSpec, estimate_effects
 from analysis.labels import Labels, listed
+from analysis.measures import Measures, measure_outcome
 from analysis.population import in_population
 from analysis.stats import adjust_p_values, cost_per_additional_event
 from analysis.stats.clustered import IntraclusterCorrelation
@@ -127,6 +128,10 @@ class OutcomeReport:
     aliased: tuple[str, ...] = ()
     # From the charge to the event, by arm; only for an outcome imported with its dates.
     time_to_event: TimeToEvent | None = None
+    # binary, scale, count or continuous. Only a binary outcome has `arms` and `comparisons`
+    # (rates); the others have `measures` (means) instead, and neither subgroups nor time.
+    type: str = "binary"
+    measures: Measures | None = None
 
 
 @dataclass(frozen=True)
@@ -183,12 +188,24 @@ def build_report(
     if frame.empty:
         notes.append("nobody is randomised yet")
     observed = IntraclusterCorrelation(primary.icc, primary.cluster_size, 0)
+    planned, sizes = definition, primary.arms
+    if primary.measures is not None:
+        # The power calculation is for proportions: a survey's answers only give its sizes.
+        sizes = tuple(ArmSummary(a.arm, a.n, 0, None, None, None) for a in primary.measures.arms)
+        unplanned = {"baseline_rate": None, "minimum_detectable_effect": None}
+        planned = definition.model_copy(
+            update={"analysis": definition.analysis.model_copy(update=unplanned)}
+        )
+        notes.append(
+            f"the primary outcome is a {primary.type} outcome: the power calculation, made for "
+            "a yes/no outcome, gives only the achieved numbers per arm"
+        )
     return TrialReport(
         trial=definition.id,
         randomisation=randomisation(frame, definition),
         outcomes=outcomes,
         balance=balance(frame, definition),
-        power=power(definition, primary.arms, spec, observed if spec.clustered else None),
+        power=power(planned, sizes, spec, observed if spec.clustered else None),
         notes=tuple(notes),
     )
 
@@ -231,6 +248,8 @@ def _outcome_report(
     costs: pd.Series | None,
     as_of: date | None = None,
 ) -> OutcomeReport:
+    if outcome.type != "binary":
+        return _measured_report(frame, definition, outcome, spec)
     population = in_population(frame, outcome.population)
     mask = population & frame[outcome.id].notna()
     data = frame if mask.all() else frame.loc[mask]
@@ -297,6 +316,61 @@ def _outcome_report(
         below_min_clusters=effects.below_min_clusters if effects else (),
         aliased=effects.aliased if effects else (),
         time_to_event=followed,
+    )
+
+
+def _measured_report(
+    frame: pd.DataFrame, definition: TrialDefinition, outcome: Outcome, spec: ModelSpec
+) -> OutcomeReport:
+    """A scale, count or continuous outcome: means, as analysis/measures.py says."""
+    population = in_population(frame, outcome.population)
+    values = pd.to_numeric(frame[outcome.id], errors="coerce")
+    mask = population & values.notna()
+    data = frame.loc[mask].assign(**{outcome.id: values[mask].astype("float64")})
+    labels = Labels.of(definition)
+    notes = _population_notes(outcome, labels, int(population.sum()), int(mask.sum()))
+    missing = missing_outcomes(
+        frame.assign(**{outcome.id: values}), population, outcome.id, definition
+    )
+    if spec.clustered and len(data):
+        unit = definition.population.unit
+        notes.append(
+            f"whole {unit}s were randomised: every interval and test accounts for the "
+            f"clustering by {unit}"
+        )
+    effects = estimate_effects(data, outcome.id, spec, binary=False) if len(data) else None
+    notes += list(effects.notes) if effects else []
+    nobody = ArmEffect(primary_reason="the outcome is observed for nobody")
+    arm_effects = effects.arms if effects else {a: nobody for a in spec.treatments}
+    raw_p = [arm_effects[a].adjusted_p_value for a in spec.treatments]
+    corrected = adjust_p_values(
+        raw_p, definition.analysis.correction, family_size=len(spec.treatments)
+    )
+    notes += _family_notes(spec.treatments, raw_p, definition.analysis.correction, labels)
+    measures, measure_notes = measure_outcome(
+        data, frame.loc[population], outcome, spec, effects, corrected, missing
+    )
+    notes += measure_notes
+    if definition.analysis.subgroups:
+        notes.append("subgroups are analysed for yes/no outcomes only")
+    return OutcomeReport(
+        id=outcome.id,
+        primary=outcome.id == definition.primary_outcome.id,
+        covariates_used=effects.covariates_used if effects else (),
+        arms=(),
+        comparisons=(),
+        subgroups=(),
+        notes=tuple(dict.fromkeys(notes)),
+        missing=missing,
+        methods=None,
+        clustered=spec.clustered,
+        primary_available=all(c.has_primary for c in measures.comparisons),
+        model_units=effects.units if effects else {},
+        too_few_units=effects.too_few_units if effects else (),
+        below_min_clusters=effects.below_min_clusters if effects else (),
+        aliased=effects.aliased if effects else (),
+        type=outcome.type,
+        measures=measures,
     )
 
 
@@ -410,14 +484,18 @@ def _comparison(
 def report_json(report: TrialReport) -> dict[str, Any]:
     """The results JSON: plain dicts, lists and JSON numbers; no NaN or infinity anywhere.
 
-    An outcome has `time_to_event` only when it was followed in time, so the JSON of a trial
-    without outcome dates is as it always was.
+    An outcome has `time_to_event` only when it was followed in time, and `type` and
+    `measures` only when it is not yes/no, so the JSON of a trial without outcome dates or
+    other outcome types is as it always was.
     """
     data = _plain(asdict(report))
     assert isinstance(data, dict)
     for outcome in data["outcomes"]:
         if outcome["time_to_event"] is None:
             del outcome["time_to_event"]
+        # A yes/no outcome's JSON is as it always was: no type, no measures.
+        if outcome["type"] == "binary":
+            del outcome["type"], outcome["measures"]
     return data
 
 

@@ -239,6 +239,8 @@ def _outcome(
 ) -> list[Flowable]:
     titles, level = view["titles"], view["level"]
     kind = "Primary" if outcome.get("primary") else "Secondary"
+    if outcome.get("measured"):
+        return _measured(outcome, view, n, s, kind)
     arms = [
         [
             titles.get(a["arm"], a["arm"]),
@@ -286,6 +288,63 @@ def _outcome(
             caption="Adjusted difference from control in percentage points",
         )
     )
+    if outcome.get("adjusted_for"):
+        shown.append(Paragraph(escape(outcome["adjusted_for"]), s["muted"]))
+    return shown
+
+
+def _measured(
+    outcome: dict[str, Any],
+    view: dict[str, Any],
+    n: Numbers,
+    s: dict[str, ParagraphStyle],
+    kind: str,
+) -> list[Flowable]:
+    """A scale, count or measurement, as the page shows it (results_view.measured_view)."""
+    titles, level, m = view["titles"], view["level"], outcome["measured"]
+    arms = [
+        [
+            titles.get(a["arm"], a["arm"]),
+            n.figure(a.get("n")),
+            n.pct(a.get("response_rate")),
+            a["mean_text"],
+            a["interval_text"],
+        ]
+        for a in m["arms"]
+    ]
+    shown: list[Flowable] = [
+        Paragraph(escape(f"{kind} outcome: {outcome.get('description', outcome['id'])}"), s["h2"]),
+        _table(
+            [["Arm", "Answered", "Response rate", "Mean", f"{level} interval"], *arms],
+            [0.31, 0.15, 0.16, 0.14, 0.24],
+            s,
+            caption=f"People who answered, the response rate and the mean{m['scale']} by arm",
+        ),
+    ]
+    if m.get("warning"):
+        shown.append(_panel([m["warning"]], s, marked=True))
+    if m.get("chart"):
+        shown += _chart(m["chart"], s)
+    shown.append(Paragraph(escape(f"Effects against {titles[view['control']]}"), s["h3"]))
+    shown += [_bullet(sentence, s["body"]) for sentence in m["sentences"]]
+    effects = [
+        [
+            titles.get(c["arm"], c["arm"]),
+            c["difference_text"],
+            c["interval_text"],
+            n.pvalue(c.get("p_value_corrected")),
+        ]
+        for c in m["comparisons"]
+    ]
+    shown.append(
+        _table(
+            [["Arm", "Difference in means", f"{level} interval", "p (corrected)"], *effects],
+            [0.34, 0.22, 0.26, 0.18],
+            s,
+            caption=f"Adjusted difference in means from control{m['scale']}",
+        )
+    )
+    shown += [_bullet(line, s["muted"]) for line in m["supporting"]]
     if outcome.get("adjusted_for"):
         shown.append(Paragraph(escape(outcome["adjusted_for"]), s["muted"]))
     return shown

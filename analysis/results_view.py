@@ -9,10 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from analysis import measure_words
 from analysis.labels import Labels
+from analysis.numbers import percent
 from analysis.plots import (
     ForestRow,
     TimePoint,
+    answer_chart,
     bar_chart,
     forest_plot,
     over_time_chart,
@@ -20,7 +23,13 @@ from analysis.plots import (
     signed,
 )
 from analysis.standing import health_checks, nothing_yet, progress, status
-from analysis.text import adjusted_for, comparison_sentence, comparisons_tested
+from analysis.text import (
+    Wording,
+    adjusted_for,
+    comparison_sentence,
+    comparisons_tested,
+    measured_sentence,
+)
 from analysis.time_to_event_words import page_view
 from analysis.verdict import verdicts
 from experiments.definition import TrialDefinition
@@ -102,8 +111,10 @@ def _outcome(
     block = outcome.get("time_to_event")
     level = f"{100 * (1 - definition.analysis.alpha):g}%"
     name = labels.outcome(outcome["id"])
+    measured = outcome.get("measures")
     return {
         **outcome,
+        "measured": measured_view(outcome, definition, labels) if measured else None,
         "followed": page_view(block, name, labels, level, long_date(block["as_of"]))
         if block
         else None,
@@ -113,6 +124,87 @@ def _outcome(
         "adjusted_for": adjusted_for(outcome, labels),
         "comparisons": comparisons,
     }
+
+
+def measured_view(
+    outcome: dict[str, Any], definition: TrialDefinition, labels: Labels
+) -> dict[str, Any]:
+    """A scale, count or measurement: its sentences, warning, chart and table rows."""
+    measures = outcome["measures"]
+    level = f"{100 * (1 - definition.analysis.alpha):g}%"
+    name = labels.outcome(outcome["id"])
+    tested = comparisons_tested(outcome)
+    wording = Wording.of(definition)
+    sentences = [
+        SUPPRESSED_MEASURE
+        if c.get("suppressed")
+        else measured_sentence(c, outcome, wording, tested)
+        for c in measures["comparisons"]
+    ]
+    chart = None
+    if measures["distribution"]:
+        points = measures["distribution"][0]["points"]
+        meanings = {int(k): v for k, v in measures["scale_labels"].items()}
+        rows = [(labels.arm(r["arm"]), r["shares"]) for r in measures["distribution"]]
+        described = "; ".join(
+            f"{arm}: "
+            + ", ".join(
+                f"{p} {percent(share)}" if share is not None else f"{p} not shown"
+                for p, share in zip(points, shares, strict=True)
+            )
+            for arm, shares in rows
+        )
+        chart = answer_chart(
+            rows,
+            points,
+            ident=f"answers-{outcome['id']}",
+            title=f"Answers on {name} by arm",
+            description=f"Share of each arm's answers at each point of the scale. {described}.",
+            meanings=meanings,
+        )
+    supporting = measure_words.supporting_lines(measures, wording.titles, level)
+    return {
+        "scale": measure_words.on_scale(measures),
+        "sentences": sentences,
+        "warning": measure_words.response_warning(measures),
+        "chart": chart,
+        "arms": [
+            {
+                **arm,
+                "mean_text": measure_words.number(arm.get("mean"), 2),
+                "interval_text": (
+                    f"{measure_words.number(arm['ci_low'], 2)} to "
+                    f"{measure_words.number(arm['ci_high'], 2)}"
+                    if arm.get("ci_low") is not None
+                    else "–"
+                ),
+            }
+            for arm in measures["arms"]
+        ],
+        "comparisons": [
+            {
+                **c,
+                "difference_text": measure_words.difference(c.get("adjusted_difference")),
+                "interval_text": (
+                    f"{measure_words.difference(c['adjusted_ci_low'])} to "
+                    f"{measure_words.difference(c['adjusted_ci_high'])}"
+                    if c.get("adjusted_ci_low") is not None
+                    else "–"
+                ),
+            }
+            for c in measures["comparisons"]
+        ],
+        "supporting": [line.strip() for line in supporting],
+        "methods": list(measures["methods"].values()),
+        "distribution": measures["distribution"],
+        "meanings": measures["scale_labels"],
+    }
+
+
+SUPPRESSED_MEASURE = (
+    "Not shown: an arm has fewer than 5 people with an answer, so the estimate could reveal "
+    "them (statistical disclosure control)."
+)
 
 
 def methods_in_brief(definition: TrialDefinition, report: dict[str, Any]) -> str:
@@ -181,8 +273,38 @@ def methods_paragraph(definition: TrialDefinition, report: dict[str, Any]) -> st
             "The arms' sizes are checked against the planned weights (sample-ratio mismatch, "
             "flagged when p < 0.001), and baseline balance by standardised mean differences "
             "(flagged above 0.1).",
+            *_measured_sentences(definition),
         ]
     )
+
+
+def _measured_sentences(definition: TrialDefinition) -> list[str]:
+    """How outcomes that are not yes/no were analysed; nothing for a trial without any."""
+    kinds = {o.type for o in definition.outcomes if o.type != "binary"}
+    if not kinds:
+        return []
+    clustered = definition.population.unit != "participant"
+    errors = "CR2 with Bell-McCaffrey degrees of freedom" if clustered else "HC2"
+    said = [
+        "Outcomes that are not yes/no (a scale, a count or a measurement) follow the same plan "
+        "with means in place of rates: each arm's mean with a t interval, and the difference "
+        f"in means from the same linear model ({errors} standard errors, as R's "
+        "estimatr::lm_robust), corrected in the same way; beside it the standardised difference "
+        "(Hedges' g). The response rate (outcome observed) is given by arm, flagged when the "
+        "arms differ by more than 5 points, with Lee (2009) bounds on the difference in means."
+    ]
+    if "scale" in kinds:
+        said.append(
+            "For a scale, the answers are shown by arm and a proportional-odds (ordered logit) "
+            "model with the same terms gives the odds of a higher answer, as a secondary analysis"
+            + (" with cluster-robust standard errors." if clustered else ".")
+        )
+    if "count" in kinds:
+        said.append(
+            "For a count, a Poisson model with the same terms and robust (sandwich HC0) "
+            "standard errors gives the rate ratio, as a secondary analysis."
+        )
+    return said
 
 
 def _design_sentence(definition: TrialDefinition) -> str:
@@ -258,7 +380,11 @@ def chart_views(shown: dict[str, Any], definition: TrialDefinition) -> dict[str,
     }
     return {
         "chart_words": words,
-        "forests": {o["id"]: _forest(o, definition, labels) for o in shown["report"]["outcomes"]},
+        "forests": {
+            o["id"]: _forest(o, definition, labels)
+            for o in shown["report"]["outcomes"]
+            if o.get("measures") is None
+        },
         **_over_time_view(shown.get("over_time"), definition, labels),
         **_enrolment_view(shown, labels),
     }

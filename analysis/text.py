@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from analysis import measure_words
 from analysis.labels import Labels, humanise, listed
 from analysis.time_to_event_words import method_sentence, sentences
 from experiments.definition import TrialDefinition
@@ -55,6 +56,9 @@ def render_text(data: dict[str, Any], definition: TrialDefinition) -> str:
     lines += _randomisation(data["randomisation"], wording)
     for outcome in data["outcomes"]:
         lines += ["", _heading(outcome, wording.labels), ""]
+        if outcome.get("measures") is not None:
+            lines += _measured(outcome, definition, wording)
+            continue
         lines += _arm_table(outcome["arms"], wording.titles, wording.level)
         lines += _missing(outcome, wording.titles)
         lines += _few_units(outcome, definition, wording)
@@ -68,14 +72,48 @@ def render_text(data: dict[str, Any], definition: TrialDefinition) -> str:
         lines += [f"  note: {note}" for note in outcome["notes"]]
     lines += ["", *_power(data["power"])]
     lines += [f"note: {note}" for note in data["notes"]]
-    lines += ["", closing_sentence(wording)]
+    measured = any(o.get("measures") is not None for o in data["outcomes"])
+    lines += ["", closing_sentence(wording, measured=measured)]
     return "\n".join(lines)
 
 
 def comparisons_tested(outcome: dict[str, Any]) -> int:
     """How many comparisons the multiplicity correction counted: the whole pre-registered
     family, tested or not (analysis/stats/multiplicity.py)."""
-    return len(outcome["comparisons"])
+    measures = outcome.get("measures")
+    return len(measures["comparisons"] if measures else outcome["comparisons"])
+
+
+def _measured(outcome: dict[str, Any], definition: TrialDefinition, wording: Wording) -> list[str]:
+    """A scale, count or continuous outcome: means by arm, differences in means, warnings."""
+    measures = outcome["measures"]
+    lines = measure_words.arm_lines(measures, wording.titles, wording.level)
+    warning = measure_words.response_warning(measures)
+    lines += [f"  WARNING: {warning[:1].lower()}{warning[1:]}"] if warning else []
+    lines += _few_units(outcome, definition, wording)
+    lines.append("")
+    lines += [
+        measured_sentence(c, outcome, wording, comparisons_tested(outcome))
+        for c in measures["comparisons"]
+    ]
+    adjusted = adjusted_for(outcome, wording.labels)
+    lines += [adjusted] if adjusted else []
+    lines += measure_words.supporting_lines(measures, wording.titles, wording.level)
+    return lines + [f"  note: {note}" for note in outcome["notes"]]
+
+
+def measured_sentence(c: dict[str, Any], outcome: dict[str, Any], wording: Wording, m: int) -> str:
+    """One comparison of a non-binary outcome, worded as the terminal report words it."""
+    return measure_words.comparison_sentence(
+        c,
+        outcome["measures"],
+        arm=wording.titles[c["arm"]],
+        control=wording.titles[c["versus"]],
+        outcome=wording.labels.outcome(outcome["id"]),
+        level=wording.level,
+        alpha=wording.alpha,
+        p_text=_p_phrase(c.get("p_value_corrected"), m, wording.correction),
+    )
 
 
 def primary_shown(comparison: dict[str, Any]) -> bool:
@@ -90,24 +128,40 @@ def adjusted_for(outcome: dict[str, Any], labels: Labels | None = None) -> str |
     Covariates are named by their labels; without the trial's labels, by their names read
     aloud ("age band").
     """
-    shown = [c for c in outcome["comparisons"] if primary_shown(c)]
+    measures = outcome.get("measures")
+    if measures is not None:
+        every = measures["comparisons"]
+        shown = [c for c in every if measure_words.primary_measured(c)]
+    else:
+        every = outcome["comparisons"]
+        shown = [c for c in every if primary_shown(c)]
     if not outcome["covariates_used"] or not shown:
         return None
-    scope = "" if len(shown) == len(outcome["comparisons"]) else " (the pre-registered estimates)"
+    scope = "" if len(shown) == len(every) else " (the pre-registered estimates)"
     names = outcome["covariates_used"]
     said = labels.columns(names) if labels is not None else listed(humanise(n) for n in names)
     return f"Adjusted for{scope}: {said}."
 
 
-def closing_sentence(wording: Wording) -> str:
-    """What every effect in the report is, said once: as randomised, complete cases."""
+def closing_sentence(wording: Wording, *, measured: bool = False) -> str:
+    """What every effect in the report is, said once: as randomised, complete cases.
+
+    ``measured``: some outcome is a scale, count or measurement, whose differences are in its
+    own units (differences in means), not in percentage points.
+    """
+    units = (
+        "Differences of yes/no outcomes are in percentage points, of the others (means) in "
+        "their own units, "
+        if measured
+        else "Differences are in percentage points "
+    )
     errors = (
         f" (standard errors allow for randomisation by {wording.unit})" if wording.clustered else ""
     )
     return (
         "Effects compare the arms as randomised: each person counts in the arm they were "
         "allocated to, whatever they received, among those whose outcome was observed (complete "
-        f"cases; no outcome is imputed). Differences are in percentage points with {wording.level} "
+        f"cases; no outcome is imputed). {units}with {wording.level} "
         "confidence intervals; the pre-registered estimates come from the pre-specified "
         f"regression model{errors}, and any other figure is labelled for what it is."
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from analysis import measure_words
 from analysis.labels import Labels
 from analysis.numbers import MINUS, money, percent, points, relative
 from analysis.text import primary_shown
@@ -50,6 +51,8 @@ def verdicts(
     """One verdict per treatment arm on the primary outcome, in the definition's arm order."""
     labels = Labels.of(definition)
     outcome = next(o for o in shown["report"]["outcomes"] if o["primary"])
+    if outcome.get("measures") is not None:
+        return _measured_verdicts(outcome, definition, labels)
     spec = definition.primary_outcome
     rates = {row["arm"]: row["rate"] for row in outcome["arms"]}
     observed = {row["arm"]: row["n"] for row in outcome["arms"]}
@@ -69,6 +72,57 @@ def verdicts(
         )
         sentence = words.sentence(c, label, observed=observed, design=design, control_id=control)
         made.append(Verdict(c["arm"], words.arm, label, TAG_COLOURS[label], sentence))
+    return [asdict(v) for v in made]
+
+
+def _measured_verdicts(
+    outcome: dict[str, Any], definition: TrialDefinition, labels: Labels
+) -> list[dict[str, Any]]:
+    """The verdicts on a primary outcome that is a scale, count or measurement (its means).
+
+    The same rule on the difference in means; without a design in numbers of outcomes (the
+    plan's sample size is for yes/no outcomes) an unclear effect is "No clear effect".
+    """
+    measures = outcome["measures"]
+    spec = definition.primary_outcome
+    name = measure_words.average(labels.outcome(spec.id))
+    scale = measure_words.on_scale(measures)
+    made = []
+    for c in measures["comparisons"]:
+        arm = labels.arm(c["arm"])
+        if c.get("suppressed") or not measure_words.primary_measured(c):
+            label = TOO_EARLY
+        else:
+            p = c.get("p_value_corrected")
+            estimate = c["adjusted_difference"]
+            label = UNCLEAR
+            if p is not None and p < definition.analysis.alpha and estimate != 0:
+                good = estimate > 0 if spec.better == "higher" else estimate < 0
+                label = HELPS if good else HARMS
+        if c.get("suppressed"):
+            sentence = (
+                f"{arm}: not shown yet. Too few people have an outcome in an arm to show "
+                "the effect without risk of identifying someone."
+            )
+        elif not measure_words.primary_measured(c):
+            reason = c.get("primary_reason") or "see the notes below"
+            sentence = (
+                f"{arm}: the pre-registered analysis could not be computed ({reason}), so "
+                "there is no verdict. Any other figure below is labelled for what it is."
+            )
+        else:
+            effect = (
+                f"{measure_words.difference(c['adjusted_difference'])}; likely between "
+                f"{measure_words.difference(c['adjusted_ci_low'])} and "
+                f"{measure_words.difference(c['adjusted_ci_high'])}"
+            )
+            moved = measure_words.from_to(measures, c["arm"], c["versus"])
+            if label in (HELPS, HARMS):
+                verb = "raised" if c["adjusted_difference"] > 0 else "reduced"
+                sentence = f"{arm} {verb} {name}{moved}{scale} ({effect})."
+            else:
+                sentence = f"{arm}: no clear effect on {name}{scale} ({effect})."
+        made.append(Verdict(c["arm"], arm, label, TAG_COLOURS[label], sentence))
     return [asdict(v) for v in made]
 
 
