@@ -76,16 +76,16 @@ def check_messages(loaded: LoadedTrial) -> MessageReport:
                     sms.append(_sms_report(name, language, rendered))
                     problems.extend(_sms_warnings(loaded, where, rendered))
                     problems.extend(_sms_too_long(loaded, where, text))
-    for where, text in _survey_texts(loaded):
-        language = str(where[-1])
-        label = ".".join(str(step) for step in where[2:])
-        survey = loaded.definition.surveys[int(where[1])]
+    for place, text in _survey_texts(loaded):
+        language = str(place[-1])
+        label = ".".join(str(step) for step in place[2:])
+        survey = loaded.definition.surveys[int(place[1])]
         try:
             rendered = render(
                 text, sample_context(loaded.definition, language=language), channel="sms"
             )
         except TemplateProblem as exc:
-            problems.append(loaded.problem(where, f"surveys[{where[1]}].{label}: {exc}"))
+            problems.append(loaded.problem(place, f"surveys[{place[1]}].{label}: {exc}"))
             continue
         sms.append(_sms_report(f"survey:{survey.id}", language, rendered))
     for name in loaded.texts:
