@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from messages.intake import enrol_and_plan
+from messages.intake import enrol_and_plan, update_milestones_and_replan
 from nudge.clock import FixedClock
 from nudge.models import Arm, Assignment, Message, OptOut, Participant
 from tests.conftest import EXAMPLE_TRIAL
 from tests.factories import launch, person, write_people
-from tests.messages.journeys import court_list, send_console, sent_bodies
+from tests.messages.journeys import court_list, send_console, sent_bodies, utc
 from tests.messages.survey_factories import QUESTION_DUE, answers, questions, reply, survey_trial
+from tests.milestone_factories import MILESTONES, write_people_with_milestones
 
 REMINDER_DUE = QUESTION_DUE + timedelta(hours=48)
 OPTED_OUT_PHONE = "07700 900099"
@@ -185,3 +186,39 @@ def _id(session: Session, ref: str) -> int:
     found = session.exec(select(Participant.id).where(Participant.participant_ref == ref)).one()
     assert found is not None
     return found
+
+
+def test_a_survey_timed_from_a_milestone_waits_for_it_and_follows_its_corrections(
+    session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    path = survey_trial(tmp_path)
+    text = path.read_text().replace(
+        'send: {days_after: 2, of: hearing, at: "10:00"}\n    reminder',
+        'send: {days_after: 5, of: charged, at: "10:00"}\n    reminder',
+    )
+    path.write_text(text + MILESTONES)
+    launch(session, clock, path)
+    rows = [person(1, charge_date="2027-01-08"), person(2, charge_date="")]
+    enrol_and_plan(
+        session, clock, EXAMPLE_TRIAL, write_people_with_milestones(tmp_path / "p.csv", rows), "t"
+    )
+    session.commit()
+    due = {ref: m.due_at for ref, (_, m) in _by_person(session, "survey:confidence").items()}
+    assert due == {"P00001": utc(1, 13, 10)}  # P00002 waits for the charge
+
+    listing = tmp_path / "milestones.csv"
+    listing.write_text(
+        "case_ref,milestone,occurred_at\nC00001,charged,2027-01-09\nC00002,charged,2027-01-10\n"
+    )
+    update_milestones_and_replan(session, clock, EXAMPLE_TRIAL, listing, "test")
+    session.commit()
+    asked = _by_person(session, "survey:confidence")
+    reminded = _by_person(session, "survey:confidence:reminder")
+    assert {ref: (m.status, m.due_at) for ref, (_, m) in asked.items()} == {
+        "P00001": ("scheduled", utc(1, 14, 10)),  # re-timed from the corrected date
+        "P00002": ("scheduled", utc(1, 15, 10)),
+    }
+    assert {ref: (m.status, m.due_at) for ref, (_, m) in reminded.items()} == {
+        "P00001": ("scheduled", utc(1, 16, 10)),
+        "P00002": ("scheduled", utc(1, 17, 10)),
+    }
