@@ -535,6 +535,49 @@ class Outcome(Strict):
         return self
 
 
+SURVEY_ID_LENGTH = 60  # "survey:ID:reminder" fits a message's template column
+SurveyTexts = dict[str, str]  # language code -> the text
+
+
+def _no_words(value: Any) -> bool:
+    return not value
+
+
+class SurveyReminder(Strict):
+    """One reminder, `after_hours` after the question was due, if no answer has come."""
+
+    after_hours: int = Field(ge=1, le=24 * 30)
+    text: SurveyTexts | None = _absent()
+
+
+class SurveyClose(Strict):
+    """When a question stops taking answers: whole days after it was sent."""
+
+    days_after_sent: int = Field(ge=1, le=90)
+
+
+class Survey(Strict):
+    """A question sent by text to every randomised person who agreed to texts, whatever their
+    arm (docs/trial-definition.md, `surveys`): its answers are the values of one outcome."""
+
+    id: str = Field(pattern=SLUG, max_length=SURVEY_ID_LENGTH)
+    outcome: str
+    text: SurveyTexts
+    send: SendTime
+    # The words accepted, per language, with the value each means (`en: {yes: true, no:
+    # false}`): required for a yes/no outcome; a scale's numbers are always accepted.
+    words: dict[str, dict[str, bool | int]] = Field(default_factory=dict, exclude_if=_no_words)
+    reminder: SurveyReminder | None = _absent()
+    closes: SurveyClose
+    # The text sent once after an answer that cannot be read; a plain default otherwise.
+    clarify: SurveyTexts | None = _absent()
+
+    @cached_property
+    def spec(self) -> MessageSpec:
+        """The question as a message every arm sends: planned, checked and sent like one."""
+        return MessageSpec(channel="sms", template=f"survey:{self.id}", send=self.send)
+
+
 ColumnType = Literal["numeric", "categorical", "flag"]
 
 
@@ -639,6 +682,9 @@ class TrialDefinition(Strict):
     # The case milestones beside the hearing (docs/trial-definition.md); left out of the
     # canonical form when none are declared, so earlier trials keep their SHA-256.
     milestones: list[Milestone] = Field(default_factory=list, exclude_if=_no_milestones)
+    # Questions asked by text of everyone randomised, whatever their arm; left out of the
+    # canonical form when there are none, so earlier trials keep their SHA-256.
+    surveys: list[Survey] = Field(default_factory=list, exclude_if=_no_milestones)
 
     @field_validator("title")
     @classmethod

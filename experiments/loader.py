@@ -331,6 +331,14 @@ def _schema_problem(error: Any, source_name: str, positions: Positions) -> Probl
         message = f"missing required key '{loc[-1]}'"
         path = _dotted(list(loc[:-1]))
         line, col = positions.of(loc[:-1])
+    elif kind == "extra_forbidden" and loc[0] == "arms" and loc[-1] in ("surveys", "survey"):
+        message = (
+            f"a survey cannot be declared under an arm: it is measurement, not treatment, so "
+            f"every arm (control included) is asked alike; move '{loc[-1]}' to the top-level "
+            "surveys: key"
+        )
+        path = _dotted(list(loc[:-1]))
+        line, col = positions.of(loc, key=True)
     elif kind == "extra_forbidden":
         message = f"unknown key '{loc[-1]}'" + _suggestion(loc)
         path = _dotted(list(loc[:-1]))

@@ -1,10 +1,11 @@
 """Deleting a closed trial's personal data, keeping the pseudonymised data the analysis needs.
 
 Deleted: participants' names, phone numbers, addresses and postcodes; the numbers and text
-of their replies; provider error texts (Twilio's can quote the number). Kept: references,
-arms, strata, covariates and other trial-named columns, hearings, outcomes, message
-statuses and reasons, the audit log. The opt-out list is kept too: it is what stops anyone
-texting a number that said STOP, in any trial.
+of their replies, survey answers' text among them; provider error texts (Twilio's can quote
+the number). Kept: references, arms, strata, covariates and other trial-named columns,
+hearings, outcomes, survey answers' values and statuses, message statuses and reasons, the
+audit log. The opt-out list is kept too: it is what stops anyone texting a number that said
+STOP, in any trial.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import TrialStateError
 from nudge.models import TrialStatus
-from nudge.models.tables import EVENTS, MESSAGES, PEOPLE, REPLIES
+from nudge.models.tables import EVENTS, MESSAGES, PEOPLE, REPLIES, SURVEY_ANSWERS
 
 PURGED = "[purged]"
 
@@ -63,6 +64,12 @@ def purge_trial(session: Session, clock: Clock, trial_id: str, actor: str) -> Pu
         .where(REPLIES.c.participant_id.in_(ids), REPLIES.c.body != PURGED)
         .values(from_number="", body=PURGED)
     ).rowcount  # type: ignore[attr-defined]
+    # A survey answer's text is its reply's (counted above); its value stays for the analysis.
+    session.execute(
+        update(SURVEY_ANSWERS)
+        .where(SURVEY_ANSWERS.c.trial_id == trial_id, SURVEY_ANSWERS.c.text.is_not(None))
+        .values(text=None)
+    )
     errors = session.execute(
         update(MESSAGES)
         .where(MESSAGES.c.trial_id == trial_id, MESSAGES.c.last_error.is_not(None))

@@ -16,6 +16,7 @@ from experiments.loader import LoadedTrial
 from experiments.phones import is_sender_number
 from experiments.randomise import MAX_BLOCK_SIZE
 from experiments.rows import ADDRESS_COLUMNS, CANONICAL_COLUMNS
+from experiments.survey_checks import check_surveys
 from nudge.errors import Problem
 from nudge.models import Message
 from nudge.models.types import column_length
@@ -47,6 +48,7 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _undeclared_columns,
         _milestones,
         _interim,
+        check_surveys,
     )
     problems = [problem for check in checks for problem in check(loaded)]
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))

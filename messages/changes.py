@@ -32,17 +32,20 @@ from messages.outbox import (
     PENDING,
     EventRow,
     EventText,
+    PlannedRow,
     Planning,
     Recipient,
     insert_planned,
     plan_event_rows,
     plan_timed,
+    planned_row,
     recipients,
     record_events,
     retire,
     retire_ids,
 )
 from messages.schedule import plan_messages
+from messages.surveys import with_reminders
 from nudge.clock import Clock
 from nudge.models.statuses import HEARING_CALLED_OFF, MessageStatus, Reason, Timing
 from nudge.models.tables import CHANGES, HEARINGS, MESSAGES, PEOPLE
@@ -333,4 +336,35 @@ def _retime(
     )
     note = {"note": "re-timed: its milestone's date was corrected", "anchor_at": date.isoformat()}
     record_events(session, [EventRow(message_id, plan.status, note, planning.now)])
+    row = planned_row(planning, recipient, arm_specs[slot], plan, None)
+    for reminder in with_reminders(session, planning, [row])[1:]:  # a survey's, re-timed too
+        _retime_reminder(session, planning, reminder, note)
     return 1
+
+
+def _retime_reminder(
+    session: Session, planning: Planning, reminder: PlannedRow, note: dict[str, str]
+) -> None:
+    pending = session.execute(
+        select(MESSAGES.c.id).where(
+            MESSAGES.c.participant_id == reminder.participant_id,
+            MESSAGES.c.template == reminder.template,
+            MESSAGES.c.status.in_(PENDING),
+        )
+    ).scalars()
+    for reminder_id in pending:
+        session.execute(
+            update(MESSAGES)
+            .where(MESSAGES.c.id == reminder_id)
+            .values(
+                anchor_at=reminder.anchor_at,
+                due_at=reminder.due_at,
+                next_attempt_at=reminder.due_at,
+                expires_at=reminder.expires_at,
+                status=reminder.status,
+                reason=reminder.reason,
+                updated_at=planning.now,
+            )
+        )
+        status = MessageStatus(reminder.status)
+        record_events(session, [EventRow(reminder_id, status, note, planning.now)])

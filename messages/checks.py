@@ -76,6 +76,18 @@ def check_messages(loaded: LoadedTrial) -> MessageReport:
                     sms.append(_sms_report(name, language, rendered))
                     problems.extend(_sms_warnings(loaded, where, rendered))
                     problems.extend(_sms_too_long(loaded, where, text))
+    for place, text in _survey_texts(loaded):
+        language = str(place[-1])
+        label = ".".join(str(step) for step in place[2:])
+        survey = loaded.definition.surveys[int(place[1])]
+        try:
+            rendered = render(
+                text, sample_context(loaded.definition, language=language), channel="sms"
+            )
+        except TemplateProblem as exc:
+            problems.append(loaded.problem(place, f"surveys[{place[1]}].{label}: {exc}"))
+            continue
+        sms.append(_sms_report(f"survey:{survey.id}", language, rendered))
     for name in loaded.texts:
         if name not in channels:
             problems.append(
@@ -92,6 +104,20 @@ def check_messages(loaded: LoadedTrial) -> MessageReport:
         _arm_costs(loaded, sms),
         loaded.definition.costs.currency,
     )
+
+
+def _survey_texts(loaded: LoadedTrial) -> list[tuple[tuple[str | int, ...], str]]:
+    """Each survey's question and reminder texts, by where they are written: rendered as
+    every text is, so a placeholder that does not exist is refused before launch."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for i, survey in enumerate(loaded.definition.surveys):
+        reminder = survey.reminder.text if survey.reminder and survey.reminder.text else {}
+        for key, texts in (("text", survey.text), ("reminder", reminder)):
+            path: tuple[str | int, ...] = ("surveys", i, key)
+            if key == "reminder":
+                path = (*path, "text")
+            found += [((*path, language), text) for language, text in texts.items()]
+    return found
 
 
 def _channels_by_template(loaded: LoadedTrial) -> dict[str, set[str]]:

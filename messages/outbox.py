@@ -23,6 +23,7 @@ from experiments.definition import MessageSpec, TrialDefinition, declared_milest
 from messages.anchors import Anchors, anchors_for
 from messages.endings import stop_reason
 from messages.schedule import PlannedMessage, plan_event, plan_messages
+from messages.surveys import survey_texts, with_reminders
 from nudge.bulk import Same, columns_of, insert_rows
 from nudge.clock import Clock
 from nudge.models.statuses import (
@@ -88,12 +89,14 @@ class Planning:
     @classmethod
     def of(cls, session: Session, clock: Clock, trial_id: str) -> Planning:
         definition = trials.current_definition(session, trials.get_trial(session, trial_id))
+        questions = [survey.spec for survey in definition.surveys]
         return cls(
             trial_id,
             definition,
             ZoneInfo(definition.timezone),
             clock.now(),
-            {arm.id: arm.messages for arm in definition.arms},
+            # A survey's questions after each arm's own messages: every arm asks them alike.
+            {arm.id: [*arm.messages, *questions] for arm in definition.arms},
             declared_milestones(definition),
         )
 
@@ -358,7 +361,9 @@ class PlannedRow(NamedTuple):
 
 
 def insert_planned(session: Session, planning: Planning, rows: Sequence[PlannedRow]) -> int:
-    """The planned rows as messages, each first tried when it is due."""
+    """The planned rows as messages, each first tried when it is due; a survey question's
+    reminder is planned beside it (messages/surveys.py)."""
+    rows = with_reminders(session, planning, rows)
     columns = columns_of(rows, PlannedRow._fields)
     return insert_rows(
         session,
@@ -402,7 +407,7 @@ def blocked_reason(
 
 
 def _language(definition: TrialDefinition, spec: MessageSpec, wanted: str) -> str:
-    texts = definition.templates.get(spec.template, {})
+    texts = survey_texts(definition, spec.template) or definition.templates.get(spec.template, {})
     return wanted if wanted in texts else "en"
 
 

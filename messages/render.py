@@ -15,6 +15,7 @@ from experiments.definition import HEARING, TrialDefinition
 from messages.endings import stop_reason
 from messages.providers.base import OutgoingSms
 from messages.segments import count_segments
+from messages.surveys import reminder_withheld, survey_texts
 from messages.templates import choose_language, hearing_date_text, hearing_time_text, render
 from nudge.models import (
     Hearing,
@@ -77,11 +78,11 @@ class RenderCache:
         assert participant is not None and hearing is not None
         withheld = withheld_reason(
             session, status, participant, hearing, message, now, opted_out=opted_out
-        )
+        ) or reminder_withheld(session, definition, participant.id or 0, message.template, now)
         if withheld is not None:
             return Withheld(withheld)
         assert participant.phone is not None
-        texts = definition.templates[message.template]
+        texts = survey_texts(definition, message.template) or definition.templates[message.template]
         language = choose_language(texts, message.language)
         body = render(
             str(texts[language]),

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from experiments import trials
 from messages.outbox import cancel_for_phone
+from messages.survey_replies import record_answer, route_reply
 from nudge import audit
 from nudge.clock import Clock
 from nudge.models import InboundMessage, Message, OptOut, Participant, Trial
@@ -19,7 +20,8 @@ GENERIC_HELP = "Court date reminders. Reply STOP to opt out."
 
 
 def classify(body: str) -> str:
-    """stop, start, help, confirm, or other: by the first word, in any case.
+    """stop, start, help, confirm, or other: by the first word, in any case. (A reply to a
+    survey question is stored as `survey`: messages/survey_replies.py.)
 
     CONFIRM, not YES: carriers treat YES as opting back in to a sender.
     """
@@ -57,19 +59,28 @@ def handle_reply(
     ):
         return ReplyOutcome(kind, None, duplicate=True)
     now = clock.now()
-    participant_id = _latest_participant(session, from_number)
-    session.add(
-        InboundMessage(
-            provider_id=provider_id,
-            from_number=from_number,
-            to_number=to_number,
-            body=body[:1600],
-            kind=kind,
-            participant_id=participant_id,
-            received_at=now,
-            handled_at=now if kind != "other" else None,
-        )
+    route = route_reply(session, from_number, body, now) if kind == "other" else None
+    if route is not None:
+        participant_id: int | None = route.participant_id
+        # An answer is for the survey, not staff; one that tells of distress is for both.
+        kind = "other" if route.flagged else "survey"
+    else:
+        participant_id = _latest_participant(session, from_number)
+    inbound = InboundMessage(
+        provider_id=provider_id,
+        from_number=from_number,
+        to_number=to_number,
+        body=body[:1600],
+        kind=kind,
+        participant_id=participant_id,
+        received_at=now,
+        handled_at=now if kind != "other" else None,
     )
+    session.add(inbound)
+    if route is not None:
+        session.flush()
+        clarify = record_answer(session, clock, route, inbound)
+        return ReplyOutcome("survey", clarify)
     cancelled = 0
     if kind == "stop":
         cancelled = opt_out(session, clock, from_number, "reply")

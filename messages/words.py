@@ -122,6 +122,18 @@ REASON_WORDS: dict[Reason, Words] = {
     Reason.TRIAL_NOT_LIVE: Words(
         "the trial is not live", "The trial was closed before the message was due."
     ),
+    Reason.SURVEY_ANSWERED: Words(
+        "the survey was answered",
+        "A survey's reminder: the person had answered the question, so it was not sent.",
+    ),
+    Reason.SURVEY_CLOSED: Words(
+        "the survey had closed",
+        "A survey's reminder: the question stopped taking answers before it could go.",
+    ),
+    Reason.SURVEY_NOT_SENT: Words(
+        "the survey question never went",
+        "A survey's reminder: the question it reminds of was never sent, so neither was it.",
+    ),
     Reason.INVALID_NUMBER: Words(
         "not a valid phone number", "The provider says the number cannot be a phone number."
     ),

@@ -28,6 +28,7 @@ from nudge.models.statuses import (
     TrialStatus,
     provider_reason,
 )
+from nudge.models.surveys import AnswerStatus, SurveyAnswer
 from nudge.models.trials import Arm, Trial, TrialVersion
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ROLES",
     "TRIAL_STATUSES",
     "AllocatedUnit",
+    "AnswerStatus",
     "Arm",
     "Assignment",
     "AuditEvent",
@@ -62,6 +64,7 @@ __all__ = [
     "ResultsCache",
     "SendWindow",
     "StratumCounter",
+    "SurveyAnswer",
     "Trial",
     "TrialStatus",
     "TrialVersion",

@@ -57,6 +57,10 @@ class Reason(StrEnum):
     DATES_CHANGED = "dates_changed"  # refused at the last check: planned from older dates
     EXPIRED = "expired"
     TRIAL_NOT_LIVE = "trial_not_live"
+    # A survey's reminder (docs/messages.md, "Surveys")
+    SURVEY_ANSWERED = "survey_answered"  # an answer came: no reminder
+    SURVEY_CLOSED = "survey_closed"  # the question closed before the reminder could go
+    SURVEY_NOT_SENT = "survey_not_sent"  # the question itself never went
     # The provider refused the text for good (besides `opted_out`)
     INVALID_NUMBER = "invalid_number"
     UNKNOWN_DESTINATION = "unknown_destination"

@@ -23,6 +23,7 @@ from nudge.models.people import (
     Participant,
 )
 from nudge.models.results import ResultsCache
+from nudge.models.surveys import SurveyAnswer
 from nudge.models.trials import Arm, Trial
 
 
@@ -48,5 +49,6 @@ OPT_OUTS = table_of(OptOut)
 OUTCOMES = table_of(Outcome)
 PEOPLE = table_of(Participant)
 REPLIES = table_of(InboundMessage)
+SURVEY_ANSWERS = table_of(SurveyAnswer)
 TRIALS = table_of(Trial)
 UNITS = table_of(AllocatedUnit)
