@@ -1,7 +1,7 @@
 """guardrails: each arm's first breach of a safety threshold, and each day's check
 
-Revision ID: r16_guardrails
-Revises: r15_interim_looks
+Revision ID: r17_guardrails
+Revises: r16_surveys
 Create Date: 2027-01-28
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from nudge.models.types import UTCDateTime
 
-revision = "r16_guardrails"
-down_revision = "r15_interim_looks"
+revision = "r17_guardrails"
+down_revision = "r16_surveys"
 branch_labels = None
 depends_on = None
 
