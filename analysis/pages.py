@@ -49,6 +49,21 @@ def _load(trial_id: str) -> tuple[Trial, TrialDefinition, Results, dict[str, Any
     return trial, definition, results, shown
 
 
+@bp.app_template_global()
+def guardrail_breaches(trial_id: str) -> list[str]:
+    """For the warning on every page of a trial: each breach found, in words, oldest first."""
+    from sqlmodel import col, select
+
+    from nudge.models import GuardrailBreach
+
+    rows = g.db.exec(
+        select(GuardrailBreach)
+        .where(GuardrailBreach.trial_id == trial_id)
+        .order_by(col(GuardrailBreach.id))
+    ).all()
+    return [row.words for row in rows]
+
+
 @bp.get("/trials/<trial_id>/results")
 @allow(*ALL_STAFF)
 def results_page(trial_id: str) -> ResponseReturnValue:

@@ -15,6 +15,7 @@ from pydantic import (
     Discriminator,
     Field,
     SerializerFunctionWrapHandler,
+    StringConstraints,
     Tag,
     field_validator,
     model_serializer,
@@ -400,6 +401,47 @@ class Replies(Strict):
     )
 
 
+GuardrailMetric = Literal["opt_out_rate", "failed_rate", "distress_rate", "outcome"]
+# An address mail can be sent to; whether it exists only the mail server can tell.
+EmailAddress = Annotated[
+    str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=255)
+]
+
+
+class Guardrail(Strict):
+    """One safety threshold (docs/trial-definition.md, "guardrails"): an arm breaches it when
+    a one-sided test shows its rate above `max`, or above control's by more than `max_excess`."""
+
+    metric: GuardrailMetric
+    outcome: str | None = _absent()  # with metric: outcome, the outcome's id
+    max: float | None = Field(default=None, ge=0, le=1, exclude_if=_not_given)
+    max_excess: float | None = Field(default=None, ge=0, le=1, exclude_if=_not_given)
+    # The one-sided test's level: a guardrail is a safety signal, checked daily.
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    pause: bool = False  # pause the breaching arm at once
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> Guardrail:
+        if (self.max is None) == (self.max_excess is None):
+            raise ValueError(
+                f"guardrail {self.metric}: give exactly one of max (a rate no arm may exceed) "
+                "or max_excess (how far above control an arm may be)"
+            )
+        if (self.metric == "outcome") != (self.outcome is not None):
+            raise ValueError(
+                "a guardrail on an outcome names it (metric: outcome, outcome: withdrew); "
+                "other metrics take no outcome"
+            )
+        return self
+
+
+class Guardrails(Strict):
+    """The trial's safety monitoring: who is told of a breach, and the thresholds."""
+
+    contacts: list[EmailAddress] = Field(min_length=1, max_length=20)
+    checks: list[Guardrail] = Field(min_length=1, max_length=20)
+
+
 # The hearing's date is built in (every case has one): a milestone of that name would be two.
 RESERVED_MILESTONES = ("hearing",)
 MAX_MILESTONE_NAME = 100
@@ -685,6 +727,8 @@ class TrialDefinition(Strict):
     # Questions asked by text of everyone randomised, whatever their arm; left out of the
     # canonical form when there are none, so earlier trials keep their SHA-256.
     surveys: list[Survey] = Field(default_factory=list, exclude_if=_no_milestones)
+    # Safety monitoring (docs/trial-definition.md); left out of the canonical form when absent.
+    guardrails: Guardrails | None = _absent()
 
     @field_validator("title")
     @classmethod

@@ -49,6 +49,7 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _milestones,
         _interim,
         check_surveys,
+        _guardrails,
     )
     problems = [problem for check in checks for problem in check(loaded)]
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
@@ -522,3 +523,34 @@ def _interim(loaded: LoadedTrial) -> Iterator[Problem]:
             f"analysis.interim.on: '{interim.on}' is not an outcome of this trial; name one "
             f"of {', '.join(known)}, or write primary",
         )
+
+
+def _guardrails(loaded: LoadedTrial) -> Iterator[Problem]:
+    definition = loaded.definition
+    if definition.guardrails is None:
+        return
+    outcomes = {o.id: o for o in definition.outcomes}
+    control_texts = any(m.channel == "sms" for m in definition.control_arm.messages)
+    for i, guardrail in enumerate(definition.guardrails.checks):
+        where = ("guardrails", "checks", i)
+        if guardrail.outcome is not None:
+            found = outcomes.get(guardrail.outcome)
+            if found is None:
+                yield loaded.problem(
+                    (*where, "outcome"),
+                    f"guardrails.checks[{i}].outcome: '{guardrail.outcome}' is not an outcome of "
+                    f"this trial; name one of {', '.join(outcomes)}",
+                )
+            elif found.type != "binary":
+                yield loaded.problem(
+                    (*where, "outcome"),
+                    f"guardrails.checks[{i}].outcome: '{guardrail.outcome}' is {found.type}; a "
+                    "guardrail watches a yes/no outcome's rate",
+                )
+        texts = guardrail.metric in ("opt_out_rate", "failed_rate", "distress_rate")
+        if texts and guardrail.max_excess is not None and not control_texts:
+            yield loaded.problem(
+                (*where, "max_excess"),
+                f"guardrails.checks[{i}]: control sends no texts, so its {guardrail.metric} is "
+                "nothing to compare with; give max (the rate no arm may exceed) instead",
+            )

@@ -34,6 +34,9 @@ class Settings:
     trust_proxy: bool = False
     contact: str | None = None
     now: datetime | None = None
+    # Where guardrail breaches are mailed from and through (nudge/mail.py).
+    smtp_url: str | None = None
+    mail_from: str | None = None
     auto_migrate: bool | None = None  # None: by environment (see migrates_at_start)
 
     @property
@@ -94,7 +97,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         contact=(env.get("NUDGE_CONTACT") or "").strip() or None,
         now=_pinned_now(env.get("NUDGE_NOW")),
         auto_migrate=_flag(env, "NUDGE_AUTO_MIGRATE") if env.get("NUDGE_AUTO_MIGRATE") else None,
+        smtp_url=env.get("NUDGE_SMTP_URL") or None,
+        mail_from=env.get("NUDGE_MAIL_FROM") or None,
     )
+    if settings.smtp_url is not None:
+        from nudge.mail import parse_smtp_url
+
+        parse_smtp_url(settings.smtp_url)
+        if not settings.mail_from:
+            raise ConfigError(
+                "NUDGE_SMTP_URL is set but NUDGE_MAIL_FROM is not: give the address guardrail "
+                "mail comes from (for example nudge@your-service.example)"
+            )
     if provider == "twilio" and not (settings.twilio_account_sid and settings.twilio_auth_token):
         raise ConfigError(
             "NUDGE_SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to be set"

@@ -38,9 +38,13 @@ COMMANDS = {
     "hearings": Lazy(
         "nudge.cli.enrolment:hearings", "Hearing dates and outcomes from court lists."
     ),
+    "guardrails": Lazy(
+        "nudge.cli.guardrails:guardrails_group",
+        "Safety guardrails: opt-outs, failed texts, distress, outcomes, against their limits.",
+    ),
     "interim": Lazy(
         "nudge.cli.interim:interim_group",
-        "Planned interim looks at a trial, with their boundaries.",
+        "Interim looks the analysis plan schedules, with their alpha-spending boundaries.",
     ),
     "letters": Lazy("nudge.cli.letters:letters_group", "Printed letters."),
     "messages": Lazy("nudge.cli.messages:messages_group", "The messages a trial sends."),
@@ -63,7 +67,8 @@ COMMANDS = {
     "users": Lazy("nudge.cli.users:users", "Accounts for the web app (admin, researcher, lead)."),
     "worker": Lazy(
         "nudge.cli.dispatching:worker",
-        "Keep sending: dispatch and housekeeping every few seconds, until stopped.",
+        "Keep sending: dispatch and housekeeping every few seconds, and each live trial's "
+        "guardrails once a day, until stopped.",
     ),
 }
 

@@ -9,6 +9,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from nudge.errors import ConfigError
 from nudge.models import Reason
 
 log = logging.getLogger(__name__)
+GUARDRAIL_EVERY_MINUTES = 15
 
 
 def provider_for(runtime: Runtime) -> SmsProvider:
@@ -182,7 +184,8 @@ def dispatch(runtime: Runtime) -> None:
 )
 @pass_runtime
 def worker(runtime: Runtime, every: int) -> None:
-    """Keep sending: dispatch and housekeeping every few seconds, until stopped."""
+    """Keep sending: dispatch and housekeeping every few seconds, and each live trial's
+    guardrails once a day, until stopped."""
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     with (
@@ -199,7 +202,24 @@ def worker(runtime: Runtime, every: int) -> None:
             elif sent.sent or sent.failed or recovered.requeued or recovered.unknown:
                 log.info("dispatch: %s", _describe(recovered, sent))
 
+        def guardrails() -> None:
+            from analysis.guardrails import run_due_guardrails
+
+            checked = run_due_guardrails(runtime.engine, runtime.clock, runtime.settings, "worker")
+            if checked:
+                log.info("guardrails: checked %d trial(s) for today", checked)
+
         scheduler.add_job(tick, "interval", seconds=every, max_instances=1, coalesce=True)
+        # Each live trial's guardrails once a day (its local day); looking every quarter of an
+        # hour means a worker started mid-day still checks that day.
+        scheduler.add_job(
+            guardrails,
+            "interval",
+            minutes=GUARDRAIL_EVERY_MINUTES,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+        )
         click.echo(f"worker {_worker_name()} sending every {every}s; stop with Ctrl-C")
         try:
             scheduler.start()

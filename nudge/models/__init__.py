@@ -14,7 +14,7 @@ from nudge.models.people import (
     Participant,
     StratumCounter,
 )
-from nudge.models.results import InterimLook, ResultsCache
+from nudge.models.results import GuardrailBreach, GuardrailRun, InterimLook, ResultsCache
 from nudge.models.statuses import (
     HEARING_ENDED,
     HEARING_STATUSES,
@@ -60,6 +60,8 @@ __all__ = [
     "PasswordLink",
     "ProviderStatus",
     "Reason",
+    "GuardrailBreach",
+    "GuardrailRun",
     "InterimLook",
     "ResultsCache",
     "SendWindow",

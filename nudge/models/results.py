@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Text, UniqueConstraint
@@ -44,3 +44,39 @@ class InterimLook(SQLModel, table=True):
     critical: float
     arms: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     looked_by: str = Field(max_length=255)
+
+
+class GuardrailBreach(SQLModel, table=True):
+    """The first time an arm breached a guardrail: kept, audited, mailed once, shown on pages."""
+
+    __tablename__ = "guardrail_breach"
+    __table_args__ = (
+        UniqueConstraint("trial_id", "arm_key", "guardrail", name="uq_guardrail_breach"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    arm_key: str = Field(max_length=100)
+    guardrail: str = Field(max_length=120)  # the metric, or outcome:<id>
+    detected_at: datetime = Field(sa_type=UTCDateTime)
+    rate: float
+    events: int
+    n: int
+    control_rate: float | None = None
+    threshold: float
+    excess: bool
+    p_value: float
+    words: str = Field(sa_type=Text)  # the finding in words, as mailed
+
+
+class GuardrailRun(SQLModel, table=True):
+    """One day's check of a trial's guardrails: the unique day stops two workers both checking."""
+
+    __tablename__ = "guardrail_run"
+    __table_args__ = (UniqueConstraint("trial_id", "day", name="uq_guardrail_run_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", max_length=100)
+    day: date  # the trial's local day
+    checked_at: datetime = Field(sa_type=UTCDateTime)
+    breaches: int = 0

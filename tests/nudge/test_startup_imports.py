@@ -29,7 +29,7 @@ LOADED = f"""
 import json, sys
 print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & {set(ANALYSIS_STACK)!r})))
 """
-ANALYSIS_COMMANDS = {"analyse"}  # the commands that are the analysis
+ANALYSIS_COMMANDS = {"analyse", "interim"}  # the commands that are the analysis
 
 
 def analysis_stack_after(code: str, env: dict[str, str] | None = None) -> list[str]:
