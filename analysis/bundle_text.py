@@ -125,14 +125,3 @@ def model_description(definition: TrialDefinition, model: dict[str, Any]) -> str
     ]
     paragraphs = ["\n".join(wrap(s, WIDTH)) for s in sentences]
     return "\n\n".join(["    " + call, *paragraphs])
-
-
-def _values(outcome: Outcome) -> str:
-    """What an outcome column holds, by the outcome's type."""
-    if outcome.type == "scale" and outcome.scale is not None:
-        return f"the answer, a whole number from {outcome.scale.min} to {outcome.scale.max}"
-    if outcome.type == "count":
-        return "a count (a whole number from 0)"
-    if outcome.type == "continuous":
-        return "a number"
-    return "1 yes, 0 no"
