@@ -45,6 +45,7 @@ from sqlmodel import select as sqlmodel_select
 
 from experiments import trials
 from experiments.definition import Guardrail, TrialDefinition
+from messages.pausing import pause, paused_arms
 from messages.triage import triage_words_in
 from nudge import audit
 from nudge.clock import Clock
@@ -282,6 +283,8 @@ def run_guardrails(
     }
     titles = {arm.id: arm.title for arm in definition.arms}
     labels = {f"outcome:{o.id}": o.label or o.id for o in definition.outcomes}
+    rules = {guardrail_key(g): g for g in definition.guardrails.checks}
+    paused = paused_arms(session, trial_id, list(titles))
     new = []
     for finding in findings:
         if not finding.breached or (finding.arm, finding.key) in known:
@@ -318,6 +321,10 @@ def run_guardrails(
             },
         )
         new.append(row)
+        if rules[finding.key].pause and finding.arm not in paused:
+            reason = f"guardrail breached: {row.words}"
+            pause(session, clock, trial_id, finding.arm, reason, "guardrail")
+            paused.add(finding.arm)
     session.commit()
     mail = _mail(session, clock, trial_id, definition, settings, new, actor)
     return GuardrailCheck(findings, new, mail)
@@ -344,7 +351,8 @@ def _mail(
                 f"A safety guardrail of the trial '{definition.title}' ({trial_id}) was breached "
                 f"on the check of {clock.now():%Y-%m-%d %H:%M} UTC:",
                 *(f"- {row.words}" for row in new),
-                "The data monitoring committee should now decide whether the arm goes on. "
+                "The data monitoring committee should now decide whether the arm goes on"
+                " (an arm the plan pauses on breach is paused: nudge trial resume). "
                 "This mail carries rates only, no personal data."
                 + (f"\n\nThe trial's results: {where}" if where else ""),
             ]

@@ -418,7 +418,7 @@ class Guardrail(Strict):
     max_excess: float | None = Field(default=None, ge=0, le=1, exclude_if=_not_given)
     # The one-sided test's level: a guardrail is a safety signal, checked daily.
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
-    pause: bool = False  # pause the breaching arm at once
+    pause: bool = False  # pause the breaching arm at once (messages/pausing.py)
 
     @model_validator(mode="after")
     def _one_threshold(self) -> Guardrail:

@@ -531,8 +531,17 @@ def _guardrails(loaded: LoadedTrial) -> Iterator[Problem]:
         return
     outcomes = {o.id: o for o in definition.outcomes}
     control_texts = any(m.channel == "sms" for m in definition.control_arm.messages)
+    seen: set[str] = set()
     for i, guardrail in enumerate(definition.guardrails.checks):
         where = ("guardrails", "checks", i)
+        key = guardrail.metric if guardrail.outcome is None else f"outcome {guardrail.outcome}"
+        if key in seen:
+            yield loaded.problem(
+                where,
+                f"guardrails.checks[{i}]: a second guardrail on {key}; give each metric (and "
+                "each outcome) one limit",
+            )
+        seen.add(key)
         if guardrail.outcome is not None:
             found = outcomes.get(guardrail.outcome)
             if found is None:

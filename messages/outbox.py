@@ -22,6 +22,7 @@ from experiments import trials
 from experiments.definition import MessageSpec, TrialDefinition, declared_milestones
 from messages.anchors import Anchors, anchors_for
 from messages.endings import stop_reason
+from messages.pausing import paused_arms
 from messages.schedule import PlannedMessage, plan_event, plan_messages
 from messages.surveys import survey_texts, with_reminders
 from nudge.bulk import Same, columns_of, insert_rows
@@ -35,7 +36,8 @@ from nudge.models.statuses import (
 )
 from nudge.models.tables import ARMS, ASSIGNMENTS, EVENTS, HEARINGS, MESSAGES, OPT_OUTS, PEOPLE
 
-PENDING = (MessageStatus.SCHEDULED,)
+# Waiting to go: a held message (its arm paused) is retired, superseded or cancelled alike.
+PENDING = (MessageStatus.SCHEDULED, MessageStatus.HELD)
 CHUNK = 2000
 
 
@@ -85,6 +87,7 @@ class Planning:
     now: datetime
     specs: dict[str, list[MessageSpec]]  # each arm's messages, by arm id
     declared: list[str]  # the trial's milestones, in order
+    paused: frozenset[str] = frozenset()  # arms whose messages are planned held (pausing.py)
 
     @classmethod
     def of(cls, session: Session, clock: Clock, trial_id: str) -> Planning:
@@ -98,6 +101,7 @@ class Planning:
             # A survey's questions after each arm's own messages: every arm asks them alike.
             {arm.id: [*arm.messages, *questions] for arm in definition.arms},
             declared_milestones(definition),
+            frozenset(paused_arms(session, trial_id, [arm.id for arm in definition.arms])),
         )
 
     def on(self, recipient: Recipient, timing: Timing) -> list[tuple[int, MessageSpec]]:
@@ -364,6 +368,8 @@ def insert_planned(session: Session, planning: Planning, rows: Sequence[PlannedR
     """The planned rows as messages, each first tried when it is due; a survey question's
     reminder is planned beside it (messages/surveys.py)."""
     rows = with_reminders(session, planning, rows)
+    if planning.paused:
+        rows = _held_if_paused(session, planning, rows)
     columns = columns_of(rows, PlannedRow._fields)
     return insert_rows(
         session,
@@ -375,6 +381,28 @@ def insert_planned(session: Session, planning: Planning, rows: Sequence[PlannedR
             "updated_at": Same(planning.now),
         },
     )
+
+
+def _held_if_paused(
+    session: Session, planning: Planning, rows: Sequence[PlannedRow]
+) -> list[PlannedRow]:
+    """Rows for paused arms' people planned `held`, not `scheduled` (messages/pausing.py)."""
+    people = sorted({row.participant_id for row in rows})
+    arm_of: dict[int, str] = {}
+    for start in range(0, len(people), 1000):
+        query = (
+            select(ASSIGNMENTS.c.participant_id, ARMS.c.key)
+            .join(ARMS, ARMS.c.id == ASSIGNMENTS.c.arm_id)
+            .where(ASSIGNMENTS.c.participant_id.in_(people[start : start + 1000]))
+        )
+        arm_of.update({pid: key for pid, key in session.execute(query)})
+    return [
+        row._replace(status=MessageStatus.HELD, reason=Reason.ARM_PAUSED)
+        if row.status == MessageStatus.SCHEDULED
+        and arm_of.get(row.participant_id) in planning.paused
+        else row
+        for row in rows
+    ]
 
 
 def blocked_reason(

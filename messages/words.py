@@ -58,6 +58,10 @@ STATUS_WORDS: dict[MessageStatus, Words] = {
         "Unknown: needs checking",
         "Sending was interrupted and the provider's records could not say whether it went.",
     ),
+    MessageStatus.HELD: Words(
+        "Held while paused",
+        "Its arm, or the trial, is paused: it waits, and goes on resume if still in time.",
+    ),
 }
 
 REASON_WORDS: dict[Reason, Words] = {
@@ -133,6 +137,19 @@ REASON_WORDS: dict[Reason, Words] = {
     Reason.SURVEY_NOT_SENT: Words(
         "the survey question never went",
         "A survey's reminder: the question it reminds of was never sent, so neither was it.",
+    ),
+    Reason.ARM_PAUSED: Words(
+        "arm paused",
+        "Held because its arm, or the whole trial, was paused; it waits for the resume.",
+    ),
+    Reason.PAUSED_PAST_DUE: Words(
+        "due while paused",
+        "Its time came while its arm was paused, and the trial does not send late messages.",
+    ),
+    Reason.SENT_LATE_AFTER_PAUSE: Words(
+        "sent late after a pause",
+        "Its time came while its arm was paused; the trial sends late messages, so it went on "
+        "resume, at the next time texts may go.",
     ),
     Reason.INVALID_NUMBER: Words(
         "not a valid phone number", "The provider says the number cannot be a phone number."

@@ -167,6 +167,46 @@ def close(runtime: Runtime, trial_id: str, reason: str) -> None:
     click.echo(f"closed '{trial_id}'")
 
 
+@trial.command("pause")
+@click.argument("trial_id", type=TEXT)
+@click.option("--arm", type=TEXT, help="The arm to pause; without it, the whole trial.")
+@click.option(
+    "--reason",
+    type=TEXT,
+    required=True,
+    help='Why, for the audit log (e.g. "opt-outs above the guardrail; DMC to review").',
+)
+@pass_runtime
+def pause_command(runtime: Runtime, trial_id: str, arm: str | None, reason: str) -> None:
+    """Pause an arm (or the whole trial): its messages are held, not cancelled, until resumed."""
+    from messages.pausing import pause
+
+    with runtime.session() as session:
+        paused = pause(session, runtime.clock, trial_id, arm, reason, runtime.actor)
+        session.commit()
+    what = f"arm '{arm}' of '{trial_id}'" if arm else f"'{trial_id}'"
+    click.echo(f"paused {what}: {paused.held} message(s) held")
+
+
+@trial.command("resume")
+@click.argument("trial_id", type=TEXT)
+@click.option("--arm", type=TEXT, help="The arm to resume; without it, the whole trial.")
+@pass_runtime
+def resume_command(runtime: Runtime, trial_id: str, arm: str | None) -> None:
+    """Resume a paused arm (or trial): messages still in time go when due; those whose time
+    came while paused follow the trial's late: rule."""
+    from messages.pausing import resume
+
+    with runtime.session() as session:
+        resumed = resume(session, runtime.clock, trial_id, arm, runtime.actor)
+        session.commit()
+    what = f"arm '{arm}' of '{trial_id}'" if arm else f"'{trial_id}'"
+    click.echo(
+        f"resumed {what}: {resumed.released} message(s) released, {resumed.sent_late} to be "
+        f"sent late, {resumed.cancelled} cancelled as past their time"
+    )
+
+
 @trial.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_runtime

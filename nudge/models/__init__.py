@@ -29,7 +29,7 @@ from nudge.models.statuses import (
     provider_reason,
 )
 from nudge.models.surveys import AnswerStatus, SurveyAnswer
-from nudge.models.trials import Arm, Trial, TrialVersion
+from nudge.models.trials import Arm, Pause, Trial, TrialVersion
 
 __all__ = [
     "HEARING_ENDED",
@@ -57,6 +57,7 @@ __all__ = [
     "OptOut",
     "Outcome",
     "Participant",
+    "Pause",
     "PasswordLink",
     "ProviderStatus",
     "Reason",

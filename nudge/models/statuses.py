@@ -13,7 +13,8 @@ from typing import NewType
 
 
 class MessageStatus(StrEnum):
-    """Where a message is: only `scheduled`, `claimed`, `sending` and `unknown` can change."""
+    """Where a message is: only `scheduled`, `claimed`, `sending`, `unknown` and `held` can
+    change."""
 
     SCHEDULED = "scheduled"
     CLAIMED = "claimed"  # taken by a worker, under a lease
@@ -26,6 +27,7 @@ class MessageStatus(StrEnum):
     SKIPPED = "skipped"  # never going to be sent, from planning on, with its reason
     SUPERSEDED = "superseded"  # its hearing moved: planned again at the hearing's new version
     UNKNOWN = "unknown"  # an interrupted send the provider's records could not settle
+    HELD = "held"  # its arm, or the trial, is paused: it waits for the resume (messages/pausing.py)
 
 
 class EventStatus(StrEnum):
@@ -61,6 +63,12 @@ class Reason(StrEnum):
     SURVEY_ANSWERED = "survey_answered"  # an answer came: no reminder
     SURVEY_CLOSED = "survey_closed"  # the question closed before the reminder could go
     SURVEY_NOT_SENT = "survey_not_sent"  # the question itself never went
+    # Pausing (messages/pausing.py)
+    ARM_PAUSED = "arm_paused"  # held while its arm or the trial is paused
+    PAUSED_PAST_DUE = "paused_past_due"  # due while paused, and the trial's late: rule is skip
+    SENT_LATE_AFTER_PAUSE = (
+        "sent_late_after_pause"  # due while paused, sent on resume (late: next_window)
+    )
     # The provider refused the text for good (besides `opted_out`)
     INVALID_NUMBER = "invalid_number"
     UNKNOWN_DESTINATION = "unknown_destination"

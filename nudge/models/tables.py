@@ -24,7 +24,7 @@ from nudge.models.people import (
 )
 from nudge.models.results import ResultsCache
 from nudge.models.surveys import SurveyAnswer
-from nudge.models.trials import Arm, Trial
+from nudge.models.trials import Arm, Pause, Trial
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -47,6 +47,7 @@ MESSAGES = table_of(Message)
 MILESTONES = table_of(CaseMilestone)
 OPT_OUTS = table_of(OptOut)
 OUTCOMES = table_of(Outcome)
+PAUSES = table_of(Pause)
 PEOPLE = table_of(Participant)
 REPLIES = table_of(InboundMessage)
 SURVEY_ANSWERS = table_of(SurveyAnswer)

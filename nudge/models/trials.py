@@ -60,3 +60,19 @@ class Arm(SQLModel, table=True):
     weight: int
     is_control: bool = False
     position: int
+
+
+class Pause(SQLModel, table=True):
+    """A pause of one arm (`arm_key`) or of the whole trial (`arm_key` null): an operational
+    change, audited; in force until `resumed_at` is set (messages/pausing.py)."""
+
+    __tablename__ = "pause"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    arm_key: str | None = Field(default=None, max_length=100)
+    reason: str = Field(sa_type=Text)
+    paused_at: datetime = Field(sa_type=UTCDateTime)
+    paused_by: str = Field(max_length=255)
+    resumed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resumed_by: str | None = Field(default=None, max_length=255)

@@ -13,13 +13,22 @@ import pytest
 import statsmodels.api as sm
 from flask import Flask
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from analysis.guardrails import clustered_rate, run_due_guardrails
 from messages.replies import handle_reply
 from nudge.clock import FixedClock
 from nudge.config import load_settings
-from nudge.models import AuditEvent, GuardrailBreach, GuardrailRun, Participant
+from nudge.models import (
+    Arm,
+    Assignment,
+    AuditEvent,
+    GuardrailBreach,
+    GuardrailRun,
+    Message,
+    Participant,
+    Pause,
+)
 from tests.conftest import Cli
 from tests.fakes.smtp_server import SmtpServer
 from tests.trial_factories import seed_trial
@@ -29,7 +38,7 @@ GUARDRAILS = """
 guardrails:
   contacts: [dmc-chair@example.org, trial-manager@example.org]
   checks:
-    - {metric: opt_out_rate, max: 0.05}
+    - {metric: opt_out_rate, max: 0.05, pause: true}
     - {metric: failed_rate, max: 0.9}
     - {metric: outcome, outcome: withdrew, max_excess: 0.5}
 """
@@ -120,6 +129,22 @@ def test_a_breach_is_recorded_audited_mailed_once_and_shown(
     assert breach.rate > 0.3 and breach.p_value < 0.05
     actions = [e.action for e in session.exec(select(AuditEvent)).all()]
     assert actions.count("guardrail.breached") == 1 and actions.count("guardrail.mailed") == 1
+    # The guardrail pauses the arm it found: its waiting messages are held, audited as such.
+    (paused,) = session.exec(select(Pause)).all()
+    assert (paused.arm_key, paused.paused_by, paused.resumed_at) == (
+        "social_norm",
+        "guardrail",
+        None,
+    )
+    assert paused.reason.startswith("guardrail breached: Social norm, opt-out rate")
+    statuses = session.exec(
+        select(Message.status)
+        .join(Assignment, col(Assignment.participant_id) == Message.participant_id)
+        .join(Arm, col(Arm.id) == Assignment.arm_id)
+        .where(Arm.key == "social_norm")
+    ).all()
+    assert "held" in statuses and "scheduled" not in statuses
+    assert "trial.paused" in actions
     # A second check still finds it, but it is not new: no second mail.
     again = cli("guardrails", "check", seeded.trial_id)
     assert "no new breach" in again.output and len(smtp.received) == 1
