@@ -39,7 +39,13 @@ from nudge.models import MessageStatus
 from nudge.models.tables import ARMS, ASSIGNMENTS, CASES, HEARINGS, MESSAGES, OUTCOMES, PEOPLE
 
 # Statuses after which the provider has taken the message and charges for it, delivered or not.
-CHARGED_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED)
+# A returned letter was paid for too (it is not delivered: `_reached` leaves it out).
+CHARGED_STATUSES = (
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.UNDELIVERED,
+    MessageStatus.RETURNED,
+)
 # Participant fields stored as columns rather than in `attributes`.
 PARTICIPANT_FIELDS = ("role", "language", "contact_sms", "contact_letter", "safeguarding_flag")
 HEARING_FIELDS = ("court", "court_name")

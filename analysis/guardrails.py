@@ -10,6 +10,7 @@ number carriers start blocking, must be noticed within a day. The definition's `
 | `opt_out_rate` | people who replied STOP | randomised people with a mobile number |
 | `failed_rate` | texts failed or undelivered | texts the provider took or refused |
 | `distress_rate` | people with a reply containing a triage word | people sent a text |
+| `returned_letter_rate` | letters returned by the post | letters posted |
 | `outcome` | people with the outcome's bad value | people with the outcome recorded |
 
 (An outcome's bad value is 1 when it is `better: lower`, such as withdrawal, else 0.)
@@ -63,6 +64,7 @@ METRIC_WORDS = {
     "opt_out_rate": "opt-out rate",
     "failed_rate": "failed or undelivered texts",
     "distress_rate": "replies showing distress or complaint",
+    "returned_letter_rate": "returned letters",
     "outcome": "outcome",
 }
 
@@ -209,6 +211,16 @@ def _observations(
             .add_columns(MESSAGES.c.status.in_(BAD_DELIVERY))
         )
         return [(arm, unit, bool(bad)) for arm, unit, _, bad in session.execute(query)]
+    if guardrail.metric == "returned_letter_rate":
+        query = (
+            people.join(MESSAGES, MESSAGES.c.participant_id == PEOPLE.c.id)
+            .where(
+                MESSAGES.c.channel == "letter",
+                MESSAGES.c.status.in_((MessageStatus.SENT, MessageStatus.RETURNED)),
+            )
+            .add_columns(MESSAGES.c.status == MessageStatus.RETURNED)
+        )
+        return [(arm, unit, bool(back)) for arm, unit, _, back in session.execute(query)]
     if guardrail.metric == "distress_rate":
         return _distress(session, trial_id, definition)
     key = guardrail.outcome

@@ -401,7 +401,9 @@ class Replies(Strict):
     )
 
 
-GuardrailMetric = Literal["opt_out_rate", "failed_rate", "distress_rate", "outcome"]
+GuardrailMetric = Literal[
+    "opt_out_rate", "failed_rate", "distress_rate", "returned_letter_rate", "outcome"
+]
 # An address mail can be sent to; whether it exists only the mail server can tell.
 EmailAddress = Annotated[
     str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=255)

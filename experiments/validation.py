@@ -531,6 +531,7 @@ def _guardrails(loaded: LoadedTrial) -> Iterator[Problem]:
         return
     outcomes = {o.id: o for o in definition.outcomes}
     control_texts = any(m.channel == "sms" for m in definition.control_arm.messages)
+    control_letters = any(m.channel == "letter" for m in definition.control_arm.messages)
     seen: set[str] = set()
     for i, guardrail in enumerate(definition.guardrails.checks):
         where = ("guardrails", "checks", i)
@@ -557,6 +558,13 @@ def _guardrails(loaded: LoadedTrial) -> Iterator[Problem]:
                     "guardrail watches a yes/no outcome's rate",
                 )
         texts = guardrail.metric in ("opt_out_rate", "failed_rate", "distress_rate")
+        letters = guardrail.metric == "returned_letter_rate"
+        if letters and guardrail.max_excess is not None and not control_letters:
+            yield loaded.problem(
+                (*where, "max_excess"),
+                f"guardrails.checks[{i}]: control sends no letters, so its returned letters are "
+                "nothing to compare with; give max (the rate no arm may exceed) instead",
+            )
         if texts and guardrail.max_excess is not None and not control_texts:
             yield loaded.problem(
                 (*where, "max_excess"),

@@ -34,6 +34,7 @@ TWILIO_STATUS: dict[str, MessageStatus | None] = {
 # How far along each status is: a callback may only move a message forward.
 RANK: dict[MessageStatus, int] = {
     MessageStatus.SCHEDULED: 0,
+    MessageStatus.HELD: 0,
     MessageStatus.CLAIMED: 0,
     MessageStatus.SENDING: 1,
     MessageStatus.UNKNOWN: 1,
@@ -44,6 +45,7 @@ RANK: dict[MessageStatus, int] = {
     MessageStatus.CANCELLED: 3,
     MessageStatus.SKIPPED: 3,
     MessageStatus.SUPERSEDED: 3,
+    MessageStatus.RETURNED: 3,
 }
 UNSUBSCRIBED = "21610"
 

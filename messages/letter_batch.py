@@ -29,6 +29,7 @@ from messages.letter_layout import LetterProblem, fit_address, register_fonts
 from messages.letters import Letter, LetterBatch, render_batch
 from messages.outbox import EventRow, record_events
 from messages.render import context, withheld_reason
+from messages.returned_letters import returned_people
 from messages.schedule import local_instant
 from messages.templates import TemplateProblem, choose_language, render
 from nudge.clock import Clock
@@ -103,10 +104,13 @@ def run_batch(
     summary = BatchSummary(trial_id, posting_day, dry_run, duplex)
     to_print: list[DueLetter] = []
     withheld: list[tuple[DueLetter, Reason]] = []
+    returned = returned_people(session, trial_id)
     for letter in due:
         reason = withheld_reason(
             session, trial.status, letter.participant, letter.hearing, letter.message, now
         )
+        if reason is None and letter.participant.id in returned:
+            reason = Reason.LETTER_RETURNED
         if reason is None:
             to_print.append(letter)
         else:

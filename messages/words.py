@@ -58,6 +58,10 @@ STATUS_WORDS: dict[MessageStatus, Words] = {
         "Unknown: needs checking",
         "Sending was interrupted and the provider's records could not say whether it went.",
     ),
+    MessageStatus.RETURNED: Words(
+        "Returned",
+        "Posted, then returned by the post: it did not reach the person.",
+    ),
     MessageStatus.HELD: Words(
         "Held while paused",
         "Its arm, or the trial, is paused: it waits, and goes on resume if still in time.",
@@ -150,6 +154,10 @@ REASON_WORDS: dict[Reason, Words] = {
         "sent late after a pause",
         "Its time came while its arm was paused; the trial sends late messages, so it went on "
         "resume, at the next time texts may go.",
+    ),
+    Reason.LETTER_RETURNED: Words(
+        "an earlier letter was returned",
+        "A letter to this person came back, so their address is wrong: no more letters go.",
     ),
     Reason.INVALID_NUMBER: Words(
         "not a valid phone number", "The provider says the number cannot be a phone number."

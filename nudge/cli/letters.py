@@ -1,4 +1,5 @@
-"""`nudge letters batch`: the posting day's letters as one PDF for the printer, and a manifest."""
+"""`nudge letters batch`: the posting day's letters as one PDF for the printer, and a manifest;
+`nudge letters returned`: the supplier's returned-mail list."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import click
 from experiments.dates import parse_day
 from messages.letter_batch import BatchSummary, run_batch
 from messages.letter_layout import LetterProblem
-from nudge.cli.runtime import TEXT, NudgeGroup, Runtime, pass_runtime
+from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, Runtime, pass_runtime
 
 
 @click.group("letters", cls=NudgeGroup)
@@ -82,3 +83,30 @@ def describe(summary: BatchSummary) -> list[str]:
         lines.append(f"  PDF:      {summary.pdf}")
         lines.append(f"  manifest: {summary.manifest} (personal data: keep it with the print run)")
     return lines
+
+
+@letters_group.command("returned")
+@click.argument("trial_id", type=TEXT)
+@click.argument("file", type=InputFile())
+@click.option(
+    "--dry-run", is_flag=True, help="Check FILE and count what would change; write nothing."
+)
+@pass_runtime
+def returned(runtime: Runtime, trial_id: str, file: Path, dry_run: bool) -> None:
+    """Record the print supplier's returned-mail list (participant_ref, returned_on, reason):
+    each letter marked returned, the person's waiting letters cancelled. Any bad row rejects
+    the whole file."""
+    from messages.returned_letters import record_returned
+
+    with runtime.session() as session:
+        summary = record_returned(session, runtime.clock, trial_id, file, runtime.actor)
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    done = "would be" if dry_run else "were"
+    click.echo(
+        f"{file}: {summary.returned} letter(s) {done} marked returned ({summary.already} "
+        f"already were; read {summary.read}); {summary.cancelled} waiting letter(s) {done} "
+        "cancelled" + ("; dry run, nothing was written" if dry_run else "")
+    )

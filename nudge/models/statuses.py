@@ -27,6 +27,7 @@ class MessageStatus(StrEnum):
     SKIPPED = "skipped"  # never going to be sent, from planning on, with its reason
     SUPERSEDED = "superseded"  # its hearing moved: planned again at the hearing's new version
     UNKNOWN = "unknown"  # an interrupted send the provider's records could not settle
+    RETURNED = "returned"  # a posted letter the print supplier reports returned (not delivered)
     HELD = "held"  # its arm, or the trial, is paused: it waits for the resume (messages/pausing.py)
 
 
@@ -69,6 +70,7 @@ class Reason(StrEnum):
     SENT_LATE_AFTER_PAUSE = (
         "sent_late_after_pause"  # due while paused, sent on resume (late: next_window)
     )
+    LETTER_RETURNED = "letter_returned"  # an earlier letter came back: the address is wrong
     # The provider refused the text for good (besides `opted_out`)
     INVALID_NUMBER = "invalid_number"
     UNKNOWN_DESTINATION = "unknown_destination"
