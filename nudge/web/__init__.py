@@ -127,6 +127,7 @@ def _register(app: Flask, csrf: CSRFProtect) -> None:
     from experiments.pages import bp as trial_pages
     from messages.checks import check_definition
     from messages.pages import bp as message_pages
+    from messages.pause_pages import bp as pause_pages
     from messages.reply_pages import bp as reply_pages
     from messages.webhooks import bp as webhooks
     from nudge.web import errors
@@ -148,6 +149,7 @@ def _register(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(message_pages)
     app.register_blueprint(people_pages)
     app.register_blueprint(reply_pages)
+    app.register_blueprint(pause_pages)
     csrf.exempt(webhooks)  # Twilio cannot send a CSRF token; every request's signature is checked
     app.register_blueprint(webhooks)
     engine = app.extensions["nudge"]["engine"]

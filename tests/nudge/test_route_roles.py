@@ -78,6 +78,8 @@ ROUTES: dict[str, Access] = {
     "reply_pages.replies_hub": Access(RESEARCHERS, audit="replies.viewed"),
     "reply_pages.reply_handled": Access(RESEARCHERS),
     "reply_pages.reply_reopened": Access(RESEARCHERS),
+    "pause_pages.pause_page": Access(RESEARCHERS),
+    "pause_pages.resume_page": Access(RESEARCHERS),
     "message_pages.opt_outs_page": Access(RESEARCHERS, audit="opt_outs.viewed"),
     "people_pages.find_person": Access(RESEARCHERS),
     "people_pages.person_timeline": Access(RESEARCHERS, audit="person.viewed"),

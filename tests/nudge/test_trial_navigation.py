@@ -32,6 +32,7 @@ CURRENT = {
     "trial_pages.manage": "Manage",
     "trial_pages.launch": "Manage",
     "trial_pages.amend": "Manage",
+    "pause_pages.pause_page": "Manage",
 }
 NAV = re.compile(
     r'<nav class="moj-sub-navigation" aria-label="Pages of this trial">(.*?)</nav>', re.S
