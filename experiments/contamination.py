@@ -13,7 +13,7 @@ names no one: only counts leave this module.
   people the other arm's messages can reach.
 
 A trial that expects many households to span cases can randomise whole households instead
-(issue 22; `unit: household`, not built yet).
+(`unit: household`, experiments/households.py).
 """
 
 from __future__ import annotations

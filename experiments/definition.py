@@ -26,7 +26,7 @@ from nudge.models.statuses import Timing
 
 Scalar = bool | int | float | str
 RULE_OPERATORS = ("equals", "in", "min", "max", "present")
-CANONICAL_UNITS = ("participant", "case")
+CANONICAL_UNITS = ("participant", "case", "household")
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 # Each enrolment builds a whole block in memory: the weights bound the default block sizes
 # (docs/trial-definition.md).
@@ -123,10 +123,43 @@ def _field_name(operator: str) -> str:
     return "in_" if operator == "in" else operator
 
 
+def _not_given(value: Any) -> bool:
+    return value is None
+
+
+def _absent() -> Any:
+    """An optional key left out of the canonical form when not given, so that definitions
+    written before it existed keep their SHA-256."""
+    return Field(default=None, exclude_if=_not_given)
+
+
+HouseholdKey = Literal["phone", "address"]
+
+
 class Population(Strict):
     unit: str = "participant"
     strata: list[str] = []
     eligibility: list[Rule] = []
+    # With `unit: household`, what makes people one household: a shared mobile number, a
+    # shared address, or either (docs/randomisation.md). Left out of the canonical form when
+    # not given, so earlier trials keep their SHA-256.
+    household: list[HouseholdKey] | None = _absent()
+
+    @model_validator(mode="after")
+    def _household_with_its_unit(self) -> Population:
+        if self.household is not None and self.unit != "household":
+            raise ValueError(
+                "household says what makes a household, for unit: household; set that unit "
+                "or remove household"
+            )
+        if self.household is not None and not self.household:
+            raise ValueError("household: list phone, address, or both")
+        return self
+
+    @property
+    def household_keys(self) -> tuple[HouseholdKey, ...]:
+        """What links people into one household (both, unless the trial says otherwise)."""
+        return tuple(dict.fromkeys(self.household or ("phone", "address")))
 
 
 class Randomisation(Strict):
@@ -144,16 +177,6 @@ MAX_DAYS = 365
 
 def _is_hearing(value: str) -> bool:
     return value == HEARING
-
-
-def _not_given(value: Any) -> bool:
-    return value is None
-
-
-def _absent() -> Any:
-    """An optional key left out of the canonical form when not given, so that definitions
-    written before it existed keep their SHA-256."""
-    return Field(default=None, exclude_if=_not_given)
 
 
 class SendTime(Strict):

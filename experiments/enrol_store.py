@@ -13,6 +13,7 @@ from sqlmodel import Session
 from experiments.allocation import Allocator, UnitArm
 from experiments.definition import TrialDefinition
 from experiments.eligibility import CompiledRules
+from experiments.households import Member, assign_households
 from experiments.milestones import MilestoneDate, record_milestones
 from experiments.randomise import stratum_key
 from experiments.rows import ParsedRow, values_getter
@@ -100,6 +101,7 @@ class EnrolStore:
         self.rules = CompiledRules(definition.population.eligibility)
         self.rule_values = values_getter(self.rules.fields)
         self.cases: dict[str, CaseState] = {}
+        self.households_bridged = 0  # newcomers linking households randomised apart
         self.units: dict[str, UnitArm] = {}
         self.strata: dict[tuple[str, ...], str] = {}
         self.source = fitted(f"enrol:{source}", column_length(HearingChange, "source"))
@@ -305,7 +307,10 @@ class EnrolStore:
     # randomisation ------------------------------------------------------------------------
     def _randomise(self, eligible: list[tuple[ParsedRow, int]]) -> Written:
         """Allocate each new unit, in file order; members of a known unit join its arm."""
-        units = [self._unit(row) for row, _ in eligible]
+        if self.definition.population.unit == "household":
+            units = self._households([row for row, _ in eligible])
+        else:
+            units = [self._unit(row) for row, _ in eligible]
         unknown = {unit for unit in units if unit not in self.units}
         if unknown and not self.fresh:
             self.units.update(self.allocator.known_units(unknown))
@@ -342,6 +347,15 @@ class EnrolStore:
         if key is None:
             key = self.strata[values] = stratum_key(dict(zip(strata, values, strict=True)), strata)
         return key
+
+    def _households(self, rows: list[ParsedRow]) -> list[str]:
+        """Each row's household unit (experiments/households.py), across cases and imports."""
+        members = [Member(r.participant_ref, r.phone, r.address, r.postcode) for r in rows]
+        found = assign_households(
+            self.session, self.trial_id, members, self.definition.population.household_keys
+        )
+        self.households_bridged += found.bridged
+        return found.units
 
     def _unit(self, row: ParsedRow) -> str:
         unit = self.definition.population.unit
