@@ -33,7 +33,7 @@ from analysis.checks import (
     randomisation,
 )
 from analysis.columns import column_notes
-from analysis.effects import ArmEffect, ModelSpec, estimate_effects
+from analysis.effects import ArmEffect, Effects, ModelSpec, estimate_effects
 from analysis.labels import Labels, listed
 from analysis.measures import Measures, measure_outcome
 from analysis.population import in_population
@@ -263,15 +263,8 @@ def _outcome_report(
     if spec.clustered and len(data):
         notes.append(_clustered_note(definition.population.unit))
     by_arm = {a.arm: a for a in arms}
-    effects = estimate_effects(data, outcome.id, spec) if len(data) else None
-    notes += list(effects.notes) if effects else []
-    nobody = ArmEffect(primary_reason="the outcome is observed for nobody")
-    arm_effects = effects.arms if effects else {a: nobody for a in spec.treatments}
-    raw_p = [arm_effects[a].adjusted_p_value for a in spec.treatments]
-    corrected = adjust_p_values(
-        raw_p, definition.analysis.correction, family_size=len(spec.treatments)
-    )
-    notes += _family_notes(spec.treatments, raw_p, definition.analysis.correction, labels)
+    effects, arm_effects, corrected, more = _model(data, outcome.id, spec, definition, labels)
+    notes += more
     mean_cost = _mean_cost(data, costs)
     missing_by_arm = {m.arm: m for m in missing.by_arm}
     comparisons = []
@@ -338,15 +331,10 @@ def _measured_report(
             f"whole {unit}s were randomised: every interval and test accounts for the "
             f"clustering by {unit}"
         )
-    effects = estimate_effects(data, outcome.id, spec, binary=False) if len(data) else None
-    notes += list(effects.notes) if effects else []
-    nobody = ArmEffect(primary_reason="the outcome is observed for nobody")
-    arm_effects = effects.arms if effects else {a: nobody for a in spec.treatments}
-    raw_p = [arm_effects[a].adjusted_p_value for a in spec.treatments]
-    corrected = adjust_p_values(
-        raw_p, definition.analysis.correction, family_size=len(spec.treatments)
+    effects, arm_effects, corrected, more = _model(
+        data, outcome.id, spec, definition, labels, binary=False
     )
-    notes += _family_notes(spec.treatments, raw_p, definition.analysis.correction, labels)
+    notes += more
     measures, measure_notes = measure_outcome(
         data, frame.loc[population], outcome, spec, effects, corrected, missing
     )
@@ -380,6 +368,29 @@ def _methods(spec: ModelSpec, yates: bool) -> SummaryMethods:
     if yates:
         return replace(INDEPENDENT, chi_square="Pearson's chi-square test with Yates' correction")
     return INDEPENDENT
+
+
+def _model(
+    data: pd.DataFrame,
+    outcome_id: str,
+    spec: ModelSpec,
+    definition: TrialDefinition,
+    labels: Labels,
+    *,
+    binary: bool = True,
+) -> tuple[Effects | None, dict[str, ArmEffect], tuple[float | None, ...], list[str]]:
+    """The pre-registered model's effects for every arm (a reason where there are none), the
+    p-values corrected across arms, and the notes both say."""
+    effects = estimate_effects(data, outcome_id, spec, binary=binary) if len(data) else None
+    notes = list(effects.notes) if effects else []
+    nobody = ArmEffect(primary_reason="the outcome is observed for nobody")
+    arm_effects = effects.arms if effects else {a: nobody for a in spec.treatments}
+    raw_p = [arm_effects[a].adjusted_p_value for a in spec.treatments]
+    corrected = adjust_p_values(
+        raw_p, definition.analysis.correction, family_size=len(spec.treatments)
+    )
+    notes += _family_notes(spec.treatments, raw_p, definition.analysis.correction, labels)
+    return effects, arm_effects, corrected, notes
 
 
 def _clustered_note(unit: str) -> str:
