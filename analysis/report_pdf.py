@@ -237,6 +237,13 @@ def _verdicts(view: dict[str, Any], s: dict[str, ParagraphStyle]) -> list[Flowab
 def _outcome(
     outcome: dict[str, Any], view: dict[str, Any], n: Numbers, s: dict[str, ParagraphStyle]
 ) -> list[Flowable]:
+    """One outcome: its rates and effects, then its time to the event where followed."""
+    return _rates_and_effects(outcome, view, n, s) + _followed(outcome, view, n, s)
+
+
+def _rates_and_effects(
+    outcome: dict[str, Any], view: dict[str, Any], n: Numbers, s: dict[str, ParagraphStyle]
+) -> list[Flowable]:
     titles, level = view["titles"], view["level"]
     kind = "Primary" if outcome.get("primary") else "Secondary"
     if outcome.get("measured"):
@@ -290,6 +297,44 @@ def _outcome(
     )
     if outcome.get("adjusted_for"):
         shown.append(Paragraph(escape(outcome["adjusted_for"]), s["muted"]))
+    return shown
+
+
+def _followed(
+    outcome: dict[str, Any], view: dict[str, Any], n: Numbers, s: dict[str, ParagraphStyle]
+) -> list[Flowable]:
+    """Time to the event after charge, as the page shows it: words, the table, the method."""
+    followed = outcome.get("followed")
+    if not followed:
+        return []
+    name = view["labels"].outcome(outcome["id"])
+    # A row an arm and day, not the page's wide table: an A4 column has no room for one.
+    rows = [
+        [
+            row["arm"] if i == 0 else "",
+            n.figure(row["n"]) if i == 0 else "",
+            n.figure(row["events"]) if i == 0 else "",
+            str(days),
+            cell,
+            ("control" if row["control"] else n.pvalue(row["p"])) if i == 0 else "",
+        ]
+        for row in followed["rows"]
+        for i, (days, cell) in enumerate(zip(followed["horizons"], row["cells"], strict=True))
+    ]
+    shown: list[Flowable] = [
+        Paragraph(escape(f"Time to {name} after charge"), s["h3"]),
+        *(_bullet(sentence, s["body"]) for sentence in followed["sentences"]),
+        _table(
+            [["Arm", "Followed", "Events", "Days", "Share by then", "Log-rank p"], *rows],
+            [0.22, 0.12, 0.1, 0.08, 0.34, 0.14],
+            s,
+            caption=f"Share with {name} by each number of days after charge, by arm, with "
+            f"{view['level']} intervals, and the log-rank test over "
+            f"{followed['follow_up_days']} days",
+        ),
+        Paragraph(escape(followed["method"]), s["muted"]),
+    ]
+    shown += [_bullet(note, s["muted"]) for note in followed.get("notes", [])]
     return shown
 
 

@@ -21,6 +21,7 @@ from analysis.results_cache import Results, results_for
 from analysis.time_to_event_words import share_text
 from experiments import trials
 from nudge.clock import FixedClock
+from tests.analysis.test_results_pdf import pdf_text
 from tests.conftest import Cli
 from tests.trial_factories import TRIAL, SeededTrial, seed_trial
 from tests.web_helpers import logged_in, table_rows
@@ -146,6 +147,20 @@ def test_the_results_page_shows_time_to_withdrawal_with_the_jsons_figures(
         assert row[3:6] == [share_text(by) for by in arm["by"]]
     text = html.unescape(page)
     assert "By 90 days after charge, withdrawal stood at " in text
+    assert "count until 10 January 2027 (the analysis date)" in text
+
+
+def test_the_pdf_shows_time_to_withdrawal_as_the_page_does(
+    app: Flask, session: Session, clock: FixedClock, dated: SeededTrial
+) -> None:
+    block = withdrawal(cached(session, clock).body)
+    pdf = logged_in(app, "researcher").get(f"/trials/{TRIAL}/results.pdf").get_data()
+    text = " ".join(pdf_text(pdf).split())
+    assert "Time to withdrawal after charge" in text
+    assert "By 90 days after charge, withdrawal stood at " in text
+    for arm in block["arms"]:
+        for by in arm["by"]:
+            assert share_text(by) in text
     assert "count until 10 January 2027 (the analysis date)" in text
 
 
