@@ -37,10 +37,13 @@ def _roles(definition: TrialDefinition) -> dict[str, str]:
             f"the randomisation stratum ({', '.join(strata)})" if strata else "no strata (one)"
         ),
         "delivered": (
-            "1 when at least one of the participant's messages reached them (a text delivered "
-            "or a letter posted), else 0"
+            "1 when at least one of their arm's messages reached them (a text delivered or a "
+            "letter posted; survey questions, asked in every arm, do not count), else 0"
         ),
-        "cost": f"what the participant's messages cost, in {definition.costs.currency}",
+        "cost": (
+            f"what their arm's messages cost, in {definition.costs.currency} (survey questions "
+            "not included)"
+        ),
     }
     if unit not in ("participant", "case"):
         roles[unit] = f"the randomisation unit ({unit}) as random ids, the same as `unit`"

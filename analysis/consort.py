@@ -18,6 +18,7 @@ from sqlmodel import Session
 from analysis.labels import Labels
 from experiments.definition import TrialDefinition
 from experiments.outcome_store import observed
+from messages.surveys import arm_message
 from nudge.models import MessageStatus, Reason
 from nudge.models.tables import ARMS, ASSIGNMENTS, MESSAGES, OUTCOMES, PEOPLE
 
@@ -38,7 +39,8 @@ NOT_SENT = (MessageStatus.CANCELLED, MessageStatus.SKIPPED)
 
 @dataclass(frozen=True)
 class MessageFlow:
-    """What happened to one arm's messages (rows replaced by a re-plan are not counted)."""
+    """What happened to one arm's messages (rows replaced by a re-plan are not counted, nor
+    survey questions: measurement, asked of every arm alike)."""
 
     scheduled: int
     pending: int
@@ -136,7 +138,8 @@ def _by_arm(
 
 
 def _messages_by_arm(session: Session, trial_id: str) -> dict[str, MessageFlow]:
-    """Message counts per arm by status, channel and reason, in one grouped query."""
+    """Message counts per arm by status, channel and reason, in one grouped query: the arms'
+    own messages, not the survey questions every arm is asked alike."""
     reached = ((MESSAGES.c.channel == "sms") & (MESSAGES.c.status == MessageStatus.DELIVERED)) | (
         (MESSAGES.c.channel == "letter") & (MESSAGES.c.status == MessageStatus.SENT)
     )
@@ -151,7 +154,11 @@ def _messages_by_arm(session: Session, trial_id: str) -> dict[str, MessageFlow]:
         .select_from(MESSAGES)
         .join(ASSIGNMENTS, ASSIGNMENTS.c.participant_id == MESSAGES.c.participant_id)
         .join(ARMS, ARMS.c.id == ASSIGNMENTS.c.arm_id)
-        .where(MESSAGES.c.trial_id == trial_id, MESSAGES.c.status != MessageStatus.SUPERSEDED)
+        .where(
+            MESSAGES.c.trial_id == trial_id,
+            MESSAGES.c.status != MessageStatus.SUPERSEDED,
+            arm_message(),
+        )
         .group_by(ARMS.c.key, MESSAGES.c.status, MESSAGES.c.channel, MESSAGES.c.reason)
     )
     tallies: dict[str, Counter[str]] = {}
@@ -172,7 +179,7 @@ def _messages_by_arm(session: Session, trial_id: str) -> dict[str, MessageFlow]:
         .select_from(MESSAGES)
         .join(ASSIGNMENTS, ASSIGNMENTS.c.participant_id == MESSAGES.c.participant_id)
         .join(ARMS, ARMS.c.id == ASSIGNMENTS.c.arm_id)
-        .where(MESSAGES.c.trial_id == trial_id, reached)
+        .where(MESSAGES.c.trial_id == trial_id, reached, arm_message())
         .group_by(ARMS.c.key)
     )
     reached_by_arm = {str(arm): int(count) for arm, count in session.execute(people)}

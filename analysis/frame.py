@@ -4,7 +4,8 @@ Columns: `participant_ref`, `arm`, `unit`, `stratum`, the participant columns th
 names (covariates, subgroups, strata and outcome populations), one float column per outcome
 named by its id (a binary outcome's 1.0/0.0; a scale's, count's or continuous outcome's number
 as recorded; NaN where not observed; the definition's `type` says which), `delivered` (0/1;
-only when some arm sends messages) and `cost` (money spent on the participant's messages).
+only when some arm sends messages) and `cost` (money spent on the participant's messages); both
+count the arm's own messages only, never a survey's questions (the same in every arm).
 From the database, a binary outcome imported with dates adds `<outcome>_on` (the day of its
 event) and `charged_on` (the charge; the latest recorded where a person's outcomes differ), as
 datetime64 days, NaT where not known; a trial without dates has neither. The day a number was
@@ -35,6 +36,7 @@ from experiments.columns import analysed_columns, column_types
 from experiments.definition import TrialDefinition
 from experiments.outcome_store import observed
 from experiments.randomise import stratum_key
+from messages.surveys import arm_message
 from nudge.models import MessageStatus
 from nudge.models.tables import ARMS, ASSIGNMENTS, CASES, HEARINGS, MESSAGES, OUTCOMES, PEOPLE
 
@@ -184,10 +186,14 @@ def _outcome_dates(
 
 
 def _reached() -> object:
-    """An SMS the network delivered, or a letter posted: the message reached the person."""
-    return or_(
-        and_(MESSAGES.c.channel == "sms", MESSAGES.c.status == MessageStatus.DELIVERED),
-        and_(MESSAGES.c.channel == "letter", MESSAGES.c.status == MessageStatus.SENT),
+    """An arm's SMS the network delivered, or its letter posted: the intervention reached the
+    person (a survey's question, asked of every arm alike, is not the intervention)."""
+    return and_(
+        arm_message(),
+        or_(
+            and_(MESSAGES.c.channel == "sms", MESSAGES.c.status == MessageStatus.DELIVERED),
+            and_(MESSAGES.c.channel == "letter", MESSAGES.c.status == MessageStatus.SENT),
+        ),
     )
 
 
@@ -201,9 +207,15 @@ def _participants_with(session: Session, trial_id: str, condition: object) -> se
 
 
 def _costs(session: Session, trial_id: str) -> dict[int, float]:
+    """What each participant's arm messages cost; survey texts are measurement, paid alike in
+    every arm, so they are not the intervention's cost."""
     query = (
         select(MESSAGES.c.participant_id, func.sum(MESSAGES.c.cost))
-        .where(MESSAGES.c.trial_id == trial_id, MESSAGES.c.status.in_(CHARGED_STATUSES))
+        .where(
+            MESSAGES.c.trial_id == trial_id,
+            MESSAGES.c.status.in_(CHARGED_STATUSES),
+            arm_message(),
+        )
         .group_by(MESSAGES.c.participant_id)
     )
     return {participant_id: float(total or 0.0) for participant_id, total in session.execute(query)}

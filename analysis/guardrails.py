@@ -8,12 +8,14 @@ number carriers start blocking, must be noticed within a day. The definition's `
 | metric | numerator | denominator |
 |---|---|---|
 | `opt_out_rate` | people who replied STOP | randomised people with a mobile number |
-| `failed_rate` | texts failed or undelivered | texts the provider took or refused |
-| `distress_rate` | people with a reply containing a triage word | people sent a text |
+| `failed_rate` | texts failed or undelivered | the arm's texts the provider took or refused |
+| `distress_rate` | people who replied with a triage word | people sent one of the arm's texts |
 | `returned_letter_rate` | letters returned by the post | letters posted |
 | `outcome` | people with the outcome's bad value | people with the outcome recorded |
 
-(An outcome's bad value is 1 when it is `better: lower`, such as withdrawal, else 0.)
+(An outcome's bad value is 1 when it is `better: lower`, such as withdrawal, else 0.) A survey's
+questions are not the arm's texts: every arm, control too, is asked them alike, so they are
+measurement, not the intervention whose safety is watched.
 
 **The test.** With `max`, H0: the arm's rate ≤ max; with `max_excess`, H0: the arm's rate minus
 control's ≤ max_excess. z = (estimate − threshold) / SE, one-sided p = 1 − Φ(z), a breach when
@@ -47,6 +49,7 @@ from sqlmodel import select as sqlmodel_select
 from experiments import trials
 from experiments.definition import Guardrail, TrialDefinition
 from messages.pausing import pause, paused_arms
+from messages.surveys import arm_message
 from messages.triage import triage_words_in
 from nudge import audit
 from nudge.clock import Clock
@@ -207,7 +210,7 @@ def _observations(
     if guardrail.metric == "failed_rate":
         query = (
             people.join(MESSAGES, MESSAGES.c.participant_id == PEOPLE.c.id)
-            .where(MESSAGES.c.channel == "sms", MESSAGES.c.status.in_(ATTEMPTED))
+            .where(MESSAGES.c.channel == "sms", MESSAGES.c.status.in_(ATTEMPTED), arm_message())
             .add_columns(MESSAGES.c.status.in_(BAD_DELIVERY))
         )
         return [(arm, unit, bool(bad)) for arm, unit, _, bad in session.execute(query)]
@@ -247,6 +250,7 @@ def _distress(
             MESSAGES.c.trial_id == trial_id,
             MESSAGES.c.channel == "sms",
             MESSAGES.c.status.in_(TAKEN),
+            arm_message(),
         )
         .distinct()
         .scalar_subquery()

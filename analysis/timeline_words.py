@@ -14,12 +14,21 @@ from messages.words import message_state, reason_label
 from nudge.models import HEARING_ENDED, MESSAGE_STATUSES, EventStatus, HearingChange, MessageEvent
 
 CONTACT_FIELDS = frozenset({"first_name", "last_name", "phone", "address", "postcode"})
-SOURCES = {"enrol": "enrolment file", "hearings": "court-list update", "outcomes": "outcomes file"}
+SOURCES = {
+    "enrol": "enrolment file",
+    "hearings": "court-list update",
+    "outcomes": "outcomes file",
+    "survey": "answer to the survey question",
+}
 REPLIES = {
     "stop": ("STOP", "Texts to this number stopped, in every trial"),
     "start": ("START", "Texts to this number allowed again"),
     "help": ("HELP", "The trial's help text sent back"),
     "confirm": ("CONFIRM", "Taken as confirming they will attend"),
+    "survey": (
+        "to a survey question",
+        "Kept with the survey's answers; the first one read is the outcome",
+    ),
     "other": ("a message for staff", "Kept for staff on the replies page"),
 }
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from experiments import trials
 from experiments.definition import Survey, TrialDefinition
+from experiments.outcome_store import record_outcome_value
 from messages.outbox import retire
 from messages.survey_words import Accepted, normalised, read_answer
 from messages.surveys import PREFIX, REMINDER, question_template, reminder_template, survey_of
@@ -28,7 +29,6 @@ from nudge.models import (
     InboundMessage,
     Message,
     MessageStatus,
-    Outcome,
     Participant,
     Reason,
     SurveyAnswer,
@@ -111,7 +111,10 @@ def record_answer(
 ) -> str | None:
     """Store the reply as an answer and act on it; the clarifying text to send back, if any."""
     question, now = route.question, inbound.received_at
-    survey = question.survey
+    survey, trial_id = question.survey, question.participant.trial_id
+    # The trial's lock before reading what was answered: two replies of one person queue, so
+    # the second sees the first's counted answer (and the outcome's writers queue alike).
+    trials.lock_trial(session, trial_id)
     earlier = set(
         session.exec(
             select(SurveyAnswer.status).where(
@@ -132,7 +135,7 @@ def record_answer(
         status = AnswerStatus.CORRECTION if counted else AnswerStatus.COUNTED
     value, number = _value(route.answer)
     answer = SurveyAnswer(
-        trial_id=question.participant.trial_id,
+        trial_id=trial_id,
         participant_id=route.participant_id,
         survey_id=survey.id,
         message_id=question.message_id,
@@ -144,8 +147,15 @@ def record_answer(
         received_at=now,
     )
     if status == AnswerStatus.COUNTED:
-        answer.outcome_id = _record_outcome(
-            session, question.participant, survey, value, number, now
+        record_outcome_value(
+            session,
+            trial_id,
+            route.participant_id,
+            survey.outcome,
+            value=value,
+            number=number,
+            source=question_template(survey.id),
+            recorded_at=now,
         )
         retire(
             session,
@@ -235,40 +245,3 @@ def _value(answer: bool | int | None) -> tuple[bool | None, float | None]:
     if isinstance(answer, bool):
         return answer, None
     return None, float(answer)
-
-
-def _record_outcome(
-    session: Session,
-    participant: Participant,
-    survey: Survey,
-    value: bool | None,
-    number: float | None,
-    at: datetime,
-) -> int:
-    """The answer as the outcome's current value, retiring any earlier one (kept as history).
-
-    A minimal stand-in for the outcomes import's own recording of one value, to be replaced by
-    it when it lands (the same rule: a correction adds a row and retires the old one).
-    """
-    current = session.exec(
-        select(Outcome).where(
-            Outcome.participant_id == participant.id,
-            Outcome.outcome_key == survey.outcome,
-            col(Outcome.replaced_at).is_(None),
-        )
-    ).first()
-    if current is not None:
-        current.replaced_at = at
-        session.add(current)
-    row = Outcome(
-        trial_id=participant.trial_id,
-        participant_id=participant.id or 0,
-        outcome_key=survey.outcome,
-        value=value,
-        number=number,
-        source=question_template(survey.id),
-        recorded_at=at,
-    )
-    session.add(row)
-    session.flush()
-    return row.id or 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlmodel import Session
 
 from experiments.definition import Survey, TrialDefinition
@@ -59,6 +59,12 @@ def question_template(survey_id: str) -> str:
 
 def reminder_template(survey_id: str) -> str:
     return f"{PREFIX}{survey_id}{REMINDER}"
+
+
+def arm_message() -> ColumnElement[bool]:
+    """The condition on `message` rows that are an arm's own (the intervention), not a survey's
+    question or reminder: what delivery, cost and the participant flow count."""
+    return MESSAGES.c.template.not_like(f"{PREFIX}%")
 
 
 def survey_of(definition: TrialDefinition, template: str) -> SurveyText | None:

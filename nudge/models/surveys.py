@@ -6,6 +6,9 @@ Who was asked is the outbox itself: each question is a `message` row whose templ
 the outcome's value; later ones are `correction`s, kept with their history; one that cannot be
 read is `unclear` (a clarifying text went back) or `unreadable`; one after the question closed
 is `late`. `text` is the reply as it came, personal data dropped by the purge; the value stays.
+The counted answer's `outcome` row is found by what they share (participant, the survey's
+outcome, source `survey:ID`, `recorded_at` = `received_at`), not by a key: the outcome store
+writes a row only when the value changes, and keeps each row's history itself.
 """
 
 from __future__ import annotations
@@ -60,4 +63,3 @@ class SurveyAnswer(SQLModel, table=True):
     number: float | None = None  # a scale's
     text: str | None = None  # the reply as it came; None once purged
     received_at: datetime = Field(sa_type=UTCDateTime)
-    outcome_id: int | None = Field(default=None, foreign_key="outcome.id")  # when counted

@@ -256,6 +256,7 @@ def test_the_bundle_reproduces_a_scale_primary_outcome_in_r(
     _, r_table, nudge = run_bundle(rscript, zipped)
     assert_same_table(r_table, nudge)
     assert r_table["n"] == nudge["analysed"] == 617
-    assert "the primary outcome: the answer, a whole number from 1 to 5" in (
-        bundle.files["README.txt"].decode()
-    )
+    assert (
+        "the primary outcome: a scale, a whole number from 1 to 5, 1 not at all confident, "
+        "5 very confident, empty when not observed"
+    ) in " ".join(bundle.files["README.txt"].decode().split())

@@ -138,6 +138,7 @@ def test_a_cluster_names_the_shared_value_unless_it_is_a_contact_detail(
         ("hearings:list.csv", "court-list update list.csv"),
         ("enrol:people.csv", "enrolment file people.csv"),
         ("outcomes:march.csv", "outcomes file march.csv"),
+        ("survey:confidence", "answer to the survey question confidence"),
         ("demo", "demo"),
     ],
 )

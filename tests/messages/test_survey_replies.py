@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from experiments import trials
+from experiments.outcome_store import record_outcome_value
 from experiments.purge import purge_trial
 from messages.intake import enrol_and_plan
 from nudge.clock import FixedClock
@@ -87,7 +88,7 @@ def test_each_form_of_answer_becomes_the_outcomes_value_with_the_time_it_came(
     assert (stored.value, stored.number) == (
         (value, None) if isinstance(value, bool) else (None, float(value))
     )
-    assert answer.outcome_id == stored.id
+    assert stored.source == f"survey:{key}" and stored.recorded_at == answer.received_at
     inbound = session.exec(select(InboundMessage)).one()
     assert (inbound.kind, inbound.handled_at) == ("survey", ARRIVED)  # not in the staff queue
 
@@ -129,6 +130,32 @@ def test_only_the_first_answer_counts_and_later_ones_are_kept_as_corrections(
     ]
     [stored] = _outcomes(session, "P00001")
     assert (stored.number, stored.replaced_at, stored.recorded_at) == (4.0, None, ARRIVED)
+
+
+def test_a_counted_answer_follows_the_outcome_stores_rules_for_a_value_already_in_force(
+    session: Session, clock: FixedClock, sent: None
+) -> None:
+    """The answer is written by record_outcome_value, as the import writes: a different value
+    in force (an earlier file's) is retired and kept; the same value again adds no row."""
+    for ref, number in (("P00001", 2.0), ("P00002", 4.0)):
+        record_outcome_value(
+            session,
+            EXAMPLE_TRIAL,
+            _id(session, ref),
+            "confidence",
+            number=number,
+            source="outcomes:phone-calls.csv",
+            recorded_at=ARRIVED - timedelta(hours=1),
+        )
+    session.commit()
+    reply(session, clock, ENGLISH, "4")
+    reply(session, clock, "+447700900002", "4")
+    old, new = _outcomes(session, "P00001")
+    assert (old.number, old.source, old.replaced_at) == (2.0, "outcomes:phone-calls.csv", ARRIVED)
+    assert (new.number, new.source, new.replaced_at) == (4.0, "survey:confidence", None)
+    [kept] = _outcomes(session, "P00002")
+    assert (kept.number, kept.source, kept.replaced_at) == (4.0, "outcomes:phone-calls.csv", None)
+    assert [a.status for a in answers(session, "P00002")] == ["counted"]
 
 
 def test_stop_in_the_middle_of_a_survey_opts_out_at_once(
