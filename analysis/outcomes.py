@@ -24,6 +24,7 @@ from sqlmodel import Session
 from analysis.outcome_dates import (
     DateColumns,
     Observation,
+    charged_days,
     is_date_column,
     observe,
     read_date_columns,
@@ -106,6 +107,7 @@ def import_outcomes(
         source=str(path), outcome_columns=outcome_columns, date_columns=dates.names
     )
     people = _people(session, trial_id)
+    charged = charged_days(session, trial_id, definition) or {}
     current = _current_values(session, trial_id)
     now, source = clock.now(), fitted(f"outcomes:{path.name}", column_length(Outcome, "source"))
     today = now.astimezone(ZoneInfo(definition.timezone)).date()
@@ -119,7 +121,14 @@ def import_outcomes(
         try:
             person = _person(record, people, seen)
             stored = _stored(current, person.participant_id, outcome_columns)
-            values = observe(record, _values(record, outcome_columns), dates, stored, today)
+            values = observe(
+                record,
+                _values(record, outcome_columns),
+                dates,
+                stored,
+                today,
+                charged.get(person.participant_id),
+            )
         except RowError as exc:
             plan.problems.append(Problem(str(path), record.line, None, str(exc)))
             continue
