@@ -7,8 +7,11 @@ as recorded; NaN where not observed; the definition's `type` says which), `deliv
 only when some arm sends messages) and `cost` (money spent on the participant's messages); both
 count the arm's own messages only, never a survey's questions (the same in every arm).
 From the database, a binary outcome imported with dates adds `<outcome>_on` (the day of its
-event) and `charged_on` (the charge; the latest recorded where a person's outcomes differ), as
-datetime64 days, NaT where not known; a trial without dates has neither. The day a number was
+event) and `charged_on` (the charge: the case's `charged` milestone where the trial declares
+one and the case has it, else the outcome file's, the latest recorded where a person's outcomes
+differ), as datetime64 days, NaT where not known; a trial without dates has neither. A trial
+declaring a `charged` milestone also gets `charged_from` beside them ("milestone", "outcome
+file", or None), for the report's note on where the charge came from. The day a number was
 measured stays in the database, out of the frame: time to an event is followed for yes/no
 outcomes only. A flat file's outcomes are read as yes/no (analysis/flatfile.py).
 Both builders read the participant columns with `read_columns`, by the types the definition
@@ -21,6 +24,7 @@ analysis/columns.py.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +34,14 @@ from sqlmodel import Session
 
 from analysis.columns import read_columns
 from analysis.flatfile import as_codes, parse_flags, parse_numbers, read_flat_file, unit_column
-from analysis.outcome_dates import CHARGED, date_column
+from analysis.outcome_dates import (
+    CHARGED,
+    CHARGED_FROM,
+    FROM_FILE,
+    FROM_MILESTONE,
+    charged_days,
+    date_column,
+)
 from experiments import trials
 from experiments.columns import analysed_columns, column_types
 from experiments.definition import TrialDefinition
@@ -78,7 +89,8 @@ def frame_from_db(session: Session, trial_id: str) -> pd.DataFrame:
         if name not in frame:
             frame[name] = np.nan
     ids = frame["participant_id"]
-    for name, days in _outcome_dates(found, ids, binary).items():
+    milestone = charged_days(session, trial_id, definition)
+    for name, days in _outcome_dates(found, ids, binary, milestone).items():
         frame[name] = days
     if has_messages(definition):
         delivered = _participants_with(session, trial_id, _reached())
@@ -166,10 +178,15 @@ def _outcomes(found: pd.DataFrame, ids: pd.Series, binary: list[str]) -> dict[st
 
 
 def _outcome_dates(
-    found: pd.DataFrame, ids: pd.Series, outcome_ids: list[str]
+    found: pd.DataFrame,
+    ids: pd.Series,
+    outcome_ids: list[str],
+    milestone: dict[int, date] | None = None,
 ) -> dict[str, pd.Series]:
     """`<outcome>_on` for each of `outcome_ids` with a date in force and `charged_on`, aligned
-    with `ids`; nothing at all when no outcome has a date."""
+    with `ids`; nothing at all when no outcome has a date. `milestone` (each participant's day
+    of the `charged` milestone; None when the trial declares none) is preferred to the file's
+    charge, and then `charged_from` says which each person's came from."""
     dates = found["occurred_on"].notna() | found["charged_on"].notna()
     dated = found[dates & found["key"].isin(outcome_ids)]
     if dated.empty:
@@ -181,7 +198,16 @@ def _outcome_dates(
             columns[date_column(str(key))] = pd.to_datetime(ids.map(days))
     charged = dated[dated["charged_on"].notna()].drop_duplicates("participant_id", keep="last")
     by_person = pd.Series(charged["charged_on"].to_numpy(), index=charged["participant_id"])
-    columns[CHARGED] = pd.to_datetime(ids.map(by_person))
+    from_file = pd.to_datetime(ids.map(by_person))
+    if milestone is None:
+        columns[CHARGED] = from_file
+        return columns
+    from_milestone = pd.to_datetime(ids.map(pd.Series(milestone, dtype=object)))
+    columns[CHARGED] = from_milestone.where(from_milestone.notna(), from_file)
+    source = np.where(from_milestone.notna(), FROM_MILESTONE, FROM_FILE)
+    columns[CHARGED_FROM] = pd.Series(source, index=ids.index, dtype=object).where(
+        columns[CHARGED].notna(), None
+    )
     return columns
 
 

@@ -11,8 +11,12 @@ A blank date is "not known in this file", as a blank outcome is: it keeps a date
 earlier (an event date only while the outcome stays 1, or stays a number:
 experiments/outcome_store.py). A row is refused, at its line and column, for a date that is
 not a date, a date after today (the trial's timezone, on the injected clock), an event date
-beside an outcome that is 0 or blank, and an event before the charge. `charged_on` will later
-come from the case's `charged` milestone; until then the outcome file is where it is recorded.
+beside an outcome that is 0 or blank, and an event before the charge.
+
+The charge is the case's `charged` milestone when the trial declares one and the case has a
+date for it (its day in the trial's calendar), else the outcome file's `charged_on`: the frame
+counts time from it (`charged_days`) and the import checks an event against it by the same
+rule. The file's `charged_on` is stored as given either way.
 """
 
 from __future__ import annotations
@@ -21,15 +25,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlmodel import Session
 
 from experiments.csvfile import CsvRecord
 from experiments.dates import parse_day
+from experiments.definition import TrialDefinition
 from experiments.outcome_store import Observation, kept_event_date
 from experiments.outcome_values import Reading
 from experiments.rows import RowError
 from nudge.errors import Problem
+from nudge.models.tables import MILESTONES, PEOPLE
 
 CHARGED = "charged_on"
+CHARGED_MILESTONE = "charged"
+# Where each person's charge came from, in the frame beside `charged_on` when the trial
+# declares a `charged` milestone: "milestone" or "outcome file" (blank: no charge date).
+CHARGED_FROM = "charged_from"
+FROM_MILESTONE, FROM_FILE = "milestone", "outcome file"
 EVENT_DATE_SUFFIX = "_on"
 
 
@@ -87,6 +102,29 @@ def read_date_columns(
     return DateColumns(tuple(dated), charged), problems
 
 
+def charged_days(
+    session: Session, trial_id: str, definition: TrialDefinition
+) -> dict[int, date] | None:
+    """Each participant's day of charge from their case's current `charged` milestone, in the
+    trial's calendar; None when the trial declares no `charged` milestone (one query)."""
+    if CHARGED_MILESTONE not in definition.milestone_names:
+        return None
+    zone = ZoneInfo(definition.timezone)
+    query = (
+        select(PEOPLE.c.id, MILESTONES.c.occurred_at)
+        .join(MILESTONES, MILESTONES.c.case_id == PEOPLE.c.case_id)
+        .where(
+            PEOPLE.c.trial_id == trial_id,
+            MILESTONES.c.name == CHARGED_MILESTONE,
+            MILESTONES.c.replaced_at.is_(None),
+        )
+    )
+    return {
+        participant_id: occurred_at.astimezone(zone).date()
+        for participant_id, occurred_at in session.execute(query)
+    }
+
+
 def _header(path: Path, message: str) -> Problem:
     return Problem(str(path), 1, None, f"header: {message}")
 
@@ -97,10 +135,13 @@ def observe(
     columns: DateColumns,
     stored: Mapping[str, Observation],
     today: date,
+    charged_milestone: date | None = None,
 ) -> dict[str, Observation]:
     """Each observed outcome of one row with its dates, the stored dates kept where blank.
 
-    Raises RowError naming the column for the first date that cannot be recorded.
+    An event is checked against the case's `charged` milestone (`charged_milestone`, a day)
+    where it has one, else against the file's or the stored `charged_on`. Raises RowError
+    naming the column for the first date that cannot be recorded.
     """
     charged = _day(record, CHARGED, today) if columns.charged else None
     for outcome in columns.dated:
@@ -125,12 +166,17 @@ def observe(
         counted_from = charged if outcome in columns.dated and charged is not None else None
         if counted_from is None and old is not None:
             counted_from = old.charged_on
-        if occurred is not None and counted_from is not None and occurred < counted_from:
+        charge = charged_milestone if charged_milestone is not None else counted_from
+        if occurred is not None and charge is not None and occurred < charge:
+            source = (
+                f"the case's '{CHARGED_MILESTONE}' milestone, '{charge.isoformat()}'"
+                if charged_milestone is not None
+                else _charge_source(charged, charge)
+            )
             raise RowError(
                 date_column(outcome),
-                f"'{occurred.isoformat()}' is before the charge "
-                f"({_charge_source(charged, counted_from)}): time is counted from the charge, "
-                "so check both dates",
+                f"'{occurred.isoformat()}' is before the charge ({source}): time is counted "
+                "from the charge, so check both dates",
             )
         observed[outcome] = Observation.of(value, occurred, counted_from)
     return observed

@@ -24,7 +24,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import Session
 
-from analysis.outcome_dates import DateColumns, is_date_column, observe, read_date_columns
+from analysis.outcome_dates import (
+    DateColumns,
+    charged_days,
+    is_date_column,
+    observe,
+    read_date_columns,
+)
 from experiments import trials
 from experiments.csvfile import CsvRecord, duplicate_columns, read_header, read_records
 from experiments.definition import Outcome as OutcomeDefinition
@@ -102,6 +108,7 @@ def import_outcomes(
         source=str(path), outcome_columns=outcome_columns, date_columns=dates.names
     )
     people = _people(session, trial_id)
+    charged = charged_days(session, trial_id, definition) or {}
     current = current_values(session, trial_id)
     now, source = clock.now(), fitted(f"outcomes:{path.name}", column_length(Outcome, "source"))
     today = now.astimezone(ZoneInfo(definition.timezone)).date()
@@ -117,7 +124,9 @@ def import_outcomes(
             person = _person(record, people, seen)
             if not bad:
                 stored = _stored(current, person.participant_id, outcome_columns)
-                values = observe(record, readings, dates, stored, today)
+                values = observe(
+                    record, readings, dates, stored, today, charged.get(person.participant_id)
+                )
         except RowError as exc:
             bad.insert(0, exc)
         if bad:

@@ -55,7 +55,9 @@ def overview_page(trial_id: str) -> ResponseReturnValue:
         titles={arm.id: arm.title for arm in definition.arms},
         versions=trials.versions(g.db, trial_id),
         current=trials.current_version(g.db, trial),
-        per_participant={a: sum(p.cost for p in items) for a, items in previews.items()},
+        per_participant={
+            a: sum(p.cost for p in items if not p.event) for a, items in previews.items()
+        },
         sample=_sample_description(definition),
     )
 

@@ -4,11 +4,13 @@ Beside the yes/no outcome, an outcome imported with its dates (analysis/outcome_
 `withdrew_on` and `charged_on`) is followed in time. Among the people the outcome analyses
 (randomised, in its population, outcome observed):
 
-- time is counted in whole days from the charge (`charged_on`; later the case's `charged`
-  milestone). Someone with the outcome 1 has the event on its day; everyone else, and an
-  event after follow-up ends, is censored when follow-up ends: at the analysis date or 180
-  days after the charge, whichever is earlier. The analysis date is today in the trial's
-  timezone, or the day a closed trial closed (its data cut-off);
+- time is counted in whole days from the charge: the case's `charged` milestone (its day in
+  the trial's calendar) where the trial declares one and the case has it, else the outcome
+  file's `charged_on` (analysis/frame.py); a note says how many came from each when the
+  trial declares the milestone. Someone with the outcome 1 has the event on its day;
+  everyone else, and an event after follow-up ends, is censored when follow-up ends: at the
+  analysis date or 180 days after the charge, whichever is earlier. The analysis date is
+  today in the trial's timezone, or the day a closed trial closed (its data cut-off);
 - left out, counted and named in a note: people with no charge date, and people with the
   outcome 1 but no date for it (they cannot be placed in time, so the shares may be low);
 - each arm's share with the event by 30, 90 and 180 days is 1 - S(t) of its Kaplan–Meier
@@ -36,7 +38,7 @@ import pandas as pd
 
 from analysis.effects import ModelSpec
 from analysis.labels import Labels
-from analysis.outcome_dates import CHARGED, date_column
+from analysis.outcome_dates import CHARGED, CHARGED_FROM, FROM_FILE, FROM_MILESTONE, date_column
 from analysis.stats.survival import KaplanMeier, kaplan_meier, log_rank
 
 HORIZONS = (30, 90, 180)
@@ -150,7 +152,10 @@ def time_to_event(
         p_value=overall.p_value if overall else None,
         no_charge_date=no_charge,
         no_event_date=no_date,
-        notes=tuple(_notes(labels.outcome(outcome_id), no_charge, no_date, exact)),
+        notes=tuple(
+            _notes(labels.outcome(outcome_id), no_charge, no_date, exact)
+            + _charge_source(labels.outcome(outcome_id), data.loc[kept])
+        ),
     )
 
 
@@ -173,6 +178,20 @@ def _arm(arm: str, curve: KaplanMeier, exact: bool) -> ArmFollowUp:
         error = point.std_error if exact else None
         by.append(ShareBy(int(point.time), share, low, high, error, point.at_risk, point.events))
     return ArmFollowUp(arm, curve.n, curve.events, tuple(by))
+
+
+def _charge_source(name: str, followed: pd.DataFrame) -> list[str]:
+    """Where the charge of the people followed came from, when the trial declares a `charged`
+    milestone (the frame then says, per person, in `charged_from`)."""
+    if CHARGED_FROM not in followed:
+        return []
+    counts = followed[CHARGED_FROM].value_counts()
+    milestone, file = int(counts.get(FROM_MILESTONE, 0)), int(counts.get(FROM_FILE, 0))
+    return [
+        f"time to {name} is counted from the case's 'charged' milestone for {milestone} "
+        f"participant(s) and from the outcome file's charged_on for {file} (cases with no "
+        "'charged' milestone recorded)"
+    ]
 
 
 def _notes(name: str, no_charge: int, no_date: int, exact: bool) -> list[str]:

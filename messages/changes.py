@@ -188,7 +188,9 @@ def stop_ended_cases(
     if not rows:
         return 0
     if anchors is None:
-        anchors = anchors_for(session, [row.case_id for row in rows])
+        anchors = anchors_for(
+            session, [row.case_id for row in rows], milestones=bool(planning.declared)
+        )
     stopping: dict[Reason, list[int]] = {}
     for message_id, anchor, timing, status, case_id in rows:
         reached = anchors.get(case_id, {}).keys()

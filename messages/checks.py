@@ -40,10 +40,15 @@ class SmsReport:
 
 @dataclass(frozen=True)
 class ArmCost:
+    """What every participant of an arm costs: its timed messages. Event texts (`on:`) go
+    only to those whose hearing moves or is vacated, or whose milestone is recorded, so they
+    are not in it: `event_segments` is what they cost in segments when they go, one each."""
+
     arm: str
     sms_segments: int
     letters: int
     cost: float
+    event_segments: int = 0
 
 
 @dataclass(frozen=True)
@@ -188,10 +193,12 @@ def _arm_costs(loaded: LoadedTrial, sms: list[SmsReport]) -> list[ArmCost]:
     costs = loaded.definition.costs
     result = []
     for arm in loaded.definition.arms:
-        n_segments = sum(segments.get(m.template, 0) for m in arm.messages if m.channel == "sms")
-        letters = sum(1 for m in arm.messages if m.channel == "letter")
+        timed = [m for m in arm.messages if m.on is None]
+        n_segments = sum(segments.get(m.template, 0) for m in timed if m.channel == "sms")
+        letters = sum(1 for m in timed if m.channel == "letter")
+        events = sum(segments.get(m.template, 0) for m in arm.messages if m.on is not None)
         cost = round(n_segments * costs.sms_segment + letters * costs.letter, 4)
-        result.append(ArmCost(arm.id, n_segments, letters, cost))
+        result.append(ArmCost(arm.id, n_segments, letters, cost, events))
     return result
 
 

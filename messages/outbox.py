@@ -139,7 +139,9 @@ def plan_timed(
     anchors (read unless given): one query for the anchors and one for opt-outs, whatever the
     number of people."""
     if anchors is None:
-        anchors = anchors_for(session, [r.case_id for r in people])
+        anchors = anchors_for(
+            session, [r.case_id for r in people], milestones=bool(planning.declared)
+        )
     opted_out = _opted_out(session, [r.phone for r in people if r.phone])
     rows = []
     for recipient in people:
@@ -180,7 +182,8 @@ def plan_event_rows(
     """The rows of event texts, checked like any message against their cases' anchors (read
     unless given), safeguarding, consent and opt-outs: two queries, whatever the number."""
     if anchors is None:
-        anchors = anchors_for(session, [event.recipient.case_id for event in events])
+        cases = [event.recipient.case_id for event in events]
+        anchors = anchors_for(session, cases, milestones=bool(planning.declared))
     phones = [event.recipient.phone for event in events if event.recipient.phone]
     opted_out = _opted_out(session, phones)
     rows = []

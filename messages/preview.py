@@ -26,6 +26,7 @@ class PreviewedMessage:
     characters: int
     segments: int
     cost: float
+    event: bool = False  # sent on an event (`on:`), only to those it happens to
 
 
 def preview_arm(
@@ -57,6 +58,7 @@ def preview_arm(
             )
         else:
             sizes = (None, len(text), 0, costs.letter)
+        encoding, characters, segments, cost = sizes
         previews.append(
             PreviewedMessage(
                 position,
@@ -67,7 +69,11 @@ def preview_arm(
                 spec.send.at if spec.send else None,
                 when_sent(spec),
                 text,
-                *sizes,
+                encoding,
+                characters,
+                segments,
+                cost,
+                spec.on is not None,
             )
         )
     return previews

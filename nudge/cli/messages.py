@@ -53,8 +53,12 @@ def preview(runtime: Runtime, trial_id: str, arm_id: str, language: str) -> None
         for line in item.text.splitlines() or [""]:
             click.echo(textwrap.indent(line, "   | ") if line else "   |")
         click.echo()
-    total = sum(item.cost for item in previews)
+    total = sum(item.cost for item in previews if not item.event)
+    events = [item for item in previews if item.event]
     click.echo(f"cost per participant: {currency} {total:.2f}")
+    if events:
+        each = ", ".join(f"{item.template} {currency} {item.cost:.2f}" for item in events)
+        click.echo(f"and for those it happens to, each event text: {each}")
 
 
 def _echo_journey(stages: tuple[JourneyStage, ...]) -> None:

@@ -88,6 +88,14 @@ def _print_report(report: MessageReport) -> None:
             f"  {cost.arm:<24}{cost.sms_segments:>3} SMS segment(s), {cost.letters} "
             f"letter(s){cost.cost:>10.2f}"
         )
+    if any(cost.event_segments for cost in report.costs):
+        extra = ", ".join(
+            f"{c.arm} {c.event_segments} SMS segment(s)" for c in report.costs if c.event_segments
+        )
+        click.echo(
+            "  Event texts (on: a hearing moved or vacated, a milestone) are extra, only for "
+            f"those it happens to: {extra} if all went."
+        )
 
 
 @trial.command("create")

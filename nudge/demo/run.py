@@ -34,6 +34,7 @@ from nudge.demo.server import BackgroundServer
 from nudge.demo.simulation import Simulated, Simulation
 from nudge.demo.workspace import Workspace
 from nudge.models import Message, MessageStatus
+from nudge.models.statuses import Timing
 from nudge.web import create_app
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,11 @@ class DemoResult:
     report: dict[str, Any]
     login: tuple[str, str]
     texts: dict[str, int]  # final SMS statuses, and reasons for those not sent
+    journey: dict[str, int]  # texts sent about a moved or vacated hearing, and after it
+
+
+# The journey's texts the summary counts, keyed by the row's timing (after: of the hearing).
+JOURNEY = (Timing.HEARING_MOVED, Timing.HEARING_VACATED, Timing.AFTER)
 
 
 def text_outcomes(session: Session, trial_id: str) -> dict[str, int]:
@@ -79,9 +85,31 @@ def text_outcomes(session: Session, trial_id: str) -> dict[str, int]:
     return dict(counts)
 
 
+def journey_texts(session: Session, trial_id: str) -> dict[str, int]:
+    """How many texts went to the provider about a hearing's move, its vacating, and after it."""
+    rows = session.exec(
+        select(Message.timing, func.count())
+        .where(
+            Message.trial_id == trial_id,
+            Message.channel == "sms",
+            Message.anchor == "hearing",
+            col(Message.timing).in_(JOURNEY),
+            col(Message.sent_at).is_not(None),
+        )
+        .group_by(col(Message.timing))
+    ).all()
+    counts = {str(timing): 0 for timing in JOURNEY}
+    counts.update({timing: count for timing, count in rows})
+    return counts
+
+
 def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed: int) -> DemoResult:
     """Create, launch, enrol, send for weeks, observe, analyse: everything but serving."""
-    rng = random.Random(seed)
+    # One stream of draws for each kind of event, so that sending one more text (and drawing
+    # whether its reply comes) does not reshuffle the court lists or the outcomes.
+    courts, answers, outcome_draws = (
+        random.Random(f"{seed}:{kind}") for kind in ("court lists", "replies", "outcomes")
+    )
     settings = workspace.settings(server.url)
     clock = FixedClock(LAUNCH)
     engine = make_engine(settings.database_url)
@@ -117,7 +145,15 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
     sms_from = loaded.definition.sending.sms_from or ""
     replies = ReplySender(engine, server.url, settings.webhook_token, sms_from)
     simulation = Simulation(
-        runtime, provider, replies, trial_id, zone, workspace.files, workspace.letters, rng
+        runtime,
+        provider,
+        replies,
+        trial_id,
+        zone,
+        workspace.files,
+        workspace.letters,
+        courts,
+        answers,
     )
     try:
         simulated = simulation.run()
@@ -132,13 +168,14 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
     clock.advance(timedelta(days=7))  # the court's outcomes arrive a week after the last hearing
     outcomes = workspace.files / "outcomes.csv"
     with Session(engine, expire_on_commit=False) as session:
-        true_effects = simulate_outcomes(session, trial_id, outcomes, rng)
+        true_effects = simulate_outcomes(session, trial_id, outcomes, outcome_draws)
         recorded = import_outcomes(session, clock, trial_id, outcomes, ACTOR)
         session.commit()
     log.info("outcomes imported from %s: %d values recorded", outcomes.name, recorded.recorded)
     with Session(engine, expire_on_commit=False) as session:
         report = report_json(analyse_trial(session, trial_id).report)
         texts = text_outcomes(session, trial_id)
+        journey = journey_texts(session, trial_id)
         password = secrets.token_urlsafe(12)
         add_user(session, clock, DEMO_EMAIL, "researcher", password, ACTOR)
         session.commit()
@@ -153,4 +190,5 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
         report,
         (DEMO_EMAIL, password),
         texts,
+        journey,
     )

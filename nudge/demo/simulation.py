@@ -73,7 +73,8 @@ class Simulation:
     zone: ZoneInfo
     files: Path
     letters: Path
-    rng: random.Random
+    rng: random.Random  # the court lists' draws
+    reply_rng: random.Random  # who replies to a text, what and when
 
     @property
     def clock(self) -> FixedClock:
@@ -115,7 +116,7 @@ class Simulation:
             done.letters_posted += letters
             done.texts_sent += sent
             if sent:
-                for reply in replies_to(self.engine, self.trial_id, now, self.rng):
+                for reply in replies_to(self.engine, self.trial_id, now, self.reply_rng):
                     heapq.heappush(pending, reply)
         day.report()
         done.replies = Counter(self.replies.sent)

@@ -20,6 +20,7 @@ def summary_text(result: DemoResult) -> str:
         f"{result.randomised} randomised across three arms;",
         f"  {sim.texts_sent} texts sent at their scheduled times and {sim.letters_posted} "
         f"letters posted; {sim.court_lists} court-list updates adjourned or vacated hearings;",
+        f"  {_journey(result.journey)};",
         f"  replies: {_replies(sim.replies)};",
         f"  how the texts ended: {_replies(result.texts)}.",
         "",
@@ -45,6 +46,14 @@ def summary_text(result: DemoResult) -> str:
         "The full report: NUDGE_DATABASE_URL=" + url + f" uv run nudge analyse {result.trial_id}",
     ]
     return "\n".join(lines)
+
+
+def _journey(sent: dict[str, int]) -> str:
+    moved, vacated, after = (sent.get(t, 0) for t in ("hearing_moved", "hearing_vacated", "after"))
+    return (
+        f"of those, {moved} hearing-moved texts, {vacated} vacated texts and {after} "
+        "after-hearing texts"
+    )
 
 
 def _replies(counts: dict[str, int]) -> str:

@@ -54,10 +54,18 @@ def test_the_overview_shows_the_design_the_messages_and_the_history(
         assert item.text in page and "0117 496 0999" in item.text
         assert f"{item.encoding}, {item.characters} characters, {item.segments} segment" in page
     assert journey_titles(page, "social_norm") == [
+        "When the hearing moves",
+        "When the hearing is vacated, withdrawn or discontinued",
         "14 days before the hearing, to arrive by then",
         "7 days before the hearing, 18:00",
         "The hearing",
+        "1 day after the hearing, 10:00",
     ]
+    # Everyone gets the timed messages; the moved and vacated texts only if it happens.
+    assert (
+        "Cost per participant: GBP 1.01, and each text sent on an event (a hearing moved or "
+        "vacated, a milestone) for those it happens to"
+    ) in page
     assert not re.search(r"<script(?![^>]*\bsrc=)", page)  # scripts only as files (the CSP)
 
 

@@ -98,7 +98,8 @@ def test_a_valid_definition_and_its_letters_become_a_draft_with_its_sms_report(
     stored = session.exec(select(TrialVersion).where(TrialVersion.trial_id == TRIAL)).one()
     shown = page_text(response)
     assert f"Created draft trial {TRIAL}, version 1, SHA-256 {stored.sha256}" in shown
-    assert "practical_1d cy GSM-7 162 2" in shown and "social_norm 2 1 0.93" in shown
+    assert "practical_1d cy GSM-7 162 2" in shown and "social_norm 4 1 1.01" in shown
+    assert "Event texts (a hearing moved or vacated, a milestone) are extra" in shown
     assert session.get(Trial, TRIAL).status == "draft"  # type: ignore[union-attr]
     letter = json.loads(stored.canonical_json)["templates"]["social_norm_letter"]["cy"]
     assert letter == LETTERS["social_norm.cy.md"].decode("utf-8")
@@ -274,10 +275,10 @@ def test_schema_letter_file_and_design_problems_are_all_reported_at_once_in_word
         "(use an IANA name such as Europe/London)",
         "witness-reminders.yaml, line 26, column 9: arms[1].id: must be lower-case letters, "
         "digits, - or _ and start with a letter or digit (not 'Practical')",
-        "witness-reminders.yaml, line 50, column 16: templates.social_norm_letter.cy.file: "
+        "witness-reminders.yaml, line 65, column 16: templates.social_norm_letter.cy.file: "
         "'letters/social_norm.cy.md' was not uploaded: choose social_norm.cy.md under Letter "
         "files, with the definition",
-        "witness-reminders.yaml, line 54, column 19: sending.max_per_second: must be more than 0 "
+        "witness-reminders.yaml, line 69, column 19: sending.max_per_second: must be more than 0 "
         "(not the number 0)",
     ]
     for anchor, _ in summary:  # each link's target is there, and takes focus

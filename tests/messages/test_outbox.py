@@ -87,9 +87,11 @@ def test_each_randomised_person_gets_their_arms_messages(
 ) -> None:
     arms = Counter(arms_of(session).values())
     rows = session.exec(select(Message)).all()
-    assert len(rows) == 2 * arms["practical"] + 2 * arms["social_norm"]
+    # Each treatment arm's timed messages: two reminders and the text after the hearing (its
+    # moved and vacated texts wait for their events).
+    assert len(rows) == 3 * arms["practical"] + 3 * arms["social_norm"]
     assert Counter(m.channel for m in rows) == {
-        "sms": arms["practical"] * 2 + arms["social_norm"],
+        "sms": arms["practical"] * 3 + arms["social_norm"] * 2,
         "letter": arms["social_norm"],
     }
     assert {m.status for m in rows} == {"scheduled"}
@@ -97,6 +99,7 @@ def test_each_randomised_person_gets_their_arms_messages(
     assert [(m.slot, m.channel, m.template) for m in first] == [
         (0, "sms", "social_norm_7d"),
         (1, "letter", "social_norm_letter"),
+        (4, "sms", "after_hearing"),
     ]
     # The hearing is Thursday 4 March 2027 at 10:00 GMT: the SMS goes at 18:00 a week before.
     assert first[0].due_at.isoformat() == "2027-02-25T18:00:00+00:00"
@@ -105,8 +108,11 @@ def test_each_randomised_person_gets_their_arms_messages(
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"safeguarding_flag": "yes"}, [("skipped", "safeguarding"), ("skipped", "safeguarding")]),
-        ({"contact_letter": "no"}, [("scheduled", None), ("skipped", "no_consent")]),
+        ({"safeguarding_flag": "yes"}, [("skipped", "safeguarding")] * 3),
+        (
+            {"contact_letter": "no"},
+            [("scheduled", None), ("skipped", "no_consent"), ("scheduled", None)],
+        ),
     ],
 )
 def test_an_unsafe_channel_means_no_message_with_the_reason_recorded(
@@ -136,6 +142,7 @@ def test_an_opted_out_number_is_never_planned_an_sms(
     assert [(m.channel, m.status, m.reason) for m in messages_of(session, ref)] == [
         ("sms", "skipped", "opted_out"),
         ("letter", "scheduled", None),
+        ("sms", "skipped", "opted_out"),
     ]
 
 
@@ -148,10 +155,14 @@ def test_an_adjournment_supersedes_pending_messages_and_plans_from_the_new_date(
     assert [(m.hearing_version, m.slot, m.status, m.reason) for m in history] == [
         (1, 0, "superseded", "hearing_moved"),
         (1, 1, "superseded", "hearing_moved"),
+        (1, 4, "superseded", "hearing_moved"),
         (2, 0, "scheduled", None),
         (2, 1, "scheduled", None),
+        (2, 4, "scheduled", None),  # after the hearing: the day after the new date
+        (2, 2, "scheduled", None),  # the arm's "your hearing has moved" text
     ]
-    assert history[2].due_at.isoformat() == "2027-04-08T17:00:00+00:00"  # 18:00 BST
+    assert history[3].due_at.isoformat() == "2027-04-08T17:00:00+00:00"  # 18:00 BST
+    assert history[5].due_at.isoformat() == "2027-04-16T09:00:00+00:00"  # 10:00 BST
     events = session.exec(select(MessageEvent).where(MessageEvent.message_id == history[0].id))
     assert [(e.status, e.detail) for e in events] == [("superseded", {"reason": "hearing_moved"})]
 
@@ -166,10 +177,13 @@ def test_a_vacated_hearing_cancels_what_is_pending(
     update.write_text(f"case_ref,hearing_start,status\n{case},,vacated\n")
     changes = update_hearings_and_replan(session, clock, TRIAL, update, "test").outbox
     session.commit()
-    assert changes.cancelled == 2
-    assert {(m.status, m.reason) for m in messages_of(session, ref)} == {
-        ("cancelled", "hearing_vacated")
-    }
+    assert (changes.cancelled, changes.event_messages) == (3, 1)
+    assert [(m.slot, m.status, m.reason) for m in messages_of(session, ref)] == [
+        (0, "cancelled", "hearing_vacated"),
+        (1, "cancelled", "hearing_vacated"),
+        (4, "cancelled", "hearing_vacated"),
+        (3, "scheduled", None),  # the arm's "you no longer need to come" text
+    ]
 
 
 def test_a_safeguarding_flag_set_later_cancels_everything_pending(
@@ -190,6 +204,7 @@ def test_withdrawn_consent_to_texts_cancels_only_the_texts(
     assert [(m.channel, m.status, m.reason) for m in messages_of(session, ref)] == [
         ("sms", "cancelled", "no_consent"),
         ("letter", "scheduled", None),
+        ("sms", "cancelled", "no_consent"),
     ]
 
 

@@ -30,7 +30,13 @@ def test_a_hearing_vacated_then_relisted_replans_its_reminders_whatever_the_time
         session.commit()
     history = messages_of(session, ref)
     assert planned > 0
-    assert [m.status for m in history if m.hearing_version == history[-1].hearing_version] == [
-        "scheduled"
-    ] * planned
+    latest = [m for m in history if m.hearing_version == history[-1].hearing_version]
+    assert [m.status for m in latest if m.timing in ("before", "after")] == ["scheduled"] * planned
     assert {(m.status, m.reason) for m in history[:planned]} == {("cancelled", "hearing_vacated")}
+    # The "you no longer need to come" text had not gone: listed again, it never will.
+    assert [(m.status, m.reason) for m in history if m.timing == "hearing_vacated"] == [
+        ("superseded", "hearing_moved")
+    ]
+    # Listed for another time than the one the person knew, they are told of the move.
+    moved = [m.status for m in latest if m.timing == "hearing_moved"]
+    assert moved == (["scheduled"] if listed_at == "2027-03-11T10:00" else [])

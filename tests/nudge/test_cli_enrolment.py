@@ -28,7 +28,7 @@ def test_enrol_prints_a_one_screen_summary(cli: Cli, tmp_path: Path) -> None:
         "  already enrolled            0  (0 with changed contact details)",
         "  hearings moved              0",
         "  rejected                    0",
-        "  messages planned            8  (re-planned 0 after moves; cancelled 0)",
+        "  messages planned           12  (re-planned 0 after moves; cancelled 0)",
     ]
 
 

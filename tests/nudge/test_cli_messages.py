@@ -22,7 +22,13 @@ def test_preview_renders_each_sms_with_its_size_and_cost(cli: Cli) -> None:
         "   | Hi Alex, you are due at Bristol Crown Court on Thursday 4 March at "
         "10am. Questions? Call 0117 496 0000. Reply STOP to opt out."
     )
-    assert lines[-1] == "cost per participant: GBP 0.08"
+    # The reminders and the text after the hearing (1 + 1 + 2 segments) go to everyone in the
+    # arm; a moved or vacated text only to those whose hearing moves or is vacated.
+    assert lines[-2:] == [
+        "cost per participant: GBP 0.16",
+        "and for those it happens to, each event text: hearing_moved GBP 0.08, "
+        "hearing_vacated GBP 0.08",
+    ]
 
 
 def test_preview_in_welsh_uses_the_welsh_text_and_dates(cli: Cli) -> None:

@@ -14,7 +14,13 @@ def test_validate_prints_the_sms_report_and_exits_zero(cli: Cli) -> None:
     assert result.exit_code == 0, result.output
     assert "valid: trial 'witness-reminders-2027', 3 arms, 2 outcome(s)" in result.output
     assert "practical_7d            en        GSM-7" in result.output
-    assert "  social_norm               2 SMS segment(s), 1 letter(s)      0.93" in result.output
+    # Everyone in the arm: the 7-day text (2 segments), the letter and the text after the
+    # hearing (2 segments); the moved and vacated texts only if it happens, so listed apart.
+    assert "  social_norm               4 SMS segment(s), 1 letter(s)      1.01" in result.output
+    assert (
+        "  Event texts (on: a hearing moved or vacated, a milestone) are extra, only for those "
+        "it happens to: practical 4 SMS segment(s), social_norm 4 SMS segment(s) if all went."
+    ) in result.output
 
 
 def test_validate_prints_every_problem_with_its_location_and_exits_one(

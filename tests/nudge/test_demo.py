@@ -24,7 +24,16 @@ from sqlmodel import Session, col, select
 
 from nudge.cli import main
 from nudge.db import make_engine
-from nudge.models import AuditEvent, Message, OptOut, Participant
+from nudge.models import (
+    Arm,
+    Assignment,
+    AuditEvent,
+    Hearing,
+    HearingChange,
+    Message,
+    OptOut,
+    Participant,
+)
 
 SIZE = 500
 SEEDS = (1, 2, 3)
@@ -160,6 +169,51 @@ def test_stop_replies_are_honoured_and_failed_deliveries_recorded(
     assert cancelled and failed and moved
     assert {"trial.launched", "participants.enrolled", "hearings.updated"} <= actions
     assert "outcomes.imported" in actions
+
+
+def test_moved_vacated_and_after_hearing_texts_are_sent_and_counted(
+    demo_run: tuple[Path, str, str],
+) -> None:
+    """The court lists' adjournments and vacated hearings send the example's journey texts
+    through the dispatcher, each once, and the summary's counts are the database's."""
+    folder, output, _ = demo_run
+    found = re.search(
+        r"(\d+) hearing-moved texts, (\d+) vacated texts and (\d+) after-hearing texts", output
+    )
+    assert found, output
+    counted = tuple(int(n) for n in found.groups())
+    engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
+    with Session(engine) as session:
+        hearings = {h.id: h for h in session.exec(select(Hearing)).all()}
+        changes = session.exec(select(HearingChange)).all()
+        control = set(
+            session.exec(
+                select(Assignment.participant_id)
+                .join(Arm, col(Arm.id) == Assignment.arm_id)
+                .where(col(Arm.is_control))
+            ).all()
+        )
+    engine.dispose()
+    moved_ids = {c.hearing_id for c in changes if c.status == "adjourned"}
+    vacated_ids = {c.hearing_id for c in changes if c.status == "vacated"}
+    sent = messages(folder, Message.channel == "sms", col(Message.sent_at).is_not(None))
+    moved = [m for m in sent if m.timing == "hearing_moved"]
+    vacated = [m for m in sent if m.timing == "hearing_vacated"]
+    after = [m for m in sent if m.timing == "after"]
+    assert counted == (len(moved), len(vacated), len(after))
+    assert moved and vacated and after, counted
+    assert {m.hearing_id for m in moved} <= moved_ids
+    assert {m.hearing_id for m in vacated} <= vacated_ids
+    for group in (moved, vacated):  # once per person and hearing
+        assert len({(m.participant_id, m.hearing_id) for m in group}) == len(group)
+    for message in after:  # the day after the hearing, at 10:00, never for a vacated one
+        hearing = hearings[message.hearing_id]
+        assert hearing.status != "vacated"
+        assert message.sent_at is not None
+        local = message.sent_at.astimezone(LONDON)
+        assert local.date() == hearing.starts_at.astimezone(LONDON).date() + timedelta(days=1)
+        assert (local.hour, local.minute // 10) == (10, 0)
+    assert control and not control & {m.participant_id for m in moved + vacated + after}
 
 
 def test_the_log_and_terminal_carry_no_synthetic_name_or_phone_number(

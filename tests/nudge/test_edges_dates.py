@@ -63,10 +63,16 @@ def test_a_hearing_on_the_last_accepted_day_is_enrolled_and_its_reminders_planne
     engine = make_engine(db_url)
     with Session(engine) as session:
         hearing = session.exec(select(Hearing)).one()
-        due = [m.due_at for m in session.exec(select(Message))]
+        due = [(m.timing, m.due_at) for m in session.exec(select(Message))]
     engine.dispose()
     assert hearing.starts_at.year == 2199
-    assert due and all(d < hearing.starts_at for d in due)
+    reminders = [d for timing, d in due if timing == "before"]
+    assert reminders and all(d < hearing.starts_at for d in reminders)
+    # The text the day after the hearing is due in 2200: a date Nudge works out, not one it
+    # was given, so the range of accepted dates does not apply to it.
+    assert [d.isoformat() for timing, d in due if timing == "after"] == [
+        "2200-01-01T10:00:00+00:00"
+    ]
 
 
 @pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
