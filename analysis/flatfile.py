@@ -15,13 +15,16 @@ import numpy as np
 import pandas as pd
 
 from experiments.csvfile import duplicate_columns, read_header, read_records
-from experiments.definition import TrialDefinition
+from experiments.definition import Outcome, TrialDefinition
 from experiments.eligibility import FALSE_WORDS, TRUE_WORDS
 from experiments.keys import normalise_key
 from nudge.errors import ImportRejected, Problem
 
 FLAGS = {word: 1.0 for word in TRUE_WORDS} | {word: 0.0 for word in FALSE_WORDS}
 MAX_PROBLEMS = 100
+# Values that every normalising and trimming leaves as they are (experiments/keys.py).
+PLAIN_PATTERN = r"^[A-Za-z0-9]*$"
+PLAIN = "plain_columns"  # frame.attrs key while reading: columns whose values are all plain
 # A space or tab next to a delimiter or line end: only then does any cell need trimming.
 PADDING = (b" ,", b", ", b" \n", b" \r", b"\n ", b"\t")
 
@@ -74,18 +77,26 @@ def parse_flags(values: pd.Series) -> pd.Series:
 
     Each distinct spelling is looked up once; rows are mapped through integer codes.
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    lookup = [FLAGS.get(str(u).lower(), np.nan) if str(u) != "" else np.nan for u in uniques]
+    codes, uniques = _codes_and_text(values)
+    lookup = [FLAGS.get(u.lower(), np.nan) if u != "" else np.nan for u in uniques]
     parsed = np.array([*lookup, np.nan], dtype=np.float64)[codes]
     return pd.Series(parsed, index=values.index, dtype="float64")
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:
     """Text to float64 (NaN where not a number), converting each distinct value once."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = _codes_and_text(values)
     numbers = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
     parsed = np.append(numbers.to_numpy(dtype=np.float64), np.nan)[codes]
     return pd.Series(parsed, index=values.index, dtype="float64")
+
+
+def parse_outcome(values: pd.Series, outcome: Outcome) -> pd.Series:
+    """An outcome column by its type: a binary one as flags, any other (scale, count,
+    continuous) as numbers; blank or unreadable → NaN."""
+    if outcome.type == "binary":
+        return parse_flags(values)
+    return parse_numbers(values)
 
 
 def as_codes(values: pd.Series) -> pd.Series:
@@ -97,6 +108,113 @@ def as_codes(values: pd.Series) -> pd.Series:
 
 
 def _read_cells(path: Path, encoding: str, columns: list[str], wanted: list[str]) -> pd.DataFrame:
+    """The wanted columns as categoricals of their (stripped) text, in order of appearance.
+
+    A UTF-8 file is read by polars' columnar parser, each column turned into integer codes
+    and its distinct values, so every later step works on a column's distinct values; only
+    the columns the plan uses are read. A file polars cannot parse (a short or long row, a
+    stray quote) goes to the exact pass, which names the rows; a Windows-1252 file, or one
+    the exact pass finds nothing wrong with, is read by pandas' parser as before.
+    """
+    cells = _polars_cells(path, encoding, columns, wanted)
+    if cells is None:
+        return _pandas_cells(path, encoding, columns, wanted)
+    # A column of plain letters and digits has nothing to trim; the others' distinct values
+    # are trimmed (the same as trimming every cell, as the pandas path does when needed).
+    frame = pd.DataFrame(
+        {
+            name: _categorical(codes, uniques, padded=not plain)
+            for name, (codes, uniques, plain) in cells.items()
+        },
+        copy=False,
+    )
+    frame.attrs[PLAIN] = {name for name in wanted if cells[name][2]}
+    return frame
+
+
+def _polars_cells(
+    path: Path, encoding: str, columns: list[str], wanted: list[str]
+) -> dict[str, tuple[np.ndarray, list[str], bool]] | None:
+    """Each wanted column's codes, distinct values and plainness, or None for pandas to read.
+
+    polars refuses a row with more cells than the header, but pads a short row with blanks
+    and reads a blank line as a row of blanks: only a file whose last column has a blank
+    cell can hold either, so only such a file pays for the exact pass, which refuses short
+    rows; one with a row of nothing but blanks (a blank line) is left to pandas.
+    """
+    if not encoding.startswith("utf-8"):
+        return None
+    import polars as pl
+
+    try:
+        table = pl.read_csv(
+            path,
+            has_header=False,
+            skip_rows=1,
+            infer_schema=False,
+            empty_string_is_null=False,
+            raise_if_empty=False,
+            truncate_ragged_lines=False,
+        )
+    except (pl.exceptions.PolarsError, ValueError):
+        _refuse_unreadable(path, encoding, columns)
+        return None
+    if table.width != len(columns):
+        return None
+    # Without a header polars names each column by its place in the file, from 0.
+    table.columns = [f"column_{i}" for i in range(len(columns))]
+    if len(table) and bool((table[f"column_{len(columns) - 1}"] == "").any()):
+        _refuse_unreadable(path, encoding, columns)
+        blank = pl.all_horizontal(pl.all().str.strip_chars() == "")
+        if bool(table.select(blank.any()).item()):
+            return None
+    return {name: _codes(table[f"column_{columns.index(name)}"]) for name in wanted}
+
+
+def _codes(values: object) -> tuple[np.ndarray, list[str], bool]:
+    """A polars text column as each row's integer code (in order of first appearance), the
+    distinct values, and whether each is plain ASCII letters and digits (a reference that no
+    normalising or trimming changes). Hashed and factorised in bulk, then checked value by
+    value against the distinct values, so a hash collision can only cost the slow, exact
+    way."""
+    import polars as pl
+
+    assert isinstance(values, pl.Series)
+    n = len(values)
+    codes, _ = pd.factorize(values.hash(seed=0).to_numpy())
+    codes = np.asarray(codes, dtype=np.intp)
+    first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.intp)
+    first[codes[::-1]] = np.arange(n - 1, -1, -1, dtype=np.intp)
+    distinct = values.gather(first)
+    if not bool((distinct.gather(codes) == values).all()):
+        exact, uniques = pd.factorize(values.to_numpy())
+        return np.asarray(exact, dtype=np.intp), [str(u) for u in uniques], False
+    plain = bool(distinct.str.contains(PLAIN_PATTERN).all())
+    return codes, distinct.to_list(), plain
+
+
+def _categorical(codes: np.ndarray, uniques: list[str], *, padded: bool) -> pd.Series:
+    """Codes and distinct values as a categorical, each distinct value stripped once."""
+    if padded:
+        stripped = [u.strip() for u in uniques]
+        if stripped != uniques:
+            remap, merged = pd.factorize(pd.Series(stripped, dtype=object))
+            codes = np.asarray(remap, dtype=np.intp)[codes]
+            uniques = [str(u) for u in merged]
+    levels = pd.Index(uniques, dtype=object)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(levels)))
+
+
+def _refuse_unreadable(path: Path, encoding: str, columns: list[str]) -> None:
+    problems = [p for p in read_records(path, encoding, columns) if isinstance(p, Problem)]
+    if problems:
+        raise ImportRejected(
+            f"{path}: {len(problems)} row(s) could not be read; nothing was analysed",
+            problems[:MAX_PROBLEMS],
+        )
+
+
+def _pandas_cells(path: Path, encoding: str, columns: list[str], wanted: list[str]) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
             path,
@@ -128,7 +246,8 @@ def _canonical_keys(frame: pd.DataFrame, definition: TrialDefinition) -> pd.Data
     """References, unit and strata as every import keeps them (experiments/keys.py)."""
     unit = unit_column(definition)
     keys = ["participant_ref", "case_ref", unit, *definition.population.strata]
-    for name in dict.fromkeys(k for k in keys if k in frame):
+    plain = frame.attrs.pop(PLAIN, set())
+    for name in dict.fromkeys(k for k in keys if k in frame and k not in plain):
         frame[name] = _keys(frame[name])
     # Case and unit references repeat: as categoricals they are hashed once, then compared
     # and grouped as integer codes.
@@ -138,10 +257,43 @@ def _canonical_keys(frame: pd.DataFrame, definition: TrialDefinition) -> pd.Data
 
 
 def _keys(values: pd.Series) -> pd.Series:
-    """References in their canonical form, each distinct value normalised once."""
-    codes, uniques = pd.factorize(values)
-    keys = np.array([normalise_key(str(u)) for u in uniques], dtype=object)
-    return pd.Series(keys[codes], index=values.index, dtype="str")
+    """References in their canonical form, each distinct value normalised once.
+
+    A categorical (as read by pyarrow) stays one, its categories normalised and merged where
+    two become the same; plain ASCII letters and digits, as most references are, are kept as
+    they are without a call.
+    """
+    codes, uniques = _codes_and_text(values)
+    keys = [u if u.isascii() and u.isalnum() else normalise_key(u) for u in uniques]
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.Series(np.array(keys, dtype=object)[codes], index=values.index, dtype="str")
+    if keys != uniques:
+        remap, merged = pd.factorize(pd.Series(keys, dtype=object))
+        codes = np.append(np.asarray(remap, dtype=np.intp), -1)[codes]
+        keys = [str(k) for k in merged]
+    levels = pd.Index(keys, dtype=object)
+    categorical = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(levels))
+    return pd.Series(categorical, index=values.index)
+
+
+def _codes_and_text(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's value as an integer code (-1: missing) and the distinct values as text."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = np.asarray(values.cat.codes.to_numpy(), dtype=np.intp)
+        categories = values.cat.categories
+        if categories.dtype == object and all(isinstance(c, str) for c in categories[:1]):
+            return codes, categories.tolist()  # the reader's text, already str
+        return codes, [str(c) for c in categories]
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.intp), [str(u) for u in uniques]
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """A column of text as plain strings (a categorical's values gathered from its levels)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    codes, uniques = _codes_and_text(values)
+    return pd.Series(np.array([*uniques, ""], dtype=object)[codes], index=values.index, dtype="str")
 
 
 def _refuse_short_rows(path: Path, encoding: str, width: int) -> None:
@@ -185,9 +337,14 @@ def _check_cells(
         frame["arm"],
     )
     for outcome in definition.outcomes:
-        bad = (frame[outcome.id] != "") & parse_flags(frame[outcome.id]).isna()
-        message = "'{}' is not yes or no (1/0, true/false; blank if not observed)"
-        issues += _where(bad, outcome.id, message.format, frame[outcome.id])
+        values = frame[outcome.id]
+        if outcome.type == "binary":
+            unread = parse_flags(values).isna()
+            message = "'{}' is not yes or no (1/0, true/false; blank if not observed)"
+        else:
+            unread = ~np.isfinite(parse_outcome(values, outcome))
+            message = "'{}' is not a number (blank if not observed)"
+        issues += _where((values != "") & unread, outcome.id, message.format, values)
     if "delivered" in frame:
         bad = parse_flags(frame["delivered"]).isna()
         issues += _where(bad, "delivered", "'{}' is not 0 or 1".format, frame["delivered"])

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats._types import BoolArray, FloatArray, IntArray
+from analysis.stats.cells import Cells, cells_of, design_cells
 from analysis.stats.rank import column_rank
 
 MISSING_LEVEL = "(missing)"
@@ -46,6 +47,9 @@ class DesignMatrix:
     missing_indicators: tuple[str, ...]
     aliased: tuple[str, ...] = ()
     cross_product: FloatArray | None = field(default=None, repr=False, compare=False)
+    # When every column is the intercept or an indicator: the rows' cells (analysis.stats.cells),
+    # from which the models compute the same sums without passes over ``x``.
+    cells: Cells | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -251,9 +255,22 @@ def build_design(
         strata_terms = columns.add_dummies(strata_factor, strata_factor.levels[1:])
     constant = columns.constant(n)
     terms = [name for name in columns.names if name not in constant]
+    x = columns.matrix(terms, n)
+    cells = None
+    if list(columns.numeric) == ["(Intercept)"]:  # only indicators besides the intercept
+        factors = {id(f): f for f, _ in columns.dummy.values()}.values()
+        codes, first = cells_of([f.codes for f in factors])
+        cells = design_cells(x, codes, first)
     reduced = _without_aliased(
-        columns.matrix(terms, n), terms, arm_columns, strata_terms, covariate_terms
+        x,
+        terms,
+        arm_columns,
+        strata_terms,
+        covariate_terms,
+        gram=None if cells is None else cells.cross(),
     )
+    if cells is not None and len(reduced.terms) != len(terms):
+        cells = cells.with_table(cells.table[:, [terms.index(t) for t in reduced.terms]])
     return DesignMatrix(
         x=reduced.x,
         terms=reduced.terms,
@@ -264,6 +281,7 @@ def build_design(
         missing_indicators=tuple(i for i in indicators if i in reduced.terms),
         aliased=reduced.aliased,
         cross_product=reduced.cross_product,
+        cells=cells,
     )
 
 
@@ -281,6 +299,7 @@ def _without_aliased(
     arm_terms: Sequence[str],
     strata_terms: Sequence[str],
     covariate_terms: set[str],
+    gram: FloatArray | None = None,
 ) -> _FullRank:
     """Drop columns aliased with those kept before them: intercept and arms, strata, covariates.
 
@@ -290,7 +309,7 @@ def _without_aliased(
     first = [j for j, t in enumerate(terms) if t not in strata and t not in covariate_terms]
     priority = [*first, *(j for j, t in enumerate(terms) if t in strata)]
     priority += [j for j, t in enumerate(terms) if t in covariate_terms]
-    gram = x.T @ x
+    gram = x.T @ x if gram is None else gram
     aliased = [terms[j] for j in column_rank(x, priority=priority, cross_product=gram).aliased]
     lost = [t for t in arm_terms if t in aliased]
     if lost:
