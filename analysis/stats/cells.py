@@ -75,8 +75,8 @@ def cells_of(codes: list[IntArray]) -> tuple[IntArray, IntArray]:
     row of each cell; cells are numbered in order of first appearance."""
     combined = np.zeros(len(codes[0]) if codes else 0, dtype=np.int64)
     for factor in codes:
-        width = int(factor.max(initial=0)) + 1
-        combined = combined * width + factor
+        width = int(factor.max(initial=0)) + 2
+        combined = combined * width + (factor + 1)  # a missing level (-1) is a level too
         combined = np.asarray(pd.factorize(combined)[0], dtype=np.int64)
     first = np.unique(combined, return_index=True)[1] if combined.size else np.zeros(0, np.intp)
     return np.asarray(combined, dtype=np.intp), np.asarray(first, dtype=np.intp)

@@ -24,6 +24,8 @@ from analysis.stats.rank import column_rank
 MISSING_LEVEL = "(missing)"
 # Rows per block when filling the design matrix (a k x block buffer stays in cache).
 FILL_BLOCK = 65_536
+# A design is summed per cell (analysis.stats.cells) when it has at most this many cells per row.
+MAX_CELL_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ class DesignMatrix:
     missing_indicators: tuple[str, ...]
     aliased: tuple[str, ...] = ()
     cross_product: FloatArray | None = field(default=None, repr=False, compare=False)
-    # When every column is the intercept or an indicator: the rows' cells (analysis.stats.cells),
-    # from which the models compute the same sums without passes over ``x``.
+    # When rows share design rows (every column an indicator, or numeric with few values): the
+    # rows' cells (analysis.stats.cells), from which the models compute the same sums.
     cells: Cells | None = field(default=None, repr=False, compare=False)
 
 
@@ -256,11 +258,7 @@ def build_design(
     constant = columns.constant(n)
     terms = [name for name in columns.names if name not in constant]
     x = columns.matrix(terms, n)
-    cells = None
-    if list(columns.numeric) == ["(Intercept)"]:  # only indicators besides the intercept
-        factors = {id(f): f for f, _ in columns.dummy.values()}.values()
-        codes, first = cells_of([f.codes for f in factors])
-        cells = design_cells(x, codes, first)
+    cells = _cells(columns, terms, x)
     reduced = _without_aliased(
         x,
         terms,
@@ -283,6 +281,25 @@ def build_design(
         cross_product=reduced.cross_product,
         cells=cells,
     )
+
+
+def _cells(columns: _Columns, terms: list[str], x: FloatArray) -> Cells | None:
+    """The rows' cells (rows with the same design row), when there are few enough of them.
+
+    Every factor's levels and every numeric column's distinct values (an age in years, a
+    missing-value indicator) combine into a cell; a design of indicators only always has
+    few cells, one with a continuous covariate as many as rows, and then none are kept.
+    """
+    factors = {id(f): f.codes for f, _ in columns.dummy.values()}
+    numbers = [
+        np.asarray(pd.factorize(values)[0], dtype=np.intp)
+        for name, values in columns.numeric.items()
+        if name in terms and name != "(Intercept)"
+    ]
+    codes, first = cells_of([*factors.values(), *numbers])
+    if len(first) > MAX_CELL_SHARE * len(codes):
+        return None
+    return design_cells(x, codes, first)
 
 
 @dataclass(frozen=True)
