@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.stats.cells import first_rows
 from experiments.csvfile import duplicate_columns, read_header, read_records
 from experiments.definition import Outcome, TrialDefinition
 from experiments.eligibility import FALSE_WORDS, TRUE_WORDS
@@ -180,12 +181,9 @@ def _codes(values: object) -> tuple[np.ndarray, list[str], bool]:
     import polars as pl
 
     assert isinstance(values, pl.Series)
-    n = len(values)
     codes, _ = pd.factorize(values.hash(seed=0).to_numpy())
     codes = np.asarray(codes, dtype=np.intp)
-    first = np.empty(int(codes.max(initial=-1)) + 1, dtype=np.intp)
-    first[codes[::-1]] = np.arange(n - 1, -1, -1, dtype=np.intp)
-    distinct = values.gather(first)
+    distinct = values.gather(first_rows(codes))
     if not bool((distinct.gather(codes) == values).all()):
         exact, uniques = pd.factorize(values.to_numpy())
         return np.asarray(exact, dtype=np.intp), [str(u) for u in uniques], False
@@ -202,7 +200,21 @@ def _categorical(codes: np.ndarray, uniques: list[str], *, padded: bool) -> pd.S
             codes = np.asarray(remap, dtype=np.intp)[codes]
             uniques = [str(u) for u in merged]
     levels = pd.Index(uniques, dtype=object)
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(levels)))
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=_distinct_levels(levels)))
+
+
+def _distinct_levels(levels: pd.Index) -> pd.CategoricalDtype:
+    """A categorical type of levels known to be distinct (factorised, or hashed and checked).
+
+    pandas checks the levels are distinct by hashing them all again (a quarter of a second
+    for a million references); its constructor without that check is used where it exists.
+    """
+    unchecked = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    if unchecked is None:  # a pandas without it
+        return pd.CategoricalDtype(levels)
+    made = unchecked(levels, False)
+    assert isinstance(made, pd.CategoricalDtype)
+    return made
 
 
 def _refuse_unreadable(path: Path, encoding: str, columns: list[str]) -> None:

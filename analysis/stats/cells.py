@@ -78,8 +78,15 @@ def cells_of(codes: list[IntArray]) -> tuple[IntArray, IntArray]:
         width = int(factor.max(initial=0)) + 2
         combined = combined * width + (factor + 1)  # a missing level (-1) is a level too
         combined = np.asarray(pd.factorize(combined)[0], dtype=np.int64)
-    first = np.unique(combined, return_index=True)[1] if combined.size else np.zeros(0, np.intp)
-    return np.asarray(combined, dtype=np.intp), np.asarray(first, dtype=np.intp)
+    return np.asarray(combined, dtype=np.intp), first_rows(combined)
+
+
+def first_rows(codes: IntArray) -> IntArray:
+    """The first row of each code, for codes numbered in order of first appearance (as
+    ``pd.factorize`` numbers them): a row is the first of its code where the running
+    maximum of the codes goes up."""
+    running = np.maximum.accumulate(np.asarray(codes, dtype=np.int64))
+    return np.flatnonzero(np.diff(running, prepend=-1) > 0).astype(np.intp)
 
 
 def design_cells(x: FloatArray, codes: IntArray, first: IntArray) -> Cells:
