@@ -255,7 +255,7 @@ def robust_variance(
         if se_type == "stata":
             vcov = vcov * (g * (n - 1)) / ((g - 1) * (n - k))
         return _Variance(back @ vcov @ back.T, (float(g - 1),) * k, g, classical)
-    work = cr2.cr2_work(x, bread, blocks)
+    work = cr2.cr2_work(x, bread, blocks, cells)
     vcov = bread @ cr2.cr2_meat(work, resid, blocks) @ bread
     wanted = sorted(set(df_columns))
     # Coefficient j of beta = A beta_c is the contrast A' e_j of beta_c.
