@@ -300,6 +300,16 @@ def _codes_and_text(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     return np.asarray(codes, dtype=np.intp), [str(u) for u in uniques]
 
 
+def blank(values: pd.Series) -> np.ndarray:
+    """True for each empty cell; for a categorical, found among its levels, not row by row
+    (pandas would hash a million references to compare them with one value)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return np.asarray(values == "", dtype=bool)
+    levels = values.cat.categories.to_numpy(dtype=object)
+    codes = values.cat.codes.to_numpy()
+    return np.isin(codes, np.flatnonzero(levels == ""))
+
+
 def as_text(values: pd.Series) -> pd.Series:
     """A column of text as plain strings (a categorical's values gathered from its levels)."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
@@ -340,7 +350,7 @@ def _check_cells(
     unit = unit_column(definition)
     for name in dict.fromkeys(["participant_ref", unit, *definition.population.strata]):
         reason = "missing (the randomisation unit)" if name == unit else "missing"
-        issues += _where(frame[name] == "", name, reason)
+        issues += _where(blank(frame[name]), name, reason)
     arms = [arm.id for arm in definition.arms]
     issues += _where(
         ~frame["arm"].isin(arms),
@@ -356,7 +366,7 @@ def _check_cells(
         else:
             unread = ~np.isfinite(parse_outcome(values, outcome))
             message = "'{}' is not a number (blank if not observed)"
-        issues += _where((values != "") & unread, outcome.id, message.format, values)
+        issues += _where(~blank(values) & unread, outcome.id, message.format, values)
     if "delivered" in frame:
         bad = parse_flags(frame["delivered"]).isna()
         issues += _where(bad, "delivered", "'{}' is not 0 or 1".format, frame["delivered"])
@@ -369,9 +379,9 @@ def _check_cells(
 
 
 def _where(
-    mask: pd.Series, column: str, message: object, values: pd.Series | None = None
+    mask: pd.Series | np.ndarray, column: str, message: object, values: pd.Series | None = None
 ) -> list[_Issue]:
-    positions = np.flatnonzero(mask.to_numpy())[:MAX_PROBLEMS]
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))[:MAX_PROBLEMS]
     if callable(message):
         assert values is not None
         return [_Issue(int(i), column, message(values.iloc[i])) for i in positions]
@@ -382,7 +392,7 @@ def _duplicates(frame: pd.DataFrame) -> list[_Issue]:
     keys = ["participant_ref", "case_ref"] if "case_ref" in frame else ["participant_ref"]
     if not frame["participant_ref"].duplicated().any():
         return []  # no reference repeats, so no (reference, case) pair does either
-    repeated = frame.duplicated(keys, keep="first") & (frame["participant_ref"] != "")
+    repeated = frame.duplicated(keys, keep="first") & ~blank(frame["participant_ref"])
     if not repeated.any():
         return []
     positions = pd.Series(np.arange(len(frame)), index=frame.index)
@@ -403,7 +413,7 @@ def _split_units(frame: pd.DataFrame, unit: str) -> list[_Issue]:
     if unit == "participant_ref":
         return []
     first_arm = frame.groupby(unit, sort=False, observed=True)["arm"].transform("first")
-    split = (frame["arm"] != first_arm) & (frame[unit] != "")
+    split = (frame["arm"] != first_arm) & ~blank(frame[unit])
     return [
         _Issue(
             int(i),

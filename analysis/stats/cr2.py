@@ -136,14 +136,54 @@ def cr2_work(
         if size == 1:
             leverage = np.einsum("gik,gik->g", xb, xs)
             a = _inverse_sqrt(1.0 - leverage)[:, None, None]
+        elif size == 2:
+            a = _inverse_sqrt_pairs(np.eye(2) - np.einsum("gik,gjk->gij", xb, xs))
         else:
-            hat = np.einsum("gik,gjk->gij", xb, xs)
-            values, vectors = np.linalg.eigh(np.eye(size) - hat)
-            scaled = vectors * _inverse_sqrt(values)[:, None, :]
-            a = np.einsum("gik,gjk->gij", scaled, vectors)
+            a = _inverse_sqrt_stack(np.eye(size) - np.einsum("gik,gjk->gij", xb, xs))
         x_blocks.append(xs)
         a_blocks.append(a)
     return CR2Work(tuple(x_blocks), tuple(a_blocks), tuple(used), singles)
+
+
+def _inverse_sqrt_stack(m: FloatArray) -> FloatArray:
+    """``M^{-1/2}`` (pseudo-inverse root) of each symmetric matrix of a stack, by ``eigh``."""
+    values, vectors = np.linalg.eigh(m)
+    scaled = vectors * _inverse_sqrt(values)[:, None, :]
+    return np.asarray(np.einsum("gik,gjk->gij", scaled, vectors))
+
+
+# A 2 x 2 matrix whose smaller eigenvalue is above this is inverted in closed form.
+CLOSED_FORM_FLOOR = 1e-3
+
+
+def _inverse_sqrt_pairs(m: FloatArray) -> FloatArray:
+    """:func:`_inverse_sqrt_stack` for 2 x 2 matrices, in closed form where well conditioned.
+
+    With eigenvalues ``l1 >= l2 > 0``, ``s = sqrt(l1 l2)`` and ``t = sqrt(l1) + sqrt(l2)``,
+    ``M^{1/2} = (M + s I) / t`` (Higham 2008, Functions of Matrices, section 6.1), so
+    ``M^{-1/2} = t (M + s I)^{-1}``: a few operations per cluster instead of a LAPACK call.
+    Where ``l2`` is at most ``CLOSED_FORM_FLOOR`` (near-singular, leverage near one),
+    ``eigh`` decides as for larger clusters.
+    """
+    m00, m01, m11 = m[:, 0, 0], 0.5 * (m[:, 0, 1] + m[:, 1, 0]), m[:, 1, 1]
+    mean = 0.5 * (m00 + m11)
+    spread = np.hypot(0.5 * (m00 - m11), m01)
+    large = mean + spread
+    det = m00 * m11 - m01 * m01
+    small = np.divide(det, large, out=np.zeros_like(det), where=large > 0.0)
+    well = small > CLOSED_FORM_FLOOR
+    out = np.empty_like(m)
+    if well.any():
+        root = np.sqrt(large[well] * small[well])
+        scale = np.sqrt(large[well]) + np.sqrt(small[well])
+        n00, n11, n01 = m00[well] + root, m11[well] + root, m01[well]
+        factor = scale / (n00 * n11 - n01 * n01)
+        out[well, 0, 0] = factor * n11
+        out[well, 1, 1] = factor * n00
+        out[well, 0, 1] = out[well, 1, 0] = -factor * n01
+    if not well.all():
+        out[~well] = _inverse_sqrt_stack(m[~well])
+    return out
 
 
 def _apply(a: FloatArray, v: FloatArray) -> FloatArray:

@@ -206,3 +206,17 @@ def test_an_arm_that_reached_nobody_stays_exogenous_per_cell_too() -> None:
     for arm in ("sms", "letter"):
         assert same(by_cell[arm].estimate, by_row[arm].estimate)
         assert same(by_cell[arm].std_error, by_row[arm].std_error)
+
+
+def test_two_row_clusters_get_the_same_adjustment_in_closed_form_as_by_eigh() -> None:
+    """CR2's (I - H_gg)^{-1/2} for pairs, in closed form, equals eigh's, singular ones too."""
+    from analysis.stats.cr2 import _inverse_sqrt_pairs, _inverse_sqrt_stack
+
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(2_000, 2, 3))
+    hat = x @ x.transpose(0, 2, 1) / (1.0 + (x * x).sum(axis=(1, 2)))[:, None, None]
+    m = np.eye(2) - hat
+    m[:3] = np.eye(2) - 0.5  # leverage one: a zero eigenvalue, the pseudo-inverse root
+    m[3:6] = np.diag([0.0004, 0.8])  # near-singular: left to eigh
+    closed, by_eigh = _inverse_sqrt_pairs(m), _inverse_sqrt_stack(m)
+    assert np.max(np.abs(closed - by_eigh) / np.maximum(1.0, np.abs(by_eigh))) < TOLERANCE
