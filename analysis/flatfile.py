@@ -1,8 +1,12 @@
 """Read a flat analysis file (one row per randomised participant) and check every cell.
 
-Read with pandas' C parser for speed; checks are vectorised over columns. Problems name the
-file, line and column like every other import; line numbers are worked out (by a second,
-exact pass with the csv module) only when there is something to report.
+Read with polars' columnar parser (pandas' C parser for a Windows-1252 file, or one with a
+blank line): each column becomes integer codes and its distinct values, so trimming,
+normalising references, parsing flags and numbers and the checks each work once per distinct
+value, vectorised over rows. Outcomes are read by their type: binary ones as yes/no flags, the
+others (scale, count, continuous) as numbers. Problems name the file, line and column like
+every other import; line numbers are worked out (by a second, exact pass with the csv module)
+only when there is something to report.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ def read_flat_file(
     path: Path, definition: TrialDefinition, needed: list[str]
 ) -> tuple[pd.DataFrame, list[str]]:
     """The file's cells as stripped text, checked; and the columns it has.
+
+    Only the columns the definition uses are kept, each as a categorical of its text (as
+    plain text when read by pandas); ``as_text`` gives plain strings.
 
     Raises ImportRejected naming every missing column (line 1) or bad cell (its line).
     """
@@ -181,6 +188,9 @@ def _codes(values: object) -> tuple[np.ndarray, list[str], bool]:
     import polars as pl
 
     assert isinstance(values, pl.Series)
+    if values.n_unique() == len(values):  # a reference column: each row its own value, in order
+        plain = bool(values.str.contains(PLAIN_PATTERN).all())
+        return np.arange(len(values), dtype=np.intp), values.to_list(), plain
     codes, _ = pd.factorize(values.hash(seed=0).to_numpy())
     codes = np.asarray(codes, dtype=np.intp)
     distinct = values.gather(first_rows(codes))
@@ -271,9 +281,9 @@ def _canonical_keys(frame: pd.DataFrame, definition: TrialDefinition) -> pd.Data
 def _keys(values: pd.Series) -> pd.Series:
     """References in their canonical form, each distinct value normalised once.
 
-    A categorical (as read by pyarrow) stays one, its categories normalised and merged where
-    two become the same; plain ASCII letters and digits, as most references are, are kept as
-    they are without a call.
+    A categorical (as the columnar reader gives) stays one, its categories normalised and
+    merged where two become the same; plain ASCII letters and digits, as most references are,
+    are kept as they are without a call.
     """
     codes, uniques = _codes_and_text(values)
     keys = [u if u.isascii() and u.isalnum() else normalise_key(u) for u in uniques]
