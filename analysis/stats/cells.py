@@ -87,9 +87,3 @@ def first_rows(codes: IntArray) -> IntArray:
     maximum of the codes goes up."""
     running = np.maximum.accumulate(np.asarray(codes, dtype=np.int64))
     return np.flatnonzero(np.diff(running, prepend=-1) > 0).astype(np.intp)
-
-
-def design_cells(x: FloatArray, codes: IntArray, first: IntArray) -> Cells:
-    """:class:`Cells` of design ``x`` given each row's cell and each cell's first row."""
-    counts = np.bincount(codes, minlength=len(first)).astype(np.float64)
-    return Cells(codes, np.ascontiguousarray(x[first]), counts)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats._types import BoolArray, FloatArray, IntArray
-from analysis.stats.cells import Cells, cells_of, design_cells
+from analysis.stats.cells import Cells, cells_of
 from analysis.stats.rank import column_rank
 
 MISSING_LEVEL = "(missing)"
@@ -257,8 +257,7 @@ def build_design(
         strata_terms = columns.add_dummies(strata_factor, strata_factor.levels[1:])
     constant = columns.constant(n)
     terms = [name for name in columns.names if name not in constant]
-    x = columns.matrix(terms, n)
-    cells = _cells(columns, terms, x)
+    x, cells = _matrix_and_cells(columns, terms, n)
     reduced = _without_aliased(
         x,
         terms,
@@ -283,12 +282,15 @@ def build_design(
     )
 
 
-def _cells(columns: _Columns, terms: list[str], x: FloatArray) -> Cells | None:
-    """The rows' cells (rows with the same design row), when there are few enough of them.
+def _matrix_and_cells(
+    columns: _Columns, terms: list[str], n: int
+) -> tuple[FloatArray, Cells | None]:
+    """The design and the rows' cells (rows with the same design row), if few enough.
 
     Every factor's levels and every numeric column's distinct values (an age in years, a
     missing-value indicator) combine into a cell; a design of indicators only always has
     few cells, one with a continuous covariate as many as rows, and then none are kept.
+    With cells, only each cell's first row is filled, and the design is gathered from them.
     """
     factors = {id(f): f.codes for f, _ in columns.dummy.values()}
     numbers = [
@@ -298,8 +300,15 @@ def _cells(columns: _Columns, terms: list[str], x: FloatArray) -> Cells | None:
     ]
     codes, first = cells_of([*factors.values(), *numbers])
     if len(first) > MAX_CELL_SHARE * len(codes):
-        return None
-    return design_cells(x, codes, first)
+        return columns.matrix(terms, n), None
+    firsts = {id(f): _Factor(f.name, f.codes[first], f.levels) for f, _ in columns.dummy.values()}
+    table = _Columns(
+        columns.names,
+        {name: values[first] for name, values in columns.numeric.items()},
+        {name: (firsts[id(f)], i) for name, (f, i) in columns.dummy.items()},
+    ).matrix(terms, len(first))
+    counts = np.bincount(codes, minlength=len(first)).astype(np.float64)
+    return np.ascontiguousarray(table[codes]), Cells(codes, table, counts)
 
 
 @dataclass(frozen=True)
