@@ -13,7 +13,6 @@ from analysis.time_to_event import analysis_date
 from experiments import trials
 from experiments.definition import TrialDefinition
 from experiments.loader import load_trial_file
-from messages.checks import check_messages
 from nudge.clock import Clock
 from nudge.errors import DefinitionError
 
@@ -49,7 +48,9 @@ def analyse_file(data: Path, definition_file: Path) -> Analysed:
         )
     frame = frame_from_csv(data, loaded.definition)
     planned = None
-    if "cost" not in frame:
+    if "cost" not in frame:  # only then are the messages (and their letter layout) needed
+        from messages.checks import check_messages
+
         planned = {cost.arm: cost.cost for cost in check_messages(loaded).costs}
     return Analysed(
         loaded.definition, build_report(frame, loaded.definition, planned_costs=planned)

@@ -18,7 +18,7 @@ is converted once, so a million rows cost a few thousand conversions.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -50,8 +50,12 @@ def read_columns(frame: pd.DataFrame, types: Mapping[str, ColumnTyping]) -> pd.D
 
 def read_column(values: pd.Series, column: Column) -> tuple[pd.Series, int]:
     """One column as its type reads it, and how many non-blank values did not fit."""
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-    codes = np.asarray(codes, dtype=np.intp)
+    if isinstance(values.dtype, pd.CategoricalDtype):  # as the flat-file reader gives
+        codes = np.asarray(values.cat.codes.to_numpy(), dtype=np.intp)
+        uniques: Sequence[object] = list(values.cat.categories)
+    else:
+        codes, found = pd.factorize(values.astype(object), use_na_sentinel=True)
+        codes, uniques = np.asarray(codes, dtype=np.intp), found.tolist()
     text = [str(u).strip() for u in uniques]
     if column.type == "categorical":
         return _categorical(codes, text, values.index), 0

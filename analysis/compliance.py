@@ -96,9 +96,19 @@ def one_sided_effects(
     endogenous = {arm: f"received[{arm}]" for arm, ok in reached.items() if ok}
     if not endogenous:
         return out
-    x = design.x.copy()
-    x[:, [column[a] for a in endogenous]] *= delivered[:, None]
+    received = [column[a] for a in endogenous]
     names = {design.arm_terms[a]: name for a, name in endogenous.items()}
+    cells, instruments_table = None, None
+    if design.cells is None:
+        x = design.x.copy()
+        x[:, received] *= delivered[:, None]
+    else:  # all indicators: the cells of assignment and receipt, and x gathered from them
+        cells, _, reached_cell = design.cells.split(delivered)
+        instruments_table = cells.table
+        x_table = cells.table.copy()
+        x_table[:, received] *= reached_cell[:, None]
+        cells = cells.with_table(x_table)
+        x = cells.rows(x_table)
     try:
         fit = iv_robust(
             y,
@@ -111,6 +121,8 @@ def one_sided_effects(
             df_terms=[],  # only the estimate and its SE are reported
             instruments_include_exogenous=True,
             instruments_cross_product=design.cross_product,
+            cells=cells,
+            instruments_table=instruments_table,
         )
     except ValueError as exc:
         failed = ComplierEffect(None, None, f"complier average causal effect not estimable: {exc}")

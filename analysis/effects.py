@@ -339,6 +339,7 @@ def _linear(
             alpha=spec.alpha,
             df_terms=terms,
             cross_product=design.cross_product,
+            cells=design.cells,
         )
     except ValueError as exc:
         notes.append(f"primary model not fitted: {exc}")
@@ -376,6 +377,7 @@ def _logistic(
             clusters=clusters,
             alpha=spec.alpha,
             cross_product=design.cross_product,
+            cells=design.cells,
         )
     except ValueError as exc:
         notes.append(f"logistic model not fitted: {exc}")

@@ -1,8 +1,12 @@
 """Read a flat analysis file (one row per randomised participant) and check every cell.
 
-Read with pandas' C parser for speed; checks are vectorised over columns. Problems name the
-file, line and column like every other import; line numbers are worked out (by a second,
-exact pass with the csv module) only when there is something to report.
+Read with polars' columnar parser (pandas' C parser for a Windows-1252 file, or one with a
+blank line): each column becomes integer codes and its distinct values, so trimming,
+normalising references, parsing flags and numbers and the checks each work once per distinct
+value, vectorised over rows. Outcomes are read by their type: binary ones as yes/no flags, the
+others (scale, count, continuous) as numbers. Problems name the file, line and column like
+every other import; line numbers are worked out (by a second, exact pass with the csv module)
+only when there is something to report.
 """
 
 from __future__ import annotations
@@ -14,14 +18,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.stats.cells import first_rows
 from experiments.csvfile import duplicate_columns, read_header, read_records
-from experiments.definition import TrialDefinition
+from experiments.definition import Outcome, TrialDefinition
 from experiments.eligibility import FALSE_WORDS, TRUE_WORDS
 from experiments.keys import normalise_key
 from nudge.errors import ImportRejected, Problem
 
 FLAGS = {word: 1.0 for word in TRUE_WORDS} | {word: 0.0 for word in FALSE_WORDS}
 MAX_PROBLEMS = 100
+# Values that every normalising and trimming leaves as they are (experiments/keys.py).
+PLAIN_PATTERN = r"^[A-Za-z0-9]*$"
+PLAIN = "plain_columns"  # frame.attrs key while reading: columns whose values are all plain
 # A space or tab next to a delimiter or line end: only then does any cell need trimming.
 PADDING = (b" ,", b", ", b" \n", b" \r", b"\n ", b"\t")
 
@@ -46,6 +54,9 @@ def read_flat_file(
     path: Path, definition: TrialDefinition, needed: list[str]
 ) -> tuple[pd.DataFrame, list[str]]:
     """The file's cells as stripped text, checked; and the columns it has.
+
+    Only the columns the definition uses are kept, each as a categorical of its text (as
+    plain text when read by pandas); ``as_text`` gives plain strings.
 
     Raises ImportRejected naming every missing column (line 1) or bad cell (its line).
     """
@@ -74,18 +85,26 @@ def parse_flags(values: pd.Series) -> pd.Series:
 
     Each distinct spelling is looked up once; rows are mapped through integer codes.
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    lookup = [FLAGS.get(str(u).lower(), np.nan) if str(u) != "" else np.nan for u in uniques]
+    codes, uniques = _codes_and_text(values)
+    lookup = [FLAGS.get(u.lower(), np.nan) if u != "" else np.nan for u in uniques]
     parsed = np.array([*lookup, np.nan], dtype=np.float64)[codes]
     return pd.Series(parsed, index=values.index, dtype="float64")
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:
     """Text to float64 (NaN where not a number), converting each distinct value once."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = _codes_and_text(values)
     numbers = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
     parsed = np.append(numbers.to_numpy(dtype=np.float64), np.nan)[codes]
     return pd.Series(parsed, index=values.index, dtype="float64")
+
+
+def parse_outcome(values: pd.Series, outcome: Outcome) -> pd.Series:
+    """An outcome column by its type: a binary one as flags, any other (scale, count,
+    continuous) as numbers; blank or unreadable → NaN."""
+    if outcome.type == "binary":
+        return parse_flags(values)
+    return parse_numbers(values)
 
 
 def as_codes(values: pd.Series) -> pd.Series:
@@ -97,6 +116,127 @@ def as_codes(values: pd.Series) -> pd.Series:
 
 
 def _read_cells(path: Path, encoding: str, columns: list[str], wanted: list[str]) -> pd.DataFrame:
+    """The wanted columns as categoricals of their (stripped) text, in order of appearance.
+
+    A UTF-8 file is read by polars' columnar parser, each column turned into integer codes
+    and its distinct values, so every later step works on a column's distinct values; only
+    the columns the plan uses are read. A file polars cannot parse (a short or long row, a
+    stray quote) goes to the exact pass, which names the rows; a Windows-1252 file, or one
+    the exact pass finds nothing wrong with, is read by pandas' parser as before.
+    """
+    cells = _polars_cells(path, encoding, columns, wanted)
+    if cells is None:
+        return _pandas_cells(path, encoding, columns, wanted)
+    # A column of plain letters and digits has nothing to trim; the others' distinct values
+    # are trimmed (the same as trimming every cell, as the pandas path does when needed).
+    frame = pd.DataFrame(
+        {
+            name: _categorical(codes, uniques, padded=not plain)
+            for name, (codes, uniques, plain) in cells.items()
+        },
+        copy=False,
+    )
+    frame.attrs[PLAIN] = {name for name in wanted if cells[name][2]}
+    return frame
+
+
+def _polars_cells(
+    path: Path, encoding: str, columns: list[str], wanted: list[str]
+) -> dict[str, tuple[np.ndarray, list[str], bool]] | None:
+    """Each wanted column's codes, distinct values and plainness, or None for pandas to read.
+
+    polars refuses a row with more cells than the header, but pads a short row with blanks
+    and reads a blank line as a row of blanks: only a file whose last column has a blank
+    cell can hold either, so only such a file pays for the exact pass, which refuses short
+    rows; one with a row of nothing but blanks (a blank line) is left to pandas.
+    """
+    if not encoding.startswith("utf-8"):
+        return None
+    import polars as pl
+
+    try:
+        table = pl.read_csv(
+            path,
+            has_header=False,
+            skip_rows=1,
+            infer_schema=False,
+            empty_string_is_null=False,
+            raise_if_empty=False,
+            truncate_ragged_lines=False,
+        )
+    except (pl.exceptions.PolarsError, ValueError):
+        _refuse_unreadable(path, encoding, columns)
+        return None
+    if table.width != len(columns):
+        return None
+    # Without a header polars names each column by its place in the file, from 0.
+    table.columns = [f"column_{i}" for i in range(len(columns))]
+    if len(table) and bool((table[f"column_{len(columns) - 1}"] == "").any()):
+        _refuse_unreadable(path, encoding, columns)
+        blank = pl.all_horizontal(pl.all().str.strip_chars() == "")
+        if bool(table.select(blank.any()).item()):
+            return None
+    return {name: _codes(table[f"column_{columns.index(name)}"]) for name in wanted}
+
+
+def _codes(values: object) -> tuple[np.ndarray, list[str], bool]:
+    """A polars text column as each row's integer code (in order of first appearance), the
+    distinct values, and whether each is plain ASCII letters and digits (a reference that no
+    normalising or trimming changes). Hashed and factorised in bulk, then checked value by
+    value against the distinct values, so a hash collision can only cost the slow, exact
+    way."""
+    import polars as pl
+
+    assert isinstance(values, pl.Series)
+    if values.n_unique() == len(values):  # a reference column: each row its own value, in order
+        plain = bool(values.str.contains(PLAIN_PATTERN).all())
+        return np.arange(len(values), dtype=np.intp), values.to_list(), plain
+    codes, _ = pd.factorize(values.hash(seed=0).to_numpy())
+    codes = np.asarray(codes, dtype=np.intp)
+    distinct = values.gather(first_rows(codes))
+    if not bool((distinct.gather(codes) == values).all()):
+        exact, uniques = pd.factorize(values.to_numpy())
+        return np.asarray(exact, dtype=np.intp), [str(u) for u in uniques], False
+    plain = bool(distinct.str.contains(PLAIN_PATTERN).all())
+    return codes, distinct.to_list(), plain
+
+
+def _categorical(codes: np.ndarray, uniques: list[str], *, padded: bool) -> pd.Series:
+    """Codes and distinct values as a categorical, each distinct value stripped once."""
+    if padded:
+        stripped = [u.strip() for u in uniques]
+        if stripped != uniques:
+            remap, merged = pd.factorize(pd.Series(stripped, dtype=object))
+            codes = np.asarray(remap, dtype=np.intp)[codes]
+            uniques = [str(u) for u in merged]
+    levels = pd.Index(uniques, dtype=object)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=_distinct_levels(levels)))
+
+
+def _distinct_levels(levels: pd.Index) -> pd.CategoricalDtype:
+    """A categorical type of levels known to be distinct (factorised, or hashed and checked).
+
+    pandas checks the levels are distinct by hashing them all again (a quarter of a second
+    for a million references); its constructor without that check is used where it exists.
+    """
+    unchecked = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    if unchecked is None:  # a pandas without it
+        return pd.CategoricalDtype(levels)
+    made = unchecked(levels, False)
+    assert isinstance(made, pd.CategoricalDtype)
+    return made
+
+
+def _refuse_unreadable(path: Path, encoding: str, columns: list[str]) -> None:
+    problems = [p for p in read_records(path, encoding, columns) if isinstance(p, Problem)]
+    if problems:
+        raise ImportRejected(
+            f"{path}: {len(problems)} row(s) could not be read; nothing was analysed",
+            problems[:MAX_PROBLEMS],
+        )
+
+
+def _pandas_cells(path: Path, encoding: str, columns: list[str], wanted: list[str]) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
             path,
@@ -128,7 +268,8 @@ def _canonical_keys(frame: pd.DataFrame, definition: TrialDefinition) -> pd.Data
     """References, unit and strata as every import keeps them (experiments/keys.py)."""
     unit = unit_column(definition)
     keys = ["participant_ref", "case_ref", unit, *definition.population.strata]
-    for name in dict.fromkeys(k for k in keys if k in frame):
+    plain = frame.attrs.pop(PLAIN, set())
+    for name in dict.fromkeys(k for k in keys if k in frame and k not in plain):
         frame[name] = _keys(frame[name])
     # Case and unit references repeat: as categoricals they are hashed once, then compared
     # and grouped as integer codes.
@@ -138,10 +279,53 @@ def _canonical_keys(frame: pd.DataFrame, definition: TrialDefinition) -> pd.Data
 
 
 def _keys(values: pd.Series) -> pd.Series:
-    """References in their canonical form, each distinct value normalised once."""
-    codes, uniques = pd.factorize(values)
-    keys = np.array([normalise_key(str(u)) for u in uniques], dtype=object)
-    return pd.Series(keys[codes], index=values.index, dtype="str")
+    """References in their canonical form, each distinct value normalised once.
+
+    A categorical (as the columnar reader gives) stays one, its categories normalised and
+    merged where two become the same; plain ASCII letters and digits, as most references are,
+    are kept as they are without a call.
+    """
+    codes, uniques = _codes_and_text(values)
+    keys = [u if u.isascii() and u.isalnum() else normalise_key(u) for u in uniques]
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.Series(np.array(keys, dtype=object)[codes], index=values.index, dtype="str")
+    if keys != uniques:
+        remap, merged = pd.factorize(pd.Series(keys, dtype=object))
+        codes = np.append(np.asarray(remap, dtype=np.intp), -1)[codes]
+        keys = [str(k) for k in merged]
+    levels = pd.Index(keys, dtype=object)
+    categorical = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(levels))
+    return pd.Series(categorical, index=values.index)
+
+
+def _codes_and_text(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Each row's value as an integer code (-1: missing) and the distinct values as text."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = np.asarray(values.cat.codes.to_numpy(), dtype=np.intp)
+        categories = values.cat.categories
+        if categories.dtype == object and all(isinstance(c, str) for c in categories[:1]):
+            return codes, categories.tolist()  # the reader's text, already str
+        return codes, [str(c) for c in categories]
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.intp), [str(u) for u in uniques]
+
+
+def blank(values: pd.Series) -> np.ndarray:
+    """True for each empty cell; for a categorical, found among its levels, not row by row
+    (pandas would hash a million references to compare them with one value)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return np.asarray(values == "", dtype=bool)
+    levels = values.cat.categories.to_numpy(dtype=object)
+    codes = values.cat.codes.to_numpy()
+    return np.isin(codes, np.flatnonzero(levels == ""))
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """A column of text as plain strings (a categorical's values gathered from its levels)."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return values
+    codes, uniques = _codes_and_text(values)
+    return pd.Series(np.array([*uniques, ""], dtype=object)[codes], index=values.index, dtype="str")
 
 
 def _refuse_short_rows(path: Path, encoding: str, width: int) -> None:
@@ -176,7 +360,7 @@ def _check_cells(
     unit = unit_column(definition)
     for name in dict.fromkeys(["participant_ref", unit, *definition.population.strata]):
         reason = "missing (the randomisation unit)" if name == unit else "missing"
-        issues += _where(frame[name] == "", name, reason)
+        issues += _where(blank(frame[name]), name, reason)
     arms = [arm.id for arm in definition.arms]
     issues += _where(
         ~frame["arm"].isin(arms),
@@ -185,9 +369,14 @@ def _check_cells(
         frame["arm"],
     )
     for outcome in definition.outcomes:
-        bad = (frame[outcome.id] != "") & parse_flags(frame[outcome.id]).isna()
-        message = "'{}' is not yes or no (1/0, true/false; blank if not observed)"
-        issues += _where(bad, outcome.id, message.format, frame[outcome.id])
+        values = frame[outcome.id]
+        if outcome.type == "binary":
+            unread = parse_flags(values).isna()
+            message = "'{}' is not yes or no (1/0, true/false; blank if not observed)"
+        else:
+            unread = ~np.isfinite(parse_outcome(values, outcome))
+            message = "'{}' is not a number (blank if not observed)"
+        issues += _where(~blank(values) & unread, outcome.id, message.format, values)
     if "delivered" in frame:
         bad = parse_flags(frame["delivered"]).isna()
         issues += _where(bad, "delivered", "'{}' is not 0 or 1".format, frame["delivered"])
@@ -200,9 +389,9 @@ def _check_cells(
 
 
 def _where(
-    mask: pd.Series, column: str, message: object, values: pd.Series | None = None
+    mask: pd.Series | np.ndarray, column: str, message: object, values: pd.Series | None = None
 ) -> list[_Issue]:
-    positions = np.flatnonzero(mask.to_numpy())[:MAX_PROBLEMS]
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))[:MAX_PROBLEMS]
     if callable(message):
         assert values is not None
         return [_Issue(int(i), column, message(values.iloc[i])) for i in positions]
@@ -213,7 +402,7 @@ def _duplicates(frame: pd.DataFrame) -> list[_Issue]:
     keys = ["participant_ref", "case_ref"] if "case_ref" in frame else ["participant_ref"]
     if not frame["participant_ref"].duplicated().any():
         return []  # no reference repeats, so no (reference, case) pair does either
-    repeated = frame.duplicated(keys, keep="first") & (frame["participant_ref"] != "")
+    repeated = frame.duplicated(keys, keep="first") & ~blank(frame["participant_ref"])
     if not repeated.any():
         return []
     positions = pd.Series(np.arange(len(frame)), index=frame.index)
@@ -234,7 +423,7 @@ def _split_units(frame: pd.DataFrame, unit: str) -> list[_Issue]:
     if unit == "participant_ref":
         return []
     first_arm = frame.groupby(unit, sort=False, observed=True)["arm"].transform("first")
-    split = (frame["arm"] != first_arm) & (frame[unit] != "")
+    split = (frame["arm"] != first_arm) & ~blank(frame[unit])
     return [
         _Issue(
             int(i),

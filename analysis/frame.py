@@ -33,7 +33,15 @@ from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from analysis.columns import read_columns
-from analysis.flatfile import as_codes, parse_flags, parse_numbers, read_flat_file, unit_column
+from analysis.flatfile import (
+    as_codes,
+    as_text,
+    parse_flags,
+    parse_numbers,
+    parse_outcome,
+    read_flat_file,
+    unit_column,
+)
 from analysis.outcome_dates import (
     CHARGED,
     CHARGED_FROM,
@@ -254,16 +262,16 @@ def frame_from_csv(path: Path, definition: TrialDefinition) -> pd.DataFrame:
     """
     names = participant_columns(definition)
     cells, columns = read_flat_file(path, definition, names)
-    frame = pd.DataFrame({"participant_ref": cells["participant_ref"]})
+    frame = pd.DataFrame({"participant_ref": as_text(cells["participant_ref"])})
     if "case_ref" in columns:
-        frame["case_ref"] = cells["case_ref"]
+        frame["case_ref"] = as_text(cells["case_ref"])
     frame["arm"] = pd.Categorical(cells["arm"], categories=[arm.id for arm in definition.arms])
     frame["unit"] = as_codes(cells[unit_column(definition)])
     frame["stratum"] = _strata(cells, definition.population.strata)
     for name in names:
         frame[name] = cells[name]
     for outcome in definition.outcomes:
-        frame[outcome.id] = parse_flags(cells[outcome.id])
+        frame[outcome.id] = parse_outcome(cells[outcome.id], outcome)
     if "delivered" in columns:
         frame["delivered"] = parse_flags(cells["delivered"])
     if "cost" in columns:
@@ -275,12 +283,18 @@ def _strata(cells: pd.DataFrame, strata: list[str]) -> pd.Series:
     """The stratum key randomisation gave each row (`court=BRS`), worked out per combination."""
     if not strata:
         return pd.Series(pd.Categorical([stratum_key({}, [])] * len(cells)), index=cells.index)
-    joined = cells[strata[0]]
-    for name in strata[1:]:
-        joined = joined + "\x1f" + cells[name]
-    codes, combined = pd.factorize(joined)
+    # Each row's combination of levels as one integer code, then each combination's key
+    # from the first row that has it.
+    columns = [pd.factorize(cells[name]) for name in strata]
+    combined = np.zeros(len(cells), dtype=np.int64)
+    for codes, text in columns:
+        joined = combined * (len(text) + 1) + (np.asarray(codes, dtype=np.int64) + 1)
+        combined = np.asarray(pd.factorize(joined)[0], dtype=np.int64)
+    codes = combined
+    first = np.unique(codes, return_index=True)[1]
     keys = [
-        stratum_key(dict(zip(strata, str(c).split("\x1f"), strict=True)), strata) for c in combined
+        stratum_key({n: str(t[c[i]]) for n, (c, t) in zip(strata, columns, strict=True)}, strata)
+        for i in first
     ]
     levels = pd.Index(sorted(set(keys)))
     position = levels.get_indexer(pd.Index(keys))

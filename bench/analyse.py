@@ -6,12 +6,20 @@ in the same subprocess, is one ``numpy.linalg.lstsq`` OLS fit of the primary mod
 the physical floor of any regression analysis of that data, on one BLAS thread as the report
 runs its models. CPU seconds are printed too: on a busy shared machine they move far less than
 wall-clock seconds.
+
+The set without covariates is also compared with R: ``bench/lm_robust.R`` runs estimatr's
+``lm_robust(attended ~ arm)`` with HC2 on the same CSV in a fresh ``Rscript`` process, and the
+ratio is the wall time of the whole Python process (start-up, imports, reading, the whole report
+as JSON) to that of the whole R process (start-up, ``library(estimatr)``, ``read.csv``, the
+fit). R comes from Debian's packages (r-base-core, r-cran-estimatr); without ``Rscript`` the
+comparison is left out.
 """
 
 from __future__ import annotations
 
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -102,6 +110,14 @@ def run_one(csv_path: str, yaml_path: str) -> None:
     print(json.dumps(timing | {"floor_cpu_s": floor_cpu, "peak_rss_mb": report_rss}))
 
 
+def report_only(csv_path: str, yaml_path: str) -> None:
+    """In a fresh process: the report as JSON and nothing else (the process R is timed against)."""
+    from analysis.analyse import analyse_file
+    from analysis.report import report_json
+
+    json.dumps(report_json(analyse_file(Path(csv_path), Path(yaml_path)).report), allow_nan=False)
+
+
 def _floor(csv_path: str, definition: object) -> tuple[float, float]:
     """Wall and CPU seconds of one lstsq fit of the primary design, on one BLAS thread."""
     from threadpoolctl import threadpool_limits
@@ -141,10 +157,32 @@ def main() -> None:
                 f" s against {timing['floor_cpu_s']:.2f} s (ratio {cpu_ratio:.0f}x); peak RSS "
                 f"{timing['peak_rss_mb']:.0f} MB"
             )
+            if not covariates and shutil.which("Rscript"):
+                start = time.perf_counter()
+                subprocess.run(
+                    [sys.executable, __file__, "--report", str(csv_path), str(yaml_path)],
+                    check=True,
+                )
+                process_s = time.perf_counter() - start
+                r_s = r_seconds(csv_path)
+                print(
+                    f"  the report in a fresh process {process_s:.2f} s against R lm_robust "
+                    f"(HC2) {r_s:.2f} s (ratio {process_s / r_s:.2f}, target at most 0.5)"
+                )
+
+
+def r_seconds(csv_path: Path) -> float:
+    """Wall seconds of a fresh Rscript reading the CSV and fitting lm_robust(attended ~ arm)."""
+    script = Path(__file__).with_name("lm_robust.R")
+    start = time.perf_counter()
+    subprocess.run(["Rscript", str(script), str(csv_path)], check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--one":
         run_one(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "--report":
+        report_only(sys.argv[2], sys.argv[3])
     else:
         main()

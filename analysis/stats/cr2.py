@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats._types import ArrayLike, FloatArray, IntArray
+from analysis.stats.cells import Cells
 
 # estimatr's threshold: eigenvalues of (I - H_gg) at or below it are treated as zero.
 EIGEN_TOLERANCE = 1e-12
@@ -71,15 +72,44 @@ def _inverse_sqrt(eigenvalues: FloatArray) -> FloatArray:
 
 
 @dataclass(frozen=True)
+class SingleCells:
+    """Clusters of one row, grouped by the design's cells (:mod:`analysis.stats.cells`).
+
+    A one-row cluster's ``A_g`` is ``(1 - h)^{-1/2}`` with ``h`` its cell's leverage, so every
+    sum over such clusters (the meat, the df traces) is a sum over cells of per-cell totals.
+    ``rows`` are the clusters' rows, ``codes`` their cells, ``counts`` how many fall in each
+    cell, ``table`` the cells' design rows and ``a`` each cell's ``(1 - h)^{-1/2}``.
+    """
+
+    rows: IntArray
+    codes: IntArray
+    counts: FloatArray
+    table: FloatArray
+    a: FloatArray
+
+
+@dataclass(frozen=True)
 class CR2Work:
-    """Per-size stacks of ``X_g`` and ``A_g = (I - H_gg)^{-1/2}`` (pseudo-inverse root)."""
+    """Per-size stacks of ``X_g`` and ``A_g = (I - H_gg)^{-1/2}`` (pseudo-inverse root).
+
+    ``rows`` are the stacks' rows (``ClusterBlocks.rows``, less the one-row clusters when
+    ``singles`` holds them per cell).
+    """
 
     x_blocks: tuple[FloatArray, ...]
     a_blocks: tuple[FloatArray, ...]
+    rows: tuple[IntArray, ...] = ()
+    singles: SingleCells | None = None
 
 
-def cr2_work(x: FloatArray, bread: FloatArray, blocks: ClusterBlocks) -> CR2Work:
+def cr2_work(
+    x: FloatArray, bread: FloatArray, blocks: ClusterBlocks, cells: Cells | None = None
+) -> CR2Work:
     """Compute the CR2 adjustment matrices for every cluster, one batched call per size.
+
+    With ``cells`` (the rows' cells, whose table gives ``x``), the one-row clusters are
+    handled per cell (:class:`SingleCells`): the same figures, with k x k work per cell
+    instead of per cluster.
 
     References
     ----------
@@ -88,21 +118,72 @@ def cr2_work(x: FloatArray, bread: FloatArray, blocks: ClusterBlocks) -> CR2Work
     """
     x_blocks = []
     a_blocks = []
+    used = []
+    singles = None
     for size, rows in zip(blocks.sizes, blocks.rows, strict=True):
+        if size == 1 and cells is not None:
+            single = rows[:, 0]
+            codes = cells.codes[single]
+            counts = np.bincount(codes, minlength=cells.n_cells).astype(np.float64)
+            leverage = np.einsum("ck,ck->c", cells.table @ bread, cells.table)
+            a_cell = _inverse_sqrt(1.0 - leverage)
+            singles = SingleCells(single, codes, counts, cells.table, a_cell)
+            continue
+        used.append(rows)
         xs = x[rows]
         # One 2-D product for the whole stack, not one tiny product per cluster.
         xb = (xs.reshape(-1, xs.shape[2]) @ bread).reshape(xs.shape)
         if size == 1:
             leverage = np.einsum("gik,gik->g", xb, xs)
             a = _inverse_sqrt(1.0 - leverage)[:, None, None]
+        elif size == 2:
+            a = _inverse_sqrt_pairs(np.eye(2) - np.einsum("gik,gjk->gij", xb, xs))
         else:
-            hat = np.einsum("gik,gjk->gij", xb, xs)
-            values, vectors = np.linalg.eigh(np.eye(size) - hat)
-            scaled = vectors * _inverse_sqrt(values)[:, None, :]
-            a = np.einsum("gik,gjk->gij", scaled, vectors)
+            a = _inverse_sqrt_stack(np.eye(size) - np.einsum("gik,gjk->gij", xb, xs))
         x_blocks.append(xs)
         a_blocks.append(a)
-    return CR2Work(tuple(x_blocks), tuple(a_blocks))
+    return CR2Work(tuple(x_blocks), tuple(a_blocks), tuple(used), singles)
+
+
+def _inverse_sqrt_stack(m: FloatArray) -> FloatArray:
+    """``M^{-1/2}`` (pseudo-inverse root) of each symmetric matrix of a stack, by ``eigh``."""
+    values, vectors = np.linalg.eigh(m)
+    scaled = vectors * _inverse_sqrt(values)[:, None, :]
+    return np.asarray(np.einsum("gik,gjk->gij", scaled, vectors))
+
+
+# A 2 x 2 matrix whose smaller eigenvalue is above this is inverted in closed form.
+CLOSED_FORM_FLOOR = 1e-3
+
+
+def _inverse_sqrt_pairs(m: FloatArray) -> FloatArray:
+    """:func:`_inverse_sqrt_stack` for 2 x 2 matrices, in closed form where well conditioned.
+
+    With eigenvalues ``l1 >= l2 > 0``, ``s = sqrt(l1 l2)`` and ``t = sqrt(l1) + sqrt(l2)``,
+    ``M^{1/2} = (M + s I) / t`` (Higham 2008, Functions of Matrices, section 6.1), so
+    ``M^{-1/2} = t (M + s I)^{-1}``: a few operations per cluster instead of a LAPACK call.
+    Where ``l2`` is at most ``CLOSED_FORM_FLOOR`` (near-singular, leverage near one),
+    ``eigh`` decides as for larger clusters.
+    """
+    m00, m01, m11 = m[:, 0, 0], 0.5 * (m[:, 0, 1] + m[:, 1, 0]), m[:, 1, 1]
+    mean = 0.5 * (m00 + m11)
+    spread = np.hypot(0.5 * (m00 - m11), m01)
+    large = mean + spread
+    det = m00 * m11 - m01 * m01
+    small = np.divide(det, large, out=np.zeros_like(det), where=large > 0.0)
+    well = small > CLOSED_FORM_FLOOR
+    out = np.empty_like(m)
+    if well.any():
+        root = np.sqrt(large[well] * small[well])
+        scale = np.sqrt(large[well]) + np.sqrt(small[well])
+        n00, n11, n01 = m00[well] + root, m11[well] + root, m01[well]
+        factor = scale / (n00 * n11 - n01 * n01)
+        out[well, 0, 0] = factor * n11
+        out[well, 1, 1] = factor * n00
+        out[well, 0, 1] = out[well, 1, 0] = -factor * n01
+    if not well.all():
+        out[~well] = _inverse_sqrt_stack(m[~well])
+    return out
 
 
 def _apply(a: FloatArray, v: FloatArray) -> FloatArray:
@@ -116,6 +197,8 @@ def cluster_meat(
     resid_blocks: tuple[FloatArray, ...],
 ) -> FloatArray:
     """Return ``sum_g (X_g' e_g)(X_g' e_g)'`` over clusters given per-size residual stacks."""
+    if not x_blocks:
+        raise ValueError("no clusters to sum over")
     k = x_blocks[0].shape[2]
     meat = np.zeros((k, k))
     for xs, es in zip(x_blocks, resid_blocks, strict=True):
@@ -131,10 +214,16 @@ def residual_blocks(resid: FloatArray, blocks: ClusterBlocks) -> tuple[FloatArra
 
 def cr2_meat(work: CR2Work, resid: FloatArray, blocks: ClusterBlocks) -> FloatArray:
     """CR2 meat ``sum_g X_g' A_g e_g e_g' A_g X_g``."""
-    adjusted = tuple(
-        _apply(a, es) for a, es in zip(work.a_blocks, residual_blocks(resid, blocks), strict=True)
-    )
-    return cluster_meat(work.x_blocks, adjusted)
+    rows = work.rows if work.rows or work.singles is not None else blocks.rows
+    adjusted = tuple(_apply(a, resid[r]) for a, r in zip(work.a_blocks, rows, strict=True))
+    single = work.singles
+    if single is None:
+        return cluster_meat(work.x_blocks, adjusted)
+    # A one-row cluster adds (a_c e_i)^2 x_c x_c': summed per cell, then one k x k product.
+    scaled = single.a[single.codes] * resid[single.rows]
+    weight = np.bincount(single.codes, weights=scaled * scaled, minlength=len(single.counts))
+    meat = np.asarray(single.table.T @ (single.table * weight[:, None]))
+    return meat + cluster_meat(work.x_blocks, adjusted) if work.x_blocks else meat
 
 
 # Clusters per chunk in the df computation: bounds the (chunk, k, terms) work arrays.
@@ -182,6 +271,17 @@ def bell_mccaffrey_df(
                 wtw[j] += w[j].T @ w[j]
                 wtdw[j] += weighted[j].T @ weighted[j]
     out: list[float | None] = []
+    if work.singles is not None:
+        # A one-row cluster in cell c has u = a_c x_c' b, d = u^2 and w = x_c u: the sums of
+        # d, d^2, w w' and d w w' are per-cell values weighted by the cell's count.
+        single = work.singles
+        u = single.a[:, None] * (single.table @ b)  # (cells, m)
+        d = u * u
+        sum_d += single.counts @ d
+        sum_d2 += single.counts @ (d * d)
+        for j in range(m):
+            wtw[j] += single.table.T @ (single.table * (single.counts * d[:, j])[:, None])
+            wtdw[j] += single.table.T @ (single.table * (single.counts * d[:, j] ** 2)[:, None])
     for j in range(m):
         bw = bread @ wtw[j]
         trace_m = sum_d[j] - float(np.sum(bread * wtw[j]))

@@ -18,11 +18,14 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats._types import BoolArray, FloatArray, IntArray
+from analysis.stats.cells import Cells, cells_of
 from analysis.stats.rank import column_rank
 
 MISSING_LEVEL = "(missing)"
 # Rows per block when filling the design matrix (a k x block buffer stays in cache).
 FILL_BLOCK = 65_536
+# A design is summed per cell (analysis.stats.cells) when it has at most this many cells per row.
+MAX_CELL_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class DesignMatrix:
     missing_indicators: tuple[str, ...]
     aliased: tuple[str, ...] = ()
     cross_product: FloatArray | None = field(default=None, repr=False, compare=False)
+    # When rows share design rows (every column an indicator, or numeric with few values): the
+    # rows' cells (analysis.stats.cells), from which the models compute the same sums.
+    cells: Cells | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -251,9 +257,17 @@ def build_design(
         strata_terms = columns.add_dummies(strata_factor, strata_factor.levels[1:])
     constant = columns.constant(n)
     terms = [name for name in columns.names if name not in constant]
+    x, cells = _matrix_and_cells(columns, terms, n)
     reduced = _without_aliased(
-        columns.matrix(terms, n), terms, arm_columns, strata_terms, covariate_terms
+        x,
+        terms,
+        arm_columns,
+        strata_terms,
+        covariate_terms,
+        gram=None if cells is None else cells.cross(),
     )
+    if cells is not None and len(reduced.terms) != len(terms):
+        cells = cells.with_table(cells.table[:, [terms.index(t) for t in reduced.terms]])
     return DesignMatrix(
         x=reduced.x,
         terms=reduced.terms,
@@ -264,7 +278,37 @@ def build_design(
         missing_indicators=tuple(i for i in indicators if i in reduced.terms),
         aliased=reduced.aliased,
         cross_product=reduced.cross_product,
+        cells=cells,
     )
+
+
+def _matrix_and_cells(
+    columns: _Columns, terms: list[str], n: int
+) -> tuple[FloatArray, Cells | None]:
+    """The design and the rows' cells (rows with the same design row), if few enough.
+
+    Every factor's levels and every numeric column's distinct values (an age in years, a
+    missing-value indicator) combine into a cell; a design of indicators only always has
+    few cells, one with a continuous covariate as many as rows, and then none are kept.
+    With cells, only each cell's first row is filled, and the design is gathered from them.
+    """
+    factors = {id(f): f.codes for f, _ in columns.dummy.values()}
+    numbers = [
+        np.asarray(pd.factorize(values)[0], dtype=np.intp)
+        for name, values in columns.numeric.items()
+        if name in terms and name != "(Intercept)"
+    ]
+    codes, first = cells_of([*factors.values(), *numbers])
+    if len(first) > MAX_CELL_SHARE * len(codes):
+        return columns.matrix(terms, n), None
+    firsts = {id(f): _Factor(f.name, f.codes[first], f.levels) for f, _ in columns.dummy.values()}
+    table = _Columns(
+        columns.names,
+        {name: values[first] for name, values in columns.numeric.items()},
+        {name: (firsts[id(f)], i) for name, (f, i) in columns.dummy.items()},
+    ).matrix(terms, len(first))
+    counts = np.bincount(codes, minlength=len(first)).astype(np.float64)
+    return np.ascontiguousarray(table[codes]), Cells(codes, table, counts)
 
 
 @dataclass(frozen=True)
@@ -281,6 +325,7 @@ def _without_aliased(
     arm_terms: Sequence[str],
     strata_terms: Sequence[str],
     covariate_terms: set[str],
+    gram: FloatArray | None = None,
 ) -> _FullRank:
     """Drop columns aliased with those kept before them: intercept and arms, strata, covariates.
 
@@ -290,7 +335,7 @@ def _without_aliased(
     first = [j for j, t in enumerate(terms) if t not in strata and t not in covariate_terms]
     priority = [*first, *(j for j, t in enumerate(terms) if t in strata)]
     priority += [j for j, t in enumerate(terms) if t in covariate_terms]
-    gram = x.T @ x
+    gram = x.T @ x if gram is None else gram
     aliased = [terms[j] for j in column_rank(x, priority=priority, cross_product=gram).aliased]
     lost = [t for t in arm_terms if t in aliased]
     if lost:

@@ -12,6 +12,7 @@ import numpy as np
 
 from analysis.stats import cr2
 from analysis.stats._types import ArrayLike
+from analysis.stats.cells import Cells
 from analysis.stats.regression import (
     RobustFit,
     as_design,
@@ -20,6 +21,7 @@ from analysis.stats.regression import (
     resolve_df_columns,
     robust_variance,
     solve_least_squares,
+    solve_least_squares_cells,
     term_names,
 )
 
@@ -37,6 +39,8 @@ def iv_robust(
     df_terms: Sequence[str] | None = None,
     instruments_include_exogenous: bool = False,
     instruments_cross_product: ArrayLike | None = None,
+    cells: Cells | None = None,
+    instruments_table: ArrayLike | None = None,
 ) -> RobustFit:
     """Two-stage least squares with estimatr's robust standard errors.
 
@@ -62,6 +66,12 @@ def iv_robust(
         after ``|`` in estimatr's formula) and is used as it is, without a copy.
     instruments_cross_product : with ``instruments_include_exogenous``, ``Z'Z`` for that
         whole first-stage design if already computed (trusted as given).
+    cells, instruments_table : when every column of ``x`` and of the whole first-stage
+        design ``instruments`` is the intercept or an indicator: the rows' cells with ``x``'s
+        row per cell as their table, and the instruments' row per cell (with
+        ``instruments_include_exogenous``; trusted as given). Both stages' sums and the HC
+        sandwich are then taken per cell (:mod:`analysis.stats.cells`): the same figures, to
+        rounding.
 
     Raises
     ------
@@ -95,9 +105,41 @@ def iv_robust(
         first_names = [names[j] for j in exo] + [f"instrument{i}" for i in range(z_arr.shape[1])]
     given = instruments_cross_product if instruments_include_exogenous else None
     stage = full_rank_design(first, first_names, cross_product=given)
+    fitted_names = [f"fitted {t}" if t in endogenous else t for t in names]
+    if (
+        cells is not None
+        and instruments_table is not None
+        and instruments_include_exogenous
+        and stage.centring is None
+    ):
+        by_cell = cells
+        z_table = np.asarray(instruments_table, dtype=np.float64)
+        x_table = cells.table
+        shapes = (cells.codes.shape, x_table.shape[1], z_table.shape)
+        if shapes != ((y_arr.shape[0],), x_arr.shape[1], (cells.n_cells, z_arr.shape[1])):
+            raise ValueError("cells and their tables must describe the rows of x and instruments")
+        hat_table = x_table.copy()
+        zx = z_table.T @ (x_table[:, endo] * by_cell.counts[:, None])
+        hat_table[:, endo] = z_table @ (stage.bread @ zx)
+        hat_cells = by_cell.with_table(hat_table)
+        x_hat = hat_cells.rows(hat_table)
+        try:
+            second = full_rank_design(
+                x_hat, fitted_names, overwrite=True, cross_product=hat_cells.cross()
+            )
+        except ValueError as err:
+            raise ValueError(f"instruments do not identify the endogenous terms: {err}") from err
+        if second.centring is None:
+            beta = solve_least_squares_cells(hat_cells, y_arr, second.bread)
+            resid = y_arr - by_cell.rows(x_table @ beta)  # the observed regressors
+            kind = se_type or ("HC2" if clusters is None else "CR2")
+            wanted = resolve_df_columns(names, df_terms)
+            variance = robust_variance(
+                second.x, second.bread, resid, clusters, kind, wanted, None, hat_cells
+            )
+            return assemble_fit(names, beta, variance, kind, alpha, y_arr.shape[0])
     x_hat = x_arr.copy()
     x_hat[:, endo] = stage.x @ (stage.bread @ (stage.x.T @ x_arr[:, endo]))
-    fitted_names = [f"fitted {t}" if t in endogenous else t for t in names]
     try:
         second = full_rank_design(x_hat, fitted_names, overwrite=True)
     except ValueError as err:

@@ -19,11 +19,13 @@ from scipy import linalg, sparse, special, stats
 
 from analysis.stats import cr2
 from analysis.stats._types import ArrayLike, FloatArray
+from analysis.stats.cells import Cells
 from analysis.stats.regression import (
     as_design,
     check_clusters,
     full_rank_design,
     term_names,
+    usable_cells,
 )
 
 # A fitted |log-odds| beyond this means the likelihood is flat along a separating direction.
@@ -89,16 +91,23 @@ def _binary_columns(x: FloatArray) -> FloatArray:
     return np.asarray(candidate & (off == 0.0))
 
 
-def _separation_note(y: FloatArray, x: FloatArray, terms: Sequence[str]) -> str | None:
+def _separation_note(
+    y: FloatArray, x: FloatArray, terms: Sequence[str], cells: Cells | None = None
+) -> str | None:
     """Name a 0/1 column within which every outcome is equal (quasi-complete separation).
 
-    Counts come from column sums (``X'y`` and ``X'1``), exact for 0/1 data.
+    Counts come from column sums (``X'y`` and ``X'1``), exact for 0/1 data; with ``cells``
+    from the cells' design rows and totals.
     """
     if np.all(y == y[0]):
         return "every participant had the same outcome; the odds ratio is not estimable"
-    binary = _binary_columns(x)
     n, events = float(y.shape[0]), float(y.sum())
-    n_one, events_one = x.sum(axis=0), x.T @ y
+    if cells is None:
+        binary = _binary_columns(x)
+        n_one, events_one = x.sum(axis=0), x.T @ y
+    else:
+        binary = _binary_columns(cells.table)
+        n_one, events_one = cells.table.T @ cells.counts, cells.table.T @ cells.sums(y)
     for j in map(int, np.flatnonzero(binary)):
         for value, size, count in (
             (1.0, n_one[j], events_one[j]),
@@ -129,6 +138,59 @@ def _deviance(y: FloatArray, eta: FloatArray) -> float:
 
 def _not_estimable(detail: str) -> str:
     return f"logistic model not estimable ({detail}); likely separation"
+
+
+def _fit_cells(
+    y: FloatArray, cells: Cells, intercept: int | None
+) -> tuple[FloatArray, FloatArray, FloatArray] | str:
+    """:func:`_fit` with every sum over rows taken per cell (the same Newton steps).
+
+    Within a cell every row has the same linear predictor, so the information is
+    ``T' diag(n_c mu_c (1 - mu_c)) T``, the score ``T' (events_c - n_c mu_c)`` and the
+    deviance the events' and non-events' terms weighted by their counts.
+    """
+    table, counts = cells.table, cells.counts
+    events = cells.sums(y)
+    mu = (y + 0.5) / 2.0
+    weights = mu * (1.0 - mu)
+    working = np.log(mu / (1.0 - mu)) + (y - mu) / weights
+    beta = _solve(cells.cross(cells.sums(weights)), table.T @ cells.sums(weights * working))
+    previous = np.inf
+    for _ in range(MAX_ITERATIONS):
+        if beta is None or not np.all(np.isfinite(beta)):
+            return _not_estimable("the information matrix is singular")
+        eta = table @ beta
+        mu_cell = special.expit(eta)
+        deviance = _cell_deviance(events, counts, eta)
+        info = cells.cross(counts * mu_cell * (1.0 - mu_cell))
+        step = _solve(info, table.T @ (events - counts * mu_cell))
+        if step is None:
+            return _not_estimable("the information matrix is singular")
+        small = np.max(np.abs(step) / (1.0 + np.abs(beta))) <= STEP_TOLERANCE
+        beta = beta + step
+        if abs(previous - deviance) <= DEVIANCE_TOLERANCE * (abs(deviance) + 0.1) or small:
+            break
+        previous = deviance
+    else:
+        return _not_estimable("no convergence or infinite estimates")
+    eta = table @ beta
+    mu = cells.rows(special.expit(eta))
+    mean_eta = float(counts @ eta) / float(counts.sum())
+    size = (
+        np.abs(beta)
+        if intercept is None
+        else np.abs(np.append(np.delete(beta, intercept), mean_eta))
+    )
+    if np.allclose(mu - y, 0.0) or np.max(size) > SEPARATION_LOG_ODDS:
+        return _not_estimable("perfect prediction or infinite estimates")
+    cov = linalg.cho_solve(linalg.cho_factor(info), np.eye(table.shape[1]))
+    return beta, np.asarray(cov), np.asarray(mu)
+
+
+def _cell_deviance(events: FloatArray, counts: FloatArray, eta: FloatArray) -> float:
+    """:func:`_deviance` of 0/1 outcomes from each cell's events and count."""
+    terms = events * np.logaddexp(0.0, -eta) + (counts - events) * np.logaddexp(0.0, eta)
+    return 2.0 * float(np.sum(terms))
 
 
 def _fit(
@@ -186,15 +248,24 @@ def _solve(matrix: FloatArray, vector: FloatArray) -> FloatArray | None:
 
 
 def _cluster_vcov(
-    x: FloatArray, resid: FloatArray, bread: FloatArray, clusters: cr2.Clusters
+    x: FloatArray,
+    resid: FloatArray,
+    bread: FloatArray,
+    clusters: cr2.Clusters,
+    cells: Cells | None = None,
 ) -> tuple[FloatArray, int]:
     """``B (sum_g s_g s_g') B * G/(G-1) * (N-1)/(N-k)``, s_g the cluster's summed scores."""
     n, k = x.shape
     codes, g = cr2.cluster_codes(check_clusters(clusters, n))
     if g < 2:
         raise ValueError("cluster-robust standard errors need at least 2 clusters")
-    # Row i adds resid_i x_i to its cluster's score: one sparse product, in C.
-    scores = sparse.csr_array((resid, (codes, np.arange(n))), shape=(g, n)) @ x
+    # Row i adds resid_i x_i to its cluster's score: one sparse product, in C. With cells,
+    # the residuals are first summed per (cluster, cell), and the cells' rows multiplied.
+    if cells is None:
+        scores = sparse.csr_array((resid, (codes, np.arange(n))), shape=(g, n)) @ x
+    else:
+        by_cell = sparse.csr_array((resid, (codes, cells.codes)), shape=(g, cells.n_cells))
+        scores = by_cell @ cells.table
     meat = scores.T @ scores
     return bread @ meat @ bread * (g / (g - 1)) * ((n - 1) / (n - k)), g
 
@@ -207,6 +278,7 @@ def logistic_regression(
     clusters: cr2.Clusters | None = None,
     alpha: float = 0.05,
     cross_product: ArrayLike | None = None,
+    cells: Cells | None = None,
 ) -> LogisticFit:
     """Fit a logistic regression and report each coefficient as an odds ratio.
 
@@ -220,6 +292,9 @@ def logistic_regression(
     alpha : two-sided level of the Wald intervals ``exp(beta +/- q_{1-alpha/2} se)``, ``q``
         the normal quantile, or t on ``G - 1`` df with clusters.
     cross_product : ``x.T @ x`` if already computed, for the rank check (trusted as given).
+    cells : the rows' cells when every column is the intercept or an indicator
+        (``DesignMatrix.cells``): the likelihood's sums are then taken per cell, with the
+        same steps and figures (to rounding).
 
     Returns
     -------
@@ -241,14 +316,20 @@ def logistic_regression(
     design = full_rank_design(x_arr, names, cross_product=cross_product)
     n = y_arr.shape[0]
     vcov_type = "model" if clusters is None else "cluster-robust HC1"
-    note = _separation_note(y_arr, x_arr, names)
-    fitted = note or _fit(y_arr, design.x, design.intercept)
+    by_cell = usable_cells(cells, design, n)
+    note = _separation_note(y_arr, x_arr, names, by_cell)
+    if note:
+        fitted: tuple[FloatArray, FloatArray, FloatArray] | str = note
+    elif by_cell is None:
+        fitted = _fit(y_arr, design.x, design.intercept)
+    else:
+        fitted = _fit_cells(y_arr, by_cell, design.intercept)
     if isinstance(fitted, str):
         return LogisticFit((), vcov_type, alpha, n, None, fitted)
     beta, cov, p_hat = fitted
     n_clusters = None
     if clusters is not None:
-        cov, n_clusters = _cluster_vcov(design.x, y_arr - p_hat, cov, clusters)
+        cov, n_clusters = _cluster_vcov(design.x, y_arr - p_hat, cov, clusters, by_cell)
     transform = design.transform
     if transform is not None:
         beta, cov = transform @ beta, transform @ cov @ transform.T

@@ -15,6 +15,7 @@ from scipy import linalg, stats
 
 from analysis.stats import cr2
 from analysis.stats._types import ArrayLike, FloatArray
+from analysis.stats.cells import Cells
 from analysis.stats.rank import Centring, column_rank
 
 UNCLUSTERED_TYPES = ("HC0", "HC1", "HC2")
@@ -150,24 +151,49 @@ def full_rank_design(
     return FullRankDesign(x, np.asarray(inverse), rank.centring, rank.intercept)
 
 
+def usable_cells(cells: Cells | None, design: FullRankDesign, n: int) -> Cells | None:
+    """The cells, when they describe these rows and the design was not reparametrised."""
+    if cells is None or design.centring is not None:
+        return None
+    if cells.codes.shape != (n,) or cells.table.shape[1] != design.x.shape[1]:
+        raise ValueError(f"cells must describe {n} rows of {design.x.shape[1]} columns")
+    return cells
+
+
 def solve_least_squares(x: FloatArray, y: FloatArray, bread: FloatArray) -> FloatArray:
     """OLS coefficients from ``(X'X)^{-1} X'y`` with one step of iterative refinement."""
     beta = bread @ (x.T @ y)
     return np.asarray(beta + bread @ (x.T @ (y - x @ beta)))
 
 
+def solve_least_squares_cells(cells: Cells, y: FloatArray, bread: FloatArray) -> FloatArray:
+    """:func:`solve_least_squares` from per-cell totals (``X'r = T' (sums of r per cell)``)."""
+    table = cells.table
+    beta = bread @ (table.T @ cells.sums(y))
+    return np.asarray(beta + bread @ (table.T @ cells.sums(y - cells.rows(table @ beta))))
+
+
 def _unclustered_vcov(
-    x: FloatArray, bread: FloatArray, resid: FloatArray, se_type: str
+    x: FloatArray,
+    bread: FloatArray,
+    resid: FloatArray,
+    se_type: str,
+    cells: Cells | None = None,
 ) -> FloatArray:
-    """HC0, HC1 (n/(n-k)) or HC2 (e_i^2 / (1 - h_ii)) sandwich; MacKinnon & White (1985)."""
+    """HC0, HC1 (n/(n-k)) or HC2 (e_i^2 / (1 - h_ii)) sandwich; MacKinnon & White (1985).
+
+    With ``cells`` the leverage is one per cell and the squared residuals are summed per
+    cell, so the meat is ``T' diag(w_c) T``: the same sum over rows, grouped by cell.
+    """
     n, k = x.shape
-    weights = resid * resid
+    rows = x if cells is None else cells.table
+    weights = resid * resid if cells is None else cells.sums(resid * resid)
     if se_type == "HC2":
-        one_minus_h = 1.0 - np.einsum("ik,ik->i", x @ bread, x)
+        one_minus_h = 1.0 - np.einsum("ik,ik->i", rows @ bread, rows)
         # A leverage-one row has a zero residual; estimatr gives NaN there, we give it weight 0.
         ok = one_minus_h > cr2.EIGEN_TOLERANCE
         weights = np.where(ok, weights / np.where(ok, one_minus_h, 1.0), 0.0)
-    vcov = bread @ ((x * weights[:, None]).T @ x) @ bread
+    vcov = bread @ ((rows * weights[:, None]).T @ rows) @ bread
     return vcov * (n / (n - k)) if se_type == "HC1" else vcov
 
 
@@ -198,6 +224,7 @@ def robust_variance(
     se_type: str,
     df_columns: Sequence[int],
     transform: FloatArray | None = None,
+    cells: Cells | None = None,
 ) -> _Variance:
     """Sandwich variance and per-coefficient df as estimatr computes them.
 
@@ -213,7 +240,7 @@ def robust_variance(
     if clusters is None:
         if se_type not in UNCLUSTERED_TYPES:
             raise ValueError(f"se_type {se_type!r} without clusters; use {UNCLUSTERED_TYPES}")
-        vcov = _unclustered_vcov(x, bread, resid, se_type)
+        vcov = _unclustered_vcov(x, bread, resid, se_type, cells)
         return _Variance(back @ vcov @ back.T, (float(n - k),) * k, None, classical)
     if se_type not in CLUSTERED_TYPES:
         raise ValueError(f"se_type {se_type!r} with clusters; use one of {CLUSTERED_TYPES}")
@@ -228,7 +255,7 @@ def robust_variance(
         if se_type == "stata":
             vcov = vcov * (g * (n - 1)) / ((g - 1) * (n - k))
         return _Variance(back @ vcov @ back.T, (float(g - 1),) * k, g, classical)
-    work = cr2.cr2_work(x, bread, blocks)
+    work = cr2.cr2_work(x, bread, blocks, cells)
     vcov = bread @ cr2.cr2_meat(work, resid, blocks) @ bread
     wanted = sorted(set(df_columns))
     # Coefficient j of beta = A beta_c is the contrast A' e_j of beta_c.
@@ -305,6 +332,7 @@ def lm_robust(
     alpha: float = 0.05,
     df_terms: Sequence[str] | None = None,
     cross_product: ArrayLike | None = None,
+    cells: Cells | None = None,
 ) -> RobustFit:
     """OLS with heteroskedasticity- or cluster-robust standard errors (``estimatr::lm_robust``).
 
@@ -329,6 +357,10 @@ def lm_robust(
     df_terms : terms whose CR2 df to compute (default: all). Others get ``df=None``.
     cross_product : ``x.T @ x`` if already computed (e.g. ``DesignMatrix.cross_product``),
         to save one pass over a large design; trusted as given.
+    cells : the rows' cells when every column is the intercept or an indicator
+        (``DesignMatrix.cells``; trusted as given): the coefficients and, without clusters,
+        the HC sandwich are then summed per cell (:mod:`analysis.stats.cells`). The same
+        figures, to rounding.
 
     Returns
     -------
@@ -350,10 +382,17 @@ def lm_robust(
     names = term_names(terms, x_arr.shape[1])
     kind = se_type or ("HC2" if clusters is None else "CR2")
     design = full_rank_design(x_arr, names, cross_product=cross_product)
-    beta = solve_least_squares(design.x, y_arr, design.bread)
-    resid = y_arr - design.x @ beta
+    by_cell = usable_cells(cells, design, y_arr.shape[0])
+    if by_cell is None:
+        beta = solve_least_squares(design.x, y_arr, design.bread)
+        resid = y_arr - design.x @ beta
+    else:
+        beta = solve_least_squares_cells(by_cell, y_arr, design.bread)
+        resid = y_arr - by_cell.rows(by_cell.table @ beta)
     transform = design.transform
     wanted = resolve_df_columns(names, df_terms)
-    variance = robust_variance(design.x, design.bread, resid, clusters, kind, wanted, transform)
+    variance = robust_variance(
+        design.x, design.bread, resid, clusters, kind, wanted, transform, by_cell
+    )
     beta = beta if transform is None else transform @ beta
     return assemble_fit(names, beta, variance, kind, alpha, y_arr.shape[0])
