@@ -83,6 +83,12 @@ class FakeNotifyState:
         self.requests: Counter[str] = Counter()
         self.faults: Faults = NotifyFaults()
         self.senders = {FAKE_SENDER_ID}
+        self.refused: dict[str, NotifyError] = {}
+
+    def reject(self, to: str, error: str, message: str) -> None:
+        """Refuse every later text to `to` with a 400 (`ValidationError`, `phone_number ...`)."""
+        with self.lock:
+            self.refused[to] = NotifyError(400, error, message)
 
     def count(self, what: str) -> None:
         with self.lock:
@@ -94,6 +100,8 @@ class FakeNotifyState:
         body = _validate(data, self.template_id, self.senders)
         to = str(data["phone_number"])
         with self.lock:
+            if to in self.refused:
+                raise self.refused[to]
             now = self.now()
             notification_id = str(uuid.uuid4())
             record = {
