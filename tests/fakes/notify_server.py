@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import queue
 import signal
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -34,6 +37,7 @@ import jwt
 
 from tests.fakes.notify_state import (
     FAKE_API_KEY,
+    FAKE_CALLBACK_TOKEN,
     FAKE_SENDER_ID,
     FAKE_TEMPLATE_ID,
     FakeNotifyState,
@@ -49,8 +53,16 @@ IAT_BOUND_S = 30  # Notify's: a token issued more than 30 s from its clock is re
 class FakeNotifyServer:
     """The fake on a free loopback port, serving on a thread until `stop` (or the with-block)."""
 
-    def __init__(self, state: FakeNotifyState | None = None, *, port: int = 0) -> None:
+    def __init__(
+        self,
+        state: FakeNotifyState | None = None,
+        *,
+        port: int = 0,
+        callback_url: str | None = None,
+        callback_token: str = FAKE_CALLBACK_TOKEN,
+    ) -> None:
         self.state = state or FakeNotifyState()
+        self.callbacks = CallbackSender(callback_url, callback_token) if callback_url else None
         self.httpd = _QuietServer(("127.0.0.1", port), _Handler)
         self.httpd.fake = self  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -61,12 +73,16 @@ class FakeNotifyServer:
 
     def start(self) -> FakeNotifyServer:
         self.thread.start()
+        if self.callbacks is not None:
+            self.callbacks.thread.start()
         return self
 
     def stop(self) -> None:
         self.httpd.shutdown()
         self.thread.join()
         self.httpd.server_close()
+        if self.callbacks is not None:
+            self.callbacks.stop()
 
     def __enter__(self) -> FakeNotifyServer:
         return self.start()
@@ -78,6 +94,51 @@ class FakeNotifyServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class CallbackSender:
+    """Posts delivery receipts as Notify does: JSON, `Authorization: Bearer <token>`, in order."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.posted = self.failed = 0
+
+    def enqueue(self, notification: dict[str, Any]) -> None:
+        keys = ("id", "reference", "status", "created_at", "completed_at", "sent_at")
+        receipt = {key: notification[key] for key in keys}
+        receipt.update(to=notification["phone_number"], notification_type="sms")
+        self.queue.put(receipt)
+
+    def wait_idle(self, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while self.queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.queue.put(None)
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while (receipt := self.queue.get()) is not None:
+            request = urllib.request.Request(
+                self.url,
+                data=json.dumps(receipt).encode(),
+                headers={
+                    "Authorization": f"Bearer {self.token}",
+                    "Content-Type": "application/json",
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    response.read()
+                self.posted += 1
+            except (urllib.error.URLError, OSError):
+                self.failed += 1
+            finally:
+                self.queue.task_done()
+        self.queue.task_done()
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -195,6 +256,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         time.sleep(faults.slow_seconds if fault == "slow" else 0)
         reply = state.create(data)
+        if self.fake.callbacks is not None:
+            [stored] = [n for n in state.find(data.get("reference")) if n["id"] == reply["id"]]
+            self.fake.callbacks.enqueue(stored)
         if fault == "lost_reply":
             time.sleep(faults.hang_seconds)
             self.close_connection = True

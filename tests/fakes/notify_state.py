@@ -84,6 +84,7 @@ class FakeNotifyState:
         self.faults: Faults = NotifyFaults()
         self.senders = {FAKE_SENDER_ID}
         self.refused: dict[str, NotifyError] = {}
+        self.undeliverable = dict(UNDELIVERABLE)  # number -> the failure its receipt reports
 
     def reject(self, to: str, error: str, message: str) -> None:
         """Refuse every later text to `to` with a 400 (`ValidationError`, `phone_number ...`)."""
@@ -109,7 +110,7 @@ class FakeNotifyState:
                 "reference": data.get("reference"),
                 "phone_number": to,
                 "type": "sms",
-                "status": UNDELIVERABLE.get(to, "delivered"),
+                "status": self.undeliverable.get(to, "delivered"),
                 "template": {"id": self.template_id, "version": 1, "uri": ""},
                 "body": body,
                 "created_at": iso(now),

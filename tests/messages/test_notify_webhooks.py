@@ -3,14 +3,18 @@ and received texts handled as Twilio's are (STOP, START, HELP, CONFIRM)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from werkzeug.serving import make_server
 
 from messages.dispatch import dispatch_due
 from messages.intake import enrol_and_plan
@@ -27,6 +31,7 @@ from tests.fakes.notify_state import (
     FAKE_TEMPLATE_ID,
     FakeNotifyState,
 )
+from tests.messages.sending import send_due
 from tests.messages.test_webhooks import FIRST_DUE, PUBLIC, TRIAL
 
 STATUS, INBOUND = "/webhooks/notify/status", "/webhooks/notify/inbound"
@@ -215,3 +220,53 @@ def test_confirm_help_and_anything_else_are_recorded_as_twilios_are(
     reply = session.exec(select(InboundMessage)).one()
     assert (reply.kind, reply.participant_id) == (kind, sent.participant_id)
     assert session.exec(select(OptOut)).first() is None
+
+
+def test_the_fakes_receipts_reach_the_app_with_the_token_and_record_delivery(
+    db_url: str, engine: Engine, session: Session, clock: FixedClock, texts: list[int]
+) -> None:
+    """Notify's receipts over HTTP, as Notify posts them, to the app served on a port."""
+    with live_app(db_url) as public:
+        state = FakeNotifyState(now=clock.now)
+        with FakeNotifyServer(state, callback_url=public + STATUS) as fake:
+            undeliverable = _phone_of(session, texts[0])
+            state.undeliverable = {undeliverable: "permanent-failure"}
+            provider = NotifyProvider(FAKE_API_KEY, FAKE_TEMPLATE_ID, base_url=fake.url)
+            assert send_due(engine, clock, provider).sent == len(texts)
+            assert fake.callbacks is not None
+            fake.callbacks.wait_idle()
+            assert (fake.callbacks.posted, fake.callbacks.failed) == (len(texts), 0)
+    session.expire_all()
+    first = status_of(session, texts[0])
+    assert (first.status, first.reason) == ("undelivered", "provider_permanent-failure")
+    assert {status_of(session, i).status for i in texts[1:]} == {"delivered"}
+
+
+def _phone_of(session: Session, message_id: int) -> str:
+    participant = session.get(Participant, status_of(session, message_id).participant_id)
+    assert participant is not None and participant.phone
+    return participant.phone
+
+
+@contextmanager
+def live_app(db_url: str) -> Iterator[str]:
+    """The real app on a loopback port, checking Notify's bearer token."""
+    holder: dict[str, Flask] = {}
+    server = make_server(
+        "127.0.0.1", 0, lambda env, reply: holder["app"](env, reply), threaded=True
+    )
+    settings = {
+        "NUDGE_DATABASE_URL": db_url,
+        "NUDGE_NOW": FIRST_DUE.isoformat(),
+        "NOTIFY_CALLBACK_TOKEN": FAKE_CALLBACK_TOKEN,
+    }
+    holder["app"] = create_app(load_settings(settings))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+        holder["app"].extensions["nudge"]["engine"].dispose()
