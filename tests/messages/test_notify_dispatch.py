@@ -226,3 +226,25 @@ def test_nudge_dispatch_sends_through_notify_once_each(
     assert result.output.startswith(f"sent {len(texts)},")
     assert accepted(fake_notify) == Counter({i: 1 for i in texts})
     assert cli("dispatch").output.startswith("sent 0,")
+
+
+def test_nudge_dispatch_with_a_refused_key_stops_and_says_what_to_check(
+    cli: Cli, texts: list[int], fake_notify: FakeNotifyServer
+) -> None:
+    env = nudge_env(fake_notify.url)
+    wrong_secret = env["NOTIFY_API_KEY"][:-12] + "000000000000"
+    cli.env.update({**env, "NOTIFY_API_KEY": wrong_secret, "NUDGE_NOW": FIRST_DUE.isoformat()})
+    result = cli("dispatch")
+    assert result.exit_code == 1
+    assert "STOPPED: Notify refused the API key: check NOTIFY_API_KEY" in result.output
+    assert "Traceback" not in result.output and fake_notify.state.notifications == []
+
+
+def test_nudge_dispatch_with_a_malformed_key_is_refused_before_anything_is_sent(
+    cli: Cli, texts: list[int], fake_notify: FakeNotifyServer
+) -> None:
+    cli.env.update({**nudge_env(fake_notify.url), "NOTIFY_API_KEY": "live-key"})
+    result = cli("dispatch")
+    assert result.exit_code == 1 and "NOTIFY_API_KEY is not a Notify API key" in result.output
+    assert "Traceback" not in result.output
+    assert fake_notify.state.requests["total"] == 0
