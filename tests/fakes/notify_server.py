@@ -13,7 +13,8 @@ process, for workers in other processes:
 
 prints `listening on http://127.0.0.1:PORT`; steer it with `POST /_fake/faults` (as the fake
 Twilio's: {"script": ["429", "lost_reply"], "rates": {...}, "delay": 0.01, ...}) and read
-`GET /_fake/stats`.
+`GET /_fake/stats` (with `?messages=0`, `accepted_log`: [[unix time, client address], ...]
+per accepted text, as the fake Twilio's, for bench/dispatch.py).
 """
 
 from __future__ import annotations
@@ -191,6 +192,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path.path == "/_fake/stats":
             with state.lock:
                 stats = {"requests": dict(state.requests), "accepted": len(state.notifications)}
+            if query.get("messages") == "0":
+                with state.lock:
+                    self._json(200, {**stats, "accepted_log": list(state.accepted_log)})
+                return
             self._json(200, {**stats, "references": state.our_message_ids()})
             return
         state.count("GET notifications")
@@ -255,7 +260,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         time.sleep(faults.slow_seconds if fault == "slow" else 0)
-        reply = state.create(data)
+        host, port = self.client_address[:2]
+        reply = state.create(data, f"{host}:{port}")
         if self.fake.callbacks is not None:
             [stored] = [n for n in state.find(data.get("reference")) if n["id"] == reply["id"]]
             self.fake.callbacks.enqueue(stored)

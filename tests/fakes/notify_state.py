@@ -84,6 +84,7 @@ class FakeNotifyState:
         self.faults: Faults = NotifyFaults()
         self.senders = {FAKE_SENDER_ID}
         self.refused: dict[str, NotifyError] = {}
+        self.accepted_log: list[list[Any]] = []  # [unix time, client address] per text
         self.undeliverable = dict(UNDELIVERABLE)  # number -> the failure its receipt reports
 
     def reject(self, to: str, error: str, message: str) -> None:
@@ -96,8 +97,11 @@ class FakeNotifyState:
             self.requests[what] += 1
             self.requests["total"] += 1
 
-    def create(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Validate like Notify and record the text; the reply Notify gives."""
+    def create(self, data: dict[str, Any], client: str = "") -> dict[str, Any]:
+        """Validate like Notify and record the text; the reply Notify gives.
+
+        `client` (the connection's address) and the wall-clock time of acceptance are kept
+        for benchmarks, which measure each sender's rate on the server's side."""
         body = _validate(data, self.template_id, self.senders)
         to = str(data["phone_number"])
         with self.lock:
@@ -119,6 +123,7 @@ class FakeNotifyState:
                 "completed_at": iso(now),
             }
             self.notifications.append(record)
+            self.accepted_log.append([time.time(), client])
         return {
             "id": notification_id,
             "reference": data.get("reference"),
