@@ -1,4 +1,4 @@
-"""Benchmark: texts a second through `nudge dispatch` against the local fake Twilio server.
+"""Benchmark: texts a second through `nudge dispatch` against the local fake Twilio (or Notify).
 
 Each scenario enrols a fresh database, starts a fresh fake Twilio server in its own process,
 and runs the real `nudge dispatch` (claims, last-moment checks, the shared throttle at 1000 a
@@ -18,6 +18,9 @@ A scenario `engine:workers:ms` makes the server answer each create after `ms` mi
 Twilio does from far away (100-300 ms from the UK). With no delay the client's loop is bound by
 CPU, and on two cores two workers plus the server and PostgreSQL saturate the machine: whether
 workers scale is then seen with a delay, where the machine is not the limit.
+
+A fourth field, `engine:workers:ms:notify`, runs the same against the local fake GOV.UK Notify
+with the real Notify client, and its bare loop is `send_sms_notification` in a loop.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.fakes import notify_server  # noqa: E402
+from tests.fakes.notify_state import FAKE_API_KEY, FAKE_TEMPLATE_ID  # noqa: E402
 from tests.fakes.twilio_server import control, nudge_env  # noqa: E402
 from tests.fakes.twilio_state import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN  # noqa: E402
 
@@ -52,11 +57,11 @@ BODY = (
 
 
 @contextmanager
-def fake_twilio(latency_ms: float = 0.0) -> Iterator[str]:
-    """A fresh fake Twilio server in its own process, answering each create after
+def fake_twilio(latency_ms: float = 0.0, provider: str = "twilio") -> Iterator[str]:
+    """A fresh fake Twilio (or Notify) server in its own process, answering each create after
     `latency_ms` (Twilio's own answer takes 100-300 ms from the UK); its URL."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.twilio_server", "--port", "0"],
+        [sys.executable, "-m", f"tests.fakes.{provider}_server", "--port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -116,12 +121,15 @@ def drop(url: str) -> None:
     drop_postgres_database(POSTGRES, url)
 
 
-def run_dispatch(db_url: str, workers: int, twilio_url: str) -> None:
+def run_dispatch(db_url: str, workers: int, twilio_url: str, provider: str = "twilio") -> None:
+    settings = (
+        notify_server.nudge_env(twilio_url) if provider == "notify" else nudge_env(twilio_url)
+    )
     env = {
         **os.environ,
         "NUDGE_DATABASE_URL": db_url,
         "NUDGE_NOW": FIRST_DUE.isoformat(),
-        **nudge_env(twilio_url),
+        **settings,
     }
     procs = [
         subprocess.Popen(
@@ -140,10 +148,11 @@ def run_dispatch(db_url: str, workers: int, twilio_url: str) -> None:
             raise SystemExit(f"nudge dispatch failed: {out}{err}")
 
 
-def run_bare(count: int, senders: int, twilio_url: str) -> None:
+def run_bare(count: int, senders: int, twilio_url: str, provider: str = "twilio") -> None:
     procs = [
         subprocess.Popen(
-            [sys.executable, __file__, "--bare", twilio_url, str(count // senders)], cwd=ROOT
+            [sys.executable, __file__, "--bare", twilio_url, str(count // senders), provider],
+            cwd=ROOT,
         )
         for _ in range(senders)
     ]
@@ -171,16 +180,36 @@ def bare_loop(twilio_url: str, count: int) -> None:
         )
 
 
+def bare_notify_loop(notify_url: str, count: int) -> None:
+    """The Notify baseline: the client's send in a loop, the same parameters as a real send."""
+    from notifications_python_client.notifications import NotificationsAPIClient
+
+    client = NotificationsAPIClient(FAKE_API_KEY, base_url=notify_url, timeout=15.0)
+    for n in range(count):
+        client.send_sms_notification(
+            phone_number=f"+447700900{n % 1000:03d}",
+            template_id=FAKE_TEMPLATE_ID,
+            personalisation={"body": BODY},
+            reference=str(n),
+        )
+
+
 def scenario(
-    engine_kind: str, workers: int, people: int, folder: Path, latency_ms: float, repeat: int
+    engine_kind: str,
+    workers: int,
+    people: int,
+    folder: Path,
+    latency_ms: float,
+    repeat: int,
+    provider: str = "twilio",
 ) -> dict[str, float]:
     """`repeat` dispatch runs, each on a fresh database, between bare loops: each run's ratio
     is against the mean of the bare loops just before and just after it, and the median of
     those is the scenario's figure (this machine is shared: its speed moves within minutes)."""
 
     def bare() -> float:
-        with fake_twilio(latency_ms) as url:
-            run_bare(due, workers, url)
+        with fake_twilio(latency_ms, provider) as url:
+            run_bare(due, workers, url, provider)
             return span_rate(url)[1]
 
     runs: list[tuple[float, float]] = []
@@ -190,8 +219,8 @@ def scenario(
         if index:
             db_url, _ = enrolled_database(engine_kind, folder, people)
         try:
-            with fake_twilio(latency_ms) as url:
-                run_dispatch(db_url, workers, url)
+            with fake_twilio(latency_ms, provider) as url:
+                run_dispatch(db_url, workers, url, provider)
                 accepted, nudge = span_rate(url)
         finally:
             drop(db_url)
@@ -217,23 +246,26 @@ def main() -> None:
     parser.add_argument(
         "--scenarios",
         default="sqlite:1,postgresql:1,postgresql:2,postgresql:1:20,postgresql:2:20",
-        help="engine:workers[:provider latency in ms],...",
+        help="engine:workers[:provider latency in ms[:notify]],...",
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="dispatch runs per scenario (median reported)"
     )
     args = parser.parse_args()
     print(
-        f"{'engine':<12}{'workers':>8}{'latency':>9}{'texts':>7}{'nudge/s':>9}{'bare/s':>8}"
+        f"{'provider':<9}{'engine':<12}{'workers':>8}{'latency':>9}{'texts':>7}{'nudge/s':>9}{'bare/s':>8}"
         f"{'ratio':>7}  range"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for item in args.scenarios.split(","):
-            engine_kind, workers, *latency = item.split(":")
-            ms = float(latency[0]) if latency else 0.0
-            result = scenario(engine_kind, int(workers), args.people, Path(tmp), ms, args.repeat)
+            engine_kind, workers, *rest = item.split(":")
+            ms = float(rest[0]) if rest else 0.0
+            provider = rest[1] if len(rest) > 1 else "twilio"
+            result = scenario(
+                engine_kind, int(workers), args.people, Path(tmp), ms, args.repeat, provider
+            )
             print(
-                f"{engine_kind:<12}{workers:>8}{ms:>7.0f}ms{result['due']:>7.0f}"
+                f"{provider:<9}{engine_kind:<12}{workers:>8}{ms:>7.0f}ms{result['due']:>7.0f}"
                 f"{result['nudge']:>9.0f}{result['bare']:>8.0f}{result['ratio']:>7.2f}"
                 f"  {result['lowest']:.2f}-{result['highest']:.2f}",
                 flush=True,
@@ -242,6 +274,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--bare":
-        bare_loop(sys.argv[2], int(sys.argv[3]))
+        loop = bare_notify_loop if sys.argv[4:] == ["notify"] else bare_loop
+        loop(sys.argv[2], int(sys.argv[3]))
     else:
         main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -64,9 +65,12 @@ def apply_status(
     provider_id: str,
     provider_status: str,
     error_code: str | None,
+    statuses: Mapping[str, MessageStatus | None] = TWILIO_STATUS,
 ) -> CallbackOutcome:
-    """Record a callback; apply it only if it moves the message forward. Duplicates are no-ops."""
-    ours = TWILIO_STATUS.get(provider_status.lower())
+    """Record a callback; apply it only if it moves the message forward. Duplicates are no-ops.
+
+    `statuses` is the provider's table of its statuses to ours (Twilio's unless told)."""
+    ours = statuses.get(provider_status.lower())
     message = _locked_message(session, message_id, provider_id)
     if message is None:
         return CallbackOutcome(False, None)

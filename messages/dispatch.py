@@ -35,7 +35,8 @@ from sqlalchemy import (
 from sqlmodel import Session, col
 
 from messages.outbox import EventRow, record_events
-from messages.providers.base import CREDENTIALS_REFUSED, STOPS_RUN, SmsProvider
+from messages.providers.base import STOPS_RUN, SmsProvider
+from messages.providers.notify_errors import PERMANENT as NOTIFY_PERMANENT
 from messages.render import Prepared, RenderCache, Withheld
 from messages.replies import opt_out
 from messages.sending import (
@@ -111,8 +112,10 @@ MARK_SENDING = UpdateEach.of(
 )
 
 
-# Twilio codes that mean "never send this again": the reason each records.
+# Codes that mean "never send this again": the reason each records (Twilio's, then Notify's
+# from its one table in messages/providers/notify_errors.py).
 PERMANENT = {
+    **NOTIFY_PERMANENT,
     "21211": Reason.INVALID_NUMBER,
     "21614": Reason.INVALID_NUMBER,
     "21610": Reason.OPTED_OUT,
@@ -209,7 +212,7 @@ def dispatch_due(
             if result.sent > sent_before_pause:
                 pauses, sent_before_pause = 0, result.sent  # texts went since the last one
             pauses += 1
-            if stop.code == CREDENTIALS_REFUSED or pauses > MAX_PAUSES:
+            if STOPS_RUN.get(stop.code or "") == Reason.CREDENTIALS_REFUSED or pauses > MAX_PAUSES:
                 return _stopped(result, stop)
             clock.sleep_until(clock.now() + _pause(pauses))
     finally:

@@ -1,9 +1,12 @@
 """Housekeeping after a crash: expired claims go back; interrupted sends are reconciled.
 
 A message left in `sending` may or may not have reached the provider. It is never sent again
-blindly: the provider's own list for that number since the attempt decides. Found: `sent`.
-Nothing there: back to `scheduled` (or `failed`, expired). The provider cannot be asked:
-`unknown`, for staff to look at.
+blindly: the provider's own records decide. Found: `sent`. Nothing there: back to `scheduled`
+(or `failed`, expired). The provider cannot be asked: `unknown`, for staff to look at.
+
+A provider that keeps our message id as each text's reference (GOV.UK Notify) is asked for
+that reference, one message at a time; any other is asked for its list for the number since
+the attempt, matched by words and time.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from messages.outbox import EventRow, record_events
-from messages.providers.base import SmsProvider
+from messages.providers.base import FindsByReference, SmsProvider
 from messages.render import Prepared, RenderCache
 from nudge.clock import Clock
 from nudge.errors import ProviderError
@@ -52,6 +55,11 @@ def recover(
             .where(Message.status == MessageStatus.SENDING, col(Message.lease_until) < now)
             .order_by(col(Message.id))
         ).all()
+        if isinstance(provider, FindsByReference):
+            found = [_by_reference(provider, message, now, result) for message in stuck]
+            record_events(session, found)
+            session.commit()
+            return result
         renderer = RenderCache(public_url)
         by_number: dict[str | None, list[tuple[Message, str | None]]] = {}
         for message in stuck:
@@ -108,16 +116,38 @@ def _reconcile(
             note = "reconciled with the provider's records"
             events.append(_set(message, MessageStatus.SENT, now, note))
             result.confirmed_sent += 1
-        elif now < message.expires_at:
-            message.next_attempt_at = now
-            note = "not sent before the crash: queued again"
-            events.append(_set(message, MessageStatus.SCHEDULED, now, note))
-            result.requeued += 1
         else:
-            message.reason = Reason.EXPIRED
-            note = "not sent before the crash, and now too late"
-            events.append(_set(message, MessageStatus.FAILED, now, note))
+            events.append(_not_found(message, now, result))
     return events
+
+
+def _by_reference(
+    provider: FindsByReference, message: Message, now: datetime, result: RecoveryResult
+) -> EventRow:
+    """One interrupted send against the provider's record of its reference (our id)."""
+    try:
+        found = provider.find_reference(str(message.id))
+    except ProviderError as error:
+        result.unknown += 1
+        return _set(message, MessageStatus.UNKNOWN, now, f"reconcile failed: {error.message}")
+    if found is not None:
+        message.provider_id, message.sent_at = found.provider_id, found.created_at
+        message.last_error = None
+        result.confirmed_sent += 1
+        return _set(message, MessageStatus.SENT, now, "found by its reference at the provider")
+    return _not_found(message, now, result)
+
+
+def _not_found(message: Message, now: datetime, result: RecoveryResult) -> EventRow:
+    """Never reached the provider: queued again while there is time, else failed (expired)."""
+    if now < message.expires_at:
+        message.next_attempt_at = now
+        result.requeued += 1
+        return _set(
+            message, MessageStatus.SCHEDULED, now, "not sent before the crash: queued again"
+        )
+    message.reason = Reason.EXPIRED
+    return _set(message, MessageStatus.FAILED, now, "not sent before the crash, and now too late")
 
 
 def _owned(session: Session, sids: list[str], waiting: list[Message]) -> set[str]:

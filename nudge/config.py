@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from nudge.clock import parse_instant
 from nudge.errors import ConfigError
 
 DEVELOPMENT_SECRET = "development-only-secret-not-for-real-data"
-SMS_PROVIDERS = ("console", "twilio")
+SMS_PROVIDERS = ("console", "twilio", "notify")
+NOTIFY_API = "https://api.notifications.service.gov.uk"
+# A Notify API key: its name, then the service id and the secret key, two UUIDs.
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+NOTIFY_KEY = re.compile(rf"(?P<name>.+)-(?P<service_id>{_UUID})-(?P<secret>{_UUID})")
+UUID = re.compile(_UUID)
 ENVIRONMENTS = ("development", "production")
 
 
@@ -28,6 +35,11 @@ class Settings:
     twilio_auth_token: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_base_url: str | None = None
+    notify_api_key: str | None = None
+    notify_sms_template_id: str | None = None
+    notify_sms_sender_id: str | None = None
+    notify_base_url: str = NOTIFY_API
+    notify_callback_token: str | None = None
     public_url: str | None = None
     outbox_dir: Path = Path("outbox")
     fake_callbacks: bool = False
@@ -90,6 +102,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
         twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
         twilio_base_url=env.get("NUDGE_TWILIO_BASE_URL") or None,
+        notify_api_key=(env.get("NOTIFY_API_KEY") or "").strip() or None,
+        notify_sms_template_id=(env.get("NOTIFY_SMS_TEMPLATE_ID") or "").strip().lower() or None,
+        notify_sms_sender_id=(env.get("NOTIFY_SMS_SENDER_ID") or "").strip().lower() or None,
+        notify_base_url=(env.get("NUDGE_NOTIFY_BASE_URL") or NOTIFY_API).rstrip("/"),
+        notify_callback_token=env.get("NOTIFY_CALLBACK_TOKEN") or None,
         public_url=(env.get("NUDGE_PUBLIC_URL") or "").rstrip("/") or None,
         outbox_dir=Path(env.get("NUDGE_OUTBOX_DIR") or "outbox"),
         fake_callbacks=_flag(env, "NUDGE_FAKE_CALLBACKS"),
@@ -113,7 +130,40 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             "NUDGE_SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to be set"
         )
+    if provider == "notify":
+        _check_notify(settings)
     return settings
+
+
+def _check_notify(settings: Settings) -> None:
+    """The Notify settings, each refused with what to do: before any text is attempted."""
+    key = settings.notify_api_key
+    if not key or not settings.notify_sms_template_id:
+        raise ConfigError(
+            "NUDGE_SMS_PROVIDER=notify needs NOTIFY_API_KEY and NOTIFY_SMS_TEMPLATE_ID to be set "
+            "(the API key from Notify's API integration page; the id of a text message template "
+            "whose whole body is ((body)))"
+        )
+    if not NOTIFY_KEY.fullmatch(key.lower()):
+        raise ConfigError(
+            "NOTIFY_API_KEY is not a Notify API key: it should be the key's name, then the "
+            "service id and the secret, two ids like 8b3a...-...-...-...-..., joined by hyphens; "
+            "copy the whole key from Notify's API integration page"
+        )
+    for name, value in (
+        ("NOTIFY_SMS_TEMPLATE_ID", settings.notify_sms_template_id),
+        ("NOTIFY_SMS_SENDER_ID", settings.notify_sms_sender_id),
+    ):
+        if value is not None and not UUID.fullmatch(value):
+            raise ConfigError(
+                f"{name}={value!r} is not a Notify id: copy it from the template's or text "
+                "sender's page in Notify (it looks like 8b3aa916-ec82-434e-b0c5-d5d9b371d6a3)"
+            )
+    if urlsplit(settings.notify_base_url).scheme not in ("http", "https"):
+        raise ConfigError(
+            f"NUDGE_NOTIFY_BASE_URL={settings.notify_base_url!r} must start with http:// or "
+            "https://"
+        )
 
 
 def _database_url(url: str) -> str:

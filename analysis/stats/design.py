@@ -299,7 +299,8 @@ def _matrix_and_cells(
         if name in terms and name != "(Intercept)"
     ]
     codes, first = cells_of([*factors.values(), *numbers])
-    if len(first) > MAX_CELL_SHARE * len(codes):
+    if len(codes) != n or len(first) > MAX_CELL_SHARE * len(codes):
+        # No column varies (an intercept alone: nothing to tell cells apart), or too many cells.
         return columns.matrix(terms, n), None
     firsts = {id(f): _Factor(f.name, f.codes[first], f.levels) for f, _ in columns.dummy.values()}
     table = _Columns(

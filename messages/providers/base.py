@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from messages.providers.notify_errors import STOPS_RUN as NOTIFY_STOPS_RUN
 from nudge.models.statuses import Reason
 
 # Refusals that say the next text would be refused alike, whatever it is (Twilio's codes, which
@@ -13,7 +14,11 @@ from nudge.models.statuses import Reason
 # stops the run (credentials) or pauses it (rate limit), recording it once.
 CREDENTIALS_REFUSED = "20003"
 RATE_LIMITED = "20429"
-STOPS_RUN = {CREDENTIALS_REFUSED: Reason.CREDENTIALS_REFUSED, RATE_LIMITED: Reason.RATE_LIMITED}
+STOPS_RUN = {
+    CREDENTIALS_REFUSED: Reason.CREDENTIALS_REFUSED,
+    RATE_LIMITED: Reason.RATE_LIMITED,
+    **NOTIFY_STOPS_RUN,
+}
 
 
 @dataclass(frozen=True)
@@ -61,4 +66,14 @@ class SmsProvider(Protocol):
 
     def find_sent(self, to: str, since: datetime) -> list[SentRecord]:
         """Messages the provider accepted for `to` since `since`."""
+        ...
+
+
+@runtime_checkable
+class FindsByReference(Protocol):
+    """A provider that keeps our message id as each text's reference (GOV.UK Notify): recovery
+    asks it for that reference instead of matching by number, words and time."""
+
+    def find_reference(self, reference: str) -> SentRecord | None:
+        """The text the provider accepted with this reference, or None if it has none."""
         ...

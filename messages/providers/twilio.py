@@ -23,7 +23,6 @@ from twilio.base.exceptions import (
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
-from urllib3.exceptions import ConnectTimeoutError
 
 from messages.providers.base import (
     CREDENTIALS_REFUSED,
@@ -32,6 +31,7 @@ from messages.providers.base import (
     SendReceipt,
     SentRecord,
 )
+from messages.providers.transport import never_connected
 from nudge.errors import ConfigError, ProviderError
 
 log = logging.getLogger(__name__)
@@ -176,25 +176,8 @@ def refused(status: int, code: int | None) -> ProviderError:
 
 def transport_failure(error: requests.RequestException) -> ProviderError:
     """No usable reply. Before a connection existed nothing was sent; after, it may have been."""
-    if _never_connected(error):
+    if never_connected(error):
         return ProviderError("could not connect to Twilio", transient=True)
     return ProviderError(
         f"no complete reply from Twilio ({type(error).__name__})", transient=True, ambiguous=True
     )
-
-
-def _never_connected(error: BaseException) -> bool:
-    """True when the chain of causes shows the connection itself failed (refused, DNS, timeout)."""
-    seen: list[object] = [error]
-    visited: set[int] = set()
-    while seen:
-        current = seen.pop()
-        if id(current) in visited:
-            continue
-        visited.add(id(current))
-        if isinstance(current, ConnectTimeoutError | requests.exceptions.ConnectTimeout):
-            return True  # urllib3's NewConnectionError and NameResolutionError are subclasses
-        if isinstance(current, BaseException):
-            seen.extend(a for a in current.args if isinstance(a, BaseException))
-            seen.extend(x for x in (current.__cause__, getattr(current, "reason", None)) if x)
-    return False

@@ -33,7 +33,26 @@ def provider_for(runtime: Runtime) -> SmsProvider:
     settings = runtime.settings
     if settings.sms_provider == "console":
         return ConsoleProvider(settings.outbox_dir, runtime.clock, _fake_callbacks(runtime))
-    return _twilio(runtime)()
+    return _remote(runtime)()
+
+
+def _remote(runtime: Runtime) -> Callable[[], SmsProvider]:
+    """How to build the provider that sends over the network: here, and in the sending process."""
+    return _notify(runtime) if runtime.settings.sms_provider == "notify" else _twilio(runtime)
+
+
+def _notify(runtime: Runtime) -> Callable[[], SmsProvider]:
+    settings = runtime.settings
+    assert settings.notify_api_key and settings.notify_sms_template_id  # load_settings checks
+    from messages.providers.notify import NotifyProvider
+
+    return partial(
+        NotifyProvider,
+        settings.notify_api_key,
+        settings.notify_sms_template_id,
+        sender_id=settings.notify_sms_sender_id,
+        base_url=settings.notify_base_url,
+    )
 
 
 def _twilio(runtime: Runtime) -> Callable[[], SmsProvider]:
@@ -88,13 +107,13 @@ def opened(provider: SmsProvider) -> Iterator[SmsProvider]:
 
 @contextmanager
 def sending(runtime: Runtime, provider: SmsProvider) -> Iterator[Sender]:
-    """Where the provider calls run: Twilio's client in a process of its own, on the other
-    core (its CPU a request is about the worker's own); the console provider on a thread."""
+    """Where the provider calls run: Twilio's or Notify's client in a process of its own, on
+    the other core (its CPU a request is about the worker's own); the console on a thread."""
     settings = runtime.settings
     if settings.sms_provider == "console" or in_memory(settings.database_url):
         sender: Sender = ThreadSender(runtime.engine, runtime.clock, provider)
     else:
-        sender = ProcessSender(settings.database_url, runtime.clock, _twilio(runtime))
+        sender = ProcessSender(settings.database_url, runtime.clock, _remote(runtime))
     try:
         yield sender
     finally:

@@ -126,6 +126,7 @@ def _register(app: Flask, csrf: CSRFProtect) -> None:
     from analysis.people_pages import bp as people_pages
     from experiments.pages import bp as trial_pages
     from messages.checks import check_definition
+    from messages.notify_webhooks import bp as notify_webhooks
     from messages.pages import bp as message_pages
     from messages.pause_pages import bp as pause_pages
     from messages.reply_pages import bp as reply_pages
@@ -152,6 +153,8 @@ def _register(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(pause_pages)
     csrf.exempt(webhooks)  # Twilio cannot send a CSRF token; every request's signature is checked
     app.register_blueprint(webhooks)
+    csrf.exempt(notify_webhooks)  # Notify sends no CSRF token; every request's token is checked
+    app.register_blueprint(notify_webhooks)
     engine = app.extensions["nudge"]["engine"]
 
     @app.get("/healthz")

@@ -220,3 +220,13 @@ def test_two_row_clusters_get_the_same_adjustment_in_closed_form_as_by_eigh() ->
     m[3:6] = np.diag([0.0004, 0.8])  # near-singular: left to eigh
     closed, by_eigh = _inverse_sqrt_pairs(m), _inverse_sqrt_stack(m)
     assert np.max(np.abs(closed - by_eigh) / np.maximum(1.0, np.abs(by_eigh))) < TOLERANCE
+
+
+def test_a_design_where_nothing_varies_keeps_every_row() -> None:
+    """A subgroup whose people are all in one arm, with no covariate: the design is the
+    intercept alone, a single cell of every row (a regression: it once had no rows)."""
+    frame = pd.DataFrame(
+        {"arm": pd.Categorical(["control"] * 7, categories=["control", "sms"]), "y": [1.0] * 7}
+    )
+    design = build_design(frame, arm="arm", control="control", outcome="y")
+    assert design.x.shape[0] == 7

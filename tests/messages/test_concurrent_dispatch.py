@@ -27,6 +27,9 @@ from tests.conftest import (
     postgres_server_or_fail,
 )
 from tests.factories import enrol_due_texts, fast_example
+from tests.fakes import notify_server
+from tests.fakes.notify_server import FakeNotifyServer
+from tests.fakes.notify_state import FakeNotifyState
 from tests.fakes.twilio_server import FakeTwilioServer, nudge_env
 from tests.fakes.twilio_state import FakeTwilioState
 
@@ -71,6 +74,33 @@ def test_a_second_worker_started_mid_send_through_twilio_sends_nothing_twice(
         env = {**_worker_env(fake, url), "NUDGE_NOW": FIRST_DUE.isoformat()}
         first = subprocess.Popen(DISPATCH, env=env, cwd=ROOT, stdout=subprocess.PIPE)
         deadline = time.monotonic() + 240  # a loaded machine starts Python slowly
+        while not fake.state.our_message_ids() and first.poll() is None:
+            assert time.monotonic() < deadline, "the first worker never got going"
+            time.sleep(0.01)
+        second = subprocess.Popen(DISPATCH, env=env, cwd=ROOT, stdout=subprocess.PIPE)
+        outputs = [w.communicate(timeout=600)[0].decode() for w in (first, second)]
+        sends = Counter(fake.state.our_message_ids())
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    assert set(sends) == due and max(sends.values()) == 1
+    _all_accounted_for(outputs, len(due))
+
+
+def test_a_second_worker_started_mid_send_through_notify_sends_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    """As above, with the real Notify client against the fake Notify: each text accepted once,
+    under its own reference."""
+    fake_notify = FakeNotifyServer(FakeNotifyState(now=lambda: FIRST_DUE))
+    with _texts_due(tmp_path, 450) as (url, due), fake_notify as fake:
+        fake.state.faults.delay = 0.03
+        env = {
+            **os.environ,
+            **notify_server.nudge_env(fake.url),
+            "NUDGE_DATABASE_URL": url,
+            "NUDGE_NOW": FIRST_DUE.isoformat(),
+        }
+        first = subprocess.Popen(DISPATCH, env=env, cwd=ROOT, stdout=subprocess.PIPE)
+        deadline = time.monotonic() + 240
         while not fake.state.our_message_ids() and first.poll() is None:
             assert time.monotonic() < deadline, "the first worker never got going"
             time.sleep(0.01)

@@ -1,7 +1,8 @@
 """A worker killed with SIGKILL mid-batch: after recovery every text went once, none lost.
 
-Run with the console provider and with the real twilio client against the local fake Twilio
-server, which counts what it accepted; on the engine under test (SQLite or PostgreSQL).
+Run with the console provider, with the real twilio client against the local fake Twilio
+server, and with the real Notify client against the local fake Notify (recovery asks it by
+reference), each fake counting what it accepted; on the engine under test (SQLite or PostgreSQL).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from nudge.db import make_engine
 from nudge.models import Message
 from tests.conftest import EXAMPLE, PINNED, ROOT
 from tests.factories import enrol_due_texts, fast_example
+from tests.fakes import notify_server
+from tests.fakes.notify_server import FakeNotifyServer
+from tests.fakes.notify_state import FakeNotifyState
 from tests.fakes.twilio_server import FakeTwilioServer, nudge_env
 from tests.fakes.twilio_state import FakeTwilioState
 
@@ -71,10 +75,26 @@ class TwilioSink:
         self.fake.state.faults.delay = 0.01 if slow else 0.0  # so the kill lands mid-batch
 
 
-@pytest.fixture(params=["console", "twilio"])
+class NotifySink:
+    def __init__(self, fake: FakeNotifyServer) -> None:
+        self.fake = fake
+        self.env = notify_server.nudge_env(fake.url)
+
+    def sent(self) -> list[int]:
+        return self.fake.state.our_message_ids()
+
+    def slow_down(self, slow: bool) -> None:
+        self.fake.state.faults.delay = 0.01 if slow else 0.0
+
+
+@pytest.fixture(params=["console", "twilio", "notify"])
 def sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sink]:
     if request.param == "console":
         yield ConsoleSink(tmp_path / "outbox")
+        return
+    if request.param == "notify":
+        with FakeNotifyServer(FakeNotifyState(now=lambda: FIRST_DUE)) as notify:
+            yield NotifySink(notify)
         return
     with FakeTwilioServer(FakeTwilioState(now=lambda: FIRST_DUE)) as fake:
         yield TwilioSink(fake)

@@ -96,6 +96,8 @@ ROUTES: dict[str, Access] = {
     "audit_pages.audit_download": Access(ADMINS, audit="audit.downloaded"),
     "webhooks.inbound": Access(TWILIO),
     "webhooks.status": Access(TWILIO),
+    "notify_webhooks.inbound": Access(TWILIO),  # a bearer token, not a session
+    "notify_webhooks.status": Access(TWILIO),
 }
 REFUSAL = "Your account's role does not allow this page."  # the 403 page, for every role
 PEOPLE = 12
