@@ -241,6 +241,10 @@ class MessageSpec(Strict):
         return Timing(self.on) if self.on in HEARING_EVENTS else Timing.MILESTONE
 
 
+def _no_tags(value: Any) -> bool:
+    return not value
+
+
 def declared_milestones(definition: TrialDefinition) -> list[str]:
     """The names of the trial's milestones in their declared order (the order a case reaches
     them): `of:` and `on: milestone NAME` are checked against it, and a case's ending reads its
@@ -253,6 +257,12 @@ def anchor_names(definition: TrialDefinition) -> list[str]:
     return [HEARING, *declared_milestones(definition)]
 
 
+MAX_TAG = 60
+MAX_TAGS = 20
+# What an arm tests, for pooling trials that share an outcome and a tag (docs/trial-definition.md).
+ArmTag = Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_TAG)]
+
+
 class Arm(Strict):
     id: str = Field(pattern=SLUG, max_length=100)
     title: str
@@ -260,6 +270,16 @@ class Arm(Strict):
     control: bool = False
     weight: int = 1
     messages: list[MessageSpec] = []
+    # Left out of the canonical form when none are given, so earlier trials keep their SHA-256.
+    tags: list[ArmTag] = Field(default_factory=list, max_length=MAX_TAGS, exclude_if=_no_tags)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_once(cls, value: list[str]) -> list[str]:
+        repeated = sorted({tag for tag in value if value.count(tag) > 1})
+        if repeated:
+            raise ValueError(f"tag '{repeated[0]}' is given twice: list each tag once")
+        return value
 
 
 class TemplateFile(Strict):
