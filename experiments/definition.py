@@ -241,7 +241,7 @@ class MessageSpec(Strict):
         return Timing(self.on) if self.on in HEARING_EVENTS else Timing.MILESTONE
 
 
-def _no_tags(value: Any) -> bool:
+def _empty(value: Any) -> bool:
     return not value
 
 
@@ -271,7 +271,7 @@ class Arm(Strict):
     weight: int = 1
     messages: list[MessageSpec] = []
     # Left out of the canonical form when none are given, so earlier trials keep their SHA-256.
-    tags: list[ArmTag] = Field(default_factory=list, max_length=MAX_TAGS, exclude_if=_no_tags)
+    tags: list[ArmTag] = Field(default_factory=list, max_length=MAX_TAGS, exclude_if=_empty)
 
     @field_validator("tags")
     @classmethod
@@ -717,10 +717,40 @@ class AnalysisPlan(Strict):
     interim: Interim | None = _absent()
 
 
+MAX_SOURCE = 500
+
+
+def _source_text(value: str) -> str:
+    """Where a cost comes from, in words a reader can follow up: one short paragraph."""
+    text = " ".join(value.split())
+    if not text:
+        raise ValueError(
+            "say where the figure comes from (a report, its year and page), so a reader can "
+            "check it"
+        )
+    if len(text) > MAX_SOURCE:
+        raise ValueError(
+            f"a source is at most {MAX_SOURCE} characters (this one has {len(text)}); cite the "
+            "document and put the working in it"
+        )
+    return text
+
+
+class EventCost(Strict):
+    """What one unwanted result of a yes/no outcome costs the system (a non-attendance when
+    higher is better, a withdrawal when lower is better), and where the figure comes from."""
+
+    amount: float = Field(ge=0, allow_inf_nan=False)
+    source: Annotated[str, AfterValidator(_source_text)]
+
+
 class Costs(Strict):
     currency: str = Field(default="GBP", pattern=r"^[A-Z]{3}$")
     sms_segment: float = Field(default=0.0, ge=0)
     letter: float = Field(default=0.0, ge=0)
+    # Per outcome id (docs/trial-definition.md, `costs`); left out of the canonical form when
+    # none are given, so earlier trials keep their SHA-256.
+    cost_of_event: dict[str, EventCost] = Field(default_factory=dict, exclude_if=_empty)
 
 
 class TrialDefinition(Strict):
