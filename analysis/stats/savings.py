@@ -85,9 +85,9 @@ def net_saving(
     low, high = (ends[0], ends[1]) if len(ends) == 2 else (None, None)
     note = None
     if events is None:
-        note = f"no saving: {effect.note or 'the effect could not be estimated'}"
+        note = f"no net saving: {effect.note or 'the effect could not be estimated'}"
     elif low is None:
-        note = "the effect has no interval, so neither has the saving"
+        note = "the effect has no interval, so neither has the net saving"
     return NetSaving(
         events_avoided=events,
         events_avoided_ci_low=low,

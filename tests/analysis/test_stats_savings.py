@@ -73,7 +73,7 @@ def test_no_effect_gives_no_saving_with_the_reason_but_still_the_message_cost() 
     )
     assert saving.estimate is None and saving.ci_low is None and saving.gross_saving is None
     assert saving.message_cost == pytest.approx(120)
-    assert saving.note == "no saving: no participants in control"
+    assert saving.note == "no net saving: no participants in control"
 
 
 def test_an_effect_without_an_interval_gives_a_saving_without_one_and_says_so() -> None:
@@ -86,7 +86,7 @@ def test_an_effect_without_an_interval_gives_a_saving_without_one_and_says_so() 
     )
     assert saving.estimate == pytest.approx(25_000)
     assert saving.ci_low is None and saving.ci_high is None
-    assert saving.note == "the effect has no interval, so neither has the saving"
+    assert saving.note == "the effect has no interval, so neither has the net saving"
 
 
 def test_a_negative_cost_of_an_event_is_refused() -> None:
