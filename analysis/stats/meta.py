@@ -23,6 +23,8 @@ from analysis.stats._types import FloatArray
 # 1e-5); the reference runs with 1e-12 and so does this module, so both reach the maximum.
 REML_THRESHOLD = 1e-12
 REML_MAX_ITERATIONS = 1000
+# Full Fisher steps, then half steps when full ones do not converge (metafor's `stepadj`).
+STEP_LENGTHS = (1.0, 0.5)
 # metafor's `tol` for its check that the REML fit beats tau^2 = 0 (.Machine$double.eps^0.25).
 LOGLIK_TOLERANCE = float(np.finfo(float).eps) ** 0.25
 _EPS = float(np.finfo(float).eps)
@@ -32,8 +34,8 @@ ONE_TRIAL = (
     "evidence; between-trial variance, heterogeneity and a prediction interval need two or more"
 )
 IDENTICAL = (
-    "every trial gave the same estimate, so the Hartung-Knapp scale factor is 0 and its "
-    "interval would shrink to a point; no interval is given (see DerSimonian-Laird's)"
+    "every trial gave the same estimate (to rounding), so the Hartung-Knapp scale factor is 0 "
+    "and its interval would shrink to a point; no interval is given (see DerSimonian-Laird's)"
 )
 
 
@@ -163,7 +165,28 @@ def random_effects(trials: Sequence[TrialEffect], *, alpha: float = 0.05) -> Met
 
 
 def reml_tau2(y: FloatArray, v: FloatArray) -> tuple[float, int]:
-    """REML estimate of tau^2 by Fisher scoring, and the number of iterations it took."""
+    """REML estimate of tau^2 by Fisher scoring, and the number of iterations it took.
+
+    Full Fisher steps can oscillate between two values without converging (metafor then
+    stops with "Fisher scoring algorithm did not converge"); its documented remedy, steps of
+    half the length (``control = list(stepadj = 0.5)``), is tried next.
+    """
+    for step_length in STEP_LENGTHS:
+        found = _fisher_scoring(y, v, step_length)
+        if found is not None:
+            tau2, iterations = found
+            break
+    else:
+        raise ValueError("the REML estimate of the between-trial variance did not converge")
+    if tau2 > REML_THRESHOLD and _reml_loglik(y, v, 0.0) - _reml_loglik(y, v, tau2) > (
+        LOGLIK_TOLERANCE
+    ):
+        tau2 = 0.0
+    return tau2, iterations
+
+
+def _fisher_scoring(y: FloatArray, v: FloatArray, step_length: float) -> tuple[float, int] | None:
+    """metafor's iteration from the Hedges estimate; None when it has not converged."""
     k = len(y)
     tau2 = max(0.0, float(np.sum((y - y.mean()) ** 2) / (k - 1) - v.mean()))  # Hedges
     change = REML_THRESHOLD + 1
@@ -171,21 +194,17 @@ def reml_tau2(y: FloatArray, v: FloatArray) -> tuple[float, int]:
     while change > REML_THRESHOLD:
         iterations += 1
         if iterations > REML_MAX_ITERATIONS:
-            raise ValueError("the REML estimate of the between-trial variance did not converge")
+            return None
         w = 1 / (v + tau2)
         total = w.sum()
         residual = y - np.sum(w * y) / total
         trace_p = total - np.sum(w**2) / total
         trace_pp = np.sum(w**2) - 2 * np.sum(w**3) / total + np.sum(w**2) ** 2 / total**2
-        step = (np.sum(w**2 * residual**2) - trace_p) / trace_pp
+        step = step_length * (np.sum(w**2 * residual**2) - trace_p) / trace_pp
         while tau2 + step < 0:
             step /= 2
         old, tau2 = tau2, float(tau2 + step)
         change = abs(old - tau2)
-    if tau2 > REML_THRESHOLD and _reml_loglik(y, v, 0.0) - _reml_loglik(y, v, tau2) > (
-        LOGLIK_TOLERANCE
-    ):
-        tau2 = 0.0
     return tau2, iterations
 
 

@@ -15,6 +15,9 @@
 # The REML Fisher scoring runs with control = list(threshold = 1e-12, maxiter = 1000) rather
 # than metafor's default threshold of 1e-5 on the change in tau^2, so the reference is the
 # maximum itself and not metafor's stopping point; Nudge iterates to the same threshold.
+# Where full Fisher steps oscillate without converging (metafor stops with "Fisher scoring
+# algorithm did not converge"; scenario five_full_steps_oscillate), the fit is repeated with
+# metafor's documented remedy, stepadj = 0.5, as Nudge does; `stepadj` records which was used.
 
 suppressPackageStartupMessages({
   library(metafor)
@@ -26,11 +29,20 @@ d <- read.csv(file.path(here, "trials.csv"), stringsAsFactors = FALSE)
 control <- list(threshold = 1e-12, maxiter = 1000)
 
 scenario <- function(rows) {
-  reml <- rma(rows$estimate, sei = rows$se, method = "REML", test = "knha", control = control)
+  fit <- function(stepadj) {
+    rma(rows$estimate, sei = rows$se, method = "REML", test = "knha",
+        control = c(control, list(stepadj = stepadj)))
+  }
+  stepadj <- 1
+  reml <- tryCatch(fit(1), error = function(e) NULL)
+  if (is.null(reml)) {
+    stepadj <- 0.5
+    reml <- fit(0.5)
+  }
   dl <- rma(rows$estimate, sei = rows$se, method = "DL")
   pred <- predict(reml)
   list(
-    estimate = rows$estimate, se = rows$se, k = reml$k,
+    estimate = rows$estimate, se = rows$se, k = reml$k, stepadj = stepadj,
     reml = list(
       tau2 = reml$tau2, estimate = c(reml$beta), se = reml$se, ci_low = reml$ci.lb,
       ci_high = reml$ci.ub, t = reml$zval, df = reml$ddf, p = reml$pval, i2 = reml$I2,
@@ -50,7 +62,7 @@ out$versions <- list(
   metafor = as.character(packageVersion("metafor")),
   jsonlite = as.character(packageVersion("jsonlite")),
   call = paste(
-    'rma(yi, sei = se, method = "REML", test = "knha", control = list(threshold = 1e-12, maxiter = 1000));',
+    'rma(yi, sei = se, method = "REML", test = "knha", control = list(threshold = 1e-12, maxiter = 1000[, stepadj = 0.5 when full steps do not converge]));',
     'rma(yi, sei = se, method = "DL"); predict(fit_reml)'
   )
 )
