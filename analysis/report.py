@@ -40,6 +40,8 @@ from analysis.population import in_population
 from analysis.stats import adjust_p_values, cost_per_additional_event
 from analysis.stats.clustered import IntraclusterCorrelation
 from analysis.stats.design import factor_codes
+from analysis.stats.proportions import IntervalEstimate
+from analysis.stats.savings import NetSaving, net_saving
 from analysis.subgroups import SubgroupResult, subgroup_results
 from analysis.summaries import (
     CLUSTERED,
@@ -99,6 +101,9 @@ class Comparison:
     rd_bound_worst: float | None = None
     rd_bound_best: float | None = None
     primary_reason: str | None = None
+    # Only with the outcome's `costs.cost_of_event`: otherwise left out of the JSON, so the
+    # results of a trial without it are as they always were.
+    net_saving: NetSaving | None = None
 
 
 @dataclass(frozen=True)
@@ -468,6 +473,9 @@ def _comparison(
         )
         if cost.note:
             notes.append(f"cost per {cost.per}: {cost.note}")
+    saving = _net_saving(definition, outcome, effect, mean_cost, arm.arm, control.arm)
+    if saving is not None and saving.note:
+        notes.append(saving.note)
     comparison = Comparison(
         arm=arm.arm,
         versus=control.arm,
@@ -487,9 +495,39 @@ def _comparison(
         cost_ci_high=cost.ci_high if cost else None,
         incremental_cost=cost.incremental_cost if cost else None,
         cost_status=str(cost.status) if cost else None,
+        net_saving=saving,
         **asdict(effect),
     )
     return comparison, notes
+
+
+def _net_saving(
+    definition: TrialDefinition,
+    outcome: Outcome,
+    effect: ArmEffect,
+    mean_cost: pd.Series | None,
+    arm: str,
+    control: str,
+) -> NetSaving | None:
+    """The net saving per 1,000 from the pre-registered estimate, when the outcome has a cost
+    of an event and message costs are known; without the estimate, none, with its reason."""
+    event_cost = definition.costs.cost_of_event.get(outcome.id)
+    if event_cost is None or mean_cost is None:
+        return None
+    pre_registered = IntervalEstimate(
+        effect.adjusted_risk_difference,
+        effect.adjusted_ci_low,
+        effect.adjusted_ci_high,
+        effect.primary_reason or "the pre-registered estimate could not be computed",
+    )
+    return net_saving(
+        pre_registered,
+        cost_of_event=event_cost.amount,
+        source=event_cost.source,
+        mean_cost_arm=float(mean_cost.get(arm, 0.0)),
+        mean_cost_control=float(mean_cost.get(control, 0.0)),
+        lower_is_better=outcome.better == "lower",
+    )
 
 
 def report_json(report: TrialReport) -> dict[str, Any]:
@@ -507,6 +545,9 @@ def report_json(report: TrialReport) -> dict[str, Any]:
         # A yes/no outcome's JSON is as it always was: no type, no measures.
         if outcome["type"] == "binary":
             del outcome["type"], outcome["measures"]
+        for comparison in outcome["comparisons"]:
+            if comparison["net_saving"] is None:
+                del comparison["net_saving"]
     return data
 
 

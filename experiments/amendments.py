@@ -28,6 +28,8 @@ LABEL = re.compile(
     r"(outcomes\[\d+\]|outcomes\[\d+\]\.population|population\.eligibility\[\d+\]"
     r"|analysis\.columns\.[^.]+)\.label"
 )
+# An arm's tags say what it tests, for pooling closed trials: a tag may be added after launch.
+TAGS = re.compile(r"arms\[\d+\]\.tags(\[\d+\])?")
 
 
 # A long text is shown around what changed, with this many characters either side of it.
@@ -209,7 +211,7 @@ def kind_of_change(path: str) -> str:
     """'operational', 'template' (a flagged typo fix) or 'design' (never after launch)."""
     if any(path == allowed or path.startswith(allowed + ".") for allowed in OPERATIONAL):
         return "operational"
-    if LABEL.fullmatch(path):
+    if LABEL.fullmatch(path) or TAGS.fullmatch(path):
         return "operational"
     if path == TEMPLATES or path.startswith(TEMPLATES + "."):
         return "template"

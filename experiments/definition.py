@@ -264,6 +264,10 @@ class MessageSpec(Strict):
         return Timing(self.on) if self.on in HEARING_EVENTS else Timing.MILESTONE
 
 
+def _empty(value: Any) -> bool:
+    return not value
+
+
 def declared_milestones(definition: TrialDefinition) -> list[str]:
     """The names of the trial's milestones in their declared order (the order a case reaches
     them): `of:` and `on: milestone NAME` are checked against it, and a case's ending reads its
@@ -276,6 +280,12 @@ def anchor_names(definition: TrialDefinition) -> list[str]:
     return [HEARING, *declared_milestones(definition)]
 
 
+MAX_TAG = 60
+MAX_TAGS = 20
+# What an arm tests, for pooling trials that share an outcome and a tag (docs/trial-definition.md).
+ArmTag = Annotated[str, StringConstraints(pattern=SLUG, max_length=MAX_TAG)]
+
+
 class Arm(Strict):
     id: str = Field(pattern=SLUG, max_length=100)
     title: str
@@ -283,6 +293,16 @@ class Arm(Strict):
     control: bool = False
     weight: int = 1
     messages: list[MessageSpec] = []
+    # Left out of the canonical form when none are given, so earlier trials keep their SHA-256.
+    tags: list[ArmTag] = Field(default_factory=list, max_length=MAX_TAGS, exclude_if=_empty)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_once(cls, value: list[str]) -> list[str]:
+        repeated = sorted({tag for tag in value if value.count(tag) > 1})
+        if repeated:
+            raise ValueError(f"tag '{repeated[0]}' is given twice: list each tag once")
+        return value
 
 
 class TemplateFile(Strict):
@@ -720,10 +740,40 @@ class AnalysisPlan(Strict):
     interim: Interim | None = _absent()
 
 
+MAX_SOURCE = 500
+
+
+def _source_text(value: str) -> str:
+    """Where a cost comes from, in words a reader can follow up: one short paragraph."""
+    text = " ".join(value.split())
+    if not text:
+        raise ValueError(
+            "say where the figure comes from (a report, its year and page), so a reader can "
+            "check it"
+        )
+    if len(text) > MAX_SOURCE:
+        raise ValueError(
+            f"a source is at most {MAX_SOURCE} characters (this one has {len(text)}); cite the "
+            "document and put the working in it"
+        )
+    return text
+
+
+class EventCost(Strict):
+    """What one unwanted result of a yes/no outcome costs the system (a non-attendance when
+    higher is better, a withdrawal when lower is better), and where the figure comes from."""
+
+    amount: float = Field(ge=0, allow_inf_nan=False)
+    source: Annotated[str, AfterValidator(_source_text)]
+
+
 class Costs(Strict):
     currency: str = Field(default="GBP", pattern=r"^[A-Z]{3}$")
     sms_segment: float = Field(default=0.0, ge=0)
     letter: float = Field(default=0.0, ge=0)
+    # Per outcome id (docs/trial-definition.md, `costs`); left out of the canonical form when
+    # none are given, so earlier trials keep their SHA-256.
+    cost_of_event: dict[str, EventCost] = Field(default_factory=dict, exclude_if=_empty)
 
 
 class TrialDefinition(Strict):

@@ -50,6 +50,7 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _interim,
         check_surveys,
         _guardrails,
+        _event_costs,
     )
     problems = [problem for check in checks for problem in check(loaded)]
     return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
@@ -570,4 +571,26 @@ def _guardrails(loaded: LoadedTrial) -> Iterator[Problem]:
                 (*where, "max_excess"),
                 f"guardrails.checks[{i}]: control sends no texts, so its {guardrail.metric} is "
                 "nothing to compare with; give max (the rate no arm may exceed) instead",
+            )
+
+
+def _event_costs(loaded: LoadedTrial) -> Iterator[Problem]:
+    """A cost of an event belongs to a yes/no outcome of the trial: its events are counted."""
+    outcomes = {o.id: o for o in loaded.definition.outcomes}
+    for name in loaded.definition.costs.cost_of_event:
+        where = ("costs", "cost_of_event", name)
+        found = outcomes.get(name)
+        if found is None:
+            yield loaded.problem(
+                where,
+                key=True,
+                message=f"costs.cost_of_event.{name}: '{name}' is not an outcome of this "
+                f"trial; name one of {', '.join(outcomes)}",
+            )
+        elif found.type != "binary":
+            yield loaded.problem(
+                where,
+                key=True,
+                message=f"costs.cost_of_event.{name}: '{name}' is {found.type}; a cost of an event "
+                "goes with a yes/no outcome, whose events can be counted",
             )

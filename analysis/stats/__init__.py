@@ -17,6 +17,7 @@ from analysis.stats.cost import CostPerEvent, cost_per_additional_event
 from analysis.stats.design import DesignMatrix, build_design
 from analysis.stats.iv import iv_robust
 from analysis.stats.logistic import LogisticFit, OddsRatio, logistic_regression
+from analysis.stats.meta import MetaAnalysis, TrialEffect, random_effects
 from analysis.stats.multiplicity import adjust_p_values
 from analysis.stats.power import (
     DetectableEffect,
@@ -34,6 +35,7 @@ from analysis.stats.proportions import (
     wilson_interval,
 )
 from analysis.stats.regression import Coefficient, RobustFit, lm_robust
+from analysis.stats.savings import NetSaving, net_saving
 
 __all__ = [
     "BayesComparison",
@@ -43,12 +45,15 @@ __all__ = [
     "DetectableEffect",
     "IntervalEstimate",
     "LogisticFit",
+    "MetaAnalysis",
+    "NetSaving",
     "OddsRatio",
     "ProportionEstimate",
     "RobustFit",
     "SampleRatioCheck",
     "SampleSize",
     "StandardisedDifference",
+    "TrialEffect",
     "TwoArmComparison",
     "adjust_p_values",
     "bayes_comparison",
@@ -60,9 +65,11 @@ __all__ = [
     "lm_robust",
     "logistic_regression",
     "minimum_detectable_effect",
+    "net_saving",
     "newcombe_difference",
     "power_two_proportions",
     "prob_better",
+    "random_effects",
     "sample_size_two_proportions",
     "srm_check",
     "standardised_mean_differences",

@@ -61,7 +61,7 @@ CASES = {
         BASE.replace("    control: true\n", "    control: true\n    colour: red\n"),
         [
             "trial.yaml:8:5: arms[0]: unknown key 'colour' (allowed here: control, description, "
-            "id, messages, title, weight)"
+            "id, messages, tags, title, weight)"
         ],
     ),
     "wrong type": (
