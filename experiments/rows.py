@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from experiments.dates import in_range, refusal
-from experiments.eligibility import parse_flag
+from experiments.definition import Rule
+from experiments.eligibility import CompiledRules, parse_flag
 from experiments.keys import normalise_key
 from experiments.phones import NotAMobile, normalise_mobile
 from experiments.randomise import stratum_key
@@ -123,6 +124,66 @@ def values_getter(names: Sequence[str]) -> Callable[[ParsedRow], tuple[Any, ...]
         for name in names
     ]
     return lambda row: tuple([get(row) for get in getters])
+
+
+def unit_of(row: ParsedRow, unit: str) -> str:
+    """The row's randomisation unit: its participant, its case, or a column's value."""
+    if unit == "participant":
+        return row.participant_ref
+    if unit == "case":
+        return row.case_ref
+    # A participant column (court, postcode) is a field of the row, not an extra column.
+    return str(row.attributes[unit] if unit in row.attributes else getattr(row, unit))
+
+
+def stratum_values(row: ParsedRow, strata: Sequence[str]) -> tuple[str, ...]:
+    """The row's value of each stratification variable, as text, in the order of `strata`."""
+    return tuple(str(row.attributes[s] if s in row.attributes else getattr(row, s)) for s in strata)
+
+
+class Derived(NamedTuple):
+    """What storing a checked row needs worked out from it besides its fields. A large import
+    works it out in the process that reads and checks the file, not the one that writes."""
+
+    failure: str | None  # the first eligibility rule not met (its label); None when eligible
+    unit: str | None  # an eligible row's randomisation unit and stratum key; None otherwise
+    stratum: str | None
+    address: str  # the address and the attributes as JSON text, as nudge.db.encode_json writes
+    attributes: str
+
+
+class Derivation:
+    """Works out a row's `Derived` for one trial: pure, so the same wherever it runs."""
+
+    def __init__(self, eligibility: Sequence[Rule], strata: Sequence[str], unit: str) -> None:
+        from nudge.db import encode_json  # the engine's serializer: the same text as the ORM's
+
+        self.eligibility, self.strata, self.unit = tuple(eligibility), tuple(strata), unit
+        self.rules = CompiledRules(self.eligibility)
+        self.rule_values = values_getter(self.rules.fields)
+        self.encode = encode_json
+        self.keys: dict[tuple[str, ...], str] = {}  # the stratum key of each set of values
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to the reader process as what it is built from; what it remembers is rebuilt.
+        return (Derivation, (self.eligibility, self.strata, self.unit))
+
+    def __call__(self, row: ParsedRow) -> Derived:
+        failure = self.rules.failure_of(self.rule_values(row))
+        unit = stratum = None
+        if failure is None:
+            unit = unit_of(row, self.unit)
+            values = stratum_values(row, self.strata)
+            stratum = self.keys.get(values)
+            if stratum is None:
+                given = dict(zip(self.strata, values, strict=True))
+                try:
+                    stratum = self.keys[values] = stratum_key(given, self.strata)
+                except ValueError:
+                    pass  # left to the writer, which needs it only for a unit new to the trial
+        return Derived(
+            failure, unit, stratum, self.encode(row.address), self.encode(row.attributes)
+        )
 
 
 @dataclass(frozen=True)
