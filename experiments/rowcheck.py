@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from queue import Empty, Full
@@ -46,7 +47,7 @@ class CheckedBatch:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Plain tuples pickle in C; named tuples go through copyreg, twice as slowly.
-        rows = [tuple(row) for row in self.rows]
+        rows = list(map(tuple, self.rows))
         derived = [None if d is None else tuple(d) for d in self.derived]
         return (_rebuilt, (rows, self.rejects, self.read, derived))
 
@@ -57,12 +58,17 @@ def _rebuilt(
     read: int,
     derived: list[tuple[Any, ...] | None],
 ) -> CheckedBatch:
+    # tuple.__new__ in C, as _make does less its length check: the tuples came from these types.
     return CheckedBatch(
-        list(map(ParsedRow._make, rows)),
+        list(map(_as_parsed_row, rows)),
         rejects,
         read,
-        [None if d is None else Derived._make(d) for d in derived],
+        [None if d is None else _as_derived(d) for d in derived],
     )
+
+
+_as_parsed_row = partial(tuple.__new__, ParsedRow)
+_as_derived = partial(tuple.__new__, Derived)
 
 
 class RowChecker:
