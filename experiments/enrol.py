@@ -125,11 +125,11 @@ def enrol_file(
     }
     allocator = Allocator(session, trial_id, definition, arms)
     store = EnrolStore(session, clock, trial_id, definition, allocator, summary.source)
-    for batch in checked_batches(path, encoding, columns, rules):
+    for batch in checked_batches(path, encoding, columns, rules, store.derivation):
         summary.read += batch.read
         summary.rejects.extend(batch.rejects)
         if batch.rows:
-            summary.add(store.write(batch.rows))
+            summary.add(store.write(batch.rows, batch.derived))
         if progress:
             progress(batch.read)
     store.finish()

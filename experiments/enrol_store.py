@@ -12,13 +12,13 @@ from sqlmodel import Session
 
 from experiments.allocation import Allocator, UnitArm
 from experiments.definition import TrialDefinition
-from experiments.eligibility import CompiledRules
 from experiments.households import Member, assign_households
 from experiments.milestones import MilestoneDate, record_milestones
 from experiments.randomise import stratum_key
-from experiments.rows import ParsedRow, values_getter
-from nudge.bulk import Same, columns_of, insert_rows, reserve_ids
+from experiments.rows import Derivation, Derived, ParsedRow, stratum_values, unit_of
+from nudge.bulk import Encoded, Same, columns_of, insert_rows, reserve_ids
 from nudge.clock import Clock
+from nudge.db import encode_json
 from nudge.models import HearingChange, HearingStatus
 from nudge.models.tables import ASSIGNMENTS, CASES, CHANGES, HEARINGS, PEOPLE
 from nudge.models.types import column_length, fitted
@@ -98,8 +98,12 @@ class EnrolStore:
     ) -> None:
         self.session, self.trial_id, self.definition = session, trial_id, definition
         self.allocator, self.now = allocator, clock.now()
-        self.rules = CompiledRules(definition.population.eligibility)
-        self.rule_values = values_getter(self.rules.fields)
+        population = definition.population
+        self.derivation = Derivation(population.eligibility, population.strata, population.unit)
+        # Address and attributes arrive as JSON text from the reader; it is what this engine
+        # would write only when its serializer is the one the reader used.
+        dialect = session.get_bind().dialect
+        self.json_as_text = getattr(dialect, "_json_serializer", None) is encode_json
         self.cases: dict[str, CaseState] = {}
         self.households_bridged = 0  # newcomers linking households randomised apart
         self.units: dict[str, UnitArm] = {}
@@ -113,16 +117,28 @@ class EnrolStore:
             select(exists().where(PEOPLE.c.trial_id == trial_id))
         ).scalar()
 
-    def write(self, rows: list[ParsedRow]) -> Written:
-        """Store one batch of checked rows; return what that did."""
+    def write(self, rows: list[ParsedRow], derived: list[Derived | None] | None = None) -> Written:
+        """Store one batch of checked rows; return what that did. `derived`, when given, is
+        each row's `Derived` (None where the writer must work it out itself)."""
         moved = self._cases(rows)
         milestones = self._milestones(rows) if self.reads_milestones else Written()
+        worked_out = self._derived(rows, derived)
         if self.fresh:
-            new_rows, known = rows, Written()
+            new_rows, new_derived, known = rows, worked_out, Written()
         else:
-            new_rows, known = self._existing_participants(rows)
-        added = self._new_participants(new_rows) if new_rows else Written()
+            new_rows, new_derived, known = self._existing_participants(rows, worked_out)
+        added = self._new_participants(new_rows, new_derived) if new_rows else Written()
         return Written(moved_hearings=moved) + milestones + known + added
+
+    def _derived(
+        self, rows: list[ParsedRow], derived: list[Derived | None] | None
+    ) -> list[Derived]:
+        if derived is None:
+            return list(map(self.derivation, rows))
+        return [
+            self.derivation(row) if given is None else given
+            for row, given in zip(rows, derived, strict=True)
+        ]
 
     def finish(self) -> None:
         self.allocator.flush()
@@ -248,10 +264,15 @@ class EnrolStore:
         )
 
     # participants --------------------------------------------------------------------------
-    def _existing_participants(self, rows: list[ParsedRow]) -> tuple[list[ParsedRow], Written]:
-        """Update people enrolled before (contact details only); return the rows of new people,
-        and how many were known and which of them changed."""
-        by_key = {(row.participant_ref, self.cases[row.case_ref].case_id): row for row in rows}
+    def _existing_participants(
+        self, rows: list[ParsedRow], derived: list[Derived]
+    ) -> tuple[list[ParsedRow], list[Derived], Written]:
+        """Update people enrolled before (contact details only); return the rows of new people
+        (and their Derived), and how many were known and which of them changed."""
+        by_key = {
+            (row.participant_ref, self.cases[row.case_ref].case_id): (row, worked_out)
+            for row, worked_out in zip(rows, derived, strict=True)
+        }
         query = select(
             PEOPLE.c.id,
             PEOPLE.c.participant_ref,
@@ -264,9 +285,10 @@ class EnrolStore:
         )
         found, changed = 0, []
         for stored in self.session.execute(query).mappings():
-            row = by_key.pop((stored["participant_ref"], stored["case_id"]), None)
-            if row is None:
+            pair = by_key.pop((stored["participant_ref"], stored["case_id"]), None)
+            if pair is None:
                 continue
+            row = pair[0]
             found += 1
             changes = {
                 name: getattr(row, name) for name in MUTABLE if getattr(row, name) != stored[name]
@@ -277,12 +299,21 @@ class EnrolStore:
                 )
                 changed.append(stored["id"])
         known = Written(already_enrolled=found, changed_participants=changed)
-        return list(by_key.values()), known
+        new = list(by_key.values())
+        return [row for row, _ in new], [worked_out for _, worked_out in new], known
 
-    def _new_participants(self, rows: list[ParsedRow]) -> Written:
+    def _new_participants(self, rows: list[ParsedRow], derived: list[Derived]) -> Written:
         """Enrol people new to the trial, and randomise the eligible ones."""
         ids = reserve_ids(self.session, PEOPLE, len(rows))
-        failures = [self.rules.failure_of(self.rule_values(row)) for row in rows]
+        failures = [worked_out.failure for worked_out in derived]
+        stored: tuple[str, ...] = PARTICIPANT_FIELDS
+        json: dict[str, Encoded] = {}
+        if self.json_as_text:
+            stored = tuple(name for name in stored if name not in ("address", "attributes"))
+            json = {
+                "address": Encoded([worked_out.address for worked_out in derived]),
+                "attributes": Encoded([worked_out.attributes for worked_out in derived]),
+            }
         insert_rows(
             self.session,
             PEOPLE,
@@ -290,41 +321,50 @@ class EnrolStore:
                 "id": ids,
                 "trial_id": Same(self.trial_id),
                 "case_id": [self.cases[row.case_ref].case_id for row in rows],
-                **columns_of(rows, PARTICIPANT_FIELDS),
+                **columns_of(rows, stored),
+                **json,
                 "eligible": [failed is None for failed in failures],
                 "ineligible_rule": failures,
                 "enrolled_at": Same(self.now),
             },
         )
         eligible = [
-            (row, participant_id)
-            for row, participant_id, failed in zip(rows, ids, failures, strict=True)
-            if failed is None
+            (row, participant_id, worked_out)
+            for row, participant_id, worked_out in zip(rows, ids, derived, strict=True)
+            if worked_out.failure is None
         ]
         ineligible = Counter(failed for failed in failures if failed is not None)
         return Written(enrolled=len(rows), ineligible=ineligible) + self._randomise(eligible)
 
     # randomisation ------------------------------------------------------------------------
-    def _randomise(self, eligible: list[tuple[ParsedRow, int]]) -> Written:
+    def _randomise(self, eligible: list[tuple[ParsedRow, int, Derived]]) -> Written:
         """Allocate each new unit, in file order; members of a known unit join its arm."""
         if self.definition.population.unit == "household":
-            units = self._households([row for row, _ in eligible])
+            # Households link people across cases and imports: only the writer, which sees the
+            # database, can tell them (experiments/households.py).
+            units = self._households([row for row, _, _ in eligible])
         else:
-            units = [self._unit(row) for row, _ in eligible]
+            units = [
+                self._unit(row) if worked_out.unit is None else worked_out.unit
+                for row, _, worked_out in eligible
+            ]
         unknown = {unit for unit in units if unit not in self.units}
         if unknown and not self.fresh:
             self.units.update(self.allocator.known_units(unknown))
         strata = self.definition.population.strata
         arms, joined = [], 0
-        for (row, _), unit in zip(eligible, units, strict=True):
+        for (row, _, worked_out), unit in zip(eligible, units, strict=True):
             arm = self.units.get(unit)
             if arm is None:
-                arm = self.allocator.allocate(unit, self._stratum(row, strata), self.now)
+                stratum = worked_out.stratum
+                if stratum is None:
+                    stratum = self._stratum(row, strata)
+                arm = self.allocator.allocate(unit, stratum, self.now)
                 self.units[unit] = arm
             else:
                 joined += 1
             arms.append(arm)
-        participant_ids = [participant_id for _, participant_id in eligible]
+        participant_ids = [participant_id for _, participant_id, _ in eligible]
         insert_rows(
             self.session,
             ASSIGNMENTS,
@@ -340,9 +380,7 @@ class EnrolStore:
 
     def _stratum(self, row: ParsedRow, strata: list[str]) -> str:
         """The row's stratum key, worked out once for each combination of values."""
-        values = tuple(
-            str(row.attributes[s] if s in row.attributes else getattr(row, s)) for s in strata
-        )
+        values = stratum_values(row, strata)
         key = self.strata.get(values)
         if key is None:
             key = self.strata[values] = stratum_key(dict(zip(strata, values, strict=True)), strata)
@@ -358,10 +396,4 @@ class EnrolStore:
         return found.units
 
     def _unit(self, row: ParsedRow) -> str:
-        unit = self.definition.population.unit
-        if unit == "participant":
-            return row.participant_ref
-        if unit == "case":
-            return row.case_ref
-        # A participant column (court, postcode) is a field of the row, not an extra column.
-        return str(row.attributes[unit] if unit in row.attributes else getattr(row, unit))
+        return unit_of(row, self.definition.population.unit)

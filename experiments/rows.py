@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from experiments.dates import in_range, refusal
-from experiments.eligibility import parse_flag
+from experiments.definition import Rule
+from experiments.eligibility import CompiledRules, parse_flag
 from experiments.keys import normalise_key
 from experiments.phones import NotAMobile, normalise_mobile
 from experiments.randomise import stratum_key
@@ -125,6 +126,84 @@ def values_getter(names: Sequence[str]) -> Callable[[ParsedRow], tuple[Any, ...]
     return lambda row: tuple([get(row) for get in getters])
 
 
+def unit_of(row: ParsedRow, unit: str) -> str:
+    """The row's randomisation unit: its participant, its case, or a column's value."""
+    if unit == "participant":
+        return row.participant_ref
+    if unit == "case":
+        return row.case_ref
+    # A participant column (court, postcode) is a field of the row, not an extra column.
+    return str(row.attributes[unit] if unit in row.attributes else getattr(row, unit))
+
+
+def stratum_values(row: ParsedRow, strata: Sequence[str]) -> tuple[str, ...]:
+    """The row's value of each stratification variable, as text, in the order of `strata`."""
+    return tuple(str(row.attributes[s] if s in row.attributes else getattr(row, s)) for s in strata)
+
+
+class Derived(NamedTuple):
+    """What storing a checked row needs worked out from it besides its fields. A large import
+    works it out in the process that reads and checks the file, not the one that writes."""
+
+    failure: str | None  # the first eligibility rule not met (its label); None when eligible
+    unit: str | None  # an eligible row's randomisation unit and stratum key; None otherwise
+    stratum: str | None
+    address: str  # the address and the attributes as JSON text, as nudge.db.encode_json writes
+    attributes: str
+
+
+class Derivation:
+    """Works out a row's `Derived` for one trial: pure, so the same wherever it runs."""
+
+    _MEMO_LIMIT = 1 << 16
+
+    def __init__(self, eligibility: Sequence[Rule], strata: Sequence[str], unit: str) -> None:
+        from nudge.db import encode_json  # the engine's serializer: the same text as the ORM's
+
+        self.eligibility, self.strata, self.unit = tuple(eligibility), tuple(strata), unit
+        self.rules = CompiledRules(self.eligibility)
+        self.rule_values = values_getter(self.rules.fields)
+        self.encode = encode_json
+        self.keys: dict[tuple[str, ...], str] = {}  # the stratum key of each set of values
+        # Attributes take few combinations of values (an age, a band, a flag): each
+        # combination's JSON is written once, up to a limit.
+        self.attribute_texts: dict[tuple[tuple[str, Any], ...], str] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to the reader process as what it is built from; what it remembers is rebuilt.
+        return (Derivation, (self.eligibility, self.strata, self.unit))
+
+    def __call__(self, row: ParsedRow) -> Derived:
+        failure = self.rules.failure_of(self.rule_values(row))
+        unit = stratum = None
+        if failure is None:
+            # A household is worked out by the writer, which sees who is already randomised.
+            unit = None if self.unit == "household" else unit_of(row, self.unit)
+            values = stratum_values(row, self.strata)
+            stratum = self.keys.get(values)
+            if stratum is None:
+                given = dict(zip(self.strata, values, strict=True))
+                try:
+                    stratum = self.keys[values] = stratum_key(given, self.strata)
+                except ValueError:
+                    pass  # left to the writer, which needs it only for a unit new to the trial
+        return Derived(failure, unit, stratum, self.encode(row.address), self._attributes(row))
+
+    def _attributes(self, row: ParsedRow) -> str:
+        """The attributes' JSON; their values are texts (parse_row), so equal keys mean the
+        same text."""
+        key = tuple(row.attributes.items())
+        try:
+            return self.attribute_texts[key]
+        except KeyError:
+            text = self.encode(row.attributes)
+        except TypeError:  # a value that cannot be a key
+            return self.encode(row.attributes)
+        if len(self.attribute_texts) < self._MEMO_LIMIT:
+            self.attribute_texts[key] = text
+        return text
+
+
 @dataclass(frozen=True)
 class RowRules:
     """What a trial needs from each row: its timezone, extra columns, and numeric columns."""
@@ -141,31 +220,57 @@ class RowRules:
 
 def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
     """Check and normalise one row; raises RowError naming the first wrong column."""
+    # The columns are checked in this order (the first wrong one is the one reported), the
+    # plain texts inline: a large import parses millions of values.
+    get = raw.get
     contact_sms = _flag(raw, "contact_sms", missing=False)
     contact_letter = _flag(raw, "contact_letter", missing=False)
+    participant_ref = _reference(raw, "participant_ref")
+    case_ref = _reference(raw, "case_ref")
+    role = _text(raw, "role", required=True, limit=MAX_ROLE).lower()
+    first_name = get("first_name", "")
+    if len(first_name) > MAX_TEXT:
+        raise RowError("first_name", f"longer than {MAX_TEXT} characters")
+    last_name = get("last_name", "")
+    if len(last_name) > MAX_TEXT:
+        raise RowError("last_name", f"longer than {MAX_TEXT} characters")
+    phone = _phone(get("phone", ""), contact_sms)
+    address = _address(raw)
+    postcode = _postcode(get("postcode", ""), contact_letter)
+    language = _language(get("language", ""))
+    # Missing contact-safety data counts as not safe: no flag given means flagged.
+    safeguarding_flag = _flag(raw, "safeguarding_flag", missing=True)
+    court = _text(raw, "court", required=True, limit=MAX_COURT, key=True)
+    court_name = get("court_name", "")
+    if not court_name:
+        raise RowError("court_name", "missing")
+    if len(court_name) > MAX_TEXT:
+        raise RowError("court_name", f"longer than {MAX_TEXT} characters")
+    hearing_start = _hearing_start(get("hearing_start", ""), rules.zone)
+    required = rules.required_columns
+    attributes = {
+        c: normalise_key(get(c, "")) if c in required else get(c, "") for c in rules.extra_columns
+    }
+    milestones = _milestones(raw, rules) if rules.milestone_columns else {}
     row = ParsedRow(
-        line=line,
-        participant_ref=_reference(raw, "participant_ref"),
-        case_ref=_reference(raw, "case_ref"),
-        role=_text(raw, "role", required=True, limit=MAX_ROLE).lower(),
-        first_name=_text(raw, "first_name"),
-        last_name=_text(raw, "last_name"),
-        phone=_phone(raw.get("phone", ""), contact_sms),
-        address=[_text(raw, c) for c in ADDRESS_COLUMNS if raw.get(c)],
-        postcode=_postcode(raw.get("postcode", ""), contact_letter),
-        language=_language(raw.get("language", "")),
-        contact_sms=contact_sms,
-        contact_letter=contact_letter,
-        # Missing contact-safety data counts as not safe: no flag given means flagged.
-        safeguarding_flag=_flag(raw, "safeguarding_flag", missing=True),
-        court=_text(raw, "court", required=True, limit=MAX_COURT, key=True),
-        court_name=_text(raw, "court_name", required=True),
-        hearing_start=_hearing_start(raw.get("hearing_start", ""), rules.zone),
-        attributes={
-            c: normalise_key(raw.get(c, "")) if c in rules.required_columns else raw.get(c, "")
-            for c in rules.extra_columns
-        },
-        milestones=_milestones(raw, rules) if rules.milestone_columns else {},
+        line,
+        participant_ref,
+        case_ref,
+        role,
+        first_name,
+        last_name,
+        phone,
+        address,
+        postcode,
+        language,
+        contact_sms,
+        contact_letter,
+        safeguarding_flag,
+        court,
+        court_name,
+        hearing_start,
+        attributes,
+        milestones,
     )
     if contact_letter and not row.address:
         raise RowError("address_line_1", "missing, but contact_letter is yes")
@@ -179,19 +284,43 @@ def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
     return row
 
 
+def _address(raw: dict[str, str]) -> list[str]:
+    """The address lines given, in order."""
+    address = []
+    for column in ADDRESS_COLUMNS:
+        value = raw.get(column)
+        if value:
+            if len(value) > MAX_TEXT:
+                raise RowError(column, f"longer than {MAX_TEXT} characters")
+            address.append(value)
+    return address
+
+
+def _value(row: ParsedRow, name: str) -> Any:
+    """`row.values()[name]` without building the dict (KeyError for a name it lacks)."""
+    return getattr(row, name) if name in _OWN_VALUES else row.attributes[name]
+
+
+_OWN_VALUES = frozenset(VALUE_FIELDS)
+
+
 def _check_unit_and_stratum(row: ParsedRow, rules: RowRules) -> None:
     """A unit or stratum key longer than its column would fail at the database, not here."""
-    values = row.values()
     unit = rules.unit_column
-    if unit and len(str(values[unit])) > MAX_UNIT:
+    if unit and len(str(_value(row, unit))) > MAX_UNIT:
         raise RowError(unit, f"longer than {MAX_UNIT} characters (the trial randomises by it)")
-    given = {s: str(values[s]) for s in rules.strata}
+    if rules.strata:
+        _check_stratum(rules.strata, tuple([str(_value(row, s)) for s in rules.strata]))
+
+
+@lru_cache(maxsize=4096)  # rows share a few strata: each set of values is checked once
+def _check_stratum(strata: tuple[str, ...], values: tuple[str, ...]) -> None:
     # Escaping at most triples a character: only a long row needs the key itself.
-    if 3 * sum(len(s) + len(v) + 2 for s, v in given.items()) > MAX_STRATUM:
-        if len(stratum_key(given, rules.strata)) > MAX_STRATUM:
+    if 3 * sum(len(s) + len(v) + 2 for s, v in zip(strata, values, strict=True)) > MAX_STRATUM:
+        if len(stratum_key(dict(zip(strata, values, strict=True)), strata)) > MAX_STRATUM:
             raise RowError(
-                rules.strata[0],
-                f"the strata's values ({', '.join(rules.strata)}) together are longer than "
+                strata[0],
+                f"the strata's values ({', '.join(strata)}) together are longer than "
                 f"{MAX_STRATUM} characters",
             )
 
@@ -249,11 +378,12 @@ def _phone(text: str, contact_sms: bool) -> str | None:
     if not text:
         raise RowError("phone", "missing, but contact_sms is yes")
     try:
-        return normalise_mobile(text)
+        return _mobile(text)
     except NotAMobile as exc:
         raise RowError("phone", str(exc)) from None
 
 
+@lru_cache(maxsize=4096)
 def _postcode(text: str, contact_letter: bool) -> str | None:
     if not text:
         if contact_letter:
@@ -357,6 +487,8 @@ def _date_alone(text: str) -> date | None:
 _parse_flag = lru_cache(maxsize=256)(parse_flag)
 _hearing_start = lru_cache(maxsize=4096)(parse_hearing_start)
 _occurred_at = lru_cache(maxsize=4096)(parse_occurred_at)
+# Numbers and postcodes repeat across an export's rows (a household, a street, a test range).
+_mobile = lru_cache(maxsize=4096)(normalise_mobile)
 
 
 def _has_offset(text: str) -> bool:

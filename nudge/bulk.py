@@ -52,8 +52,20 @@ class Same:
     value: Any
 
 
-# A column's values: one a row, in row order, or the same for all.
-Values = Sequence[Any] | Same
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A column's values already in the form its type's bind processor would give the driver
+    (JSON text written by the engine's serializer, worked out in an import's reader process):
+    passed on as they are, not converted again."""
+
+    values: Sequence[Any]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+# A column's values: one a row, in row order, already encoded, or the same for all.
+Values = Sequence[Any] | Encoded | Same
 
 
 def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -226,7 +238,9 @@ def _converted(
     cells: list[Iterable[Any]] = []
     for name, values in columns.items():
         process = _processor(table.c[name].type, dialect)
-        if isinstance(values, Same):
+        if isinstance(values, Encoded):
+            cells.append(values.values)
+        elif isinstance(values, Same):
             one = values.value if process is None else process.process(values.value)
             cells.append(repeat(one, count))
         else:
