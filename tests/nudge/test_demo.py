@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from sqlmodel import Session, col, select
 
 from nudge.cli import main
+from nudge.clock import FixedClock
 from nudge.db import make_engine
 from nudge.demo.events import CONFIDENCE_EFFECT
 from nudge.models import (
@@ -39,7 +40,10 @@ from nudge.models import (
     Outcome,
     Participant,
     SurveyAnswer,
+    User,
 )
+from tests.conftest import PINNED
+from tests.web_helpers import STAFF, add_staff, logged_in, make_app
 
 SIZE = 500
 SEEDS = (1, 2, 3)
@@ -173,6 +177,18 @@ def test_the_opt_out_guardrail_is_breached_by_the_social_norm_arm_only(
     assert "guardrail.breached" in actions and "guardrail.mail_failed" in actions
     assert "BREACHED: Social norm, opt-out rate" in output
     assert "Practical information, opt-out rate" not in output
+    # The results page carries the warning (every page of the trial does: base.html).
+    url = f"sqlite:///{folder / 'nudge-demo.db'}"
+    engine = make_engine(url)
+    with Session(engine) as session:
+        if session.exec(select(User).where(User.email == STAFF["lead"])).first() is None:
+            add_staff(session, FixedClock(PINNED))
+    engine.dispose()
+    page = logged_in(make_app(url), "lead").get("/trials/witness-reminders-2027/results")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "A safety guardrail of this trial has been breached" in text
+    assert "Social norm, opt-out rate" in text and "Practical information, opt-out rate" not in text
 
 
 def messages(folder: Path, *where: Any) -> list[Message]:
