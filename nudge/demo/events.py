@@ -15,19 +15,35 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine
 from sqlmodel import Session, col, select
 from twilio.request_validator import RequestValidator
 
 from messages.intake import update_hearings_and_replan
 from nudge.clock import Clock
 from nudge.csvout import write_rows
-from nudge.models import Case, Hearing, HearingStatus, Message, Participant
+from nudge.models import Arm, Assignment, Case, Hearing, HearingStatus, Message, Participant
 
 log = logging.getLogger(__name__)
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # What people reply to a text, and how often (the rest do not reply).
 REPLIES = (("STOP", 0.012), ("CONFIRM", 0.03), ("Can I bring my mum?", 0.004))
+# The social-norm framing puts some people off: each of its texts draws an extra STOP with this
+# chance (about 15% of the arm's people opt out, against 1.2% of each text elsewhere), so that
+# the demo's opt-out guardrail (5%) is breached by that arm alone.
+EXTRA_STOP = {"social_norm": 0.05}
+# The confidence survey (1 to 5): who answers the question, who answers its reminder instead,
+# and each arm's answers. Control's shares have mean 3.0; TILT moves one point of mean per
+# unit (sum 0, sum k*t = 1), so an arm's true effect on the mean is exactly CONFIDENCE_EFFECT.
+SURVEY = "survey:confidence"
+ANSWER_QUESTION, ANSWER_REMINDER = 0.45, 0.27  # about 60% answer in all
+CONFIDENCE_BASE = (0.10, 0.20, 0.40, 0.20, 0.10)
+TILT = (-1 / 6, -1 / 6, 0.0, 1 / 6, 1 / 6)
+CONFIDENCE_EFFECT = {"control": 0.0, "practical": 0.30, "social_norm": 0.15}
+WORDS = {
+    "en": ("one", "two", "three", "four", "five"),
+    "cy": ("un", "dau", "tri", "pedwar", "pump"),
+}
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,11 @@ class Reply:
     at: datetime
     message_id: int
     body: str
+    kind: str = ""  # how the summary counts it; by default from the body
+
+
+def _not_survey() -> ColumnElement[bool]:
+    return col(Message.template).not_like("survey:%")
 
 
 def replies_to(engine: Engine, trial_id: str, since: datetime, rng: random.Random) -> list[Reply]:
@@ -98,6 +119,7 @@ def replies_to(engine: Engine, trial_id: str, since: datetime, rng: random.Rando
                 Message.trial_id == trial_id,
                 Message.channel == "sms",
                 col(Message.sent_at) >= since,
+                _not_survey(),  # surveys' answers have their own stream (survey_answers)
             )
             .order_by(col(Message.id))
         ).all()
@@ -110,6 +132,73 @@ def replies_to(engine: Engine, trial_id: str, since: datetime, rng: random.Rando
                 delay = timedelta(minutes=rng.randint(2, 180))
                 replies.append(Reply(sent_at + delay, message_id, body))
                 break
+    return replies
+
+
+def _sent_with_arm(
+    engine: Engine, trial_id: str, since: datetime, *where: ColumnElement[bool]
+) -> list[tuple[int, datetime, str, str, str]]:
+    """(message id, sent at, template, arm, language) of the texts sent since `since`."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Message, Arm.key)
+            .join(Assignment, col(Assignment.participant_id) == Message.participant_id)
+            .join(Arm, col(Arm.id) == Assignment.arm_id)
+            .where(
+                Message.trial_id == trial_id,
+                Message.channel == "sms",
+                col(Message.sent_at) >= since,
+                *where,
+            )
+            .order_by(col(Message.id))
+        ).all()
+    return [
+        (m.id, m.sent_at, m.template, arm, m.language)
+        for m, arm in rows
+        if m.id is not None and m.sent_at is not None
+    ]
+
+
+def extra_opt_outs(
+    engine: Engine, trial_id: str, since: datetime, rng: random.Random
+) -> list[Reply]:
+    """The STOP replies the social-norm framing adds to its own texts (not the survey's)."""
+    replies = []
+    for message_id, sent_at, _, arm, _ in _sent_with_arm(engine, trial_id, since, _not_survey()):
+        if rng.random() < EXTRA_STOP.get(arm, 0.0):
+            replies.append(
+                Reply(sent_at + timedelta(minutes=rng.randint(2, 120)), message_id, "STOP")
+            )
+    return replies
+
+
+def confidence_answer(rng: random.Random, arm: str) -> int:
+    """A point from 1 to 5 drawn from the arm's shares (mean 3.0 + the arm's effect)."""
+    shift = CONFIDENCE_EFFECT.get(arm, 0.0)
+    shares = [b + shift * t for b, t in zip(CONFIDENCE_BASE, TILT, strict=True)]
+    return rng.choices(range(1, 6), weights=shares)[0]
+
+
+def survey_answers(
+    engine: Engine, trial_id: str, since: datetime, rng: random.Random
+) -> list[Reply]:
+    """Who answers the confidence question (or, failing that, its reminder), what and when.
+
+    Answering does not depend on the arm, so the arms' mean answers differ by the true effect.
+    The answer comes in the forms people write: "4", "4 - fairly", "four", or in Welsh."""
+    sent = _sent_with_arm(engine, trial_id, since, col(Message.template).like(f"{SURVEY}%"))
+    replies = []
+    for message_id, sent_at, template, arm, language in sent:
+        chance = ANSWER_QUESTION if template == SURVEY else ANSWER_REMINDER
+        if rng.random() >= chance:
+            continue
+        point = confidence_answer(rng, arm)
+        forms = [str(point), f"{point} - fairly", WORDS["en"][point - 1]]
+        if language == "cy":
+            forms = [str(point), WORDS["cy"][point - 1], WORDS["cy"][point - 1]]
+        body = rng.choice(forms)
+        delay = timedelta(minutes=rng.randint(5, 36 * 60))  # before the reminder (48 hours)
+        replies.append(Reply(sent_at + delay, message_id, body, "answers to the survey"))
     return replies
 
 
@@ -143,5 +232,7 @@ class ReplySender:
         request.add_header("X-Twilio-Signature", self.validator.compute_signature(self.url, form))
         with _DIRECT.open(request, timeout=10) as response:
             response.read()
-        kind = reply.body.split()[0].upper() if reply.body.isupper() else "free text"
+        kind = reply.kind or (
+            reply.body.split()[0].upper() if reply.body.isupper() else "free text"
+        )
         self.sent[kind] = self.sent.get(kind, 0) + 1

@@ -16,10 +16,11 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from analysis.analyse import analyse_trial
+from analysis.guardrails import run_guardrails
 from analysis.outcomes import import_outcomes
 from analysis.report import report_json
 from experiments import trials
-from experiments.loader import LoadedTrial, load_trial_file
+from experiments.loader import LoadedTrial, load_trial_text
 from experiments.synthetic import ExportShape, write_export
 from messages.intake import enrol_and_plan
 from messages.providers.console import ConsoleProvider
@@ -28,7 +29,7 @@ from nudge.accounts import add_user
 from nudge.cli.runtime import Runtime
 from nudge.clock import FixedClock
 from nudge.db import make_engine, upgrade
-from nudge.demo.events import ReplySender
+from nudge.demo.events import CONFIDENCE_EFFECT, ReplySender
 from nudge.demo.outcomes import TrueEffect, simulate_outcomes
 from nudge.demo.server import BackgroundServer
 from nudge.demo.simulation import Simulated, Simulation
@@ -61,6 +62,48 @@ class DemoResult:
     login: tuple[str, str]
     texts: dict[str, int]  # final SMS statuses, and reasons for those not sent
     journey: dict[str, int]  # texts sent about a moved or vacated hearing, and after it
+    confidence_effects: dict[str, float]  # the survey's true effect on each arm's mean answer
+    breaches: list[str]  # the guardrail breaches recorded, in words
+    guardrail_mail: str  # what became of the mail to the trial's contacts
+
+
+# What the demo adds to its own copy of the example (the example itself stays as it is): a
+# confidence survey two days after the hearing, and a guardrail on opt-outs.
+CONFIDENCE_OUTCOME = (
+    "  - {id: confidence, type: scale, scale: {min: 1, max: 5, labels: "
+    "{1: not at all confident, 5: very confident}}, label: confidence}\n"
+)
+DEMO_KEYS = """
+# Added by `nudge demo` to its copy of experiments/examples/witness-reminders.yaml.
+surveys:
+  - id: confidence
+    outcome: confidence
+    text:
+      en: "How confident do you feel about the justice system now?
+        Reply 1 (not at all) to 5 (very)."
+      cy: "Pa mor hyderus ydych chi'n teimlo am y system gyfiawnder nawr?
+        Atebwch 1 (dim o gwbl) i 5 (iawn)."
+    send: {days_after: 2, of: hearing, at: "10:00"}
+    reminder: {after_hours: 48}
+    closes: {days_after_sent: 7}
+guardrails:
+  contacts: [dmc@example.org]
+  checks:
+    - {metric: opt_out_rate, max: 0.05}
+"""
+
+
+def write_demo_definition(path: Path) -> Path:
+    """The example with the confidence outcome added to its outcomes, and the survey and the
+    guardrail appended, written to `path` (its letters are still read beside the example)."""
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = lines.index("outcomes:\n")
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("  - "):
+        end += 1
+    text = "".join([*lines[:end], CONFIDENCE_OUTCOME, *lines[end:]]) + DEMO_KEYS
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 # The journey's texts the summary counts, keyed by the row's timing (after: of the hearing).
@@ -95,6 +138,7 @@ def journey_texts(session: Session, trial_id: str) -> dict[str, int]:
             Message.anchor == "hearing",
             col(Message.timing).in_(JOURNEY),
             col(Message.sent_at).is_not(None),
+            col(Message.template).not_like("survey:%"),  # measurement, asked in every arm
         )
         .group_by(col(Message.timing))
     ).all()
@@ -107,8 +151,9 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
     """Create, launch, enrol, send for weeks, observe, analyse: everything but serving."""
     # One stream of draws for each kind of event, so that sending one more text (and drawing
     # whether its reply comes) does not reshuffle the court lists or the outcomes.
-    courts, answers, outcome_draws = (
-        random.Random(f"{seed}:{kind}") for kind in ("court lists", "replies", "outcomes")
+    kinds = ("court lists", "replies", "outcomes", "opt-outs", "surveys")
+    courts, answers, outcome_draws, opt_outs, surveys = (
+        random.Random(f"{seed}:{kind}") for kind in kinds
     )
     settings = workspace.settings(server.url)
     clock = FixedClock(LAUNCH)
@@ -118,8 +163,9 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
     app.extensions["nudge"]["clock"] = clock  # the web app lives on the simulated clock too
     server.start(app)
     runtime = Runtime(_settings=settings, _engine=engine, _clock=clock, actor=ACTOR)
-    loaded = load_trial_file(EXAMPLE)
-    assert isinstance(loaded, LoadedTrial), "the example trial must validate"
+    definition = write_demo_definition(workspace.files / EXAMPLE.name)
+    loaded = load_trial_text(definition.read_text(encoding="utf-8"), str(definition), EXAMPLES)
+    assert isinstance(loaded, LoadedTrial), f"the demo's trial must validate: {loaded}"
     trial_id = loaded.definition.id
     zone = ZoneInfo(loaded.definition.timezone)
     with Session(engine, expire_on_commit=False) as session:
@@ -154,6 +200,8 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
         workspace.letters,
         courts,
         answers,
+        opt_outs,
+        surveys,
     )
     try:
         simulated = simulation.run()
@@ -173,6 +221,10 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
         session.commit()
     log.info("outcomes imported from %s: %d values recorded", outcomes.name, recorded.recorded)
     with Session(engine, expire_on_commit=False) as session:
+        check = run_guardrails(session, clock, trial_id, settings, ACTOR)
+    breaches = [row.words for row in check.new]
+    log.info("guardrails checked: %d breach(es); mail %s", len(breaches), check.mail)
+    with Session(engine, expire_on_commit=False) as session:
         report = report_json(analyse_trial(session, trial_id).report)
         texts = text_outcomes(session, trial_id)
         journey = journey_texts(session, trial_id)
@@ -191,4 +243,7 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
         (DEMO_EMAIL, password),
         texts,
         journey,
+        {arm: effect for arm, effect in CONFIDENCE_EFFECT.items() if arm != "control"},
+        breaches,
+        check.mail,
     )

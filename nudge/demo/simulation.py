@@ -26,7 +26,14 @@ from messages.providers.console import ConsoleProvider
 from nudge.cli.dispatching import run_once
 from nudge.cli.runtime import Runtime
 from nudge.clock import FixedClock
-from nudge.demo.events import Reply, ReplySender, court_list_update, replies_to
+from nudge.demo.events import (
+    Reply,
+    ReplySender,
+    court_list_update,
+    extra_opt_outs,
+    replies_to,
+    survey_answers,
+)
 from nudge.models import Message, MessageStatus
 
 log = logging.getLogger(__name__)
@@ -75,6 +82,8 @@ class Simulation:
     letters: Path
     rng: random.Random  # the court lists' draws
     reply_rng: random.Random  # who replies to a text, what and when
+    opt_out_rng: random.Random  # the extra STOPs one arm's framing draws
+    survey_rng: random.Random  # who answers the survey, what and when
 
     @property
     def clock(self) -> FixedClock:
@@ -116,7 +125,11 @@ class Simulation:
             done.letters_posted += letters
             done.texts_sent += sent
             if sent:
-                for reply in replies_to(self.engine, self.trial_id, now, self.reply_rng):
+                for reply in (
+                    replies_to(self.engine, self.trial_id, now, self.reply_rng)
+                    + extra_opt_outs(self.engine, self.trial_id, now, self.opt_out_rng)
+                    + survey_answers(self.engine, self.trial_id, now, self.survey_rng)
+                ):
                     heapq.heappush(pending, reply)
         day.report()
         done.replies = Counter(self.replies.sent)

@@ -40,6 +40,13 @@ def summary_text(result: DemoResult) -> str:
             f"{_points(low)} to {_points(high)}): "
             + ("the interval contains the true effect." if inside else "the interval misses it."),
         ]
+    lines += _confidence(result)
+    lines += ["", "Guardrails (docs/trial-definition.md, guardrails):"]
+    if result.breaches:
+        lines += [f"  BREACHED: {words}" for words in result.breaches]
+        lines.append(f"  mail to the trial's contacts: {result.guardrail_mail}.")
+    else:
+        lines.append("  no arm breached one.")
     url = result.workspace.database_url
     lines += [
         "",
@@ -60,3 +67,26 @@ def _replies(counts: dict[str, int]) -> str:
     if not counts:
         return "none"
     return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+
+
+def _confidence(result: DemoResult) -> list[str]:
+    """The survey's answers: each arm's mean, and each difference from control with its
+    interval beside the true effect."""
+    outcome = next(o for o in result.report["outcomes"] if o["id"] == "confidence")
+    measures = outcome["measures"]
+    means = ", ".join(
+        f"{TITLES.get(a['arm'], 'Business as usual')} {a['mean']:.2f} ({a['n']} answered)"
+        for a in measures["arms"]
+        if a["mean"] is not None
+    )
+    lines = ["", "Confidence (survey, 1 to 5) two days after the hearing:", f"  means: {means};"]
+    for c in measures["comparisons"]:
+        truth = result.confidence_effects[c["arm"]]
+        low, high = c["adjusted_ci_low"], c["adjusted_ci_high"]
+        inside = low <= truth <= high
+        lines.append(
+            f"  {TITLES.get(c['arm'], c['arm'])}: true difference {truth:+.2f}, estimated "
+            f"{c['adjusted_difference']:+.2f} (95% CI {low:+.2f} to {high:+.2f}): "
+            + ("the interval contains the true effect." if inside else "the interval misses it.")
+        )
+    return lines

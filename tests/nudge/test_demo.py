@@ -3,7 +3,9 @@
 The demo keeps its own SQLite database (it never uses NUDGE_DATABASE_URL), so these tests run
 on SQLite whichever engine the suite is under. Size 500 (about 400 randomised, 130 per arm):
 the true effect of assignment (+9.8 and +5.9 points) must lie inside the primary model's 95%
-interval for each treatment arm, for seeds 1, 2 and 3.
+interval for each treatment arm, for seeds 1, 2 and 3. The demo's own copy of the example adds
+a confidence survey (true effects +0.30 and +0.15 on the 1-5 mean) and an opt-out guardrail
+that the social-norm arm, given extra STOP replies, breaches.
 """
 
 from __future__ import annotations
@@ -23,17 +25,25 @@ from click.testing import CliRunner
 from sqlmodel import Session, col, select
 
 from nudge.cli import main
+from nudge.clock import FixedClock
 from nudge.db import make_engine
+from nudge.demo.events import CONFIDENCE_EFFECT
 from nudge.models import (
     Arm,
     Assignment,
     AuditEvent,
+    GuardrailBreach,
     Hearing,
     HearingChange,
     Message,
     OptOut,
+    Outcome,
     Participant,
+    SurveyAnswer,
+    User,
 )
+from tests.conftest import PINNED
+from tests.web_helpers import STAFF, add_staff, logged_in, make_app
 
 SIZE = 500
 SEEDS = (1, 2, 3)
@@ -98,6 +108,87 @@ def test_the_estimates_recover_the_true_effects_within_their_intervals(
         assert low * 100 - 0.05 <= truths[title] <= high * 100 + 0.05, (arm, low, high)
         assert 5 <= truths[title] <= 10, "the true effect is the documented one"
     assert "the interval misses it" not in output
+
+
+def test_the_confidence_survey_recovers_its_true_effects_from_answers_stored_as_numbers(
+    demo_run: tuple[Path, str, str],
+) -> None:
+    folder, output, _ = demo_run
+    measures = next(o for o in report(folder)["outcomes"] if o["id"] == "confidence")["measures"]
+    found = {c["arm"]: c for c in measures["comparisons"]}
+    assert set(found) == {"practical", "social_norm"}
+    for arm, truth in (("practical", 0.30), ("social_norm", 0.15)):
+        assert CONFIDENCE_EFFECT[arm] == truth, "the true effect is the documented one"
+        low, high = found[arm]["adjusted_ci_low"], found[arm]["adjusted_ci_high"]
+        assert low <= truth <= high, (arm, low, high)
+    arms = {a["arm"]: a for a in measures["arms"]}
+    assert "Confidence (survey, 1 to 5)" in output and "the interval misses it" not in output
+    engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
+    with Session(engine) as session:
+        counted = session.exec(select(SurveyAnswer).where(SurveyAnswer.status == "counted")).all()
+        stored = {
+            o.participant_id: o.number
+            for o in session.exec(
+                select(Outcome).where(
+                    Outcome.outcome_key == "confidence", col(Outcome.replaced_at).is_(None)
+                )
+            ).all()
+        }
+        asked = set(
+            session.exec(
+                select(Message.participant_id).where(
+                    Message.template == "survey:confidence", col(Message.sent_at).is_not(None)
+                )
+            ).all()
+        )
+    engine.dispose()
+    assert 0.5 <= len(counted) / len(asked) <= 0.7  # about 60% of those asked answer
+    assert {a.participant_id: a.number for a in counted} == stored
+    assert set(stored.values()) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    assert sum(n for n in stored.values() if n is not None) / len(stored) == pytest.approx(
+        sum(a["mean"] * a["n"] for a in arms.values()) / len(stored)
+    )
+    # Each form people write was read as its number: digits, "4 - fairly", English and Welsh.
+    words = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+    words |= {"un": 1, "dau": 2, "tri": 3, "pedwar": 4, "pump": 5}
+    forms = {"digits": 0, "dash": 0, "english": 0, "welsh": 0}
+    for answer in counted:
+        text = answer.text or ""
+        if text in words:
+            assert answer.number == words[text], text
+            forms["english" if text in ("one", "two", "three", "four", "five") else "welsh"] += 1
+        else:
+            assert answer.number == int(text.split(" - ")[0]), text
+            forms["dash" if " - " in text else "digits"] += 1
+    assert all(forms.values()), forms
+
+
+def test_the_opt_out_guardrail_is_breached_by_the_social_norm_arm_only(
+    demo_run: tuple[Path, str, str],
+) -> None:
+    folder, output, _ = demo_run
+    engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
+    with Session(engine) as session:
+        breaches = session.exec(select(GuardrailBreach)).all()
+        actions = list(session.exec(select(AuditEvent.action)).all())
+    engine.dispose()
+    assert [(b.arm_key, b.guardrail) for b in breaches] == [("social_norm", "opt_out_rate")]
+    assert breaches[0].rate > 0.05 and breaches[0].p_value < 0.05
+    assert "guardrail.breached" in actions and "guardrail.mail_failed" in actions
+    assert "BREACHED: Social norm, opt-out rate" in output
+    assert "Practical information, opt-out rate" not in output
+    # The results page carries the warning (every page of the trial does: base.html).
+    url = f"sqlite:///{folder / 'nudge-demo.db'}"
+    engine = make_engine(url)
+    with Session(engine) as session:
+        if session.exec(select(User).where(User.email == STAFF["lead"])).first() is None:
+            add_staff(session, FixedClock(PINNED))
+    engine.dispose()
+    page = logged_in(make_app(url), "lead").get("/trials/witness-reminders-2027/results")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "A safety guardrail of this trial has been breached" in text
+    assert "Social norm, opt-out rate" in text and "Practical information, opt-out rate" not in text
 
 
 def messages(folder: Path, *where: Any) -> list[Message]:
@@ -199,7 +290,8 @@ def test_moved_vacated_and_after_hearing_texts_are_sent_and_counted(
     sent = messages(folder, Message.channel == "sms", col(Message.sent_at).is_not(None))
     moved = [m for m in sent if m.timing == "hearing_moved"]
     vacated = [m for m in sent if m.timing == "hearing_vacated"]
-    after = [m for m in sent if m.timing == "after"]
+    # The survey's question and reminder are timed after the hearing too, but are measurement.
+    after = [m for m in sent if m.timing == "after" and not m.template.startswith("survey:")]
     assert counted == (len(moved), len(vacated), len(after))
     assert moved and vacated and after, counted
     assert {m.hearing_id for m in moved} <= moved_ids
