@@ -153,8 +153,8 @@ def main() -> None:
             cpu_ratio = timing["report_cpu_s"] / timing["floor_cpu_s"]
             print(
                 f"{label}: report {timing['report_s']:.2f} s, lstsq floor "
-                f"{timing['floor_s']:.2f} s (ratio {ratio:.0f}x); CPU {timing['report_cpu_s']:.2f}"
-                f" s against {timing['floor_cpu_s']:.2f} s (ratio {cpu_ratio:.0f}x); peak RSS "
+                f"{timing['floor_s']:.2f} s (ratio {ratio:.1f}x); CPU {timing['report_cpu_s']:.2f}"
+                f" s against {timing['floor_cpu_s']:.2f} s (ratio {cpu_ratio:.1f}x); peak RSS "
                 f"{timing['peak_rss_mb']:.0f} MB"
             )
             if not covariates and shutil.which("Rscript"):
