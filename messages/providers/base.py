@@ -69,6 +69,29 @@ class SmsProvider(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class OutgoingLetter:
+    """One letter to post: our own PDF, and our message id (its reference at the provider)."""
+
+    message_id: int
+    pdf: bytes
+    postage: str | None = None  # the provider's default (Notify's: second class)
+
+
+class LetterProvider(Protocol):
+    """A provider that prints and posts letters (GOV.UK Notify): one at a time, by reference."""
+
+    name: str
+
+    def send(self, letter: OutgoingLetter) -> SendReceipt:
+        """Send or raise ProviderError (transient, permanent, or ambiguous)."""
+        ...
+
+    def find_reference(self, reference: str) -> SentRecord | None:
+        """The letter the provider accepted with this reference, or None if it has none."""
+        ...
+
+
 @runtime_checkable
 class FindsByReference(Protocol):
     """A provider that keeps our message id as each text's reference (GOV.UK Notify): recovery

@@ -2,9 +2,12 @@
 
 It behaves like api.notifications.service.gov.uk where Nudge depends on it: a JWT bearer token
 checked as Notify checks it (HS256 signed with the key's secret, `iss` the service id, `iat`
-within 30 seconds of the server's clock; 403 AuthError otherwise, 401 without one), the send
-validated with Notify's 400 errors, the notification list filtered by `reference`, and
-Notify's error bodies (`{"errors": [{"error": ..., "message": ...}], "status_code": N}`).
+within 30 seconds of the server's clock; 403 AuthError otherwise, 401 without one), texts and
+precompiled letters (`POST /v2/notifications/letter`: the request's 400s at once, the PDF's
+pages and size checked after, a bad one ending `validation-failed`) validated with Notify's
+400 errors, the notification list filtered by `reference` and `template_type`, delivery
+receipts and returned-letter reports posted with the bearer token, and Notify's error bodies
+(`{"errors": [{"error": ..., "message": ...}], "status_code": N}`).
 
 In a test: `with FakeNotifyServer() as notify: ...` (`notify.url`, `notify.state`). As a
 process, for workers in other processes:
@@ -47,6 +50,7 @@ from tests.fakes.notify_state import (
 )
 
 SEND = "/v2/notifications/sms"
+LETTER = "/v2/notifications/letter"
 LIST = "/v2/notifications"
 IAT_BOUND_S = 30  # Notify's: a token issued more than 30 s from its clock is refused
 
@@ -61,9 +65,14 @@ class FakeNotifyServer:
         port: int = 0,
         callback_url: str | None = None,
         callback_token: str = FAKE_CALLBACK_TOKEN,
+        returned_letter_url: str | None = None,
     ) -> None:
         self.state = state or FakeNotifyState()
-        self.callbacks = CallbackSender(callback_url, callback_token) if callback_url else None
+        self.callbacks = (
+            CallbackSender(callback_url, callback_token, returned_letter_url)
+            if callback_url
+            else None
+        )
         self.httpd = _QuietServer(("127.0.0.1", port), _Handler)
         self.httpd.fake = self  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -85,6 +94,12 @@ class FakeNotifyServer:
         if self.callbacks is not None:
             self.callbacks.stop()
 
+    def return_letter(self, reference: str) -> None:
+        """Report the letter with this reference returned, as Notify's returned-letter callback."""
+        [letter] = [n for n in self.state.find(reference) if n["type"] == "letter"][:1]
+        assert self.callbacks is not None, "the fake was started without callbacks"
+        self.callbacks.enqueue_returned(letter)
+
     def __enter__(self) -> FakeNotifyServer:
         return self.start()
 
@@ -98,19 +113,43 @@ class FakeNotifyServer:
 
 
 class CallbackSender:
-    """Posts delivery receipts as Notify does: JSON, `Authorization: Bearer <token>`, in order."""
+    """Posts callbacks as Notify does: JSON, `Authorization: Bearer <token>`, in order.
 
-    def __init__(self, url: str, token: str) -> None:
-        self.url, self.token = url, token
-        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    Delivery receipts (texts' and letters') go to `url`; returned-letter reports to
+    `returned_url`, the service's second callback (its own URL in Notify's settings)."""
+
+    def __init__(self, url: str, token: str, returned_url: str | None = None) -> None:
+        self.url, self.token, self.returned_url = url, token, returned_url
+        self.queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.posted = self.failed = 0
 
     def enqueue(self, notification: dict[str, Any]) -> None:
         keys = ("id", "reference", "status", "created_at", "completed_at", "sent_at")
         receipt = {key: notification[key] for key in keys}
-        receipt.update(to=notification["phone_number"], notification_type="sms")
-        self.queue.put(receipt)
+        if notification["type"] == "letter":  # Notify's receipt names the first address line
+            receipt.update(to=notification.get("line_1"), notification_type="letter")
+        else:
+            receipt.update(to=notification["phone_number"], notification_type="sms")
+        self.queue.put((self.url, receipt))
+
+    def enqueue_returned(self, notification: dict[str, Any]) -> None:
+        """Notify's returned-letter report for a letter it posted (its documented fields)."""
+        if self.returned_url is None:
+            raise ValueError("the fake was given no returned-letter callback URL")
+        report = {
+            "notification_id": notification["id"],
+            "reference": notification["reference"],
+            "date_sent": notification["created_at"],
+            "sent_by": "API",
+            "template_name": None,
+            "template_id": None,
+            "template_version": None,
+            "spreadsheet_file_name": None,
+            "spreadsheet_row_number": None,
+            "upload_letter_file_name": None,
+        }
+        self.queue.put((self.returned_url, report))
 
     def wait_idle(self, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
@@ -122,10 +161,11 @@ class CallbackSender:
         self.thread.join(timeout=10)
 
     def _run(self) -> None:
-        while (receipt := self.queue.get()) is not None:
+        while (item := self.queue.get()) is not None:
+            url, payload = item
             request = urllib.request.Request(
-                self.url,
-                data=json.dumps(receipt).encode(),
+                url,
+                data=json.dumps(payload).encode(),
                 headers={
                     "Authorization": f"Bearer {self.token}",
                     "Content-Type": "application/json",
@@ -204,8 +244,8 @@ class _Handler(BaseHTTPRequestHandler):
             if path.path != LIST:
                 raise NotifyError(404, "NoResultFound", "No result found")
             found = state.find(query.get("reference"))
-            if query.get("template_type") not in (None, "sms"):
-                found = []
+            kind = query.get("template_type")
+            found = [n for n in found if kind in (None, n["type"])]
             self._json(200, {"notifications": found, "links": {"current": self.path}})
         except NotifyError as error:
             self._json(error.status, error.body())
@@ -225,10 +265,10 @@ class _Handler(BaseHTTPRequestHandler):
                 state.faults = faults
             self._json(200, {"ok": True})
             return
-        state.count("POST sms")
+        state.count("POST letter" if path == LETTER else "POST sms")
         try:
             check_token(self.headers.get("Authorization", ""), state)
-            if path != SEND:
+            if path not in (SEND, LETTER):
                 raise NotifyError(404, "NoResultFound", "No result found")
             try:
                 data = json.loads(raw)
@@ -236,11 +276,12 @@ class _Handler(BaseHTTPRequestHandler):
                 raise NotifyError(
                     400, "ValidationError", "Invalid JSON supplied in POST data"
                 ) from None
-            self._send_sms(data if isinstance(data, dict) else {})
+            self._create(path, data if isinstance(data, dict) else {})
         except NotifyError as error:
             self._json(error.status, error.body())
 
-    def _send_sms(self, data: dict[str, Any]) -> None:
+    def _create(self, path: str, data: dict[str, Any]) -> None:
+        """A text or a letter, meeting the next fault first."""
         state = self.fake.state
         with state.lock:
             fault, faults = state.faults.next(), state.faults
@@ -261,7 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         time.sleep(faults.slow_seconds if fault == "slow" else 0)
         host, port = self.client_address[:2]
-        reply = state.create(data, f"{host}:{port}")
+        reply = (state.create_letter if path == LETTER else state.create)(data, f"{host}:{port}")
         if self.fake.callbacks is not None:
             [stored] = [n for n in state.find(data.get("reference")) if n["id"] == reply["id"]]
             self.fake.callbacks.enqueue(stored)

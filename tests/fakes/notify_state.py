@@ -6,6 +6,9 @@ Thread-safe: the server handles each request on its own thread.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import random
 import re
 import threading
@@ -15,6 +18,8 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+
+import pdfplumber
 
 from tests.fakes.twilio_state import Faults
 
@@ -31,6 +36,9 @@ UK_MOBILE = re.compile(r"(?:\+44|0044|0)7\d{9}")
 # record the text and then fail the reply, the ambiguous cases recovery must handle.
 NOTIFY_FAULTS = ("ok", "403", "429", "500", "slow", "hang", "drop", "lost_reply", "malformed")
 UNDELIVERABLE = {"+447700900002": "permanent-failure", "+447700900003": "technical-failure"}
+POSTAGE = ("first", "second", "economy", "europe", "rest-of-world")
+MAX_LETTER_PAGES = 10
+A4_POINTS = (595.28, 841.89)
 
 
 class NotifyFaults(Faults):
@@ -86,6 +94,10 @@ class FakeNotifyState:
         self.refused: dict[str, NotifyError] = {}
         self.accepted_log: list[list[Any]] = []  # [unix time, client address] per text
         self.undeliverable = dict(UNDELIVERABLE)  # number -> the failure its receipt reports
+        # What a valid letter becomes once Notify has scanned, checked and printed it (a real
+        # Notify takes hours, through pending-virus-check and accepted; the fake, no time).
+        self.letter_outcome = "received"
+        self.letter_pdfs: dict[str, bytes] = {}  # Notify's id -> the PDF it was sent
 
     def reject(self, to: str, error: str, message: str) -> None:
         """Refuse every later text to `to` with a 400 (`ValidationError`, `phone_number ...`)."""
@@ -133,15 +145,41 @@ class FakeNotifyState:
             "scheduled_for": None,
         }
 
+    def create_letter(self, data: dict[str, Any], client: str = "") -> dict[str, Any]:
+        """Take a precompiled letter as Notify does: the request checked at once (its 400s), the
+        PDF checked after (a letter breaking the rules ends `validation-failed`)."""
+        pdf = _precompiled(data)
+        with self.lock:
+            now = self.now()
+            notification_id = str(uuid.uuid4())
+            record = {
+                "id": notification_id,
+                "reference": data["reference"],
+                "type": "letter",
+                "status": _letter_check(pdf) or self.letter_outcome,
+                "postage": data.get("postage") or "second",
+                "line_1": None,
+                "pages": _pages(pdf),
+                "created_at": iso(now),
+                "created_by_name": None,
+                "sent_at": iso(now),
+                "completed_at": iso(now),
+            }
+            self.notifications.append(record)
+            self.letter_pdfs[notification_id] = pdf
+            self.accepted_log.append([time.time(), client])
+        return {"id": notification_id, "reference": data["reference"], "postage": record["postage"]}
+
     def find(self, reference: str | None) -> list[dict[str, Any]]:
         """Notifications with this reference, newest first, as GET /v2/notifications lists."""
         with self.lock:
             found = [n for n in self.notifications if reference in (None, n["reference"])]
         return list(reversed(found))
 
-    def our_message_ids(self) -> list[int]:
+    def our_message_ids(self, kind: str | None = None) -> list[int]:
+        """Our message ids as Notify accepted them (of one type, if given): once each, or not."""
         with self.lock:
-            return [int(n["reference"]) for n in self.notifications]
+            return [int(n["reference"]) for n in self.notifications if kind in (None, n["type"])]
 
 
 def _validate(data: dict[str, Any], template_id: str, senders: set[str]) -> str:
@@ -171,3 +209,50 @@ def _validate(data: dict[str, Any], template_id: str, senders: set[str]) -> str:
             f"Your message is {len(body)} characters long.",
         )
     return body
+
+
+def _precompiled(data: dict[str, Any]) -> bytes:
+    """The letter's PDF, or Notify's 400 for what is wrong with the request."""
+    if "content" not in data:  # a letter from a template, which the fake does not keep
+        raise NotifyError(400, "ValidationError", "template_id is a required property")
+    reference = data.get("reference")
+    if not reference:
+        raise NotifyError(400, "ValidationError", "reference is a required property")
+    if not isinstance(reference, str) or len(reference) > 1000:
+        raise NotifyError(400, "ValidationError", "reference is not a valid string")
+    postage = data.get("postage")
+    if postage is not None and postage not in POSTAGE:
+        raise NotifyError(
+            400, "ValidationError", "postage invalid. It must be either first, second or economy."
+        )
+    try:
+        pdf = base64.b64decode(str(data["content"]), validate=True)
+    except (binascii.Error, ValueError):
+        raise NotifyError(
+            400, "BadRequestError", "Cannot decode letter content (invalid base64 encoding)"
+        ) from None
+    if _pages(pdf) is None:
+        raise NotifyError(400, "BadRequestError", "Letter content is not a valid PDF")
+    return pdf
+
+
+def _pages(pdf: bytes) -> int | None:
+    try:
+        with pdfplumber.open(io.BytesIO(pdf)) as document:
+            return len(document.pages)
+    except Exception:  # whatever the parser trips on, Notify says the same
+        return None
+
+
+def _letter_check(pdf: bytes) -> str | None:
+    """Notify's own check after it accepted the PDF: too many pages, or a page not A4."""
+    with pdfplumber.open(io.BytesIO(pdf)) as document:
+        if len(document.pages) > MAX_LETTER_PAGES:
+            return "validation-failed"
+        for page in document.pages:
+            if (
+                abs(float(page.width) - A4_POINTS[0]) > 6
+                or abs(float(page.height) - A4_POINTS[1]) > 6
+            ):
+                return "validation-failed"
+    return None
