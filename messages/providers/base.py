@@ -31,6 +31,7 @@ class OutgoingSms:
     sender: str | None
     status_callback: str | None
     validity_seconds: int | None
+    sender_id: str | None = None  # GOV.UK Notify's text sender the trial names, if it names one
 
 
 @dataclass(frozen=True)

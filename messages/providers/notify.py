@@ -50,7 +50,7 @@ class NotifyProvider:
                 template_id=self.template_id,
                 personalisation={PLACEHOLDER: sms.body},
                 reference=str(sms.message_id),
-                sms_sender_id=self.sender_id,
+                sms_sender_id=sms.sender_id or self.sender_id,  # the trial's, else the setting
             )
         except InvalidResponse:  # a garbled reply to a request that arrived
             raise ProviderError(

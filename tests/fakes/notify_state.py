@@ -28,6 +28,7 @@ FAKE_SECRET = "8b3aa916-ec82-434e-b0c5-d5d9b371d6a3"
 FAKE_API_KEY = f"nudge_tests-{FAKE_SERVICE_ID}-{FAKE_SECRET}"
 FAKE_TEMPLATE_ID = "f33517ff-2a88-4f6e-b855-c550268ce08a"
 FAKE_SENDER_ID = "3c4a3d5e-5b7a-4c0e-9d5f-6a7b8c9d0e1f"
+FAKE_TRIAL_SENDER_ID = "9e8d7c6b-5a49-4838-a726-1504f3e2d1c0"  # the service's second sender
 FAKE_CALLBACK_TOKEN = "fake-notify-callback-bearer-token"
 MAX_SMS_CHARACTERS = 918  # Notify's limit: 6 fragments of 153 characters
 UK_MOBILE = re.compile(r"(?:\+44|0044|0)7\d{9}")
@@ -90,7 +91,8 @@ class FakeNotifyState:
         self.notifications: list[dict[str, Any]] = []
         self.requests: Counter[str] = Counter()
         self.faults: Faults = NotifyFaults()
-        self.senders = {FAKE_SENDER_ID}
+        self.senders = {FAKE_SENDER_ID, FAKE_TRIAL_SENDER_ID}
+        self.sent_from: dict[str, str | None] = {}  # Notify's id -> the sms_sender_id asked for
         self.refused: dict[str, NotifyError] = {}
         self.accepted_log: list[list[Any]] = []  # [unix time, client address] per text
         self.undeliverable = dict(UNDELIVERABLE)  # number -> the failure its receipt reports
@@ -134,6 +136,7 @@ class FakeNotifyState:
                 "sent_at": iso(now),
                 "completed_at": iso(now),
             }
+            self.sent_from[notification_id] = data.get("sms_sender_id")
             self.notifications.append(record)
             self.accepted_log.append([time.time(), client])
         return {
