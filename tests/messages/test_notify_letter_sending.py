@@ -29,6 +29,7 @@ from nudge.clock import FixedClock
 from nudge.config import load_settings
 from nudge.models import Message, MessageEvent, Participant
 from nudge.web import create_app
+from tests.conftest import Cli
 from tests.factories import launch, person, write_people
 from tests.fakes.notify_server import FakeNotifyServer
 from tests.fakes.notify_state import (
@@ -356,3 +357,27 @@ def _later_letter(session: Session, letter: Message, later: timedelta, slot: int
     session.commit()
     assert copy.id is not None
     return copy.id
+
+
+def test_nudge_dispatch_sends_the_letters_through_notify_and_a_print_run_is_refused(
+    cli: Cli, letters: list[int], fake: FakeNotifyServer, tmp_path: Path
+) -> None:
+    fake.state.now = lambda: MORNING
+    cli.env.update(
+        {
+            "NUDGE_LETTER_PROVIDER": "notify",
+            "NOTIFY_API_KEY": FAKE_API_KEY,
+            "NUDGE_NOTIFY_BASE_URL": fake.url,
+            "NUDGE_NOW": MORNING.isoformat(),
+        }
+    )
+    result = cli("dispatch")
+    assert result.exit_code == 0, result.output
+    assert f"letters through Notify: sent {len(letters)}, retrying later 0, failed 0" in (
+        result.output
+    )
+    assert "letters through Notify: sent 0," in cli("dispatch").output
+    assert accepted(fake) == Counter({i: 1 for i in letters})
+    printed = cli("letters", "batch", TRIAL, "--date", "2027-02-12", "--out", str(tmp_path / "p"))
+    assert printed.exit_code == 1 and "NUDGE_LETTER_PROVIDER=notify" in printed.output
+    assert "Traceback" not in printed.output and not (tmp_path / "p").exists()
