@@ -15,6 +15,7 @@ OPERATIONAL = (
     "title",
     "sending.quiet_hours",
     "sending.sms_from",
+    "sending.notify_sms_sender_id",
     "sending.max_per_second",
     "sending.care_unit_phone",
     "sending.help_text",

@@ -339,6 +339,10 @@ class Sending(Strict):
     late: Literal["skip", "next_window"] = "skip"
     max_per_second: float = Field(default=10, gt=0, le=1000)
     sms_from: str | None = None
+    # GOV.UK Notify's id of the text sender to use (NUDGE_SMS_PROVIDER=notify), instead of
+    # NOTIFY_SMS_SENDER_ID; left out of the canonical form when not given, so earlier trials
+    # keep their SHA-256.
+    notify_sms_sender_id: str | None = Field(default=None, exclude_if=_no_label)
     care_unit_phone: str | None = None
     help_text: str = "Court date reminders. Reply STOP to opt out."
 

@@ -23,6 +23,9 @@ from nudge.models.types import column_length
 
 # A UK alphanumeric sender id: up to 11 letters, digits or spaces, at least one a letter.
 SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}", re.ASCII)
+NOTIFY_ID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
 MAX_HELP_TEXT = 320  # two GSM-7 segments and a little: an answer, not a leaflet
 CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
@@ -344,6 +347,14 @@ def _sender(loaded: LoadedTrial) -> Iterator[Problem]:
             ("sending", "sms_from"),
             f"sending.sms_from: '{sender}' is neither a phone number (such as +447700900123) "
             "nor a sender id (up to 11 letters, digits or spaces, at least one a letter)",
+        )
+    notify_sender = sending.notify_sms_sender_id
+    if notify_sender is not None and not NOTIFY_ID.fullmatch(notify_sender):
+        yield loaded.problem(
+            ("sending", "notify_sms_sender_id"),
+            f"sending.notify_sms_sender_id: '{notify_sender}' is not a Notify id; copy it from "
+            "the text message sender's page in GOV.UK Notify (it looks like "
+            "8b3aa916-ec82-434e-b0c5-d5d9b371d6a3)",
         )
     if len(sending.help_text) > MAX_HELP_TEXT:
         yield loaded.problem(
