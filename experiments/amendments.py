@@ -254,9 +254,12 @@ class AllocationChange:
     what: str  # "Social norm paused", "the whole trial resumed"
     reason: str | None
     open_arms: tuple[str, ...]  # the arms' titles, open after the change
+    every_arm: bool = False  # every arm is open after it
 
     @property
     def words(self) -> str:
+        if self.every_arm:
+            return "new participants allocated among every arm again"
         if len(self.open_arms) < 2:
             return "nobody new can be randomised (fewer than two arms open)"
         return f"new participants allocated among {', '.join(self.open_arms)}"
@@ -295,6 +298,7 @@ def allocation_changes(
                 what=f"{named} {'paused' if starts else 'resumed'}",
                 reason=pause.reason if starts else None,
                 open_arms=tuple(title for key, title in titles.items() if key not in closed),
+                every_arm=not closed,
             )
         )
     return changes
