@@ -4,11 +4,13 @@ keep their arm; resuming opens the arm again; each change is a recorded design c
 
 from __future__ import annotations
 
+import html
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -25,7 +27,7 @@ from nudge.models import AllocatedUnit, Assignment, AuditEvent, Participant
 from nudge.models import Arm as ArmRow
 from tests.conftest import EXAMPLE, Cli
 from tests.factories import launch, person, row_counts, write_people
-from tests.web_helpers import logged_in
+from tests.web_helpers import csrf_token, logged_in
 
 TRIAL = "witness-reminders-2027"
 COURTS = ["BRS", "CDF", "LDS", "SWN"]
@@ -254,3 +256,22 @@ def test_a_wrong_value_is_refused_where_it_is_written(example_dir: Path) -> None
     assert found.startswith(
         f"witness-reminders.yaml:{line - 1}:1: unknown key 'paused_arm_enrolment'"
     )
+
+
+def test_the_pause_page_says_what_a_pause_does_to_enrolment_and_the_change_it_made(
+    app: Flask, staff: None, session: Session, clock: FixedClock, example_dir: Path
+) -> None:
+    launch(session, clock, excluding(example_dir))
+    client = logged_in(app, "researcher")
+    page = f"/trials/{TRIAL}/pause"
+    before = " ".join(client.get(page).get_data(as_text=True).split())
+    assert "This trial excludes a paused arm from enrolment" in before
+    form = {"which": "social_norm", "reason": "Complaints; the committee meets Monday."}
+    done = client.post(
+        page, data={"csrf_token": csrf_token(client, page), **form}, follow_redirects=True
+    )
+    text = " ".join(html.unescape(done.get_data(as_text=True)).split())
+    assert (
+        "Social norm is paused: 0 message(s) held until it is resumed. From now on new "
+        "participants are allocated among Business as usual, Practical information only"
+    ) in text
