@@ -120,6 +120,7 @@ def _outcome(outcome: dict[str, Any], subgroup_counts: dict[str, Any]) -> None:
     for comparison in outcome["comparisons"]:
         if {comparison["arm"], comparison["versus"]} & hidden:
             _blank(comparison, keep=("arm", "versus"))
+    _concurrent(outcome)
     for subgroup in outcome["subgroups"]:
         cells = subgroup_counts.get(subgroup["variable"], {})
         for level in subgroup["levels"]:
@@ -190,6 +191,27 @@ def _over_time(over_time: dict[str, Any]) -> None:
                 _blank(comparison, keep=("arm", "versus"))
     undated = over_time.get("undated", 0)
     over_time["undated"] = FEWER if undated and small(undated) else undated
+
+
+def _concurrent(outcome: dict[str, Any]) -> None:
+    """After an arm was excluded from enrolment, each comparison used its concurrent people
+    only (analysis/concurrent.py): its own small cells hide it, and its counts under 5."""
+    measures = outcome.get("measures")
+    compared = measures["comparisons"] if measures else outcome["comparisons"]
+    for row in outcome.get("concurrent", []):
+        cells = [
+            (row["arm_analysed"], row["arm_events"]),
+            (row["control_analysed"], row["control_events"]),
+        ]
+        if any(small(n) or (e is not None and _revealing(n, e)) for n, e in cells):
+            for comparison in compared:
+                if (comparison["arm"], comparison["versus"]) == (row["arm"], row["versus"]):
+                    _blank(comparison, keep=("arm", "versus"))
+        for key, value in list(row.items()):
+            if key.endswith("_events") and value is not None:
+                row[key] = None  # with the counts analysed, an event count is the outcome
+            elif small(value):
+                row[key] = FEWER
 
 
 def _missing(missing: dict[str, Any]) -> None:

@@ -1,6 +1,8 @@
 """The analysis frame: one row per randomised participant, from the database or a flat CSV.
 
-Columns: `participant_ref`, `arm`, `unit`, `stratum`, the participant columns the definition
+Columns: `participant_ref`, `arm`, `unit`, `stratum`, `open_arms` (only when an arm was ever
+excluded from enrolment while paused: the arms open when each was allocated, None when every
+arm was; analysis/concurrent.py), the participant columns the definition
 names (covariates, subgroups, strata and outcome populations), one float column per outcome
 named by its id (a binary outcome's 1.0/0.0; a scale's, count's or continuous outcome's number
 as recorded; NaN where not observed; the definition's `type` says which), `delivered` (0/1;
@@ -33,6 +35,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from analysis.columns import read_columns
+from analysis.concurrent import OPEN_ARMS
 from analysis.flatfile import (
     as_codes,
     as_text,
@@ -122,6 +125,7 @@ def _assigned(session: Session, trial_id: str, names: list[str]) -> pd.DataFrame
         ARMS.c.key.label("arm"),
         ASSIGNMENTS.c.unit,
         ASSIGNMENTS.c.stratum,
+        ASSIGNMENTS.c.open_arms,
     ]
     for name in names:
         if name in PARTICIPANT_FIELDS:
@@ -142,8 +146,20 @@ def _assigned(session: Session, trial_id: str, names: list[str]) -> pd.DataFrame
     if any(name in HEARING_FIELDS for name in names):
         query = query.outerjoin(HEARINGS, HEARINGS.c.case_id == CASES.c.id)
     rows = session.execute(query).all()
-    columns = ["participant_id", "participant_ref", "case_ref", "arm", "unit", "stratum", *names]
+    columns = [
+        "participant_id",
+        "participant_ref",
+        "case_ref",
+        "arm",
+        "unit",
+        "stratum",
+        OPEN_ARMS,
+        *names,
+    ]
     frame = pd.DataFrame.from_records(rows, columns=columns)
+    if frame[OPEN_ARMS].isna().all():
+        # No arm was ever excluded from enrolment: the frame is as it always was.
+        frame = frame.drop(columns=OPEN_ARMS)
     for name in names:
         if name in PARTICIPANT_FIELDS and name != "role" and name != "language":
             frame[name] = frame[name].map({True: "yes", False: "no"})

@@ -33,6 +33,7 @@ from analysis.checks import (
     randomisation,
 )
 from analysis.columns import column_notes
+from analysis.concurrent import ConcurrentComparison, concurrent_outcome
 from analysis.effects import ArmEffect, Effects, ModelSpec, estimate_effects
 from analysis.labels import Labels, listed
 from analysis.measures import Measures, measure_outcome
@@ -137,6 +138,9 @@ class OutcomeReport:
     # (rates); the others have `measures` (means) instead, and neither subgroups nor time.
     type: str = "binary"
     measures: Measures | None = None
+    # Only after an arm was excluded from enrolment while paused: who each comparison used
+    # and left out (analysis/concurrent.py); otherwise left out of the JSON.
+    concurrent: tuple[ConcurrentComparison, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,7 @@ def build_report(
     costs, cost_note = _cost_per_participant(frame, planned_costs, explicit)
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
         outcomes = tuple(
-            _outcome_report(frame, definition, outcome, spec, costs, as_of)
+            _concurrent_report(frame, definition, outcome, spec, costs, as_of)
             for outcome in definition.outcomes
         )
     primary = next(o for o in outcomes if o.id == definition.primary_outcome.id)
@@ -213,6 +217,24 @@ def build_report(
         power=power(planned, sizes, spec, observed if spec.clustered else None),
         notes=tuple(notes),
     )
+
+
+def _concurrent_report(
+    frame: pd.DataFrame,
+    definition: TrialDefinition,
+    outcome: Outcome,
+    spec: ModelSpec,
+    costs: pd.Series | None,
+    as_of: date | None,
+) -> OutcomeReport:
+    """The outcome's report; after an arm was excluded from enrolment while paused, each
+    comparison on its concurrent participants only (analysis/concurrent.py)."""
+
+    def build(rows: pd.DataFrame, used: ModelSpec) -> OutcomeReport:
+        return _outcome_report(rows, definition, outcome, used, costs, as_of)
+
+    labels = Labels.of(definition)
+    return concurrent_outcome(build, frame, spec, labels, definition.analysis.correction)
 
 
 def _cost_per_participant(
@@ -545,6 +567,8 @@ def report_json(report: TrialReport) -> dict[str, Any]:
         # A yes/no outcome's JSON is as it always was: no type, no measures.
         if outcome["type"] == "binary":
             del outcome["type"], outcome["measures"]
+        if not outcome["concurrent"]:
+            del outcome["concurrent"]
         for comparison in outcome["comparisons"]:
             if comparison["net_saving"] is None:
                 del comparison["net_saving"]

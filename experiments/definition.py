@@ -162,10 +162,21 @@ class Population(Strict):
         return tuple(dict.fromkeys(self.household or ("phone", "address")))
 
 
+PausedArmEnrolment = Literal["allocate", "exclude"]
+
+
 class Randomisation(Strict):
     method: Literal["simple", "permuted_blocks"] = "permuted_blocks"
     block_sizes: list[int] | None = None
     seed: int | None = None
+    # While an arm is paused: go on allocating to it (its messages held), or allocate new units
+    # among the open arms only (experiments/allocation.py). Left out of the canonical form when
+    # not given, so earlier trials keep their SHA-256.
+    paused_arm_enrolment: PausedArmEnrolment | None = _absent()
+
+    @property
+    def excludes_paused_arms(self) -> bool:
+        return self.paused_arm_enrolment == "exclude"
 
 
 HEARING = "hearing"  # the built-in anchor: the hearing's start

@@ -31,6 +31,7 @@ from wtforms import BooleanField, Field, HiddenField, TextAreaField
 from wtforms.validators import ValidationError
 
 from experiments import trials
+from experiments.allocation import allocation_history
 from experiments.amendments import FieldChange
 from experiments.characters import unstorable_message
 from experiments.holding import sweep_all
@@ -129,13 +130,15 @@ def new_trial() -> ResponseReturnValue:
 def manage(trial_id: str) -> ResponseReturnValue:
     trial = trials.get_trial(g.db, trial_id)
     versions = list(reversed(trials.versions(g.db, trial_id)))
+    definition = trials.current_definition(g.db, trial)
     return render_template(
         "researcher/manage.html",
         trial=trial,
         current=trials.current_version(g.db, trial),
         versions=versions,
         changes={v.version: trials.shown_changes(trial, v) for v in versions},
-        definition=trials.current_definition(g.db, trial),
+        definition=definition,
+        allocation_changes=allocation_history(g.db, trial_id, definition),
     )
 
 

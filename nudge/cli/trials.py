@@ -9,6 +9,8 @@ from typing import Any
 import click
 
 from experiments import trials as service
+from experiments.allocation import allocation_history
+from experiments.amendments import AllocationChange
 from experiments.definition import TrialDefinition
 from experiments.loader import load_trial_file
 from experiments.outcome_values import describe
@@ -194,6 +196,8 @@ def pause_command(runtime: Runtime, trial_id: str, arm: str | None, reason: str)
         session.commit()
     what = f"arm '{arm}' of '{trial_id}'" if arm else f"'{trial_id}'"
     click.echo(f"paused {what}: {paused.held} message(s) held")
+    if paused.allocation:
+        click.echo(paused.allocation)
 
 
 @trial.command("resume")
@@ -213,6 +217,8 @@ def resume_command(runtime: Runtime, trial_id: str, arm: str | None) -> None:
         f"resumed {what}: {resumed.released} message(s) released, {resumed.sent_late} to be "
         f"sent late, {resumed.cancelled} cancelled as past their time"
     )
+    if resumed.allocation:
+        click.echo(resumed.allocation)
 
 
 @trial.command("list")
@@ -247,6 +253,12 @@ def show(runtime: Runtime, trial_id: str, as_json: bool) -> None:
         data = _summary(session, found)
         data["definition"] = service.shown_definition(session, found)
         data["versions"] = [_version(v) for v in service.versions(session, trial_id)]
+        data["allocation_changes"] = [
+            _allocation_change(change)
+            for change in allocation_history(
+                session, trial_id, service.current_definition(session, found)
+            )
+        ]
     if as_json:
         echo_json(data)
         return
@@ -269,6 +281,12 @@ def show(runtime: Runtime, trial_id: str, as_json: bool) -> None:
             f"  {version['version']} {version['kind']} {version['created_at']} by "
             f"{version['created_by']} sha256 {version['sha256']}{reason}"
         )
+    if data["allocation_changes"]:
+        click.echo("changes of allocation (design changes: paused arms are excluded):")
+    for change in data["allocation_changes"]:
+        reason = f" ({change['reason']})" if change["reason"] else ""
+        said = f"{change['what']} by {change['by']}{reason}"
+        click.echo(f"  {change['at']} {said}: {change['words']}")
 
 
 def _summary(session: Any, found: Trial) -> dict[str, Any]:
@@ -284,6 +302,17 @@ def _summary(session: Any, found: Trial) -> dict[str, Any]:
         "closed_at": found.closed_at.isoformat() if found.closed_at else None,
         "arms": [arm["id"] for arm in json.loads(version.canonical_json)["arms"]],
         "enrolled": service.enrolled_count(session, found.id),
+    }
+
+
+def _allocation_change(change: AllocationChange) -> dict[str, Any]:
+    return {
+        "at": change.at.isoformat(),
+        "what": change.what,
+        "by": change.by,
+        "reason": change.reason,
+        "open_arms": list(change.open_arms),
+        "words": change.words,
     }
 
 
