@@ -43,9 +43,13 @@ def slug_problem(slug: str) -> str | None:
 
 
 def add_organisation(
-    session: Session, clock: Clock, slug: str, name: str, actor: str
+    session: Session, clock: Clock, slug: str, name: str, actor: str, *, audited: bool = True
 ) -> Organisation:
-    """A new organisation; refuses a bad or taken short name and an empty or long name."""
+    """A new organisation; refuses a bad or taken short name and an empty or long name.
+
+    `audited=False` only for `default`, made as the platform sets itself up (as the migration
+    makes it, unaudited): the first trial's or account's own record says who started it.
+    """
     slug, name = slug.strip(), " ".join(name.split())
     problem = slug_problem(slug)
     if problem:
@@ -57,6 +61,8 @@ def add_organisation(
     made = Organisation(slug=slug, name=name, created_at=clock.now())
     session.add(made)
     session.flush()
+    if not audited:
+        return made
     audit.record(
         session,
         clock,
@@ -109,7 +115,7 @@ def organisation_for_new(
         raise OrganisationError(
             f"there are {len(existing)} organisations: say which with --org{_known(session)}"
         )
-    return add_organisation(session, clock, DEFAULT_SLUG, DEFAULT_NAME, actor)
+    return add_organisation(session, clock, DEFAULT_SLUG, DEFAULT_NAME, actor, audited=False)
 
 
 def add_membership(
