@@ -33,7 +33,8 @@ from messages.log import LogFilters, message_log, message_log_csv, reasons_in
 from messages.log_form import CHANNELS, LogFilterForm
 from nudge import audit
 from nudge.models import MESSAGE_STATUSES, Arm, Trial
-from nudge.web.access import allow
+from nudge.scope import trial_ids
+from nudge.web.access import allow, current_scope
 
 bp = Blueprint("message_pages", __name__)
 RESEARCHER = "researcher"
@@ -144,7 +145,7 @@ def _audited_filters(filters: LogFilters, participant_ids: list[int]) -> dict[st
 @bp.get("/opt-outs")
 @allow(RESEARCHER)
 def opt_outs_page() -> ResponseReturnValue:
-    result = opt_outs(g.db, page=_page_number())
+    result = opt_outs(g.db, page=_page_number(), trial_ids=trial_ids(current_scope(), [RESEARCHER]))
     _audit("opt_outs.viewed", None, page=result.page, shown=len(result.rows))
     return render_template("researcher/opt_outs.html", result=result)
 

@@ -17,7 +17,8 @@ from experiments.outcome_values import describe
 from messages.checks import CheckedDefinition, MessageReport, check_definition
 from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, Runtime, echo_json, pass_runtime
 from nudge.errors import DefinitionError
-from nudge.models import Trial, TrialVersion
+from nudge.models import Organisation, Trial, TrialVersion
+from nudge.organisations import organisation_by_slug
 
 FILE = InputFile(exists=False)  # a missing file is reported by the loader, located
 
@@ -102,13 +103,20 @@ def _print_report(report: MessageReport) -> None:
 
 @trial.command("create")
 @click.argument("file", type=FILE)
+@click.option(
+    "--org",
+    type=TEXT,
+    help="The organisation that owns it (its short name); needed when there are several.",
+)
 @pass_runtime
-def create(runtime: Runtime, file: Path) -> None:
+def create(runtime: Runtime, file: Path, org: str | None) -> None:
     """Store a trial definition as a draft."""
     loaded = _require_valid(file).loaded
     assert loaded is not None
     with runtime.session() as session:
-        created = service.create_trial(session, runtime.clock, loaded, service.Actor(runtime.actor))
+        created = service.create_trial(
+            session, runtime.clock, loaded, service.Actor(runtime.actor), organisation=org
+        )
         version = service.current_version(session, created)
     click.echo(f"created draft trial '{created.id}' (version 1, sha256 {version.sha256})")
     click.echo(f"next: nudge trial launch {created.id}")
@@ -223,11 +231,16 @@ def resume_command(runtime: Runtime, trial_id: str, arm: str | None) -> None:
 
 @trial.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--org", type=TEXT, help="Only this organisation's trials (its short name).")
 @pass_runtime
-def list_trials(runtime: Runtime, as_json: bool) -> None:
+def list_trials(runtime: Runtime, as_json: bool, org: str | None) -> None:
     """Every trial with its status, version and enrolment."""
     with runtime.session() as session:
-        rows = [_summary(session, t) for t in service.all_trials(session)]
+        owner = organisation_by_slug(session, org).id if org else None
+        found = [
+            t for t in service.all_trials(session) if owner is None or t.organisation_id == owner
+        ]
+        rows = [_summary(session, t) for t in found]
     if as_json:
         echo_json(rows)
         return
@@ -302,6 +315,7 @@ def _summary(session: Any, found: Trial) -> dict[str, Any]:
         "closed_at": found.closed_at.isoformat() if found.closed_at else None,
         "arms": [arm["id"] for arm in json.loads(version.canonical_json)["arms"]],
         "enrolled": service.enrolled_count(session, found.id),
+        "organisation": _owner(session, found),
     }
 
 
@@ -314,6 +328,13 @@ def _allocation_change(change: AllocationChange) -> dict[str, Any]:
         "open_arms": list(change.open_arms),
         "words": change.words,
     }
+
+
+def _owner(session: Any, found: Trial) -> str | None:
+    """The short name of the organisation that owns the trial."""
+    owner = found.organisation_id
+    organisation = session.get(Organisation, owner) if owner is not None else None
+    return organisation.slug if organisation is not None else None
 
 
 def _version(version: TrialVersion) -> dict[str, Any]:
