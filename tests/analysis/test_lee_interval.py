@@ -172,7 +172,7 @@ def test_the_results_page_and_the_pdf_show_the_interval_with_the_bounds(app: Any
     from analysis.labels import Labels
     from analysis.pages import decimal, figure, pct, points, pvalue
     from analysis.report_pdf import Numbers, results_pdf
-    from analysis.results_view import _outcome
+    from analysis.results_view import _outcome, chart_views
     from tests.analysis.test_outcome_types_words import section
     from tests.analysis.test_results_pdf import flat, pdf_text
 
@@ -191,7 +191,7 @@ def test_the_results_page_and_the_pdf_show_the_interval_with_the_bounds(app: Any
         "primary": outcome,
         "secondary": [],
         "enrolment": [{"week": "2026-01-05"}],
-        "forests": {},
+        "forests": chart_views(data, definition)["forests"],
     }
     numbers = Numbers(figure=figure, pct=pct, points=points, pvalue=pvalue, decimal=decimal)
     pdf = results_pdf(
@@ -200,4 +200,8 @@ def test_the_results_page_and_the_pdf_show_the_interval_with_the_bounds(app: Any
         computed_at=datetime(2026, 12, 5, tzinfo=UTC),
         numbers=numbers,
     )
-    assert "allowing for chance, between" in flat(pdf_text(pdf))
+    text = flat(pdf_text(pdf))
+    assert "allowing for chance, between" in text
+    # The answers by arm are drawn (the key's words), and so is the forest plot of means.
+    assert "1 not at all 2 3 4 5 very Answers on confidence by arm" in text
+    assert "Difference in means on the 1\u20135 scale Forest plot: effect of each arm" in text
