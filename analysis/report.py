@@ -28,6 +28,7 @@ from analysis.checks import (
     PowerSummary,
     Randomisation,
     balance,
+    means_power,
     missing_outcomes,
     power,
     randomisation,
@@ -36,7 +37,7 @@ from analysis.columns import column_notes
 from analysis.concurrent import ConcurrentComparison, concurrent_outcome
 from analysis.effects import ArmEffect, Effects, ModelSpec, estimate_effects
 from analysis.labels import Labels, listed
-from analysis.measures import Measures, measure_outcome
+from analysis.measures import Measures, measure_outcome, pooled_sd
 from analysis.population import in_population
 from analysis.stats import adjust_p_values, cost_per_additional_event
 from analysis.stats.clustered import IntraclusterCorrelation
@@ -135,7 +136,8 @@ class OutcomeReport:
     # From the charge to the event, by arm; only for an outcome imported with its dates.
     time_to_event: TimeToEvent | None = None
     # binary, scale, count or continuous. Only a binary outcome has `arms` and `comparisons`
-    # (rates); the others have `measures` (means) instead, and neither subgroups nor time.
+    # (rates); the others have `measures` (means) instead; their subgroups are differences in
+    # means, and they are not followed in time.
     type: str = "binary"
     measures: Measures | None = None
     # Only after an arm was excluded from enrolment while paused: who each comparison used
@@ -197,24 +199,19 @@ def build_report(
     if frame.empty:
         notes.append("nobody is randomised yet")
     observed = IntraclusterCorrelation(primary.icc, primary.cluster_size, 0)
-    planned, sizes = definition, primary.arms
+    clusters = observed if spec.clustered else None
     if primary.measures is not None:
-        # The power calculation is for proportions: a survey's answers only give its sizes.
+        # A difference in means, not a rate: the t-test's power, on the answers given.
         sizes = tuple(ArmSummary(a.arm, a.n, 0, None, None, None) for a in primary.measures.arms)
-        unplanned = {"baseline_rate": None, "minimum_detectable_effect": None}
-        planned = definition.model_copy(
-            update={"analysis": definition.analysis.model_copy(update=unplanned)}
-        )
-        notes.append(
-            f"the primary outcome is a {primary.type} outcome: the power calculation, made for "
-            "a yes/no outcome, gives only the achieved numbers per arm"
-        )
+        designed = means_power(definition, sizes, spec, clusters, pooled_sd(primary.measures))
+    else:
+        designed = power(definition, primary.arms, spec, clusters)
     return TrialReport(
         trial=definition.id,
         randomisation=randomisation(frame, definition),
         outcomes=outcomes,
         balance=balance(frame, definition),
-        power=power(planned, sizes, spec, observed if spec.clustered else None),
+        power=designed,
         notes=tuple(notes),
     )
 
@@ -366,15 +363,16 @@ def _measured_report(
         data, frame.loc[population], outcome, spec, effects, corrected, missing
     )
     notes += measure_notes
-    if definition.analysis.subgroups:
-        notes.append("subgroups are analysed for yes/no outcomes only")
+    variables = definition.analysis.subgroups
+    names = {v: labels.column(v) for v in variables}
+    subgroups = subgroup_results(data, outcome.id, spec, variables, names)
     return OutcomeReport(
         id=outcome.id,
         primary=outcome.id == definition.primary_outcome.id,
         covariates_used=effects.covariates_used if effects else (),
         arms=(),
         comparisons=(),
-        subgroups=(),
+        subgroups=subgroups,
         notes=tuple(dict.fromkeys(notes)),
         missing=missing,
         methods=None,
@@ -572,6 +570,9 @@ def report_json(report: TrialReport) -> dict[str, Any]:
         for comparison in outcome["comparisons"]:
             if comparison["net_saving"] is None:
                 del comparison["net_saving"]
+    # A yes/no primary outcome's power is as it always was: no means.
+    if data["power"].get("means") is None:
+        data["power"].pop("means", None)
     return data
 
 

@@ -733,6 +733,9 @@ class Interim(Strict):
         return value
 
 
+PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
 class AnalysisPlan(Strict):
     alpha: float = Field(default=0.05, gt=0, le=0.5)
     correction: Literal["holm", "bonferroni", "none"] = "holm"
@@ -742,6 +745,12 @@ class AnalysisPlan(Strict):
     subgroups: list[str] = []
     minimum_detectable_effect: float | None = Field(default=None, gt=0, lt=1)
     baseline_rate: float | None = Field(default=None, gt=0, lt=1)
+    # For a scale, count or measurement primary outcome instead: the difference in means to
+    # detect, in the outcome's units, with the outcome's SD; or that difference in SDs
+    # (standardised). Left out of the canonical form when not given.
+    minimum_detectable_difference: PositiveNumber | None = _absent()
+    outcome_sd: PositiveNumber | None = _absent()
+    minimum_detectable_standardised: PositiveNumber | None = _absent()
     # Intracluster correlation of the primary outcome for the design's power calculation
     # when the unit is not the participant (the observed one is used when absent).
     icc: float | None = Field(default=None, ge=0, lt=1)
@@ -753,6 +762,15 @@ class AnalysisPlan(Strict):
     # Planned interim looks; left out of the canonical form when not planned, so a trial
     # launched before they existed keeps its SHA-256.
     interim: Interim | None = _absent()
+
+    @property
+    def design_standardised(self) -> float | None:
+        """The design's difference in means in SDs (Cohen's d), for a non-binary primary."""
+        if self.minimum_detectable_standardised is not None:
+            return self.minimum_detectable_standardised
+        if self.minimum_detectable_difference is not None and self.outcome_sd is not None:
+            return self.minimum_detectable_difference / self.outcome_sd
+        return None
 
 
 MAX_SOURCE = 500

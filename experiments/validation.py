@@ -51,6 +51,7 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _undeclared_columns,
         _milestones,
         _interim,
+        _design_effect_size,
         check_surveys,
         _guardrails,
         _event_costs,
@@ -534,6 +535,58 @@ def _interim(loaded: LoadedTrial) -> Iterator[Problem]:
             ("analysis", "interim", "on"),
             f"analysis.interim.on: '{interim.on}' is not an outcome of this trial; name one "
             f"of {', '.join(known)}, or write primary",
+        )
+
+
+def _design_effect_size(loaded: LoadedTrial) -> Iterator[Problem]:
+    """The design's effect is stated in the primary outcome's terms: a rate for yes/no, a
+    difference in means (with the SD) or a standardised one for the others."""
+    plan, primary = loaded.definition.analysis, loaded.definition.primary_outcome
+    means = {
+        key: getattr(plan, key)
+        for key in (
+            "minimum_detectable_difference",
+            "outcome_sd",
+            "minimum_detectable_standardised",
+        )
+        if getattr(plan, key) is not None
+    }
+    rates = [k for k in ("baseline_rate", "minimum_detectable_effect") if getattr(plan, k)]
+    instead = (
+        "give minimum_detectable_difference (in the outcome's units) with outcome_sd, or "
+        "minimum_detectable_standardised (in standard deviations)"
+    )
+    if primary.type == "binary":
+        for key in means:
+            yield loaded.problem(
+                ("analysis", key),
+                f"analysis.{key}: the primary outcome '{primary.id}' is yes/no; its design is "
+                "a baseline_rate and a minimum_detectable_effect (proportions)",
+            )
+        return
+    for key in rates:
+        yield loaded.problem(
+            ("analysis", key),
+            f"analysis.{key}: the primary outcome '{primary.id}' is a {primary.type} outcome, "
+            f"not yes/no, so its design is a difference in means: {instead}",
+        )
+    if "minimum_detectable_standardised" in means and len(means) > 1:
+        yield loaded.problem(
+            ("analysis", "minimum_detectable_standardised"),
+            "analysis.minimum_detectable_standardised: give either it or "
+            "minimum_detectable_difference with outcome_sd, not both",
+        )
+    elif len(means) == 1 and "minimum_detectable_standardised" not in means:
+        (given,) = means
+        missing = (
+            "outcome_sd"
+            if given == "minimum_detectable_difference"
+            else ("minimum_detectable_difference")
+        )
+        yield loaded.problem(
+            ("analysis", given),
+            f"analysis.{given}: give {missing} too (a difference in means needs the outcome's "
+            "standard deviation to size the trial)",
         )
 
 

@@ -29,7 +29,7 @@ from sqlmodel import col, select
 from experiments import trials
 from messages import words
 from messages.inbox import opt_outs
-from messages.log import LogFilters, message_log, message_log_csv, reasons_in
+from messages.log import LogFilters, message_log, message_log_csv, reasons_in, template_words
 from messages.log_form import CHANNELS, LogFilterForm
 from nudge import audit
 from nudge.models import MESSAGE_STATUSES, Arm, Trial
@@ -51,6 +51,7 @@ def message_log_page(trial_id: str) -> ResponseReturnValue:
     trial, zone, form = _log_form(trial_id)
     filters = form.filters()
     result = message_log(g.db, trial_id, zone, filters, page=_page_number())
+    definition = trials.current_definition(g.db, trial)
     given = _audited_filters(filters, result.participant_ids)
     _audit(
         "messages.viewed",
@@ -70,6 +71,7 @@ def message_log_page(trial_id: str) -> ResponseReturnValue:
         choices=_choices(form),
         state=words.message_state,
         channel=words.channel_label,
+        template=partial(template_words, definition=definition),
         when=partial(words.local_time, zone=zone),
         zone=zone,
         person_href=partial(person_href, trial_id),
