@@ -93,6 +93,22 @@ def header(definition: TrialDefinition) -> tuple[str, ...]:
         f"Cost {level} interval high ({money})",
         "Note",
         *(_measured_header(level) if _has_measured(definition) else ()),
+        *(_savings_header(level, money) if _has_savings(definition) else ()),
+    )
+
+
+def _has_savings(definition: TrialDefinition) -> bool:
+    return bool(definition.costs.cost_of_event)
+
+
+def _savings_header(level: str, money: str) -> tuple[str, ...]:
+    """Columns for the net saving per 1,000 people: only when an outcome has a cost of an event."""
+    return (
+        f"Net saving per 1,000 people, estimate ({money})",
+        f"Net saving {level} interval low ({money})",
+        f"Net saving {level} interval high ({money})",
+        f"Cost of an event used ({money})",
+        "Source of the cost of an event",
     )
 
 
@@ -121,10 +137,41 @@ def _measured_header(level: str) -> tuple[str, ...]:
 def results_csv(shown: dict[str, Any], definition: TrialDefinition) -> str:
     """The disclosed results as spreadsheet rows (see the module docstring), BOM first."""
     stream = io.StringIO()
-    width = len(header(definition))
-    rows = ((*row, *(None,) * (width - len(row))) for row in _rows(shown, Labels.of(definition)))
+    labels = Labels.of(definition)
+    width = len(header(definition)) - (SAVINGS_WIDTH if _has_savings(definition) else 0)
+    rows: Iterator[Row] = ((*row, *(None,) * (width - len(row))) for row in _rows(shown, labels))
+    if _has_savings(definition):
+        rows = _with_savings(rows, _savings(shown, labels))
     write_rows(stream, header(definition), rows, byte_order_mark=True)
     return stream.getvalue()
+
+
+SAVINGS_WIDTH = 5  # the columns of _savings_header
+
+
+def _savings(shown: dict[str, Any], labels: Labels) -> dict[tuple[str, str], Row]:
+    """The savings cells of each (outcome, arm) row with a net saving, keyed by their labels
+    (an outcome's label and an arm's title are unique within a trial)."""
+    cells: dict[tuple[str, str], Row] = {}
+    for outcome in shown["report"]["outcomes"]:
+        for c in outcome["comparisons"]:
+            saving = c.get("net_saving")
+            if saving is None:
+                continue
+            cells[(labels.outcome(outcome["id"]), labels.arm(c["arm"]))] = (
+                _money(saving["estimate"]),
+                _money(saving["ci_low"]),
+                _money(saving["ci_high"]),
+                _money(saving["cost_of_event"]),
+                saving["source"],
+            )
+    return cells
+
+
+def _with_savings(rows: Iterator[Row], cells: dict[tuple[str, str], Row]) -> Iterator[Row]:
+    blank = (None,) * SAVINGS_WIDTH
+    for row in rows:
+        yield (*row, *cells.get((row[0], row[2]), blank))
 
 
 def _rows(shown: dict[str, Any], labels: Labels) -> Iterator[Row]:

@@ -39,6 +39,9 @@ class ForestRow:
     estimate: float | None  # in rate units (0.049 is 4.9 points)
     low: float | None
     high: float | None
+    # A pooled estimate (evidence across trials) is drawn as a diamond spanning its interval,
+    # the usual mark of a meta-analysis, so it never reads as one more trial.
+    pooled: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,10 @@ def forest_plot(
         else:
             x1, x2, cx = x(scale * row.low), x(scale * row.high), x(scale * row.estimate)
             body.append(
-                f'<line x1="{x1:.1f}" y1="{cy:.1f}" x2="{x2:.1f}" y2="{cy:.1f}" '
+                f'<polygon points="{x1:.1f},{cy:.1f} {cx:.1f},{cy - 9:.1f} {x2:.1f},{cy:.1f} '
+                f'{cx:.1f},{cy + 9:.1f}" fill="{ACCENT}"/>'
+                if row.pooled
+                else f'<line x1="{x1:.1f}" y1="{cy:.1f}" x2="{x2:.1f}" y2="{cy:.1f}" '
                 f'stroke="{ACCENT}" stroke-width="3"/>'
                 f'<rect x="{cx - 6:.1f}" y="{cy - 6:.1f}" width="12" height="12" fill="{ACCENT}"/>'
             )

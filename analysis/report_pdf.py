@@ -145,6 +145,7 @@ def results_pdf(
         story += _verdicts(view, s)
         story += _outcome(view["primary"], view, numbers, s)
         story += _costs(view, numbers, s)
+        story += _savings(view, s)
         for outcome in view.get("secondary", []):
             story += _outcome(outcome, view, numbers, s)
     story += _methods(view, s)
@@ -428,6 +429,44 @@ def _costs(view: dict[str, Any], n: Numbers, s: dict[str, ParagraphStyle]) -> li
             caption=f"The extra cost of each arm's messages for each {per}, against control",
         ),
     ]
+
+
+def _savings(view: dict[str, Any], s: dict[str, ParagraphStyle]) -> list[Flowable]:
+    """The net saving per 1,000 people, labelled an estimate with its cost's source, only for
+    an outcome with a cost of an event (analysis/savings_view.py gives the page the same)."""
+    shown: list[Flowable] = []
+    for saving in view.get("savings") or []:
+        event = saving["event"]
+        rows = [
+            [row["arm"], row["events"], row["message_cost"], row["estimate"], row["interval"]]
+            for row in saving["rows"]
+        ]
+        source = f"Cost of each {event}: {saving['cost']}. Source: {saving['source']}"
+        notes = [row for row in saving["rows"] if row["note"]]
+        shown += [
+            Paragraph(escape(saving["heading"]), s["h2"]),
+            Paragraph(escape(saving["intro"]), s["body"]),
+            Paragraph(escape(source), s["body"]),
+            _table(
+                [
+                    [
+                        "Arm",
+                        f"{event[:1].upper()}{event[1:]} avoided per 1,000",
+                        "Extra message cost per 1,000",
+                        "Net saving per 1,000 (estimate)",
+                        "Likely between",
+                    ],
+                    *rows,
+                ],
+                [0.24, 0.17, 0.17, 0.18, 0.24],
+                s,
+                caption="Estimated net saving per 1,000 people against control, from the "
+                f"pre-registered effect on {saving['name']}",
+            ),
+            *(_bullet(f"{row['arm']}: {row['note']}", s["muted"]) for row in notes),
+            Paragraph(escape(saving["range_note"]), s["muted"]),
+        ]
+    return shown
 
 
 def _methods(view: dict[str, Any], s: dict[str, ParagraphStyle]) -> list[Flowable]:

@@ -22,6 +22,7 @@ from analysis.plots import (
     over_time_range,
     signed,
 )
+from analysis.savings_view import savings_tables
 from analysis.standing import health_checks, nothing_yet, progress, status
 from analysis.text import (
     Wording,
@@ -99,6 +100,7 @@ def results_view(
         "alpha": f"{definition.analysis.alpha:g}",
         "primary_better": definition.primary_outcome.better,
         "exclusions": shown["flow"].get("ineligible_reasons", {}),
+        "savings": savings_tables(report, definition),
         **chart_views(shown, definition),
     }
 

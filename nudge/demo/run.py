@@ -35,6 +35,7 @@ from nudge.config import Settings
 from nudge.db import make_engine, upgrade
 from nudge.demo.events import CONFIDENCE_EFFECT, NotifyReplySender, ReplySender
 from nudge.demo.outcomes import TrueEffect, simulate_outcomes
+from nudge.demo.replication import DEMO_COST_OF_EVENT, Replication, run_replication
 from nudge.demo.server import BackgroundServer
 from nudge.demo.simulation import Simulated, Simulation
 from nudge.demo.workspace import Workspace
@@ -73,6 +74,7 @@ class DemoResult:
     confidence_effects: dict[str, float]  # the survey's true effect on each arm's mean answer
     breaches: list[str]  # the guardrail breaches recorded, in words
     guardrail_mail: str  # what became of the mail to the trial's contacts
+    replication: Replication | None = None  # the second, closed trial the evidence page pools
 
 
 # What the demo adds to its own copy of the example (the example itself stays as it is): a
@@ -101,15 +103,37 @@ guardrails:
 """
 
 
+# What each treatment arm tests, and what a non-attendance costs: so the demo's "What we know"
+# page pools the example with its replication (nudge/demo/replication.py), and its results
+# show the net saving per 1,000 people.
+DEMO_TAGS = {
+    "  - id: practical\n": "    tags: [practical_information, sms, 7_days_before]\n",
+    "  - id: social_norm\n": "    tags: [social_norm, sms, letter]\n",
+}
+DEMO_COSTS = f"""costs:
+  currency: GBP
+  sms_segment: 0.04
+  letter: 0.85
+  cost_of_event:
+    attended: {DEMO_COST_OF_EVENT}
+"""
+
+
 def write_demo_definition(path: Path) -> Path:
-    """The example with the confidence outcome added to its outcomes, and the survey and the
-    guardrail appended, written to `path` (its letters are still read beside the example)."""
+    """The example with the confidence outcome added to its outcomes, its arms tagged, a cost of
+    a non-attendance, and the survey and the guardrail appended, written to `path` (its letters
+    are still read beside the example)."""
     lines = EXAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
     start = lines.index("outcomes:\n")
     end = start + 1
     while end < len(lines) and lines[end].startswith("  - "):
         end += 1
-    text = "".join([*lines[:end], CONFIDENCE_OUTCOME, *lines[end:]]) + DEMO_KEYS
+    lines = [*lines[:end], CONFIDENCE_OUTCOME, *lines[end:]]
+    for arm, tags in DEMO_TAGS.items():
+        lines.insert(lines.index(arm) + 1, tags)
+    costs = next(i for i, line in enumerate(lines) if line.startswith("costs: {"))
+    lines[costs] = DEMO_COSTS
+    text = "".join(lines) + DEMO_KEYS
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -250,8 +274,23 @@ def run_demo(
         journey = journey_texts(session, trial_id)
         password = secrets.token_urlsafe(12)
         add_user(session, clock, DEMO_EMAIL, "researcher", password, ACTOR)
+        # Every hearing is over and every outcome is in: the trial closes with final results.
+        trials.close_trial(session, clock, trial_id, trials.Actor(ACTOR), "outcomes in")
         session.commit()
-    log.info("analysis done")
+    log.info("analysis done; trial %s closed", trial_id)
+    provider = ConsoleProvider(settings.outbox_dir, clock, CallbackPoster(settings.webhook_token))
+    try:
+        replication = run_replication(
+            runtime,
+            provider,
+            workspace.files,
+            {trial_id: report},
+            size=size,
+            seed=seed,
+            actor=ACTOR,
+        )
+    finally:
+        provider.close()
     return DemoResult(
         workspace,
         trial_id,
@@ -266,6 +305,7 @@ def run_demo(
         {arm: effect for arm, effect in CONFIDENCE_EFFECT.items() if arm != "control"},
         breaches,
         check.mail,
+        replication,
     )
 
 

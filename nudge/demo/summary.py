@@ -47,6 +47,7 @@ def summary_text(result: DemoResult) -> str:
         lines.append(f"  mail to the trial's contacts: {result.guardrail_mail}.")
     else:
         lines.append("  no arm breached one.")
+    lines += _evidence(result)
     url = result.workspace.database_url
     lines += [
         "",
@@ -89,4 +90,29 @@ def _confidence(result: DemoResult) -> list[str]:
             f"{c['adjusted_difference']:+.2f} (95% CI {low:+.2f} to {high:+.2f}): "
             + ("the interval contains the true effect." if inside else "the interval misses it.")
         )
+    return lines
+
+
+def _evidence(result: DemoResult) -> list[str]:
+    """The replication, and what the "What we know" page pools from the two closed trials."""
+    replication = result.replication
+    if replication is None:
+        return []
+    lines = [
+        "",
+        'Evidence across trials (the "What we know" page, /evidence):',
+        f"  the trial closed; a replication in a second area ('{replication.trial_id}') "
+        f"randomised {replication.randomised}, sent {replication.texts_sent} texts and closed;",
+    ]
+    group = replication.pooled
+    meta = group.meta if group else None
+    if meta is None or meta.reml.estimate is None or meta.reml.ci_low is None:
+        return [*lines, "  nothing could be pooled."]
+    reml = meta.reml
+    assert reml.estimate is not None and reml.ci_low is not None and reml.ci_high is not None
+    lines.append(
+        f"  practical information on attendance, pooled over {meta.k} trials: "
+        f"{_points(reml.estimate)} points (95% CI {_points(reml.ci_low)} to "
+        f"{_points(reml.ci_high)}, REML with Hartung-Knapp, I2 {reml.i2:.0f}%)."
+    )
     return lines

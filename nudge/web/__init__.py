@@ -143,6 +143,7 @@ def _security_headers(response: Any) -> Any:
 
 
 def _register(app: Flask, csrf: CSRFProtect) -> None:
+    from analysis.evidence_pages import bp as evidence
     from analysis.overview import bp as overview
     from analysis.pages import bp as results
     from analysis.people_pages import bp as people_pages
@@ -168,6 +169,7 @@ def _register(app: Flask, csrf: CSRFProtect) -> None:
     app.register_blueprint(audit_pages)
     app.register_blueprint(overview)
     app.register_blueprint(results)
+    app.register_blueprint(evidence)
     app.register_blueprint(trial_pages, check=check_definition)
     app.register_blueprint(message_pages)
     app.register_blueprint(people_pages)

@@ -40,6 +40,7 @@ from nudge.models import (
     Outcome,
     Participant,
     SurveyAnswer,
+    Trial,
     User,
 )
 from tests.conftest import PINNED
@@ -194,6 +195,41 @@ def test_the_opt_out_guardrail_is_breached_by_the_social_norm_arm_only(
     assert "The trial&#39;s contacts were not told: mail is not set up" in text
 
 
+def test_the_evidence_page_pools_the_trial_with_its_closed_replication(
+    demo_run: tuple[Path, str, str],
+) -> None:
+    """Both demo trials close; "What we know" pools their practical-information arms on
+    attendance, as the summary says; the example's results show the net saving."""
+    folder, output, _ = demo_run
+    found = re.search(
+        r"practical information on attendance, pooled over 2 trials: ([-+.\d]+) points "
+        r"\(95% CI ([-+.\d]+) to ([-+.\d]+)",
+        output,
+    )
+    assert found, output
+    estimate, low, high = (float(x) for x in found.groups())
+    assert low <= estimate <= high
+    url = f"sqlite:///{folder / 'nudge-demo.db'}"
+    engine = make_engine(url)
+    with Session(engine) as session:
+        statuses = dict(session.exec(select(Trial.id, Trial.status)).all())
+        if session.exec(select(User).where(User.email == STAFF["lead"])).first() is None:
+            add_staff(session, FixedClock(PINNED))
+    engine.dispose()
+    assert statuses == {
+        "witness-reminders-2027": "closed",
+        "witness-reminders-replication-2027": "closed",
+    }
+    client = logged_in(make_app(url), "researcher")
+    page = client.get("/evidence").get_data(as_text=True)
+    assert "Across 2 closed trials, arms tagged “practical information”" in page
+    shown = f"{estimate:+.1f}".replace("-", "\u2212").removesuffix(".0")
+    assert '<th scope="row" class="govuk-table__header">REML, Hartung–Knapp</th>' in page
+    assert f'<td class="govuk-table__cell govuk-table__cell--numeric">{shown}</td>' in page
+    results = client.get("/trials/witness-reminders-2027/results").get_data(as_text=True)
+    assert "Net saving per 1,000 people, attendance (an estimate)" in results
+
+
 def messages(folder: Path, *where: Any) -> list[Message]:
     """The demo database's messages that match `where`."""
     engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
@@ -335,7 +371,9 @@ def test_running_twice_starts_afresh(tmp_path: Path) -> None:
         assert code == 0, output
     engine = make_engine(f"sqlite:///{folder / 'nudge-demo.db'}")
     with Session(engine) as session:
-        people = session.exec(select(Participant)).all()
+        people = session.exec(
+            select(Participant).where(Participant.trial_id == "witness-reminders-2027")
+        ).all()
     engine.dispose()
     assert len(people) == 60
 

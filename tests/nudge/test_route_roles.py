@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy import select as select_rows
 from sqlmodel import Session, SQLModel, col, select
 
+from analysis.evidence_pages import EVIDENCE_ROLES
 from messages.replies import handle_reply
 from nudge import staff
 from nudge.audit_log import hide_numbers
@@ -68,6 +69,7 @@ ROUTES: dict[str, Access] = {
     "results.results_download_json": Access(ALL_STAFF),
     "results.results_download_pdf": Access(ALL_STAFF),
     "results.results_bundle": Access(RESEARCHERS, audit="results.bundle_exported"),
+    "evidence.evidence_page": Access(EVIDENCE_ROLES),
     "trial_pages.new_trial": Access(RESEARCHERS),
     "trial_pages.manage": Access(RESEARCHERS),
     "trial_pages.launch": Access(RESEARCHERS, redirect="/trials/{trial_id}/manage"),  # live
