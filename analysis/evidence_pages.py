@@ -4,8 +4,8 @@ Aggregate figures only, and only as each viewer may see them: every trial's resu
 through the same disclosure control as its results page (analysis/disclosure.py), and a
 comparison hidden from the viewer is left out of the pool and listed as such. The trials'
 results come from the shared cache (analysis/results_cache.py), so a closed trial's analysis
-is computed once. Self-contained: the roles live in EVIDENCE_ROLES and the trials in
-`closed_trials`, so scoping by organisation changes one function here.
+is computed once. The trials pooled are the viewer's organisations' (every organisation's
+for a national account), through nudge.scope like every other list of trials.
 """
 
 from __future__ import annotations
@@ -19,35 +19,41 @@ from flask_login import current_user
 from sqlmodel import Session
 
 from experiments import trials
+from nudge import scope
 from nudge.clock import Clock
 from nudge.models import Trial, TrialStatus
-from nudge.web.access import allow
+from nudge.scope import Scope
+from nudge.web.access import allow, current_scope
 
 if TYPE_CHECKING:
     from analysis.pooled import ClosedTrial
 
 bp = Blueprint("evidence", __name__, template_folder="templates")
-# Who may read the pooled evidence: aggregate figures, no personal data. A role that sees
-# every organisation's aggregate results (issue 25's `national`) belongs here too.
+# Who may read the pooled evidence: aggregate figures, no personal data. A national account
+# reads as a lead (nudge.scope), so it is let in, and pools every organisation's trials.
 EVIDENCE_ROLES = ("lead", "researcher", "admin")
 # As on a trial's results page (analysis/pages.py): researchers see exact figures.
 EXACT_ROLES = ("researcher",)
 
 
-def closed_trials(session: Session) -> list[Trial]:
-    """The closed trials whose results the evidence page pools, oldest closed first."""
-    closed = [t for t in trials.all_trials(session) if t.status == TrialStatus.CLOSED]
+def closed_trials(session: Session, within: Scope) -> list[Trial]:
+    """The closed trials whose results the evidence page pools, oldest closed first: those of
+    the viewer's organisations (every organisation's for a national account)."""
+    visible = scope.visible_trials(session, within, EVIDENCE_ROLES)
+    closed = [t for t in visible if t.status == TrialStatus.CLOSED]
     return sorted(closed, key=lambda t: (t.closed_at is None, t.closed_at, t.id))
 
 
-def gather(session: Session, clock: Clock, *, exact: bool) -> list[ClosedTrial]:
-    """Each closed trial with its definition in force and its results as the viewer sees them."""
+def gather(session: Session, clock: Clock, within: Scope) -> list[ClosedTrial]:
+    """Each closed trial with its definition in force and its results as the viewer sees them:
+    exact where they are a researcher in the trial's organisation, rounded otherwise."""
     from analysis.disclosure import disclose
     from analysis.pooled import ClosedTrial
     from analysis.results_cache import results_for
 
     found: list[ClosedTrial] = []
-    for trial in closed_trials(session):
+    for trial in closed_trials(session, within):
+        exact = within.role_in(trial.organisation_id) in EXACT_ROLES
         definition = trials.current_definition(session, trial)
         results = results_for(session, clock, trial, definition)
         zone = ZoneInfo(definition.timezone)
@@ -77,12 +83,16 @@ def evidence_page() -> ResponseReturnValue:
     from analysis.pooled import pool_closed_trials
     from analysis.pooled_view import evidence_view
 
-    exact = current_user.role in EXACT_ROLES
-    closed = gather(g.db, current_app.extensions["nudge"]["clock"], exact=exact)
+    within = current_scope()
+    closed = gather(g.db, current_app.extensions["nudge"]["clock"], within)
+    rounded = any(
+        within.role_in(trial.organisation_id) not in EXACT_ROLES
+        for trial in closed_trials(g.db, within)
+    )
     evidence = pool_closed_trials(closed)
     return render_template(
         "evidence/evidence.html",
         view=evidence_view(evidence),
         closed=len(closed),
-        disclosure=None if exact else RULE,
+        disclosure=RULE if rounded else None,
     )

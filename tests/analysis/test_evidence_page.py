@@ -14,9 +14,12 @@ from flask import Flask
 from sqlmodel import Session
 
 from analysis.numbers import points
+from nudge.accounts import new_user
 from nudge.clock import FixedClock
+from nudge.models import Trial
+from nudge.organisations import add_organisation
 from tests.evidence_factories import run_closed_trial, tagged_example
-from tests.web_helpers import logged_in, page_tables
+from tests.web_helpers import _password_hash, logged_in, page_tables, post_login
 
 FIRST = {"control": 0.55, "practical": 0.75, "social_norm": 0.65}
 SECOND = {"control": 0.6, "practical": 0.72, "social_norm": 0.6}
@@ -145,3 +148,27 @@ def test_a_lead_sees_the_disclosure_rule_and_a_hidden_trial_is_left_out(
     assert "Not in the pool" in lead and "Tiny, Practical information: not shown to you" in lead
     assert "Across 2 closed trials" in lead
     assert "Across 3 closed trials" in researcher
+
+
+def test_an_area_pools_only_its_own_trials_and_the_national_board_pools_every_areas(
+    app: Flask, two_closed: list[str], session: Session, clock: FixedClock
+) -> None:
+    """Issue 25: a user sees only their organisations' trials; a national account sees every
+    organisation's aggregate results. The second trial belongs to another area."""
+    other = add_organisation(session, clock, "south", "Southshire Victim Service", "test")
+    moved = session.get(Trial, two_closed[1])
+    assert moved is not None
+    moved.organisation_id = other.id
+    session.add(moved)
+    new_user(session, clock, "nat.board@example.org", "national", _password_hash(), "test")
+    session.commit()
+    area = text_of(logged_in(app, "researcher").get("/evidence").get_data(as_text=True))
+    assert "Nothing to pool yet" in area and "1 trial has closed" in area
+    assert "Reminders in the second area" not in area
+    national = app.test_client()
+    post_login(national, "nat.board@example.org")
+    board = text_of(national.get("/evidence").get_data(as_text=True))
+    assert "Across 2 closed trials" in board
+    assert "Reminders in the second area" in board
+    assert "Statistical disclosure control" in board  # read as a lead reads: rounded
+    assert not any(private in board for private in PRIVATE)
