@@ -278,11 +278,12 @@ def run_demo(
         trials.close_trial(session, clock, trial_id, trials.Actor(ACTOR), "outcomes in")
         session.commit()
     log.info("analysis done; trial %s closed", trial_id)
-    provider = ConsoleProvider(settings.outbox_dir, clock, CallbackPoster(settings.webhook_token))
+    # The replication in a second area always sends to the outbox: it is there to be pooled.
+    outbox = ConsoleProvider(settings.outbox_dir, clock, CallbackPoster(settings.webhook_token))
     try:
         replication = run_replication(
             runtime,
-            provider,
+            outbox,
             workspace.files,
             {trial_id: report},
             size=size,
@@ -290,7 +291,7 @@ def run_demo(
             actor=ACTOR,
         )
     finally:
-        provider.close()
+        outbox.close()
     return DemoResult(
         workspace,
         trial_id,
