@@ -188,12 +188,14 @@ def _codes(values: object) -> tuple[np.ndarray, list[str], bool]:
     import polars as pl
 
     assert isinstance(values, pl.Series)
-    if values.n_unique() == len(values):  # a reference column: each row its own value, in order
-        plain = bool(values.str.contains(PLAIN_PATTERN).all())
-        return np.arange(len(values), dtype=np.intp), values.to_list(), plain
     codes, _ = pd.factorize(values.hash(seed=0).to_numpy())
     codes = np.asarray(codes, dtype=np.intp)
-    distinct = values.gather(first_rows(codes))
+    first = first_rows(codes)
+    if len(first) == len(values):
+        # A reference column: each row its own hash, so its own value, and codes 0, 1, 2, ...
+        plain = bool(values.str.contains(PLAIN_PATTERN).all())
+        return np.arange(len(values), dtype=np.intp), values.to_list(), plain
+    distinct = values.gather(first)
     if not bool((distinct.gather(codes) == values).all()):
         exact, uniques = pd.factorize(values.to_numpy())
         return np.asarray(exact, dtype=np.intp), [str(u) for u in uniques], False
