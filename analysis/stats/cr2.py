@@ -53,7 +53,10 @@ def cluster_blocks(clusters: Clusters) -> ClusterBlocks:
     codes, n_clusters = cluster_codes(clusters)
     counts = np.bincount(codes, minlength=n_clusters)
     row_size = counts[codes]
-    order = np.lexsort((codes, row_size))
+    # Rows by cluster size, then cluster, then row: one stable sort of one combined key (the
+    # same order as np.lexsort((codes, row_size)), in one pass instead of two).
+    key = row_size.astype(np.int64) * max(n_clusters, 1) + codes
+    order = np.argsort(key, kind="stable")
     sorted_sizes = row_size[order]
     sizes = np.flatnonzero(np.bincount(counts))
     sizes = sizes[sizes > 0]
