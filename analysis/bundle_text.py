@@ -6,7 +6,8 @@ from textwrap import wrap
 from typing import Any
 
 from analysis.pseudonymise import AnalysisColumn, AnalysisFile
-from experiments.definition import Outcome, TrialDefinition
+from experiments.definition import Scale, TrialDefinition
+from experiments.outcome_values import Wording, in_words
 
 # Levels listed in the README before "and N more" (all of them are in model.json).
 SHOWN_LEVELS = 12
@@ -50,7 +51,8 @@ def _roles(definition: TrialDefinition) -> dict[str, str]:
     for outcome in definition.outcomes:
         kind = "primary outcome" if outcome.id == definition.primary_outcome.id else "outcome"
         about = f" ({outcome.description})" if outcome.description else ""
-        roles[outcome.id] = f"the {kind}{about}: {_values(outcome)}, empty when not observed"
+        values = in_words(outcome, VALUES)
+        roles[outcome.id] = f"the {kind}{about}: {values}, empty when not observed"
     named: dict[str, list[str]] = {}
     for role, names in (("stratum", strata), ("covariate", plan.covariates)):
         for name in names:
@@ -67,18 +69,18 @@ def _roles(definition: TrialDefinition) -> dict[str, str]:
     return roles
 
 
-def _values(outcome: Outcome) -> str:
-    """What an outcome's cells hold: '1 yes, 0 no', or its numbers (a scale's with its words)."""
-    if outcome.type == "binary":
-        return "1 yes, 0 no"
-    if outcome.type == "count":
-        return "a count, a whole number 0 or more"
-    if outcome.type == "continuous":
-        return "a number"
-    assert outcome.scale is not None
-    scale = outcome.scale
+def _scale_values(scale: Scale) -> str:
     words = "".join(f", {p} {label}" for p, label in sorted(scale.labels.items()))
     return f"a scale, a whole number from {scale.min} to {scale.max}{words}"
+
+
+# What an outcome's cells hold: '1 yes, 0 no', or its numbers (a scale's with its words).
+VALUES = Wording(
+    binary="1 yes, 0 no",
+    count="a count, a whole number 0 or more",
+    continuous="a number",
+    scale=_scale_values,
+)
 
 
 def _type(column: AnalysisColumn) -> str:

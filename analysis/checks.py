@@ -19,6 +19,7 @@ from analysis.stats import minimum_detectable_effect, sample_size_two_proportion
 from analysis.stats import standardised_mean_differences as smds
 from analysis.stats.clustered import IntraclusterCorrelation, cluster_design_effect
 from analysis.stats.design import factor_codes
+from analysis.stats.power import minimum_detectable_standardised, sample_size_two_means
 from experiments.definition import TrialDefinition
 
 if TYPE_CHECKING:
@@ -74,6 +75,23 @@ class PowerSummary:
     icc: float | None
     icc_source: str | None
     cluster_size: float | None
+    # Only when the primary outcome is not yes/no (left out of the JSON otherwise).
+    means: MeansPower | None = None
+
+
+@dataclass(frozen=True)
+class MeansPower:
+    """The design and achieved power of a scale, count or measurement primary outcome: a
+    difference in means, in the outcome's units (with its SD) and standardised (in SDs)."""
+
+    outcome_type: str
+    design_difference: float | None
+    design_sd: float | None
+    design_standardised: float | None
+    achieved_standardised: float | None
+    achieved_difference: float | None
+    achieved_sd: float | None
+    achieved_sd_source: str | None  # "plan" or "observed"
 
 
 @dataclass(frozen=True)
@@ -267,6 +285,96 @@ def power(
         design.icc,
         design.source,
         design.size,
+    )
+
+
+MEANS_POWER_METHOD = (
+    "two-sided two-sample t-test, noncentral t (R power.t.test; unequal arms with df n0 + n1 - 2 "
+    "and ncp d / sqrt(1/n0 + 1/n1)) for each arm against control with the planned allocation, "
+    "sizes divided by the design effect; d is the difference in means in standard deviations; "
+    "achieved n is the smallest arm's answers on the primary outcome, the achieved detectable "
+    "difference that of the least powered comparison"
+)
+
+
+def means_power(
+    definition: TrialDefinition,
+    arms: Sequence[ArmSummary],
+    spec: ModelSpec,
+    observed: IntraclusterCorrelation | None = None,
+    observed_sd: float | None = None,
+) -> PowerSummary:
+    """Design n by arm and the achieved detectable difference for a non-binary primary outcome.
+
+    As :func:`power`, with the t-test of :func:`analysis.stats.power.power_two_means` for a
+    difference in means stated in the plan (``minimum_detectable_difference`` with
+    ``outcome_sd``, or ``minimum_detectable_standardised``). The achieved detectable
+    difference is in SDs, and in the outcome's units with the plan's SD or, without one, the
+    observed pooled SD of the answers.
+    """
+    plan, notes = definition.analysis, []
+    design = _design(definition, spec, observed)
+    weights = {arm.id: arm.weight for arm in definition.arms}
+    standardised, control_arm = plan.design_standardised, definition.control_arm
+    design_by_arm = None
+    if standardised is not None:
+        needed = max(
+            sample_size_two_means(
+                standardised, plan.alpha, POWER, ratio=arm.weight / control_arm.weight
+            ).n_exact
+            for arm in definition.arms
+            if arm.id != control_arm.id
+        )
+        design_by_arm = {
+            arm.id: math.ceil(needed * arm.weight / control_arm.weight * design.effect - 1e-9)
+            for arm in definition.arms
+        }
+    else:
+        notes.append(
+            "the plan gives no difference in means to detect (minimum_detectable_difference "
+            "with outcome_sd, or minimum_detectable_standardised)"
+        )
+    control = next(a for a in arms if a.arm == spec.control)
+    achieved = min(a.n for a in arms)
+    detectable = None
+    if achieved > 0:
+        found = [
+            minimum_detectable_standardised(
+                control.n / design.effect, plan.alpha, POWER, ratio=a.n / control.n
+            )
+            for a in arms
+            if a.arm != control.arm
+        ]
+        known = [f for f in found if f is not None]
+        detectable = max(known) if known and len(known) == len(found) else None
+    sd, source = (plan.outcome_sd, "plan") if plan.outcome_sd else (observed_sd, "observed")
+    means = MeansPower(
+        definition.primary_outcome.type,
+        plan.minimum_detectable_difference,
+        plan.outcome_sd,
+        standardised,
+        detectable,
+        detectable * sd if detectable is not None and sd else None,
+        sd,
+        source if sd else None,
+    )
+    return PowerSummary(
+        plan.alpha,
+        POWER,
+        None,
+        None,
+        max(design_by_arm.values()) if design_by_arm else None,
+        achieved if achieved > 0 else None,
+        None,
+        MEANS_POWER_METHOD,
+        tuple([*design.notes, *notes]),
+        weights,
+        design_by_arm,
+        design.effect,
+        design.icc,
+        design.source,
+        design.size,
+        means,
     )
 
 

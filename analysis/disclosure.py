@@ -10,7 +10,8 @@ Researchers see exact figures. Everyone else (leads, admins) sees every count un
 - in the missing outcomes by arm, each count under 5 (randomised, observed, missing), and the
   arm's missing share when its observed or missing count is under 5 (a share and the
   randomised count give the count back), with the largest gap between arms then;
-- a subgroup level's estimates when, within it, an arm's events or non-events are under 5;
+- a subgroup level's estimates when, within it, an arm's events or non-events are under 5 (for
+  an outcome that is not yes/no, when an arm has fewer than 5 answers in it);
 - in an outcome followed from the charge (time_to_event), an arm's share by a day when its
   events by then, or the people followed less those events, are under 5 (a share and the
   count followed give the count back, nearly); each log-rank test with an arm whose events or
@@ -120,12 +121,14 @@ def _outcome(outcome: dict[str, Any], subgroup_counts: dict[str, Any]) -> None:
     for comparison in outcome["comparisons"]:
         if {comparison["arm"], comparison["versus"]} & hidden:
             _blank(comparison, keep=("arm", "versus"))
+    _concurrent(outcome)
+    measured = outcome.get("measures")
+    arms = [a["arm"] for a in (measured["arms"] if measured else outcome["arms"])]
     for subgroup in outcome["subgroups"]:
         cells = subgroup_counts.get(subgroup["variable"], {})
         for level in subgroup["levels"]:
             by_arm = cells.get(level["level"], {})
-            arms = [a["arm"] for a in outcome["arms"]]
-            if any(_revealing(*by_arm.get(arm, (0, 0))) for arm in arms):
+            if any(_small_cell(by_arm.get(arm, (0, 0)), measured=bool(measured)) for arm in arms):
                 level["n"] = FEWER if small(level["n"]) else level["n"]
                 level["suppressed"] = True
                 for comparison in level["comparisons"]:
@@ -133,6 +136,13 @@ def _outcome(outcome: dict[str, Any], subgroup_counts: dict[str, Any]) -> None:
                 level["notes"] = []
         subgroup["notes"] = [_note(n) for n in subgroup["notes"]]
     outcome["notes"] = [_note(n) for n in outcome["notes"]]
+
+
+def _small_cell(cell: Any, *, measured: bool) -> bool:
+    """Whether a subgroup level's cell (people, events) could reveal someone: for a scale,
+    count or measurement, fewer than 5 answers (as for its arms); else _revealing."""
+    n, events = cell
+    return small(n) if measured else _revealing(n, events)
 
 
 def _time_to_event(block: dict[str, Any]) -> None:
@@ -164,6 +174,9 @@ def _time_to_event(block: dict[str, Any]) -> None:
 def _over_time(over_time: dict[str, Any]) -> None:
     """Keep the last week and, going back, each week safe in itself and against the next kept."""
     weeks = over_time["weeks"]
+    if over_time.get("type", "binary") != "binary":
+        _over_time_means(over_time)
+        return
     kept: list[dict[str, Any]] = []
     for week in reversed(weeks):
         if not kept:
@@ -185,6 +198,53 @@ def _over_time(over_time: dict[str, Any]) -> None:
             if arm["arm"] in hidden:
                 arm["events"] = FEWER if small(arm["events"]) else ALL_BUT_FEWER
                 arm["n"] = FEWER if small(arm["n"]) else arm["n"]
+        for comparison in week["comparisons"]:
+            if {comparison["arm"], comparison["versus"]} & hidden:
+                _blank(comparison, keep=("arm", "versus"))
+    undated = over_time.get("undated", 0)
+    over_time["undated"] = FEWER if undated and small(undated) else undated
+
+
+def _concurrent(outcome: dict[str, Any]) -> None:
+    """After an arm was excluded from enrolment, each comparison used its concurrent people
+    only (analysis/concurrent.py): its own small cells hide it, and its counts under 5."""
+    measures = outcome.get("measures")
+    compared = measures["comparisons"] if measures else outcome["comparisons"]
+    for row in outcome.get("concurrent", []):
+        cells = [
+            (row["arm_analysed"], row["arm_events"]),
+            (row["control_analysed"], row["control_events"]),
+        ]
+        if any(small(n) or (e is not None and _revealing(n, e)) for n, e in cells):
+            for comparison in compared:
+                if (comparison["arm"], comparison["versus"]) == (row["arm"], row["versus"]):
+                    _blank(comparison, keep=("arm", "versus"))
+        for key, value in list(row.items()):
+            if key.endswith("_events") and value is not None:
+                row[key] = None  # with the counts analysed, an event count is the outcome
+            elif small(value):
+                row[key] = FEWER
+
+
+def _over_time_means(over_time: dict[str, Any]) -> None:
+    """Weeks of means: as for rates, with fewer than 5 answers in an arm (or added to it since
+    the next week shown) what would reveal them: a mean of a few, or of the few in between."""
+    weeks = over_time["weeks"]
+    kept: list[dict[str, Any]] = []
+    for week in reversed(weeks):
+        later = {a["arm"]: a["n"] for a in kept[-1]["arms"]} if kept else None
+        sizes = [a["n"] for a in week["arms"]]
+        if later is not None:
+            sizes += [later[a["arm"]] - a["n"] for a in week["arms"]]
+        if later is None or all(n == 0 or not small(n) for n in sizes):
+            kept.append(week)
+    over_time["weeks_hidden"] = len(weeks) - len(kept)
+    over_time["weeks"] = kept[::-1]
+    for week in over_time["weeks"]:
+        hidden = {a["arm"] for a in week["arms"] if small(a["n"])}
+        for arm in week["arms"]:
+            if arm["arm"] in hidden:
+                arm["n"], arm["mean"] = FEWER, None
         for comparison in week["comparisons"]:
             if {comparison["arm"], comparison["versus"]} & hidden:
                 _blank(comparison, keep=("arm", "versus"))
@@ -279,6 +339,9 @@ def _power(power: dict[str, Any]) -> None:
     if small(power["achieved_n_per_arm"]):
         power["achieved_n_per_arm"] = FEWER
         power["achieved_minimum_detectable_effect"] = None
+        if power.get("means"):
+            power["means"]["achieved_standardised"] = None
+            power["means"]["achieved_difference"] = None
 
 
 def _flow(flow: dict[str, Any]) -> None:

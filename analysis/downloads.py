@@ -18,7 +18,8 @@ then and the Kaplan–Meier share with its interval in the rate columns, and a n
 the figure is, with the arm's log-rank p against control.
 
 A scale, count or measurement (analysis/measures.py) has its own columns after the note
-(means, differences in means, Hedges' g, response rate, Lee bounds, in the outcome's units),
+(means, differences in means, Hedges' g, response rate, Lee bounds and the Imbens-Manski
+interval for the effect they bound, in the outcome's units),
 present only when the trial has such an outcome, so a yes/no trial's CSV is as it was; a
 scale adds one row per answer and arm, its count in "Events" and its share in "Rate (%)".
 
@@ -112,6 +113,8 @@ def _measured_header(level: str) -> tuple[str, ...]:
         "Response rate (%)",
         "Lee bound low",
         "Lee bound high",
+        f"Effect allowing for unequal response, {level} interval low (Imbens-Manski)",
+        f"Effect allowing for unequal response, {level} interval high (Imbens-Manski)",
     )
 
 
@@ -190,6 +193,8 @@ def _measured(outcome: dict[str, Any], labels: Labels) -> Iterator[Row]:
             _percent(rates.get(arm["arm"])),
             _fixed(c["lee_lower"], 3) if c and c.get("lee_trimmed_arm") else None,
             _fixed(c["lee_upper"], 3) if c and c.get("lee_trimmed_arm") else None,
+            _fixed(c.get("lee_ci_low"), 3) if c and c.get("lee_trimmed_arm") else None,
+            _fixed(c.get("lee_ci_high"), 3) if c and c.get("lee_trimmed_arm") else None,
         )
     words = measures.get("scale_labels") or {}
     for row in measures["distribution"]:

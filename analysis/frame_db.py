@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from analysis.columns import read_columns
+from analysis.concurrent import OPEN_ARMS
 from analysis.frame import has_messages, participant_columns
 from analysis.outcome_dates import (
     CHARGED,
@@ -85,6 +86,7 @@ def _assigned(session: Session, trial_id: str, names: list[str]) -> pd.DataFrame
         ARMS.c.key.label("arm"),
         ASSIGNMENTS.c.unit,
         ASSIGNMENTS.c.stratum,
+        ASSIGNMENTS.c.open_arms,
     ]
     for name in names:
         if name in PARTICIPANT_FIELDS:
@@ -105,8 +107,20 @@ def _assigned(session: Session, trial_id: str, names: list[str]) -> pd.DataFrame
     if any(name in HEARING_FIELDS for name in names):
         query = query.outerjoin(HEARINGS, HEARINGS.c.case_id == CASES.c.id)
     rows = session.execute(query).all()
-    columns = ["participant_id", "participant_ref", "case_ref", "arm", "unit", "stratum", *names]
+    columns = [
+        "participant_id",
+        "participant_ref",
+        "case_ref",
+        "arm",
+        "unit",
+        "stratum",
+        OPEN_ARMS,
+        *names,
+    ]
     frame = pd.DataFrame.from_records(rows, columns=columns)
+    if frame[OPEN_ARMS].isna().all():
+        # No arm was ever excluded from enrolment: the frame is as it always was.
+        frame = frame.drop(columns=OPEN_ARMS)
     for name in names:
         if name in PARTICIPANT_FIELDS and name != "role" and name != "language":
             frame[name] = frame[name].map({True: "yes", False: "no"})

@@ -29,7 +29,9 @@ reported as not checkable, never as safe.
 
 A breach is recorded once per arm and guardrail (`guardrail_breach`), audited, shown as a warning
 on the trial's pages and mailed to the trial's contacts; later checks that still find it do not
-mail again. Only rates and counts leave this module: no name, number or reply text.
+mail again. What became of the mail (sent, not configured, failed) is kept on the breach, and
+the warning says whether the contacts were told (analysis/guardrail_notice.py). Only rates and
+counts leave this module: no name, number or reply text.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from sqlmodel import select as sqlmodel_select
 
+from analysis.guardrail_notice import MailOutcome
 from experiments import trials
 from experiments.definition import Guardrail, TrialDefinition
 from messages.pausing import pause, paused_arms
@@ -360,6 +363,7 @@ def _mail(
     assert definition.guardrails is not None
     if settings.smtp_url is None or settings.mail_from is None:
         outcome = "not configured: NUDGE_SMTP_URL and NUDGE_MAIL_FROM are not set"
+        kept = MailOutcome.NOT_CONFIGURED
     else:
         where = f"{settings.public_url}/trials/{trial_id}/results" if settings.public_url else ""
         body = "\n\n".join(
@@ -378,9 +382,12 @@ def _mail(
             send_mail(
                 settings.smtp_url, settings.mail_from, definition.guardrails.contacts, subject, body
             )
-            outcome = "sent"
+            outcome, kept = "sent", MailOutcome.SENT
         except (OSError, smtplib.SMTPException) as exc:
-            outcome = f"failed: {type(exc).__name__}: {exc}"
+            outcome, kept = f"failed: {type(exc).__name__}: {exc}", MailOutcome.FAILED
+    for row in new:
+        row.mail = kept  # the warning on the trial's pages is worded by it
+        session.add(row)
     audit.record(
         session,
         clock,

@@ -148,14 +148,29 @@ def supporting_lines(measures: dict[str, Any], titles: dict[str, str], level: st
                 f"rate ratio {ratio(c['rate_ratio'])} ({level} CI {ratio(c.get('rate_ci_low'))} "
                 f"to {ratio(c.get('rate_ci_high'))}; Poisson model, secondary)"
             )
-        if c.get("lee_lower") is not None and c.get("lee_trimmed_arm"):
-            parts.append(
-                f"Lee bounds for differential response {difference(c['lee_lower'])} to "
-                f"{difference(c['lee_upper'])}"
-            )
+        bounds = lee_words(c, level)
+        if bounds:
+            parts.append(bounds)
         if parts:
             lines.append(f"  {arm}: {'; '.join(parts)}.")
     return lines
+
+
+def lee_words(c: dict[str, Any], level: str) -> str | None:
+    """The Lee bounds and their interval in plain words, when response differed by arm."""
+    if c.get("lee_lower") is None or not c.get("lee_trimmed_arm"):
+        return None
+    said = (
+        f"Lee bounds for differential response {difference(c['lee_lower'])} to "
+        f"{difference(c['lee_upper'])} (the effect among those who would answer either way "
+        "lies between these"
+    )
+    if c.get("lee_ci_low") is None or c.get("lee_ci_high") is None:
+        return f"{said})"
+    return (
+        f"{said}; allowing for chance, between {difference(c['lee_ci_low'])} and "
+        f"{difference(c['lee_ci_high'])}, a {level} interval)"
+    )
 
 
 def response_warning(measures: dict[str, Any]) -> str | None:
@@ -169,4 +184,46 @@ def response_warning(measures: dict[str, Any]) -> str | None:
         "those who answered may not be alike across arms, so the difference in means may be "
         "biased. The Lee bounds show how far it could move if the extra responders in one arm "
         "were the highest or the lowest answers."
+    )
+
+
+def design_words(power: dict[str, Any]) -> str | None:
+    """The designed sample of a non-binary primary outcome, after "Designed:"; None when the
+    plan gives no difference to detect."""
+    means = power.get("means")
+    if (
+        not means
+        or power.get("design_n_per_arm") is None
+        or means.get("design_standardised") is None
+    ):
+        return None
+    d = f"{means['design_standardised']:.2f} standard deviations"
+    if means.get("design_difference") is not None and means.get("design_sd") is not None:
+        size = (
+            f"a difference in means of {number(means['design_difference'], 2)} (SD "
+            f"{number(means['design_sd'], 2)}, so {d})"
+        )
+    else:
+        size = f"a difference in means of {d}"
+    return f"{power['design_n_per_arm']:,} per arm to detect {size} with {power['power']:.0%} power"
+
+
+def achieved_words(power: dict[str, Any]) -> str | None:
+    """What the answers so far can detect, after "Achieved:"; None when not known."""
+    means = power.get("means")
+    if not means or means.get("achieved_standardised") is None:
+        return None
+    d = f"{means['achieved_standardised']:.2f} standard deviations"
+    if means.get("achieved_difference") is not None:
+        sd = "the plan's" if means.get("achieved_sd_source") == "plan" else "the observed"
+        size = (
+            f"a difference in means of {number(means['achieved_difference'], 2)} ({d}, with "
+            f"{sd} SD {number(means['achieved_sd'], 2)})"
+        )
+    else:
+        size = f"a difference in means of {d}"
+    n = power["achieved_n_per_arm"]
+    return (
+        f"with {n:,} answers in the smallest arm the trial can detect {size} with "
+        f"{power['power']:.0%} power"
     )

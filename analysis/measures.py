@@ -88,6 +88,12 @@ class MeanComparison:
     lee_upper: float | None = None
     lee_trimmed_share: float | None = None
     lee_trimmed_arm: str | None = None
+    # Lee (2009) standard errors of each bound and the Imbens-Manski interval for the effect.
+    lee_lower_std_error: float | None = None
+    lee_upper_std_error: float | None = None
+    lee_ci_low: float | None = None
+    lee_ci_high: float | None = None
+    lee_near_equal: bool | None = None
     primary_reason: str | None = None
 
     @property
@@ -194,6 +200,7 @@ def measure_outcome(
             control_y,
             randomised_treated=int((everyone == arm).sum()),
             randomised_control=int((everyone == spec.control).sum()),
+            alpha=spec.alpha,
         )
         raw = (
             float(treated_y.mean() - control_y.mean())
@@ -218,6 +225,11 @@ def measure_outcome(
                 lee_upper=lee.upper,
                 lee_trimmed_share=lee.trimmed_share if lee.trimmed_arm else None,
                 lee_trimmed_arm=lee.trimmed_arm,
+                lee_lower_std_error=lee.lower_std_error,
+                lee_upper_std_error=lee.upper_std_error,
+                lee_ci_low=lee.ci_low,
+                lee_ci_high=lee.ci_high,
+                lee_near_equal=lee.near_equal,
                 primary_reason=effect.primary_reason,
                 **secondary.get(arm, {}),
             )
@@ -328,7 +340,15 @@ def _methods(kind: str, clustered: bool) -> dict[str, str]:
         "standardised": (continuous.HEDGES_CLUSTERED if clustered else continuous.HEDGES_METHOD),
         "bounds": (
             "Lee (2009) bounds: the answers of the arm that responded more trimmed by the "
-            "difference in response rates, from the top and from the bottom; no covariates"
+            "difference in response rates, from the top and from the bottom; no covariates; "
+            "their interval for the effect is Imbens and Manski's (2004) from Lee's (2009) "
+            "standard errors of each bound"
+            + (
+                ", treating people as independent (it ignores the randomisation by unit, so "
+                "it may be too narrow)"
+                if clustered
+                else ""
+            )
         ),
     }
     if kind == "scale":
@@ -336,3 +356,13 @@ def _methods(kind: str, clustered: bool) -> dict[str, str]:
     if kind == "count":
         methods["secondary"] = counts.METHOD_CLUSTERED if clustered else counts.METHOD
     return methods
+
+
+def pooled_sd(measures: Measures) -> float | None:
+    """The arms' pooled standard deviation of the answers (None with fewer than two answers
+    beyond one per arm): what a difference in means is measured against."""
+    arms = [a for a in measures.arms if a.sd is not None and a.n > 1]
+    df = sum(a.n - 1 for a in arms)
+    if df < 1:
+        return None
+    return float(np.sqrt(sum((a.n - 1) * float(a.sd or 0.0) ** 2 for a in arms) / df))

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, g, render_template, request
 from flask.typing import ResponseReturnValue
 
 from experiments import trials
+from experiments.allocation import allocation_history
 from experiments.definition import TrialDefinition
 from messages.journey import arm_journey
 from messages.preview import PreviewedMessage, preview_arm
@@ -54,6 +55,7 @@ def overview_page(trial_id: str) -> ResponseReturnValue:
         language_names=LANGUAGE_NAMES,
         titles={arm.id: arm.title for arm in definition.arms},
         versions=trials.versions(g.db, trial_id),
+        allocation_changes=allocation_history(g.db, trial_id, definition),
         current=trials.current_version(g.db, trial),
         per_participant={
             a: sum(p.cost for p in items if not p.event) for a, items in previews.items()

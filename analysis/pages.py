@@ -27,6 +27,7 @@ from nudge.models import Trial
 from nudge.web.access import ALL_STAFF, allow
 
 if TYPE_CHECKING:
+    from analysis.guardrail_notice import BreachNotice
     from analysis.results_cache import Results
 
 # The analysis stack (pandas, SciPy, reportlab) is imported by the views that use it, not when
@@ -50,10 +51,12 @@ def _load(trial_id: str) -> tuple[Trial, TrialDefinition, Results, dict[str, Any
 
 
 @bp.app_template_global()
-def guardrail_breaches(trial_id: str) -> list[str]:
-    """For the warning on every page of a trial: each breach found, in words, oldest first."""
+def guardrail_notice(trial_id: str) -> BreachNotice | None:
+    """For the warning on every page of a trial: each breach found, in words, oldest first,
+    and whether the trial's contacts were told of it (analysis/guardrail_notice.py)."""
     from sqlmodel import col, select
 
+    from analysis.guardrail_notice import breach_notice
     from nudge.models import GuardrailBreach
 
     rows = g.db.exec(
@@ -61,7 +64,7 @@ def guardrail_breaches(trial_id: str) -> list[str]:
         .where(GuardrailBreach.trial_id == trial_id)
         .order_by(col(GuardrailBreach.id))
     ).all()
-    return [row.words for row in rows]
+    return breach_notice([(row.words, row.mail) for row in rows])
 
 
 @bp.get("/trials/<trial_id>/results")

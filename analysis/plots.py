@@ -97,26 +97,34 @@ def _text(
     )
 
 
-def _range(values: Sequence[float], pad_share: float) -> tuple[float, float]:
-    """A value range covering the values and 0, padded on both sides."""
+def _range(values: Sequence[float], pad_share: float, least: float = 0.5) -> tuple[float, float]:
+    """A value range covering the values and 0, padded on both sides (by at least `least`)."""
     low, high = min([*values, 0.0]), max([*values, 0.0])
-    pad = max((high - low) * pad_share, 0.5)
+    pad = max((high - low) * pad_share, least)
     return low - pad, high + pad
 
 
 def forest_plot(
-    rows: Sequence[ForestRow], *, ident: str, title: str, description: str, better: Better
+    rows: Sequence[ForestRow],
+    *,
+    ident: str,
+    title: str,
+    description: str,
+    better: Better,
+    scale: float = 100.0,
+    axis: str = "Difference, percentage points",
 ) -> Markup:
-    """Effects with intervals on a percentage-point axis, a line at no difference.
+    """Effects with intervals on a percentage-point axis (or, with `scale` 1, in the outcome's
+    own units for a difference in means, named by `axis`), a line at no difference.
 
     Each arm's name is on its own line above its interval, the estimate is printed beside
     the interval, and words under the axis say which side is better.
     """
     left, right, top = 8.0, WIDTH - 8.0, 4.0
     shown = [r for r in rows if r.estimate is not None and r.low is not None]
-    ends = [100 * v for r in shown for v in (r.low, r.high) if v is not None]
+    ends = [scale * v for r in shown for v in (r.low, r.high) if v is not None]
     # Room on the right of every interval for its estimate ("+11.2" is about 45 units).
-    low, high = _range(ends or [-1.0, 1.0], 0.2)
+    low, high = _range(ends or [-1.0, 1.0], 0.2, 0.5 if scale == 100.0 else 0.05)
     plot_w = right - left
 
     def x(points: float) -> float:
@@ -131,13 +139,18 @@ def forest_plot(
         if row.estimate is None or row.low is None or row.high is None:
             body.append(_text(left, cy + 5, "not shown (see the table)", fill=MUTED))
         else:
-            x1, x2, cx = x(100 * row.low), x(100 * row.high), x(100 * row.estimate)
+            x1, x2, cx = x(scale * row.low), x(scale * row.high), x(scale * row.estimate)
             body.append(
                 f'<line x1="{x1:.1f}" y1="{cy:.1f}" x2="{x2:.1f}" y2="{cy:.1f}" '
                 f'stroke="{ACCENT}" stroke-width="3"/>'
                 f'<rect x="{cx - 6:.1f}" y="{cy - 6:.1f}" width="12" height="12" fill="{ACCENT}"/>'
             )
-            body.append(_text(x2 + 6, cy + 5, signed(100 * row.estimate)))
+            label = (
+                signed(100 * row.estimate)
+                if scale == 100.0
+                else f"{scale * row.estimate:+.2f}".replace("-", MINUS)
+            )
+            body.append(_text(x2 + 6, cy + 5, label))
         y = cy + 14
     axis_y = y + 4
     parts = _svg(ident, axis_y + 76, title, description)
@@ -158,7 +171,7 @@ def forest_plot(
     parts.append(
         _text(right, axis_y + 44, f"{right_word} \u2192", anchor="end", bold=better == "higher")
     )
-    parts.append(_text(WIDTH / 2, axis_y + 68, "Difference, percentage points", anchor="middle"))
+    parts.append(_text(WIDTH / 2, axis_y + 68, axis, anchor="middle"))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -249,10 +262,13 @@ def _marker(shape: str, cx: float, cy: float) -> str:
     return f'<polygon points="{joined}" fill="{ACCENT}"/>'
 
 
-def over_time_range(series: Sequence[Sequence[TimePoint]]) -> tuple[float, float]:
-    """One vertical range in points for every arm's chart, so their slopes compare fairly."""
+def over_time_range(
+    series: Sequence[Sequence[TimePoint]], scale: float = 100.0
+) -> tuple[float, float]:
+    """One vertical range for every arm's chart, so their slopes compare fairly: in points
+    (`scale` 100) for rates, in the outcome's units (`scale` 1) for differences in means."""
     values = [
-        100 * v for s in series for p in s for v in (p.low, p.high, p.estimate) if v is not None
+        scale * v for s in series for p in s for v in (p.low, p.high, p.estimate) if v is not None
     ]
     return _range(values or [-1.0, 1.0], 0.08)
 
@@ -266,8 +282,11 @@ def over_time_chart(
     better: Better,
     span: tuple[float, float],
     marker: int = 0,
+    scale: float = 100.0,
+    places: int = 1,
 ) -> Markup:
-    """One arm's cumulative difference by week (at least one week): a line through the
+    """One arm's cumulative difference by week (at least one week; times `scale`: 100 for
+    points, 1 for a difference in means, labelled to `places` decimals): a line through the
     estimates in their interval band, the latest estimate printed, the better way in words."""
     height, left, right, top, bottom = 280, 58.0, WIDTH - 52.0, 30, 70
     low, high = span
@@ -293,9 +312,9 @@ def over_time_chart(
     up, down = ("Better", "Worse") if better == "higher" else ("Worse", "Better")
     parts.append(_text(4, 18, f"\u2191 {up}", bold=up == "Better"))
     parts.append(_text(4, height - 6, f"\u2193 {down}", bold=down == "Better"))
-    known = [(x(p.week), y(100 * p.estimate)) for p in points if p.estimate is not None]
+    known = [(x(p.week), y(scale * p.estimate)) for p in points if p.estimate is not None]
     band = [
-        (x(p.week), y(100 * p.high), y(100 * p.low))
+        (x(p.week), y(scale * p.high), y(scale * p.low))
         for p in points
         if p.low is not None and p.high is not None
     ]
@@ -319,7 +338,9 @@ def over_time_chart(
     latest = next((p for p in reversed(points) if p.estimate is not None), None)
     if latest is not None and latest.estimate is not None:
         px, py = known[-1]
-        parts.append(_text(px + 9, py + 5, signed(100 * latest.estimate)))
+        value = f"{scale * latest.estimate:+.{places}f}"
+        shown = signed(scale * latest.estimate) if places == 1 else value.replace("-", MINUS)
+        parts.append(_text(px + 9, py + 5, shown))
     parts += _date_labels(days, [x(d) for d in days], height - bottom + 20)
     parts.append("</svg>")
     return Markup("".join(parts))

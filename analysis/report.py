@@ -28,14 +28,16 @@ from analysis.checks import (
     PowerSummary,
     Randomisation,
     balance,
+    means_power,
     missing_outcomes,
     power,
     randomisation,
 )
 from analysis.columns import column_notes
+from analysis.concurrent import ConcurrentComparison, concurrent_outcome
 from analysis.effects import ArmEffect, Effects, ModelSpec, estimate_effects
 from analysis.labels import Labels, listed
-from analysis.measures import Measures, measure_outcome
+from analysis.measures import Measures, measure_outcome, pooled_sd
 from analysis.population import in_population
 from analysis.stats import adjust_p_values, cost_per_additional_event
 from analysis.stats.clustered import IntraclusterCorrelation
@@ -134,9 +136,13 @@ class OutcomeReport:
     # From the charge to the event, by arm; only for an outcome imported with its dates.
     time_to_event: TimeToEvent | None = None
     # binary, scale, count or continuous. Only a binary outcome has `arms` and `comparisons`
-    # (rates); the others have `measures` (means) instead, and neither subgroups nor time.
+    # (rates); the others have `measures` (means) instead; their subgroups are differences in
+    # means, and they are not followed in time.
     type: str = "binary"
     measures: Measures | None = None
+    # Only after an arm was excluded from enrolment while paused: who each comparison used
+    # and left out (analysis/concurrent.py); otherwise left out of the JSON.
+    concurrent: tuple[ConcurrentComparison, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,7 +190,7 @@ def build_report(
     costs, cost_note = _cost_per_participant(frame, planned_costs, explicit)
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
         outcomes = tuple(
-            _outcome_report(frame, definition, outcome, spec, costs, as_of)
+            _concurrent_report(frame, definition, outcome, spec, costs, as_of)
             for outcome in definition.outcomes
         )
     primary = next(o for o in outcomes if o.id == definition.primary_outcome.id)
@@ -193,26 +199,39 @@ def build_report(
     if frame.empty:
         notes.append("nobody is randomised yet")
     observed = IntraclusterCorrelation(primary.icc, primary.cluster_size, 0)
-    planned, sizes = definition, primary.arms
+    clusters = observed if spec.clustered else None
     if primary.measures is not None:
-        # The power calculation is for proportions: a survey's answers only give its sizes.
+        # A difference in means, not a rate: the t-test's power, on the answers given.
         sizes = tuple(ArmSummary(a.arm, a.n, 0, None, None, None) for a in primary.measures.arms)
-        unplanned = {"baseline_rate": None, "minimum_detectable_effect": None}
-        planned = definition.model_copy(
-            update={"analysis": definition.analysis.model_copy(update=unplanned)}
-        )
-        notes.append(
-            f"the primary outcome is a {primary.type} outcome: the power calculation, made for "
-            "a yes/no outcome, gives only the achieved numbers per arm"
-        )
+        designed = means_power(definition, sizes, spec, clusters, pooled_sd(primary.measures))
+    else:
+        designed = power(definition, primary.arms, spec, clusters)
     return TrialReport(
         trial=definition.id,
         randomisation=randomisation(frame, definition),
         outcomes=outcomes,
         balance=balance(frame, definition),
-        power=power(planned, sizes, spec, observed if spec.clustered else None),
+        power=designed,
         notes=tuple(notes),
     )
+
+
+def _concurrent_report(
+    frame: pd.DataFrame,
+    definition: TrialDefinition,
+    outcome: Outcome,
+    spec: ModelSpec,
+    costs: pd.Series | None,
+    as_of: date | None,
+) -> OutcomeReport:
+    """The outcome's report; after an arm was excluded from enrolment while paused, each
+    comparison on its concurrent participants only (analysis/concurrent.py)."""
+
+    def build(rows: pd.DataFrame, used: ModelSpec) -> OutcomeReport:
+        return _outcome_report(rows, definition, outcome, used, costs, as_of)
+
+    labels = Labels.of(definition)
+    return concurrent_outcome(build, frame, spec, labels, definition.analysis.correction)
 
 
 def _cost_per_participant(
@@ -344,15 +363,16 @@ def _measured_report(
         data, frame.loc[population], outcome, spec, effects, corrected, missing
     )
     notes += measure_notes
-    if definition.analysis.subgroups:
-        notes.append("subgroups are analysed for yes/no outcomes only")
+    variables = definition.analysis.subgroups
+    names = {v: labels.column(v) for v in variables}
+    subgroups = subgroup_results(data, outcome.id, spec, variables, names)
     return OutcomeReport(
         id=outcome.id,
         primary=outcome.id == definition.primary_outcome.id,
         covariates_used=effects.covariates_used if effects else (),
         arms=(),
         comparisons=(),
-        subgroups=(),
+        subgroups=subgroups,
         notes=tuple(dict.fromkeys(notes)),
         missing=missing,
         methods=None,
@@ -545,9 +565,14 @@ def report_json(report: TrialReport) -> dict[str, Any]:
         # A yes/no outcome's JSON is as it always was: no type, no measures.
         if outcome["type"] == "binary":
             del outcome["type"], outcome["measures"]
+        if not outcome["concurrent"]:
+            del outcome["concurrent"]
         for comparison in outcome["comparisons"]:
             if comparison["net_saving"] is None:
                 del comparison["net_saving"]
+    # A yes/no primary outcome's power is as it always was: no means.
+    if data["power"].get("means") is None:
+        data["power"].pop("means", None)
     return data
 
 

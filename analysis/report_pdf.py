@@ -372,6 +372,7 @@ def _measured(
         shown += _chart(m["chart"], s)
     shown.append(Paragraph(escape(f"Effects against {titles[view['control']]}"), s["h3"]))
     shown += [_bullet(sentence, s["body"]) for sentence in m["sentences"]]
+    shown += _chart((view.get("forests", {}).get(outcome["id"]) or {}).get("chart"), s)
     effects = [
         [
             titles.get(c["arm"], c["arm"]),

@@ -46,6 +46,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from analysis.concurrent import every_arm_open, excluded_any
 from analysis.consort import PENDING, enrolment_by_week, trial_flow
 from analysis.frame import frame_from_db
 from analysis.over_time import results_over_time
@@ -159,6 +160,9 @@ def compute_body(
     outcomes with dates are followed in time up to `as_of`."""
     frame = frame_from_db(session, definition.id)
     report = report_json(build_report(frame, definition, as_of=as_of))
+    # After an arm was excluded from enrolment, what compares every arm at once uses only the
+    # people allocated while every arm was open (analysis/concurrent.py).
+    together = every_arm_open(frame) if excluded_any(frame) else frame
     return {
         "format": BODY_FORMAT,
         "trial": definition.id,
@@ -167,10 +171,10 @@ def compute_body(
         "enrolment": [asdict(week) for week in enrolment_by_week(session, definition)],
         "randomised_at": randomised_at(session, definition),
         "over_time": asdict(
-            results_over_time(frame, hearing_times(session, definition.id, frame), definition)
+            results_over_time(together, hearing_times(session, definition.id, together), definition)
         ),
         "balance_counts": balance_counts(frame, report["balance"]["differences"], definition),
-        "subgroup_counts": subgroup_counts(frame, definition),
+        "subgroup_counts": subgroup_counts(together, definition),
     }
 
 

@@ -75,6 +75,14 @@ def results_view(
         "secondary": [o for o in outcomes if not o["primary"]],
         "balance": report["balance"],
         "power": report["power"],
+        "power_means": (
+            {
+                "designed": measure_words.design_words(report["power"]),
+                "achieved": measure_words.achieved_words(report["power"]),
+            }
+            if report["power"].get("means")
+            else None
+        ),
         "notes": report["notes"],
         "enrolment": weeks,
         "methods": methods_paragraph(definition, report),
@@ -196,9 +204,27 @@ def measured_view(
         ],
         "supporting": [line.strip() for line in supporting],
         "methods": list(measures["methods"].values()),
+        "subgroups": [_subgroup_texts(s) for s in outcome.get("subgroups", [])],
         "distribution": measures["distribution"],
         "meanings": measures["scale_labels"],
     }
+
+
+def _subgroup_texts(subgroup: dict[str, Any]) -> dict[str, Any]:
+    """A subgroup of a scale, count or measurement: each level's differences in means as text."""
+
+    def text(c: dict[str, Any]) -> str:
+        shown = measure_words.difference(c.get("adjusted_risk_difference"))
+        if c.get("adjusted_ci_low") is None:
+            return shown
+        low, high = c["adjusted_ci_low"], c["adjusted_ci_high"]
+        return f"{shown} ({measure_words.difference(low)} to {measure_words.difference(high)})"
+
+    levels = [
+        {**level, "comparisons": [{**c, "text": text(c)} for c in level["comparisons"]]}
+        for level in subgroup["levels"]
+    ]
+    return {**subgroup, "levels": levels}
 
 
 SUPPRESSED_MEASURE = (
@@ -382,8 +408,9 @@ def chart_views(shown: dict[str, Any], definition: TrialDefinition) -> dict[str,
         "chart_words": words,
         "forests": {
             o["id"]: _forest(o, definition, labels)
-            for o in shown["report"]["outcomes"]
             if o.get("measures") is None
+            else _forest_of_means(o, definition, labels)
+            for o in shown["report"]["outcomes"]
         },
         **_over_time_view(shown.get("over_time"), definition, labels),
         **_enrolment_view(shown, labels),
@@ -432,6 +459,46 @@ def _forest(outcome: dict[str, Any], definition: TrialDefinition, labels: Labels
     return {"chart": chart, "id": ident, "better": better}
 
 
+def _forest_of_means(
+    outcome: dict[str, Any], definition: TrialDefinition, labels: Labels
+) -> dict[str, Any]:
+    """The forest plot of a scale, count or measurement: adjusted differences in means."""
+    spec = next(o for o in definition.outcomes if o.id == outcome["id"])
+    measures = outcome["measures"]
+    rows = [
+        ForestRow(
+            labels.arm(c["arm"]),
+            c.get("adjusted_difference"),
+            c.get("adjusted_ci_low"),
+            c.get("adjusted_ci_high"),
+        )
+        for c in measures["comparisons"]
+    ]
+    scale = measure_words.on_scale(measures)
+    described = "; ".join(
+        f"{r.label}: {measure_words.difference(r.estimate)} ({measure_words.difference(r.low)} "
+        f"to {measure_words.difference(r.high)})"
+        if r.estimate is not None and r.low is not None
+        else f"{r.label}: not shown"
+        for r in rows
+    )
+    name = labels.outcome(outcome["id"])
+    better = _better_words(spec.better, name)
+    ident = f"forest-{outcome['id']}"
+    units = f"the outcome's units (difference in means{scale})"
+    chart = forest_plot(
+        rows,
+        ident=ident,
+        title=f"Forest plot: effect of each arm on {name} against control",
+        description=f"Adjusted differences in means from control{scale} with intervals. "
+        f"{better} {described}.",
+        better=spec.better,
+        scale=1.0,
+        axis=f"Difference in means{scale}",
+    )
+    return {"chart": chart, "id": ident, "better": better, "units": units}
+
+
 def long_date(iso: str) -> str:
     """ "2027-01-04" as GOV.UK writes dates: "4 January 2027"."""
     day = date.fromisoformat(iso)
@@ -451,6 +518,19 @@ def _over_time_view(
         return {"over_time": None, "over_time_charts": []}
     weeks = over_time["weeks"]
     outcome = definition.primary_outcome
+    measured = over_time.get("type", "binary") != "binary"
+    scale = 1.0 if measured else 100.0
+
+    def said(estimate: float, low: float | None, high: float | None) -> str:
+        if not measured:
+            return f"{signed(100 * estimate)} points ({_interval_words(low, high)})"
+        interval = (
+            f"{measure_words.difference(low)} to {measure_words.difference(high)}"
+            if low is not None and high is not None
+            else "no interval"
+        )
+        return f"{measure_words.difference(estimate)} ({interval})"
+
     arms = [c["arm"] for c in weeks[0]["comparisons"]]
     series = {
         arm: [
@@ -463,7 +543,7 @@ def _over_time_view(
         ]
         for arm in arms
     }
-    span = over_time_range(list(series.values()))
+    span = over_time_range(list(series.values()), scale)
     name = labels.outcome(outcome.id)
     better = (
         _better_words(outcome.better, name)
@@ -471,15 +551,16 @@ def _over_time_view(
         .replace("to the left of", "below")
     )
     enough = sum(1 for points in series.values() for p in points if p.estimate is not None)
+    units = "percentage points"
+    if measured and outcome.type == "scale" and outcome.scale is not None:
+        units = f"points on the {outcome.scale.min}\u2013{outcome.scale.max} scale"
+    elif measured:
+        units = "the outcome's own units (a difference in means)"
     charts = []
     for i, arm in enumerate(arms):
         described = "; ".join(
             f"week starting {long_date(p.week.isoformat())}: "
-            + (
-                f"{signed(100 * p.estimate)} points ({_interval_words(p.low, p.high)})"
-                if p.estimate is not None
-                else "not shown"
-            )
+            + (said(p.estimate, p.low, p.high) if p.estimate is not None else "not shown")
             for p in series[arm]
         )
         charts.append(
@@ -489,12 +570,14 @@ def _over_time_view(
                     series[arm],
                     ident=f"over-time-{arm}",
                     title=f"Results over time: {labels.arm(arm)} against control, on {name}",
-                    description=f"Unadjusted difference from control in percentage points with "
+                    description=f"Unadjusted difference from control in {units} with "
                     f"intervals, counting outcomes up to the end of each week. {better} "
                     f"{described}.",
                     better=outcome.better,
                     span=span,
                     marker=i,
+                    scale=scale,
+                    places=2 if measured else 1,
                 ),
             }
         )
@@ -505,7 +588,11 @@ def _over_time_view(
             if all(isinstance(a["n"], int) for a in w["arms"])
             else None,
             "differences": {
-                c["arm"]: _difference_cell(c["estimate"], c["ci_low"], c["ci_high"])
+                c["arm"]: (
+                    said(c["estimate"], c["ci_low"], c["ci_high"])
+                    if measured and c["estimate"] is not None
+                    else _difference_cell(c["estimate"], c["ci_low"], c["ci_high"])
+                )
                 for c in w["comparisons"]
             },
         }
@@ -520,6 +607,7 @@ def _over_time_view(
         "weeks_hidden": over_time.get("weeks_hidden", 0),
         "undated": over_time.get("undated", 0),
         "better": better,
+        "units": units,
     }
     return {"over_time": view, "over_time_charts": charts}
 

@@ -1,5 +1,9 @@
 """Subgroup analyses the plan lists: the primary model within each level, and a joint test.
 
+The model is the linear one of every outcome: for a yes/no outcome its arm terms are risk
+differences, for a scale, count or measurement differences in means in the outcome's units
+(the JSON keeps the one key, `adjusted_risk_difference`, for both).
+
 The interaction test adds every arm × level product to the primary model (with the subgroup's
 own level dummies) on all analysed rows and tests the products jointly: a Wald chi-square
 `b' V^-1 b` on q df, V the same robust covariance as the primary model (HC2, or CR2 by unit).

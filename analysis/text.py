@@ -309,6 +309,12 @@ def _p_phrase(p: float | None, m: int, correction: str) -> str:
 
 
 def _power(block: dict[str, Any]) -> list[str]:
+    if block.get("means"):
+        designed, achieved = measure_words.design_words(block), measure_words.achieved_words(block)
+        return [
+            *([f"Design: {designed}."] if designed else []),
+            *([f"Achieved: {achieved}."] if achieved else []),
+        ]
     lines = []
     if block["design_n_per_arm"] is not None:
         lines.append(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from nudge.errors import printable
 
@@ -15,6 +16,7 @@ OPERATIONAL = (
     "title",
     "sending.quiet_hours",
     "sending.sms_from",
+    "sending.notify_sms_sender_id",
     "sending.max_per_second",
     "sending.care_unit_phone",
     "sending.help_text",
@@ -230,3 +232,74 @@ def value_at(data: Any, path: str) -> Any:
         else:
             node = node.get(part) if isinstance(node, dict) else None
     return node
+
+
+class PausePeriod(Protocol):
+    """A pause as stored (nudge.models.Pause): an arm's key, or None for the whole trial."""
+
+    arm_key: str | None
+    reason: str
+    paused_at: datetime
+    paused_by: str
+    resumed_at: datetime | None
+    resumed_by: str | None
+
+
+@dataclass(frozen=True)
+class AllocationChange:
+    """A change of the arms open to new participants, by a pause or a resume under
+    `randomisation.paused_arm_enrolment: exclude`: a design change, listed with the versions."""
+
+    at: datetime
+    by: str
+    what: str  # "Social norm paused", "the whole trial resumed"
+    reason: str | None
+    open_arms: tuple[str, ...]  # the arms' titles, open after the change
+    every_arm: bool = False  # every arm is open after it
+
+    @property
+    def words(self) -> str:
+        if self.every_arm:
+            return "new participants allocated among every arm again"
+        if len(self.open_arms) < 2:
+            return "nobody new can be randomised (fewer than two arms open)"
+        return f"new participants allocated among {', '.join(self.open_arms)}"
+
+
+def allocation_changes(
+    pauses: Iterable[PausePeriod], titles: Mapping[str, str]
+) -> list[AllocationChange]:
+    """Each time the arms open to new units changed, oldest first, from the trial's pauses
+    (`titles`: each arm's id and title, in declared order)."""
+    events: list[tuple[datetime, int, PausePeriod, bool]] = []
+    for order, pause in enumerate(pauses):
+        events.append((pause.paused_at, order, pause, True))
+        if pause.resumed_at is not None:
+            events.append((pause.resumed_at, order, pause, False))
+    events.sort(key=lambda event: (event[0], not event[3], event[1]))
+    active: list[PausePeriod] = []
+    closed: set[str] = set()
+    changes = []
+    for at, _, pause, starts in events:
+        if starts:
+            active.append(pause)
+        else:
+            active.remove(pause)
+        keys = {p.arm_key for p in active}
+        now_closed = set(titles) if None in keys else {k for k in keys if k is not None}
+        if now_closed == closed:
+            continue
+        closed = now_closed
+        named = "the whole trial" if pause.arm_key is None else titles.get(pause.arm_key, "")
+        by = pause.paused_by if starts else (pause.resumed_by or "")
+        changes.append(
+            AllocationChange(
+                at=at,
+                by=by,
+                what=f"{named} {'paused' if starts else 'resumed'}",
+                reason=pause.reason if starts else None,
+                open_arms=tuple(title for key, title in titles.items() if key not in closed),
+                every_arm=not closed,
+            )
+        )
+    return changes

@@ -165,10 +165,21 @@ class Population(Strict):
         return tuple(dict.fromkeys(self.household or ("phone", "address")))
 
 
+PausedArmEnrolment = Literal["allocate", "exclude"]
+
+
 class Randomisation(Strict):
     method: Literal["simple", "permuted_blocks"] = "permuted_blocks"
     block_sizes: list[int] | None = None
     seed: int | None = None
+    # While an arm is paused: go on allocating to it (its messages held), or allocate new units
+    # among the open arms only (experiments/allocation.py). Left out of the canonical form when
+    # not given, so earlier trials keep their SHA-256.
+    paused_arm_enrolment: PausedArmEnrolment | None = _absent()
+
+    @property
+    def excludes_paused_arms(self) -> bool:
+        return self.paused_arm_enrolment == "exclude"
 
 
 HEARING = "hearing"  # the built-in anchor: the hearing's start
@@ -344,6 +355,10 @@ class Sending(Strict):
     late: Literal["skip", "next_window"] = "skip"
     max_per_second: float = Field(default=10, gt=0, le=1000)
     sms_from: str | None = None
+    # GOV.UK Notify's id of the text sender to use (NUDGE_SMS_PROVIDER=notify), instead of
+    # NOTIFY_SMS_SENDER_ID; left out of the canonical form when not given, so earlier trials
+    # keep their SHA-256.
+    notify_sms_sender_id: str | None = Field(default=None, exclude_if=_no_label)
     care_unit_phone: str | None = None
     help_text: str = "Court date reminders. Reply STOP to opt out."
 
@@ -723,6 +738,9 @@ class Interim(Strict):
         return value
 
 
+PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
 class AnalysisPlan(Strict):
     alpha: float = Field(default=0.05, gt=0, le=0.5)
     correction: Literal["holm", "bonferroni", "none"] = "holm"
@@ -732,6 +750,12 @@ class AnalysisPlan(Strict):
     subgroups: list[str] = []
     minimum_detectable_effect: float | None = Field(default=None, gt=0, lt=1)
     baseline_rate: float | None = Field(default=None, gt=0, lt=1)
+    # For a scale, count or measurement primary outcome instead: the difference in means to
+    # detect, in the outcome's units, with the outcome's SD; or that difference in SDs
+    # (standardised). Left out of the canonical form when not given.
+    minimum_detectable_difference: PositiveNumber | None = _absent()
+    outcome_sd: PositiveNumber | None = _absent()
+    minimum_detectable_standardised: PositiveNumber | None = _absent()
     # Intracluster correlation of the primary outcome for the design's power calculation
     # when the unit is not the participant (the observed one is used when absent).
     icc: float | None = Field(default=None, ge=0, lt=1)
@@ -743,6 +767,15 @@ class AnalysisPlan(Strict):
     # Planned interim looks; left out of the canonical form when not planned, so a trial
     # launched before they existed keeps its SHA-256.
     interim: Interim | None = _absent()
+
+    @property
+    def design_standardised(self) -> float | None:
+        """The design's difference in means in SDs (Cohen's d), for a non-binary primary."""
+        if self.minimum_detectable_standardised is not None:
+            return self.minimum_detectable_standardised
+        if self.minimum_detectable_difference is not None and self.outcome_sd is not None:
+            return self.minimum_detectable_difference / self.outcome_sd
+        return None
 
 
 MAX_SOURCE = 500

@@ -365,6 +365,9 @@ class EnrolStore:
                 joined += 1
             arms.append(arm)
         participant_ids = [participant_id for _, participant_id, _ in eligible]
+        # Left out while every arm was open (None): most imports never exclude an arm.
+        opened = [arm.open_arms for arm in arms]
+        open_arms = {"open_arms": opened} if any(opened) else {}
         insert_rows(
             self.session,
             ASSIGNMENTS,
@@ -373,6 +376,7 @@ class EnrolStore:
                 "participant_id": participant_ids,
                 "unit": units,
                 **columns_of(arms, ("arm_id", "stratum", "block", "position")),
+                **open_arms,
                 "assigned_at": Same(self.now),
             },
         )

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from experiments.definition import Outcome
+from experiments.definition import Outcome, Scale
 from experiments.eligibility import parse_flag
 
 Reading = bool | float
@@ -69,35 +71,64 @@ def check_number(outcome: Outcome, number: float) -> float:
     return float(number)
 
 
-def expected(outcome: Outcome) -> str:
-    """What a cell of this outcome holds, for messages: 'give a whole number from 1 to 5'."""
+@dataclass(frozen=True)
+class Wording:
+    """How one kind of text says an outcome's values, type by type: a field a type, so a new
+    type cannot go unsaid; a scale's words are made from its points and labels."""
+
+    binary: str
+    count: str
+    continuous: str
+    scale: Callable[[Scale], str]
+
+
+def in_words(outcome: Outcome, wording: Wording) -> str:
+    """The outcome's values as `wording` says them (for a message, a listing, a README)."""
     if outcome.type == "binary":
-        return "give yes or no (1/0, true/false)"
+        return wording.binary
     if outcome.type == "count":
-        return "give a whole number, 0 or more"
+        return wording.count
     if outcome.type == "continuous":
-        return "give a number with a decimal point if needed (such as 1234.5)"
+        return wording.continuous
     assert outcome.scale is not None
-    scale = outcome.scale
+    return wording.scale(outcome.scale)
+
+
+def _expected_scale(scale: Scale) -> str:
     words = " or its words" if scale.labels else ""
     return f"give a whole number from {scale.min} to {scale.max}{words}"
 
 
-def describe(outcome: Outcome) -> str:
-    """The outcome's type in words: 'a scale from 1 (not at all confident) to 5 (...)'."""
-    if outcome.type == "binary":
-        return "yes or no"
-    if outcome.type == "count":
-        return "a count (a whole number, 0 or more)"
-    if outcome.type == "continuous":
-        return "a number"
-    assert outcome.scale is not None
-    scale = outcome.scale
+def _described_scale(scale: Scale) -> str:
     points = [
         f"{point} ({scale.labels[point]})" if point in scale.labels else str(point)
         for point in (scale.min, scale.max)
     ]
     return f"a scale from {points[0]} to {points[1]}"
+
+
+EXPECTED = Wording(
+    binary="give yes or no (1/0, true/false)",
+    count="give a whole number, 0 or more",
+    continuous="give a number with a decimal point if needed (such as 1234.5)",
+    scale=_expected_scale,
+)
+DESCRIBED = Wording(
+    binary="yes or no",
+    count="a count (a whole number, 0 or more)",
+    continuous="a number",
+    scale=_described_scale,
+)
+
+
+def expected(outcome: Outcome) -> str:
+    """What a cell of this outcome holds, for messages: 'give a whole number from 1 to 5'."""
+    return in_words(outcome, EXPECTED)
+
+
+def describe(outcome: Outcome) -> str:
+    """The outcome's type in words: 'a scale from 1 (not at all confident) to 5 (...)'."""
+    return in_words(outcome, DESCRIBED)
 
 
 def value_words(outcome: Outcome | None, value: bool | None, number: float | None) -> str:
@@ -132,7 +163,7 @@ def _scale_point(outcome: Outcome, cell: str) -> float:
 
 def _count(cell: str) -> float:
     if not WHOLE.fullmatch(cell):
-        return _refused(cell, "give a whole number, 0 or more", whole=True)
+        return _refused(cell, EXPECTED.count, whole=True)
     count = int(cell)
     if count < 0:
         raise ValueError(f"'{cell}' is below 0: a count is a whole number, 0 or more")

@@ -31,6 +31,7 @@ from wtforms import BooleanField, Field, HiddenField, TextAreaField
 from wtforms.validators import ValidationError
 
 from experiments import trials
+from experiments.allocation import allocation_history
 from experiments.amendments import FieldChange
 from experiments.characters import unstorable_message
 from experiments.holding import sweep_all
@@ -49,7 +50,7 @@ from experiments.upload_form import (
 )
 from nudge.errors import Problem, TrialStateError
 from nudge.models import Trial, TrialStatus
-from nudge.web.access import allow
+from nudge.web.access import allow, home_organisation
 
 bp = Blueprint("trial_pages", __name__)
 RESEARCHER = "researcher"
@@ -117,7 +118,17 @@ def new_trial() -> ResponseReturnValue:
             "or change the id",
         )
         return _upload_page(form, (chosen, upload, checked), "new", refusals=[refusal])
-    trials.create_trial(g.db, _clock(), checked.loaded, _actor())
+    owner = home_organisation(RESEARCHER)
+    if owner is None:  # a researcher in several organisations: the form cannot ask which yet
+        refusal = Problem(
+            "",
+            None,
+            None,
+            "you are a researcher in several organisations: "
+            "ask an admin to create it with nudge trial create FILE --org ORG",
+        )
+        return _upload_page(form, (chosen, upload, checked), "new", refusals=[refusal])
+    trials.create_trial(g.db, _clock(), checked.loaded, _actor(), organisation=owner)
     g.db.commit()
     chosen = _discard(chosen)
     created = trials.current_version(g.db, trials.get_trial(g.db, trial_id))
@@ -129,13 +140,15 @@ def new_trial() -> ResponseReturnValue:
 def manage(trial_id: str) -> ResponseReturnValue:
     trial = trials.get_trial(g.db, trial_id)
     versions = list(reversed(trials.versions(g.db, trial_id)))
+    definition = trials.current_definition(g.db, trial)
     return render_template(
         "researcher/manage.html",
         trial=trial,
         current=trials.current_version(g.db, trial),
         versions=versions,
         changes={v.version: trials.shown_changes(trial, v) for v in versions},
-        definition=trials.current_definition(g.db, trial),
+        definition=definition,
+        allocation_changes=allocation_history(g.db, trial_id, definition),
     )
 
 

@@ -26,6 +26,7 @@ from nudge.clock import Clock
 from nudge.errors import NotFound, TrialStateError
 from nudge.models import Arm, Participant, Trial, TrialStatus, TrialVersion
 from nudge.models.types import column_length, fitted
+from nudge.organisations import OrganisationError, organisation_for_new
 
 
 @dataclass(frozen=True)
@@ -69,17 +70,32 @@ def current_definition(session: Session, trial: Trial) -> TrialDefinition:
     )
 
 
-def create_trial(session: Session, clock: Clock, loaded: LoadedTrial, actor: Actor) -> Trial:
-    """Store a new trial as a draft (version 1) with its arms."""
+def create_trial(
+    session: Session,
+    clock: Clock,
+    loaded: LoadedTrial,
+    actor: Actor,
+    organisation: str | None = None,
+) -> Trial:
+    """Store a new trial as a draft (version 1) with its arms, owned by `organisation` (its
+    short name; the only organisation when None, refused when there are several)."""
     definition = loaded.definition
     if session.get(Trial, definition.id) is not None:
         raise TrialStateError(
             f"trial '{definition.id}' already exists; to change it run: "
             f'nudge trial amend {definition.id} {loaded.source_name} --reason "..."'
         )
+    try:
+        owner = organisation_for_new(session, clock, organisation, actor.name)
+    except OrganisationError as refused:
+        raise TrialStateError(str(refused)) from None
     now = clock.now()
     trial = Trial(
-        id=definition.id, title=definition.title, status=TrialStatus.DRAFT, created_at=now
+        id=definition.id,
+        title=definition.title,
+        organisation_id=owner.id,
+        status=TrialStatus.DRAFT,
+        created_at=now,
     )
     session.add(trial)
     session.flush()
@@ -101,7 +117,7 @@ def create_trial(session: Session, clock: Clock, loaded: LoadedTrial, actor: Act
         actor=actor.name,
         action="trial.created",
         trial_id=trial.id,
-        details={"sha256": sha256_of(data)},
+        details={"sha256": sha256_of(data), "organisation": owner.slug},
     )
     return trial
 

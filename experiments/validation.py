@@ -23,6 +23,9 @@ from nudge.models.types import column_length
 
 # A UK alphanumeric sender id: up to 11 letters, digits or spaces, at least one a letter.
 SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}", re.ASCII)
+NOTIFY_ID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
 MAX_HELP_TEXT = 320  # two GSM-7 segments and a little: an answer, not a leaflet
 CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
@@ -48,6 +51,7 @@ def check_design(loaded: LoadedTrial) -> list[Problem]:
         _undeclared_columns,
         _milestones,
         _interim,
+        _design_effect_size,
         check_surveys,
         _guardrails,
         _event_costs,
@@ -345,6 +349,14 @@ def _sender(loaded: LoadedTrial) -> Iterator[Problem]:
             f"sending.sms_from: '{sender}' is neither a phone number (such as +447700900123) "
             "nor a sender id (up to 11 letters, digits or spaces, at least one a letter)",
         )
+    notify_sender = sending.notify_sms_sender_id
+    if notify_sender is not None and not NOTIFY_ID.fullmatch(notify_sender):
+        yield loaded.problem(
+            ("sending", "notify_sms_sender_id"),
+            f"sending.notify_sms_sender_id: '{notify_sender}' is not a Notify id; copy it from "
+            "the text message sender's page in GOV.UK Notify (it looks like "
+            "8b3aa916-ec82-434e-b0c5-d5d9b371d6a3)",
+        )
     if len(sending.help_text) > MAX_HELP_TEXT:
         yield loaded.problem(
             ("sending", "help_text"),
@@ -523,6 +535,58 @@ def _interim(loaded: LoadedTrial) -> Iterator[Problem]:
             ("analysis", "interim", "on"),
             f"analysis.interim.on: '{interim.on}' is not an outcome of this trial; name one "
             f"of {', '.join(known)}, or write primary",
+        )
+
+
+def _design_effect_size(loaded: LoadedTrial) -> Iterator[Problem]:
+    """The design's effect is stated in the primary outcome's terms: a rate for yes/no, a
+    difference in means (with the SD) or a standardised one for the others."""
+    plan, primary = loaded.definition.analysis, loaded.definition.primary_outcome
+    means = {
+        key: getattr(plan, key)
+        for key in (
+            "minimum_detectable_difference",
+            "outcome_sd",
+            "minimum_detectable_standardised",
+        )
+        if getattr(plan, key) is not None
+    }
+    rates = [k for k in ("baseline_rate", "minimum_detectable_effect") if getattr(plan, k)]
+    instead = (
+        "give minimum_detectable_difference (in the outcome's units) with outcome_sd, or "
+        "minimum_detectable_standardised (in standard deviations)"
+    )
+    if primary.type == "binary":
+        for key in means:
+            yield loaded.problem(
+                ("analysis", key),
+                f"analysis.{key}: the primary outcome '{primary.id}' is yes/no; its design is "
+                "a baseline_rate and a minimum_detectable_effect (proportions)",
+            )
+        return
+    for key in rates:
+        yield loaded.problem(
+            ("analysis", key),
+            f"analysis.{key}: the primary outcome '{primary.id}' is a {primary.type} outcome, "
+            f"not yes/no, so its design is a difference in means: {instead}",
+        )
+    if "minimum_detectable_standardised" in means and len(means) > 1:
+        yield loaded.problem(
+            ("analysis", "minimum_detectable_standardised"),
+            "analysis.minimum_detectable_standardised: give either it or "
+            "minimum_detectable_difference with outcome_sd, not both",
+        )
+    elif len(means) == 1 and "minimum_detectable_standardised" not in means:
+        (given,) = means
+        missing = (
+            "outcome_sd"
+            if given == "minimum_detectable_difference"
+            else ("minimum_detectable_difference")
+        )
+        yield loaded.problem(
+            ("analysis", given),
+            f"analysis.{given}: give {missing} too (a difference in means needs the outcome's "
+            "standard deviation to size the trial)",
         )
 
 

@@ -49,6 +49,9 @@ RANK: dict[MessageStatus, int] = {
     MessageStatus.RETURNED: 3,
 }
 UNSUBSCRIBED = "21610"
+# A callback that ends a message unsent records the provider's code as its reason (a letter
+# cancelled in GOV.UK Notify: `provider_cancelled`).
+ENDED_WITH_REASON = (MessageStatus.FAILED, MessageStatus.UNDELIVERED, MessageStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def apply_status(
     message.status, message.updated_at = ours, clock.now()
     message.provider_id = message.provider_id or provider_id
     message.lease_owner = message.lease_until = None
-    if ours in (MessageStatus.FAILED, MessageStatus.UNDELIVERED) and error_code:
+    if ours in ENDED_WITH_REASON and error_code:
         message.reason = provider_reason(error_code)
     session.add(message)
     if error_code == UNSUBSCRIBED:

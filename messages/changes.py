@@ -323,22 +323,10 @@ def _retime(
         sending=planning.definition.sending,
     )
     plan = next(p for p in plans if p.slot == slot)
-    session.execute(
-        update(MESSAGES)
-        .where(MESSAGES.c.id == message_id)
-        .values(
-            anchor_at=plan.anchor_at,
-            due_at=plan.due_at,
-            next_attempt_at=plan.due_at,
-            expires_at=plan.expires_at,
-            status=plan.status,
-            reason=plan.reason,
-            updated_at=planning.now,
-        )
-    )
+    row = planned_row(planning, recipient, arm_specs[slot], plan, None)
+    _move(session, planning, message_id, row)
     note = {"note": "re-timed: its milestone's date was corrected", "anchor_at": date.isoformat()}
     record_events(session, [EventRow(message_id, plan.status, note, planning.now)])
-    row = planned_row(planning, recipient, arm_specs[slot], plan, None)
     for reminder in with_reminders(session, planning, [row])[1:]:  # a survey's, re-timed too
         _retime_reminder(session, planning, reminder, note)
     return 1
@@ -355,18 +343,23 @@ def _retime_reminder(
         )
     ).scalars()
     for reminder_id in pending:
-        session.execute(
-            update(MESSAGES)
-            .where(MESSAGES.c.id == reminder_id)
-            .values(
-                anchor_at=reminder.anchor_at,
-                due_at=reminder.due_at,
-                next_attempt_at=reminder.due_at,
-                expires_at=reminder.expires_at,
-                status=reminder.status,
-                reason=reminder.reason,
-                updated_at=planning.now,
-            )
-        )
+        _move(session, planning, reminder_id, reminder)
         status = MessageStatus(reminder.status)
         record_events(session, [EventRow(reminder_id, status, note, planning.now)])
+
+
+def _move(session: Session, planning: Planning, message_id: int, row: PlannedRow) -> None:
+    """A pending message timed again in place as `row` plans it, first tried when it is due."""
+    session.execute(
+        update(MESSAGES)
+        .where(MESSAGES.c.id == message_id)
+        .values(
+            anchor_at=row.anchor_at,
+            due_at=row.due_at,
+            next_attempt_at=row.due_at,
+            expires_at=row.expires_at,
+            status=row.status,
+            reason=row.reason,
+            updated_at=planning.now,
+        )
+    )

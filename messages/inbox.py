@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import func, true
 from sqlmodel import Session, col, select
 
 from experiments import trials
@@ -312,17 +312,26 @@ def masked(phone: str) -> str:
     return f"ending {digits[-3:]}" if len(digits) >= 3 else "hidden"
 
 
-def opt_outs(session: Session, *, page: int = 1) -> Paged[OptOutRow]:
-    """Current opt-outs, newest first, with the participants each number belongs to."""
-    total = _count(session, select(OptOut.id))
+def opt_outs(session: Session, *, page: int = 1, trial_ids: Any = None) -> Paged[OptOutRow]:
+    """Current opt-outs, newest first, with the participants each number belongs to; with
+    `trial_ids` (a subquery, nudge.scope), only numbers of those trials' participants, and only
+    those participants. Every opt-out still stops every trial's texts (messages/checks.py)."""
+    mine = select(Participant.phone)
+    if trial_ids is not None:
+        mine = mine.where(col(Participant.trial_id).in_(trial_ids))
+    shown = (
+        select(OptOut) if trial_ids is None else select(OptOut).where(col(OptOut.phone).in_(mine))
+    )
+    total = _count(session, shown)
     pages, page, offset = page_window(total, page)
-    query = select(OptOut).order_by(col(OptOut.opted_out_at).desc(), col(OptOut.id).desc())
+    query = shown.order_by(col(OptOut.opted_out_at).desc(), col(OptOut.id).desc())
     found = session.exec(query.offset(offset).limit(PER_PAGE)).all()
     phones = [o.phone for o in found]
     people: dict[str, list[tuple[str, str]]] = {}
     for phone, trial, ref in session.exec(
         select(Participant.phone, Participant.trial_id, Participant.participant_ref)
         .where(col(Participant.phone).in_(phones))
+        .where(col(Participant.trial_id).in_(trial_ids) if trial_ids is not None else true())
         .order_by(col(Participant.trial_id), col(Participant.participant_ref))
     ).all():
         people.setdefault(phone or "", []).append((trial, ref))

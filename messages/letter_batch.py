@@ -184,7 +184,7 @@ def _printable(
     ready = []
     for letter in due:
         try:
-            ready.append((letter, _letter(definition, letter, posting_day, now)))
+            ready.append((letter, letter_for(definition, letter, posting_day, now)))
         except TemplateProblem as exc:
             summary.unprintable.append((letter.message.id or 0, f"the template: {exc}"))
         except LetterProblem:  # its text may quote the address: say only what is wrong
@@ -194,9 +194,11 @@ def _printable(
     return ready
 
 
-def _letter(
+def letter_for(
     definition: TrialDefinition, due: DueLetter, posting_day: date, now: datetime
 ) -> Letter:
+    """The letter as it will print: its body, date line and reference in its own language
+    (Welsh as Welsh), to the person's name and address; refused if the address cannot fit."""
     message, participant = due.message, due.participant
     texts = definition.templates[message.template]
     language = choose_language(texts, message.language)

@@ -32,6 +32,9 @@ WINDOW_WIDTH = 95.4 * mm
 WINDOW_HEIGHT = 26.8 * mm
 SIDE_MARGIN = 15 * mm
 BODY_TOP_FIRST = 76 * mm  # below the window, with a clear gap
+# GOV.UK Notify keeps the first page above 95 mm for the address and the sender (its letter
+# specification; messages/letter_check.py): a letter it posts starts its body there.
+BODY_TOP_NOTIFY = 95 * mm
 BODY_TOP_LATER = 20 * mm
 BOTTOM_MARGIN = 22 * mm
 BODY_SIZE = 12.0

@@ -96,20 +96,24 @@ def render_letter(
     date_line: str | None = None,
     reference: str | None = None,
     language: str = "en",
+    body_top_first: float = BODY_TOP_FIRST,
 ) -> bytes:
-    """One letter as an A4 PDF, with the address placed for a C5/DL windowed envelope."""
+    """One letter as an A4 PDF, with the address placed for a C5/DL windowed envelope; its
+    first page's body starts `body_top_first` from the top (lower for GOV.UK Notify)."""
     letter = Letter(body, tuple(address), tuple(sender), date_line, reference, language)
-    return render_batch([letter], duplex=False).pdf
+    return render_batch([letter], duplex=False, body_top_first=body_top_first).pdf
 
 
-def render_batch(letters: Sequence[Letter], *, duplex: bool = True) -> LetterBatch:
+def render_batch(
+    letters: Sequence[Letter], *, duplex: bool = True, body_top_first: float = BODY_TOP_FIRST
+) -> LetterBatch:
     """Every letter in one PDF, each starting on a new page (and, for duplex, a new sheet)."""
     if not letters:
         raise LetterProblem("there are no letters to print")
     register_fonts()
     fitted = [fit_address(letter.address) for letter in letters]  # refuse before printing any
     buffer = BytesIO()
-    document = _LetterDocument(buffer)
+    document = _LetterDocument(buffer, body_top_first)
     story: list[Flowable] = []
     for index, (letter, address) in enumerate(zip(letters, fitted, strict=True)):
         if index:
@@ -137,7 +141,7 @@ def _page_map(document: _LetterDocument, count: int) -> tuple[LetterPages, ...]:
 class _LetterDocument(BaseDocTemplate):
     """A4 with three page designs: a letter's first page, its later pages, a blank back."""
 
-    def __init__(self, buffer: BytesIO) -> None:
+    def __init__(self, buffer: BytesIO, body_top_first: float) -> None:
         super().__init__(
             buffer,
             pagesize=(PAGE_WIDTH, PAGE_HEIGHT),
@@ -151,14 +155,14 @@ class _LetterDocument(BaseDocTemplate):
         self.letter: Letter | None = None
         self.addPageTemplates(
             [
-                PageTemplate("first", _first_page_frames(), onPageEnd=_footer),
+                PageTemplate("first", _first_page_frames(body_top_first), onPageEnd=_footer),
                 PageTemplate("later", [_body_frame(BODY_TOP_LATER)], onPageEnd=_footer),
                 PageTemplate("blank", [_body_frame(BODY_TOP_LATER)]),
             ]
         )
 
 
-def _first_page_frames() -> list[Frame]:
+def _first_page_frames(body_top: float) -> list[Frame]:
     sender = Frame(
         SENDER_LEFT,
         PAGE_HEIGHT - WINDOW_TOP - WINDOW_HEIGHT,
@@ -174,7 +178,7 @@ def _first_page_frames() -> list[Frame]:
         id="window",
         **_NO_PADDING,
     )
-    return [sender, window, _body_frame(BODY_TOP_FIRST)]
+    return [sender, window, _body_frame(body_top)]
 
 
 _NO_PADDING: dict[str, Any] = {

@@ -1,8 +1,9 @@
 """The message log: a trial's messages, filtered and paged in the database, never in memory.
 
 The download holds every page of the same filtered view, with the codes a script can match
-(`opted_out`, `practical`) where the page shows words, and times in the trial's timezone with
-their UTC offset, so that each is exact without knowing the zone.
+(`opted_out`, `practical`, `survey:confidence:reminder`) where the page shows words ("Survey
+reminder: confidence"), and times in the trial's timezone with their UTC offset, so that each
+is exact without knowing the zone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
+from experiments.definition import TrialDefinition
+from messages.surveys import PREFIX, REMINDER
 from nudge.csvout import write_rows
 from nudge.models import Arm, Assignment, Message, MessageStatus, Participant
 from nudge.paging import PER_PAGE, page_window
@@ -219,3 +222,23 @@ def reasons_in(session: Session, trial_id: str) -> list[str]:
         .distinct()
     )
     return sorted(r for r in session.exec(query).all() if r)
+
+
+def template_words(template: str, definition: TrialDefinition | None = None) -> str:
+    """What a message is, for the page: an arm's own template by its name; a survey's question
+    or reminder as "Survey question: confidence", with the outcome it measures when that is
+    named otherwise ("Survey question: court-feeling (feeling supported)")."""
+    if not template.startswith(PREFIX):
+        return template
+    name = template.removeprefix(PREFIX)
+    kind = "Survey reminder" if name.endswith(REMINDER) else "Survey question"
+    survey_id = name.removesuffix(REMINDER)
+    said = f"{kind}: {survey_id}"
+    if definition is None:
+        return said
+    survey = next((s for s in definition.surveys if s.id == survey_id), None)
+    outcome = next(
+        (o for o in definition.outcomes if survey is not None and o.id == survey.outcome), None
+    )
+    measured = (outcome.label or outcome.description) if outcome is not None else None
+    return f"{said} ({measured})" if measured and measured != survey_id else said

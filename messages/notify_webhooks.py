@@ -3,10 +3,12 @@
 Notify posts JSON to the callback URLs a service sets in its API integration settings, with
 `Authorization: Bearer <token>` where the token is the one set there (NOTIFY_CALLBACK_TOKEN
 here), compared in constant time. A request without it gets 403 and nothing is recorded.
-Delivery receipts go through the same forward-only update as Twilio's (messages/callbacks.py,
-with Notify's status table); received texts through the same reply handling (STOP, START,
-HELP, CONFIRM, survey answers). Notify cannot carry a reply in the answer, as Twilio's TwiML
-does: a HELP text's answer is on record for staff, not sent back.
+Delivery receipts, for texts and letters (`notification_type`), go through the same
+forward-only update as Twilio's (messages/callbacks.py, with Notify's status tables); a
+returned-letter report marks the letter returned (messages/returned_letters.py); received
+texts go through the same reply handling (STOP, START, HELP, CONFIRM, survey answers).
+Notify cannot carry a reply in the answer, as Twilio's TwiML does: a HELP text's answer is on
+record for staff, not sent back.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from flask.typing import ResponseReturnValue
 
 from experiments.phones import normalise_mobile
 from messages.callbacks import apply_status
-from messages.providers.notify_errors import NOTIFY_STATUS
+from messages.providers.notify_errors import LETTER_FAILED, NOTIFY_LETTER_STATUS, NOTIFY_STATUS
 from messages.replies import handle_reply
+from messages.returned_letters import record_returned_letter
 from nudge.web.access import WEBHOOK, allow
 
 bp = Blueprint("notify_webhooks", __name__, url_prefix="/webhooks/notify")
@@ -30,6 +33,7 @@ _MESSAGE_ID = re.compile(r"[0-9]{1,18}")  # our reference: a message id
 _NUMBER = re.compile(r"\+?[0-9]{6,16}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 FAILED = ("permanent-failure", "temporary-failure", "technical-failure")
+RETURNED_BECAUSE = "GOV.UK Notify returned-letter report"
 
 
 def _require_token() -> dict[str, Any]:
@@ -65,7 +69,9 @@ def status() -> ResponseReturnValue:
     data = _require_token()
     provider_id = _field(data, "id", _ID)
     provider_status = _field(data, "status")
-    if provider_status not in NOTIFY_STATUS:
+    letter = data.get("notification_type") == "letter"
+    statuses, failed = (NOTIFY_LETTER_STATUS, LETTER_FAILED) if letter else (NOTIFY_STATUS, FAILED)
+    if provider_status not in statuses:
         _bad_request("unknown status")
     reference = data.get("reference")
     message_id = None
@@ -77,8 +83,8 @@ def status() -> ResponseReturnValue:
         message_id=message_id,
         provider_id=provider_id,
         provider_status=provider_status,
-        error_code=provider_status if provider_status in FAILED else None,
-        statuses=NOTIFY_STATUS,
+        error_code=provider_status if provider_status in failed else None,
+        statuses=statuses,
     )
     g.db.commit()
     return "", 204
@@ -113,3 +119,25 @@ def _phone(number: str) -> str:
         return normalise_mobile(international)
     except ValueError:
         return international  # not a UK mobile: kept as sent, for staff
+
+
+@bp.post("/returned-letter")
+@allow(WEBHOOK)
+def returned_letter() -> ResponseReturnValue:
+    """Notify's report of a letter that came back: `returned`, and the person's later letters
+    withheld (messages/returned_letters.py). Notify gives no reason: the event says who said so."""
+    data = _require_token()
+    provider_id = _field(data, "notification_id", _ID)
+    reference = data.get("reference")
+    message_id = None
+    if isinstance(reference, str) and _MESSAGE_ID.fullmatch(reference):
+        message_id = int(reference)
+    record_returned_letter(
+        g.db,
+        current_app.extensions["nudge"]["clock"],
+        message_id=message_id,
+        provider_id=provider_id,
+        why=RETURNED_BECAUSE,
+    )
+    g.db.commit()
+    return "", 204

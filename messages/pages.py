@@ -29,11 +29,12 @@ from sqlmodel import col, select
 from experiments import trials
 from messages import words
 from messages.inbox import opt_outs
-from messages.log import LogFilters, message_log, message_log_csv, reasons_in
+from messages.log import LogFilters, message_log, message_log_csv, reasons_in, template_words
 from messages.log_form import CHANNELS, LogFilterForm
 from nudge import audit
 from nudge.models import MESSAGE_STATUSES, Arm, Trial
-from nudge.web.access import allow
+from nudge.scope import trial_ids
+from nudge.web.access import allow, current_scope
 
 bp = Blueprint("message_pages", __name__)
 RESEARCHER = "researcher"
@@ -50,6 +51,7 @@ def message_log_page(trial_id: str) -> ResponseReturnValue:
     trial, zone, form = _log_form(trial_id)
     filters = form.filters()
     result = message_log(g.db, trial_id, zone, filters, page=_page_number())
+    definition = trials.current_definition(g.db, trial)
     given = _audited_filters(filters, result.participant_ids)
     _audit(
         "messages.viewed",
@@ -69,6 +71,7 @@ def message_log_page(trial_id: str) -> ResponseReturnValue:
         choices=_choices(form),
         state=words.message_state,
         channel=words.channel_label,
+        template=partial(template_words, definition=definition),
         when=partial(words.local_time, zone=zone),
         zone=zone,
         person_href=partial(person_href, trial_id),
@@ -144,7 +147,7 @@ def _audited_filters(filters: LogFilters, participant_ids: list[int]) -> dict[st
 @bp.get("/opt-outs")
 @allow(RESEARCHER)
 def opt_outs_page() -> ResponseReturnValue:
-    result = opt_outs(g.db, page=_page_number())
+    result = opt_outs(g.db, page=_page_number(), trial_ids=trial_ids(current_scope(), [RESEARCHER]))
     _audit("opt_outs.viewed", None, page=result.page, shown=len(result.rows))
     return render_template("researcher/opt_outs.html", result=result)
 

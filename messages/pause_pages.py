@@ -64,7 +64,10 @@ def pause_page(trial_id: str) -> ResponseReturnValue:
         else:
             g.db.commit()
             what = f"{titles[arm]}" if arm else "The whole trial"
-            flash(f"{what} is paused: {done.held} message(s) held until it is resumed.", "info")
+            more = f" From now on {done.allocation}." if done.allocation else ""
+            flash(
+                f"{what} is paused: {done.held} message(s) held until it is resumed.{more}", "info"
+            )
             return redirect(url_for(".pause_page", trial_id=trial_id))
     elif form.is_submitted():
         status = 400
@@ -83,6 +86,7 @@ def pause_page(trial_id: str) -> ResponseReturnValue:
             form=form,
             current=current,
             resume_form=ResumeForm(),
+            excludes=definition.randomisation.excludes_paused_arms,
         ),
         status,
     )
@@ -107,7 +111,8 @@ def resume_page(trial_id: str) -> ResponseReturnValue:
     g.db.commit()
     flash(
         f"Resumed: {done.released} message(s) will go when due, {done.sent_late} late, and "
-        f"{done.cancelled} were cancelled as past their time.",
+        f"{done.cancelled} were cancelled as past their time."
+        + (f" From now on {done.allocation}." if done.allocation else ""),
         "info",
     )
     return redirect(url_for(".pause_page", trial_id=trial_id))

@@ -18,6 +18,12 @@ resume are audited with their reasons, and nothing anyone was going to be sent i
   (safeguarding, consent, opt-out, the case still on) is made again when it goes.
 - A whole-trial pause holds every arm; resuming an arm inside a paused trial releases nothing
   until the trial is resumed, and the reverse.
+- **Enrolment.** Under `randomisation.paused_arm_enrolment: allocate` (the default) new people
+  are still allocated to a paused arm, their messages held. Under `exclude` a paused arm takes
+  no new unit: new units are allocated among the open arms only (experiments/allocation.py).
+  That is a change of allocation, a design change: each pause and resume that changes the
+  open arms is audited as `trial.allocation_changed` with the arms open after it, and listed
+  with the trial's versions (experiments/amendments.py `allocation_changes`).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session, col
 
 from experiments import trials
+from experiments.allocation import excluded_arms
 from experiments.definition import TrialDefinition
 from messages.schedule import next_allowed
 from nudge import audit
@@ -46,6 +53,10 @@ WHOLE_TRIAL = None  # a pause's arm_key when the whole trial is paused
 @dataclass(frozen=True)
 class Paused:
     held: int
+    # Under paused_arm_enrolment: exclude, the arms new units are allocated among now (fewer
+    # than two: nobody new can be randomised); None when allocation is unchanged.
+    open_arms: tuple[str, ...] | None = None
+    allocation: str | None = None  # the change of allocation in words, for the person
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,8 @@ class Resumed:
     released: int  # back to scheduled, still in time
     sent_late: int  # due while paused, sent at the next window
     cancelled: int  # due while paused and not sent (late: skip, or expired)
+    open_arms: tuple[str, ...] | None = None  # as on Paused: the arms open after the resume
+    allocation: str | None = None
 
 
 def active_pauses(session: Session, trial_id: str) -> list[Pause]:
@@ -87,8 +100,13 @@ def pause(
                 "resume it first to pause it again"
             )
     now = clock.now()
+    closed_before = excluded_arms(session, trial_id, definition)
     session.add(
         Pause(trial_id=trial_id, arm_key=arm, reason=reason.strip(), paused_at=now, paused_by=actor)
+    )
+    session.flush()
+    opened = _allocation_change(
+        session, clock, trial_id, definition, closed_before, actor, reason.strip()
     )
     ids = _messages(session, trial_id, arm, MessageStatus.SCHEDULED)
     _move(session, now, ids, MessageStatus.HELD, Reason.ARM_PAUSED)
@@ -101,7 +119,7 @@ def pause(
         subject=arm or "whole trial",
         details={"reason": reason.strip(), "held": len(ids)},
     )
-    return Paused(len(ids))
+    return Paused(len(ids), opened, allocation_words(opened, definition))
 
 
 def resume(session: Session, clock: Clock, trial_id: str, arm: str | None, actor: str) -> Resumed:
@@ -113,10 +131,12 @@ def resume(session: Session, clock: Clock, trial_id: str, arm: str | None, actor
         what = f"arm '{arm}'" if arm else "the whole trial"
         raise NudgeError(f"{what} of '{trial_id}' is not paused: nothing to resume")
     now = clock.now()
+    closed_before = excluded_arms(session, trial_id, definition)
     for current in found:
         current.resumed_at, current.resumed_by = now, actor
         session.add(current)
     session.flush()
+    opened = _allocation_change(session, clock, trial_id, definition, closed_before, actor, None)
     still = paused_arms(session, trial_id, [a.id for a in definition.arms])
     releasing = [a.id for a in definition.arms if a.id not in still]
     if arm is not None:
@@ -136,7 +156,62 @@ def resume(session: Session, clock: Clock, trial_id: str, arm: str | None, actor
             "cancelled": result.cancelled,
         },
     )
-    return result
+    words = allocation_words(opened, definition)
+    return Resumed(result.released, result.sent_late, result.cancelled, opened, words)
+
+
+def allocation_words(opened: tuple[str, ...] | None, definition: TrialDefinition) -> str | None:
+    """What a change of the arms open to new units means, in a sentence; None for no change."""
+    if opened is None:
+        return None
+    titles = {arm.id: arm.title for arm in definition.arms}
+    if len(opened) == len(titles):
+        return "new participants are allocated among every arm again (a design change, recorded)"
+    if len(opened) < 2:
+        return (
+            "fewer than two arms are open, so nobody new can be randomised until an arm is "
+            "resumed: an import with anyone new is refused (a design change, recorded)"
+        )
+    shown = ", ".join(titles[a] for a in opened)
+    return (
+        f"new participants are allocated among {shown} only, while the others are paused "
+        "(a design change, recorded)"
+    )
+
+
+def _allocation_change(
+    session: Session,
+    clock: Clock,
+    trial_id: str,
+    definition: TrialDefinition,
+    closed_before: set[str],
+    actor: str,
+    reason: str | None,
+) -> tuple[str, ...] | None:
+    """Audit a change of the arms open to new units (a design change); the arms open now,
+    or None when the pause or resume left allocation as it was."""
+    closed = excluded_arms(session, trial_id, definition)
+    if closed == closed_before:
+        return None
+    arms = [arm.id for arm in definition.arms]
+    opened = tuple(a for a in arms if a not in closed)
+    details: dict[str, object] = {
+        "open_arms": list(opened),
+        "closed": [a for a in arms if a in closed],
+        "was_closed": [a for a in arms if a in closed_before],
+    }
+    if reason:
+        details["reason"] = reason
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="trial.allocation_changed",
+        trial_id=trial_id,
+        subject="design change: arms open to new participants",
+        details=details,
+    )
+    return opened
 
 
 def _messages(session: Session, trial_id: str, arm: str | None, status: MessageStatus) -> list[int]:

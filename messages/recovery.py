@@ -52,7 +52,11 @@ def recover(
         result.released = released.rowcount  # type: ignore[attr-defined]
         stuck = session.exec(
             select(Message)
-            .where(Message.status == MessageStatus.SENDING, col(Message.lease_until) < now)
+            .where(
+                Message.channel == "sms",  # letters through Notify: messages/notify_letters.py
+                Message.status == MessageStatus.SENDING,
+                col(Message.lease_until) < now,
+            )
             .order_by(col(Message.id))
         ).all()
         if isinstance(provider, FindsByReference):

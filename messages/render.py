@@ -96,6 +96,7 @@ class RenderCache:
             to=participant.phone,
             body=body,
             sender=definition.sending.sms_from,
+            sender_id=definition.sending.notify_sms_sender_id,
             status_callback=f"{self.public_url}/webhooks/twilio/status?m={message.id}"
             if self.public_url
             else None,

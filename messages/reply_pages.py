@@ -42,7 +42,8 @@ from messages.inbox import (
 from messages.pages import RESEARCHER, _audit, _page_number
 from nudge.errors import NotFound
 from nudge.models import InboundMessage, Participant, Trial
-from nudge.web.access import allow
+from nudge.scope import visible_trials
+from nudge.web.access import allow, current_scope
 
 bp = Blueprint("reply_pages", __name__)
 
@@ -88,7 +89,7 @@ def replies_hub() -> ResponseReturnValue:
     """Every trial's queue with its counts, and the replies from numbers in no trial (which
     have no trial queue to go to). An old link naming a trial goes to that trial's queue."""
     named = request.args.get("trial")
-    if named and g.db.get(Trial, named) is not None:
+    if named and named in {t.id for t in visible_trials(g.db, current_scope(), [RESEARCHER])}:
         return redirect(_queue_url(named, request.args.get("show"), "1"))
     return _queue_page(None, _state(request.args.get("show")), _page_number())
 
@@ -182,7 +183,7 @@ def _queue_page(
 
 def _other_trials() -> list[tuple[Trial, int, int]]:
     """Every trial with its replies not yet handled and how many of those are flagged."""
-    listed = trials.all_trials(g.db)
+    listed = visible_trials(g.db, current_scope(), [RESEARCHER])
     words = {t.id: trials.current_definition(g.db, t).triage_words for t in listed}
     counts = unhandled_by_trial(g.db, words)
     return [(t, *counts.get(t.id, (0, 0))) for t in listed]

@@ -15,6 +15,9 @@ Any bad row (an unknown reference, a date that is not one or is in the future, a
 missing, a person with no letter posted by that date) rejects the whole file, each problem
 at its line, and nothing changes. A letter already returned is left as it is: importing the
 same list again changes nothing.
+
+GOV.UK Notify reports a letter it posted and got back through its returned-letter callback
+(messages/notify_webhooks.py): `record_returned_letter` does the same for that one letter.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from nudge.models.tables import EVENTS, MESSAGES, PEOPLE
 COLUMNS = ("participant_ref", "returned_on", "reason")
 MAX_REASON = 200
 PENDING_LETTER = (MessageStatus.SCHEDULED, MessageStatus.HELD)
+# A letter the provider may have posted: taken (`sent`), or taken before a crash was settled.
+POSTED = (MessageStatus.SENT, MessageStatus.SENDING, MessageStatus.UNKNOWN)
 
 
 @dataclass
@@ -93,19 +98,9 @@ def record_returned(
     for row, letter_id in letters:
         _mark(session, now, [letter_id], MessageStatus.RETURNED, None, row.reason)
     summary.returned = len(letters)
-    people = sorted({row.participant_id for row in rows})
-    waiting = list(
-        session.execute(
-            select(MESSAGES.c.id).where(
-                MESSAGES.c.trial_id == trial_id,
-                MESSAGES.c.channel == "letter",
-                MESSAGES.c.status.in_(PENDING_LETTER),
-                MESSAGES.c.participant_id.in_(people),
-            )
-        ).scalars()
+    summary.cancelled = _cancel_waiting(
+        session, now, trial_id, sorted({row.participant_id for row in rows})
     )
-    _mark(session, now, waiting, MessageStatus.CANCELLED, Reason.LETTER_RETURNED, None)
-    summary.cancelled = len(waiting)
     audit.record(
         session,
         clock,
@@ -229,3 +224,49 @@ def _mark(
         insert(EVENTS),
         [{"message_id": i, "status": status, "detail": detail, "occurred_at": now} for i in ids],
     )
+
+
+def _cancel_waiting(session: Session, now: datetime, trial_id: str, people: list[int]) -> int:
+    """The people's letters still waiting, cancelled (`letter_returned`); how many."""
+    waiting = list(
+        session.execute(
+            select(MESSAGES.c.id).where(
+                MESSAGES.c.trial_id == trial_id,
+                MESSAGES.c.channel == "letter",
+                MESSAGES.c.status.in_(PENDING_LETTER),
+                MESSAGES.c.participant_id.in_(people),
+            )
+        ).scalars()
+    )
+    _mark(session, now, waiting, MessageStatus.CANCELLED, Reason.LETTER_RETURNED, None)
+    return len(waiting)
+
+
+def record_returned_letter(
+    session: Session, clock: Clock, *, message_id: int | None, provider_id: str, why: str
+) -> bool:
+    """One letter the provider reports returned (GOV.UK Notify's returned-letter callback),
+    found by our reference or else by the provider's id: `returned`, and the person's waiting
+    letters cancelled, as from the supplier's list. Whether anything changed: a letter not
+    ours, already returned, or never posted changes nothing. The caller commits."""
+    query = select(
+        MESSAGES.c.id, MESSAGES.c.trial_id, MESSAGES.c.participant_id, MESSAGES.c.status
+    ).where(MESSAGES.c.channel == "letter")
+    found = None
+    if message_id is not None:
+        found = session.execute(
+            query.where(
+                MESSAGES.c.id == message_id,
+                func.coalesce(MESSAGES.c.provider_id, provider_id) == provider_id,
+            ).with_for_update()
+        ).first()
+    if found is None:
+        found = session.execute(
+            query.where(MESSAGES.c.provider_id == provider_id).with_for_update()
+        ).first()
+    if found is None or found.status not in POSTED:
+        return False
+    now = clock.now()
+    _mark(session, now, [found.id], MessageStatus.RETURNED, None, why)
+    _cancel_waiting(session, now, found.trial_id, [found.participant_id])
+    return True

@@ -159,6 +159,31 @@ REASON_WORDS: dict[Reason, Words] = {
         "an earlier letter was returned",
         "A letter to this person came back, so their address is wrong: no more letters go.",
     ),
+    Reason.LETTER_NOT_A4: Words(
+        "the letter is not A4 upright",
+        "A page of the letter's PDF is not A4 portrait, which GOV.UK Notify needs: not sent.",
+    ),
+    Reason.LETTER_TOO_LONG: Words(
+        "the letter is over 10 pages",
+        "GOV.UK Notify posts letters of at most 10 pages and this one is longer: not sent.",
+    ),
+    Reason.LETTER_OUTSIDE_PRINTABLE_AREA: Words(
+        "the letter prints outside its area",
+        "Something on the letter is in a margin or space GOV.UK Notify keeps clear: not sent.",
+    ),
+    Reason.LETTER_FONTS_NOT_EMBEDDED: Words(
+        "the letter's fonts are not embedded",
+        "The letter's PDF uses a font it does not carry, which GOV.UK Notify needs: not sent.",
+    ),
+    Reason.LETTER_ADDRESS_UNUSABLE: Words(
+        "the address cannot be posted to",
+        "The address block needs 3 to 7 lines ending in a UK postcode, and fit the window: "
+        "not sent.",
+    ),
+    Reason.LETTER_UNPRINTABLE: Words(
+        "the letter could not be made",
+        "The letter's template could not be filled in, or its PDF could not be read: not sent.",
+    ),
     Reason.INVALID_NUMBER: Words(
         "not a valid phone number", "The provider says the number cannot be a phone number."
     ),

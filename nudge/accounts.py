@@ -15,7 +15,8 @@ from sqlmodel import Session, col, select
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import NudgeError
-from nudge.models import ROLES, EndedWebSession, LoginFailure, User
+from nudge.models import NATIONAL, ROLES, EndedWebSession, LoginFailure, Membership, User
+from nudge.organisations import OrganisationError, organisation_for_new
 
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1000  # what the login form accepts
@@ -51,37 +52,64 @@ class LoginThrottled(NudgeError):
 
 
 def add_user(
-    session: Session, clock: Clock, email: str, role: str, password: str, actor: str
+    session: Session,
+    clock: Clock,
+    email: str,
+    role: str,
+    password: str,
+    actor: str,
+    organisation: str | None = None,
 ) -> User:
     """Create a user; refuses an unknown role, a short password, or an email already used."""
     problem = password_problem(password)
     if problem:
         raise AccountError(problem)
-    return new_user(session, clock, email, role, _HASHER.hash(password), actor)
+    return new_user(session, clock, email, role, _HASHER.hash(password), actor, organisation)
 
 
 def new_user(
-    session: Session, clock: Clock, email: str, role: str, password_hash: str, actor: str
+    session: Session,
+    clock: Clock,
+    email: str,
+    role: str,
+    password_hash: str,
+    actor: str,
+    organisation: str | None = None,
 ) -> User:
-    """Create a user with this hash (NO_PASSWORD until a set-password link is used)."""
+    """Create a user with this hash (NO_PASSWORD until a set-password link is used): `national`,
+    in no organisation, or a member of `organisation` (its short name; the only one if None)."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 255:
         raise AccountError(f"'{email}' is not an email address")
-    check_role(role)
+    check_role(role, national=True)
+    if role == NATIONAL and organisation:
+        raise AccountError("a national account belongs to no organisation: leave out --org")
     if session.exec(select(User).where(User.email == email)).first() is not None:
         raise AccountError(f"a user with the email {email} already exists")
-    user = User(email=email, password_hash=password_hash, role=role, created_at=clock.now())
+    try:
+        home = (
+            None if role == NATIONAL else organisation_for_new(session, clock, organisation, actor)
+        )
+    except OrganisationError as refused:
+        raise AccountError(str(refused)) from None
+    user = User(
+        email=email, password_hash=password_hash, national=role == NATIONAL, created_at=clock.now()
+    )
     session.add(user)
     session.flush()
-    audit.record(
-        session, clock, actor=actor, action="user.created", subject=email, details={"role": role}
-    )
+    details = {"role": role, **({"organisation": home.slug} if home else {})}
+    audit.record(session, clock, actor=actor, action="user.created", subject=email, details=details)
+    if home is not None:
+        assert user.id is not None and home.id is not None
+        session.add(Membership(user_id=user.id, organisation_id=home.id, role=role))
+        session.flush()
     return user
 
 
-def check_role(role: str) -> None:
-    if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)} (got '{role}')")
+def check_role(role: str, *, national: bool = False) -> None:
+    allowed = (*ROLES, NATIONAL) if national else ROLES
+    if role not in allowed:
+        raise AccountError(f"role must be one of {', '.join(allowed)} (got '{role}')")
 
 
 def password_problem(password: str) -> str | None:

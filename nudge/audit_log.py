@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, true
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -63,43 +64,48 @@ class AuditPage:
     pages: int
 
 
-def audit_page(session: Session, filters: AuditFilters, page: int = 1) -> AuditPage:
-    """One page of matching events, newest first."""
-    query = _matching(filters)
+def audit_page(
+    session: Session, filters: AuditFilters, page: int = 1, within: Any = None
+) -> AuditPage:
+    """One page of matching events, newest first; only those `within` (nudge.scope) if given."""
+    query = _matching(filters, within)
     total = int(session.exec(select(func.count()).select_from(query.subquery())).one())
     pages, page, offset = page_window(total, page)
     found = session.exec(query.order_by(col(AuditEvent.id).desc()).offset(offset).limit(PER_PAGE))
     return AuditPage([_row(event) for event in found], total, page, pages)
 
 
-def audit_csv(session: Session, filters: AuditFilters) -> str:
+def audit_csv(session: Session, filters: AuditFilters, within: Any = None) -> str:
     """Every matching event, oldest first, as spreadsheet-safe CSV (BOM first, for Excel)."""
     stream = io.StringIO()
-    write_rows(stream, CSV_HEADER, _csv_rows(session, filters), byte_order_mark=True)
+    write_rows(stream, CSV_HEADER, _csv_rows(session, filters, within), byte_order_mark=True)
     return stream.getvalue()
 
 
-def _csv_rows(session: Session, filters: AuditFilters) -> Iterator[tuple[str, ...]]:
-    for event in session.exec(_matching(filters).order_by(col(AuditEvent.id))):
+def _csv_rows(session: Session, filters: AuditFilters, within: Any) -> Iterator[tuple[str, ...]]:
+    for event in session.exec(_matching(filters, within).order_by(col(AuditEvent.id))):
         row = _row(event)
         at = row.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
         yield (at, row.actor, row.action, row.trial_id, row.subject, row.details)
 
 
-def choices(session: Session) -> tuple[list[str], list[str]]:
-    """The actions and the trials the log holds, for the filters' lists."""
-    actions = session.exec(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+def choices(session: Session, within: Any = None) -> tuple[list[str], list[str]]:
+    """The actions and the trials the log holds (`within`, if given), for the filters' lists."""
+    seen = true() if within is None else within
+    actions = session.exec(
+        select(AuditEvent.action).where(seen).distinct().order_by(AuditEvent.action)
+    )
     trials = session.exec(
         select(AuditEvent.trial_id)
-        .where(col(AuditEvent.trial_id).is_not(None))
+        .where(col(AuditEvent.trial_id).is_not(None), seen)
         .distinct()
         .order_by(col(AuditEvent.trial_id))
     )
     return list(actions), [t for t in trials if t]
 
 
-def _matching(filters: AuditFilters) -> SelectOfScalar[AuditEvent]:
-    query = select(AuditEvent)
+def _matching(filters: AuditFilters, within: Any = None) -> SelectOfScalar[AuditEvent]:
+    query = select(AuditEvent) if within is None else select(AuditEvent).where(within)
     if filters.who:
         # autoescape: a % or _ typed in the filter is matched as itself, not as a wildcard.
         who = filters.who.lower()

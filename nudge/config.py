@@ -15,6 +15,7 @@ from nudge.errors import ConfigError
 
 DEVELOPMENT_SECRET = "development-only-secret-not-for-real-data"
 SMS_PROVIDERS = ("console", "twilio", "notify")
+LETTER_PROVIDERS = ("print", "notify")  # print: `nudge letters batch`; notify: sent by dispatch
 NOTIFY_API = "https://api.notifications.service.gov.uk"
 # A Notify API key: its name, then the service id and the secret key, two UUIDs.
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -31,6 +32,7 @@ class Settings:
     secret_key: str
     environment: str = "development"
     sms_provider: str = "console"
+    letter_provider: str = "print"
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_messaging_service_sid: str | None = None
@@ -93,11 +95,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "(for example: python -c 'import secrets; print(secrets.token_hex(32))')"
         )
     provider = _choice(env, "NUDGE_SMS_PROVIDER", SMS_PROVIDERS, "console")
+    letters = _choice(env, "NUDGE_LETTER_PROVIDER", LETTER_PROVIDERS, "print")
     settings = Settings(
         database_url=_database_url(env.get("NUDGE_DATABASE_URL") or default_database_url()),
         secret_key=secret,
         environment=environment,
         sms_provider=provider,
+        letter_provider=letters,
         twilio_account_sid=env.get("TWILIO_ACCOUNT_SID") or None,
         twilio_auth_token=env.get("TWILIO_AUTH_TOKEN") or None,
         twilio_messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID") or None,
@@ -130,19 +134,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError(
             "NUDGE_SMS_PROVIDER=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to be set"
         )
-    if provider == "notify":
-        _check_notify(settings)
+    if provider == "notify" or letters == "notify":
+        _check_notify(settings, texts=provider == "notify")
     return settings
 
 
-def _check_notify(settings: Settings) -> None:
-    """The Notify settings, each refused with what to do: before any text is attempted."""
+def _check_notify(settings: Settings, *, texts: bool) -> None:
+    """The Notify settings, each refused with what to do: before any text or letter is
+    attempted. Letters need only the key (a precompiled letter has no template)."""
     key = settings.notify_api_key
-    if not key or not settings.notify_sms_template_id:
+    if texts and not (key and settings.notify_sms_template_id):
         raise ConfigError(
             "NUDGE_SMS_PROVIDER=notify needs NOTIFY_API_KEY and NOTIFY_SMS_TEMPLATE_ID to be set "
             "(the API key from Notify's API integration page; the id of a text message template "
             "whose whole body is ((body)))"
+        )
+    if not key:
+        raise ConfigError(
+            "NUDGE_LETTER_PROVIDER=notify needs NOTIFY_API_KEY to be set (the API key from "
+            "Notify's API integration page; letters need a live key, not a team key)"
         )
     if not NOTIFY_KEY.fullmatch(key.lower()):
         raise ConfigError(

@@ -31,7 +31,13 @@ from nudge.accounts import (
 )
 from nudge.clock import Clock
 from nudge.errors import NotFound
-from nudge.models import PasswordLink, User
+from nudge.models import NATIONAL, Membership, Organisation, PasswordLink, User
+from nudge.organisations import (
+    OrganisationError,
+    add_membership,
+    memberships,
+    organisation_by_slug,
+)
 
 LINK_LIFETIME = timedelta(hours=24)
 ADMIN = "admin"
@@ -52,10 +58,11 @@ class Account:
 
     id: int
     email: str
-    role: str
+    role: str  # for people: "researcher", "national", or "lead in avon, admin in wilts"
     state: AccountState
     last_login_at: datetime | None
     created_at: datetime
+    memberships: tuple[tuple[str, str], ...] = ()  # (organisation's short name, role)
 
 
 @dataclass(frozen=True)
@@ -70,18 +77,42 @@ class IssuedLink:
         return f"{base.rstrip('/')}/set-password/{self.token}"
 
 
-def accounts(session: Session, clock: Clock) -> list[Account]:
-    """Every account, by email, with its state now."""
+def accounts(
+    session: Session, clock: Clock, organisation_ids: set[int] | None = None
+) -> list[Account]:
+    """Every account, by email, with its state now; only members of `organisation_ids` (and
+    only those memberships shown) when given: an organisation's admin sees its own staff."""
     locked = locked_emails(session, clock)
-    users = session.exec(select(User).order_by(col(User.email))).all()
-    return [_account(user, locked) for user in users]
+    query = select(User).order_by(col(User.email))
+    if organisation_ids is not None:
+        query = query.where(col(User.id).in_(_members(organisation_ids)))
+    users = session.exec(query).all()
+    return [_account(session, user, locked, organisation_ids) for user in users]
 
 
-def account(session: Session, clock: Clock, user: User) -> Account:
-    return _account(user, locked_emails(session, clock))
+def account(
+    session: Session, clock: Clock, user: User, organisation_ids: set[int] | None = None
+) -> Account:
+    return _account(session, user, locked_emails(session, clock), organisation_ids)
 
 
-def _account(user: User, locked: set[str]) -> Account:
+def is_member(session: Session, user: User, organisation_ids: set[int]) -> bool:
+    """Whether the account belongs to one of these organisations."""
+    found = session.exec(
+        select(Membership.id).where(
+            Membership.user_id == user.id, col(Membership.organisation_id).in_(organisation_ids)
+        )
+    ).first()
+    return found is not None
+
+
+def _members(organisation_ids: set[int]) -> Any:
+    return select(Membership.user_id).where(col(Membership.organisation_id).in_(organisation_ids))
+
+
+def _account(
+    session: Session, user: User, locked: set[str], organisation_ids: set[int] | None
+) -> Account:
     if not user.active:
         state = AccountState.DISABLED
     elif user.email in locked:
@@ -91,7 +122,18 @@ def _account(user: User, locked: set[str]) -> Account:
     else:
         state = AccountState.ACTIVE
     assert user.id is not None
-    return Account(user.id, user.email, user.role, state, user.last_login_at, user.created_at)
+    held = tuple(
+        (organisation.slug, role)
+        for organisation, role in memberships(session, user.id)
+        if organisation_ids is None or organisation.id in organisation_ids
+    )
+    if user.national:
+        role = NATIONAL
+    elif len(held) == 1:
+        role = held[0][1]
+    else:
+        role = ", ".join(f"{r} in {slug}" for slug, r in held) or "no organisation"
+    return Account(user.id, user.email, role, state, user.last_login_at, user.created_at, held)
 
 
 def user_by_id(session: Session, user_id: int) -> User:
@@ -108,21 +150,54 @@ def user_by_email(session: Session, email: str) -> User:
     return found
 
 
-def invite(session: Session, clock: Clock, email: str, role: str, actor: str) -> IssuedLink:
+def invite(
+    session: Session,
+    clock: Clock,
+    email: str,
+    role: str,
+    actor: str,
+    organisation: str | None = None,
+) -> IssuedLink:
     """Add an account with no password, and the link its owner sets one with."""
-    user = new_user(session, clock, email, role, NO_PASSWORD, actor)
+    user = new_user(session, clock, email, role, NO_PASSWORD, actor, organisation)
     return issue_link(session, clock, user, actor)
 
 
-def change_role(session: Session, clock: Clock, user: User, role: str, actor: str) -> bool:
-    """Give the account another role (at once: roles are read on every request)."""
+def change_role(
+    session: Session,
+    clock: Clock,
+    user: User,
+    role: str,
+    actor: str,
+    organisation: str | None = None,
+) -> bool:
+    """Give the account another role in an organisation (the only one it belongs to when None;
+    joining it, if it was not a member): at once, as roles are read on every request."""
     check_role(role)
-    if role == user.role:
+    if user.national:
+        raise AccountError(f"{user.email} is a national account: it has no organisation roles")
+    assert user.id is not None
+    held = memberships(session, user.id)
+    try:
+        if organisation:
+            where = organisation_by_slug(session, organisation)
+        elif len(held) == 1:
+            where = held[0][0]
+        else:
+            named = ", ".join(o.slug for o, _ in held) or "none"
+            raise AccountError(
+                f"{user.email} belongs to organisations {named}: say which with --org"
+            )
+    except OrganisationError as refused:
+        raise AccountError(str(refused)) from None
+    before = next((r for o, r in held if o.id == where.id), None)
+    if role == before:
         return False
-    if user.role == ADMIN:
-        _keep_an_admin(session, user, f"{user.email} cannot stop being an admin")
-    before, user.role = user.role, role
-    _record(session, clock, actor, "user.role_changed", user, {"from": before, "to": role})
+    if before == ADMIN:
+        _keep_an_admin(session, user, where, f"{user.email} cannot stop being an admin")
+    add_membership(session, user.id, where, role)
+    details = {"from": before or "not a member", "to": role, "organisation": where.slug}
+    _record(session, clock, actor, "user.role_changed", user, details)
     return True
 
 
@@ -130,8 +205,10 @@ def disable(session: Session, clock: Clock, user: User, actor: str) -> bool:
     """Stop the account logging in and end every session it has open, at once."""
     if not user.active:
         return False
-    if user.role == ADMIN:
-        _keep_an_admin(session, user, f"{user.email} cannot be disabled")
+    assert user.id is not None
+    for organisation, role in memberships(session, user.id):
+        if role == ADMIN:
+            _keep_an_admin(session, user, organisation, f"{user.email} cannot be disabled")
     user.active = False
     user.session_epoch += 1
     _record(session, clock, actor, "user.disabled", user)
@@ -216,12 +293,24 @@ def _retire_links(session: Session, user: User, now: datetime) -> None:
     session.execute(unused.values(used_at=now))
 
 
-def _keep_an_admin(session: Session, user: User, refusal: str) -> None:
-    """Refuse a change that would leave no active admin (locking the admins' rows meanwhile)."""
-    query = select(User.id).where(User.role == ADMIN, col(User.active).is_(True))
+def _keep_an_admin(session: Session, user: User, organisation: Organisation, refusal: str) -> None:
+    """Refuse a change that would leave an organisation with no active admin (locking its
+    admins' rows meanwhile)."""
+    query = (
+        select(User.id)
+        .join(Membership, col(Membership.user_id) == User.id)
+        .where(
+            Membership.organisation_id == organisation.id,
+            Membership.role == ADMIN,
+            col(User.active).is_(True),
+        )
+    )
     others = [i for i in session.exec(query.with_for_update()).all() if i != user.id]
     if not others:
-        raise AccountError(f"{refusal}: it is the only active admin. Make another admin first.")
+        raise AccountError(
+            f"{refusal}: it is the only active admin of {organisation.slug}. "
+            "Make another admin first."
+        )
 
 
 def _digest(token: str) -> str:

@@ -39,5 +39,10 @@ def typed_example(folder: Path, primary: str = "attended") -> Path:
     if primary != "attended":
         text = text.replace("{id: attended, primary: true,", "{id: attended,")
         text = text.replace(f"id: {primary}\n", f"id: {primary}\n    primary: true\n")
+        # A difference in means, not a rate, sizes a trial whose primary outcome is not yes/no.
+        text = text.replace(
+            "  minimum_detectable_effect: 0.05\n  baseline_rate: 0.75\n",
+            "  minimum_detectable_difference: 0.3\n  outcome_sd: 1.2\n",
+        )
     definition.write_text(text, encoding="utf-8")
     return definition

@@ -11,12 +11,13 @@ from typing import Any
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from werkzeug.test import TestResponse
 
 from nudge.clock import Clock
 from nudge.config import load_settings
-from nudge.models import User
+from nudge.models import Membership, User
+from nudge.organisations import organisation_for_new
 from nudge.web import create_app
 from tests.conftest import PINNED
 from tests.trial_factories import TRIAL
@@ -38,13 +39,33 @@ def _password_hash() -> str:
     return PasswordHasher().hash(PASSWORD)
 
 
-def add_staff(session: Session, clock: Clock) -> None:
-    """One person of each role, emails as in STAFF (what `nudge users add` stores)."""
-    for role, email in STAFF.items():
-        session.add(
-            User(email=email, password_hash=_password_hash(), role=role, created_at=clock.now())
-        )
+def add_staff(
+    session: Session,
+    clock: Clock,
+    organisation: str | None = None,
+    staff: dict[str, str] | None = None,
+) -> None:
+    """One person of each role (emails as in STAFF, or `staff`), members of `organisation`
+    (the only one, made as `default` when there is none): what `nudge users add` stores."""
+    home = organisation_for_new(session, clock, organisation, "test")
+    for role, email in (staff or STAFF).items():
+        user = User(email=email, password_hash=_password_hash(), created_at=clock.now())
+        session.add(user)
+        session.flush()
+        assert user.id is not None and home.id is not None
+        session.add(Membership(user_id=user.id, organisation_id=home.id, role=role))
     session.commit()
+
+
+def role_of(session: Session, email: str) -> str | None:
+    """The account's role in its (first) organisation, as the database holds it now."""
+    session.expire_all()
+    return session.exec(
+        select(Membership.role)
+        .join(User, col(User.id) == Membership.user_id)
+        .where(User.email == email)
+        .order_by(col(Membership.id))
+    ).first()
 
 
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:

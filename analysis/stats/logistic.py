@@ -11,7 +11,7 @@ clusters the normal reference is too liberal (Cameron & Miller 2015, section VI)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,65 +136,75 @@ def _deviance(y: FloatArray, eta: FloatArray) -> float:
     return 2.0 * float(np.sum(np.logaddexp(0.0, np.where(y == 1.0, -eta, eta))))
 
 
-def _not_estimable(detail: str) -> str:
-    return f"logistic model not estimable ({detail}); likely separation"
-
-
-def _fit_cells(
-    y: FloatArray, cells: Cells, intercept: int | None
-) -> tuple[FloatArray, FloatArray, FloatArray] | str:
-    """:func:`_fit` with every sum over rows taken per cell (the same Newton steps).
-
-    Within a cell every row has the same linear predictor, so the information is
-    ``T' diag(n_c mu_c (1 - mu_c)) T``, the score ``T' (events_c - n_c mu_c)`` and the
-    deviance the events' and non-events' terms weighted by their counts.
-    """
-    table, counts = cells.table, cells.counts
-    events = cells.sums(y)
-    mu = (y + 0.5) / 2.0
-    weights = mu * (1.0 - mu)
-    working = np.log(mu / (1.0 - mu)) + (y - mu) / weights
-    beta = _solve(cells.cross(cells.sums(weights)), table.T @ cells.sums(weights * working))
-    previous = np.inf
-    for _ in range(MAX_ITERATIONS):
-        if beta is None or not np.all(np.isfinite(beta)):
-            return _not_estimable("the information matrix is singular")
-        eta = table @ beta
-        mu_cell = special.expit(eta)
-        deviance = _cell_deviance(events, counts, eta)
-        info = cells.cross(counts * mu_cell * (1.0 - mu_cell))
-        step = _solve(info, table.T @ (events - counts * mu_cell))
-        if step is None:
-            return _not_estimable("the information matrix is singular")
-        small = np.max(np.abs(step) / (1.0 + np.abs(beta))) <= STEP_TOLERANCE
-        beta = beta + step
-        if abs(previous - deviance) <= DEVIANCE_TOLERANCE * (abs(deviance) + 0.1) or small:
-            break
-        previous = deviance
-    else:
-        return _not_estimable("no convergence or infinite estimates")
-    eta = table @ beta
-    mu = cells.rows(special.expit(eta))
-    mean_eta = float(counts @ eta) / float(counts.sum())
-    size = (
-        np.abs(beta)
-        if intercept is None
-        else np.abs(np.append(np.delete(beta, intercept), mean_eta))
-    )
-    if np.allclose(mu - y, 0.0) or np.max(size) > SEPARATION_LOG_ODDS:
-        return _not_estimable("perfect prediction or infinite estimates")
-    cov = linalg.cho_solve(linalg.cho_factor(info), np.eye(table.shape[1]))
-    return beta, np.asarray(cov), np.asarray(mu)
-
-
 def _cell_deviance(events: FloatArray, counts: FloatArray, eta: FloatArray) -> float:
     """:func:`_deviance` of 0/1 outcomes from each cell's events and count."""
     terms = events * np.logaddexp(0.0, -eta) + (counts - events) * np.logaddexp(0.0, eta)
     return 2.0 * float(np.sum(terms))
 
 
+def _not_estimable(detail: str) -> str:
+    return f"logistic model not estimable ({detail}); likely separation"
+
+
+@dataclass(frozen=True)
+class _Likelihood:
+    """The sums a Newton step takes, over the rows or over the cells.
+
+    Each function takes the linear predictor ``eta`` or the probability ``mu`` of each row of
+    ``design``: the rows' design, or one design row per cell. Within a cell every row has the
+    same linear predictor, so per cell the information is ``T' diag(n_c mu_c (1 - mu_c)) T``,
+    the score ``T' (events_c - n_c mu_c)`` and the deviance the events' and non-events' terms
+    weighted by their counts: the rows' sums, grouped differently.
+    """
+
+    design: FloatArray
+    start: FloatArray | None  # the IRLS start; None when its information is singular
+    information: Callable[[FloatArray], FloatArray]  # mu -> X' diag(mu (1 - mu)) X
+    score: Callable[[FloatArray], FloatArray]  # mu -> X' (y - mu)
+    deviance: Callable[[FloatArray], float]  # eta -> -2 log-likelihood
+    per_row: Callable[[FloatArray], FloatArray]  # one value per design row -> one per row
+    mean: Callable[[FloatArray], float]  # one value per design row -> its mean over the rows
+
+
+def _irls_start(y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """statsmodels' and R's IRLS start ``mu = (y + 1/2) / 2``: its weights ``mu (1 - mu)``
+    per row, and the weights times the working response."""
+    mu = (y + 0.5) / 2.0
+    weights = mu * (1.0 - mu)
+    working = np.log(mu / (1.0 - mu)) + (y - mu) / weights
+    return weights, weights * working
+
+
+def _over_rows(y: FloatArray, x: FloatArray) -> _Likelihood:
+    weights, weighted_working = _irls_start(y)
+    return _Likelihood(
+        design=x,
+        start=_solve(_information(x, weights), x.T @ weighted_working),
+        information=lambda mu: _information(x, mu * (1.0 - mu)),
+        score=lambda mu: np.asarray(x.T @ (y - mu)),
+        deviance=lambda eta: _deviance(y, eta),
+        per_row=lambda values: values,
+        mean=lambda eta: float(eta.mean()),
+    )
+
+
+def _over_cells(y: FloatArray, cells: Cells) -> _Likelihood:
+    table, counts = cells.table, cells.counts
+    events = cells.sums(y)
+    weights, weighted_working = _irls_start(y)
+    return _Likelihood(
+        design=table,
+        start=_solve(cells.cross(cells.sums(weights)), table.T @ cells.sums(weighted_working)),
+        information=lambda mu: cells.cross(counts * mu * (1.0 - mu)),
+        score=lambda mu: np.asarray(table.T @ (events - counts * mu)),
+        deviance=lambda eta: _cell_deviance(events, counts, eta),
+        per_row=cells.rows,
+        mean=lambda eta: float(counts @ eta) / float(counts.sum()),
+    )
+
+
 def _fit(
-    y: FloatArray, x: FloatArray, intercept: int | None
+    y: FloatArray, likelihood: _Likelihood, intercept: int | None
 ) -> tuple[FloatArray, FloatArray, FloatArray] | str:
     """Maximum likelihood by Newton-Raphson (= IRLS); returns (beta, covariance, p) or a note.
 
@@ -203,20 +213,19 @@ def _fit(
     ``I = X'WX``, until the deviance changes by at most ``DEVIANCE_TOLERANCE`` relative
     (R ``glm.fit``'s criterion, stricter) or the step is negligible. As in statsmodels and
     R, the last step is taken and the covariance is ``I^{-1}`` with the weights it used.
+    The sums are the rows' or the cells' (:class:`_Likelihood`): the same steps either way.
     """
-    mu = (y + 0.5) / 2.0
-    weights = mu * (1.0 - mu)
-    working = np.log(mu / (1.0 - mu)) + (y - mu) / weights
-    beta = _solve(_information(x, weights), x.T @ (weights * working))
+    design = likelihood.design
+    beta = likelihood.start
     previous = np.inf
     for _ in range(MAX_ITERATIONS):
         if beta is None or not np.all(np.isfinite(beta)):
             return _not_estimable("the information matrix is singular")
-        eta = x @ beta
+        eta = design @ beta
         mu = special.expit(eta)
-        deviance = _deviance(y, eta)
-        info = _information(x, mu * (1.0 - mu))
-        step = _solve(info, x.T @ (y - mu))
+        deviance = likelihood.deviance(eta)
+        info = likelihood.information(mu)
+        step = _solve(info, likelihood.score(mu))
         if step is None:
             return _not_estimable("the information matrix is singular")
         small = np.max(np.abs(step) / (1.0 + np.abs(beta))) <= STEP_TOLERANCE
@@ -226,17 +235,17 @@ def _fit(
         previous = deviance
     else:
         return _not_estimable("no convergence or infinite estimates")
-    eta = x @ beta
-    mu = special.expit(eta)
+    eta = design @ beta
+    mu = likelihood.per_row(special.expit(eta))
     # The mean linear predictor is the intercept of the fully centred parametrisation.
     size = (
         np.abs(beta)
         if intercept is None
-        else np.abs(np.append(np.delete(beta, intercept), eta.mean()))
+        else np.abs(np.append(np.delete(beta, intercept), likelihood.mean(eta)))
     )
     if np.allclose(mu - y, 0.0) or np.max(size) > SEPARATION_LOG_ODDS:
         return _not_estimable("perfect prediction or infinite estimates")
-    cov = linalg.cho_solve(linalg.cho_factor(info), np.eye(x.shape[1]))
+    cov = linalg.cho_solve(linalg.cho_factor(info), np.eye(design.shape[1]))
     return beta, np.asarray(cov), np.asarray(mu)
 
 
@@ -320,10 +329,9 @@ def logistic_regression(
     note = _separation_note(y_arr, x_arr, names, by_cell)
     if note:
         fitted: tuple[FloatArray, FloatArray, FloatArray] | str = note
-    elif by_cell is None:
-        fitted = _fit(y_arr, design.x, design.intercept)
     else:
-        fitted = _fit_cells(y_arr, by_cell, design.intercept)
+        likelihood = _over_rows(y_arr, design.x) if by_cell is None else _over_cells(y_arr, by_cell)
+        fitted = _fit(y_arr, likelihood, design.intercept)
     if isinstance(fitted, str):
         return LogisticFit((), vcov_type, alpha, n, None, fitted)
     beta, cov, p_hat = fitted

@@ -1,4 +1,5 @@
-"""Design-time sample size and detectable effects for a two-sided two-proportion test.
+"""Design-time sample size and detectable effects: a two-sided two-proportion test (a yes/no
+primary outcome) or a two-sided two-sample t-test (a scale, count or measurement).
 
 The normal approximation of R ``power.prop.test`` (with ``strict = FALSE``), for unequal
 arms: with ``n`` in control (rate p1), ``r n`` in the arm (rate p2), ``z_a = z_{1 - alpha/2}``
@@ -22,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from scipy import optimize
+from scipy import optimize, stats
 
 METHOD = "normal approximation, unpooled alternative variance (R power.prop.test, strict=FALSE)"
 
@@ -172,3 +173,91 @@ def minimum_detectable_effect(
         rtol=1e-14,
     )
     return DetectableEffect(treated - baseline, treated, n_per_arm, baseline, alpha, power)
+
+
+MEANS_METHOD = (
+    "two-sided two-sample t-test, noncentral t (R power.t.test, strict=FALSE; unequal arms: "
+    "df n0 + n1 - 2, ncp d / sqrt(1/n0 + 1/n1))"
+)
+
+
+@dataclass(frozen=True)
+class MeansSampleSize:
+    """Participants needed in control to detect a standardised difference ``d`` (the difference
+    in means over the outcome's SD); the arm needs ``ratio`` times as many."""
+
+    n_per_arm: int
+    n_exact: float
+    standardised: float
+    alpha: float
+    power: float
+    ratio: float = 1.0
+    method: str = MEANS_METHOD
+
+
+def power_two_means(
+    n_per_arm: float, standardised: float, alpha: float = 0.05, *, ratio: float = 1.0
+) -> float:
+    """Power of the two-sided two-sample t-test for a standardised difference ``d``.
+
+    With ``n0 = n_per_arm`` in control and ``n1 = ratio n0`` in the arm, ``df = n0 + n1 - 2``
+    and ``ncp = d / sqrt(1/n0 + 1/n1)``: ``power = P(T'(df, ncp) > t_{1 - alpha/2, df})``, the
+    far tail left out as in ``power.t.test(strict = FALSE)``, which this is when ``ratio = 1``.
+
+    References
+    ----------
+    Cohen J (1988) Statistical Power Analysis for the Behavioral Sciences, 2nd ed., ch. 2.
+    R Core, ``stats::power.t.test``.
+    """
+    _check_rate("alpha", alpha)
+    _check_ratio(ratio)
+    if n_per_arm < 2 or ratio * n_per_arm < 1:
+        raise ValueError(f"need at least 2 in control and 1 in the arm, got {n_per_arm}")
+    df = n_per_arm * (1.0 + ratio) - 2.0
+    ncp = abs(standardised) / math.sqrt(1.0 / n_per_arm + 1.0 / (ratio * n_per_arm))
+    return float(stats.nct.sf(stats.t.ppf(1.0 - alpha / 2.0, df), df, ncp))
+
+
+def sample_size_two_means(
+    standardised: float, alpha: float = 0.05, power: float = 0.8, *, ratio: float = 1.0
+) -> MeansSampleSize:
+    """n in control (and ``ratio n`` in the arm) for power ``power`` at difference ``d``
+    (:func:`power_two_means` solved for n by Brent's method, as ``power.t.test`` does)."""
+    _check_rate("power", power)
+    _check_rate("alpha", alpha)
+    _check_ratio(ratio)
+    if standardised == 0.0:
+        raise ValueError("the difference to detect must be non-zero")
+    low = max(2.0, 1.0 / ratio) + 1e-9
+    if power_two_means(low, standardised, alpha, ratio=ratio) >= power:
+        n = low
+    else:
+        n = optimize.brentq(
+            lambda m: power_two_means(m, standardised, alpha, ratio=ratio) - power,
+            low,
+            1e9,
+            xtol=1e-10,
+            rtol=1e-14,
+        )
+    return MeansSampleSize(
+        math.ceil(n - 1e-9), float(n), abs(standardised), alpha, power, ratio, MEANS_METHOD
+    )
+
+
+def minimum_detectable_standardised(
+    n_per_arm: float, alpha: float = 0.05, power: float = 0.8, *, ratio: float = 1.0
+) -> float | None:
+    """The smallest standardised difference detectable with ``n_per_arm`` in control and
+    ``ratio`` times as many in the arm; None when there are too few to compute it."""
+    _check_rate("power", power)
+    if n_per_arm < 2 or ratio * n_per_arm < 1 or n_per_arm * (1 + ratio) <= 2:
+        return None
+    return float(
+        optimize.brentq(
+            lambda d: power_two_means(n_per_arm, d, alpha, ratio=ratio) - power,
+            1e-9,
+            100.0,
+            xtol=1e-12,
+            rtol=1e-14,
+        )
+    )

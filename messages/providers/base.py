@@ -31,6 +31,7 @@ class OutgoingSms:
     sender: str | None
     status_callback: str | None
     validity_seconds: int | None
+    sender_id: str | None = None  # GOV.UK Notify's text sender the trial names, if it names one
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,29 @@ class SmsProvider(Protocol):
 
     def find_sent(self, to: str, since: datetime) -> list[SentRecord]:
         """Messages the provider accepted for `to` since `since`."""
+        ...
+
+
+@dataclass(frozen=True)
+class OutgoingLetter:
+    """One letter to post: our own PDF, and our message id (its reference at the provider)."""
+
+    message_id: int
+    pdf: bytes
+    postage: str | None = None  # the provider's default (Notify's: second class)
+
+
+class LetterProvider(Protocol):
+    """A provider that prints and posts letters (GOV.UK Notify): one at a time, by reference."""
+
+    name: str
+
+    def send(self, letter: OutgoingLetter) -> SendReceipt:
+        """Send or raise ProviderError (transient, permanent, or ambiguous)."""
+        ...
+
+    def find_reference(self, reference: str) -> SentRecord | None:
+        """The letter the provider accepted with this reference, or None if it has none."""
         ...
 
 

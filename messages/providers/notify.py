@@ -50,7 +50,7 @@ class NotifyProvider:
                 template_id=self.template_id,
                 personalisation={PLACEHOLDER: sms.body},
                 reference=str(sms.message_id),
-                sms_sender_id=self.sender_id,
+                sms_sender_id=sms.sender_id or self.sender_id,  # the trial's, else the setting
             )
         except InvalidResponse:  # a garbled reply to a request that arrived
             raise ProviderError(
@@ -66,23 +66,7 @@ class NotifyProvider:
 
     def find_reference(self, reference: str) -> SentRecord | None:
         """Notify's text with this reference, if it accepted one (the newest, if several)."""
-        try:
-            found = self.client.get_all_notifications(template_type="sms", reference=reference)
-        except (APIError, requests.RequestException, ValueError) as error:
-            raise ProviderError(
-                f"could not look up the reference in Notify ({_status(error)})", transient=True
-            ) from None
-        notifications = [n for n in found.get("notifications", []) if n.get("id")]
-        if not notifications:
-            return None
-        latest = max(notifications, key=lambda n: str(n.get("created_at") or ""))
-        return SentRecord(
-            str(latest["id"]),
-            str(latest.get("phone_number") or ""),
-            str(latest.get("body") or ""),
-            str(latest.get("status") or "created"),
-            _instant(latest.get("created_at")),
-        )
+        return find_reference(self.client, "sms", reference)
 
     def find_sent(self, to: str, since: datetime) -> list[SentRecord]:
         """Notify cannot list by number; recovery asks it by reference (`find_reference`)."""
@@ -119,6 +103,30 @@ def _first_error(response: requests.Response) -> tuple[str, str]:
         return str(first.get("error") or ""), str(first.get("message") or "")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return "", ""
+
+
+def find_reference(
+    client: NotificationsAPIClient, template_type: str, reference: str
+) -> SentRecord | None:
+    """Notify's notification of this type with this reference, if it accepted one (the
+    newest, if several); a letter's record has no number or words: only its id and times."""
+    try:
+        found = client.get_all_notifications(template_type=template_type, reference=reference)
+    except (APIError, requests.RequestException, ValueError) as error:
+        raise ProviderError(
+            f"could not look up the reference in Notify ({_status(error)})", transient=True
+        ) from None
+    notifications = [n for n in found.get("notifications", []) if n.get("id")]
+    if not notifications:
+        return None
+    latest = max(notifications, key=lambda n: str(n.get("created_at") or ""))
+    return SentRecord(
+        str(latest["id"]),
+        str(latest.get("phone_number") or ""),
+        str(latest.get("body") or ""),
+        str(latest.get("status") or "created"),
+        _instant(latest.get("created_at")),
+    )
 
 
 def _status(error: BaseException) -> str:

@@ -72,6 +72,36 @@ NOTIFY_STATUS: dict[str, MessageStatus | None] = {
 }
 
 
+# Notify's letter statuses -> ours. A letter Notify accepted is `sent` (with Notify: the PDF is
+# with it, and paid for); `received` is the printer's word that it was posted, which `sent`
+# already says of a letter. Failures are final: the letter was not posted (and counts as not
+# delivered); `cancelled` means someone cancelled it in Notify before it was printed. A letter
+# that comes back is Notify's returned-letter report, not a status (POST
+# /webhooks/notify/returned-letter).
+NOTIFY_LETTER_STATUS: dict[str, MessageStatus | None] = {
+    "created": None,
+    "sending": None,
+    "pending-virus-check": None,  # Notify is scanning the PDF
+    "accepted": None,  # Notify is printing it
+    "received": MessageStatus.SENT,  # the printer posted it
+    "delivered": MessageStatus.SENT,  # a test key's letter: nothing is printed
+    "cancelled": MessageStatus.CANCELLED,
+    "virus-scan-failed": MessageStatus.FAILED,
+    "validation-failed": MessageStatus.FAILED,  # the PDF broke Notify's letter rules
+    "technical-failure": MessageStatus.FAILED,
+    "permanent-failure": MessageStatus.FAILED,  # the printer cannot print it
+}
+# The letter statuses that end a letter unposted: each is the error code its event records
+# (the message's reason is `provider_<status>`, as for a text's failure).
+LETTER_FAILED = (
+    "cancelled",
+    "virus-scan-failed",
+    "validation-failed",
+    "technical-failure",
+    "permanent-failure",
+)
+
+
 def refusal_for(status: int, error: str, message: str) -> NotifyRefusal:
     """The table's entry for one Notify error reply (unknown names fall back by status)."""
     found = NOTIFY_ERRORS.get((status, error))

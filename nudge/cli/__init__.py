@@ -52,6 +52,9 @@ COMMANDS = {
         "nudge.cli.milestones:milestones_group",
         "Case milestones beside the hearing: charged, verdict and the others a trial declares.",
     ),
+    "orgs": Lazy(
+        "nudge.cli.orgs:orgs", "Organisations: each owns its trials, and its staff see only those."
+    ),
     "outcomes": Lazy(
         "nudge.cli.outcomes:outcomes_group",
         "Observed outcomes (attendance, withdrawal) from court records.",
@@ -64,7 +67,10 @@ COMMANDS = {
         "nudge.cli.trials:trial",
         "Trial definitions: validate, create, launch, amend, close, list, show.",
     ),
-    "users": Lazy("nudge.cli.users:users", "Accounts for the web app (admin, researcher, lead)."),
+    "users": Lazy(
+        "nudge.cli.users:users",
+        "Accounts for the web app: organisation staff (admin, researcher, lead) or national.",
+    ),
     "worker": Lazy(
         "nudge.cli.dispatching:worker",
         "Keep sending: dispatch and housekeeping every few seconds, and each live trial's "

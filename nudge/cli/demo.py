@@ -29,6 +29,14 @@ log = logging.getLogger("nudge.demo")
 @click.option("--seed", default=1, show_default=True, type=int, help="Seeds every random draw.")
 @click.option("--no-serve", is_flag=True, help="Stop after the summary; do not start the web app.")
 @click.option(
+    "--provider",
+    type=click.Choice(["console", "notify"]),
+    default="console",
+    show_default=True,
+    help="console: texts to the outbox, letters printed. notify: texts and letters through "
+    "GOV.UK Notify's official client, to a local Notify-compatible fake.",
+)
+@click.option(
     "--port",
     default=5000,
     show_default=True,
@@ -43,11 +51,13 @@ log = logging.getLogger("nudge.demo")
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the demo's database, outbox, letters and files (remade on each run).",
 )
-def demo(size: int, seed: int, no_serve: bool, port: int, folder: Path) -> None:
+def demo(size: int, seed: int, no_serve: bool, provider: str, port: int, folder: Path) -> None:
     """Run the example trial end to end on a simulated clock, with fictional people.
 
     Uses its own SQLite database in --dir (never NUDGE_DATABASE_URL), the console SMS
-    provider with fake delivery reports, and PDF letters; each run starts afresh.
+    provider with fake delivery reports, and PDF letters; each run starts afresh. With
+    --provider notify, texts and letters go through GOV.UK Notify's client to a local fake
+    Notify (nudge/fakes), whose receipts and replies reach the app with a bearer token.
     """
     # Imported here: nudge.demo uses the CLI's runtime and dispatcher, so not at import time.
     # The web server too: other commands should not pay for importing it.
@@ -61,7 +71,9 @@ def demo(size: int, seed: int, no_serve: bool, port: int, folder: Path) -> None:
         server = BackgroundServer(0 if no_serve else port)
         server.bind()
         try:
-            result = run_demo(fresh_workspace(folder), server, size=size, seed=seed)
+            result = run_demo(
+                fresh_workspace(folder), server, size=size, seed=seed, provider=provider
+            )
             click.echo(summary_text(result))
             log.info("demo finished in %.1f s", time.perf_counter() - started)
             if not no_serve:

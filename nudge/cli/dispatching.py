@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,9 @@ from messages.sending import ProcessSender, Sender, ThreadSender, in_memory
 from nudge.cli.runtime import Runtime, pass_runtime
 from nudge.errors import ConfigError
 from nudge.models import Reason
+
+if TYPE_CHECKING:
+    from messages.notify_letters import LetterRun
 
 log = logging.getLogger(__name__)
 GUARDRAIL_EVERY_MINUTES = 15
@@ -73,6 +77,37 @@ def _twilio(runtime: Runtime) -> Callable[[], SmsProvider]:
         messaging_service_sid=settings.twilio_messaging_service_sid,
         base_url=settings.twilio_base_url,
     )
+
+
+def send_letters(runtime: Runtime) -> LetterRun | None:
+    """With NUDGE_LETTER_PROVIDER=notify, the letters due now through GOV.UK Notify (after the
+    texts, on this process: a few a day, each its own PDF); with print, nothing."""
+    settings = runtime.settings
+    if settings.letter_provider != "notify":
+        return None
+    assert settings.notify_api_key  # load_settings checks
+    from messages.notify_letters import send_due_letters
+    from messages.providers.notify_letters import NotifyLetterProvider
+
+    provider = NotifyLetterProvider(settings.notify_api_key, base_url=settings.notify_base_url)
+    return send_due_letters(runtime.engine, runtime.clock, provider, worker=_worker_name())
+
+
+def describe_letters(run: LetterRun) -> str:
+    text = (
+        f"letters through Notify: sent {run.sent}, retrying later {run.retried}, failed "
+        f"{run.failed}, withheld {run.withheld}, awaiting look-up {run.ambiguous}"
+    )
+    if run.reasons:
+        text += " (" + ", ".join(f"{k} {v}" for k, v in sorted(run.reasons.items())) + ")"
+    if run.stopped:
+        text += f"; STOPPED: {run.stopped_because}; the letters not sent stay queued"
+    if run.confirmed_sent or run.requeued or run.unsettled:
+        text += (
+            f"; recovered: {run.confirmed_sent} confirmed sent, {run.requeued} queued again, "
+            f"{run.unsettled} to ask again"
+        )
+    return text
 
 
 def _fake_callbacks(runtime: Runtime) -> CallbackPoster | None:
@@ -188,8 +223,11 @@ def dispatch(runtime: Runtime) -> None:
         single_sqlite_worker(runtime),
     ):
         recovered, sent = run_once(runtime, provider, sender)
+        letters = send_letters(runtime)
     click.echo(_describe(recovered, sent))
-    if sent.stopped == Reason.CREDENTIALS_REFUSED:
+    if letters is not None:
+        click.echo(describe_letters(letters))
+    if Reason.CREDENTIALS_REFUSED in (sent.stopped, letters and letters.stopped):
         raise SystemExit(1)  # nothing more can go until someone fixes the settings
 
 
@@ -220,6 +258,11 @@ def worker(runtime: Runtime, every: int) -> None:
                 log.error("dispatch: %s", _describe(recovered, sent))
             elif sent.sent or sent.failed or recovered.requeued or recovered.unknown:
                 log.info("dispatch: %s", _describe(recovered, sent))
+            letters = send_letters(runtime)
+            if letters is not None and (letters.stopped or letters.failed):
+                log.error("dispatch: %s", describe_letters(letters))
+            elif letters is not None and (letters.sent or letters.withheld or letters.requeued):
+                log.info("dispatch: %s", describe_letters(letters))
 
         def guardrails() -> None:
             from analysis.guardrails import run_due_guardrails

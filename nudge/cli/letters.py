@@ -12,6 +12,7 @@ from experiments.dates import parse_day
 from messages.letter_batch import BatchSummary, run_batch
 from messages.letter_layout import LetterProblem
 from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, Runtime, pass_runtime
+from nudge.errors import ConfigError
 
 
 @click.group("letters", cls=NudgeGroup)
@@ -37,6 +38,12 @@ def batch(
 ) -> None:
     """Print the letters due on a posting day into one PDF, and mark them posted."""
     posting_day = _posting_day(day)
+    if runtime.settings.letter_provider == "notify" and not dry_run:
+        raise ConfigError(
+            "NUDGE_LETTER_PROVIDER=notify: letters go through GOV.UK Notify, sent on their "
+            "posting day by `nudge dispatch` and the worker; a print run would post them a second "
+            "way (add --dry-run to count them, or set NUDGE_LETTER_PROVIDER=print)"
+        )
     with runtime.session() as session:
         summary = run_batch(
             session,

@@ -9,13 +9,16 @@ from typing import Any
 import click
 
 from experiments import trials as service
+from experiments.allocation import allocation_history
+from experiments.amendments import AllocationChange
 from experiments.definition import TrialDefinition
 from experiments.loader import load_trial_file
 from experiments.outcome_values import describe
 from messages.checks import CheckedDefinition, MessageReport, check_definition
 from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, Runtime, echo_json, pass_runtime
 from nudge.errors import DefinitionError
-from nudge.models import Trial, TrialVersion
+from nudge.models import Organisation, Trial, TrialVersion
+from nudge.organisations import organisation_by_slug
 
 FILE = InputFile(exists=False)  # a missing file is reported by the loader, located
 
@@ -100,13 +103,20 @@ def _print_report(report: MessageReport) -> None:
 
 @trial.command("create")
 @click.argument("file", type=FILE)
+@click.option(
+    "--org",
+    type=TEXT,
+    help="The organisation that owns it (its short name); needed when there are several.",
+)
 @pass_runtime
-def create(runtime: Runtime, file: Path) -> None:
+def create(runtime: Runtime, file: Path, org: str | None) -> None:
     """Store a trial definition as a draft."""
     loaded = _require_valid(file).loaded
     assert loaded is not None
     with runtime.session() as session:
-        created = service.create_trial(session, runtime.clock, loaded, service.Actor(runtime.actor))
+        created = service.create_trial(
+            session, runtime.clock, loaded, service.Actor(runtime.actor), organisation=org
+        )
         version = service.current_version(session, created)
     click.echo(f"created draft trial '{created.id}' (version 1, sha256 {version.sha256})")
     click.echo(f"next: nudge trial launch {created.id}")
@@ -194,6 +204,8 @@ def pause_command(runtime: Runtime, trial_id: str, arm: str | None, reason: str)
         session.commit()
     what = f"arm '{arm}' of '{trial_id}'" if arm else f"'{trial_id}'"
     click.echo(f"paused {what}: {paused.held} message(s) held")
+    if paused.allocation:
+        click.echo(paused.allocation)
 
 
 @trial.command("resume")
@@ -213,15 +225,22 @@ def resume_command(runtime: Runtime, trial_id: str, arm: str | None) -> None:
         f"resumed {what}: {resumed.released} message(s) released, {resumed.sent_late} to be "
         f"sent late, {resumed.cancelled} cancelled as past their time"
     )
+    if resumed.allocation:
+        click.echo(resumed.allocation)
 
 
 @trial.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--org", type=TEXT, help="Only this organisation's trials (its short name).")
 @pass_runtime
-def list_trials(runtime: Runtime, as_json: bool) -> None:
+def list_trials(runtime: Runtime, as_json: bool, org: str | None) -> None:
     """Every trial with its status, version and enrolment."""
     with runtime.session() as session:
-        rows = [_summary(session, t) for t in service.all_trials(session)]
+        owner = organisation_by_slug(session, org).id if org else None
+        found = [
+            t for t in service.all_trials(session) if owner is None or t.organisation_id == owner
+        ]
+        rows = [_summary(session, t) for t in found]
     if as_json:
         echo_json(rows)
         return
@@ -247,6 +266,12 @@ def show(runtime: Runtime, trial_id: str, as_json: bool) -> None:
         data = _summary(session, found)
         data["definition"] = service.shown_definition(session, found)
         data["versions"] = [_version(v) for v in service.versions(session, trial_id)]
+        data["allocation_changes"] = [
+            _allocation_change(change)
+            for change in allocation_history(
+                session, trial_id, service.current_definition(session, found)
+            )
+        ]
     if as_json:
         echo_json(data)
         return
@@ -269,6 +294,12 @@ def show(runtime: Runtime, trial_id: str, as_json: bool) -> None:
             f"  {version['version']} {version['kind']} {version['created_at']} by "
             f"{version['created_by']} sha256 {version['sha256']}{reason}"
         )
+    if data["allocation_changes"]:
+        click.echo("changes of allocation (design changes: paused arms are excluded):")
+    for change in data["allocation_changes"]:
+        reason = f" ({change['reason']})" if change["reason"] else ""
+        said = f"{change['what']} by {change['by']}{reason}"
+        click.echo(f"  {change['at']} {said}: {change['words']}")
 
 
 def _summary(session: Any, found: Trial) -> dict[str, Any]:
@@ -284,7 +315,26 @@ def _summary(session: Any, found: Trial) -> dict[str, Any]:
         "closed_at": found.closed_at.isoformat() if found.closed_at else None,
         "arms": [arm["id"] for arm in json.loads(version.canonical_json)["arms"]],
         "enrolled": service.enrolled_count(session, found.id),
+        "organisation": _owner(session, found),
     }
+
+
+def _allocation_change(change: AllocationChange) -> dict[str, Any]:
+    return {
+        "at": change.at.isoformat(),
+        "what": change.what,
+        "by": change.by,
+        "reason": change.reason,
+        "open_arms": list(change.open_arms),
+        "words": change.words,
+    }
+
+
+def _owner(session: Any, found: Trial) -> str | None:
+    """The short name of the organisation that owns the trial."""
+    owner = found.organisation_id
+    organisation = session.get(Organisation, owner) if owner is not None else None
+    return organisation.slug if organisation is not None else None
 
 
 def _version(version: TrialVersion) -> dict[str, Any]:

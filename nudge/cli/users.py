@@ -10,17 +10,25 @@ import click
 from sqlmodel import Session
 
 from nudge import staff
-from nudge.accounts import add_user
+from nudge.accounts import AccountError, add_user
 from nudge.cli.runtime import TEXT, NudgeGroup, Runtime, pass_runtime
 from nudge.clock import Clock
-from nudge.models import ROLES, User
+from nudge.models import NATIONAL, ROLES, User
+from nudge.organisations import OrganisationError, all_organisations, organisation_by_slug
 
 T = TypeVar("T")
 
 
 @click.group(cls=NudgeGroup)
 def users() -> None:
-    """Accounts for the web app (admin, researcher, lead)."""
+    """Accounts for the web app: organisation staff (admin, researcher, lead) or national."""
+
+
+ORG = click.option(
+    "--org",
+    type=TEXT,
+    help="The organisation (its short name); needed when there are several.",
+)
 
 
 @users.command("add")
@@ -28,11 +36,13 @@ def users() -> None:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(ROLES),
-    help="admin: users; researcher: trials and participant data; lead: results only.",
+    type=click.Choice((*ROLES, NATIONAL)),
+    help="In the organisation: admin: its users; researcher: its trials and participant data; "
+    "lead: its results only. national: every organisation's results, no personal data, no --org.",
 )
+@ORG
 @pass_runtime
-def users_add(runtime: Runtime, email: str, role: str) -> None:
+def users_add(runtime: Runtime, email: str, role: str, org: str | None) -> None:
     """Create an account; asks for the password (or reads one line when piped)."""
     if sys.stdin.isatty():
         password = click.prompt(
@@ -41,34 +51,57 @@ def users_add(runtime: Runtime, email: str, role: str) -> None:
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     with runtime.session() as session:
-        user = add_user(session, runtime.clock, email, role, password, runtime.actor)
-    click.echo(f"added {user.email} as {user.role}")
+        user = add_user(session, runtime.clock, email, role, password, runtime.actor, org)
+    where = f" in {org.strip()}" if org else ""
+    click.echo(f"added {user.email} as {role}{where}")
 
 
 @users.command("list")
+@click.option("--org", type=TEXT, help="Only this organisation's accounts (its short name).")
 @pass_runtime
-def users_list(runtime: Runtime) -> None:
-    """Every account: email, role, state (active, invited, locked, disabled) and last login."""
+def users_list(runtime: Runtime, org: str | None) -> None:
+    """Every account: email, role in each organisation, state (active, invited, locked,
+    disabled) and last login."""
     with runtime.session() as session:
-        rows = staff.accounts(session, runtime.clock)
+        only = None
+        if org:
+            try:
+                found = organisation_by_slug(session, org)
+            except OrganisationError as refused:
+                raise AccountError(str(refused)) from None
+            only = {found.id} if found.id is not None else set()
+        rows = staff.accounts(session, runtime.clock, only)
+        several = len(all_organisations(session)) > 1
     table = [("EMAIL", "ROLE", "STATE", "LAST LOGIN")]
     for row in rows:
         last = row.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if row.last_login_at else "never"
-        table.append((row.email, row.role, row.state.value, last))
+        roles = "national" if row.role == NATIONAL else _roles(row.memberships, several)
+        table.append((row.email, roles, row.state.value, last))
     widths = [max(len(line[i]) for line in table) for i in range(3)]
     for line in table:
         padded = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
         click.echo("  ".join([*padded, line[3]]))
 
 
+def _roles(memberships: tuple[tuple[str, str], ...], several: bool) -> str:
+    """`researcher in avon, lead in wilts`: each organisation's role (with only one
+    organisation on the platform, just the role)."""
+    if not several and len(memberships) == 1:
+        return memberships[0][1]
+    return ", ".join(f"{role} in {slug}" for slug, role in memberships) or "no organisation"
+
+
 @users.command("role")
 @click.argument("email", type=TEXT)
 @click.argument("role", type=TEXT)
+@ORG
 @pass_runtime
-def users_role(runtime: Runtime, email: str, role: str) -> None:
-    """Give an account another role (admin, researcher or lead); it applies at once."""
-    done = _change(runtime, email, lambda s, c, u, a: staff.change_role(s, c, u, role, a))
-    click.echo(f"{email.strip().lower()} is {'now' if done else 'already'} {role}")
+def users_role(runtime: Runtime, email: str, role: str, org: str | None) -> None:
+    """Give an account another role (admin, researcher or lead) in an organisation, joining it
+    if it was not a member; it applies at once."""
+    done = _change(runtime, email, lambda s, c, u, a: staff.change_role(s, c, u, role, a, org))
+    where = f" in {org.strip()}" if org else ""
+    click.echo(f"{email.strip().lower()} is {'now' if done else 'already'} {role}{where}")
 
 
 def _switch(name: str, change: Callable[[Session, Clock, User, str], bool], help: str) -> None:

@@ -1,15 +1,19 @@
 """What happens around a trial while it runs: court-list changes and people's replies.
 
 Court lists go through the real `update_hearings_and_replan` service (as `nudge hearings
-update` does); replies go to the real inbound webhook over HTTP, signed as Twilio signs them.
+update` does); replies go to the real inbound webhook over HTTP, signed as Twilio signs them
+(or, with `--provider notify`, posted as Notify's received-text callback with its bearer
+token).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -207,8 +211,7 @@ class ReplySender:
 
     def __init__(self, engine: Engine, public_url: str, token: str, to_number: str) -> None:
         self.engine, self.url = engine, f"{public_url}/webhooks/twilio/inbound"
-        self.to_number = to_number
-        self.validator = RequestValidator(token)
+        self.to_number, self.token = to_number, token
         self.sent: dict[str, int] = {}
         self._count = 0
 
@@ -220,19 +223,46 @@ class ReplySender:
             assert participant is not None and participant.phone is not None
             phone = participant.phone
         self._count += 1
-        form = {
-            "MessageSid": f"SM{self._count:032x}",
-            "AccountSid": "AC" + "0" * 32,
-            "From": phone,
-            "To": self.to_number,
-            "Body": reply.body,
-        }
-        data = urllib.parse.urlencode(form).encode("utf-8")
-        request = urllib.request.Request(self.url, data=data, method="POST")
-        request.add_header("X-Twilio-Signature", self.validator.compute_signature(self.url, form))
+        request = self._request(phone, reply.body)
         with _DIRECT.open(request, timeout=10) as response:
             response.read()
         kind = reply.kind or (
             reply.body.split()[0].upper() if reply.body.isupper() else "free text"
         )
         self.sent[kind] = self.sent.get(kind, 0) + 1
+
+    def _request(self, phone: str, body: str) -> urllib.request.Request:
+        form = {
+            "MessageSid": f"SM{self._count:032x}",
+            "AccountSid": "AC" + "0" * 32,
+            "From": phone,
+            "To": self.to_number,
+            "Body": body,
+        }
+        data = urllib.parse.urlencode(form).encode("utf-8")
+        request = urllib.request.Request(self.url, data=data, method="POST")
+        signature = RequestValidator(self.token).compute_signature(self.url, form)
+        request.add_header("X-Twilio-Signature", signature)
+        return request
+
+
+class NotifyReplySender(ReplySender):
+    """Posts replies as GOV.UK Notify's received-text callback: JSON, with the bearer token."""
+
+    def __init__(self, engine: Engine, public_url: str, token: str, to_number: str) -> None:
+        super().__init__(engine, public_url, token, to_number)
+        self.url = f"{public_url}/webhooks/notify/inbound"
+
+    def _request(self, phone: str, body: str) -> urllib.request.Request:
+        received = {
+            "id": str(uuid.UUID(int=self._count)),
+            "source_number": phone.lstrip("+"),  # Notify's form: 447700900123
+            "destination_number": self.to_number.lstrip("+"),
+            "message": body,
+        }
+        request = urllib.request.Request(
+            self.url, data=json.dumps(received).encode("utf-8"), method="POST"
+        )
+        request.add_header("Content-Type", "application/json")
+        request.add_header("Authorization", f"Bearer {self.token}")
+        return request

@@ -6,13 +6,14 @@ import logging
 import random
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from analysis.analyse import analyse_trial
@@ -23,13 +24,16 @@ from experiments import trials
 from experiments.loader import LoadedTrial, load_trial_text
 from experiments.synthetic import ExportShape, write_export
 from messages.intake import enrol_and_plan
+from messages.providers.base import SmsProvider
 from messages.providers.console import ConsoleProvider
 from messages.providers.fake_callbacks import CallbackPoster
+from messages.providers.notify import NotifyProvider
 from nudge.accounts import add_user
 from nudge.cli.runtime import Runtime
 from nudge.clock import FixedClock
+from nudge.config import Settings
 from nudge.db import make_engine, upgrade
-from nudge.demo.events import CONFIDENCE_EFFECT, ReplySender
+from nudge.demo.events import CONFIDENCE_EFFECT, NotifyReplySender, ReplySender
 from nudge.demo.outcomes import TrueEffect, simulate_outcomes
 from nudge.demo.server import BackgroundServer
 from nudge.demo.simulation import Simulated, Simulation
@@ -38,11 +42,15 @@ from nudge.models import Message, MessageStatus
 from nudge.models.statuses import Timing
 from nudge.web import create_app
 
+if TYPE_CHECKING:
+    from nudge.fakes.notify_server import FakeNotifyServer
+
 log = logging.getLogger(__name__)
 EXAMPLES = Path(__file__).resolve().parents[2] / "experiments" / "examples"
 EXAMPLE = EXAMPLES / "witness-reminders.yaml"
 ACTOR = "demo"
 DEMO_EMAIL = "demo@example.org"
+DEMO_INBOUND_NUMBER = "+447700900999"  # the fake Notify service's inbound number, fictional
 # Launch on a Monday morning four weeks before the first hearings, which then run for six
 # weeks across the change to summer time (28 March 2027).
 LAUNCH = datetime(2027, 2, 22, 9, 0, tzinfo=ZoneInfo("Europe/London"))
@@ -147,16 +155,28 @@ def journey_texts(session: Session, trial_id: str) -> dict[str, int]:
     return counts
 
 
-def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed: int) -> DemoResult:
-    """Create, launch, enrol, send for weeks, observe, analyse: everything but serving."""
+def run_demo(
+    workspace: Workspace,
+    server: BackgroundServer,
+    *,
+    size: int,
+    seed: int,
+    provider: str = "console",
+) -> DemoResult:
+    """Create, launch, enrol, send for weeks, observe, analyse: everything but serving.
+
+    `provider`: `console` (texts to the outbox with fake callbacks, letters in print runs) or
+    `notify` (texts and letters through the official Notify client to a local fake Notify,
+    whose callbacks reach the demo's app with their bearer token)."""
     # One stream of draws for each kind of event, so that sending one more text (and drawing
     # whether its reply comes) does not reshuffle the court lists or the outcomes.
     kinds = ("court lists", "replies", "outcomes", "opt-outs", "surveys")
     courts, answers, outcome_draws, opt_outs, surveys = (
         random.Random(f"{seed}:{kind}") for kind in kinds
     )
-    settings = workspace.settings(server.url)
     clock = FixedClock(LAUNCH)
+    notify = _fake_notify(server.url, clock) if provider == "notify" else None
+    settings = workspace.settings(server.url, notify=notify)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     app = create_app(settings)
@@ -187,13 +207,13 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
         summary.randomised,
         enrolment.outbox.planned,
     )
-    provider = ConsoleProvider(settings.outbox_dir, clock, CallbackPoster(settings.webhook_token))
     sms_from = loaded.definition.sending.sms_from or ""
-    replies = ReplySender(engine, server.url, settings.webhook_token, sms_from)
+    sending = _sending(settings, clock, engine, server.url, sms_from, notify)
     simulation = Simulation(
         runtime,
-        provider,
-        replies,
+        sending.provider,
+        sending.settle,
+        sending.replies,
         trial_id,
         zone,
         workspace.files,
@@ -206,7 +226,7 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
     try:
         simulated = simulation.run()
     finally:
-        provider.close()
+        sending.close()
     log.info(
         "simulation over after %d days: %d texts sent, %d letters posted",
         simulated.days,
@@ -247,3 +267,56 @@ def run_demo(workspace: Workspace, server: BackgroundServer, *, size: int, seed:
         breaches,
         check.mail,
     )
+
+
+@dataclass(frozen=True)
+class _Sending:
+    """Where the demo's texts go, how to wait for their callbacks, and who replies."""
+
+    provider: SmsProvider
+    settle: Callable[[], None]
+    replies: ReplySender
+    close: Callable[[], None]
+
+
+def _fake_notify(public_url: str, clock: FixedClock) -> FakeNotifyServer:
+    """A local Notify-compatible server on a free port, on the demo's clock, posting its
+    receipts and returned-letter reports to the demo's app with a bearer token of this run."""
+    from nudge.fakes.notify_server import FakeNotifyServer
+    from nudge.fakes.notify_state import FakeNotifyState
+
+    fake = FakeNotifyServer(
+        FakeNotifyState(now=clock.now),
+        callback_url=f"{public_url}/webhooks/notify/status",
+        callback_token=secrets.token_hex(32),
+        returned_letter_url=f"{public_url}/webhooks/notify/returned-letter",
+    ).start()
+    log.info("texts and letters go through a local fake GOV.UK Notify at %s", fake.url)
+    return fake
+
+
+def _sending(
+    settings: Settings,
+    clock: FixedClock,
+    engine: Engine,
+    public_url: str,
+    sms_from: str,
+    notify: FakeNotifyServer | None,
+) -> _Sending:
+    if notify is None:
+        console = ConsoleProvider(
+            settings.outbox_dir, clock, CallbackPoster(settings.webhook_token)
+        )
+        replies = ReplySender(engine, public_url, settings.webhook_token, sms_from)
+        return _Sending(console, console.drain, replies, console.close)
+    assert settings.notify_api_key and settings.notify_sms_template_id
+    assert notify.callbacks is not None and settings.notify_callback_token
+    texts = NotifyProvider(
+        settings.notify_api_key,
+        settings.notify_sms_template_id,
+        sender_id=settings.notify_sms_sender_id,
+        base_url=settings.notify_base_url,
+    )
+    token = settings.notify_callback_token
+    replies = NotifyReplySender(engine, public_url, token, sms_from or DEMO_INBOUND_NUMBER)
+    return _Sending(texts, notify.callbacks.wait_idle, replies, notify.stop)

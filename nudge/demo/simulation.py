@@ -1,8 +1,9 @@
 """The weeks of a trial on a simulated clock: the clock jumps to each next thing that is due.
 
 What is due: a planned message (the real dispatcher sends the texts; the letters go in the
-day's print run, exactly as `nudge letters batch` makes it for staff), a court-list update, or
-a person's reply. Nothing is sent early: the
+day's print run, exactly as `nudge letters batch` makes it for staff, or with `--provider
+notify` through the local fake Notify as the worker sends them), a court-list update, or a
+person's reply. Nothing is sent early: the
 clock is set to a message's own due time, which planning has already moved out of quiet
 hours, and the dispatcher's throttle advances it by the pacing it would really wait.
 """
@@ -13,6 +14,7 @@ import heapq
 import logging
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,8 +24,8 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from messages.letter_batch import run_batch
-from messages.providers.console import ConsoleProvider
-from nudge.cli.dispatching import run_once
+from messages.providers.base import SmsProvider
+from nudge.cli.dispatching import run_once, send_letters
 from nudge.cli.runtime import Runtime
 from nudge.clock import FixedClock
 from nudge.demo.events import (
@@ -74,7 +76,8 @@ class _Day:
 @dataclass
 class Simulation:
     runtime: Runtime
-    provider: ConsoleProvider
+    provider: SmsProvider
+    settle: Callable[[], None]  # waits for the provider's callbacks to reach the app
     replies: ReplySender
     trial_id: str
     zone: ZoneInfo
@@ -139,6 +142,10 @@ class Simulation:
     def _print_letters(self, now: datetime) -> int:
         """The print run of each posting day with a letter due by now (the throttle may have
         carried the clock past midnight): printed, then marked posted."""
+        if self.runtime.settings.letter_provider == "notify":  # sent, not printed
+            sent = send_letters(self.runtime)
+            self.settle()
+            return sent.sent if sent is not None else 0
         with Session(self.engine) as session:
             first = session.exec(
                 select(func.min(Message.due_at)).where(
@@ -161,7 +168,7 @@ class Simulation:
 
     def _dispatch(self, now: datetime) -> int:
         _, result = run_once(self.runtime, self.provider)
-        self.provider.drain()
+        self.settle()
         if result.sent or result.failed:
             log.debug(
                 "  %02d:%02d sent %d text(s), %d withheld%s",

@@ -1,6 +1,14 @@
 """All tables, imported in one place so Alembic and the app see the whole schema."""
 
-from nudge.models.access import ROLES, AuditEvent, PasswordLink, User
+from nudge.models.access import (
+    NATIONAL,
+    ROLES,
+    AuditEvent,
+    Membership,
+    Organisation,
+    PasswordLink,
+    User,
+)
 from nudge.models.logins import EndedWebSession, LoginFailure
 from nudge.models.messaging import InboundMessage, Message, MessageEvent, OptOut, SendWindow
 from nudge.models.outcomes import Outcome
@@ -35,6 +43,7 @@ __all__ = [
     "HEARING_ENDED",
     "HEARING_STATUSES",
     "MESSAGE_STATUSES",
+    "NATIONAL",
     "ROLES",
     "TRIAL_STATUSES",
     "AllocatedUnit",
@@ -51,10 +60,12 @@ __all__ = [
     "HearingStatus",
     "InboundMessage",
     "LoginFailure",
+    "Membership",
     "Message",
     "MessageEvent",
     "MessageStatus",
     "OptOut",
+    "Organisation",
     "Outcome",
     "Participant",
     "Pause",

@@ -5,28 +5,56 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from nudge.models.types import UTCDateTime
 
+# A role in one organisation: admin (its accounts and audit log), researcher (its trials and
+# their people), lead (its trials' results only).
 ROLES = ("admin", "researcher", "lead")
+# Not in any organisation: reads every organisation's results as a lead does, and no personal
+# data (a national programme board).
+NATIONAL = "national"
+
+
+class Organisation(SQLModel, table=True):
+    """An area or service that owns trials and whose staff see only its own (`avon-somerset`)."""
+
+    __tablename__ = "organisation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=50, unique=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class User(SQLModel, table=True):
-    """A person who logs in: an admin, a researcher, or a programme lead."""
+    """A person who logs in: staff of one or more organisations (Membership), or national."""
 
     __tablename__ = "user"
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=255, unique=True)
     password_hash: str
-    role: str = Field(max_length=20)
+    national: bool = False
     active: bool = True
     created_at: datetime = Field(sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Each login stores this in its session; raising it ends every session the user has open.
     session_epoch: int = 0
+
+
+class Membership(SQLModel, table=True):
+    """A user's role in one organisation: what they may do with that organisation's trials."""
+
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("user_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    role: str = Field(max_length=20)
 
 
 class PasswordLink(SQLModel, table=True):

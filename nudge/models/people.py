@@ -133,6 +133,9 @@ class Assignment(SQLModel, table=True):
     block: int
     position: int
     assigned_at: datetime = Field(sa_type=UTCDateTime)
+    # The arms open to allocation when its unit was allocated (`a,b`, declared order); None
+    # when every arm was (experiments/allocation.py, "paused_arm_enrolment: exclude").
+    open_arms: str | None = Field(default=None, max_length=1000)
 
 
 class AllocatedUnit(SQLModel, table=True):
@@ -157,10 +160,14 @@ class AllocatedUnit(SQLModel, table=True):
     position: int
     arm_id: int = Field(foreign_key="arm.id")
     assigned_at: datetime = Field(sa_type=UTCDateTime)
+    open_arms: str | None = Field(default=None, max_length=1000)  # as on Assignment
 
 
 class StratumCounter(SQLModel, table=True):
-    """How many allocation slots of a stratum's sequence are used; locked while one is taken."""
+    """How many allocation slots of a stratum's sequence are used; locked while one is taken.
+
+    While arms are excluded from enrolment, `stratum` names the stratum's sequence for the open
+    arms (`<stratum>|open:a,b`, experiments/allocation.py), counted on its own."""
 
     __tablename__ = "stratum_counter"
     __table_args__ = (UniqueConstraint("trial_id", "stratum"),)

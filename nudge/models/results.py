@@ -67,6 +67,9 @@ class GuardrailBreach(SQLModel, table=True):
     excess: bool
     p_value: float
     words: str = Field(sa_type=Text)  # the finding in words, as mailed
+    # What became of the mail: sent, not_configured or failed (analysis/guardrails.py
+    # MailOutcome); None before it was tried, or for a breach recorded before it was kept.
+    mail: str | None = Field(default=None, max_length=20)
 
 
 class GuardrailRun(SQLModel, table=True):

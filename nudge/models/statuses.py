@@ -71,6 +71,14 @@ class Reason(StrEnum):
         "sent_late_after_pause"  # due while paused, sent on resume (late: next_window)
     )
     LETTER_RETURNED = "letter_returned"  # an earlier letter came back: the address is wrong
+    # A letter for GOV.UK Notify whose PDF breaks its precompiled-letter rules, found before
+    # it is sent (messages/letter_check.py); or one that could not be made at all
+    LETTER_NOT_A4 = "letter_not_a4_portrait"
+    LETTER_TOO_LONG = "letter_too_long"
+    LETTER_OUTSIDE_PRINTABLE_AREA = "letter_outside_printable_area"
+    LETTER_FONTS_NOT_EMBEDDED = "letter_fonts_not_embedded"
+    LETTER_ADDRESS_UNUSABLE = "letter_address_unusable"
+    LETTER_UNPRINTABLE = "letter_unprintable"
     # The provider refused the text for good (besides `opted_out`)
     INVALID_NUMBER = "invalid_number"
     UNKNOWN_DESTINATION = "unknown_destination"

@@ -18,6 +18,10 @@ class Trial(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=100)
     title: str
+    # The organisation that owns it: only its staff (and national readers) ever see it. Every
+    # trial has one (experiments/trials.py sets it); nullable only because SQLite cannot add a
+    # NOT NULL foreign key to a table others refer to without copying it (migration 0017).
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
     status: str = Field(default=TrialStatus.DRAFT, max_length=20, index=True)
     current_version: int = 1
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -16,8 +16,8 @@ from nudge.accounts import web_session_ended
 from nudge.clock import clock_from_setting
 from nudge.config import Settings, load_settings
 from nudge.db import make_engine, prepare_schema
-from nudge.models import User
-from nudge.web.access import PUBLIC, allow
+from nudge.models import NATIONAL, User
+from nudge.web.access import PUBLIC, allow, current_scope
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -26,14 +26,36 @@ CSP = (
 
 
 class LoginUser:
-    """The logged-in person as Flask-Login sees them: id, email and role, nothing else."""
+    """The logged-in person as Flask-Login sees them: id, email and whether national.
+
+    Roles belong to organisations, so `role` is the one this request found
+    (nudge/web/access.py): their role in the organisation of the trial on the page, or
+    elsewhere the most capable role they hold that the page allows.
+    """
 
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
     def __init__(self, user: User) -> None:
-        self.id, self.email, self.role = user.id, user.email, user.role
+        self.id, self.email, self.national = user.id, user.email, user.national
+
+    @property
+    def role(self) -> str | None:
+        if "role" not in g:
+            held = current_scope().held()
+            g.role = held[0] if held else None
+        return g.role
+
+    @property
+    def held(self) -> tuple[str, ...]:
+        """Every role they hold in any organisation (the navigation offers each one's pages)."""
+        return current_scope().held()
+
+    @property
+    def shown_role(self) -> str:
+        """What the page header says they are: national, or this page's role."""
+        return NATIONAL if self.national else (self.role or "no role")
 
     def get_id(self) -> str:
         return str(self.id)

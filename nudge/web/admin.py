@@ -6,6 +6,9 @@ shown once, on the page that made it, and never again: only its hash is stored.
 
 Looking is recorded too: the list and an account's page show staff's emails, roles and login
 times, so each view goes on the audit log with who looked (and, on one account's page, at whom).
+
+An admin is an admin of their organisations (nudge.scope): they see and change only the
+accounts of those organisations, and only their roles there; any other account is a 404.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from nudge import audit, staff
 from nudge.accounts import AccountError
 from nudge.errors import NotFound
-from nudge.models import ROLES, User
-from nudge.web.access import PUBLIC, allow
+from nudge.models import ROLES, Organisation, User
+from nudge.organisations import all_organisations, memberships
+from nudge.web.access import PUBLIC, allow, current_scope
 
 bp = Blueprint("admin", __name__)
 ADMIN = "admin"
@@ -41,6 +45,10 @@ class NewAccountForm(FlaskForm):
         validators=[DataRequired("Enter their email address"), Length(max=255)],
     )
     role = RadioField("Role", choices=ROLE_CHOICES, validators=[DataRequired("Choose a role")])
+    # Shown only to an admin of several organisations: the choices are theirs (_organisations).
+    organisation = RadioField(
+        "Organisation", choices=[], validators=[DataRequired("Choose an organisation")]
+    )
 
 
 class RoleForm(FlaskForm):
@@ -67,19 +75,29 @@ class SetPasswordForm(FlaskForm):
 @bp.get("/admin/users")
 @allow(ADMIN)
 def accounts() -> ResponseReturnValue:
-    shown = staff.accounts(g.db, _clock())
+    shown = staff.accounts(g.db, _clock(), _administered())
     _record_view("users.viewed", details={"shown": len(shown)})
-    return render_template("admin/accounts.html", accounts=shown)
+    return render_template("admin/accounts.html", accounts=shown, organisations=_organisations())
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
 @allow(ADMIN)
 def new_account() -> ResponseReturnValue:
     form = NewAccountForm()
+    form.organisation.choices = [(o.slug, o.name) for o in _organisations()]
+    if len(form.organisation.choices) == 1 and not form.organisation.data:
+        form.organisation.data = form.organisation.choices[0][0]  # nothing to choose
     problems: list[tuple[str, str]] = []
     if form.validate_on_submit():
         try:
-            link = staff.invite(g.db, _clock(), form.email.data or "", form.role.data, _actor())
+            link = staff.invite(
+                g.db,
+                _clock(),
+                form.email.data or "",
+                form.role.data,
+                _actor(),
+                organisation=form.organisation.data,
+            )
         except AccountError as refused:
             form.email.errors = [str(refused)[0].upper() + str(refused)[1:]]
         else:
@@ -94,8 +112,8 @@ def new_account() -> ResponseReturnValue:
 @allow(ADMIN)
 def account(user_id: int) -> ResponseReturnValue:
     user = _user(user_id)
-    form = RoleForm(role=user.role)
-    shown = staff.account(g.db, _clock(), user)
+    shown = staff.account(g.db, _clock(), user, _administered())
+    form = RoleForm(role=shown.memberships[0][1] if shown.memberships else None)
     # The subject is the account's email, as on the changes made to it (nudge.staff).
     _record_view("user.viewed", subject=user.email)
     return render_template("admin/account.html", account=shown, form=form, action=ActionForm())
@@ -109,7 +127,10 @@ def change_role(user_id: int) -> ResponseReturnValue:
         flash("Choose a role.", "error")
         return redirect(f"/admin/users/{user_id}")
     role = form.role.data
-    done = _apply(user_id, lambda u: staff.change_role(g.db, _clock(), u, role, _actor()))
+    done = _apply(
+        user_id,
+        lambda u: staff.change_role(g.db, _clock(), u, role, _actor(), _shared_organisation(u)),
+    )
     return _back(user_id, done, f"The account is now {role}.")
 
 
@@ -196,10 +217,32 @@ def _back(user_id: int, done: Any, message: str) -> ResponseReturnValue:
 
 
 def _user(user_id: int) -> User:
+    """The account, when it belongs to an organisation this admin administers; else 404."""
     try:
-        return staff.user_by_id(g.db, user_id)
+        user = staff.user_by_id(g.db, user_id)
     except NotFound:
         abort(404)
+    if not staff.is_member(g.db, user, _administered()):
+        abort(404)
+    return user
+
+
+def _administered() -> set[int]:
+    """The organisations the logged-in admin is an admin of."""
+    return current_scope().organisation_ids([ADMIN])
+
+
+def _organisations() -> list[Organisation]:
+    ids = _administered()
+    return [o for o in all_organisations(g.db) if o.id in ids]
+
+
+def _shared_organisation(user: User) -> str:
+    """Where this admin changes the account's role: the first of their organisations (by short
+    name) the account belongs to."""
+    assert user.id is not None
+    ids = _administered()
+    return next(o.slug for o, _ in memberships(g.db, user.id) if o.id in ids)
 
 
 def _record_view(action: str, **fields: Any) -> None:

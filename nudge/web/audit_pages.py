@@ -17,7 +17,8 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from nudge import audit
 from nudge.audit_log import AuditFilters, audit_csv, audit_page, choices
-from nudge.web.access import allow
+from nudge.scope import audit_events_within
+from nudge.web.access import allow, current_scope
 
 bp = Blueprint("audit_pages", __name__)
 ADMIN = "admin"
@@ -68,7 +69,7 @@ class AuditFilterForm(FlaskForm):
 def audit_log() -> ResponseReturnValue:
     form = _form()
     filters = form.filters()
-    page = audit_page(g.db, filters, page=_page_number())
+    page = audit_page(g.db, filters, page=_page_number(), within=_within())
     _record("audit.viewed", filters, page=page.page, shown=len(page.rows))
     args = {k: v for k, v in request.args.items() if k != "page"}
     status = 400 if form.errors else 200
@@ -80,7 +81,7 @@ def audit_log() -> ResponseReturnValue:
 def audit_download() -> ResponseReturnValue:
     filters = _form().filters()
     _record("audit.downloaded", filters)
-    text = audit_csv(g.db, filters)
+    text = audit_csv(g.db, filters, within=_within())
     response = Response(text, mimetype="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
     return response
@@ -88,10 +89,15 @@ def audit_download() -> ResponseReturnValue:
 
 def _form() -> AuditFilterForm:
     form = AuditFilterForm(formdata=request.args)
-    form.actions, form.trials = choices(g.db)
+    form.actions, form.trials = choices(g.db, within=_within())
     if request.args:
         form.validate()
     return form
+
+
+def _within() -> Any:
+    """An admin reads the events of their organisations' trials and people (nudge.scope)."""
+    return audit_events_within(current_scope(), [ADMIN])
 
 
 def _record(action: str, filters: AuditFilters, **details: Any) -> None:

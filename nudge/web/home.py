@@ -1,4 +1,4 @@
-"""The trials list: what every logged-in person sees first."""
+"""The trials list: what every logged-in person sees first (their organisations' trials)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from flask import Blueprint, g, render_template
 from flask.typing import ResponseReturnValue
 
 from experiments import trials
-from nudge.web.access import ALL_STAFF, allow
+from nudge.organisations import all_organisations
+from nudge.scope import visible_trials
+from nudge.web.access import ALL_STAFF, allow, current_scope
 
 bp = Blueprint("home", __name__)
 
@@ -15,12 +17,16 @@ bp = Blueprint("home", __name__)
 @allow(*ALL_STAFF)
 def index() -> ResponseReturnValue:
     rows = []
-    for trial in trials.all_trials(g.db):
+    scope = current_scope()
+    names = {o.id: o.name for o in all_organisations(g.db)}
+    for trial in visible_trials(g.db, scope):
         definition = trials.current_definition(g.db, trial)
         rows.append(
             {
                 "id": trial.id,
                 "title": trial.title,
+                "organisation": names.get(trial.organisation_id, ""),
+                "role": scope.role_in(trial.organisation_id),
                 "status": trial.status,
                 "launched_at": trial.launched_at,
                 "closed_at": trial.closed_at,
@@ -29,4 +35,5 @@ def index() -> ResponseReturnValue:
                 "primary": definition.primary_outcome.description or definition.primary_outcome.id,
             }
         )
-    return render_template("trials.html", trials=rows)
+    several = len({row["organisation"] for row in rows}) > 1
+    return render_template("trials.html", trials=rows, several_organisations=several)

@@ -1,173 +1,30 @@
-"""What the fake GOV.UK Notify server knows: accepted texts, request counts, faults to inject.
-
-Kept apart from the HTTP layer so tests can look inside and steer it without the network.
-Thread-safe: the server handles each request on its own thread.
-"""
+"""The fake GOV.UK Notify's state, kept in the product (nudge/fakes/notify_state.py) since the
+demo runs against it too; re-exported here so tests import their fakes from one place."""
 
 from __future__ import annotations
 
-import random
-import re
-import threading
-import time
-import uuid
-from collections import Counter
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from nudge.fakes.notify_state import (
+    FAKE_API_KEY,
+    FAKE_CALLBACK_TOKEN,
+    FAKE_SECRET,
+    FAKE_SENDER_ID,
+    FAKE_SERVICE_ID,
+    FAKE_TEMPLATE_ID,
+    FAKE_TRIAL_SENDER_ID,
+    FakeNotifyState,
+    NotifyError,
+    NotifyFaults,
+)
 
-from tests.fakes.twilio_state import Faults
-
-FAKE_SERVICE_ID = "0f0e0d0c-1b1a-4c2c-8d3d-4e4f5a5b6c6d"
-FAKE_SECRET = "8b3aa916-ec82-434e-b0c5-d5d9b371d6a3"
-FAKE_API_KEY = f"nudge_tests-{FAKE_SERVICE_ID}-{FAKE_SECRET}"
-FAKE_TEMPLATE_ID = "f33517ff-2a88-4f6e-b855-c550268ce08a"
-FAKE_SENDER_ID = "3c4a3d5e-5b7a-4c0e-9d5f-6a7b8c9d0e1f"
-FAKE_CALLBACK_TOKEN = "fake-notify-callback-bearer-token"
-MAX_SMS_CHARACTERS = 918  # Notify's limit: 6 fragments of 153 characters
-UK_MOBILE = re.compile(r"(?:\+44|0044|0)7\d{9}")
-# Faults a send can meet, as the fake Twilio's: "403", "429", "500" reply with Notify's error
-# body and record nothing; "hang" and "drop" record nothing; "lost_reply" and "malformed"
-# record the text and then fail the reply, the ambiguous cases recovery must handle.
-NOTIFY_FAULTS = ("ok", "403", "429", "500", "slow", "hang", "drop", "lost_reply", "malformed")
-UNDELIVERABLE = {"+447700900002": "permanent-failure", "+447700900003": "technical-failure"}
-
-
-class NotifyFaults(Faults):
-    """The fake Twilio's fault script and rates, with Notify's own faults."""
-
-    def __post_init__(self) -> None:
-        unknown = {*self.script, *self.rates} - set(NOTIFY_FAULTS)
-        if unknown:
-            raise ValueError(f"unknown faults {sorted(unknown)}; choose from {NOTIFY_FAULTS}")
-        if sum(self.rates.values()) > 1:
-            raise ValueError("fault rates add up to more than 1")
-        self._random = random.Random(self.seed)
-
-
-class NotifyError(Exception):
-    """An error reply with Notify's documented body."""
-
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.error, self.message = status, error, message
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "errors": [{"error": self.error, "message": self.message}],
-            "status_code": self.status,
-        }
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class FakeNotifyState:
-    """Accepted texts (oldest first), request counts, and the knobs tests turn."""
-
-    def __init__(
-        self,
-        *,
-        service_id: str = FAKE_SERVICE_ID,
-        secret: str = FAKE_SECRET,
-        template_id: str = FAKE_TEMPLATE_ID,
-        now: Callable[[], datetime] | None = None,
-        epoch: Callable[[], float] = time.time,
-    ) -> None:
-        self.service_id, self.secret, self.template_id = service_id, secret, template_id
-        self.now = now or (lambda: datetime.now(UTC))
-        self.epoch = epoch  # the server's own clock for tokens' iat, as Notify's
-        self.lock = threading.Lock()
-        self.notifications: list[dict[str, Any]] = []
-        self.requests: Counter[str] = Counter()
-        self.faults: Faults = NotifyFaults()
-        self.senders = {FAKE_SENDER_ID}
-        self.refused: dict[str, NotifyError] = {}
-        self.accepted_log: list[list[Any]] = []  # [unix time, client address] per text
-        self.undeliverable = dict(UNDELIVERABLE)  # number -> the failure its receipt reports
-
-    def reject(self, to: str, error: str, message: str) -> None:
-        """Refuse every later text to `to` with a 400 (`ValidationError`, `phone_number ...`)."""
-        with self.lock:
-            self.refused[to] = NotifyError(400, error, message)
-
-    def count(self, what: str) -> None:
-        with self.lock:
-            self.requests[what] += 1
-            self.requests["total"] += 1
-
-    def create(self, data: dict[str, Any], client: str = "") -> dict[str, Any]:
-        """Validate like Notify and record the text; the reply Notify gives.
-
-        `client` (the connection's address) and the wall-clock time of acceptance are kept
-        for benchmarks, which measure each sender's rate on the server's side."""
-        body = _validate(data, self.template_id, self.senders)
-        to = str(data["phone_number"])
-        with self.lock:
-            if to in self.refused:
-                raise self.refused[to]
-            now = self.now()
-            notification_id = str(uuid.uuid4())
-            record = {
-                "id": notification_id,
-                "reference": data.get("reference"),
-                "phone_number": to,
-                "type": "sms",
-                "status": self.undeliverable.get(to, "delivered"),
-                "template": {"id": self.template_id, "version": 1, "uri": ""},
-                "body": body,
-                "created_at": iso(now),
-                "created_by_name": None,
-                "sent_at": iso(now),
-                "completed_at": iso(now),
-            }
-            self.notifications.append(record)
-            self.accepted_log.append([time.time(), client])
-        return {
-            "id": notification_id,
-            "reference": data.get("reference"),
-            "content": {"body": body, "from_number": "Nudge"},
-            "uri": f"/v2/notifications/{notification_id}",
-            "template": record["template"],
-            "scheduled_for": None,
-        }
-
-    def find(self, reference: str | None) -> list[dict[str, Any]]:
-        """Notifications with this reference, newest first, as GET /v2/notifications lists."""
-        with self.lock:
-            found = [n for n in self.notifications if reference in (None, n["reference"])]
-        return list(reversed(found))
-
-    def our_message_ids(self) -> list[int]:
-        with self.lock:
-            return [int(n["reference"]) for n in self.notifications]
-
-
-def _validate(data: dict[str, Any], template_id: str, senders: set[str]) -> str:
-    """The text's body, or Notify's 400 for what is wrong with the request."""
-    if data.get("template_id") != template_id:
-        raise NotifyError(400, "BadRequestError", "Template not found")
-    to = str(data.get("phone_number") or "").replace(" ", "")
-    if not to:
-        raise NotifyError(400, "ValidationError", "phone_number is a required property")
-    if not UK_MOBILE.fullmatch(to):
-        raise NotifyError(400, "ValidationError", "phone_number Not a UK mobile number")
-    sender = data.get("sms_sender_id")
-    if sender is not None and sender not in senders:
-        raise NotifyError(400, "BadRequestError", f"sms_sender_id {sender} does not exist")
-    reference = data.get("reference")
-    if reference is not None and (not isinstance(reference, str) or len(reference) > 1000):
-        raise NotifyError(400, "ValidationError", "reference is not a valid string")
-    personalisation = data.get("personalisation") or {}
-    if "body" not in personalisation:
-        raise NotifyError(400, "BadRequestError", "Missing personalisation: body")
-    body = str(personalisation["body"])
-    if len(body) > MAX_SMS_CHARACTERS:
-        raise NotifyError(
-            400,
-            "BadRequestError",
-            f"Text messages cannot be longer than {MAX_SMS_CHARACTERS} characters. "
-            f"Your message is {len(body)} characters long.",
-        )
-    return body
+__all__ = [
+    "FAKE_API_KEY",
+    "FAKE_CALLBACK_TOKEN",
+    "FAKE_SECRET",
+    "FAKE_SENDER_ID",
+    "FAKE_SERVICE_ID",
+    "FAKE_TEMPLATE_ID",
+    "FAKE_TRIAL_SENDER_ID",
+    "FakeNotifyState",
+    "NotifyError",
+    "NotifyFaults",
+]

@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 from nudge import audit
 from nudge.audit_log import HIDDEN, hide_numbers
 from nudge.clock import FixedClock
-from nudge.models import AuditEvent
+from nudge.models import AuditEvent, Trial
+from nudge.organisations import organisation_for_new
 from tests.web_helpers import STAFF, logged_in, table_rows
 
 pytestmark = pytest.mark.usefixtures("staff")  # one person of each role
@@ -24,7 +25,13 @@ TRIAL = "witness-reminders-2027"
 
 @pytest.fixture(autouse=True)
 def events(app: Flask, session: Session, clock: FixedClock) -> None:
-    """Four days of events by several people; the last holds a number typed as an email."""
+    """Four days of events by several people; the last holds a number typed as an email. The
+    trials they name are the admin's organisation's (an admin reads only their own's)."""
+    home = organisation_for_new(session, clock, None, "test")
+    for trial_id in (TRIAL, "other-trial-2027"):
+        session.add(
+            Trial(id=trial_id, title=trial_id, organisation_id=home.id, created_at=clock.now())
+        )
     events = [
         ("cli:rita", "trial.created", TRIAL, None),
         ("web:rita@example.org", "trial.launched", TRIAL, None),

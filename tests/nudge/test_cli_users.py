@@ -10,6 +10,7 @@ from nudge.accounts import MAX_FAILURES
 from nudge.models import AuditEvent, LoginFailure, PasswordLink, User
 from tests.conftest import PINNED, Cli
 from tests.factories import row_counts
+from tests.web_helpers import role_of
 
 PASSWORD = "a long enough password\n"
 
@@ -52,7 +53,7 @@ def test_users_role_disable_enable_and_unlock_change_the_account_and_are_audited
     assert (
         cli("users", "role", "Rita@Example.org", "lead").output == "rita@example.org is now lead\n"
     )
-    assert (account(session, "rita@example.org").role, last_event(session)[1]) == (
+    assert (role_of(session, "rita@example.org"), last_event(session)[1]) == (
         "lead",
         "user.role_changed",
     )
@@ -100,12 +101,12 @@ def test_users_reset_prints_a_one_time_link_and_stores_only_its_hash(
         (("reset", "nobody@example.org"), "no account with the email nobody@example.org"),
         (
             ("disable", "ada@example.org"),
-            "ada@example.org cannot be disabled: it is the only active admin. "
+            "ada@example.org cannot be disabled: it is the only active admin of default. "
             "Make another admin first.",
         ),
         (
             ("role", "ada@example.org", "lead"),
-            "ada@example.org cannot stop being an admin: it is the only active admin. "
+            "ada@example.org cannot stop being an admin: it is the only active admin of default. "
             "Make another admin first.",
         ),
     ],
@@ -118,8 +119,8 @@ def test_a_mistake_is_one_line_exit_1_and_changes_nothing(
     result = cli("users", *args)
     assert (result.exit_code, result.output) == (1, message + "\n")
     assert row_counts(session) == before
-    assert account(session, "ada@example.org").role == "admin"
-    assert account(session, "rita@example.org").role == "researcher"
+    assert role_of(session, "ada@example.org") == "admin"
+    assert role_of(session, "rita@example.org") == "researcher"
 
 
 def test_a_clock_pinned_by_nudge_now_dates_the_link(

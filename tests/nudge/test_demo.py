@@ -189,6 +189,9 @@ def test_the_opt_out_guardrail_is_breached_by_the_social_norm_arm_only(
     assert page.status_code == 200
     assert "A safety guardrail of this trial has been breached" in text
     assert "Social norm, opt-out rate" in text and "Practical information, opt-out rate" not in text
+    # The demo sets up no mail, and the warning says so rather than that anyone was told.
+    assert breaches[0].mail == "not_configured"
+    assert "The trial&#39;s contacts were not told: mail is not set up" in text
 
 
 def messages(folder: Path, *where: Any) -> list[Message]:

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from nudge.accounts import web_session_ended
-from nudge.db import _alembic_config, current_revision, head_revision, make_engine, upgrade
-from nudge.models import InboundMessage, LoginFailure
+from nudge.db import (
+    MIGRATIONS,
+    _alembic_config,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+)
+from nudge.models import InboundMessage, LoginFailure, Membership, Organisation, Trial, User
+from nudge.scope import scope_of, visible_trials
 from tests.conftest import (
     Cli,
     create_postgres_database,
@@ -42,6 +53,8 @@ CORE_TABLES = {
     "stratum_counter",
     "login_failure",
     "ended_web_session",
+    "organisation",
+    "membership",
 }
 
 
@@ -152,3 +165,75 @@ def test_upgrading_keeps_handled_replies_and_gives_them_no_note(empty_url: str) 
             assert reply.handled_at is not None
     finally:
         engine.dispose()
+
+
+def test_upgrading_one_area_moves_its_trials_and_staff_into_one_organisation(
+    empty_url: str,
+) -> None:
+    """A database from before organisations: every trial is owned by one `default`
+    organisation, and every account is its member with the role it had; no one is national."""
+    engine = make_engine(empty_url)
+    before = ScriptDirectory.from_config(_script_config()).get_revision("r20_organisations")
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), str(before.down_revision))
+            connection.execute(
+                text(
+                    'INSERT INTO "user" (email, password_hash, role, active, created_at) VALUES '
+                    "('ada@example.org', '!', 'admin', true, '2027-01-02 09:00:00'), "
+                    "('rita@example.org', '!', 'researcher', true, '2027-01-03 09:00:00'), "
+                    "('lee@example.org', '!', 'lead', false, '2027-01-04 09:00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO trial (id, title, status, current_version, created_at) VALUES "
+                    "('witness-reminders-2027', 'Witness reminders', 'live', 1, "
+                    "'2027-01-05 09:00:00'), ('victim-letters', 'Victim letters', 'draft', 1, "
+                    "'2027-01-06 09:00:00')"
+                )
+            )
+        assert upgrade(engine) is True
+        with Session(engine) as session:
+            (organisation,) = session.exec(select(Organisation)).all()
+            assert (organisation.slug, organisation.name) == ("default", "Default organisation")
+            assert organisation.created_at == datetime(2027, 1, 2, 9, tzinfo=UTC)  # the oldest
+            owners = session.exec(select(Trial.id, Trial.organisation_id).order_by(Trial.id))
+            assert list(owners) == [
+                ("victim-letters", organisation.id),
+                ("witness-reminders-2027", organisation.id),
+            ]
+            members = session.exec(
+                select(User.email, Membership.organisation_id, Membership.role, User.national)
+                .join(Membership, col(Membership.user_id) == User.id)
+                .order_by(User.email)
+            )
+            assert list(members) == [
+                ("ada@example.org", organisation.id, "admin", False),
+                ("lee@example.org", organisation.id, "lead", False),
+                ("rita@example.org", organisation.id, "researcher", False),
+            ]
+            rita = session.exec(select(User).where(User.email == "rita@example.org")).one()
+            assert rita.id is not None
+            seen = visible_trials(session, scope_of(session, rita.id))
+            assert [t.id for t in seen] == ["witness-reminders-2027", "victim-letters"]
+    finally:
+        engine.dispose()
+
+
+def test_an_empty_database_gets_no_organisation_until_something_needs_one(
+    empty_url: str,
+) -> None:
+    engine = make_engine(empty_url)
+    try:
+        assert upgrade(engine) is True
+        with Session(engine) as session:
+            assert session.exec(select(Organisation)).all() == []
+    finally:
+        engine.dispose()
+
+
+def _script_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config

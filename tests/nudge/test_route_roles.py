@@ -98,6 +98,7 @@ ROUTES: dict[str, Access] = {
     "webhooks.status": Access(TWILIO),
     "notify_webhooks.inbound": Access(TWILIO),  # a bearer token, not a session
     "notify_webhooks.status": Access(TWILIO),
+    "notify_webhooks.returned_letter": Access(TWILIO),
 }
 REFUSAL = "Your account's role does not allow this page."  # the 403 page, for every role
 PEOPLE = 12

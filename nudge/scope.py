@@ -1,0 +1,148 @@
+"""Who may see which trials, and as what: the one place every page's trial lookups go through.
+
+A person's scope is their role in each organisation they belong to (nudge.organisations), or,
+for a national account, every organisation read as a lead reads it: results only, rounded by
+the disclosure rules, and no personal data. A trial outside someone's scope does not exist for
+them: looking it up raises NotFound (a 404, never a 403 that would say it is there), and every
+list of trials, or of what hangs off a trial (people, messages, replies, opt-outs, outcomes,
+audit events), is cut to `trial_ids(scope)`.
+
+The web app builds the scope once per request (nudge/web/access.py) and checks every route
+that names a trial in its address before the view runs, so a new page is scoped by its URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, and_, false, literal, or_
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from nudge.errors import NotFound
+from nudge.models import (
+    ROLES,
+    AuditEvent,
+    InboundMessage,
+    Membership,
+    Organisation,
+    Participant,
+    Trial,
+    User,
+)
+
+# What a national account is, for every organisation's trials: a reader of results.
+NATIONAL_READS_AS = "lead"
+# When a person holds several roles, the one a page outside any trial shows them as.
+PREFERENCE = ("researcher", "lead", "admin")
+assert set(PREFERENCE) == set(ROLES)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One person's reach: their role in each organisation (by id), or national."""
+
+    roles: Mapping[int, str] = field(default_factory=dict)
+    national: bool = False
+
+    def role_in(self, organisation_id: int | None) -> str | None:
+        """Their role for a trial of this organisation; None: the trial is not theirs to see."""
+        if self.national:
+            return NATIONAL_READS_AS
+        return self.roles.get(organisation_id) if organisation_id is not None else None
+
+    def held(self) -> tuple[str, ...]:
+        """The roles they hold anywhere, most capable first."""
+        have = {NATIONAL_READS_AS} if self.national else set(self.roles.values())
+        return tuple(role for role in PREFERENCE if role in have)
+
+    def organisation_ids(self, roles: Iterable[str] | None = None) -> set[int]:
+        """The organisations where they hold one of `roles` (any role when None); not national."""
+        wanted = set(ROLES if roles is None else roles)
+        return {org for org, role in self.roles.items() if role in wanted}
+
+    def sees_all(self, roles: Iterable[str] | None = None) -> bool:
+        """True for a national account asked about a role national reads as."""
+        return self.national and (roles is None or NATIONAL_READS_AS in set(roles))
+
+
+NOBODY = Scope()
+
+
+def scope_of(session: Session, user_id: int) -> Scope:
+    """The scope of the account with this id (NOBODY for none, or a disabled one)."""
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return NOBODY
+    if user.national:
+        return Scope(national=True)
+    rows = session.exec(
+        select(Membership.organisation_id, Membership.role).where(Membership.user_id == user_id)
+    ).all()
+    return Scope(roles=dict(rows))
+
+
+def trial_ids(scope: Scope, roles: Iterable[str] | None = None) -> SelectOfScalar[str]:
+    """A subquery of the ids of the trials `scope` sees with one of `roles` (any when None)."""
+    query = select(Trial.id)
+    if scope.sees_all(roles):
+        return query
+    organisations = scope.organisation_ids(roles)
+    if not organisations:
+        return query.where(false())
+    return query.where(col(Trial.organisation_id).in_(organisations))
+
+
+def visible_trials(
+    session: Session, scope: Scope, roles: Iterable[str] | None = None
+) -> list[Trial]:
+    """The trials `scope` sees (with one of `roles`), oldest first: every list of trials."""
+    query = select(Trial).where(col(Trial.id).in_(trial_ids(scope, roles)))
+    return list(session.exec(query.order_by(col(Trial.created_at), col(Trial.id))).all())
+
+
+def trial_role(session: Session, scope: Scope, trial_id: str) -> tuple[Trial, str]:
+    """The trial and the role `scope` sees it as; NotFound when there is no such trial or it is
+    not theirs, with one message for both."""
+    trial = session.get(Trial, trial_id)
+    role = scope.role_in(trial.organisation_id) if trial is not None else None
+    if trial is None or role is None:
+        raise NotFound(f"no trial '{trial_id}'")
+    return trial, role
+
+
+def reply_trial_id(session: Session, reply_id: int) -> tuple[bool, str | None]:
+    """(whether the reply exists, the trial of the participant it came from or None)."""
+    found = session.exec(
+        select(InboundMessage.id, Participant.trial_id)
+        .outerjoin(Participant, col(Participant.id) == InboundMessage.participant_id)
+        .where(InboundMessage.id == reply_id)
+    ).first()
+    return (False, None) if found is None else (True, found[1])
+
+
+def audit_events_within(scope: Scope, roles: Iterable[str]) -> ColumnElement[bool]:
+    """Which audit events `scope` may read with one of `roles` (an admin: their organisations').
+
+    Those of their organisations' trials; and of the events about no trial, those that name no
+    one outside their organisations: not done by or to another organisation's (or a national)
+    account, nor about another organisation. Events of the platform itself that name no
+    account (a failed login for an unknown email, an opt-out) are every admin's to see.
+    """
+    organisations = scope.organisation_ids(roles)
+    if not organisations:
+        return false()
+    members = select(Membership.user_id).where(col(Membership.organisation_id).in_(organisations))
+    outsiders = select(User.email).where(col(User.id).not_in(members))
+    outside_actors = select(literal("web:") + col(User.email)).where(col(User.id).not_in(members))
+    other_slugs = select(Organisation.slug).where(col(Organisation.id).not_in(organisations))
+    subject = col(AuditEvent.subject)
+    return or_(
+        col(AuditEvent.trial_id).in_(trial_ids(scope, roles)),
+        and_(
+            col(AuditEvent.trial_id).is_(None),
+            or_(subject.is_(None), and_(subject.not_in(outsiders), subject.not_in(other_slugs))),
+            col(AuditEvent.actor).not_in(outside_actors),
+        ),
+    )
