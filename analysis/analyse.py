@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
 from analysis.frame import frame_from_csv, frame_from_db
 from analysis.report import TrialReport, build_report
 from analysis.time_to_event import analysis_date
-from experiments import trials
 from experiments.definition import TrialDefinition
 from experiments.loader import load_trial_file
 from nudge.clock import Clock
 from nudge.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ def analyse_trial(session: Session, trial_id: str, clock: Clock | None = None) -
     With a clock, outcomes imported with dates are also followed in time up to the analysis
     date (analysis/time_to_event.py).
     """
+    from experiments import trials  # the database models: not needed for a flat file
+
     trial = trials.get_trial(session, trial_id)
     definition = trials.current_definition(session, trial)
     as_of = None

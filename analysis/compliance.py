@@ -59,9 +59,11 @@ class ComplierEffect:
 def reached_by_column(design: DesignMatrix, delivered: np.ndarray) -> np.ndarray:
     """``X' delivered``: how many were reached among the rows of each 0/1 design column.
 
-    One pass over the design (exact for counts below 2^53); for the intercept it is everyone
-    reached, so control's count is that minus the arms'.
+    One pass over the design, or over its cells' totals (exact for counts below 2^53); for
+    the intercept it is everyone reached, so control's count is that minus the arms'.
     """
+    if design.cells is not None:
+        return np.asarray(design.cells.table.T @ design.cells.sums(delivered))
     return np.asarray(design.x.T @ delivered)
 
 
@@ -98,17 +100,16 @@ def one_sided_effects(
         return out
     received = [column[a] for a in endogenous]
     names = {design.arm_terms[a]: name for a, name in endogenous.items()}
-    cells, instruments_table = None, None
+    cells, instruments_table, x = None, None, None
     if design.cells is None:
         x = design.x.copy()
         x[:, received] *= delivered[:, None]
-    else:  # all indicators: the cells of assignment and receipt, and x gathered from them
+    else:  # all indicators: the cells of assignment and receipt, x given by its table
         cells, _, reached_cell = design.cells.split(delivered)
         instruments_table = cells.table
         x_table = cells.table.copy()
         x_table[:, received] *= reached_cell[:, None]
         cells = cells.with_table(x_table)
-        x = cells.rows(x_table)
     try:
         fit = iv_robust(
             y,

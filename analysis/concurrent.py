@@ -32,7 +32,6 @@ from analysis.effects import ModelSpec
 from analysis.labels import Labels, listed
 from analysis.stats import adjust_p_values
 from analysis.stats.multiplicity import Method
-from experiments.allocation import OPEN_SEPARATOR
 
 if TYPE_CHECKING:
     from analysis.report import OutcomeReport
@@ -66,6 +65,10 @@ def excluded_any(frame: pd.DataFrame) -> bool:
 
 def both_open(frame: pd.DataFrame, arm: str, control: str) -> np.ndarray:
     """For each row, whether both arms were open when it was allocated (None: every arm)."""
+    # Imported here: experiments.allocation loads the database models (SQLModel, every
+    # table), which the report on a flat file, where no arm was ever excluded, does not need.
+    from experiments.allocation import OPEN_SEPARATOR
+
     codes, sets = pd.factorize(frame[OPEN_ARMS], use_na_sentinel=True)
     wanted = {arm, control}
     open_in_set = np.array(

@@ -188,12 +188,14 @@ def _codes(values: object) -> tuple[np.ndarray, list[str], bool]:
     import polars as pl
 
     assert isinstance(values, pl.Series)
-    if values.n_unique() == len(values):  # a reference column: each row its own value, in order
-        plain = bool(values.str.contains(PLAIN_PATTERN).all())
-        return np.arange(len(values), dtype=np.intp), values.to_list(), plain
     codes, _ = pd.factorize(values.hash(seed=0).to_numpy())
     codes = np.asarray(codes, dtype=np.intp)
-    distinct = values.gather(first_rows(codes))
+    first = first_rows(codes)
+    if len(first) == len(values):
+        # A reference column: each row its own hash, so its own value, and codes 0, 1, 2, ...
+        plain = bool(values.str.contains(PLAIN_PATTERN).all())
+        return np.arange(len(values), dtype=np.intp), values.to_list(), plain
+    distinct = values.gather(first)
     if not bool((distinct.gather(codes) == values).all()):
         exact, uniques = pd.factorize(values.to_numpy())
         return np.asarray(exact, dtype=np.intp), [str(u) for u in uniques], False
@@ -422,8 +424,10 @@ def _split_units(frame: pd.DataFrame, unit: str) -> list[_Issue]:
     """A randomisation unit is in one arm: rows putting it in a second arm are wrong."""
     if unit == "participant_ref":
         return []
-    first_arm = frame.groupby(unit, sort=False, observed=True)["arm"].transform("first")
-    split = (frame["arm"] != first_arm) & ~blank(frame[unit])
+    first_arm = _first_arms(frame[unit], frame["arm"])
+    if first_arm is None:
+        first_arm = frame.groupby(unit, sort=False, observed=True)["arm"].transform("first")
+    split = np.asarray(frame["arm"] != first_arm) & ~blank(frame[unit])
     return [
         _Issue(
             int(i),
@@ -431,8 +435,27 @@ def _split_units(frame: pd.DataFrame, unit: str) -> list[_Issue]:
             f"unit '{frame[unit].iloc[i]}' is in arm '{first_arm.iloc[i]}' on an earlier row "
             f"but in arm '{frame['arm'].iloc[i]}' here; a unit is randomised to one arm",
         )
-        for i in np.flatnonzero(split.to_numpy())[:MAX_PROBLEMS]
+        for i in np.flatnonzero(split)[:MAX_PROBLEMS]
     ]
+
+
+def _first_arms(units: pd.Series, arms: pd.Series) -> pd.Series | None:
+    """The arm of each row's unit's first row, from the categoricals' integer codes: what a
+    groupby's "first" gives, without hashing the units again. None unless both columns are
+    categoricals without a missing value (the groupby then decides)."""
+    if not (
+        isinstance(units.dtype, pd.CategoricalDtype) and isinstance(arms.dtype, pd.CategoricalDtype)
+    ):
+        return None
+    unit_codes = np.asarray(units.cat.codes.to_numpy(), dtype=np.intp)
+    arm_codes = np.asarray(arms.cat.codes.to_numpy(), dtype=np.intp)
+    if unit_codes.min(initial=0) < 0 or arm_codes.min(initial=0) < 0:
+        return None
+    seen, first = np.unique(unit_codes, return_index=True)
+    first_row = np.zeros(len(units.cat.categories), dtype=np.intp)
+    first_row[seen] = first
+    codes = arm_codes[first_row[unit_codes]]
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=arms.dtype), index=arms.index)
 
 
 def _reject(path: Path, encoding: str, issues: list[_Issue]) -> None:

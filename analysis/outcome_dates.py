@@ -30,6 +30,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import Session
 
+from analysis.date_columns import (  # noqa: F401 (the names are this module's too)
+    CHARGED,
+    CHARGED_FROM,
+    CHARGED_MILESTONE,
+    EVENT_DATE_SUFFIX,
+    FROM_FILE,
+    FROM_MILESTONE,
+    date_column,
+)
 from experiments.csvfile import CsvRecord
 from experiments.dates import parse_day
 from experiments.definition import TrialDefinition
@@ -38,19 +47,6 @@ from experiments.outcome_values import Reading
 from experiments.rows import RowError
 from nudge.errors import Problem
 from nudge.models.tables import MILESTONES, PEOPLE
-
-CHARGED = "charged_on"
-CHARGED_MILESTONE = "charged"
-# Where each person's charge came from, in the frame beside `charged_on` when the trial
-# declares a `charged` milestone: "milestone" or "outcome file" (blank: no charge date).
-CHARGED_FROM = "charged_from"
-FROM_MILESTONE, FROM_FILE = "milestone", "outcome file"
-EVENT_DATE_SUFFIX = "_on"
-
-
-def date_column(outcome_id: str) -> str:
-    """The column holding the day an outcome's event happened: `withdrew` → `withdrew_on`."""
-    return f"{outcome_id}{EVENT_DATE_SUFFIX}"
 
 
 @dataclass(frozen=True)

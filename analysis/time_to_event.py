@@ -36,9 +36,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from analysis.date_columns import CHARGED, CHARGED_FROM, FROM_FILE, FROM_MILESTONE, date_column
 from analysis.effects import ModelSpec
 from analysis.labels import Labels
-from analysis.outcome_dates import CHARGED, CHARGED_FROM, FROM_FILE, FROM_MILESTONE, date_column
 from analysis.stats.survival import KaplanMeier, kaplan_meier, log_rank
 
 HORIZONS = (30, 90, 180)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -22,7 +22,10 @@ from pydantic import (
     model_validator,
 )
 
-from nudge.models.statuses import Timing
+if TYPE_CHECKING:
+    # Imported where used: nudge.models loads every table (SQLModel, SQLAlchemy), which reading
+    # a definition for a flat file's analysis does not need.
+    from nudge.models.statuses import Timing
 
 Scalar = bool | int | float | str
 RULE_OPERATORS = ("equals", "in", "min", "max", "present")
@@ -269,6 +272,8 @@ class MessageSpec(Strict):
     @cached_property
     def timing(self) -> Timing:
         """How it relates to its anchor: before, after, or on one of the events."""
+        from nudge.models.statuses import Timing
+
         if self.send is not None:
             return Timing.AFTER if self.send.after else Timing.BEFORE
         assert self.on is not None

@@ -86,4 +86,8 @@ def first_rows(codes: IntArray) -> IntArray:
     ``pd.factorize`` numbers them): a row is the first of its code where the running
     maximum of the codes goes up."""
     running = np.maximum.accumulate(np.asarray(codes, dtype=np.int64))
-    return np.flatnonzero(np.diff(running, prepend=-1) > 0).astype(np.intp)
+    rises = np.empty(running.shape, dtype=bool)  # running[i] > running[i - 1], running[-1] = -1
+    if running.size:
+        rises[0] = running[0] > -1
+        np.greater(running[1:], running[:-1], out=rises[1:])
+    return np.flatnonzero(rises).astype(np.intp)

@@ -53,7 +53,10 @@ def cluster_blocks(clusters: Clusters) -> ClusterBlocks:
     codes, n_clusters = cluster_codes(clusters)
     counts = np.bincount(codes, minlength=n_clusters)
     row_size = counts[codes]
-    order = np.lexsort((codes, row_size))
+    # Rows by cluster size, then cluster, then row: one stable sort of one combined key (the
+    # same order as np.lexsort((codes, row_size)), in one pass instead of two).
+    key = row_size.astype(np.int64) * max(n_clusters, 1) + codes
+    order = np.argsort(key, kind="stable")
     sorted_sizes = row_size[order]
     sizes = np.flatnonzero(np.bincount(counts))
     sizes = sizes[sizes > 0]
@@ -102,14 +105,23 @@ class CR2Work:
     singles: SingleCells | None = None
 
 
+def gather_rows(x: FloatArray | None, cells: Cells | None, rows: IntArray) -> FloatArray:
+    """The design rows ``rows`` (any shape of indices) from ``x``, or from the cells' table."""
+    if x is not None:
+        return np.asarray(x[rows])
+    if cells is None:
+        raise ValueError("a design needs its rows or its cells")
+    return np.asarray(cells.table[cells.codes[rows]])
+
+
 def cr2_work(
-    x: FloatArray, bread: FloatArray, blocks: ClusterBlocks, cells: Cells | None = None
+    x: FloatArray | None, bread: FloatArray, blocks: ClusterBlocks, cells: Cells | None = None
 ) -> CR2Work:
     """Compute the CR2 adjustment matrices for every cluster, one batched call per size.
 
     With ``cells`` (the rows' cells, whose table gives ``x``), the one-row clusters are
     handled per cell (:class:`SingleCells`): the same figures, with k x k work per cell
-    instead of per cluster.
+    instead of per cluster; ``x`` may then be None (other clusters' rows come from the table).
 
     References
     ----------
@@ -130,7 +142,8 @@ def cr2_work(
             singles = SingleCells(single, codes, counts, cells.table, a_cell)
             continue
         used.append(rows)
-        xs = x[rows]
+        # From the cells' table when there is one: the same rows, gathered from a small table.
+        xs = gather_rows(None if cells is not None else x, cells, rows)
         # One 2-D product for the whole stack, not one tiny product per cluster.
         xb = (xs.reshape(-1, xs.shape[2]) @ bread).reshape(xs.shape)
         if size == 1:

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from analysis.stats import cr2
-from analysis.stats._types import ArrayLike
+from analysis.stats._types import ArrayLike, FloatArray
 from analysis.stats.cells import Cells
 from analysis.stats.regression import (
     RobustFit,
+    as_cells_design,
     as_design,
     assemble_fit,
+    full_rank_cells,
     full_rank_design,
     resolve_df_columns,
     robust_variance,
@@ -28,7 +30,7 @@ from analysis.stats.regression import (
 
 def iv_robust(
     y: ArrayLike,
-    x: ArrayLike,
+    x: ArrayLike | None,
     instruments: ArrayLike,
     *,
     endogenous: Sequence[str],
@@ -71,7 +73,8 @@ def iv_robust(
         row per cell as their table, and the instruments' row per cell (with
         ``instruments_include_exogenous``; trusted as given). Both stages' sums and the HC
         sandwich are then taken per cell (:mod:`analysis.stats.cells`): the same figures, to
-        rounding.
+        rounding. ``x`` may then be None: its rows are the cells' table, gathered only if
+        the fit has to be made from the rows (a design with an offset column to centre).
 
     Raises
     ------
@@ -84,16 +87,17 @@ def iv_robust(
     Angrist JD, Imbens GW, Rubin DB (1996) JASA 91:444-455. Imbens GW, Rubin DB (2015)
     Causal Inference, ch. 23-24. Blair G et al., estimatr 1.0 "Mathematical notes".
     """
-    y_arr, x_arr = as_design(y, x)
-    names = term_names(terms, x_arr.shape[1])
+    by_rows = x is not None or not (instruments_include_exogenous and instruments_table is not None)
+    y_arr, x_arr, (n, k) = _outcome_and_design(y, x, cells, by_rows=by_rows)
+    names = term_names(terms, k)
     z_arr = np.asarray(instruments, dtype=np.float64)
     if z_arr.ndim == 1:
         z_arr = z_arr[:, None]
     missing = [e for e in endogenous if e not in names]
     if missing or not endogenous:
         raise ValueError(f"endogenous terms not in the design: {', '.join(missing) or '(none)'}")
-    needed = len(endogenous) + (x_arr.shape[1] - len(endogenous)) * instruments_include_exogenous
-    if z_arr.shape[0] != x_arr.shape[0] or z_arr.shape[1] < needed:
+    needed = len(endogenous) + (k - len(endogenous)) * instruments_include_exogenous
+    if z_arr.shape[0] != n or z_arr.shape[1] < needed:
         raise ValueError("need one row per participant and at least one instrument per endogenous")
     endo = [names.index(e) for e in endogenous]
     exo = [j for j in range(len(names)) if j not in endo]
@@ -101,6 +105,7 @@ def iv_robust(
         first = z_arr
         first_names = [f"instrument{i}" for i in range(z_arr.shape[1])]
     else:
+        assert x_arr is not None
         first = np.column_stack([x_arr[:, exo], z_arr])
         first_names = [names[j] for j in exo] + [f"instrument{i}" for i in range(z_arr.shape[1])]
     given = instruments_cross_product if instruments_include_exogenous else None
@@ -116,28 +121,29 @@ def iv_robust(
         z_table = np.asarray(instruments_table, dtype=np.float64)
         x_table = cells.table
         shapes = (cells.codes.shape, x_table.shape[1], z_table.shape)
-        if shapes != ((y_arr.shape[0],), x_arr.shape[1], (cells.n_cells, z_arr.shape[1])):
+        if shapes != ((n,), k, (cells.n_cells, z_arr.shape[1])):
             raise ValueError("cells and their tables must describe the rows of x and instruments")
         hat_table = x_table.copy()
         zx = z_table.T @ (x_table[:, endo] * by_cell.counts[:, None])
         hat_table[:, endo] = z_table @ (stage.bread @ zx)
         hat_cells = by_cell.with_table(hat_table)
-        x_hat = hat_cells.rows(hat_table)
+        # X_hat's rank, bread and sandwich from its table: no n x k matrix is gathered.
         try:
-            second = full_rank_design(
-                x_hat, fitted_names, overwrite=True, cross_product=hat_cells.cross()
-            )
+            second_cells = full_rank_cells(hat_cells, fitted_names)
         except ValueError as err:
             raise ValueError(f"instruments do not identify the endogenous terms: {err}") from err
-        if second.centring is None:
-            beta = solve_least_squares_cells(hat_cells, y_arr, second.bread)
+        if second_cells is not None:
+            beta = solve_least_squares_cells(hat_cells, y_arr, second_cells.bread)
             resid = y_arr - by_cell.rows(x_table @ beta)  # the observed regressors
             kind = se_type or ("HC2" if clusters is None else "CR2")
             wanted = resolve_df_columns(names, df_terms)
             variance = robust_variance(
-                second.x, second.bread, resid, clusters, kind, wanted, None, hat_cells
+                None, second_cells.bread, resid, clusters, kind, wanted, None, hat_cells
             )
-            return assemble_fit(names, beta, variance, kind, alpha, y_arr.shape[0])
+            return assemble_fit(names, beta, variance, kind, alpha, n)
+    if x_arr is None:  # an offset column to centre: the fit is made from the rows
+        assert cells is not None
+        x_arr = cells.rows(cells.table)
     x_hat = x_arr.copy()
     x_hat[:, endo] = stage.x @ (stage.bread @ (stage.x.T @ x_arr[:, endo]))
     try:
@@ -154,3 +160,18 @@ def iv_robust(
     variance = robust_variance(second.x, second.bread, resid, clusters, kind, wanted, transform)
     beta = beta if transform is None else transform @ beta
     return assemble_fit(names, beta, variance, kind, alpha, y_arr.shape[0])
+
+
+def _outcome_and_design(
+    y: ArrayLike, x: ArrayLike | None, cells: Cells | None, *, by_rows: bool
+) -> tuple[FloatArray, FloatArray | None, tuple[int, int]]:
+    """The outcome and the design checked; the design's rows only if ``by_rows`` (without
+    ``x``, gathered from the cells), else None with the shape of the cells' rows."""
+    if x is None and cells is None:
+        raise ValueError("iv_robust needs the design x or its cells")
+    if by_rows:
+        rows = x if x is not None else cells.rows(cells.table)  # type: ignore[union-attr]
+        y_arr, x_arr = as_design(y, rows)
+        return y_arr, x_arr, (x_arr.shape[0], x_arr.shape[1])
+    assert cells is not None
+    return as_cells_design(y, cells), None, (cells.codes.shape[0], cells.table.shape[1])

@@ -107,6 +107,7 @@ def column_rank(
     *,
     priority: Sequence[int] | None = None,
     cross_product: FloatArray | None = None,
+    counts: FloatArray | None = None,
 ) -> ColumnRank:
     """Decide which columns of ``x`` are linearly independent, walking them in ``priority``.
 
@@ -117,17 +118,24 @@ def column_rank(
         to later ones (default: column order). The first constant non-zero column in it is the
         intercept.
     cross_product : ``x.T @ x`` if the caller already has it (it is not recomputed).
+    counts : when ``x`` is a table of distinct design rows (:mod:`analysis.stats.cells`), how
+        many rows each stands for (each at least one): the rank is then that of the design of
+        all those rows, decided from the table (``cross_product`` is then that design's
+        ``X'X``, which is required).
 
     Returns
     -------
     ColumnRank
     """
-    n, k = x.shape
+    k = x.shape[1]
+    n = x.shape[0] if counts is None else float(np.sum(counts))
     order = list(range(k)) if priority is None else [int(j) for j in priority]
     if sorted(order) != list(range(k)):
         raise ValueError(f"priority must be a permutation of the {k} columns")
+    if counts is not None and cross_product is None:
+        raise ValueError("a table of cells needs the cross-product of the rows it stands for")
     gram = x.T @ x if cross_product is None else cross_product
-    intercept = _intercept(x, gram, order)
+    intercept = _intercept(x, gram, order, n)
     if intercept is None:
         norms = np.sqrt(np.diag(gram))
         usable = norms > 0.0
@@ -136,7 +144,7 @@ def column_rank(
         return ColumnRank(tuple(sorted(kept)), tuple(aliased), None)
     value = float(x[0, intercept])
     means = gram[:, intercept] / (value * n)
-    centred, refined = _centred_cross_product(x, gram, means, intercept)
+    centred, refined = _centred_cross_product(x, gram, means, intercept, n, counts)
     usable = np.diag(centred) > CONSTANT_TOLERANCE * np.diag(gram)
     usable[intercept] = False
     scale = np.sqrt(np.where(usable, np.diag(centred), 1.0))
@@ -151,9 +159,8 @@ def column_rank(
     return ColumnRank(tuple(sorted([intercept, *kept])), tuple(aliased), intercept, centring)
 
 
-def _intercept(x: FloatArray, gram: FloatArray, order: Sequence[int]) -> int | None:
-    """The first column in ``order`` whose values are all equal and non-zero."""
-    n = x.shape[0]
+def _intercept(x: FloatArray, gram: FloatArray, order: Sequence[int], n: float) -> int | None:
+    """The first column in ``order`` whose values are all equal and non-zero (``n`` rows)."""
     for j in order:
         first = float(x[0, j])
         # sum x^2 = n x_0^2 is necessary for a constant column; the exact check is then cheap.
@@ -164,14 +171,19 @@ def _intercept(x: FloatArray, gram: FloatArray, order: Sequence[int]) -> int | N
 
 
 def _centred_cross_product(
-    x: FloatArray, gram: FloatArray, means: FloatArray, intercept: int
+    x: FloatArray,
+    gram: FloatArray,
+    means: FloatArray,
+    intercept: int,
+    n: float,
+    counts: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """``X'X - n m m'``, with exact centred products for columns whose offset needs them.
 
     Returns the centred cross-product and the column means (refined by one correction pass
-    for the exactly centred columns, whose raw means carry the same cancellation).
+    for the exactly centred columns, whose raw means carry the same cancellation). With
+    ``counts``, ``x`` is a table whose row i stands for ``counts[i]`` rows of the design.
     """
-    n = x.shape[0]
     centred = gram - n * np.outer(means, means)
     variance = np.diag(centred) / n
     far = (means * means > EXACT_CENTRING_RATIO * variance) & (means != 0.0)
@@ -184,12 +196,18 @@ def _centred_cross_product(
     products = np.zeros((x.shape[1], exact.size))
     inner = np.zeros((exact.size, exact.size))
     sums = np.zeros(exact.size)
-    for start in range(0, n, ROW_CHUNK):
+    for start in range(0, x.shape[0], ROW_CHUNK):
         rows = x[start : start + ROW_CHUNK]
         deviations = rows[:, exact] - shift
-        products += rows.T @ deviations
-        inner += deviations.T @ deviations
-        sums += deviations.sum(axis=0)
+        if counts is None:
+            products += rows.T @ deviations
+            inner += deviations.T @ deviations
+            sums += deviations.sum(axis=0)
+        else:
+            weighted = deviations * counts[start : start + ROW_CHUNK, None]
+            products += rows.T @ weighted
+            inner += deviations.T @ weighted
+            sums += weighted.sum(axis=0)
     # sum (x_i - m_i)(x_j - s_j) = x_i'(x_j - s_j) - m_i sum(x_j - s_j), exactly centred in i;
     # for two shifted columns, subtracting sums_i sums_j / n removes the shifts' own error.
     block = products - np.outer(means, sums)

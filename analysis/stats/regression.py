@@ -67,15 +67,25 @@ class RobustFit:
         raise KeyError(term)
 
 
-def as_design(y: ArrayLike, x: ArrayLike) -> tuple[FloatArray, FloatArray]:
-    """Validate and convert an outcome vector and a design matrix to float arrays."""
+def as_design(
+    y: ArrayLike, x: ArrayLike, cells: Cells | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """Validate and convert an outcome vector and a design matrix to float arrays.
+
+    With ``cells`` whose table gives the rows of ``x`` (trusted as given), ``x`` is finite
+    when the table is, and only the table is checked.
+    """
     y_arr = np.asarray(y, dtype=np.float64)
     x_arr = np.asarray(x, dtype=np.float64)
     if y_arr.ndim != 1 or x_arr.ndim != 2 or x_arr.shape[0] != y_arr.shape[0]:
         raise ValueError(
             f"need y of shape (n,) and X of shape (n, k); got {y_arr.shape}, {x_arr.shape}"
         )
-    if not (np.all(np.isfinite(y_arr)) and np.all(np.isfinite(x_arr))):
+    shown = x_arr
+    if cells is not None and cells.codes.shape == y_arr.shape:
+        if cells.table.shape[1] == x_arr.shape[1]:
+            shown = cells.table  # every cell has a row: the rows are finite when it is
+    if not (np.all(np.isfinite(y_arr)) and np.all(np.isfinite(shown))):
         raise ValueError("y and X must be finite: drop or impute missing values first")
     if x_arr.shape[0] <= x_arr.shape[1]:
         raise ValueError(
@@ -151,6 +161,48 @@ def full_rank_design(
     return FullRankDesign(x, np.asarray(inverse), rank.centring, rank.intercept)
 
 
+def full_rank_cells(cells: Cells, terms: Sequence[str]) -> FullRankDesign | None:
+    """:func:`full_rank_design` for the rows of ``cells``, from their table: no n x k matrix.
+
+    The same checks and errors (the rank is decided from the table and the rows' ``X'X``,
+    :func:`analysis.stats.rank.column_rank` with ``counts``); ``None`` when the design has an
+    offset column to centre, which the caller fits from the rows. The result's ``x`` is the
+    cells' table.
+    """
+    table = cells.table
+    xtx = cells.cross()
+    rank = column_rank(table, cross_product=xtx, counts=cells.counts)
+    if rank.aliased:
+        zero = [terms[j] for j in rank.aliased if xtx[j, j] == 0.0]
+        if zero:
+            raise ValueError(f"design columns are all zero: {', '.join(zero)}")
+        names = ", ".join(terms[j] for j in rank.aliased)
+        raise ValueError(
+            f"design columns are constant or collinear with earlier columns: {names}; "
+            "drop them before fitting"
+        )
+    if rank.centring is not None:
+        return None
+    norms = np.sqrt(np.diag(xtx))
+    factor = linalg.cho_factor(xtx / np.outer(norms, norms))
+    inverse = linalg.cho_solve(factor, np.eye(len(norms))) / np.outer(norms, norms)
+    return FullRankDesign(table, np.asarray(inverse), None, rank.intercept)
+
+
+def as_cells_design(y: ArrayLike, cells: Cells) -> FloatArray:
+    """:func:`as_design` for a design given by its cells (the rows' table, not gathered)."""
+    y_arr = np.asarray(y, dtype=np.float64)
+    n, k = cells.codes.shape[0], cells.table.shape[1]
+    if y_arr.ndim != 1 or n != y_arr.shape[0]:
+        raise ValueError(f"need y of shape (n,) and X of shape (n, k); got {y_arr.shape}, {(n, k)}")
+    # Every cell has a row, so the rows are finite when the table is.
+    if not (np.all(np.isfinite(y_arr)) and np.all(np.isfinite(cells.table))):
+        raise ValueError("y and X must be finite: drop or impute missing values first")
+    if n <= k:
+        raise ValueError(f"need more rows than columns; got {n} rows, {k} columns")
+    return y_arr
+
+
 def usable_cells(cells: Cells | None, design: FullRankDesign, n: int) -> Cells | None:
     """The cells, when they describe these rows and the design was not reparametrised."""
     if cells is None or design.centring is not None:
@@ -174,7 +226,7 @@ def solve_least_squares_cells(cells: Cells, y: FloatArray, bread: FloatArray) ->
 
 
 def _unclustered_vcov(
-    x: FloatArray,
+    x: FloatArray | None,
     bread: FloatArray,
     resid: FloatArray,
     se_type: str,
@@ -183,11 +235,13 @@ def _unclustered_vcov(
     """HC0, HC1 (n/(n-k)) or HC2 (e_i^2 / (1 - h_ii)) sandwich; MacKinnon & White (1985).
 
     With ``cells`` the leverage is one per cell and the squared residuals are summed per
-    cell, so the meat is ``T' diag(w_c) T``: the same sum over rows, grouped by cell.
+    cell, so the meat is ``T' diag(w_c) T``: the same sum over rows, grouped by cell (``x``
+    is then not used, and may be None).
     """
-    n, k = x.shape
+    n, k = design_shape(x, cells)
     rows = x if cells is None else cells.table
     weights = resid * resid if cells is None else cells.sums(resid * resid)
+    assert rows is not None
     if se_type == "HC2":
         one_minus_h = 1.0 - np.einsum("ik,ik->i", rows @ bread, rows)
         # A leverage-one row has a zero residual; estimatr gives NaN there, we give it weight 0.
@@ -195,6 +249,15 @@ def _unclustered_vcov(
         weights = np.where(ok, weights / np.where(ok, one_minus_h, 1.0), 0.0)
     vcov = bread @ ((rows * weights[:, None]).T @ rows) @ bread
     return vcov * (n / (n - k)) if se_type == "HC1" else vcov
+
+
+def design_shape(x: FloatArray | None, cells: Cells | None) -> tuple[int, int]:
+    """``(n, k)`` of the design given as ``x`` or, when ``x`` is None, by its ``cells``."""
+    if x is not None:
+        return int(x.shape[0]), int(x.shape[1])
+    if cells is None:
+        raise ValueError("a design needs its rows or its cells")
+    return int(cells.codes.shape[0]), int(cells.table.shape[1])
 
 
 def check_clusters(clusters: cr2.Clusters, n: int) -> cr2.Clusters:
@@ -217,7 +280,7 @@ class _Variance:
 
 
 def robust_variance(
-    x: FloatArray,
+    x: FloatArray | None,
     bread: FloatArray,
     resid: FloatArray,
     clusters: cr2.Clusters | None,
@@ -232,8 +295,9 @@ def robust_variance(
     ``transform`` is then ``A`` and the variance is returned for ``beta = A beta_c``. The
     sandwich, the hat matrix and so the CR2 adjustments depend only on the column space, so
     this equals the variance computed on the caller's design, without its rounding error.
+    With ``cells`` (and no ``transform``) ``x`` may be None: the rows come from the cells.
     """
-    n, k = x.shape
+    n, k = design_shape(x, cells)
     back = np.eye(k) if transform is None else transform
     sigma2 = float(resid @ resid) / (n - k)
     classical = np.sqrt(np.einsum("ij,jk,ik->i", back, bread, back) * sigma2)
@@ -249,7 +313,7 @@ def robust_variance(
     if g < 2:
         raise ValueError("cluster-robust standard errors need at least 2 clusters")
     if se_type != "CR2":
-        x_blocks = tuple(x[rows] for rows in blocks.rows)
+        x_blocks = tuple(cr2.gather_rows(x, cells, rows) for rows in blocks.rows)
         meat = cr2.cluster_meat(x_blocks, cr2.residual_blocks(resid, blocks))
         vcov = bread @ meat @ bread
         if se_type == "stata":
@@ -378,7 +442,7 @@ def lm_robust(
     (2002) Survey Methodology 28:169-181. Pustejovsky JE, Tipton E (2018) J Bus Econ Stat
     36:672-683. Blair G et al., estimatr 1.0 "Mathematical notes".
     """
-    y_arr, x_arr = as_design(y, x)
+    y_arr, x_arr = as_design(y, x, cells)
     names = term_names(terms, x_arr.shape[1])
     kind = se_type or ("HC2" if clusters is None else "CR2")
     design = full_rank_design(x_arr, names, cross_product=cross_product)
