@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ from experiments import trials
 from experiments.loader import LoadedTrial, load_trial_text
 from experiments.synthetic import ExportShape, write_export
 from messages.intake import enrol_and_plan
-from messages.providers.console import ConsoleProvider
+from messages.providers.base import SmsProvider
 from nudge.cli.dispatching import run_once
 from nudge.cli.runtime import Runtime
 from nudge.clock import FixedClock
@@ -129,7 +130,8 @@ class Replication:
 
 def run_replication(
     runtime: Runtime,
-    provider: ConsoleProvider,
+    provider: SmsProvider,
+    settle: Callable[[], None],
     files: Path,
     earlier: dict[str, dict[str, Any]],
     *,
@@ -162,7 +164,7 @@ def run_replication(
     while (due := _next_due(runtime)) is not None:
         clock.set(max(due, clock.now()))
         _, result = run_once(runtime, provider)
-        provider.drain()
+        settle()
         sent += result.sent
     clock.advance(timedelta(days=7))  # the court's outcomes, a week after the last hearing
     outcomes = files / "replication-outcomes.csv"

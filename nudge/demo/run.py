@@ -249,8 +249,9 @@ def run_demo(
     )
     try:
         simulated = simulation.run()
-    finally:
+    except BaseException:
         sending.close()
+        raise
     log.info(
         "simulation over after %d days: %d texts sent, %d letters posted",
         simulated.days,
@@ -278,12 +279,11 @@ def run_demo(
         trials.close_trial(session, clock, trial_id, trials.Actor(ACTOR), "outcomes in")
         session.commit()
     log.info("analysis done; trial %s closed", trial_id)
-    # The replication in a second area always sends to the outbox: it is there to be pooled.
-    outbox = ConsoleProvider(settings.outbox_dir, clock, CallbackPoster(settings.webhook_token))
-    try:
+    try:  # the replication in a second area sends through the same provider
         replication = run_replication(
             runtime,
-            outbox,
+            sending.provider,
+            sending.settle,
             workspace.files,
             {trial_id: report},
             size=size,
@@ -291,7 +291,7 @@ def run_demo(
             actor=ACTOR,
         )
     finally:
-        outbox.close()
+        sending.close()
     return DemoResult(
         workspace,
         trial_id,
