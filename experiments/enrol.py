@@ -128,11 +128,15 @@ def enrol_file(
     allocator = Allocator(session, trial_id, definition, arms)
     store = EnrolStore(session, clock, trial_id, definition, allocator, summary.source)
     with _collector_paused():
-        for batch in checked_batches(path, encoding, columns, rules, store.derivation):
+        # Each row's eligibility, unit, stratum and JSON (`store.derivation`) are worked out
+        # here, by the writer, not the reader process: with the collector paused the reader is
+        # the slower of the two, and the derivation costs it more (pickling its results) than
+        # it costs the writer (BENCHMARKS.md, issue 23).
+        for batch in checked_batches(path, encoding, columns, rules):
             summary.read += batch.read
             summary.rejects.extend(batch.rejects)
             if batch.rows:
-                summary.add(store.write(batch.rows, batch.derived))
+                summary.add(store.write(batch.rows))
             if progress:
                 progress(batch.read)
         store.finish()

@@ -104,8 +104,8 @@ class EnrolStore:
         self.allocator, self.now = allocator, clock.now()
         population = definition.population
         self.derivation = Derivation(population.eligibility, population.strata, population.unit)
-        # Address and attributes arrive as JSON text from the reader; it is what this engine
-        # would write only when its serializer is the one the reader used.
+        # Address and attributes are derived as JSON text (`Derivation`, here or in a reader
+        # process); it is what this engine would write only when its serializer is that one.
         dialect = session.get_bind().dialect
         self.json_as_text = getattr(dialect, "_json_serializer", None) is encode_json
         self.cases: dict[str, CaseState] = {}
