@@ -50,6 +50,10 @@ MUTABLE = (
     "contact_letter",
     "safeguarding_flag",
 )
+# Allocated units are written every this many batches, not all at the end: a large import's
+# last step then writes one stretch of them, not hundreds of thousands after the reader is
+# done; each write also updates the strata's counters, hence not every batch.
+UNITS_EVERY = 10
 
 
 @dataclass
@@ -100,8 +104,8 @@ class EnrolStore:
         self.allocator, self.now = allocator, clock.now()
         population = definition.population
         self.derivation = Derivation(population.eligibility, population.strata, population.unit)
-        # Address and attributes arrive as JSON text from the reader; it is what this engine
-        # would write only when its serializer is the one the reader used.
+        # Address and attributes are derived as JSON text (`Derivation`, here or in a reader
+        # process); it is what this engine would write only when its serializer is that one.
         dialect = session.get_bind().dialect
         self.json_as_text = getattr(dialect, "_json_serializer", None) is encode_json
         self.cases: dict[str, CaseState] = {}
@@ -112,6 +116,7 @@ class EnrolStore:
         self.milestone_source = f"enrol:{Path(source).name}"
         self.reads_milestones = bool(definition.milestone_columns())
         self.milestones_seen: set[str] = set()  # cases whose milestones this import recorded
+        self.batches = 0
         # A trial with nobody in it yet has nothing to look up: every row is new.
         self.fresh = not session.execute(
             select(exists().where(PEOPLE.c.trial_id == trial_id))
@@ -128,6 +133,9 @@ class EnrolStore:
         else:
             new_rows, new_derived, known = self._existing_participants(rows, worked_out)
         added = self._new_participants(new_rows, new_derived) if new_rows else Written()
+        self.batches += 1
+        if self.batches % UNITS_EVERY == 0:
+            self.allocator.flush()
         return Written(moved_hearings=moved) + milestones + known + added
 
     def _derived(

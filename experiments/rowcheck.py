@@ -7,6 +7,7 @@ duplicates and a case's consistency depend on the rows before.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -187,6 +188,9 @@ def _reader(
     derivation: Derivation | None,
 ) -> None:
     parent = os.getppid()
+    # The checker's rows and memos are millions of objects that live to the end: the cyclic
+    # collector would walk them all again and again, finding nothing (the process ends here).
+    gc.disable()
     try:
         for batch in _check_here(path, encoding, columns, rules, derivation):
             _hand_over(queue, ("batch", batch), parent)

@@ -142,8 +142,9 @@ def stratum_values(row: ParsedRow, strata: Sequence[str]) -> tuple[str, ...]:
 
 
 class Derived(NamedTuple):
-    """What storing a checked row needs worked out from it besides its fields. A large import
-    works it out in the process that reads and checks the file, not the one that writes."""
+    """What storing a checked row needs worked out from it besides its fields. The writer
+    works it out (`EnrolStore`); a reader process can too (`checked_batches`' derivation), which
+    was faster before the import paused the garbage collector (BENCHMARKS.md, issue 23)."""
 
     failure: str | None  # the first eligibility rule not met (its label); None when eligible
     unit: str | None  # an eligible row's randomisation unit and stratum key; None otherwise
