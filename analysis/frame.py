@@ -292,6 +292,11 @@ def frame_from_csv(path: Path, definition: TrialDefinition) -> pd.DataFrame:
         frame["delivered"] = parse_flags(cells["delivered"])
     if "cost" in columns:
         frame["cost"] = parse_numbers(cells["cost"])
+    if "open_arms" in columns:
+        # A reproduction bundle's: blank when every arm was open (analysis/concurrent.py).
+        opened = as_text(cells[OPEN_ARMS]).astype(object)
+        if (opened != "").any():
+            frame[OPEN_ARMS] = opened.where(opened != "", None)
     return read_columns(frame, column_types(definition))
 
 
