@@ -140,8 +140,8 @@ def model_description(definition: TrialDefinition, model: dict[str, Any]) -> str
             "An arm was excluded from enrolment while paused, so each arm is compared with "
             f"{model['arm']['control']} in a model of its own, among the people of the two arms "
             "allocated while both were open to new participants (the column open_arms); "
-            "everything below applies within those people, and the count above is of everyone "
-            "randomised.",
+            "everything below applies within those people (the number above counts everyone "
+            "analysed in any arm; nudge_primary.json gives each comparison's own).",
         )
     paragraphs = ["\n".join(wrap(s, WIDTH)) for s in sentences]
     return "\n\n".join(["    " + call, *paragraphs])
