@@ -36,6 +36,7 @@ from ruamel.yaml import YAML
 from sqlmodel import Session
 
 from analysis.bundle_text import column_descriptions, model_description
+from analysis.concurrent import OPEN_ARMS
 from analysis.frame import frame_from_db
 from analysis.pseudonymise import AnalysisFile, pseudonymised_file
 from analysis.report import TrialReport, build_report, model_spec, report_json
@@ -140,6 +141,12 @@ def nudge_primary(report: dict[str, Any]) -> dict[str, Any]:
         {"arm": c["arm"], "versus": c["versus"]} | {name: c[key] for name, key in fields.items()}
         for c in (measures or outcome)["comparisons"]
     ]
+    # After an arm was excluded from enrolment each comparison is its own model on its
+    # concurrent people (analysis/concurrent.py): how many it analysed, for R to check.
+    concurrent = {c["arm"]: c for c in outcome.get("concurrent", ())}
+    for estimate in estimates:
+        if (counts := concurrent.get(estimate["arm"])) is not None:
+            estimate["analysed"] = counts["arm_analysed"] + counts["control_analysed"]
     return {
         "trial": report["trial"],
         "outcome": outcome["id"],
@@ -175,6 +182,9 @@ def primary_model(
         "clustered": spec.clustered,
         "se_type": "CR2" if spec.clustered else "HC2",
         "alpha": spec.alpha,
+        # Each arm compared with control on its own, among the people allocated while both
+        # were open (the `open_arms` column): an arm was excluded from enrolment while paused.
+        "concurrent": any(c.name == OPEN_ARMS for c in analysis_file.columns),
         "columns": {
             c.name: {"type": c.kind}
             | ({"levels": list(c.levels)} if c.kind == "categorical" else {})
@@ -209,11 +219,14 @@ def frozen_yaml(definition: TrialDefinition, frozen: FrozenVersion) -> bytes:
 
 def _csv(analysis_file: AnalysisFile) -> bytes:
     """The rows as CSV (RFC 4180, "\n" line ends). Ids and numbers never need quotes, so only
-    the header and the levels that hold a comma, quote or line break are quoted."""
+    the header, text cells and the levels that hold a comma, quote or line break are quoted."""
     rows = analysis_file.rows
     columns = []
     for column in analysis_file.columns:
         values = rows[column.name]
+        if column.kind == "text":
+            columns.append(values.map(_quoted).to_numpy(dtype=object))
+            continue
         quoted = {level: _quoted(level) for level in column.levels if _quoted(level) != level}
         columns.append((values.replace(quoted) if quoted else values).to_numpy(dtype=object))
     lines = [",".join(_quoted(c.name) for c in analysis_file.columns)]

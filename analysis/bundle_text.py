@@ -41,6 +41,12 @@ def _roles(definition: TrialDefinition) -> dict[str, str]:
             "1 when at least one of their arm's messages reached them (a text delivered or a "
             "letter posted; survey questions, asked in every arm, do not count), else 0"
         ),
+        "open_arms": (
+            "the arms open to new participants when the participant was allocated (their ids, "
+            "separated by commas), empty when every arm was open: an arm was excluded from "
+            "enrolment while paused, so each arm is compared with control using only the "
+            "people allocated while both were open"
+        ),
         "cost": (
             f"what their arm's messages cost, in {definition.costs.currency} (survey questions "
             "not included)"
@@ -84,7 +90,7 @@ VALUES = Wording(
 
 
 def _type(column: AnalysisColumn) -> str:
-    if column.kind == "id":
+    if column.kind in ("id", "text"):
         return "text."
     if column.kind == "numeric":
         return "numeric (an empty cell is missing)."
@@ -128,5 +134,14 @@ def model_description(definition: TrialDefinition, model: dict[str, Any]) -> str
         "order so that an exactly redundant (aliased) column is dropped from the covariates "
         "first, then from the strata, never an arm.",
     ]
+    if model["concurrent"]:
+        sentences.insert(
+            1,
+            "An arm was excluded from enrolment while paused, so each arm is compared with "
+            f"{model['arm']['control']} in a model of its own, among the people of the two arms "
+            "allocated while both were open to new participants (the column open_arms); "
+            "everything below applies within those people (the number above counts everyone "
+            "analysed in any arm; nudge_primary.json gives each comparison's own).",
+        )
     paragraphs = ["\n".join(wrap(s, WIDTH)) for s in sentences]
     return "\n\n".join(["    " + call, *paragraphs])

@@ -71,7 +71,7 @@ def read_flat_file(
             f"{path}: the header does not fit trial '{definition.id}'; nothing was analysed",
             problems,
         )
-    optional = [c for c in ("case_ref", "delivered", "cost") if c in columns]
+    optional = [c for c in ("case_ref", "delivered", "cost", "open_arms") if c in columns]
     wanted = list(dict.fromkeys([*required, *optional]))
     frame = _canonical_keys(_read_cells(path, encoding, columns, wanted), definition)
     issues = _check_cells(frame, definition, needed)
@@ -387,7 +387,35 @@ def _check_cells(
         bad = amounts.isna() | (amounts < 0) | ~np.isfinite(amounts.fillna(0.0))
         message = "'{}' is not an amount of money (a number, 0 or more)"
         issues += _where(bad, "cost", message.format, frame["cost"])
+    if "open_arms" in frame:
+        issues += _open_arms(frame["open_arms"], frame["arm"], arms)
     return issues + _duplicates(frame) + _split_units(frame, unit)
+
+
+def _open_arms(values: pd.Series, arm: pd.Series, arms: list[str]) -> list[_Issue]:
+    """`open_arms` (a bundle's: the arms open at allocation, by id, separated by commas; blank
+    when every arm was open) must name two or more of the trial's arms, the row's own among
+    them; each distinct pair of value and arm is checked once."""
+    text = as_text(values).astype(object)
+    pairs = text + "\n" + as_text(arm).astype(object)
+    problems = {}
+    for pair in dict.fromkeys(pairs):
+        value, _, own = str(pair).partition("\n")
+        named = value.split(",") if value else []
+        unknown = [name for name in named if name not in arms]
+        if unknown:
+            problems[pair] = (
+                f"'{value}' names {', '.join(repr(n) for n in unknown)}, not an arm of the trial "
+                f"(arms: {', '.join(arms)}); list the arms open when the row was allocated, "
+                "separated by commas, or leave it blank when every arm was open"
+            )
+        elif value and len(set(named)) < 2:
+            problems[pair] = f"'{value}' names fewer than two arms: nobody is allocated then"
+        elif value and own in arms and own not in named:
+            problems[pair] = f"'{value}' does not name the row's own arm, {own}"
+    if not problems:
+        return []
+    return _where(pairs.isin(list(problems)), "open_arms", problems.__getitem__, pairs)
 
 
 def _where(

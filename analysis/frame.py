@@ -2,7 +2,8 @@
 
 Columns: `participant_ref`, `arm`, `unit`, `stratum`, `open_arms` (only when an arm was ever
 excluded from enrolment while paused: the arms open when each was allocated, None when every
-arm was; analysis/concurrent.py), the participant columns the definition
+arm was; analysis/concurrent.py; from a flat file, its optional `open_arms` column, as a
+reproduction bundle writes it), the participant columns the definition
 names (covariates, subgroups, strata and outcome populations), one float column per outcome
 named by its id (a binary outcome's 1.0/0.0; a scale's, count's or continuous outcome's number
 as recorded; NaN where not observed; the definition's `type` says which), `delivered` (0/1;
@@ -91,6 +92,11 @@ def frame_from_csv(path: Path, definition: TrialDefinition) -> pd.DataFrame:
         frame["delivered"] = parse_flags(cells["delivered"])
     if "cost" in columns:
         frame["cost"] = parse_numbers(cells["cost"])
+    if "open_arms" in columns:
+        # A reproduction bundle's: blank when every arm was open (analysis/concurrent.py).
+        opened = as_text(cells[OPEN_ARMS]).astype(object)
+        if (opened != "").any():
+            frame[OPEN_ARMS] = opened.where(opened != "", None)
     return read_columns(frame, column_types(definition))
 
 

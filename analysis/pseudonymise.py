@@ -2,7 +2,10 @@
 
 One row per randomised participant as analysed: arm, randomisation unit, stratum, the columns
 the plan names (strata, covariates, subgroups, outcome populations), each outcome, `delivered`
-and `cost` where present. Every reference (participant, case, and the unit when it is an
+and `cost` where present, and `open_arms` when an arm was ever excluded from enrolment while
+paused (the arms open when each was allocated, in declared order, separated by commas; empty
+when every arm was open: analysis/concurrent.py restricts each comparison by it). Every
+reference (participant, case, and the unit when it is an
 identifier such as an officer) is replaced by an id drawn at random for this file alone, from
 the operating system's cryptographic generator: unlike a hash, nothing links it back to the
 reference, and two bundles of the same trial share no id. Rows are put in the order of their
@@ -23,11 +26,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from analysis.concurrent import OPEN_ARMS, excluded_any
 from analysis.frame import participant_columns
 from experiments.definition import TrialDefinition
 from experiments.rows import ADDRESS_COLUMNS
 
-ColumnKind = Literal["id", "numeric", "categorical"]
+# "text": free text read as it is (the open arms at allocation), neither a number nor a factor.
+ColumnKind = Literal["id", "numeric", "categorical", "text"]
 # The export's contact details: never in a bundle, even when a plan names one.
 CONTACT_FIELDS = frozenset(
     {"first_name", "last_name", "phone", "address", "postcode", *ADDRESS_COLUMNS}
@@ -117,6 +122,10 @@ def pseudonymised_file(frame: pd.DataFrame, definition: TrialDefinition) -> Anal
             values = _numbered_levels(values, "stratum-")
         rows[name], kind, levels = _as_text(values)
         columns.append(AnalysisColumn(name, kind, levels))
+    if excluded_any(frame):
+        # Arm ids are slugs: the set names no one, so it is kept as it is stored.
+        rows[OPEN_ARMS] = frame[OPEN_ARMS].astype(object).where(frame[OPEN_ARMS].notna(), "")
+        columns.append(AnalysisColumn(OPEN_ARMS, "text"))
     order = np.argsort(rows["participant_ref"].to_numpy(dtype=str), kind="stable")
     return AnalysisFile(rows.iloc[order].reset_index(drop=True), tuple(columns))
 

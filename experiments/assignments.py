@@ -21,11 +21,15 @@ EXPORT_HEADER = (
     "position",
     "arm",
     "assigned_at",
+    # The arms open to new participants when the unit was allocated (ids in declared order,
+    # separated by commas); empty when every arm was open (docs/randomisation.md).
+    "open_arms",
 )
 
 
 def export_rows(session: Session, trial_id: str, zone: ZoneInfo) -> Iterator[tuple[Any, ...]]:
-    """One row per randomised participant, in allocation order, times in the trial's zone."""
+    """One row per randomised participant, in allocation order, times in the trial's zone;
+    the open arms empty when every arm was open."""
     a = ASSIGNMENTS.c
     query = (
         select(
@@ -37,6 +41,7 @@ def export_rows(session: Session, trial_id: str, zone: ZoneInfo) -> Iterator[tup
             a.position,
             ARMS.c.key,
             a.assigned_at,
+            a.open_arms,
         )
         .join(PEOPLE, PEOPLE.c.id == a.participant_id)
         .join(CASES, CASES.c.id == PEOPLE.c.case_id)
@@ -46,8 +51,8 @@ def export_rows(session: Session, trial_id: str, zone: ZoneInfo) -> Iterator[tup
         .execution_options(yield_per=5000)
     )
     for row in session.execute(query):
-        *rest, assigned_at = row
-        yield (*rest, assigned_at.astimezone(zone).isoformat())
+        *rest, assigned_at, open_arms = row
+        yield (*rest, assigned_at.astimezone(zone).isoformat(), open_arms or "")
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,10 @@ class EnrolSummary:
     # Cases enrolled before this file whose milestones it recorded or corrected: their
     # messages timed from a milestone are planned again (messages/intake.py).
     milestone_cases: list[int] = field(default_factory=list)
+    # Randomised among fewer arms, one or more being excluded from enrolment while paused:
+    # participants and new units, by the arms closed (ids separated by commas).
+    among_fewer: Counter[str] = field(default_factory=Counter)
+    among_fewer_units: Counter[str] = field(default_factory=Counter)
 
     @property
     def rejected(self) -> int:
@@ -89,6 +93,8 @@ class EnrolSummary:
         self.milestones_recorded += written.milestones_recorded
         self.milestones_corrected += written.milestones_corrected
         self.milestone_cases.extend(written.milestone_cases)
+        self.among_fewer.update(written.among_fewer)
+        self.among_fewer_units.update(written.among_fewer_units)
 
 
 def enrol_file(

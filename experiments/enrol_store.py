@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import exists, insert, select, update
 from sqlmodel import Session
 
-from experiments.allocation import Allocator, UnitArm
+from experiments.allocation import OPEN_SEPARATOR, Allocator, UnitArm
 from experiments.definition import TrialDefinition
 from experiments.households import Member, assign_households
 from experiments.milestones import MilestoneDate, record_milestones
@@ -80,6 +80,10 @@ class Written:
     milestones_recorded: int = 0
     milestones_corrected: int = 0
     milestone_cases: list[int] = field(default_factory=list)  # enrolled before, now changed
+    # Randomised while arms were excluded from enrolment (paused_arm_enrolment: exclude), by
+    # the arms closed then (their ids, separated by commas): participants, and new units.
+    among_fewer: Counter[str] = field(default_factory=Counter)
+    among_fewer_units: Counter[str] = field(default_factory=Counter)
 
     def __add__(self, other: Written) -> Written:
         """Both together: counts added, ids one list after the other."""
@@ -361,6 +365,7 @@ class EnrolStore:
             self.units.update(self.allocator.known_units(unknown))
         strata = self.definition.population.strata
         arms, joined = [], 0
+        fewer, fewer_units = Counter[str](), Counter[str]()
         for (row, _, worked_out), unit in zip(eligible, units, strict=True):
             arm = self.units.get(unit)
             if arm is None:
@@ -369,8 +374,12 @@ class EnrolStore:
                     stratum = self._stratum(row, strata)
                 arm = self.allocator.allocate(unit, stratum, self.now)
                 self.units[unit] = arm
+                if arm.open_arms:
+                    fewer_units[self._closed(arm.open_arms)] += 1
             else:
                 joined += 1
+            if arm.open_arms:
+                fewer[self._closed(arm.open_arms)] += 1
             arms.append(arm)
         participant_ids = [participant_id for _, participant_id, _ in eligible]
         # Left out while every arm was open (None): most imports never exclude an arm.
@@ -388,7 +397,18 @@ class EnrolStore:
                 "assigned_at": Same(self.now),
             },
         )
-        return Written(joined_existing_unit=joined, new_assignments=participant_ids)
+        return Written(
+            joined_existing_unit=joined,
+            new_assignments=participant_ids,
+            among_fewer=fewer,
+            among_fewer_units=fewer_units,
+        )
+
+    def _closed(self, open_arms: str) -> str:
+        """The arms closed when these were open, in declared order, by id."""
+        opened = set(open_arms.split(OPEN_SEPARATOR))
+        closed = [arm.id for arm in self.definition.arms if arm.id not in opened]
+        return OPEN_SEPARATOR.join(closed)
 
     def _stratum(self, row: ParsedRow, strata: list[str]) -> str:
         """The row's stratum key, worked out once for each combination of values."""

@@ -9,9 +9,10 @@
 #   analysis.csv        one row per randomised participant, as Nudge analysed them
 #   model.json          the primary model the trial's frozen plan fixes (trial.yaml)
 #   nudge_primary.json  Nudge's own estimates, to compare with
-# It prints R's estimates beside Nudge's with the largest absolute difference, writes R's to
-# r_primary.csv and r_primary.json in the same folder, and exits with status 1 when the two
-# differ by more than 1e-6 (so a replication can be checked by a machine).
+# It prints R's estimates beside Nudge's with the largest absolute difference, writes R's (with
+# n, the participants each estimate's model analysed) to r_primary.csv and r_primary.json in
+# the same folder, and exits with status 1 when the two differ by more than 1e-6 (so a
+# replication can be checked by a machine).
 #
 # The model, as Nudge fits it (docs/analysis-methods.md in Nudge):
 #   outcome ~ arm + stratum + covariates      (a linear probability model by OLS)
@@ -29,7 +30,12 @@
 #     and the columns it drops are listed);
 #   - standard errors: HC2 when the participant is the randomisation unit; CR2 clustered on
 #     the unit otherwise, with Bell-McCaffrey (Satterthwaite) degrees of freedom, estimatr's
-#     defaults (Pustejovsky and Tipton 2018).
+#     defaults (Pustejovsky and Tipton 2018);
+#   - after an arm was excluded from enrolment while paused (model.json "concurrent": true),
+#     each arm is compared with control in a model of its own, among the people of the two
+#     arms allocated while both were open (the column open_arms: the arms open at allocation,
+#     separated by commas, empty when every arm was open), as Nudge's analysis/concurrent.py
+#     does; everything above then applies within those people.
 
 suppressPackageStartupMessages({
   library(estimatr)
@@ -137,7 +143,7 @@ varies <- function(values) {
   length(unique(values)) > 1
 }
 
-model_data <- function(data, spec) {
+model_data <- function(data, spec, treatments = unlist(spec$arm$treatments)) {
   outcome <- spec$outcome
   absent <- setdiff(unlist(spec$covariates), names(data))
   if (length(absent) > 0) {
@@ -149,13 +155,29 @@ model_data <- function(data, spec) {
   analysed <- sum(keep)
   handled <- handle_missing(data[keep, , drop = FALSE], unlist(spec$covariates), spec$missing)
   d <- handled$data
-  present <- unlist(spec$arm$treatments)
-  present <- present[present %in% as.character(d$arm)]
+  present <- treatments[treatments %in% as.character(d$arm)]
   d$arm <- factor(as.character(d$arm), levels = c(spec$arm$control, present))
   terms <- c(if (isTRUE(spec$stratified)) "stratum", handled$terms)
   for (name in terms) if (is.factor(d[[name]])) d[[name]] <- droplevels(d[[name]])
   terms <- Filter(function(name) varies(d[[name]]), terms)
   list(data = d, terms = terms, analysed = analysed, arms = present)
+}
+
+# After an arm was excluded from enrolment while paused (model.json `concurrent`), Nudge
+# compares each arm with control on its own, using only the people of the two arms allocated
+# while both were open (Nudge's analysis/concurrent.py): `open_arms` lists the arms open when
+# each was allocated, separated by commas, and is empty (NA) when every arm was open.
+both_open <- function(data, arm, control) {
+  if (is.null(data$open_arms)) return(rep(TRUE, nrow(data)))
+  open_arms <- as.character(data$open_arms)
+  sets <- strsplit(ifelse(is.na(open_arms), "", open_arms), ",", fixed = TRUE)
+  is.na(open_arms) | vapply(sets, function(set) all(c(arm, control) %in% set), logical(1))
+}
+
+concurrent_rows <- function(data, arm, control) {
+  arms <- as.character(data$arm)
+  keep <- !is.na(arms) & arms %in% c(arm, control) & both_open(data, arm, control)
+  data[keep, , drop = FALSE]
 }
 
 # estimatr's lm_robust handles a rank-deficient design itself, but then computes the CR2
@@ -231,17 +253,16 @@ comparison_table <- function(table, nudge) {
   do.call(rbind, rows)
 }
 
-main <- function() {
-  folder <- script_folder()
-  spec <- fromJSON(file.path(folder, "model.json"), simplifyVector = FALSE)
-  nudge <- fromJSON(file.path(folder, "nudge_primary.json"), simplifyVector = FALSE)
-  data <- read_analysis_file(file.path(folder, "analysis.csv"), spec$columns)
-  prepared <- model_data(data, spec)
-  cat(sprintf("Trial %s, version %s: primary outcome %s\n", spec$trial, spec$version,
-              spec$outcome))
+# One model, as the plan fixes it, on `data` (all arms, or one comparison's people).
+fit_model <- function(data, spec, treatments, heading, analysed_in_nudge) {
+  prepared <- model_data(data, spec, treatments)
+  if (nzchar(heading)) cat(heading, "\n", sep = "")
   cat(sprintf("Analysed (population, outcome observed): %d in R, %s in Nudge\n",
-              prepared$analysed, spec$analysed))
-  if (length(prepared$arms) == 0) stop("no treatment arm has analysed participants")
+              prepared$analysed, analysed_in_nudge))
+  if (length(prepared$arms) == 0) {
+    cat("No analysed participants in the treatment arm(s): nothing to fit\n\n")
+    return(NULL)
+  }
   fitted <- fit_primary(prepared, spec)
   cat(sprintf("Model: lm_robust(%s%s, se_type = \"%s\", alpha = %s): %d participants%s\n\n",
               paste(deparse(fitted$formula, width.cutoff = 500L), collapse = " "),
@@ -249,9 +270,42 @@ main <- function() {
               format(spec$alpha), fitted$fit$nobs,
               if (isTRUE(spec$clustered)) sprintf(" in %d units", fitted$fit$nclusters) else ""))
   table <- primary_table(fitted$fit, prepared$arms, spec$arm$control, fitted$terms)
+  table$n <- fitted$fit$nobs
+  list(table = table, people = as.character(prepared$data$participant_ref))
+}
+
+main <- function() {
+  folder <- script_folder()
+  spec <- fromJSON(file.path(folder, "model.json"), simplifyVector = FALSE)
+  nudge <- fromJSON(file.path(folder, "nudge_primary.json"), simplifyVector = FALSE)
+  data <- read_analysis_file(file.path(folder, "analysis.csv"), spec$columns)
+  cat(sprintf("Trial %s, version %s: primary outcome %s\n", spec$trial, spec$version,
+              spec$outcome))
+  control <- spec$arm$control
+  fits <- if (isTRUE(spec$concurrent)) {
+    cat("An arm was excluded from enrolment while paused: each arm is compared with control",
+        "using only the people allocated while both were open (column open_arms)\n\n")
+    lapply(unlist(spec$arm$treatments), function(arm) {
+      theirs <- Filter(function(e) identical(e$arm, arm), nudge$estimates)
+      analysed <- if (length(theirs) == 1 && !is.null(theirs[[1]]$analysed)) {
+        theirs[[1]]$analysed
+      } else {
+        "no figure"
+      }
+      fit_model(concurrent_rows(data, arm, control), spec, arm,
+                sprintf("%s against %s, allocated while both were open:", arm, control),
+                analysed)
+    })
+  } else {
+    list(fit_model(data, spec, unlist(spec$arm$treatments), "", spec$analysed))
+  }
+  fits <- Filter(Negate(is.null), fits)
+  if (length(fits) == 0) stop("no treatment arm has analysed participants")
+  table <- do.call(rbind, lapply(fits, `[[`, "table"))
+  analysed <- length(unique(unlist(lapply(fits, `[[`, "people"))))
   print(table, digits = 10, row.names = FALSE)
   write.csv(table, file.path(folder, "r_primary.csv"), row.names = FALSE)
-  writeLines(toJSON(list(outcome = spec$outcome, n = fitted$fit$nobs, estimates = table),
+  writeLines(toJSON(list(outcome = spec$outcome, n = analysed, estimates = table),
                     dataframe = "rows", digits = NA, auto_unbox = TRUE, pretty = TRUE),
              file.path(folder, "r_primary.json"))
   compared <- comparison_table(table, nudge)

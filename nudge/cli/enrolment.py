@@ -104,6 +104,7 @@ def _print_summary(enrolment: Enrolment, dry_run: bool) -> None:
         f"  enrolled            {summary.enrolled:>9}",
         f"  randomised          {summary.randomised:>9}  ({units} new unit(s); "
         f"{summary.joined_existing_unit} joined their unit's arm)",
+        *_among_fewer(summary),
         f"  ineligible          {sum(summary.ineligible.values()):>9}",
         *(f"    {rule:<30}{count:>7}" for rule, count in summary.ineligible.most_common()),
         f"  already enrolled    {summary.already_enrolled:>9}  ({summary.updated} with changed "
@@ -126,6 +127,16 @@ def _print_summary(enrolment: Enrolment, dry_run: bool) -> None:
         f" after moves; cancelled {outbox.cancelled})"
     )
     click.echo("\n".join(lines))
+
+
+def _among_fewer(summary: EnrolSummary) -> list[str]:
+    """How many were randomised among fewer arms, and which were closed (paused and excluded
+    from enrolment: paused_arm_enrolment: exclude); nothing when every arm was open."""
+    return [
+        f"  among fewer arms    {count:>9}  ({summary.among_fewer_units[closed]} new unit(s); "
+        f"{closed.replace(',', ', ')} paused and closed to new participants)"
+        for closed, count in summary.among_fewer.items()
+    ]
 
 
 @click.group(cls=NudgeGroup)
@@ -166,7 +177,11 @@ def assignments_group() -> None:
 )
 @pass_runtime
 def assignments_export(runtime: Runtime, trial_id: str, out: Path | None) -> None:
-    """One CSV row per randomised participant, with stratum, block, position and arm."""
+    """One CSV row per randomised participant, with stratum, block, position and arm.
+
+    The last column, open_arms, lists the arms open to new participants when the person's unit
+    was allocated (ids separated by commas), empty when every arm was open.
+    """
     with runtime.session() as session:
         trial = trials.get_trial(session, trial_id)
         zone = ZoneInfo(trials.current_definition(session, trial).timezone)

@@ -7,6 +7,7 @@ packages (estimatr, jsonlite) are missing they are skipped with the reason, exce
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -20,14 +21,23 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from sqlmodel import Session
 
-from analysis.bundle import FrozenVersion, assemble_bundle, write_zip
+from analysis.bundle import PRIMARY_FIELDS, FrozenVersion, assemble_bundle, build_bundle, write_zip
+from analysis.concurrent import OPEN_ARMS
 from analysis.frame import frame_from_csv
+from analysis.report import report_json
+from experiments.enrol import enrol_file
 from experiments.loader import LoadedTrial, load_trial_file
+from messages.pausing import pause
 from nudge.cli import main
+from nudge.clock import FixedClock
 from tests.analysis.conftest import REFERENCE
+from tests.experiments.test_paused_arm_exclusion import COURTS, excluding
+from tests.factories import launch, person, write_people
+from tests.trial_factories import assigned_arms, record_outcomes
 
-DEMO_TRIAL = "witness-reminders-2027"
+DEMO_TRIAL = EXAMPLE_TRIAL = "witness-reminders-2027"
 MEASURES = ("estimate", "std_error", "ci_low", "ci_high", "p_value")
 TOLERANCE = 1e-6
 
@@ -194,3 +204,70 @@ def test_the_r_script_exits_1_when_r_and_nudge_differ(rscript: str, tmp_path: Pa
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Largest absolute difference: 1e-05" in result.stdout
     assert "R and Nudge DIFFER by more than 1e-06" in result.stdout
+
+
+def enrol_varied(session: Session, clock: FixedClock, path: Path, numbers: range) -> None:
+    """People of every court, age band and role, some vulnerable, some who missed court before:
+    the covariates vary, so each comparison's model adjusts for them."""
+    rows = [
+        person(
+            n,
+            court=COURTS[n % 4],
+            age_band=("18-34", "35-54", "55+")[n % 3],
+            role="victim" if n % 4 == 1 else "witness",
+            vulnerable="yes" if n % 5 == 0 else "no",
+            prior_fta="yes" if n % 7 < 2 else "no",
+        )
+        for n in numbers
+    ]
+    enrol_file(session, clock, EXAMPLE_TRIAL, write_people(path, rows), "test")
+    session.commit()
+
+
+def test_after_an_excluded_pause_the_bundle_reproduces_each_concurrent_comparison_in_r(
+    rscript: str,
+    session: Session,
+    clock: FixedClock,
+    tmp_path: Path,
+    example_dir: Path,
+) -> None:
+    """Social norm paused and closed to new participants half-way: the bundle carries each
+    person's open arms, and R compares each arm with only the controls allocated while both
+    were open, giving the results page's figures."""
+    launch(session, clock, excluding(example_dir))
+    enrol_varied(session, clock, tmp_path / "first.csv", range(1, 161))
+    pause(session, clock, EXAMPLE_TRIAL, "social_norm", "DMC review", "dmc")
+    session.commit()
+    enrol_varied(session, clock, tmp_path / "second.csv", range(161, 321))
+    record_outcomes(session, clock, tmp_path / "outcomes.csv", assigned_arms(session), 11, 0.9)
+    bundle = build_bundle(session, EXAMPLE_TRIAL, built_at=clock.now())
+    zipped = tmp_path / "paused.zip"
+    with zipped.open("wb") as handle:
+        write_zip(bundle, handle)
+    # The analysis file says, pseudonymised as the rest, which arms were open for each person.
+    rows = pd.read_csv(io.BytesIO(bundle.files["analysis.csv"]), dtype=str, keep_default_na=False)
+    assert set(rows[OPEN_ARMS]) == {"", "control,practical"}
+    assert json.loads(bundle.files["model.json"])["concurrent"] is True
+    output, r_table, nudge = run_bundle(rscript, zipped)
+    assert_same_table(r_table, nudge)
+    # Nudge's figures in the bundle are the report's: each comparison on its concurrent people.
+    primary = next(o for o in report_json(bundle.report)["outcomes"] if o["primary"])
+    page = {c["arm"]: c for c in primary["comparisons"]}
+    for estimate in r_table["estimates"]:
+        shown = page[estimate["arm"]]
+        for measure, key in PRIMARY_FIELDS.items():
+            assert estimate[measure] == pytest.approx(shown[key], abs=TOLERANCE), measure
+    # Each of R's models analysed exactly the people Nudge's comparison did, and social norm's
+    # left out the controls allocated while it was closed.
+    counts = {c["arm"]: c for c in primary["concurrent"]}
+    for estimate in r_table["estimates"]:
+        used = counts[estimate["arm"]]
+        assert estimate["n"] == used["arm_analysed"] + used["control_analysed"]
+    assert counts["social_norm"]["control_left_out"] > 0
+    assert counts["practical"]["control_left_out"] == 0
+    everyone = sum(arm["n"] for arm in primary["arms"] if arm["arm"] in ("control", "social_norm"))
+    assert r_table["estimates"][1]["arm"] == "social_norm"
+    assert r_table["estimates"][1]["n"] < everyone
+    assert "social_norm against control, allocated while both were open:" in output
+    assert "+ age_band + vulnerable + prior_fta + role" in output
+    assert "R and Nudge agree to within 1e-06" in output

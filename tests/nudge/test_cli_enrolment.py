@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 from tests.conftest import Cli
+from tests.experiments.test_paused_arm_exclusion import excluding
 from tests.factories import person, write_people
 
 TRIAL = "witness-reminders-2027"
@@ -96,12 +97,46 @@ def test_assignments_export_has_one_row_per_randomised_participant(
         "position",
         "arm",
         "assigned_at",
+        "open_arms",
     ]
-    assert [(r["participant_ref"], r["unit"], r["stratum"]) for r in rows] == [
-        ("P00001", "C00001", "court=BRS"),
-        ("P00002", "C00002", "court=BRS"),
+    assert [(r["participant_ref"], r["unit"], r["stratum"], r["open_arms"]) for r in rows] == [
+        ("P00001", "C00001", "court=BRS", ""),  # every arm open
+        ("P00002", "C00002", "court=BRS", ""),
     ]
     assert rows[0]["assigned_at"] == "2027-01-10T12:00:00+00:00"  # local time (GMT in January)
+
+
+def test_after_an_arm_is_excluded_the_summary_and_the_export_say_who_went_to_fewer_arms(
+    cli: Cli, tmp_path: Path, example_dir: Path
+) -> None:
+    definition = str(excluding(example_dir))
+    assert cli("trial", "create", definition).exit_code == 0
+    assert cli("trial", "launch", TRIAL).exit_code == 0
+    first = write_people(tmp_path / "first.csv", [person(i) for i in range(1, 7)])
+    before = cli("enrol", TRIAL, str(first))
+    assert "among fewer arms" not in before.output  # every arm open: no line at all
+    paused = cli("trial", "pause", TRIAL, "--arm", "social_norm", "--reason", "DMC review")
+    assert paused.exit_code == 0, paused.output
+    # Eight people in six cases: two cases' second witnesses join their case's arm.
+    later = [person(i) for i in range(7, 13)]
+    later += [person(i, case_ref=f"C{i - 6:05d}") for i in (13, 14)]  # cases C00007, C00008
+    during = cli("enrol", TRIAL, str(write_people(tmp_path / "second.csv", later)))
+    assert during.exit_code == 0, during.output
+    lines = during.output.splitlines()
+    randomised = lines.index(
+        "  randomised                  8  (6 new unit(s); 2 joined their unit's arm)"
+    )
+    assert lines[randomised + 1] == (
+        "  among fewer arms            8  (6 new unit(s); social_norm paused and closed to new "
+        "participants)"
+    )
+    out = tmp_path / "assignments.csv"
+    assert cli("assignments", "export", TRIAL, "--out", str(out)).exit_code == 0
+    with out.open() as handle:
+        rows = {r["participant_ref"]: r for r in csv.DictReader(handle)}
+    assert {rows[f"P{i:05d}"]["open_arms"] for i in range(1, 7)} == {""}
+    assert {rows[f"P{i:05d}"]["open_arms"] for i in range(7, 15)} == {"control,practical"}
+    assert {rows[f"P{i:05d}"]["arm"] for i in range(7, 15)} <= {"control", "practical"}
 
 
 def test_balance_prints_counts_and_the_sample_ratio_check(cli: Cli, tmp_path: Path) -> None:
