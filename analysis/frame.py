@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.columns import read_columns
+from analysis.concurrent import OPEN_ARMS
 from analysis.flatfile import (
     as_codes,
     as_text,
