@@ -10,6 +10,7 @@ Log lines name only our message id and Notify's id: never a number or a text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,23 @@ TIMEOUT_S = 15.0
 PLACEHOLDER = "body"  # the template's one placeholder: ((body))
 
 
+def accepted_id(post: Callable[[], object]) -> str:
+    """Notify's id for the notification `post` creates, its errors sorted by the one table: a
+    reply that cannot be read, or has no id, may mean it was created (recovery asks)."""
+    try:
+        created = post()
+    except InvalidResponse:  # a garbled reply to a request that arrived
+        raise ProviderError(
+            "Notify's reply could not be read", transient=True, ambiguous=True
+        ) from None
+    except APIError as error:
+        raise refused(error) from None
+    notification_id = created.get("id") if isinstance(created, dict) else None
+    if not notification_id:
+        raise ProviderError("Notify's reply had no id", transient=True, ambiguous=True)
+    return str(notification_id)
+
+
 class NotifyProvider:
     name = "notify"
 
@@ -44,25 +62,17 @@ class NotifyProvider:
         self.client = NotificationsAPIClient(api_key, base_url=base_url, timeout=timeout)
 
     def send(self, sms: OutgoingSms) -> SendReceipt:
-        try:
-            created = self.client.send_sms_notification(
+        notification_id = accepted_id(
+            lambda: self.client.send_sms_notification(
                 phone_number=sms.to,
                 template_id=self.template_id,
                 personalisation={PLACEHOLDER: sms.body},
                 reference=str(sms.message_id),
                 sms_sender_id=sms.sender_id or self.sender_id,  # the trial's, else the setting
             )
-        except InvalidResponse:  # a garbled reply to a request that arrived
-            raise ProviderError(
-                "Notify's reply could not be read", transient=True, ambiguous=True
-            ) from None
-        except APIError as error:
-            raise refused(error) from None
-        notification_id = created.get("id") if isinstance(created, dict) else None
-        if not notification_id:
-            raise ProviderError("Notify's reply had no id", transient=True, ambiguous=True)
+        )
         log.info("Notify accepted message %s as %s", sms.message_id, notification_id)
-        return SendReceipt(str(notification_id), "created")
+        return SendReceipt(notification_id, "created")
 
     def find_reference(self, reference: str) -> SentRecord | None:
         """Notify's text with this reference, if it accepted one (the newest, if several)."""

@@ -12,13 +12,11 @@ from __future__ import annotations
 import logging
 from io import BytesIO
 
-from notifications_python_client.errors import APIError, InvalidResponse
 from notifications_python_client.notifications import NotificationsAPIClient
 
 from messages.providers.base import OutgoingLetter, SendReceipt, SentRecord
-from messages.providers.notify import TIMEOUT_S, find_reference, refused
+from messages.providers.notify import TIMEOUT_S, accepted_id, find_reference
 from nudge.config import NOTIFY_API
-from nudge.errors import ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -32,23 +30,15 @@ class NotifyLetterProvider:
         self.client = NotificationsAPIClient(api_key, base_url=base_url, timeout=timeout)
 
     def send(self, letter: OutgoingLetter) -> SendReceipt:
-        try:
-            created = self.client.send_precompiled_letter_notification(
+        notification_id = accepted_id(
+            lambda: self.client.send_precompiled_letter_notification(
                 reference=str(letter.message_id),
                 pdf_file=BytesIO(letter.pdf),
                 postage=letter.postage,
             )
-        except InvalidResponse:  # a garbled reply to a request that arrived
-            raise ProviderError(
-                "Notify's reply could not be read", transient=True, ambiguous=True
-            ) from None
-        except APIError as error:
-            raise refused(error) from None
-        notification_id = created.get("id") if isinstance(created, dict) else None
-        if not notification_id:
-            raise ProviderError("Notify's reply had no id", transient=True, ambiguous=True)
+        )
         log.info("Notify accepted letter %s as %s", letter.message_id, notification_id)
-        return SendReceipt(str(notification_id), "pending-virus-check")
+        return SendReceipt(notification_id, "pending-virus-check")
 
     def find_reference(self, reference: str) -> SentRecord | None:
         """Notify's letter with this reference, if it accepted one (the newest, if several)."""
