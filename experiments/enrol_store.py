@@ -108,8 +108,8 @@ class EnrolStore:
         self.allocator, self.now = allocator, clock.now()
         population = definition.population
         self.derivation = Derivation(population.eligibility, population.strata, population.unit)
-        # Address and attributes are derived as JSON text (`Derivation`, here or in a reader
-        # process); it is what this engine would write only when its serializer is that one.
+        # Address and attributes are derived as JSON text (`Derivation`); it is what this
+        # engine would write only when its serializer is that one.
         dialect = session.get_bind().dialect
         self.json_as_text = getattr(dialect, "_json_serializer", None) is encode_json
         self.cases: dict[str, CaseState] = {}
@@ -126,12 +126,11 @@ class EnrolStore:
             select(exists().where(PEOPLE.c.trial_id == trial_id))
         ).scalar()
 
-    def write(self, rows: list[ParsedRow], derived: list[Derived | None] | None = None) -> Written:
-        """Store one batch of checked rows; return what that did. `derived`, when given, is
-        each row's `Derived` (None where the writer must work it out itself)."""
+    def write(self, rows: list[ParsedRow]) -> Written:
+        """Store one batch of checked rows; return what that did."""
         moved = self._cases(rows)
         milestones = self._milestones(rows) if self.reads_milestones else Written()
-        worked_out = self._derived(rows, derived)
+        worked_out = list(map(self.derivation, rows))
         if self.fresh:
             new_rows, new_derived, known = rows, worked_out, Written()
         else:
@@ -141,16 +140,6 @@ class EnrolStore:
         if self.batches % UNITS_EVERY == 0:
             self.allocator.flush()
         return Written(moved_hearings=moved) + milestones + known + added
-
-    def _derived(
-        self, rows: list[ParsedRow], derived: list[Derived | None] | None
-    ) -> list[Derived]:
-        if derived is None:
-            return list(map(self.derivation, rows))
-        return [
-            self.derivation(row) if given is None else given
-            for row, given in zip(rows, derived, strict=True)
-        ]
 
     def finish(self) -> None:
         self.allocator.flush()

@@ -154,7 +154,7 @@ class Derived(NamedTuple):
 
 
 class Derivation:
-    """Works out a row's `Derived` for one trial: pure, so the same wherever it runs."""
+    """Works out a row's `Derived` for one trial, in the writing process (BENCHMARKS.md)."""
 
     _MEMO_LIMIT = 1 << 16
 
@@ -169,10 +169,6 @@ class Derivation:
         # Attributes take few combinations of values (an age, a band, a flag): each
         # combination's JSON is written once, up to a limit.
         self.attribute_texts: dict[tuple[tuple[str, Any], ...], str] = {}
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Sent to the reader process as what it is built from; what it remembers is rebuilt.
-        return (Derivation, (self.eligibility, self.strata, self.unit))
 
     def __call__(self, row: ParsedRow) -> Derived:
         failure = self.rules.failure_of(self.rule_values(row))
