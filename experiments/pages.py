@@ -26,6 +26,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, Field, HiddenField, RadioField, TextAreaField
 from wtforms.validators import ValidationError
@@ -123,20 +124,30 @@ def new_trial() -> ResponseReturnValue:
     trial_id = checked.loaded.definition.id
     if g.db.get(Trial, trial_id) is not None:
         return _upload_page(form, (chosen, upload, checked), "new", refusals=[_taken(trial_id)])
-    trials.create_trial(g.db, _clock(), checked.loaded, _actor(), organisation=owner.slug)
-    g.db.commit()
+    try:
+        trials.create_trial(g.db, _clock(), checked.loaded, _actor(), organisation=owner.slug)
+        g.db.commit()
+    except (TrialStateError, IntegrityError) as refused:
+        # Taken meanwhile (the service's words name the CLI), or the organisation gone.
+        g.db.rollback()
+        taken = isinstance(refused, IntegrityError) or g.db.get(Trial, trial_id) is not None
+        refusal = _taken(trial_id) if taken else Problem("", None, None, str(refused))
+        return _upload_page(form, (chosen, upload, checked), "new", refusals=[refusal])
     chosen = _discard(chosen)
     created = trials.current_version(g.db, trials.get_trial(g.db, trial_id))
     return _upload_page(form, (chosen, upload, checked), "new", created=created)
 
 
 def _taken(trial_id: str) -> Problem:
+    """Trial ids are one namespace for every organisation, so a taken one must be refused; the
+    words are the same whoever's trial holds it, and name neither its organisation nor title."""
     return Problem(
         "",
         None,
         None,
-        f"a trial with id '{trial_id}' already exists: upload a new version on its page, "
-        "or change the id",
+        f"the id '{trial_id}' is already used by a trial on this platform (ids are shared by "
+        "every organisation): change the id in the file; to change a trial of your own, upload "
+        "a new version on its page",
     )
 
 

@@ -1,21 +1,28 @@
 """The web "new trial" form asks a researcher in several organisations which one the trial is
 for, offers only those where they are a researcher, and refuses any other organisation sent
 (a forged id, or one where they hold another role) with a form error and nothing written.
+An id another organisation's trial has is refused in the words used for one's own.
 tests/nudge/test_browser_new_trial_organisation.py walks it in Chromium."""
 
 from __future__ import annotations
 
+import html
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
+from experiments import trials
+from experiments.loader import LoadedTrial, load_trial_file
 from nudge.clock import FixedClock
 from nudge.models import Membership, Organisation, Trial, User
 from nudge.organisations import add_organisation
-from tests.experiments.test_trial_pages import TRIAL, create, page_text, upload
+from tests.conftest import EXAMPLE
+from tests.experiments.test_trial_pages import TRIAL, YAML, create, page_text, upload
 from tests.factories import row_counts
 from tests.web_helpers import STAFF
 
@@ -103,3 +110,51 @@ def test_a_forged_organisation_is_refused_even_when_there_is_nothing_to_choose(
     assert response.status_code == 422
     assert "you are not a researcher in the one that was sent" in page_text(response)
     assert row_counts(session) == before
+
+
+def _refusal(response: Any) -> str:
+    """The words of the error summary, less the summary's own heading."""
+    found = re.search(
+        r'<ul class="govuk-list govuk-error-summary__list">(.*?)</ul>',
+        response.get_data(as_text=True),
+        re.S,
+    )
+    assert found is not None
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).split())
+
+
+def test_an_id_another_organisation_uses_is_refused_in_the_same_words_as_ones_own(
+    researcher: FlaskClient, session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Ids are global, so the refusal must come; it names neither the other organisation nor
+    its trial's title, and reads exactly as when the trial is the researcher's own."""
+
+    add_organisation(session, clock, "south", "Southshire Victim Service", "test")
+    secret = tmp_path / "witness-reminders.yaml"
+    secret.write_text(
+        YAML.replace("title: ", "title: Southshire secret pilot ", 1), encoding="utf-8"
+    )
+    shutil.copytree(EXAMPLE.parent / "letters", tmp_path / "letters")
+    loaded = load_trial_file(secret)
+    assert isinstance(loaded, LoadedTrial), loaded
+    trials.create_trial(session, clock, loaded, trials.Actor("test"), organisation="south")
+    session.commit()
+    before = row_counts(session)
+    theirs = create(researcher)
+    assert theirs.status_code == 422
+    words = _refusal(theirs)
+    assert words == (
+        f"the id '{TRIAL}' is already used by a trial on this platform (ids are shared by every "
+        "organisation): change the id in the file; to change a trial of your own, upload a new "
+        "version on its page"
+    )
+    for secret_word in ("Southshire", "south", "secret pilot"):
+        assert secret_word not in page_text(theirs)
+    assert row_counts(session) == before
+
+    # A trial of the researcher's own whose id is taken: the same words, but for the id.
+    own = "own-reminders-2027"
+    mine = YAML.replace(TRIAL, own)
+    assert upload(researcher, text=mine, action="create").status_code == 201
+    again = upload(researcher, text=mine, action="create")
+    assert again.status_code == 422 and _refusal(again).replace(own, TRIAL) == words
