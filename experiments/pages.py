@@ -26,8 +26,9 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
-from wtforms import BooleanField, Field, HiddenField, TextAreaField
+from wtforms import BooleanField, Field, HiddenField, RadioField, TextAreaField
 from wtforms.validators import ValidationError
 
 from experiments import trials
@@ -49,8 +50,9 @@ from experiments.upload_form import (
     items_for,
 )
 from nudge.errors import Problem, TrialStateError
-from nudge.models import Trial, TrialStatus
-from nudge.web.access import allow, home_organisation
+from nudge.models import Organisation, Trial, TrialStatus
+from nudge.organisations import all_organisations
+from nudge.web.access import allow, current_scope
 
 bp = Blueprint("trial_pages", __name__)
 RESEARCHER = "researcher"
@@ -74,6 +76,13 @@ def _reason_check(form: FlaskForm, field: Field) -> None:
         raise ValidationError("holds a control character; type the reason as plain text")
 
 
+class NewTrialForm(UploadForm):
+    """The upload form, and which organisation the trial is for: asked only of a researcher in
+    several, checked on the server against the ones they are a researcher in (never trusted)."""
+
+    organisation = RadioField("Organisation", choices=[], validate_choice=False)
+
+
 class AmendForm(UploadForm):
     reason = TextAreaField("Reason for the change", validators=[_reason_check])
     template_fix = BooleanField("The change to a message's wording only fixes a typo")
@@ -87,9 +96,9 @@ def _too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
     problem = Problem("", None, None, f"the upload is larger than {size} altogether")
     return render_template(
         "researcher/upload.html",
-        form=UploadForm(formdata=None),
+        form=NewTrialForm(formdata=None),
         checked=None,
-        items=items_for([problem], None, None, UploadForm(formdata=None)),
+        items=items_for([problem], None, None, NewTrialForm(formdata=None)),
         failed=True,
         chosen=None,
         created=None,
@@ -100,39 +109,74 @@ def _too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
 @bp.route("/trials/new", methods=["GET", "POST"])
 @allow(RESEARCHER)
 def new_trial() -> ResponseReturnValue:
-    form = UploadForm()
+    form = NewTrialForm()
+    mine = _researcher_organisations()
+    if len(mine) > 1:
+        form.organisation.choices = [(str(o.id), o.name) for o in mine]
     if not form.validate_on_submit():
         return _upload_page(form, None, "new")
     chosen = choose(form, _owner(), _clock().now())
     upload, checked = _check(chosen)
-    if not checked.ok or _action() != "create":
+    owner = _chosen_organisation(form, mine, creating=_action() == "create")
+    if not checked.ok or _action() != "create" or owner is None:
         return _upload_page(form, (chosen, upload, checked), "new")
     assert checked.loaded is not None
     trial_id = checked.loaded.definition.id
     if g.db.get(Trial, trial_id) is not None:
-        refusal = Problem(
-            "",
-            None,
-            None,
-            f"a trial with id '{trial_id}' already exists: upload a new version on its page, "
-            "or change the id",
-        )
+        return _upload_page(form, (chosen, upload, checked), "new", refusals=[_taken(trial_id)])
+    try:
+        trials.create_trial(g.db, _clock(), checked.loaded, _actor(), organisation=owner.slug)
+        g.db.commit()
+    except (TrialStateError, IntegrityError) as refused:
+        # Taken meanwhile (the service's words name the CLI), or the organisation gone.
+        g.db.rollback()
+        taken = isinstance(refused, IntegrityError) or g.db.get(Trial, trial_id) is not None
+        refusal = _taken(trial_id) if taken else Problem("", None, None, str(refused))
         return _upload_page(form, (chosen, upload, checked), "new", refusals=[refusal])
-    owner = home_organisation(RESEARCHER)
-    if owner is None:  # a researcher in several organisations: the form cannot ask which yet
-        refusal = Problem(
-            "",
-            None,
-            None,
-            "you are a researcher in several organisations: "
-            "ask an admin to create it with nudge trial create FILE --org ORG",
-        )
-        return _upload_page(form, (chosen, upload, checked), "new", refusals=[refusal])
-    trials.create_trial(g.db, _clock(), checked.loaded, _actor(), organisation=owner)
-    g.db.commit()
     chosen = _discard(chosen)
     created = trials.current_version(g.db, trials.get_trial(g.db, trial_id))
     return _upload_page(form, (chosen, upload, checked), "new", created=created)
+
+
+def _taken(trial_id: str) -> Problem:
+    """Trial ids are one namespace for every organisation, so a taken one must be refused; the
+    words are the same whoever's trial holds it, and name neither its organisation nor title."""
+    return Problem(
+        "",
+        None,
+        None,
+        f"the id '{trial_id}' is already used by a trial on this platform (ids are shared by "
+        "every organisation): change the id in the file; to change a trial of your own, upload "
+        "a new version on its page",
+    )
+
+
+def _researcher_organisations() -> list[Organisation]:
+    """The organisations where the person is a researcher, by name."""
+    ids = current_scope().organisation_ids([RESEARCHER])
+    return sorted((o for o in all_organisations(g.db) if o.id in ids), key=lambda o: o.name)
+
+
+def _chosen_organisation(
+    form: NewTrialForm, mine: list[Organisation], *, creating: bool
+) -> Organisation | None:
+    """The organisation the new trial is for; None, with the field's error, when a researcher
+    in several has not chosen one (asked only on creating) or any organisation sent is not one
+    of theirs: a forged or stale value is refused with one message whatever it names."""
+    sent = (form.organisation.data or "").strip()
+    if sent:
+        found = next((o for o in mine if str(o.id) == sent), None)
+        if found is None:
+            form.organisation.errors = [
+                "choose one of the organisations listed: you are not a researcher in the one "
+                "that was sent"
+            ]
+        return found
+    if len(mine) == 1:
+        return mine[0]
+    if creating:
+        form.organisation.errors = ["choose the organisation the trial is for"]
+    return None
 
 
 @bp.get("/trials/<trial_id>/manage")

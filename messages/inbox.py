@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, true
+from sqlalchemy import ColumnElement, false, func, true
 from sqlmodel import Session, col, select
 
 from experiments import trials
@@ -87,9 +87,11 @@ def reply_queue(
     now: datetime,
     state: str = "open",
     page: int = 1,
+    unmatched_within: ColumnElement[bool] | None = None,
 ) -> ReplyQueue:
-    """A trial's replies for staff, or with no trial those from numbers in none: flagged ones
-    not yet handled first, then newest first.
+    """A trial's replies for staff, or with no trial those from numbers in none that
+    `unmatched_within` admits (nudge.scope.unmatched_replies_within; none when not given):
+    flagged ones not yet handled first, then newest first.
 
     Triage reads every reply in the view, so a changed word list applies at once and the order
     holds across pages; a trial's replies for staff number in the hundreds, not millions.
@@ -102,6 +104,7 @@ def reply_queue(
     ).where(InboundMessage.kind == "other")
     if trial_id is None:
         query = query.where(col(InboundMessage.participant_id).is_(None))
+        query = query.where(false() if unmatched_within is None else unmatched_within)
     else:
         query = query.join(Participant, col(Participant.id) == InboundMessage.participant_id)
         query = query.where(Participant.trial_id == trial_id)

@@ -42,7 +42,7 @@ from messages.inbox import (
 from messages.pages import RESEARCHER, _audit, _page_number
 from nudge.errors import NotFound
 from nudge.models import InboundMessage, Participant, Trial
-from nudge.scope import visible_trials
+from nudge.scope import unmatched_replies_within, visible_trials
 from nudge.web.access import allow, current_scope
 
 bp = Blueprint("reply_pages", __name__)
@@ -159,6 +159,7 @@ def _queue_page(
         now=clock.now(),
         state=state,
         page=page,
+        unmatched_within=unmatched_replies_within(g.db, current_scope(), [RESEARCHER]),
     )
     _audit(
         "replies.viewed",
@@ -190,7 +191,9 @@ def _other_trials() -> list[tuple[Trial, int, int]]:
 
 
 def _trial_of(reply_id: int) -> Trial | None:
-    """The trial whose queue holds a reply (None: a number in no trial); 404 for no such reply."""
+    """The trial whose queue holds a reply (None: a number in no trial); 404 for no such reply,
+    and for one from a number in no trial sent to another organisation's number (or to one no
+    organisation's trials send from): as missing as one that never was."""
     found = g.db.exec(
         select(InboundMessage.kind, Participant.trial_id)
         .outerjoin(Participant, Participant.id == InboundMessage.participant_id)  # type: ignore[arg-type]
@@ -198,6 +201,13 @@ def _trial_of(reply_id: int) -> Trial | None:
     ).first()
     if found is None or found[0] != "other":
         abort(404)
+    if found[1] is None:
+        within = unmatched_replies_within(g.db, current_scope(), [RESEARCHER])
+        seen = g.db.exec(
+            select(InboundMessage.id).where(InboundMessage.id == reply_id, within)
+        ).first()
+        if seen is None:
+            abort(404)
     return g.db.get(Trial, found[1]) if found[1] else None
 
 

@@ -13,6 +13,8 @@ that names a trial in its address before the view runs, so a new page is scoped 
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +31,7 @@ from nudge.models import (
     Organisation,
     Participant,
     Trial,
+    TrialVersion,
     User,
 )
 
@@ -120,6 +123,62 @@ def reply_trial_id(session: Session, reply_id: int) -> tuple[bool, str | None]:
         .where(InboundMessage.id == reply_id)
     ).first()
     return (False, None) if found is None else (True, found[1])
+
+
+def sender_organisations(session: Session) -> dict[str, set[int]]:
+    """Each number trials send texts from (`sending.sms_from` in any version of a trial, as a
+    number may be amended), with the organisations of the trials that send from it."""
+    found: dict[str, set[int]] = {}
+    rows = session.exec(
+        select(Trial.organisation_id, TrialVersion.canonical_json).join(
+            TrialVersion, col(TrialVersion.trial_id) == Trial.id
+        )
+    ).all()
+    for organisation_id, canonical in rows:
+        sending = json.loads(canonical).get("sending") or {}
+        sender = sending.get("sms_from") if isinstance(sending, dict) else None
+        if organisation_id is not None and isinstance(sender, str) and _number(sender):
+            found.setdefault(_number(sender), set()).add(organisation_id)
+    return found
+
+
+def _number(sender: str) -> str:
+    """A sending number as replies name it (+447700900000); "" for a sender id (letters)."""
+    digits = re.sub(r"[\s()-]", "", sender)
+    if not re.fullmatch(r"\+?\d+", digits):
+        return ""
+    if digits.startswith("00"):
+        return "+" + digits[2:]
+    if digits.startswith("0"):
+        return "+44" + digits[1:]
+    return digits if digits.startswith("+") else "+" + digits
+
+
+def unmatched_replies_within(
+    session: Session, scope: Scope, roles: Iterable[str]
+) -> ColumnElement[bool]:
+    """Which replies from numbers that match no participant `scope` may read with one of `roles`.
+
+    Such a reply is the organisations' whose trials send from the number it was sent to (its
+    `to_number`): someone who may be one area's witness is never shown to another area. With
+    one organisation on the platform, every such reply is that organisation's. When no
+    organisation can be told (a number no trial sends from, such as a messaging service's pool
+    or a Notify inbound number no trial names as `sms_from`), it is no organisation's: no one
+    sees it, national accounts included, who read no personal data (docs/security.md).
+    """
+    organisations = scope.organisation_ids(roles)
+    if not organisations:
+        return false()
+    unmatched = col(InboundMessage.participant_id).is_(None)
+    everyone = set(session.exec(select(Organisation.id)).all())
+    if len(everyone) == 1 and everyone <= organisations:
+        return unmatched
+    numbers = [
+        number for number, owners in sender_organisations(session).items() if owners & organisations
+    ]
+    if not numbers:
+        return false()
+    return and_(unmatched, col(InboundMessage.to_number).in_(numbers))
 
 
 def audit_events_within(scope: Scope, roles: Iterable[str]) -> ColumnElement[bool]:

@@ -203,7 +203,7 @@ def test_uploading_a_trial_that_exists_is_refused_with_the_way_forward(
     create(researcher)
     again = create(researcher)
     assert again.status_code == 422
-    assert f"a trial with id '{TRIAL}' already exists" in page_text(again)
+    assert f"the id '{TRIAL}' is already used by a trial on this platform" in page_text(again)
 
 
 def test_launching_asks_for_confirmation_then_shows_the_frozen_sha256(

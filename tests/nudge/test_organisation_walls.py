@@ -7,6 +7,10 @@ route of the app is fetched with the viewer's own values and with the other orga
 (its trial, its people, its accounts): the other's trial, person or account is a 404, exactly
 as one that does not exist, and no page or file a viewer is given holds the other's trial ids,
 titles, people or staff. A national reader gets every trial's results and no one's personal data.
+
+Each area's trial sends from its own number; a text from a number that matches no participant
+is its area's by the number it was sent to, and one sent to a number no trial sends from is
+no one's to see.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 import pytest
 from flask import Flask, url_for
 from flask.testing import FlaskClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from experiments import trials
 from experiments.loader import LoadedTrial, load_trial_file
@@ -47,7 +51,13 @@ SOUTH_STAFF = {
 }
 NATIONAL_EMAIL = "nat.board@example.org"
 PEOPLE = 12
-TO = "+447700900000"
+TO = "+447700900000"  # North's trial sends from it (the example's sending.sms_from)
+SOUTH_FROM = "+447700900999"
+NOBODYS_NUMBER = "+447700900444"  # no trial sends from it (a messaging service's pool, say)
+# Texts from numbers that match no participant, sent to North's, South's and no one's number.
+NORTH_STRANGER = ("07700 900777", TO, "Nightjar here: can I bring my dog?")
+SOUTH_STRANGER = ("07700 900888", SOUTH_FROM, "Sandpiper here: which door do I use?")
+NOBODYS_STRANGER = ("07700 900666", NOBODYS_NUMBER, "Kittiwake here: I am scared to go")
 
 
 def south_person(n: int) -> dict[str, Any]:
@@ -67,9 +77,10 @@ def south_person(n: int) -> dict[str, Any]:
 # What of each organisation nobody else may see: its trial, its people, its staff.
 NORTH_TRIAL_MARKS = (TRIAL, NORTH_TITLE)
 # Not North's addresses: "1 Example Street" is also the sample every template is shown with.
-NORTH_PEOPLE = ("McTestface", "P00001", "P00002", "900001", "900002")
+NORTH_PEOPLE = ("McTestface", "P00001", "P00002", "900001", "900002", "Nightjar")
 SOUTH_TRIAL_MARKS = (SOUTH_TRIAL, SOUTH_TITLE)
-SOUTH_PEOPLE = ("Southerly", "Southern Road", "S00001", "900501", "900502")
+SOUTH_PEOPLE = ("Southerly", "Southern Road", "S00001", "900501", "900502", "Sandpiper")
+NOBODYS = ("Kittiwake",)
 
 
 @dataclass
@@ -84,14 +95,18 @@ def south_definition(folder: Path) -> Path:
     definition = folder / "southern.yaml"
     text = EXAMPLE.read_text(encoding="utf-8")
     text = text.replace(TRIAL, SOUTH_TRIAL).replace(NORTH_TITLE, SOUTH_TITLE)
+    text = text.replace(f'sms_from: "{TO}"', f'sms_from: "{SOUTH_FROM}"')
+    assert SOUTH_FROM in text
     definition.write_text(text, encoding="utf-8")
     shutil.copytree(EXAMPLE.parent / "letters", folder / "letters", dirs_exist_ok=True)
     return definition
 
 
-def _reply(session: Session, clock: FixedClock, phone: str, sid: str, body: str) -> None:
+def _reply(
+    session: Session, clock: FixedClock, phone: str, sid: str, body: str, to: str = TO
+) -> None:
     e164 = "+44" + phone.replace(" ", "")[1:]
-    handle_reply(session, clock, provider_id=sid, from_number=e164, to_number=TO, body=body)
+    handle_reply(session, clock, provider_id=sid, from_number=e164, to_number=to, body=body)
 
 
 def _log_in(app: Flask, email: str) -> FlaskClient:
@@ -124,6 +139,8 @@ def areas(module_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         _reply(session, clock, person(2)["phone"], "SM2", "STOP")
         _reply(session, clock, south_person(1)["phone"], "SM3", "Is there a ramp?")
         _reply(session, clock, south_person(2)["phone"], "SM4", "STOP")
+        for n, (phone, to, body) in enumerate((NORTH_STRANGER, SOUTH_STRANGER, NOBODYS_STRANGER)):
+            _reply(session, clock, phone, f"SM{5 + n}", body, to)
         session.commit()
         params = {
             "north": _params(session, TRIAL, "P00001", STAFF["lead"]),
@@ -178,10 +195,11 @@ def _body(client: FlaskClient, path: str) -> tuple[int, str]:
 def _forbidden(viewer: str) -> tuple[str, ...]:
     """What must never be on a page or in a file this viewer is given."""
     if viewer == "national":
-        return NORTH_PEOPLE + SOUTH_PEOPLE + tuple(STAFF.values()) + tuple(SOUTH_STAFF.values())
+        staff = tuple(STAFF.values()) + tuple(SOUTH_STAFF.values())
+        return NORTH_PEOPLE + SOUTH_PEOPLE + NOBODYS + staff
     if viewer.startswith("north:"):
-        return SOUTH_TRIAL_MARKS + SOUTH_PEOPLE + tuple(SOUTH_STAFF.values())
-    return NORTH_TRIAL_MARKS + NORTH_PEOPLE + tuple(STAFF.values())
+        return SOUTH_TRIAL_MARKS + SOUTH_PEOPLE + NOBODYS + tuple(SOUTH_STAFF.values())
+    return NORTH_TRIAL_MARKS + NORTH_PEOPLE + NOBODYS + tuple(STAFF.values())
 
 
 VIEWERS = [f"{org}:{role}" for org in ("north", "south") for role in STAFF] + ["national"]
@@ -227,6 +245,50 @@ def test_the_lists_show_only_the_viewers_own_organisation(areas: Areas, viewer: 
     status, text = _body(client, "/opt-outs")
     mine, theirs = ("P00002", "S00002") if own == TRIAL else ("S00002", "P00002")
     assert status == 200 and mine in text and theirs not in text
+
+
+def _stranger_reply_id(areas: Areas, body: str) -> int:
+    engine = areas.app.extensions["nudge"]["engine"]
+    with Session(engine) as session:
+        return session.exec(select(InboundMessage.id).where(InboundMessage.body == body)).one()
+
+
+@pytest.mark.parametrize("viewer", ["north:researcher", "south:researcher"])
+def test_a_text_from_an_unknown_number_is_shown_only_to_the_area_whose_number_it_was_sent_to(
+    areas: Areas, viewer: str
+) -> None:
+    """The queue of replies from numbers in no trial holds the viewer's area's stranger only;
+    one sent to a number no trial sends from is no one's; handling another area's is a 404,
+    as for a reply that never was, and changes nothing."""
+    client = areas.clients[viewer]
+    mine, theirs = (
+        (NORTH_STRANGER, SOUTH_STRANGER)
+        if viewer.startswith("north")
+        else (SOUTH_STRANGER, NORTH_STRANGER)
+    )
+    status, text = _body(client, "/replies")
+    assert status == 200
+    assert mine[2].split(":")[0] in text
+    assert theirs[2].split(":")[0] not in text and "Kittiwake" not in text
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', text)
+    assert token is not None
+    for body in (theirs[2], NOBODYS_STRANGER[2]):
+        reply_id = _stranger_reply_id(areas, body)
+        for action in ("handled", "reopened"):
+            form = {"csrf_token": token.group(1), "note": "Called back", "show": "open"}
+            response = client.post(f"/replies/{reply_id}/{action}", data=form)
+            assert response.status_code == 404, (body, action)
+    assert (
+        client.post("/replies/999999/handled", data={"csrf_token": token.group(1)}).status_code
+        == 404
+    )
+    engine = areas.app.extensions["nudge"]["engine"]
+    with Session(engine) as session:
+        stranger_bodies = (theirs[2], NOBODYS_STRANGER[2])
+        untouched = session.exec(
+            select(InboundMessage.handled_at).where(col(InboundMessage.body).in_(stranger_bodies))
+        ).all()
+    assert untouched == [None, None]
 
 
 def test_a_national_reader_sees_every_trials_results_and_no_one(areas: Areas) -> None:
