@@ -215,7 +215,7 @@ def measured_view(
 def _subgroup_texts(subgroup: dict[str, Any]) -> dict[str, Any]:
     """A subgroup of a scale, count or measurement: each level's differences in means as text."""
 
-    def text(c: dict[str, Any]) -> str:
+    def worded(c: dict[str, Any]) -> str:
         shown = measure_words.difference(c.get("adjusted_risk_difference"))
         if c.get("adjusted_ci_low") is None:
             return shown
@@ -223,7 +223,7 @@ def _subgroup_texts(subgroup: dict[str, Any]) -> dict[str, Any]:
         return f"{shown} ({measure_words.difference(low)} to {measure_words.difference(high)})"
 
     levels = [
-        {**level, "comparisons": [{**c, "text": text(c)} for c in level["comparisons"]]}
+        {**level, "comparisons": [{**c, "text": worded(c)} for c in level["comparisons"]]}
         for level in subgroup["levels"]
     ]
     return {**subgroup, "levels": levels}
