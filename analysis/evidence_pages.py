@@ -44,15 +44,16 @@ def closed_trials(session: Session, within: Scope) -> list[Trial]:
     return sorted(closed, key=lambda t: (t.closed_at is None, t.closed_at, t.id))
 
 
-def gather(session: Session, clock: Clock, within: Scope) -> list[ClosedTrial]:
-    """Each closed trial with its definition in force and its results as the viewer sees them:
-    exact where they are a researcher in the trial's organisation, rounded otherwise."""
+def gather(session: Session, clock: Clock, within: Scope, closed: list[Trial]) -> list[ClosedTrial]:
+    """Each of the `closed` trials with its definition in force and its results as the viewer
+    sees them: exact where they are a researcher in the trial's organisation, rounded
+    otherwise."""
     from analysis.disclosure import disclose
     from analysis.pooled import ClosedTrial
     from analysis.results_cache import results_for
 
     found: list[ClosedTrial] = []
-    for trial in closed_trials(session, within):
+    for trial in closed:
         exact = within.role_in(trial.organisation_id) in EXACT_ROLES
         definition = trials.current_definition(session, trial)
         results = results_for(session, clock, trial, definition)
@@ -84,11 +85,9 @@ def evidence_page() -> ResponseReturnValue:
     from analysis.pooled_view import evidence_view
 
     within = current_scope()
-    closed = gather(g.db, current_app.extensions["nudge"]["clock"], within)
-    rounded = any(
-        within.role_in(trial.organisation_id) not in EXACT_ROLES
-        for trial in closed_trials(g.db, within)
-    )
+    trials_closed = closed_trials(g.db, within)
+    closed = gather(g.db, current_app.extensions["nudge"]["clock"], within, trials_closed)
+    rounded = any(within.role_in(t.organisation_id) not in EXACT_ROLES for t in trials_closed)
     evidence = pool_closed_trials(closed)
     return render_template(
         "evidence/evidence.html",

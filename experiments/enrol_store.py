@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from sqlalchemy import exists, insert, select, update
 from sqlmodel import Session
@@ -15,7 +16,7 @@ from experiments.definition import TrialDefinition
 from experiments.households import Member, assign_households
 from experiments.milestones import MilestoneDate, record_milestones
 from experiments.randomise import stratum_key
-from experiments.rows import Derivation, Derived, ParsedRow, stratum_values, unit_of
+from experiments.rows import Derivation, Derived, ParsedRow, stratum_values
 from nudge.bulk import Encoded, Same, columns_of, insert_rows, reserve_ids
 from nudge.clock import Clock
 from nudge.db import encode_json
@@ -115,7 +116,6 @@ class EnrolStore:
         self.cases: dict[str, CaseState] = {}
         self.households_bridged = 0  # newcomers linking households randomised apart
         self.units: dict[str, UnitArm] = {}
-        self.strata: dict[tuple[str, ...], str] = {}
         self.source = fitted(f"enrol:{source}", column_length(HearingChange, "source"))
         self.milestone_source = f"enrol:{Path(source).name}"
         self.reads_milestones = bool(definition.milestone_columns())
@@ -345,10 +345,8 @@ class EnrolStore:
             # database, can tell them (experiments/households.py).
             units = self._households([row for row, _, _ in eligible])
         else:
-            units = [
-                self._unit(row) if worked_out.unit is None else worked_out.unit
-                for row, _, worked_out in eligible
-            ]
+            # Derivation gives every eligible row its unit, but a household's.
+            units = [cast(str, worked_out.unit) for _, _, worked_out in eligible]
         unknown = {unit for unit in units if unit not in self.units}
         if unknown and not self.fresh:
             self.units.update(self.allocator.known_units(unknown))
@@ -359,8 +357,9 @@ class EnrolStore:
             arm = self.units.get(unit)
             if arm is None:
                 stratum = worked_out.stratum
-                if stratum is None:
-                    stratum = self._stratum(row, strata)
+                if stratum is None:  # Derivation could not: raise its error for a new unit
+                    values = stratum_values(row, strata)
+                    stratum = stratum_key(dict(zip(strata, values, strict=True)), strata)
                 arm = self.allocator.allocate(unit, stratum, self.now)
                 self.units[unit] = arm
                 if arm.open_arms:
@@ -399,14 +398,6 @@ class EnrolStore:
         closed = [arm.id for arm in self.definition.arms if arm.id not in opened]
         return OPEN_SEPARATOR.join(closed)
 
-    def _stratum(self, row: ParsedRow, strata: list[str]) -> str:
-        """The row's stratum key, worked out once for each combination of values."""
-        values = stratum_values(row, strata)
-        key = self.strata.get(values)
-        if key is None:
-            key = self.strata[values] = stratum_key(dict(zip(strata, values, strict=True)), strata)
-        return key
-
     def _households(self, rows: list[ParsedRow]) -> list[str]:
         """Each row's household unit (experiments/households.py), across cases and imports."""
         members = [Member(r.participant_ref, r.phone, r.address, r.postcode) for r in rows]
@@ -415,6 +406,3 @@ class EnrolStore:
         )
         self.households_bridged += found.bridged
         return found.units
-
-    def _unit(self, row: ParsedRow) -> str:
-        return unit_of(row, self.definition.population.unit)

@@ -128,10 +128,7 @@ class RowChecker:
 
 
 def checked_batches(
-    path: Path,
-    encoding: str,
-    columns: list[str],
-    rules: RowRules,
+    path: Path, encoding: str, columns: list[str], rules: RowRules
 ) -> Iterator[CheckedBatch]:
     """The file's rows, checked, in batches: beside this process when the file is large."""
     if path.stat().st_size >= PARALLEL_FROM_BYTES:
@@ -140,10 +137,7 @@ def checked_batches(
 
 
 def _check_here(
-    path: Path,
-    encoding: str,
-    columns: list[str],
-    rules: RowRules,
+    path: Path, encoding: str, columns: list[str], rules: RowRules
 ) -> Iterator[CheckedBatch]:
     checker = RowChecker(rules)
     records = read_records(path, encoding, columns)
@@ -151,13 +145,7 @@ def _check_here(
         yield checker.check(batch)
 
 
-def _reader(
-    queue: Any,
-    path: Path,
-    encoding: str,
-    columns: list[str],
-    rules: RowRules,
-) -> None:
+def _reader(queue: Any, path: Path, encoding: str, columns: list[str], rules: RowRules) -> None:
     parent = os.getppid()
     # The checker's rows and memos are millions of objects that live to the end: the cyclic
     # collector would walk them all again and again, finding nothing (the process ends here).
@@ -182,10 +170,7 @@ def _hand_over(queue: Any, item: tuple[str, Any], parent: int) -> None:
 
 
 def _from_reader_process(
-    path: Path,
-    encoding: str,
-    columns: list[str],
-    rules: RowRules,
+    path: Path, encoding: str, columns: list[str], rules: RowRules
 ) -> Iterator[CheckedBatch]:
     # spawn, not fork: a forked child would share the parent's database connections.
     context = multiprocessing.get_context("spawn")

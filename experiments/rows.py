@@ -142,9 +142,9 @@ def stratum_values(row: ParsedRow, strata: Sequence[str]) -> tuple[str, ...]:
 
 
 class Derived(NamedTuple):
-    """What storing a checked row needs worked out from it besides its fields. The writer
-    works it out (`EnrolStore`); a reader process can too (`checked_batches`' derivation), which
-    was faster before the import paused the garbage collector (BENCHMARKS.md, issue 23)."""
+    """What storing a checked row needs worked out from it besides its fields, by the writer
+    (`EnrolStore`): in the reader process it cost more than in the writer once the import
+    paused the garbage collector (BENCHMARKS.md, issue 23)."""
 
     failure: str | None  # the first eligibility rule not met (its label); None when eligible
     unit: str | None  # an eligible row's randomisation unit and stratum key; None otherwise
