@@ -9,6 +9,7 @@ every account must name its organisation, and is refused with the list when it d
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from sqlmodel import Session, col, select
 
@@ -142,13 +143,23 @@ def add_membership(
 
 def memberships(session: Session, user_id: int) -> list[tuple[Organisation, str]]:
     """The organisations an account belongs to, with its role in each, by short name."""
+    return memberships_of(session, [user_id]).get(user_id, [])
+
+
+def memberships_of(
+    session: Session, user_ids: Collection[int]
+) -> dict[int, list[tuple[Organisation, str]]]:
+    """`memberships` of several accounts in one query, by account id (none: no entry)."""
     rows = session.exec(
-        select(Organisation, Membership.role)
+        select(Membership.user_id, Organisation, Membership.role)
         .join(Membership, col(Membership.organisation_id) == Organisation.id)
-        .where(Membership.user_id == user_id)
+        .where(col(Membership.user_id).in_(user_ids))
         .order_by(col(Organisation.slug))
     ).all()
-    return [(organisation, role) for organisation, role in rows]
+    found: dict[int, list[tuple[Organisation, str]]] = {}
+    for user_id, organisation, role in rows:
+        found.setdefault(user_id, []).append((organisation, role))
+    return found
 
 
 def _by_slug(session: Session, slug: str) -> Organisation | None:

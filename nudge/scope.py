@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, false, literal, or_
@@ -125,20 +125,23 @@ def reply_trial_id(session: Session, reply_id: int) -> tuple[bool, str | None]:
     return (False, None) if found is None else (True, found[1])
 
 
-def sender_organisations(session: Session) -> dict[str, set[int]]:
+def sender_organisations(
+    session: Session, among: Collection[int] | None = None
+) -> dict[str, set[int]]:
     """Each number trials send texts from (`sending.sms_from` in any version of a trial, as a
-    number may be amended), with the organisations of the trials that send from it."""
+    number may be amended), with the organisations of the trials that send from it: those
+    `among` these organisations' trials when given, else every organisation's."""
     found: dict[str, set[int]] = {}
-    rows = session.exec(
-        select(Trial.organisation_id, TrialVersion.canonical_json).join(
-            TrialVersion, col(TrialVersion.trial_id) == Trial.id
-        )
-    ).all()
-    for organisation_id, canonical in rows:
+    query = select(Trial.organisation_id, TrialVersion.canonical_json).join(
+        TrialVersion, col(TrialVersion.trial_id) == Trial.id
+    )
+    if among is not None:
+        query = query.where(col(Trial.organisation_id).in_(among))
+    for organisation_id, canonical in session.exec(query).all():
         sending = json.loads(canonical).get("sending") or {}
         sender = sending.get("sms_from") if isinstance(sending, dict) else None
-        if organisation_id is not None and isinstance(sender, str) and _number(sender):
-            found.setdefault(_number(sender), set()).add(organisation_id)
+        if organisation_id is not None and isinstance(sender, str) and (number := _number(sender)):
+            found.setdefault(number, set()).add(organisation_id)
     return found
 
 
@@ -173,9 +176,8 @@ def unmatched_replies_within(
     everyone = set(session.exec(select(Organisation.id)).all())
     if len(everyone) == 1 and everyone <= organisations:
         return unmatched
-    numbers = [
-        number for number, owners in sender_organisations(session).items() if owners & organisations
-    ]
+    # Only their own trials' senders: a number is theirs when any of its trials is.
+    numbers = list(sender_organisations(session, organisations))
     if not numbers:
         return false()
     return and_(unmatched, col(InboundMessage.to_number).in_(numbers))

@@ -36,6 +36,7 @@ from nudge.organisations import (
     OrganisationError,
     add_membership,
     memberships,
+    memberships_of,
     organisation_by_slug,
 )
 
@@ -87,13 +88,16 @@ def accounts(
     if organisation_ids is not None:
         query = query.where(col(User.id).in_(_members(organisation_ids)))
     users = session.exec(query).all()
-    return [_account(session, user, locked, organisation_ids) for user in users]
+    held = memberships_of(session, [user.id for user in users if user.id is not None])
+    return [_account(user, held.get(user.id or 0, []), locked, organisation_ids) for user in users]
 
 
 def account(
     session: Session, clock: Clock, user: User, organisation_ids: set[int] | None = None
 ) -> Account:
-    return _account(session, user, locked_emails(session, clock), organisation_ids)
+    assert user.id is not None
+    held = memberships(session, user.id)
+    return _account(user, held, locked_emails(session, clock), organisation_ids)
 
 
 def is_member(session: Session, user: User, organisation_ids: set[int]) -> bool:
@@ -111,7 +115,10 @@ def _members(organisation_ids: set[int]) -> Any:
 
 
 def _account(
-    session: Session, user: User, locked: set[str], organisation_ids: set[int] | None
+    user: User,
+    belongs: list[tuple[Organisation, str]],
+    locked: set[str],
+    organisation_ids: set[int] | None,
 ) -> Account:
     if not user.active:
         state = AccountState.DISABLED
@@ -124,7 +131,7 @@ def _account(
     assert user.id is not None
     held = tuple(
         (organisation.slug, role)
-        for organisation, role in memberships(session, user.id)
+        for organisation, role in belongs
         if organisation_ids is None or organisation.id in organisation_ids
     )
     if user.national:

@@ -10,11 +10,11 @@ import click
 from sqlmodel import Session
 
 from nudge import staff
-from nudge.accounts import AccountError, add_user
+from nudge.accounts import add_user
 from nudge.cli.runtime import TEXT, NudgeGroup, Runtime, pass_runtime
 from nudge.clock import Clock
 from nudge.models import NATIONAL, ROLES, User
-from nudge.organisations import OrganisationError, all_organisations, organisation_by_slug
+from nudge.organisations import all_organisations, organisation_by_slug
 
 T = TypeVar("T")
 
@@ -64,11 +64,8 @@ def users_list(runtime: Runtime, org: str | None) -> None:
     disabled) and last login."""
     with runtime.session() as session:
         only = None
-        if org:
-            try:
-                found = organisation_by_slug(session, org)
-            except OrganisationError as refused:
-                raise AccountError(str(refused)) from None
+        if org:  # an unknown one is refused as every NudgeError is (NudgeGroup)
+            found = organisation_by_slug(session, org)
             only = {found.id} if found.id is not None else set()
         rows = staff.accounts(session, runtime.clock, only)
         several = len(all_organisations(session)) > 1

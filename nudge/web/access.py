@@ -18,7 +18,6 @@ from flask_login import current_user
 
 from nudge import scope
 from nudge.errors import NotFound
-from nudge.models import Organisation
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = "public"  # login page, health check, static files
@@ -58,16 +57,6 @@ def current_scope() -> scope.Scope:
             else scope.NOBODY
         )
     return g.scope
-
-
-def home_organisation(role: str) -> str | None:
-    """The short name of the one organisation where the person holds `role`; None when they
-    hold it in several (a page must then ask which) or none."""
-    ids = current_scope().organisation_ids([role])
-    if len(ids) != 1:
-        return None
-    found = g.db.get(Organisation, next(iter(ids)))
-    return found.slug if found is not None else None
 
 
 def _role_here(within: scope.Scope, roles: tuple[str, ...], kwargs: dict[str, Any]) -> str | None:
