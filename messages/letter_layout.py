@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from reportlab.lib.enums import TA_LEFT
@@ -54,8 +54,10 @@ class LetterProblem(NudgeError):
 
 
 @lru_cache(maxsize=1)
+@cache  # parsing the TTF files is the cost; a missing font is not remembered, so it raises again
 def register_fonts(directories: tuple[Path, ...] = FONT_DIRS) -> str:
-    """Register DejaVu Sans (regular and bold) with reportlab once; returns the directory used."""
+    """Register DejaVu Sans (regular and bold) with reportlab once; returns the directory used.
+    Every letter, print run and text check calls it: after the first, it costs a lookup."""
     for directory in directories:
         if all((directory / name).is_file() for name in FONT_FILES.values()):
             for font, name in FONT_FILES.items():

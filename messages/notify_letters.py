@@ -36,6 +36,7 @@ from messages.letters import render_letter
 from messages.outbox import EventRow, record_events
 from messages.providers.base import STOPS_RUN, LetterProvider, OutgoingLetter
 from messages.providers.notify_errors import PERMANENT
+from messages.recovery import mark
 from messages.render import withheld_reason
 from messages.sending import LEASE
 from messages.templates import TemplateProblem
@@ -128,17 +129,17 @@ def recover_letters(engine: Engine, clock: Clock, provider: LetterProvider, run:
                 message.provider_id = message.provider_id or found.provider_id
                 message.sent_at = message.sent_at or found.created_at
                 message.last_error = None
-                events.append(_set(message, MessageStatus.SENT, now, "found by its reference"))
+                events.append(mark(message, MessageStatus.SENT, now, "found by its reference"))
                 run.confirmed_sent += 1
             elif now < message.expires_at:
                 message.next_attempt_at = now
                 note = "not at Notify after an interrupted send: queued again"
-                events.append(_set(message, MessageStatus.SCHEDULED, now, note))
+                events.append(mark(message, MessageStatus.SCHEDULED, now, note))
                 run.requeued += 1
             else:
                 message.reason = Reason.EXPIRED
                 note = "not at Notify after an interrupted send, and its posting day is over"
-                events.append(_set(message, MessageStatus.FAILED, now, note))
+                events.append(mark(message, MessageStatus.FAILED, now, note))
                 run.failed += 1
         record_events(session, events)
         session.commit()
@@ -355,9 +356,3 @@ def _end(
     code = error.code if error is not None else None
     record_events(session, [EventRow(message.id or 0, status, detail, now, error_code=code)])
     session.commit()
-
-
-def _set(message: Message, status: MessageStatus, now: datetime, note: str) -> EventRow:
-    message.status, message.updated_at = status, now
-    message.lease_owner = message.lease_until = None
-    return EventRow(message.id or 0, status, {"note": note}, now)

@@ -21,8 +21,8 @@ from flask import Blueprint, Response, abort, current_app, g, request
 from flask.typing import ResponseReturnValue
 
 from experiments.phones import normalise_mobile
-from messages.callbacks import apply_status
-from messages.providers.notify_errors import LETTER_FAILED, NOTIFY_LETTER_STATUS, NOTIFY_STATUS
+from messages.callbacks import ENDED_WITH_REASON, apply_status
+from messages.providers.notify_errors import NOTIFY_LETTER_STATUS, NOTIFY_STATUS
 from messages.replies import handle_reply
 from messages.returned_letters import record_returned_letter
 from nudge.web.access import WEBHOOK, allow
@@ -32,7 +32,6 @@ _ID = re.compile(r"[0-9a-fA-F-]{1,64}")  # Notify's ids are UUIDs
 _MESSAGE_ID = re.compile(r"[0-9]{1,18}")  # our reference: a message id
 _NUMBER = re.compile(r"\+?[0-9]{6,16}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-FAILED = ("permanent-failure", "temporary-failure", "technical-failure")
 RETURNED_BECAUSE = "GOV.UK Notify returned-letter report"
 
 
@@ -70,7 +69,7 @@ def status() -> ResponseReturnValue:
     provider_id = _field(data, "id", _ID)
     provider_status = _field(data, "status")
     letter = data.get("notification_type") == "letter"
-    statuses, failed = (NOTIFY_LETTER_STATUS, LETTER_FAILED) if letter else (NOTIFY_STATUS, FAILED)
+    statuses = NOTIFY_LETTER_STATUS if letter else NOTIFY_STATUS
     if provider_status not in statuses:
         _bad_request("unknown status")
     reference = data.get("reference")
@@ -83,7 +82,8 @@ def status() -> ResponseReturnValue:
         message_id=message_id,
         provider_id=provider_id,
         provider_status=provider_status,
-        error_code=provider_status if provider_status in failed else None,
+        # A status that ends the message unsent is the error code its event records.
+        error_code=provider_status if statuses[provider_status] in ENDED_WITH_REASON else None,
         statuses=statuses,
     )
     g.db.commit()

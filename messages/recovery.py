@@ -97,14 +97,14 @@ def _reconcile(
     if phone is None:
         result.unknown += len(waiting)
         unsure = "cannot tell what was sent"
-        return [_set(m, MessageStatus.UNKNOWN, now, unsure) for m, _body in waiting]
+        return [mark(m, MessageStatus.UNKNOWN, now, unsure) for m, _body in waiting]
     since = min(message.updated_at for message, _body in waiting) - LOOKBACK
     try:
         records = provider.find_sent(phone, since)
     except ProviderError as error:
         result.unknown += len(waiting)
         note = f"reconcile failed: {error.message}"
-        return [_set(m, MessageStatus.UNKNOWN, now, note) for m, _body in waiting]
+        return [mark(m, MessageStatus.UNKNOWN, now, note) for m, _body in waiting]
     owned = _owned(session, [r.provider_id for r in records], [m for m, _ in waiting])
     free = [r for r in records if r.provider_id not in owned]
     events = []
@@ -118,7 +118,7 @@ def _reconcile(
             message.provider_id, message.sent_at = match.provider_id, match.created_at
             message.last_error = None  # it went: an earlier attempt's error is history now
             note = "reconciled with the provider's records"
-            events.append(_set(message, MessageStatus.SENT, now, note))
+            events.append(mark(message, MessageStatus.SENT, now, note))
             result.confirmed_sent += 1
         else:
             events.append(_not_found(message, now, result))
@@ -133,12 +133,12 @@ def _by_reference(
         found = provider.find_reference(str(message.id))
     except ProviderError as error:
         result.unknown += 1
-        return _set(message, MessageStatus.UNKNOWN, now, f"reconcile failed: {error.message}")
+        return mark(message, MessageStatus.UNKNOWN, now, f"reconcile failed: {error.message}")
     if found is not None:
         message.provider_id, message.sent_at = found.provider_id, found.created_at
         message.last_error = None
         result.confirmed_sent += 1
-        return _set(message, MessageStatus.SENT, now, "found by its reference at the provider")
+        return mark(message, MessageStatus.SENT, now, "found by its reference at the provider")
     return _not_found(message, now, result)
 
 
@@ -147,11 +147,11 @@ def _not_found(message: Message, now: datetime, result: RecoveryResult) -> Event
     if now < message.expires_at:
         message.next_attempt_at = now
         result.requeued += 1
-        return _set(
+        return mark(
             message, MessageStatus.SCHEDULED, now, "not sent before the crash: queued again"
         )
     message.reason = Reason.EXPIRED
-    return _set(message, MessageStatus.FAILED, now, "not sent before the crash, and now too late")
+    return mark(message, MessageStatus.FAILED, now, "not sent before the crash, and now too late")
 
 
 def _owned(session: Session, sids: list[str], waiting: list[Message]) -> set[str]:
@@ -165,7 +165,7 @@ def _owned(session: Session, sids: list[str], waiting: list[Message]) -> set[str
     return {sid for sid in session.exec(query).all() if sid}
 
 
-def _set(message: Message, status: MessageStatus, now: datetime, note: str) -> EventRow:
+def mark(message: Message, status: MessageStatus, now: datetime, note: str) -> EventRow:
     """The message's new status (an ORM change, flushed with the session); its event."""
     message.status, message.updated_at = status, now
     message.lease_owner = message.lease_until = None

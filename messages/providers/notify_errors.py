@@ -91,15 +91,6 @@ NOTIFY_LETTER_STATUS: dict[str, MessageStatus | None] = {
     "technical-failure": MessageStatus.FAILED,
     "permanent-failure": MessageStatus.FAILED,  # the printer cannot print it
 }
-# The letter statuses that end a letter unposted: each is the error code its event records
-# (the message's reason is `provider_<status>`, as for a text's failure).
-LETTER_FAILED = (
-    "cancelled",
-    "virus-scan-failed",
-    "validation-failed",
-    "technical-failure",
-    "permanent-failure",
-)
 
 
 def refusal_for(status: int, error: str, message: str) -> NotifyRefusal:
