@@ -215,7 +215,7 @@ def _concurrent(outcome: dict[str, Any]) -> None:
             (row["arm_analysed"], row["arm_events"]),
             (row["control_analysed"], row["control_events"]),
         ]
-        if any(small(n) or (e is not None and _revealing(n, e)) for n, e in cells):
+        if any(_small_cell((n, e), measured=e is None) for n, e in cells):
             for comparison in compared:
                 if (comparison["arm"], comparison["versus"]) == (row["arm"], row["versus"]):
                     _blank(comparison, keep=("arm", "versus"))

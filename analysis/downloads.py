@@ -146,7 +146,7 @@ def results_csv(shown: dict[str, Any], definition: TrialDefinition) -> str:
     return stream.getvalue()
 
 
-SAVINGS_WIDTH = 5  # the columns of _savings_header
+SAVINGS_WIDTH = len(_savings_header("", ""))  # its columns, blank where an arm has none
 
 
 def _savings(shown: dict[str, Any], labels: Labels) -> dict[tuple[str, str], Row]:

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from analysis.labels import humanise, listed
-from analysis.numbers import MINUS, points
+from analysis.numbers import MINUS, p_value, points
 from analysis.plots import ForestRow, forest_plot
 from analysis.pooled import ALPHA, Contribution, Evidence, PooledGroup
 from analysis.stats.meta import PooledEffect
@@ -187,7 +187,7 @@ def _method(effect: PooledEffect) -> dict[str, Any]:
         "tau2": _squared_points(effect.tau2),
         "tau": points(math.sqrt(effect.tau2), 1, sign=False) if effect.tau2 is not None else "–",
         "i2": f"{effect.i2:.1f}%" if effect.i2 is not None else "–",
-        "p": _p(effect.p_value),
+        "p": p_value(effect.p_value),
         "test": "t" if effect.df is not None else "z",
         "reason": effect.reason,
     }
@@ -199,12 +199,6 @@ def _squared_points(tau2: float | None) -> str:
         return "–"
     value = 1e4 * tau2
     return "0" if value == 0 else f"{value:.2f}".replace("-", MINUS)
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _notes(group: PooledGroup) -> list[str]:

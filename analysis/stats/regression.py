@@ -143,22 +143,11 @@ def full_rank_design(
     if xtx.shape != (x.shape[1], x.shape[1]):
         raise ValueError(f"cross_product must be {x.shape[1]} x {x.shape[1]}, got {xtx.shape}")
     rank = column_rank(x, cross_product=xtx)
-    if rank.aliased:
-        zero = [terms[j] for j in rank.aliased if xtx[j, j] == 0.0]
-        if zero:
-            raise ValueError(f"design columns are all zero: {', '.join(zero)}")
-        names = ", ".join(terms[j] for j in rank.aliased)
-        raise ValueError(
-            f"design columns are constant or collinear with earlier columns: {names}; "
-            "drop them before fitting"
-        )
+    _refuse_aliased(rank.aliased, xtx, terms)
     if rank.centring is not None:
         x = rank.centring.apply(x, overwrite=overwrite)
         xtx = x.T @ x
-    norms = np.sqrt(np.diag(xtx))
-    factor = linalg.cho_factor(xtx / np.outer(norms, norms))
-    inverse = linalg.cho_solve(factor, np.eye(len(norms))) / np.outer(norms, norms)
-    return FullRankDesign(x, np.asarray(inverse), rank.centring, rank.intercept)
+    return FullRankDesign(x, _scaled_inverse(xtx), rank.centring, rank.intercept)
 
 
 def full_rank_cells(cells: Cells, terms: Sequence[str]) -> FullRankDesign | None:
@@ -172,21 +161,31 @@ def full_rank_cells(cells: Cells, terms: Sequence[str]) -> FullRankDesign | None
     table = cells.table
     xtx = cells.cross()
     rank = column_rank(table, cross_product=xtx, counts=cells.counts)
-    if rank.aliased:
-        zero = [terms[j] for j in rank.aliased if xtx[j, j] == 0.0]
-        if zero:
-            raise ValueError(f"design columns are all zero: {', '.join(zero)}")
-        names = ", ".join(terms[j] for j in rank.aliased)
-        raise ValueError(
-            f"design columns are constant or collinear with earlier columns: {names}; "
-            "drop them before fitting"
-        )
+    _refuse_aliased(rank.aliased, xtx, terms)
     if rank.centring is not None:
         return None
+    return FullRankDesign(table, _scaled_inverse(xtx), None, rank.intercept)
+
+
+def _refuse_aliased(aliased: Sequence[int], xtx: FloatArray, terms: Sequence[str]) -> None:
+    """Raise ValueError naming the all-zero columns, else the constant or aliased ones."""
+    if not aliased:
+        return
+    zero = [terms[j] for j in aliased if xtx[j, j] == 0.0]
+    if zero:
+        raise ValueError(f"design columns are all zero: {', '.join(zero)}")
+    names = ", ".join(terms[j] for j in aliased)
+    raise ValueError(
+        f"design columns are constant or collinear with earlier columns: {names}; "
+        "drop them before fitting"
+    )
+
+
+def _scaled_inverse(xtx: FloatArray) -> FloatArray:
+    """(X'X)^-1 by Cholesky of X'X with columns scaled to unit length (equilibration)."""
     norms = np.sqrt(np.diag(xtx))
     factor = linalg.cho_factor(xtx / np.outer(norms, norms))
-    inverse = linalg.cho_solve(factor, np.eye(len(norms))) / np.outer(norms, norms)
-    return FullRankDesign(table, np.asarray(inverse), None, rank.intercept)
+    return np.asarray(linalg.cho_solve(factor, np.eye(len(norms))) / np.outer(norms, norms))
 
 
 def as_cells_design(y: ArrayLike, cells: Cells) -> FloatArray:
