@@ -797,6 +797,55 @@ def _source_text(value: str) -> str:
     return text
 
 
+# A multi-site trial's site column: each person's site (its organisation's short name) is a
+# stratum of the randomisation and a column of the analysis under this name.
+SITE_COLUMN = "site"
+_SITE_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # nudge.organisations.SLUG
+MAX_SITES = 50
+
+
+class Site(Strict):
+    """One organisation taking part in a multi-site trial (`avon-somerset`), and the name its
+    results go under (the organisation's own name when not given). `gwent` is short for
+    `{organisation: gwent}`."""
+
+    organisation: str = Field(max_length=50)
+    name: str | None = Field(default=None, exclude_if=_no_label, max_length=200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"organisation": value} if isinstance(value, str) else value
+
+    @field_validator("organisation")
+    @classmethod
+    def _a_short_name(cls, value: str) -> str:
+        if not _SITE_SLUG.fullmatch(value):
+            raise ValueError(
+                f"'{value}' is not an organisation's short name: use lower-case letters, digits "
+                "and single hyphens, as `nudge orgs list` shows them (such as avon-somerset)"
+            )
+        return value
+
+
+def _sites_apart(sites: list[Site]) -> list[Site]:
+    if not sites:
+        return sites
+    if len(sites) < 2:
+        raise ValueError(
+            "a multi-site trial has at least two sites; for a trial in one area, remove sites "
+            "(the trial belongs to the organisation that creates it)"
+        )
+    if len(sites) > MAX_SITES:
+        raise ValueError(f"at most {MAX_SITES} sites")
+    seen: set[str] = set()
+    for site in sites:
+        if site.organisation in seen:
+            raise ValueError(f"'{site.organisation}' is listed twice: list each site once")
+        seen.add(site.organisation)
+    return sites
+
+
 class EventCost(Strict):
     """What one unwanted result of a yes/no outcome costs the system (a non-attendance when
     higher is better, a withdrawal when lower is better), and where the figure comes from."""
@@ -842,6 +891,11 @@ class TrialDefinition(Strict):
     surveys: list[Survey] = Field(default_factory=list, exclude_if=_no_milestones)
     # Safety monitoring (docs/trial-definition.md); left out of the canonical form when absent.
     guardrails: Guardrails | None = _absent()
+    # The organisations a multi-site trial runs in (docs/trial-definition.md, `sites`); left
+    # out of the canonical form when absent, so earlier trials keep their SHA-256.
+    sites: Annotated[list[Site], AfterValidator(_sites_apart)] = Field(
+        default_factory=list, exclude_if=_no_milestones
+    )
 
     @field_validator("title")
     @classmethod
@@ -849,6 +903,24 @@ class TrialDefinition(Strict):
         if not value.strip():
             raise ValueError("the title must not be blank")
         return value
+
+    @model_validator(mode="after")
+    def _site_column_free(self) -> TrialDefinition:
+        if self.sites and SITE_COLUMN in self._named_columns():
+            raise ValueError(
+                f"with sites, '{SITE_COLUMN}' is each person's site, made by Nudge: rename the "
+                f"export's column '{SITE_COLUMN}' (in mapping, strata, covariates, subgroups and "
+                "rules) to something else, such as court_site"
+            )
+        return self
+
+    def _named_columns(self) -> set[str]:
+        return self.participant_columns() | set(self.mapping.values())
+
+    @property
+    def site_slugs(self) -> tuple[str, ...]:
+        """The sites' organisations' short names, in the order listed; () for one area."""
+        return tuple(site.organisation for site in self.sites)
 
     @property
     def control_arm(self) -> Arm:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, false, literal, or_
+from sqlalchemy import ColumnElement, and_, false, literal, or_, true
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -31,6 +31,7 @@ from nudge.models import (
     Organisation,
     Participant,
     Trial,
+    TrialSite,
     TrialVersion,
     User,
 )
@@ -87,14 +88,17 @@ def scope_of(session: Session, user_id: int) -> Scope:
 
 
 def trial_ids(scope: Scope, roles: Iterable[str] | None = None) -> SelectOfScalar[str]:
-    """A subquery of the ids of the trials `scope` sees with one of `roles` (any when None)."""
+    """A subquery of the ids of the trials `scope` sees with one of `roles` (any when None):
+    their organisations' own, and the multi-site trials one of their organisations is a site
+    of (whose people they see only their own site's: `people_within`)."""
     query = select(Trial.id)
     if scope.sees_all(roles):
         return query
     organisations = scope.organisation_ids(roles)
     if not organisations:
         return query.where(false())
-    return query.where(col(Trial.organisation_id).in_(organisations))
+    sited = select(TrialSite.trial_id).where(col(TrialSite.organisation_id).in_(organisations))
+    return query.where(or_(col(Trial.organisation_id).in_(organisations), col(Trial.id).in_(sited)))
 
 
 def visible_trials(
@@ -107,12 +111,53 @@ def visible_trials(
 
 def trial_role(session: Session, scope: Scope, trial_id: str) -> tuple[Trial, str]:
     """The trial and the role `scope` sees it as; NotFound when there is no such trial or it is
-    not theirs, with one message for both."""
+    not theirs, with one message for both.
+
+    In a multi-site trial a person's role is the one they hold in its owning organisation, or
+    else the most capable they hold in one of its sites."""
     trial = session.get(Trial, trial_id)
-    role = scope.role_in(trial.organisation_id) if trial is not None else None
+    role = role_for(session, scope, trial) if trial is not None else None
     if trial is None or role is None:
         raise NotFound(f"no trial '{trial_id}'")
     return trial, role
+
+
+def role_for(session: Session, scope: Scope, trial: Trial) -> str | None:
+    """The role `scope` sees `trial` as (trial_role's rule), or None: not theirs to see."""
+    role = scope.role_in(trial.organisation_id)
+    if role is None and not scope.national:
+        held = {scope.roles[org] for org in site_ids(session, trial.id) if org in scope.roles}
+        role = next((r for r in PREFERENCE if r in held), None)
+    return role
+
+
+def site_ids(session: Session, trial_id: str) -> list[int]:
+    """The organisations a multi-site trial runs in, in the definition's order; [] for a trial
+    in one area."""
+    query = select(TrialSite.organisation_id).where(TrialSite.trial_id == trial_id)
+    return list(session.exec(query.order_by(col(TrialSite.position))).all())
+
+
+def own_sites(session: Session, scope: Scope, trial_id: str) -> list[int] | None:
+    """The sites of a trial whose people `scope` may see and manage: None for every person (a
+    trial in one area), else those of its sites that are their organisations ([] for none: a
+    national account, which reads no personal data, or staff of an owner that is no site)."""
+    sites = site_ids(session, trial_id)
+    if not sites:
+        return None
+    return [site for site in sites if site in scope.roles]
+
+
+def people_within(session: Session, scope: Scope, trial_id: str) -> ColumnElement[bool]:
+    """Which of a trial's participants `scope` may see: all of a trial in one area; in a
+    multi-site trial, those of the person's own sites only. Every query of a trial's people
+    (and of their messages, replies, outcomes and answers, through the participant) adds it."""
+    mine = own_sites(session, scope, trial_id)
+    if mine is None:
+        return true()
+    if not mine:
+        return false()
+    return col(Participant.site_id).in_(mine)
 
 
 def reply_trial_id(session: Session, reply_id: int) -> tuple[bool, str | None]:

@@ -37,7 +37,7 @@ from nudge.models.statuses import (
     provider_reason,
 )
 from nudge.models.surveys import AnswerStatus, SurveyAnswer
-from nudge.models.trials import Arm, Pause, Trial, TrialVersion
+from nudge.models.trials import Arm, Pause, Trial, TrialSite, TrialVersion
 
 __all__ = [
     "HEARING_ENDED",
@@ -81,6 +81,7 @@ __all__ = [
     "SurveyAnswer",
     "Trial",
     "TrialStatus",
+    "TrialSite",
     "TrialVersion",
     "User",
     "provider_reason",

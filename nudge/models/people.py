@@ -21,6 +21,8 @@ class Case(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     trial_id: str = Field(foreign_key="trial.id", max_length=100)
     case_ref: str = Field(max_length=100)
+    # In a multi-site trial, the organisation whose import brought the case; None otherwise.
+    site_id: int | None = Field(default=None, foreign_key="organisation.id")
 
 
 class Hearing(SQLModel, table=True):
@@ -101,6 +103,9 @@ class Participant(SQLModel, table=True):
     trial_id: str = Field(foreign_key="trial.id", max_length=100)
     participant_ref: str = Field(max_length=100)
     case_id: int = Field(foreign_key="case.id", index=True)
+    # In a multi-site trial, the site (organisation) whose staff imported the person and alone
+    # may see and manage them (nudge.scope.people_within); None in a trial in one area.
+    site_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
     role: str = Field(max_length=50)
     first_name: str | None = None
     last_name: str | None = None

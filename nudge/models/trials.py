@@ -29,6 +29,21 @@ class Trial(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class TrialSite(SQLModel, table=True):
+    """An organisation taking part in a multi-site trial, as the trial's current definition
+    lists it under `sites` (kept in step by experiments/trials.py): its staff see the trial, and
+    of its people only their own site's."""
+
+    __tablename__ = "trial_site"
+    __table_args__ = (UniqueConstraint("trial_id", "organisation_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    position: int  # its place in the definition's list, from 0
+    name: str = Field(max_length=200)  # what its results go under
+
+
 class TrialVersion(SQLModel, table=True):
     """One immutable version of a trial's definition, with the SHA-256 of its canonical form."""
 
