@@ -24,7 +24,17 @@ from nudge.db import (
     make_engine,
     upgrade,
 )
-from nudge.models import InboundMessage, LoginFailure, Membership, Organisation, Trial, User
+from nudge.models import (
+    Case,
+    InboundMessage,
+    LoginFailure,
+    Membership,
+    Organisation,
+    Participant,
+    Trial,
+    TrialSite,
+    User,
+)
 from nudge.scope import scope_of, visible_trials
 from tests.conftest import (
     Cli,
@@ -55,6 +65,7 @@ CORE_TABLES = {
     "ended_web_session",
     "organisation",
     "membership",
+    "trial_site",
 }
 
 
@@ -217,6 +228,45 @@ def test_upgrading_one_area_moves_its_trials_and_staff_into_one_organisation(
             assert rita.id is not None
             seen = visible_trials(session, scope_of(session, rita.id))
             assert [t.id for t in seen] == ["witness-reminders-2027", "victim-letters"]
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_to_sites_leaves_every_trial_in_one_area(
+    empty_url: str,
+) -> None:
+    """A database from before multi-site trials: its people keep every field and belong to no
+    site, and its trials have none."""
+    engine = make_engine(empty_url)
+    sites = ScriptDirectory.from_config(_script_config()).get_revision("r21_sites")
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), str(sites.down_revision))
+            for statement in (
+                "INSERT INTO organisation (slug, name, created_at) VALUES "
+                "('avon-somerset', 'Avon and Somerset', '2027-01-02 09:00:00')",
+                "INSERT INTO trial (id, title, status, current_version, created_at, "
+                "organisation_id) VALUES ('witness-reminders-2027', 'Witness reminders', 'live', "
+                "1, '2027-01-05 09:00:00', (SELECT id FROM organisation))",
+                'INSERT INTO "case" (trial_id, case_ref) VALUES '
+                "('witness-reminders-2027', 'CASE-0001')",
+                "INSERT INTO participant (trial_id, participant_ref, case_id, role, language, "
+                "contact_sms, contact_letter, safeguarding_flag, address, attributes, eligible, "
+                "enrolled_at) VALUES ('witness-reminders-2027', 'P-0001', (SELECT id FROM "
+                "\"case\"), 'witness', 'en', true, false, false, '[]', '{\"court\": \"A\"}', "
+                "true, '2027-01-06 09:00:00')",
+            ):
+                connection.execute(text(statement))
+        assert upgrade(engine) is True
+        with Session(engine) as session:
+            person = session.exec(select(Participant)).one()
+            assert (person.participant_ref, person.site_id, person.attributes) == (
+                "P-0001",
+                None,
+                {"court": "A"},
+            )
+            assert session.exec(select(Case.site_id)).all() == [None]
+            assert session.exec(select(TrialSite)).all() == []
     finally:
         engine.dispose()
 
