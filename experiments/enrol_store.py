@@ -12,7 +12,7 @@ from sqlalchemy import exists, insert, select, update
 from sqlmodel import Session
 
 from experiments.allocation import OPEN_SEPARATOR, Allocator, UnitArm
-from experiments.definition import SITE_COLUMN, TrialDefinition
+from experiments.definition import CANONICAL_UNITS, SITE_COLUMN, TrialDefinition
 from experiments.households import Member, assign_households
 from experiments.milestones import MilestoneDate, record_milestones
 from experiments.randomise import stratum_key
@@ -433,6 +433,10 @@ class EnrolStore:
         else:
             # Derivation gives every eligible row its unit, but a household's.
             units = [cast(str, worked_out.unit) for _, _, worked_out in eligible]
+            if self.site is not None and self.definition.population.unit not in CANONICAL_UNITS:
+                # A column's value (an officer) names a unit of one site: another site's same
+                # value is another unit, randomised in that site's own stratum.
+                units = [f"{SITE_COLUMN}={self.site.slug}|{unit}" for unit in units]
         unknown = {unit for unit in units if unit not in self.units}
         if unknown and not self.fresh:
             self.units.update(self.allocator.known_units(unknown))

@@ -426,6 +426,12 @@ def _site_organisations(
     refused when one is not an organisation here, or when the owner is not one of them."""
     if not definition.sites:
         return []
+    if definition.population.unit == "household":
+        raise TrialStateError(
+            "a multi-site trial cannot yet randomise by household (a household would link "
+            "people of different sites): randomise by participant, case or a column, or run "
+            "one trial per site"
+        )
     by_slug = {o.slug: o for o in all_organisations(session)}
     found = []
     for i, site in enumerate(definition.sites):

@@ -347,3 +347,41 @@ def _rewritten(folder: Path, sites: str) -> LoadedTrial:
     loaded = load_trial_file(path)
     assert isinstance(loaded, LoadedTrial), loaded
     return loaded
+
+
+def test_a_column_unit_of_one_site_is_not_another_sites_unit(
+    session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
+) -> None:
+    """Randomised by court: Bristol at north and Bristol at south are two units, each
+    allocated in its own site's stratum, never one joining the other's arm."""
+    areas(session, clock, "north", "south")
+    path = example_dir / "witness-reminders.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("unit: case ", "unit: court"), encoding="utf-8"
+    )
+    trials.create_trial(session, clock, definition(example_dir), ACTOR, organisation="north")
+    trials.launch_trial(session, clock, TRIAL, ACTOR)
+    session.commit()
+    enrol(session, clock, write_people(tmp_path / "n.csv", [person(1), person(2)]), "north")
+    south = enrol(session, clock, write_people(tmp_path / "s.csv", [person(3)]), "south")
+    assert south.joined_existing_unit == 0  # type: ignore[attr-defined]
+    units = sorted({(a.unit, a.stratum) for a in session.exec(select(Assignment))})
+    assert units == [
+        ("site=north|BRS", "site=north|court=BRS"),
+        ("site=south|BRS", "site=south|court=BRS"),
+    ]
+
+
+def test_a_multi_site_trial_by_household_is_refused_at_create(
+    session: Session, clock: FixedClock, example_dir: Path
+) -> None:
+    areas(session, clock, "north", "south")
+    path = example_dir / "witness-reminders.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("unit: case ", "unit: household"),
+        encoding="utf-8",
+    )
+    with pytest.raises(TrialStateError) as refusal:
+        trials.create_trial(session, clock, definition(example_dir), ACTOR, organisation="north")
+    session.rollback()
+    assert "a multi-site trial cannot yet randomise by household" in str(refusal.value)
