@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from experiments import trials
 from experiments.allocation import scheme_of
 from experiments.definition import SITE_COLUMN
-from experiments.enrol import SiteChoice, enrol_file, site_for_staff
+from experiments.enrol import EnrolSummary, SiteChoice, enrol_file, site_for_staff
 from experiments.hearings import update_hearings
 from experiments.loader import LoadedTrial, load_trial_file
 from experiments.randomise import slots
@@ -52,9 +52,11 @@ def live(session: Session, clock: FixedClock, example_dir: Path) -> dict[str, Or
 
 
 def enrol(
-    session: Session, clock: FixedClock, path: Path, site: str | None, **options: bool
-) -> object:
-    summary = enrol_file(session, clock, TRIAL, path, "test:staff", site=site, **options)
+    session: Session, clock: FixedClock, path: Path, site: str | None, skip_invalid: bool = False
+) -> EnrolSummary:
+    summary = enrol_file(
+        session, clock, TRIAL, path, "test:staff", site=site, skip_invalid=skip_invalid
+    )
     session.commit()
     return summary
 
@@ -229,7 +231,7 @@ def test_re_importing_a_sites_file_updates_and_moves_as_in_one_area(
     enrol(session, clock, path, "north")
     before = row_counts(session)
     again = enrol(session, clock, path, "north")
-    assert (again.enrolled, again.already_enrolled, again.rejected) == (0, 2, 0)  # type: ignore[attr-defined]
+    assert (again.enrolled, again.already_enrolled, again.rejected) == (0, 2, 0)
     assert {k: v for k, v in row_counts(session).items() if k != "audit_event"} == {
         k: v for k, v in before.items() if k != "audit_event"
     }
@@ -237,7 +239,7 @@ def test_re_importing_a_sites_file_updates_and_moves_as_in_one_area(
         tmp_path / "m.csv", [person(1, hearing_start="2027-03-11T10:00", phone="07700 900555")]
     )
     summary = enrol(session, clock, moved, "north")
-    assert (summary.hearings_moved, summary.updated) == (1, 1)  # type: ignore[attr-defined]
+    assert (summary.hearings_moved, summary.updated) == (1, 1)
 
 
 def test_a_case_of_another_site_is_refused_for_its_rows_and_nothing_is_written(
@@ -263,7 +265,7 @@ def test_with_skip_invalid_the_other_rows_of_the_site_are_imported(
     enrol(session, clock, write_people(tmp_path / "n.csv", [person(1)]), "north")
     clash = write_people(tmp_path / "s.csv", [person(5), person(6, case_ref="C00001")])
     summary = enrol(session, clock, clash, "south", skip_invalid=True)
-    assert (summary.enrolled, summary.rejected) == (1, 1)  # type: ignore[attr-defined]
+    assert (summary.enrolled, summary.rejected) == (1, 1)
     case = session.exec(select(Case).where(Case.case_ref == "C00001")).one()
     assert case.site_id == live["north"].id
 
@@ -364,7 +366,7 @@ def test_a_column_unit_of_one_site_is_not_another_sites_unit(
     session.commit()
     enrol(session, clock, write_people(tmp_path / "n.csv", [person(1), person(2)]), "north")
     south = enrol(session, clock, write_people(tmp_path / "s.csv", [person(3)]), "south")
-    assert south.joined_existing_unit == 0  # type: ignore[attr-defined]
+    assert south.joined_existing_unit == 0
     units = sorted({(a.unit, a.stratum) for a in session.exec(select(Assignment))})
     assert units == [
         ("site=north|BRS", "site=north|court=BRS"),

@@ -10,8 +10,9 @@ from sqlmodel import Session, col, select
 from nudge.clock import FixedClock
 from nudge.models import Organisation, TrialSite
 from nudge.organisations import add_organisation
-from tests.experiments.test_trial_pages import YAML, create, page_text
+from tests.experiments.test_trial_pages import TRIAL, YAML, amend, create, page_text
 from tests.factories import row_counts
+from tests.web_helpers import csrf_token
 
 
 def _sites(*slugs: str) -> str:
@@ -43,3 +44,21 @@ def test_a_multi_site_trial_is_refused_until_it_can_run_then_created_with_its_si
         .order_by(col(TrialSite.position))
     ).all()
     assert stored == ["default", "south"]
+
+
+def test_a_live_trial_gains_a_site_on_the_amendment_page(
+    researcher: FlaskClient, session: Session, clock: FixedClock
+) -> None:
+    for slug in ("south", "west"):
+        add_organisation(session, clock, slug, f"{slug.title()}shire Police", "test")
+    session.commit()
+    assert create(researcher, text=_sites("default", "south")).status_code == 201
+    token = csrf_token(researcher, f"/trials/{TRIAL}/launch")
+    launch = researcher.post(f"/trials/{TRIAL}/launch", data={"csrf_token": token})
+    assert launch.status_code == 302
+    saved = amend(researcher, text=_sites("default", "south", "west"), reason="west joins")
+    assert saved.status_code == 302, page_text(saved)
+    shown = page_text(researcher.get(saved.headers["Location"]))
+    assert "Amended: version 3 (changed: sites)" in shown
+    session.expire_all()
+    assert len(session.exec(select(TrialSite)).all()) == 3
