@@ -471,8 +471,9 @@ def _refuse_emptied_sites(
         if enrolled:
             slug = _owner_slug(session, stored.organisation_id)
             raise TrialStateError(
-                f"site '{slug}' cannot leave trial '{trial.id}': {enrolled} people have been "
-                "enrolled from it; keep it under sites (close the trial to stop enrolment)"
+                f"site '{slug}' cannot leave trial '{trial.id}': {enrolled} "
+                f"{'person has' if enrolled == 1 else 'people have'} been enrolled from it; "
+                "keep it under sites (close the trial to stop enrolment)"
             )
 
 

@@ -144,7 +144,7 @@ def test_a_site_people_were_enrolled_from_cannot_leave_one_nobody_was_can(
         trials.amend_trial(session, clock, TRIAL, without_south, ACTOR, reason="south leaves")
     session.rollback()
     assert "site 'south' cannot leave trial" in str(refusal.value)
-    assert "1 people have been enrolled from it" in str(refusal.value)
+    assert "1 person has been enrolled from it" in str(refusal.value)
     without_west = _rewritten(example_dir, "\nsites: [north, south]\n")
     trials.amend_trial(session, clock, TRIAL, without_west, ACTOR, reason="west withdrew")
     session.commit()
