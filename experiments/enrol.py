@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ from experiments.allocation import Allocator
 from experiments.csvfile import duplicate_columns, read_header
 from experiments.definition import CANONICAL_UNITS, TrialDefinition
 from experiments.eligibility import numeric_fields
-from experiments.enrol_store import EnrolStore, Written
+from experiments.enrol_store import EnrolStore, ImportSite, Written
 from experiments.rowcheck import Reject, checked_batches
 from experiments.rows import (
     CANONICAL_COLUMNS,
@@ -106,8 +106,12 @@ def enrol_file(
     *,
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
+    site: str | None = None,
 ) -> EnrolSummary:
     """Import one export into a live trial; raises ImportRejected when any row is bad.
+
+    A multi-site trial's file is one site's (`site`, its organisation's short name, required
+    then and refused otherwise): its people are that site's, randomised within it.
 
     The caller owns the transaction: it commits on success, and rolls back on an exception
     or for a dry run. Nothing is written outside the session.
@@ -119,6 +123,7 @@ def enrol_file(
             f"into a launched trial (nudge trial launch {trial_id})"
         )
     definition = trials.current_definition(session, trial)
+    importing_for = import_site(session, trial_id, site)
     summary = EnrolSummary(source=str(path))
     encoding, columns = read_header(path, definition.mapping)
     rules = _row_rules(definition, columns, path, clock)
@@ -132,7 +137,9 @@ def enrol_file(
         if a.id is not None
     }
     allocator = Allocator(session, trial_id, definition, arms)
-    store = EnrolStore(session, clock, trial_id, definition, allocator, summary.source)
+    store = EnrolStore(
+        session, clock, trial_id, definition, allocator, summary.source, importing_for
+    )
     with _collector_paused():
         # Each row's eligibility, unit, stratum and JSON (`store.derivation`) are worked out
         # here, by the writer, not the reader process: with the collector paused the reader is
@@ -143,9 +150,12 @@ def enrol_file(
             summary.rejects.extend(batch.rejects)
             if batch.rows:
                 summary.add(store.write(batch.rows))
+                summary.rejects.extend(store.take_rejects())
             if progress:
                 progress(batch.read)
         store.finish()
+    if importing_for is not None:
+        summary.rejects.sort(key=lambda reject: reject.line)
     if summary.rejects and not skip_invalid:
         raise ImportRejected(
             f"{path}: {summary.rejected} row(s) rejected, so nothing was imported; fix them, "
@@ -160,6 +170,7 @@ def enrol_file(
         trial_id=trial_id,
         subject=path.name,
         details={
+            **({"site": importing_for.slug} if importing_for else {}),
             "read": summary.read,
             "enrolled": summary.enrolled,
             "randomised": summary.randomised,
@@ -170,6 +181,72 @@ def enrol_file(
         },
     )
     return summary
+
+
+def import_site(session: Session, trial_id: str, site: str | None) -> ImportSite | None:
+    """The site a file is imported for: required (one of the trial's) in a multi-site trial,
+    refused in a trial in one area."""
+    sites = trials.trial_sites(session, trial_id)
+    slugs = ", ".join(organisation.slug for _, organisation in sites)
+    if not sites:
+        if site:
+            raise TrialStateError(
+                f"trial '{trial_id}' is not multi-site; leave out --site (got '{site}')"
+            )
+        return None
+    if not site:
+        raise TrialStateError(
+            f"trial '{trial_id}' is multi-site: say which site's people this file holds with "
+            f"--site (its sites: {slugs})"
+        )
+    for trial_site, organisation in sites:
+        if organisation.slug == site.strip():
+            assert organisation.id is not None
+            return ImportSite(organisation.id, organisation.slug, trial_site.name)
+    raise TrialStateError(f"'{site}' is not a site of trial '{trial_id}' (its sites: {slugs})")
+
+
+RESEARCHER = "researcher"  # the role that imports a site's people (nudge.models.ROLES)
+
+
+@dataclass(frozen=True)
+class SiteChoice:
+    """Which site a member of staff imports a file for (`site_for_staff`): `site`, or, when
+    they are a researcher in several of the trial's sites and have not chosen, the `choices`
+    to ask among ((short name, name), in the definition's order)."""
+
+    site: str | None
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+def site_for_staff(
+    session: Session, roles: Mapping[int, str], trial_id: str, chosen: str | None
+) -> SiteChoice:
+    """The site a person with these `roles` (organisation id: role, nudge.scope.Scope.roles)
+    imports a file of a multi-site trial for: the one of its sites where they are a researcher,
+    or, in several, the one they chose (never trusted: one not theirs is refused). A trial in
+    one area has no site (None); staff of an owner that is no site, or of no site as a
+    researcher, cannot import."""
+    sites = trials.trial_sites(session, trial_id)
+    if not sites:
+        if chosen:
+            raise TrialStateError(f"trial '{trial_id}' is not multi-site; leave out the site")
+        return SiteChoice(None)
+    mine = [(o.slug, site.name) for site, o in sites if roles.get(o.id or 0) == RESEARCHER]
+    if not mine:
+        raise TrialStateError(
+            f"only a site's researchers import its people, and you are a researcher in none "
+            f"of trial '{trial_id}''s sites"
+        )
+    if chosen:
+        if chosen.strip() not in {slug for slug, _ in mine}:
+            raise TrialStateError(
+                "choose one of the sites listed: you are not a researcher in the one that was sent"
+            )
+        return SiteChoice(chosen.strip())
+    if len(mine) == 1:
+        return SiteChoice(mine[0][0])
+    return SiteChoice(None, tuple(mine))
 
 
 @contextmanager

@@ -12,10 +12,11 @@ from sqlalchemy import exists, insert, select, update
 from sqlmodel import Session
 
 from experiments.allocation import OPEN_SEPARATOR, Allocator, UnitArm
-from experiments.definition import TrialDefinition
+from experiments.definition import CANONICAL_UNITS, SITE_COLUMN, TrialDefinition
 from experiments.households import Member, assign_households
 from experiments.milestones import MilestoneDate, record_milestones
 from experiments.randomise import stratum_key
+from experiments.rowcheck import Reject
 from experiments.rows import Derivation, Derived, ParsedRow, stratum_values
 from nudge.bulk import Encoded, Same, columns_of, insert_rows, reserve_ids
 from nudge.clock import Clock
@@ -55,6 +56,27 @@ MUTABLE = (
 # last step then writes one stretch of them, not hundreds of thousands after the reader is
 # done; each write also updates the strata's counters, hence not every batch.
 UNITS_EVERY = 10
+
+
+# A row of one site's file naming a case or a person of another site of the trial.
+FOREIGN_CASE = (
+    "case_ref: case '{}' already belongs to another site of this trial; case references must "
+    "be unique across the trial's sites: ask the other site or prefix yours"
+)
+FOREIGN_PERSON = (
+    "participant_ref: '{}' is already enrolled from another site of this trial; participant "
+    "references must be unique across the trial's sites: ask the other site or prefix yours"
+)
+
+
+@dataclass(frozen=True)
+class ImportSite:
+    """The site of a multi-site trial a file is imported for: its organisation's id and short
+    name, and the name its results go under."""
+
+    organisation_id: int
+    slug: str
+    name: str
 
 
 @dataclass
@@ -104,11 +126,23 @@ class EnrolStore:
         definition: TrialDefinition,
         allocator: Allocator,
         source: str,
+        site: ImportSite | None = None,
     ) -> None:
         self.session, self.trial_id, self.definition = session, trial_id, definition
         self.allocator, self.now = allocator, clock.now()
         population = definition.population
-        self.derivation = Derivation(population.eligibility, population.strata, population.unit)
+        # A multi-site trial is randomised within each site: its slug is the first stratum.
+        self.site = site
+        self.strata = tuple(population.strata)
+        if site is not None:
+            self.strata = (SITE_COLUMN, *self.strata)
+        self.derivation = Derivation(population.eligibility, self.strata, population.unit)
+        # Every case and person a site's file writes is that site's; nothing extra otherwise.
+        self.site_id: dict[str, Same] = {}
+        if site is not None:
+            self.site_id = {"site_id": Same(site.organisation_id)}
+        self.rejects: list[Reject] = []  # rows naming another site's case or person
+        self.foreign_cases: set[str] = set()
         # Address and attributes are derived as JSON text (`Derivation`); it is what this
         # engine would write only when its serializer is that one.
         dialect = session.get_bind().dialect
@@ -128,6 +162,10 @@ class EnrolStore:
 
     def write(self, rows: list[ParsedRow]) -> Written:
         """Store one batch of checked rows; return what that did."""
+        if self.site is not None:
+            rows = self._this_sites(rows, self.site)
+            if not rows:
+                return Written()
         moved = self._cases(rows)
         milestones = self._milestones(rows) if self.reads_milestones else Written()
         worked_out = list(map(self.derivation, rows))
@@ -143,6 +181,48 @@ class EnrolStore:
 
     def finish(self) -> None:
         self.allocator.flush()
+
+    def take_rejects(self) -> list[Reject]:
+        """The rows the last batches refused (another site's case or person), once."""
+        taken, self.rejects = self.rejects, []
+        return taken
+
+    # sites --------------------------------------------------------------------------------
+    def _this_sites(self, rows: list[ParsedRow], site: ImportSite) -> list[ParsedRow]:
+        """The rows this site may import, each with its site among the attributes (a stratum,
+        and a column of the analysis); a row naming another site's case or person is refused."""
+        for row in rows:
+            row.attributes[SITE_COLUMN] = site.slug
+        if self.fresh:
+            return rows
+        refs = {row.case_ref for row in rows if row.case_ref not in self.cases}
+        refs -= self.foreign_cases
+        if refs:
+            found = select(CASES.c.case_ref).where(
+                CASES.c.trial_id == self.trial_id,
+                CASES.c.case_ref.in_(refs),
+                CASES.c.site_id.is_distinct_from(site.organisation_id),
+            )
+            self.foreign_cases.update(self.session.execute(found).scalars())
+        people = {row.participant_ref for row in rows if row.case_ref not in self.foreign_cases}
+        foreign_people: set[str] = set()
+        if people:
+            found = select(PEOPLE.c.participant_ref).where(
+                PEOPLE.c.trial_id == self.trial_id,
+                PEOPLE.c.participant_ref.in_(people),
+                PEOPLE.c.site_id.is_distinct_from(site.organisation_id),
+            )
+            foreign_people.update(self.session.execute(found).scalars())
+        kept = []
+        for row in rows:
+            if row.case_ref in self.foreign_cases:
+                self.rejects.append(Reject(row.line, FOREIGN_CASE.format(row.case_ref), None))
+            elif row.participant_ref in foreign_people:
+                reason = FOREIGN_PERSON.format(row.participant_ref)
+                self.rejects.append(Reject(row.line, reason, None))
+            else:
+                kept.append(row)
+        return kept
 
     # cases and hearings -------------------------------------------------------------------
     def _cases(self, rows: list[ParsedRow]) -> list[int]:
@@ -187,7 +267,12 @@ class EnrolStore:
         insert_rows(
             self.session,
             CASES,
-            {"id": case_ids, "trial_id": trial_id, "case_ref": [row.case_ref for row in rows]},
+            {
+                "id": case_ids,
+                "trial_id": trial_id,
+                "case_ref": [row.case_ref for row in rows],
+                **self.site_id,
+            },
         )
         insert_rows(
             self.session,
@@ -321,6 +406,7 @@ class EnrolStore:
             {
                 "id": ids,
                 "trial_id": Same(self.trial_id),
+                **self.site_id,
                 "case_id": [self.cases[row.case_ref].case_id for row in rows],
                 **columns_of(rows, stored),
                 **json,
@@ -347,10 +433,14 @@ class EnrolStore:
         else:
             # Derivation gives every eligible row its unit, but a household's.
             units = [cast(str, worked_out.unit) for _, _, worked_out in eligible]
+            if self.site is not None and self.definition.population.unit not in CANONICAL_UNITS:
+                # A column's value (an officer) names a unit of one site: another site's same
+                # value is another unit, randomised in that site's own stratum.
+                units = [f"{SITE_COLUMN}={self.site.slug}|{unit}" for unit in units]
         unknown = {unit for unit in units if unit not in self.units}
         if unknown and not self.fresh:
             self.units.update(self.allocator.known_units(unknown))
-        strata = self.definition.population.strata
+        strata = self.strata
         arms, joined = [], 0
         fewer, fewer_units = Counter[str](), Counter[str]()
         for (row, _, worked_out), unit in zip(eligible, units, strict=True):

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from experiments import trials
 from experiments.csvfile import read_records, read_required_header
+from experiments.enrol import import_site
 from experiments.keys import normalise_key
 from experiments.rows import RowError, parse_hearing_start
 from nudge import audit
@@ -40,17 +41,30 @@ class HearingsSummary:
 
 
 def update_hearings(
-    session: Session, clock: Clock, trial_id: str, path: Path, actor: str
+    session: Session,
+    clock: Clock,
+    trial_id: str,
+    path: Path,
+    actor: str,
+    site: str | None = None,
 ) -> HearingsSummary:
-    """Apply a court-list update; any bad row rejects the file and nothing changes."""
+    """Apply a court-list update; any bad row rejects the file and nothing changes.
+
+    A multi-site trial's list is one site's (`site`, required then): a row naming another
+    site's case is refused as if unknown."""
     trial = trials.lock_trial(session, trial_id)
     if trial.status != TrialStatus.LIVE:
         raise TrialStateError(
             f"trial '{trial_id}' is {trial.status}; hearings are updated only in a live trial"
         )
     zone = ZoneInfo(trials.current_definition(session, trial).timezone)
+    own = import_site(session, trial_id, site)
     encoding, columns = read_required_header(path, COLUMNS)
-    hearings = _hearings_by_case(session, trial_id)
+    hearings = _hearings_by_case(session, trial_id, None if own is None else own.organisation_id)
+    # Another site's case reads as unknown: a site's staff learn nothing of the others' cases.
+    unknown = "is not a case enrolled in this trial" + (
+        "" if own is None else ": not one of your site's cases"
+    )
     summary, problems, now = HearingsSummary(), [], clock.now()
     seen: dict[str, int] = {}
     for record in read_records(path, encoding, columns):
@@ -63,7 +77,7 @@ def update_hearings(
             if ref in seen:
                 raise RowError("case_ref", f"'{ref}' is already on line {seen[ref]}")
             seen[ref] = record.line
-            _apply(session, record.values, hearings, zone, summary, now, path.name)
+            _apply(session, record.values, hearings, zone, summary, now, path.name, unknown)
         except RowError as exc:
             problems.append(Problem(str(path), record.line, None, str(exc)))
     if problems:
@@ -82,12 +96,15 @@ def update_hearings(
     return summary
 
 
-def _hearings_by_case(session: Session, trial_id: str) -> dict[str, Hearing]:
+def _hearings_by_case(session: Session, trial_id: str, site_id: int | None) -> dict[str, Hearing]:
+    """The trial's hearings by case reference; only one site's cases when `site_id`."""
     query = (
         select(Case.case_ref, Hearing)
         .join(Hearing, col(Hearing.case_id) == Case.id)
         .where(Case.trial_id == trial_id)
     )
+    if site_id is not None:
+        query = query.where(Case.site_id == site_id)
     return {ref: hearing for ref, hearing in session.exec(query)}
 
 
@@ -99,11 +116,12 @@ def _apply(
     summary: HearingsSummary,
     now: datetime,
     source: str,
+    unknown: str,
 ) -> None:
     ref, given = values["case_ref"], values["status"].lower()
     hearing = hearings.get(ref)
     if hearing is None:
-        raise RowError("case_ref", f"'{ref}' is not a case enrolled in this trial")
+        raise RowError("case_ref", f"'{ref}' {unknown}")
     if given not in HEARING_STATUSES:
         raise RowError(
             "status", f"'{values['status']}' is not one of {', '.join(HEARING_STATUSES)}"

@@ -11,6 +11,7 @@ amendment is shown as a list of changed fields, old value and new, before it is 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import (
@@ -131,7 +132,8 @@ def new_trial() -> ResponseReturnValue:
         # Taken meanwhile (the service's words name the CLI), or the organisation gone.
         g.db.rollback()
         taken = isinstance(refused, IntegrityError) or g.db.get(Trial, trial_id) is not None
-        refusal = _taken(trial_id) if taken else Problem("", None, None, str(refused))
+        refused_words = _web_words(str(refused))
+        refusal = _taken(trial_id) if taken else Problem("", None, None, refused_words)
         return _upload_page(form, (chosen, upload, checked), "new", refusals=[refusal])
     chosen = _discard(chosen)
     created = trials.current_version(g.db, trials.get_trial(g.db, trial_id))
@@ -400,9 +402,14 @@ def _discard(chosen: Chosen) -> Chosen:
 
 def _web_words(message: str) -> str:
     """The trial service speaks in CLI options; on the web they are form fields."""
+    message = re.sub(
+        r"add it first with nudge orgs add \S+ --name \"\.\.\.\"",
+        "ask an administrator to add it first",
+        message,
+    )
     return message.replace(
         "say so with --template-fix", "tick “The change to a message's wording only fixes a typo”"
-    )
+    ).replace("create the trial as one of them (--org)", "create the trial for one of them")
 
 
 def _action() -> str:

@@ -24,9 +24,17 @@ from experiments.loader import LoadedTrial, canonical_form, canonical_json, sha2
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import NotFound, TrialStateError
-from nudge.models import Arm, Participant, Trial, TrialStatus, TrialVersion
+from nudge.models import (
+    Arm,
+    Organisation,
+    Participant,
+    Trial,
+    TrialSite,
+    TrialStatus,
+    TrialVersion,
+)
 from nudge.models.types import column_length, fitted
-from nudge.organisations import OrganisationError, organisation_for_new
+from nudge.organisations import OrganisationError, all_organisations, organisation_for_new
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,7 @@ def create_trial(
         owner = organisation_for_new(session, clock, organisation, actor.name)
     except OrganisationError as refused:
         raise TrialStateError(str(refused)) from None
+    sites = _site_organisations(session, definition, owner)
     now = clock.now()
     trial = Trial(
         id=definition.id,
@@ -111,6 +120,7 @@ def create_trial(
         now=now,
     )
     _replace_arms(session, trial, definition)
+    _keep_sites(session, trial, sites)
     audit.record(
         session,
         clock,
@@ -194,13 +204,15 @@ class Amendment:
 
     def refused(self, status: str, template_fix: bool) -> list[FieldChange]:
         """The changes a trial in this status refuses: after launch, design changes, and
-        wording changes not declared as typo fixes."""
+        wording changes not declared as typo fixes. A multi-site trial may gain (or lose an
+        empty) site after launch: a design change the version lists, allowed by `_sites_check`."""
         if status != TrialStatus.LIVE:
             return []
         return [
             c
             for c in self.changes
-            if c.kind == "design" or (c.kind == "template" and not template_fix)
+            if (c.kind == "design" and not _site_change(c.path, self.old, self.new))
+            or (c.kind == "template" and not template_fix)
         ]
 
 
@@ -246,6 +258,8 @@ def amend_trial(
         )
     if trial.status == TrialStatus.LIVE:
         _refuse_design_changes(amendment.paths, amendment.old, amendment.new, template_fix)
+    sites = _site_organisations(session, loaded.definition, _owner(session, trial))
+    _refuse_emptied_sites(session, trial, sites)
     version = _add_version(
         session,
         trial,
@@ -260,6 +274,7 @@ def amend_trial(
     trial.title = loaded.definition.title
     if trial.status == TrialStatus.DRAFT:
         _replace_arms(session, trial, loaded.definition)
+    _keep_sites(session, trial, sites)
     audit.record(
         session,
         clock,
@@ -312,6 +327,8 @@ def _refuse_design_changes(
 ) -> None:
     for path in changes:
         kind = kind_of_change(path)
+        if kind == "design" and _site_change(path, old, new):
+            continue
         if kind == "design":
             raise TrialStateError(
                 f"'{path}' is part of the launched design and cannot change "
@@ -385,6 +402,126 @@ def _replace_arms(session: Session, trial: Trial, definition: TrialDefinition) -
                 position=position,
             )
         )
+
+
+def _site_change(path: str, old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a changed path is a multi-site trial's sites changing while it stays multi-site:
+    allowed after launch (a site joins, or one nobody was enrolled from leaves: checked by
+    `_refuse_emptied_sites`), unlike a trial in one area becoming multi-site or the reverse,
+    which would change the strata of everyone already randomised."""
+    sited = path == "sites" or path.startswith(("sites.", "sites["))
+    return sited and bool(old.get("sites")) and bool(new.get("sites"))
+
+
+def _owner(session: Session, trial: Trial) -> Organisation:
+    owner = session.get(Organisation, trial.organisation_id)
+    assert owner is not None  # a foreign key
+    return owner
+
+
+def _site_organisations(
+    session: Session, definition: TrialDefinition, owner: Organisation
+) -> list[tuple[Organisation, str]]:
+    """Each site's organisation and the name its results go under, in the definition's order;
+    refused when one is not an organisation here, or when the owner is not one of them."""
+    if not definition.sites:
+        return []
+    if definition.population.unit == "household":
+        raise TrialStateError(
+            "a multi-site trial cannot yet randomise by household (a household would link "
+            "people of different sites): randomise by participant, case or a column, or run "
+            "one trial per site"
+        )
+    by_slug = {o.slug: o for o in all_organisations(session)}
+    found = []
+    for i, site in enumerate(definition.sites):
+        organisation = by_slug.get(site.organisation)
+        if organisation is None:
+            raise TrialStateError(
+                f"sites[{i}]: there is no organisation '{site.organisation}': add it first with "
+                f'nudge orgs add {site.organisation} --name "..." (organisations here: '
+                f"{', '.join(sorted(by_slug)) or 'none'}), or correct the short name"
+            )
+        found.append((organisation, site.name or organisation.name))
+    if owner.id not in {organisation.id for organisation, _ in found}:
+        raise TrialStateError(
+            f"the organisation that runs the trial must be one of its sites: '{owner.slug}' is "
+            f"not among {', '.join(definition.site_slugs)}; add it under sites, or create the "
+            "trial as one of them (--org)"
+        )
+    return found
+
+
+def _refuse_emptied_sites(
+    session: Session, trial: Trial, sites: list[tuple[Organisation, str]]
+) -> None:
+    """A site may leave only while nobody has been enrolled from it."""
+    kept = {organisation.id for organisation, _ in sites}
+    for stored in _stored_sites(session, trial.id):
+        if stored.organisation_id in kept:
+            continue
+        enrolled = session.exec(
+            select(func.count())
+            .select_from(Participant)
+            .where(
+                Participant.trial_id == trial.id,
+                Participant.site_id == stored.organisation_id,
+            )
+        ).one()
+        if enrolled:
+            slug = _owner_slug(session, stored.organisation_id)
+            raise TrialStateError(
+                f"site '{slug}' cannot leave trial '{trial.id}': {enrolled} "
+                f"{'person has' if enrolled == 1 else 'people have'} been enrolled from it; "
+                "keep it under sites (close the trial to stop enrolment)"
+            )
+
+
+def _owner_slug(session: Session, organisation_id: int) -> str:
+    organisation = session.get(Organisation, organisation_id)
+    return organisation.slug if organisation is not None else str(organisation_id)
+
+
+def _stored_sites(session: Session, trial_id: str) -> list[TrialSite]:
+    query = select(TrialSite).where(TrialSite.trial_id == trial_id)
+    return list(session.exec(query.order_by(col(TrialSite.position))).all())
+
+
+def _keep_sites(session: Session, trial: Trial, sites: list[tuple[Organisation, str]]) -> None:
+    """Make the trial's `trial_site` rows those of its current definition's sites."""
+    stored = {site.organisation_id: site for site in _stored_sites(session, trial.id)}
+    wanted = {organisation.id for organisation, _ in sites}
+    for organisation_id, site in stored.items():
+        if organisation_id not in wanted:
+            session.delete(site)
+    session.flush()
+    for position, (organisation, name) in enumerate(sites):
+        assert organisation.id is not None
+        kept = stored.get(organisation.id)
+        if kept is None:
+            session.add(
+                TrialSite(
+                    trial_id=trial.id,
+                    organisation_id=organisation.id,
+                    position=position,
+                    name=name,
+                )
+            )
+        else:
+            kept.position, kept.name = position, name
+    session.flush()
+
+
+def trial_sites(session: Session, trial_id: str) -> list[tuple[TrialSite, Organisation]]:
+    """A multi-site trial's sites with their organisations, in the definition's order; [] for
+    a trial in one area."""
+    query = (
+        select(TrialSite, Organisation)
+        .join(Organisation, col(Organisation.id) == TrialSite.organisation_id)
+        .where(TrialSite.trial_id == trial_id)
+        .order_by(col(TrialSite.position))
+    )
+    return [(site, organisation) for site, organisation in session.exec(query).all()]
 
 
 def enrolled_count(session: Session, trial_id: str) -> int:

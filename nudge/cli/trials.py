@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from experiments import trials as service
 from experiments.allocation import allocation_history
@@ -17,7 +19,7 @@ from experiments.outcome_values import describe
 from messages.checks import CheckedDefinition, MessageReport, check_definition
 from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, Runtime, echo_json, pass_runtime
 from nudge.errors import DefinitionError
-from nudge.models import Organisation, Trial, TrialVersion
+from nudge.models import Organisation, Participant, Trial, TrialVersion
 from nudge.organisations import organisation_by_slug
 
 FILE = InputFile(exists=False)  # a missing file is reported by the loader, located
@@ -58,6 +60,11 @@ def validate(file: Path) -> None:
         f"{file}: valid: trial '{definition.id}', {len(definition.arms)} arms, "
         f"{len(definition.outcomes)} outcome(s)"
     )
+    if definition.sites:
+        click.echo("\nSites (each imports its own people; randomised within each site):")
+        for site in definition.sites:
+            named = f" ({site.name})" if site.name else ""
+            click.echo(f"  {site.organisation}{named}")
     _print_outcomes(definition)
     _print_report(checked.report)
 
@@ -265,6 +272,7 @@ def show(runtime: Runtime, trial_id: str, as_json: bool) -> None:
         found = service.get_trial(session, trial_id)
         data = _summary(session, found)
         data["definition"] = service.shown_definition(session, found)
+        data["sites"] = _sites(session, trial_id)
         data["versions"] = [_version(v) for v in service.versions(session, trial_id)]
         data["allocation_changes"] = [
             _allocation_change(change)
@@ -287,6 +295,10 @@ def show(runtime: Runtime, trial_id: str, as_json: bool) -> None:
             f"  {arm['id']}{marker}: {arm['title']}, weight {arm['weight']}, "
             f"{len(arm['messages'])} message(s)"
         )
+    if data["sites"]:
+        click.echo("sites:")
+    for site in data["sites"]:
+        click.echo(f"  {site['organisation']}: {site['name']}, enrolled {site['enrolled']}")
     click.echo("versions:")
     for version in data["versions"]:
         reason = f": {version['reason']}" if version["reason"] else ""
@@ -317,6 +329,25 @@ def _summary(session: Any, found: Trial) -> dict[str, Any]:
         "enrolled": service.enrolled_count(session, found.id),
         "organisation": _owner(session, found),
     }
+
+
+def _sites(session: Any, trial_id: str) -> list[dict[str, Any]]:
+    """A multi-site trial's sites, in the definition's order, with how many each enrolled."""
+    counts = dict(
+        session.exec(
+            select(Participant.site_id, func.count())
+            .where(Participant.trial_id == trial_id)
+            .group_by(col(Participant.site_id))
+        ).all()
+    )
+    return [
+        {
+            "organisation": organisation.slug,
+            "name": site.name,
+            "enrolled": counts.get(organisation.id, 0),
+        }
+        for site, organisation in service.trial_sites(session, trial_id)
+    ]
 
 
 def _allocation_change(change: AllocationChange) -> dict[str, Any]:
