@@ -24,7 +24,8 @@ from experiments.definition import TrialDefinition
 from nudge import audit
 from nudge.errors import NotFound, NudgeError
 from nudge.models import Trial
-from nudge.web.access import ALL_STAFF, allow
+from nudge.site_walls import may_take_rows
+from nudge.web.access import ALL_STAFF, allow, current_scope
 
 if TYPE_CHECKING:
     from analysis.guardrail_notice import BreachNotice
@@ -65,6 +66,13 @@ def guardrail_notice(trial_id: str) -> BreachNotice | None:
         .order_by(col(GuardrailBreach.id))
     ).all()
     return breach_notice([(row.words, row.mail) for row in rows])
+
+
+@bp.app_template_global()
+def may_download_bundle(trial_id: str) -> bool:
+    """Whether the viewer may download the trial's reproduction bundle (and is offered it)."""
+    trial = g.db.get(Trial, trial_id)
+    return trial is not None and may_take_rows(g.db, current_scope(), trial)
 
 
 @bp.get("/trials/<trial_id>/results")
@@ -134,9 +142,12 @@ def results_download_pdf(trial_id: str) -> ResponseReturnValue:
 @bp.get("/trials/<trial_id>/reproduction.zip")
 @allow("researcher")
 def results_bundle(trial_id: str) -> ResponseReturnValue:
-    """The reproduction bundle: pseudonymised row-level data, so researchers only."""
+    """The reproduction bundle: pseudonymised row-level data, so researchers only (of a
+    multi-site trial, the coordinating site's: nudge.site_walls.may_take_rows)."""
     from analysis.bundle import build_bundle, write_zip
 
+    if not may_download_bundle(trial_id):
+        abort(403)
     clock = current_app.extensions["nudge"]["clock"]
     try:
         bundle = build_bundle(g.db, trial_id, built_at=clock.now())

@@ -24,7 +24,8 @@ from experiments.rows import MAX_REF
 from nudge import audit
 from nudge.errors import NotFound, printable
 from nudge.models import Trial
-from nudge.web.access import allow
+from nudge.scope import people_within
+from nudge.web.access import allow, current_scope
 
 bp = Blueprint("people_pages", __name__)
 RESEARCHER = "researcher"
@@ -82,7 +83,8 @@ def person_timeline(trial_id: str, ref: str) -> ResponseReturnValue:
     try:
         if normalise_key(ref) != ref or reference_problem(ref):
             raise NotFound("not a reference an import could have stored")
-        timeline = timelines.person_timeline(g.db, definition, ref)
+        within = people_within(g.db, current_scope(), trial_id)
+        timeline = timelines.person_timeline(g.db, definition, ref, within)
     except NotFound:
         return _not_found(trial, ref)
     clock = current_app.extensions["nudge"]["clock"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import ColumnElement, true
 from sqlmodel import Session, col, select
 
 from analysis.labels import Labels, humanise
@@ -113,17 +114,24 @@ class _Context:
 
 
 def person_timeline(
-    session: Session, definition: TrialDefinition, reference: str
+    session: Session,
+    definition: TrialDefinition,
+    reference: str,
+    within: ColumnElement[bool] | None = None,
 ) -> PersonTimeline:
-    """Everything recorded about `reference` in this trial, oldest first.
+    """Everything recorded about `reference` in this trial, oldest first; of the participants
+    `within` admits only (nudge.scope.people_within: in a multi-site trial, the viewer's own
+    site's people).
 
-    Raises NotFound when no one in this trial has that reference: people in other trials are
-    never looked at, so the answer says nothing about them.
+    Raises NotFound when no one in this trial (that `within` admits) has that reference: people
+    in other trials, and of other sites, are never looked at, so the answer says nothing about
+    them.
     """
     found = session.exec(
         select(Participant, Case.case_ref)
         .join(Case, col(Case.id) == Participant.case_id)
         .where(Participant.trial_id == definition.id, Participant.participant_ref == reference)
+        .where(true() if within is None else within)
         .order_by(col(Participant.id))
     ).all()
     if not found:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, false, func, true
+from sqlalchemy import ColumnElement, and_, false, func, true
 from sqlmodel import Session, col, select
 
 from experiments import trials
@@ -88,10 +88,13 @@ def reply_queue(
     state: str = "open",
     page: int = 1,
     unmatched_within: ColumnElement[bool] | None = None,
+    within: ColumnElement[bool] | None = None,
 ) -> ReplyQueue:
     """A trial's replies for staff, or with no trial those from numbers in none that
-    `unmatched_within` admits (nudge.scope.unmatched_replies_within; none when not given):
-    flagged ones not yet handled first, then newest first.
+    `unmatched_within` admits (nudge.scope.unmatched_replies_within; none when not given);
+    of a trial's, those of the participants `within` admits (nudge.scope.people_within: in a
+    multi-site trial, the viewer's own site's): flagged ones not yet handled first, then
+    newest first.
 
     Triage reads every reply in the view, so a changed word list applies at once and the order
     holds across pages; a trial's replies for staff number in the hundreds, not millions.
@@ -108,6 +111,7 @@ def reply_queue(
     else:
         query = query.join(Participant, col(Participant.id) == InboundMessage.participant_id)
         query = query.where(Participant.trial_id == trial_id)
+        query = query.where(true() if within is None else within)
     if state == "open":
         query = query.where(col(InboundMessage.handled_at).is_(None))
     light = [
@@ -199,8 +203,11 @@ def _staff(actor: str | None) -> str | None:
     return actor.split(":", 1)[-1] if actor else None
 
 
-def unhandled_count(session: Session, trial_id: str) -> int:
-    """How many of a trial's replies for staff no one has handled yet."""
+def unhandled_count(
+    session: Session, trial_id: str, within: ColumnElement[bool] | None = None
+) -> int:
+    """How many of a trial's replies for staff (of the participants `within` admits) no one
+    has handled yet."""
     query = (
         select(InboundMessage.id)
         .join(Participant, col(Participant.id) == InboundMessage.participant_id)
@@ -208,20 +215,25 @@ def unhandled_count(session: Session, trial_id: str) -> int:
             Participant.trial_id == trial_id,
             InboundMessage.kind == "other",
             col(InboundMessage.handled_at).is_(None),
+            true() if within is None else within,
         )
     )
     return _count(session, query)
 
 
 def unhandled_by_trial(
-    session: Session, words: Mapping[str, Sequence[str]]
+    session: Session,
+    words: Mapping[str, Sequence[str]],
+    within: ColumnElement[bool] | None = None,
 ) -> dict[str, tuple[int, int]]:
     """Each trial's replies not yet handled, and how many of them are flagged (by that trial's
-    words), for the trials that have any."""
+    words), for the trials that have any; of the participants `within` admits
+    (nudge.site_walls.people_seen) when given."""
     found = session.exec(
         select(Participant.trial_id, InboundMessage.body)
         .join(Participant, col(Participant.id) == InboundMessage.participant_id)
         .where(InboundMessage.kind == "other", col(InboundMessage.handled_at).is_(None))
+        .where(true() if within is None else within)
     ).all()
     counts: dict[str, tuple[int, int]] = {}
     for trial_id, body in found:
@@ -315,16 +327,26 @@ def masked(phone: str) -> str:
     return f"ending {digits[-3:]}" if len(digits) >= 3 else "hidden"
 
 
-def opt_outs(session: Session, *, page: int = 1, trial_ids: Any = None) -> Paged[OptOutRow]:
+def opt_outs(
+    session: Session,
+    *,
+    page: int = 1,
+    trial_ids: Any = None,
+    within: ColumnElement[bool] | None = None,
+) -> Paged[OptOutRow]:
     """Current opt-outs, newest first, with the participants each number belongs to; with
     `trial_ids` (a subquery, nudge.scope), only numbers of those trials' participants, and only
-    those participants. Every opt-out still stops every trial's texts (messages/checks.py)."""
-    mine = select(Participant.phone)
-    if trial_ids is not None:
-        mine = mine.where(col(Participant.trial_id).in_(trial_ids))
-    shown = (
-        select(OptOut) if trial_ids is None else select(OptOut).where(col(OptOut.phone).in_(mine))
+    those participants; with `within` (a condition on the participant, such as
+    nudge.site_walls.people_seen: a multi-site trial's people of the viewer's own sites), only
+    those participants' numbers and those participants. Every opt-out still stops every
+    trial's texts (messages/checks.py)."""
+    scoped = trial_ids is not None or within is not None
+    people_shown = and_(
+        col(Participant.trial_id).in_(trial_ids) if trial_ids is not None else true(),
+        true() if within is None else within,
     )
+    mine = select(Participant.phone).where(people_shown)
+    shown = select(OptOut).where(col(OptOut.phone).in_(mine)) if scoped else select(OptOut)
     total = _count(session, shown)
     pages, page, offset = page_window(total, page)
     query = shown.order_by(col(OptOut.opted_out_at).desc(), col(OptOut.id).desc())
@@ -334,7 +356,7 @@ def opt_outs(session: Session, *, page: int = 1, trial_ids: Any = None) -> Paged
     for phone, trial, ref in session.exec(
         select(Participant.phone, Participant.trial_id, Participant.participant_ref)
         .where(col(Participant.phone).in_(phones))
-        .where(col(Participant.trial_id).in_(trial_ids) if trial_ids is not None else true())
+        .where(people_shown)
         .order_by(col(Participant.trial_id), col(Participant.participant_ref))
     ).all():
         people.setdefault(phone or "", []).append((trial, ref))

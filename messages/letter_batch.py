@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
+from sqlalchemy import true
 from sqlmodel import Session, col, select
 
 from experiments import trials
@@ -89,8 +90,11 @@ def run_batch(
     *,
     duplex: bool = True,
     dry_run: bool = False,
+    site_id: int | None = None,
 ) -> BatchSummary:
-    """Print the posting day's letters and mark them posted; commits (a dry run rolls back)."""
+    """Print the posting day's letters and mark them posted; commits (a dry run rolls back).
+    With `site_id`, only the letters of that site's people (a multi-site trial: each site
+    prints its own people's names and addresses, nudge/cli/letters.py)."""
     trial = trials.get_trial(session, trial_id)
     definition = trials.current_definition(session, trial)
     zone, now = ZoneInfo(definition.timezone), clock.now()
@@ -100,7 +104,7 @@ def run_batch(
         _refuse_future_day(posting_day, now, zone)
         check_out_dir(out_dir)
         trial = trials.lock_trial(session, trial_id)  # one print run of a trial at a time
-    due = due_letters(session, trial_id, posting_day, zone, lock=not dry_run)
+    due = due_letters(session, trial_id, posting_day, zone, lock=not dry_run, site_id=site_id)
     summary = BatchSummary(trial_id, posting_day, dry_run, duplex)
     to_print: list[DueLetter] = []
     withheld: list[tuple[DueLetter, Reason]] = []
@@ -126,7 +130,7 @@ def run_batch(
     if batch is None:
         session.commit()
         return summary
-    summary.pdf, summary.manifest = _free_names(out_dir, trial_id, posting_day)
+    summary.pdf, summary.manifest = _free_names(out_dir, trial_id, posting_day, site_id)
     record_events(
         session, _mark_posted([due for due, _ in printable], batch, summary, definition, now)
     )
@@ -138,9 +142,16 @@ def run_batch(
 
 
 def due_letters(
-    session: Session, trial_id: str, posting_day: date, zone: ZoneInfo, *, lock: bool = False
+    session: Session,
+    trial_id: str,
+    posting_day: date,
+    zone: ZoneInfo,
+    *,
+    lock: bool = False,
+    site_id: int | None = None,
 ) -> list[DueLetter]:
-    """Letters still scheduled for the local posting day, in postcode order for the post room."""
+    """Letters still scheduled for the local posting day, in postcode order for the post room;
+    with `site_id`, only those of that site's people."""
     start = local_instant(posting_day, "00:00", zone)
     end = local_instant(posting_day + timedelta(days=1), "00:00", zone)
     query = (
@@ -155,6 +166,7 @@ def due_letters(
             Message.due_at >= start,
             Message.due_at < end,
         )
+        .where(true() if site_id is None else Participant.site_id == site_id)
         .order_by(col(Participant.postcode), col(Message.id))
     )
     if lock:
@@ -228,10 +240,14 @@ def _date_line(day: date, language: str) -> str:
     return format_date(day, "d MMMM y", locale=locale)
 
 
-def _free_names(out_dir: Path, trial_id: str, posting_day: date) -> tuple[Path, Path]:
-    """The run's PDF and manifest names; a later run the same day never overwrites an earlier."""
+def _free_names(
+    out_dir: Path, trial_id: str, posting_day: date, site_id: int | None = None
+) -> tuple[Path, Path]:
+    """The run's PDF and manifest names; a later run the same day never overwrites an earlier
+    (nor one site's run another's)."""
+    site = f"-site{site_id}" if site_id is not None else ""
     for number in itertools.count(1):
-        stem = f"{trial_id}-letters-{posting_day.isoformat()}" + (
+        stem = f"{trial_id}{site}-letters-{posting_day.isoformat()}" + (
             f"-{number}" if number > 1 else ""
         )
         pdf, manifest = out_dir / f"{stem}.pdf", out_dir / f"{stem}-manifest.csv"

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func, true
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
@@ -83,17 +83,25 @@ class LogPage:
 
 
 def message_log(
-    session: Session, trial_id: str, zone: ZoneInfo, filters: LogFilters, *, page: int = 1
+    session: Session,
+    trial_id: str,
+    zone: ZoneInfo,
+    filters: LogFilters,
+    *,
+    page: int = 1,
+    within: ColumnElement[bool] | None = None,
 ) -> LogPage:
-    """One page of a trial's messages, newest due first, with counts by status."""
-    conditions = _conditions(trial_id, zone, filters)
+    """One page of a trial's messages, newest due first, with counts by status; of the
+    participants `within` admits only (nudge.scope.people_within: a site's own people)."""
+    within = true() if within is None else within
+    conditions = [*_conditions(trial_id, zone, filters), within]
     counts_query = _joined(select(Message.status, func.count()).select_from(Message))
     counts_query = counts_query.where(*conditions).group_by(Message.status)
     counts = {status: int(n) for status, n in session.exec(counts_query).all()}
     total = counts.get(filters.status, 0) if filters.status else sum(counts.values())
     pages, page, offset = page_window(total, page)
-    rows = list(_rows(session, trial_id, zone, filters, offset=offset, limit=PER_PAGE))
-    return LogPage(rows, total, page, pages, counts, _matched(session, trial_id, filters))
+    rows = list(_rows(session, trial_id, zone, filters, within, offset=offset, limit=PER_PAGE))
+    return LogPage(rows, total, page, pages, counts, _matched(session, trial_id, filters, within))
 
 
 @dataclass(frozen=True)
@@ -104,18 +112,24 @@ class LogDownload:
 
 
 def message_log_csv(
-    session: Session, trial_id: str, zone: ZoneInfo, filters: LogFilters
+    session: Session,
+    trial_id: str,
+    zone: ZoneInfo,
+    filters: LogFilters,
+    *,
+    within: ColumnElement[bool] | None = None,
 ) -> LogDownload:
-    """Every message the filters match, in the page's order, as spreadsheet-safe CSV (BOM
-    first, for Excel)."""
+    """Every message the filters match (of the participants `within` admits), in the page's
+    order, as spreadsheet-safe CSV (BOM first, for Excel)."""
+    within = true() if within is None else within
     stream = io.StringIO()
     count = write_rows(
         stream,
         CSV_HEADER,
-        (_csv_row(row, zone) for row in _rows(session, trial_id, zone, filters)),
+        (_csv_row(row, zone) for row in _rows(session, trial_id, zone, filters, within)),
         byte_order_mark=True,
     )
-    return LogDownload(stream.getvalue(), count, _matched(session, trial_id, filters))
+    return LogDownload(stream.getvalue(), count, _matched(session, trial_id, filters, within))
 
 
 def _csv_row(row: LogRow, zone: ZoneInfo) -> tuple[Any, ...]:
@@ -142,13 +156,14 @@ def _rows(
     trial_id: str,
     zone: ZoneInfo,
     filters: LogFilters,
+    within: ColumnElement[bool],
     *,
     offset: int = 0,
     limit: int | None = None,
 ) -> Iterator[LogRow]:
     """The matching messages, newest due first (the id breaks ties, so pages never overlap)."""
     query = _joined(select(Message, Participant.participant_ref, Arm.key, Arm.title))
-    query = query.where(*_conditions(trial_id, zone, filters))
+    query = query.where(*_conditions(trial_id, zone, filters), within)
     if filters.status:
         query = query.where(Message.status == filters.status)
     query = query.order_by(col(Message.due_at).desc(), col(Message.id).desc()).offset(offset)
@@ -187,11 +202,15 @@ def _start_of(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone)
 
 
-def _matched(session: Session, trial_id: str, filters: LogFilters) -> list[int]:
+def _matched(
+    session: Session, trial_id: str, filters: LogFilters, within: ColumnElement[bool]
+) -> list[int]:
     if not filters.participant_ref:
         return []
     query = select(Participant.id).where(
-        Participant.trial_id == trial_id, Participant.participant_ref == filters.participant_ref
+        Participant.trial_id == trial_id,
+        Participant.participant_ref == filters.participant_ref,
+        within,
     )
     return sorted(i for i in session.exec(query).all() if i is not None)
 

@@ -24,6 +24,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 
 from experiments import trials
@@ -33,7 +34,8 @@ from messages.log import LogFilters, message_log, message_log_csv, reasons_in, t
 from messages.log_form import CHANNELS, LogFilterForm
 from nudge import audit
 from nudge.models import MESSAGE_STATUSES, Arm, Trial
-from nudge.scope import trial_ids
+from nudge.scope import people_within
+from nudge.site_walls import people_seen
 from nudge.web.access import allow, current_scope
 
 bp = Blueprint("message_pages", __name__)
@@ -50,7 +52,9 @@ def _page_number() -> int:
 def message_log_page(trial_id: str) -> ResponseReturnValue:
     trial, zone, form = _log_form(trial_id)
     filters = form.filters()
-    result = message_log(g.db, trial_id, zone, filters, page=_page_number())
+    result = message_log(
+        g.db, trial_id, zone, filters, page=_page_number(), within=_within(trial_id)
+    )
     definition = trials.current_definition(g.db, trial)
     given = _audited_filters(filters, result.participant_ids)
     _audit(
@@ -89,13 +93,18 @@ def message_log_download(trial_id: str) -> ResponseReturnValue:
         query = urlencode(list(request.args.items(multi=True)))
         return redirect(f"{url_for('.message_log_page', trial_id=trial_id)}?{query}")
     filters = form.filters()
-    download = message_log_csv(g.db, trial_id, zone, filters)
+    download = message_log_csv(g.db, trial_id, zone, filters, within=_within(trial_id))
     given = _audited_filters(filters, download.participant_ids)
     _audit("messages.downloaded", trial_id, filters=given, rows=download.rows)
     response = Response(download.text, mimetype="text/csv; charset=utf-8")
     name = f"{trial_id}-messages.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _within(trial_id: str) -> ColumnElement[bool]:
+    """The trial's people the viewer may see: in a multi-site trial, their own site's."""
+    return people_within(g.db, current_scope(), trial_id)
 
 
 def person_href(trial_id: str, ref: str) -> str:
@@ -147,7 +156,7 @@ def _audited_filters(filters: LogFilters, participant_ids: list[int]) -> dict[st
 @bp.get("/opt-outs")
 @allow(RESEARCHER)
 def opt_outs_page() -> ResponseReturnValue:
-    result = opt_outs(g.db, page=_page_number(), trial_ids=trial_ids(current_scope(), [RESEARCHER]))
+    result = opt_outs(g.db, page=_page_number(), within=people_seen(current_scope(), [RESEARCHER]))
     _audit("opt_outs.viewed", None, page=result.page, shown=len(result.rows))
     return render_template("researcher/opt_outs.html", result=result)
 

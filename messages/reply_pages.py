@@ -42,7 +42,8 @@ from messages.inbox import (
 from messages.pages import RESEARCHER, _audit, _page_number
 from nudge.errors import NotFound
 from nudge.models import InboundMessage, Participant, Trial
-from nudge.scope import unmatched_replies_within, visible_trials
+from nudge.scope import people_within, unmatched_replies_within, visible_trials
+from nudge.site_walls import people_seen, person_within
 from nudge.web.access import allow, current_scope
 
 bp = Blueprint("reply_pages", __name__)
@@ -72,8 +73,8 @@ class HandleForm(ReopenForm):
 
 @bp.app_template_global()
 def unhandled_reply_count(trial_id: str) -> int:
-    """For the trial navigation's Replies badge."""
-    return unhandled_count(g.db, trial_id)
+    """For the trial navigation's Replies badge (of the viewer's own site's people)."""
+    return unhandled_count(g.db, trial_id, people_within(g.db, current_scope(), trial_id))
 
 
 @bp.get("/trials/<trial_id>/replies")
@@ -160,6 +161,7 @@ def _queue_page(
         state=state,
         page=page,
         unmatched_within=unmatched_replies_within(g.db, current_scope(), [RESEARCHER]),
+        within=people_within(g.db, current_scope(), trial.id) if trial else None,
     )
     _audit(
         "replies.viewed",
@@ -186,16 +188,17 @@ def _other_trials() -> list[tuple[Trial, int, int]]:
     """Every trial with its replies not yet handled and how many of those are flagged."""
     listed = visible_trials(g.db, current_scope(), [RESEARCHER])
     words = {t.id: trials.current_definition(g.db, t).triage_words for t in listed}
-    counts = unhandled_by_trial(g.db, words)
+    counts = unhandled_by_trial(g.db, words, people_seen(current_scope(), [RESEARCHER]))
     return [(t, *counts.get(t.id, (0, 0))) for t in listed]
 
 
 def _trial_of(reply_id: int) -> Trial | None:
     """The trial whose queue holds a reply (None: a number in no trial); 404 for no such reply,
     and for one from a number in no trial sent to another organisation's number (or to one no
-    organisation's trials send from): as missing as one that never was."""
+    organisation's trials send from), and for one from a person of another site of a multi-site
+    trial: as missing as one that never was."""
     found = g.db.exec(
-        select(InboundMessage.kind, Participant.trial_id)
+        select(InboundMessage.kind, Participant.trial_id, InboundMessage.participant_id)
         .outerjoin(Participant, Participant.id == InboundMessage.participant_id)  # type: ignore[arg-type]
         .where(InboundMessage.id == reply_id)
     ).first()
@@ -208,6 +211,8 @@ def _trial_of(reply_id: int) -> Trial | None:
         ).first()
         if seen is None:
             abort(404)
+    elif not person_within(g.db, current_scope(), found[2]):
+        abort(404)
     return g.db.get(Trial, found[1]) if found[1] else None
 
 

@@ -7,12 +7,16 @@ from datetime import date
 from pathlib import Path
 
 import click
+from sqlmodel import Session
 
+from experiments import trials
 from experiments.dates import parse_day
 from messages.letter_batch import BatchSummary, run_batch
 from messages.letter_layout import LetterProblem
 from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, Runtime, pass_runtime
 from nudge.errors import ConfigError
+from nudge.organisations import all_organisations
+from nudge.scope import site_ids
 
 
 @click.group("letters", cls=NudgeGroup)
@@ -32,11 +36,27 @@ def letters_group() -> None:
 )
 @click.option("--simplex", is_flag=True, help="No blank backs: for a one-sided printer.")
 @click.option("--dry-run", is_flag=True, help="Count what would print; write and mark nothing.")
+@click.option(
+    "--site",
+    "site",
+    type=TEXT,
+    default=None,
+    help="A multi-site trial's site (organisation short name): print its people's letters only.",
+)
 @pass_runtime
 def batch(
-    runtime: Runtime, trial_id: str, day: str, out_dir: Path, simplex: bool, dry_run: bool
+    runtime: Runtime,
+    trial_id: str,
+    day: str,
+    out_dir: Path,
+    simplex: bool,
+    dry_run: bool,
+    site: str | None,
 ) -> None:
-    """Print the letters due on a posting day into one PDF, and mark them posted."""
+    """Print the letters due on a posting day into one PDF, and mark them posted.
+
+    A multi-site trial's letters are printed one site at a time (--site ORG): each site's print
+    run holds only its own people's names and addresses."""
     posting_day = _posting_day(day)
     if runtime.settings.letter_provider == "notify" and not dry_run:
         raise ConfigError(
@@ -53,8 +73,34 @@ def batch(
             out_dir,
             duplex=not simplex,
             dry_run=dry_run,
+            site_id=_site_id(session, trial_id, site),
         )
     click.echo("\n".join(describe(summary)))
+
+
+def _site_id(session: Session, trial_id: str, site: str | None) -> int | None:
+    """The organisation whose people's letters to print: that of --site, one of a multi-site
+    trial's sites; None for a trial in one area (all its letters)."""
+    trials.get_trial(session, trial_id)  # no such trial: said as every command says it
+    sites = site_ids(session, trial_id)
+    slugs = {o.id: o.slug for o in all_organisations(session) if o.id in sites}
+    listed = ", ".join(slugs[s] for s in sites if s in slugs)
+    if not sites:
+        if site is not None:
+            raise LetterProblem(
+                f"--site {site}: {trial_id} runs in one area, so its letters print together: "
+                "leave out --site"
+            )
+        return None
+    if site is None:
+        raise LetterProblem(
+            f"{trial_id} is a multi-site trial: each site prints only its own people's letters. "
+            f"Add --site with one of its sites: {listed}"
+        )
+    chosen = next((id_ for id_, slug in slugs.items() if slug == site.strip()), None)
+    if chosen is None:
+        raise LetterProblem(f"--site {site}: not a site of {trial_id}; its sites are {listed}")
+    return chosen
 
 
 def _posting_day(text: str) -> date:

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from experiments import trials
 from nudge.organisations import all_organisations
-from nudge.scope import visible_trials
+from nudge.scope import role_for, visible_trials
 from nudge.web.access import ALL_STAFF, allow, current_scope
 
 bp = Blueprint("home", __name__)
@@ -26,7 +26,7 @@ def index() -> ResponseReturnValue:
                 "id": trial.id,
                 "title": trial.title,
                 "organisation": names.get(trial.organisation_id, ""),
-                "role": scope.role_in(trial.organisation_id),
+                "role": role_for(g.db, scope, trial),
                 "status": trial.status,
                 "launched_at": trial.launched_at,
                 "closed_at": trial.closed_at,
