@@ -53,7 +53,8 @@ from experiments.upload_form import (
 from nudge.errors import Problem, TrialStateError
 from nudge.models import Organisation, Trial, TrialStatus
 from nudge.organisations import all_organisations
-from nudge.web.access import allow, current_scope
+from nudge.scope import runs_trial
+from nudge.web.access import allow, current_scope, trial_they_run
 
 bp = Blueprint("trial_pages", __name__)
 RESEARCHER = "researcher"
@@ -195,13 +196,15 @@ def manage(trial_id: str) -> ResponseReturnValue:
         changes={v.version: trials.shown_changes(trial, v) for v in versions},
         definition=definition,
         allocation_changes=allocation_history(g.db, trial_id, definition),
+        runs=runs_trial(current_scope(), trial),
+        owner=g.db.get(Organisation, trial.organisation_id),
     )
 
 
 @bp.route("/trials/<trial_id>/launch", methods=["GET", "POST"])
 @allow(RESEARCHER)
 def launch(trial_id: str) -> ResponseReturnValue:
-    trial = trials.get_trial(g.db, trial_id)
+    trial = trial_they_run(trial_id)
     form = FlaskForm()
     if trial.status != TrialStatus.DRAFT:
         flash(f"This trial is {trial.status}: only a draft can be launched.", "error")
@@ -230,7 +233,7 @@ def amend(trial_id: str) -> ResponseReturnValue:
     of the changes shown; if they differ by then (a file replaced, or someone else's amendment
     saved meanwhile) the new changes are shown instead of saved.
     """
-    trial = trials.get_trial(g.db, trial_id)
+    trial = trial_they_run(trial_id)
     form = AmendForm()
     if trial.status == TrialStatus.CLOSED:
         flash("This trial is closed and cannot be amended.", "error")

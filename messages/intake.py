@@ -57,8 +57,10 @@ def enrol_and_plan(
     *,
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
+    site: str | None = None,
 ) -> Enrolment:
-    """Enrol the people in `path` (see `enrol_file`) and bring their messages in line.
+    """Enrol the people in `path` (see `enrol_file`; `site`: a multi-site trial's site whose
+    people they are) and bring their messages in line.
 
     People whose contact details changed have unsafe messages cancelled first, then moved
     hearings are re-planned (and their people told of the move, if their arm says so), cases
@@ -66,7 +68,14 @@ def enrol_and_plan(
     their timed messages planned.
     """
     summary = enrol_file(
-        session, clock, trial_id, path, actor, skip_invalid=skip_invalid, progress=progress
+        session,
+        clock,
+        trial_id,
+        path,
+        actor,
+        skip_invalid=skip_invalid,
+        progress=progress,
+        site=site,
     )
     cancelled = cancel_unsafe(session, clock, summary.changed_participants)
     moved = apply_hearing_changes(session, clock, trial_id, summary.moved_hearings)
@@ -84,11 +93,12 @@ def enrol_and_plan(
 
 
 def update_hearings_and_replan(
-    session: Session, clock: Clock, trial_id: str, path: Path, actor: str
+    session: Session, clock: Clock, trial_id: str, path: Path, actor: str, site: str | None = None
 ) -> HearingsUpdate:
-    """Apply a court list (see `update_hearings`): re-plan moved hearings, stop what an ended
-    hearing or case makes pointless, and plan the texts that tell of a move or a hearing off."""
-    summary = update_hearings(session, clock, trial_id, path, actor)
+    """Apply a court list (see `update_hearings`; a multi-site trial's is one `site`'s):
+    re-plan moved hearings, stop what an ended hearing or case makes pointless, and plan the
+    texts that tell of a move or a hearing off."""
+    summary = update_hearings(session, clock, trial_id, path, actor, site)
     changes = apply_hearing_changes(session, clock, trial_id, summary.moved, summary.ended)
     return HearingsUpdate(summary, changes)
 

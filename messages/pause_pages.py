@@ -17,7 +17,7 @@ from experiments import trials
 from messages.pages import RESEARCHER
 from messages.pausing import active_pauses, pause, resume
 from nudge.errors import NudgeError
-from nudge.web.access import allow
+from nudge.web.access import allow, trial_they_run
 
 bp = Blueprint("pause_pages", __name__)
 WHOLE = "whole-trial"
@@ -46,7 +46,7 @@ class ResumeForm(FlaskForm):
 @bp.route("/trials/<trial_id>/pause", methods=["GET", "POST"])
 @allow(RESEARCHER)
 def pause_page(trial_id: str) -> ResponseReturnValue:
-    trial = trials.get_trial(g.db, trial_id)
+    trial = trial_they_run(trial_id)
     definition = trials.current_definition(g.db, trial)
     titles = {arm.id: arm.title for arm in definition.arms}
     form = PauseForm()
@@ -95,7 +95,7 @@ def pause_page(trial_id: str) -> ResponseReturnValue:
 @bp.post("/trials/<trial_id>/resumed")
 @allow(RESEARCHER)
 def resume_page(trial_id: str) -> ResponseReturnValue:
-    trials.get_trial(g.db, trial_id)
+    trial_they_run(trial_id)
     form = ResumeForm()
     if not form.validate_on_submit():
         flash("The form had expired: try again.", "error")

@@ -131,6 +131,13 @@ def role_for(session: Session, scope: Scope, trial: Trial) -> str | None:
     return role
 
 
+def runs_trial(scope: Scope, trial: Trial) -> bool:
+    """Whether `scope` may change the trial itself (launch, amend, pause, resume): a researcher
+    of the organisation that owns it. In a multi-site trial the other sites' researchers
+    manage their own people; the design is the coordinating site's (docs/security.md)."""
+    return not scope.national and scope.role_in(trial.organisation_id) == SEES_PEOPLE[0]
+
+
 def site_ids(session: Session, trial_id: str) -> list[int]:
     """The organisations a multi-site trial runs in, in the definition's order; [] for a trial
     in one area."""
@@ -138,20 +145,29 @@ def site_ids(session: Session, trial_id: str) -> list[int]:
     return list(session.exec(query.order_by(col(TrialSite.position))).all())
 
 
-def own_sites(session: Session, scope: Scope, trial_id: str) -> list[int] | None:
+# Who sees people at all: researchers (every person-level page and download allows them alone).
+SEES_PEOPLE = ("researcher",)
+
+
+def own_sites(
+    session: Session, scope: Scope, trial_id: str, roles: Iterable[str] = SEES_PEOPLE
+) -> list[int] | None:
     """The sites of a trial whose people `scope` may see and manage: None for every person (a
-    trial in one area), else those of its sites that are their organisations ([] for none: a
-    national account, which reads no personal data, or staff of an owner that is no site)."""
+    trial in one area), else those of its sites where they hold one of `roles` ([] for none: a
+    national account, which reads no personal data, or a lead there). A researcher of one site
+    who is a lead of another sees the first's people only."""
     sites = site_ids(session, trial_id)
     if not sites:
         return None
-    return [site for site in sites if site in scope.roles]
+    wanted = set(roles)
+    return [site for site in sites if scope.roles.get(site) in wanted]
 
 
 def people_within(session: Session, scope: Scope, trial_id: str) -> ColumnElement[bool]:
     """Which of a trial's participants `scope` may see: all of a trial in one area; in a
-    multi-site trial, those of the person's own sites only. Every query of a trial's people
-    (and of their messages, replies, outcomes and answers, through the participant) adds it."""
+    multi-site trial, those of the sites where the person is a researcher. Every query of a
+    trial's people (and of their messages, replies, outcomes and answers, through the
+    participant) adds it."""
     mine = own_sites(session, scope, trial_id)
     if mine is None:
         return true()

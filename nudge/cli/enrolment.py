@@ -5,28 +5,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-from sqlmodel import Session
 
 from experiments import assignments, trials
-from experiments.enrol import EnrolSummary, enrol_file
+from experiments.enrol import EnrolSummary
 from experiments.files import output_problem
-from experiments.hearings import update_hearings
-from messages.changes import OutboxChanges, apply_hearing_changes
 from messages.intake import (
     Enrolment,
-    HearingsUpdate,
     enrol_and_plan,
-    replan_after_milestones,
     update_hearings_and_replan,
 )
-from messages.outbox import cancel_unsafe, plan_for_participants
 from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, OutputFile, Runtime, pass_runtime
-from nudge.clock import Clock
 from nudge.csvout import write_file, write_rows
 from nudge.errors import NudgeError
 
@@ -61,8 +53,7 @@ def enrol(
     if skip_invalid and not dry_run:
         _check_rejects_file(rejects)
     with _progress(file) as tick, runtime.session() as session:
-        plan = enrol_and_plan if site is None else partial(_enrol_site_and_plan, site=site)
-        enrolment = plan(
+        enrolment = enrol_and_plan(
             session,
             runtime.clock,
             trial_id,
@@ -70,6 +61,7 @@ def enrol(
             runtime.actor,
             skip_invalid=skip_invalid,
             progress=tick,
+            site=site,
         )
         summary = enrolment.summary
         if dry_run:
@@ -79,44 +71,6 @@ def enrol(
     _print_summary(enrolment, dry_run)
     if summary.rejects and not dry_run:
         click.echo(f"rejected rows and their reasons: {rejects}")
-
-
-def _enrol_site_and_plan(
-    session: Session,
-    clock: Clock,
-    trial_id: str,
-    path: Path,
-    actor: str,
-    *,
-    site: str,
-    skip_invalid: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> Enrolment:
-    """`enrol_and_plan` for one site's file of a multi-site trial: the same steps, in the same
-    order (messages/intake.py), with the site given to the import."""
-    summary = enrol_file(
-        session,
-        clock,
-        trial_id,
-        path,
-        actor,
-        skip_invalid=skip_invalid,
-        progress=progress,
-        site=site,
-    )
-    cancelled = cancel_unsafe(session, clock, summary.changed_participants)
-    moved = apply_hearing_changes(session, clock, trial_id, summary.moved_hearings)
-    after = replan_after_milestones(session, clock, trial_id, summary.milestone_cases)
-    planned = plan_for_participants(session, clock, trial_id, summary.new_assignments)
-    return Enrolment(
-        summary,
-        OutboxChanges(
-            planned + after.planned,
-            moved.superseded_and_replanned + after.superseded_and_replanned,
-            cancelled + moved.cancelled + after.cancelled,
-            moved.event_messages + after.event_messages,
-        ),
-    )
 
 
 def _check_rejects_file(rejects: Path) -> None:
@@ -219,16 +173,9 @@ def hearings() -> None:
 def hearings_update(runtime: Runtime, trial_id: str, file: Path, site: str | None) -> None:
     """Apply FILE (case_ref, hearing_start, status): moves, vacations, conclusions."""
     with runtime.session() as session:
-        if site is None:
-            update = update_hearings_and_replan(
-                session, runtime.clock, trial_id, file, runtime.actor
-            )
-        else:  # update_hearings_and_replan's steps (messages/intake.py), for one site's cases
-            found = update_hearings(session, runtime.clock, trial_id, file, runtime.actor, site)
-            changes = apply_hearing_changes(
-                session, runtime.clock, trial_id, found.moved, found.ended
-            )
-            update = HearingsUpdate(found, changes)
+        update = update_hearings_and_replan(
+            session, runtime.clock, trial_id, file, runtime.actor, site
+        )
     summary, outbox = update.summary, update.outbox
     click.echo(
         f"{file}: read {summary.read}, moved {len(summary.moved)}, vacated or concluded "

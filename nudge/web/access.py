@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from nudge import scope
 from nudge.errors import NotFound
+from nudge.models import Trial
 
 F = TypeVar("F", bound=Callable[..., Any])
 PUBLIC = "public"  # login page, health check, static files
@@ -57,6 +58,20 @@ def current_scope() -> scope.Scope:
             else scope.NOBODY
         )
     return g.scope
+
+
+def trial_they_run(trial_id: str) -> Trial:
+    """The trial, for a page that changes it (launch, amend, pause, resume): 404 when it is not
+    theirs to see, 403 when they see it but may not change it (another site's researcher of a
+    multi-site trial, nudge.scope.runs_trial)."""
+    within = current_scope()
+    try:
+        trial, _ = scope.trial_role(g.db, within, trial_id)
+    except NotFound:
+        abort(404)
+    if not scope.runs_trial(within, trial):
+        abort(403)
+    return trial
 
 
 def _role_here(within: scope.Scope, roles: tuple[str, ...], kwargs: dict[str, Any]) -> str | None:

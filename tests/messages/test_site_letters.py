@@ -18,7 +18,7 @@ from experiments.loader import LoadedTrial, load_trial_file
 from messages.intake import enrol_and_plan
 from messages.letter_batch import run_batch
 from nudge.clock import FixedClock
-from nudge.models import Case, Message, Participant, TrialSite
+from nudge.models import Message, Participant
 from nudge.organisations import add_organisation
 from tests.conftest import Cli
 from tests.factories import person, write_people
@@ -46,23 +46,13 @@ def sites(session: Session, clock: FixedClock, example_dir: Path, tmp_path: Path
     assert isinstance(loaded, LoadedTrial), loaded
     trials.create_trial(session, clock, loaded, trials.Actor("test"), organisation="north")
     trials.launch_trial(session, clock, TRIAL, trials.Actor("test"))
-    rows = [person(n) for n in range(1, PEOPLE + 1)]
-    rows += [south_person(n) for n in range(1, PEOPLE + 1)]
-    enrol_and_plan(session, clock, TRIAL, write_people(tmp_path / "people.csv", rows), "t")
-    for participant in session.exec(select(Participant)).all():
-        slug = "south" if participant.participant_ref.startswith("S") else "north"
-        participant.site_id = ids[slug]
-        participant.attributes = {**participant.attributes, "site": slug}
-        case = session.get(Case, participant.case_id)
-        assert case is not None
-        case.site_id = ids[slug]
-        session.add_all([participant, case])
-    known = set(session.exec(select(TrialSite.organisation_id)).all())
-    for position, slug in enumerate(("north", "south")):  # until trials.py writes them itself
-        if ids[slug] not in known:
-            session.add(
-                TrialSite(trial_id=TRIAL, organisation_id=ids[slug], position=position, name=slug)
-            )
+    for site, rows in (
+        ("north", [person(n) for n in range(1, PEOPLE + 1)]),
+        ("south", [south_person(n) for n in range(1, PEOPLE + 1)]),
+    ):
+        enrol_and_plan(
+            session, clock, TRIAL, write_people(tmp_path / f"{site}.csv", rows), "t", site=site
+        )
     session.commit()
     clock.set(MORNING)
     return ids

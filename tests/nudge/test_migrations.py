@@ -242,21 +242,34 @@ def test_upgrading_to_sites_leaves_every_trial_in_one_area(
     try:
         with engine.begin() as connection:
             command.upgrade(_alembic_config(connection), str(sites.down_revision))
-            for statement in (
-                "INSERT INTO organisation (slug, name, created_at) VALUES "
-                "('avon-somerset', 'Avon and Somerset', '2027-01-02 09:00:00')",
-                "INSERT INTO trial (id, title, status, current_version, created_at, "
-                "organisation_id) VALUES ('witness-reminders-2027', 'Witness reminders', 'live', "
-                "1, '2027-01-05 09:00:00', (SELECT id FROM organisation))",
-                'INSERT INTO "case" (trial_id, case_ref) VALUES '
-                "('witness-reminders-2027', 'CASE-0001')",
-                "INSERT INTO participant (trial_id, participant_ref, case_id, role, language, "
-                "contact_sms, contact_letter, safeguarding_flag, address, attributes, eligible, "
-                "enrolled_at) VALUES ('witness-reminders-2027', 'P-0001', (SELECT id FROM "
-                "\"case\"), 'witness', 'en', true, false, false, '[]', '{\"court\": \"A\"}', "
-                "true, '2027-01-06 09:00:00')",
-            ):
-                connection.execute(text(statement))
+            connection.execute(
+                text(
+                    "INSERT INTO organisation (slug, name, created_at) VALUES "
+                    "('avon-somerset', 'Avon and Somerset', '2027-01-02 09:00:00')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO trial (id, title, status, current_version, created_at, "
+                    "organisation_id) VALUES ('witness-reminders-2027', 'Witness reminders', "
+                    "'live', 1, '2027-01-05 09:00:00', (SELECT id FROM organisation))"
+                )
+            )
+            connection.execute(
+                text(
+                    'INSERT INTO "case" (trial_id, case_ref) VALUES '
+                    "('witness-reminders-2027', 'CASE-0001')"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO participant (trial_id, participant_ref, case_id, role, "
+                    "language, contact_sms, contact_letter, safeguarding_flag, address, "
+                    "attributes, eligible, enrolled_at) VALUES ('witness-reminders-2027', "
+                    "'P-0001', (SELECT id FROM \"case\"), 'witness', 'en', true, false, false, "
+                    "'[]', '{\"court\": \"A\"}', true, '2027-01-06 09:00:00')"
+                )
+            )
         assert upgrade(engine) is True
         with Session(engine) as session:
             person = session.exec(select(Participant)).one()

@@ -36,8 +36,8 @@ from messages.replies import handle_reply
 from nudge.accounts import new_user
 from nudge.clock import FixedClock
 from nudge.db import make_engine
-from nudge.models import Case, InboundMessage, Participant, TrialSite, User
-from nudge.organisations import add_organisation, organisation_by_slug
+from nudge.models import InboundMessage, Participant, User
+from nudge.organisations import add_organisation
 from tests.conftest import EXAMPLE, PINNED
 from tests.factories import person, write_people
 from tests.nudge.test_organisation_walls import (
@@ -49,7 +49,7 @@ from tests.nudge.test_organisation_walls import (
     south_person,
 )
 from tests.trial_factories import TRIAL, assigned_arms, set_message_fates
-from tests.web_helpers import STAFF, add_staff, make_app
+from tests.web_helpers import STAFF, add_staff, csrf_token, make_app
 
 SITES = ("north", "south")
 PER_SITE = 12
@@ -81,29 +81,14 @@ def sited_definition(folder: Path) -> Path:
 
 
 def _enrol_by_site(session: Session, clock: FixedClock, folder: Path) -> None:
-    """Each site's people, marked as their site's import marks them (nudge.scope)."""
-    rows = [person(n) for n in range(1, PER_SITE + 1)]
-    rows += [south_person(n) for n in range(1, PER_SITE + 1)]
-    enrol_and_plan(session, clock, TRIAL, write_people(folder / "people.csv", rows), "t")
-    session.commit()
-    org = {slug: organisation_by_slug(session, slug).id for slug in SITES}
-    for participant in session.exec(select(Participant).where(Participant.trial_id == TRIAL)):
-        slug = "south" if participant.participant_ref.startswith("S") else "north"
-        participant.site_id = org[slug]
-        participant.attributes = {**participant.attributes, "site": slug}
-        session.add(participant)
-        case = session.get(Case, participant.case_id)
-        assert case is not None
-        case.site_id = org[slug]
-        session.add(case)
-    known = set(session.exec(select(TrialSite.organisation_id).where(TrialSite.trial_id == TRIAL)))
-    for position, slug in enumerate(SITES):  # until trials.py keeps trial_site in step itself
-        if org[slug] not in known:
-            session.add(
-                TrialSite(
-                    trial_id=TRIAL, organisation_id=org[slug], position=position, name=slug.title()
-                )
-            )
+    """Each site's people, imported for their site."""
+    files = {
+        "north": [person(n) for n in range(1, PER_SITE + 1)],
+        "south": [south_person(n) for n in range(1, PER_SITE + 1)],
+    }
+    for site, rows in files.items():
+        path = write_people(folder / f"{site}.csv", rows)
+        enrol_and_plan(session, clock, TRIAL, path, "t", site=site)
     session.commit()
 
 
@@ -325,3 +310,22 @@ def test_the_sites_people_are_apart_in_the_database_as_the_test_built_them(
             )
         ).all()
     assert len({site for _, site in refs}) == 2 and all(site is not None for _, site in refs)
+
+
+def test_only_the_coordinating_sites_researchers_change_the_shared_trial(shared: Shared) -> None:
+    """Launching, amending and pausing are the owning organisation's: another site's researcher
+    is refused (403) and their Manage page says who manages the trial, offering no such link."""
+    paths = [f"/trials/{TRIAL}/{action}" for action in ("launch", "amend", "pause")]
+    south = shared.clients["south:researcher"]
+    for path in paths:
+        assert _body(south, path)[0] == 403, path
+    token = csrf_token(south, f"/trials/{TRIAL}/manage")
+    resumed = south.post(f"/trials/{TRIAL}/resumed", data={"csrf_token": token, "which": "x"})
+    assert resumed.status_code == 403
+    status, page = _body(south, f"/trials/{TRIAL}/manage")
+    assert status == 200 and "managed by Northshire Police" in page
+    assert not any(path in page for path in paths)
+    north = shared.clients["north:researcher"]
+    status, page = _body(north, f"/trials/{TRIAL}/manage")
+    assert status == 200 and f"/trials/{TRIAL}/amend" in page
+    assert _body(north, f"/trials/{TRIAL}/pause")[0] == 200
