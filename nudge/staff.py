@@ -208,8 +208,19 @@ def change_role(
     return True
 
 
-def disable(session: Session, clock: Clock, user: User, actor: str) -> bool:
-    """Stop the account logging in and end every session it has open, at once."""
+def disable(
+    session: Session,
+    clock: Clock,
+    user: User,
+    actor: str,
+    administered: set[int] | None = None,
+) -> bool:
+    """Stop the account logging in and end every session it has open, at once.
+
+    Disabling is platform-wide, so an admin (`administered`: their organisations' ids) may
+    disable only an account all of whose organisations they administer; the command line (the
+    platform operator, `administered` None) may disable any."""
+    _check_wholly_administered(session, user, administered, "disable")
     if not user.active:
         return False
     assert user.id is not None
@@ -222,13 +233,75 @@ def disable(session: Session, clock: Clock, user: User, actor: str) -> bool:
     return True
 
 
-def enable(session: Session, clock: Clock, user: User, actor: str) -> bool:
-    """Let a disabled account log in again (its old sessions stay ended)."""
+def enable(
+    session: Session,
+    clock: Clock,
+    user: User,
+    actor: str,
+    administered: set[int] | None = None,
+) -> bool:
+    """Let a disabled account log in again (its old sessions stay ended); by an admin, only an
+    account all of whose organisations they administer (as `disable`)."""
+    _check_wholly_administered(session, user, administered, "enable")
     if user.active:
         return False
     user.active = True
     _record(session, clock, actor, "user.enabled", user)
     return True
+
+
+def outside_organisations(
+    session: Session, user: User, administered: set[int]
+) -> list[Organisation]:
+    """The organisations the account belongs to that these (an admin's) are not, by short name:
+    while there is one, that admin may not disable or enable it, only remove it from theirs."""
+    assert user.id is not None
+    return [o for o, _ in memberships(session, user.id) if o.id not in administered]
+
+
+def _check_wholly_administered(
+    session: Session, user: User, administered: set[int] | None, verb: str
+) -> None:
+    """Refuse an admin's platform-wide change to an account another organisation shares."""
+    if administered is None:
+        return  # the platform operator
+    outside = outside_organisations(session, user, administered)
+    if user.national and not outside:
+        raise AccountError(f"{user.email} is a national account: ask the platform operator")
+    if outside:
+        names = ", ".join(o.name for o in outside)
+        effect = "lock it out of" if verb == "disable" else "let it back into"
+        admins = " or ".join(f"{o.name}'s admin" for o in outside)
+        raise AccountError(
+            f"You cannot {verb} {user.email}: it also belongs to {names}, and that would "
+            f"{effect} {names} too. Remove it from your organisation instead, or ask "
+            f"{admins} or the platform operator to {verb} it."
+        )
+
+
+def remove_from(
+    session: Session, clock: Clock, user: User, organisation: Organisation, actor: str
+) -> None:
+    """Take the account out of one organisation, and end every session it has open (its role
+    there stops at once); refused when it is not a member, or is that organisation's only
+    active admin. The account stays, as do its other organisations."""
+    assert user.id is not None and organisation.id is not None
+    found = session.exec(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.organisation_id == organisation.id
+        )
+    ).first()
+    if found is None:
+        raise AccountError(f"{user.email} is not a member of {organisation.slug}")
+    if found.role == ADMIN and user.active:
+        _keep_an_admin(
+            session, user, organisation, f"{user.email} cannot be removed from {organisation.slug}"
+        )
+    session.delete(found)
+    user.session_epoch += 1
+    details = {"organisation": organisation.slug, "role": found.role}
+    _record(session, clock, actor, "user.removed", user, details)
+    session.flush()
 
 
 def unlock(session: Session, clock: Clock, user: User, actor: str) -> int:
