@@ -299,8 +299,17 @@ def remove_from(
         )
     session.delete(found)
     user.session_epoch += 1
-    details = {"organisation": organisation.slug, "role": found.role}
-    _record(session, clock, actor, "user.removed", user, details)
+    # The organisation is the subject, not the account: the account is no longer its member,
+    # and its admins' audit log shows events about their organisation (scope.audit_events_within).
+    details = {"account": user.email, "role": found.role}
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="user.removed",
+        subject=organisation.slug,
+        details=details,
+    )
     session.flush()
 
 

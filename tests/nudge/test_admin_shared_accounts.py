@@ -134,9 +134,12 @@ def test_removing_a_shared_account_ends_its_sessions_and_leaves_it_in_the_other_
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "user.removed")).one()
     assert (event.actor, event.subject, event.details) == (
         f"web:{STAFF['admin']}",
-        RITA,
-        {"organisation": "north", "role": "researcher"},
+        "north",
+        {"account": RITA, "role": "researcher"},
     )
+    # On North's audit log, though she is no longer North's.
+    audit = admin.get("/admin/audit?action=user.removed").get_data(as_text=True)
+    assert "user.removed" in audit and RITA in audit
     assert admin.get(f"/admin/users/{rita.id}").status_code == 404  # not North's now
 
 

@@ -76,8 +76,8 @@ def test_users_remove_takes_the_account_out_of_one_organisation_and_ends_its_ses
     assert (event.actor.split(":")[0], event.action, event.subject, event.details) == (
         "cli",
         "user.removed",
-        RITA,
-        {"organisation": "north", "role": "researcher"},
+        "north",
+        {"account": RITA, "role": "researcher"},
     )
     # The operator may take it out of its last organisation too: it then sees no trial.
     assert cli("users", "remove", RITA, "--org", "south").exit_code == 0
