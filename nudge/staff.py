@@ -259,8 +259,21 @@ def outside_organisations(
     return [o for o, _ in memberships(session, user.id) if o.id not in administered]
 
 
+# What an admin may do only to an account wholly theirs: how to say it, what it would do to the
+# other organisations, and what to ask their admin for instead.
+_PLATFORM_WIDE = {
+    "disable": ("disable", "lock it out of", "to disable it"),
+    "enable": ("enable", "let it back into", "to enable it"),
+    "reset": (
+        "make a set-password link for",
+        "give whoever holds the link its access to",
+        "for a set-password link",
+    ),
+}
+
+
 def _check_wholly_administered(
-    session: Session, user: User, administered: set[int] | None, verb: str
+    session: Session, user: User, administered: set[int] | None, change: str
 ) -> None:
     """Refuse an admin's platform-wide change to an account another organisation shares."""
     if administered is None:
@@ -269,13 +282,13 @@ def _check_wholly_administered(
     if user.national and not outside:
         raise AccountError(f"{user.email} is a national account: ask the platform operator")
     if outside:
+        verb, effect, ask = _PLATFORM_WIDE[change]
         names = ", ".join(o.name for o in outside)
-        effect = "lock it out of" if verb == "disable" else "let it back into"
         admins = " or ".join(f"{o.name}'s admin" for o in outside)
         raise AccountError(
             f"You cannot {verb} {user.email}: it also belongs to {names}, and that would "
             f"{effect} {names} too. Remove it from your organisation instead, or ask "
-            f"{admins} or the platform operator to {verb} it."
+            f"{admins} or the platform operator {ask}."
         )
 
 
@@ -320,8 +333,19 @@ def unlock(session: Session, clock: Clock, user: User, actor: str) -> int:
     return cleared
 
 
-def issue_link(session: Session, clock: Clock, user: User, actor: str) -> IssuedLink:
-    """A new one-time set-password link for the account; any older unused link stops working."""
+def issue_link(
+    session: Session,
+    clock: Clock,
+    user: User,
+    actor: str,
+    administered: set[int] | None = None,
+) -> IssuedLink:
+    """A new one-time set-password link for the account; any older unused link stops working.
+
+    Whoever holds the link logs in as the account in every organisation it belongs to, so an
+    admin (`administered`) may make one only for an account all of whose organisations they
+    administer, as for `disable`."""
+    _check_wholly_administered(session, user, administered, "reset")
     now = clock.now()
     _retire_links(session, user, now)
     token = secrets.token_urlsafe(32)

@@ -200,7 +200,11 @@ def unlock(user_id: int) -> ResponseReturnValue:
 def reset(user_id: int) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    link = staff.issue_link(g.db, _clock(), _user(user_id), _actor())
+    try:
+        link = staff.issue_link(g.db, _clock(), _user(user_id), _actor(), _administered())
+    except AccountError as refused:
+        flash(str(refused), "error")
+        return redirect(f"/admin/users/{user_id}")
     g.db.commit()
     return _show_link(link, added=False)
 

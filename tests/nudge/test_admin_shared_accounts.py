@@ -84,33 +84,47 @@ def test_an_account_another_organisation_shares_is_offered_removal_not_disabling
     assert "Remove from Northshire Police" in page
     assert f"This account also belongs to {SOUTH_NAME}." in page
     assert "Disable the account" not in page and "Re-enable the account" not in page
+    assert "Make a set-password link" not in page
     # An account of North alone is disabled as before.
     alone = admin.get(f"/admin/users/{account(session, STAFF['lead']).id}").get_data(as_text=True)
     assert "Disable the account" in alone and "Remove from" not in alone
 
 
+REFUSED = {
+    "disable": ("disable", "lock it out of", "to disable it"),
+    "enable": ("enable", "let it back into", "to enable it"),
+    # Whoever holds the link would log in as her in South too.
+    "reset": (
+        "make a set-password link for",
+        "give whoever holds the link its access to",
+        "for a set-password link",
+    ),
+}
+
+
 @pytest.mark.usefixtures("shared")
-@pytest.mark.parametrize("verb", ["disable", "enable"])
-def test_disabling_or_enabling_a_shared_account_is_refused_saying_why_and_changes_nothing(
-    app: Flask, session: Session, verb: str
+@pytest.mark.parametrize("action", list(REFUSED))
+def test_a_platform_wide_change_to_a_shared_account_is_refused_saying_why_and_changes_nothing(
+    app: Flask, session: Session, action: str
 ) -> None:
     rita = account(session, RITA)
-    if verb == "enable":  # South's admin (or the operator) disabled her
+    if action == "enable":  # South's admin (or the operator) disabled her
         rita.active = False
         session.commit()
-    rita_browser = logged_in(app, "researcher") if verb == "disable" else None
+    rita_browser = logged_in(app, "researcher") if action != "enable" else None
     admin = logged_in(app, "admin")
     before = changes(session)
-    status, page = post(admin, f"/admin/users/{rita.id}/{verb}")
+    status, page = post(admin, f"/admin/users/{rita.id}/{action}")
     assert status == 302
-    assert (f"You cannot {verb} {RITA}: it also belongs to {SOUTH_NAME}, and that would ") in page
+    verb, effect, ask = REFUSED[action]
     assert (
-        "Remove it from your organisation instead, or ask Southshire Victim Service&#39;s admin "
-        f"or the platform operator to {verb} it."
+        f"You cannot {verb} {RITA}: it also belongs to {SOUTH_NAME}, and that would {effect} "
+        f"{SOUTH_NAME} too. Remove it from your organisation instead, or ask Southshire Victim "
+        f"Service&#39;s admin or the platform operator {ask}."
     ) in page
     assert changes(session) == before
     rita = account(session, RITA)
-    assert rita.active is (verb == "disable") and rita.session_epoch == 0
+    assert rita.active is (action != "enable") and rita.session_epoch == 0
     if rita_browser is not None:
         assert rita_browser.get("/").status_code == 200  # still logged in
 
