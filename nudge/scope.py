@@ -228,7 +228,9 @@ def unmatched_replies_within(
     one organisation on the platform, every such reply is that organisation's. When no
     organisation can be told (a number no trial sends from, such as a messaging service's pool
     or a Notify inbound number no trial names as `sms_from`), it is no organisation's: no one
-    sees it, national accounts included, who read no personal data (docs/security.md).
+    sees it, national accounts included, who read no personal data (docs/security.md), until
+    the platform operator places it (`nudge replies place`, its `organisation_id`): then it is
+    that organisation's alone, whatever number it was sent to.
     """
     organisations = scope.organisation_ids(roles)
     if not organisations:
@@ -237,11 +239,14 @@ def unmatched_replies_within(
     everyone = set(session.exec(select(Organisation.id)).all())
     if len(everyone) == 1 and everyone <= organisations:
         return unmatched
+    placed = col(InboundMessage.organisation_id)
+    given = and_(unmatched, placed.in_(organisations))
     # Only their own trials' senders: a number is theirs when any of its trials is.
     numbers = list(sender_organisations(session, organisations))
     if not numbers:
-        return false()
-    return and_(unmatched, col(InboundMessage.to_number).in_(numbers))
+        return given
+    by_number = and_(unmatched, placed.is_(None), col(InboundMessage.to_number).in_(numbers))
+    return or_(given, by_number)
 
 
 def audit_events_within(scope: Scope, roles: Iterable[str]) -> ColumnElement[bool]:

@@ -208,8 +208,19 @@ def change_role(
     return True
 
 
-def disable(session: Session, clock: Clock, user: User, actor: str) -> bool:
-    """Stop the account logging in and end every session it has open, at once."""
+def disable(
+    session: Session,
+    clock: Clock,
+    user: User,
+    actor: str,
+    administered: set[int] | None = None,
+) -> bool:
+    """Stop the account logging in and end every session it has open, at once.
+
+    Disabling is platform-wide, so an admin (`administered`: their organisations' ids) may
+    disable only an account all of whose organisations they administer; the command line (the
+    platform operator, `administered` None) may disable any."""
+    _check_wholly_administered(session, user, administered, "disable")
     if not user.active:
         return False
     assert user.id is not None
@@ -222,13 +233,97 @@ def disable(session: Session, clock: Clock, user: User, actor: str) -> bool:
     return True
 
 
-def enable(session: Session, clock: Clock, user: User, actor: str) -> bool:
-    """Let a disabled account log in again (its old sessions stay ended)."""
+def enable(
+    session: Session,
+    clock: Clock,
+    user: User,
+    actor: str,
+    administered: set[int] | None = None,
+) -> bool:
+    """Let a disabled account log in again (its old sessions stay ended); by an admin, only an
+    account all of whose organisations they administer (as `disable`)."""
+    _check_wholly_administered(session, user, administered, "enable")
     if user.active:
         return False
     user.active = True
     _record(session, clock, actor, "user.enabled", user)
     return True
+
+
+def outside_organisations(
+    session: Session, user: User, administered: set[int]
+) -> list[Organisation]:
+    """The organisations the account belongs to that these (an admin's) are not, by short name:
+    while there is one, that admin may not disable or enable it, only remove it from theirs."""
+    assert user.id is not None
+    return [o for o, _ in memberships(session, user.id) if o.id not in administered]
+
+
+# What an admin may do only to an account wholly theirs: how to say it, what it would do to the
+# other organisations, and what to ask their admin for instead.
+_PLATFORM_WIDE = {
+    "disable": ("disable", "lock it out of", "to disable it"),
+    "enable": ("enable", "let it back into", "to enable it"),
+    "reset": (
+        "make a set-password link for",
+        "give whoever holds the link its access to",
+        "for a set-password link",
+    ),
+}
+
+
+def _check_wholly_administered(
+    session: Session, user: User, administered: set[int] | None, change: str
+) -> None:
+    """Refuse an admin's platform-wide change to an account another organisation shares."""
+    if administered is None:
+        return  # the platform operator
+    outside = outside_organisations(session, user, administered)
+    if user.national and not outside:
+        raise AccountError(f"{user.email} is a national account: ask the platform operator")
+    if outside:
+        verb, effect, ask = _PLATFORM_WIDE[change]
+        names = ", ".join(o.name for o in outside)
+        admins = " or ".join(f"{o.name}'s admin" for o in outside)
+        raise AccountError(
+            f"You cannot {verb} {user.email}: it also belongs to {names}, and that would "
+            f"{effect} {names} too. Remove it from your organisation instead, or ask "
+            f"{admins} or the platform operator {ask}."
+        )
+
+
+def remove_from(
+    session: Session, clock: Clock, user: User, organisation: Organisation, actor: str
+) -> None:
+    """Take the account out of one organisation, and end every session it has open (its role
+    there stops at once); refused when it is not a member, or is that organisation's only
+    active admin. The account stays, as do its other organisations."""
+    assert user.id is not None and organisation.id is not None
+    found = session.exec(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.organisation_id == organisation.id
+        )
+    ).first()
+    if found is None:
+        raise AccountError(f"{user.email} is not a member of {organisation.slug}")
+    if found.role == ADMIN and user.active:
+        _keep_an_admin(
+            session, user, organisation, f"{user.email} cannot be removed from {organisation.slug}"
+        )
+    session.delete(found)
+    user.session_epoch += 1
+    # The organisation is the subject, not the account: the account is no longer its member,
+    # and its admins' audit log shows events about their organisation (scope.audit_events_within).
+    details = {"account": user.email, "role": found.role}
+    audit.record(
+        session,
+        clock,
+        actor=actor,
+        action="user.removed",
+        subject=organisation.slug,
+        details=details,
+    )
+    session.flush()
 
 
 def unlock(session: Session, clock: Clock, user: User, actor: str) -> int:
@@ -238,8 +333,19 @@ def unlock(session: Session, clock: Clock, user: User, actor: str) -> int:
     return cleared
 
 
-def issue_link(session: Session, clock: Clock, user: User, actor: str) -> IssuedLink:
-    """A new one-time set-password link for the account; any older unused link stops working."""
+def issue_link(
+    session: Session,
+    clock: Clock,
+    user: User,
+    actor: str,
+    administered: set[int] | None = None,
+) -> IssuedLink:
+    """A new one-time set-password link for the account; any older unused link stops working.
+
+    Whoever holds the link logs in as the account in every organisation it belongs to, so an
+    admin (`administered`) may make one only for an account all of whose organisations they
+    administer, as for `disable`."""
+    _check_wholly_administered(session, user, administered, "reset")
     now = clock.now()
     _retire_links(session, user, now)
     token = secrets.token_urlsafe(32)

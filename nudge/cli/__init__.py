@@ -63,6 +63,10 @@ COMMANDS = {
         "nudge.cli.purge:purge",
         "Delete names, phone numbers, addresses and reply texts of a closed trial.",
     ),
+    "replies": Lazy(
+        "nudge.cli.replies:replies",
+        "Replies sent to a number no trial sends from: list, read and place them.",
+    ),
     "trial": Lazy(
         "nudge.cli.trials:trial",
         "Trial definitions: validate, create, launch, amend, close, list, show.",

@@ -117,6 +117,19 @@ _switch("disable", staff.disable, "Stop an account logging in and end its sessio
 _switch("enable", staff.enable, "Let a disabled account log in again.")
 
 
+@users.command("remove")
+@click.argument("email", type=TEXT)
+@click.option("--org", required=True, type=TEXT, help="The organisation (its short name).")
+@pass_runtime
+def users_remove(runtime: Runtime, email: str, org: str) -> None:
+    """Take an account out of one organisation and end its sessions; it keeps any others."""
+    with runtime.session() as session:
+        user = staff.user_by_email(session, email)
+        where = organisation_by_slug(session, org)
+        staff.remove_from(session, runtime.clock, user, where, runtime.actor)
+    click.echo(f"removed {user.email} from {where.slug}: its sessions have ended")
+
+
 @users.command("unlock")
 @click.argument("email", type=TEXT)
 @pass_runtime

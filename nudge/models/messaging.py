@@ -84,6 +84,9 @@ class InboundMessage(SQLModel, table=True):
     handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     handled_by: str | None = Field(default=None, max_length=255)  # who dealt with it
     handled_note: str | None = Field(default=None, max_length=500)  # what they did about it
+    # A reply from a number in no trial, sent to a number no trial sends from, that the platform
+    # operator gave to an organisation (`nudge replies place`); None for every other reply.
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
 
 
 class OptOut(SQLModel, table=True):

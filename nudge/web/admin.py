@@ -19,7 +19,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, SelectChoice
+from wtforms import EmailField, HiddenField, PasswordField, RadioField, SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from nudge import audit, staff
@@ -57,6 +57,12 @@ class RoleForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes an account: only its CSRF token."""
+
+
+class RemoveForm(ActionForm):
+    """The *Remove from* button: its CSRF token, and which of the admin's organisations."""
+
+    organisation = HiddenField(validators=[DataRequired()])
 
 
 class SetPasswordForm(FlaskForm):
@@ -114,9 +120,21 @@ def account(user_id: int) -> ResponseReturnValue:
     user = _user(user_id)
     shown = staff.account(g.db, _clock(), user, _administered())
     form = RoleForm(role=shown.memberships[0][1] if shown.memberships else None)
+    # Disabling is platform-wide: an account another organisation shares is only removed.
+    assert user.id is not None
+    held = [o for o, _ in memberships(g.db, user.id)]
+    outside = [o for o in held if o.id not in _administered()]
+    ours = [o for o in held if o.id in _administered()] if outside else []
     # The subject is the account's email, as on the changes made to it (nudge.staff).
     _record_view("user.viewed", subject=user.email)
-    return render_template("admin/account.html", account=shown, form=form, action=ActionForm())
+    return render_template(
+        "admin/account.html",
+        account=shown,
+        form=form,
+        action=ActionForm(),
+        outside=outside,
+        removable=[(o, RemoveForm(organisation=o.slug)) for o in ours],
+    )
 
 
 @bp.post("/admin/users/<int:user_id>/role")
@@ -137,15 +155,37 @@ def change_role(user_id: int) -> ResponseReturnValue:
 @bp.post("/admin/users/<int:user_id>/disable")
 @allow(ADMIN)
 def disable(user_id: int) -> ResponseReturnValue:
-    done = _apply(user_id, lambda u: staff.disable(g.db, _clock(), u, _actor()))
+    done = _apply(user_id, lambda u: staff.disable(g.db, _clock(), u, _actor(), _administered()))
     return _back(user_id, done, "The account is disabled and its sessions have ended.")
 
 
 @bp.post("/admin/users/<int:user_id>/enable")
 @allow(ADMIN)
 def enable(user_id: int) -> ResponseReturnValue:
-    done = _apply(user_id, lambda u: staff.enable(g.db, _clock(), u, _actor()))
+    done = _apply(user_id, lambda u: staff.enable(g.db, _clock(), u, _actor(), _administered()))
     return _back(user_id, done, "The account can log in again.")
+
+
+@bp.post("/admin/users/<int:user_id>/remove")
+@allow(ADMIN)
+def remove(user_id: int) -> ResponseReturnValue:
+    """Take an account out of one of the admin's organisations (not another's: a 404)."""
+    form = RemoveForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = _user(user_id)
+    where = next((o for o in _organisations() if o.slug == form.organisation.data), None)
+    if where is None:
+        abort(404)
+    try:
+        staff.remove_from(g.db, _clock(), user, where, _actor())
+    except AccountError as refused:
+        flash(str(refused), "error")
+        return redirect(f"/admin/users/{user_id}")
+    g.db.commit()
+    flash(f"{user.email} is no longer in {where.name}; its sessions have ended.", "info")
+    still = staff.is_member(g.db, user, _administered())
+    return redirect(f"/admin/users/{user_id}" if still else "/admin/users")
 
 
 @bp.post("/admin/users/<int:user_id>/unlock")
@@ -160,7 +200,11 @@ def unlock(user_id: int) -> ResponseReturnValue:
 def reset(user_id: int) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
-    link = staff.issue_link(g.db, _clock(), _user(user_id), _actor())
+    try:
+        link = staff.issue_link(g.db, _clock(), _user(user_id), _actor(), _administered())
+    except AccountError as refused:
+        flash(str(refused), "error")
+        return redirect(f"/admin/users/{user_id}")
     g.db.commit()
     return _show_link(link, added=False)
 

@@ -284,6 +284,40 @@ def test_upgrading_to_sites_leaves_every_trial_in_one_area(
         engine.dispose()
 
 
+def test_reply_placement_upgrades_every_reply_unplaced_and_downgrades_keeping_them(
+    empty_url: str,
+) -> None:
+    """0019 adds `inbound_message.organisation_id` (NULL: unplaced) to replies already stored,
+    and going back down drops the column and keeps the replies."""
+    engine = make_engine(empty_url)
+    placement = ScriptDirectory.from_config(_script_config()).get_revision("r22_reply_placement")
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), str(placement.down_revision))
+            connection.execute(
+                text(
+                    "INSERT INTO inbound_message (provider_id, from_number, to_number, body, kind,"
+                    " received_at) VALUES ('SM1', '+447700900001', '+447700900555', "
+                    "'Is anyone there?', 'other', '2027-01-10 11:00:00')"
+                )
+            )
+        assert upgrade(engine) is True
+        with Session(engine) as session:
+            reply = session.exec(select(InboundMessage)).one()
+            assert (reply.body, reply.organisation_id) == ("Is anyone there?", None)
+        with engine.begin() as connection:
+            command.downgrade(_alembic_config(connection), str(placement.down_revision))
+        columns = {c["name"] for c in inspect(engine).get_columns("inbound_message")}
+        assert "organisation_id" not in columns and "handled_note" in columns
+        with engine.connect() as connection:
+            bodies = connection.execute(text("SELECT body FROM inbound_message")).scalars().all()
+        assert bodies == ["Is anyone there?"]
+        assert upgrade(engine) is True
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
 def test_an_empty_database_gets_no_organisation_until_something_needs_one(
     empty_url: str,
 ) -> None:

@@ -91,6 +91,7 @@ ROUTES: dict[str, Access] = {
     "admin.change_role": Access(ADMINS),
     "admin.disable": Access(ADMINS),
     "admin.enable": Access(ADMINS),
+    "admin.remove": Access(ADMINS),
     "admin.unlock": Access(ADMINS),
     "admin.reset": Access(ADMINS),
     "admin.set_password": Access(ANYONE),  # whoever holds the link
