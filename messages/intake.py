@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
@@ -57,16 +58,20 @@ def enrol_and_plan(
     *,
     skip_invalid: bool = False,
     progress: Callable[[int], None] | None = None,
+    site: str | None = None,
 ) -> Enrolment:
-    """Enrol the people in `path` (see `enrol_file`) and bring their messages in line.
+    """Enrol the people in `path` (see `enrol_file`; `site`, a multi-site trial's site whose
+    people they are) and bring their messages in line.
 
     People whose contact details changed have unsafe messages cancelled first, then moved
     hearings are re-planned (and their people told of the move, if their arm says so), cases
     enrolled before whose milestones changed are re-planned, and the newly randomised get
     their timed messages planned.
     """
+    # Passed on only when given, until enrol_file takes `site` (the multi-site import).
+    sited: dict[str, Any] = {} if site is None else {"site": site}
     summary = enrol_file(
-        session, clock, trial_id, path, actor, skip_invalid=skip_invalid, progress=progress
+        session, clock, trial_id, path, actor, skip_invalid=skip_invalid, progress=progress, **sited
     )
     cancelled = cancel_unsafe(session, clock, summary.changed_participants)
     moved = apply_hearing_changes(session, clock, trial_id, summary.moved_hearings)
