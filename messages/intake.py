@@ -89,11 +89,20 @@ def enrol_and_plan(
 
 
 def update_hearings_and_replan(
-    session: Session, clock: Clock, trial_id: str, path: Path, actor: str
+    session: Session,
+    clock: Clock,
+    trial_id: str,
+    path: Path,
+    actor: str,
+    *,
+    site: str | None = None,
 ) -> HearingsUpdate:
-    """Apply a court list (see `update_hearings`): re-plan moved hearings, stop what an ended
-    hearing or case makes pointless, and plan the texts that tell of a move or a hearing off."""
-    summary = update_hearings(session, clock, trial_id, path, actor)
+    """Apply a court list (see `update_hearings`; `site`, a multi-site trial's site whose
+    cases it lists): re-plan moved hearings, stop what an ended hearing or case makes
+    pointless, and plan the texts that tell of a move or a hearing off."""
+    # Passed on only when given, until update_hearings takes `site` (the multi-site import).
+    sited: dict[str, Any] = {} if site is None else {"site": site}
+    summary = update_hearings(session, clock, trial_id, path, actor, **sited)
     changes = apply_hearing_changes(session, clock, trial_id, summary.moved, summary.ended)
     return HearingsUpdate(summary, changes)
 

@@ -279,6 +279,7 @@ def run_demo(
         answers,
         opt_outs,
         surveys,
+        tuple(place.slug for place in places),
     )
     try:
         simulated = simulation.run()

@@ -87,6 +87,7 @@ class Simulation:
     reply_rng: random.Random  # who replies to a text, what and when
     opt_out_rng: random.Random  # the extra STOPs one arm's framing draws
     survey_rng: random.Random  # who answers the survey, what and when
+    sites: tuple[str, ...] = ()  # a multi-site trial's sites: each gets its own court lists
 
     @property
     def clock(self) -> FixedClock:
@@ -117,7 +118,9 @@ class Simulation:
             if lists and lists[0] <= now:
                 done.court_lists += 1
                 path = self.files / f"court-list-{done.court_lists}.csv"
-                court_list_update(self.engine, self.clock, self.trial_id, path, self.rng, self.zone)
+                court_list_update(
+                    self.engine, self.clock, self.trial_id, path, self.rng, self.zone, self.sites
+                )
                 lists.pop(0)
             while pending and pending[0].at <= now:
                 self.replies.send(heapq.heappop(pending))

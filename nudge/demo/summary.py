@@ -20,7 +20,7 @@ def summary_text(result: DemoResult) -> str:
     lines = [
         "",
         f"Demo trial '{result.trial_id}' over {sim.days} simulated days:",
-        f"  {result.enrolled} people enrolled from a synthetic court export, "
+        f"  {result.enrolled} people enrolled from a synthetic court export{_split(result)}, "
         f"{result.randomised} randomised across three arms;",
         f"  {sim.texts_sent} texts sent at their scheduled times and {sim.letters_posted} "
         f"letters posted; {sim.court_lists} court-list updates adjourned or vacated hearings;",
@@ -59,6 +59,11 @@ def summary_text(result: DemoResult) -> str:
         "The full report: NUDGE_DATABASE_URL=" + url + f" uv run nudge analyse {result.trial_id}",
     ]
     return "\n".join(lines)
+
+
+def _split(result: DemoResult) -> str:
+    """With --sites: how the export was shared out."""
+    return f" split by court into {len(result.sites)} sites' files" if result.sites else ""
 
 
 def _journey(sent: dict[str, int]) -> str:
