@@ -26,7 +26,16 @@ from twilio.request_validator import RequestValidator
 from messages.intake import update_hearings_and_replan
 from nudge.clock import Clock
 from nudge.csvout import write_rows
-from nudge.models import Arm, Assignment, Case, Hearing, HearingStatus, Message, Participant
+from nudge.models import (
+    Arm,
+    Assignment,
+    Case,
+    Hearing,
+    HearingStatus,
+    Message,
+    Organisation,
+    Participant,
+)
 
 log = logging.getLogger(__name__)
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -59,13 +68,22 @@ class Moves:
 
 
 def court_list_update(
-    engine: Engine, clock: Clock, trial_id: str, path: Path, rng: random.Random, zone: ZoneInfo
+    engine: Engine,
+    clock: Clock,
+    trial_id: str,
+    path: Path,
+    rng: random.Random,
+    zone: ZoneInfo,
+    sites: tuple[str, ...] = (),
 ) -> Moves:
-    """Adjourn about 8% of the hearings still ahead by one to four weeks; vacate about 2%."""
+    """Adjourn about 8% of the hearings still ahead by one to four weeks; vacate about 2%.
+
+    A multi-site trial's court lists are each site's own (`sites`, their short names): one
+    file per site (`court-list-1-north-shire.csv`), each applied for its site."""
     now = clock.now()
     with Session(engine, expire_on_commit=False) as session:
         ahead = session.exec(
-            select(Case.case_ref, Hearing)
+            select(Case.case_ref, Hearing, Case.site_id)
             .join(Hearing, col(Hearing.case_id) == Case.id)
             .where(
                 Case.trial_id == trial_id,
@@ -74,32 +92,60 @@ def court_list_update(
             )
             .order_by(col(Hearing.id))
         ).all()
-        rows = []
-        for case_ref, hearing in ahead:
+        site_of = _site_slugs(session, sites)
+        lists: dict[str | None, list[tuple[str, str, str]]] = {
+            site: [] for site in sites or (None,)
+        }
+        for case_ref, hearing, site_id in ahead:
             draw = rng.random()
+            rows = lists[site_of[site_id]] if sites else lists[None]
             if draw < 0.08:
                 local = hearing.starts_at.astimezone(zone) + timedelta(weeks=rng.randint(1, 4))
                 rows.append((case_ref, local.strftime("%Y-%m-%dT%H:%M"), HearingStatus.ADJOURNED))
             elif draw < 0.10:
                 rows.append((case_ref, "", HearingStatus.VACATED))
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            write_rows(handle, ["case_ref", "hearing_start", "status"], rows)
-        update = update_hearings_and_replan(session, clock, trial_id, path, "demo:court-list")
-        session.commit()
-    summary, outbox = update.summary, update.outbox
-    moves = Moves(
-        len(summary.moved), len(summary.ended), outbox.superseded_and_replanned, outbox.cancelled
-    )
-    log.info(
-        "court list %s: %d hearing(s) adjourned, %d vacated; %d message(s) re-planned, "
-        "%d cancelled",
-        path.name,
-        moves.moved,
-        moves.vacated,
-        moves.replanned,
-        moves.cancelled,
-    )
+        moves = Moves(0, 0, 0, 0)
+        for site, rows in lists.items():
+            file = path if site is None else path.with_name(f"{path.stem}-{site}{path.suffix}")
+            with file.open("w", newline="", encoding="utf-8") as handle:
+                write_rows(handle, ["case_ref", "hearing_start", "status"], rows)
+            update = update_hearings_and_replan(
+                session, clock, trial_id, file, "demo:court-list", site=site
+            )
+            session.commit()
+            summary, outbox = update.summary, update.outbox
+            found = Moves(
+                len(summary.moved),
+                len(summary.ended),
+                outbox.superseded_and_replanned,
+                outbox.cancelled,
+            )
+            log.info(
+                "court list %s: %d hearing(s) adjourned, %d vacated; %d message(s) re-planned, "
+                "%d cancelled",
+                file.name,
+                found.moved,
+                found.vacated,
+                found.replanned,
+                found.cancelled,
+            )
+            moves = Moves(
+                moves.moved + found.moved,
+                moves.vacated + found.vacated,
+                moves.replanned + found.replanned,
+                moves.cancelled + found.cancelled,
+            )
     return moves
+
+
+def _site_slugs(session: Session, sites: tuple[str, ...]) -> dict[int | None, str]:
+    """The short names of `sites` by organisation id."""
+    if not sites:
+        return {}
+    rows = session.exec(
+        select(Organisation.id, Organisation.slug).where(col(Organisation.slug).in_(sites))
+    ).all()
+    return {organisation_id: slug for organisation_id, slug in rows}
 
 
 @dataclass(frozen=True, order=True)

@@ -138,9 +138,11 @@ def run_replication(
     size: int,
     seed: int,
     actor: str,
+    organisation: str | None = None,
 ) -> Replication:
     """Create, launch, enrol, send, observe and close the replication on the demo's clock;
-    then pool it with the `earlier` closed trials (trial id → results JSON)."""
+    then pool it with the `earlier` closed trials (trial id → results JSON). `organisation`:
+    the one it belongs to (its short name; the only one when None)."""
     clock = runtime.clock
     assert isinstance(clock, FixedClock)
     engine = runtime.engine
@@ -150,7 +152,7 @@ def run_replication(
     loaded = load_trial_text(DEFINITION, str(path), files)
     assert isinstance(loaded, LoadedTrial), f"the replication must validate: {loaded}"
     with Session(engine, expire_on_commit=False) as session:
-        trials.create_trial(session, clock, loaded, trials.Actor(actor))
+        trials.create_trial(session, clock, loaded, trials.Actor(actor), organisation)
         trials.launch_trial(session, clock, REPLICATION_ID, trials.Actor(actor))
         session.commit()
     export = files / "replication-export.csv"

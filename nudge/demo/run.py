@@ -34,10 +34,19 @@ from nudge.clock import FixedClock
 from nudge.config import Settings
 from nudge.db import make_engine, upgrade
 from nudge.demo.events import CONFIDENCE_EFFECT, NotifyReplySender, ReplySender
-from nudge.demo.outcomes import TrueEffect, simulate_outcomes
+from nudge.demo.outcomes import TrueEffect, simulate_outcomes, site_true_effects
 from nudge.demo.replication import DEMO_COST_OF_EVENT, Replication, run_replication
 from nudge.demo.server import BackgroundServer
 from nudge.demo.simulation import Simulated, Simulation
+from nudge.demo.sites import (
+    DemoSite,
+    Login,
+    add_sites,
+    demo_sites,
+    site_factors,
+    sites_block,
+    split_export,
+)
 from nudge.demo.workspace import Workspace
 from nudge.models import Message, MessageStatus
 from nudge.models.statuses import Timing
@@ -60,6 +69,18 @@ HEARING_DAYS = 42
 
 
 @dataclass(frozen=True)
+class SiteRun:
+    """What one site of a multi-site demo enrolled, and its true effects on attendance."""
+
+    slug: str
+    name: str
+    factor: float  # its true effect of being reached, as a multiple of the whole trial's
+    enrolled: int
+    randomised: int
+    true_effects: list[TrueEffect]
+
+
+@dataclass(frozen=True)
 class DemoResult:
     workspace: Workspace
     trial_id: str
@@ -68,13 +89,14 @@ class DemoResult:
     simulated: Simulated
     true_effects: list[TrueEffect]
     report: dict[str, Any]
-    login: tuple[str, str]
+    logins: tuple[Login, ...]  # the accounts to log in with, each with this run's password
     texts: dict[str, int]  # final SMS statuses, and reasons for those not sent
     journey: dict[str, int]  # texts sent about a moved or vacated hearing, and after it
     confidence_effects: dict[str, float]  # the survey's true effect on each arm's mean answer
     breaches: list[str]  # the guardrail breaches recorded, in words
     guardrail_mail: str  # what became of the mail to the trial's contacts
     replication: Replication | None = None  # the second, closed trial the evidence page pools
+    sites: tuple[SiteRun, ...] = ()  # with --sites: each site's people and true effects
 
 
 # What the demo adds to its own copy of the example (the example itself stays as it is): a
@@ -119,10 +141,10 @@ DEMO_COSTS = f"""costs:
 """
 
 
-def write_demo_definition(path: Path) -> Path:
+def write_demo_definition(path: Path, sites: tuple[DemoSite, ...] = ()) -> Path:
     """The example with the confidence outcome added to its outcomes, its arms tagged, a cost of
     a non-attendance, and the survey and the guardrail appended, written to `path` (its letters
-    are still read beside the example)."""
+    are still read beside the example); with `sites`, their `sites:` too."""
     lines = EXAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
     start = lines.index("outcomes:\n")
     end = start + 1
@@ -133,7 +155,7 @@ def write_demo_definition(path: Path) -> Path:
         lines.insert(lines.index(arm) + 1, tags)
     costs = next(i for i, line in enumerate(lines) if line.startswith("costs: {"))
     lines[costs] = DEMO_COSTS
-    text = "".join(lines) + DEMO_KEYS
+    text = "".join(lines) + DEMO_KEYS + (sites_block(sites) if sites else "")
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -186,12 +208,15 @@ def run_demo(
     size: int,
     seed: int,
     provider: str = "console",
+    sites: int = 0,
 ) -> DemoResult:
     """Create, launch, enrol, send for weeks, observe, analyse: everything but serving.
 
     `provider`: `console` (texts to the outbox with fake callbacks, letters in print runs) or
     `notify` (texts and letters through the official Notify client to a local fake Notify,
-    whose callbacks reach the demo's app with their bearer token)."""
+    whose callbacks reach the demo's app with their bearer token). `sites`: 0 for the trial in
+    one area, else that many fictional organisations run it (nudge/demo/sites.py)."""
+    places = demo_sites(sites) if sites else ()
     # One stream of draws for each kind of event, so that sending one more text (and drawing
     # whether its reply comes) does not reshuffle the court lists or the outcomes.
     kinds = ("court lists", "replies", "outcomes", "opt-outs", "surveys")
@@ -207,30 +232,38 @@ def run_demo(
     app.extensions["nudge"]["clock"] = clock  # the web app lives on the simulated clock too
     server.start(app)
     runtime = Runtime(_settings=settings, _engine=engine, _clock=clock, actor=ACTOR)
-    definition = write_demo_definition(workspace.files / EXAMPLE.name)
+    definition = write_demo_definition(workspace.files / EXAMPLE.name, places)
     loaded = load_trial_text(definition.read_text(encoding="utf-8"), str(definition), EXAMPLES)
     assert isinstance(loaded, LoadedTrial), f"the demo's trial must validate: {loaded}"
     trial_id = loaded.definition.id
     zone = ZoneInfo(loaded.definition.timezone)
+    owner = places[0].slug if places else None
     with Session(engine, expire_on_commit=False) as session:
-        trials.create_trial(session, clock, loaded, trials.Actor(ACTOR))
+        logins = add_sites(session, clock, places, ACTOR)
+        trials.create_trial(session, clock, loaded, trials.Actor(ACTOR), organisation=owner)
         trials.launch_trial(session, clock, trial_id, trials.Actor(ACTOR))
         session.commit()
     log.info("trial %s created and launched (%s)", trial_id, loaded.definition.title)
+    for place in places:
+        log.info("site %s: %s", place.slug, place.name)
     export = workspace.files / "export.csv"
     shape = ExportShape(FIRST_HEARING, HEARING_DAYS, failing_share=0.02)
     write_export(export, size, shape, seed)
-    with Session(engine, expire_on_commit=False) as session:
-        enrolment = enrol_and_plan(session, clock, trial_id, export, ACTOR)
-        session.commit()
-    summary = enrolment.summary
-    log.info(
-        "enrolled %d people from %s: %d randomised, %d messages planned",
-        summary.enrolled,
-        export.name,
-        summary.randomised,
-        enrolment.outbox.planned,
-    )
+    files = split_export(export, places, workspace.files) if places else {None: export}
+    enrolled: dict[str | None, tuple[int, int]] = {}
+    for site, path in files.items():
+        with Session(engine, expire_on_commit=False) as session:
+            enrolment = enrol_and_plan(session, clock, trial_id, path, ACTOR, site=site)
+            session.commit()
+        summary = enrolment.summary
+        enrolled[site] = (summary.enrolled, summary.randomised)
+        log.info(
+            "enrolled %d people from %s: %d randomised, %d messages planned",
+            summary.enrolled,
+            path.name,
+            summary.randomised,
+            enrolment.outbox.planned,
+        )
     sms_from = loaded.definition.sending.sms_from or ""
     sending = _sending(settings, clock, engine, server.url, sms_from, notify)
     simulation = Simulation(
@@ -246,6 +279,7 @@ def run_demo(
         answers,
         opt_outs,
         surveys,
+        tuple(place.slug for place in places),
     )
     try:
         simulated = simulation.run()
@@ -260,8 +294,15 @@ def run_demo(
     )
     clock.advance(timedelta(days=7))  # the court's outcomes arrive a week after the last hearing
     outcomes = workspace.files / "outcomes.csv"
+    factors = site_factors(places) if places else {}
     with Session(engine, expire_on_commit=False) as session:
-        true_effects = simulate_outcomes(session, trial_id, outcomes, outcome_draws)
+        by_site: dict[str, list[TrueEffect]] = {}
+        if places:
+            true_effects, by_site = site_true_effects(
+                session, trial_id, outcomes, outcome_draws, factors
+            )
+        else:
+            true_effects = simulate_outcomes(session, trial_id, outcomes, outcome_draws)
         recorded = import_outcomes(session, clock, trial_id, outcomes, ACTOR)
         session.commit()
     log.info("outcomes imported from %s: %d values recorded", outcomes.name, recorded.recorded)
@@ -273,8 +314,10 @@ def run_demo(
         report = report_json(analyse_trial(session, trial_id).report)
         texts = text_outcomes(session, trial_id)
         journey = journey_texts(session, trial_id)
-        password = secrets.token_urlsafe(12)
-        add_user(session, clock, DEMO_EMAIL, "researcher", password, ACTOR)
+        if not places:  # with sites, each site's own staff log in (nudge/demo/sites.py)
+            password = secrets.token_urlsafe(12)
+            add_user(session, clock, DEMO_EMAIL, "researcher", password, ACTOR)
+            logins = [Login(DEMO_EMAIL, password, "researcher")]
         # Every hearing is over and every outcome is in: the trial closes with final results.
         trials.close_trial(session, clock, trial_id, trials.Actor(ACTOR), "outcomes in")
         session.commit()
@@ -289,24 +332,29 @@ def run_demo(
             size=size,
             seed=seed,
             actor=ACTOR,
+            organisation=owner,
         )
     finally:
         sending.close()
     return DemoResult(
         workspace,
         trial_id,
-        summary.enrolled,
-        summary.randomised,
+        sum(n for n, _ in enrolled.values()),
+        sum(n for _, n in enrolled.values()),
         simulated,
         true_effects,
         report,
-        (DEMO_EMAIL, password),
+        tuple(logins),
         texts,
         journey,
         {arm: effect for arm, effect in CONFIDENCE_EFFECT.items() if arm != "control"},
         breaches,
         check.mail,
         replication,
+        tuple(
+            SiteRun(p.slug, p.name, factors[p.slug], *enrolled[p.slug], by_site[p.slug])
+            for p in places
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from messages.letter_batch import run_batch
 from messages.providers.base import SmsProvider
@@ -36,7 +36,7 @@ from nudge.demo.events import (
     replies_to,
     survey_answers,
 )
-from nudge.models import Message, MessageStatus
+from nudge.models import Message, MessageStatus, Organisation
 
 log = logging.getLogger(__name__)
 COURT_LIST_DAYS = (11, 25)  # days after launch on which the court sends a changed list
@@ -87,6 +87,7 @@ class Simulation:
     reply_rng: random.Random  # who replies to a text, what and when
     opt_out_rng: random.Random  # the extra STOPs one arm's framing draws
     survey_rng: random.Random  # who answers the survey, what and when
+    sites: tuple[str, ...] = ()  # a multi-site trial's sites: each gets its own court lists
 
     @property
     def clock(self) -> FixedClock:
@@ -117,7 +118,9 @@ class Simulation:
             if lists and lists[0] <= now:
                 done.court_lists += 1
                 path = self.files / f"court-list-{done.court_lists}.csv"
-                court_list_update(self.engine, self.clock, self.trial_id, path, self.rng, self.zone)
+                court_list_update(
+                    self.engine, self.clock, self.trial_id, path, self.rng, self.zone, self.sites
+                )
                 lists.pop(0)
             while pending and pending[0].at <= now:
                 self.replies.send(heapq.heappop(pending))
@@ -159,12 +162,33 @@ class Simulation:
             return 0
         posted, day = 0, first.astimezone(self.zone).date()
         while day <= now.astimezone(self.zone).date():
-            with Session(self.engine, expire_on_commit=False) as session:
-                summary = run_batch(session, self.clock, self.trial_id, day, self.letters)
-            if summary.pdf is not None:
-                log.debug("  posted %d letter(s), printed in %s", summary.letters, summary.pdf.name)
-            posted, day = posted + summary.letters, day + timedelta(days=1)
+            sites: list[int | None] = [*self._site_ids()] or [None]
+            for site in sites:  # a multi-site trial's: a print run per site
+                with Session(self.engine, expire_on_commit=False) as session:
+                    summary = run_batch(
+                        session, self.clock, self.trial_id, day, self.letters, site_id=site
+                    )
+                if summary.pdf is not None:
+                    log.debug(
+                        "  posted %d letter(s), printed in %s", summary.letters, summary.pdf.name
+                    )
+                posted += summary.letters
+            day += timedelta(days=1)
         return posted
+
+    def _site_ids(self) -> list[int | None]:
+        """The organisation ids of the trial's sites, in their order; [] in one area."""
+        if not self.sites:
+            return []
+        with Session(self.engine) as session:
+            ids = dict(
+                session.exec(
+                    select(Organisation.slug, Organisation.id).where(
+                        col(Organisation.slug).in_(self.sites)
+                    )
+                ).all()
+            )
+        return [ids[slug] for slug in self.sites]
 
     def _dispatch(self, now: datetime) -> int:
         _, result = run_once(self.runtime, self.provider)
