@@ -23,6 +23,7 @@ from analysis.plots import (
     signed,
 )
 from analysis.savings_view import savings_tables
+from analysis.sites_view import sites_view
 from analysis.standing import health_checks, nothing_yet, progress, status
 from analysis.text import (
     Wording,
@@ -133,6 +134,8 @@ def _outcome(
         "better": spec.better,
         "adjusted_for": adjusted_for(outcome, labels),
         "comparisons": comparisons,
+        # Only the primary outcome of a multi-site trial has one (analysis/sites_view.py).
+        "sites_view": sites_view(outcome, definition, labels),
     }
 
 

@@ -14,13 +14,17 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from analysis.disclosure import disclose
 from analysis.frame import frame_from_csv
+from analysis.labels import Labels
 from analysis.report import build_report, report_json
+from analysis.sites_view import sites_view
 from experiments.definition import TrialDefinition
 from nudge.errors import ImportRejected
 from tests.analysis.test_report import definition, small_frame
 
 HERE = Path(__file__).parent / "reference" / "sites"
+EMPTY_BODY: dict[str, Any] = {"flow": {}, "enrolment": []}
 TOLERANCE = 1e-6
 SITES = ["gwent", {"organisation": "dyfed-powys", "name": "Dyfed-Powys"}, "north-wales"]
 
@@ -225,3 +229,40 @@ def test_only_the_primary_outcome_is_shown_by_site() -> None:
     frame["withdrawn"] = 0.0
     first, second = report_json(build_report(frame, trial))["outcomes"]
     assert "sites" in first and "sites" not in second
+
+
+@pytest.mark.parametrize(
+    ("unit", "name", "said"),
+    [
+        ("participant", "sites.csv", "It differed between sites (p = 0.038): SMS reminder against"),
+        (
+            "case",
+            "sites_cases.csv",
+            "The effect did not differ detectably between sites (p = 0.47).",
+        ),
+    ],
+)
+def test_the_verdict_comes_first_in_plain_words(unit: str, name: str, said: str) -> None:
+    trial = sites_definition(unit)
+    report = report_json(build_report(frame_from_csv(HERE / name, trial), trial))
+    shown = disclose({"report": report, **EMPTY_BODY}, exact=True)
+    (outcome,) = shown["report"]["outcomes"]
+    view = sites_view(outcome, trial, Labels.of(trial))
+    assert view is not None and view["verdict"].startswith(said)
+    assert [row["name"] for row in view["rows"]] == ["gwent", "Dyfed-Powys", "north-wales"]
+    assert len(view["forests"]) == 2 and "<svg" in str(view["forests"][0]["chart"])
+
+
+def test_a_trial_without_sites_has_no_sites_view() -> None:
+    report = report_json(
+        build_report(
+            small_frame({"control": (9, 3), "sms": (9, 5)}),
+            definition(
+                arms=[
+                    {"id": "control", "title": "Business as usual", "control": True},
+                    {"id": "sms", "title": "SMS reminder"},
+                ]
+            ),
+        )
+    )
+    assert sites_view(report["outcomes"][0], definition(), Labels.of(definition())) is None
