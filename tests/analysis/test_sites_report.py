@@ -18,7 +18,7 @@ from analysis.disclosure import disclose
 from analysis.frame import frame_from_csv
 from analysis.labels import Labels
 from analysis.report import build_report, report_json
-from analysis.sites_view import sites_view
+from analysis.sites_view import sites_view, verdict
 from experiments.definition import TrialDefinition
 from nudge.errors import ImportRejected
 from tests.analysis.test_report import definition, small_frame
@@ -266,3 +266,19 @@ def test_a_trial_without_sites_has_no_sites_view() -> None:
         )
     )
     assert sites_view(report["outcomes"][0], definition(), Labels.of(definition())) is None
+
+
+def test_notes_name_arms_by_their_titles() -> None:
+    trial = sites_definition()
+    block = {
+        "p_value": None,
+        "notes": [
+            "the test of heterogeneity is not done: only one randomisation unit for control at "
+            "gwent, sms at north-wales, so the variation between units there cannot be estimated"
+        ],
+    }
+    assert verdict(block, trial, Labels.of(trial)) == (
+        "Whether the effect differs between sites cannot be tested yet: only one randomisation "
+        "unit for Business as usual at gwent, SMS reminder at north-wales, so the variation "
+        "between units there cannot be estimated."
+    )
