@@ -86,12 +86,16 @@ class SiteResults:
 def with_site_strata(frame: pd.DataFrame, definition: TrialDefinition) -> pd.DataFrame:
     """The frame with its stratum crossed with the site, for the models: randomisation is
     stratified by site, so the model compares people within a site even where a stored stratum
-    key leaves the site out. Where the key has it already the partition, and so every
-    estimate, is unchanged. Without sites, or without a site column, the frame as it is."""
+    key leaves the site out (`site=gwent|court=BRS`). Where every stratum lies within one site
+    already, the frame is returned as it is, so the estimates are untouched. Without sites, or
+    without a site column, the frame as it is."""
     if not definition.sites or SITE_COLUMN not in frame or frame.empty:
         return frame
     site = frame[SITE_COLUMN].astype(object).where(frame[SITE_COLUMN].notna(), "")
-    crossed = site.astype(str) + "\x1f" + frame["stratum"].astype(str)
+    stratum = frame["stratum"].astype(str)
+    if (site.groupby(stratum).nunique() <= 1).all():
+        return frame
+    crossed: pd.Series = "site=" + site.astype(str) + np.where(stratum == "all", "", "|" + stratum)
     return frame.assign(stratum=pd.Categorical(crossed))
 
 
