@@ -19,6 +19,7 @@ from analysis.frame import frame_from_csv
 from analysis.labels import Labels
 from analysis.report import build_report, report_json
 from analysis.sites_view import sites_view, verdict
+from analysis.text import render_text
 from experiments.definition import TrialDefinition
 from nudge.errors import ImportRejected
 from tests.analysis.test_report import definition, small_frame
@@ -282,3 +283,18 @@ def test_notes_name_arms_by_their_titles() -> None:
         "unit for Business as usual at gwent, SMS reminder at north-wales, so the variation "
         "between units there cannot be estimated."
     )
+
+
+def test_the_text_report_gives_the_sites_after_the_primary_outcome() -> None:
+    trial = sites_definition()
+    report = report_json(build_report(frame_from_csv(HERE / "sites.csv", trial), trial))
+    text = render_text(report, trial)
+    assert "  Sites: It differed between sites (p = 0.038)" in text
+    assert "    Dyfed-Powys: SMS reminder: +19.5 (" in text
+    assert "    All sites (pooled): SMS reminder: +9.2 (" in text
+    assert "Cochran's Q = 9.02 on 2 degrees of freedom (p = 0.011), I\u00b2 = 78%" in text
+    plain = render_text(
+        report_json(build_report(frame_from_csv(HERE / "sites.csv", definition()), definition())),
+        definition(),
+    )
+    assert "Sites:" not in plain
