@@ -157,7 +157,7 @@ def concurrent_outcome(
         everyone_open = build(every_arm_open(frame), spec)
     changes: dict[str, Any] = {
         "subgroups": everyone_open.subgroups,
-        "sites": everyone_open.sites,
+        "sites": _sites_when_all_open(everyone_open, len(every_arm_open(frame))),
         "time_to_event": everyone_open.time_to_event,
         "concurrent": tuple(counts[arm] for arm in spec.treatments),
         "notes": tuple(dict.fromkeys(notes)),
@@ -185,6 +185,19 @@ def concurrent_outcome(
         replace(c, p_value_corrected=p) for c, p in zip(compared, corrected, strict=True)
     )
     return replace(whole, comparisons=comparisons, **changes)
+
+
+def _sites_when_all_open(report: OutcomeReport, people: int) -> Any:
+    """The sites block of the people allocated while every arm was open, saying so: its
+    pooled estimate is theirs, not the concurrent comparisons' above."""
+    if report.sites is None:
+        return None
+    note = (
+        f"the sites compare all arms at once: the pooled and site estimates here use only the "
+        f"people allocated while every arm was open ({people}), so the pooled estimate can "
+        "differ from each arm's concurrent comparison above"
+    )
+    return replace(report.sites, notes=(*report.sites.notes, note))
 
 
 def _analysed(counts: ConcurrentComparison, part: OutcomeReport) -> ConcurrentComparison:

@@ -298,3 +298,15 @@ def test_the_text_report_gives_the_sites_after_the_primary_outcome() -> None:
         definition(),
     )
     assert "Sites:" not in plain
+
+
+def test_after_an_arm_was_excluded_the_sites_say_whose_estimates_they_are() -> None:
+    frame = small_frame({"control": (60, 30), "sms": (90, 40), "letter": (60, 30)})
+    frame["site"] = ["gwent", "dyfed-powys", "north-wales"] * 70
+    frame["open_arms"] = [None] * 180 + ["control,sms"] * 30
+    frame.loc[180:, "arm"] = "sms"
+    (outcome, *_) = report_json(build_report(frame, sites_definition()))["outcomes"]
+    assert outcome["sites"]["notes"][-1].startswith(
+        "the sites compare all arms at once: the pooled and site estimates here use only the "
+        "people allocated while every arm was open (180)"
+    )
