@@ -161,7 +161,7 @@ def _at_site(note: str, names: Mapping[str, str]) -> str:
     note = note.replace("with no site: in no level", "with no site: in no site's estimate")
     for slug, name in names.items():
         # "only one randomisation unit for sms in gwent, control in dyfed-powys, so ..."
-        note = re.sub(rf" in {re.escape(slug)}(?=,|$)", f" at {name}", note)
+        note = re.sub(rf" in {re.escape(slug)}(?=,|$)", f" at {name}".replace("\\", "\\\\"), note)
     return note.replace("in this level", "at this site")
 
 

@@ -152,7 +152,7 @@ def _site_note(note: str, labels: Labels) -> str:
     if colon and head in {a.id for a in labels.definition.arms}:
         note = f"{labels.arm(head)}: {rest}"
     for arm in labels.definition.arms:
-        title = labels.arm(arm.id).replace("\\", "\\\\")
+        title = labels.arm(arm.id).replace("\\", "\\\\")  # literal in the replacement
         note = re.sub(rf"(for |, ){re.escape(arm.id)}(?= at )", rf"\g<1>{title}", note)
     return note
 
