@@ -38,7 +38,12 @@ def analyse_trial(session: Session, trial_id: str, clock: Clock | None = None) -
     if clock is not None:
         as_of = analysis_date(clock.now(), definition.timezone, trial.closed_at)
     frame = frame_from_db(session, trial_id)
-    return Analysed(definition, build_report(frame, definition, as_of=as_of))
+    names = None
+    if definition.sites:  # named as the results page names them
+        from analysis.results_cache import site_names
+
+        names = site_names(session, trial_id)
+    return Analysed(definition, build_report(frame, definition, as_of=as_of, site_names=names))
 
 
 def analyse_file(data: Path, definition_file: Path) -> Analysed:

@@ -25,6 +25,14 @@ def column_descriptions(definition: TrialDefinition, analysis_file: AnalysisFile
     return "\n".join(paragraphs)
 
 
+def _stratum_words(definition: TrialDefinition) -> str:
+    strata = definition.population.strata
+    if definition.sites:
+        within = f", {', '.join(strata)}" if strata else ""
+        return f"the randomisation stratum (site{within})"
+    return f"the randomisation stratum ({', '.join(strata)})" if strata else "no strata (one)"
+
+
 def _roles(definition: TrialDefinition) -> dict[str, str]:
     unit = definition.population.unit
     strata = definition.population.strata
@@ -34,8 +42,10 @@ def _roles(definition: TrialDefinition) -> dict[str, str]:
         "case_ref": "a random id standing for the case reference",
         "unit": f"the randomisation unit ({unit}), as the same random ids",
         "arm": "the arm the participant was randomised to",
-        "stratum": (
-            f"the randomisation stratum ({', '.join(strata)})" if strata else "no strata (one)"
+        "stratum": _stratum_words(definition),
+        "site": (
+            "the participant's site (its organisation's short name): randomisation is "
+            "stratified by site, and the primary outcome is also shown by site"
         ),
         "delivered": (
             "1 when at least one of their arm's messages reached them (a text delivered or a "

@@ -144,18 +144,20 @@ def concurrent_outcome(
     prefixes = tuple(f"{labels.arm(arm)}: " for arm in spec.treatments)
     notes = [n for n in whole.notes if not n.startswith(prefixes)]
     notes += [w for arm in spec.treatments if (w := concurrent_words(counts[arm], labels))]
-    if whole.subgroups or whole.time_to_event is not None:
+    if whole.subgroups or whole.time_to_event is not None or whole.sites is not None:
+        what = "subgroups, sites" if whole.sites is not None else "subgroups"
         notes.append(
-            "subgroups and time to the event compare all arms at once: they use only the "
+            f"{what} and time to the event compare all arms at once: they use only the "
             f"people allocated while every arm was open ({len(every_arm_open(frame))})"
         )
     for arm, part in parts.items():
         notes += [n for n in part.notes if n.startswith(f"{labels.arm(arm)}: ")]
     everyone_open = whole
-    if whole.subgroups or whole.time_to_event is not None:
+    if whole.subgroups or whole.time_to_event is not None or whole.sites is not None:
         everyone_open = build(every_arm_open(frame), spec)
     changes: dict[str, Any] = {
         "subgroups": everyone_open.subgroups,
+        "sites": _sites_when_all_open(everyone_open, len(every_arm_open(frame))),
         "time_to_event": everyone_open.time_to_event,
         "concurrent": tuple(counts[arm] for arm in spec.treatments),
         "notes": tuple(dict.fromkeys(notes)),
@@ -183,6 +185,19 @@ def concurrent_outcome(
         replace(c, p_value_corrected=p) for c, p in zip(compared, corrected, strict=True)
     )
     return replace(whole, comparisons=comparisons, **changes)
+
+
+def _sites_when_all_open(report: OutcomeReport, people: int) -> Any:
+    """The sites block of the people allocated while every arm was open, saying so: its
+    pooled estimate is theirs, not the concurrent comparisons' above."""
+    if report.sites is None:
+        return None
+    note = (
+        f"the sites compare all arms at once: the pooled and site estimates here use only the "
+        f"people allocated while every arm was open ({people}), so the pooled estimate can "
+        "differ from each arm's concurrent comparison above"
+    )
+    return replace(report.sites, notes=(*report.sites.notes, note))
 
 
 def _analysed(counts: ConcurrentComparison, part: OutcomeReport) -> ConcurrentComparison:

@@ -12,6 +12,11 @@ Researchers see exact figures. Everyone else (leads, admins) sees every count un
   randomised count give the count back), with the largest gap between arms then;
 - a subgroup level's estimates when, within it, an arm's events or non-events are under 5 (for
   an outcome that is not yes/no, when an arm has fewer than 5 answers in it);
+- in a multi-site trial, a site's estimates by the same rule as a subgroup level (its arms'
+  events and non-events there), and its count analysed when under 5: a lead of one area sees
+  no other area's small counts. Cochran's Q and I^2 of an arm go too when a site with an
+  estimate is hidden (with the other sites' estimates they would narrow the hidden one down);
+  the joint test of heterogeneity stays, as a subgroup's interaction test does;
 - in an outcome followed from the charge (time_to_event), an arm's share by a day when its
   events by then, or the people followed less those events, are under 5 (a share and the
   count followed give the count back, nearly); each log-rank test with an arm whose events or
@@ -64,6 +69,7 @@ def disclose(body: dict[str, Any], *, exact: bool) -> dict[str, Any]:
     shown = copy.deepcopy(body)
     shown.pop("balance_counts", None)
     shown.pop("subgroup_counts", None)
+    shown.pop("site_counts", None)
     shown["disclosure_control"] = {
         "applied": not exact,
         "threshold": THRESHOLD,
@@ -75,6 +81,9 @@ def disclose(body: dict[str, Any], *, exact: bool) -> dict[str, Any]:
     report["randomisation"]["units"] = _counts(report["randomisation"]["units"])
     for outcome in report["outcomes"]:
         _outcome(outcome, body.get("subgroup_counts", {}).get(outcome["id"], {}))
+        if outcome.get("sites") is not None:
+            cells = body.get("site_counts", {}).get(outcome["id"], {})
+            _sites(outcome["sites"], cells, measured=outcome.get("measures") is not None)
         if outcome.get("time_to_event") is not None:
             _time_to_event(outcome["time_to_event"])
         if outcome.get("measures") is not None:
@@ -136,6 +145,50 @@ def _outcome(outcome: dict[str, Any], subgroup_counts: dict[str, Any]) -> None:
                 level["notes"] = []
         subgroup["notes"] = [_note(n) for n in subgroup["notes"]]
     outcome["notes"] = [_note(n) for n in outcome["notes"]]
+
+
+def _sites(block: dict[str, Any], cells: dict[str, Any], *, measured: bool) -> None:
+    """Each site as a subgroup level; an arm's Q and I^2 when a site it used is hidden.
+
+    Without counts for a site (a body from before sites were counted) its estimates are
+    hidden: not knowing is not safe."""
+    arms = {a["arm"] for a in block["arms"]} | {a["versus"] for a in block["arms"]}
+    hidden_from: set[str] = set()
+    for site in block["sites"]:
+        by_arm = cells.get(site["site"])
+        if site["n"] == 0 and not by_arm:
+            continue
+        if by_arm is None or any(
+            _small_cell(by_arm.get(arm, (0, 0)), measured=measured) for arm in arms
+        ):
+            hidden_from |= {
+                c["arm"] for c in site["comparisons"] if c["adjusted_std_error"] is not None
+            }
+            site["n"] = FEWER if small(site["n"]) else site["n"]
+            site["suppressed"] = True
+            for comparison in site["comparisons"]:
+                _blank(comparison, keep=("arm", "versus"))
+            site["notes"] = []
+    for arm in block["arms"]:
+        if arm["arm"] in hidden_from and arm["cochran_q"] is not None:
+            for key in ("cochran_q", "q_df", "q_p_value", "i2"):
+                arm[key] = None
+            arm["note"] = (
+                "Cochran's Q and I\u00b2 are not shown: a site's estimate is hidden by "
+                "disclosure control, and with the others they would narrow it down"
+            )
+    block["notes"] = [_site_note(n) for n in block["notes"]]
+
+
+def _site_note(note: str) -> str:
+    """A note on the sites as a lead may read it: "only one randomisation unit for control at
+    Gwent" is a count of one at a site, so it says which test is missing, not why."""
+    if "only one randomisation unit" in note:
+        return (
+            "the test of heterogeneity is not done: some site has too few randomisation "
+            "units in an arm to estimate the variation between units"
+        )
+    return _note(note)
 
 
 def _small_cell(cell: Any, *, measured: bool) -> bool:

@@ -23,6 +23,12 @@ interval for the effect they bound, in the outcome's units),
 present only when the trial has such an outcome, so a yes/no trial's CSV is as it was; a
 scale adds one row per answer and arm, its count in "Events" and its share in "Rate (%)".
 
+A multi-site trial's primary outcome adds, after its rows, one row per site and arm
+("attended at Gwent") with the site's own estimate (exploratory: the pre-registered model on
+that site's people), then one row per arm across the sites with the pooled estimate, Cochran's
+Q and I^2 and the test of heterogeneity in the note; a trial in one area has none of them.
+A site hidden by disclosure control is blank with the note saying why.
+
 The file starts with a UTF-8 byte order mark: Excel reads a CSV without one in the system's
 legacy code page, so "£" would show as "Â£" and Welsh or other accented labels would break.
 LibreOffice, Google Sheets, pandas (`encoding="utf-8-sig"`) and R (`fileEncoding="UTF-8-BOM"`)
@@ -198,8 +204,106 @@ def _rows(shown: dict[str, Any], labels: Labels) -> Iterator[Row]:
                 *_comparison(comparison),
                 _note(arm, comparison),
             )
+        if outcome.get("sites"):
+            yield from _sites(outcome, labels)
         if outcome.get("time_to_event"):
             yield from _followed(outcome["id"], outcome["time_to_event"], labels)
+
+
+SITE_SUPPRESSED_NOTE = (
+    "Not shown: an arm at this site has fewer than 5 people with (or without) this outcome, so "
+    "the figures could reveal them (statistical disclosure control)"
+)
+
+
+def _sites(outcome: dict[str, Any], labels: Labels) -> Iterator[Row]:
+    """A multi-site trial's primary outcome by site, then across sites (module docstring)."""
+    block, name = outcome["sites"], labels.outcome(outcome["id"])
+    measured = outcome.get("measures") is not None
+    p = block["p_value"]
+    tested = (
+        f"test of heterogeneity between sites {_p_is(p)}"
+        if p is not None
+        else "no test of heterogeneity between sites (the page says why)"
+    )
+
+    def figures(estimate: Any, low: Any, high: Any) -> tuple[Any, ...]:
+        if measured:  # in the outcome's units, in the note: these columns are in points
+            return (None, None, None)
+        return (_percent(estimate), _percent(low), _percent(high))
+
+    def in_units(estimate: Any, low: Any, high: Any) -> str:
+        if not measured or estimate is None:
+            return ""
+        difference = measure_words.difference
+        return (
+            f"difference in means {difference(estimate)} ({difference(low)} to "
+            f"{difference(high)}); "
+        )
+
+    for site in block["sites"]:
+        for c in site["comparisons"]:
+            if site.get("suppressed"):
+                note = SITE_SUPPRESSED_NOTE
+            elif c["adjusted_risk_difference"] is None:
+                why = "; ".join(site["notes"]) or "no estimate"
+                note = f"No estimate at this site: {why}"
+            else:
+                p_site = c["adjusted_p_value"]
+                note = (
+                    f"Exploratory: the pre-registered model on this site's people only "
+                    f"({site['n']} analysed); {in_units(*_three(c))}"
+                    f"{_p_is(p_site)} (not corrected); {tested}"
+                )
+            yield (
+                f"{name} at {site['name']}",
+                _yes_no(False),
+                labels.arm(c["arm"]),
+                labels.arm(c["versus"]),
+                *(None,) * 6,  # the site's count analysed is in the note
+                *figures(*_three(c)),
+                None,
+                _yes_no(False),
+                None,
+                None,
+                None,
+                note,
+            )
+    for arm in block["arms"]:
+        pooled = (arm["pooled_estimate"], arm["pooled_ci_low"], arm["pooled_ci_high"])
+        if arm["cochran_q"] is not None:
+            spread = (
+                f"Cochran's Q = {arm['cochran_q']:.2f} on {arm['q_df']} df "
+                f"({_p_is(arm['q_p_value'])}), I\u00b2 = {arm['i2']:.0f}%"
+            )
+        else:
+            spread = f"no Cochran's Q ({arm['note']})"
+        yield (
+            f"{name} across sites",
+            _yes_no(False),
+            labels.arm(arm["arm"]),
+            labels.arm(arm["versus"]),
+            *(None,) * 6,
+            *figures(*pooled),
+            None,
+            _yes_no(arm["pooled_estimate"] is not None),
+            None,
+            None,
+            None,
+            f"Pooled over sites (the pre-registered estimate, as above); {in_units(*pooled)}"
+            f"{spread}; {tested}",
+        )
+
+
+def _p_is(value: float | None) -> str:
+    """A p-value in a note: "p = 0.041", "p < 0.001"."""
+    if value is None:
+        return "no p-value"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def _three(c: dict[str, Any]) -> tuple[Any, Any, Any]:
+    return c["adjusted_risk_difference"], c["adjusted_ci_low"], c["adjusted_ci_high"]
 
 
 def _measured(outcome: dict[str, Any], labels: Labels) -> Iterator[Row]:

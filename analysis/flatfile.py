@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis.stats.cells import first_rows
 from experiments.csvfile import duplicate_columns, read_header, read_records
-from experiments.definition import Outcome, TrialDefinition
+from experiments.definition import SITE_COLUMN, Outcome, TrialDefinition
 from experiments.eligibility import FALSE_WORDS, TRUE_WORDS
 from experiments.keys import normalise_key
 from nudge.errors import ImportRejected, Problem
@@ -71,7 +71,11 @@ def read_flat_file(
             f"{path}: the header does not fit trial '{definition.id}'; nothing was analysed",
             problems,
         )
-    optional = [c for c in ("case_ref", "delivered", "cost", "open_arms") if c in columns]
+    optional: list[str] = [
+        c for c in ("case_ref", "delivered", "cost", "open_arms") if c in columns
+    ]
+    # A multi-site trial's file may carry each row's site (its organisation's short name).
+    optional += [SITE_COLUMN] if definition.sites and SITE_COLUMN in columns else []
     wanted = list(dict.fromkeys([*required, *optional]))
     frame = _canonical_keys(_read_cells(path, encoding, columns, wanted), definition)
     issues = _check_cells(frame, definition, needed)
@@ -389,6 +393,17 @@ def _check_cells(
         issues += _where(bad, "cost", message.format, frame["cost"])
     if "open_arms" in frame:
         issues += _open_arms(frame["open_arms"], frame["arm"], arms)
+    if definition.sites and SITE_COLUMN in frame:
+        slugs = definition.site_slugs
+        issues += _where(
+            ~frame[SITE_COLUMN].isin(slugs),
+            SITE_COLUMN,
+            lambda v: (
+                f"'{v}' is not a site of trial '{definition.id}' (sites: {', '.join(slugs)}); "
+                "give each row its site's short name"
+            ),
+            frame[SITE_COLUMN],
+        )
     return issues + _duplicates(frame) + _split_units(frame, unit)
 
 

@@ -17,6 +17,11 @@ declaring a `charged` milestone also gets `charged_from` beside them ("milestone
 file", or None), for the report's note on where the charge came from. The day a number was
 measured stays in the database, out of the frame: time to an event is followed for yes/no
 outcomes only. A flat file's outcomes are read as yes/no (analysis/flatfile.py).
+A multi-site trial's frame (the definition has `sites`) also has `site`: each person's site,
+the organisation's short name, as a categorical in the definition's order of sites. From the
+database it is the import's `attributes["site"]`, else the slug of the organisation that
+imported the person (`participant.site_id`); a flat file gives it in an optional `site`
+column (without one the frame has no `site`, and the report says there are no site results).
 Both builders read the participant columns with `read_columns`, by the types the definition
 declares (or infers without data: experiments/columns.py), so the report downstream sees the
 same types whichever way the data came. `frame.attrs` carries
@@ -45,7 +50,7 @@ from analysis.flatfile import (
     unit_column,
 )
 from experiments.columns import analysed_columns, column_types
-from experiments.definition import TrialDefinition
+from experiments.definition import SITE_COLUMN, TrialDefinition
 from experiments.randomise import stratum_key
 
 if TYPE_CHECKING:
@@ -55,6 +60,15 @@ if TYPE_CHECKING:
 def participant_columns(definition: TrialDefinition) -> list[str]:
     """Participant columns the analysis needs, in a stable order."""
     return analysed_columns(definition)
+
+
+def site_column(values: pd.Series, sites: tuple[str, ...]) -> pd.Series:
+    """Each person's site slug as a categorical in the definition's order; a slug the
+    definition does not list (none should be) comes after, so no one is dropped unseen."""
+    text = values.astype(object).where(values.notna(), None)
+    text = text.map(lambda v: str(v).strip() or None, na_action="ignore")
+    others = sorted({str(v) for v in text.dropna()} - set(sites))
+    return pd.Series(pd.Categorical(text, categories=[*sites, *others]), index=values.index)
 
 
 def has_messages(definition: TrialDefinition) -> bool:
@@ -93,6 +107,8 @@ def frame_from_csv(path: Path, definition: TrialDefinition) -> pd.DataFrame:
         frame["delivered"] = parse_flags(cells["delivered"])
     if "cost" in columns:
         frame["cost"] = parse_numbers(cells["cost"])
+    if definition.sites and SITE_COLUMN in columns:
+        frame[SITE_COLUMN] = site_column(as_text(cells[SITE_COLUMN]), definition.site_slugs)
     if "open_arms" in columns:
         # A reproduction bundle's: blank when every arm was open (analysis/concurrent.py).
         opened = as_text(cells[OPEN_ARMS]).astype(object)

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from analysis.columns import read_columns
 from analysis.concurrent import OPEN_ARMS
-from analysis.frame import has_messages, participant_columns
+from analysis.frame import has_messages, participant_columns, site_column
 from analysis.outcome_dates import (
     CHARGED,
     CHARGED_FROM,
@@ -27,10 +27,22 @@ from analysis.outcome_dates import (
 )
 from experiments import trials
 from experiments.columns import column_types
+from experiments.definition import SITE_COLUMN
 from experiments.outcome_store import observed
 from messages.surveys import arm_message
-from nudge.models import MessageStatus
-from nudge.models.tables import ARMS, ASSIGNMENTS, CASES, HEARINGS, MESSAGES, OUTCOMES, PEOPLE
+from nudge.models import MessageStatus, Organisation
+from nudge.models.tables import (
+    ARMS,
+    ASSIGNMENTS,
+    CASES,
+    HEARINGS,
+    MESSAGES,
+    OUTCOMES,
+    PEOPLE,
+    table_of,
+)
+
+ORGANISATIONS = table_of(Organisation)
 
 # Statuses after which the provider has taken the message and charges for it, delivered or not.
 # A returned letter was paid for too (it is not delivered: `_reached` leaves it out).
@@ -50,7 +62,7 @@ def frame_from_db(session: Session, trial_id: str) -> pd.DataFrame:
     trial = trials.get_trial(session, trial_id)
     definition = trials.current_definition(session, trial)
     names = participant_columns(definition)
-    frame = _assigned(session, trial_id, names)
+    frame = _assigned(session, trial_id, names, sites=definition.site_slugs)
     outcome_ids = [o.id for o in definition.outcomes]
     binary = [o.id for o in definition.outcomes if o.type == "binary"]
     found = _outcome_rows(session, trial_id)
@@ -76,8 +88,11 @@ def frame_from_db(session: Session, trial_id: str) -> pd.DataFrame:
     return read_columns(frame.reset_index(drop=True), column_types(definition))
 
 
-def _assigned(session: Session, trial_id: str, names: list[str]) -> pd.DataFrame:
-    """Randomised participants with their arm, unit, stratum and the named columns."""
+def _assigned(
+    session: Session, trial_id: str, names: list[str], sites: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Randomised participants with their arm, unit, stratum and the named columns; in a
+    multi-site trial (`sites`, the definition's slugs) also `site`, each person's site slug."""
     people = PEOPLE.c
     selected = [
         people.id.label("participant_id"),
@@ -106,6 +121,13 @@ def _assigned(session: Session, trial_id: str, names: list[str]) -> pd.DataFrame
     )
     if any(name in HEARING_FIELDS for name in names):
         query = query.outerjoin(HEARINGS, HEARINGS.c.case_id == CASES.c.id)
+    if sites:
+        # The import writes the site's slug into the attributes, as any other column; a
+        # person without it falls back on the organisation that imported them (site_id).
+        slug = func.coalesce(people.attributes[SITE_COLUMN].as_string(), ORGANISATIONS.c.slug)
+        query = query.add_columns(slug.label(SITE_COLUMN)).outerjoin(
+            ORGANISATIONS, ORGANISATIONS.c.id == people.site_id
+        )
     rows = session.execute(query).all()
     columns = [
         "participant_id",
@@ -116,8 +138,11 @@ def _assigned(session: Session, trial_id: str, names: list[str]) -> pd.DataFrame
         "stratum",
         OPEN_ARMS,
         *names,
+        *([SITE_COLUMN] if sites else []),
     ]
     frame = pd.DataFrame.from_records(rows, columns=columns)
+    if sites:
+        frame[SITE_COLUMN] = site_column(frame[SITE_COLUMN], sites)
     if frame[OPEN_ARMS].isna().all():
         # No arm was ever excluded from enrolment: the frame is as it always was.
         frame = frame.drop(columns=OPEN_ARMS)

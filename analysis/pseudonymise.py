@@ -28,7 +28,8 @@ import pandas as pd
 
 from analysis.concurrent import OPEN_ARMS, excluded_any
 from analysis.frame import participant_columns
-from experiments.definition import TrialDefinition
+from analysis.sites import with_site_strata
+from experiments.definition import SITE_COLUMN, TrialDefinition
 from experiments.rows import ADDRESS_COLUMNS
 
 # "text": free text read as it is (the open arms at allocation), neither a number nor a factor.
@@ -116,6 +117,9 @@ def pseudonymised_file(frame: pd.DataFrame, definition: TrialDefinition) -> Anal
         # The unit's own column too (the same ids), so the file also reads as a flat file.
         rows["unit"] = rows[unit] = _replaced(frame["unit"], "U-")
     columns = [AnalysisColumn(name, "id") for name in rows.columns]
+    # A multi-site trial's model crosses the stratum with the site (analysis/sites.py): the
+    # file carries that stratum, and the site (an organisation's short name, no one's).
+    frame = with_site_strata(frame, definition)
     for name in analysed_columns(frame, definition):
         values = frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
         if name == "stratum" and set(definition.population.strata) & _identifying(definition):
@@ -135,6 +139,8 @@ def analysed_columns(frame: pd.DataFrame, definition: TrialDefinition) -> list[s
     named = [n for n in participant_columns(definition) if n not in _identifying(definition)]
     names = ["arm", "stratum", *named, *(o.id for o in definition.outcomes)]
     names += [name for name in ("delivered", "cost") if name in frame]
+    if definition.sites and SITE_COLUMN in frame:
+        names.append(SITE_COLUMN)
     return list(dict.fromkeys(names))
 
 

@@ -39,6 +39,7 @@ from analysis.effects import ArmEffect, Effects, ModelSpec, estimate_effects
 from analysis.labels import Labels, listed
 from analysis.measures import Measures, measure_outcome, pooled_sd
 from analysis.population import in_population
+from analysis.sites import SiteResults, site_results, with_site_strata
 from analysis.stats import adjust_p_values, cost_per_additional_event
 from analysis.stats.clustered import IntraclusterCorrelation
 from analysis.stats.design import factor_codes
@@ -143,6 +144,9 @@ class OutcomeReport:
     # Only after an arm was excluded from enrolment while paused: who each comparison used
     # and left out (analysis/concurrent.py); otherwise left out of the JSON.
     concurrent: tuple[ConcurrentComparison, ...] = ()
+    # Only for the primary outcome of a multi-site trial: the pooled estimate, each site's and
+    # the test of heterogeneity (analysis/sites.py); otherwise left out of the JSON.
+    sites: SiteResults | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,8 @@ def model_spec(definition: TrialDefinition) -> ModelSpec:
         control=control,
         treatments=tuple(arm.id for arm in definition.arms if arm.id != control),
         covariates=tuple(plan.covariates),
-        stratified=bool(definition.population.strata),
+        # A multi-site trial is randomised within each site: the site is a stratum.
+        stratified=bool(definition.population.strata) or bool(definition.sites),
         clustered=definition.population.unit != "participant",
         alpha=plan.alpha,
         missing=plan.missing,
@@ -176,21 +181,24 @@ def build_report(
     *,
     planned_costs: Mapping[str, float] | None = None,
     as_of: date | None = None,
+    site_names: Mapping[str, str] | None = None,
 ) -> TrialReport:
     """Analyse every outcome of the definition on the frame (see module docstring).
 
     `planned_costs` (arm → cost of sending every planned message to one participant) is used
     for cost per extra event only when the frame has no `cost` column (a flat file). `as_of`
     is the analysis date, where follow-up of a dated outcome ends (time_to_event.analysis_date);
-    without it no outcome is followed in time.
+    without it no outcome is followed in time. `site_names` (slug → name) names a multi-site
+    trial's sites where the definition does not (the organisations' names, from the database).
     """
     spec = model_spec(definition)
     # Without a costs section message prices are unknown, not zero: no planned cost then.
     explicit = "costs" in definition.model_fields_set
     costs, cost_note = _cost_per_participant(frame, planned_costs, explicit)
+    analysed = with_site_strata(frame, definition)
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
         outcomes = tuple(
-            _concurrent_report(frame, definition, outcome, spec, costs, as_of)
+            _concurrent_report(analysed, definition, outcome, spec, costs, as_of, site_names)
             for outcome in definition.outcomes
         )
     primary = next(o for o in outcomes if o.id == definition.primary_outcome.id)
@@ -223,12 +231,13 @@ def _concurrent_report(
     spec: ModelSpec,
     costs: pd.Series | None,
     as_of: date | None,
+    site_names: Mapping[str, str] | None = None,
 ) -> OutcomeReport:
     """The outcome's report; after an arm was excluded from enrolment while paused, each
     comparison on its concurrent participants only (analysis/concurrent.py)."""
 
     def build(rows: pd.DataFrame, used: ModelSpec) -> OutcomeReport:
-        return _outcome_report(rows, definition, outcome, used, costs, as_of)
+        return _outcome_report(rows, definition, outcome, used, costs, as_of, site_names)
 
     labels = Labels.of(definition)
     return concurrent_outcome(build, frame, spec, labels, definition.analysis.correction)
@@ -271,9 +280,10 @@ def _outcome_report(
     spec: ModelSpec,
     costs: pd.Series | None,
     as_of: date | None = None,
+    site_names: Mapping[str, str] | None = None,
 ) -> OutcomeReport:
     if outcome.type != "binary":
-        return _measured_report(frame, definition, outcome, spec)
+        return _measured_report(frame, definition, outcome, spec, site_names)
     population = in_population(frame, outcome.population)
     mask = population & frame[outcome.id].notna()
     data = frame if mask.all() else frame.loc[mask]
@@ -311,6 +321,17 @@ def _outcome_report(
     variables = definition.analysis.subgroups
     names = {v: labels.column(v) for v in variables}
     subgroups = subgroup_results(data, outcome.id, spec, variables, names)
+    pooled = {
+        c.arm: (
+            c.adjusted_risk_difference,
+            c.adjusted_std_error,
+            c.adjusted_ci_low,
+            c.adjusted_ci_high,
+            c.adjusted_p_value,
+        )
+        for c in comparisons
+    }
+    sites = _sites(data, definition, outcome, spec, pooled, site_names)
     followed = None
     if as_of is not None and is_dated(frame, outcome.id):
         followed = time_to_event(data, outcome.id, spec, labels, as_of)
@@ -333,11 +354,16 @@ def _outcome_report(
         below_min_clusters=effects.below_min_clusters if effects else (),
         aliased=effects.aliased if effects else (),
         time_to_event=followed,
+        sites=sites,
     )
 
 
 def _measured_report(
-    frame: pd.DataFrame, definition: TrialDefinition, outcome: Outcome, spec: ModelSpec
+    frame: pd.DataFrame,
+    definition: TrialDefinition,
+    outcome: Outcome,
+    spec: ModelSpec,
+    site_names: Mapping[str, str] | None = None,
 ) -> OutcomeReport:
     """A scale, count or continuous outcome: means, as analysis/measures.py says."""
     population = in_population(frame, outcome.population)
@@ -366,6 +392,16 @@ def _measured_report(
     variables = definition.analysis.subgroups
     names = {v: labels.column(v) for v in variables}
     subgroups = subgroup_results(data, outcome.id, spec, variables, names)
+    pooled = {
+        c.arm: (
+            c.adjusted_difference,
+            c.adjusted_std_error,
+            c.adjusted_ci_low,
+            c.adjusted_ci_high,
+            c.adjusted_p_value,
+        )
+        for c in measures.comparisons
+    }
     return OutcomeReport(
         id=outcome.id,
         primary=outcome.id == definition.primary_outcome.id,
@@ -384,7 +420,27 @@ def _measured_report(
         aliased=effects.aliased if effects else (),
         type=outcome.type,
         measures=measures,
+        sites=_sites(data, definition, outcome, spec, pooled, site_names),
     )
+
+
+def _sites(
+    data: pd.DataFrame,
+    definition: TrialDefinition,
+    outcome: Outcome,
+    spec: ModelSpec,
+    pooled: Mapping[str, tuple[float | None, ...]],
+    names: Mapping[str, str] | None = None,
+) -> SiteResults | None:
+    """The primary outcome by site, in a multi-site trial only; a site is named by its own
+    name in the definition, else by `names` (its organisation's), else by its short name."""
+    if not definition.sites or outcome.id != definition.primary_outcome.id:
+        return None
+    named = {
+        site.organisation: site.name or (names or {}).get(site.organisation) or site.organisation
+        for site in definition.sites
+    }
+    return site_results(data, outcome.id, spec, named, pooled)
 
 
 def _methods(spec: ModelSpec, yates: bool) -> SummaryMethods:
@@ -567,6 +623,8 @@ def report_json(report: TrialReport) -> dict[str, Any]:
             del outcome["type"], outcome["measures"]
         if not outcome["concurrent"]:
             del outcome["concurrent"]
+        if outcome["sites"] is None:
+            del outcome["sites"]
         for comparison in outcome["comparisons"]:
             if comparison["net_saving"] is None:
                 del comparison["net_saving"]

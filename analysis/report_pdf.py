@@ -144,6 +144,7 @@ def results_pdf(
     else:
         story += _verdicts(view, s)
         story += _outcome(view["primary"], view, numbers, s)
+        story += _sites(view["primary"], view, numbers, s)
         story += _costs(view, numbers, s)
         story += _savings(view, s)
         for outcome in view.get("secondary", []):
@@ -478,6 +479,41 @@ def _methods(view: dict[str, Any], s: dict[str, ParagraphStyle]) -> list[Flowabl
         ]
     shown.append(Paragraph(escape(view.get("methods", "")), s["body"]))
     shown += [_bullet(note, s["muted"]) for note in view.get("notes") or []]
+    return shown
+
+
+def _sites(
+    outcome: dict[str, Any], view: dict[str, Any], n: Numbers, s: dict[str, ParagraphStyle]
+) -> list[Flowable]:
+    """A multi-site trial's Sites section, as the page has it (analysis/sites_view.py)."""
+    sites = outcome.get("sites_view")
+    if not sites:
+        return []
+    shown: list[Flowable] = [
+        Paragraph("Sites", s["h2"]),
+        Paragraph(f"<b>{escape(sites['verdict'])}</b>", s["body"]),
+    ]
+    units = f"in means{sites['units']}" if sites["measured"] else "in percentage points"
+    share = 0.62 / max(1, len(sites["arms"]))
+    rows = [[row["name"], n.figure(row["n"]), *row["cells"]] for row in sites["rows"]] + [
+        ["All sites (pooled)", "", *sites["pooled"]]
+    ]
+    shown.append(
+        _table(
+            [["Site", "Analysed", *sites["arms"]], *rows],
+            [0.26, 0.12, *[share] * len(sites["arms"])],
+            s,
+            caption=f"Adjusted differences from {view['titles'][view['control']]} {units} at "
+            f"each site, with {sites['level']} intervals (exploratory)",
+        )
+    )
+    for row in sites["rows"]:
+        shown += [_bullet(f"{row['name']}: {note}", s["muted"]) for note in row["notes"]]
+    for drawn in sites["forests"]:
+        shown += _chart(drawn["chart"], s)
+    shown.append(Paragraph("How much the sites' estimates differ", s["h3"]))
+    shown += [_bullet(line, s["body"]) for line in sites["spread"]]
+    shown += [_bullet(note, s["muted"]) for note in sites["notes"]]
     return shown
 
 

@@ -53,11 +53,13 @@ from analysis.over_time import results_over_time
 from analysis.population import in_population
 from analysis.report import build_report, report_json
 from analysis.time_to_event import analysis_date
-from experiments.definition import TrialDefinition
+from experiments.definition import SITE_COLUMN, TrialDefinition
 from nudge.clock import Clock
 from nudge.models import (
+    Organisation,
     ResultsCache,
     Trial,
+    TrialSite,
 )
 from nudge.models.tables import (
     ASSIGNMENTS,
@@ -71,7 +73,7 @@ from nudge.models.tables import (
 )
 
 # Bump when the shape of the cached body changes, so old rows are recomputed after a deploy.
-BODY_FORMAT = 3
+BODY_FORMAT = 4
 # Audit actions of imports that may change, in place, participant fields the results use.
 DATA_CHANGES = ("participants.enrolled", "hearings.updated")
 
@@ -159,7 +161,8 @@ def compute_body(
     """Everything the results pages and downloads show, as plain JSON (aggregates only);
     outcomes with dates are followed in time up to `as_of`."""
     frame = frame_from_db(session, definition.id)
-    report = report_json(build_report(frame, definition, as_of=as_of))
+    names = site_names(session, definition.id) if definition.sites else None
+    report = report_json(build_report(frame, definition, as_of=as_of, site_names=names))
     # After an arm was excluded from enrolment, what compares every arm at once uses only the
     # people allocated while every arm was open (analysis/concurrent.py).
     together = every_arm_open(frame) if excluded_any(frame) else frame
@@ -175,7 +178,19 @@ def compute_body(
         ),
         "balance_counts": balance_counts(frame, report["balance"]["differences"], definition),
         "subgroup_counts": subgroup_counts(together, definition),
+        # Only in a multi-site trial: kept out of the body of every other trial.
+        **({"site_counts": site_counts(together, definition)} if definition.sites else {}),
     }
+
+
+def site_names(session: Session, trial_id: str) -> dict[str, str]:
+    """A multi-site trial's sites: organisation slug → the name its results go under."""
+    query = (
+        select(Organisation.slug, TrialSite.name)  # type: ignore[call-overload]
+        .join(TrialSite, TrialSite.organisation_id == Organisation.id)
+        .where(TrialSite.trial_id == trial_id)
+    )
+    return {str(slug): str(name) for slug, name in session.execute(query).all()}
 
 
 def _flow_json(session: Session, definition: TrialDefinition) -> dict[str, Any]:
@@ -250,12 +265,29 @@ def subgroup_counts(
         for variable in definition.analysis.subgroups:
             if variable not in data:
                 continue
-            labels = data[variable].map(_level_label, na_action="ignore")
-            groups = data.groupby([labels, data["arm"].astype(str)], observed=True)[outcome.id]
-            levels = by_variable.setdefault(variable, {})
-            for (level, arm), values in groups:
-                levels.setdefault(str(level), {})[str(arm)] = [len(values), int(values.sum())]
+            by_variable[variable] = _cells(data, variable, outcome.id)
     return counted
+
+
+def site_counts(
+    frame: pd.DataFrame, definition: TrialDefinition
+) -> dict[str, dict[str, dict[str, list[int]]]]:
+    """Analysed people and events per arm at each site, for the primary outcome (the only one
+    shown by site): outcome → site slug → arm → [n, events], for disclosure control."""
+    outcome = definition.primary_outcome
+    if SITE_COLUMN not in frame:
+        return {outcome.id: {}}
+    data = frame.loc[in_population(frame, outcome.population) & frame[outcome.id].notna()]
+    return {outcome.id: _cells(data, SITE_COLUMN, outcome.id)}
+
+
+def _cells(data: pd.DataFrame, variable: str, outcome: str) -> dict[str, dict[str, list[int]]]:
+    labels = data[variable].map(_level_label, na_action="ignore")
+    groups = data.groupby([labels, data["arm"].astype(str)], observed=True)[outcome]
+    levels: dict[str, dict[str, list[int]]] = {}
+    for (level, arm), values in groups:
+        levels.setdefault(str(level), {})[str(arm)] = [len(values), int(values.sum())]
+    return levels
 
 
 def _level_label(value: object) -> str:

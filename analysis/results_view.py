@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from analysis import measure_words
-from analysis.labels import Labels
+from analysis.labels import Labels, listed
 from analysis.numbers import percent
 from analysis.plots import (
     ForestRow,
@@ -23,6 +23,7 @@ from analysis.plots import (
     signed,
 )
 from analysis.savings_view import savings_tables
+from analysis.sites_view import sites_view
 from analysis.standing import health_checks, nothing_yet, progress, status
 from analysis.text import (
     Wording,
@@ -133,6 +134,8 @@ def _outcome(
         "better": spec.better,
         "adjusted_for": adjusted_for(outcome, labels),
         "comparisons": comparisons,
+        # Only the primary outcome of a multi-site trial has one (analysis/sites_view.py).
+        "sites_view": sites_view(outcome, definition, labels),
     }
 
 
@@ -343,8 +346,17 @@ def _design_sentence(definition: TrialDefinition) -> str:
         else "simple randomisation"
     )
     labels = Labels.of(definition)
-    strata = f", stratified by {labels.columns(population.strata)}" if population.strata else ""
+    named = _strata_words(definition, labels)
+    strata = f", stratified by {named}" if named else ""
     return f"Randomisation was by {population.unit} ({blocks}{strata})."
+
+
+def _strata_words(definition: TrialDefinition, labels: Labels) -> str:
+    """The strata in words; a multi-site trial's site first (its model's stratum has it)."""
+    strata = definition.population.strata
+    if definition.sites:
+        return listed(["site", *(labels.column(name) for name in strata)])
+    return labels.columns(strata) if strata else ""
 
 
 def _model_sentence(definition: TrialDefinition) -> str:
@@ -353,9 +365,9 @@ def _model_sentence(definition: TrialDefinition) -> str:
     terms = ["arm indicators"]
     if plan.covariates:
         terms.append(f"the covariates {labels.columns(plan.covariates)}")
-    if population.strata:
+    if population.strata or definition.sites:
         terms.append(
-            f"fixed effects for the randomisation strata ({labels.columns(population.strata)})"
+            f"fixed effects for the randomisation strata ({_strata_words(definition, labels)})"
         )
     if unit == "participant":
         errors = "HC2 robust standard errors and t-intervals on n − k degrees of freedom"

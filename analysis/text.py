@@ -58,6 +58,7 @@ def render_text(data: dict[str, Any], definition: TrialDefinition) -> str:
         lines += ["", _heading(outcome, wording.labels), ""]
         if outcome.get("measures") is not None:
             lines += _measured(outcome, definition, wording)
+            lines += _sites(outcome, definition, wording)
             continue
         lines += _arm_table(outcome["arms"], wording.titles, wording.level)
         lines += _missing(outcome, wording.titles)
@@ -70,11 +71,34 @@ def render_text(data: dict[str, Any], definition: TrialDefinition) -> str:
         lines += [adjusted] if adjusted else []
         lines += _time_to_event(outcome, wording)
         lines += [f"  note: {note}" for note in outcome["notes"]]
+        lines += _sites(outcome, definition, wording)
     lines += ["", *_power(data["power"])]
     lines += [f"note: {note}" for note in data["notes"]]
     measured = any(o.get("measures") is not None for o in data["outcomes"])
     lines += ["", closing_sentence(wording, measured=measured)]
     return "\n".join(lines)
+
+
+def _sites(outcome: dict[str, Any], definition: TrialDefinition, wording: Wording) -> list[str]:
+    """A multi-site trial's primary outcome by site (analysis/sites_view.py): the verdict,
+    then each site's estimate and the pooled one, Q and I^2, and why a figure is missing."""
+    from analysis.sites_view import sites_view
+
+    shown = sites_view(outcome, definition, wording.labels)
+    if shown is None:
+        return []
+    units = f"difference in means{shown['units']}" if shown["measured"] else "points"
+    lines = ["", f"  Sites: {shown['verdict']}", f"  ({units}, {shown['level']} CI)"]
+    rows = [*shown["rows"], {"name": "All sites (pooled)", "cells": shown["pooled"]}]
+    for row in rows:
+        cells = "; ".join(
+            f"{arm}: {cell}" for arm, cell in zip(shown["arms"], row["cells"], strict=True)
+        )
+        lines.append(f"    {row['name']}: {cells}")
+    lines += [f"    {row['name']}: {note}" for row in shown["rows"] for note in row["notes"]]
+    lines += [f"  {line}" for line in shown["spread"]]
+    lines += [f"  note: {note}" for note in shown["notes"]]
+    return lines
 
 
 def comparisons_tested(outcome: dict[str, Any]) -> int:
