@@ -68,10 +68,12 @@ def write_people(
 
 
 def launch(session: Session, clock: Clock, definition: Path, actor: str = "test:researcher") -> str:
-    """Create and launch the trial in a definition file; returns its id."""
+    """Create and launch the trial in a definition file; returns its id. A multi-site trial
+    is its first site's, the coordinating one."""
     loaded = load_trial_file(definition)
     assert isinstance(loaded, LoadedTrial), loaded
-    trials.create_trial(session, clock, loaded, trials.Actor(actor))
+    owner = loaded.definition.site_slugs[0] if loaded.definition.sites else None
+    trials.create_trial(session, clock, loaded, trials.Actor(actor), organisation=owner)
     trials.launch_trial(session, clock, loaded.definition.id, trials.Actor(actor))
     session.commit()
     return loaded.definition.id

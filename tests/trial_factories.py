@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +46,11 @@ def seed_trial(
     seed: int = 7,
     observed_share: float = 0.95,
     definition: Path = EXAMPLE,
+    site_of: Callable[[int], str] | None = None,
 ) -> SeededTrial:
     """Launch the example trial (or a variant of it), enrol `people` (+ some ineligible), send,
-    record outcomes."""
+    record outcomes. For a multi-site variant, `site_of(n)` is person n's site: each site's
+    people are imported for it, as its staff would."""
     launch(session, clock, definition)
     rows = [
         person(
@@ -60,7 +63,12 @@ def seed_trial(
         for n in range(1, people + 1)
     ]
     rows += [person(people + n, age="17") for n in range(1, ineligible + 1)]
-    enrol_and_plan(session, clock, TRIAL, write_people(tmp_path / "people.csv", rows), "t")
+    by_site: dict[str | None, list[dict[str, str]]] = {}
+    for n, row in enumerate(rows, start=1):
+        by_site.setdefault(site_of(n) if site_of else None, []).append(row)
+    for site, chosen in by_site.items():
+        path = write_people(tmp_path / f"people-{site or 'all'}.csv", chosen)
+        enrol_and_plan(session, clock, TRIAL, path, "t", site=site)
     session.commit()
     arms = assigned_arms(session)
     set_message_fates(session)

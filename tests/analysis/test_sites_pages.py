@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from analysis.disclosure import FEWER
 from analysis.frame_db import frame_from_db
 from nudge.clock import FixedClock
-from nudge.models import Organisation, Participant, TrialSite
+from nudge.models import Organisation, Participant
 from nudge.organisations import add_organisation
 from tests.conftest import EXAMPLE
 from tests.trial_factories import TRIAL, seed_trial
@@ -34,31 +34,37 @@ HOME, OTHER = "default", "gwent"
 @pytest.fixture
 def multi_site(staff: None, session: Session, clock: FixedClock, tmp_path: Path) -> dict[str, str]:
     """The example trial across two sites: 'default' (where the staff are) and Gwent, which
-    has only the people numbered 1 to 4 (too few for a lead to see its figures).
+    has only the people numbered 1 to 4 (too few for a lead to see its figures), each site's
+    people imported for it.
 
-    Half the people carry their site in their attributes, as the import will write it; the
-    rest only their site_id, so the frame's fallback is used too. Returns ref -> site."""
+    Half the people then lose the site the import put in their attributes, keeping only their
+    site_id, so the frame's fallback is used too. Returns ref -> site."""
     folder = tmp_path / "definition"
     shutil.copytree(EXAMPLE.parent, folder)
     variant = folder / EXAMPLE.name
     sites = f"\nsites:\n  - organisation: {HOME}\n    name: Avon and Somerset\n  - {OTHER}\n"
     variant.write_text(EXAMPLE.read_text() + sites)
-    seed_trial(session, clock, tmp_path, people=160, definition=variant)
-    home = session.exec(select(Organisation).where(Organisation.slug == HOME)).one()
-    gwent = add_organisation(session, clock, OTHER, "Gwent Police", "test:admin")
-    for position, (org, name) in enumerate(((home, "Avon and Somerset"), (gwent, "Gwent Police"))):
-        assert org.id is not None
-        session.add(TrialSite(trial_id=TRIAL, organisation_id=org.id, position=position, name=name))
+    session.exec(select(Organisation).where(Organisation.slug == HOME)).one()
+    add_organisation(session, clock, OTHER, "Gwent Police", "test:admin")
+    session.commit()
+    seed_trial(
+        session,
+        clock,
+        tmp_path,
+        people=160,
+        definition=variant,
+        site_of=lambda n: OTHER if n <= 4 else HOME,
+    )
+    slugs = dict(session.exec(select(Organisation.id, Organisation.slug)).all())
     sites = {}
     people = session.exec(select(Participant).where(Participant.trial_id == TRIAL)).all()
     for person in people:
         number = int(person.participant_ref[1:])
-        org = gwent if number <= 4 else home
-        person.site_id = org.id
-        if number % 2:
-            person.attributes = {**person.attributes, "site": org.slug}
+        assert person.site_id is not None and person.attributes["site"] == slugs[person.site_id]
+        if number % 2 == 0:
+            person.attributes = {k: v for k, v in person.attributes.items() if k != "site"}
             flag_modified(person, "attributes")
-        sites[person.participant_ref] = org.slug
+        sites[person.participant_ref] = slugs[person.site_id]
     session.commit()
     return sites
 
