@@ -8,17 +8,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from experiments.dates import in_range, refusal
-from experiments.definition import Rule
 from experiments.eligibility import CompiledRules, parse_flag
 from experiments.keys import normalise_key
 from experiments.phones import NotAMobile, normalise_mobile
 from experiments.randomise import stratum_key
-from nudge.models import AllocatedUnit, Case, Hearing, Participant
-from nudge.models.types import column_length
+
+if TYPE_CHECKING:
+    from experiments.definition import Rule
 
 REQUIRED_COLUMNS = (
     "participant_ref",
@@ -39,13 +39,16 @@ REQUIRED_COLUMNS = (
 )
 ADDRESS_COLUMNS = tuple(f"address_line_{i}" for i in range(1, 6))
 CANONICAL_COLUMNS = frozenset(REQUIRED_COLUMNS) | frozenset(ADDRESS_COLUMNS)
-# Lengths of the columns a row's values go into, read from the models so the check and the
-# column cannot drift apart (a longer value was a database error on PostgreSQL).
-MAX_REF = min(column_length(Participant, "participant_ref"), column_length(Case, "case_ref"))
-MAX_ROLE = column_length(Participant, "role")
-MAX_COURT = column_length(Hearing, "court")
-MAX_UNIT = column_length(AllocatedUnit, "unit")
-MAX_STRATUM = column_length(AllocatedUnit, "stratum")
+# Lengths of the columns a row's values go into (a longer value was a database error on
+# PostgreSQL). Written out, not read from the models here: the reader process imports this
+# module, and the models cost it ~1.5 s of CPU (SQLAlchemy, SQLModel, pydantic) before its
+# first batch, which the writer waits for (BENCHMARKS.md, issue 23).
+# tests/experiments/test_row_limits.py holds each to its model's column.
+MAX_REF = 100  # Participant.participant_ref and Case.case_ref, the shorter
+MAX_ROLE = 50  # Participant.role
+MAX_COURT = 100  # Hearing.court
+MAX_UNIT = 255  # AllocatedUnit.unit
+MAX_STRATUM = 500  # AllocatedUnit.stratum
 MAX_TEXT = 200  # names, address lines, court names: unbounded columns, but no real one is longer
 LANGUAGE_NAMES = {"english": "en", "welsh": "cy", "cymraeg": "cy"}
 POSTCODE = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})$")

@@ -1,8 +1,9 @@
 """Values longer than their PostgreSQL columns: refused at their row, or made to fit.
 
-The row check reads each limit from the model's column (`nudge/models/types.py::column_length`),
-so the two cannot drift apart; values built from file paths are cut in the middle to fit
-(`fitted`). Run these on PostgreSQL: SQLite never enforces a VARCHAR length.
+The row check's limits are held to the models' columns (`nudge/models/types.py::column_length`,
+tests/experiments/test_row_limits.py), so the two cannot drift apart; values built from file
+paths are cut in the middle to fit (`fitted`). Run these on PostgreSQL: SQLite never enforces a
+VARCHAR length.
 """
 
 from __future__ import annotations
