@@ -13,6 +13,10 @@ may be in the file: their outcomes are recorded, counted apart, and never analys
 An outcome may come with dates: the day its event happened (`withdrew_on`) and the charge
 (`charged_on`); see analysis/outcome_dates.py. A changed date is a correction like a changed
 value.
+
+In a multi-site trial a file may be one site's (`site`): its rows may name only that site's
+people, another site's reading as unknown (experiments/site_rows.py); with no site it is the
+whole trial's, as the courts' central records are.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from experiments import trials
 from experiments.csvfile import CsvRecord, duplicate_columns, read_header, read_records
 from experiments.definition import Outcome as OutcomeDefinition
 from experiments.definition import TrialDefinition
+from experiments.enrol_store import ImportSite
 from experiments.keys import normalise_key
 from experiments.outcome_store import (
     Change,
@@ -47,6 +52,7 @@ from experiments.outcome_store import (
 )
 from experiments.outcome_values import Reading, read_value
 from experiments.rows import RowError
+from experiments.site_rows import not_yours, of_site, site_or_whole_trial
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
@@ -88,11 +94,19 @@ class _Plan:
 
 
 def import_outcomes(
-    session: Session, clock: Clock, trial_id: str, path: Path, actor: str
+    session: Session,
+    clock: Clock,
+    trial_id: str,
+    path: Path,
+    actor: str,
+    site: str | None = None,
 ) -> OutcomeSummary:
     """Record the outcomes in FILE; raises ImportRejected (nothing written) if any row is bad.
 
-    The caller owns the transaction: it commits on success, rolls back for a dry run.
+    `site`: in a multi-site trial, the site whose people the file holds (a row naming another
+    site's person is refused as unknown); None for the whole trial's file. Refused in a trial
+    in one area. The caller owns the transaction: it commits on success, rolls back for a
+    dry run.
     """
     trial = trials.lock_trial(session, trial_id)
     if trial.status == TrialStatus.DRAFT:
@@ -101,13 +115,15 @@ def import_outcomes(
             "outcomes to record"
         )
     definition = trials.current_definition(session, trial)
+    own = site_or_whole_trial(session, trial_id, site)
     encoding, columns = read_header(path, definition.mapping)
     outcome_columns, dates = _check_header(path, columns, definition)
     types = {o.id: o for o in definition.outcomes if o.id in outcome_columns}
     summary = OutcomeSummary(
         source=str(path), outcome_columns=outcome_columns, date_columns=dates.names
     )
-    people = _people(session, trial_id)
+    people = _people(session, trial_id, own)
+    unknown = "is not in this trial" + not_yours(own, "people")
     charged = charged_days(session, trial_id, definition) or {}
     current = current_values(session, trial_id)
     now, source = clock.now(), fitted(f"outcomes:{path.name}", column_length(Outcome, "source"))
@@ -121,7 +137,7 @@ def import_outcomes(
             continue
         readings, bad = _values(record, types)
         try:
-            person = _person(record, people, seen)
+            person = _person(record, people, seen, unknown)
             if not bad:
                 stored = _stored(current, person.participant_id, outcome_columns)
                 values = observe(
@@ -154,13 +170,14 @@ def import_outcomes(
         action="outcomes.imported",
         trial_id=trial_id,
         subject=path.name,
-        details=_audit_details(summary),
+        details=_audit_details(summary, own),
     )
     return summary
 
 
-def _audit_details(summary: OutcomeSummary) -> dict[str, object]:
-    """Counts and column names, never a reference; `dates` only when the file had any."""
+def _audit_details(summary: OutcomeSummary, own: ImportSite | None) -> dict[str, object]:
+    """Counts and column names, never a reference; `dates` only when the file had any, and
+    `site` only when it was one site's."""
     details: dict[str, object] = {
         "read": summary.read,
         "recorded": summary.recorded,
@@ -171,6 +188,8 @@ def _audit_details(summary: OutcomeSummary) -> dict[str, object]:
     }
     if summary.date_columns:
         details["dates"] = summary.date_columns
+    if own is not None:
+        details["site"] = own.slug
     return details
 
 
@@ -212,14 +231,18 @@ def _check_header(
     return outcome_columns, dates
 
 
-def _people(session: Session, trial_id: str) -> dict[tuple[str, str], _Person]:
-    """Everyone enrolled in the trial by (participant_ref, case_ref), in one query."""
+def _people(
+    session: Session, trial_id: str, own: ImportSite | None
+) -> dict[tuple[str, str], _Person]:
+    """Everyone enrolled in the trial (only `own` site's people when the file is one site's)
+    by (participant_ref, case_ref), in one query."""
     query = (
         select(PEOPLE.c.participant_ref, CASES.c.case_ref, PEOPLE.c.id, ASSIGNMENTS.c.id)
         .join(CASES, CASES.c.id == PEOPLE.c.case_id)
         .outerjoin(ASSIGNMENTS, ASSIGNMENTS.c.participant_id == PEOPLE.c.id)
         .where(PEOPLE.c.trial_id == trial_id)
     )
+    query = of_site(query, PEOPLE.c.site_id, own)
     return {
         (ref, case): _Person(participant_id, assignment is not None)
         for ref, case, participant_id, assignment in session.execute(query)
@@ -234,7 +257,10 @@ def _stored(current: Current, participant_id: int, keys: list[str]) -> dict[str,
 
 
 def _person(
-    record: CsvRecord, people: dict[tuple[str, str], _Person], seen: dict[tuple[str, str], int]
+    record: CsvRecord,
+    people: dict[tuple[str, str], _Person],
+    seen: dict[tuple[str, str], int],
+    unknown: str,
 ) -> _Person:
     ref = normalise_key(record.values["participant_ref"])
     case = normalise_key(record.values["case_ref"])
@@ -248,7 +274,7 @@ def _person(
     seen[(ref, case)] = record.line
     person = people.get((ref, case))
     if person is None:
-        raise RowError("participant_ref", f"'{ref}' in case '{case}' is not in this trial")
+        raise RowError("participant_ref", f"'{ref}' in case '{case}' {unknown}")
     return person
 
 

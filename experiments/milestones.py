@@ -5,6 +5,10 @@ a milestones file (`nudge milestones update`). A date for a case and milestone t
 is its first record; a different date replaces the current record, which is kept with its
 `replaced_at`, and the new one is marked a correction; the same date again changes nothing,
 so importing a file twice is harmless. Both paths write through `record_milestones`.
+
+In a multi-site trial a milestones file may be one site's (`site`): its rows may name only
+that site's cases, another site's reading as unknown (experiments/site_rows.py); with no site
+it is the whole trial's, as the courts' central records are.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -24,6 +28,7 @@ from experiments.csvfile import CsvRecord, read_records, read_required_header
 from experiments.definition import RESERVED_MILESTONES, TrialDefinition
 from experiments.keys import normalise_key
 from experiments.rows import MAX_REF, RowError, check_not_future, parse_occurred_at
+from experiments.site_rows import not_yours, of_site, site_or_whole_trial
 from nudge import audit
 from nudge.bulk import Same, insert_rows
 from nudge.clock import Clock
@@ -31,6 +36,9 @@ from nudge.errors import ImportRejected, Problem, TrialStateError
 from nudge.models import CaseMilestone, TrialStatus
 from nudge.models.tables import CASES, MILESTONES
 from nudge.models.types import column_length, fitted
+
+if TYPE_CHECKING:  # the enrolment store records milestones through this module
+    from experiments.enrol_store import ImportSite
 
 COLUMNS = ("case_ref", "milestone", "occurred_at")
 CHUNK = 2000  # ids in one IN (...): well within every engine's limit on parameters
@@ -171,10 +179,19 @@ class MilestonesSummary:
 
 
 def update_milestones(
-    session: Session, clock: Clock, trial_id: str, path: Path, actor: str
+    session: Session,
+    clock: Clock,
+    trial_id: str,
+    path: Path,
+    actor: str,
+    site: str | None = None,
 ) -> MilestonesSummary:
     """Record a milestones file (case_ref, milestone, occurred_at); any bad row rejects the
-    whole file and nothing changes. The caller commits, or rolls back for a dry run."""
+    whole file and nothing changes. The caller commits, or rolls back for a dry run.
+
+    `site`: in a multi-site trial, the site whose cases the file lists (a row naming another
+    site's case is refused as unknown); None for the whole trial's file. Refused in a trial
+    in one area."""
     trial = trials.lock_trial(session, trial_id)
     if trial.status != TrialStatus.LIVE:
         raise TrialStateError(
@@ -182,7 +199,8 @@ def update_milestones(
         )
     definition = trials.current_definition(session, trial)
     zone, now = ZoneInfo(definition.timezone), clock.now()
-    read, dates = _read_dates(session, definition, path, zone, now)
+    own = site_or_whole_trial(session, trial_id, site)
+    read, dates = _read_dates(session, definition, path, zone, now, own)
     summary = MilestonesSummary(source=str(path), zone=zone, read=read)
     recorded = record_milestones(session, trial_id, now, f"milestones:{path.name}", dates)
     summary.changes, summary.unchanged = recorded.changes, recorded.unchanged
@@ -198,20 +216,29 @@ def update_milestones(
             "recorded": summary.recorded,
             "corrected": summary.corrected,
             "unchanged": summary.unchanged,
+            **({} if own is None else {"site": own.slug}),
         },
     )
     return summary
 
 
 def _read_dates(
-    session: Session, definition: TrialDefinition, path: Path, zone: ZoneInfo, now: datetime
+    session: Session,
+    definition: TrialDefinition,
+    path: Path,
+    zone: ZoneInfo,
+    now: datetime,
+    own: ImportSite | None,
 ) -> tuple[int, list[MilestoneDate]]:
-    """How many rows the file has, and their dates; ImportRejected with every problem found."""
+    """How many rows the file has, and their dates; ImportRejected with every problem found.
+    A file of `own` site's may name only its cases."""
     encoding, columns = read_required_header(path, COLUMNS)
     records = list(read_records(path, encoding, columns))
     refs = {normalise_key(r.values["case_ref"]) for r in records if isinstance(r, CsvRecord)}
-    cases = _case_ids(session, definition.id, refs)
-    rows = _FileRows(definition.id, definition.milestone_names, zone, now, cases)
+    cases = _case_ids(session, definition.id, refs, own)
+    rows = _FileRows(
+        definition.id, definition.milestone_names, zone, now, cases, not_yours(own, "cases")
+    )
     dates, problems = [], []
     for record in records:
         if isinstance(record, Problem):
@@ -228,14 +255,17 @@ def _read_dates(
     return len(records), dates
 
 
-def _case_ids(session: Session, trial_id: str, refs: set[str]) -> dict[str, int]:
-    """The ids of the cases among `refs` that are enrolled in the trial."""
+def _case_ids(
+    session: Session, trial_id: str, refs: set[str], own: ImportSite | None
+) -> dict[str, int]:
+    """The ids of the cases among `refs` that are enrolled in the trial (and `own` site's)."""
     wanted = sorted(ref for ref in refs if ref)
     found = {}
     for start in range(0, len(wanted), CHUNK):
         query = select(CASES.c.case_ref, CASES.c.id).where(
             CASES.c.trial_id == trial_id, CASES.c.case_ref.in_(wanted[start : start + CHUNK])
         )
+        query = of_site(query, CASES.c.site_id, own)
         found.update({ref: case_id for ref, case_id in session.execute(query)})
     return found
 
@@ -249,6 +279,7 @@ class _FileRows:
     zone: ZoneInfo
     now: datetime
     cases: dict[str, int]
+    not_yours: str  # after "not a case enrolled in this trial" when the file is one site's
     seen: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def checked(self, record: CsvRecord) -> MilestoneDate:
@@ -260,7 +291,9 @@ class _FileRows:
             raise RowError("case_ref", f"longer than {MAX_REF} characters")
         case_id = self.cases.get(ref)
         if case_id is None:
-            raise RowError("case_ref", f"'{ref}' is not a case enrolled in this trial")
+            raise RowError(
+                "case_ref", f"'{ref}' is not a case enrolled in this trial{self.not_yours}"
+            )
         name = self._milestone(values["milestone"])
         if (ref, name) in self.seen:
             raise RowError(

@@ -104,10 +104,11 @@ def update_hearings_and_replan(
 
 
 def update_milestones_and_replan(
-    session: Session, clock: Clock, trial_id: str, path: Path, actor: str
+    session: Session, clock: Clock, trial_id: str, path: Path, actor: str, site: str | None = None
 ) -> MilestonesUpdate:
-    """Record a milestones file (see `update_milestones`) and re-plan the cases it changed."""
-    summary = update_milestones(session, clock, trial_id, path, actor)
+    """Record a milestones file (see `update_milestones`; a multi-site trial's is one `site`'s
+    or, with none, the whole trial's) and re-plan the cases it changed."""
+    summary = update_milestones(session, clock, trial_id, path, actor, site)
     outbox = replan_after_milestones(session, clock, trial_id, summary.case_ids)
     return MilestonesUpdate(summary, outbox)
 

@@ -23,12 +23,23 @@ def milestones_group() -> None:
 @click.option(
     "--dry-run", is_flag=True, help="Check FILE and show what would change; write nothing."
 )
+@click.option(
+    "--site",
+    type=TEXT,
+    help="In a multi-site trial, the site whose cases FILE lists (its organisation's short "
+    "name); leave it out for a file of the whole trial's cases, such as the courts' central "
+    "records.",
+)
 @pass_runtime
-def milestones_update(runtime: Runtime, trial_id: str, file: Path, dry_run: bool) -> None:
+def milestones_update(
+    runtime: Runtime, trial_id: str, file: Path, dry_run: bool, site: str | None
+) -> None:
     """Record FILE (case_ref, milestone, occurred_at): first dates, and corrections with the
     date they replace kept. Any bad row rejects the whole file."""
     with runtime.session() as session:
-        update = update_milestones_and_replan(session, runtime.clock, trial_id, file, runtime.actor)
+        update = update_milestones_and_replan(
+            session, runtime.clock, trial_id, file, runtime.actor, site=site
+        )
         if dry_run:
             session.rollback()
     click.echo("\n".join(_summary_lines(file, update, dry_run)))

@@ -24,13 +24,22 @@ def outcomes_group() -> None:
 @click.argument("trial_id", type=TEXT)
 @click.argument("file", type=CSV)
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+@click.option(
+    "--site",
+    type=TEXT,
+    help="In a multi-site trial, the site whose people FILE holds (its organisation's short "
+    "name); leave it out for a file of the whole trial's people, such as the courts' central "
+    "records.",
+)
 @pass_runtime
-def outcomes_import(runtime: Runtime, trial_id: str, file: Path, dry_run: bool) -> None:
+def outcomes_import(
+    runtime: Runtime, trial_id: str, file: Path, dry_run: bool, site: str | None
+) -> None:
     """Record FILE's outcomes (participant_ref, case_ref, one column per outcome: yes/no, or a
     number for a scale, count or continuous outcome, as `nudge trial validate` lists; each
     outcome's date as OUTCOME_on and the charge as charged_on, YYYY-MM-DD, if known)."""
     with runtime.session() as session:
-        summary = import_outcomes(session, runtime.clock, trial_id, file, runtime.actor)
+        summary = import_outcomes(session, runtime.clock, trial_id, file, runtime.actor, site=site)
         if dry_run:
             session.rollback()
     _print_summary(summary, dry_run)
