@@ -15,7 +15,7 @@ An outcome may come with dates: the day its event happened (`withdrew_on`) and t
 value.
 
 In a multi-site trial a file may be one site's (`site`): its rows may name only that site's
-people, another site's reading as unknown (experiments/site_rows.py); with no site it is the
+people, another site's reading as unknown (experiments/sites.py); with no site it is the
 whole trial's, as the courts' central records are.
 """
 
@@ -39,7 +39,6 @@ from experiments import trials
 from experiments.csvfile import CsvRecord, duplicate_columns, read_header, read_records
 from experiments.definition import Outcome as OutcomeDefinition
 from experiments.definition import TrialDefinition
-from experiments.enrol_store import ImportSite
 from experiments.keys import normalise_key
 from experiments.outcome_store import (
     Change,
@@ -52,7 +51,7 @@ from experiments.outcome_store import (
 )
 from experiments.outcome_values import Reading, read_value
 from experiments.rows import RowError
-from experiments.site_rows import not_yours, of_site, site_or_whole_trial
+from experiments.sites import ImportSite, not_yours, of_site, site_or_whole_trial
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError

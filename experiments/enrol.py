@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +21,14 @@ from experiments.allocation import Allocator
 from experiments.csvfile import duplicate_columns, read_header
 from experiments.definition import CANONICAL_UNITS, TrialDefinition
 from experiments.eligibility import numeric_fields
-from experiments.enrol_store import EnrolStore, ImportSite, Written
+from experiments.enrol_store import EnrolStore, Written
 from experiments.rowcheck import Reject, checked_batches
 from experiments.rows import (
     CANONICAL_COLUMNS,
     REQUIRED_COLUMNS,
     RowRules,
 )
+from experiments.sites import import_site
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
@@ -181,72 +182,6 @@ def enrol_file(
         },
     )
     return summary
-
-
-def import_site(session: Session, trial_id: str, site: str | None) -> ImportSite | None:
-    """The site a file is imported for: required (one of the trial's) in a multi-site trial,
-    refused in a trial in one area."""
-    sites = trials.trial_sites(session, trial_id)
-    slugs = ", ".join(organisation.slug for _, organisation in sites)
-    if not sites:
-        if site:
-            raise TrialStateError(
-                f"trial '{trial_id}' is not multi-site; leave out --site (got '{site}')"
-            )
-        return None
-    if not site:
-        raise TrialStateError(
-            f"trial '{trial_id}' is multi-site: say which site's people this file holds with "
-            f"--site (its sites: {slugs})"
-        )
-    for trial_site, organisation in sites:
-        if organisation.slug == site.strip():
-            assert organisation.id is not None
-            return ImportSite(organisation.id, organisation.slug, trial_site.name)
-    raise TrialStateError(f"'{site}' is not a site of trial '{trial_id}' (its sites: {slugs})")
-
-
-RESEARCHER = "researcher"  # the role that imports a site's people (nudge.models.ROLES)
-
-
-@dataclass(frozen=True)
-class SiteChoice:
-    """Which site a member of staff imports a file for (`site_for_staff`): `site`, or, when
-    they are a researcher in several of the trial's sites and have not chosen, the `choices`
-    to ask among ((short name, name), in the definition's order)."""
-
-    site: str | None
-    choices: tuple[tuple[str, str], ...] = ()
-
-
-def site_for_staff(
-    session: Session, roles: Mapping[int, str], trial_id: str, chosen: str | None
-) -> SiteChoice:
-    """The site a person with these `roles` (organisation id: role, nudge.scope.Scope.roles)
-    imports a file of a multi-site trial for: the one of its sites where they are a researcher,
-    or, in several, the one they chose (never trusted: one not theirs is refused). A trial in
-    one area has no site (None); staff of an owner that is no site, or of no site as a
-    researcher, cannot import."""
-    sites = trials.trial_sites(session, trial_id)
-    if not sites:
-        if chosen:
-            raise TrialStateError(f"trial '{trial_id}' is not multi-site; leave out the site")
-        return SiteChoice(None)
-    mine = [(o.slug, site.name) for site, o in sites if roles.get(o.id or 0) == RESEARCHER]
-    if not mine:
-        raise TrialStateError(
-            f"only a site's researchers import its people, and you are a researcher in none "
-            f"of trial '{trial_id}''s sites"
-        )
-    if chosen:
-        if chosen.strip() not in {slug for slug, _ in mine}:
-            raise TrialStateError(
-                "choose one of the sites listed: you are not a researcher in the one that was sent"
-            )
-        return SiteChoice(chosen.strip())
-    if len(mine) == 1:
-        return SiteChoice(mine[0][0])
-    return SiteChoice(None, tuple(mine))
 
 
 @contextmanager

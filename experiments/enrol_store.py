@@ -18,6 +18,7 @@ from experiments.milestones import MilestoneDate, record_milestones
 from experiments.randomise import stratum_key
 from experiments.rowcheck import Reject
 from experiments.rows import Derivation, Derived, ParsedRow, stratum_values
+from experiments.sites import ImportSite
 from nudge.bulk import Encoded, Same, columns_of, insert_rows, reserve_ids
 from nudge.clock import Clock
 from nudge.db import encode_json
@@ -67,16 +68,6 @@ FOREIGN_PERSON = (
     "participant_ref: '{}' is already enrolled from another site of this trial; participant "
     "references must be unique across the trial's sites: ask the other site or prefix yours"
 )
-
-
-@dataclass(frozen=True)
-class ImportSite:
-    """The site of a multi-site trial a file is imported for: its organisation's id and short
-    name, and the name its results go under."""
-
-    organisation_id: int
-    slug: str
-    name: str
 
 
 @dataclass

@@ -11,9 +11,9 @@ from sqlmodel import Session, col, select
 
 from experiments import trials
 from experiments.csvfile import read_records, read_required_header
-from experiments.enrol import import_site
 from experiments.keys import normalise_key
 from experiments.rows import RowError, parse_hearing_start
+from experiments.sites import ImportSite, import_site, not_yours, of_site
 from nudge import audit
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
@@ -60,11 +60,9 @@ def update_hearings(
     zone = ZoneInfo(trials.current_definition(session, trial).timezone)
     own = import_site(session, trial_id, site)
     encoding, columns = read_required_header(path, COLUMNS)
-    hearings = _hearings_by_case(session, trial_id, None if own is None else own.organisation_id)
+    hearings = _hearings_by_case(session, trial_id, own)
     # Another site's case reads as unknown: a site's staff learn nothing of the others' cases.
-    unknown = "is not a case enrolled in this trial" + (
-        "" if own is None else ": not one of your site's cases"
-    )
+    unknown = "is not a case enrolled in this trial" + not_yours(own, "cases")
     summary, problems, now = HearingsSummary(), [], clock.now()
     seen: dict[str, int] = {}
     for record in read_records(path, encoding, columns):
@@ -96,16 +94,16 @@ def update_hearings(
     return summary
 
 
-def _hearings_by_case(session: Session, trial_id: str, site_id: int | None) -> dict[str, Hearing]:
-    """The trial's hearings by case reference; only one site's cases when `site_id`."""
+def _hearings_by_case(
+    session: Session, trial_id: str, own: ImportSite | None
+) -> dict[str, Hearing]:
+    """The trial's hearings by case reference; only one site's cases when `own`."""
     query = (
         select(Case.case_ref, Hearing)
         .join(Hearing, col(Hearing.case_id) == Case.id)
         .where(Case.trial_id == trial_id)
     )
-    if site_id is not None:
-        query = query.where(Case.site_id == site_id)
-    return {ref: hearing for ref, hearing in session.exec(query)}
+    return {ref: hearing for ref, hearing in session.exec(of_site(query, Case.site_id, own))}
 
 
 def _apply(

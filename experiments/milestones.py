@@ -7,7 +7,7 @@ is its first record; a different date replaces the current record, which is kept
 so importing a file twice is harmless. Both paths write through `record_milestones`.
 
 In a multi-site trial a milestones file may be one site's (`site`): its rows may name only
-that site's cases, another site's reading as unknown (experiments/site_rows.py); with no site
+that site's cases, another site's reading as unknown (experiments/sites.py); with no site
 it is the whole trial's, as the courts' central records are.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -28,7 +28,7 @@ from experiments.csvfile import CsvRecord, read_records, read_required_header
 from experiments.definition import RESERVED_MILESTONES, TrialDefinition
 from experiments.keys import normalise_key
 from experiments.rows import MAX_REF, RowError, check_not_future, parse_occurred_at
-from experiments.site_rows import not_yours, of_site, site_or_whole_trial
+from experiments.sites import ImportSite, not_yours, of_site, site_or_whole_trial
 from nudge import audit
 from nudge.bulk import Same, insert_rows
 from nudge.clock import Clock
@@ -36,9 +36,6 @@ from nudge.errors import ImportRejected, Problem, TrialStateError
 from nudge.models import CaseMilestone, TrialStatus
 from nudge.models.tables import CASES, MILESTONES
 from nudge.models.types import column_length, fitted
-
-if TYPE_CHECKING:  # the enrolment store records milestones through this module
-    from experiments.enrol_store import ImportSite
 
 COLUMNS = ("case_ref", "milestone", "occurred_at")
 CHUNK = 2000  # ids in one IN (...): well within every engine's limit on parameters

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from experiments import trials
 from experiments.allocation import scheme_of
 from experiments.definition import SITE_COLUMN
-from experiments.enrol import EnrolSummary, SiteChoice, enrol_file, site_for_staff
+from experiments.enrol import EnrolSummary, enrol_file
 from experiments.hearings import update_hearings
 from experiments.loader import LoadedTrial, load_trial_file
 from experiments.randomise import slots
@@ -390,22 +390,3 @@ def test_a_multi_site_trial_by_household_is_refused_at_create(
 
 
 # which site a member of staff imports for ---------------------------------------------------
-def test_staff_import_for_their_own_site_choosing_only_among_theirs(
-    session: Session, live: dict[str, Organisation]
-) -> None:
-    north, south, west = (live[s].id or 0 for s in ("north", "south", "west"))
-    assert site_for_staff(session, {south: "researcher"}, TRIAL, None) == SiteChoice("south")
-    both = {north: "researcher", south: "researcher"}
-    assert site_for_staff(session, both, TRIAL, None) == SiteChoice(
-        None, (("north", "Northshire Police"), ("south", "Southshire courts"))
-    )
-    assert site_for_staff(session, both, TRIAL, "south") == SiteChoice("south")
-    for roles, chosen, says in (
-        ({south: "researcher"}, "north", "you are not a researcher in the one that was sent"),
-        ({north: "lead", south: "researcher"}, "north", "not a researcher in the one"),
-        ({west: "researcher"}, None, "you are a researcher in none of trial"),
-        ({north: "lead"}, None, "you are a researcher in none of trial"),
-    ):
-        with pytest.raises(TrialStateError) as refusal:
-            site_for_staff(session, roles, TRIAL, chosen)
-        assert says in str(refusal.value)
