@@ -8,6 +8,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.analysis.test_sites_pages import multi_site
+from tests.nudge.test_browser_lead import SCREENSHOTS
 from tests.web_helpers import RESULTS, no_violations, open_as
 
 __all__ = ["multi_site"]  # the fixture, used by name
@@ -26,4 +27,6 @@ def test_the_sites_section_reads_at_320_and_1280_px_and_is_accessible(
             expect(page.get_by_role("region", name="Effects at each site")).to_be_visible()
             assert page.evaluate("document.documentElement.scrollWidth") <= width
             no_violations(page)
+            section = heading.locator("xpath=..")
+            section.screenshot(path=str(SCREENSHOTS / f"sites-{role}-{width}.png"))
             page.close()
