@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,6 +202,43 @@ def _forbidden(viewer: str) -> tuple[str, ...]:
     return NORTH_TRIAL_MARKS + NORTH_PEOPLE + NOBODYS + tuple(STAFF.values())
 
 
+Gets = Callable[[Flask, dict[str, Any]], list[tuple[str, str, bool]]]
+
+
+def crawl(
+    client: FlaskClient,
+    viewer: str,
+    params: dict[str, dict[str, Any]],
+    app: Flask,
+    gets: Gets,
+    forbidden: tuple[str, ...] = (),
+) -> tuple[list[str], list[str], dict[str, int]]:
+    """Every GET route (`gets`: endpoint, path, whether it names something of an area) as
+    `viewer` ("north:researcher", or "national") with their own area's `params`, then, for the
+    routes that name something, with the other area's. Returns what was wrong (a page they
+    get with their own values that is not a 404 with the other's), where a `forbidden` mark
+    showed, and the status of each of their own pages."""
+    own = viewer.split(":")[0]
+    if own == "national":  # every area's own: only what they may never see is checked
+        passes = [(params["north"], False), (params["south"], False)]
+    else:
+        other = "south" if own == "north" else "north"
+        passes = [(params[own], False), (params[other], True)]
+    leaks, wrong, owned = [], [], {}
+    for values, foreign in passes:
+        for endpoint, path, names in gets(app, values):
+            if foreign and not names:
+                continue  # the same page as with their own values: already fetched
+            status, text = _body(client, path)
+            if not foreign:
+                owned[endpoint] = status
+            elif status != 404 and (owned[endpoint] in (200, 302) or status != owned[endpoint]):
+                wrong.append(f"GET {path} ({endpoint}): {status}, their own {owned[endpoint]}")
+            if status == 200:
+                leaks += [f"{path}: {mark}" for mark in forbidden if mark in text]
+    return wrong, leaks, owned
+
+
 VIEWERS = [f"{org}:{role}" for org in ("north", "south") for role in STAFF] + ["national"]
 
 
@@ -213,24 +250,7 @@ def test_no_page_or_download_shows_a_viewer_anything_of_another_organisation(
     page they get with their own is a 404 with the other's (one their role refuses stays
     refused, or is a 404); nothing they are given holds the other's trial, people or staff."""
     client = areas.clients[viewer]
-    own = viewer.split(":")[0]
-    if own == "national":  # every organisation's own: only what they may never see is checked
-        passes = [(areas.params["north"], False), (areas.params["south"], False)]
-    else:
-        other = "south" if own == "north" else "north"
-        passes = [(areas.params[own], False), (areas.params[other], True)]
-    leaks, wrong, owned = [], [], {}
-    for params, foreign in passes:
-        for endpoint, path, names in _gets(areas.app, params):
-            if foreign and not names:
-                continue  # the same page as with their own values: already fetched
-            status, text = _body(client, path)
-            if not foreign:
-                owned[endpoint] = status
-            elif status != 404 and (owned[endpoint] in (200, 302) or status != owned[endpoint]):
-                wrong.append(f"GET {path} ({endpoint}): {status}, their own {owned[endpoint]}")
-            if status == 200:
-                leaks += [f"{path}: {mark}" for mark in _forbidden(viewer) if mark in text]
+    wrong, leaks, _ = crawl(client, viewer, areas.params, areas.app, _gets, _forbidden(viewer))
     assert wrong == []
     assert leaks == []
 

@@ -46,6 +46,7 @@ from tests.nudge.test_organisation_walls import (
     _body,
     _gets,
     _log_in,
+    crawl,
     south_person,
 )
 from tests.trial_factories import TRIAL, assigned_arms, set_message_fates
@@ -192,24 +193,8 @@ def test_no_page_or_download_shows_a_site_anything_of_the_other_sites_people(
     site's: a page they get with their own is a 404 with the other's (one their role refuses
     stays refused); nothing they are given holds the other site's people."""
     client = shared.clients[viewer]
-    own = viewer.split(":")[0]
-    if own == "national":
-        passes = [(shared.params["north"], False), (shared.params["south"], False)]
-    else:
-        other = "south" if own == "north" else "north"
-        passes = [(shared.params[own], False), (shared.params[other], True)]
-    leaks, wrong, owned = [], [], {}
-    for params, foreign in passes:
-        for endpoint, path, names_a_person in _person_gets(shared.app, params):
-            if foreign and not names_a_person:
-                continue  # the same page as with their own values: already fetched
-            status, text = _body(client, path)
-            if not foreign:
-                owned[endpoint] = status
-            elif status != 404 and (owned[endpoint] in (200, 302) or status != owned[endpoint]):
-                wrong.append(f"GET {path} ({endpoint}): {status}, their own {owned[endpoint]}")
-            if status == 200:
-                leaks += [f"{path}: {mark}" for mark in _forbidden(viewer) if mark in text]
+    forbidden = _forbidden(viewer)
+    wrong, leaks, owned = crawl(client, viewer, shared.params, shared.app, _person_gets, forbidden)
     assert wrong == []
     assert leaks == []
     if viewer.endswith(":researcher"):  # the crawl did reach their own people
