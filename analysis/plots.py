@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -42,6 +42,14 @@ class ForestRow:
     # A pooled estimate (evidence across trials) is drawn as a diamond spanning its interval,
     # the usual mark of a meta-analysis, so it never reads as one more trial.
     pooled: bool = False
+
+
+def rows_in_words(rows: Sequence[ForestRow], say: Callable[[ForestRow], str | None]) -> str:
+    """A forest plot's rows as its description reads them: "label: what `say` makes of the
+    row", or "label: not shown" where `say` gives None (a figure withheld or not estimated)."""
+    return "; ".join(
+        f"{r.label}: {said}" if (said := say(r)) else f"{r.label}: not shown" for r in rows
+    )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from analysis.plots import (
     forest_plot,
     over_time_chart,
     over_time_range,
+    rows_in_words,
     signed,
 )
 from analysis.savings_view import savings_tables
@@ -453,11 +454,13 @@ def _forest(outcome: dict[str, Any], definition: TrialDefinition, labels: Labels
         )
         for c in outcome["comparisons"]
     ]
-    described = "; ".join(
-        f"{r.label}: {signed(100 * r.estimate)} points ({_interval_words(r.low, r.high)})"
-        if r.estimate is not None
-        else f"{r.label}: not shown"
-        for r in rows
+    described = rows_in_words(
+        rows,
+        lambda r: (
+            None
+            if r.estimate is None
+            else f"{signed(100 * r.estimate)} points ({_interval_words(r.low, r.high)})"
+        ),
     )
     name = labels.outcome(outcome["id"])
     better = _better_words(spec.better, name)
@@ -489,12 +492,14 @@ def _forest_of_means(
         for c in measures["comparisons"]
     ]
     scale = measure_words.on_scale(measures)
-    described = "; ".join(
-        f"{r.label}: {measure_words.difference(r.estimate)} ({measure_words.difference(r.low)} "
-        f"to {measure_words.difference(r.high)})"
-        if r.estimate is not None and r.low is not None
-        else f"{r.label}: not shown"
-        for r in rows
+    described = rows_in_words(
+        rows,
+        lambda r: (
+            None
+            if r.estimate is None or r.low is None
+            else f"{measure_words.difference(r.estimate)} ({measure_words.difference(r.low)} to "
+            f"{measure_words.difference(r.high)})"
+        ),
     )
     name = labels.outcome(outcome["id"])
     better = _better_words(spec.better, name)

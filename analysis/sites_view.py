@@ -13,7 +13,7 @@ from typing import Any
 
 from analysis import measure_words
 from analysis.labels import Labels
-from analysis.plots import ForestRow, forest_plot, signed
+from analysis.plots import ForestRow, forest_plot, rows_in_words, signed
 from experiments.definition import TrialDefinition
 
 NOT_DONE = "the test of heterogeneity is not done: "
@@ -184,12 +184,14 @@ def _forests(
             ForestRow(POOLED, arm["pooled_estimate"], arm["pooled_ci_low"], arm["pooled_ci_high"])
         )
         title = labels.arm(arm["arm"])
-        described = "; ".join(
-            f"{r.label}: {_number(r.estimate, measured)} ({_number(r.low, measured)} to "
-            f"{_number(r.high, measured)})"
-            if r.estimate is not None and r.low is not None
-            else f"{r.label}: not shown"
-            for r in rows
+        described = rows_in_words(
+            rows,
+            lambda r: (
+                None
+                if r.estimate is None or r.low is None
+                else f"{_number(r.estimate, measured)} ({_number(r.low, measured)} to "
+                f"{_number(r.high, measured)})"
+            ),
         )
         ident = f"forest-sites-{arm['arm']}"
         chart = forest_plot(
