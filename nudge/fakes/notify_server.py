@@ -25,21 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import queue
-import signal
-import sys
-import threading
-import time
-import urllib.error
 import urllib.request
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 
+from nudge.fakes.common import CallbackQueue, FakeServer, QuietHandler, serve
 from nudge.fakes.notify_state import (
     FAKE_API_KEY,
     FAKE_CALLBACK_TOKEN,
@@ -56,7 +49,7 @@ LIST = "/v2/notifications"
 IAT_BOUND_S = 30  # Notify's: a token issued more than 30 s from its clock is refused
 
 
-class FakeNotifyServer:
+class FakeNotifyServer(FakeServer["CallbackSender"]):
     """The fake on a free loopback port, serving on a thread until `stop` (or the with-block)."""
 
     def __init__(
@@ -69,31 +62,12 @@ class FakeNotifyServer:
         returned_letter_url: str | None = None,
     ) -> None:
         self.state = state or FakeNotifyState()
-        self.callbacks = (
+        callbacks = (
             CallbackSender(callback_url, callback_token, returned_letter_url)
             if callback_url
             else None
         )
-        self.httpd = _QuietServer(("127.0.0.1", port), _Handler)
-        self.httpd.fake = self  # type: ignore[attr-defined]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}"
-
-    def start(self) -> FakeNotifyServer:
-        self.thread.start()
-        if self.callbacks is not None:
-            self.callbacks.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.thread.join()
-        self.httpd.server_close()
-        if self.callbacks is not None:
-            self.callbacks.stop()
+        super().__init__(_Handler, port=port, callbacks=callbacks)
 
     def return_letter(self, reference: str) -> None:
         """Report the letter with this reference returned, as Notify's returned-letter callback."""
@@ -101,29 +75,16 @@ class FakeNotifyServer:
         assert self.callbacks is not None, "the fake was started without callbacks"
         self.callbacks.enqueue_returned(letter)
 
-    def __enter__(self) -> FakeNotifyServer:
-        return self.start()
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class CallbackSender:
+class CallbackSender(CallbackQueue):
     """Posts callbacks as Notify does: JSON, `Authorization: Bearer <token>`, in order.
 
     Delivery receipts (texts' and letters') go to `url`; returned-letter reports to
     `returned_url`, the service's second callback (its own URL in Notify's settings)."""
 
     def __init__(self, url: str, token: str, returned_url: str | None = None) -> None:
+        super().__init__()
         self.url, self.token, self.returned_url = url, token, returned_url
-        self.queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.posted = self.failed = 0
 
     def enqueue(self, notification: dict[str, Any]) -> None:
         keys = ("id", "reference", "status", "created_at", "completed_at", "sent_at")
@@ -152,43 +113,15 @@ class CallbackSender:
         }
         self.queue.put((self.returned_url, report))
 
-    def wait_idle(self, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while self.queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.queue.put(None)
-        self.thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while (item := self.queue.get()) is not None:
-            url, payload = item
-            request = urllib.request.Request(
-                url,
-                data=json.dumps(payload).encode(),
-                headers={
-                    "Authorization": f"Bearer {self.token}",
-                    "Content-Type": "application/json",
-                },
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    response.read()
-                self.posted += 1
-            except (urllib.error.URLError, OSError):
-                self.failed += 1
-            finally:
-                self.queue.task_done()
-        self.queue.task_done()
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
+    def _request(self, url: str, payload: dict[str, Any]) -> urllib.request.Request:
+        return urllib.request.Request(
+            url,
+            data=json.dumps(payload).encode(),
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/json",
+            },
+        )
 
 
 def check_token(header: str, state: FakeNotifyState) -> None:
@@ -215,16 +148,10 @@ def check_token(header: str, state: FakeNotifyState) -> None:
         )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
+class _Handler(QuietHandler):
     @property
     def fake(self) -> FakeNotifyServer:
         return self.server.fake  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         path = urlsplit(self.path)
@@ -252,8 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(error.status, error.body())
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode("utf-8")
+        raw = self._body()
         path = urlsplit(self.path).path
         state = self.fake.state
         if path == "/_fake/faults":
@@ -284,46 +210,29 @@ class _Handler(BaseHTTPRequestHandler):
     def _create(self, path: str, data: dict[str, Any]) -> None:
         """A text or a letter, meeting the next fault first."""
         state = self.fake.state
-        with state.lock:
-            fault, faults = state.faults.next(), state.faults
-        time.sleep(faults.delay)
-        if fault == "403":  # the key revoked mid-run
-            raise NotifyError(403, "AuthError", "Invalid token: API key revoked")
-        if fault == "429":
-            raise NotifyError(
-                429,
-                "RateLimitError",
-                "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds",
-            )
-        if fault == "500":
-            raise NotifyError(500, "Exception", "Internal server error")
-        if fault in ("hang", "drop"):
-            time.sleep(faults.hang_seconds if fault == "hang" else 0)
-            self.close_connection = True
-            return
-        time.sleep(faults.slow_seconds if fault == "slow" else 0)
-        host, port = self.client_address[:2]
-        reply = (state.create_letter if path == LETTER else state.create)(data, f"{host}:{port}")
-        if self.fake.callbacks is not None:
-            [stored] = [n for n in state.find(data.get("reference")) if n["id"] == reply["id"]]
-            self.fake.callbacks.enqueue(stored)
-        if fault == "lost_reply":
-            time.sleep(faults.hang_seconds)
-            self.close_connection = True
-            return
-        body = json.dumps(reply)
-        self._send(201, body[: len(body) // 2] if fault == "malformed" else body)
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
-        self._send(status, json.dumps(payload))
+        def create(client: str) -> dict[str, Any]:
+            reply = (state.create_letter if path == LETTER else state.create)(data, client)
+            if self.fake.callbacks is not None:
+                [stored] = [n for n in state.find(data.get("reference")) if n["id"] == reply["id"]]
+                self.fake.callbacks.enqueue(stored)
+            return reply
 
-    def _send(self, status: int, body: str) -> None:
-        data = body.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._create_meeting_fault(state, _refuse, create)
+
+
+def _refuse(fault: str) -> None:
+    """Notify's error reply for a fault that is one."""
+    if fault == "403":  # the key revoked mid-run
+        raise NotifyError(403, "AuthError", "Invalid token: API key revoked")
+    if fault == "429":
+        raise NotifyError(
+            429,
+            "RateLimitError",
+            "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds",
+        )
+    if fault == "500":
+        raise NotifyError(500, "Exception", "Internal server error")
 
 
 def nudge_env(url: str) -> dict[str, str]:
@@ -346,15 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     pinned = datetime.fromisoformat(args.now) if args.now else None
     state = FakeNotifyState(now=(lambda: pinned) if pinned else None)
-    server = FakeNotifyServer(state, port=args.port)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    sys.stdout.write(f"listening on {server.url}\n")  # what a parent process waits to read
-    sys.stdout.flush()
-    server.start()
-    try:
-        server.thread.join()
-    finally:
-        server.stop()
+    serve(FakeNotifyServer(state, port=args.port))
 
 
 if __name__ == "__main__":

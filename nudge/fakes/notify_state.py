@@ -10,18 +10,16 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import random
 import re
-import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pdfplumber
+
+from nudge.fakes.common import FakeState, Faults
 
 FAKE_SERVICE_ID = "0f0e0d0c-1b1a-4c2c-8d3d-4e4f5a5b6c6d"
 FAKE_SECRET = "8b3aa916-ec82-434e-b0c5-d5d9b371d6a3"
@@ -42,47 +40,11 @@ MAX_LETTER_PAGES = 10
 A4_POINTS = (595.28, 841.89)
 
 
-@dataclass
-class NotifyFaults:
-    """Which faults send requests meet: a script first (one entry a request), then at random.
+class NotifyFaults(Faults):
+    """Which faults send requests meet (nudge/fakes/common.py): the shared ones, and Notify's
+    own error replies "403", "429", "500"."""
 
-    As the fake Twilio's: `delay` slows every send (a slow server, so a test can kill a worker
-    mid-batch); `slow_seconds` is the extra wait of a "slow" fault; `hang_seconds` how long
-    "hang" and "lost_reply" keep the connection open before dropping it (longer than the
-    client's timeout).
-    """
-
-    script: list[str] = field(default_factory=list)
-    rates: dict[str, float] = field(default_factory=dict)
-    seed: int = 0
-    delay: float = 0.0
-    slow_seconds: float = 1.0
-    hang_seconds: float = 3.0
-
-    def __post_init__(self) -> None:
-        unknown = {*self.script, *self.rates} - set(NOTIFY_FAULTS)
-        if unknown:
-            raise ValueError(f"unknown faults {sorted(unknown)}; choose from {NOTIFY_FAULTS}")
-        if sum(self.rates.values()) > 1:
-            raise ValueError("fault rates add up to more than 1")
-        self._random = random.Random(self.seed)
-
-    def next(self) -> str:
-        if self.script:
-            return self.script.pop(0)
-        draw, total = self._random.random(), 0.0
-        for kind, rate in sorted(self.rates.items()):
-            total += rate
-            if draw < total:
-                return kind
-        return "ok"
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> NotifyFaults:
-        allowed = {"script", "rates", "seed", "delay", "slow_seconds", "hang_seconds"}
-        if set(data) - allowed:
-            raise ValueError(f"unknown fault settings {sorted(set(data) - allowed)}")
-        return cls(**data)
+    KINDS = NOTIFY_FAULTS
 
 
 class NotifyError(Exception):
@@ -103,7 +65,7 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class FakeNotifyState:
+class FakeNotifyState(FakeState[NotifyFaults]):
     """Accepted texts (oldest first), request counts, and the knobs tests turn."""
 
     def __init__(
@@ -115,13 +77,11 @@ class FakeNotifyState:
         now: Callable[[], datetime] | None = None,
         epoch: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(NotifyFaults())
         self.service_id, self.secret, self.template_id = service_id, secret, template_id
         self.now = now or (lambda: datetime.now(UTC))
         self.epoch = epoch  # the server's own clock for tokens' iat, as Notify's
-        self.lock = threading.Lock()
         self.notifications: list[dict[str, Any]] = []
-        self.requests: Counter[str] = Counter()
-        self.faults = NotifyFaults()
         self.senders = {FAKE_SENDER_ID, FAKE_TRIAL_SENDER_ID}
         self.sent_from: dict[str, str | None] = {}  # Notify's id -> the sms_sender_id asked for
         self.refused: dict[str, NotifyError] = {}
@@ -136,11 +96,6 @@ class FakeNotifyState:
         """Refuse every later text to `to` with a 400 (`ValidationError`, `phone_number ...`)."""
         with self.lock:
             self.refused[to] = NotifyError(400, error, message)
-
-    def count(self, what: str) -> None:
-        with self.lock:
-            self.requests[what] += 1
-            self.requests["total"] += 1
 
     def create(self, data: dict[str, Any], client: str = "") -> dict[str, Any]:
         """Validate like Notify and record the text; the reply Notify gives.

@@ -36,23 +36,16 @@ import argparse
 import base64
 import hmac
 import json
-import queue
 import re
-import signal
-import sys
-import threading
-import time
-import urllib.error
 import urllib.request
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
 
+from nudge.fakes.common import CallbackQueue, FakeServer, QuietHandler, serve
 from tests.fakes.twilio_state import (
     FAKE_ACCOUNT_SID,
     FAKE_AUTH_TOKEN,
@@ -66,7 +59,7 @@ MESSAGES = re.compile(r"/2010-04-01/Accounts/([^/]+)/Messages(?:/(SM[0-9a-f]{32}
 MAX_PAGE_SIZE = 1000
 
 
-class FakeTwilioServer:
+class FakeTwilioServer(FakeServer["CallbackSender"]):
     """The fake on a free loopback port, serving on a thread until `stop` (or the with-block)."""
 
     def __init__(
@@ -77,60 +70,16 @@ class FakeTwilioServer:
         callbacks: bool = False,
     ) -> None:
         self.state = state or FakeTwilioState()
-        self.callbacks = CallbackSender(self.state.auth_token) if callbacks else None
-        self.httpd = _QuietServer(("127.0.0.1", port), _Handler)
-        self.httpd.fake = self  # type: ignore[attr-defined]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}"
-
-    def start(self) -> FakeTwilioServer:
-        self.thread.start()
-        if self.callbacks is not None:
-            self.callbacks.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.thread.join()
-        self.httpd.server_close()
-        if self.callbacks is not None:
-            self.callbacks.stop()
-
-    def __enter__(self) -> FakeTwilioServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        sender = CallbackSender(self.state.auth_token) if callbacks else None
+        super().__init__(_Handler, port=port, callbacks=sender)
 
 
-class CallbackSender:
+class CallbackSender(CallbackQueue):
     """Posts status callbacks, one at a time in order, signed with the account's auth token."""
 
     def __init__(self, auth_token: str) -> None:
+        super().__init__()
         self.validator = RequestValidator(auth_token)
-        self.queue: queue.Queue[tuple[str, dict[str, str]] | None] = queue.Queue()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.posted = self.failed = 0
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.queue.put(None)
-        self.thread.join(timeout=10)
-
-    def wait_idle(self, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while self.queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
 
     def enqueue(self, resource: dict[str, Any], url: str) -> None:
         """Twilio reports `sent`, then the carrier's verdict, to the message's StatusCallback."""
@@ -150,42 +99,19 @@ class CallbackSender:
             final["ErrorCode"] = str(resource["error_code"])
         self.queue.put((url, final))
 
-    def _run(self) -> None:
-        while (item := self.queue.get()) is not None:
-            url, params = item
-            signature = self.validator.compute_signature(url, params)
-            request = urllib.request.Request(
-                url, data=urlencode(params).encode(), headers={"X-Twilio-Signature": signature}
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    response.read()
-                self.posted += 1
-            except (urllib.error.URLError, OSError):
-                self.failed += 1
-            finally:
-                self.queue.task_done()
-        self.queue.task_done()
+    def _request(self, url: str, payload: dict[str, Any]) -> urllib.request.Request:
+        signature = self.validator.compute_signature(url, payload)
+        return urllib.request.Request(
+            url, data=urlencode(payload).encode(), headers={"X-Twilio-Signature": signature}
+        )
 
 
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)  # a client gone is not news
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the real API offers
-    disable_nagle_algorithm = True  # headers and body go in separate writes
+class _Handler(QuietHandler):
+    content_type = "application/json; charset=utf-8"
 
     @property
     def fake(self) -> FakeTwilioServer:
         return self.server.fake  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # request lines carry phone numbers in their query strings
 
     def do_GET(self) -> None:
         path = urlsplit(self.path)
@@ -196,8 +122,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._api("GET", path.path, dict(parse_qsl(path.query)))
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode("utf-8")
+        raw = self._body()
         path = urlsplit(self.path).path
         if path.startswith("/_fake/"):
             self._control(path, json.loads(raw or "{}"))
@@ -234,29 +159,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _create(self, form: dict[str, str]) -> None:
         state = self.fake.state
-        with state.lock:
-            fault, faults = state.faults.next(), state.faults
-        time.sleep(faults.delay)
-        if fault == "401":  # the credentials revoked mid-run, as Twilio answers then
-            raise TwilioError(401, "20003")
-        if fault in ("429", "500", "503"):
-            raise TwilioError(int(fault), "20" + fault)
-        if fault in ("hang", "drop"):
-            time.sleep(faults.hang_seconds if fault == "hang" else 0)
-            self.close_connection = True
-            return
-        time.sleep(faults.slow_seconds if fault == "slow" else 0)
-        host, port = self.client_address[:2]
-        resource = state.create(form, f"{host}:{port}")
-        callback = form.get("StatusCallback")
-        if self.fake.callbacks is not None and callback and not state.hold_queued:
-            self.fake.callbacks.enqueue(state.by_sid[resource["sid"]], callback)
-        if fault == "lost_reply":
-            time.sleep(faults.hang_seconds)
-            self.close_connection = True
-            return
-        body = json.dumps(resource)
-        self._send(201, body[: len(body) // 2] if fault == "malformed" else body)
+
+        def create(client: str) -> dict[str, Any]:
+            resource = state.create(form, client)
+            callback = form.get("StatusCallback")
+            if self.fake.callbacks is not None and callback and not state.hold_queued:
+                self.fake.callbacks.enqueue(state.by_sid[resource["sid"]], callback)
+            return resource
+
+        self._create_meeting_fault(state, _refuse, create)
 
     def _page(self, query: dict[str, str]) -> dict[str, Any]:
         """One page of the list, newest first, with Twilio's paging fields."""
@@ -307,18 +218,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._json(200, {"ok": True})
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
-        self._send(status, json.dumps(payload))
-
-    def _send(self, status: int, body: str) -> None:
-        data = body.encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
+    def _more_headers(self, status: int) -> None:
         if status == 401:
             self.send_header("WWW-Authenticate", 'Basic realm="Twilio API"')
-        self.end_headers()
-        self.wfile.write(data)
+
+
+def _refuse(fault: str) -> None:
+    """Twilio's error reply for a fault that is one."""
+    if fault == "401":  # the credentials revoked mid-run, as Twilio answers then
+        raise TwilioError(401, "20003")
+    if fault in ("429", "500", "503"):
+        raise TwilioError(int(fault), "20" + fault)
 
 
 def nudge_env(url: str, public_url: str = "https://nudge.example") -> dict[str, str]:
@@ -355,14 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         state_file=args.state,
         now=(lambda: pinned) if pinned else None,
     )
-    server = FakeTwilioServer(state, port=args.port, callbacks=args.callbacks)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"listening on {server.url}", flush=True)
-    server.start()
-    try:
-        server.thread.join()
-    finally:
-        server.stop()
+    serve(FakeTwilioServer(state, port=args.port, callbacks=args.callbacks))
 
 
 if __name__ == "__main__":

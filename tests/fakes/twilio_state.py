@@ -8,18 +8,17 @@ server handles each request on its own thread.
 from __future__ import annotations
 
 import json
-import random
 import re
 import secrets
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
+
+from nudge.fakes import common
 
 FAKE_ACCOUNT_SID = "AC" + "f00d" * 8
 FAKE_AUTH_TOKEN = "fake-twilio-auth-token-for-tests"
@@ -76,53 +75,18 @@ class TwilioError(Exception):
         }
 
 
-@dataclass
-class Faults:
-    """Which faults create requests meet: a script first (one entry a request), then at random.
+class Faults(common.Faults):
+    """Which faults create requests meet (nudge/fakes/common.py): the shared ones, and Twilio's
+    own error replies "401", "429", "500", "503"."""
 
-    `delay` slows every create request (a slow server, so a test can kill a worker mid-batch);
-    `slow_seconds` is the extra wait of a "slow" fault; `hang_seconds` how long "hang" and
-    "lost_reply" keep the connection open before dropping it (longer than the client's timeout).
-    """
-
-    script: list[str] = field(default_factory=list)
-    rates: dict[str, float] = field(default_factory=dict)
-    seed: int = 0
-    delay: float = 0.0
-    slow_seconds: float = 1.0
-    hang_seconds: float = 3.0
-
-    def __post_init__(self) -> None:
-        unknown = {*self.script, *self.rates} - set(FAULTS)
-        if unknown:
-            raise ValueError(f"unknown faults {sorted(unknown)}; choose from {FAULTS}")
-        if sum(self.rates.values()) > 1:
-            raise ValueError("fault rates add up to more than 1")
-        self._random = random.Random(self.seed)
-
-    def next(self) -> str:
-        if self.script:
-            return self.script.pop(0)
-        draw, total = self._random.random(), 0.0
-        for kind, rate in sorted(self.rates.items()):
-            total += rate
-            if draw < total:
-                return kind
-        return "ok"
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Faults:
-        allowed = {"script", "rates", "seed", "delay", "slow_seconds", "hang_seconds"}
-        if set(data) - allowed:
-            raise ValueError(f"unknown fault settings {sorted(set(data) - allowed)}")
-        return cls(**data)
+    KINDS = FAULTS
 
 
 def rfc2822(moment: datetime | None) -> str | None:
     return format_datetime(moment.astimezone(UTC)) if moment else None
 
 
-class FakeTwilioState:
+class FakeTwilioState(common.FakeState[Faults]):
     """Accepted messages (newest last), request counts, and the knobs tests turn."""
 
     def __init__(
@@ -133,25 +97,18 @@ class FakeTwilioState:
         state_file: Path | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__(Faults())
         self.account_sid, self.auth_token = account_sid, auth_token
         self.state_file, self.now = state_file, now or (lambda: datetime.now(UTC))
-        self.lock = threading.Lock()
         self.messages: list[dict[str, Any]] = []
         self.by_sid: dict[str, dict[str, Any]] = {}
-        self.requests: Counter[str] = Counter()
         self.accepted_per_to: Counter[str] = Counter()
         self.rejected: dict[str, str] = {}
         self.undeliverable = dict(UNDELIVERABLE)
-        self.faults = Faults()
         self.hold_queued = False
         if state_file is not None and state_file.exists():
             for line in state_file.read_text(encoding="utf-8").splitlines():
                 self._remember(json.loads(line))
-
-    def count(self, what: str) -> None:
-        with self.lock:
-            self.requests[what] += 1
-            self.requests["total"] += 1
 
     def reject(self, to: str, code: str) -> None:
         """Refuse every later message to `to` with Twilio error `code` (21610, 21614, ...)."""
