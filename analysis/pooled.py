@@ -92,7 +92,8 @@ class PooledGroup:
     contributions: tuple[Contribution, ...]
     left_out: tuple[LeftOut, ...]
     meta: MetaAnalysis | None  # None when nothing could be pooled
-    shared_control: tuple[str, ...] = field(default=())  # trials giving more than one estimate
+    # The ids of the trials giving more than one estimate (against their one control arm).
+    shared_control: tuple[str, ...] = field(default=())
 
     @property
     def pooled_trials(self) -> int:
@@ -139,7 +140,8 @@ def _group(
 ) -> PooledGroup:
     outcome, better, tag = key
     # Oldest closed first; within a trial, its arms in the order its definition gives them.
-    ordered = sorted(arms, key=lambda a: (a[0].closed_on or date.max, a[0].title))
+    # Trials are told apart by id: two closed trials may share a title.
+    ordered = sorted(arms, key=lambda a: (a[0].closed_on or date.max, a[0].title, a[0].trial_id))
     contributions: list[Contribution] = []
     left: list[LeftOut] = []
     for trial, arm in ordered:
@@ -160,7 +162,7 @@ def _group(
         contributions = _weighted(contributions, meta)
     per_trial: dict[str, int] = {}
     for c in contributions:
-        per_trial[c.trial_title] = per_trial.get(c.trial_title, 0) + 1
+        per_trial[c.trial_id] = per_trial.get(c.trial_id, 0) + 1
     return PooledGroup(
         outcome=outcome,
         outcome_label=label,
@@ -170,7 +172,7 @@ def _group(
         contributions=tuple(contributions),
         left_out=tuple(left),
         meta=meta,
-        shared_control=tuple(title for title, n in per_trial.items() if n > 1),
+        shared_control=tuple(trial_id for trial_id, n in per_trial.items() if n > 1),
     )
 
 

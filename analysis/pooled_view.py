@@ -9,6 +9,7 @@ results and never recomputed for the words, so the sentence, the chart and the t
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from analysis.labels import humanise, listed
@@ -41,6 +42,7 @@ def tag_words(tag: str) -> str:
 def group_view(group: PooledGroup, index: int) -> dict[str, Any]:
     meta = group.meta
     label = _label(group)
+    names = trial_names(group)
     view: dict[str, Any] = {
         "ident": f"pooled-{index}",
         "heading": f"{group.outcome_label[:1].upper()}{group.outcome_label[1:]}: arms tagged "
@@ -50,11 +52,11 @@ def group_view(group: PooledGroup, index: int) -> dict[str, Any]:
         "label": label,
         "colour": TAG_COLOURS[label],
         "sentences": sentences(group, label),
-        "rows": [_row(c) for c in group.contributions],
+        "rows": [_row(c, names) for c in group.contributions],
         "left_out": [
-            f"{left.trial_title}, {left.arm_title}: {left.reason}" for left in group.left_out
+            f"{names[left.trial_id]}, {left.arm_title}: {left.reason}" for left in group.left_out
         ],
-        "notes": _notes(group),
+        "notes": _notes(group, names),
         "methods": [],
         "chart": None,
         "k": meta.k if meta else 0,
@@ -76,7 +78,7 @@ def group_view(group: PooledGroup, index: int) -> dict[str, Any]:
         if pi.low is not None
         else pi.reason
     )
-    view["chart"] = _chart(group, view["ident"])
+    view["chart"] = _chart(group, view["ident"], names)
     return view
 
 
@@ -162,9 +164,21 @@ def _i2(i2: float) -> str:
     return f"I² = {i2:.0f}%"
 
 
-def _row(c: Contribution) -> dict[str, Any]:
+def trial_names(group: PooledGroup) -> dict[str, str]:
+    """Each trial of the group by id, named by its title; a title two of the group's trials
+    share is followed by the trial's id, so the chart and the notes tell them apart."""
+    titles = {c.trial_id: c.trial_title for c in group.contributions}
+    titles.update({left.trial_id: left.trial_title for left in group.left_out})
+    shared = Counter(titles.values())
     return {
-        "trial": c.trial_title,
+        trial_id: title if shared[title] == 1 else f"{title} ({trial_id})"
+        for trial_id, title in titles.items()
+    }
+
+
+def _row(c: Contribution, names: dict[str, str]) -> dict[str, Any]:
+    return {
+        "trial": names[c.trial_id],
         "trial_id": c.trial_id,
         "arm": c.arm_title,
         "control": c.control_title,
@@ -201,25 +215,25 @@ def _squared_points(tau2: float | None) -> str:
     return "0" if value == 0 else f"{value:.2f}".replace("-", MINUS)
 
 
-def _notes(group: PooledGroup) -> list[str]:
+def _notes(group: PooledGroup, names: dict[str, str]) -> list[str]:
     notes = []
     meta = group.meta
     if meta is not None and meta.note:
         notes.append(meta.note[:1].upper() + meta.note[1:] + ".")
     if group.shared_control:
+        named = [names[trial_id] for trial_id in group.shared_control]
         notes.append(
-            f"{listed(group.shared_control)} gave{'s' if len(group.shared_control) == 1 else ''} "
-            "more than one estimate against the same control arm: those estimates are not "
-            "independent, so the pooled interval is somewhat too narrow."
+            f"{listed(named)} gave more than one estimate against the same control arm: "
+            "those estimates are not independent, so the pooled interval is somewhat too narrow."
         )
     return notes
 
 
-def _chart(group: PooledGroup, ident: str) -> Any:
+def _chart(group: PooledGroup, ident: str, names: dict[str, str]) -> Any:
     meta = group.meta
     assert meta is not None
     rows = [
-        ForestRow(f"{c.trial_title}: {c.arm_title}", c.estimate, c.ci_low, c.ci_high)
+        ForestRow(f"{names[c.trial_id]}: {c.arm_title}", c.estimate, c.ci_low, c.ci_high)
         for c in group.contributions
     ]
     reml, pi = meta.reml, meta.prediction

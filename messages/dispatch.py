@@ -13,6 +13,7 @@ text is stamped with is always the time it was sent by that clock.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -58,7 +59,8 @@ from nudge.models.tables import MESSAGES
 from nudge.models.types import UTCDateTime
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 8  # tries of a text, or of a letter through Notify, before it fails `expired`
+FIRST_RETRY, LAST_RETRY = timedelta(seconds=30), timedelta(hours=1)  # doubling between them
 GROUP = 50  # messages committed as `sending` together; all reconciled if the worker dies
 MAX_PAUSES = 5  # rate limits in a row (pauses of 1, 2, 4, 8, 16 s) before the run gives up
 OFF_LEASE: dict[str, Any] = {"lease_owner": None, "lease_until": None}
@@ -68,7 +70,8 @@ def _sent(
     message_id: ColumnElement[int], provider_id: ColumnElement[str], at: ColumnElement[datetime]
 ) -> Update:
     """`sent`, unless a status callback got there first (it may arrive before this commit):
-    then only the provider id and the time are filled in, and the callback's status stands."""
+    then only the provider id and the time are filled in, and the callback's status stands.
+    For texts and for letters through Notify (messages/notify_letters.py), as MARK_SENT."""
     return (
         update(MESSAGES)
         .where(MESSAGES.c.id == message_id)
@@ -122,6 +125,30 @@ PERMANENT = {
     "30005": Reason.UNKNOWN_DESTINATION,
     "30006": Reason.LANDLINE_OR_UNREACHABLE,
 }
+
+
+def retry_or_reason(
+    error: ProviderError,
+    attempt: int,
+    expires_at: datetime,
+    now: datetime,
+    permanent: Mapping[str, Reason] = PERMANENT,
+) -> datetime | Reason:
+    """After a refusal that does not stop the run (a text's, or a letter's through Notify):
+    when to try again, or the reason the message fails. `attempt` counts the one refused.
+
+    A transient error with no permanent reason (`permanent`, by code) is tried again after 30
+    seconds, doubling each attempt up to an hour, while attempts are left (MAX_ATTEMPTS) and
+    the retry comes before the message expires; otherwise it fails `expired`. Any other
+    refusal fails with its code's permanent reason, or `provider_rejected`. Pure: no query.
+    """
+    reason = permanent.get(error.code or "")
+    if error.transient and reason is None:
+        retry_at = now + min(FIRST_RETRY * 2**attempt, LAST_RETRY)
+        if attempt < MAX_ATTEMPTS and retry_at < expires_at:
+            return retry_at
+        return Reason.EXPIRED
+    return reason or Reason.PROVIDER_REJECTED
 
 
 @dataclass
@@ -319,7 +346,7 @@ class _Writes:
         reason: Reason | None = None,
         note: str | None = None,
     ) -> None:
-        pairs = (("reason", reason), ("error", error and _short(error)), ("note", note))
+        pairs = (("reason", reason), ("error", error and short_error(error)), ("note", note))
         detail = {k: v for k, v in pairs if v}
         code = error.code if error is not None else None
         self.events.append(EventRow(message_id, status, detail, now, code))
@@ -510,7 +537,7 @@ def _requeue(
     if not counted:
         values["attempts"] = text.attempt - 1
     if error is not None:
-        values["last_error"] = _short(error)
+        values["last_error"] = short_error(error)
     writes.update(text.message_id, **values, **OFF_LEASE)
 
 
@@ -547,30 +574,18 @@ def _after_error(
 ) -> None:
     if error.ambiguous:
         # The provider may have sent it: leave "sending" for recovery to reconcile.
-        writes.update(text.message_id, lease_until=now, last_error=_short(error))
+        writes.update(text.message_id, lease_until=now, last_error=short_error(error))
         result.ambiguous += 1
         return
-    reason = PERMANENT.get(error.code or "")
-    if error.transient and reason is None:
-        retry_at = now + min(timedelta(seconds=30 * 2**text.attempt), timedelta(hours=1))
-        if text.attempt < MAX_ATTEMPTS and retry_at < text.message.expires_at:
-            _requeue(writes, text, now, retry_at, counted=True, error=error)
-            writes.event(text.message_id, EventStatus.RETRY, now, error)
-            result.retried += 1
-            return
-        reason = Reason.EXPIRED
-    _finish(
-        writes,
-        text.message_id,
-        now,
-        MessageStatus.FAILED,
-        reason or Reason.PROVIDER_REJECTED,
-        error,
-    )
+    judged = retry_or_reason(error, text.attempt, text.message.expires_at, now)
+    if isinstance(judged, datetime):
+        _requeue(writes, text, now, judged, counted=True, error=error)
+        writes.event(text.message_id, EventStatus.RETRY, now, error)
+        result.retried += 1
+        return
+    _finish(writes, text.message_id, now, MessageStatus.FAILED, judged, error)
     result.failed += 1
-    if (
-        reason == Reason.OPTED_OUT
-    ):  # the carrier says this number unsubscribed: honour it everywhere
+    if judged == Reason.OPTED_OUT:  # the carrier says this number unsubscribed: honour it
         participant = writes.session.get(Participant, text.message.participant_id)
         if participant is not None and participant.phone:
             opt_out(writes.session, clock, participant.phone, "carrier")
@@ -586,10 +601,11 @@ def _finish(
 ) -> None:
     values: dict[str, Any] = {"status": status, "reason": reason, "updated_at": now}
     if error is not None:
-        values["last_error"] = _short(error)
+        values["last_error"] = short_error(error)
     writes.update(message_id, **values, **OFF_LEASE)
     writes.event(message_id, status, now, error, reason)
 
 
-def _short(error: ProviderError) -> str:
+def short_error(error: ProviderError) -> str:
+    """A refusal as `last_error` keeps it: its code and words, cut to the column's 255."""
     return f"{error.code or ''} {error.message}".strip()[:255]

@@ -5,6 +5,11 @@ with the dispatcher's own last-moment checks, rendered into one PDF and listed i
 CSV, and marked `sent` (posted) in one transaction with the files: they are written under
 temporary names and flushed to disk, given their final names just before the commit, and
 removed again if the commit fails. A second run for the same day finds nothing left to print.
+
+What a letter is, whichever way it goes, is here and used by GOV.UK Notify's path too
+(messages/notify_letters.py): the waiting letters with their people (`waiting_letters`), the
+last check before one goes (`last_check`), and the letter itself in its own language
+(`make_letter`, or why it cannot be made).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -19,12 +25,14 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from sqlalchemy import true
+from sqlalchemy import ColumnElement, Exists, exists, true
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from experiments import trials
 from experiments.dates import in_range, refusal
 from experiments.definition import TrialDefinition
+from messages.letter_check import RuleBroken
 from messages.letter_files import check_out_dir, published
 from messages.letter_layout import LetterProblem, fit_address, register_fonts
 from messages.letters import Letter, LetterBatch, render_batch
@@ -36,6 +44,7 @@ from messages.templates import TemplateProblem, choose_language, render
 from nudge.clock import Clock
 from nudge.csvout import write_rows
 from nudge.models import Case, Hearing, Message, MessageStatus, Participant, Reason
+from nudge.models.tables import MESSAGES
 
 MANIFEST_HEADER = (
     "message_id",
@@ -48,6 +57,12 @@ MANIFEST_HEADER = (
     "postcode",
 )
 REFERENCE_WORD = {"en": "Ref", "cy": "Cyf"}
+# Why a letter cannot be made, in words with no personal data: an address's own problem may
+# quote the address, so only what is wrong is said.
+ADDRESS_UNFIT = "the address does not fit the envelope window"
+TEMPLATE_UNFILLED = "its template cannot be filled in"
+# A letter still waiting to go, printed or through Notify.
+WAITING = (Message.channel == "letter", Message.status == MessageStatus.SCHEDULED)
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,15 @@ class BatchSummary:
         return self.pages // 2 if self.duplex else self.pages
 
 
+@dataclass(frozen=True)
+class Unmade(RuleBroken):
+    """A letter that cannot be made: the reason it fails with and the words recorded with it
+    (`detail`), and the words a print run shows its operator (`shown`: for a template, the
+    template's own explanation)."""
+
+    shown: str
+
+
 def run_batch(
     session: Session,
     clock: Clock,
@@ -110,11 +134,7 @@ def run_batch(
     withheld: list[tuple[DueLetter, Reason]] = []
     returned = returned_people(session, trial_id)
     for letter in due:
-        reason = withheld_reason(
-            session, trial.status, letter.participant, letter.hearing, letter.message, now
-        )
-        if reason is None and letter.participant.id in returned:
-            reason = Reason.LETTER_RETURNED
+        reason = last_check(session, trial.status, letter, now, returned)
         if reason is None:
             to_print.append(letter)
         else:
@@ -154,24 +174,61 @@ def due_letters(
     with `site_id`, only those of that site's people."""
     start = local_instant(posting_day, "00:00", zone)
     end = local_instant(posting_day + timedelta(days=1), "00:00", zone)
-    query = (
+    query = waiting_letters(
+        Message.trial_id == trial_id,
+        Message.due_at >= start,
+        Message.due_at < end,
+        true() if site_id is None else Participant.site_id == site_id,
+    ).order_by(col(Participant.postcode), col(Message.id))
+    if lock:
+        query = query.with_for_update(of=Message)
+    return [DueLetter(*row) for row in session.exec(query).all()]
+
+
+def waiting_letters(
+    *where: ColumnElement[bool] | bool,
+) -> Select[Message, Participant, Hearing, str]:
+    """Letters still `scheduled` that meet `where`, each with the person, hearing and case
+    reference it is for (a DueLetter's fields, in its order): what a print run reads, and what
+    a letter through Notify is taken by."""
+    return (
         select(Message, Participant, Hearing, Case.case_ref)
         .join(Participant, col(Participant.id) == Message.participant_id)
         .join(Hearing, col(Hearing.id) == Message.hearing_id)
         .join(Case, col(Case.id) == Participant.case_id)
-        .where(
-            Message.trial_id == trial_id,
-            Message.channel == "letter",
-            Message.status == MessageStatus.SCHEDULED,
-            Message.due_at >= start,
-            Message.due_at < end,
-        )
-        .where(true() if site_id is None else Participant.site_id == site_id)
-        .order_by(col(Participant.postcode), col(Message.id))
+        .where(*WAITING, *where)
     )
-    if lock:
-        query = query.with_for_update(of=Message)
-    return [DueLetter(*row) for row in session.exec(query).all()]
+
+
+def last_check(
+    session: Session,
+    trial_status: str,
+    due: DueLetter,
+    now: datetime,
+    returned: Container[int] | None = None,
+) -> Reason | None:
+    """Why the letter must not go after all, at the last moment before it is printed or sent:
+    the dispatcher's own checks (messages/render.py: consent, safeguarding, the hearing, the
+    trial's status), then a letter of this person's that came back (the address is known to
+    be wrong). `returned` holds the trial's people with a returned letter, read once for a
+    print run; without it the person's letters are asked about (one query, and only when
+    every other check has passed)."""
+    reason = withheld_reason(session, trial_status, due.participant, due.hearing, due.message, now)
+    if reason is not None:
+        return reason
+    if returned is None:
+        came_back = session.execute(select(_returned(due.message))).scalar()
+    else:
+        came_back = due.participant.id in returned
+    return Reason.LETTER_RETURNED if came_back else None
+
+
+def _returned(message: Message) -> Exists:
+    return exists().where(
+        MESSAGES.c.trial_id == message.trial_id,
+        MESSAGES.c.participant_id == message.participant_id,
+        MESSAGES.c.status == MessageStatus.RETURNED,
+    )
 
 
 def _refuse_future_day(posting_day: date, now: datetime, zone: ZoneInfo) -> None:
@@ -195,15 +252,24 @@ def _printable(
     register_fonts()  # a missing font stops the whole run, not one letter
     ready = []
     for letter in due:
-        try:
-            ready.append((letter, letter_for(definition, letter, posting_day, now)))
-        except TemplateProblem as exc:
-            summary.unprintable.append((letter.message.id or 0, f"the template: {exc}"))
-        except LetterProblem:  # its text may quote the address: say only what is wrong
-            summary.unprintable.append(
-                (letter.message.id or 0, "the address does not fit the envelope window")
-            )
+        made = make_letter(definition, letter, posting_day, now)
+        if isinstance(made, Unmade):
+            summary.unprintable.append((letter.message.id or 0, made.shown))
+        else:
+            ready.append((letter, made))
     return ready
+
+
+def make_letter(
+    definition: TrialDefinition, due: DueLetter, posting_day: date, now: datetime
+) -> Letter | Unmade:
+    """The letter as it will print (`letter_for`), or why it cannot be made."""
+    try:
+        return letter_for(definition, due, posting_day, now)
+    except TemplateProblem as exc:
+        return Unmade(Reason.LETTER_UNPRINTABLE, TEMPLATE_UNFILLED, f"the template: {exc}")
+    except LetterProblem:  # its text may quote the address: say only what is wrong
+        return Unmade(Reason.LETTER_ADDRESS_UNUSABLE, ADDRESS_UNFIT, ADDRESS_UNFIT)
 
 
 def letter_for(

@@ -2,19 +2,21 @@
 as our own PDF, exactly once, by reference.
 
 A letter falls due at its posting time (messages/schedule.py). Each run of `nudge dispatch`
-or the worker then takes it under its row lock and checks it again as a print run does (the
-dispatcher's last-moment checks, and no letter to a person whose letter came back), renders
-its PDF in its own language with the body clear of the space Notify keeps on the first page,
-and checks the PDF against Notify's rules (messages/letter_check.py): a letter that breaks one
-fails at once with that rule's reason and is never sent. Otherwise it is committed `sending`
-before Notify is asked and `sent` with Notify's id after, carrying its message id as the
-reference; a run that dies in between leaves `sending`, which the next run settles by asking
-Notify for that reference (found: `sent`; not found: queued again) and never by sending blind.
+or the worker then takes it under its row lock and checks it again with a print run's own last
+check (messages/letter_batch.py: the dispatcher's last-moment checks, and no letter to a
+person whose letter came back), makes it as a print run does, renders its PDF with the body
+clear of the space Notify keeps on the first page, and checks the PDF against Notify's rules
+(messages/letter_check.py): a letter that breaks one fails at once with that rule's reason and
+is never sent. Otherwise it is committed `sending` before Notify is asked and `sent` with
+Notify's id after, carrying its message id as the reference; a run that dies in between
+leaves `sending`, which the next run settles by asking Notify for that reference (found:
+`sent`; not found: queued again) and never by sending blind.
 
 Notify's refusals are sorted by the one table (providers/notify_errors.py): a refused key or a
-rate limit stops the run with the letter queued as it was; a server error is retried with
-backoff until the posting day ends; a 400 fails the letter (`provider_rejected`); a reply that
-never came leaves it for the next run's look-up.
+rate limit stops the run with the letter queued as it was; a server error is retried with the
+dispatcher's backoff (messages/dispatch.py: `retry_or_reason`) until the posting day ends; a
+400 fails the letter (`provider_rejected`); a reply that never came leaves it for the next
+run's look-up. `sent` is recorded by the dispatcher's own statement.
 """
 
 from __future__ import annotations
@@ -24,12 +26,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, case, func, update
-from sqlmodel import Session, col, exists, select
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from experiments import trials
 from experiments.definition import TrialDefinition
-from messages.letter_batch import DueLetter, letter_for
+from messages.dispatch import MARK_SENT, retry_or_reason, short_error
+from messages.letter_batch import (
+    ADDRESS_UNFIT,
+    WAITING,
+    DueLetter,
+    Unmade,
+    last_check,
+    make_letter,
+    waiting_letters,
+)
 from messages.letter_check import RuleBroken, check_precompiled
 from messages.letter_layout import BODY_TOP_NOTIFY, LetterProblem, register_fonts
 from messages.letters import render_letter
@@ -37,17 +48,13 @@ from messages.outbox import EventRow, record_events
 from messages.providers.base import STOPS_RUN, LetterProvider, OutgoingLetter
 from messages.providers.notify_errors import PERMANENT
 from messages.recovery import mark
-from messages.render import withheld_reason
 from messages.sending import LEASE
-from messages.templates import TemplateProblem
 from nudge.clock import Clock
 from nudge.errors import ProviderError
-from nudge.models import Case, Hearing, Message, MessageStatus, Participant, Reason
+from nudge.models import Message, MessageStatus, Reason
 from nudge.models.statuses import EventStatus
-from nudge.models.tables import MESSAGES
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 8
 RUN_LIMIT = 1000  # letters a run takes on; the next run goes on with the rest
 RATE_PAUSE = timedelta(minutes=1)  # a rate-limited letter waits this long before another try
 
@@ -91,11 +98,7 @@ def send_due_letters(
 def _due(engine: Engine, now: datetime) -> list[int]:
     query = (
         select(Message.id)
-        .where(
-            Message.channel == "letter",
-            Message.status == MessageStatus.SCHEDULED,
-            col(Message.next_attempt_at) <= now,
-        )
+        .where(*WAITING, col(Message.next_attempt_at) <= now)
         .order_by(col(Message.next_attempt_at), col(Message.id))
         .limit(RUN_LIMIT)
     )
@@ -162,9 +165,7 @@ def _send_one(
             return None
         message = due.message
         status, definition = _definition(session, message.trial_id, definitions)
-        reason = withheld_reason(
-            session, status, due.participant, due.hearing, message, now
-        ) or _returned_before(session, message)
+        reason = last_check(session, status, due, now)
         if reason is not None:
             _end(session, message, now, MessageStatus.CANCELLED, reason)
             run.withheld += 1
@@ -191,18 +192,9 @@ def _send_one(
 
 
 def _locked(session: Session, message_id: int, now: datetime) -> DueLetter | None:
-    query = (
-        select(Message, Participant, Hearing, Case.case_ref)
-        .join(Participant, col(Participant.id) == Message.participant_id)
-        .join(Hearing, col(Hearing.id) == Message.hearing_id)
-        .join(Case, col(Case.id) == Participant.case_id)
-        .where(
-            Message.id == message_id,
-            Message.status == MessageStatus.SCHEDULED,
-            col(Message.next_attempt_at) <= now,
-        )
-        .with_for_update(of=Message, skip_locked=True)
-    )
+    query = waiting_letters(
+        Message.id == message_id, col(Message.next_attempt_at) <= now
+    ).with_for_update(of=Message, skip_locked=True)
     row = session.exec(query).first()
     return DueLetter(*row) if row is not None else None
 
@@ -217,22 +209,14 @@ def _definition(
     return known[trial_id]
 
 
-def _returned_before(session: Session, message: Message) -> Reason | None:
-    """A letter of this person's came back: the address is known to be wrong."""
-    returned = exists().where(
-        MESSAGES.c.trial_id == message.trial_id,
-        MESSAGES.c.participant_id == message.participant_id,
-        MESSAGES.c.status == MessageStatus.RETURNED,
-    )
-    return Reason.LETTER_RETURNED if session.execute(select(returned)).scalar() else None
-
-
 def _pdf(definition: TrialDefinition, due: DueLetter, now: datetime) -> bytes | RuleBroken:
     """The letter's own PDF, laid out for Notify, or the rule it breaks."""
     posting_day = now.astimezone(ZoneInfo(definition.timezone)).date()
     register_fonts()  # a missing font stops the run with its own message, not one letter
+    letter = make_letter(definition, due, posting_day, now)
+    if isinstance(letter, Unmade):
+        return letter
     try:
-        letter = letter_for(definition, due, posting_day, now)
         pdf = render_letter(
             letter.body,
             address=letter.address,
@@ -242,12 +226,8 @@ def _pdf(definition: TrialDefinition, due: DueLetter, now: datetime) -> bytes | 
             language=letter.language,
             body_top_first=BODY_TOP_NOTIFY,
         )
-    except TemplateProblem:
-        return RuleBroken(Reason.LETTER_UNPRINTABLE, "its template cannot be filled in")
-    except LetterProblem:  # its text may quote the address: say only what is wrong
-        return RuleBroken(
-            Reason.LETTER_ADDRESS_UNUSABLE, "the address does not fit the envelope window"
-        )
+    except LetterProblem:  # the address was fitted as the letter was made: this one alone fails
+        return RuleBroken(Reason.LETTER_ADDRESS_UNUSABLE, ADDRESS_UNFIT)
     return check_precompiled(pdf) or pdf
 
 
@@ -261,7 +241,7 @@ def _after_error(
         message = session.exec(
             select(Message).where(Message.id == message_id).with_for_update()
         ).one()
-        message.last_error = f"{error.code or ''} {error.message}".strip()[:255]
+        message.last_error = short_error(error)
         if error.ambiguous:  # Notify may have it: the next run asks for its reference
             message.lease_until, message.updated_at = now, now
             session.commit()
@@ -272,15 +252,13 @@ def _after_error(
             pause = RATE_PAUSE if stops == Reason.RATE_LIMITED else timedelta(0)
             _queue(session, message, now, now + pause, error, stops, counted=False)
             return error
-        reason = PERMANENT.get(error.code or "")
-        if error.transient and reason is None:
-            retry_at = now + min(timedelta(seconds=30 * 2**message.attempts), timedelta(hours=1))
-            if message.attempts < MAX_ATTEMPTS and retry_at < message.expires_at:
-                _queue(session, message, now, retry_at, error, EventStatus.RETRY, counted=True)
-                run.retried += 1
-                return None
-            reason = Reason.EXPIRED
-        reason = reason or Reason.PROVIDER_REJECTED
+        # `attempts` counts this one: it was counted as the letter was marked `sending`.
+        judged = retry_or_reason(error, message.attempts, message.expires_at, now, PERMANENT)
+        if isinstance(judged, datetime):
+            _queue(session, message, now, judged, error, EventStatus.RETRY, counted=True)
+            run.retried += 1
+            return None
+        reason = judged
         _end(session, message, now, MessageStatus.FAILED, reason, error=error)
         run.failed += 1
         run.count(reason)
@@ -316,22 +294,12 @@ def _queue(
 def _mark_sent(engine: Engine, now: datetime, message_id: int, provider_id: str) -> None:
     """`sent`, unless Notify's callback got there first (then its status stands)."""
     with Session(engine) as session:
-        session.execute(
-            update(MESSAGES)
-            .where(MESSAGES.c.id == message_id)
-            .values(
-                status=case(
-                    (MESSAGES.c.status == MessageStatus.SENDING, MessageStatus.SENT),
-                    else_=MESSAGES.c.status,
-                ),
-                provider_id=func.coalesce(MESSAGES.c.provider_id, provider_id),
-                sent_at=func.coalesce(MESSAGES.c.sent_at, now),
-                last_error=None,
-                updated_at=now,
-                lease_owner=None,
-                lease_until=None,
-            )
-        )
+        sent: dict[str, list[object]] = {
+            "message_id": [message_id],
+            "provider_id": [provider_id],
+            "at": [now],
+        }
+        MARK_SENT.execute(session, sent)
         detail = {"provider": "notify", "note": "accepted by Notify as a precompiled letter"}
         record_events(session, [EventRow(message_id, MessageStatus.SENT, detail, now)])
         session.commit()

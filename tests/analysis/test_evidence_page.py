@@ -19,7 +19,7 @@ from nudge.clock import FixedClock
 from nudge.models import Trial
 from nudge.organisations import add_organisation
 from tests.evidence_factories import run_closed_trial, tagged_example
-from tests.web_helpers import _password_hash, logged_in, page_tables, post_login
+from tests.web_helpers import _password_hash, logged_in, page_tables, post_login, table_rows
 
 FIRST = {"control": 0.55, "practical": 0.75, "social_norm": 0.65}
 SECOND = {"control": 0.6, "practical": 0.72, "social_norm": 0.6}
@@ -172,3 +172,44 @@ def test_an_area_pools_only_its_own_trials_and_the_national_board_pools_every_ar
     assert "Reminders in the second area" in board
     assert "Statistical disclosure control" in board  # read as a lead reads: rounded
     assert not any(private in board for private in PRIVATE)
+
+
+def test_two_closed_trials_with_the_same_title_are_two_rows_each_with_its_own_figures(
+    app: Flask, staff: None, session: Session, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Trials are told apart by id on the page too: two closed trials with one title give two
+    rows, each linked to its own results page and showing that trial's own estimate."""
+    title = "Reminders for witnesses"
+    ids = [
+        run_closed_trial(
+            session, clock, tagged_example(tmp_path / "a", "same-title-a", title), FIRST, seed=3
+        ),
+        run_closed_trial(
+            session,
+            clock,
+            tagged_example(tmp_path / "b", "same-title-b", title),
+            SECOND,
+            people=180,
+            seed=4,
+        ),
+    ]
+    client = logged_in(app, "researcher")
+    html = client.get("/evidence").get_data(as_text=True)
+    rows = table_rows(html, f"Each trial's effect on attendance, arms tagged {PRACTICAL}")[1:]
+    assert [row[0] for row in rows] == [
+        f"{title} ({trial_id}): Practical information against business as usual" for trial_id in ids
+    ]
+    section = html.split("Each trial's effect on attendance, arms tagged", 1)[1]
+    linked = re.findall(r'href="/trials/([^/"]+)/results"', section.split("</table>", 1)[0])
+    assert linked == ids
+    for trial_id, row in zip(ids, rows, strict=True):
+        body = json.loads(client.get(f"/trials/{trial_id}/results.json").get_data(as_text=True))
+        primary = next(o for o in body["report"]["outcomes"] if o["id"] == "attended")
+        practical = next(c for c in primary["comparisons"] if c["arm"] == "practical")
+        sizes = {a["arm"]: a["n"] for a in primary["arms"]}
+        assert row[2] == f"{sizes['practical']}, {sizes['control']}"
+        assert row[3] == points(practical["adjusted_risk_difference"], 1)
+    words = text_of(html)
+    assert "Across 2 closed trials, arms tagged “practical information”" in words
+    # Both trials test two arms tagged "sms" against their one control: each is named.
+    assert f"{title} (same-title-a) and {title} (same-title-b) gave more than one" in words

@@ -191,8 +191,9 @@ def test_a_trial_with_two_arms_sharing_a_tag_gives_two_estimates_and_a_warning()
     evidence = pool_closed_trials([closed(1, 0.05, 0.02, ["sms"]), both])
     [group] = evidence.groups
     assert [c.arm for c in group.contributions] == ["sms", "sms", "letter"]
-    assert group.shared_control == ("Two arms",)
+    assert group.shared_control == ("two-arms",)  # by id; the note names its title
     view = evidence_view(evidence)["groups"][0]
+    assert any(note.startswith("Two arms gave more than one") for note in view["notes"])
     assert any("not independent" in note for note in view["notes"])
     assert view["sentences"][0].startswith("Across 2 closed trials (3 arms), ")
 
@@ -256,3 +257,57 @@ def test_the_words_say_what_the_pooled_interval_says(scenario: str) -> None:
     assert f"I² = {reml['i2']:.0f}%" in view["sentences"][2]
     assert [m["name"] for m in view["methods"]] == ["REML, Hartung–Knapp", "DerSimonian–Laird"]
     assert "<svg" in str(view["chart"]) and "<polygon" in str(view["chart"])  # the diamond
+
+
+def test_two_closed_trials_with_the_same_title_are_two_studies_each_with_its_own_figures() -> None:
+    """Trials are told apart by id, never by title: two closed trials both called "Reminder
+    pilot" are two rows with their own counts and estimates, neither is said to give two
+    estimates against one control, and the pool is metafor's for two separate studies."""
+    case = REFERENCE["two_heterogeneous"]
+    trials = []
+    for n, (y, se, sizes) in enumerate(
+        zip(case["estimate"], case["se"], ((400, 410), (150, 160)), strict=True), 1
+    ):
+        shown = shown_with(y, se)
+        shown["report"]["outcomes"][0]["arms"] = [
+            {"arm": "control", "n": sizes[0]},
+            {"arm": "sms", "n": sizes[1]},
+        ]
+        trials.append(
+            ClosedTrial(
+                f"pilot-{n}",
+                "Reminder pilot",
+                date(2027, 5, 1),
+                tagged(f"pilot-{n}", ["sms"]),
+                shown,
+            )
+        )
+    [group] = pool_closed_trials(trials).groups
+    assert group.trials == ("pilot-1", "pilot-2")
+    assert [(c.trial_id, c.n_arm, c.n_control, c.estimate, c.se) for c in group.contributions] == [
+        ("pilot-1", 410, 400, case["estimate"][0], case["se"][0]),
+        ("pilot-2", 160, 150, case["estimate"][1], case["se"][1]),
+    ]
+    assert group.pooled_trials == 2
+    assert group.shared_control == ()
+    meta = group.meta
+    assert meta is not None and meta.k == 2
+    for ours, theirs in (
+        (meta.reml.tau2, case["reml"]["tau2"]),
+        (meta.reml.estimate, case["reml"]["estimate"]),
+        (meta.reml.ci_low, case["reml"]["ci_low"]),
+        (meta.reml.ci_high, case["reml"]["ci_high"]),
+        (meta.dl.estimate, case["dl"]["estimate"]),
+    ):
+        assert ours == pytest.approx(theirs, rel=RELATIVE, abs=1e-12)
+    view = evidence_view(pool_closed_trials(trials))["groups"][0]
+    # The shared title is followed by each trial's id, so the rows and the chart tell them apart.
+    assert [
+        (row["trial_id"], row["trial"], row["n_arm"], row["n_control"]) for row in view["rows"]
+    ] == [
+        ("pilot-1", "Reminder pilot (pilot-1)", 410, 400),
+        ("pilot-2", "Reminder pilot (pilot-2)", 160, 150),
+    ]
+    assert "Reminder pilot (pilot-2): SMS reminder" in str(view["chart"])
+    assert not any("not independent" in note for note in view["notes"])
+    assert view["sentences"][0].startswith("Across 2 closed trials, ")
