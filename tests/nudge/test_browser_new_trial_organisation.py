@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from nudge.clock import FixedClock
@@ -26,9 +27,10 @@ def test_a_researcher_in_two_organisations_chooses_which_one_the_new_trial_is_fo
     page = log_in_page(browser.new_page(), site, "researcher")
     page.get_by_role("link", name="New trial").click()
     radios = page.get_by_role("group", name="Organisation")
-    assert radios.get_by_role("radio").count() == 2
-    assert radios.get_by_role("radio", name="Southshire Victim Service").is_visible()
-    assert radios.get_by_role("radio", name="Westshire Police").count() == 0  # a lead there
+    # Waits for the new page (a count alone does not wait, and read the old one under load).
+    expect(radios.get_by_role("radio")).to_have_count(2)
+    expect(radios.get_by_role("radio", name="Southshire Victim Service")).to_be_visible()
+    expect(radios.get_by_role("radio", name="Westshire Police")).to_have_count(0)  # a lead
     reflowed(page)
 
     page.get_by_label("Trial definition (YAML)").set_input_files(EXAMPLE)
