@@ -30,6 +30,7 @@ from experiments.rows import (
 )
 from experiments.sites import import_site
 from nudge import audit
+from nudge.bulk import pipelined
 from nudge.clock import Clock
 from nudge.errors import ImportRejected, Problem, TrialStateError
 from nudge.models import Arm, TrialStatus
@@ -141,7 +142,8 @@ def enrol_file(
     store = EnrolStore(
         session, clock, trial_id, definition, allocator, summary.source, importing_for
     )
-    with _collector_paused():
+    # On PostgreSQL the server stores each batch while the next is worked out (`pipelined`).
+    with _collector_paused(), pipelined(session):
         # Each row's eligibility, unit, stratum and JSON (`store.derivation`) are worked out
         # here, by the writer, not the reader process: with the collector paused the reader is
         # the slower of the two, and the derivation costs it more (pickling its results) than

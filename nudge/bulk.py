@@ -12,16 +12,23 @@ value the same for every row is converted once. The names are checked against th
 metadata before anything is written. Table and column names come only from the metadata;
 values only as parameters or COPY data. `UpdateEach` is the same idea for updates of a group
 of rows (dispatch's tens of texts).
+
+On PostgreSQL, `pipelined` lets a large import's COPYs run beside its work: a second thread
+sends them while this one works out the next batch, so the server stores one batch as the
+import reads the next instead of each waiting for the other (BENCHMARKS.md, issue 23).
 """
 
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -37,8 +44,9 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import TypeEngine
 from sqlmodel import Session
 
@@ -82,7 +90,11 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
         query = text(
             "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
         )
-        return list(connection.execute(query, {"table": f'"{table.name}"', "n": count}).scalars())
+        # While COPYs are being sent (`pipelined`), from the pipe's own connection: a sequence
+        # is outside transactions, so the ids are the same, and nothing waits for the COPYs.
+        pipe = _pipe_of(connection)
+        source = connection if pipe is None else pipe.id_connection()
+        return list(source.execute(query, {"table": f'"{table.name}"', "n": count}).scalars())
     connection.execute(update(table).where(false()).values(id=table.c.id))
     highest = connection.execute(select(func.max(table.c.id))).scalar() or 0
     return list(range(highest + 1, highest + 1 + count))
@@ -104,10 +116,12 @@ def insert_rows(session: Session, table: Table, columns: Mapping[str, Values]) -
     raw = connection.connection.driver_connection
     names = ", ".join(f'"{name}"' for name in columns)
     if connection.dialect.name == "postgresql":
-        with raw.cursor() as cursor:  # type: ignore[union-attr]
-            with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row(row)
+        statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+        pipe = _pipe_of(connection)
+        if pipe is None:
+            _copy(raw, statement, rows)
+        else:
+            pipe.send(table.name, statement, rows)
         return count
     marks = ", ".join("?" for _ in columns)
     cursor = raw.cursor()  # type: ignore[union-attr]
@@ -116,6 +130,122 @@ def insert_rows(session: Session, table: Table, columns: Mapping[str, Values]) -
     finally:
         cursor.close()
     return count
+
+
+def _copy(raw: Any, statement: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    with raw.cursor() as cursor:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Within the block, on PostgreSQL, `insert_rows` hands its COPY to a second thread and
+    returns: the server stores those rows while this thread goes on. Elsewhere, nothing changes.
+
+    The COPYs go in the order given, on the session's connection. Any other statement on that
+    connection (a query, an update, the ORM's flush, a commit) first waits for every COPY sent
+    to end, so it sees their rows, and raises the first that failed (an `insert_rows` error
+    arrives there, not at its call); so does leaving the block. `reserve_ids` uses a connection
+    of its own meanwhile. The values given to `insert_rows` are read by the sending thread after
+    it returns: the caller must not change them.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql" or _PIPE in connection.info:
+        yield
+        return
+    pipe = _CopyPipe(connection)
+    connection.info[_PIPE] = pipe
+    listeners = (
+        ("before_cursor_execute", pipe.before_statement),
+        ("commit", pipe.before_end),
+        ("rollback", pipe.before_rollback),
+    )
+    for name, listener in listeners:
+        sa_event.listen(connection, name, listener)
+    try:
+        yield
+        pipe.wait()
+    finally:
+        pipe.close()
+        for name, listener in listeners:
+            sa_event.remove(connection, name, listener)
+        del connection.info[_PIPE]
+
+
+_PIPE = "nudge.bulk.pipe"
+# COPYs queued beyond the one being sent: about two batches of an import's five tables, which
+# is enough to keep the server busy and bounds the rows held in memory.
+_PIPE_DEPTH = 10
+
+
+def _pipe_of(connection: Connection) -> _CopyPipe | None:
+    return cast("_CopyPipe | None", connection.info.get(_PIPE))
+
+
+class _CopyPipe:
+    """One connection's COPYs, sent in order by a thread of their own (see `pipelined`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.raw = connection.connection.driver_connection
+        self.jobs: queue.Queue[tuple[str, str, Iterable[tuple[Any, ...]]] | None] = queue.Queue(
+            maxsize=_PIPE_DEPTH
+        )
+        self.failed = False  # a COPY failed: the transaction is aborted, later ones are skipped
+        self.failure: BaseException | None = None  # that failure, until raised once
+        self.ids: Connection | None = None
+        self.thread = threading.Thread(target=self._run, name="nudge-copy", daemon=True)
+        self.thread.start()
+
+    def send(self, table: str, statement: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        self.jobs.put((table, statement, rows))
+
+    def _run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            try:
+                if job is None:
+                    return
+                table, statement, rows = job
+                if not self.failed:
+                    try:
+                        _copy(self.raw, statement, rows)
+                    except BaseException as exc:  # raised by the other thread (`wait`)
+                        exc.add_note(f"while inserting rows into {table}")
+                        self.failed, self.failure = True, exc
+            finally:
+                self.jobs.task_done()
+
+    def wait(self) -> None:
+        """Until every COPY sent has ended; raise the first failure, once."""
+        self.jobs.join()
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
+
+    def before_statement(self, *_args: Any) -> None:
+        self.wait()
+
+    def before_end(self, _connection: Connection) -> None:
+        self.wait()
+
+    def before_rollback(self, _connection: Connection) -> None:
+        self.jobs.join()  # rolled back anyway: nothing to raise
+
+    def id_connection(self) -> Connection:
+        if self.ids is None:
+            engine = self.connection.engine
+            self.ids = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self.ids
+
+    def close(self) -> None:
+        """Stop the thread (after the COPYs already sent) and the ids' connection."""
+        self.jobs.put(None)
+        self.thread.join()
+        if self.ids is not None:
+            self.ids.close()
 
 
 def columns_of(rows: Sequence[Any], names: Iterable[str]) -> dict[str, list[Any]]:
