@@ -104,8 +104,9 @@ class Participant(SQLModel, table=True):
     participant_ref: str = Field(max_length=100)
     case_id: int = Field(foreign_key="case.id", index=True)
     # In a multi-site trial, the site (organisation) whose staff imported the person and alone
-    # may see and manage them (nudge.scope.people_within); None in a trial in one area.
-    site_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    # may see and manage them (nudge.scope.people_within); None in a trial in one area. Not
+    # indexed: every query naming it names the trial too (migration 0020).
+    site_id: int | None = Field(default=None, foreign_key="organisation.id")
     role: str = Field(max_length=50)
     first_name: str | None = None
     last_name: str | None = None

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, String, bindparam, select, update
+from sqlalchemy import Engine, String, bindparam, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from nudge.bulk import Same, UpdateEach, insert_rows, reserve_ids
+from nudge.bulk import Same, UpdateEach, insert_rows, pipelined, reserve_ids
 from nudge.db import encode_json
 from nudge.models import AuditEvent, Participant
 from nudge.models.tables import AUDIT, CASES, PEOPLE, TRIALS
@@ -182,3 +183,69 @@ def test_update_each_sets_each_rows_own_values_by_column_name(session: Session) 
     ]
     with pytest.raises(ValueError, match="takes the columns trial_id, title"):
         retitle.execute(session, {"trial_id": ["t1"], "name": ["X"]}, status="live")
+
+
+def _audit_rows(count: int, actor: str, ids: list[int]) -> dict[str, object]:
+    return {
+        "id": ids,
+        "at": Same(AT),
+        "actor": [actor] * count,
+        "action": Same("a"),
+        "details": [{"n": n} for n in range(count)],
+    }
+
+
+def test_rows_inserted_while_pipelined_are_seen_by_the_next_statement(session: Session) -> None:
+    """On PostgreSQL the COPYs go from a second thread: a query, an update and the ORM's
+    flush each wait for them, so every one sees the rows in the order they were inserted."""
+    with pipelined(session):
+        first = reserve_ids(session, AUDIT, 3000)
+        insert_rows(session, AUDIT, _audit_rows(3000, "first", first))
+        second = reserve_ids(session, AUDIT, 2)
+        insert_rows(session, AUDIT, _audit_rows(2, "second", second))
+        counted = session.execute(select(AUDIT.c.actor, func.count()).group_by(AUDIT.c.actor))
+        assert dict(counted.all()) == {"first": 3000, "second": 2}
+        session.execute(update(AUDIT).where(AUDIT.c.id == second[1]).values(actor="changed"))
+        session.add(AuditEvent(at=AT, actor="orm", action="a", details={}))
+        session.flush()
+        insert_rows(session, AUDIT, _audit_rows(1, "last", reserve_ids(session, AUDIT, 1)))
+    session.commit()
+    stored = session.execute(select(AUDIT.c.actor, func.count()).group_by(AUDIT.c.actor))
+    assert dict(stored.all()) == {
+        "first": 3000,
+        "second": 1,
+        "changed": 1,
+        "orm": 1,
+        "last": 1,
+    }
+    assert len(set(first) | set(second)) == 3002
+
+
+def test_a_failed_pipelined_insert_is_raised_and_nothing_is_kept(session: Session) -> None:
+    """An insert that fails in the sending thread is raised in the caller's (at the next
+    statement or the end of the block, naming the table), and rolling back keeps nothing."""
+    ids = reserve_ids(session, AUDIT, 2)
+    with pytest.raises(Exception, match="audit_event") as raised:
+        with pipelined(session):
+            insert_rows(session, AUDIT, _audit_rows(2, "once", ids))
+            insert_rows(session, AUDIT, _audit_rows(2, "twice", ids))  # the same ids again
+            session.execute(select(AUDIT.c.id)).all()
+    assert "unique" in str(raised.value).lower() or "duplicate" in str(raised.value).lower()
+    session.rollback()
+    assert session.execute(select(func.count()).select_from(AUDIT)).scalar() == 0
+    # The session works as before once rolled back, and outside the block inserts at once.
+    insert_rows(session, AUDIT, _audit_rows(1, "after", reserve_ids(session, AUDIT, 1)))
+    session.commit()
+    assert session.execute(select(AUDIT.c.actor)).scalars().all() == ["after"]
+
+
+def test_a_failure_in_the_block_stops_the_pipe_and_leaves_the_session_usable(
+    session: Session,
+) -> None:
+    with pytest.raises(RuntimeError, match="the caller's own"):
+        with pipelined(session):
+            insert_rows(session, AUDIT, _audit_rows(1, "lost", reserve_ids(session, AUDIT, 1)))
+            raise RuntimeError("the caller's own mistake")
+    session.rollback()
+    assert not any(t.name == "nudge-copy" and t.is_alive() for t in threading.enumerate())
+    assert session.execute(select(func.count()).select_from(AUDIT)).scalar() == 0
