@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # annotations only: an import's reader process does without pydantic
     from experiments.definition import Rule
@@ -34,7 +34,7 @@ def first_failed_rule(rules: Sequence[Rule], values: Mapping[str, Any]) -> Rule 
     return None
 
 
-def holds(rule: Rule, value: Any, operator: str | None = None) -> bool:
+def holds(rule: Rule | RuleParts, value: Any, operator: str | None = None) -> bool:
     """Whether one value meets one rule. A missing value meets only `present: false`."""
     missing = value is None or (isinstance(value, str) and value.strip() == "")
     operator = operator or rule.operator
@@ -81,6 +81,30 @@ def numeric_fields(rules: Sequence[Rule]) -> set[str]:
     return {rule.field for rule in rules if rule.operator in ("min", "max")}
 
 
+class RuleParts(NamedTuple):
+    """What checking a rule reads of it, without pydantic: the form an import's reader process
+    is sent (its start-up would otherwise import the definition's models, BENCHMARKS.md)."""
+
+    field: str
+    operator: str
+    described: str  # Rule.describe(): the key a failed rule is stored under
+    equals: Any
+    in_: list[Any] | None
+    min: float | None
+    max: float | None
+    present: bool | None
+
+    @classmethod
+    def of(cls, rule: Rule | RuleParts) -> RuleParts:
+        if isinstance(rule, RuleParts):
+            return rule
+        parts = (rule.equals, rule.in_, rule.min, rule.max, rule.present)
+        return cls(rule.field, rule.operator, rule.describe(), *parts)
+
+    def describe(self) -> str:
+        return self.described
+
+
 class CompiledRules:
     """A definition's rules, with each rule's operator and label worked out once, not per row.
 
@@ -91,7 +115,7 @@ class CompiledRules:
 
     _MEMO_LIMIT = 1 << 16  # a rule on a field with very many values: stop remembering
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[Rule | RuleParts]) -> None:
         self._rules = [(rule, rule.operator, rule.describe()) for rule in rules]
         self.fields: tuple[str, ...] = tuple(dict.fromkeys(rule.field for rule in rules))
         # Keyed by the values and their types: True == 1, but `min` and `max` tell them apart.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -127,7 +128,9 @@ class EnrolStore:
         self.strata = tuple(population.strata)
         if site is not None:
             self.strata = (SITE_COLUMN, *self.strata)
-        self.derivation = Derivation(population.eligibility, self.strata, population.unit)
+        # What the import's reader works out for each row (the site, in a site's file, first).
+        fixed = {SITE_COLUMN: site.slug} if site is not None else None
+        self.derivation = Derivation(population.eligibility, self.strata, population.unit, fixed)
         # Every case and person a site's file writes is that site's; nothing extra otherwise.
         self.site_id: dict[str, Same] = {}
         if site is not None:
@@ -151,15 +154,24 @@ class EnrolStore:
             select(exists().where(PEOPLE.c.trial_id == trial_id))
         ).scalar()
 
-    def write(self, rows: list[ParsedRow]) -> Written:
-        """Store one batch of checked rows; return what that did."""
+    def write(
+        self, rows: list[ParsedRow], derived: Sequence[Derived | None] | None = None
+    ) -> Written:
+        """Store one batch of checked rows; return what that did. `derived`, when given, is
+        each row's `Derived` from `self.derivation` (None where the writer must work it out)."""
+        if derived is None:
+            worked_out = list(map(self.derivation, rows))
+        else:
+            worked_out = [
+                self.derivation(row) if given is None else given
+                for row, given in zip(rows, derived, strict=True)
+            ]
         if self.site is not None:
-            rows = self._this_sites(rows, self.site)
+            rows, worked_out = self._this_sites(rows, worked_out, self.site)
             if not rows:
                 return Written()
         moved = self._cases(rows)
         milestones = self._milestones(rows) if self.reads_milestones else Written()
-        worked_out = list(map(self.derivation, rows))
         if self.fresh:
             new_rows, new_derived, known = rows, worked_out, Written()
         else:
@@ -179,13 +191,14 @@ class EnrolStore:
         return taken
 
     # sites --------------------------------------------------------------------------------
-    def _this_sites(self, rows: list[ParsedRow], site: ImportSite) -> list[ParsedRow]:
-        """The rows this site may import, each with its site among the attributes (a stratum,
-        and a column of the analysis); a row naming another site's case or person is refused."""
-        for row in rows:
-            row.attributes[SITE_COLUMN] = site.slug
+    def _this_sites(
+        self, rows: list[ParsedRow], derived: list[Derived], site: ImportSite
+    ) -> tuple[list[ParsedRow], list[Derived]]:
+        """The rows this site may import (and their Derived); a row naming another site's case
+        or person is refused. Each has its site among the attributes (`self.derivation`): a
+        stratum, and a column of the analysis."""
         if self.fresh:
-            return rows
+            return rows, derived
         refs = {row.case_ref for row in rows if row.case_ref not in self.cases}
         refs -= self.foreign_cases
         if refs:
@@ -204,8 +217,8 @@ class EnrolStore:
                 PEOPLE.c.site_id.is_distinct_from(site.organisation_id),
             )
             foreign_people.update(self.session.execute(found).scalars())
-        kept = []
-        for row in rows:
+        kept, kept_derived = [], []
+        for row, worked_out in zip(rows, derived, strict=True):
             if row.case_ref in self.foreign_cases:
                 self.rejects.append(Reject(row.line, FOREIGN_CASE.format(row.case_ref), None))
             elif row.participant_ref in foreign_people:
@@ -213,7 +226,8 @@ class EnrolStore:
                 self.rejects.append(Reject(row.line, reason, None))
             else:
                 kept.append(row)
-        return kept
+                kept_derived.append(worked_out)
+        return kept, kept_derived
 
     # cases and hearings -------------------------------------------------------------------
     def _cases(self, rows: list[ParsedRow]) -> list[int]:

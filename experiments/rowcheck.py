@@ -20,7 +20,7 @@ from queue import Empty, Full
 from typing import Any
 
 from experiments.csvfile import CsvRecord, read_records
-from experiments.rows import ParsedRow, RowError, RowRules, parse_row
+from experiments.rows import Derivation, Derived, ParsedRow, RowError, RowRules, parse_row
 from nudge.errors import ImportRejected, Problem
 
 BATCH = 2000
@@ -42,26 +42,43 @@ class CheckedBatch:
     rows: list[ParsedRow] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     read: int = 0
+    # With a Derivation, what storing each row (in the order of `rows`) needs: None for a row
+    # whose derivation failed here, so that the writer works it out and fails as it would.
+    derived: list[Derived | None] = field(default_factory=list)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Plain tuples pickle in C; named tuples go through copyreg, twice as slowly.
         rows = list(map(tuple, self.rows))
-        return (_rebuilt, (rows, self.rejects, self.read))
+        derived = [None if d is None else tuple(d) for d in self.derived]
+        return (_rebuilt, (rows, self.rejects, self.read, derived))
 
 
-def _rebuilt(rows: list[tuple[Any, ...]], rejects: list[Reject], read: int) -> CheckedBatch:
+def _rebuilt(
+    rows: list[tuple[Any, ...]],
+    rejects: list[Reject],
+    read: int,
+    derived: list[tuple[Any, ...] | None],
+) -> CheckedBatch:
     # tuple.__new__ in C, as _make does less its length check: the tuples came from these types.
-    return CheckedBatch(list(map(_as_parsed_row, rows)), rejects, read)
+    return CheckedBatch(
+        list(map(_as_parsed_row, rows)),
+        rejects,
+        read,
+        [None if d is None else _as_derived(d) for d in derived],
+    )
 
 
 _as_parsed_row = partial(tuple.__new__, ParsedRow)
+_as_derived = partial(tuple.__new__, Derived)
 
 
 class RowChecker:
-    """Checks rows in file order: each alone, then against the rows before it."""
+    """Checks rows in file order: each alone, then against the rows before it; with a
+    Derivation, also works out what storing each good row needs."""
 
-    def __init__(self, rules: RowRules) -> None:
+    def __init__(self, rules: RowRules, derivation: Derivation | None = None) -> None:
         self.rules = rules
+        self.derivation = derivation
         # Python hashes of (participant_ref, case_ref) keep a million keys in ~100 MB; a
         # collision (odds ~1e-8 at that size) would show as a visible, checkable rejection.
         self.seen: dict[int, int] = {}
@@ -80,7 +97,16 @@ class RowChecker:
                 batch.rejects.append(Reject(record.line, str(exc), record.values))
                 continue
             batch.rows.append(row)
+        if self.derivation is not None:
+            batch.derived = list(map(self._derive, batch.rows))
         return batch
+
+    def _derive(self, row: ParsedRow) -> Derived | None:
+        assert self.derivation is not None
+        try:
+            return self.derivation(row)
+        except Exception:  # the writer derives it again, and fails there as it always did
+            return None
 
     def _against_earlier_rows(self, row: ParsedRow) -> None:
         key = hash((row.participant_ref, row.case_ref))
@@ -128,30 +154,46 @@ class RowChecker:
 
 
 def checked_batches(
-    path: Path, encoding: str, columns: list[str], rules: RowRules
+    path: Path,
+    encoding: str,
+    columns: list[str],
+    rules: RowRules,
+    derivation: Derivation | None = None,
 ) -> Iterator[CheckedBatch]:
-    """The file's rows, checked, in batches: beside this process when the file is large."""
+    """The file's rows, checked (and derived, given a Derivation), in batches: beside this
+    process when the file is large."""
     if path.stat().st_size >= PARALLEL_FROM_BYTES:
-        return _from_reader_process(path, encoding, columns, rules)
-    return _check_here(path, encoding, columns, rules)
+        return _from_reader_process(path, encoding, columns, rules, derivation)
+    return _check_here(path, encoding, columns, rules, derivation)
 
 
 def _check_here(
-    path: Path, encoding: str, columns: list[str], rules: RowRules
+    path: Path,
+    encoding: str,
+    columns: list[str],
+    rules: RowRules,
+    derivation: Derivation | None = None,
 ) -> Iterator[CheckedBatch]:
-    checker = RowChecker(rules)
+    checker = RowChecker(rules, derivation)
     records = read_records(path, encoding, columns)
     while batch := list(islice(records, BATCH)):
         yield checker.check(batch)
 
 
-def _reader(queue: Any, path: Path, encoding: str, columns: list[str], rules: RowRules) -> None:
+def _reader(
+    queue: Any,
+    path: Path,
+    encoding: str,
+    columns: list[str],
+    rules: RowRules,
+    derivation: Derivation | None,
+) -> None:
     parent = os.getppid()
     # The checker's rows and memos are millions of objects that live to the end: the cyclic
     # collector would walk them all again and again, finding nothing (the process ends here).
     gc.disable()
     try:
-        for batch in _check_here(path, encoding, columns, rules):
+        for batch in _check_here(path, encoding, columns, rules, derivation):
             _hand_over(queue, ("batch", batch), parent)
         _hand_over(queue, ("done", None), parent)
     except Exception as exc:  # reported to the parent, which raises it for the user
@@ -170,13 +212,17 @@ def _hand_over(queue: Any, item: tuple[str, Any], parent: int) -> None:
 
 
 def _from_reader_process(
-    path: Path, encoding: str, columns: list[str], rules: RowRules
+    path: Path,
+    encoding: str,
+    columns: list[str],
+    rules: RowRules,
+    derivation: Derivation | None = None,
 ) -> Iterator[CheckedBatch]:
     # spawn, not fork: a forked child would share the parent's database connections.
     context = multiprocessing.get_context("spawn")
     queue = context.Queue(maxsize=_QUEUE_DEPTH)
     reader = context.Process(
-        target=_reader, args=(queue, path, encoding, columns, rules), daemon=True
+        target=_reader, args=(queue, path, encoding, columns, rules, derivation), daemon=True
     )
     reader.start()
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from experiments.dates import in_range, refusal
-from experiments.eligibility import CompiledRules, parse_flag
+from experiments.eligibility import CompiledRules, RuleParts, parse_flag
 from experiments.keys import normalise_key
 from experiments.phones import NotAMobile, normalise_mobile
 from experiments.randomise import stratum_key
+from nudge.jsontext import encode_json
 
 if TYPE_CHECKING:
     from experiments.definition import Rule
@@ -145,9 +146,8 @@ def stratum_values(row: ParsedRow, strata: Sequence[str]) -> tuple[str, ...]:
 
 
 class Derived(NamedTuple):
-    """What storing a checked row needs worked out from it besides its fields, by the writer
-    (`EnrolStore`): in the reader process it cost more than in the writer once the import
-    paused the garbage collector (BENCHMARKS.md, issue 23)."""
+    """What storing a checked row needs worked out from it besides its fields. A large import
+    works it out in its reader process, beside the writer (BENCHMARKS.md, issue 23)."""
 
     failure: str | None  # the first eligibility rule not met (its label); None when eligible
     unit: str | None  # an eligible row's randomisation unit and stratum key; None otherwise
@@ -157,23 +157,38 @@ class Derived(NamedTuple):
 
 
 class Derivation:
-    """Works out a row's `Derived` for one trial, in the writing process (BENCHMARKS.md)."""
+    """Works out a row's `Derived` for one trial: the same wherever it runs.
+
+    `fixed` attributes are set on every row first: a multi-site trial's site, whose file it is.
+    """
 
     _MEMO_LIMIT = 1 << 16
 
-    def __init__(self, eligibility: Sequence[Rule], strata: Sequence[str], unit: str) -> None:
-        from nudge.db import encode_json  # the engine's serializer: the same text as the ORM's
-
+    def __init__(
+        self,
+        eligibility: Sequence[Rule | RuleParts],
+        strata: Sequence[str],
+        unit: str,
+        fixed: Mapping[str, str] | None = None,
+    ) -> None:
         self.eligibility, self.strata, self.unit = tuple(eligibility), tuple(strata), unit
+        self.fixed = dict(fixed or {})
         self.rules = CompiledRules(self.eligibility)
         self.rule_values = values_getter(self.rules.fields)
-        self.encode = encode_json
+        self.encode = encode_json  # the engine's serializer: the same text as the ORM's
         self.keys: dict[tuple[str, ...], str] = {}  # the stratum key of each set of values
         # Attributes take few combinations of values (an age, a band, a flag): each
         # combination's JSON is written once, up to a limit.
         self.attribute_texts: dict[tuple[tuple[str, Any], ...], str] = {}
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Sent to the reader process as plain parts; what it remembers is rebuilt there.
+        rules = tuple(map(RuleParts.of, self.eligibility))
+        return (Derivation, (rules, self.strata, self.unit, self.fixed))
+
     def __call__(self, row: ParsedRow) -> Derived:
+        if self.fixed:
+            row.attributes.update(self.fixed)
         failure = self.rules.failure_of(self.rule_values(row))
         unit = stratum = None
         if failure is None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from nudge.errors import ConfigError
+from nudge.jsontext import encode_json
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed number: concurrent processes on PostgreSQL take turns at migrating.
@@ -35,30 +34,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
-
-
-# One encoder for all values: json.dumps with options builds a new one on every call.
-_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def encode_json(value: Any) -> str:
-    """`value` as compact JSON text, exactly as `_json` writes it, faster for the usual shapes.
-
-    An address (a list of texts) and attributes (a dict of texts to texts) are most of a large
-    import's JSON: joining the escaped texts directly is about three times quicker.
-    """
-    kind = type(value)
-    if kind is list and all(type(item) is str for item in value):
-        return "[" + ",".join(map(encode_basestring, value)) + "]"
-    if kind is dict and all(type(k) is str and type(v) is str for k, v in value.items()):
-        return (
-            "{"
-            + ",".join(
-                [encode_basestring(k) + ":" + encode_basestring(v) for k, v in value.items()]
-            )
-            + "}"
-        )
-    return _json(value)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
