@@ -469,7 +469,7 @@ def _refuse_emptied_sites(
             )
         ).one()
         if enrolled:
-            slug = _owner_slug(session, stored.organisation_id)
+            slug = _organisation_slug(session, stored.organisation_id)
             raise TrialStateError(
                 f"site '{slug}' cannot leave trial '{trial.id}': {enrolled} "
                 f"{'person has' if enrolled == 1 else 'people have'} been enrolled from it; "
@@ -477,7 +477,7 @@ def _refuse_emptied_sites(
             )
 
 
-def _owner_slug(session: Session, organisation_id: int) -> str:
+def _organisation_slug(session: Session, organisation_id: int) -> str:
     organisation = session.get(Organisation, organisation_id)
     return organisation.slug if organisation is not None else str(organisation_id)
 

@@ -135,7 +135,7 @@ def runs_trial(scope: Scope, trial: Trial) -> bool:
     """Whether `scope` may change the trial itself (launch, amend, pause, resume): a researcher
     of the organisation that owns it. In a multi-site trial the other sites' researchers
     manage their own people; the design is the coordinating site's (docs/security.md)."""
-    return not scope.national and scope.role_in(trial.organisation_id) == SEES_PEOPLE[0]
+    return not scope.national and scope.role_in(trial.organisation_id) == RESEARCHER
 
 
 def site_ids(session: Session, trial_id: str) -> list[int]:
@@ -145,8 +145,9 @@ def site_ids(session: Session, trial_id: str) -> list[int]:
     return list(session.exec(query.order_by(col(TrialSite.position))).all())
 
 
+RESEARCHER = "researcher"
 # Who sees people at all: researchers (every person-level page and download allows them alone).
-SEES_PEOPLE = ("researcher",)
+SEES_PEOPLE = (RESEARCHER,)
 
 
 def own_sites(
@@ -169,11 +170,14 @@ def people_within(session: Session, scope: Scope, trial_id: str) -> ColumnElemen
     trial's people (and of their messages, replies, outcomes and answers, through the
     participant) adds it."""
     mine = own_sites(session, scope, trial_id)
-    if mine is None:
-        return true()
-    if not mine:
-        return false()
-    return col(Participant.site_id).in_(mine)
+    return true() if mine is None else imported_by(mine)
+
+
+def imported_by(organisations: Collection[int]) -> ColumnElement[bool]:
+    """Participants a multi-site trial's file brought from one of these organisations (its
+    sites); none when the list is empty. The site condition of `people_within` and
+    nudge.site_walls.people_seen."""
+    return col(Participant.site_id).in_(organisations) if organisations else false()
 
 
 def reply_trial_id(session: Session, reply_id: int) -> tuple[bool, str | None]:

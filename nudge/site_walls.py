@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from nudge.models import Participant, Trial, TrialSite
-from nudge.scope import Scope, people_within, role_for, site_ids, trial_ids
-
-RESEARCHER = "researcher"
+from nudge.scope import (
+    RESEARCHER,
+    Scope,
+    imported_by,
+    people_within,
+    role_for,
+    site_ids,
+    trial_ids,
+)
 
 
 def people_seen(scope: Scope, roles: Iterable[str]) -> ColumnElement[bool]:
@@ -27,8 +33,7 @@ def people_seen(scope: Scope, roles: Iterable[str]) -> ColumnElement[bool]:
     trials (opt-outs, the replies hub's counts). Per trial, `people_within` is the rule."""
     wanted = list(roles)
     sited = select(TrialSite.trial_id)
-    organisations = scope.organisation_ids(wanted)
-    own_site = col(Participant.site_id).in_(organisations) if organisations else false()
+    own_site = imported_by(scope.organisation_ids(wanted))
     return and_(
         col(Participant.trial_id).in_(trial_ids(scope, wanted)),
         or_(col(Participant.trial_id).not_in(sited), own_site),
