@@ -167,6 +167,9 @@ def pipelined(session: Session) -> Iterator[None]:
     try:
         yield
         pipe.wait()
+    except BaseException:
+        pipe.failed = True  # the caller rolls back: the COPYs still queued are not sent
+        raise
     finally:
         pipe.close()
         for name, listener in listeners:

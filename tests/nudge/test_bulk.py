@@ -244,7 +244,9 @@ def test_a_failure_in_the_block_stops_the_pipe_and_leaves_the_session_usable(
 ) -> None:
     with pytest.raises(RuntimeError, match="the caller's own"):
         with pipelined(session):
-            insert_rows(session, AUDIT, _audit_rows(1, "lost", reserve_ids(session, AUDIT, 1)))
+            for _ in range(20):  # more COPYs than the pipe holds at once
+                ids = reserve_ids(session, AUDIT, 500)
+                insert_rows(session, AUDIT, _audit_rows(500, "lost", ids))
             raise RuntimeError("the caller's own mistake")
     session.rollback()
     assert not any(t.name == "nudge-copy" and t.is_alive() for t in threading.enumerate())
