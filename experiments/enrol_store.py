@@ -22,7 +22,7 @@ from experiments.rows import Derivation, Derived, ParsedRow, stratum_values
 from experiments.sites import ImportSite
 from nudge.bulk import Encoded, Same, columns_of, insert_rows, reserve_ids
 from nudge.clock import Clock
-from nudge.db import encode_json
+from nudge.jsontext import encode_json
 from nudge.models import HearingChange, HearingStatus
 from nudge.models.tables import ASSIGNMENTS, CASES, CHANGES, HEARINGS, PEOPLE
 from nudge.models.types import column_length, fitted
@@ -128,7 +128,8 @@ class EnrolStore:
         self.strata = tuple(population.strata)
         if site is not None:
             self.strata = (SITE_COLUMN, *self.strata)
-        # What the import's reader works out for each row (the site, in a site's file, first).
+        # Each row's eligibility, unit, stratum and JSON, worked out where `enrol_file` says;
+        # in a site's file, with the site set on the row first.
         fixed = {SITE_COLUMN: site.slug} if site is not None else None
         self.derivation = Derivation(population.eligibility, self.strata, population.unit, fixed)
         # Every case and person a site's file writes is that site's; nothing extra otherwise.

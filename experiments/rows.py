@@ -146,13 +146,14 @@ def stratum_values(row: ParsedRow, strata: Sequence[str]) -> tuple[str, ...]:
 
 
 class Derived(NamedTuple):
-    """What storing a checked row needs worked out from it besides its fields. A large import
-    works it out in its reader process, beside the writer (BENCHMARKS.md, issue 23)."""
+    """What storing a checked row needs worked out from it besides its fields. On SQLite a
+    large import works it out in its reader process, beside the writer; on PostgreSQL the
+    writer does (`enrol_file`, BENCHMARKS.md, issue 23)."""
 
     failure: str | None  # the first eligibility rule not met (its label); None when eligible
     unit: str | None  # an eligible row's randomisation unit and stratum key; None otherwise
     stratum: str | None
-    address: str  # the address and the attributes as JSON text, as nudge.db.encode_json writes
+    address: str  # the address and the attributes as JSON text, as nudge.jsontext writes it
     attributes: str
 
 
