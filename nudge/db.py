@@ -83,14 +83,63 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> bool:
     """Bring the schema to the newest revision; return True when anything was applied."""
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        before = MigrationContext.configure(connection).get_current_revision()
-        if before == head_revision():
-            return False
-        command.upgrade(_alembic_config(connection), "head")
-        return True
+    with engine.connect() as connection, _foreign_keys_checked_at_the_end(connection):
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                )
+            before = MigrationContext.configure(connection).get_current_revision()
+            if before == head_revision():
+                return False
+            command.upgrade(_alembic_config(connection), "head")
+            _check_foreign_keys(connection)
+            return True
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision` (tests of migrations; no command offers it)."""
+    with engine.connect() as connection, _foreign_keys_checked_at_the_end(connection):
+        with connection.begin():
+            command.downgrade(_alembic_config(connection), revision)
+            _check_foreign_keys(connection)
+
+
+@contextmanager
+def _foreign_keys_checked_at_the_end(connection: Connection) -> Iterator[None]:
+    """On SQLite, foreign keys off while migrations run, on again after (PostgreSQL: nothing).
+
+    A migration that copies a table others refer to (Alembic's batch mode: create, copy, drop,
+    rename) cannot run with them on: dropping the old table would delete its rows under the
+    rows referring to them. SQLite ignores the pragma inside a transaction, so it is set before
+    the migrations' transaction and reset after it; `_check_foreign_keys` checks every key
+    before that transaction commits (https://sqlite.org/lang_altertable.html#otheralter).
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    _pragma(connection, "PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        _pragma(connection, "PRAGMA foreign_keys=ON")
+
+
+def _pragma(connection: Connection, pragma: str) -> None:
+    connection.exec_driver_sql(pragma)
+    connection.commit()  # ends the transaction SQLAlchemy began for it (SQLite began none)
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return  # PostgreSQL checks each key as a migration adds it
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        table, row, parent, _ = broken[0]
+        raise ConfigError(
+            f"The migration left {len(broken)} row(s) referring to rows that do not exist, such "
+            f"as row {row} of {table} (its {parent}); nothing was changed."
+        )
 
 
 def prepare_schema(engine: Engine, *, migrate: bool) -> None:

@@ -5,18 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKeyConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from nudge.models.statuses import HearingStatus
 from nudge.models.types import UTCDateTime
 
 
+def _same_trial(table: str, parent: str) -> ForeignKeyConstraint:
+    """`table`'s (`parent`_id, trial_id) refers to `parent` (id, trial_id): the parent exists
+    and is in the same trial, in one check for each row (migration 0021; before it, one for the
+    parent and one for the trial, and nothing tied the two together)."""
+    return ForeignKeyConstraint(
+        [f"{parent}_id", "trial_id"],
+        [f"{parent}.id", f"{parent}.trial_id"],
+        name=f"{table}_{parent}_id_trial_id_fkey",
+    )
+
+
 class Case(SQLModel, table=True):
     """A prosecution case within one trial, known by the case-management reference."""
 
     __tablename__ = "case"
-    __table_args__ = (UniqueConstraint("trial_id", "case_ref"),)
+    __table_args__ = (
+        UniqueConstraint("trial_id", "case_ref"),
+        # What a hearing's or a person's (case_id, trial_id) refers to (migration 0021).
+        Index("ux_case_id_trial_id", "id", "trial_id", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     trial_id: str = Field(foreign_key="trial.id", max_length=100)
@@ -29,10 +44,11 @@ class Hearing(SQLModel, table=True):
     """The hearing a case's people are due at; `version` rises each time its start moves."""
 
     __tablename__ = "hearing"
+    __table_args__ = (_same_trial("hearing", "case"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="case.id", index=True)
-    trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)
+    case_id: int = Field(index=True)
+    trial_id: str = Field(index=True, max_length=100)
     court: str = Field(max_length=100)
     court_name: str
     starts_at: datetime = Field(sa_type=UTCDateTime)
@@ -97,12 +113,16 @@ class Participant(SQLModel, table=True):
     """A victim or witness in one case of one trial; contact details are purged after close."""
 
     __tablename__ = "participant"
-    __table_args__ = (UniqueConstraint("trial_id", "participant_ref", "case_id"),)
+    __table_args__ = (
+        UniqueConstraint("trial_id", "participant_ref", "case_id"),
+        _same_trial("participant", "case"),
+        Index("ux_participant_id_trial_id", "id", "trial_id", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    trial_id: str = Field(foreign_key="trial.id", max_length=100)
+    trial_id: str = Field(max_length=100)
     participant_ref: str = Field(max_length=100)
-    case_id: int = Field(foreign_key="case.id", index=True)
+    case_id: int = Field(index=True)
     # In a multi-site trial, the site (organisation) whose staff imported the person and alone
     # may see and manage them (nudge.scope.people_within); None in a trial in one area. Not
     # indexed: every query naming it names the trial too (migration 0020).
@@ -128,12 +148,16 @@ class Assignment(SQLModel, table=True):
     """The arm a randomised participant was allocated to, and exactly which slot gave it."""
 
     __tablename__ = "assignment"
-    __table_args__ = (Index("ix_assignment_trial_unit", "trial_id", "unit"),)
+    __table_args__ = (
+        Index("ix_assignment_trial_unit", "trial_id", "unit"),
+        _same_trial("assignment", "participant"),
+        _same_trial("assignment", "arm"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    trial_id: str = Field(foreign_key="trial.id", max_length=100)
-    participant_id: int = Field(foreign_key="participant.id", unique=True)
-    arm_id: int = Field(foreign_key="arm.id")
+    trial_id: str = Field(max_length=100)
+    participant_id: int = Field(unique=True)
+    arm_id: int
     unit: str = Field(max_length=255)
     stratum: str = Field(max_length=500)
     block: int
@@ -155,16 +179,17 @@ class AllocatedUnit(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("trial_id", "unit"),
         UniqueConstraint("trial_id", "stratum", "slot"),
+        _same_trial("allocated_unit", "arm"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    trial_id: str = Field(foreign_key="trial.id", max_length=100)
+    trial_id: str = Field(max_length=100)
     unit: str = Field(max_length=255)
     stratum: str = Field(max_length=500)
     slot: int
     block: int
     position: int
-    arm_id: int = Field(foreign_key="arm.id")
+    arm_id: int
     assigned_at: datetime = Field(sa_type=UTCDateTime)
     open_arms: str | None = Field(default=None, max_length=1000)  # as on Assignment
 

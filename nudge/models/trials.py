@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from nudge.models.statuses import TrialStatus
@@ -70,7 +70,11 @@ class Arm(SQLModel, table=True):
     """An arm as the design fixes it: its key, weight and whether it is the control."""
 
     __tablename__ = "arm"
-    __table_args__ = (UniqueConstraint("trial_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("trial_id", "key"),
+        # What an assignment's or an allocated unit's (arm_id, trial_id) refers to (0021).
+        Index("ux_arm_id_trial_id", "id", "trial_id", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     trial_id: str = Field(foreign_key="trial.id", index=True, max_length=100)

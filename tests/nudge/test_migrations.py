@@ -12,7 +12,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
 from nudge.accounts import web_session_ended
@@ -20,6 +21,7 @@ from nudge.db import (
     MIGRATIONS,
     _alembic_config,
     current_revision,
+    downgrade,
     head_revision,
     make_engine,
     upgrade,
@@ -305,8 +307,7 @@ def test_reply_placement_upgrades_every_reply_unplaced_and_downgrades_keeping_th
         with Session(engine) as session:
             reply = session.exec(select(InboundMessage)).one()
             assert (reply.body, reply.organisation_id) == ("Is anyone there?", None)
-        with engine.begin() as connection:
-            command.downgrade(_alembic_config(connection), str(placement.down_revision))
+        downgrade(engine, str(placement.down_revision))
         columns = {c["name"] for c in inspect(engine).get_columns("inbound_message")}
         assert "organisation_id" not in columns and "handled_note" in columns
         with engine.connect() as connection:
@@ -334,3 +335,114 @@ def _script_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+# Two trials, each with a case, its hearing, a person (two in the second), an arm, the
+# person's assignment and allocated unit, and a message to the person: every table 0021
+# changes, and one (message) that refers to two of them.
+_TWO_TRIALS = [
+    "INSERT INTO organisation (slug, name, created_at) VALUES "
+    "('avon-somerset', 'Avon and Somerset', '2027-01-02 09:00:00')",
+    "INSERT INTO trial (id, title, status, current_version, created_at, organisation_id) VALUES "
+    "('trial-a', 'Trial A', 'live', 1, '2027-01-05 09:00:00', (SELECT id FROM organisation)), "
+    "('trial-b', 'Trial B', 'live', 1, '2027-01-05 09:00:00', (SELECT id FROM organisation))",
+    "INSERT INTO arm (id, trial_id, key, title, weight, is_control, position) VALUES "
+    "(1, 'trial-a', 'control', 'Control', 1, true, 0), "
+    "(2, 'trial-b', 'control', 'Control', 1, true, 0)",
+    "INSERT INTO \"case\" (id, trial_id, case_ref) VALUES (1, 'trial-a', 'CASE-0001'), "
+    "(2, 'trial-b', 'CASE-0001')",
+    "INSERT INTO hearing (id, case_id, trial_id, court, court_name, starts_at, status, version, "
+    "updated_at) VALUES (1, 1, 'trial-a', 'C01', 'Example Court', '2027-03-01 10:00:00', "
+    "'listed', 1, '2027-01-06 09:00:00'), (2, 2, 'trial-b', 'C01', 'Example Court', "
+    "'2027-03-01 10:00:00', 'listed', 1, '2027-01-06 09:00:00')",
+    "INSERT INTO participant (id, trial_id, participant_ref, case_id, role, language, "
+    "contact_sms, contact_letter, safeguarding_flag, address, attributes, eligible, "
+    "enrolled_at) VALUES (1, 'trial-a', 'P-0001', 1, 'witness', 'en', true, false, false, "
+    "'[]', '{}', true, '2027-01-06 09:00:00'), (2, 'trial-b', 'P-0001', 2, 'victim', 'cy', "
+    "true, false, false, '[]', '{}', true, '2027-01-06 09:00:00'), (3, 'trial-b', 'P-0002', "
+    "2, 'witness', 'en', false, true, false, '[]', '{}', false, '2027-01-06 09:00:00')",
+    "INSERT INTO allocated_unit (trial_id, unit, stratum, slot, block, position, arm_id, "
+    "assigned_at) VALUES ('trial-a', '1', 'all', 0, 0, 0, 1, '2027-01-06 09:00:00'), "
+    "('trial-b', '2', 'all', 0, 0, 0, 2, '2027-01-06 09:00:00')",
+    "INSERT INTO assignment (trial_id, participant_id, arm_id, unit, stratum, block, position, "
+    "assigned_at) VALUES ('trial-a', 1, 1, '1', 'all', 0, 0, '2027-01-06 09:00:00'), "
+    "('trial-b', 2, 2, '2', 'all', 0, 0, '2027-01-06 09:00:00')",
+    "INSERT INTO message (trial_id, participant_id, hearing_id, hearing_version, slot, channel, "
+    "template, language, due_at, expires_at, next_attempt_at, status, segments, cost, "
+    "attempts, updated_at) VALUES ('trial-a', 1, 1, 1, 0, 'sms', 'reminder', 'en', "
+    "'2027-02-27 09:00:00', '2027-03-01 09:00:00', '2027-02-27 09:00:00', 'scheduled', 1, 0, "
+    "0, '2027-01-06 09:00:00')",
+]
+_KEPT = {
+    "case": 'SELECT id, trial_id, case_ref FROM "case" ORDER BY id',
+    "hearing": "SELECT id, case_id, trial_id, court FROM hearing ORDER BY id",
+    "participant": "SELECT id, trial_id, case_id, role, language FROM participant ORDER BY id",
+    "assignment": "SELECT participant_id, arm_id, trial_id FROM assignment ORDER BY id",
+    "allocated_unit": "SELECT unit, arm_id, trial_id FROM allocated_unit ORDER BY id",
+    "message": "SELECT participant_id, hearing_id, trial_id FROM message ORDER BY id",
+}
+# Each refers to a parent of the other trial, which 0021's keys refuse (nothing did before).
+# Ids are given: PostgreSQL's sequences did not move for the rows above, which gave theirs.
+_ACROSS_TRIALS = {
+    "hearing": "INSERT INTO hearing (id, case_id, trial_id, court, court_name, starts_at, "
+    "status, version, updated_at) VALUES (9, 2, 'trial-a', 'C01', 'Example Court', "
+    "'2027-03-01 10:00:00', 'listed', 1, '2027-01-06 09:00:00')",
+    "participant": "INSERT INTO participant (id, trial_id, participant_ref, case_id, role, "
+    "language, contact_sms, contact_letter, safeguarding_flag, address, attributes, eligible, "
+    "enrolled_at) VALUES (9, 'trial-a', 'P-0002', 2, 'witness', 'en', true, false, false, "
+    "'[]', '{}', true, '2027-01-06 09:00:00')",
+    "assignment (person)": "UPDATE assignment SET participant_id = 3 WHERE trial_id = 'trial-a'",
+    "assignment (arm)": "UPDATE assignment SET arm_id = 2 WHERE trial_id = 'trial-a'",
+    "allocated_unit": "UPDATE allocated_unit SET arm_id = 2 WHERE trial_id = 'trial-a'",
+}
+
+
+def _rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
+    with engine.connect() as connection:
+        return {
+            table: [tuple(row) for row in connection.exec_driver_sql(query)]
+            for table, query in _KEPT.items()
+        }
+
+
+def _refused_across_trials(engine: Engine) -> dict[str, bool]:
+    refused = {}
+    for what, statement in _ACROSS_TRIALS.items():
+        with engine.connect() as connection:
+            try:
+                connection.exec_driver_sql(statement)
+                refused[what] = False
+            except IntegrityError:
+                refused[what] = True
+            connection.rollback()
+    return refused
+
+
+def test_same_trial_keys_keep_every_row_and_refuse_a_parent_of_another_trial(
+    empty_url: str,
+) -> None:
+    """0021 (issue 23): a populated database keeps every case, hearing, person, assignment,
+    allocated unit and the messages referring to them, up and down again; once up, a row whose
+    case, person or arm is in another trial is refused, which nothing refused before."""
+    engine = make_engine(empty_url)
+    keys = ScriptDirectory.from_config(_script_config()).get_revision("r24_same_trial_keys")
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), str(keys.down_revision))
+            for statement in _TWO_TRIALS:
+                connection.exec_driver_sql(statement)
+        before = _rows(engine)
+        assert not any(_refused_across_trials(engine).values())  # each was allowed before
+        downgrade(engine, str(keys.down_revision))  # ... and rolled back: the rows are as given
+        assert upgrade(engine) is True
+        assert _rows(engine) == before
+        assert _refused_across_trials(engine) == dict.fromkeys(_ACROSS_TRIALS, True)
+        with engine.connect() as connection:  # the keys are on again on SQLite after upgrading
+            missing_case = _ACROSS_TRIALS["participant"].replace(", 2, 'witness'", ", 9, 'w'")
+            with pytest.raises(IntegrityError):
+                connection.exec_driver_sql(missing_case)
+        downgrade(engine, str(keys.down_revision))
+        assert _rows(engine) == before
+        assert not any(_refused_across_trials(engine).values())
+    finally:
+        engine.dispose()
