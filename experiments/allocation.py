@@ -211,14 +211,23 @@ class Allocator:
                 found[unit] = UnitArm(arm_id, stratum_of(key), block, position, opened)
         return found
 
-    def flush(self) -> None:
-        """Write the allocated units and the counters of every stratum used."""
+    def write_units(self) -> None:
+        """Write the units allocated since the last write (a bulk insert, nothing read back:
+        on PostgreSQL it goes down `nudge.bulk.pipelined`'s COPY thread without waiting)."""
         if self._pending:
             rows = columns_of(self._pending, AllocatedUnit._fields)
             if not any(rows["open_arms"]):
                 del rows["open_arms"]  # every arm was open: the column's default
             insert_rows(self._session, UNITS, {"trial_id": Same(self._trial_id), **rows})
             self._pending = []
+
+    def flush(self) -> None:
+        """Write the allocated units and the counters of every stratum used.
+
+        The counters are read only when a stratum is first used (`_load`), and this allocator
+        counts on from there, so within one transaction they need writing once, at the end; an
+        update is a statement the session must wait for, as the units' inserts are not."""
+        self.write_units()
         for stratum, used in self._used.items():
             if stratum not in self._stored:
                 self._session.add(

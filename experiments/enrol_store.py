@@ -56,7 +56,7 @@ MUTABLE = (
 )
 # Allocated units are written every this many batches, not all at the end: a large import's
 # last step then writes one stretch of them, not hundreds of thousands after the reader is
-# done; each write also updates the strata's counters, hence not every batch.
+# done. The strata's counters are written once, at the end (`Allocator.flush`).
 UNITS_EVERY = 10
 
 
@@ -180,7 +180,7 @@ class EnrolStore:
         added = self._new_participants(new_rows, new_derived) if new_rows else Written()
         self.batches += 1
         if self.batches % UNITS_EVERY == 0:
-            self.allocator.flush()
+            self.allocator.write_units()
         return Written(moved_hearings=moved) + milestones + known + added
 
     def finish(self) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
+from experiments import rowcheck
 from experiments.enrol import enrol_file
 from nudge.clock import FixedClock
 from nudge.db import make_engine, upgrade
-from nudge.models import AllocatedUnit, Arm
+from nudge.models import AllocatedUnit, Arm, StratumCounter
 from tests.conftest import EXAMPLE
 from tests.factories import PEOPLE_COLUMNS, launch, person, write_people
 
@@ -43,6 +45,31 @@ def test_the_same_seed_and_order_give_the_same_allocation_in_any_database(
     first = allocation(db_url, EXAMPLE, people, clock)
     second = allocation(f"sqlite:///{tmp_path / 'other.db'}", EXAMPLE, people, clock)
     assert first == second and len(first) == 150
+
+
+def test_strata_counters_written_once_at_the_end_let_the_next_import_go_on_from_them(
+    session: Session, clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import writes its allocated units every few batches and the strata's counters only
+    at its end (issue 23): after each import every counter is the number of its stratum's
+    units, and a second import takes each stratum's next slots, with no gap and no repeat."""
+    monkeypatch.setattr(rowcheck, "BATCH", 10)  # 30 batches: the units are written 3 times
+    trial_id = launch(session, clock, EXAMPLE)
+    later = [
+        person(i, participant_ref=f"L{i}", case_ref=f"D{i // 2:05d}", court=COURTS[(i // 2) % 4])
+        for i in range(100)
+    ]
+    for people in (export(tmp_path), write_people(tmp_path / "later.csv", later)):
+        enrol_file(session, clock, trial_id, people, "test")
+        session.commit()
+        slots = defaultdict(list)
+        for unit in session.exec(select(AllocatedUnit)):
+            slots[unit.stratum].append(unit.slot)
+        counters = {c.stratum: c.used for c in session.exec(select(StratumCounter))}
+        assert {stratum: sorted(taken) for stratum, taken in slots.items()} == {
+            stratum: list(range(used)) for stratum, used in counters.items()
+        }
+    assert sum(counters.values()) == 150 + 50
 
 
 def test_a_different_seed_gives_a_different_allocation(
