@@ -12,8 +12,8 @@ and its arm) and `allocated_unit` (its arm). Now each refers to its parent by
 and the trial exists because the parent's own `trial_id` refers to it. That is also one check
 a row instead of two or three: about 4.4 million checks where there were 7.5 million when the
 enrolment benchmark imports a million people, and on PostgreSQL the checks were two thirds of
-the server's work (BENCHMARKS.md, issue 23). `case`, `participant` and `arm` get the unique index on
-`(id, trial_id)` the new keys refer to.
+the server's work (BENCHMARKS.md, issue 23). `case`, `participant` and `arm` get the unique
+index on `(id, trial_id)` the new keys refer to.
 
 Names follow PostgreSQL's own (`participant_case_id_fkey`), which SQLite's reflected,
 unnamed keys are given here by the naming convention, so one set of steps serves both engines.
