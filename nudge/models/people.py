@@ -48,7 +48,7 @@ class Hearing(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(index=True)
-    trial_id: str = Field(index=True, max_length=100)
+    trial_id: str = Field(max_length=100)  # no index of its own: no query needs one (0022)
     court: str = Field(max_length=100)
     court_name: str
     starts_at: datetime = Field(sa_type=UTCDateTime)
