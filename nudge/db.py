@@ -83,30 +83,34 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine) -> bool:
     """Bring the schema to the newest revision; return True when anything was applied."""
-    with engine.connect() as connection, _foreign_keys_checked_at_the_end(connection):
-        with connection.begin():
-            if connection.dialect.name == "postgresql":
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
-                )
-            before = MigrationContext.configure(connection).get_current_revision()
-            if before == head_revision():
-                return False
-            command.upgrade(_alembic_config(connection), "head")
-            _check_foreign_keys(connection)
-            return True
+    with _migrating(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        before = MigrationContext.configure(connection).get_current_revision()
+        if before == head_revision():
+            return False  # nothing ran: no keys to check (a whole-database scan on SQLite)
+        command.upgrade(_alembic_config(connection), "head")
+        _check_foreign_keys(connection)
+        return True
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Take the schema back to `revision` (tests of migrations; no command offers it)."""
-    with engine.connect() as connection, _foreign_keys_checked_at_the_end(connection):
-        with connection.begin():
-            command.downgrade(_alembic_config(connection), revision)
-            _check_foreign_keys(connection)
+    with _migrating(engine) as connection:
+        command.downgrade(_alembic_config(connection), revision)
+        _check_foreign_keys(connection)
 
 
 @contextmanager
-def _foreign_keys_checked_at_the_end(connection: Connection) -> Iterator[None]:
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in the migrations' one transaction, with SQLite's foreign keys off around
+    it (`_foreign_keys_off`); the caller checks the keys before the transaction commits."""
+    with engine.connect() as connection, _foreign_keys_off(connection), connection.begin():
+        yield connection
+
+
+@contextmanager
+def _foreign_keys_off(connection: Connection) -> Iterator[None]:
     """On SQLite, foreign keys off while migrations run, on again after (PostgreSQL: nothing).
 
     A migration that copies a table others refer to (Alembic's batch mode: create, copy, drop,
