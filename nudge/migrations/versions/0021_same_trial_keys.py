@@ -54,9 +54,9 @@ def _refuse_sqlite_with_foreign_keys_on() -> None:
 
 def upgrade() -> None:
     _refuse_sqlite_with_foreign_keys_on()
+    # Every parent's index first: the keys below refer to them (a person's, by the assignments).
     for parent in PARENTS:
-        if parent != "participant":
-            op.create_index(f"ux_{parent}_id_trial_id", parent, ["id", "trial_id"], unique=True)
+        op.create_index(f"ux_{parent}_id_trial_id", parent, ["id", "trial_id"], unique=True)
     for table, parents in CHILDREN.items():
         with op.batch_alter_table(table, naming_convention=NAMES) as batch_op:
             batch_op.drop_constraint(f"{table}_trial_id_fkey", type_="foreignkey")
@@ -68,17 +68,11 @@ def upgrade() -> None:
                     [f"{parent}_id", "trial_id"],
                     ["id", "trial_id"],
                 )
-        if table == "participant":  # its own index before the assignments refer to it
-            op.create_index(
-                "ux_participant_id_trial_id", "participant", ["id", "trial_id"], unique=True
-            )
 
 
 def downgrade() -> None:
     _refuse_sqlite_with_foreign_keys_on()
     for table, parents in reversed(CHILDREN.items()):
-        if table == "participant":
-            op.drop_index("ux_participant_id_trial_id", table_name="participant")
         with op.batch_alter_table(table, naming_convention=NAMES) as batch_op:
             for parent in parents:
                 batch_op.drop_constraint(f"{table}_{parent}_id_trial_id_fkey", type_="foreignkey")
@@ -86,6 +80,5 @@ def downgrade() -> None:
                     f"{table}_{parent}_id_fkey", parent, [f"{parent}_id"], ["id"]
                 )
             batch_op.create_foreign_key(f"{table}_trial_id_fkey", "trial", ["trial_id"], ["id"])
-    for parent in PARENTS:
-        if parent != "participant":
-            op.drop_index(f"ux_{parent}_id_trial_id", table_name=parent)
+    for parent in PARENTS:  # once no key refers to them
+        op.drop_index(f"ux_{parent}_id_trial_id", table_name=parent)
