@@ -396,6 +396,14 @@ _ACROSS_TRIALS = {
     "allocated_unit": "UPDATE allocated_unit SET arm_id = 2 WHERE trial_id = 'trial-a'",
 }
 
+# A person whose case does not exist at all (case 9).
+_MISSING_CASE = (
+    "INSERT INTO participant (id, trial_id, participant_ref, case_id, role, language, "
+    "contact_sms, contact_letter, safeguarding_flag, address, attributes, eligible, "
+    "enrolled_at) VALUES (9, 'trial-a', 'P-0002', 9, 'witness', 'en', true, false, false, "
+    "'[]', '{}', true, '2027-01-06 09:00:00')"
+)
+
 
 def _rows(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     with engine.connect() as connection:
@@ -438,9 +446,8 @@ def test_same_trial_keys_keep_every_row_and_refuse_a_parent_of_another_trial(
         assert _rows(engine) == before
         assert _refused_across_trials(engine) == dict.fromkeys(_ACROSS_TRIALS, True)
         with engine.connect() as connection:  # the keys are on again on SQLite after upgrading
-            missing_case = _ACROSS_TRIALS["participant"].replace(", 2, 'witness'", ", 9, 'w'")
             with pytest.raises(IntegrityError):
-                connection.exec_driver_sql(missing_case)
+                connection.exec_driver_sql(_MISSING_CASE)
         downgrade(engine, str(keys.down_revision))
         assert _rows(engine) == before
         assert not any(_refused_across_trials(engine).values())
