@@ -111,7 +111,8 @@ def test_a_researcher_filters_the_message_log_and_a_lead_is_refused_it(
     page.goto(f"{base}/trials/{TRIAL}/messages")
     checked(page)
     page.get_by_label("Channel").select_option("letter")
-    page.get_by_role("button", name="Filter").click()
+    with page.expect_navigation():  # the filtered page loaded, not the one it replaces
+        page.get_by_role("button", name="Filter").click()
     assert "channel=letter" in page.url
     table = page.get_by_role("table", name="Messages, page 1 of 1")
     channels = {cell.inner_text() for cell in table.locator("tbody td:nth-child(3)").all()}
