@@ -12,13 +12,14 @@ only when there is something to report.
 from __future__ import annotations
 
 import csv
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.stats.cells import first_rows
+from analysis.stats.cells import first_rows, unique_first
 from experiments.csvfile import duplicate_columns, read_header, read_records
 from experiments.definition import SITE_COLUMN, Outcome, TrialDefinition
 from experiments.eligibility import FALSE_WORDS, TRUE_WORDS
@@ -180,7 +181,11 @@ def _polars_cells(
         blank = pl.all_horizontal(pl.all().str.strip_chars() == "")
         if bool(table.select(blank.any()).item()):
             return None
-    return {name: _codes(table[f"column_{columns.index(name)}"]) for name in wanted}
+    # Two columns at a time: hashing and factorising leave the GIL, and the reference columns
+    # (a million distinct values each) are the slow ones.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        coded = pool.map(_codes, (table[f"column_{columns.index(name)}"] for name in wanted))
+        return dict(zip(wanted, coded, strict=True))
 
 
 def _codes(values: object) -> tuple[np.ndarray, list[str], bool]:
@@ -494,7 +499,7 @@ def _first_arms(units: pd.Series, arms: pd.Series) -> pd.Series | None:
     arm_codes = np.asarray(arms.cat.codes.to_numpy(), dtype=np.intp)
     if unit_codes.min(initial=0) < 0 or arm_codes.min(initial=0) < 0:
         return None
-    seen, first = np.unique(unit_codes, return_index=True)
+    seen, first = unique_first(unit_codes)
     first_row = np.zeros(len(units.cat.categories), dtype=np.intp)
     first_row[seen] = first
     codes = arm_codes[first_row[unit_codes]]

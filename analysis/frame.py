@@ -49,6 +49,7 @@ from analysis.flatfile import (
     read_flat_file,
     unit_column,
 )
+from analysis.stats.cells import unique_first
 from experiments.columns import analysed_columns, column_types
 from experiments.definition import SITE_COLUMN, TrialDefinition
 from experiments.randomise import stratum_key
@@ -129,7 +130,7 @@ def _strata(cells: pd.DataFrame, strata: list[str]) -> pd.Series:
         joined = combined * (len(text) + 1) + (np.asarray(codes, dtype=np.int64) + 1)
         combined = np.asarray(pd.factorize(joined)[0], dtype=np.int64)
     codes = combined
-    first = np.unique(codes, return_index=True)[1]
+    first = unique_first(codes)[1]
     keys = [
         stratum_key({n: str(t[c[i]]) for n, (c, t) in zip(strata, columns, strict=True)}, strata)
         for i in first

@@ -91,3 +91,17 @@ def first_rows(codes: IntArray) -> IntArray:
         rises[0] = running[0] > -1
         np.greater(running[1:], running[:-1], out=rises[1:])
     return np.flatnonzero(rises).astype(np.intp)
+
+
+def unique_first(codes: IntArray) -> tuple[IntArray, IntArray]:
+    """``np.unique(codes, return_index=True)`` for non-negative integer codes: each distinct
+    code and the row where it first appears. Codes numbered in order of first appearance
+    (``pd.factorize``'s, a categorical's read from a file) take one pass, not a sort."""
+    codes = np.asarray(codes)
+    first = first_rows(codes)
+    numbered = np.arange(len(first), dtype=np.intp)
+    if codes.min(initial=0) >= 0 and np.array_equal(codes[first], numbered):
+        # Each code c first appears where the running maximum rises to c: these rows.
+        return numbered, first
+    seen, where = np.unique(codes, return_index=True)
+    return np.asarray(seen, dtype=np.intp), np.asarray(where, dtype=np.intp)
