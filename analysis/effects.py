@@ -13,6 +13,7 @@ unit says nothing about the variation between units.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -37,6 +38,8 @@ from analysis.stats.design import factor_codes
 
 # Below this many randomisation units an arm's variance cannot be estimated at all.
 MIN_UNITS_FOR_INFERENCE = 2
+# What the logistic model gives each arm.
+ODDS_FIELDS = ("odds_ratio", "or_ci_low", "or_ci_high", "or_p_value")
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,6 @@ def estimate_effects(
     difference in means (in ``adjusted_risk_difference``); there is no logistic model and no
     complier effect.
     """
-    empty = {arm: ArmEffect() for arm in spec.treatments}
     everyone = [spec.control, *spec.treatments]
     failure = _no_model(data, outcome, spec)
     design = None
@@ -204,12 +206,7 @@ def estimate_effects(
     too_few, below, unit_notes = _unit_floor(units, design, spec)
     notes += unit_notes
     y = data[outcome].to_numpy(dtype=np.float64)[design.rows]
-    arms = dict(empty)
-    _linear(y, design, clusters, spec, arms, notes)
-    if binary:
-        _logistic(y, design, clusters, spec, arms, notes)
-        for arm, cace in _cace(data, outcome, design, clusters, spec, notes).items():
-            arms[arm] = replace(arms[arm], cace=cace.estimate, cace_std_error=cace.std_error)
+    arms = _fitted(data, outcome, y, design, clusters, spec, notes, binary=binary)
     withheld = spec.treatments if spec.control in too_few else too_few
     for arm in withheld:
         if arm in arms:
@@ -225,6 +222,44 @@ def estimate_effects(
     return Effects(
         arms, used, len(design.rows), tuple(notes), units, too_few, below, design.aliased
     )
+
+
+def _fitted(
+    data: pd.DataFrame,
+    outcome: str,
+    y: np.ndarray,
+    design: DesignMatrix,
+    clusters: ClusterBlocks | None,
+    spec: ModelSpec,
+    notes: list[str],
+    *,
+    binary: bool,
+) -> dict[str, ArmEffect]:
+    """Each arm's figures from the linear model and, for a yes/no outcome, the logistic and
+    complier models; their notes are added to ``notes`` in that order."""
+    arms = {arm: ArmEffect() for arm in spec.treatments}
+    if not binary:
+        _linear(y, design, clusters, spec, arms, notes)
+        return arms
+    # The odds ratios and the complier effects share nothing with the linear model but its
+    # inputs: they run on the second core meanwhile (numpy leaves the GIL for its long
+    # loops), on their own copies of the results, merged after in the same order as before.
+    odds, odds_notes, cace_notes = dict(arms), list[str](), list[str]()
+
+    def second_core() -> dict[str, ComplierEffect]:
+        _logistic(y, design, clusters, spec, odds, odds_notes)
+        return _cace(data, outcome, design, clusters, spec, cace_notes)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        complier = pool.submit(second_core)
+        _linear(y, design, clusters, spec, arms, notes)
+        cace_effects = complier.result()
+    notes += odds_notes + cace_notes
+    for arm in arms:
+        arms[arm] = replace(arms[arm], **{name: getattr(odds[arm], name) for name in ODDS_FIELDS})
+    for arm, cace in cace_effects.items():
+        arms[arm] = replace(arms[arm], cace=cace.estimate, cace_std_error=cace.std_error)
+    return arms
 
 
 def _who(arm: str, spec: ModelSpec) -> str:
