@@ -114,7 +114,9 @@ def one_sided_effects(
         fit = iv_robust(
             y,
             x,
-            design.x,  # the first stage: every exogenous term and the arm indicators
+            # The first stage: every exogenous term and the arm indicators (their table, when
+            # the design has cells).
+            design.rows_x,
             endogenous=list(endogenous.values()),
             terms=[names.get(t, t) for t in design.terms],
             clusters=clusters,

@@ -368,7 +368,7 @@ def _linear(
     try:
         fit = lm_robust(
             y,
-            design.x,
+            design.rows_x,
             terms=design.terms,
             clusters=clusters,
             alpha=spec.alpha,
@@ -407,7 +407,7 @@ def _logistic(
     try:
         fit = logistic_regression(
             y,
-            design.x,
+            design.rows_x,
             terms=design.terms,
             clusters=clusters,
             alpha=spec.alpha,

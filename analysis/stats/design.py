@@ -10,6 +10,7 @@ is dropped before a stratum and a stratum before an arm (see :mod:`analysis.stat
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -38,9 +39,13 @@ class DesignMatrix:
     them (in the order intercept, arms, strata, covariates). ``cross_product`` is
     ``x.T @ x``, computed for the rank check and handed to the models so that they need not
     compute it again.
+
+    A design with ``cells`` keeps only its cells' table: ``x`` (n x k, a million rows are
+    150 MB) is gathered from it the first time something asks for it. The models of such a
+    design work from the cells and never do (lm_robust, logistic_regression, iv_robust).
     """
 
-    x: FloatArray = field(repr=False, compare=False)
+    dense: FloatArray | None = field(repr=False, compare=False)
     terms: tuple[str, ...]
     arm_terms: dict[str, str]
     rows: IntArray = field(repr=False, compare=False)
@@ -52,6 +57,28 @@ class DesignMatrix:
     # When rows share design rows (every column an indicator, or numeric with few values): the
     # rows' cells (analysis.stats.cells), from which the models compute the same sums.
     cells: Cells | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def x(self) -> FloatArray:
+        """The n x k design, gathered from the cells' table on first use when it has cells."""
+        if self.dense is None:
+            with _GATHERING:
+                if self.dense is None:
+                    assert self.cells is not None, "a design has its rows or its cells"
+                    rows = np.ascontiguousarray(self.cells.rows(self.cells.table))
+                    object.__setattr__(self, "dense", rows)
+        assert self.dense is not None
+        return self.dense
+
+    @property
+    def rows_x(self) -> FloatArray | None:
+        """The n x k design for a model to fit from the rows; None when it has cells, from
+        which the models fit (without gathering the rows)."""
+        return None if self.cells is not None else self.x
+
+
+# Models of one design may run in threads side by side: one of them gathers its rows.
+_GATHERING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -258,18 +285,11 @@ def build_design(
     constant = columns.constant(n)
     terms = [name for name in columns.names if name not in constant]
     x, cells = _matrix_and_cells(columns, terms, n)
-    reduced = _without_aliased(
-        x,
-        terms,
-        arm_columns,
-        strata_terms,
-        covariate_terms,
-        gram=None if cells is None else cells.cross(),
-    )
+    reduced = _without_aliased(x, cells, terms, arm_columns, strata_terms, covariate_terms)
     if cells is not None and len(reduced.terms) != len(terms):
         cells = cells.with_table(cells.table[:, [terms.index(t) for t in reduced.terms]])
     return DesignMatrix(
-        x=reduced.x,
+        dense=reduced.x,
         terms=reduced.terms,
         arm_terms=dict(zip(others, arm_columns, strict=True)),
         rows=np.flatnonzero(keep),
@@ -284,13 +304,13 @@ def build_design(
 
 def _matrix_and_cells(
     columns: _Columns, terms: list[str], n: int
-) -> tuple[FloatArray, Cells | None]:
-    """The design and the rows' cells (rows with the same design row), if few enough.
+) -> tuple[FloatArray | None, Cells | None]:
+    """The design, or the rows' cells (rows with the same design row) if few enough.
 
     Every factor's levels and every numeric column's distinct values (an age in years, a
     missing-value indicator) combine into a cell; a design of indicators only always has
     few cells, one with a continuous covariate as many as rows, and then none are kept.
-    With cells, only each cell's first row is filled, and the design is gathered from them.
+    With cells, only each cell's first row is filled: the rows are not gathered.
     """
     factors = {id(f): f.codes for f, _ in columns.dummy.values()}
     numbers = [
@@ -309,35 +329,42 @@ def _matrix_and_cells(
         {name: (firsts[id(f)], i) for name, (f, i) in columns.dummy.items()},
     ).matrix(terms, len(first))
     counts = np.bincount(codes, minlength=len(first)).astype(np.float64)
-    return np.ascontiguousarray(table[codes]), Cells(codes, table, counts)
+    return None, Cells(codes, table, counts)
 
 
 @dataclass(frozen=True)
 class _FullRank:
-    x: FloatArray
+    x: FloatArray | None
     terms: tuple[str, ...]
     cross_product: FloatArray
     aliased: tuple[str, ...]
 
 
 def _without_aliased(
-    x: FloatArray,
+    x: FloatArray | None,
+    cells: Cells | None,
     terms: list[str],
     arm_terms: Sequence[str],
     strata_terms: Sequence[str],
     covariate_terms: set[str],
-    gram: FloatArray | None = None,
 ) -> _FullRank:
     """Drop columns aliased with those kept before them: intercept and arms, strata, covariates.
 
     That is R's formula order ``y ~ arm + stratum + covariates``, so R drops the same columns.
+    The rank is decided on the rows ``x``, or on the cells' table with their counts.
     """
     strata = set(strata_terms)
     first = [j for j, t in enumerate(terms) if t not in strata and t not in covariate_terms]
     priority = [*first, *(j for j, t in enumerate(terms) if t in strata)]
     priority += [j for j, t in enumerate(terms) if t in covariate_terms]
-    gram = x.T @ x if gram is None else gram
-    aliased = [terms[j] for j in column_rank(x, priority=priority, cross_product=gram).aliased]
+    if cells is not None:
+        gram = cells.cross()
+        rank = column_rank(cells.table, priority=priority, cross_product=gram, counts=cells.counts)
+    else:
+        assert x is not None, "a design has its rows or its cells"
+        gram = x.T @ x
+        rank = column_rank(x, priority=priority, cross_product=gram)
+    aliased = [terms[j] for j in rank.aliased]
     lost = [t for t in arm_terms if t in aliased]
     if lost:
         raise ValueError(
@@ -346,7 +373,7 @@ def _without_aliased(
         )
     if aliased:
         kept = [j for j, t in enumerate(terms) if t not in aliased]
-        x = np.ascontiguousarray(x[:, kept])
+        x = None if x is None else np.ascontiguousarray(x[:, kept])
         gram = gram[np.ix_(kept, kept)]
         terms = [terms[j] for j in kept]
     return _FullRank(x, tuple(terms), gram, tuple(aliased))

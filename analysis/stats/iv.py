@@ -14,6 +14,7 @@ from analysis.stats import cr2
 from analysis.stats._types import ArrayLike, FloatArray
 from analysis.stats.cells import Cells
 from analysis.stats.regression import (
+    FullRankDesign,
     RobustFit,
     as_cells_design,
     as_design,
@@ -31,7 +32,7 @@ from analysis.stats.regression import (
 def iv_robust(
     y: ArrayLike,
     x: ArrayLike | None,
-    instruments: ArrayLike,
+    instruments: ArrayLike | None,
     *,
     endogenous: Sequence[str],
     terms: Sequence[str],
@@ -59,7 +60,7 @@ def iv_robust(
     x : second-stage design, shape (n, k), containing the intercept, the endogenous columns
         (e.g. ``received_sms``) and the exogenous covariates and fixed effects.
     instruments : excluded instruments, shape (n, q) with q >= number of endogenous columns
-        (e.g. the arm indicators).
+        (e.g. the arm indicators); None with ``cells`` and ``instruments_table`` (below).
     endogenous : names (in ``terms``) of the endogenous columns.
     terms : names of the columns of ``x``.
     clusters, se_type, alpha, df_terms : as :func:`analysis.stats.regression.lm_robust`.
@@ -73,8 +74,9 @@ def iv_robust(
         row per cell as their table, and the instruments' row per cell (with
         ``instruments_include_exogenous``; trusted as given). Both stages' sums and the HC
         sandwich are then taken per cell (:mod:`analysis.stats.cells`): the same figures, to
-        rounding. ``x`` may then be None: its rows are the cells' table, gathered only if
-        the fit has to be made from the rows (a design with an offset column to centre).
+        rounding. ``x`` and ``instruments`` may then be None: their rows are the cells'
+        tables, gathered only if the fit has to be made from the rows (a design with an
+        offset column to centre).
 
     Raises
     ------
@@ -90,26 +92,24 @@ def iv_robust(
     by_rows = x is not None or not (instruments_include_exogenous and instruments_table is not None)
     y_arr, x_arr, (n, k) = _outcome_and_design(y, x, cells, by_rows=by_rows)
     names = term_names(terms, k)
-    z_arr = np.asarray(instruments, dtype=np.float64)
-    if z_arr.ndim == 1:
-        z_arr = z_arr[:, None]
+    z_arr, z_cells = _instruments(instruments, instruments_table, cells)
+    z_shape = z_arr.shape if z_arr is not None else (n, z_cells.table.shape[1])  # type: ignore[union-attr]
     missing = [e for e in endogenous if e not in names]
     if missing or not endogenous:
         raise ValueError(f"endogenous terms not in the design: {', '.join(missing) or '(none)'}")
     needed = len(endogenous) + (k - len(endogenous)) * instruments_include_exogenous
-    if z_arr.shape[0] != n or z_arr.shape[1] < needed:
+    if z_shape[0] != n or z_shape[1] < needed:
         raise ValueError("need one row per participant and at least one instrument per endogenous")
     endo = [names.index(e) for e in endogenous]
     exo = [j for j in range(len(names)) if j not in endo]
-    if instruments_include_exogenous:
-        first = z_arr
-        first_names = [f"instrument{i}" for i in range(z_arr.shape[1])]
-    else:
-        assert x_arr is not None
-        first = np.column_stack([x_arr[:, exo], z_arr])
-        first_names = [names[j] for j in exo] + [f"instrument{i}" for i in range(z_arr.shape[1])]
+    first_names = [f"instrument{i}" for i in range(z_shape[1])]
     given = instruments_cross_product if instruments_include_exogenous else None
-    stage = full_rank_design(first, first_names, cross_product=given)
+    if instruments_include_exogenous:
+        stage, z_arr = _whole_first_stage(z_arr, z_cells, first_names, given)
+    else:
+        assert x_arr is not None and z_arr is not None
+        first = np.column_stack([x_arr[:, exo], z_arr])
+        stage = full_rank_design(first, [names[j] for j in exo] + first_names)
     fitted_names = [f"fitted {t}" if t in endogenous else t for t in names]
     if (
         cells is not None
@@ -121,7 +121,7 @@ def iv_robust(
         z_table = np.asarray(instruments_table, dtype=np.float64)
         x_table = cells.table
         shapes = (cells.codes.shape, x_table.shape[1], z_table.shape)
-        if shapes != ((n,), k, (cells.n_cells, z_arr.shape[1])):
+        if shapes != ((n,), k, (cells.n_cells, z_shape[1])):
             raise ValueError("cells and their tables must describe the rows of x and instruments")
         hat_table = x_table.copy()
         zx = z_table.T @ (x_table[:, endo] * by_cell.counts[:, None])
@@ -144,6 +144,9 @@ def iv_robust(
     if x_arr is None:  # an offset column to centre: the fit is made from the rows
         assert cells is not None
         x_arr = cells.rows(cells.table)
+    if z_arr is None:  # the first stage was made from the table: again, from the rows
+        z_arr = z_cells.rows(z_cells.table)  # type: ignore[union-attr]
+        stage = full_rank_design(z_arr, first_names, cross_product=given)
     x_hat = x_arr.copy()
     x_hat[:, endo] = stage.x @ (stage.bread @ (stage.x.T @ x_arr[:, endo]))
     try:
@@ -160,6 +163,37 @@ def iv_robust(
     variance = robust_variance(second.x, second.bread, resid, clusters, kind, wanted, transform)
     beta = beta if transform is None else transform @ beta
     return assemble_fit(names, beta, variance, kind, alpha, y_arr.shape[0])
+
+
+def _whole_first_stage(
+    z_arr: FloatArray | None,
+    z_cells: Cells | None,
+    names: list[str],
+    cross_product: ArrayLike | None,
+) -> tuple[FullRankDesign, FloatArray | None]:
+    """The first stage's full-rank design when the instruments are its whole design: from
+    their cells' table when they have no rows (no n x q matrix), else from the rows; and the
+    rows, gathered only when the table has an offset column to centre."""
+    if z_arr is None:
+        assert z_cells is not None
+        stage = full_rank_cells(z_cells, names, cross_product)
+        if stage is not None:
+            return stage, None
+        z_arr = z_cells.rows(z_cells.table)
+    return full_rank_design(z_arr, names, cross_product=cross_product), z_arr
+
+
+def _instruments(
+    instruments: ArrayLike | None, table: ArrayLike | None, cells: Cells | None
+) -> tuple[FloatArray | None, Cells | None]:
+    """The instruments' rows, or (given as None) their cells: the rows' cells with the
+    instruments' table."""
+    if instruments is not None:
+        z_arr = np.asarray(instruments, dtype=np.float64)
+        return (z_arr[:, None] if z_arr.ndim == 1 else z_arr), None
+    if cells is None or table is None:
+        raise ValueError("iv_robust needs the instruments, or their table and the cells")
+    return None, cells.with_table(np.asarray(table, dtype=np.float64))
 
 
 def _outcome_and_design(

@@ -20,13 +20,7 @@ from scipy import linalg, sparse, special, stats
 from analysis.stats import cr2
 from analysis.stats._types import ArrayLike, FloatArray
 from analysis.stats.cells import Cells
-from analysis.stats.regression import (
-    as_design,
-    check_clusters,
-    full_rank_design,
-    term_names,
-    usable_cells,
-)
+from analysis.stats.regression import check_clusters, design_shape, model_design
 
 # A fitted |log-odds| beyond this means the likelihood is flat along a separating direction.
 # It is checked on the slopes and on the log-odds at the mean covariates, not on the intercept,
@@ -92,7 +86,7 @@ def _binary_columns(x: FloatArray) -> FloatArray:
 
 
 def _separation_note(
-    y: FloatArray, x: FloatArray, terms: Sequence[str], cells: Cells | None = None
+    y: FloatArray, x: FloatArray | None, terms: Sequence[str], cells: Cells | None = None
 ) -> str | None:
     """Name a 0/1 column within which every outcome is equal (quasi-complete separation).
 
@@ -103,6 +97,7 @@ def _separation_note(
         return "every participant had the same outcome; the odds ratio is not estimable"
     n, events = float(y.shape[0]), float(y.sum())
     if cells is None:
+        assert x is not None, "the rows, when there are no cells"
         binary = _binary_columns(x)
         n_one, events_one = x.sum(axis=0), x.T @ y
     else:
@@ -257,20 +252,22 @@ def _solve(matrix: FloatArray, vector: FloatArray) -> FloatArray | None:
 
 
 def _cluster_vcov(
-    x: FloatArray,
+    x: FloatArray | None,
     resid: FloatArray,
     bread: FloatArray,
     clusters: cr2.Clusters,
     cells: Cells | None = None,
 ) -> tuple[FloatArray, int]:
-    """``B (sum_g s_g s_g') B * G/(G-1) * (N-1)/(N-k)``, s_g the cluster's summed scores."""
-    n, k = x.shape
+    """``B (sum_g s_g s_g') B * G/(G-1) * (N-1)/(N-k)``, s_g the cluster's summed scores;
+    the rows ``x`` may be None with ``cells``."""
+    n, k = design_shape(x, cells)
     codes, g = cr2.cluster_codes(check_clusters(clusters, n))
     if g < 2:
         raise ValueError("cluster-robust standard errors need at least 2 clusters")
     # Row i adds resid_i x_i to its cluster's score: one sparse product, in C. With cells,
     # the residuals are first summed per (cluster, cell), and the cells' rows multiplied.
     if cells is None:
+        assert x is not None
         scores = sparse.csr_array((resid, (codes, np.arange(n))), shape=(g, n)) @ x
     else:
         by_cell = sparse.csr_array((resid, (codes, cells.codes)), shape=(g, cells.n_cells))
@@ -281,7 +278,7 @@ def _cluster_vcov(
 
 def logistic_regression(
     y: ArrayLike,
-    x: ArrayLike,
+    x: ArrayLike | None,
     *,
     terms: Sequence[str] | None = None,
     clusters: cr2.Clusters | None = None,
@@ -303,7 +300,7 @@ def logistic_regression(
     cross_product : ``x.T @ x`` if already computed, for the rank check (trusted as given).
     cells : the rows' cells when every column is the intercept or an indicator
         (``DesignMatrix.cells``): the likelihood's sums are then taken per cell, with the
-        same steps and figures (to rounding).
+        same steps and figures (to rounding); ``x`` may then be None (as for ``lm_robust``).
 
     Returns
     -------
@@ -317,16 +314,12 @@ def logistic_regression(
     A practitioner's guide to cluster-robust inference. J Hum Resour 50:317-372. Zeileis A
     et al. (2020) J Stat Softw 95(1) (sandwich::vcovCL).
     """
-    y_arr, x_arr = as_design(y, x)
-    if not np.all((y_arr == 0.0) | (y_arr == 1.0)):
-        raise ValueError("logistic regression needs a 0/1 outcome")
-    names = term_names(terms, x_arr.shape[1])
     # Raises naming aliased columns; centres offset covariates (a date) for accuracy.
-    design = full_rank_design(x_arr, names, cross_product=cross_product)
+    model = model_design(y, x, terms, cells, cross_product, check_y=_check_binary)
+    y_arr, names, design, by_cell = model.y, model.names, model.design, model.cells
     n = y_arr.shape[0]
     vcov_type = "model" if clusters is None else "cluster-robust HC1"
-    by_cell = usable_cells(cells, design, n)
-    note = _separation_note(y_arr, x_arr, names, by_cell)
+    note = _separation_note(y_arr, model.x, names, by_cell)
     if note:
         fitted: tuple[FloatArray, FloatArray, FloatArray] | str = note
     else:
@@ -337,7 +330,7 @@ def logistic_regression(
     beta, cov, p_hat = fitted
     n_clusters = None
     if clusters is not None:
-        cov, n_clusters = _cluster_vcov(design.x, y_arr - p_hat, cov, clusters, by_cell)
+        cov, n_clusters = _cluster_vcov(model.rows, y_arr - p_hat, cov, clusters, by_cell)
     transform = design.transform
     if transform is not None:
         beta, cov = transform @ beta, transform @ cov @ transform.T
@@ -346,6 +339,11 @@ def logistic_regression(
         _odds_ratio(t, float(beta[j]), float(cov[j, j]), df, alpha) for j, t in enumerate(names)
     )
     return LogisticFit(rows, vcov_type, alpha, n, n_clusters)
+
+
+def _check_binary(y: FloatArray) -> None:
+    if not np.all((y == 0.0) | (y == 1.0)):
+        raise ValueError("logistic regression needs a 0/1 outcome")
 
 
 def _odds_ratio(

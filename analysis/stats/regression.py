@@ -7,7 +7,7 @@ Defaults match estimatr 1.0: HC2 with df ``n - k`` without clusters; CR2 with Be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,16 +150,20 @@ def full_rank_design(
     return FullRankDesign(x, _scaled_inverse(xtx), rank.centring, rank.intercept)
 
 
-def full_rank_cells(cells: Cells, terms: Sequence[str]) -> FullRankDesign | None:
+def full_rank_cells(
+    cells: Cells, terms: Sequence[str], cross_product: ArrayLike | None = None
+) -> FullRankDesign | None:
     """:func:`full_rank_design` for the rows of ``cells``, from their table: no n x k matrix.
 
     The same checks and errors (the rank is decided from the table and the rows' ``X'X``,
     :func:`analysis.stats.rank.column_rank` with ``counts``); ``None`` when the design has an
     offset column to centre, which the caller fits from the rows. The result's ``x`` is the
-    cells' table.
+    cells' table. ``cross_product`` is the rows' ``X'X`` when the caller has it (trusted).
     """
     table = cells.table
-    xtx = cells.cross()
+    xtx = cells.cross() if cross_product is None else np.asarray(cross_product, dtype=np.float64)
+    if xtx.shape != (table.shape[1], table.shape[1]):
+        raise ValueError(f"cross_product must be {table.shape[1]} x {table.shape[1]}")
     rank = column_rank(table, cross_product=xtx, counts=cells.counts)
     _refuse_aliased(rank.aliased, xtx, terms)
     if rank.centring is not None:
@@ -209,6 +213,61 @@ def usable_cells(cells: Cells | None, design: FullRankDesign, n: int) -> Cells |
     if cells.codes.shape != (n,) or cells.table.shape[1] != design.x.shape[1]:
         raise ValueError(f"cells must describe {n} rows of {design.x.shape[1]} columns")
     return cells
+
+
+@dataclass(frozen=True)
+class ModelDesign:
+    """A model's checked outcome and full-rank design, from the rows or from the cells.
+
+    ``x`` is the rows as given (None when the model is fitted from ``cells`` without them);
+    ``design`` is the full-rank design (its ``x`` the cells' table when ``x`` is None);
+    ``cells`` are the cells to sum over, None when the fit is made from the rows.
+    """
+
+    y: FloatArray
+    x: FloatArray | None
+    names: tuple[str, ...]
+    design: FullRankDesign
+    cells: Cells | None
+
+    @property
+    def rows(self) -> FloatArray | None:
+        """The design's rows for the variance (None: from the cells)."""
+        return None if self.x is None else self.design.x
+
+
+def model_design(
+    y: ArrayLike,
+    x: ArrayLike | None,
+    terms: Sequence[str] | None,
+    cells: Cells | None,
+    cross_product: ArrayLike | None,
+    check_y: Callable[[FloatArray], None] | None = None,
+) -> ModelDesign:
+    """Check a model's outcome and design and make the design full rank.
+
+    Without ``x`` the design is given by ``cells`` alone: its rank, bread and sums come from
+    the cells' table (:func:`full_rank_cells`), and the n x k rows are gathered only for a
+    design with an offset column to centre. ``check_y`` checks the outcome once it is known
+    to be finite, before the rank.
+    """
+    if x is None:
+        if cells is None:
+            raise ValueError("a model needs the design x or its cells")
+        y_arr = as_cells_design(y, cells)
+        names = term_names(terms, cells.table.shape[1])
+        if check_y is not None:
+            check_y(y_arr)
+        from_cells = full_rank_cells(cells, names, cross_product)
+        if from_cells is not None:
+            return ModelDesign(y_arr, None, names, from_cells, cells)
+        x = cells.rows(cells.table)  # an offset column to centre: fitted from the rows
+    y_arr, x_arr = as_design(y, x, cells)
+    names = term_names(terms, x_arr.shape[1])
+    if check_y is not None:
+        check_y(y_arr)
+    design = full_rank_design(x_arr, names, cross_product=cross_product)
+    return ModelDesign(y_arr, x_arr, names, design, usable_cells(cells, design, y_arr.shape[0]))
 
 
 def solve_least_squares(x: FloatArray, y: FloatArray, bread: FloatArray) -> FloatArray:
@@ -387,7 +446,7 @@ def resolve_df_columns(terms: Sequence[str], df_terms: Sequence[str] | None) -> 
 
 def lm_robust(
     y: ArrayLike,
-    x: ArrayLike,
+    x: ArrayLike | None,
     *,
     terms: Sequence[str] | None = None,
     clusters: cr2.Clusters | None = None,
@@ -403,7 +462,7 @@ def lm_robust(
     ----------
     y : array of shape (n,)
         Outcome (0/1 for a linear probability model).
-    x : array of shape (n, k)
+    x : array of shape (n, k), or None with ``cells``
         Full-rank design including the intercept column; see
         :func:`analysis.stats.design.build_design`, which drops aliased columns. Rank is
         decided on the centred design (:func:`analysis.stats.rank.column_rank`), so a
@@ -423,7 +482,8 @@ def lm_robust(
     cells : the rows' cells when every column is the intercept or an indicator
         (``DesignMatrix.cells``; trusted as given): the coefficients and, without clusters,
         the HC sandwich are then summed per cell (:mod:`analysis.stats.cells`). The same
-        figures, to rounding.
+        figures, to rounding. ``x`` may then be None: the rows are gathered from the cells
+        only for a design with an offset column to centre.
 
     Returns
     -------
@@ -441,11 +501,9 @@ def lm_robust(
     (2002) Survey Methodology 28:169-181. Pustejovsky JE, Tipton E (2018) J Bus Econ Stat
     36:672-683. Blair G et al., estimatr 1.0 "Mathematical notes".
     """
-    y_arr, x_arr = as_design(y, x, cells)
-    names = term_names(terms, x_arr.shape[1])
+    model = model_design(y, x, terms, cells, cross_product)
+    y_arr, names, design, by_cell = model.y, model.names, model.design, model.cells
     kind = se_type or ("HC2" if clusters is None else "CR2")
-    design = full_rank_design(x_arr, names, cross_product=cross_product)
-    by_cell = usable_cells(cells, design, y_arr.shape[0])
     if by_cell is None:
         beta = solve_least_squares(design.x, y_arr, design.bread)
         resid = y_arr - design.x @ beta
@@ -455,7 +513,7 @@ def lm_robust(
     transform = design.transform
     wanted = resolve_df_columns(names, df_terms)
     variance = robust_variance(
-        design.x, design.bread, resid, clusters, kind, wanted, transform, by_cell
+        model.rows, design.bread, resid, clusters, kind, wanted, transform, by_cell
     )
     beta = beta if transform is None else transform @ beta
     return assemble_fit(names, beta, variance, kind, alpha, y_arr.shape[0])

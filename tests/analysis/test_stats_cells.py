@@ -18,8 +18,10 @@ import pytest
 
 from analysis.compliance import one_sided_effects
 from analysis.stats import build_design, lm_robust, logistic_regression
+from analysis.stats.cells import Cells
 from analysis.stats.cr2 import cluster_blocks
 from analysis.stats.design import DesignMatrix
+from analysis.stats.regression import RobustFit, full_rank_cells
 
 TOLERANCE = 1e-10
 
@@ -80,7 +82,8 @@ def same(a: float | None, b: float | None) -> bool:
 
 
 def without_cells(design: DesignMatrix) -> DesignMatrix:
-    return dataclasses.replace(design, cells=None)
+    """The same design as its rows (gathered from the cells), for the models to fit by row."""
+    return dataclasses.replace(design, dense=design.x, cells=None)
 
 
 @pytest.mark.parametrize("with_age", [False, True])
@@ -104,25 +107,32 @@ def test_a_continuous_covariate_leaves_the_design_without_cells() -> None:
     assert design.cells is None
 
 
+@pytest.mark.parametrize("given_rows", [False, True])
 @pytest.mark.parametrize("clustered", [False, True])
 @pytest.mark.parametrize("with_age", [False, True])
-def test_the_linear_model_is_the_same_summed_per_cell(clustered: bool, with_age: bool) -> None:
+def test_the_linear_model_is_the_same_summed_per_cell(
+    clustered: bool, with_age: bool, given_rows: bool
+) -> None:
+    """From the cells alone (as the report fits it, never gathering the n x k rows), or from
+    the cells beside the rows: the same figures as from the rows."""
     frame = with_ages(3) if with_age else trial(3)
     design = designed(frame)
     y = frame["attended"].to_numpy()[design.rows]
     clusters = cluster_blocks(frame["household"].to_numpy()[design.rows]) if clustered else None
-    fits = [
-        lm_robust(
+
+    def fit(x: np.ndarray | None, cells: Cells | None) -> RobustFit:
+        return lm_robust(
             y,
-            design.x,
+            x,
             terms=design.terms,
             clusters=clusters,
             cross_product=design.cross_product,
             cells=cells,
         )
-        for cells in (design.cells, None)
-    ]
-    by_cell, by_row = fits
+
+    by_cell = fit(design.x if given_rows else design.rows_x, design.cells)
+    assert (design.dense is None) != given_rows  # the rows were not gathered
+    by_row = fit(design.x, None)
     assert by_cell.se_type == ("CR2" if clustered else "HC2")
     for a, b in zip(by_cell.coefficients, by_row.coefficients, strict=True):
         for field in ("estimate", "std_error", "df", "statistic", "p_value", "ci_low", "ci_high"):
@@ -153,10 +163,15 @@ def test_the_logistic_model_is_the_same_summed_per_cell(clustered: bool) -> None
     assert design.cells is not None and (design.cells.counts == 1).any()
     y = frame["attended"].to_numpy()[design.rows]
     clusters = cluster_blocks(frame["household"].to_numpy()[design.rows]) if clustered else None
-    by_cell, by_row = (
+    by_cell = logistic_regression(
+        y, design.rows_x, terms=design.terms, clusters=clusters, cells=design.cells
+    )
+    assert design.dense is None  # fitted from the cells alone, the rows never gathered
+    by_rows_too, by_row = (
         logistic_regression(y, design.x, terms=design.terms, clusters=clusters, cells=cells)
         for cells in (design.cells, None)
     )
+    assert by_cell == by_rows_too
     assert by_cell.note is None and by_row.note is None
     assert len(by_cell.odds_ratios) == len(design.terms)
     for a, b in zip(by_cell.odds_ratios, by_row.odds_ratios, strict=True):
@@ -169,10 +184,8 @@ def test_separation_is_found_the_same_way_per_cell() -> None:
     frame.loc[frame["language"] == "pl", "attended"] = 1.0
     design = designed(frame)
     y = frame["attended"].to_numpy()[design.rows]
-    by_cell, by_row = (
-        logistic_regression(y, design.x, terms=design.terms, cells=cells)
-        for cells in (design.cells, None)
-    )
+    by_cell = logistic_regression(y, design.rows_x, terms=design.terms, cells=design.cells)
+    by_row = logistic_regression(y, design.x, terms=design.terms)
     assert by_cell.odds_ratios == () and by_cell.note == by_row.note
     # The level of one person (its cell one row) is found first, both ways.
     assert by_cell.note is not None and "all participants in role[interpreter]" in by_cell.note
@@ -186,6 +199,7 @@ def test_the_complier_effects_are_the_same_summed_per_cell(clustered: bool) -> N
     delivered = frame["delivered"].to_numpy()[design.rows]
     clusters = cluster_blocks(frame["household"].to_numpy()[design.rows]) if clustered else None
     by_cell = one_sided_effects(y, design, delivered, clusters, 0.05)
+    assert design.dense is None  # both stages from the cells, the rows never gathered
     by_row = one_sided_effects(y, without_cells(design), delivered, clusters, 0.05)
     assert by_cell.keys() == by_row.keys() == {"sms", "letter", "call"}
     for arm, effect in by_cell.items():
@@ -230,3 +244,35 @@ def test_a_design_where_nothing_varies_keeps_every_row() -> None:
     )
     design = build_design(frame, arm="arm", control="control", outcome="y")
     assert design.x.shape[0] == 7
+
+
+def test_a_design_with_cells_and_an_offset_column_is_fitted_from_its_rows() -> None:
+    """A year of birth has few values (so the design has cells) far from zero: its column
+    is centred, which is done on the rows, so the models gather them and agree with a fit
+    from the rows."""
+    frame = trial(9)
+    frame["born"] = 1940.0 + np.random.default_rng(9).integers(0, 60, len(frame))
+    design = build_design(
+        frame, arm="arm", control="control", covariates=["born"], outcome="attended"
+    )
+    assert design.cells is not None and design.dense is None
+    assert full_rank_cells(design.cells, design.terms) is None  # to centre: from the rows
+    y = frame["attended"].to_numpy()[design.rows]
+    delivered = frame["delivered"].to_numpy()[design.rows]
+    clusters = cluster_blocks(frame["household"].to_numpy()[design.rows])
+    linear = lm_robust(y, design.rows_x, terms=design.terms, clusters=clusters, cells=design.cells)
+    logit = logistic_regression(y, design.rows_x, terms=design.terms, cells=design.cells)
+    complier = one_sided_effects(y, design, delivered, clusters, 0.05)
+    rows = without_cells(design)
+    linear_rows = lm_robust(y, rows.x, terms=design.terms, clusters=clusters)
+    logit_rows = logistic_regression(y, rows.x, terms=design.terms)
+    complier_rows = one_sided_effects(y, rows, delivered, clusters, 0.05)
+    for a, b in zip(linear.coefficients, linear_rows.coefficients, strict=True):
+        assert same(a.estimate, b.estimate) and same(a.std_error, b.std_error), a.term
+        assert same(a.df, b.df), a.term
+    for c, d in zip(logit.odds_ratios, logit_rows.odds_ratios, strict=True):
+        assert same(c.log_odds, d.log_odds) and same(c.std_error, d.std_error), c.term
+    assert complier.keys() == complier_rows.keys() and complier
+    for arm, effect in complier.items():
+        assert same(effect.estimate, complier_rows[arm].estimate), arm
+        assert same(effect.std_error, complier_rows[arm].std_error), arm
