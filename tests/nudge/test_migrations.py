@@ -18,6 +18,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from nudge.accounts import web_session_ended
 from nudge.db import (
+    HEAD_REVISION,
     MIGRATIONS,
     _alembic_config,
     current_revision,
@@ -96,6 +97,23 @@ def test_migrations_build_the_whole_schema_on_an_empty_database(empty_url: str) 
             drift = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
         assert drift == [], f"models and migrations disagree: {drift}"
         assert upgrade(engine) is False
+    finally:
+        engine.dispose()
+
+
+def test_the_revision_every_command_checks_is_alembics_newest_migration() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD_REVISION
+
+
+def test_the_revision_is_read_as_alembic_reads_it(empty_url: str) -> None:
+    engine = make_engine(empty_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as connection:
+            alembics = MigrationContext.configure(connection).get_current_revision()
+        assert current_revision(engine) == alembics == HEAD_REVISION
     finally:
         engine.dispose()
 

@@ -25,20 +25,27 @@ from nudge.cli import COMMANDS, main
 from tests.conftest import ROOT
 
 ANALYSIS_STACK = ("pandas", "scipy", "statsmodels")
-LOADED = f"""
-import json, sys
-print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & {set(ANALYSIS_STACK)!r})))
-"""
 ANALYSIS_COMMANDS = {"analyse", "interim"}  # the commands that are the analysis
+
+
+def loaded_after(
+    code: str, packages: tuple[str, ...], env: dict[str, str] | None = None
+) -> list[str]:
+    """Which of `packages` are loaded once `code` has run in a fresh interpreter."""
+    probe = (
+        "\nimport json, sys\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {set(packages)!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code + probe], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout.splitlines()[-1]))
 
 
 def analysis_stack_after(code: str, env: dict[str, str] | None = None) -> list[str]:
     """The analysis stack's packages loaded once `code` has run in a fresh interpreter."""
-    done = subprocess.run(
-        [sys.executable, "-c", code + LOADED], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    return list(json.loads(done.stdout.splitlines()[-1]))
+    return loaded_after(code, ANALYSIS_STACK, env)
 
 
 def env_for(db_url: str, tmp_path: Path) -> dict[str, str]:
@@ -78,6 +85,28 @@ def test_the_probe_sees_the_analysis_stack_when_it_is_loaded() -> None:
 def test_building_the_web_app_loads_no_analysis_stack(db_url: str, tmp_path: Path) -> None:
     code = "from nudge.web import create_app\ncreate_app()"
     assert analysis_stack_after(code, env_for(db_url, tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "from nudge.cli import main\nmain(['dispatch'], standalone_mode=False)",
+        "from nudge.web import create_app\ncreate_app()",
+    ],
+    ids=["dispatch", "web app"],
+)
+def test_a_current_schema_is_checked_without_loading_the_migrations(
+    code: str, db_url: str, tmp_path: Path
+) -> None:
+    """Whether the database is at this release's revision is one query (nudge.db's
+    HEAD_REVISION): Alembic and the migration scripts are loaded only to migrate."""
+    assert loaded_after(code, ("alembic",), env_for(db_url, tmp_path)) == []
+
+
+def test_the_probe_sees_alembic_when_a_command_migrates(tmp_path: Path) -> None:
+    env = env_for(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path) | {"NUDGE_AUTO_MIGRATE": "1"}
+    code = "from nudge.cli import main\nmain(['dispatch'], standalone_mode=False)"
+    assert loaded_after(code, ("alembic",), env) == ["alembic"]
 
 
 def defined_commands() -> dict[str, click.Command]:
