@@ -18,8 +18,7 @@ from experiments.randomise import MAX_BLOCK_SIZE
 from experiments.rows import ADDRESS_COLUMNS, CANONICAL_COLUMNS
 from experiments.survey_checks import check_surveys
 from nudge.errors import Problem
-from nudge.models import Message
-from nudge.models.types import column_length
+from nudge.limits import TEMPLATE_NAME
 
 # A UK alphanumeric sender id: up to 11 letters, digits or spaces, at least one a letter.
 SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}", re.ASCII)
@@ -240,7 +239,7 @@ def _template_references(loaded: LoadedTrial) -> Iterator[Problem]:
                     f"arms[{i}].messages[{j}].template: unknown template '{message.template}' "
                     f"(templates: {known})",
                 )
-    longest = column_length(Message, "template")
+    longest = TEMPLATE_NAME
     for name, languages in templates.items():
         if len(name) > longest:
             yield loaded.problem(

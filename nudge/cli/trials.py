@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import func
-from sqlmodel import col, select
 
-from experiments import trials as service
-from experiments.allocation import allocation_history
-from experiments.amendments import AllocationChange
-from experiments.definition import TrialDefinition
 from experiments.loader import load_trial_file
 from experiments.outcome_values import describe
 from messages.checks import CheckedDefinition, MessageReport, check_definition
 from nudge.cli.runtime import TEXT, InputFile, NudgeGroup, Runtime, echo_json, pass_runtime
 from nudge.errors import DefinitionError
-from nudge.models import Organisation, Participant, Trial, TrialVersion
-from nudge.organisations import organisation_by_slug
+
+# The database layer (SQLAlchemy, the models, the trial service) is imported by the commands
+# that use it: `nudge trial validate` checks a file without it (a third of its start-up).
+if TYPE_CHECKING:
+    from experiments.amendments import AllocationChange
+    from experiments.definition import TrialDefinition
+    from nudge.models import Trial, TrialVersion
 
 FILE = InputFile(exists=False)  # a missing file is reported by the loader, located
 
@@ -118,6 +117,8 @@ def _print_report(report: MessageReport) -> None:
 @pass_runtime
 def create(runtime: Runtime, file: Path, org: str | None) -> None:
     """Store a trial definition as a draft."""
+    from experiments import trials as service
+
     loaded = _require_valid(file).loaded
     assert loaded is not None
     with runtime.session() as session:
@@ -134,6 +135,8 @@ def create(runtime: Runtime, file: Path, org: str | None) -> None:
 @pass_runtime
 def launch(runtime: Runtime, trial_id: str) -> None:
     """Freeze a draft's design and open it for enrolment."""
+    from experiments import trials as service
+
     with runtime.session() as session:
         version = service.launch_trial(
             session, runtime.clock, trial_id, service.Actor(runtime.actor)
@@ -157,6 +160,8 @@ def launch(runtime: Runtime, trial_id: str) -> None:
 @pass_runtime
 def amend(runtime: Runtime, trial_id: str, file: Path, reason: str, template_fix: bool) -> None:
     """Store a new version; after launch only operational changes are accepted."""
+    from experiments import trials as service
+
     loaded = _require_valid(file).loaded
     assert loaded is not None
     with runtime.session() as session:
@@ -186,6 +191,8 @@ def amend(runtime: Runtime, trial_id: str, file: Path, reason: str, template_fix
 @pass_runtime
 def close(runtime: Runtime, trial_id: str, reason: str) -> None:
     """Close a live trial: no more enrolment or messages; its personal data may then be purged."""
+    from experiments import trials as service
+
     with runtime.session() as session:
         actor = service.Actor(runtime.actor)
         service.close_trial(session, runtime.clock, trial_id, actor, reason.strip() or None)
@@ -242,6 +249,9 @@ def resume_command(runtime: Runtime, trial_id: str, arm: str | None) -> None:
 @pass_runtime
 def list_trials(runtime: Runtime, as_json: bool, org: str | None) -> None:
     """Every trial with its status, version and enrolment."""
+    from experiments import trials as service
+    from nudge.organisations import organisation_by_slug
+
     with runtime.session() as session:
         owner = organisation_by_slug(session, org).id if org else None
         found = [
@@ -268,6 +278,9 @@ def list_trials(runtime: Runtime, as_json: bool, org: str | None) -> None:
 @pass_runtime
 def show(runtime: Runtime, trial_id: str, as_json: bool) -> None:
     """A trial's status, arms, and every version with its SHA-256 and reason."""
+    from experiments import trials as service
+    from experiments.allocation import allocation_history
+
     with runtime.session() as session:
         found = service.get_trial(session, trial_id)
         data = _summary(session, found)
@@ -315,6 +328,8 @@ def show(runtime: Runtime, trial_id: str, as_json: bool) -> None:
 
 
 def _summary(session: Any, found: Trial) -> dict[str, Any]:
+    from experiments import trials as service
+
     version = service.current_version(session, found)
     return {
         "id": found.id,
@@ -333,6 +348,12 @@ def _summary(session: Any, found: Trial) -> dict[str, Any]:
 
 def _sites(session: Any, trial_id: str) -> list[dict[str, Any]]:
     """A multi-site trial's sites, in the definition's order, with how many each enrolled."""
+    from sqlalchemy import func
+    from sqlmodel import col, select
+
+    from experiments import trials as service
+    from nudge.models import Participant
+
     counts = dict(
         session.exec(
             select(Participant.site_id, func.count())
@@ -363,6 +384,8 @@ def _allocation_change(change: AllocationChange) -> dict[str, Any]:
 
 def _owner(session: Any, found: Trial) -> str | None:
     """The short name of the organisation that owns the trial."""
+    from nudge.models import Organisation
+
     owner = found.organisation_id
     organisation = session.get(Organisation, owner) if owner is not None else None
     return organisation.slug if organisation is not None else None

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from nudge.limits import TEMPLATE_NAME
 from nudge.models.statuses import MessageStatus, Timing
 from nudge.models.types import UTCDateTime
 
@@ -36,7 +37,7 @@ class Message(SQLModel, table=True):
     # on rows planned before anchors existed.
     anchor_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     channel: str = Field(max_length=10)
-    template: str = Field(max_length=100)
+    template: str = Field(max_length=TEMPLATE_NAME)
     language: str = Field(max_length=10)
     due_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)

@@ -103,6 +103,16 @@ def test_a_current_schema_is_checked_without_loading_the_migrations(
     assert loaded_after(code, ("alembic",), env_for(db_url, tmp_path)) == []
 
 
+def test_validating_a_definition_loads_no_database_stack() -> None:
+    """`nudge trial validate` checks a file: SQLAlchemy and the models are not needed."""
+    example = ROOT / "experiments" / "examples" / "witness-reminders.yaml"
+    code = (
+        "from nudge.cli import main\n"
+        f"main(['trial', 'validate', {str(example)!r}], standalone_mode=False)"
+    )
+    assert loaded_after(code, ("sqlalchemy", "sqlmodel", "alembic")) == []
+
+
 def test_the_probe_sees_alembic_when_a_command_migrates(tmp_path: Path) -> None:
     env = env_for(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path) | {"NUDGE_AUTO_MIGRATE": "1"}
     code = "from nudge.cli import main\nmain(['dispatch'], standalone_mode=False)"
