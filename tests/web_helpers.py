@@ -68,9 +68,18 @@ def role_of(session: Session, email: str) -> str | None:
     ).first()
 
 
+CSRF_FIELD = r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"'
+
+
+def without_csrf_token(page: str) -> str:
+    """The page less its CSRF token, which is signed afresh each second: two requests either
+    side of a second's turn give the same page with different tokens."""
+    return re.sub(CSRF_FIELD, "", page)
+
+
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:
     page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+    match = re.search(CSRF_FIELD, page)
     assert match, page
     return match.group(1)
 

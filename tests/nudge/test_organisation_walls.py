@@ -39,7 +39,16 @@ from nudge.organisations import add_organisation
 from tests.conftest import EXAMPLE, PINNED
 from tests.factories import person, write_people
 from tests.trial_factories import TRIAL, seed_trial
-from tests.web_helpers import PASSWORD, STAFF, _password_hash, add_staff, make_app, post_login
+from tests.web_helpers import (
+    CSRF_FIELD,
+    PASSWORD,
+    STAFF,
+    _password_hash,
+    add_staff,
+    make_app,
+    post_login,
+    without_csrf_token,
+)
 
 SOUTH_TRIAL = "southern-reminders-2027"
 SOUTH_TITLE = "Southshire reminder framing"
@@ -290,7 +299,7 @@ def test_a_text_from_an_unknown_number_is_shown_only_to_the_area_whose_number_it
     assert status == 200
     assert mine[2].split(":")[0] in text
     assert theirs[2].split(":")[0] not in text and "Kittiwake" not in text
-    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', text)
+    token = re.search(CSRF_FIELD, text)
     assert token is not None
     for body in (theirs[2], NOBODYS_STRANGER[2]):
         reply_id = _stranger_reply_id(areas, body)
@@ -331,9 +340,4 @@ def test_a_trial_of_another_organisation_is_as_missing_as_one_that_never_was(
         other = _body(client, f"/trials/{SOUTH_TRIAL}/{page}")
         missing = _body(client, f"/trials/no-such-trial/{page}")
         assert other[0] == missing[0] == 404, page
-        assert _without_token(other[1]) == _without_token(missing[1]), page
-
-
-def _without_token(page: str) -> str:
-    """The page less its CSRF token, which is signed afresh each second."""
-    return re.sub(r'name="csrf_token" (?:type="hidden" )?value="[^"]+"', "", page)
+        assert without_csrf_token(other[1]) == without_csrf_token(missing[1]), page

@@ -50,7 +50,14 @@ from tests.nudge.test_organisation_walls import (
     south_person,
 )
 from tests.trial_factories import TRIAL, assigned_arms, set_message_fates
-from tests.web_helpers import STAFF, add_staff, csrf_token, make_app
+from tests.web_helpers import (
+    CSRF_FIELD,
+    STAFF,
+    add_staff,
+    csrf_token,
+    make_app,
+    without_csrf_token,
+)
 
 SITES = ("north", "south")
 PER_SITE = 12
@@ -226,13 +233,9 @@ def test_a_sites_researcher_sees_only_their_own_sites_people_in_every_list(
         _body(client, f"/trials/{TRIAL}/people/X{theirs}0001"),
     )
     assert other[0] == missing[0] == 404
-    assert _without_token(other[1]).replace(f"{theirs}0001", "") == _without_token(
+    assert without_csrf_token(other[1]).replace(f"{theirs}0001", "") == without_csrf_token(
         missing[1]
     ).replace(f"X{theirs}0001", "")
-
-
-def _without_token(page: str) -> str:
-    return re.sub(r'name="csrf_token" (?:type="hidden" )?value="[^"]+"', "", page)
 
 
 @pytest.mark.parametrize("site", SITES)
@@ -242,7 +245,7 @@ def test_handling_a_reply_of_the_other_sites_person_is_a_404_and_changes_nothing
     client = shared.clients[f"{site}:researcher"]
     other = "south" if site == "north" else "north"
     status, text = _body(client, "/replies")
-    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', text)
+    token = re.search(CSRF_FIELD, text)
     assert status == 200 and token is not None
     theirs = shared.replies[other]
     for action in ("handled", "reopened"):
