@@ -14,13 +14,13 @@ from analysis.stats import cr2
 from analysis.stats._types import ArrayLike, FloatArray
 from analysis.stats.cells import Cells
 from analysis.stats.regression import (
-    FullRankDesign,
     RobustFit,
     as_cells_design,
     as_design,
     assemble_fit,
     full_rank_cells,
     full_rank_design,
+    full_rank_rows_or_cells,
     resolve_df_columns,
     robust_variance,
     solve_least_squares,
@@ -105,7 +105,7 @@ def iv_robust(
     first_names = [f"instrument{i}" for i in range(z_shape[1])]
     given = instruments_cross_product if instruments_include_exogenous else None
     if instruments_include_exogenous:
-        stage, z_arr = _whole_first_stage(z_arr, z_cells, first_names, given)
+        stage, z_arr = full_rank_rows_or_cells(z_arr, z_cells, first_names, given)
     else:
         assert x_arr is not None and z_arr is not None
         first = np.column_stack([x_arr[:, exo], z_arr])
@@ -163,24 +163,6 @@ def iv_robust(
     variance = robust_variance(second.x, second.bread, resid, clusters, kind, wanted, transform)
     beta = beta if transform is None else transform @ beta
     return assemble_fit(names, beta, variance, kind, alpha, y_arr.shape[0])
-
-
-def _whole_first_stage(
-    z_arr: FloatArray | None,
-    z_cells: Cells | None,
-    names: list[str],
-    cross_product: ArrayLike | None,
-) -> tuple[FullRankDesign, FloatArray | None]:
-    """The first stage's full-rank design when the instruments are its whole design: from
-    their cells' table when they have no rows (no n x q matrix), else from the rows; and the
-    rows, gathered only when the table has an offset column to centre."""
-    if z_arr is None:
-        assert z_cells is not None
-        stage = full_rank_cells(z_cells, names, cross_product)
-        if stage is not None:
-            return stage, None
-        z_arr = z_cells.rows(z_cells.table)
-    return full_rank_design(z_arr, names, cross_product=cross_product), z_arr
 
 
 def _instruments(

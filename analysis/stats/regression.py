@@ -246,28 +246,42 @@ def model_design(
 ) -> ModelDesign:
     """Check a model's outcome and design and make the design full rank.
 
-    Without ``x`` the design is given by ``cells`` alone: its rank, bread and sums come from
-    the cells' table (:func:`full_rank_cells`), and the n x k rows are gathered only for a
-    design with an offset column to centre. ``check_y`` checks the outcome once it is known
-    to be finite, before the rank.
+    Without ``x`` the design is given by ``cells`` alone (:func:`full_rank_rows_or_cells`).
+    ``check_y`` checks the outcome once it is known to be finite, before the rank.
     """
     if x is None:
         if cells is None:
             raise ValueError("a model needs the design x or its cells")
-        y_arr = as_cells_design(y, cells)
+        y_arr, x_arr = as_cells_design(y, cells), None
         names = term_names(terms, cells.table.shape[1])
-        if check_y is not None:
-            check_y(y_arr)
-        from_cells = full_rank_cells(cells, names, cross_product)
-        if from_cells is not None:
-            return ModelDesign(y_arr, None, names, from_cells, cells)
-        x = cells.rows(cells.table)  # an offset column to centre: fitted from the rows
-    y_arr, x_arr = as_design(y, x, cells)
-    names = term_names(terms, x_arr.shape[1])
+    else:
+        y_arr, x_arr = as_design(y, x, cells)
+        names = term_names(terms, x_arr.shape[1])
     if check_y is not None:
         check_y(y_arr)
-    design = full_rank_design(x_arr, names, cross_product=cross_product)
-    return ModelDesign(y_arr, x_arr, names, design, usable_cells(cells, design, y_arr.shape[0]))
+    design, rows = full_rank_rows_or_cells(x_arr, cells, names, cross_product)
+    if rows is None:
+        return ModelDesign(y_arr, None, names, design, cells)
+    return ModelDesign(y_arr, rows, names, design, usable_cells(cells, design, y_arr.shape[0]))
+
+
+def full_rank_rows_or_cells(
+    x: FloatArray | None,
+    cells: Cells | None,
+    terms: Sequence[str],
+    cross_product: ArrayLike | None,
+) -> tuple[FullRankDesign, FloatArray | None]:
+    """The full-rank design of the rows ``x``, or without them of ``cells`` (its rank, bread
+    and sums from their table: no n x k matrix); and the rows, gathered from the cells only
+    for a design with an offset column to centre (None when the design is the cells')."""
+    if x is None:
+        if cells is None:
+            raise ValueError("a design needs its rows or its cells")
+        from_cells = full_rank_cells(cells, terms, cross_product)
+        if from_cells is not None:
+            return from_cells, None
+        x = cells.rows(cells.table)
+    return full_rank_design(x, terms, cross_product=cross_product), x
 
 
 def solve_least_squares(x: FloatArray, y: FloatArray, bread: FloatArray) -> FloatArray:
