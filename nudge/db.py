@@ -23,8 +23,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # every migration script (a fifth of a second of `nudge dispatch`, run every minute);
 # test_migrations checks it is Alembic's head, so a new migration cannot be forgotten here.
 HEAD_REVISION = "r25_hearing_trial_index"
-# Where Alembic records the database's revision (its default table; the query below names it).
-VERSION_TABLE = "alembic_version"
 # Any fixed number: concurrent processes on PostgreSQL take turns at migrating.
 _MIGRATION_LOCK = 7_316_402
 
@@ -89,13 +87,13 @@ def current_revision(engine: Engine) -> str | None:
 
 def _recorded_revision(connection: Connection) -> str | None:
     """What Alembic's MigrationContext.get_current_revision reads, without importing it."""
-    if not inspect(connection).has_table(VERSION_TABLE):
+    if not inspect(connection).has_table("alembic_version"):
         return None
     found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     if len(found) > 1:
         raise ConfigError(
             f"The database records {len(found)} schema revisions ({', '.join(found)}) in "
-            f"{VERSION_TABLE}, where Nudge keeps one; it was not made by `nudge db upgrade`. "
+            "alembic_version, where Nudge keeps one; it was not made by `nudge db upgrade`. "
             "Restore it from a backup, or ask whoever changed it."
         )
     return found[0] if found else None

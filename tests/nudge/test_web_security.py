@@ -20,7 +20,7 @@ from nudge.web import create_app
 from nudge.web.access import WEBHOOK, allowed_roles
 from tests.conftest import PINNED
 from tests.factories import row_counts
-from tests.web_helpers import logged_in, post_login
+from tests.web_helpers import CSRF_FIELD, logged_in, post_login
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -98,7 +98,7 @@ def test_after_logout_the_old_session_cookie_no_longer_works(
     stolen = session_cookie(client)
     assert stolen
     page = client.get("/").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)
+    token = re.search(CSRF_FIELD, page)
     assert token, "the logout form carries no CSRF token"
     assert client.post("/logout", data={"csrf_token": token.group(1)}).status_code == 302
     assert client.get("/").status_code == 302
