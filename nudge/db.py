@@ -42,6 +42,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # 16 KiB pages for a new database (SQLite's default is 4 KiB; an existing one keeps its
+    # size, which WAL mode fixes): a million-row import's inserts took about 9% less time and
+    # its commit about a third less (BENCHMARKS.md, issue 23). Set before WAL, which fixes it.
+    cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
