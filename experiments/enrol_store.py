@@ -78,7 +78,6 @@ class CaseState:
     starts_at: datetime
     version: int
     status: str = HearingStatus.LISTED
-    enrolled_before: bool = True  # False for a case this import added
 
 
 @dataclass(frozen=True)
@@ -131,6 +130,14 @@ class EnrolStore:
         # Each row's eligibility, unit, stratum and JSON, worked out where `enrol_file` says;
         # in a site's file, with the site set on the row first.
         fixed = {SITE_COLUMN: site.slug} if site is not None else None
+        # A trial with nobody in it yet has nothing to look up: every row is new.
+        self.fresh = not session.execute(
+            select(exists().where(PEOPLE.c.trial_id == trial_id))
+        ).scalar()
+        # Address and attributes are derived as JSON text (`Derivation`); it is what this
+        # engine would write only when its serializer is that one.
+        dialect = session.get_bind().dialect
+        self.json_as_text = getattr(dialect, "_json_serializer", None) is encode_json
         self.derivation = Derivation(population.eligibility, self.strata, population.unit, fixed)
         # Every case and person a site's file writes is that site's; nothing extra otherwise.
         self.site_id: dict[str, Same] = {}
@@ -138,10 +145,11 @@ class EnrolStore:
             self.site_id = {"site_id": Same(site.organisation_id)}
         self.rejects: list[Reject] = []  # rows naming another site's case or person
         self.foreign_cases: set[str] = set()
-        # Address and attributes are derived as JSON text (`Derivation`); it is what this
-        # engine would write only when its serializer is that one.
-        dialect = session.get_bind().dialect
-        self.json_as_text = getattr(dialect, "_json_serializer", None) is encode_json
+        # Every case this import knows, by reference: its id. The cases enrolled before it
+        # (read from the database) also have their hearing's state, which a new listing time
+        # moves; the ones it adds need only their id (a file lists each case at one time:
+        # rowcheck), and a million-row file adds hundreds of thousands.
+        self.case_ids: dict[str, int] = {}
         self.cases: dict[str, CaseState] = {}
         self.households_bridged = 0  # newcomers linking households randomised apart
         self.units: dict[str, UnitArm] = {}
@@ -150,10 +158,6 @@ class EnrolStore:
         self.reads_milestones = bool(definition.milestone_columns())
         self.milestones_seen: set[str] = set()  # cases whose milestones this import recorded
         self.batches = 0
-        # A trial with nobody in it yet has nothing to look up: every row is new.
-        self.fresh = not session.execute(
-            select(exists().where(PEOPLE.c.trial_id == trial_id))
-        ).scalar()
 
     def write(
         self, rows: list[ParsedRow], derived: Sequence[Derived | None] | None = None
@@ -200,7 +204,7 @@ class EnrolStore:
         stratum, and a column of the analysis."""
         if self.fresh:
             return rows, derived
-        refs = {row.case_ref for row in rows if row.case_ref not in self.cases}
+        refs = {row.case_ref for row in rows if row.case_ref not in self.case_ids}
         refs -= self.foreign_cases
         if refs:
             found = select(CASES.c.case_ref).where(
@@ -236,7 +240,7 @@ class EnrolStore:
         firsts: dict[str, ParsedRow] = {}
         for row in rows:
             firsts.setdefault(row.case_ref, row)
-        unknown = [ref for ref in firsts if ref not in self.cases]
+        unknown = [ref for ref in firsts if ref not in self.case_ids]
         moved = []
         if unknown and not self.fresh:
             self._load_cases(unknown)
@@ -245,7 +249,7 @@ class EnrolStore:
                 if state is not None and state.starts_at != firsts[ref].hearing_start:
                     self._move_hearing(state, firsts[ref])
                     moved.append(state.hearing_id)
-        missing = [firsts[ref] for ref in unknown if ref not in self.cases]
+        missing = [firsts[ref] for ref in unknown if ref not in self.case_ids]
         if missing:
             self._insert_cases(missing)
         return moved
@@ -265,18 +269,20 @@ class EnrolStore:
         )
         for ref, case_id, hearing_id, starts_at, version, status in self.session.execute(query):
             self.cases[ref] = CaseState(case_id, hearing_id, starts_at, version, status)
+            self.case_ids[ref] = case_id
 
     def _insert_cases(self, rows: list[ParsedRow]) -> None:
         case_ids = reserve_ids(self.session, CASES, len(rows))
         hearing_ids = reserve_ids(self.session, HEARINGS, len(rows))
         trial_id = Same(self.trial_id)
+        refs = [row.case_ref for row in rows]
         insert_rows(
             self.session,
             CASES,
             {
                 "id": case_ids,
                 "trial_id": trial_id,
-                "case_ref": [row.case_ref for row in rows],
+                "case_ref": refs,
                 **self.site_id,
             },
         )
@@ -294,10 +300,7 @@ class EnrolStore:
                 "updated_at": Same(self.now),
             },
         )
-        for row, case_id, hearing_id in zip(rows, case_ids, hearing_ids, strict=True):
-            self.cases[row.case_ref] = CaseState(
-                case_id, hearing_id, row.hearing_start, 1, enrolled_before=False
-            )
+        self.case_ids.update(zip(refs, case_ids, strict=True))
 
     def _move_hearing(self, state: CaseState, row: ParsedRow) -> None:
         """A known case listed at a new time: an adjournment, kept in the hearing's history."""
@@ -335,7 +338,7 @@ class EnrolStore:
             if row.case_ref in self.milestones_seen:
                 continue
             self.milestones_seen.add(row.case_ref)
-            case_id = self.cases[row.case_ref].case_id
+            case_id = self.case_ids[row.case_ref]
             dates += [
                 MilestoneDate(case_id, row.case_ref, *item) for item in row.milestones.items()
             ]
@@ -347,7 +350,7 @@ class EnrolStore:
         changed = dict.fromkeys(
             change.case_id
             for change in recorded.changes
-            if self.cases[change.case_ref].enrolled_before
+            if change.case_ref in self.cases  # enrolled before this import
         )
         return Written(
             milestones_recorded=len(recorded.changes) - recorded.corrected,
@@ -362,7 +365,7 @@ class EnrolStore:
         """Update people enrolled before (contact details only); return the rows of new people
         (and their Derived), and how many were known and which of them changed."""
         by_key = {
-            (row.participant_ref, self.cases[row.case_ref].case_id): (row, worked_out)
+            (row.participant_ref, self.case_ids[row.case_ref]): (row, worked_out)
             for row, worked_out in zip(rows, derived, strict=True)
         }
         query = select(
@@ -413,7 +416,7 @@ class EnrolStore:
                 "id": ids,
                 "trial_id": Same(self.trial_id),
                 **self.site_id,
-                "case_id": [self.cases[row.case_ref].case_id for row in rows],
+                "case_id": [self.case_ids[row.case_ref] for row in rows],
                 **columns_of(rows, stored),
                 **json,
                 "eligible": [failed is None for failed in failures],
@@ -443,9 +446,10 @@ class EnrolStore:
                 # A column's value (an officer) names a unit of one site: another site's same
                 # value is another unit, randomised in that site's own stratum.
                 units = [f"{SITE_COLUMN}={self.site.slug}|{unit}" for unit in units]
-        unknown = {unit for unit in units if unit not in self.units}
-        if unknown and not self.fresh:
-            self.units.update(self.allocator.known_units(unknown))
+        if not self.fresh:  # a trial with nobody in it yet has no unit to look up
+            unknown = {unit for unit in units if unit not in self.units}
+            if unknown:
+                self.units.update(self.allocator.known_units(unknown))
         strata = self.strata
         arms, joined = [], 0
         fewer, fewer_units = Counter[str](), Counter[str]()
