@@ -134,11 +134,15 @@ class EnrolStore:
         self.fresh = not session.execute(
             select(exists().where(PEOPLE.c.trial_id == trial_id))
         ).scalar()
-        # Address and attributes are derived as JSON text (`Derivation`); it is what this
-        # engine would write only when its serializer is that one.
+        # Address and attributes are derived as JSON text; it is what this engine would write
+        # only when its serializer is that one. The rows' own address and attributes must reach
+        # the writer for it to compare a known person's address, or to tell households.
         dialect = session.get_bind().dialect
         self.json_as_text = getattr(dialect, "_json_serializer", None) is encode_json
-        self.derivation = Derivation(population.eligibility, self.strata, population.unit, fixed)
+        json_only = self.json_as_text and self.fresh and population.unit != "household"
+        self.derivation = Derivation(
+            population.eligibility, self.strata, population.unit, fixed, json_only=json_only
+        )
         # Every case and person a site's file writes is that site's; nothing extra otherwise.
         self.site_id: dict[str, Same] = {}
         if site is not None:

@@ -20,7 +20,16 @@ from queue import Empty, Full
 from typing import Any
 
 from experiments.csvfile import CsvRecord, read_records
-from experiments.rows import Derivation, Derived, ParsedRow, RowError, RowRules, parse_row
+from experiments.rows import (
+    Derivation,
+    Derived,
+    ParsedRow,
+    RowError,
+    RowRules,
+    parse_row,
+    sent_whole,
+    without_json,
+)
 from nudge.errors import ImportRejected, Problem
 
 BATCH = 2000
@@ -45,10 +54,19 @@ class CheckedBatch:
     # With a Derivation, what storing each row (in the order of `rows`) needs: None for a row
     # whose derivation failed here, so that the writer works it out and fails as it would.
     derived: list[Derived | None] = field(default_factory=list)
+    # Rows with their whole Derived are sent without their address and attributes (None), which
+    # the writer then stores only as the Derived's JSON (`Derivation.json_only`).
+    json_only: bool = False
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Plain tuples pickle in C; named tuples go through copyreg, twice as slowly.
-        rows = list(map(tuple, self.rows))
+        if self.json_only:
+            rows = [
+                tuple(row) if sent_whole(derived) else without_json(row)
+                for row, derived in zip(self.rows, self.derived, strict=True)
+            ]
+        else:
+            rows = list(map(tuple, self.rows))
         derived = [None if d is None else tuple(d) for d in self.derived]
         return (_rebuilt, (rows, self.rejects, self.read, derived))
 
@@ -99,6 +117,7 @@ class RowChecker:
             batch.rows.append(row)
         if self.derivation is not None:
             batch.derived = list(map(self._derive, batch.rows))
+            batch.json_only = self.derivation.json_only
         return batch
 
     def _derive(self, row: ParsedRow) -> Derived | None:

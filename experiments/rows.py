@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -77,7 +77,9 @@ class RowError(ValueError):
 
 class ParsedRow(NamedTuple):
     """A checked row. A tuple, because a large import sends a million of them between
-    processes, and tuples pickle several times faster than dataclass instances."""
+    processes, and tuples pickle several times faster than dataclass instances. A row sent on
+    with its whole `Derived` to a writer that stores only their JSON has None for its address
+    and attributes (`without_json`)."""
 
     line: int
     participant_ref: str
@@ -157,10 +159,31 @@ class Derived(NamedTuple):
     attributes: str
 
 
+def sent_whole(derived: Derived | None) -> bool:
+    """Whether a row must reach the writer with its address and attributes even under
+    `Derivation.json_only`: its Derived is missing or lacks what the writer would then work out
+    from them (an eligible row's unit or stratum)."""
+    return derived is None or (
+        derived.failure is None and (derived.unit is None or derived.stratum is None)
+    )
+
+
+_ADDRESS, _ATTRIBUTES = ParsedRow._fields.index("address"), ParsedRow._fields.index("attributes")
+
+
+def without_json(row: ParsedRow) -> tuple[Any, ...]:
+    """The row as a plain tuple, None in place of its address and attributes: what a writer that
+    stores only their JSON (`Derivation.json_only`) is sent. Their lists and dicts were a third
+    of the pickling between an import's processes, in both (BENCHMARKS.md, issue 23)."""
+    return (*row[:_ADDRESS], None, *row[_ADDRESS + 1 : _ATTRIBUTES], None, *row[_ATTRIBUTES + 1 :])
+
+
 class Derivation:
     """Works out a row's `Derived` for one trial: the same wherever it runs.
 
     `fixed` attributes are set on every row first: a multi-site trial's site, whose file it is.
+    `json_only`: the writer stores a row's address and attributes only as the JSON text worked
+    out here, so a row sent on with its whole `Derived` may leave them behind (`travelling`).
     """
 
     _MEMO_LIMIT = 1 << 16
@@ -171,9 +194,12 @@ class Derivation:
         strata: Sequence[str],
         unit: str,
         fixed: Mapping[str, str] | None = None,
+        *,
+        json_only: bool = False,
     ) -> None:
         self.eligibility, self.strata, self.unit = tuple(eligibility), tuple(strata), unit
         self.fixed = dict(fixed or {})
+        self.json_only = json_only
         self.rules = CompiledRules(self.eligibility)
         self.rule_values = values_getter(self.rules.fields)
         self.encode = encode_json  # the engine's serializer: the same text as the ORM's
@@ -185,7 +211,10 @@ class Derivation:
     def __reduce__(self) -> tuple[Any, ...]:
         # Sent to the reader process as plain parts; what it remembers is rebuilt there.
         rules = tuple(map(RuleParts.of, self.eligibility))
-        return (Derivation, (rules, self.strata, self.unit, self.fixed))
+        return (
+            partial(Derivation, json_only=self.json_only),
+            (rules, self.strata, self.unit, self.fixed),
+        )
 
     def __call__(self, row: ParsedRow) -> Derived:
         if self.fixed:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
+from experiments import rowcheck
 from experiments.loader import load_trial_file
 from messages.intake import enrol_and_plan
 from nudge.clock import FixedClock
@@ -63,6 +64,23 @@ def test_people_sharing_a_number_or_an_address_are_one_household_across_cases(
     assert {found[r][0] for r in ("P00001", "P00002", "P00003")} == {"household:P00001"}
     assert len({found[r][1] for r in ("P00001", "P00002", "P00003")}) == 1
     assert found["P00004"][0] == "household:P00004"
+
+
+def test_households_are_told_the_same_when_a_second_process_reads_the_file(
+    session: Session,
+    clock: FixedClock,
+    example_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reader process leaves a row's address behind when the writer needs only its JSON; a
+    # household is told from the addresses themselves, so they must still reach the writer.
+    launch(session, clock, household_trial(example_dir))
+    monkeypatch.setattr(rowcheck, "PARALLEL_FROM_BYTES", 0)
+    enrol_and_plan(session, clock, TRIAL, write_people(tmp_path / "p.csv", linked_people()), "t")
+    session.commit()
+    found = placed(session)
+    assert {found[r][0] for r in ("P00002", "P00003")} == {"household:P00001"}
 
 
 def test_a_later_import_joins_the_household_already_randomised(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
 
 from experiments import rowcheck
 from experiments.enrol import enrol_file
+from experiments.rowcheck import CheckedBatch
+from experiments.rows import Derived, RowRules, parse_row
 from nudge.clock import FixedClock
 from nudge.errors import ImportRejected
 from nudge.models import AllocatedUnit, Arm
@@ -98,6 +102,30 @@ def _children_of(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+def test_a_row_travels_without_its_address_and_attributes_only_with_its_whole_derivation() -> None:
+    # What CheckedBatch sends a writer that stores only their JSON (Derivation.json_only): the
+    # lists and dicts are left behind where the Derived has everything the writer stores.
+    extra = frozenset({"age", "age_band"})
+    row = parse_row(2, person(1), RowRules(ZoneInfo("Europe/London"), extra, frozenset()))
+    assert row.address and row.attributes
+    eligible = Derived(None, "C00001", "court=BRS", '["1 Example Street"]', "{}")
+    ineligible = Derived("age min 18.0", None, None, '["1 Example Street"]', "{}")
+    without_stratum = Derived(None, "C00001", None, '["1 Example Street"]', "{}")
+    rows = [row._replace(line=line) for line in (2, 3, 4, 5)]
+    batch = CheckedBatch(rows, [], 4, [eligible, ineligible, without_stratum, None], True)
+    sent = pickle.loads(pickle.dumps(batch))
+    assert [(r.line, r.address, r.attributes) for r in sent.rows] == [
+        (2, None, None),
+        (3, None, None),
+        (4, row.address, row.attributes),
+        (5, row.address, row.attributes),
+    ]
+    assert sent.rows[0]._replace(address=row.address, attributes=row.attributes) == rows[0]
+    assert sent.derived == batch.derived
+    batch.json_only = False
+    assert pickle.loads(pickle.dumps(batch)).rows == rows
 
 
 def test_the_reader_process_exits_when_the_importer_is_killed(tmp_path: Path) -> None:
