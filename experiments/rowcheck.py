@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from itertools import islice
 from pathlib import Path
 from queue import Empty, Full
@@ -26,6 +25,8 @@ from experiments.rows import (
     ParsedRow,
     RowError,
     RowRules,
+    as_derived,
+    as_parsed_row,
     parse_row,
     sent_whole,
     without_json,
@@ -79,15 +80,11 @@ def _rebuilt(
 ) -> CheckedBatch:
     # tuple.__new__ in C, as _make does less its length check: the tuples came from these types.
     return CheckedBatch(
-        list(map(_as_parsed_row, rows)),
+        list(map(as_parsed_row, rows)),
         rejects,
         read,
-        [None if d is None else _as_derived(d) for d in derived],
+        [None if d is None else as_derived(d) for d in derived],
     )
-
-
-_as_parsed_row = partial(tuple.__new__, ParsedRow)
-_as_derived = partial(tuple.__new__, Derived)
 
 
 class RowChecker:

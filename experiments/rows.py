@@ -105,6 +105,11 @@ class ParsedRow(NamedTuple):
         return {**self.attributes, **dict(zip(VALUE_FIELDS, _row_values(self), strict=True))}
 
 
+# A ParsedRow from a tuple of its fields, made in C: no length check, so only from its own
+# fields in order (a named tuple's own __new__ is a Python function, a cost a row).
+as_parsed_row = partial(tuple.__new__, ParsedRow)
+
+
 # The row's own fields that rules may name; they take precedence over extra columns.
 VALUE_FIELDS = (
     "participant_ref",
@@ -157,6 +162,9 @@ class Derived(NamedTuple):
     stratum: str | None
     address: str  # the address and the attributes as JSON text, as nudge.jsontext writes it
     attributes: str
+
+
+as_derived = partial(tuple.__new__, Derived)  # as `as_parsed_row`
 
 
 def sent_whole(derived: Derived | None) -> bool:
@@ -232,7 +240,7 @@ class Derivation:
                     stratum = self.keys[values] = stratum_key(given, self.strata)
                 except ValueError:
                     pass  # left to the writer, which needs it only for a unit new to the trial
-        return Derived(failure, unit, stratum, self.encode(row.address), self._attributes(row))
+        return as_derived((failure, unit, stratum, self.encode(row.address), self._attributes(row)))
 
     def _attributes(self, row: ParsedRow) -> str:
         """The attributes' JSON; their values are texts (parse_row), so equal keys mean the
@@ -297,27 +305,30 @@ def parse_row(line: int, raw: dict[str, str], rules: RowRules) -> ParsedRow:
         c: normalise_key(get(c, "")) if c in required else get(c, "") for c in rules.extra_columns
     }
     milestones = _milestones(raw, rules) if rules.milestone_columns else {}
-    row = ParsedRow(
-        line,
-        participant_ref,
-        case_ref,
-        role,
-        first_name,
-        last_name,
-        phone,
-        address,
-        postcode,
-        language,
-        contact_sms,
-        contact_letter,
-        safeguarding_flag,
-        court,
-        court_name,
-        hearing_start,
-        attributes,
-        milestones,
+    # Made as tuple.__new__ makes it (in C): a named tuple's own __new__ is a Python function.
+    row = as_parsed_row(
+        (
+            line,
+            participant_ref,
+            case_ref,
+            role,
+            first_name,
+            last_name,
+            phone,
+            address,
+            postcode,
+            language,
+            contact_sms,
+            contact_letter,
+            safeguarding_flag,
+            court,
+            court_name,
+            hearing_start,
+            attributes,
+            milestones,
+        )
     )
-    if contact_letter and not row.address:
+    if contact_letter and not address:
         raise RowError("address_line_1", "missing, but contact_letter is yes")
     for column in rules.numeric_columns:
         _check_number(raw.get(column, ""), column)
