@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import cast
 
@@ -20,13 +21,14 @@ from experiments.randomise import stratum_key
 from experiments.rowcheck import Reject
 from experiments.rows import Derivation, Derived, ParsedRow, stratum_values
 from experiments.sites import ImportSite
-from nudge.bulk import Encoded, Same, columns_of, insert_rows, reserve_ids
+from nudge.bulk import Encoded, IdReserver, Same, columns_of, insert_rows
 from nudge.clock import Clock
 from nudge.jsontext import encode_json
 from nudge.models import HearingChange, HearingStatus
 from nudge.models.tables import ASSIGNMENTS, CASES, CHANGES, HEARINGS, PEOPLE
 from nudge.models.types import column_length, fitted
 
+CASE_REF = attrgetter("case_ref")
 # Fields of a checked row stored in the participant's column of the same name.
 PARTICIPANT_FIELDS = (
     "participant_ref",
@@ -162,6 +164,7 @@ class EnrolStore:
         self.reads_milestones = bool(definition.milestone_columns())
         self.milestones_seen: set[str] = set()  # cases whose milestones this import recorded
         self.batches = 0
+        self.reserve_ids = IdReserver(session)  # only this import inserts cases and people
 
     def write(
         self, rows: list[ParsedRow], derived: Sequence[Derived | None] | None = None
@@ -276,8 +279,8 @@ class EnrolStore:
             self.case_ids[ref] = case_id
 
     def _insert_cases(self, rows: list[ParsedRow]) -> None:
-        case_ids = reserve_ids(self.session, CASES, len(rows))
-        hearing_ids = reserve_ids(self.session, HEARINGS, len(rows))
+        case_ids = self.reserve_ids(CASES, len(rows))
+        hearing_ids = self.reserve_ids(HEARINGS, len(rows))
         trial_id = Same(self.trial_id)
         refs = [row.case_ref for row in rows]
         insert_rows(
@@ -403,7 +406,7 @@ class EnrolStore:
 
     def _new_participants(self, rows: list[ParsedRow], derived: list[Derived]) -> Written:
         """Enrol people new to the trial, and randomise the eligible ones."""
-        ids = reserve_ids(self.session, PEOPLE, len(rows))
+        ids = self.reserve_ids(PEOPLE, len(rows))
         failures = [worked_out.failure for worked_out in derived]
         stored: tuple[str, ...] = PARTICIPANT_FIELDS
         json: dict[str, Encoded] = {}
@@ -420,7 +423,7 @@ class EnrolStore:
                 "id": ids,
                 "trial_id": Same(self.trial_id),
                 **self.site_id,
-                "case_id": [self.case_ids[row.case_ref] for row in rows],
+                "case_id": list(map(self.case_ids.__getitem__, map(CASE_REF, rows))),
                 **columns_of(rows, stored),
                 **json,
                 "eligible": [failed is None for failed in failures],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +14,7 @@ from sqlalchemy import Engine, String, bindparam, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from nudge.bulk import Same, UpdateEach, insert_rows, pipelined, reserve_ids
+from nudge.bulk import IdReserver, Same, UpdateEach, insert_rows, pipelined, reserve_ids
 from nudge.db import encode_json
 from nudge.models import AuditEvent, Participant
 from nudge.models.tables import AUDIT, CASES, PEOPLE, TRIALS
@@ -100,6 +101,35 @@ def test_two_writers_never_reserve_the_same_ids(engine: Engine) -> None:
         )
         first.commit()
         assert not set(mine) & set(reserve_ids(second, AUDIT, 3))
+
+
+def audit_rows(ids: list[int]) -> dict[str, Any]:
+    return {"id": ids, "at": Same(AT), "actor": Same("a"), "action": Same("a"), "details": Same({})}
+
+
+def test_an_id_reserver_hands_out_fresh_ids_batch_after_batch(engine: Engine) -> None:
+    """Counted on after the first reservation on SQLite (the write lock is held), asked of the
+    sequence on PostgreSQL: either way each batch's ids are new, and so are the next
+    transaction's, and another writer's."""
+    with Session(engine) as first:
+        first.add(AuditEvent(at=AT, actor="orm", action="a", details={}))
+        first.flush()
+        reserve = IdReserver(first)
+        batches = [reserve(AUDIT, 3), reserve(AUDIT, 0), reserve(AUDIT, 2)]
+        for ids in batches:
+            if ids:
+                insert_rows(first, AUDIT, audit_rows(ids))
+        first.commit()
+    taken = [i for ids in batches for i in ids]
+    assert len(set(taken)) == 5 and batches[1] == []
+    assert taken == sorted(taken)
+    with Session(engine) as second:
+        later = IdReserver(second)(AUDIT, 2)
+        assert min(later) > max(taken)
+        insert_rows(second, AUDIT, audit_rows(later))
+        second.commit()
+        stored = second.execute(select(AUDIT.c.id)).scalars().all()
+    assert len(stored) == len(set(stored)) == 8
 
 
 _JSON = st.recursive(
