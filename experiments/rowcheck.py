@@ -13,13 +13,15 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
+from itertools import islice, repeat
 from pathlib import Path
 from queue import Empty, Full
 from typing import Any
 
 from experiments.csvfile import CsvRecord, read_records
 from experiments.rows import (
+    ADDRESS,
+    ATTRIBUTES,
     Derivation,
     Derived,
     ParsedRow,
@@ -29,7 +31,6 @@ from experiments.rows import (
     as_parsed_row,
     parse_row,
     sent_whole,
-    without_json,
 )
 from nudge.errors import ImportRejected, Problem
 
@@ -55,35 +56,51 @@ class CheckedBatch:
     # With a Derivation, what storing each row (in the order of `rows`) needs: None for a row
     # whose derivation failed here, so that the writer works it out and fails as it would.
     derived: list[Derived | None] = field(default_factory=list)
-    # Rows with their whole Derived are sent without their address and attributes (None), which
-    # the writer then stores only as the Derived's JSON (`Derivation.json_only`).
+    # When every row has its whole Derived, the batch is sent without the rows' addresses and
+    # attributes, which the writer then stores only as the Derived's JSON (`Derivation.json_only`).
     json_only: bool = False
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Plain tuples pickle in C; named tuples go through copyreg, twice as slowly.
-        if self.json_only:
-            rows = [
-                tuple(row) if sent_whole(derived) else without_json(row)
-                for row, derived in zip(self.rows, self.derived, strict=True)
-            ]
-        else:
-            rows = list(map(tuple, self.rows))
-        derived = [None if d is None else tuple(d) for d in self.derived]
-        return (_rebuilt, (rows, self.rejects, self.read, derived))
+        # Sent a column at a time, transposed in C both ways (zip): plain tuples pickle in C,
+        # named tuples through copyreg, twice as slowly, and a batch of rows left behind its
+        # address and attributes has one None for each column.
+        count = len(self.rows)
+        columns: list[tuple[Any, ...] | None] = list(zip(*self.rows, strict=True))
+        if self._leaves_json_behind():
+            columns[ADDRESS] = columns[ATTRIBUTES] = None
+        derived: list[Any]
+        if None in self.derived:  # a row whose derivation failed: the writer works it out
+            derived = [None if d is None else tuple(d) for d in self.derived]
+            return (_rebuilt, (columns, count, self.rejects, self.read, derived, False))
+        derived = list(zip(*self.derived, strict=True))
+        return (_rebuilt, (columns, count, self.rejects, self.read, derived, True))
+
+    def _leaves_json_behind(self) -> bool:
+        return (
+            self.json_only
+            and bool(self.rows)
+            and len(self.derived) == len(self.rows)
+            and not any(map(sent_whole, self.derived))
+        )
 
 
 def _rebuilt(
-    rows: list[tuple[Any, ...]],
+    columns: list[tuple[Any, ...] | None],
+    count: int,
     rejects: list[Reject],
     read: int,
-    derived: list[tuple[Any, ...] | None],
+    derived: list[Any],
+    derived_by_column: bool,
 ) -> CheckedBatch:
     # tuple.__new__ in C, as _make does less its length check: the tuples came from these types.
+    cells = [repeat(None, count) if column is None else column for column in columns]
     return CheckedBatch(
-        list(map(as_parsed_row, rows)),
+        list(map(as_parsed_row, zip(*cells, strict=True))),
         rejects,
         read,
-        [None if d is None else as_derived(d) for d in derived],
+        list(map(as_derived, zip(*derived, strict=True)))
+        if derived_by_column
+        else [None if d is None else as_derived(d) for d in derived],
     )
 
 

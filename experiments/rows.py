@@ -79,7 +79,7 @@ class ParsedRow(NamedTuple):
     """A checked row. A tuple, because a large import sends a million of them between
     processes, and tuples pickle several times faster than dataclass instances. A row sent on
     with its whole `Derived` to a writer that stores only their JSON has None for its address
-    and attributes (`without_json`)."""
+    and attributes (`Derivation.json_only`, rowcheck.CheckedBatch)."""
 
     line: int
     participant_ref: str
@@ -176,14 +176,8 @@ def sent_whole(derived: Derived | None) -> bool:
     )
 
 
-_ADDRESS, _ATTRIBUTES = ParsedRow._fields.index("address"), ParsedRow._fields.index("attributes")
-
-
-def without_json(row: ParsedRow) -> tuple[Any, ...]:
-    """The row as a plain tuple, None in place of its address and attributes: what a writer that
-    stores only their JSON (`Derivation.json_only`) is sent. Their lists and dicts were a third
-    of the pickling between an import's processes, in both (BENCHMARKS.md, issue 23)."""
-    return (*row[:_ADDRESS], None, *row[_ADDRESS + 1 : _ATTRIBUTES], None, *row[_ATTRIBUTES + 1 :])
+# Where a row's address and attributes are among its fields (rowcheck sends rows by column).
+ADDRESS, ATTRIBUTES = ParsedRow._fields.index("address"), ParsedRow._fields.index("attributes")
 
 
 class Derivation:
@@ -191,7 +185,7 @@ class Derivation:
 
     `fixed` attributes are set on every row first: a multi-site trial's site, whose file it is.
     `json_only`: the writer stores a row's address and attributes only as the JSON text worked
-    out here, so a row sent on with its whole `Derived` may leave them behind (`travelling`).
+    out here, so rows sent on with their whole `Derived` may leave them behind.
     """
 
     _MEMO_LIMIT = 1 << 16
