@@ -8,6 +8,7 @@ laziness hides no command: every one is listed, with its own words, and answers 
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -22,6 +23,7 @@ from click.testing import CliRunner
 
 import nudge.cli
 from nudge.cli import COMMANDS, main
+from nudge.cli.runtime import import_for_good
 from tests.conftest import ROOT
 
 ANALYSIS_STACK = ("pandas", "scipy", "statsmodels")
@@ -169,3 +171,26 @@ def test_a_mistyped_command_is_offered_the_lazily_loaded_one() -> None:
     result = CliRunner().invoke(main, ["dispach"], prog_name="nudge")
     assert result.exit_code == 2
     assert "No such command 'dispach'. Did you mean 'dispatch'?" in result.output
+
+
+def test_a_command_module_is_imported_with_the_collector_paused_then_frozen_and_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The collector walking the import's objects again and again was a tenth of dispatch's
+    # start; the command itself (dispatch's loop, an import) must run with it on.
+    (tmp_path / "gc_probe_module.py").write_text(
+        "import gc\nCOLLECTING_DURING_IMPORT = gc.isenabled()\n", encoding="utf-8"
+    )
+    (tmp_path / "gc_probe_broken.py").write_text("raise RuntimeError('broken')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        module = import_for_good("gc_probe_module")
+        assert module.COLLECTING_DURING_IMPORT is False
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        with pytest.raises(RuntimeError, match="broken"):
+            import_for_good("gc_probe_broken")
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        sys.modules.pop("gc_probe_module", None)
+        gc.enable()
