@@ -62,8 +62,8 @@ class CheckedBatch:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Sent a column at a time, transposed in C both ways (zip): plain tuples pickle in C,
-        # named tuples through copyreg, twice as slowly, and a batch of rows left behind its
-        # address and attributes has one None for each column.
+        # named tuples through copyreg, twice as slowly; and a batch that leaves its rows'
+        # addresses and attributes behind sends one None for each of those two columns.
         count = len(self.rows)
         columns: list[tuple[Any, ...] | None] = list(zip(*self.rows, strict=True))
         if self._leaves_json_behind():

@@ -106,7 +106,7 @@ class ParsedRow(NamedTuple):
 
 
 # A ParsedRow from a tuple of its fields, made in C: no length check, so only from its own
-# fields in order (a named tuple's own __new__ is a Python function, a cost a row).
+# fields in order (a named tuple's own __new__ is a Python function: a call for every row).
 as_parsed_row = partial(tuple.__new__, ParsedRow)
 
 
