@@ -111,16 +111,17 @@ class IdReserver:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.next: dict[str, int] = {}
+        self._counts_on = session.get_bind().dialect.name == "sqlite"
+        self._next: dict[str, int] = {}  # each table's next free id, once one is reserved
 
     def __call__(self, table: Table, count: int) -> list[int]:
-        start = self.next.get(table.name)
-        if start is None or self.session.connection().dialect.name != "sqlite":
+        start = self._next.get(table.name)
+        if start is None:
             ids = reserve_ids(self.session, table, count)
-            if ids:
-                self.next[table.name] = ids[-1] + 1
+            if ids and self._counts_on:
+                self._next[table.name] = ids[-1] + 1
             return ids
-        self.next[table.name] = start + count
+        self._next[table.name] = start + count
         return list(range(start, start + count))
 
 

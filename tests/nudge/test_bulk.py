@@ -76,6 +76,10 @@ def test_a_misnamed_column_is_refused_even_with_no_rows(session: Session) -> Non
         insert_rows(session, TRIALS, {"id": [], "title": [], "created_at": [], "colour": []})
 
 
+def audit_rows(ids: list[int]) -> dict[str, Any]:
+    return {"id": ids, "at": Same(AT), "actor": Same("a"), "action": Same("a"), "details": Same({})}
+
+
 def test_two_writers_never_reserve_the_same_ids(engine: Engine) -> None:
     """SQLite has no sequence: a reservation holds the write lock until its transaction ends,
     so a second writer waits (here refused at once) instead of taking the same ids."""
@@ -88,29 +92,15 @@ def test_two_writers_never_reserve_the_same_ids(engine: Engine) -> None:
             second.rollback()
         else:
             assert not set(mine) & set(reserve_ids(second, AUDIT, 3))
-        insert_rows(
-            first,
-            AUDIT,
-            {
-                "id": mine,
-                "at": Same(AT),
-                "actor": Same("a"),
-                "action": Same("a"),
-                "details": Same({}),
-            },
-        )
+        insert_rows(first, AUDIT, audit_rows(mine))
         first.commit()
         assert not set(mine) & set(reserve_ids(second, AUDIT, 3))
-
-
-def audit_rows(ids: list[int]) -> dict[str, Any]:
-    return {"id": ids, "at": Same(AT), "actor": Same("a"), "action": Same("a"), "details": Same({})}
 
 
 def test_an_id_reserver_hands_out_fresh_ids_batch_after_batch(engine: Engine) -> None:
     """Counted on after the first reservation on SQLite (the write lock is held), asked of the
     sequence on PostgreSQL: either way each batch's ids are new, and so are the next
-    transaction's, and another writer's."""
+    transaction's."""
     with Session(engine) as first:
         first.add(AuditEvent(at=AT, actor="orm", action="a", details={}))
         first.flush()
